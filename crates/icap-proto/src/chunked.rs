@@ -1,0 +1,277 @@
+//! Chunked transfer coding (RFC 9112 section 7.1) with ICAP's `ieof` extension.
+//!
+//! An explicit state machine in the manner of hyper's `ChunkedState`: it returns chunk data as
+//! soon as it arrives, so memory stays bounded by the chunk-line and trailer limits whatever the
+//! body size.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::error::{ProtoError, Result};
+use crate::headers::Headers;
+use crate::limits::Limits;
+
+/// What the chunked decoder produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ChunkEvent {
+    /// Body bytes (any part of one chunk).
+    Data(Bytes),
+    /// The last chunk, with `ieof` when its extensions carried it, and any trailers.
+    Last { ieof: bool, trailers: Headers },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Expecting a chunk-size line.
+    Size,
+    /// Inside chunk data with this many bytes left.
+    Data(u64),
+    /// Expecting the CRLF after chunk data.
+    DataEnd,
+    /// After the last chunk: trailers up to an empty line.
+    Trailers { ieof: bool },
+}
+
+/// Decoder for one chunked body.
+#[derive(Debug, Clone)]
+pub(crate) struct ChunkedDecoder {
+    state: State,
+}
+
+impl ChunkedDecoder {
+    pub(crate) fn new() -> Self {
+        Self { state: State::Size }
+    }
+
+    /// Consumes what it can from `buf`; `Ok(None)` means more bytes are needed.
+    pub(crate) fn decode(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<ChunkEvent>> {
+        loop {
+            match self.state {
+                State::Size => {
+                    let Some(line) = take_line(buf, limits.max_chunk_line, "chunk-size line")?
+                    else {
+                        return Ok(None);
+                    };
+                    let (size, ieof) = parse_size_line(&line)?;
+                    self.state = if size == 0 {
+                        State::Trailers { ieof }
+                    } else {
+                        State::Data(size)
+                    };
+                }
+                State::Data(remaining) => {
+                    if buf.is_empty() {
+                        return Ok(None);
+                    }
+                    let n = usize::try_from(remaining)
+                        .unwrap_or(usize::MAX)
+                        .min(buf.len());
+                    let left = remaining - n as u64;
+                    self.state = if left == 0 {
+                        State::DataEnd
+                    } else {
+                        State::Data(left)
+                    };
+                    return Ok(Some(ChunkEvent::Data(buf.split_to(n).freeze())));
+                }
+                State::DataEnd => match buf.first() {
+                    None => return Ok(None),
+                    Some(b'\n') => {
+                        let _ = buf.split_to(1);
+                        self.state = State::Size;
+                    }
+                    Some(b'\r') => match buf.get(1) {
+                        None => return Ok(None),
+                        Some(b'\n') => {
+                            let _ = buf.split_to(2);
+                            self.state = State::Size;
+                        }
+                        Some(_) => {
+                            return Err(ProtoError::bad("chunk data is not followed by CRLF"))
+                        }
+                    },
+                    Some(_) => {
+                        return Err(ProtoError::bad("chunk data is longer than its chunk size"))
+                    }
+                },
+                State::Trailers { ieof } => {
+                    let Some(len) = trailer_block_len(buf, limits.max_trailers)? else {
+                        return Ok(None);
+                    };
+                    let block = buf.split_to(len);
+                    let trailers = if block.len() <= 2 {
+                        Headers::new()
+                    } else {
+                        Headers::parse_block(&block, limits.max_headers)?.0
+                    };
+                    self.state = State::Size;
+                    return Ok(Some(ChunkEvent::Last { ieof, trailers }));
+                }
+            }
+        }
+    }
+}
+
+/// Removes one line (without its line end) from `buf`, or waits for it within `limit` bytes.
+fn take_line(buf: &mut BytesMut, limit: usize, what: &str) -> Result<Option<BytesMut>> {
+    let window = &buf[..buf.len().min(limit + 1)];
+    match memchr::memchr(b'\n', window) {
+        Some(pos) => {
+            let mut line = buf.split_to(pos + 1);
+            line.truncate(pos);
+            if line.last() == Some(&b'\r') {
+                line.truncate(pos - 1);
+            }
+            Ok(Some(line))
+        }
+        None if buf.len() > limit => Err(ProtoError::too_large(format!(
+            "{what} longer than {limit} bytes"
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Parses `1e`, `0; ieof` or `a;name=value`: the size, and whether `ieof` was among the extensions.
+fn parse_size_line(line: &[u8]) -> Result<(u64, bool)> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return Err(ProtoError::bad(format!(
+            "chunk-size is not hexadecimal: {:?}",
+            String::from_utf8_lossy(&line[..line.len().min(32)])
+        )));
+    }
+    if digits > 15 {
+        return Err(ProtoError::bad("chunk-size is too large"));
+    }
+    let mut size: u64 = 0;
+    for &b in &line[..digits] {
+        let nibble = (b as char).to_digit(16).unwrap_or(0);
+        size = (size << 4) | u64::from(nibble);
+    }
+    let rest = &line[digits..];
+    let rest = trim_start(rest);
+    let mut ieof = false;
+    if !rest.is_empty() {
+        if rest[0] != b';' {
+            return Err(ProtoError::bad("unexpected bytes after chunk-size"));
+        }
+        for ext in rest[1..].split(|&b| b == b';') {
+            let ext = trim_start(ext);
+            let name_len = ext
+                .iter()
+                .position(|&b| b == b'=' || b == b' ' || b == b'\t')
+                .unwrap_or(ext.len());
+            if ext[..name_len].eq_ignore_ascii_case(b"ieof") {
+                ieof = true;
+            }
+        }
+    }
+    Ok((size, ieof))
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let skip = bytes
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    &bytes[skip..]
+}
+
+/// Length of the trailer section including its final empty line, once it is all in `buf`.
+fn trailer_block_len(buf: &BytesMut, limit: usize) -> Result<Option<usize>> {
+    if buf.starts_with(b"\n") {
+        return Ok(Some(1));
+    }
+    if buf.starts_with(b"\r\n") {
+        return Ok(Some(2));
+    }
+    if buf.len() < 2 {
+        return Ok(None);
+    }
+    match crate::head::find_blank_line(buf, 0) {
+        Some(end) if end <= limit => Ok(Some(end)),
+        Some(_) => Err(ProtoError::too_large(format!(
+            "trailers longer than {limit} bytes"
+        ))),
+        None if buf.len() > limit => Err(ProtoError::too_large(format!(
+            "trailers longer than {limit} bytes"
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Appends one chunk; an empty `data` writes nothing (a zero chunk would end the body).
+pub fn encode_chunk(data: &[u8], dst: &mut BytesMut) {
+    if data.is_empty() {
+        return;
+    }
+    dst.reserve(data.len() + 20);
+    dst.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    dst.extend_from_slice(data);
+    dst.extend_from_slice(b"\r\n");
+}
+
+/// Appends the last chunk: `0; ieof` ends a preview that holds the whole body.
+pub fn encode_last_chunk(ieof: bool, dst: &mut BytesMut) {
+    dst.extend_from_slice(if ieof {
+        b"0; ieof\r\n\r\n"
+    } else {
+        b"0\r\n\r\n"
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_all(input: &[u8]) -> Result<Vec<ChunkEvent>> {
+        let mut buf = BytesMut::from(input);
+        let mut dec = ChunkedDecoder::new();
+        let mut out = Vec::new();
+        while let Some(ev) = dec.decode(&mut buf, &Limits::default())? {
+            let last = matches!(ev, ChunkEvent::Last { .. });
+            out.push(ev);
+            if last {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_ieof_and_extensions() {
+        let ev = decode_all(b"3;name=v\r\nabc\r\n0; ieof\r\n\r\n").unwrap();
+        assert_eq!(ev[0], ChunkEvent::Data(Bytes::from_static(b"abc")));
+        assert_eq!(
+            ev[1],
+            ChunkEvent::Last {
+                ieof: true,
+                trailers: Headers::new()
+            }
+        );
+    }
+
+    #[test]
+    fn reads_trailers() {
+        let ev = decode_all(b"1\r\nx\r\n0\r\nX-Checksum: 1\r\n\r\n").unwrap();
+        match &ev[1] {
+            ChunkEvent::Last {
+                ieof: false,
+                trailers,
+            } => assert_eq!(trailers.get("x-checksum"), Some("1")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_bad_framing() {
+        assert!(decode_all(b"zz\r\nabc\r\n0\r\n\r\n").is_err());
+        assert!(decode_all(b"2\r\nabc\r\n0\r\n\r\n").is_err());
+        assert!(decode_all(b"ffffffffffffffffff\r\n").is_err());
+        let long = [b"1;".as_slice(), &vec![b'a'; 5000]].concat();
+        assert!(decode_all(&long).unwrap_err().is_limit());
+    }
+}
