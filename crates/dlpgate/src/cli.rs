@@ -1,0 +1,81 @@
+//! The command line: one subcommand per job of the chain dlpgate replaces.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// ICAP data-loss prevention: server, TLS tunnel and client in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "dlpgate", version, about)]
+pub struct Cli {
+    /// Log filter, e.g. `info`, `debug` or `dlpgate=debug,icap=trace`.
+    #[arg(long, global = true, env = "DLPGATE_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the ICAP server.
+    Serve(ServeArgs),
+    /// Load-test an ICAP server and report req/s and latency.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// `dlpgate serve` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address of the plain ICAP listener. Loopback by default: expose it on purpose.
+    #[arg(long, default_value = "127.0.0.1:1344")]
+    pub listen: SocketAddr,
+    /// Directory for incidents and other state.
+    #[arg(long, default_value = "./dlpgate-data")]
+    pub data_dir: PathBuf,
+    /// Connections served at once; more get 503.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// Seconds an idle persistent connection stays open.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_IDLE_TIMEOUT.as_secs())]
+    pub idle_timeout: u64,
+    /// Seconds to wait for the rest of a message once it has started.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_READ_TIMEOUT.as_secs())]
+    pub read_timeout: u64,
+    /// Seconds in-flight requests may run after SIGTERM or SIGINT.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_SHUTDOWN_GRACE.as_secs())]
+    pub shutdown_grace: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Runs a parsed command line and gives the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    init_logging(&cli.log);
+    match cli.command {
+        Command::Serve(args) => exit_code(crate::serve::run(args)),
+        Command::Bench(args) => exit_code(crate::bench::run(args)),
+    }
+}
+
+fn exit_code(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dlpgate: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,13 @@
+//! dlpgate: an ICAP data-loss prevention server, a TLS tunnel and an ICAP client in one binary.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (clap), one subcommand per job.
+//! - [`serve`]: `dlpgate serve`: listeners, signals, graceful shutdown.
+//! - [`echo`]: the `echo` service, which changes nothing (for interop tests and benchmarks).
+//! - [`bench`]: `dlpgate bench`, the ICAP load generator.
+
+pub mod bench;
+pub mod cli;
+pub mod echo;
+pub mod serve;

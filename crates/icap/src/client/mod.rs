@@ -1,0 +1,1 @@
+//! ICAP client: pooled connections, OPTIONS cache, preview, 204.

@@ -1,0 +1,13 @@
+//! The tokio runtime for ICAP: a server that hands requests to a [`server::Service`], and a
+//! pooling client. Both drive the sans-IO codec in `icap-proto`.
+//!
+//! # Layout
+//!
+//! - [`server`]: accept loop, connection limits, graceful shutdown ([`server::Server`]); the
+//!   per-connection request loop; the [`server::Service`] trait and what a service returns.
+//! - [`client`]: connection pool per server, OPTIONS cache, preview and 204 handling.
+
+pub mod client;
+pub mod server;
+
+pub use icap_proto as proto;

@@ -1,0 +1,266 @@
+//! The ICAP server: an accept loop with a connection limit and graceful shutdown, over the
+//! per-connection request loop.
+
+mod body;
+mod conn;
+mod service;
+mod spool;
+mod wire;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use icap_proto::{encode_response_head, Limits, Parts, ResponseHead};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use body::{Body, BodyError};
+pub use conn::RequestRecord;
+pub use service::{Exchange, Outcome, Peer, Reply, Service};
+pub use wire::Io;
+
+/// Called once per answered request, for metrics.
+pub type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
+
+/// Server settings. Every limit has a named default.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Connections served at once; more get `503` and are closed. Also sent as
+    /// `Max-Connections` by services that use [`ServerConfig::max_connections`].
+    pub max_connections: usize,
+    /// How long an idle persistent connection stays open.
+    pub idle_timeout: Duration,
+    /// How long to wait for the rest of a message once it has started.
+    pub read_timeout: Duration,
+    /// How long a write may block on a client that does not read.
+    pub write_timeout: Duration,
+    /// How long in-flight requests may run after shutdown begins.
+    pub shutdown_grace: Duration,
+    /// Body bytes kept in memory for an echo before spilling to a temporary file.
+    pub spool_memory_limit: usize,
+    /// Codec limits.
+    pub limits: Limits,
+    /// Called for each request answered.
+    pub observer: Option<Observer>,
+}
+
+impl ServerConfig {
+    /// Default for [`ServerConfig::max_connections`].
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    /// Default for [`ServerConfig::idle_timeout`]: 60 s, longer than Squid's idle pool timeout.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default for [`ServerConfig::read_timeout`].
+    pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default for [`ServerConfig::write_timeout`].
+    pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default for [`ServerConfig::shutdown_grace`].
+    pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    /// Default for [`ServerConfig::spool_memory_limit`]: 1 MiB.
+    pub const DEFAULT_SPOOL_MEMORY_LIMIT: usize = 1024 * 1024;
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            read_timeout: Self::DEFAULT_READ_TIMEOUT,
+            write_timeout: Self::DEFAULT_WRITE_TIMEOUT,
+            shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
+            spool_memory_limit: Self::DEFAULT_SPOOL_MEMORY_LIMIT,
+            limits: Limits::default(),
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("max_connections", &self.max_connections)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("spool_memory_limit", &self.spool_memory_limit)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An ICAP server for one service value, shared by all its listeners.
+pub struct Server<S> {
+    service: Arc<S>,
+    config: Arc<ServerConfig>,
+    slots: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl<S> std::fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Service> Server<S> {
+    /// A server; nothing listens until [`Server::serve`].
+    pub fn new(service: S, config: ServerConfig) -> Self {
+        Self::with_shared(Arc::new(service), config)
+    }
+
+    /// A server over a service that the caller keeps a handle to (to reload it, say).
+    pub fn with_shared(service: Arc<S>, config: ServerConfig) -> Self {
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        Self {
+            service,
+            config: Arc::new(config),
+            slots,
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        }
+    }
+
+    /// The token that stops every listener and connection of this server.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Accepts plain TCP connections until `shutdown` resolves, then drains in-flight requests
+    /// for at most the shutdown grace period.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let token = self.shutdown.clone();
+        tokio::select! {
+            result = self.accept_loop(&listener) => result?,
+            () = shutdown => {}
+            () = token.cancelled() => {}
+        }
+        drop(listener);
+        self.drain().await;
+        Ok(())
+    }
+
+    /// Stops accepting and waits for in-flight requests, at most the grace period.
+    pub async fn drain(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(self.config.shutdown_grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over; closing remaining connections");
+        }
+    }
+
+    async fn accept_loop(&self, listener: &TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, addr) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) if is_transient_accept_error(&e) => {
+                    tracing::warn!(error = %e, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let _ = stream.set_nodelay(true);
+            match self.try_slot() {
+                Some(permit) => self.spawn_connection(
+                    Box::new(stream),
+                    Peer {
+                        addr,
+                        tls_subject: None,
+                    },
+                    permit,
+                ),
+                None => self.refuse(stream, addr),
+            }
+        }
+    }
+
+    /// Takes a connection slot, or `None` when the server is full.
+    pub fn try_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().try_acquire_owned().ok()
+    }
+
+    /// Serves an accepted connection (plain, TLS, or anything else) while holding its slot.
+    pub fn spawn_connection(&self, io: Box<dyn Io>, peer: Peer, permit: OwnedSemaphorePermit) {
+        let service = self.service.clone();
+        let config = self.config.clone();
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            conn::serve_connection(io, peer, service, config, shutdown).await;
+            drop(permit);
+        });
+    }
+
+    /// Answers `503` to a connection over the limit and closes it.
+    pub fn refuse(&self, mut stream: TcpStream, addr: SocketAddr) {
+        tracing::warn!(peer = %addr, max = self.config.max_connections, "connection limit reached; answering 503");
+        if let Some(observer) = &self.config.observer {
+            observer(&RequestRecord {
+                method: icap_proto::Method::Options,
+                service: String::new(),
+                status: 503,
+                body_bytes: 0,
+                elapsed: Duration::ZERO,
+            });
+        }
+        tokio::spawn(async move {
+            let mut head = ResponseHead::new(503);
+            head.headers.append("Connection", "close");
+            head.headers
+                .append("X-Error-Reason", "too many connections");
+            let mut out = bytes::BytesMut::new();
+            encode_response_head(&head, Parts::NONE, &mut out);
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                let _ = stream.write_all(&out).await;
+                let _ = stream.shutdown().await;
+            })
+            .await;
+        });
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+}
+
+/// Errors that a busy server sees under load (out of descriptors, a connection reset before
+/// accept) and that must not stop the accept loop.
+fn is_transient_accept_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    ) || matches!(e.raw_os_error(), Some(23) | Some(24) | Some(105) | Some(12))
+}
+
+/// Raises the soft open-files limit to the hard limit, so that many connections fit.
+pub fn raise_nofile_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
+/// Binds a listener with a deep accept backlog, for bursts of connections.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}

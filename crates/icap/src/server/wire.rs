@@ -1,0 +1,122 @@
+//! One connection's bytes: a read buffer feeding the request decoder, and a write buffer.
+
+use std::io;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use icap_proto::{Limits, ProtoError, RequestDecoder, RequestEvent};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+/// Any byte stream a connection can run on: TCP, TLS, or an in-memory pipe in tests.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Why reading the next event failed.
+#[derive(Debug)]
+pub(crate) enum WireError {
+    /// The bytes broke the protocol; the error knows the status to answer.
+    Proto(ProtoError),
+    /// Nothing arrived before the deadline.
+    Timeout,
+    /// The peer closed the connection in the middle of a message.
+    UnexpectedEof,
+    /// The socket failed.
+    Io(io::Error),
+    /// A read was attempted after a preview before deciding between 100 and a final answer
+    /// (a runtime bug, answered with 500).
+    PreviewUndecided,
+}
+
+/// Read size: large enough for 64 KiB bodies in a few reads.
+const READ_CHUNK: usize = 64 * 1024;
+/// Flush the write buffer when it grows past this while streaming a body.
+pub(crate) const WRITE_HIGH_WATER: usize = 64 * 1024;
+
+pub(crate) struct Wire {
+    io: Box<dyn Io>,
+    pub(crate) rbuf: BytesMut,
+    pub(crate) wbuf: BytesMut,
+    pub(crate) decoder: RequestDecoder,
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wire")
+            .field("buffered", &self.rbuf.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wire {
+    pub(crate) fn new(io: Box<dyn Io>, limits: Limits) -> Self {
+        Self {
+            io,
+            rbuf: BytesMut::with_capacity(16 * 1024),
+            wbuf: BytesMut::with_capacity(4 * 1024),
+            decoder: RequestDecoder::new(limits),
+        }
+    }
+
+    /// True between messages with nothing buffered.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.decoder.is_idle() && self.rbuf.is_empty()
+    }
+
+    /// The next event, reading until `deadline`. `Ok(None)` is a clean close between messages.
+    pub(crate) async fn next_event(
+        &mut self,
+        deadline: Instant,
+    ) -> Result<Option<RequestEvent>, WireError> {
+        loop {
+            if let Some(event) = self
+                .decoder
+                .decode(&mut self.rbuf)
+                .map_err(WireError::Proto)?
+            {
+                return Ok(Some(event));
+            }
+            if self.decoder.is_awaiting_continue() {
+                // The caller must decide how the message goes on; reading more would be wrong.
+                return Err(WireError::PreviewUndecided);
+            }
+            self.rbuf.reserve(READ_CHUNK);
+            let read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)).await;
+            match read {
+                Err(_) => return Err(WireError::Timeout),
+                Ok(Err(e)) => return Err(WireError::Io(e)),
+                Ok(Ok(0)) if self.is_idle() => return Ok(None),
+                Ok(Ok(0)) => return Err(WireError::UnexpectedEof),
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// Writes out the write buffer.
+    pub(crate) async fn flush(&mut self, timeout: Duration) -> io::Result<()> {
+        let write = async {
+            self.io.write_all(&self.wbuf).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Ok(result) => {
+                self.wbuf.clear();
+                result
+            }
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// Flushes when the write buffer is past the high-water mark.
+    pub(crate) async fn flush_if_full(&mut self, timeout: Duration) -> io::Result<()> {
+        if self.wbuf.len() >= WRITE_HIGH_WATER {
+            self.flush(timeout).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn shutdown(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.io.shutdown()).await;
+    }
+}
