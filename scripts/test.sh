@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs the third-party peers the tests start
+# (c-icap, squid, stunnel4, ...) when they are missing, then runs fmt, clippy, the fuzz build and
+# every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the interop tests run against, keyed by a file each one installs.
+declare -A peers=(
+  [/usr/bin/c-icap]=c-icap
+  [/usr/bin/c-icap-client]=c-icap
+  [/usr/lib/x86_64-linux-gnu/c_icap/srv_content_filtering.so]=libc-icap-mod-contentfiltering
+  [/usr/sbin/squid]=squid
+  [/usr/bin/stunnel4]=stunnel4
+  [/usr/bin/openssl]=openssl
+  [/usr/bin/curl]=curl
+)
+missing=()
+for file in "${!peers[@]}"; do
+  [ -e "$file" ] || missing+=("${peers[$file]}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing test peers: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+fi
+# Debian starts the packaged daemons; the tests start their own on other ports.
+for svc in squid c-icap stunnel4; do
+  (command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1) || true
+done
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+if [ -f fuzz/Cargo.toml ]; then
+  # The fuzz targets live outside the workspace; a plain stable build keeps them compiling.
+  cargo build --manifest-path fuzz/Cargo.toml
+fi
+cargo test --workspace --locked
