@@ -116,6 +116,12 @@ fn log_request(peer: &Peer, record: &RequestRecord, started: StdInstant) {
 
 /// Answers a broken or timed-out message, then the connection closes.
 async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, error: WireError) {
+    if wire.mid_response {
+        tracing::warn!(peer = %peer.addr, ?error, "connection failed while streaming a response; closing");
+        return;
+    }
+    // Whatever part of an answer is still unsent is dropped in favour of the error.
+    wire.wbuf.clear();
     let (status, reason) = match &error {
         WireError::Proto(e) => (e.status(), e.detail().to_string()),
         WireError::Timeout => (
@@ -219,10 +225,11 @@ async fn handle_request<S: Service>(
         Err(BodyError::Closed) => return Err(WireError::UnexpectedEof),
         Err(BodyError::Io(e)) => return Err(WireError::Io(e)),
     };
-    wire_of(body)
-        .flush(config.write_timeout)
+    let wire = body.into_wire();
+    wire.flush(config.write_timeout)
         .await
         .map_err(WireError::Io)?;
+    wire.mid_response = false;
     let record = RequestRecord {
         method,
         service: name,
@@ -231,10 +238,6 @@ async fn handle_request<S: Service>(
         elapsed: started.elapsed(),
     };
     Ok((next, record))
-}
-
-fn wire_of(body: Body<'_>) -> &mut Wire {
-    body.into_wire()
 }
 
 fn base_head(status: u16, istag: Option<&str>) -> ResponseHead {

@@ -39,6 +39,9 @@ pub(crate) struct Wire {
     pub(crate) rbuf: BytesMut,
     pub(crate) wbuf: BytesMut,
     pub(crate) decoder: RequestDecoder,
+    /// A response has started (an echo streams its 200 before the body ends): an error now can
+    /// only close the connection.
+    pub(crate) mid_response: bool,
 }
 
 impl std::fmt::Debug for Wire {
@@ -56,6 +59,7 @@ impl Wire {
             rbuf: BytesMut::with_capacity(16 * 1024),
             wbuf: BytesMut::with_capacity(4 * 1024),
             decoder: RequestDecoder::new(limits),
+            mid_response: false,
         }
     }
 
@@ -112,6 +116,7 @@ impl Wire {
     pub(crate) async fn flush_if_full(&mut self, timeout: Duration) -> io::Result<()> {
         if self.wbuf.len() >= WRITE_HIGH_WATER {
             self.flush(timeout).await?;
+            self.mid_response = true;
         }
         Ok(())
     }
