@@ -12,8 +12,8 @@ use anyhow::{bail, Context};
 use bytes::BytesMut;
 use clap::{Args, ValueEnum};
 use icap_proto::{
-    encode_chunk, encode_last_chunk, encode_request_head, Headers, HttpRequestHead,
-    HttpResponseHead, Limits, Method, Parts, RequestHead, ResponseDecoder, ResponseEvent, Section,
+    encode_chunk, encode_last_chunk, encode_request_head, Headers, HttpRequestHead, HttpResponseHead, Limits,
+    Method, Parts, RequestHead, ResponseDecoder, ResponseEvent, Section,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -103,9 +103,7 @@ impl Report {
     fn print(&self, args: &BenchArgs) {
         let secs = self.elapsed.as_secs_f64();
         let rps = self.requests as f64 / secs;
-        let per_cpu = self
-            .server_cpu
-            .map(|cpu| self.requests as f64 / cpu.as_secs_f64().max(1e-9));
+        let per_cpu = self.server_cpu.map(|cpu| self.requests as f64 / cpu.as_secs_f64().max(1e-9));
         let mbps = self.requests as f64 * args.body as f64 / secs / 1e6;
         if args.json {
             println!(
@@ -174,10 +172,8 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         report.errors += stats.errors;
         report.latencies_us.extend(stats.latencies_us);
     }
-    report.elapsed = started
-        .elapsed()
-        .min(end.saturating_duration_since(warmup))
-        .max(Duration::from_millis(1));
+    report.elapsed =
+        started.elapsed().min(end.saturating_duration_since(warmup)).max(Duration::from_millis(1));
     if let (Some(before), Some(after)) = (cpu_before, server_cpu(&args.pids)) {
         report.server_cpu = Some(after.saturating_sub(before));
     }
@@ -196,19 +192,14 @@ fn build_message(args: &BenchArgs) -> Message {
     let body = vec![b'x'; args.body];
     let uri = format!("icap://{}/{}", args.server, args.service);
     let mut head = RequestHead::new(
-        if args.method == BenchMethod::Reqmod {
-            Method::Reqmod
-        } else {
-            Method::Respmod
-        },
+        if args.method == BenchMethod::Reqmod { Method::Reqmod } else { Method::Respmod },
         uri,
     );
     head.headers.append("Host", args.server.to_string());
     head.headers.append("Allow", "204");
     let use_preview = args.preview > 0;
     if use_preview {
-        head.headers
-            .append("Preview", args.preview.min(args.body).to_string());
+        head.headers.append("Preview", args.preview.min(args.body).to_string());
     }
     let mut http_headers = Headers::new();
     http_headers.append("Content-Length", args.body.to_string());
@@ -217,44 +208,31 @@ fn build_message(args: &BenchArgs) -> Message {
     let get = HttpRequestHead::new("GET", "http://bench.test/file", Headers::new());
     let res = HttpResponseHead::new(200, "OK", http_headers);
     let parts = match args.method {
-        BenchMethod::Reqmod => Parts {
-            http_request: Some(&req),
-            http_response: None,
-            body: Section::ReqBody,
-        },
-        BenchMethod::Respmod => Parts {
-            http_request: Some(&get),
-            http_response: Some(&res),
-            body: Section::ResBody,
-        },
+        BenchMethod::Reqmod => {
+            Parts { http_request: Some(&req), http_response: None, body: Section::ReqBody }
+        }
+        BenchMethod::Respmod => {
+            Parts { http_request: Some(&get), http_response: Some(&res), body: Section::ResBody }
+        }
     };
     let mut first = BytesMut::new();
     encode_request_head(&head, parts, &mut first);
     if !use_preview {
         encode_chunk(&body, &mut first);
         encode_last_chunk(false, &mut first);
-        return Message {
-            first: first.freeze(),
-            rest: None,
-        };
+        return Message { first: first.freeze(), rest: None };
     }
     let cut = args.preview.min(body.len());
     encode_chunk(&body[..cut], &mut first);
     if cut == body.len() {
         encode_last_chunk(true, &mut first);
-        return Message {
-            first: first.freeze(),
-            rest: None,
-        };
+        return Message { first: first.freeze(), rest: None };
     }
     encode_last_chunk(false, &mut first);
     let mut rest = BytesMut::new();
     encode_chunk(&body[cut..], &mut rest);
     encode_last_chunk(false, &mut rest);
-    Message {
-        first: first.freeze(),
-        rest: Some(rest.freeze()),
-    }
+    Message { first: first.freeze(), rest: Some(rest.freeze()) }
 }
 
 struct WorkerStats {
@@ -271,11 +249,7 @@ async fn worker(
     end: Instant,
     cap: u64,
 ) -> anyhow::Result<WorkerStats> {
-    let mut stats = WorkerStats {
-        requests: 0,
-        errors: 0,
-        latencies_us: Vec::new(),
-    };
+    let mut stats = WorkerStats { requests: 0, errors: 0, latencies_us: Vec::new() };
     let mut conn: Option<TcpStream> = None;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut decoder = ResponseDecoder::new(Limits::default());
@@ -283,9 +257,8 @@ async fn worker(
         let stream = match &mut conn {
             Some(s) => s,
             None => {
-                let s = TcpStream::connect(server)
-                    .await
-                    .with_context(|| format!("connecting to {server}"))?;
+                let s =
+                    TcpStream::connect(server).await.with_context(|| format!("connecting to {server}"))?;
                 s.set_nodelay(true)?;
                 buf.clear();
                 decoder = ResponseDecoder::new(Limits::default());
@@ -297,9 +270,7 @@ async fn worker(
             Ok(keep) => {
                 if started >= warmup {
                     stats.requests += 1;
-                    stats
-                        .latencies_us
-                        .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    stats.latencies_us.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
                 }
                 if !keep {
                     conn = None;
@@ -347,11 +318,7 @@ async fn exchange(
                 if res.head.status >= 400 {
                     bail!("server answered {}", res.head.status);
                 }
-                let close = res
-                    .head
-                    .headers
-                    .list("connection")
-                    .any(|v| v.eq_ignore_ascii_case("close"));
+                let close = res.head.headers.list("connection").any(|v| v.eq_ignore_ascii_case("close"));
                 // Drain to the end of this response.
                 loop {
                     let ev = loop {
@@ -382,11 +349,7 @@ pub fn server_cpu(pids: &[u32]) -> Option<Duration> {
     let ticks = clock_ticks();
     let mut all: Vec<(u32, u32, u64)> = Vec::new();
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
             continue;
         };
         if let Some((ppid, cpu)) = read_stat(pid) {
@@ -404,11 +367,7 @@ pub fn server_cpu(pids: &[u32]) -> Option<Duration> {
             }
         }
     }
-    let total: u64 = all
-        .iter()
-        .filter(|(pid, _, _)| family.contains(pid))
-        .map(|(_, _, cpu)| cpu)
-        .sum();
+    let total: u64 = all.iter().filter(|(pid, _, _)| family.contains(pid)).map(|(_, _, cpu)| cpu).sum();
     Some(Duration::from_secs_f64(total as f64 / ticks as f64))
 }
 

@@ -24,6 +24,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load-test an ICAP server and report req/s and latency.
     Bench(crate::bench::BenchArgs),
+    /// Make and inspect keys and certificates (replaces the seed's openssl commands).
+    #[command(subcommand)]
+    Cert(crate::cert::CertCommand),
 }
 
 /// `dlpgate serve` settings.
@@ -50,6 +53,52 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// TLS settings for the icaps:// listener.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// The icaps:// listener: off until a certificate is given.
+#[derive(Debug, Clone, Args)]
+pub struct TlsArgs {
+    /// Address of the icaps:// listener (default 0.0.0.0:11344 once --cert is given).
+    #[arg(long)]
+    pub tls_listen: Option<SocketAddr>,
+    /// Server certificate chain PEM, or one combined key+cert PEM as stunnel uses.
+    #[arg(long)]
+    pub cert: Option<PathBuf>,
+    /// Private key PEM (default: read from --cert). Refused when others can read it.
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// PEM bundle of client CAs and/or pinned client certificates.
+    #[arg(long)]
+    pub client_ca: Option<PathBuf>,
+    /// How a client certificate is accepted: chain (stunnel verify=2), pin (verify=4), or
+    /// chain-or-pin.
+    #[arg(long, default_value = "chain-or-pin")]
+    pub client_verify: icap::tls::ClientVerifyMode,
+    /// Accept TLS clients without an accepted certificate. Anyone who reaches the port can then
+    /// send data.
+    #[arg(long)]
+    pub allow_any_client: bool,
+    /// Lowest TLS version: 1.2 or 1.3.
+    #[arg(long, default_value = "1.2", value_parser = parse_tls_version)]
+    pub tls_min_version: icap::tls::TlsVersion,
+    /// Seconds a TLS handshake may take.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_TLS_HANDSHAKE_TIMEOUT.as_secs())]
+    pub tls_handshake_timeout: u64,
+}
+
+/// Default address of the icaps:// listener, the seed's stunnel port.
+pub const DEFAULT_TLS_LISTEN: &str = "0.0.0.0:11344";
+
+/// Parses `1.2` or `1.3` (also `TLSv1.2`, as stunnel writes it).
+pub fn parse_tls_version(s: &str) -> Result<icap::tls::TlsVersion, String> {
+    match s.trim_start_matches("TLSv").trim_start_matches("tlsv") {
+        "1.2" => Ok(icap::tls::TlsVersion::Tls12),
+        "1.3" => Ok(icap::tls::TlsVersion::Tls13),
+        other => Err(format!("unsupported TLS version {other:?}: 1.2 or 1.3")),
+    }
 }
 
 /// Runs a parsed command line and gives the process exit code.
@@ -58,6 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => exit_code(crate::serve::run(args)),
         Command::Bench(args) => exit_code(crate::bench::run(args)),
+        Command::Cert(cmd) => exit_code(crate::cert::run(cmd)),
     }
 }
 

@@ -27,10 +27,7 @@ impl EchoService {
             ("reqmod", vec![Method::Reqmod]),
             ("respmod", vec![Method::Respmod]),
         ] {
-            services.insert(
-                name.to_string(),
-                Arc::new(echo_options(name, methods, max_connections)),
-            );
+            services.insert(name.to_string(), Arc::new(echo_options(name, methods, max_connections)));
         }
         Self { services }
     }
@@ -38,14 +35,9 @@ impl EchoService {
 
 /// The OPTIONS answer of a pass-through service.
 pub fn echo_options(name: &str, methods: Vec<Method>, max_connections: usize) -> ServiceOptions {
-    let mut options = ServiceOptions::new(
-        methods,
-        format!("\"dlpgate-{}-{name}\"", env!("CARGO_PKG_VERSION")),
-    );
-    options.service = Some(format!(
-        "dlpgate/{} {name} service",
-        env!("CARGO_PKG_VERSION")
-    ));
+    let mut options =
+        ServiceOptions::new(methods, format!("\"dlpgate-{}-{name}\"", env!("CARGO_PKG_VERSION")));
+    options.service = Some(format!("dlpgate/{} {name} service", env!("CARGO_PKG_VERSION")));
     options.service_id = Some(name.to_string());
     options.max_connections = u32::try_from(max_connections).ok();
     options.options_ttl = Some(OPTIONS_TTL);

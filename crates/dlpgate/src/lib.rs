@@ -6,8 +6,10 @@
 //! - [`serve`]: `dlpgate serve`: listeners, signals, graceful shutdown.
 //! - [`echo`]: the `echo` service, which changes nothing (for interop tests and benchmarks).
 //! - [`bench`]: `dlpgate bench`, the ICAP load generator.
+//! - [`cert`]: `dlpgate cert`: keys, certificates, a small CA, fingerprints.
 
 pub mod bench;
+pub mod cert;
 pub mod cli;
 pub mod echo;
 pub mod serve;

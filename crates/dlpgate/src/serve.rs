@@ -1,11 +1,14 @@
-//! `dlpgate serve`: the ICAP listener, signals and graceful shutdown.
+//! `dlpgate serve`: the plain and TLS listeners, signals, reload and graceful shutdown.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use icap::server::{bind, raise_nofile_limit, Server, ServerConfig};
+use icap::server::{bind, raise_nofile_limit, Server, ServerConfig, Transport};
+use icap::tls::{ReloadableTls, TlsServerSettings};
 
-use crate::cli::ServeArgs;
+use crate::cli::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
 use crate::echo::EchoService;
 
 /// Runs the server until SIGTERM or SIGINT, then drains in-flight requests.
@@ -14,10 +17,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.threads {
         runtime.worker_threads(threads.max(1));
     }
-    let runtime = runtime
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = runtime.enable_all().build().context("starting the async runtime")?;
     runtime.block_on(serve(args))
 }
 
@@ -25,14 +25,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let nofile = raise_nofile_limit();
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    let tls = load_tls(&args.tls)?;
     let config = ServerConfig {
         max_connections: args.max_connections,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         read_timeout: Duration::from_secs(args.read_timeout),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        tls_handshake_timeout: Duration::from_secs(args.tls.tls_handshake_timeout),
         ..ServerConfig::default()
     };
-    let listener = bind(args.listen).with_context(|| format!("listening on {}", args.listen))?;
+    let mut listeners =
+        vec![(bind(args.listen).with_context(|| format!("listening on {}", args.listen))?, Transport::Plain)];
+    if let Some((tls, addr)) = &tls {
+        let listener = bind(*addr).with_context(|| format!("listening for icaps on {addr}"))?;
+        listeners.push((listener, Transport::Tls(tls.clone())));
+        tracing::info!(listen = %addr, "dlpgate serving icaps://{addr}/{{echo,reqmod,respmod}}");
+    }
     let server = Server::new(EchoService::new(args.max_connections), config);
     tracing::info!(
         listen = %args.listen,
@@ -42,12 +50,63 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "dlpgate serving icap://{}/{{echo,reqmod,respmod}}",
         args.listen
     );
-    server
-        .serve(listener, shutdown_signal())
-        .await
-        .context("serving ICAP")?;
+    if let Some((tls, _)) = tls {
+        tokio::spawn(reload_on_sighup(tls));
+    }
+    server.serve_listeners(listeners, shutdown_signal()).await.context("serving ICAP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Loads the TLS settings when a certificate is given; start-up fails on any error.
+fn load_tls(args: &TlsArgs) -> anyhow::Result<Option<(Arc<ReloadableTls>, SocketAddr)>> {
+    let Some(cert) = &args.cert else {
+        if args.tls_listen.is_some() || args.client_ca.is_some() || args.key.is_some() {
+            anyhow::bail!("--tls-listen, --key and --client-ca need --cert");
+        }
+        return Ok(None);
+    };
+    let settings = TlsServerSettings {
+        key: args.key.clone(),
+        client_ca: args.client_ca.clone(),
+        verify: args.client_verify,
+        allow_any_client: args.allow_any_client,
+        min_version: args.tls_min_version,
+        ..TlsServerSettings::new(cert.clone())
+    };
+    let (tls, warnings) = ReloadableTls::new(settings).context("loading the TLS settings")?;
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    if args.allow_any_client {
+        tracing::warn!("--allow-any-client: TLS clients without an accepted certificate are served");
+    } else {
+        tracing::info!(mode = ?args.client_verify, "TLS clients must present an accepted certificate");
+    }
+    let default_addr: SocketAddr = DEFAULT_TLS_LISTEN.parse().context("default TLS address")?;
+    Ok(Some((Arc::new(tls), args.tls_listen.unwrap_or(default_addr))))
+}
+
+/// Reloads certificate, key and client bundle on SIGHUP; a broken set keeps the old one.
+async fn reload_on_sighup(tls: Arc<ReloadableTls>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot listen for SIGHUP; TLS reload on signal is off");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(warnings) => {
+                tracing::info!("SIGHUP: TLS credentials reloaded");
+                for warning in warnings {
+                    tracing::warn!("{warning}");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: TLS reload refused; the previous credentials stay")
+            }
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

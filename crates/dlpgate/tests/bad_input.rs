@@ -1,6 +1,8 @@
 //! Malformed ICAP over a real socket gets the RFC status; stalled clients are timed out without
 //! hurting others; a burst of connections over the limit gets 503 and no crash.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{Read, Write};
@@ -9,15 +11,12 @@ use std::time::{Duration, Instant};
 
 use support::{exchange_raw, icap_status, Dlpgate};
 
-const OPTIONS: &[u8] = b"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n";
+const OPTIONS: &[u8] =
+    b"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n";
 
 fn status_of(server: &Dlpgate, request: &[u8]) -> (u16, bool, String) {
     let (bytes, closed) = exchange_raw(server.addr, request, Duration::from_secs(5));
-    (
-        icap_status(&bytes),
-        closed,
-        String::from_utf8_lossy(&bytes).to_string(),
-    )
+    (icap_status(&bytes), closed, String::from_utf8_lossy(&bytes).to_string())
 }
 
 #[test]
@@ -48,10 +47,7 @@ fn malformed_requests_get_their_status() {
         let (status, _, text) = status_of(&server, request);
         assert_eq!(status, *expected, "{what}: {text}");
         if *expected != 404 && *expected != 405 {
-            assert!(
-                text.contains("X-Error-Reason: "),
-                "{what} gives a reason: {text}"
-            );
+            assert!(text.contains("X-Error-Reason: "), "{what} gives a reason: {text}");
         }
     }
     // The server is still fine.
@@ -69,19 +65,12 @@ fn an_oversized_header_block_gets_400_and_the_connection_closes() {
     }
     request.extend_from_slice(b"\r\n");
     let mut stream = TcpStream::connect(server.addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     // The server may close before reading everything; a failed write is fine.
     let _ = stream.write_all(&request);
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    assert_eq!(
-        icap_status(&answer),
-        400,
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    assert_eq!(icap_status(&answer), 400, "{}", String::from_utf8_lossy(&answer));
     assert!(String::from_utf8_lossy(&answer).contains("Connection: close"));
 }
 
@@ -96,22 +85,12 @@ fn a_stalled_client_is_timed_out_and_others_are_served() {
     for _ in 0..5 {
         assert_eq!(status_of(&server, OPTIONS).0, 200);
     }
-    stalled
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let started = Instant::now();
     let mut answer = Vec::new();
     let _ = stalled.read_to_end(&mut answer);
-    assert!(
-        started.elapsed() < Duration::from_secs(9),
-        "closed by the server, not by the test's timeout"
-    );
-    assert_eq!(
-        icap_status(&answer),
-        408,
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    assert!(started.elapsed() < Duration::from_secs(9), "closed by the server, not by the test's timeout");
+    assert_eq!(icap_status(&answer), 408, "{}", String::from_utf8_lossy(&answer));
     assert_eq!(status_of(&server, OPTIONS).0, 200);
 
     // An echo that already streamed part of its 200 is cut off, never mixed with an error.
@@ -120,16 +99,11 @@ fn a_stalled_client_is_timed_out_and_others_are_served() {
         .write_all(b"REQMOD icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nEncapsulated: req-hdr=0, req-body=19\r\n\r\nPOST / HTTP/1.1\r\n\r\n40000\r\n")
         .unwrap();
     stalled.write_all(&[b'a'; 0x30000]).unwrap();
-    stalled
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stalled.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut answer = Vec::new();
     let _ = stalled.read_to_end(&mut answer);
     let text = String::from_utf8_lossy(&answer);
-    assert!(
-        text.starts_with("ICAP/1.0 200 OK") && !text.contains("408"),
-        "{text}"
-    );
+    assert!(text.starts_with("ICAP/1.0 200 OK") && !text.contains("408"), "{text}");
 }
 
 #[test]
@@ -144,11 +118,7 @@ fn connections_beyond_the_limit_get_503_and_the_server_survives() {
             Err(_) => refused += 1,
         }
     }
-    assert!(
-        held.len() > 1000,
-        "most connections open ({} refused by the kernel)",
-        refused
-    );
+    assert!(held.len() > 1000, "most connections open ({} refused by the kernel)", refused);
     let mut got_503 = 0;
     for s in held.iter_mut().skip(200).take(200) {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -158,17 +128,10 @@ fn connections_beyond_the_limit_get_503_and_the_server_survives() {
             got_503 += 1;
         }
     }
-    assert!(
-        got_503 >= 190,
-        "connections over the limit get 503 (got {got_503} of 200)"
-    );
+    assert!(got_503 >= 190, "connections over the limit get 503 (got {got_503} of 200)");
     drop(held);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        status_of(&server, OPTIONS).0,
-        200,
-        "still serving after the burst"
-    );
+    assert_eq!(status_of(&server, OPTIONS).0, 200, "still serving after the burst");
 }
 
 #[test]
@@ -181,16 +144,12 @@ fn pipelined_requests_are_answered_in_order() {
             b"REQMOD icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nAllow: 204\r\nEncapsulated: req-hdr=0, req-body=19\r\n\r\nPOST / HTTP/1.1\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         );
     }
-    request.extend_from_slice(
-        b"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
+    request
+        .extend_from_slice(b"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n");
     let (bytes, closed) = exchange_raw(server.addr, &request, Duration::from_secs(5));
     let text = String::from_utf8_lossy(&bytes);
-    let statuses: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("ICAP/1.0 "))
-        .map(|l| &l[9..12])
-        .collect();
+    let statuses: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("ICAP/1.0 ")).map(|l| &l[9..12]).collect();
     assert_eq!(statuses, ["200", "204", "200", "204", "200", "204", "200"]);
     assert!(closed, "Connection: close is honoured");
 }
@@ -203,39 +162,21 @@ fn sigterm_lets_an_in_flight_request_finish() {
         .write_all(b"REQMOD icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nEncapsulated: req-hdr=0, req-body=19\r\n\r\nPOST / HTTP/1.1\r\n\r\n5\r\nhel")
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let _ = std::process::Command::new("kill")
-        .arg("-TERM")
-        .arg(server.guard.pid().to_string())
-        .status();
+    let _ = std::process::Command::new("kill").arg("-TERM").arg(server.guard.pid().to_string()).status();
     std::thread::sleep(Duration::from_millis(200));
     // New connections are no longer accepted...
-    assert!(
-        TcpStream::connect(server.addr).is_err(),
-        "listener closed during the drain"
-    );
+    assert!(TcpStream::connect(server.addr).is_err(), "listener closed during the drain");
     // ...but the request in flight completes.
     stream.write_all(b"lo\r\n0\r\n\r\n").unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    assert_eq!(
-        icap_status(&answer),
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    assert_eq!(icap_status(&answer), 200, "{}", String::from_utf8_lossy(&answer));
     let text = String::from_utf8_lossy(&answer);
     assert!(
-        text.contains("\r\nhel\r\n")
-            && text.contains("\r\nlo\r\n")
-            && text.ends_with("\r\n0\r\n\r\n"),
+        text.contains("\r\nhel\r\n") && text.contains("\r\nlo\r\n") && text.ends_with("\r\n0\r\n\r\n"),
         "{text}"
     );
-    let status = server
-        .guard
-        .terminate(Duration::from_secs(10))
-        .expect("server exits after draining");
+    let status = server.guard.terminate(Duration::from_secs(10)).expect("server exits after draining");
     assert!(status.success());
 }

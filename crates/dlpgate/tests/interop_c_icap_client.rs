@@ -1,6 +1,8 @@
 //! The real c-icap-client against `dlpgate serve`: OPTIONS, REQMOD and RESPMOD, with and without
 //! preview and 204, bodies of 0 B to 10 MiB; echoed bodies must come back byte-identical.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::process::Command;
@@ -19,21 +21,14 @@ fn c_icap_client(server: &Dlpgate, args: &[&str]) -> Run {
         .args(args)
         .output()
         .expect("running c-icap-client");
-    let stdout =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let status = stdout
         .lines()
         .find_map(|l| {
-            l.trim()
-                .strip_prefix("ICAP/1.0 ")
-                .and_then(|rest| rest.get(..3))
-                .and_then(|c| c.parse().ok())
+            l.trim().strip_prefix("ICAP/1.0 ").and_then(|rest| rest.get(..3)).and_then(|c| c.parse().ok())
         })
         .unwrap_or_else(|| {
-            panic!(
-                "no ICAP status in c-icap-client output:\n{stdout}\nserver log:\n{}",
-                server.log()
-            )
+            panic!("no ICAP status in c-icap-client output:\n{stdout}\nserver log:\n{}", server.log())
         });
     Run { status, stdout }
 }
@@ -41,20 +36,12 @@ fn c_icap_client(server: &Dlpgate, args: &[&str]) -> Run {
 #[test]
 fn options_lists_methods_preview_and_204() {
     let server = Dlpgate::start(&[]);
-    for (service, methods) in [
-        ("echo", "REQMOD, RESPMOD"),
-        ("reqmod", "REQMOD"),
-        ("respmod", "RESPMOD"),
-    ] {
+    for (service, methods) in [("echo", "REQMOD, RESPMOD"), ("reqmod", "REQMOD"), ("respmod", "RESPMOD")] {
         let run = c_icap_client(&server, &["-s", service]);
         assert_eq!(run.status, 200, "{}", run.stdout);
         assert!(run.stdout.contains("Allow 204: Yes"), "{}", run.stdout);
         assert!(run.stdout.contains("Preview: 1024"), "{}", run.stdout);
-        assert!(
-            run.stdout.contains(&format!("Methods: {methods}")),
-            "{}",
-            run.stdout
-        );
+        assert!(run.stdout.contains(&format!("Methods: {methods}")), "{}", run.stdout);
         assert!(run.stdout.contains("ISTag: \""), "{}", run.stdout);
     }
     let missing = c_icap_client(&server, &["-s", "nosuchservice"]);
@@ -71,17 +58,9 @@ fn reqmod_and_respmod_in_every_mode_and_size() {
         for method in ["reqmod", "respmod"] {
             for preview in [true, false] {
                 for allow_204 in [true, false] {
-                    let output = dir
-                        .path()
-                        .join(format!("out-{size}-{method}-{preview}-{allow_204}"));
-                    let mut args = vec![
-                        "-s",
-                        method,
-                        "-f",
-                        input.to_str().unwrap(),
-                        "-o",
-                        output.to_str().unwrap(),
-                    ];
+                    let output = dir.path().join(format!("out-{size}-{method}-{preview}-{allow_204}"));
+                    let mut args =
+                        vec!["-s", method, "-f", input.to_str().unwrap(), "-o", output.to_str().unwrap()];
                     if method == "reqmod" {
                         args.extend(["-req", "http://upload.test/file"]);
                     }
@@ -104,10 +83,9 @@ fn reqmod_and_respmod_in_every_mode_and_size() {
                             );
                         }
                         // 204 is right when offered, and inside a preview (RFC 3507 4.6).
-                        204 => assert!(
-                            allow_204 || preview,
-                            "{what}: 204 was neither offered nor in a preview"
-                        ),
+                        204 => {
+                            assert!(allow_204 || preview, "{what}: 204 was neither offered nor in a preview")
+                        }
                         other => panic!("{what}: status {other}\n{}", run.stdout),
                     }
                     if !allow_204 && !preview {

@@ -1,6 +1,8 @@
 //! Squid as the ICAP client: `reqmod_precache` and `respmod_precache` point at `dlpgate serve`;
 //! curl goes through Squid to a local origin; uploads and downloads pass byte-identical.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -59,11 +61,7 @@ fn start_squid(dir: &std::path::Path, icap_port: u16) -> (ChildGuard, u16) {
     let run = dir.join("squid");
     std::fs::create_dir_all(&run).unwrap();
     // Squid drops to the `proxy` user when started as root: it must be able to write here.
-    let _ = Command::new("chmod")
-        .arg("0777")
-        .arg(dir)
-        .arg(&run)
-        .status();
+    let _ = Command::new("chmod").arg("0777").arg(dir).arg(&run).status();
     let conf = format!(
         "http_port 127.0.0.1:{port}
 pid_filename {run}/squid.pid
@@ -90,22 +88,14 @@ adaptation_access svc_resp allow all
     let conf_path = run.join("squid.conf");
     std::fs::write(&conf_path, conf).unwrap();
     let mut cmd = Command::new(squid);
-    cmd.arg("-N")
-        .arg("-f")
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.arg("-N").arg("-f").arg(&conf_path).stdout(Stdio::null()).stderr(Stdio::null());
     let guard = ChildGuard::spawn("squid", &mut cmd);
     wait_for_port(port, Duration::from_secs(30));
     (guard, port)
 }
 
 fn curl(args: &[&str]) -> std::process::Output {
-    Command::new(require("curl"))
-        .args(["-sS", "--max-time", "60"])
-        .args(args)
-        .output()
-        .expect("running curl")
+    Command::new(require("curl")).args(["-sS", "--max-time", "60"]).args(args).output().expect("running curl")
 }
 
 #[test]
@@ -125,15 +115,8 @@ fn uploads_and_downloads_pass_through_squid_and_dlpgate_unchanged() {
         "-o",
         fetched.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "curl download: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        std::fs::read(&fetched).unwrap() == download,
-        "download changed on the way"
-    );
+    assert!(out.status.success(), "curl download: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(&fetched).unwrap() == download, "download changed on the way");
 
     for size in [0usize, 1, 5000, 2 * 1024 * 1024 + 3] {
         let upload = pseudo_random(size, size as u64);
@@ -151,24 +134,11 @@ fn uploads_and_downloads_pass_through_squid_and_dlpgate_unchanged() {
             "-o",
             echoed.to_str().unwrap(),
         ]);
-        assert!(
-            out.status.success(),
-            "curl upload {size}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            std::fs::read(&echoed).unwrap() == upload,
-            "upload of {size} bytes changed on the way"
-        );
+        assert!(out.status.success(), "curl upload {size}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(std::fs::read(&echoed).unwrap() == upload, "upload of {size} bytes changed on the way");
     }
 
     let log = server.log();
-    assert!(
-        log.matches("method=REQMOD").count() >= 5,
-        "Squid sent REQMODs through dlpgate:\n{log}"
-    );
-    assert!(
-        log.matches("method=RESPMOD").count() >= 5,
-        "Squid sent RESPMODs through dlpgate:\n{log}"
-    );
+    assert!(log.matches("method=REQMOD").count() >= 5, "Squid sent REQMODs through dlpgate:\n{log}");
+    assert!(log.matches("method=RESPMOD").count() >= 5, "Squid sent RESPMODs through dlpgate:\n{log}");
 }

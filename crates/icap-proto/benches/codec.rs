@@ -40,9 +40,7 @@ fn bench(c: &mut Criterion) {
     for size in [64usize, 5632, 65536] {
         let msg = reqmod(size);
         group.throughput(Throughput::Bytes(msg.len() as u64));
-        group.bench_function(format!("{size}B"), |b| {
-            b.iter(|| decode_all(std::hint::black_box(&msg)))
-        });
+        group.bench_function(format!("{size}B"), |b| b.iter(|| decode_all(std::hint::black_box(&msg))));
     }
     group.finish();
 }

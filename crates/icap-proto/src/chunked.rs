@@ -43,38 +43,23 @@ impl ChunkedDecoder {
     }
 
     /// Consumes what it can from `buf`; `Ok(None)` means more bytes are needed.
-    pub(crate) fn decode(
-        &mut self,
-        buf: &mut BytesMut,
-        limits: &Limits,
-    ) -> Result<Option<ChunkEvent>> {
+    pub(crate) fn decode(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<ChunkEvent>> {
         loop {
             match self.state {
                 State::Size => {
-                    let Some(line) = take_line(buf, limits.max_chunk_line, "chunk-size line")?
-                    else {
+                    let Some(line) = take_line(buf, limits.max_chunk_line, "chunk-size line")? else {
                         return Ok(None);
                     };
                     let (size, ieof) = parse_size_line(&line)?;
-                    self.state = if size == 0 {
-                        State::Trailers { ieof }
-                    } else {
-                        State::Data(size)
-                    };
+                    self.state = if size == 0 { State::Trailers { ieof } } else { State::Data(size) };
                 }
                 State::Data(remaining) => {
                     if buf.is_empty() {
                         return Ok(None);
                     }
-                    let n = usize::try_from(remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(buf.len());
+                    let n = usize::try_from(remaining).unwrap_or(usize::MAX).min(buf.len());
                     let left = remaining - n as u64;
-                    self.state = if left == 0 {
-                        State::DataEnd
-                    } else {
-                        State::Data(left)
-                    };
+                    self.state = if left == 0 { State::DataEnd } else { State::Data(left) };
                     return Ok(Some(ChunkEvent::Data(buf.split_to(n).freeze())));
                 }
                 State::DataEnd => match buf.first() {
@@ -89,13 +74,9 @@ impl ChunkedDecoder {
                             let _ = buf.split_to(2);
                             self.state = State::Size;
                         }
-                        Some(_) => {
-                            return Err(ProtoError::bad("chunk data is not followed by CRLF"))
-                        }
+                        Some(_) => return Err(ProtoError::bad("chunk data is not followed by CRLF")),
                     },
-                    Some(_) => {
-                        return Err(ProtoError::bad("chunk data is longer than its chunk size"))
-                    }
+                    Some(_) => return Err(ProtoError::bad("chunk data is longer than its chunk size")),
                 },
                 State::Trailers { ieof } => {
                     let Some(len) = trailer_block_len(buf, limits.max_trailers)? else {
@@ -127,9 +108,7 @@ fn take_line(buf: &mut BytesMut, limit: usize, what: &str) -> Result<Option<Byte
             }
             Ok(Some(line))
         }
-        None if buf.len() > limit => Err(ProtoError::too_large(format!(
-            "{what} longer than {limit} bytes"
-        ))),
+        None if buf.len() > limit => Err(ProtoError::too_large(format!("{what} longer than {limit} bytes"))),
         None => Ok(None),
     }
 }
@@ -160,10 +139,8 @@ fn parse_size_line(line: &[u8]) -> Result<(u64, bool)> {
         }
         for ext in rest[1..].split(|&b| b == b';') {
             let ext = trim_start(ext);
-            let name_len = ext
-                .iter()
-                .position(|&b| b == b'=' || b == b' ' || b == b'\t')
-                .unwrap_or(ext.len());
+            let name_len =
+                ext.iter().position(|&b| b == b'=' || b == b' ' || b == b'\t').unwrap_or(ext.len());
             if ext[..name_len].eq_ignore_ascii_case(b"ieof") {
                 ieof = true;
             }
@@ -173,10 +150,7 @@ fn parse_size_line(line: &[u8]) -> Result<(u64, bool)> {
 }
 
 fn trim_start(bytes: &[u8]) -> &[u8] {
-    let skip = bytes
-        .iter()
-        .take_while(|&&b| b == b' ' || b == b'\t')
-        .count();
+    let skip = bytes.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
     &bytes[skip..]
 }
 
@@ -193,12 +167,10 @@ fn trailer_block_len(buf: &BytesMut, limit: usize) -> Result<Option<usize>> {
     }
     match crate::head::find_blank_line(buf, 0) {
         Some(end) if end <= limit => Ok(Some(end)),
-        Some(_) => Err(ProtoError::too_large(format!(
-            "trailers longer than {limit} bytes"
-        ))),
-        None if buf.len() > limit => Err(ProtoError::too_large(format!(
-            "trailers longer than {limit} bytes"
-        ))),
+        Some(_) => Err(ProtoError::too_large(format!("trailers longer than {limit} bytes"))),
+        None if buf.len() > limit => {
+            Err(ProtoError::too_large(format!("trailers longer than {limit} bytes")))
+        }
         None => Ok(None),
     }
 }
@@ -216,11 +188,7 @@ pub fn encode_chunk(data: &[u8], dst: &mut BytesMut) {
 
 /// Appends the last chunk: `0; ieof` ends a preview that holds the whole body.
 pub fn encode_last_chunk(ieof: bool, dst: &mut BytesMut) {
-    dst.extend_from_slice(if ieof {
-        b"0; ieof\r\n\r\n"
-    } else {
-        b"0\r\n\r\n"
-    });
+    dst.extend_from_slice(if ieof { b"0; ieof\r\n\r\n" } else { b"0\r\n\r\n" });
 }
 
 #[cfg(test)]
@@ -245,23 +213,14 @@ mod tests {
     fn reads_ieof_and_extensions() {
         let ev = decode_all(b"3;name=v\r\nabc\r\n0; ieof\r\n\r\n").unwrap();
         assert_eq!(ev[0], ChunkEvent::Data(Bytes::from_static(b"abc")));
-        assert_eq!(
-            ev[1],
-            ChunkEvent::Last {
-                ieof: true,
-                trailers: Headers::new()
-            }
-        );
+        assert_eq!(ev[1], ChunkEvent::Last { ieof: true, trailers: Headers::new() });
     }
 
     #[test]
     fn reads_trailers() {
         let ev = decode_all(b"1\r\nx\r\n0\r\nX-Checksum: 1\r\n\r\n").unwrap();
         match &ev[1] {
-            ChunkEvent::Last {
-                ieof: false,
-                trailers,
-            } => assert_eq!(trailers.get("x-checksum"), Some("1")),
+            ChunkEvent::Last { ieof: false, trailers } => assert_eq!(trailers.get("x-checksum"), Some("1")),
             other => panic!("unexpected {other:?}"),
         }
     }

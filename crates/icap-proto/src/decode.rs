@@ -86,12 +86,7 @@ struct Pending<H> {
 impl RequestDecoder {
     /// A decoder with these limits.
     pub fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            state: BodyState::Idle,
-            scanned: 0,
-            pending: None,
-        }
+        Self { limits, state: BodyState::Idle, scanned: 0, pending: None }
     }
 
     /// True when no message is in progress: a good place to close an idle connection.
@@ -107,10 +102,7 @@ impl RequestDecoder {
     /// The server sent `100 Continue`: read the rest of the body.
     pub fn continue_after_preview(&mut self) {
         if self.is_awaiting_continue() {
-            self.state = BodyState::Chunked {
-                chunks: ChunkedDecoder::new(),
-                preview_left: None,
-            };
+            self.state = BodyState::Chunked { chunks: ChunkedDecoder::new(), preview_left: None };
         }
     }
 
@@ -128,21 +120,15 @@ impl RequestDecoder {
             BodyState::AwaitingContinue => Ok(None),
             BodyState::NoBody => {
                 self.state = BodyState::Idle;
-                Ok(Some(RequestEvent::End {
-                    ieof: false,
-                    trailers: Headers::new(),
-                }))
+                Ok(Some(RequestEvent::End { ieof: false, trailers: Headers::new() }))
             }
-            BodyState::Chunked {
-                chunks,
-                preview_left,
-            } => match chunks.decode(buf, &self.limits)? {
+            BodyState::Chunked { chunks, preview_left } => match chunks.decode(buf, &self.limits)? {
                 None => Ok(None),
                 Some(ChunkEvent::Data(data)) => {
                     if let Some(left) = preview_left {
-                        *left = left.checked_sub(data.len()).ok_or_else(|| {
-                            ProtoError::bad("preview is longer than its Preview header")
-                        })?;
+                        *left = left
+                            .checked_sub(data.len())
+                            .ok_or_else(|| ProtoError::bad("preview is longer than its Preview header"))?;
                     }
                     Ok(Some(RequestEvent::Data(data)))
                 }
@@ -153,10 +139,7 @@ impl RequestDecoder {
                         Ok(Some(RequestEvent::PreviewEnd))
                     } else {
                         self.state = BodyState::Idle;
-                        Ok(Some(RequestEvent::End {
-                            ieof: ieof && in_preview,
-                            trailers,
-                        }))
+                        Ok(Some(RequestEvent::End { ieof: ieof && in_preview, trailers }))
                     }
                 }
             },
@@ -186,18 +169,9 @@ impl RequestDecoder {
             return Ok(None);
         };
         let preview = head.preview()?;
-        let request = Request {
-            head,
-            encapsulated,
-            http_request,
-            http_response,
-            preview,
-        };
+        let request = Request { head, encapsulated, http_request, http_response, preview };
         self.state = if request.has_body() {
-            BodyState::Chunked {
-                chunks: ChunkedDecoder::new(),
-                preview_left: request.preview,
-            }
+            BodyState::Chunked { chunks: ChunkedDecoder::new(), preview_left: request.preview }
         } else {
             BodyState::NoBody
         };
@@ -217,12 +191,7 @@ pub struct ResponseDecoder {
 impl ResponseDecoder {
     /// A decoder with these limits.
     pub fn new(limits: Limits) -> Self {
-        Self {
-            limits,
-            state: BodyState::Idle,
-            scanned: 0,
-            pending: None,
-        }
+        Self { limits, state: BodyState::Idle, scanned: 0, pending: None }
     }
 
     /// True when no response is in progress.
@@ -235,9 +204,7 @@ impl ResponseDecoder {
         match &mut self.state {
             BodyState::NoBody | BodyState::AwaitingContinue => {
                 self.state = BodyState::Idle;
-                Ok(Some(ResponseEvent::End {
-                    trailers: Headers::new(),
-                }))
+                Ok(Some(ResponseEvent::End { trailers: Headers::new() }))
             }
             BodyState::Chunked { chunks, .. } => match chunks.decode(buf, &self.limits)? {
                 None => Ok(None),
@@ -265,27 +232,18 @@ impl ResponseDecoder {
             return Ok(None);
         };
         let Some((http_request, http_response)) =
-            read_http_heads(buf, pending.encapsulated.as_ref(), &self.limits)
-                .map_err(as_response_error)?
+            read_http_heads(buf, pending.encapsulated.as_ref(), &self.limits).map_err(as_response_error)?
         else {
             return Ok(None);
         };
         let Some(Pending { head, encapsulated }) = self.pending.take() else {
             return Ok(None);
         };
-        let response = Response {
-            head,
-            encapsulated,
-            http_request,
-            http_response,
-        };
+        let response = Response { head, encapsulated, http_request, http_response };
         self.state = if response.head.status == 100 {
             BodyState::Idle
         } else if response.has_body() {
-            BodyState::Chunked {
-                chunks: ChunkedDecoder::new(),
-                preview_left: None,
-            }
+            BodyState::Chunked { chunks: ChunkedDecoder::new(), preview_left: None }
         } else {
             BodyState::NoBody
         };
@@ -335,10 +293,7 @@ fn read_icap_head<H: IcapHead>(
     } else {
         Headers::parse_block(rest, limits.max_headers)?.0
     };
-    let encapsulated = headers
-        .get("encapsulated")
-        .map(Encapsulated::parse)
-        .transpose()?;
+    let encapsulated = headers.get("encapsulated").map(Encapsulated::parse).transpose()?;
     if encapsulated.is_none() && headers.contains("encapsulated") {
         return Err(ProtoError::bad("Encapsulated is not text"));
     }
@@ -367,20 +322,11 @@ fn parse_request_head(line: &str) -> Result<RequestHead> {
     let (Some(method), Some(uri), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(ProtoError::bad(format!(
-            "malformed request line: {:?}",
-            truncate(line)
-        )));
+        return Err(ProtoError::bad(format!("malformed request line: {:?}", truncate(line))));
     };
     check_version(version)?;
-    if !method
-        .bytes()
-        .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_')
-    {
-        return Err(ProtoError::bad(format!(
-            "malformed method: {:?}",
-            truncate(method)
-        )));
+    if !method.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_') {
+        return Err(ProtoError::bad(format!("malformed method: {:?}", truncate(method))));
     }
     Ok(RequestHead::new(Method::parse(method)?, uri))
 }
@@ -388,30 +334,17 @@ fn parse_request_head(line: &str) -> Result<RequestHead> {
 fn parse_response_head(line: &str) -> Result<ResponseHead> {
     let mut parts = line.splitn(3, ' ');
     let (Some(version), Some(code)) = (parts.next(), parts.next()) else {
-        return Err(ProtoError::bad_response(format!(
-            "malformed status line: {:?}",
-            truncate(line)
-        )));
+        return Err(ProtoError::bad_response(format!("malformed status line: {:?}", truncate(line))));
     };
     if version != "ICAP/1.0" {
-        return Err(ProtoError::bad_response(format!(
-            "unsupported version {version:?}"
-        )));
+        return Err(ProtoError::bad_response(format!("unsupported version {version:?}")));
     }
     let status: u16 = match code.parse() {
         Ok(n) if code.len() == 3 && (100..=599).contains(&n) => n,
-        _ => {
-            return Err(ProtoError::bad_response(format!(
-                "malformed status code {code:?}"
-            )))
-        }
+        _ => return Err(ProtoError::bad_response(format!("malformed status code {code:?}"))),
     };
     let reason = parts.next().unwrap_or_default().to_string();
-    Ok(ResponseHead {
-        status,
-        reason,
-        headers: Headers::new(),
-    })
+    Ok(ResponseHead { status, reason, headers: Headers::new() })
 }
 
 fn truncate(s: &str) -> &str {
@@ -426,19 +359,14 @@ fn check_request_sections(method: Method, encapsulated: Option<&Encapsulated>) -
     let Some(enc) = encapsulated else {
         return match method {
             Method::Options => Ok(()),
-            _ => Err(ProtoError::bad(format!(
-                "{method} without an Encapsulated header"
-            ))),
+            _ => Err(ProtoError::bad(format!("{method} without an Encapsulated header"))),
         };
     };
     let heads_ok = |allowed: &[Section]| enc.head_ranges().all(|(s, _)| allowed.contains(&s));
     let ok = match method {
-        Method::Options => {
-            heads_ok(&[]) && matches!(enc.body(), Section::OptBody | Section::NullBody)
-        }
+        Method::Options => heads_ok(&[]) && matches!(enc.body(), Section::OptBody | Section::NullBody),
         Method::Reqmod => {
-            heads_ok(&[Section::ReqHdr])
-                && matches!(enc.body(), Section::ReqBody | Section::NullBody)
+            heads_ok(&[Section::ReqHdr]) && matches!(enc.body(), Section::ReqBody | Section::NullBody)
         }
         Method::Respmod => {
             heads_ok(&[Section::ReqHdr, Section::ResHdr])
@@ -448,9 +376,7 @@ fn check_request_sections(method: Method, encapsulated: Option<&Encapsulated>) -
     if ok {
         Ok(())
     } else {
-        Err(ProtoError::bad(format!(
-            "Encapsulated \"{enc}\" is not valid for {method}"
-        )))
+        Err(ProtoError::bad(format!("Encapsulated \"{enc}\" is not valid for {method}")))
     }
 }
 

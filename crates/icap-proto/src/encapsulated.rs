@@ -48,10 +48,7 @@ impl Section {
 
     /// True for the sections that end the list: a body or `null-body`.
     pub fn is_body(self) -> bool {
-        matches!(
-            self,
-            Section::ReqBody | Section::ResBody | Section::OptBody | Section::NullBody
-        )
+        matches!(self, Section::ReqBody | Section::ResBody | Section::OptBody | Section::NullBody)
     }
 }
 
@@ -75,54 +72,42 @@ impl Encapsulated {
                 (section, at)
             })
             .collect();
-        Self {
-            heads,
-            body,
-            body_offset: offset,
-        }
+        Self { heads, body, body_offset: offset }
     }
 
     /// Parses `req-hdr=0, res-hdr=137, res-body=296`.
     pub fn parse(value: &str) -> Result<Self> {
         let mut entries = Vec::new();
         for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let (name, offset) = item.split_once('=').ok_or_else(|| {
-                ProtoError::bad(format!("Encapsulated entry without offset: {item:?}"))
-            })?;
+            let (name, offset) = item
+                .split_once('=')
+                .ok_or_else(|| ProtoError::bad(format!("Encapsulated entry without offset: {item:?}")))?;
             let section = Section::from_name(name.trim())
                 .ok_or_else(|| ProtoError::bad(format!("unknown Encapsulated entity: {name:?}")))?;
             let offset = crate::headers::parse_decimal("Encapsulated offset", offset)?;
-            let offset = usize::try_from(offset)
-                .map_err(|_| ProtoError::bad("Encapsulated offset out of range"))?;
+            let offset =
+                usize::try_from(offset).map_err(|_| ProtoError::bad("Encapsulated offset out of range"))?;
             entries.push((section, offset));
         }
         let Some(&(body, body_offset)) = entries.last() else {
             return Err(ProtoError::bad("Encapsulated is empty"));
         };
         if !body.is_body() {
-            return Err(ProtoError::bad(
-                "Encapsulated must end with a body or null-body entity",
-            ));
+            return Err(ProtoError::bad("Encapsulated must end with a body or null-body entity"));
         }
         let heads: Vec<_> = entries[..entries.len() - 1].to_vec();
         let mut previous: Option<(Section, usize)> = None;
         for &(section, offset) in &heads {
             if section.is_body() {
-                return Err(ProtoError::bad(
-                    "Encapsulated has more than one body entity",
-                ));
+                return Err(ProtoError::bad("Encapsulated has more than one body entity"));
             }
             match previous {
                 None if offset != 0 => {
-                    return Err(ProtoError::bad(
-                        "the first Encapsulated entity must be at offset 0",
-                    ))
+                    return Err(ProtoError::bad("the first Encapsulated entity must be at offset 0"))
                 }
                 Some((prev, prev_offset)) => {
                     if prev == section || (prev == Section::ResHdr && section == Section::ReqHdr) {
-                        return Err(ProtoError::bad(
-                            "Encapsulated heads are repeated or out of order",
-                        ));
+                        return Err(ProtoError::bad("Encapsulated heads are repeated or out of order"));
                     }
                     if offset <= prev_offset {
                         return Err(ProtoError::bad("Encapsulated offsets must increase"));
@@ -134,29 +119,20 @@ impl Encapsulated {
         }
         match previous {
             None if body_offset != 0 => {
-                return Err(ProtoError::bad(
-                    "a lone Encapsulated body entity must be at offset 0",
-                ))
+                return Err(ProtoError::bad("a lone Encapsulated body entity must be at offset 0"))
             }
             Some((_, prev_offset)) if body_offset <= prev_offset => {
                 return Err(ProtoError::bad("Encapsulated offsets must increase"))
             }
             _ => {}
         }
-        Ok(Self {
-            heads,
-            body,
-            body_offset,
-        })
+        Ok(Self { heads, body, body_offset })
     }
 
     /// The head sections with their byte ranges inside the encapsulated part.
     pub fn head_ranges(&self) -> impl Iterator<Item = (Section, std::ops::Range<usize>)> + '_ {
         self.heads.iter().enumerate().map(|(i, &(section, start))| {
-            let end = self
-                .heads
-                .get(i + 1)
-                .map_or(self.body_offset, |&(_, next)| next);
+            let end = self.heads.get(i + 1).map_or(self.body_offset, |&(_, next)| next);
             (section, start..end)
         })
     }
@@ -195,17 +171,9 @@ mod tests {
         let e = Encapsulated::parse("req-hdr=0, res-hdr=137, res-body=296").unwrap();
         assert_eq!(e.to_string(), "req-hdr=0, res-hdr=137, res-body=296");
         let ranges: Vec<_> = e.head_ranges().collect();
-        assert_eq!(
-            ranges,
-            [(Section::ReqHdr, 0..137), (Section::ResHdr, 137..296)]
-        );
+        assert_eq!(ranges, [(Section::ReqHdr, 0..137), (Section::ResHdr, 137..296)]);
         assert_eq!(e.body(), Section::ResBody);
-        for v in [
-            "null-body=0",
-            "opt-body=0",
-            "req-hdr=0, req-body=10",
-            "req-hdr=0, null-body=5",
-        ] {
+        for v in ["null-body=0", "opt-body=0", "req-hdr=0, req-body=10", "req-hdr=0, null-body=5"] {
             assert_eq!(Encapsulated::parse(v).unwrap().to_string(), v);
         }
     }

@@ -24,11 +24,8 @@ pub struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     /// No HTTP heads and no body: `Encapsulated: null-body=0`.
-    pub const NONE: Parts<'static> = Parts {
-        http_request: None,
-        http_response: None,
-        body: Section::NullBody,
-    };
+    pub const NONE: Parts<'static> =
+        Parts { http_request: None, http_response: None, body: Section::NullBody };
 
     fn encapsulated(&self) -> Encapsulated {
         let mut heads = Vec::with_capacity(2);
@@ -76,11 +73,7 @@ pub fn encode_continue(dst: &mut BytesMut) {
     dst.extend_from_slice(b"ICAP/1.0 100 Continue\r\n\r\n");
 }
 
-fn encode_headers_with_encapsulated(
-    headers: &Headers,
-    parts: Option<&Parts<'_>>,
-    dst: &mut BytesMut,
-) {
+fn encode_headers_with_encapsulated(headers: &Headers, parts: Option<&Parts<'_>>, dst: &mut BytesMut) {
     let mut headers = headers.clone();
     match parts {
         Some(parts) => headers.set("Encapsulated", parts.encapsulated().to_string()),
@@ -96,19 +89,13 @@ impl Request {
         Parts {
             http_request: self.http_request.as_ref(),
             http_response: self.http_response.as_ref(),
-            body: self
-                .encapsulated
-                .as_ref()
-                .map_or(Section::NullBody, |e| e.body()),
+            body: self.encapsulated.as_ref().map_or(Section::NullBody, |e| e.body()),
         }
     }
 
     /// Appends the head and encapsulated heads (not the body).
     pub fn encode_head(&self, dst: &mut BytesMut) {
-        if self.encapsulated.is_none()
-            && self.http_request.is_none()
-            && self.http_response.is_none()
-        {
+        if self.encapsulated.is_none() && self.http_request.is_none() && self.http_response.is_none() {
             self.head.encode_start(dst);
             encode_headers_with_encapsulated(&self.head.headers, None, dst);
         } else {
@@ -123,19 +110,13 @@ impl Response {
         Parts {
             http_request: self.http_request.as_ref(),
             http_response: self.http_response.as_ref(),
-            body: self
-                .encapsulated
-                .as_ref()
-                .map_or(Section::NullBody, |e| e.body()),
+            body: self.encapsulated.as_ref().map_or(Section::NullBody, |e| e.body()),
         }
     }
 
     /// Appends the head and encapsulated heads (not the body).
     pub fn encode_head(&self, dst: &mut BytesMut) {
-        if self.encapsulated.is_none()
-            && self.http_request.is_none()
-            && self.http_response.is_none()
-        {
+        if self.encapsulated.is_none() && self.http_request.is_none() && self.http_response.is_none() {
             encode_bare_response(&self.head, dst);
         } else {
             encode_response_head(&self.head, self.parts(), dst);

@@ -28,38 +28,23 @@ enum Kind {
 
 impl ProtoError {
     pub(crate) fn bad(detail: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::BadRequest,
-            detail: detail.into(),
-        }
+        Self { kind: Kind::BadRequest, detail: detail.into() }
     }
 
     pub(crate) fn too_large(detail: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::TooLarge,
-            detail: detail.into(),
-        }
+        Self { kind: Kind::TooLarge, detail: detail.into() }
     }
 
     pub(crate) fn not_implemented(detail: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::NotImplemented,
-            detail: detail.into(),
-        }
+        Self { kind: Kind::NotImplemented, detail: detail.into() }
     }
 
     pub(crate) fn version(detail: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::VersionNotSupported,
-            detail: detail.into(),
-        }
+        Self { kind: Kind::VersionNotSupported, detail: detail.into() }
     }
 
     pub(crate) fn bad_response(detail: impl Into<String>) -> Self {
-        Self {
-            kind: Kind::BadResponse,
-            detail: detail.into(),
-        }
+        Self { kind: Kind::BadResponse, detail: detail.into() }
     }
 
     /// The ICAP status code a server sends back for this error.

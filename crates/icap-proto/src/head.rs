@@ -27,9 +27,7 @@ pub(crate) fn split_start_line(block: &[u8]) -> Result<(&str, &[u8])> {
 
 /// Leading empty lines that may precede a message (RFC 9112 section 2.2 asks to ignore them).
 pub(crate) fn leading_empty_lines(buf: &[u8]) -> usize {
-    buf.iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count()
+    buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count()
 }
 
 /// Checks the `ICAP/1.0` version token; another ICAP version is 505, anything else 400.
@@ -37,13 +35,9 @@ pub(crate) fn check_version(token: &str) -> Result<()> {
     if token == "ICAP/1.0" {
         Ok(())
     } else if token.starts_with("ICAP/") {
-        Err(ProtoError::version(format!(
-            "{token} (only ICAP/1.0 is supported)"
-        )))
+        Err(ProtoError::version(format!("{token} (only ICAP/1.0 is supported)")))
     } else {
-        Err(ProtoError::bad(format!(
-            "not an ICAP start line: version {token:?}"
-        )))
+        Err(ProtoError::bad(format!("not an ICAP start line: version {token:?}")))
     }
 }
 

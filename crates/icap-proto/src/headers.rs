@@ -27,23 +27,16 @@ impl Headers {
         match httparse::parse_headers(block, &mut storage) {
             Ok(httparse::Status::Complete((len, parsed))) => Ok((Self::from_httparse(parsed), len)),
             Ok(httparse::Status::Partial) => Err(ProtoError::bad("header block is not terminated")),
-            Err(httparse::Error::TooManyHeaders) => Err(ProtoError::too_large(format!(
-                "more than {limit} header fields"
-            ))),
+            Err(httparse::Error::TooManyHeaders) => {
+                Err(ProtoError::too_large(format!("more than {limit} header fields")))
+            }
             Err(e) => Err(ProtoError::bad(format!("invalid header field: {e}"))),
         }
     }
 
     pub(crate) fn from_httparse(parsed: &[httparse::Header<'_>]) -> Self {
-        let fields = parsed
-            .iter()
-            .map(|h| {
-                (
-                    h.name.to_string(),
-                    Bytes::copy_from_slice(trim_ows(h.value)),
-                )
-            })
-            .collect();
+        let fields =
+            parsed.iter().map(|h| (h.name.to_string(), Bytes::copy_from_slice(trim_ows(h.value)))).collect();
         Self { fields }
     }
 
@@ -55,11 +48,7 @@ impl Headers {
     /// Replaces every field of this name with one, in the place of the first.
     pub fn set(&mut self, name: &str, value: impl Into<Bytes>) {
         let value = value.into();
-        match self
-            .fields
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))
-        {
+        match self.fields.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
             Some(first) => {
                 self.fields[first].1 = value;
                 let mut index = 0;
@@ -80,24 +69,17 @@ impl Headers {
 
     /// The first value of a field, as bytes.
     pub fn get_bytes(&self, name: &str) -> Option<&Bytes> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// The first value of a field, when it is valid UTF-8.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.get_bytes(name)
-            .and_then(|v| std::str::from_utf8(v).ok())
+        self.get_bytes(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// Every value of a field, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Bytes> + 'a {
-        self.fields
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        self.fields.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v)
     }
 
     /// True when the field is present.
@@ -149,14 +131,8 @@ impl Headers {
 }
 
 fn trim_ows(value: &[u8]) -> &[u8] {
-    let start = value
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(value.len());
-    let end = value
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .map_or(start, |i| i + 1);
+    let start = value.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(value.len());
+    let end = value.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |i| i + 1);
     &value[start..end]
 }
 
@@ -164,13 +140,9 @@ fn trim_ows(value: &[u8]) -> &[u8] {
 pub(crate) fn parse_decimal(name: &str, value: &str) -> Result<u64> {
     let value = value.trim();
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ProtoError::bad(format!(
-            "{name} is not a number: {value:?}"
-        )));
+        return Err(ProtoError::bad(format!("{name} is not a number: {value:?}")));
     }
-    value
-        .parse()
-        .map_err(|_| ProtoError::bad(format!("{name} is out of range: {value:?}")))
+    value.parse().map_err(|_| ProtoError::bad(format!("{name} is out of range: {value:?}")))
 }
 
 #[cfg(test)]
@@ -180,14 +152,10 @@ mod tests {
     #[test]
     fn lookups_ignore_case_and_keep_repeats() {
         let (h, len) =
-            Headers::parse_block(b"Allow: 206, trailers\r\nallow: 204\r\nX-A:  v \r\n\r\n", 8)
-                .unwrap();
+            Headers::parse_block(b"Allow: 206, trailers\r\nallow: 204\r\nX-A:  v \r\n\r\n", 8).unwrap();
         assert_eq!(len, 46);
         assert_eq!(h.get("ALLOW"), Some("206, trailers"));
-        assert_eq!(
-            h.list("allow").collect::<Vec<_>>(),
-            ["206", "trailers", "204"]
-        );
+        assert_eq!(h.list("allow").collect::<Vec<_>>(), ["206", "trailers", "204"]);
         assert_eq!(h.get("x-a"), Some("v"));
     }
 
@@ -198,10 +166,7 @@ mod tests {
         h.append("B", "2");
         h.append("a", "3");
         h.set("A", "9");
-        let names: Vec<_> = h
-            .iter()
-            .map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v)))
-            .collect();
+        let names: Vec<_> = h.iter().map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v))).collect();
         assert_eq!(names, ["A=9", "B=2"]);
     }
 

@@ -31,13 +31,7 @@ pub struct HttpResponseHead {
 impl HttpRequestHead {
     /// A new HTTP/1.1 request head.
     pub fn new(method: impl Into<String>, target: impl Into<String>, headers: Headers) -> Self {
-        Self {
-            method: method.into(),
-            target: target.into(),
-            minor_version: 1,
-            headers,
-            raw: None,
-        }
+        Self { method: method.into(), target: target.into(), minor_version: 1, headers, raw: None }
     }
 
     /// Parses exactly one request head from `block`, which must end with its blank line.
@@ -47,25 +41,15 @@ impl HttpRequestHead {
         let len = match req.parse(&block) {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => {
-                return Err(ProtoError::bad(
-                    "encapsulated HTTP request head is incomplete",
-                ))
+                return Err(ProtoError::bad("encapsulated HTTP request head is incomplete"))
             }
             Err(httparse::Error::TooManyHeaders) => {
-                return Err(ProtoError::too_large(
-                    "too many encapsulated HTTP request headers",
-                ))
+                return Err(ProtoError::too_large("too many encapsulated HTTP request headers"))
             }
-            Err(e) => {
-                return Err(ProtoError::bad(format!(
-                    "encapsulated HTTP request head: {e}"
-                )))
-            }
+            Err(e) => return Err(ProtoError::bad(format!("encapsulated HTTP request head: {e}"))),
         };
         if len != block.len() {
-            return Err(ProtoError::bad(
-                "Encapsulated offset does not match the HTTP request head",
-            ));
+            return Err(ProtoError::bad("Encapsulated offset does not match the HTTP request head"));
         }
         let head = Self {
             method: req.method.unwrap_or_default().to_string(),
@@ -76,10 +60,7 @@ impl HttpRequestHead {
         };
         drop(storage);
         check_content_length(&head.headers)?;
-        Ok(Self {
-            raw: Some(block),
-            ..head
-        })
+        Ok(Self { raw: Some(block), ..head })
     }
 
     /// The method, such as `POST`.
@@ -134,13 +115,7 @@ impl HttpRequestHead {
 impl HttpResponseHead {
     /// A new HTTP/1.1 response head.
     pub fn new(status: u16, reason: impl Into<String>, headers: Headers) -> Self {
-        Self {
-            minor_version: 1,
-            status,
-            reason: reason.into(),
-            headers,
-            raw: None,
-        }
+        Self { minor_version: 1, status, reason: reason.into(), headers, raw: None }
     }
 
     /// Parses exactly one response head from `block`, which must end with its blank line.
@@ -150,25 +125,15 @@ impl HttpResponseHead {
         let len = match res.parse(&block) {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => {
-                return Err(ProtoError::bad(
-                    "encapsulated HTTP response head is incomplete",
-                ))
+                return Err(ProtoError::bad("encapsulated HTTP response head is incomplete"))
             }
             Err(httparse::Error::TooManyHeaders) => {
-                return Err(ProtoError::too_large(
-                    "too many encapsulated HTTP response headers",
-                ))
+                return Err(ProtoError::too_large("too many encapsulated HTTP response headers"))
             }
-            Err(e) => {
-                return Err(ProtoError::bad(format!(
-                    "encapsulated HTTP response head: {e}"
-                )))
-            }
+            Err(e) => return Err(ProtoError::bad(format!("encapsulated HTTP response head: {e}"))),
         };
         if len != block.len() {
-            return Err(ProtoError::bad(
-                "Encapsulated offset does not match the HTTP response head",
-            ));
+            return Err(ProtoError::bad("Encapsulated offset does not match the HTTP response head"));
         }
         let head = Self {
             minor_version: res.version.unwrap_or(1),
@@ -179,10 +144,7 @@ impl HttpResponseHead {
         };
         drop(storage);
         check_content_length(&head.headers)?;
-        Ok(Self {
-            raw: Some(block),
-            ..head
-        })
+        Ok(Self { raw: Some(block), ..head })
     }
 
     /// The status code.
@@ -237,8 +199,7 @@ impl HttpResponseHead {
 fn check_content_length(headers: &Headers) -> Result<Option<u64>> {
     let mut found: Option<u64> = None;
     for value in headers.get_all("content-length") {
-        let text = std::str::from_utf8(value)
-            .map_err(|_| ProtoError::bad("Content-Length is not text"))?;
+        let text = std::str::from_utf8(value).map_err(|_| ProtoError::bad("Content-Length is not text"))?;
         for item in text.split(',') {
             let n = parse_decimal("Content-Length", item)?;
             match found {
@@ -270,9 +231,7 @@ mod tests {
 
     #[test]
     fn conflicting_content_length_is_rejected() {
-        let raw = Bytes::from_static(
-            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-        );
+        let raw = Bytes::from_static(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
         assert!(HttpRequestHead::parse(raw, 32).is_err());
     }
 
@@ -283,19 +242,13 @@ mod tests {
         let res = HttpResponseHead::new(403, "Forbidden", h.clone());
         let mut out = BytesMut::new();
         res.encode(&mut out);
-        assert_eq!(
-            &out[..],
-            b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n\r\n"
-        );
+        assert_eq!(&out[..], b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/html\r\n\r\n");
         assert_eq!(out.len(), res.encoded_len());
         let req = HttpRequestHead::new("GET", "/x", h);
         let mut out = BytesMut::new();
         req.encode(&mut out);
         assert_eq!(out.len(), req.encoded_len());
-        assert_eq!(
-            HttpRequestHead::parse(out.freeze(), 8).unwrap().target(),
-            "/x"
-        );
+        assert_eq!(HttpRequestHead::parse(out.freeze(), 8).unwrap().target(), "/x");
     }
 
     #[test]

@@ -32,14 +32,11 @@ mod head;
 pub use chunked::{encode_chunk, encode_last_chunk};
 pub use decode::{RequestDecoder, RequestEvent, ResponseDecoder, ResponseEvent};
 pub use encapsulated::{Encapsulated, Section};
-pub use encode::{
-    encode_bare_response, encode_continue, encode_request_head, encode_response_head, Parts,
-};
+pub use encode::{encode_bare_response, encode_continue, encode_request_head, encode_response_head, Parts};
 pub use error::{ProtoError, Result};
 pub use headers::Headers;
 pub use http::{HttpRequestHead, HttpResponseHead};
 pub use limits::Limits;
 pub use message::{
-    reason_phrase, service_of, Allow, Method, Request, RequestHead, Response, ResponseHead,
-    ServiceOptions,
+    reason_phrase, service_of, Allow, Method, Request, RequestHead, Response, ResponseHead, ServiceOptions,
 };

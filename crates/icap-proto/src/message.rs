@@ -88,11 +88,7 @@ pub struct RequestHead {
 impl RequestHead {
     /// A new request with no headers.
     pub fn new(method: Method, uri: impl Into<String>) -> Self {
-        Self {
-            method,
-            uri: uri.into(),
-            headers: Headers::new(),
-        }
+        Self { method, uri: uri.into(), headers: Headers::new() }
     }
 
     /// The service name: the URI path without its leading `/` and without a query.
@@ -152,11 +148,7 @@ pub struct ResponseHead {
 impl ResponseHead {
     /// A response with the standard reason phrase for `status`.
     pub fn new(status: u16) -> Self {
-        Self {
-            status,
-            reason: reason_phrase(status).to_string(),
-            headers: Headers::new(),
-        }
+        Self { status, reason: reason_phrase(status).to_string(), headers: Headers::new() }
     }
 
     /// The `ISTag` value, quotes included.
@@ -211,9 +203,7 @@ pub struct Request {
 impl Request {
     /// True when a chunked body follows the heads.
     pub fn has_body(&self) -> bool {
-        self.encapsulated
-            .as_ref()
-            .is_some_and(|e| e.body() != crate::Section::NullBody)
+        self.encapsulated.as_ref().is_some_and(|e| e.body() != crate::Section::NullBody)
     }
 }
 
@@ -233,9 +223,7 @@ pub struct Response {
 impl Response {
     /// True when a chunked body follows the heads.
     pub fn has_body(&self) -> bool {
-        self.encapsulated
-            .as_ref()
-            .is_some_and(|e| e.body() != crate::Section::NullBody)
+        self.encapsulated.as_ref().is_some_and(|e| e.body() != crate::Section::NullBody)
     }
 }
 
@@ -296,14 +284,10 @@ impl ServiceOptions {
                 _ => {}
             }
         }
-        let istag = headers
-            .get("istag")
-            .ok_or_else(|| ProtoError::bad_response("OPTIONS answer without ISTag"))?;
+        let istag =
+            headers.get("istag").ok_or_else(|| ProtoError::bad_response("OPTIONS answer without ISTag"))?;
         let number = |name: &str| -> Result<Option<u64>> {
-            headers
-                .get(name)
-                .map(|v| parse_decimal(name, v))
-                .transpose()
+            headers.get(name).map(|v| parse_decimal(name, v)).transpose()
         };
         let list = |name: &str| headers.list(name).map(str::to_string).collect::<Vec<_>>();
         Ok(Self {
@@ -311,8 +295,7 @@ impl ServiceOptions {
             istag: istag.to_string(),
             service: headers.get("service").map(str::to_string),
             service_id: headers.get("service-id").map(str::to_string),
-            max_connections: number("max-connections")?
-                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            max_connections: number("max-connections")?.map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
             options_ttl: number("options-ttl")?,
             preview: number("preview")?.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             allow: Allow::from_headers(headers),

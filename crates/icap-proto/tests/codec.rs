@@ -1,6 +1,8 @@
 //! RFC 3507 examples and real peers' captures as test vectors: parsed, re-encoded to the same
 //! bytes, and decoded identically whatever the split of the input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::{Bytes, BytesMut};
 use icap_proto::{
     encode_chunk, encode_last_chunk, Limits, Method, RequestDecoder, RequestEvent, ResponseDecoder,
@@ -99,11 +101,7 @@ fn request_vectors_parse_and_reencode_to_the_same_bytes() {
     for (name, bytes) in REQUESTS {
         let events = request_events(&[bytes]);
         let again = reencode_requests_strict(&events);
-        assert_eq!(
-            String::from_utf8_lossy(&again),
-            String::from_utf8_lossy(bytes),
-            "{name}"
-        );
+        assert_eq!(String::from_utf8_lossy(&again), String::from_utf8_lossy(bytes), "{name}");
     }
 }
 
@@ -150,11 +148,7 @@ fn response_vectors_parse_and_reencode_to_the_same_bytes() {
             }
         }
         // A 204 without Encapsulated re-encodes without it; everything else byte for byte.
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            String::from_utf8_lossy(bytes),
-            "{name}"
-        );
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(bytes), "{name}");
     }
 }
 
@@ -180,20 +174,13 @@ fn response_vectors_are_split_invariant() {
             assert_eq!(response_events(&[a, b]), whole, "{name} split at {at}");
         }
         let singles: Vec<&[u8]> = bytes.chunks(1).collect();
-        assert_eq!(
-            response_events(&singles),
-            whole,
-            "{name} one byte at a time"
-        );
+        assert_eq!(response_events(&singles), whole, "{name} one byte at a time");
     }
 }
 
 #[test]
 fn pipelined_requests_decode_in_order() {
-    let all: Vec<u8> = REQUESTS
-        .iter()
-        .flat_map(|(_, b)| b.iter().copied())
-        .collect();
+    let all: Vec<u8> = REQUESTS.iter().flat_map(|(_, b)| b.iter().copied()).collect();
     let heads: Vec<_> = request_events(&[&all])
         .into_iter()
         .filter_map(|e| match e {
@@ -208,32 +195,20 @@ fn pipelined_requests_decode_in_order() {
 #[test]
 fn rfc_example_fields_are_read() {
     let events = request_events(&[REQUESTS[3].1]);
-    let RequestEvent::Head(req) = &events[0] else {
-        panic!("head first")
-    };
+    let RequestEvent::Head(req) = &events[0] else { panic!("head first") };
     assert_eq!(req.head.service(), "satisf");
     let res = req.http_response.as_ref().expect("res-hdr");
     assert_eq!(res.status(), 200);
     assert_eq!(res.content_length().unwrap(), Some(51));
-    assert_eq!(
-        req.http_request.as_ref().expect("req-hdr").target(),
-        "/origin-resource"
-    );
-    assert_eq!(
-        req.encapsulated.as_ref().map(|e| e.body()),
-        Some(Section::ResBody)
-    );
+    assert_eq!(req.http_request.as_ref().expect("req-hdr").target(), "/origin-resource");
+    assert_eq!(req.encapsulated.as_ref().map(|e| e.body()), Some(Section::ResBody));
     assert_eq!(
         events[1],
-        RequestEvent::Data(Bytes::from_static(
-            b"This is data that was returned by an origin server."
-        ))
+        RequestEvent::Data(Bytes::from_static(b"This is data that was returned by an origin server."))
     );
 
     let events = response_events(&[RESPONSES[4].1]);
-    let ResponseEvent::Head(res) = &events[0] else {
-        panic!("head first")
-    };
+    let ResponseEvent::Head(res) = &events[0] else { panic!("head first") };
     let opts = icap_proto::ServiceOptions::from_headers(&res.head.headers).unwrap();
     assert_eq!(opts.methods, [Method::Respmod]);
     assert_eq!(opts.max_connections, Some(1000));
@@ -246,19 +221,11 @@ fn rfc_example_fields_are_read() {
 #[test]
 fn preview_with_ieof_ends_the_message() {
     let events = request_events(&[REQUESTS[5].1]);
-    let RequestEvent::Head(req) = &events[0] else {
-        panic!("head first")
-    };
+    let RequestEvent::Head(req) = &events[0] else { panic!("head first") };
     assert_eq!(req.preview, Some(63));
     assert!(req.head.allow().no_content);
-    assert_eq!(
-        req.http_request.as_ref().unwrap().content_length().unwrap(),
-        Some(63)
-    );
-    assert!(matches!(
-        events.last(),
-        Some(RequestEvent::End { ieof: true, .. })
-    ));
+    assert_eq!(req.http_request.as_ref().unwrap().content_length().unwrap(), Some(63));
+    assert!(matches!(events.last(), Some(RequestEvent::End { ieof: true, .. })));
 }
 
 #[test]
@@ -274,10 +241,7 @@ fn a_final_answer_to_a_preview_skips_the_rest() {
     dec.skip_rest_of_body();
     buf.clear();
     buf.extend_from_slice(REQUESTS[6].1);
-    assert!(matches!(
-        dec.decode(&mut buf).unwrap(),
-        Some(RequestEvent::Head(_))
-    ));
+    assert!(matches!(dec.decode(&mut buf).unwrap(), Some(RequestEvent::Head(_))));
 }
 
 fn first_error(input: &[u8]) -> icap_proto::ProtoError {
@@ -308,12 +272,7 @@ fn malformed_requests_get_their_status() {
         (b"REQMOD icap://h/echo ICAP/1.0\r\nBad Header\r\n\r\n", 400),
     ];
     for (input, status) in cases {
-        assert_eq!(
-            first_error(input).status(),
-            *status,
-            "{:?}",
-            String::from_utf8_lossy(input)
-        );
+        assert_eq!(first_error(input).status(), *status, "{:?}", String::from_utf8_lossy(input));
     }
 }
 
@@ -321,9 +280,7 @@ fn malformed_requests_get_their_status() {
 fn oversized_heads_are_limit_errors_without_waiting_for_the_end() {
     let mut big = b"OPTIONS icap://h/echo ICAP/1.0\r\n".to_vec();
     while big.len() <= Limits::DEFAULT_MAX_ICAP_HEAD {
-        big.extend_from_slice(
-            b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n",
-        );
+        big.extend_from_slice(b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
     }
     let err = first_error(&big);
     assert!(err.is_limit());

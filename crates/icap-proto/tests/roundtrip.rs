@@ -1,10 +1,12 @@
 //! Property: whatever message is encoded, decoding gives it back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bytes::BytesMut;
 use icap_proto::{
-    encode_chunk, encode_last_chunk, encode_request_head, encode_response_head, Headers,
-    HttpRequestHead, HttpResponseHead, Limits, Method, Parts, RequestDecoder, RequestEvent,
-    RequestHead, ResponseDecoder, ResponseEvent, ResponseHead, Section,
+    encode_chunk, encode_last_chunk, encode_request_head, encode_response_head, Headers, HttpRequestHead,
+    HttpResponseHead, Limits, Method, Parts, RequestDecoder, RequestEvent, RequestHead, ResponseDecoder,
+    ResponseEvent, ResponseHead, Section,
 };
 use proptest::prelude::*;
 

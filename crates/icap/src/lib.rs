@@ -6,8 +6,11 @@
 //! - [`server`]: accept loop, connection limits, graceful shutdown ([`server::Server`]); the
 //!   per-connection request loop; the [`server::Service`] trait and what a service returns.
 //! - [`client`]: connection pool per server, OPTIONS cache, preview and 204 handling.
+//! - [`tls`]: rustls settings for `icaps://`: credentials, client verification by chain or
+//!   pinned key, permission and expiry checks, reload.
 
 pub mod client;
 pub mod server;
+pub mod tls;
 
 pub use icap_proto as proto;

@@ -9,11 +9,7 @@ use std::time::{Duration, Instant};
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Fails the test with a clear message when a third-party program is missing: the test suite
@@ -36,13 +32,8 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     pub fn spawn(name: &str, cmd: &mut Command) -> Self {
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        Self {
-            child,
-            name: name.to_string(),
-        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Self { child, name: name.to_string() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -51,10 +42,7 @@ impl ChildGuard {
 
     /// Sends SIGTERM and waits up to `timeout` for the exit status.
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -106,17 +94,10 @@ impl Dlpgate {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("serve.log")).unwrap(),
-            ));
+            .stderr(Stdio::from(std::fs::File::create(dir.path().join("serve.log")).unwrap()));
         let guard = ChildGuard::spawn("dlpgate serve", &mut cmd);
         wait_for_port(port, Duration::from_secs(20));
-        Self {
-            guard,
-            port,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            dir,
-        }
+        Self { guard, port, addr: SocketAddr::from(([127, 0, 0, 1], port)), dir }
     }
 
     pub fn log(&self) -> String {
@@ -145,10 +126,7 @@ pub fn exchange_raw(addr: SocketAddr, request: &[u8], timeout: Duration) -> (Vec
 pub fn icap_status(bytes: &[u8]) -> u16 {
     let text = String::from_utf8_lossy(bytes);
     let line = text.lines().next().unwrap_or_default();
-    assert!(
-        line.starts_with("ICAP/1.0 "),
-        "not an ICAP answer: {line:?}"
-    );
+    assert!(line.starts_with("ICAP/1.0 "), "not an ICAP answer: {line:?}");
     line[9..12].parse().unwrap()
 }
 

@@ -127,10 +127,7 @@ impl<'c> Body<'c> {
                 State::Complete => return Ok(None),
                 State::PreviewEnded => {
                     icap_proto::encode_continue(&mut self.wire.wbuf);
-                    self.wire
-                        .flush(self.read_timeout)
-                        .await
-                        .map_err(BodyError::Io)?;
+                    self.wire.flush(self.read_timeout).await.map_err(BodyError::Io)?;
                     self.wire.decoder.continue_after_preview();
                     self.continued = true;
                     self.state = State::Open;

@@ -6,8 +6,8 @@ use std::time::Instant as StdInstant;
 
 use bytes::Bytes;
 use icap_proto::{
-    encode_chunk, encode_last_chunk, encode_response_head, Headers, Method, Parts, Request,
-    RequestEvent, ResponseHead, Section, ServiceOptions,
+    encode_chunk, encode_last_chunk, encode_response_head, Headers, Method, Parts, Request, RequestEvent,
+    ResponseHead, Section, ServiceOptions,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -97,9 +97,7 @@ pub(crate) async fn serve_connection<S: Service>(
 }
 
 fn wants_close(headers: &Headers) -> bool {
-    headers
-        .list("connection")
-        .any(|v| v.eq_ignore_ascii_case("close"))
+    headers.list("connection").any(|v| v.eq_ignore_ascii_case("close"))
 }
 
 fn log_request(peer: &Peer, record: &RequestRecord, started: StdInstant) {
@@ -124,10 +122,7 @@ async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, 
     wire.wbuf.clear();
     let (status, reason) = match &error {
         WireError::Proto(e) => (e.status(), e.detail().to_string()),
-        WireError::Timeout => (
-            408,
-            "request not received within the read timeout".to_string(),
-        ),
+        WireError::Timeout => (408, "request not received within the read timeout".to_string()),
         WireError::UnexpectedEof | WireError::Io(_) => {
             tracing::debug!(peer = %peer.addr, ?error, "connection ended mid-message");
             return;
@@ -163,11 +158,7 @@ fn write_error(wire: &mut Wire, status: u16, reason: &str, istag: Option<&str>, 
 
 /// Keeps a reason safe for a header value: printable ASCII only, bounded.
 fn sanitize(reason: &str) -> String {
-    reason
-        .chars()
-        .filter(|c| c.is_ascii_graphic() || *c == ' ')
-        .take(200)
-        .collect()
+    reason.chars().filter(|c| c.is_ascii_graphic() || *c == ' ').take(200).collect()
 }
 
 async fn handle_request<S: Service>(
@@ -184,13 +175,7 @@ async fn handle_request<S: Service>(
     let preview = request.preview.is_some();
     let allow_204 = request.head.allow().no_content;
     let spool = (!allow_204).then_some(config.spool_memory_limit);
-    let mut body = Body::new(
-        wire,
-        request.has_body(),
-        preview,
-        config.read_timeout,
-        spool,
-    );
+    let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool);
 
     let verdict = match (&options, method) {
         (None, _) => Err((404, format!("no ICAP service named {name:?}"))),
@@ -213,9 +198,7 @@ async fn handle_request<S: Service>(
             answer_allow(&mut body, &request, headers, allow_204, istag, config).await
         }
         Ok(Some(Outcome::Replace(reply))) => answer_reply(&mut body, *reply, istag).await,
-        Ok(Some(Outcome::Error { status, reason })) => {
-            answer_error(&mut body, status, &reason, istag).await
-        }
+        Ok(Some(Outcome::Error { status, reason })) => answer_error(&mut body, status, &reason, istag).await,
     };
     let body_bytes = body.read_bytes();
     let (status, next) = match result {
@@ -226,17 +209,9 @@ async fn handle_request<S: Service>(
         Err(BodyError::Io(e)) => return Err(WireError::Io(e)),
     };
     let wire = body.into_wire();
-    wire.flush(config.write_timeout)
-        .await
-        .map_err(WireError::Io)?;
+    wire.flush(config.write_timeout).await.map_err(WireError::Io)?;
     wire.mid_response = false;
-    let record = RequestRecord {
-        method,
-        service: name,
-        status,
-        body_bytes,
-        elapsed: started.elapsed(),
-    };
+    let record = RequestRecord { method, service: name, status, body_bytes, elapsed: started.elapsed() };
     Ok((next, record))
 }
 
@@ -255,10 +230,7 @@ async fn answer_options(
 ) -> Result<(u16, Next), BodyError> {
     body.drain().await?;
     let mut head = base_head(200, None);
-    head.headers.append(
-        "Date",
-        httpdate::fmt_http_date(std::time::SystemTime::now()),
-    );
+    head.headers.append("Date", httpdate::fmt_http_date(std::time::SystemTime::now()));
     if let Some(options) = options {
         options.to_headers(&mut head.headers);
     }
@@ -279,13 +251,7 @@ async fn answer_error(
     } else {
         Next::Close
     };
-    write_error(
-        body.wire(),
-        status,
-        reason,
-        istag,
-        matches!(next, Next::Close),
-    );
+    write_error(body.wire(), status, reason, istag, matches!(next, Next::Close));
     Ok((status, next))
 }
 
@@ -357,34 +323,17 @@ async fn answer_allow(
     Ok((200, Next::KeepAlive))
 }
 
-async fn write_piece(
-    body: &mut Body<'_>,
-    piece: &Bytes,
-    config: &ServerConfig,
-) -> Result<(), BodyError> {
+async fn write_piece(body: &mut Body<'_>, piece: &Bytes, config: &ServerConfig) -> Result<(), BodyError> {
     let wire = body.wire();
     encode_chunk(piece, &mut wire.wbuf);
-    wire.flush_if_full(config.write_timeout)
-        .await
-        .map_err(BodyError::Io)
+    wire.flush_if_full(config.write_timeout).await.map_err(BodyError::Io)
 }
 
 /// The parts of an unchanged message: REQMOD echoes the request, RESPMOD the response.
 fn echo_parts(request: &Request) -> Parts<'_> {
-    let body = request
-        .encapsulated
-        .as_ref()
-        .map_or(Section::NullBody, |e| e.body());
+    let body = request.encapsulated.as_ref().map_or(Section::NullBody, |e| e.body());
     match request.head.method {
-        Method::Respmod => Parts {
-            http_request: None,
-            http_response: request.http_response.as_ref(),
-            body,
-        },
-        _ => Parts {
-            http_request: request.http_request.as_ref(),
-            http_response: None,
-            body,
-        },
+        Method::Respmod => Parts { http_request: None, http_response: request.http_response.as_ref(), body },
+        _ => Parts { http_request: request.http_request.as_ref(), http_response: None, body },
     }
 }

@@ -19,6 +19,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::tls::ReloadableTls;
+
 pub use body::{Body, BodyError};
 pub use conn::RequestRecord;
 pub use service::{Exchange, Outcome, Peer, Reply, Service};
@@ -26,6 +28,10 @@ pub use wire::Io;
 
 /// Called once per answered request, for metrics.
 pub type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
+
+/// Called with a reason label (`no_client_certificate`, `timeout`, ...) for each failed TLS
+/// handshake, for metrics.
+pub type TlsObserver = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Server settings. Every limit has a named default.
 #[derive(Clone)]
@@ -41,12 +47,16 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// How long in-flight requests may run after shutdown begins.
     pub shutdown_grace: Duration,
+    /// How long a TLS handshake may take before the connection is dropped.
+    pub tls_handshake_timeout: Duration,
     /// Body bytes kept in memory for an echo before spilling to a temporary file.
     pub spool_memory_limit: usize,
     /// Codec limits.
     pub limits: Limits,
     /// Called for each request answered.
     pub observer: Option<Observer>,
+    /// Called with a reason label for each failed TLS handshake.
+    pub tls_observer: Option<TlsObserver>,
 }
 
 impl ServerConfig {
@@ -60,6 +70,8 @@ impl ServerConfig {
     pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
     /// Default for [`ServerConfig::shutdown_grace`].
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+    /// Default for [`ServerConfig::tls_handshake_timeout`].
+    pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default for [`ServerConfig::spool_memory_limit`]: 1 MiB.
     pub const DEFAULT_SPOOL_MEMORY_LIMIT: usize = 1024 * 1024;
 }
@@ -72,9 +84,11 @@ impl Default for ServerConfig {
             read_timeout: Self::DEFAULT_READ_TIMEOUT,
             write_timeout: Self::DEFAULT_WRITE_TIMEOUT,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
+            tls_handshake_timeout: Self::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             spool_memory_limit: Self::DEFAULT_SPOOL_MEMORY_LIMIT,
             limits: Limits::default(),
             observer: None,
+            tls_observer: None,
         }
     }
 }
@@ -104,9 +118,7 @@ pub struct Server<S> {
 
 impl<S> std::fmt::Debug for Server<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Server").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -140,13 +152,24 @@ impl<S: Service> Server<S> {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
+        self.serve_listeners(vec![(listener, Transport::Plain)], shutdown).await
+    }
+
+    /// Accepts on every listener, each plain or TLS, until `shutdown` resolves; then drains.
+    pub async fn serve_listeners(
+        &self,
+        listeners: Vec<(TcpListener, Transport)>,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let token = self.shutdown.clone();
+        let loops = listeners.iter().map(|(listener, transport)| self.accept_loop(listener, transport));
+        let all = futures_util::future::try_join_all(loops);
         tokio::select! {
-            result = self.accept_loop(&listener) => result?,
+            result = all => { result?; }
             () = shutdown => {}
             () = token.cancelled() => {}
         }
-        drop(listener);
+        drop(listeners);
         self.drain().await;
         Ok(())
     }
@@ -155,15 +178,12 @@ impl<S: Service> Server<S> {
     pub async fn drain(&self) {
         self.shutdown.cancel();
         self.tasks.close();
-        if tokio::time::timeout(self.config.shutdown_grace, self.tasks.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(self.config.shutdown_grace, self.tasks.wait()).await.is_err() {
             tracing::warn!("shutdown grace period over; closing remaining connections");
         }
     }
 
-    async fn accept_loop(&self, listener: &TcpListener) -> std::io::Result<()> {
+    async fn accept_loop(&self, listener: &TcpListener, transport: &Transport) -> std::io::Result<()> {
         loop {
             let (stream, addr) = match listener.accept().await {
                 Ok(accepted) => accepted,
@@ -175,16 +195,15 @@ impl<S: Service> Server<S> {
                 Err(e) => return Err(e),
             };
             let _ = stream.set_nodelay(true);
-            match self.try_slot() {
-                Some(permit) => self.spawn_connection(
-                    Box::new(stream),
-                    Peer {
-                        addr,
-                        tls_subject: None,
-                    },
-                    permit,
-                ),
-                None => self.refuse(stream, addr),
+            let Some(permit) = self.try_slot() else {
+                self.refuse(stream, addr);
+                continue;
+            };
+            match transport {
+                Transport::Plain => {
+                    self.spawn_connection(Box::new(stream), Peer { addr, tls_subject: None }, permit)
+                }
+                Transport::Tls(tls) => self.spawn_tls_connection(stream, addr, tls.clone(), permit),
             }
         }
     }
@@ -205,6 +224,52 @@ impl<S: Service> Server<S> {
         });
     }
 
+    /// Runs the TLS handshake (bounded by the handshake timeout), then serves the connection
+    /// with the verified client's subject. A failed handshake is logged and counted.
+    fn spawn_tls_connection(
+        &self,
+        stream: TcpStream,
+        addr: SocketAddr,
+        tls: Arc<ReloadableTls>,
+        permit: OwnedSemaphorePermit,
+    ) {
+        let service = self.service.clone();
+        let config = self.config.clone();
+        let shutdown = self.shutdown.clone();
+        self.tasks.spawn(async move {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+            let handshake = tokio::time::timeout(config.tls_handshake_timeout, acceptor.accept(stream)).await;
+            let stream = match handshake {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(e)) => {
+                    tracing::warn!(peer = %addr, error = %e, "TLS handshake failed");
+                    if let Some(observer) = &config.tls_observer {
+                        observer(&handshake_failure_reason(&e));
+                    }
+                    return;
+                }
+                Err(_) => {
+                    tracing::warn!(peer = %addr, "TLS handshake timed out");
+                    if let Some(observer) = &config.tls_observer {
+                        observer("timeout");
+                    }
+                    return;
+                }
+            };
+            let tls_subject = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .and_then(|cert| crate::tls::describe_cert(cert).ok())
+                .map(|info| info.subject);
+            tracing::debug!(peer = %addr, subject = ?tls_subject, "TLS client accepted");
+            conn::serve_connection(Box::new(stream), Peer { addr, tls_subject }, service, config, shutdown)
+                .await;
+            drop(permit);
+        });
+    }
+
     /// Answers `503` to a connection over the limit and closes it.
     pub fn refuse(&self, mut stream: TcpStream, addr: SocketAddr) {
         tracing::warn!(peer = %addr, max = self.config.max_connections, "connection limit reached; answering 503");
@@ -220,8 +285,7 @@ impl<S: Service> Server<S> {
         tokio::spawn(async move {
             let mut head = ResponseHead::new(503);
             head.headers.append("Connection", "close");
-            head.headers
-                .append("X-Error-Reason", "too many connections");
+            head.headers.append("X-Error-Reason", "too many connections");
             let mut out = bytes::BytesMut::new();
             encode_response_head(&head, Parts::NONE, &mut out);
             let _ = tokio::time::timeout(Duration::from_secs(2), async {
@@ -238,14 +302,43 @@ impl<S: Service> Server<S> {
     }
 }
 
+/// How a listener's connections start.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// Plain ICAP.
+    Plain,
+    /// ICAP over TLS (`icaps://`).
+    Tls(Arc<ReloadableTls>),
+}
+
+/// A short label for why a handshake failed, for metrics.
+fn handshake_failure_reason(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let reason = if text.contains("CertificateRequired") || text.contains("NoCertificatesPresented") {
+        "no_client_certificate"
+    } else if text.contains("Expired") {
+        "client_certificate_expired"
+    } else if text.contains("InvalidCertificate") || text.contains("UnknownIssuer") {
+        "client_certificate_rejected"
+    } else if text.contains("InvalidContentType") || text.contains("CorruptMessage") || text.contains("HTTP")
+    {
+        "not_tls"
+    } else if text.contains("PeerIncompatible") || text.contains("NoCipherSuitesInCommon") {
+        "incompatible"
+    } else if error.kind() == std::io::ErrorKind::UnexpectedEof {
+        "closed_during_handshake"
+    } else {
+        "other"
+    };
+    reason.to_string()
+}
+
 /// Errors that a busy server sees under load (out of descriptors, a connection reset before
 /// accept) and that must not stop the accept loop.
 fn is_transient_accept_error(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
-    ) || matches!(e.raw_os_error(), Some(23) | Some(24) | Some(105) | Some(12))
+    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock)
+        || matches!(e.raw_os_error(), Some(23) | Some(24) | Some(105) | Some(12))
 }
 
 /// Raises the soft open-files limit to the hard limit, so that many connections fit.
@@ -255,11 +348,8 @@ pub fn raise_nofile_limit() -> u64 {
 
 /// Binds a listener with a deep accept backlog, for bursts of connections.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
+    let socket =
+        if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)

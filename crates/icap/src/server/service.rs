@@ -43,11 +43,7 @@ pub struct Exchange<'c> {
 
 impl<'c> Exchange<'c> {
     pub(crate) fn new(request: &'c Request, peer: &'c Peer, body: Body<'c>) -> Self {
-        Self {
-            request,
-            peer,
-            body,
-        }
+        Self { request, peer, body }
     }
 
     /// The ICAP head and the encapsulated HTTP heads.
@@ -110,9 +106,7 @@ pub enum Outcome {
 impl Outcome {
     /// Allow without extra headers.
     pub fn allow() -> Self {
-        Outcome::Allow {
-            headers: Headers::new(),
-        }
+        Outcome::Allow { headers: Headers::new() }
     }
 }
 

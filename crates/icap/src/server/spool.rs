@@ -19,13 +19,7 @@ pub(crate) struct Spool {
 
 impl Spool {
     pub(crate) fn new(memory_limit: usize) -> Self {
-        Self {
-            memory: VecDeque::new(),
-            memory_bytes: 0,
-            memory_limit,
-            file: None,
-            rewound: false,
-        }
+        Self { memory: VecDeque::new(), memory_bytes: 0, memory_limit, file: None, rewound: false }
     }
 
     pub(crate) async fn push(&mut self, data: &Bytes) -> std::io::Result<()> {

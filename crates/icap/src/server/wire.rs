@@ -46,9 +46,7 @@ pub(crate) struct Wire {
 
 impl std::fmt::Debug for Wire {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wire")
-            .field("buffered", &self.rbuf.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Wire").field("buffered", &self.rbuf.len()).finish_non_exhaustive()
     }
 }
 
@@ -69,16 +67,9 @@ impl Wire {
     }
 
     /// The next event, reading until `deadline`. `Ok(None)` is a clean close between messages.
-    pub(crate) async fn next_event(
-        &mut self,
-        deadline: Instant,
-    ) -> Result<Option<RequestEvent>, WireError> {
+    pub(crate) async fn next_event(&mut self, deadline: Instant) -> Result<Option<RequestEvent>, WireError> {
         loop {
-            if let Some(event) = self
-                .decoder
-                .decode(&mut self.rbuf)
-                .map_err(WireError::Proto)?
-            {
+            if let Some(event) = self.decoder.decode(&mut self.rbuf).map_err(WireError::Proto)? {
                 return Ok(Some(event));
             }
             if self.decoder.is_awaiting_continue() {

@@ -1,0 +1,53 @@
+//! TLS for ICAP (`icaps://`) on rustls, with client-certificate verification by chain or by
+//! pinned key, key-file permission checks, and reload without dropping connections.
+
+mod describe;
+mod files;
+mod server;
+mod verify;
+
+use std::path::PathBuf;
+
+pub use describe::{host_names, parse as describe_cert, CertInfo};
+pub use files::{
+    check_key_permissions, expiry_warnings, load_certs, load_credentials, Credentials, EXPIRY_WARNING_DAYS,
+};
+pub use server::{ReloadableTls, TlsServerSettings, TlsVersion};
+pub use verify::{BundleVerifier, ClientVerifyMode};
+
+/// Why TLS settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A PEM file holds nothing usable.
+    #[error("{path}: expected {what}: {detail}")]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// What was looked for.
+        what: &'static str,
+        /// Why it failed.
+        detail: String,
+    },
+    /// The private key file is readable by every user.
+    #[error(
+        "private key {path} is readable by other users (mode {mode:04o}); refusing to use it. Run: chmod 600 {path}",
+        path = path.display()
+    )]
+    KeyReadableByOthers {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The settings do not make a working configuration.
+    #[error("{0}")]
+    Config(String),
+}
