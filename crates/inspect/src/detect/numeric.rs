@@ -1,0 +1,473 @@
+//! Numeric types driven by digit runs: credit_card, us_ssn, iban, phone.
+//!
+//! The scan skips 32-byte blocks with no digit (a loop LLVM vectorises), then looks at each
+//! run of digits once, at its first digit. A run may be the start of a token of digit groups
+//! joined by one kind of separator; the token's shape decides which validators run.
+
+use super::{before, context, is_word, Builtin, Confidence, Found};
+
+const MAX_GROUPS: usize = 8;
+
+/// Digit groups joined by one separator, starting at a run of digits.
+#[derive(Debug, Default)]
+struct Token {
+    groups: [(usize, usize); MAX_GROUPS],
+    n: usize,
+    sep: u8,
+    end: usize,
+}
+
+impl Token {
+    fn lens(&self) -> impl Iterator<Item = usize> + '_ {
+        self.groups[..self.n].iter().map(|&(s, e)| e - s)
+    }
+
+    fn shape_is(&self, shape: &[usize]) -> bool {
+        self.n == shape.len() && self.lens().zip(shape).all(|(a, &b)| a == b)
+    }
+
+    fn digits(&self, buf: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        for &(s, e) in &self.groups[..self.n] {
+            out.extend_from_slice(&buf[s..e]);
+        }
+    }
+}
+
+#[inline]
+fn any_digit(block: &[u8; 32]) -> bool {
+    block.iter().fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'0') < 10)) != 0
+}
+
+fn run_end(buf: &[u8], mut i: usize) -> usize {
+    while i < buf.len() && buf[i].is_ascii_digit() {
+        i += 1;
+    }
+    i
+}
+
+fn tokenize(buf: &[u8], start: usize, seps: &[u8]) -> Token {
+    let mut t = Token::default();
+    let mut i = start;
+    loop {
+        let e = run_end(buf, i);
+        t.groups[t.n] = (i, e);
+        t.n += 1;
+        t.end = e;
+        if t.n == MAX_GROUPS || e - i > 19 {
+            break;
+        }
+        let Some(&c) = buf.get(e) else { break };
+        if !seps.contains(&c) || (t.sep != 0 && t.sep != c) {
+            break;
+        }
+        if !buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
+            break;
+        }
+        t.sep = c;
+        i = e + 1;
+    }
+    t
+}
+
+/// Examines every digit run that starts in `buf[start..end]`.
+pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut Found<'_>) {
+    let mut i = start;
+    let mut digits = Vec::with_capacity(32);
+    while i < end {
+        while i + 32 <= end {
+            let block: &[u8; 32] = match buf[i..i + 32].try_into() {
+                Ok(b) => b,
+                Err(_) => break,
+            };
+            if any_digit(block) {
+                break;
+            }
+            i += 32;
+        }
+        if i >= end {
+            break;
+        }
+        if !buf[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        if !before(buf, i).is_some_and(|b| b.is_ascii_digit()) {
+            candidate(buf, base, i, found, &mut digits);
+        }
+        i = run_end(buf, i);
+    }
+}
+
+fn candidate(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>, digits: &mut Vec<u8>) {
+    let set = found.set;
+    let prev = before(buf, i);
+    // IBAN: two capital letters of a country code directly before the check digits.
+    if set.enabled(Builtin::Iban)
+        && i >= 2
+        && buf[i - 2].is_ascii_uppercase()
+        && buf[i - 1].is_ascii_uppercase()
+        && !before(buf, i - 2).is_some_and(is_word)
+    {
+        iban(buf, base, i - 2, found);
+    }
+    if prev.is_some_and(is_word) {
+        return;
+    }
+    // The fraction or a later group of a decimal number (`0.4111...`, `1,234`).
+    if matches!(prev, Some(b'.' | b',')) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()) {
+        return;
+    }
+    let t = tokenize(buf, i, b" -");
+    if buf.get(t.end).is_some_and(|&b| is_word(b)) && t.n == 1 {
+        return;
+    }
+    let continues = |e: usize| {
+        buf.get(e).is_some_and(|&b| is_word(b))
+            || (matches!(buf.get(e), Some(b'.' | b',')) && buf.get(e + 1).is_some_and(u8::is_ascii_digit))
+    };
+    let after_ok = !continues(t.end);
+    // A token that continues a group before it (`12 3456 ...`) is not a token of its own.
+    let left_maximal =
+        !(t.n > 1 && prev == Some(t.sep) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()));
+    let (s0, e0) = t.groups[0];
+    let first_alone = t.n == 1 || t.sep == b' ';
+    let first_ok = first_alone && !continues(e0);
+
+    if set.enabled(Builtin::CreditCard) {
+        let len0 = e0 - s0;
+        if first_ok && (13..=19).contains(&len0) && card_valid(&buf[s0..e0]) {
+            found.report(Builtin::CreditCard.id(), Confidence::High, base + s0 as u64, &buf[s0..e0]);
+        } else if t.n > 1 && after_ok && left_maximal && CARD_SHAPES.iter().any(|s| t.shape_is(s)) {
+            t.digits(buf, digits);
+            if card_valid(digits) {
+                found.report(Builtin::CreditCard.id(), Confidence::High, base + s0 as u64, &buf[s0..t.end]);
+            }
+        }
+    }
+    if set.enabled(Builtin::UsSsn) {
+        if t.shape_is(&[3, 2, 4]) && after_ok && left_maximal {
+            t.digits(buf, digits);
+            if ssn_valid(digits) {
+                found.report(Builtin::UsSsn.id(), Confidence::High, base + s0 as u64, &buf[s0..t.end]);
+            }
+        } else if first_ok
+            && e0 - s0 == 9
+            && ssn_valid(&buf[s0..e0])
+            && set.hotword_near(Builtin::UsSsn.id(), context(buf, s0, e0))
+        {
+            found.report(Builtin::UsSsn.id(), Confidence::High, base + s0 as u64, &buf[s0..e0]);
+        }
+    }
+    if set.enabled(Builtin::Phone) {
+        phone(buf, base, i, found);
+    }
+}
+
+const CARD_SHAPES: [&[usize]; 6] =
+    [&[4, 4, 4, 4], &[4, 4, 4, 4, 3], &[4, 6, 5], &[4, 6, 4], &[4, 4, 4, 1], &[4, 4, 4, 3]];
+
+fn num(d: &[u8], n: usize) -> u32 {
+    d.iter().take(n).fold(0, |a, &b| a * 10 + u32::from(b - b'0'))
+}
+
+/// Brand prefix and length, then Luhn. `d` holds ASCII digits only.
+pub(crate) fn card_valid(d: &[u8]) -> bool {
+    let len = d.len();
+    if !(13..=19).contains(&len) {
+        return false;
+    }
+    let (p2, p3, p4) = (num(d, 2), num(d, 3), num(d, 4));
+    let brand = (d[0] == b'4' && matches!(len, 13 | 16 | 19))
+        || (((51..=55).contains(&p2) || (2221..=2720).contains(&p4)) && len == 16)
+        || ((p2 == 34 || p2 == 37) && len == 15)
+        || ((p4 == 6011 || (644..=649).contains(&p3) || p2 == 65) && len >= 16)
+        || ((3528..=3589).contains(&p4) && len >= 16)
+        || (((300..=305).contains(&p3) || p2 == 36 || p2 == 38) && len >= 14)
+        || (p2 == 62 && len >= 16);
+    brand && luhn(d)
+}
+
+/// The Luhn checksum over ASCII digits.
+pub(crate) fn luhn(d: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (k, &b) in d.iter().rev().enumerate() {
+        let mut v = u32::from(b - b'0');
+        if k % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// Area not 000, 666 or 900-999; group not 00; serial not 0000. Nine ASCII digits.
+pub(crate) fn ssn_valid(d: &[u8]) -> bool {
+    if d.len() != 9 {
+        return false;
+    }
+    let area = num(d, 3);
+    let group = num(&d[3..], 2);
+    let serial = num(&d[5..], 4);
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+fn phone(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>) {
+    // `+CC 20 7946 0958`, `(555) 123-4567`, `555-123-4567`, `555.123.4567`, `555 123 4567`.
+    let plus = before(buf, i) == Some(b'+');
+    let paren = before(buf, i) == Some(b'(');
+    let s = if plus || paren { i - 1 } else { i };
+    if before(buf, s).is_some_and(|b| is_word(b) || matches!(b, b'-' | b'.' | b'+')) {
+        return;
+    }
+    let mut lens = [0usize; 6];
+    let mut n = 0;
+    let mut total = 0;
+    let mut j = i;
+    let mut sep = 0u8;
+    loop {
+        if n == lens.len() {
+            return;
+        }
+        let e = run_end(buf, j);
+        lens[n] = e - j;
+        n += 1;
+        total += e - j;
+        j = e;
+        if total > 15 {
+            return;
+        }
+        if paren && n == 1 {
+            if buf.get(j) != Some(&b')') {
+                return;
+            }
+            j += 1;
+            if buf.get(j) == Some(&b' ') {
+                j += 1;
+            }
+            if !buf.get(j).is_some_and(u8::is_ascii_digit) {
+                return;
+            }
+            continue;
+        }
+        match buf.get(j) {
+            Some(&c)
+                if matches!(c, b' ' | b'-' | b'.')
+                    && buf.get(j + 1).is_some_and(u8::is_ascii_digit)
+                    && (sep == 0 || sep == c || (plus && n == 1)) =>
+            {
+                if !(plus && n == 1) {
+                    sep = c;
+                }
+                j += 1;
+            }
+            _ => break,
+        }
+    }
+    if buf.get(j).is_some_and(|&b| is_word(b)) {
+        return;
+    }
+    let lens = &lens[..n];
+    let ok = if plus {
+        (10..=15).contains(&total) && n >= 2 && lens.iter().all(|&l| l <= 5)
+    } else {
+        lens == [3, 3, 4] && (paren || sep != 0)
+    };
+    if !ok {
+        return;
+    }
+    let mut conf = Confidence::Medium;
+    if found.set.hotword_near(Builtin::Phone.id(), context(buf, s, j)) {
+        conf = conf.raised();
+    }
+    found.report(Builtin::Phone.id(), conf, base + s as u64, &buf[s..j]);
+}
+
+/// Country code -> IBAN length (SWIFT IBAN registry).
+fn iban_len(cc: &[u8]) -> Option<usize> {
+    const TABLE: &[(&[u8; 2], usize)] = &[
+        (b"AD", 24),
+        (b"AE", 23),
+        (b"AL", 28),
+        (b"AT", 20),
+        (b"AZ", 28),
+        (b"BA", 20),
+        (b"BE", 16),
+        (b"BG", 22),
+        (b"BH", 22),
+        (b"BI", 27),
+        (b"BR", 29),
+        (b"BY", 28),
+        (b"CH", 21),
+        (b"CR", 22),
+        (b"CY", 28),
+        (b"CZ", 24),
+        (b"DE", 22),
+        (b"DJ", 27),
+        (b"DK", 18),
+        (b"DO", 28),
+        (b"EE", 20),
+        (b"EG", 29),
+        (b"ES", 24),
+        (b"FI", 18),
+        (b"FK", 18),
+        (b"FO", 18),
+        (b"FR", 27),
+        (b"GB", 22),
+        (b"GE", 22),
+        (b"GI", 23),
+        (b"GL", 18),
+        (b"GR", 27),
+        (b"GT", 28),
+        (b"HR", 21),
+        (b"HU", 28),
+        (b"IE", 22),
+        (b"IL", 23),
+        (b"IQ", 23),
+        (b"IS", 26),
+        (b"IT", 27),
+        (b"JO", 30),
+        (b"KW", 30),
+        (b"KZ", 20),
+        (b"LB", 28),
+        (b"LC", 32),
+        (b"LI", 21),
+        (b"LT", 20),
+        (b"LU", 20),
+        (b"LV", 21),
+        (b"LY", 25),
+        (b"MC", 27),
+        (b"MD", 24),
+        (b"ME", 22),
+        (b"MK", 19),
+        (b"MN", 20),
+        (b"MR", 27),
+        (b"MT", 31),
+        (b"MU", 30),
+        (b"NI", 28),
+        (b"NL", 18),
+        (b"NO", 15),
+        (b"OM", 23),
+        (b"PK", 24),
+        (b"PL", 28),
+        (b"PS", 29),
+        (b"PT", 25),
+        (b"QA", 29),
+        (b"RO", 24),
+        (b"RS", 22),
+        (b"RU", 33),
+        (b"SA", 24),
+        (b"SC", 31),
+        (b"SD", 18),
+        (b"SE", 24),
+        (b"SI", 19),
+        (b"SK", 24),
+        (b"SM", 27),
+        (b"SO", 23),
+        (b"ST", 25),
+        (b"SV", 28),
+        (b"TL", 23),
+        (b"TN", 24),
+        (b"TR", 26),
+        (b"UA", 29),
+        (b"VA", 22),
+        (b"VG", 24),
+        (b"XK", 20),
+        (b"YE", 30),
+    ];
+    TABLE.iter().find(|(c, _)| c.as_slice() == cc).map(|&(_, n)| n)
+}
+
+fn iban(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
+    let Some(len) = buf.get(p..p + 2).and_then(iban_len) else {
+        return;
+    };
+    let mut chars = [0u8; 34];
+    let mut n = 0;
+    let mut j = p;
+    while n < len && j < buf.len() {
+        let c = buf[j];
+        if c.is_ascii_uppercase() || c.is_ascii_digit() {
+            chars[n] = c;
+            n += 1;
+            j += 1;
+        } else if c == b' '
+            && n % 4 == 0
+            && n > 0
+            && buf.get(j + 1).is_some_and(|b| b.is_ascii_alphanumeric())
+        {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    if n != len
+        || buf.get(j).is_some_and(|&b| is_word(b))
+        || !chars[2].is_ascii_digit()
+        || !chars[3].is_ascii_digit()
+    {
+        return;
+    }
+    if iban_mod97(&chars[..n]) {
+        found.report(Builtin::Iban.id(), Confidence::High, base + p as u64, &buf[p..j]);
+    }
+}
+
+/// Mod-97 of the rearranged IBAN (first four characters moved to the end) equals 1.
+pub(crate) fn iban_mod97(s: &[u8]) -> bool {
+    if s.len() < 5 {
+        return false;
+    }
+    let mut r: u32 = 0;
+    for &c in s[4..].iter().chain(&s[..4]) {
+        if c.is_ascii_digit() {
+            r = (r * 10 + u32::from(c - b'0')) % 97;
+        } else if c.is_ascii_uppercase() {
+            r = (r * 100 + u32::from(c - b'A' + 10)) % 97;
+        } else {
+            return false;
+        }
+    }
+    r == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_and_brands() {
+        assert!(card_valid(b"4111111111111111"));
+        assert!(!card_valid(b"4111111111111112"));
+        assert!(card_valid(b"5500000000000004"));
+        assert!(card_valid(b"2223000048400011"));
+        assert!(card_valid(b"378282246310005"));
+        assert!(card_valid(b"6011111111111117"));
+        assert!(card_valid(b"3530111333300000"));
+        assert!(card_valid(b"30569309025904"));
+        assert!(card_valid(b"6200000000000005"));
+        assert!(card_valid(b"4222222222222"));
+        // Luhn-valid but no brand.
+        assert!(!card_valid(b"1234567812345670"));
+    }
+
+    #[test]
+    fn ssn_ranges() {
+        assert!(ssn_valid(b"123456789"));
+        assert!(!ssn_valid(b"000123456"));
+        assert!(!ssn_valid(b"666123456"));
+        assert!(!ssn_valid(b"900123456"));
+        assert!(!ssn_valid(b"123003456"));
+        assert!(!ssn_valid(b"123450000"));
+    }
+
+    #[test]
+    fn iban_checksum() {
+        assert!(iban_mod97(b"DE89370400440532013000"));
+        assert!(iban_mod97(b"GB82WEST12345698765432"));
+        assert!(!iban_mod97(b"DE89370400440532013001"));
+    }
+}

@@ -1,0 +1,196 @@
+//! The public entry points: an [`Engine`] per policy, a [`Scanner`] per object.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::extract::{scan_zip, Ctx, Member, Node, State};
+use crate::identify::{identify, FileType, Kind, SNIFF_LEN};
+use crate::limits::{Budget, Limits};
+use crate::policy::{Method, Policy};
+use crate::verdict::{decide, Hits, Subject, Verdict};
+
+/// What the server knows about one object besides its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanContext {
+    /// REQMOD (upload) or RESPMOD (download).
+    pub method: Method,
+    /// The request URL, for incidents.
+    pub url: Option<String>,
+    /// A file name, when known (upload field, Content-Disposition, CLI path): the root of
+    /// every member path in evidence.
+    pub filename: Option<String>,
+    /// The HTTP Content-Type; used only for a multipart boundary, never to skip content.
+    pub content_type: Option<String>,
+    /// The HTTP Content-Encoding (`gzip`, `deflate`, `br`, or a list), decoded first.
+    pub content_encoding: Option<String>,
+    /// The authenticated user (`X-Authenticated-User`), for rule scoping.
+    pub user: Option<String>,
+    /// The user's groups (`X-Authenticated-Groups`), for rule scoping.
+    pub groups: Vec<String>,
+}
+
+/// The answer to a preview: can the policy decide before the body arrives?
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PreviewDecision {
+    /// No rule applies to this object, or its type is exempt: allow without reading more.
+    Exempt,
+    /// The body must be scanned.
+    NeedBody,
+}
+
+/// The inspection engine for one policy. Cheap to clone; share it between threads.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    policy: Arc<Policy>,
+    limits: Limits,
+}
+
+impl Engine {
+    /// An engine for `policy` with `limits` per object.
+    pub fn new(policy: Arc<Policy>, limits: Limits) -> Self {
+        Self { policy, limits }
+    }
+
+    /// The policy (its [`Policy::version`] belongs in the ISTag).
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether any rule applies to this mode and user. When none does, the body need not be
+    /// read at all.
+    pub fn applies(&self, ctx: &ScanContext) -> bool {
+        self.policy.rules().iter().any(|r| r.applies(ctx.method, ctx.user.as_deref(), &ctx.groups))
+    }
+
+    /// Early decision from the heads and the first bytes of the body (an ICAP preview).
+    /// `head` is the preview data; a content-encoded body is never judged by its head.
+    pub fn preview(&self, ctx: &ScanContext, head: &[u8]) -> PreviewDecision {
+        if !self.applies(ctx) {
+            return PreviewDecision::Exempt;
+        }
+        let exempt = self.policy.exempt_file_types();
+        if !exempt.is_empty() && ctx.content_encoding.is_none() && !head.is_empty() {
+            let t = identify(&head[..head.len().min(SNIFF_LEN)], ctx.content_type.as_deref()).file_type();
+            if exempt.contains(&t) {
+                return PreviewDecision::Exempt;
+            }
+        }
+        PreviewDecision::NeedBody
+    }
+
+    /// A streaming scanner for one object.
+    pub fn scanner(&self, ctx: ScanContext) -> Scanner {
+        let root = Member { path: ctx.filename.clone().unwrap_or_default(), depth: 0 };
+        let node = Node::with_encoding(root, ctx.content_type.clone(), ctx.content_encoding.as_deref());
+        Scanner {
+            policy: self.policy.clone(),
+            state: State {
+                hits: Hits::new(self.limits.max_evidence),
+                budget: Budget::new(self.limits.clone()),
+                types: BTreeSet::new(),
+                text_bytes: 0,
+            },
+            ctx,
+            node,
+        }
+    }
+
+    /// Scans an object held in memory.
+    pub fn scan_bytes(&self, ctx: ScanContext, data: &[u8]) -> Verdict {
+        let mut s = self.scanner(ctx);
+        s.feed(data);
+        s.finish()
+    }
+
+    /// Scans an object from a seekable reader (a spooled temp file, a file on disk). Zip
+    /// archives and office documents are read in place, without loading them into memory;
+    /// everything else streams through a [`Scanner`]. IO errors are the caller's.
+    pub fn scan_reader<R: Read + Seek>(&self, ctx: ScanContext, mut reader: R) -> std::io::Result<Verdict> {
+        let mut head = Vec::with_capacity(SNIFF_LEN);
+        (&mut reader).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
+        reader.seek(SeekFrom::Start(0))?;
+        if ctx.content_encoding.is_none() && identify(&head, ctx.content_type.as_deref()) == Kind::Zip {
+            let mut s = self.scanner(ctx);
+            s.state.types.insert(FileType::Zip);
+            s.with_ctx(|cx, m| scan_zip(cx, reader, m));
+            return Ok(s.conclude());
+        }
+        let mut s = self.scanner(ctx);
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => s.feed(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(s.finish())
+    }
+}
+
+/// Scans one object fed in chunks of any size; plain text is scanned as it arrives in
+/// bounded memory.
+#[derive(Debug)]
+pub struct Scanner {
+    policy: Arc<Policy>,
+    ctx: ScanContext,
+    state: State,
+    node: Node,
+}
+
+impl Scanner {
+    /// Feeds the next bytes of the (de-chunked) body.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.state.budget.enter();
+        let mut cx = Ctx { set: &self.policy.detectors, st: &mut self.state };
+        self.node.write(&mut cx, chunk);
+        self.state.budget.leave();
+    }
+
+    /// True when the object is of a kind that needs random access (zip, office, PDF,
+    /// multipart, e-mail) and is being held in memory until [`finish`](Self::finish). A
+    /// server that would rather spool large bodies to disk can stop feeding, write the body
+    /// to a file and call [`Engine::scan_reader`] instead.
+    pub fn is_buffering(&self) -> bool {
+        self.node.is_buffering()
+    }
+
+    /// True once a could-not-scan reason is known; further input is ignored.
+    pub fn is_stopped(&self) -> bool {
+        self.state.budget.is_stopped()
+    }
+
+    /// Ends the body and decides.
+    pub fn finish(mut self) -> Verdict {
+        self.state.budget.enter();
+        let mut cx = Ctx { set: &self.policy.detectors, st: &mut self.state };
+        self.node.finish(&mut cx);
+        self.state.budget.leave();
+        self.conclude()
+    }
+
+    fn with_ctx(&mut self, f: impl FnOnce(&mut Ctx<'_>, &Member)) {
+        let m = Member { path: self.ctx.filename.clone().unwrap_or_default(), depth: 0 };
+        self.state.budget.enter();
+        let mut cx = Ctx { set: &self.policy.detectors, st: &mut self.state };
+        f(&mut cx, &m);
+        self.state.budget.leave();
+    }
+
+    fn conclude(self) -> Verdict {
+        let subject =
+            Subject { method: self.ctx.method, user: self.ctx.user.as_deref(), groups: &self.ctx.groups };
+        let State { hits, mut budget, types, text_bytes } = self.state;
+        decide(&self.policy, subject, hits, types, budget.stopped.take(), text_bytes)
+    }
+}

@@ -1,0 +1,221 @@
+//! MIME: multipart bodies (form uploads, e-mail parts) and e-mail messages, with base64 and
+//! quoted-printable transfer encodings decoded.
+
+use base64::Engine as _;
+
+use super::{scan_member_bytes, Ctx, Member, TextNode};
+use crate::identify::{multipart_boundary, multipart_first_line, Charset, Markup};
+
+/// Headers of one part, the few that matter.
+#[derive(Debug, Default)]
+struct Headers {
+    content_type: Option<String>,
+    encoding: Option<String>,
+    name: Option<String>,
+    filename: Option<String>,
+}
+
+/// Splits a header block from its body at the first empty line.
+fn split_head(data: &[u8]) -> (&[u8], &[u8]) {
+    let crlf = memchr::memmem::find(data, b"\r\n\r\n").map(|i| (i, i + 4));
+    let lf = memchr::memmem::find(data, b"\n\n").map(|i| (i, i + 2));
+    let at = match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    match at {
+        Some((h, b)) => (&data[..h], &data[b..]),
+        None => (data, &[]),
+    }
+}
+
+/// Parses a header block (folded lines joined).
+fn parse_headers(head: &[u8]) -> Headers {
+    let text = String::from_utf8_lossy(head);
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = lines.last_mut() {
+                last.push(' ');
+                last.push_str(line.trim());
+                continue;
+            }
+        }
+        lines.push(line.to_string());
+    }
+    let mut h = Headers::default();
+    for line in lines {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim().to_string();
+        match k.trim().to_ascii_lowercase().as_str() {
+            "content-type" => h.content_type = Some(v),
+            "content-transfer-encoding" => h.encoding = Some(v.to_ascii_lowercase()),
+            "content-disposition" => {
+                h.name = param(&v, "name");
+                h.filename = param(&v, "filename");
+            }
+            _ => {}
+        }
+    }
+    h
+}
+
+/// A `key="value"` or `key=value` parameter of a header value.
+fn param(v: &str, key: &str) -> Option<String> {
+    for p in v.split(';').skip(1) {
+        let Some((k, val)) = p.split_once('=') else { continue };
+        if k.trim().eq_ignore_ascii_case(key) {
+            let val = val.trim();
+            let val = val.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(val);
+            return Some(val.to_string());
+        }
+    }
+    None
+}
+
+/// Undoes a transfer encoding; unknown encodings pass unchanged.
+fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
+    match encoding {
+        Some("base64") => {
+            let clean: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            let engine = base64::engine::GeneralPurpose::new(
+                &base64::alphabet::STANDARD,
+                base64::engine::GeneralPurposeConfig::new()
+                    .with_decode_allow_trailing_bits(true)
+                    .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+            );
+            engine.decode(&clean).unwrap_or_else(|_| body.to_vec())
+        }
+        Some("quoted-printable") => quoted_printable(body),
+        _ => body.to_vec(),
+    }
+}
+
+/// Quoted-printable: `=XX` escapes and `=` soft line breaks.
+pub(crate) fn quoted_printable(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let b = body[i];
+        if b != b'=' {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match (body.get(i + 1), body.get(i + 2)) {
+            (Some(b'\r'), Some(b'\n')) => i += 3,
+            (Some(b'\n'), _) => i += 2,
+            (Some(&h), Some(&l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                let v = (hex_val(h) << 4) | hex_val(l);
+                out.push(v);
+                i += 3;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn hex_val(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b.to_ascii_uppercase().wrapping_sub(b'A') + 10,
+    }
+}
+
+/// Scans each part of a multipart body. A wrong or missing boundary falls back to the one
+/// on the body's first line, and failing that to scanning the body as text.
+pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &Member) {
+    let mut delim = format!("--{boundary}").into_bytes();
+    if memchr::memmem::find(data, &delim).is_none() {
+        match multipart_first_line(data) {
+            Some(b) => delim = format!("--{b}").into_bytes(),
+            None => {
+                let mut t = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+                t.write(cx, data);
+                t.finish(cx);
+                return;
+            }
+        }
+    }
+    let finder = memchr::memmem::Finder::new(&delim);
+    let positions: Vec<usize> = finder.find_iter(data).collect();
+    // The preamble (before the first delimiter) is text too.
+    if let Some(&first) = positions.first() {
+        if first > 0 && data[..first].iter().any(|b| !b.is_ascii_whitespace()) {
+            scan_member_bytes(cx, &data[..first], m.child("preamble"), Some("text/plain".into()));
+        }
+    }
+    for (k, &p) in positions.iter().enumerate() {
+        if cx.stopped() {
+            return;
+        }
+        let start = p + delim.len();
+        if data[start..].starts_with(b"--") {
+            break;
+        }
+        let end = positions.get(k + 1).copied().unwrap_or(data.len());
+        let mut part = &data[start..end];
+        // Line end after the delimiter; CRLF before the next one belongs to it.
+        part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
+        part = part.strip_suffix(b"\r\n").or_else(|| part.strip_suffix(b"\n")).unwrap_or(part);
+        let (head, body) = split_head(part);
+        let h = parse_headers(head);
+        let label = h
+            .filename
+            .clone()
+            .filter(|f| !f.is_empty())
+            .or_else(|| h.name.clone())
+            .unwrap_or_else(|| format!("part{}", k + 1));
+        let decoded = decode_body(body, h.encoding.as_deref());
+        let ct = h.content_type.filter(|c| multipart_boundary(c).is_some());
+        scan_member_bytes(cx, &decoded, m.child(&label), ct);
+    }
+}
+
+/// Scans an e-mail: its headers as text, then its body (multipart or single part).
+pub(crate) fn scan_email(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
+    let (head, body) = split_head(data);
+    let mut t = TextNode::new(m.child("headers"), Charset::Bytes, Markup::Plain);
+    t.write(cx, head);
+    t.finish(cx);
+    let h = parse_headers(head);
+    match h.content_type.as_deref().and_then(multipart_boundary) {
+        Some(b) => {
+            if m.depth + 1 >= cx.st.budget.limits.max_depth {
+                cx.st.budget.limit(crate::limits::LimitKind::MaxDepth, &m.path);
+                return;
+            }
+            scan_multipart(cx, body, &b, &m.child("body"))
+        }
+        None => {
+            let decoded = decode_body(body, h.encoding.as_deref());
+            scan_member_bytes(cx, &decoded, m.child("body"), None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qp_decodes() {
+        assert_eq!(quoted_printable(b"a=3D1=\r\nb =41"), b"a=1b A");
+    }
+
+    #[test]
+    fn params() {
+        assert_eq!(
+            param("form-data; name=\"f\"; filename=\"a b.txt\"", "filename").as_deref(),
+            Some("a b.txt")
+        );
+        assert_eq!(param("form-data; name=f", "name").as_deref(), Some("f"));
+    }
+}

@@ -1,0 +1,380 @@
+//! Extraction: the searcher side of the engine. A tree of push nodes turns an object's
+//! bytes into text streams, one per member, each scanned by its own [`DetectStream`].
+//!
+//! A [`Node`] starts by sniffing the first [`SNIFF_LEN`] bytes, then becomes what the
+//! content is: a text stream (scanned as it arrives, in bounded memory), a decompressor or a
+//! tar reader (streaming into a child node), or a buffer for formats that need random
+//! access (zip, PDF, RTF, multipart, e-mail), extracted when the object ends.
+
+mod archive;
+mod mime;
+mod pdf;
+mod rtf;
+
+use std::collections::BTreeSet;
+
+use crate::decode::{Decoder, Format};
+use crate::detect::{DetectStream, DetectorSet, Found};
+use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
+use crate::limits::{Budget, CouldNotScan, LimitKind};
+use crate::text;
+use crate::verdict::Hits;
+
+pub(crate) use archive::scan_zip;
+
+/// Everything a scan accumulates.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub hits: Hits,
+    pub budget: Budget,
+    pub types: BTreeSet<FileType>,
+    pub text_bytes: u64,
+}
+
+/// What every node needs: the detectors and the scan's state.
+pub(crate) struct Ctx<'a> {
+    pub set: &'a DetectorSet,
+    pub st: &'a mut State,
+}
+
+impl Ctx<'_> {
+    fn stopped(&self) -> bool {
+        self.st.budget.is_stopped()
+    }
+
+    fn corrupt(&mut self, member: &str, detail: impl Into<String>) {
+        self.st.budget.stop(CouldNotScan::Corrupt { member: member.to_string(), detail: detail.into() });
+    }
+
+    fn encrypted(&mut self, member: &str) {
+        self.st.types.insert(FileType::EncryptedArchive);
+        self.st.budget.stop(CouldNotScan::Encrypted { member: member.to_string() });
+    }
+}
+
+/// Where a node sits: its member path and nesting depth.
+#[derive(Debug, Clone)]
+pub(crate) struct Member {
+    pub path: String,
+    pub depth: u32,
+}
+
+impl Member {
+    pub fn child(&self, name: &str) -> Member {
+        let path = if self.path.is_empty() { name.to_string() } else { format!("{}/{}", self.path, name) };
+        Member { path, depth: self.depth + 1 }
+    }
+}
+
+/// A stage of the pipeline.
+#[derive(Debug)]
+pub(crate) enum Node {
+    Sniff { m: Member, head: Vec<u8>, content_type: Option<String> },
+    Text(Box<TextNode>),
+    Decode(Box<DecodeNode>),
+    Tar(Box<archive::TarNode>),
+    Buffer { m: Member, kind: Kind, data: Vec<u8> },
+    Done,
+}
+
+impl Node {
+    /// A node that will sniff its content; `content_type` only supplies a multipart boundary.
+    pub fn new(m: Member, content_type: Option<String>) -> Self {
+        Node::Sniff { m, head: Vec::new(), content_type }
+    }
+
+    /// A chain of decoders for a `Content-Encoding` list (applied in order, so decoded in
+    /// reverse), ending in a sniffing node.
+    pub fn with_encoding(m: Member, content_type: Option<String>, encoding: Option<&str>) -> Self {
+        let mut node = Node::new(m.clone(), content_type);
+        let formats: Vec<Format> =
+            encoding.map(|e| e.split(',').filter_map(Format::from_token).collect()).unwrap_or_default();
+        for f in formats {
+            node = Node::Decode(Box::new(DecodeNode {
+                m: m.clone(),
+                dec: Decoder::new(f),
+                child: node,
+                consumed: 0,
+                produced: 0,
+            }));
+        }
+        node
+    }
+
+    /// Whether this node is holding the whole object in memory (random-access formats).
+    pub fn is_buffering(&self) -> bool {
+        match self {
+            Node::Buffer { .. } => true,
+            Node::Decode(d) => d.child.is_buffering(),
+            _ => false,
+        }
+    }
+
+    pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        if cx.stopped() || data.is_empty() {
+            return;
+        }
+        match self {
+            Node::Sniff { head, .. } => {
+                let take = (SNIFF_LEN - head.len()).min(data.len());
+                head.extend_from_slice(&data[..take]);
+                if head.len() >= SNIFF_LEN {
+                    self.resolve(cx);
+                    self.write(cx, &data[take..]);
+                }
+            }
+            Node::Text(t) => t.write(cx, data),
+            Node::Decode(d) => d.write(cx, data),
+            Node::Tar(t) => t.write(cx, data),
+            Node::Buffer { m, data: buf, .. } => {
+                if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
+                    cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
+                    buf.clear();
+                    *self = Node::Done;
+                } else {
+                    buf.extend_from_slice(data);
+                }
+            }
+            Node::Done => {}
+        }
+    }
+
+    pub fn finish(&mut self, cx: &mut Ctx<'_>) {
+        if let Node::Sniff { .. } = self {
+            self.resolve(cx);
+        }
+        match std::mem::replace(self, Node::Done) {
+            Node::Text(mut t) => t.finish(cx),
+            Node::Decode(mut d) => d.finish(cx),
+            Node::Tar(mut t) => t.finish(cx),
+            Node::Buffer { m, kind, data } => {
+                if !cx.stopped() {
+                    extract_buffer(cx, &m, &kind, &data);
+                }
+            }
+            Node::Sniff { .. } | Node::Done => {}
+        }
+    }
+
+    /// Decides what the sniffed head is and replays it into the node that handles it.
+    fn resolve(&mut self, cx: &mut Ctx<'_>) {
+        let Node::Sniff { m, head, content_type } = std::mem::replace(self, Node::Done) else {
+            return;
+        };
+        let kind = identify(&head, content_type.as_deref());
+        cx.st.types.insert(kind.file_type());
+        if kind.is_container() && m.depth >= cx.st.budget.limits.max_depth {
+            cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
+            return;
+        }
+        *self = match kind {
+            Kind::Text(charset, markup) => Node::Text(Box::new(TextNode::new(m, charset, markup))),
+            Kind::Raw(_) => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
+            Kind::Gzip => {
+                let child = Node::new(m.child("gunzip"), None);
+                Node::Decode(Box::new(DecodeNode {
+                    m,
+                    dec: Decoder::new(Format::Gzip),
+                    child,
+                    consumed: 0,
+                    produced: 0,
+                }))
+            }
+            Kind::Tar => Node::Tar(Box::new(archive::TarNode::new(m))),
+            Kind::Encrypted => {
+                cx.encrypted(&m.path);
+                Node::Done
+            }
+            kind @ (Kind::Zip | Kind::Pdf | Kind::Rtf | Kind::Multipart(_) | Kind::Email) => {
+                Node::Buffer { m, kind, data: Vec::new() }
+            }
+        };
+        self.write(cx, &head);
+    }
+}
+
+fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
+    match kind {
+        Kind::Zip => archive::scan_zip(cx, std::io::Cursor::new(data), m),
+        Kind::Pdf => pdf::scan_pdf(cx, data, m),
+        Kind::Rtf => {
+            let mut t = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+            let mut out = Vec::new();
+            rtf::to_text(data, &mut out);
+            t.write(cx, &out);
+            t.finish(cx);
+        }
+        Kind::Multipart(b) => mime::scan_multipart(cx, data, b, m),
+        Kind::Email => mime::scan_email(cx, data, m),
+        _ => {}
+    }
+}
+
+/// Pumps a member's bytes from a reader into a fresh child node, with the member's limits.
+pub(crate) fn pump_member(
+    cx: &mut Ctx<'_>,
+    reader: &mut dyn std::io::Read,
+    m: Member,
+    compressed: Option<u64>,
+) {
+    if !cx.st.budget.add_member(&m.path) {
+        return;
+    }
+    let mut node = Node::new(m.clone(), None);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut produced = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                cx.corrupt(&m.path, e.to_string());
+                return;
+            }
+        };
+        produced += n as u64;
+        let b = &mut cx.st.budget;
+        if !b.add_decompressed(n as u64, &m.path)
+            || compressed.is_some_and(|c| !b.check_ratio(produced, c, &m.path))
+            || !b.check_time(&m.path)
+        {
+            return;
+        }
+        node.write(cx, &buf[..n]);
+        if cx.stopped() {
+            return;
+        }
+    }
+    node.finish(cx);
+}
+
+/// Hands bytes already in memory (a MIME part, a PDF stream) to a fresh child node.
+pub(crate) fn scan_member_bytes(cx: &mut Ctx<'_>, data: &[u8], m: Member, content_type: Option<String>) {
+    if !cx.st.budget.add_member(&m.path) || !cx.st.budget.check_time(&m.path) {
+        return;
+    }
+    let mut node = Node::new(m, content_type);
+    node.write(cx, data);
+    node.finish(cx);
+}
+
+/// A decompressor feeding a child node.
+#[derive(Debug)]
+pub(crate) struct DecodeNode {
+    m: Member,
+    dec: Decoder,
+    child: Node,
+    consumed: u64,
+    produced: u64,
+}
+
+impl DecodeNode {
+    fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        self.consumed += data.len() as u64;
+        let Self { m, dec, child, consumed, produced } = self;
+        let r = dec.push(data, &mut |out| {
+            *produced += out.len() as u64;
+            let b = &mut cx.st.budget;
+            if !b.add_decompressed(out.len() as u64, &m.path) || !b.check_ratio(*produced, *consumed, &m.path)
+            {
+                return false;
+            }
+            child.write(cx, out);
+            !cx.stopped()
+        });
+        if let Err(e) = r {
+            cx.corrupt(&m.path, e);
+        }
+    }
+
+    fn finish(&mut self, cx: &mut Ctx<'_>) {
+        if cx.stopped() {
+            return;
+        }
+        if let Err(e) = self.dec.finish() {
+            // Scan what did arrive, then report the truncation.
+            self.child.finish(cx);
+            cx.corrupt(&self.m.path, e);
+            return;
+        }
+        self.child.finish(cx);
+    }
+}
+
+/// Text of one member: charset and markup filters in front of a detection stream.
+#[derive(Debug)]
+pub(crate) struct TextNode {
+    m: Member,
+    utf16: Option<text::Utf16>,
+    markup: Option<text::Markup>,
+    json: Option<text::Json>,
+    stream: DetectStream,
+    a: Vec<u8>,
+    b: Vec<u8>,
+    since_check: usize,
+}
+
+/// Bytes of text between two CPU-time checks.
+const TIME_CHECK_BYTES: usize = 4 << 20;
+
+impl TextNode {
+    pub fn new(m: Member, charset: Charset, markup: Markup) -> Self {
+        Self {
+            m,
+            utf16: (charset != Charset::Bytes).then(|| text::Utf16::new(charset)),
+            markup: (markup == Markup::Tags).then(text::Markup::new),
+            json: (markup == Markup::Json).then(text::Json::new),
+            stream: DetectStream::new(),
+            a: Vec::new(),
+            b: Vec::new(),
+            since_check: 0,
+        }
+    }
+
+    pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        if cx.stopped() {
+            return;
+        }
+        // Large inputs go through the filters in slices so the scratch buffers stay small.
+        for piece in data.chunks(256 * 1024) {
+            self.write_piece(cx, piece);
+            self.since_check += piece.len();
+            if self.since_check >= TIME_CHECK_BYTES {
+                self.since_check = 0;
+                if !cx.st.budget.check_time(&self.m.path) {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn write_piece(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        let mut text = data;
+        if let Some(u) = &mut self.utf16 {
+            self.a.clear();
+            u.push(text, &mut self.a);
+            text = &self.a;
+        }
+        if self.markup.is_some() || self.json.is_some() {
+            self.b.clear();
+            if let Some(mk) = &mut self.markup {
+                mk.push(text, &mut self.b);
+            } else if let Some(j) = &mut self.json {
+                j.push(text, &mut self.b);
+            }
+            text = &self.b;
+        }
+        cx.st.text_bytes += text.len() as u64;
+        let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+        self.stream.write(&mut found, text);
+    }
+
+    pub fn finish(&mut self, cx: &mut Ctx<'_>) {
+        if cx.stopped() {
+            return;
+        }
+        let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+        self.stream.finish(&mut found);
+    }
+}

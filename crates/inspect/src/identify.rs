@@ -1,0 +1,349 @@
+//! Identifying content by what it is, not by what it claims to be: magic bytes first, then
+//! structure. Extensions and Content-Type are only used for a multipart boundary.
+
+use serde::{Deserialize, Serialize};
+
+/// Bytes looked at before deciding a type (enough for a tar header's `ustar` at 257).
+pub const SNIFF_LEN: usize = 1024;
+
+/// A file type, as recorded in verdicts and used by rule conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FileType {
+    /// Plain text (UTF-8, UTF-16 or Latin-1), CSV included.
+    Text,
+    /// HTML.
+    Html,
+    /// XML.
+    Xml,
+    /// JSON.
+    Json,
+    /// Rich text format.
+    Rtf,
+    /// PDF.
+    Pdf,
+    /// A zip archive that is not an office document.
+    Zip,
+    /// Word (OOXML).
+    Docx,
+    /// Excel (OOXML).
+    Xlsx,
+    /// PowerPoint (OOXML).
+    Pptx,
+    /// OpenDocument text.
+    Odt,
+    /// OpenDocument spreadsheet.
+    Ods,
+    /// OpenDocument presentation.
+    Odp,
+    /// gzip.
+    Gzip,
+    /// tar.
+    Tar,
+    /// multipart/form-data or another multipart body.
+    Multipart,
+    /// A MIME e-mail message.
+    Email,
+    /// An OLE compound file (legacy Office).
+    Ole,
+    /// An image.
+    Image,
+    /// Audio or video.
+    Media,
+    /// An executable (ELF, PE, Mach-O, Java class).
+    Executable,
+    /// An archive or document protected by a password.
+    EncryptedArchive,
+    /// Anything else: scanned as raw bytes.
+    Binary,
+}
+
+/// How to read a text stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Charset {
+    /// ASCII-compatible bytes (UTF-8, Latin-1, ...): scanned as they are.
+    Bytes,
+    /// UTF-16 little endian.
+    Utf16Le,
+    /// UTF-16 big endian.
+    Utf16Be,
+}
+
+/// How to turn a text stream into scannable text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Markup {
+    /// As is.
+    Plain,
+    /// Tags stripped, entities decoded (HTML and XML).
+    Tags,
+    /// String escapes decoded.
+    Json,
+}
+
+/// What the pipeline does with an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text(Charset, Markup),
+    Gzip,
+    Tar,
+    Zip,
+    Pdf,
+    Rtf,
+    Multipart(String),
+    Email,
+    /// Scanned as raw bytes, with this type recorded.
+    Raw(FileType),
+    /// An encrypted container (OOXML with a password).
+    Encrypted,
+}
+
+impl Kind {
+    /// Whether the kind opens members one level deeper.
+    pub fn is_container(&self) -> bool {
+        matches!(self, Kind::Gzip | Kind::Tar | Kind::Zip | Kind::Multipart(_) | Kind::Email | Kind::Pdf)
+    }
+
+    pub fn file_type(&self) -> FileType {
+        match self {
+            Kind::Text(_, Markup::Plain) => FileType::Text,
+            Kind::Text(_, Markup::Tags) => FileType::Html,
+            Kind::Text(_, Markup::Json) => FileType::Json,
+            Kind::Gzip => FileType::Gzip,
+            Kind::Tar => FileType::Tar,
+            Kind::Zip => FileType::Zip,
+            Kind::Pdf => FileType::Pdf,
+            Kind::Rtf => FileType::Rtf,
+            Kind::Multipart(_) => FileType::Multipart,
+            Kind::Email => FileType::Email,
+            Kind::Raw(t) => *t,
+            Kind::Encrypted => FileType::EncryptedArchive,
+        }
+    }
+}
+
+/// The boundary parameter of a `multipart/*` Content-Type.
+pub(crate) fn multipart_boundary(content_type: &str) -> Option<String> {
+    let lower = content_type.to_ascii_lowercase();
+    if !lower.trim_start().starts_with("multipart/") {
+        return None;
+    }
+    let idx = lower.find("boundary=")?;
+    let raw = content_type.get(idx + "boundary=".len()..)?;
+    let raw = raw.trim_start();
+    let b = if let Some(rest) = raw.strip_prefix('"') {
+        rest.split('"').next()?
+    } else {
+        raw.split([';', ' ', '\t', '\r', '\n']).next()?
+    };
+    (!b.is_empty() && b.len() <= 200).then(|| b.to_string())
+}
+
+fn starts_with_at(head: &[u8], at: usize, magic: &[u8]) -> bool {
+    head.get(at..at + magic.len()) == Some(magic)
+}
+
+/// Decides the kind of an object from its first bytes (all of it when shorter than
+/// [`SNIFF_LEN`]) and, for multipart only, its declared Content-Type.
+pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
+    if let Some(b) = content_type.and_then(multipart_boundary) {
+        return Kind::Multipart(b);
+    }
+    let m = |magic: &[u8]| head.starts_with(magic);
+    if m(&[0x1f, 0x8b]) {
+        return Kind::Gzip;
+    }
+    if m(b"PK\x03\x04") || m(b"PK\x05\x06") || m(b"PK\x07\x08") {
+        return Kind::Zip;
+    }
+    if head.len() >= 262 && starts_with_at(head, 257, b"ustar") {
+        return Kind::Tar;
+    }
+    if memchr::memmem::find(&head[..head.len().min(1024)], b"%PDF-").is_some() {
+        return Kind::Pdf;
+    }
+    if m(b"{\\rtf") {
+        return Kind::Rtf;
+    }
+    if m(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        // An encrypted OOXML document is an OLE file holding an `EncryptedPackage` stream.
+        let name: Vec<u8> = "EncryptedPackage".bytes().flat_map(|b| [b, 0]).collect();
+        return if memchr::memmem::find(head, &name).is_some() {
+            Kind::Encrypted
+        } else {
+            Kind::Raw(FileType::Ole)
+        };
+    }
+    if m(b"\x7fELF")
+        || (m(b"MZ") && head.len() >= 64)
+        || m(&[0xFE, 0xED, 0xFA, 0xCE])
+        || m(&[0xFE, 0xED, 0xFA, 0xCF])
+        || m(&[0xCE, 0xFA, 0xED, 0xFE])
+        || m(&[0xCF, 0xFA, 0xED, 0xFE])
+        || m(&[0xCA, 0xFE, 0xBA, 0xBE])
+    {
+        return Kind::Raw(FileType::Executable);
+    }
+    if m(b"\x89PNG")
+        || m(&[0xFF, 0xD8, 0xFF])
+        || m(b"GIF8")
+        || m(b"II*\0")
+        || m(b"MM\0*")
+        || (m(b"RIFF") && starts_with_at(head, 8, b"WEBP"))
+    {
+        return Kind::Raw(FileType::Image);
+    }
+    if m(b"ID3")
+        || m(b"fLaC")
+        || m(b"OggS")
+        || m(&[0x1A, 0x45, 0xDF, 0xA3])
+        || starts_with_at(head, 4, b"ftyp")
+        || (m(b"RIFF") && (starts_with_at(head, 8, b"WAVE") || starts_with_at(head, 8, b"AVI ")))
+    {
+        return Kind::Raw(FileType::Media);
+    }
+    // Text: byte order marks, then a UTF-16 heuristic, then the structure of the text.
+    let (charset, body) = if m(&[0xEF, 0xBB, 0xBF]) {
+        (Charset::Bytes, &head[3..])
+    } else if m(&[0xFF, 0xFE]) {
+        (Charset::Utf16Le, &head[2..])
+    } else if m(&[0xFE, 0xFF]) {
+        (Charset::Utf16Be, &head[2..])
+    } else {
+        (utf16_guess(head).unwrap_or(Charset::Bytes), head)
+    };
+    if charset != Charset::Bytes {
+        // Structure sniffing on the ASCII projection of UTF-16.
+        let skip = usize::from(charset == Charset::Utf16Le);
+        let ascii: Vec<u8> = body.iter().skip(1 - skip).step_by(2).copied().collect();
+        return Kind::Text(charset, markup_of(&ascii));
+    }
+    if let Some(b) = multipart_first_line(body) {
+        return Kind::Multipart(b);
+    }
+    if looks_like_email(body) {
+        return Kind::Email;
+    }
+    let markup = markup_of(body);
+    if markup == Markup::Plain && !mostly_text(body) {
+        return Kind::Raw(FileType::Binary);
+    }
+    Kind::Text(Charset::Bytes, markup)
+}
+
+/// UTF-16 without a BOM: many zero bytes on one parity and few on the other.
+fn utf16_guess(head: &[u8]) -> Option<Charset> {
+    let n = head.len() / 2;
+    if n < 4 {
+        return None;
+    }
+    let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
+    let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    if odd * 10 >= n * 4 && even * 10 <= n {
+        Some(Charset::Utf16Le)
+    } else if even * 10 >= n * 4 && odd * 10 <= n {
+        Some(Charset::Utf16Be)
+    } else {
+        None
+    }
+}
+
+fn markup_of(text: &[u8]) -> Markup {
+    let t = trim_start(text);
+    let lower: Vec<u8> = t.iter().take(256).map(u8::to_ascii_lowercase).collect();
+    if lower.starts_with(b"<?xml")
+        || lower.starts_with(b"<!doctype")
+        || lower.starts_with(b"<html")
+        || lower.starts_with(b"<!--")
+        || (lower.first() == Some(&b'<') && lower.get(1).is_some_and(u8::is_ascii_alphabetic))
+    {
+        return Markup::Tags;
+    }
+    if matches!(t.first(), Some(b'{') | Some(b'['))
+        && t.iter().skip(1).find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| {
+            matches!(b, b'"' | b'{' | b'[' | b']' | b'}') || b.is_ascii_digit() || b == b'-'
+        })
+    {
+        return Markup::Json;
+    }
+    Markup::Plain
+}
+
+fn trim_start(t: &[u8]) -> &[u8] {
+    let k = t.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &t[k..]
+}
+
+/// Text unless control bytes other than whitespace are frequent.
+fn mostly_text(head: &[u8]) -> bool {
+    let ctrl =
+        head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b)).count();
+    ctrl * 20 <= head.len()
+}
+
+/// `--boundary` on the first line, followed by part headers.
+pub(crate) fn multipart_first_line(body: &[u8]) -> Option<String> {
+    let rest = body.strip_prefix(b"--")?;
+    let eol = memchr::memchr(b'\n', rest)?;
+    let line = rest[..eol].strip_suffix(b"\r").unwrap_or(&rest[..eol]);
+    if line.is_empty() || line.len() > 200 || !line.iter().all(|&b| b.is_ascii_graphic() || b == b' ') {
+        return None;
+    }
+    let after: Vec<u8> = rest[eol + 1..].iter().take(200).map(u8::to_ascii_lowercase).collect();
+    if after.starts_with(b"content-") {
+        return String::from_utf8(line.to_vec()).ok();
+    }
+    None
+}
+
+fn looks_like_email(body: &[u8]) -> bool {
+    const HEADS: [&[u8]; 8] = [
+        b"from:",
+        b"received:",
+        b"return-path:",
+        b"mime-version:",
+        b"delivered-to:",
+        b"message-id:",
+        b"x-",
+        b"date:",
+    ];
+    let lower: Vec<u8> = body.iter().take(64).map(u8::to_ascii_lowercase).collect();
+    if !HEADS.iter().any(|h| lower.starts_with(h)) || lower.starts_with(b"x-") && !lower.contains(&b':') {
+        return false;
+    }
+    // Several header lines, and one of them a MIME or address header.
+    let all: Vec<u8> = body.iter().map(u8::to_ascii_lowercase).collect();
+    let has = |h: &[u8]| memchr::memmem::find(&all, h).is_some();
+    (has(b"\nfrom:") || lower.starts_with(b"from:"))
+        && (has(b"\nsubject:") || has(b"\nto:") || has(b"\nmime-version:") || has(b"\ncontent-type:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_beats_names() {
+        assert_eq!(identify(b"\x1f\x8b\x08\0", None), Kind::Gzip);
+        assert_eq!(identify(b"PK\x03\x04rest", Some("text/plain")), Kind::Zip);
+        assert_eq!(identify(b"%PDF-1.7\n", None), Kind::Pdf);
+        assert_eq!(identify(b"{\\rtf1\\ansi", None), Kind::Rtf);
+        assert_eq!(identify(b"\x7fELF\x02\x01", None), Kind::Raw(FileType::Executable));
+        assert_eq!(identify(b"hello world", None), Kind::Text(Charset::Bytes, Markup::Plain));
+        assert_eq!(identify(b"<html><body>", None), Kind::Text(Charset::Bytes, Markup::Tags));
+        assert_eq!(identify(b"{\"a\": 1}", None), Kind::Text(Charset::Bytes, Markup::Json));
+        assert_eq!(
+            identify(b"h\0e\0l\0l\0o\0 \0w\0o\0r\0l\0d\0", None),
+            Kind::Text(Charset::Utf16Le, Markup::Plain)
+        );
+        assert_eq!(
+            identify(b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx", None),
+            Kind::Multipart("XyZ".into())
+        );
+        assert_eq!(
+            identify(b"x", Some("multipart/form-data; boundary=\"ab c\"")),
+            Kind::Multipart("ab c".into())
+        );
+        assert_eq!(identify(b"From: a@b.c\r\nTo: d@e.f\r\nSubject: hi\r\n\r\nbody", None), Kind::Email);
+    }
+}

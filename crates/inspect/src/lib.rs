@@ -1,0 +1,57 @@
+//! Content inspection engine for dlpgate: decode, extract, detect, decide.
+//!
+//! The engine is pure and synchronous; it never touches a socket or a file of its own. The
+//! server hands it bodies (in chunks, or as a seekable reader) with a [`ScanContext`], and
+//! gets a [`Verdict`] back: allow, monitor or block, the rules that matched, counts per
+//! detector and masked evidence with member paths and offsets.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use inspect::{Engine, Limits, Policy, ScanContext};
+//!
+//! let engine = Engine::new(Arc::new(Policy::builtin()), Limits::default());
+//! let mut scanner = engine.scanner(ScanContext::default());
+//! scanner.feed(b"card: 4111 1111 ");
+//! scanner.feed(b"1111 1111\n");
+//! let verdict = scanner.finish();
+//! assert!(verdict.is_block());
+//! assert_eq!(verdict.evidence[0].masked, "4111********1111");
+//! ```
+//!
+//! # Layout
+//!
+//! The split follows ripgrep's matcher / searcher / sink:
+//!
+//! - [`engine`]: the entry points, [`Engine`] and its per-object [`Scanner`].
+//! - `extract`: the searcher. A tree of push nodes (sniff, decode, tar, text, buffered
+//!   zip/PDF/MIME/RTF) turning bytes into one text stream per member.
+//! - `decode`: gzip, deflate and brotli push decoders with bounded output.
+//! - [`identify`]: content types by magic bytes and structure.
+//! - `text`: streaming UTF-16, markup and JSON filters.
+//! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded
+//!   rolling window; its `Found` sink masks values as they are reported.
+//! - [`mask`]: how values are masked.
+//! - [`verdict`]: counts, evidence and the rule decision.
+//! - [`policy`]: the TOML policy format, validation with line numbers, the default policy.
+//! - [`limits`]: every limit with its named default, and the per-object budget.
+//! - `testkit` (feature `testkit`): a labelled corpus for tests of this crate and the server.
+
+mod decode;
+pub mod detect;
+pub mod engine;
+mod extract;
+pub mod identify;
+pub mod limits;
+pub mod mask;
+pub mod policy;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+mod text;
+pub mod verdict;
+
+pub use detect::{Builtin, Confidence};
+pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
+pub use identify::FileType;
+pub use limits::{CouldNotScan, LimitKind, Limits};
+pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
+pub use verdict::{Decision, Evidence, RuleMatch, Verdict};

@@ -1,0 +1,252 @@
+//! Resource limits and the per-object budget that enforces them.
+//!
+//! Every limit has a named default here; reaching any of them ends the scan with
+//! [`CouldNotScan::Limit`] naming the limit, never with a panic or an unbounded buffer.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Limits for one scanned object (one HTTP body). Defaults are documented per field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Deepest nesting of containers (zip in zip in gzip ...). Default 10.
+    pub max_depth: u32,
+    /// Archive members, MIME parts and compressed streams opened, in total. Default 10,000.
+    pub max_members: u64,
+    /// Bytes produced by decompression and archive extraction, in total. A plain body that
+    /// needs no decoding is not counted and may have any size. Default 1 GiB.
+    pub max_decompressed_bytes: u64,
+    /// Largest output/input ratio of one compressed member. Default 100 (100:1).
+    pub max_ratio: u64,
+    /// The ratio is only judged once a member has produced this much, so that tiny, very
+    /// compressible members (an empty XML part) pass. Default 1 MiB.
+    pub ratio_grace_bytes: u64,
+    /// CPU time spent on one object, summed over all calls. CPU rather than wall time, so a
+    /// busy machine does not change verdicts. Default 30 s.
+    pub max_cpu_time: Duration,
+    /// Largest object kept in memory for formats that need random access (zip, PDF,
+    /// multipart, MIME, RTF). Default 256 MiB.
+    pub max_buffered_bytes: u64,
+    /// Evidence items kept in a verdict; counts stay exact beyond it. Default 50.
+    pub max_evidence: usize,
+}
+
+/// Named default of [`Limits::max_depth`].
+pub const DEFAULT_MAX_DEPTH: u32 = 10;
+/// Named default of [`Limits::max_members`].
+pub const DEFAULT_MAX_MEMBERS: u64 = 10_000;
+/// Named default of [`Limits::max_decompressed_bytes`].
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
+/// Named default of [`Limits::max_ratio`].
+pub const DEFAULT_MAX_RATIO: u64 = 100;
+/// Named default of [`Limits::ratio_grace_bytes`].
+pub const DEFAULT_RATIO_GRACE_BYTES: u64 = 1 << 20;
+/// Named default of [`Limits::max_cpu_time`].
+pub const DEFAULT_MAX_CPU_TIME: Duration = Duration::from_secs(30);
+/// Named default of [`Limits::max_buffered_bytes`].
+pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 256 << 20;
+/// Named default of [`Limits::max_evidence`].
+pub const DEFAULT_MAX_EVIDENCE: usize = 50;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_members: DEFAULT_MAX_MEMBERS,
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            max_ratio: DEFAULT_MAX_RATIO,
+            ratio_grace_bytes: DEFAULT_RATIO_GRACE_BYTES,
+            max_cpu_time: DEFAULT_MAX_CPU_TIME,
+            max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
+            max_evidence: DEFAULT_MAX_EVIDENCE,
+        }
+    }
+}
+
+/// The name of a limit, as reported in a could-not-scan verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LimitKind {
+    /// [`Limits::max_depth`].
+    MaxDepth,
+    /// [`Limits::max_members`].
+    MaxMembers,
+    /// [`Limits::max_decompressed_bytes`].
+    MaxDecompressedBytes,
+    /// [`Limits::max_ratio`].
+    MaxRatio,
+    /// [`Limits::max_cpu_time`].
+    MaxCpuTime,
+    /// [`Limits::max_buffered_bytes`].
+    MaxBufferedBytes,
+}
+
+impl LimitKind {
+    /// The field name in [`Limits`].
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MaxDepth => "max_depth",
+            Self::MaxMembers => "max_members",
+            Self::MaxDecompressedBytes => "max_decompressed_bytes",
+            Self::MaxRatio => "max_ratio",
+            Self::MaxCpuTime => "max_cpu_time",
+            Self::MaxBufferedBytes => "max_buffered_bytes",
+        }
+    }
+}
+
+/// Why (part of) an object could not be scanned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CouldNotScan {
+    /// A limit was reached.
+    Limit {
+        /// Which limit.
+        limit: LimitKind,
+        /// Where (member path).
+        member: String,
+    },
+    /// An encrypted archive or document.
+    Encrypted {
+        /// Where (member path).
+        member: String,
+    },
+    /// A corrupt or truncated file.
+    Corrupt {
+        /// Where (member path).
+        member: String,
+        /// What was wrong, for the incident.
+        detail: String,
+    },
+}
+
+impl CouldNotScan {
+    /// A short stable name of the reason: the limit's name, `encrypted` or `corrupt`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Limit { limit, .. } => limit.name(),
+            Self::Encrypted { .. } => "encrypted",
+            Self::Corrupt { .. } => "corrupt",
+        }
+    }
+}
+
+impl std::fmt::Display for CouldNotScan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Limit { limit, member } => write!(f, "limit {} reached in {member:?}", limit.name()),
+            Self::Encrypted { member } => write!(f, "encrypted content in {member:?}"),
+            Self::Corrupt { member, detail } => write!(f, "corrupt content in {member:?}: {detail}"),
+        }
+    }
+}
+
+/// Spending so far for one object, checked against [`Limits`].
+#[derive(Debug)]
+pub(crate) struct Budget {
+    pub limits: Limits,
+    pub members: u64,
+    pub decompressed: u64,
+    cpu_spent: Duration,
+    /// Thread CPU time when the current call into the engine began.
+    call_start: Option<Duration>,
+    pub stopped: Option<CouldNotScan>,
+}
+
+impl Budget {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            members: 0,
+            decompressed: 0,
+            cpu_spent: Duration::ZERO,
+            call_start: None,
+            stopped: None,
+        }
+    }
+
+    /// Marks the start of a call (feed/finish): CPU time is summed per call, because
+    /// successive calls may run on different threads.
+    pub fn enter(&mut self) {
+        self.call_start = thread_cpu();
+    }
+
+    /// Adds the CPU time of the call that is ending.
+    pub fn leave(&mut self) {
+        if let (Some(start), Some(now)) = (self.call_start.take(), thread_cpu()) {
+            self.cpu_spent += now.saturating_sub(start);
+        }
+    }
+
+    /// CPU time spent so far, including the current call.
+    pub fn cpu_spent(&self) -> Duration {
+        match (self.call_start, thread_cpu()) {
+            (Some(start), Some(now)) => self.cpu_spent + now.saturating_sub(start),
+            _ => self.cpu_spent,
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.is_some()
+    }
+
+    /// Records the first reason to stop; later ones are ignored.
+    pub fn stop(&mut self, why: CouldNotScan) {
+        if self.stopped.is_none() {
+            self.stopped = Some(why);
+        }
+    }
+
+    pub fn limit(&mut self, limit: LimitKind, member: &str) {
+        self.stop(CouldNotScan::Limit { limit, member: member.to_string() });
+    }
+
+    /// Checks the CPU budget; returns false (and stops) when it is spent.
+    pub fn check_time(&mut self, member: &str) -> bool {
+        if self.is_stopped() {
+            return false;
+        }
+        if self.cpu_spent() > self.limits.max_cpu_time {
+            self.limit(LimitKind::MaxCpuTime, member);
+            return false;
+        }
+        true
+    }
+
+    /// Counts one more member; false (and stops) past the limit.
+    pub fn add_member(&mut self, member: &str) -> bool {
+        self.members += 1;
+        if self.members > self.limits.max_members {
+            self.limit(LimitKind::MaxMembers, member);
+            return false;
+        }
+        !self.is_stopped()
+    }
+
+    /// Counts produced bytes; false (and stops) past the total limit.
+    pub fn add_decompressed(&mut self, n: u64, member: &str) -> bool {
+        self.decompressed = self.decompressed.saturating_add(n);
+        if self.decompressed > self.limits.max_decompressed_bytes {
+            self.limit(LimitKind::MaxDecompressedBytes, member);
+            return false;
+        }
+        !self.is_stopped()
+    }
+
+    /// Judges one member's ratio of produced to consumed bytes.
+    pub fn check_ratio(&mut self, produced: u64, consumed: u64, member: &str) -> bool {
+        if produced > self.limits.ratio_grace_bytes && produced / consumed.max(1) > self.limits.max_ratio {
+            self.limit(LimitKind::MaxRatio, member);
+            return false;
+        }
+        !self.is_stopped()
+    }
+}
+
+fn thread_cpu() -> Option<Duration> {
+    cpu_time::ThreadTime::try_now().ok().map(|t| t.as_duration())
+}

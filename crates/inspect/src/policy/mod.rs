@@ -1,0 +1,457 @@
+//! Policies: the TOML file format, validation with line numbers, and the built-in default.
+//!
+//! A [`Policy`] is parsed once, compiled (regexes, automata) and then shared read-only by
+//! every scan, typically as `Arc<Policy>`. See `docs/POLICY.md` for the format.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::detect::{Builtin, Confidence, CustomSpec, DetectorSet};
+use crate::identify::FileType;
+
+/// The text of the built-in default policy.
+pub const DEFAULT_POLICY_TOML: &str = include_str!("default.toml");
+
+/// What a rule (or the could-not-scan outcome) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Let the content pass and record nothing.
+    Allow,
+    /// Let the content pass and record an incident.
+    Monitor,
+    /// Refuse the content and record an incident.
+    Block,
+}
+
+/// Which ICAP mode a rule applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Uploads (requests) only.
+    Reqmod,
+    /// Downloads (responses) only.
+    Respmod,
+    /// Both.
+    #[default]
+    Both,
+}
+
+/// The ICAP mode of one scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// A request body (upload).
+    #[default]
+    Reqmod,
+    /// A response body (download).
+    Respmod,
+}
+
+impl Scope {
+    /// Whether the scope covers `method`.
+    pub fn covers(self, method: Method) -> bool {
+        matches!(
+            (self, method),
+            (Scope::Both, _) | (Scope::Reqmod, Method::Reqmod) | (Scope::Respmod, Method::Respmod)
+        )
+    }
+}
+
+/// How grave a rule's incidents are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational.
+    Low,
+    /// The default.
+    #[default]
+    Medium,
+    /// Regulated data.
+    High,
+    /// Credentials.
+    Critical,
+}
+
+/// One rule of a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// Unique name, shown in block pages and incidents.
+    pub name: String,
+    /// Detectors whose matches count towards this rule (any of them).
+    #[serde(default)]
+    pub detectors: Vec<String>,
+    /// Matches needed, summed over `detectors`. Default 1.
+    #[serde(default = "one")]
+    pub min_count: u64,
+    /// Matches below this confidence do not count. Default high.
+    #[serde(default = "high")]
+    pub min_confidence: Confidence,
+    /// Default medium.
+    #[serde(default)]
+    pub severity: Severity,
+    /// Default block.
+    #[serde(default = "block")]
+    pub action: Action,
+    /// Default both.
+    #[serde(default)]
+    pub scope: Scope,
+    /// When non-empty (or `groups` is), the rule applies only to these users.
+    #[serde(default)]
+    pub users: Vec<String>,
+    /// When non-empty (or `users` is), the rule applies only to members of these groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// When non-empty, the content must hold one of these file types (for example
+    /// `encrypted_archive` or `executable`). With `detectors` too, both must hold.
+    #[serde(default)]
+    pub file_types: Vec<FileType>,
+}
+
+fn one() -> u64 {
+    1
+}
+fn high() -> Confidence {
+    Confidence::High
+}
+fn block() -> Action {
+    Action::Block
+}
+fn medium() -> Confidence {
+    Confidence::Medium
+}
+
+impl Rule {
+    /// Whether the rule applies to this mode and user.
+    pub fn applies(&self, method: Method, user: Option<&str>, groups: &[String]) -> bool {
+        if !self.scope.covers(method) {
+            return false;
+        }
+        if self.users.is_empty() && self.groups.is_empty() {
+            return true;
+        }
+        let user_ok = user.is_some_and(|u| self.users.iter().any(|x| x.eq_ignore_ascii_case(u)));
+        let group_ok = groups.iter().any(|g| self.groups.iter().any(|x| x.eq_ignore_ascii_case(g)));
+        user_ok || group_ok
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    #[serde(default)]
+    policy: Option<Spanned<Section>>,
+    #[serde(default, rename = "detector")]
+    detectors: Vec<Spanned<DetectorFile>>,
+    #[serde(default, rename = "dictionary")]
+    dictionaries: Vec<Spanned<DictionaryFile>>,
+    #[serde(default, rename = "rule")]
+    rules: Vec<Spanned<Rule>>,
+    #[serde(default)]
+    hotwords: Option<Spanned<HashMap<String, Vec<String>>>>,
+    #[serde(default)]
+    exclusions: Option<Spanned<HashMap<String, Vec<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Section {
+    #[serde(default = "custom_name")]
+    name: String,
+    #[serde(default = "block")]
+    could_not_scan: Action,
+    #[serde(default)]
+    exempt_file_types: Vec<FileType>,
+    #[serde(default)]
+    disable: Vec<String>,
+}
+
+fn custom_name() -> String {
+    "custom".to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectorFile {
+    name: String,
+    regex: String,
+    #[serde(default = "medium")]
+    confidence: Confidence,
+    #[serde(default)]
+    hotwords: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DictionaryFile {
+    name: String,
+    terms: Vec<String>,
+    #[serde(default = "medium")]
+    confidence: Confidence,
+    #[serde(default)]
+    hotwords: Vec<String>,
+}
+
+/// An invalid policy: what is wrong and on which line of the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct PolicyError {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A parsed, validated and compiled policy.
+#[derive(Debug)]
+pub struct Policy {
+    name: String,
+    version: String,
+    rules: Vec<Rule>,
+    could_not_scan: Action,
+    exempt_file_types: Vec<FileType>,
+    pub(crate) detectors: DetectorSet,
+}
+
+impl Policy {
+    /// The built-in default policy (see `DEFAULT_POLICY_TOML`).
+    pub fn builtin() -> Self {
+        match Self::from_toml_str(DEFAULT_POLICY_TOML) {
+            Ok(p) => p,
+            // A unit test proves the embedded text valid.
+            Err(e) => unreachable!("built-in policy is invalid: {e}"),
+        }
+    }
+
+    /// Parses, validates and compiles a policy file. Errors name their line.
+    pub fn from_toml_str(text: &str) -> Result<Self, PolicyError> {
+        let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyError {
+            line: e.span().map(|s| line_of(text, s.start)),
+            message: e.message().to_string(),
+        })?;
+        let err = |span: std::ops::Range<usize>, message: String| PolicyError {
+            line: Some(line_of(text, span.start)),
+            message,
+        };
+        let (name, could_not_scan, exempt_file_types, disable) = match file.policy {
+            Some(s) => {
+                let span = s.span();
+                let s = s.into_inner();
+                for d in &s.disable {
+                    if Builtin::from_name(d).is_none() {
+                        return Err(err(span, format!("unknown built-in detector {d:?} in disable")));
+                    }
+                }
+                (s.name, s.could_not_scan, s.exempt_file_types, s.disable)
+            }
+            None => (custom_name(), Action::Block, Vec::new(), Vec::new()),
+        };
+        let mut names: HashSet<String> = Builtin::ALL.iter().map(|b| b.name().to_string()).collect();
+        let mut custom = Vec::new();
+        for d in file.detectors {
+            let span = d.span();
+            let d = d.into_inner();
+            check_name(&d.name).map_err(|m| err(span.clone(), m))?;
+            if !names.insert(d.name.clone()) {
+                return Err(err(span, format!("detector name {:?} is already used", d.name)));
+            }
+            crate::detect::CustomRegex::new(crate::detect::DetectorId(0), &d.regex, d.confidence)
+                .map_err(|m| err(span.clone(), format!("detector {:?}: {m}", d.name)))?;
+            custom.push(CustomSpec::Regex {
+                name: d.name,
+                pattern: d.regex,
+                confidence: d.confidence,
+                hotwords: d.hotwords,
+            });
+        }
+        for d in file.dictionaries {
+            let span = d.span();
+            let d = d.into_inner();
+            check_name(&d.name).map_err(|m| err(span.clone(), m))?;
+            if !names.insert(d.name.clone()) {
+                return Err(err(span, format!("dictionary name {:?} is already used", d.name)));
+            }
+            if d.terms.is_empty() || d.terms.iter().any(|t| t.trim().is_empty()) {
+                return Err(err(span, format!("dictionary {:?} needs non-empty terms", d.name)));
+            }
+            custom.push(CustomSpec::Dictionary {
+                name: d.name,
+                terms: d.terms,
+                confidence: d.confidence,
+                hotwords: d.hotwords,
+            });
+        }
+        let mut rules = Vec::new();
+        let mut rule_names = HashSet::new();
+        for r in file.rules {
+            let span = r.span();
+            let r = r.into_inner();
+            if r.name.trim().is_empty() {
+                return Err(err(span, "a rule needs a name".into()));
+            }
+            if !rule_names.insert(r.name.clone()) {
+                return Err(err(span, format!("rule name {:?} is already used", r.name)));
+            }
+            if r.detectors.is_empty() && r.file_types.is_empty() {
+                return Err(err(span, format!("rule {:?} needs detectors or file_types", r.name)));
+            }
+            if r.min_count == 0 {
+                return Err(err(span, format!("rule {:?}: min_count must be at least 1", r.name)));
+            }
+            for d in &r.detectors {
+                if !names.contains(d) {
+                    return Err(err(span, format!("rule {:?} refers to unknown detector {d:?}", r.name)));
+                }
+                if disable.contains(d) {
+                    return Err(err(span, format!("rule {:?} uses disabled detector {d:?}", r.name)));
+                }
+            }
+            rules.push(r);
+        }
+        let (hotwords, hw_span) = match file.hotwords {
+            Some(h) => {
+                let span = h.span();
+                (h.into_inner(), span)
+            }
+            None => (HashMap::new(), 0..0),
+        };
+        let (exclusions, ex_span) = match file.exclusions {
+            Some(h) => {
+                let span = h.span();
+                (h.into_inner(), span)
+            }
+            None => (HashMap::new(), 0..0),
+        };
+        for k in hotwords.keys() {
+            if !names.contains(k) {
+                return Err(err(hw_span, format!("hotwords for unknown detector {k:?}")));
+            }
+        }
+        for k in exclusions.keys() {
+            if k != "any" && !names.contains(k) {
+                return Err(err(ex_span, format!("exclusions for unknown detector {k:?}")));
+            }
+        }
+        let disabled: HashSet<String> = disable.into_iter().collect();
+        let detectors = DetectorSet::build(&disabled, &custom, &hotwords, &exclusions)
+            .map_err(|message| PolicyError { line: None, message })?;
+        Ok(Self { name, version: version_of(text), rules, could_not_scan, exempt_file_types, detectors })
+    }
+
+    /// Name from the `[policy]` section.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A short hash of the policy text, for `ISTag` and incidents: it changes whenever the
+    /// policy does.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The rules, in file order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// What to do with content that could not be scanned.
+    pub fn could_not_scan(&self) -> Action {
+        self.could_not_scan
+    }
+
+    /// File types that are never scanned (decided from the first bytes, in preview).
+    pub fn exempt_file_types(&self) -> &[FileType] {
+        &self.exempt_file_types
+    }
+
+    /// The compiled detectors.
+    pub fn detectors(&self) -> &DetectorSet {
+        &self.detectors
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(format!("name {name:?} must be non-empty ASCII letters, digits, '_' or '-'"));
+    }
+    Ok(())
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes().iter().take(offset).filter(|&&b| b == b'\n').count() + 1
+}
+
+fn version_of(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    hex::encode(&digest[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_parses() {
+        let p = Policy::from_toml_str(DEFAULT_POLICY_TOML).unwrap();
+        assert_eq!(p.name(), "default");
+        assert_eq!(p.could_not_scan(), Action::Block);
+        assert_eq!(p.version().len(), 16);
+        let blocking: Vec<_> = p
+            .rules()
+            .iter()
+            .filter(|r| r.action == Action::Block)
+            .flat_map(|r| r.detectors.clone())
+            .collect();
+        assert_eq!(
+            blocking,
+            ["credit_card", "us_ssn", "iban", "private_key", "aws_access_key", "github_token"]
+        );
+    }
+
+    #[test]
+    fn errors_carry_lines() {
+        let e = Policy::from_toml_str(
+            "[policy]\nname = \"x\"\n\n[[rule]]\nname = \"r\"\ndetectors = [\"nope\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.to_string().starts_with("line 4: "), "{e}");
+        let e = Policy::from_toml_str("[policy]\nname = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = Policy::from_toml_str("\n\n[[detector]]\nname = \"a\"\nregex = \"(\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = Policy::from_toml_str("[[rule]]\nname = \"r\"\naction = \"explode\"\ndetectors=[\"iban\"]\n")
+            .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn user_and_group_scoping() {
+        let p = Policy::from_toml_str(
+            "[[rule]]\nname = \"r\"\ndetectors = [\"iban\"]\nscope = \"reqmod\"\nusers = [\"alice\"]\ngroups = [\"finance\"]\n",
+        )
+        .unwrap();
+        let r = &p.rules()[0];
+        assert!(r.applies(Method::Reqmod, Some("Alice"), &[]));
+        assert!(r.applies(Method::Reqmod, Some("bob"), &["finance".into()]));
+        assert!(!r.applies(Method::Reqmod, Some("bob"), &[]));
+        assert!(!r.applies(Method::Respmod, Some("alice"), &[]));
+    }
+
+    #[test]
+    fn version_changes_with_text() {
+        let a = Policy::from_toml_str("[policy]\nname = \"a\"\n").unwrap();
+        let b = Policy::from_toml_str("[policy]\nname = \"b\"\n").unwrap();
+        assert_ne!(a.version(), b.version());
+    }
+}
