@@ -1,0 +1,86 @@
+//! The verdict does not depend on how the body is chunked.
+
+use std::sync::Arc;
+
+use inspect::testkit::labelled_corpus;
+use inspect::{Engine, Limits, Policy, ScanContext, Verdict};
+
+fn engine() -> Engine {
+    Engine::new(Arc::new(Policy::builtin()), Limits::default())
+}
+
+fn chunked(engine: &Engine, ctx: &ScanContext, data: &[u8], sizes: &[usize]) -> Verdict {
+    let mut s = engine.scanner(ctx.clone());
+    let mut i = 0;
+    let mut k = 0;
+    while i < data.len() {
+        let n = sizes[k % sizes.len()].min(data.len() - i);
+        s.feed(&data[i..i + n]);
+        i += n;
+        k += 1;
+    }
+    s.finish()
+}
+
+#[test]
+fn corpus_verdicts_are_split_invariant() {
+    let engine = engine();
+    for s in labelled_corpus() {
+        let ctx = ScanContext {
+            content_type: s.content_type.clone(),
+            content_encoding: s.content_encoding.clone(),
+            ..ScanContext::default()
+        };
+        let whole = engine.scan_bytes(ctx.clone(), &s.bytes);
+        let small_formats =
+            ["txt/", "utf16le/", "json/", "html/", "ce_gzip/", "ce_br/", "tar_gz/", "eml/", "docx/"];
+        let mut plans: Vec<Vec<usize>> = vec![vec![2], vec![3, 5, 7], vec![64], vec![1000, 1, 4096]];
+        if small_formats.iter().any(|f| s.name.starts_with(f)) {
+            plans.push(vec![1]);
+        }
+        for sizes in plans {
+            let v = chunked(&engine, &ctx, &s.bytes, &sizes);
+            assert_eq!(v, whole, "{} with chunks {:?}", s.name, sizes);
+        }
+    }
+}
+
+/// Values placed across the internal block boundaries of the rolling window, fed in
+/// chunk sizes that do not divide them.
+#[test]
+fn matches_straddling_windows_are_found_once() {
+    let engine = engine();
+    let values = [
+        "4111 1111 1111 1111",
+        "123-45-6789",
+        "DE89 3704 0044 0532 0130 00",
+        "AKIAIOSFODNN7EXAMPLE",
+        "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",
+        "jane@example.com",
+    ];
+    let block = inspect::detect::BLOCK;
+    let mut text = Vec::new();
+    let mut expected = 0;
+    let mut k = 0;
+    // Around each multiple of the block size, at offsets -30..+30 relative to it.
+    for round in 1..5 {
+        for delta in (-30i64..30).step_by(7) {
+            let target = (round * block) as i64 + delta - 1024 - 256;
+            while (text.len() as i64) < target {
+                text.extend_from_slice(b"lorem ipsum dolor sit amet ");
+            }
+            text.extend_from_slice(b" ");
+            text.extend_from_slice(values[k % values.len()].as_bytes());
+            text.extend_from_slice(b" ");
+            k += 1;
+            expected += 1;
+        }
+    }
+    let whole = engine.scan_bytes(ScanContext::default(), &text);
+    let total: u64 = whole.counts.values().sum();
+    assert_eq!(total, expected, "{:?}", whole.counts);
+    for sizes in [vec![1usize << 20], vec![4093], vec![65_537, 3], vec![block - 1]] {
+        let v = chunked(&engine, &ScanContext::default(), &text, &sizes);
+        assert_eq!(v, whole, "chunks {sizes:?}");
+    }
+}
