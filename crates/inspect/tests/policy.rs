@@ -51,7 +51,7 @@ action = "monitor"
 "#;
 
 fn engine() -> Engine {
-    Engine::new(Arc::new(Policy::from_toml_str(POLICY).unwrap()), Limits::default())
+    Engine::new(Arc::new(Policy::from_toml_str(POLICY).expect("valid policy")), Limits::default())
 }
 
 #[test]
