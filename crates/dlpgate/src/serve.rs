@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use icap::server::{bind, raise_nofile_limit, Server, ServerConfig, Transport};
-use icap::tls::{ReloadableTls, TlsServerSettings};
+use icap::tls::{Reload, ReloadableTls, TlsServerSettings};
 
 use crate::cli::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
 use crate::echo::EchoService;
@@ -50,7 +50,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "dlpgate serving icap://{}/{{echo,reqmod,respmod}}",
         args.listen
     );
+    // Kept alive for as long as the server runs.
+    let mut _watcher = None;
     if let Some((tls, _)) = tls {
+        match icap::tls::watch_files(tls.clone()) {
+            Ok(watcher) => _watcher = Some(watcher),
+            Err(e) => tracing::warn!(error = %e, "cannot watch the TLS files; reload with SIGHUP"),
+        }
         tokio::spawn(reload_on_sighup(tls));
     }
     server.serve_listeners(listeners, shutdown_signal()).await.context("serving ICAP")?;
@@ -87,23 +93,23 @@ fn load_tls(args: &TlsArgs) -> anyhow::Result<Option<(Arc<ReloadableTls>, Socket
     Ok(Some((Arc::new(tls), args.tls_listen.unwrap_or(default_addr))))
 }
 
-/// Reloads certificate, key and client bundle on SIGHUP; a broken set keeps the old one.
-async fn reload_on_sighup(tls: Arc<ReloadableTls>) {
+/// Reloads on SIGHUP (certificate, key and client bundle); a broken set keeps the old one.
+async fn reload_on_sighup<R: Reload>(target: Arc<R>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::error!("cannot listen for SIGHUP; TLS reload on signal is off");
         return;
     };
     while hup.recv().await.is_some() {
-        match tls.reload() {
+        match Reload::reload(target.as_ref()) {
             Ok(warnings) => {
-                tracing::info!("SIGHUP: TLS credentials reloaded");
+                tracing::info!("SIGHUP: {} reloaded", target.what());
                 for warning in warnings {
                     tracing::warn!("{warning}");
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "SIGHUP: TLS reload refused; the previous credentials stay")
+                tracing::error!(error = %e, "SIGHUP: {} reload refused; the previous ones stay", target.what())
             }
         }
     }

@@ -5,6 +5,7 @@ mod describe;
 mod files;
 mod server;
 mod verify;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ pub use files::{
 };
 pub use server::{ReloadableTls, TlsServerSettings, TlsVersion};
 pub use verify::{BundleVerifier, ClientVerifyMode};
+pub use watch::{watch_files, Reload, RELOAD_DEBOUNCE};
 
 /// Why TLS settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
