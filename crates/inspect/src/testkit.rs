@@ -578,3 +578,115 @@ pub fn truncated_docx() -> Vec<u8> {
     d.truncate(d.len() / 2);
     d
 }
+
+/// Deterministic English-like prose of `len` bytes: words, punctuation, some ordinary
+/// numbers (years, pages, prices), and one sensitive value every `secret_every` bytes
+/// (never, when 0). The benchmark text.
+pub fn prose(len: usize, seed: u64, secret_every: usize) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "a",
+        "is",
+        "that",
+        "for",
+        "it",
+        "as",
+        "was",
+        "with",
+        "be",
+        "by",
+        "on",
+        "not",
+        "he",
+        "this",
+        "are",
+        "or",
+        "his",
+        "from",
+        "at",
+        "which",
+        "but",
+        "have",
+        "an",
+        "had",
+        "they",
+        "you",
+        "were",
+        "their",
+        "one",
+        "all",
+        "we",
+        "can",
+        "her",
+        "has",
+        "there",
+        "been",
+        "if",
+        "more",
+        "when",
+        "will",
+        "would",
+        "who",
+        "so",
+        "report",
+        "quarterly",
+        "revenue",
+        "customer",
+        "account",
+        "meeting",
+        "project",
+        "schedule",
+        "review",
+        "contract",
+        "shipment",
+        "invoice",
+        "department",
+        "approval",
+        "development",
+        "infrastructure",
+        "performance",
+        "security",
+        "network",
+        "analysis",
+    ];
+    const SECRETS: &[&str] =
+        &["4111 1111 1111 1111", "123-45-6789", "DE89 3704 0044 0532 0130 00", "AKIAIOSFODNN7EXAMPLE"];
+    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut out = Vec::with_capacity(len + 64);
+    let mut next_secret = secret_every;
+    let mut k = 0;
+    while out.len() < len {
+        let r = next();
+        if secret_every > 0 && out.len() >= next_secret {
+            out.extend_from_slice(SECRETS[k % SECRETS.len()].as_bytes());
+            out.push(b' ');
+            k += 1;
+            next_secret += secret_every;
+            continue;
+        }
+        match r % 97 {
+            0 => out.extend_from_slice(format!("{} ", 1990 + r % 40).as_bytes()),
+            1 => out.extend_from_slice(format!("page {} ", r % 400).as_bytes()),
+            2 => out.extend_from_slice(format!("${}.{:02} ", r % 10_000, r % 100).as_bytes()),
+            3..=8 => out.extend_from_slice(b". "),
+            9..=11 => out.extend_from_slice(b", "),
+            12 => out.push(b'\n'),
+            _ => {
+                out.extend_from_slice(WORDS[(r >> 8) as usize % WORDS.len()].as_bytes());
+                out.push(b' ');
+            }
+        }
+    }
+    out.truncate(len);
+    out
+}

@@ -34,9 +34,28 @@ impl Token {
     }
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Bit `j` set when byte `j` of the little-endian word is an ASCII digit (SWAR: exact per
+/// byte, no carries between bytes).
 #[inline]
-fn any_digit(block: &[u8; 32]) -> bool {
-    block.iter().fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'0') < 10)) != 0
+fn digit_mask8(x: u64) -> u64 {
+    let low = x & (ONES * 127);
+    let t = (ONES * (127 + 0x3A) - low) & !x & (low + ONES * (127 - 0x2F)) & HIGH;
+    // Gather the eight flag bits into one byte.
+    ((t >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+#[inline]
+fn digit_mask(block: &[u8; 64]) -> u64 {
+    let mut m = 0u64;
+    for (k, w) in block.chunks_exact(8).enumerate() {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        m |= digit_mask8(u64::from_le_bytes(a)) << (8 * k);
+    }
+    m
 }
 
 fn run_end(buf: &[u8], mut i: usize) -> usize {
@@ -74,34 +93,46 @@ fn tokenize(buf: &[u8], start: usize, seps: &[u8]) -> Token {
 pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut Found<'_>) {
     let mut i = start;
     let mut digits = Vec::with_capacity(32);
-    while i < end {
-        while i + 32 <= end {
-            let block: &[u8; 32] = match buf[i..i + 32].try_into() {
-                Ok(b) => b,
-                Err(_) => break,
-            };
-            if any_digit(block) {
-                break;
-            }
-            i += 32;
-        }
-        if i >= end {
+    let mut prev_digit = before(buf, i).is_some_and(|b| b.is_ascii_digit());
+    while i + 64 <= end {
+        let Ok(block) = <&[u8; 64]>::try_from(&buf[i..i + 64]) else {
             break;
+        };
+        let m = digit_mask(block);
+        if m != 0 {
+            // Run starts: digits whose previous byte is not one.
+            let mut starts = m & !((m << 1) | u64::from(prev_digit));
+            while starts != 0 {
+                let j = starts.trailing_zeros() as usize;
+                candidate(buf, base, i + j, found, &mut digits);
+                starts &= starts - 1;
+            }
         }
-        if !buf[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        if !before(buf, i).is_some_and(|b| b.is_ascii_digit()) {
+        prev_digit = m >> 63 == 1;
+        i += 64;
+    }
+    while i < end {
+        if buf[i].is_ascii_digit() && !before(buf, i).is_some_and(|b| b.is_ascii_digit()) {
             candidate(buf, base, i, found, &mut digits);
         }
-        i = run_end(buf, i);
+        i += 1;
     }
 }
 
 fn candidate(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>, digits: &mut Vec<u8>) {
     let set = found.set;
     let prev = before(buf, i);
+    // Fast exit for the common short number (`page 12`, `2024`): nothing can match unless
+    // the run is long, nine digits, continues with a separator, or follows a country code.
+    let e = run_end(buf, i);
+    let len = e - i;
+    let sep_follows = (matches!(buf.get(e), Some(b' ' | b'-' | b'.'))
+        && buf.get(e + 1).is_some_and(u8::is_ascii_digit))
+        || buf.get(e) == Some(&b')');
+    let country = i >= 2 && buf[i - 2].is_ascii_uppercase() && buf[i - 1].is_ascii_uppercase();
+    if len < 13 && len != 9 && !sep_follows && !country && prev != Some(b'+') {
+        return;
+    }
     // IBAN: two capital letters of a country code directly before the check digits.
     if set.enabled(Builtin::Iban)
         && i >= 2
@@ -437,6 +468,20 @@ pub(crate) fn iban_mod97(s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn digit_masks() {
+        let mut block = [b'a'; 64];
+        for j in [0usize, 7, 8, 9, 33, 63] {
+            block[j] = b'0' + (j % 10) as u8;
+        }
+        block[20] = b'/';
+        block[21] = b':';
+        block[22] = 0xB0;
+        block[23] = 0xB9;
+        let m = digit_mask(&block);
+        assert_eq!(m, (1 << 0) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 33) | (1 << 63));
+    }
 
     #[test]
     fn luhn_and_brands() {

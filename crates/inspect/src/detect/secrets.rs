@@ -42,7 +42,11 @@ pub(super) fn literal_automaton(enabled: &[bool]) -> Result<(Option<AhoCorasick>
     if pats.is_empty() {
         return Ok((None, kinds));
     }
-    let ac = AhoCorasick::new(&pats).map_err(|e| format!("literal prefixes: {e}"))?;
+    // Leftmost-first lets the automaton use its SIMD (Teddy) prefilter.
+    let ac = AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+        .build(&pats)
+        .map_err(|e| format!("literal prefixes: {e}"))?;
     Ok((Some(ac), kinds))
 }
 
@@ -59,11 +63,12 @@ fn b64url(b: u8) -> bool {
 pub(super) fn scan_literals(buf: &[u8], base: u64, start: usize, end: usize, found: &mut Found<'_>) {
     let set = found.set;
     let Some(ac) = &set.literals else { return };
+    // No literal can start inside another's occurrence, so the non-overlapping search (which
+    // uses the fast prefilter) finds every occurrence, whatever position it starts from.
     let input = Input::new(buf).span(start..buf.len());
-    for m in ac.find_overlapping_iter(input) {
-        // Overlapping matches come in order of their end: skip, do not stop.
+    for m in ac.find_iter(input) {
         if m.start() >= end {
-            continue;
+            break;
         }
         let lit = set.literal_kinds[m.pattern().as_usize()];
         let s = m.start();
