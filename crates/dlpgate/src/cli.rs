@@ -27,6 +27,8 @@ pub enum Command {
     /// Make and inspect keys and certificates (replaces the seed's openssl commands).
     #[command(subcommand)]
     Cert(crate::cert::CertCommand),
+    /// Run a stunnel-compatible TLS tunnel from a stunnel.conf file.
+    Tunnel(crate::tunnel::TunnelArgs),
 }
 
 /// `dlpgate serve` settings.
@@ -103,11 +105,15 @@ pub fn parse_tls_version(s: &str) -> Result<icap::tls::TlsVersion, String> {
 
 /// Runs a parsed command line and gives the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
-    init_logging(&cli.log);
+    if let Command::Tunnel(args) = cli.command {
+        return run_tunnel(args, &cli.log);
+    }
+    init_logging(&cli.log, None);
     match cli.command {
         Command::Serve(args) => exit_code(crate::serve::run(args)),
         Command::Bench(args) => exit_code(crate::bench::run(args)),
         Command::Cert(cmd) => exit_code(crate::cert::run(cmd)),
+        Command::Tunnel(_) => ExitCode::from(2),
     }
 }
 
@@ -121,9 +127,45 @@ fn exit_code(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
+/// The tunnel reads its log level and file from stunnel.conf (`debug`, `output`), unless
+/// `--log` says otherwise.
+fn run_tunnel(args: crate::tunnel::TunnelArgs, log: &str) -> ExitCode {
+    let config = match crate::tunnel::config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dlpgate tunnel: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = if log == "info" { crate::tunnel::log_filter(&config) } else { log.to_string() };
+    let output = match config
+        .globals
+        .output
+        .as_ref()
+        .map(|p| std::fs::OpenOptions::new().create(true).append(true).open(p))
+    {
+        Some(Ok(file)) => Some(file),
+        Some(Err(e)) => {
+            eprintln!("dlpgate tunnel: error: cannot open the output file: {e}");
+            return ExitCode::from(2);
+        }
+        None => None,
+    };
+    init_logging(&filter, output);
+    exit_code(crate::tunnel::run(args, config))
+}
+
+fn init_logging(filter: &str, file: Option<std::fs::File>) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    if let Some(file) = file {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init();
+        return;
+    }
     // Colour only on a terminal: log files and journald get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()

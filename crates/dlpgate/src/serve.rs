@@ -94,7 +94,7 @@ fn load_tls(args: &TlsArgs) -> anyhow::Result<Option<(Arc<ReloadableTls>, Socket
 }
 
 /// Reloads on SIGHUP (certificate, key and client bundle); a broken set keeps the old one.
-async fn reload_on_sighup<R: Reload>(target: Arc<R>) {
+pub async fn reload_on_sighup<R: Reload>(target: Arc<R>) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::error!("cannot listen for SIGHUP; TLS reload on signal is off");

@@ -226,3 +226,44 @@ adaptation_access svc_resp allow all
     wait_for_port(port, Duration::from_secs(30));
     (guard, port)
 }
+
+/// The c-icap server with srv_echo (which alternates 200 and 204) on a free loopback port.
+pub fn start_c_icap(dir: &Path) -> (ChildGuard, u16) {
+    let c_icap = require("c-icap");
+    let port = free_port();
+    let run = dir.join("c-icap");
+    std::fs::create_dir_all(&run).unwrap();
+    let _ = Command::new("chmod").arg("0777").arg(&run).status();
+    let conf = format!(
+        "PidFile {run}/c-icap.pid
+CommandsSocket {run}/c-icap.ctl
+Port 127.0.0.1:{port}
+Timeout 300
+MaxKeepAliveRequests 0
+KeepAliveTimeout 600
+StartServers 1
+MaxServers 4
+MinSpareThreads 5
+MaxSpareThreads 10
+ThreadsPerChild 5
+MaxRequestsPerChild 0
+TmpDir {run}
+MaxMemObject 131072
+DebugLevel 1
+Pipelining on
+ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServerLog {run}/server.log
+AccessLog {run}/access.log
+Service echo srv_echo.so
+",
+        run = run.display()
+    );
+    let conf_path = run.join("c-icap.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut cmd = Command::new(c_icap);
+    cmd.arg("-N").arg("-f").arg(&conf_path).stdout(Stdio::null()).stderr(Stdio::null());
+    let guard = ChildGuard::spawn("c-icap", &mut cmd);
+    wait_for_port(port, Duration::from_secs(20));
+    (guard, port)
+}

@@ -1,6 +1,7 @@
 //! TLS for ICAP (`icaps://`) on rustls, with client-certificate verification by chain or by
 //! pinned key, key-file permission checks, and reload without dropping connections.
 
+mod client;
 mod describe;
 mod files;
 mod server;
@@ -9,6 +10,7 @@ mod watch;
 
 use std::path::PathBuf;
 
+pub use client::{ServerVerifier, ServerVerifyMode, TlsClientSettings};
 pub use describe::{host_names, parse as describe_cert, CertInfo};
 pub use files::{
     check_key_permissions, expiry_warnings, load_certs, load_credentials, Credentials, EXPIRY_WARNING_DAYS,

@@ -38,6 +38,25 @@ pub struct TlsServerSettings {
     pub min_version: TlsVersion,
     /// Highest protocol version accepted.
     pub max_version: TlsVersion,
+    /// Allowed cipher suites; `None` for rustls's modern defaults.
+    pub cipher_suites: Option<Vec<rustls::SupportedCipherSuite>>,
+}
+
+/// The rustls protocol versions from `min` to `max`.
+pub(crate) fn protocol_versions(
+    min: TlsVersion,
+    max: TlsVersion,
+) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, TlsError> {
+    let versions: Vec<_> =
+        [(TlsVersion::Tls12, &rustls::version::TLS12), (TlsVersion::Tls13, &rustls::version::TLS13)]
+            .into_iter()
+            .filter(|(v, _)| *v >= min && *v <= max)
+            .map(|(_, v)| v)
+            .collect();
+    if versions.is_empty() {
+        return Err(TlsError::Config("no TLS version between the minimum and the maximum".to_string()));
+    }
+    Ok(versions)
 }
 
 impl TlsServerSettings {
@@ -51,6 +70,7 @@ impl TlsServerSettings {
             allow_any_client: false,
             min_version: TlsVersion::Tls12,
             max_version: TlsVersion::Tls13,
+            cipher_suites: None,
         }
     }
 
@@ -75,16 +95,12 @@ impl TlsServerSettings {
                 )
             }
         };
-        let versions: Vec<&'static rustls::SupportedProtocolVersion> =
-            [(TlsVersion::Tls12, &rustls::version::TLS12), (TlsVersion::Tls13, &rustls::version::TLS13)]
-                .into_iter()
-                .filter(|(v, _)| *v >= self.min_version && *v <= self.max_version)
-                .map(|(_, v)| v)
-                .collect();
-        if versions.is_empty() {
-            return Err(TlsError::Config("no TLS version between the minimum and the maximum".to_string()));
+        let versions = protocol_versions(self.min_version, self.max_version)?;
+        let mut provider = rustls::crypto::ring::default_provider();
+        if let Some(suites) = &self.cipher_suites {
+            provider.cipher_suites = suites.clone();
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = Arc::new(provider);
         let config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&versions)
             .map_err(|e| TlsError::Config(e.to_string()))?
