@@ -167,8 +167,33 @@ impl Markup {
     }
 
     pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        for &b in data {
-            self.byte(b, out);
+        // Text, attribute lists and quoted values are skimmed with memchr; only the bytes
+        // that change state go through the state machine.
+        let mut i = 0;
+        while i < data.len() {
+            let rest = &data[i..];
+            let hit = match self.state {
+                Tag::Text => {
+                    let k = memchr::memchr2(b'<', b'&', rest);
+                    out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    k
+                }
+                Tag::Attrs => memchr::memchr3(b'>', b'"', b'\'', rest),
+                Tag::Quote(q) if self.inline => memchr::memchr(q, rest),
+                Tag::Quote(q) => {
+                    let k = memchr::memchr2(q, b'&', rest);
+                    out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    k
+                }
+                _ => Some(0),
+            };
+            match hit {
+                Some(k) => {
+                    self.byte(rest[k], out);
+                    i += k + 1;
+                }
+                None => return,
+            }
         }
     }
 
@@ -206,7 +231,7 @@ impl Markup {
                         if !self.name.is_empty() && !self.name.starts_with(b"!") =>
                     {
                         self.state = Tag::Attrs;
-                        self.inline = INLINE_TAGS.contains(&local_lower(&self.name).as_slice());
+                        self.inline = is_inline(&self.name);
                     }
                     _ => {
                         if self.name.len() < 64 {
@@ -280,24 +305,28 @@ impl Markup {
 
     fn end_tag(&mut self, out: &mut Vec<u8>) {
         self.state = Tag::Text;
-        let lower = local_lower(&self.name);
-        if lower == b"tab" || lower == b"s" {
+        let local = local_name(&self.name);
+        if local.eq_ignore_ascii_case(b"tab") || local.eq_ignore_ascii_case(b"s") {
             out.push(b' ');
-        } else if !INLINE_TAGS.contains(&lower.as_slice()) {
+        } else if !is_inline(&self.name) {
             out.push(b'\n');
         }
     }
 }
 
-/// The lower-case local name of a tag (`/w:T/` -> `t`).
-fn local_lower(name: &[u8]) -> Vec<u8> {
+/// The local name of a tag (`/w:t/` -> `t`).
+fn local_name(name: &[u8]) -> &[u8] {
     let name = name.strip_prefix(b"/").unwrap_or(name);
     let name = name.strip_suffix(b"/").unwrap_or(name);
-    let local = match name.iter().rposition(|&c| c == b':') {
+    match name.iter().rposition(|&c| c == b':') {
         Some(k) => &name[k + 1..],
         None => name,
-    };
-    local.iter().map(u8::to_ascii_lowercase).collect()
+    }
+}
+
+fn is_inline(name: &[u8]) -> bool {
+    let local = local_name(name);
+    INLINE_TAGS.iter().any(|t| t.eq_ignore_ascii_case(local))
 }
 
 fn decode_entity(name: &[u8], out: &mut Vec<u8>) {
