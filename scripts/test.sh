@@ -14,6 +14,7 @@ declare -A peers=(
   [/usr/bin/stunnel4]=stunnel4
   [/usr/bin/openssl]=openssl
   [/usr/bin/curl]=curl
+  [/usr/sbin/haproxy]=haproxy
 )
 missing=()
 for file in "${!peers[@]}"; do

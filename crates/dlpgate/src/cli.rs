@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Connections to --listen start with a PROXY protocol v1/v2 header (behind haproxy or
+    /// `dlpgate tunnel` with `protocol = proxy`); the client address it names is recorded.
+    #[arg(long)]
+    pub proxy_protocol: bool,
     /// TLS settings for the icaps:// listener.
     #[command(flatten)]
     pub tls: TlsArgs,
@@ -86,7 +90,10 @@ pub struct TlsArgs {
     /// Lowest TLS version: 1.2 or 1.3.
     #[arg(long, default_value = "1.2", value_parser = parse_tls_version)]
     pub tls_min_version: icap::tls::TlsVersion,
-    /// Seconds a TLS handshake may take.
+    /// Connections to --tls-listen start with a PROXY protocol header (before TLS).
+    #[arg(long)]
+    pub tls_proxy_protocol: bool,
+    /// Seconds a TLS handshake (and a PROXY header) may take.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_TLS_HANDSHAKE_TIMEOUT.as_secs())]
     pub tls_handshake_timeout: u64,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use icap::server::{bind, raise_nofile_limit, Server, ServerConfig, Transport};
+use icap::server::{bind, raise_nofile_limit, Listener, Server, ServerConfig, Transport};
 use icap::tls::{Reload, ReloadableTls, TlsServerSettings};
 
 use crate::cli::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
@@ -34,11 +34,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tls_handshake_timeout: Duration::from_secs(args.tls.tls_handshake_timeout),
         ..ServerConfig::default()
     };
-    let mut listeners =
-        vec![(bind(args.listen).with_context(|| format!("listening on {}", args.listen))?, Transport::Plain)];
+    let mut listeners = vec![Listener {
+        socket: bind(args.listen).with_context(|| format!("listening on {}", args.listen))?,
+        transport: Transport::Plain,
+        proxy_protocol: args.proxy_protocol,
+    }];
     if let Some((tls, addr)) = &tls {
-        let listener = bind(*addr).with_context(|| format!("listening for icaps on {addr}"))?;
-        listeners.push((listener, Transport::Tls(tls.clone())));
+        let socket = bind(*addr).with_context(|| format!("listening for icaps on {addr}"))?;
+        listeners.push(Listener {
+            socket,
+            transport: Transport::Tls(tls.clone()),
+            proxy_protocol: args.tls.tls_proxy_protocol,
+        });
         tracing::info!(listen = %addr, "dlpgate serving icaps://{addr}/{{echo,reqmod,respmod}}");
     }
     let server = Server::new(EchoService::new(args.max_connections), config);

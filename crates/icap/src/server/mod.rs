@@ -3,6 +3,7 @@
 
 mod body;
 mod conn;
+mod proxy;
 mod service;
 mod spool;
 mod wire;
@@ -152,17 +153,17 @@ impl<S: Service> Server<S> {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        self.serve_listeners(vec![(listener, Transport::Plain)], shutdown).await
+        self.serve_listeners(vec![Listener::plain(listener)], shutdown).await
     }
 
     /// Accepts on every listener, each plain or TLS, until `shutdown` resolves; then drains.
     pub async fn serve_listeners(
         &self,
-        listeners: Vec<(TcpListener, Transport)>,
+        listeners: Vec<Listener>,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let token = self.shutdown.clone();
-        let loops = listeners.iter().map(|(listener, transport)| self.accept_loop(listener, transport));
+        let loops = listeners.iter().map(|l| self.accept_loop(l));
         let all = futures_util::future::try_join_all(loops);
         tokio::select! {
             result = all => { result?; }
@@ -183,9 +184,9 @@ impl<S: Service> Server<S> {
         }
     }
 
-    async fn accept_loop(&self, listener: &TcpListener, transport: &Transport) -> std::io::Result<()> {
+    async fn accept_loop(&self, listener: &Listener) -> std::io::Result<()> {
         loop {
-            let (stream, addr) = match listener.accept().await {
+            let (stream, addr) = match listener.socket.accept().await {
                 Ok(accepted) => accepted,
                 Err(e) if is_transient_accept_error(&e) => {
                     tracing::warn!(error = %e, "accept failed; retrying");
@@ -199,12 +200,20 @@ impl<S: Service> Server<S> {
                 self.refuse(stream, addr);
                 continue;
             };
-            match transport {
-                Transport::Plain => {
-                    self.spawn_connection(Box::new(stream), Peer { addr, tls_subject: None }, permit)
+            if !listener.proxy_protocol {
+                if let Transport::Plain = listener.transport {
+                    // The common case, without an extra step.
+                    self.spawn_connection(Box::new(stream), Peer { addr, tls_subject: None }, permit);
+                    continue;
                 }
-                Transport::Tls(tls) => self.spawn_tls_connection(stream, addr, tls.clone(), permit),
             }
+            self.spawn_staged_connection(
+                stream,
+                addr,
+                listener.transport.clone(),
+                listener.proxy_protocol,
+                permit,
+            );
         }
     }
 
@@ -224,19 +233,46 @@ impl<S: Service> Server<S> {
         });
     }
 
-    /// Runs the TLS handshake (bounded by the handshake timeout), then serves the connection
-    /// with the verified client's subject. A failed handshake is logged and counted.
-    fn spawn_tls_connection(
+    /// Reads a PROXY header when the listener expects one, runs the TLS handshake on a TLS
+    /// listener (both bounded by the handshake timeout), then serves the connection with the
+    /// real client address and the verified client's subject. Failures are logged and counted.
+    fn spawn_staged_connection(
         &self,
-        stream: TcpStream,
-        addr: SocketAddr,
-        tls: Arc<ReloadableTls>,
+        mut stream: TcpStream,
+        mut addr: SocketAddr,
+        transport: Transport,
+        proxy_protocol: bool,
         permit: OwnedSemaphorePermit,
     ) {
         let service = self.service.clone();
         let config = self.config.clone();
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(async move {
+            if proxy_protocol {
+                match proxy::read_header(&mut stream, config.tls_handshake_timeout).await {
+                    Ok(Some(client)) => addr = client,
+                    Ok(None) => {}
+                    Err(reason) => {
+                        tracing::warn!(peer = %addr, %reason, "PROXY protocol header refused; closing");
+                        return;
+                    }
+                }
+            }
+            let tls = match transport {
+                Transport::Plain => {
+                    conn::serve_connection(
+                        Box::new(stream),
+                        Peer { addr, tls_subject: None },
+                        service,
+                        config,
+                        shutdown,
+                    )
+                    .await;
+                    drop(permit);
+                    return;
+                }
+                Transport::Tls(tls) => tls,
+            };
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
             let handshake = tokio::time::timeout(config.tls_handshake_timeout, acceptor.accept(stream)).await;
             let stream = match handshake {
@@ -299,6 +335,24 @@ impl<S: Service> Server<S> {
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+}
+
+/// A bound listener and how its connections start.
+#[derive(Debug)]
+pub struct Listener {
+    /// The bound socket.
+    pub socket: TcpListener,
+    /// Plain ICAP or TLS.
+    pub transport: Transport,
+    /// Each connection starts with a PROXY protocol v1 or v2 header naming the real client.
+    pub proxy_protocol: bool,
+}
+
+impl Listener {
+    /// A plain ICAP listener without PROXY protocol.
+    pub fn plain(socket: TcpListener) -> Self {
+        Self { socket, transport: Transport::Plain, proxy_protocol: false }
     }
 }
 
