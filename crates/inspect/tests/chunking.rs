@@ -84,3 +84,52 @@ fn matches_straddling_windows_are_found_once() {
         assert_eq!(v, whole, "chunks {sizes:?}");
     }
 }
+
+mod prop {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const PIECES: &[&str] = &[
+        "4111 1111 1111 1111",
+        "4111111111111111",
+        "4111111111111112",
+        "123-45-6789",
+        "666-12-3456",
+        "SSN ",
+        "123456789",
+        "DE89 3704 0044 0532 0130 00",
+        "GB82WEST12345698765432",
+        "AKIAIOSFODNN7EXAMPLE",
+        "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",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7Mhg\n",
+        "jane@example.com",
+        "(555) 123-4567",
+        "+44 20 7946 0958",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N",
+        " ",
+        "\n",
+        "-",
+        ".",
+        "7",
+        "lorem",
+        "<p>",
+        "\"",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn any_text_any_split(
+            picks in proptest::collection::vec(0..PIECES.len(), 0..60),
+            sizes in proptest::collection::vec(1usize..50, 1..8),
+        ) {
+            let text: String = picks.iter().map(|&i| PIECES[i]).collect();
+            let engine = engine();
+            let whole = engine.scan_bytes(ScanContext::default(), text.as_bytes());
+            let v = chunked(&engine, &ScanContext::default(), text.as_bytes(), &sizes);
+            prop_assert_eq!(v, whole);
+        }
+    }
+}

@@ -117,3 +117,26 @@ fn truncated_gzip_and_garbage_never_panic() {
         let _ = scan(&d);
     }
 }
+
+#[test]
+fn multipart_uploads_stream_without_buffering() {
+    let limits = Limits { max_buffered_bytes: 4096, ..Limits::default() };
+    let mut body =
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"big.txt\"\r\n\r\n".to_vec();
+    body.extend(inspect::testkit::prose(2 << 20, 3, 0));
+    body.extend_from_slice(b" card 4111 1111 1111 1111\r\n--XyZ--\r\n");
+    let engine = Engine::new(Arc::new(Policy::builtin()), limits);
+    let ctx = ScanContext {
+        content_type: Some("multipart/form-data; boundary=XyZ".into()),
+        ..ScanContext::default()
+    };
+    let mut s = engine.scanner(ctx);
+    for c in body.chunks(1000) {
+        s.feed(c);
+        assert!(!s.is_buffering());
+    }
+    let v = s.finish();
+    assert!(v.could_not_scan.is_none(), "{v:?}");
+    assert!(v.is_block());
+    assert_eq!(v.evidence[0].member, "big.txt");
+}

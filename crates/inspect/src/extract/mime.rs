@@ -8,15 +8,26 @@ use crate::identify::{multipart_boundary, multipart_first_line, Charset, Markup}
 
 /// Headers of one part, the few that matter.
 #[derive(Debug, Default)]
-struct Headers {
-    content_type: Option<String>,
-    encoding: Option<String>,
-    name: Option<String>,
-    filename: Option<String>,
+pub(crate) struct Headers {
+    pub content_type: Option<String>,
+    pub encoding: Option<String>,
+    pub name: Option<String>,
+    pub filename: Option<String>,
+}
+
+impl Headers {
+    /// The name a part goes by in member paths.
+    pub fn label(&self, index: u32) -> String {
+        self.filename
+            .clone()
+            .filter(|f| !f.is_empty())
+            .or_else(|| self.name.clone())
+            .unwrap_or_else(|| format!("part{index}"))
+    }
 }
 
 /// Splits a header block from its body at the first empty line.
-fn split_head(data: &[u8]) -> (&[u8], &[u8]) {
+pub(crate) fn split_head(data: &[u8]) -> (&[u8], &[u8]) {
     let crlf = memchr::memmem::find(data, b"\r\n\r\n").map(|i| (i, i + 4));
     let lf = memchr::memmem::find(data, b"\n\n").map(|i| (i, i + 2));
     let at = match (crlf, lf) {
@@ -30,7 +41,7 @@ fn split_head(data: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// Parses a header block (folded lines joined).
-fn parse_headers(head: &[u8]) -> Headers {
+pub(crate) fn parse_headers(head: &[u8]) -> Headers {
     let text = String::from_utf8_lossy(head);
     let mut lines: Vec<String> = Vec::new();
     for line in text.lines() {
@@ -76,7 +87,7 @@ fn param(v: &str, key: &str) -> Option<String> {
 }
 
 /// Undoes a transfer encoding; unknown encodings pass unchanged.
-fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
+pub(crate) fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
     match encoding {
         Some("base64") => {
             let clean: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();

@@ -8,6 +8,7 @@
 
 mod archive;
 mod mime;
+mod multipart;
 mod pdf;
 mod rtf;
 
@@ -73,6 +74,7 @@ pub(crate) enum Node {
     Text(Box<TextNode>),
     Decode(Box<DecodeNode>),
     Tar(Box<archive::TarNode>),
+    Multipart(Box<multipart::MultipartNode>),
     Buffer { m: Member, kind: Kind, data: Vec<u8> },
     Done,
 }
@@ -126,6 +128,7 @@ impl Node {
             Node::Text(t) => t.write(cx, data),
             Node::Decode(d) => d.write(cx, data),
             Node::Tar(t) => t.write(cx, data),
+            Node::Multipart(p) => p.write(cx, data),
             Node::Buffer { m, data: buf, .. } => {
                 if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
                     cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
@@ -147,6 +150,7 @@ impl Node {
             Node::Text(mut t) => t.finish(cx),
             Node::Decode(mut d) => d.finish(cx),
             Node::Tar(mut t) => t.finish(cx),
+            Node::Multipart(mut p) => p.finish(cx),
             Node::Buffer { m, kind, data } => {
                 if !cx.stopped() {
                     extract_buffer(cx, &m, &kind, &data);
@@ -181,11 +185,21 @@ impl Node {
                 }))
             }
             Kind::Tar => Node::Tar(Box::new(archive::TarNode::new(m))),
+            Kind::Multipart(b) => {
+                // A declared boundary that the body does not use yields to its first line.
+                let b = match crate::identify::multipart_first_line(&head) {
+                    Some(first) if memchr::memmem::find(&head, format!("--{b}").as_bytes()).is_none() => {
+                        first
+                    }
+                    _ => b,
+                };
+                Node::Multipart(Box::new(multipart::MultipartNode::new(m, &b)))
+            }
             Kind::Encrypted => {
                 cx.encrypted(&m.path);
                 Node::Done
             }
-            kind @ (Kind::Zip | Kind::Pdf | Kind::Rtf | Kind::Multipart(_) | Kind::Email) => {
+            kind @ (Kind::Zip | Kind::Pdf | Kind::Rtf | Kind::Email) => {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
         };
@@ -204,7 +218,6 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
             t.write(cx, &out);
             t.finish(cx);
         }
-        Kind::Multipart(b) => mime::scan_multipart(cx, data, b, m),
         Kind::Email => mime::scan_email(cx, data, m),
         _ => {}
     }
