@@ -50,7 +50,11 @@ enum Inner {
     Brotli(Box<Brotli>),
     /// The stream ended; trailing bytes are ignored.
     Done,
+    /// The stream is corrupt; nothing more is decoded.
+    Failed,
 }
+
+const CORRUPT_DEFLATE: &str = "corrupt deflate stream";
 
 /// A push decoder.
 pub(crate) struct Decoder {
@@ -86,6 +90,7 @@ impl Decoder {
         while !input.is_empty() {
             match &mut self.inner {
                 Inner::Done => return Ok(()),
+                Inner::Failed => return Err("corrupt compressed stream".into()),
                 Inner::GzHeader(h) => {
                     let take = input.len().min(MAX_GZIP_HEADER + 1 - h.len().min(MAX_GZIP_HEADER));
                     let before = h.len();
@@ -132,9 +137,12 @@ impl Decoder {
                 Inner::Inflate { z, gzip } => {
                     let in0 = z.total_in();
                     let out0 = z.total_out();
-                    let status = z
-                        .decompress(input, &mut self.out, FlushDecompress::None)
-                        .map_err(|e| format!("deflate: {e}"))?;
+                    // The library's message depends on where the input was split; a stable
+                    // one keeps verdicts independent of chunking.
+                    let Ok(status) = z.decompress(input, &mut self.out, FlushDecompress::None) else {
+                        self.inner = Inner::Failed;
+                        return Err(CORRUPT_DEFLATE.into());
+                    };
                     let used = (z.total_in() - in0) as usize;
                     let made = (z.total_out() - out0) as usize;
                     input = &input[used..];
@@ -146,7 +154,8 @@ impl Decoder {
                         self.members_done += 1;
                         self.inner = if gzip { Inner::GzTrailer(8) } else { Inner::Done };
                     } else if used == 0 && made == 0 {
-                        return Err("deflate made no progress".into());
+                        self.inner = Inner::Failed;
+                        return Err(CORRUPT_DEFLATE.into());
                     }
                 }
                 Inner::Brotli(state) => {
@@ -180,7 +189,10 @@ impl Decoder {
                                 self.inner = Inner::Done;
                                 return Ok(());
                             }
-                            BrotliResult::ResultFailure => return Err("brotli: corrupt stream".into()),
+                            BrotliResult::ResultFailure => {
+                                self.inner = Inner::Failed;
+                                return Err("corrupt brotli stream".into());
+                            }
                         }
                     }
                 }
