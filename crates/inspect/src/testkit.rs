@@ -112,6 +112,7 @@ pub const FORMATS: &[&str] = &[
     "ce_deflate",
     "ce_br",
     "binary",
+    "ole_utf16",
 ];
 
 /// The labelled corpus: for every format, one positive per value of [`positives`] and one
@@ -256,6 +257,17 @@ pub fn wrap(format: &str, text: &str) -> Sample {
             b.extend(noise(4000, 1));
             b.extend_from_slice(text.as_bytes());
             b.extend(noise(4000, 2));
+            sample(b)
+        }
+        "ole_utf16" => {
+            // A legacy Office compound file keeps its text as UTF-16LE between binary data.
+            let mut b = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+            b.extend(noise(504, 3));
+            for l in &lines {
+                b.extend(l.encode_utf16().flat_map(u16::to_le_bytes));
+                b.extend([0x0D, 0x00]);
+            }
+            b.extend(noise(1000, 4));
             sample(b)
         }
         _ => sample(text.as_bytes().to_vec()),

@@ -487,6 +487,23 @@ mod tests {
     }
 
     #[test]
+    fn utf16_runs_in_binary() {
+        let mut bin = vec![0xD0u8, 0xCF, 1, 2, 3];
+        bin.push(0);
+        bin.extend("ab".encode_utf16().flat_map(u16::to_le_bytes));
+        bin.extend([0xFF, 0xFF]);
+        bin.extend("SSN 123-45-6789".encode_utf16().flat_map(u16::to_le_bytes));
+        bin.extend([0x01, 0x02]);
+        for split in 0..bin.len() {
+            let mut r = Utf16Runs::default();
+            let mut out = Vec::new();
+            r.push(&bin[..split], &mut out);
+            r.push(&bin[split..], &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), "SSN 123-45-6789\n");
+        }
+    }
+
+    #[test]
     fn utf16_any_split() {
         let text = "card 4111 😀";
         let le: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
@@ -496,6 +513,60 @@ mod tests {
             d.push(&le[..split], &mut out);
             d.push(&le[split..], &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
+    }
+}
+
+/// Runs of UTF-16LE ASCII (`c\0c\0...`, four characters or more) in binary data, as in the
+/// streams of legacy Office files. Each run ends with a line break.
+#[derive(Debug, Default)]
+pub(crate) struct Utf16Runs {
+    odd: Option<u8>,
+    run: Vec<u8>,
+}
+
+/// Characters a run needs before it is text.
+const MIN_RUN: usize = 4;
+
+impl Utf16Runs {
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut i = 0;
+        if let Some(lo) = self.odd.take() {
+            match data.first() {
+                Some(&hi) => {
+                    self.unit(lo, hi, out);
+                    i = 1;
+                }
+                None => {
+                    self.odd = Some(lo);
+                    return;
+                }
+            }
+        }
+        while i + 1 < data.len() {
+            self.unit(data[i], data[i + 1], out);
+            i += 2;
+        }
+        if i < data.len() {
+            self.odd = Some(data[i]);
+        }
+    }
+
+    fn unit(&mut self, lo: u8, hi: u8, out: &mut Vec<u8>) {
+        if hi == 0 && (lo.is_ascii_graphic() || lo == b' ' || lo == b'\t') {
+            if self.run.len() < MIN_RUN {
+                self.run.push(lo);
+                if self.run.len() == MIN_RUN {
+                    out.extend_from_slice(&self.run);
+                }
+            } else {
+                out.push(lo);
+            }
+        } else {
+            if self.run.len() >= MIN_RUN {
+                out.push(b'\n');
+            }
+            self.run.clear();
         }
     }
 }

@@ -173,6 +173,12 @@ impl Node {
         }
         *self = match kind {
             Kind::Text(charset, markup) => Node::Text(Box::new(TextNode::new(m, charset, markup))),
+            // Legacy Office keeps much of its text as UTF-16: scan those runs too.
+            Kind::Raw(FileType::Ole) => {
+                let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
+                t.utf16_runs = Some((text::Utf16Runs::default(), DetectStream::new(), Vec::new()));
+                Node::Text(Box::new(t))
+            }
             Kind::Raw(_) => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
             Kind::Gzip => {
                 let child = Node::new(m.child("gunzip"), None);
@@ -323,6 +329,8 @@ pub(crate) struct TextNode {
     markup: Option<text::Markup>,
     json: Option<text::Json>,
     stream: DetectStream,
+    /// For binary formats with UTF-16 text inside: a second stream over those runs.
+    utf16_runs: Option<(text::Utf16Runs, DetectStream, Vec<u8>)>,
     a: Vec<u8>,
     b: Vec<u8>,
     since_check: usize,
@@ -339,6 +347,7 @@ impl TextNode {
             markup: (markup == Markup::Tags).then(text::Markup::new),
             json: (markup == Markup::Json).then(text::Json::new),
             stream: DetectStream::new(),
+            utf16_runs: None,
             a: Vec::new(),
             b: Vec::new(),
             since_check: 0,
@@ -363,6 +372,12 @@ impl TextNode {
     }
 
     fn write_piece(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        if let Some((runs, stream, out)) = &mut self.utf16_runs {
+            out.clear();
+            runs.push(data, out);
+            let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+            stream.write(&mut found, out);
+        }
         let mut text = data;
         if let Some(u) = &mut self.utf16 {
             self.a.clear();
@@ -389,5 +404,8 @@ impl TextNode {
         }
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.finish(&mut found);
+        if let Some((_, stream, _)) = &mut self.utf16_runs {
+            stream.finish(&mut found);
+        }
     }
 }
