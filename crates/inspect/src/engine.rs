@@ -194,3 +194,19 @@ impl Scanner {
         decide(&self.policy, subject, hits, types, budget.stopped.take(), text_bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server moves scanners between tokio worker threads and shares the engine.
+    #[test]
+    fn thread_safety() {
+        fn send<T: Send>() {}
+        fn send_sync<T: Send + Sync>() {}
+        send::<Scanner>();
+        send_sync::<Engine>();
+        send_sync::<Policy>();
+        send_sync::<Verdict>();
+    }
+}
