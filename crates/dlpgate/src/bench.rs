@@ -66,6 +66,73 @@ pub struct BenchArgs {
     /// A label for the report line.
     #[arg(long, default_value = "")]
     pub label: String,
+    /// Part of the server side (a proxy such as stunnel or `dlpgate tunnel`) whose CPU time is
+    /// also reported on its own; include it in --pid too for the whole chain.
+    #[arg(long = "proxy-pid", value_delimiter = ',')]
+    pub proxy_pids: Vec<u32>,
+    /// Connect with TLS (icaps).
+    #[arg(long)]
+    pub tls: bool,
+    /// CA bundle or pinned server certificate to trust (with --tls).
+    #[arg(long)]
+    pub ca: Option<std::path::PathBuf>,
+    /// Client certificate to present (with --tls).
+    #[arg(long)]
+    pub cert: Option<std::path::PathBuf>,
+    /// Key of the client certificate (default: in --cert).
+    #[arg(long)]
+    pub key: Option<std::path::PathBuf>,
+    /// A new connection (and TLS handshake) for every request, to measure handshake rates.
+    #[arg(long)]
+    pub handshakes: bool,
+}
+
+/// A connection of the load generator: TCP or TLS.
+trait Conn: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Conn for T {}
+
+/// How to open a connection.
+#[derive(Clone)]
+struct Connector {
+    server: SocketAddr,
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl Connector {
+    fn new(args: &BenchArgs) -> anyhow::Result<Self> {
+        let tls = if args.tls {
+            let settings = icap::tls::TlsClientSettings {
+                trust: args.ca.clone(),
+                verify: if args.ca.is_some() {
+                    icap::tls::ServerVerifyMode::ChainOrPin
+                } else {
+                    icap::tls::ServerVerifyMode::Insecure
+                },
+                cert: args.cert.clone(),
+                key: args.key.clone(),
+                ..Default::default()
+            };
+            let (config, _) = settings.build().context("TLS settings")?;
+            Some(tokio_rustls::TlsConnector::from(config))
+        } else {
+            None
+        };
+        Ok(Self { server: args.server, tls })
+    }
+
+    async fn connect(&self) -> anyhow::Result<Box<dyn Conn>> {
+        let stream = TcpStream::connect(self.server)
+            .await
+            .with_context(|| format!("connecting to {}", self.server))?;
+        stream.set_nodelay(true)?;
+        match &self.tls {
+            None => Ok(Box::new(stream)),
+            Some(tls) => {
+                let name = rustls_pki_types::ServerName::IpAddress(self.server.ip().into());
+                Ok(Box::new(tls.connect(name, stream).await.context("TLS handshake")?))
+            }
+        }
+    }
 }
 
 /// Runs the benchmark and prints the report.
@@ -89,6 +156,7 @@ struct Report {
     elapsed: Duration,
     latencies_us: Vec<u32>,
     server_cpu: Option<Duration>,
+    proxy_cpu: Option<Duration>,
 }
 
 impl Report {
@@ -105,9 +173,10 @@ impl Report {
         let rps = self.requests as f64 / secs;
         let per_cpu = self.server_cpu.map(|cpu| self.requests as f64 / cpu.as_secs_f64().max(1e-9));
         let mbps = self.requests as f64 * args.body as f64 / secs / 1e6;
+        let proxy_us = self.proxy_cpu.map(|cpu| cpu.as_secs_f64() * 1e6 / (self.requests.max(1) as f64));
         if args.json {
             println!(
-                "{{\"label\":{:?},\"method\":\"{:?}\",\"body\":{},\"connections\":{},\"requests\":{},\"errors\":{},\"seconds\":{:.3},\"rps\":{:.1},\"mb_per_s\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"server_cpu_s\":{},\"req_per_cpu_s\":{}}}",
+                "{{\"label\":{:?},\"method\":\"{:?}\",\"body\":{},\"connections\":{},\"requests\":{},\"errors\":{},\"seconds\":{:.3},\"rps\":{:.1},\"mb_per_s\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"server_cpu_s\":{},\"req_per_cpu_s\":{},\"proxy_cpu_us_per_req\":{}}}",
                 args.label,
                 args.method,
                 args.body,
@@ -121,6 +190,7 @@ impl Report {
                 self.percentile(0.99),
                 self.server_cpu.map_or("null".to_string(), |c| format!("{:.3}", c.as_secs_f64())),
                 per_cpu.map_or("null".to_string(), |v| format!("{v:.1}")),
+                proxy_us.map_or("null".to_string(), |v| format!("{v:.2}")),
             );
         } else {
             println!(
@@ -147,17 +217,19 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
     let warmup = Instant::now() + Duration::from_secs(1);
     let end = warmup + Duration::from_secs(args.duration);
     let per_conn_cap = args.max_requests.div_ceil(args.connections as u64);
+    let connector = Connector::new(args)?;
+    let handshakes = args.handshakes;
     let mut workers = Vec::new();
     for _ in 0..args.connections {
         let message = message.clone();
-        let server = args.server;
-        let preview = args.preview;
+        let connector = connector.clone();
         workers.push(tokio::spawn(async move {
-            worker(server, message, preview, warmup, end, per_conn_cap).await
+            worker(connector, message, handshakes, warmup, end, per_conn_cap).await
         }));
     }
     tokio::time::sleep_until(warmup.into()).await;
     let cpu_before = server_cpu(&args.pids);
+    let proxy_before = server_cpu(&args.proxy_pids);
     let started = Instant::now();
     let mut report = Report {
         requests: 0,
@@ -165,6 +237,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         elapsed: Duration::ZERO,
         latencies_us: Vec::new(),
         server_cpu: None,
+        proxy_cpu: None,
     };
     for w in workers {
         let stats = w.await.context("worker panicked")??;
@@ -176,6 +249,9 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         started.elapsed().min(end.saturating_duration_since(warmup)).max(Duration::from_millis(1));
     if let (Some(before), Some(after)) = (cpu_before, server_cpu(&args.pids)) {
         report.server_cpu = Some(after.saturating_sub(before));
+    }
+    if let (Some(before), Some(after)) = (proxy_before, server_cpu(&args.proxy_pids)) {
+        report.proxy_cpu = Some(after.saturating_sub(before));
     }
     report.latencies_us.sort_unstable();
     Ok(report)
@@ -242,37 +318,44 @@ struct WorkerStats {
 }
 
 async fn worker(
-    server: SocketAddr,
+    connector: Connector,
     message: Message,
-    preview: usize,
+    handshakes: bool,
     warmup: Instant,
     end: Instant,
     cap: u64,
 ) -> anyhow::Result<WorkerStats> {
     let mut stats = WorkerStats { requests: 0, errors: 0, latencies_us: Vec::new() };
-    let mut conn: Option<TcpStream> = None;
+    let mut conn: Option<Box<dyn Conn>> = None;
     let mut buf = BytesMut::with_capacity(64 * 1024);
     let mut decoder = ResponseDecoder::new(Limits::default());
     while Instant::now() < end && stats.requests < cap {
         let stream = match &mut conn {
             Some(s) => s,
             None => {
-                let s =
-                    TcpStream::connect(server).await.with_context(|| format!("connecting to {server}"))?;
-                s.set_nodelay(true)?;
+                let s = match connector.connect().await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        stats.errors += 1;
+                        if stats.errors > 1000 {
+                            return Err(e.context("too many errors"));
+                        }
+                        continue;
+                    }
+                };
                 buf.clear();
                 decoder = ResponseDecoder::new(Limits::default());
                 conn.insert(s)
             }
         };
         let started = Instant::now();
-        match exchange(stream, &message, preview > 0, &mut buf, &mut decoder).await {
+        match exchange(stream.as_mut(), &message, &mut buf, &mut decoder).await {
             Ok(keep) => {
                 if started >= warmup {
                     stats.requests += 1;
                     stats.latencies_us.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
                 }
-                if !keep {
+                if !keep || handshakes {
                     conn = None;
                 }
             }
@@ -290,9 +373,8 @@ async fn worker(
 
 /// One request and its answer; true when the connection can be reused.
 async fn exchange(
-    stream: &mut TcpStream,
+    stream: &mut dyn Conn,
     message: &Message,
-    _preview: bool,
     buf: &mut BytesMut,
     decoder: &mut ResponseDecoder,
 ) -> anyhow::Result<bool> {

@@ -3,9 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::config::{Failover, ServiceConf};
@@ -104,79 +107,132 @@ pub struct Timeouts {
     pub close: Duration,
 }
 
-/// Copies bytes both ways until both sides are done. When one side ends its stream, the other
-/// side's write half is shut down (half-close, a TLS close_notify) and the remaining direction
-/// gets `close` more time. Returns the bytes copied each way.
+/// Copies bytes both ways until both sides are done, in one task (tokio's
+/// `copy_bidirectional`, which shuts down each write side when its read side ends: the
+/// half-close, a TLS close_notify). A watchdog enforces the timeouts: `idle` when neither side
+/// moved, and `close` once one side has ended its stream. Returns the bytes copied each way.
 pub async fn splice<A, B>(a: A, b: B, timeouts: Timeouts) -> (u64, u64)
 where
     A: AsyncRead + AsyncWrite + Unpin + Send,
     B: AsyncRead + AsyncWrite + Unpin + Send,
 {
-    let (mut a_read, mut a_write) = tokio::io::split(a);
-    let (mut b_read, mut b_write) = tokio::io::split(b);
-    let origin = Instant::now();
-    let last_activity = AtomicU64::new(0);
-    let a_to_b = pump(&mut a_read, &mut b_write, &last_activity, origin, timeouts.idle);
-    let b_to_a = pump(&mut b_read, &mut a_write, &last_activity, origin, timeouts.idle);
-    tokio::pin!(a_to_b);
-    tokio::pin!(b_to_a);
-    // Whichever direction ends first leaves the other `close` to finish.
-    tokio::select! {
-        up = &mut a_to_b => {
-            let down = tokio::time::timeout(timeouts.close, &mut b_to_a).await.unwrap_or(0);
-            (up, down)
-        }
-        down = &mut b_to_a => {
-            let up = tokio::time::timeout(timeouts.close, &mut a_to_b).await.unwrap_or(0);
-            (up, down)
+    let activity = Arc::new(Activity::new());
+    let mut a = Tracked { inner: a, activity: activity.clone() };
+    let mut b = Tracked { inner: b, activity: activity.clone() };
+    let copy = tokio::io::copy_bidirectional_with_sizes(&mut a, &mut b, COPY_BUFFER, COPY_BUFFER);
+    tokio::pin!(copy);
+    loop {
+        let deadline = activity.deadline(timeouts);
+        tokio::select! {
+            done = &mut copy => return done.unwrap_or((0, 0)),
+            () = activity.ended.notified() => {}
+            () = tokio::time::sleep_until(deadline) => {
+                if Instant::now() >= activity.deadline(timeouts) {
+                    // Timed out: dropping the copy closes both sides.
+                    return (0, 0);
+                }
+            }
         }
     }
 }
 
-/// One direction: read, write, until end of stream, an error, or the shared idle timeout.
-async fn pump<R, W>(
-    reader: &mut R,
-    writer: &mut W,
-    last_activity: &AtomicU64,
+/// When the connection last moved, and when a side first ended its stream.
+#[derive(Debug)]
+struct Activity {
     origin: Instant,
-    idle: Duration,
-) -> u64
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut buf = vec![0u8; COPY_BUFFER];
-    let mut total = 0u64;
-    loop {
-        let read = tokio::time::timeout(idle, reader.read(&mut buf)).await;
-        let n = match read {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => n,
-            Err(_) => {
-                // The other direction may have been busy: idle means both were quiet.
-                let quiet_for = origin
-                    .elapsed()
-                    .saturating_sub(Duration::from_millis(last_activity.load(Ordering::Relaxed)));
-                if quiet_for >= idle {
-                    break;
-                }
-                continue;
-            }
-        };
-        last_activity
-            .store(u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX), Ordering::Relaxed);
-        if writer.write_all(&buf[..n]).await.is_err() {
-            break;
+    last_ms: AtomicU64,
+    eof_ms: AtomicU64,
+    /// Wakes the watchdog when a side ends, to start the close timeout.
+    ended: tokio::sync::Notify,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+            eof_ms: AtomicU64::new(u64::MAX),
+            ended: tokio::sync::Notify::new(),
         }
-        total += n as u64;
     }
-    let _ = writer.flush().await;
-    let _ = writer.shutdown().await;
-    total
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn ended(&self) {
+        if self.eof_ms.compare_exchange(u64::MAX, self.now_ms(), Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            self.ended.notify_one();
+        }
+    }
+
+    fn deadline(&self, t: Timeouts) -> Instant {
+        let idle = self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed)) + t.idle;
+        match self.eof_ms.load(Ordering::Relaxed) {
+            u64::MAX => idle,
+            eof => idle.min(self.origin + Duration::from_millis(eof) + t.close),
+        }
+    }
+}
+
+/// A stream that reports reads to the shared [`Activity`].
+struct Tracked<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &poll {
+            if buf.filled().len() > before {
+                self.activity.touch();
+            } else {
+                self.activity.ended();
+            }
+        }
+        poll
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        data: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
 
     #[test]
@@ -214,5 +270,23 @@ mod tests {
         assert_eq!(back, b"answer");
         let (up, down) = task.await.unwrap();
         assert_eq!((up, down), (200_000, 6));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_and_close_timeouts_end_the_splice() {
+        let (_client, front) = tokio::io::duplex(1024);
+        let (back, _server) = tokio::io::duplex(1024);
+        let timeouts = Timeouts { idle: Duration::from_secs(30), close: Duration::from_secs(1) };
+        let started = tokio::time::Instant::now();
+        splice(front, back, timeouts).await;
+        assert_eq!(started.elapsed().as_secs(), 30, "idle timeout");
+
+        // One side ends its stream; the other stays open but silent: TIMEOUTclose ends it.
+        let (client, front) = tokio::io::duplex(1024);
+        let (back, _server) = tokio::io::duplex(1024);
+        drop(client);
+        let started = tokio::time::Instant::now();
+        splice(front, back, timeouts).await;
+        assert_eq!(started.elapsed().as_secs(), 1, "close timeout after the first end of stream");
     }
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# TLS benchmark, one run, one machine, one load generator (`dlpgate bench`, 5.5 KiB RESPMOD,
+# 8 connections, client certificate presented):
+#   dlpgate icaps | stunnel (verify = 4) -> c-icap | c-icap's own TLS port | dlpgate tunnel -> c-icap
+# plus full-handshake rates (a new TLS connection per request) of dlpgate icaps and stunnel.
+# Requests per CPU-second add up every process of the server side; the proxy's own CPU per
+# request is reported too.
+#
+#   scripts/bench-tls.sh [SECONDS]        (ONLY=REGEX runs the cases whose label matches)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+cargo build --release -p dlpgate >/dev/null
+bin=$PWD/target/release/dlpgate
+run=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$run"' EXIT
+"$bin" cert init --dir "$run/pki" >/dev/null
+pki=$run/pki
+
+cicap=22344; cicap_tls=22345; stunnel_port=22346; dlp=22347; dlp_tls=22348; tunnel_port=22349
+cat > "$run/c-icap.conf" <<CONF
+PidFile $run/c-icap.pid
+CommandsSocket $run/c-icap.ctl
+Port 127.0.0.1:$cicap
+TlsPort 127.0.0.1:$cicap_tls cert=$pki/server.crt key=$pki/server.key client_ca=$pki/ca.crt cafile=$pki/ca.crt
+Timeout 300
+MaxKeepAliveRequests 0
+KeepAliveTimeout 600
+StartServers 3
+MaxServers 10
+MinSpareThreads 10
+MaxSpareThreads 20
+ThreadsPerChild 10
+MaxRequestsPerChild 0
+TmpDir $run
+MaxMemObject 131072
+DebugLevel 0
+Pipelining on
+ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServerLog $run/c-icap.log
+AccessLog /dev/null
+Service echo srv_echo.so
+CONF
+# stunnel as the seed uses it, pinning the client certificate (verify = 4), and dlpgate tunnel
+# reading the same kind of file.
+for kind in stunnel tunnel; do
+  port=$stunnel_port; [ $kind = tunnel ] && port=$tunnel_port
+  cat > "$run/$kind.conf" <<CONF
+foreground = yes
+pid =
+debug = warning
+[icaps]
+accept = 127.0.0.1:$port
+connect = 127.0.0.1:$cicap
+cert = $pki/server.crt
+key = $pki/server.key
+CAfile = $pki/client.crt
+verify = 4
+CONF
+done
+sed -i '/^foreground\|^pid\|^debug/d' "$run/tunnel.conf"
+
+c-icap -N -f "$run/c-icap.conf" & cicap_pid=$!
+stunnel4 "$run/stunnel.conf" & stunnel_pid=$!
+"$bin" --log warn serve --listen 127.0.0.1:$dlp --tls-listen 127.0.0.1:$dlp_tls --data-dir "$run/data" \
+  --cert "$pki/server.crt" --key "$pki/server.key" --client-ca "$pki/ca.crt" & dlp_pid=$!
+"$bin" --log warn tunnel --config "$run/tunnel.conf" & tunnel_pid=$!
+sleep 2
+
+load() { # label port pids [proxy pids] [extra args...]
+  local label=$1 port=$2 pids=$3 proxy=$4; shift 4
+  [[ -z "${ONLY:-}" || "$label" =~ $ONLY ]] || return 0
+  "$bin" --log warn bench --server 127.0.0.1:$port --service echo --method respmod --connections 8 \
+    --body 5632 --duration "$secs" --tls --ca "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
+    --pid "$pids" ${proxy:+--proxy-pid "$proxy"} --label "$label" --json "$@"
+}
+load "dlpgate icaps" $dlp_tls $dlp_pid ""
+load "stunnel -> c-icap" $stunnel_port "$stunnel_pid,$cicap_pid" $stunnel_pid
+load "c-icap TLS port" $cicap_tls $cicap_pid ""
+load "dlpgate tunnel -> c-icap" $tunnel_port "$tunnel_pid,$cicap_pid" $tunnel_pid
+load "dlpgate icaps handshakes" $dlp_tls $dlp_pid "" --handshakes
+load "stunnel -> c-icap handshakes" $stunnel_port "$stunnel_pid,$cicap_pid" $stunnel_pid --handshakes
