@@ -113,6 +113,7 @@ pub const FORMATS: &[&str] = &[
     "ce_br",
     "binary",
     "ole_utf16",
+    "pdf_cid",
 ];
 
 /// The labelled corpus: for every format, one positive per value of [`positives`] and one
@@ -241,6 +242,7 @@ pub fn wrap(format: &str, text: &str) -> Sample {
         "pptx" => sample(pptx(&lines)),
         "odt" | "ods" | "odp" => sample(odf(format, &lines)),
         "pdf" => sample(pdf(&lines, false)),
+        "pdf_cid" => sample(pdf_cid(&lines)),
         "rtf" => {
             let mut s =
                 String::from("{\\rtf1\\ansi\\deff0{\\fonttbl{\\f0 Times;}}{\\*\\generator test;}\\f0\\fs24 ");
@@ -549,6 +551,52 @@ pub fn pdf(lines: &[&str], broken_xref: bool) -> Vec<u8> {
         format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{start}\n%%EOF\n", objs.len() + 1)
             .as_bytes(),
     );
+    out
+}
+
+fn flate(data: &[u8]) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = z.write_all(data);
+    z.finish().unwrap_or_default()
+}
+
+/// A PDF whose text is shown in a Type0 font as two-byte glyph codes (character + 0x100),
+/// readable only through the font's ToUnicode CMap, which comes after the page content.
+pub fn pdf_cid(lines: &[&str]) -> Vec<u8> {
+    let mut content = String::from("BT /F1 10 Tf 12 TL 40 800 Td\n");
+    for l in lines {
+        let hex: String = l
+            .chars()
+            .filter(|c| (' '..='~').contains(c))
+            .map(|c| format!("{:04X}", c as u32 + 0x100))
+            .collect();
+        content.push_str(&format!("<{hex}> Tj T*\n"));
+    }
+    content.push_str("ET\n");
+    let cmap = "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n1 begincodespacerange <0000> <FFFF> endcodespacerange\n1 beginbfrange <0120> <017E> <0020> endbfrange\nendcmap end end\n";
+    let stream_obj = |body: &[u8]| {
+        let z = flate(body);
+        let mut o = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", z.len()).into_bytes();
+        o.extend_from_slice(&z);
+        o.extend_from_slice(b"\nendstream");
+        o
+    };
+    let objs: Vec<Vec<u8>> = vec![
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_vec(),
+        stream_obj(content.as_bytes()),
+        b"<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+Calibri /Encoding /Identity-H /DescendantFonts [7 0 R] /ToUnicode 6 0 R >>".to_vec(),
+        stream_obj(cmap.as_bytes()),
+        b"<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+Calibri >>".to_vec(),
+    ];
+    let mut out = b"%PDF-1.7\n".to_vec();
+    for (i, o) in objs.iter().enumerate() {
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend_from_slice(o);
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    out.extend_from_slice(b"trailer\n<< /Root 1 0 R >>\n%%EOF\n");
     out
 }
 

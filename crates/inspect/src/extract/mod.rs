@@ -10,6 +10,7 @@ mod archive;
 mod mime;
 mod multipart;
 mod pdf;
+mod pdf_fonts;
 mod rtf;
 
 use std::collections::BTreeSet;

@@ -5,26 +5,26 @@
 
 use memchr::memmem;
 
+use super::pdf_fonts::{self, CMap, Fonts};
 use super::{scan_member_bytes, Ctx, Member, TextNode};
 use crate::decode::{Decoder, Format};
 use crate::identify::{Charset, Markup};
 use crate::limits::LimitKind;
 
-pub(crate) fn scan_pdf(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
-    if is_encrypted(data) {
-        cx.encrypted(&m.path);
-        return;
-    }
-    let mut text = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
-    let mut out = Vec::new();
-    let mut embedded = 0;
+/// One stream: its object number (when its header was found), dictionary and raw bytes.
+struct Stream<'a> {
+    obj: Option<u32>,
+    dict: &'a [u8],
+    raw: &'a [u8],
+}
+
+/// Every `stream ... endstream` in the file, found by keyword.
+fn streams(data: &[u8]) -> impl Iterator<Item = Stream<'_>> {
     let finder = memmem::Finder::new(b"stream");
     let end_finder = memmem::Finder::new(b"endstream");
     let mut pos = 0;
-    while let Some(k) = finder.find(&data[pos..]) {
-        if cx.stopped() {
-            return;
-        }
+    std::iter::from_fn(move || loop {
+        let k = finder.find(&data[pos..])?;
         let at = pos + k;
         pos = at + 6;
         if at >= 3 && &data[at - 3..at] == b"end" {
@@ -33,43 +33,76 @@ pub(crate) fn scan_pdf(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
         // The stream keyword is followed by CRLF or LF.
         let body_start = match data.get(at + 6..at + 8) {
             Some([b'\r', b'\n']) => at + 8,
-            Some([b'\n', _]) => at + 7,
-            Some([b'\r', _]) => at + 7,
+            Some([b'\n', _]) | Some([b'\r', _]) => at + 7,
             _ => continue,
         };
         let dict_from = at.saturating_sub(4096);
-        let dict = match memmem::rfind(&data[dict_from..at], b"obj") {
-            Some(o) => &data[dict_from + o..at],
-            None => &data[dict_from..at],
+        let (dict, obj) = match memmem::rfind(&data[dict_from..at], b"obj") {
+            Some(o) => (&data[dict_from + o..at], pdf_fonts::object_number(data, dict_from + o)),
+            None => (&data[dict_from..at], None),
         };
         let body_end = end_finder.find(&data[body_start..]).map(|e| body_start + e).unwrap_or(data.len());
         pos = body_end.max(pos);
-        let raw = &data[body_start..body_end];
-        if has(dict, b"/Image") || has(dict, b"/XObject") && !has(dict, b"/Form") {
+        return Some(Stream { obj, dict, raw: &data[body_start..body_end] });
+    })
+}
+
+/// A stream's decoded content, or `None` for images and filters that are not text.
+fn content<'a>(cx: &mut Ctx<'_>, s: &Stream<'a>, m: &Member) -> Option<std::borrow::Cow<'a, [u8]>> {
+    let dict = s.dict;
+    if has(dict, b"/Image") || has(dict, b"/XObject") && !has(dict, b"/Form") {
+        return None;
+    }
+    if has(dict, b"/FlateDecode") || has(dict, b"/Fl ") || has(dict, b"/Fl]") {
+        inflate(cx, s.raw, m).map(std::borrow::Cow::Owned)
+    } else if has(dict, b"/Filter") {
+        // Other filters (images, LZW, ASCII85): not text we can read.
+        None
+    } else {
+        Some(std::borrow::Cow::Borrowed(s.raw))
+    }
+}
+
+pub(crate) fn scan_pdf(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
+    if is_encrypted(data) {
+        cx.encrypted(&m.path);
+        return;
+    }
+    // Fonts with ToUnicode maps first: content streams may come before them.
+    let mut fonts = Fonts::index(data);
+    let wanted = fonts.cmap_objects();
+    if !wanted.is_empty() {
+        for s in streams(data) {
+            if cx.stopped() {
+                return;
+            }
+            if let Some(obj) = s.obj.filter(|o| wanted.contains(o)) {
+                if let Some(c) = content(cx, &s, m) {
+                    fonts.cmaps.insert(obj, CMap::parse(&c));
+                }
+            }
+        }
+    }
+    let mut text = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+    let mut out = Vec::new();
+    let mut embedded = 0;
+    for s in streams(data) {
+        if cx.stopped() {
+            return;
+        }
+        if s.obj.is_some_and(|o| wanted.contains(&o)) {
             continue;
         }
-        let decoded;
-        let content: &[u8] = if has(dict, b"/FlateDecode") || has(dict, b"/Fl ") || has(dict, b"/Fl]") {
-            match inflate(cx, raw, m) {
-                Some(d) => {
-                    decoded = d;
-                    &decoded
-                }
-                None => continue,
-            }
-        } else if has(dict, b"/Filter") {
-            // Other filters (images, LZW, ASCII85): not text we can read.
+        let Some(c) = content(cx, &s, m) else {
             continue;
-        } else {
-            raw
         };
-        if has(dict, b"/EmbeddedFile") {
+        if has(s.dict, b"/EmbeddedFile") {
             embedded += 1;
-            scan_member_bytes(cx, content, m.child(&format!("embedded{embedded}")), None);
+            scan_member_bytes(cx, &c, m.child(&format!("embedded{embedded}")), None);
             continue;
         }
         out.clear();
-        text_operators(content, &mut out);
+        text_operators(&c, &fonts, &mut out);
         if !out.is_empty() {
             out.push(b'\n');
             text.write(cx, &out);
@@ -125,13 +158,38 @@ fn inflate(cx: &mut Ctx<'_>, raw: &[u8], m: &Member) -> Option<Vec<u8>> {
 
 /// Appends the strings shown by `Tj`, `TJ`, `'` and `"`; positioning operators become
 /// line breaks, wide `TJ` gaps spaces.
-pub(crate) fn text_operators(c: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn text_operators(c: &[u8], fonts: &Fonts, out: &mut Vec<u8>) {
     let mut i = 0;
     let mut in_text = false;
+    let mut last_name: &[u8] = &[];
+    let mut cmap: Option<&CMap> = None;
+    let mut shown = Vec::new();
     while i < c.len() {
         match c[i] {
-            b'(' if in_text => i = literal(c, i + 1, out),
-            b'<' if in_text && c.get(i + 1) != Some(&b'<') => i = hex_string(c, i + 1, out),
+            b'(' if in_text => {
+                shown.clear();
+                i = literal(c, i + 1, &mut shown);
+                match cmap {
+                    Some(m) => m.decode(&shown, out),
+                    None => out.extend_from_slice(&shown),
+                }
+            }
+            b'<' if in_text && c.get(i + 1) != Some(&b'<') => {
+                shown.clear();
+                i = hex_string(c, i + 1, &mut shown, cmap.is_none());
+                match cmap {
+                    Some(m) => m.decode(&shown, out),
+                    None => out.extend_from_slice(&shown),
+                }
+            }
+            b'/' => {
+                let s = i + 1;
+                i = s;
+                while i < c.len() && !c[i].is_ascii_whitespace() && !b"/<>[]()".contains(&c[i]) {
+                    i += 1;
+                }
+                last_name = &c[s..i];
+            }
             b'%' => {
                 while i < c.len() && c[i] != b'\n' && c[i] != b'\r' {
                     i += 1;
@@ -164,6 +222,7 @@ pub(crate) fn text_operators(c: &[u8], out: &mut Vec<u8>) {
                         out.push(b'\n');
                     }
                     b"Td" | b"TD" | b"T*" | b"Tm" | b"'" | b"\"" => out.push(b'\n'),
+                    b"Tf" => cmap = fonts.by_name(last_name),
                     _ => {}
                 }
             }
@@ -225,7 +284,9 @@ fn literal(c: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
 }
 
 /// A `< ... >` hex string; UTF-16BE (with BOM or zero high bytes) is decoded.
-fn hex_string(c: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
+/// With `as_text`, UTF-16BE (a BOM, or zero high bytes) is decoded; without, the raw
+/// bytes are kept for a font's CMap.
+fn hex_string(c: &[u8], mut i: usize, out: &mut Vec<u8>, as_text: bool) -> usize {
     let mut bytes = Vec::new();
     let mut hi: Option<u8> = None;
     while i < c.len() && c[i] != b'>' {
@@ -244,6 +305,10 @@ fn hex_string(c: &[u8], mut i: usize, out: &mut Vec<u8>) -> usize {
     }
     if let Some(h) = hi {
         bytes.push(h << 4);
+    }
+    if !as_text {
+        out.extend_from_slice(&bytes);
+        return i + 1;
     }
     let body = bytes.strip_prefix(&[0xFE, 0xFF]).unwrap_or(&bytes);
     let utf16 = body.len() >= 2 && body.len() % 2 == 0 && body.iter().step_by(2).all(|&b| b == 0)
@@ -266,6 +331,7 @@ mod tests {
         let mut out = Vec::new();
         text_operators(
             b"BT /F1 12 Tf 72 712 Td (Card: 4111 1111 1111 1111) Tj T* [(SS)-10(N 123-45-)-10(6789)] TJ <0031> Tj ET",
+            &Fonts::default(),
             &mut out,
         );
         let s = String::from_utf8(out).unwrap();
