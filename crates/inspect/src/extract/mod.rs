@@ -304,6 +304,10 @@ impl DecodeNode {
             !cx.stopped()
         });
         if let Err(e) = r {
+            // Scan what did decode, then report the damage.
+            if !cx.stopped() {
+                child.finish(cx);
+            }
             cx.corrupt(&m.path, e);
         }
     }
