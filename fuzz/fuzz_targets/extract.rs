@@ -35,11 +35,7 @@ fuzz_target!(|data: &[u8]| {
         _ => None,
     };
     let content_type = (sel % 8 == 4).then(|| "multipart/form-data; boundary=b".to_string());
-    let ctx = ScanContext {
-        content_encoding: encoding,
-        content_type,
-        ..ScanContext::default()
-    };
+    let ctx = ScanContext { content_encoding: encoding, content_type, ..ScanContext::default() };
     let whole = engine().scan_bytes(ctx.clone(), input);
     let split = usize::from(sel).wrapping_mul(31) % (input.len() + 1);
     let mut s = engine().scanner(ctx);
@@ -48,7 +44,8 @@ fuzz_target!(|data: &[u8]| {
     let parts = s.finish();
     // A corrupt stream may be noticed after more or less of its output has been flushed,
     // depending on the split; the decision and its reason must still agree.
-    let corrupt = |v: &inspect::Verdict| matches!(v.could_not_scan, Some(inspect::CouldNotScan::Corrupt { .. }));
+    let corrupt =
+        |v: &inspect::Verdict| matches!(v.could_not_scan, Some(inspect::CouldNotScan::Corrupt { .. }));
     if corrupt(&whole) || corrupt(&parts) {
         assert_eq!(whole.decision, parts.decision, "split at {split}");
         assert_eq!(
