@@ -75,7 +75,9 @@ impl Decoder {
         let inner = match format {
             Format::Gzip => Inner::GzHeader(Vec::new()),
             Format::Deflate => Inner::DeflateStart(Vec::new()),
-            Format::Brotli => Inner::Brotli(Box::new(BrotliState::new(
+            // Strict RFC 7932: windows of at most 16 MiB (the large-window extension would
+            // let a header ask for 1 GiB).
+            Format::Brotli => Inner::Brotli(Box::new(BrotliState::new_strict(
                 HeapAlloc::new(0),
                 HeapAlloc::new(0),
                 HeapAlloc::new(HuffmanCode::default()),
