@@ -140,3 +140,15 @@ fn multipart_uploads_stream_without_buffering() {
     assert!(v.is_block());
     assert_eq!(v.evidence[0].member, "big.txt");
 }
+
+#[test]
+fn forged_entry_count_is_refused_before_allocation() {
+    let mut z = zip_of(&[("a.txt", b"hello".as_slice())]);
+    let e = z.windows(4).rposition(|w| w == b"PK\x05\x06").unwrap();
+    // 65,000 entries claimed on this disk and in total.
+    z[e + 8..e + 10].copy_from_slice(&65_000u16.to_le_bytes());
+    z[e + 10..e + 12].copy_from_slice(&65_000u16.to_le_bytes());
+    let limits = Limits { max_members: 1000, ..Limits::default() };
+    let (v, _) = scan_with(limits, &z);
+    assert_eq!(limit_of(&v), Some(LimitKind::MaxMembers), "{v:?}");
+}

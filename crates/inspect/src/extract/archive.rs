@@ -16,6 +16,15 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, reader: R, m: &Member) 
         cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
         return;
     }
+    // The zip crate reserves room for every entry the directory claims: judge the claim
+    // against the members limit first, so a forged count cannot ask for gigabytes.
+    let mut reader = reader;
+    if let Some(n) = declared_entries(&mut reader) {
+        if n > cx.st.budget.limits.max_members {
+            cx.st.budget.limit(LimitKind::MaxMembers, &m.path);
+            return;
+        }
+    }
     let mut za = match ZipArchive::new(reader) {
         Ok(z) => z,
         Err(e) => {
@@ -48,6 +57,39 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, reader: R, m: &Member) 
         let compressed = f.compressed_size();
         pump_member(cx, &mut f, child, Some(compressed));
     }
+}
+
+/// The entry count an archive's end-of-central-directory record (or its zip64 version)
+/// declares. Leaves the reader at the start.
+fn declared_entries<R: Read + Seek>(r: &mut R) -> Option<u64> {
+    use std::io::SeekFrom;
+    let len = r.seek(SeekFrom::End(0)).ok()?;
+    let tail_len = len.min(65_557);
+    r.seek(SeekFrom::Start(len - tail_len)).ok()?;
+    let mut tail = vec![0u8; tail_len as usize];
+    let ok = r.read_exact(&mut tail).is_ok();
+    let result = (|| {
+        if !ok {
+            return None;
+        }
+        let e = memchr::memmem::rfind(&tail, b"PK\x05\x06")?;
+        let entries = u16::from_le_bytes([*tail.get(e + 10)?, *tail.get(e + 11)?]);
+        if entries != 0xFFFF {
+            return Some(u64::from(entries));
+        }
+        // zip64: the locator just before points at the zip64 record.
+        let loc = memchr::memmem::rfind(&tail[..e], b"PK\x06\x07")?;
+        let off = u64::from_le_bytes(tail.get(loc + 8..loc + 16)?.try_into().ok()?);
+        r.seek(SeekFrom::Start(off)).ok()?;
+        let mut rec = [0u8; 40];
+        r.read_exact(&mut rec).ok()?;
+        if &rec[..4] != b"PK\x06\x06" {
+            return None;
+        }
+        Some(u64::from_le_bytes(rec[32..40].try_into().ok()?))
+    })();
+    r.seek(SeekFrom::Start(0)).ok()?;
+    result
 }
 
 fn office_type<R: Read + Seek>(za: &mut ZipArchive<R>) -> Option<FileType> {
