@@ -15,6 +15,36 @@ use crate::identify::FileType;
 /// The text of the built-in default policy.
 pub const DEFAULT_POLICY_TOML: &str = include_str!("default.toml");
 
+/// Published test and specimen numbers, excluded when a policy sets
+/// `exclude_test_numbers = true`. Off by default: a test card sent through the server is the
+/// usual way to check that blocking works.
+pub const TEST_NUMBERS: &[(&str, &[&str])] = &[
+    (
+        "credit_card",
+        &[
+            "4111111111111111",
+            "4012888888881881",
+            "4222222222222",
+            "5555555555554444",
+            "5105105105105100",
+            "2223000048400011",
+            "378282246310005",
+            "371449635398431",
+            "378734493671000",
+            "6011111111111117",
+            "6011000990139424",
+            "3530111333300000",
+            "3566002020360505",
+            "30569309025904",
+            "38520000023237",
+            "6200000000000005",
+        ],
+    ),
+    ("us_ssn", &["078051120", "219099999", "123456789"]),
+    ("iban", &["DE89370400440532013000", "GB82WEST12345698765432"]),
+    ("aws_access_key", &["AKIAIOSFODNN7EXAMPLE"]),
+];
+
 /// What a rule (or the could-not-scan outcome) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -168,6 +198,8 @@ struct Section {
     exempt_file_types: Vec<FileType>,
     #[serde(default)]
     disable: Vec<String>,
+    #[serde(default)]
+    exclude_test_numbers: bool,
 }
 
 fn custom_name() -> String {
@@ -237,6 +269,7 @@ impl Policy {
             line: Some(line_of(text, span.start)),
             message,
         };
+        let mut exclude_tests = false;
         let (name, could_not_scan, exempt_file_types, disable) = match file.policy {
             Some(s) => {
                 let span = s.span();
@@ -246,6 +279,7 @@ impl Policy {
                         return Err(err(span, format!("unknown built-in detector {d:?} in disable")));
                     }
                 }
+                exclude_tests = s.exclude_test_numbers;
                 (s.name, s.could_not_scan, s.exempt_file_types, s.disable)
             }
             None => (custom_name(), Action::Block, Vec::new(), Vec::new()),
@@ -319,13 +353,21 @@ impl Policy {
             }
             None => (HashMap::new(), 0..0),
         };
-        let (exclusions, ex_span) = match file.exclusions {
+        let (mut exclusions, ex_span) = match file.exclusions {
             Some(h) => {
                 let span = h.span();
                 (h.into_inner(), span)
             }
             None => (HashMap::new(), 0..0),
         };
+        if exclude_tests {
+            for (detector, values) in TEST_NUMBERS {
+                exclusions
+                    .entry(detector.to_string())
+                    .or_default()
+                    .extend(values.iter().map(|v| v.to_string()));
+            }
+        }
         for k in hotwords.keys() {
             if !names.contains(k) {
                 return Err(err(hw_span, format!("hotwords for unknown detector {k:?}")));
@@ -446,6 +488,23 @@ mod tests {
         assert!(r.applies(Method::Reqmod, Some("bob"), &["finance".into()]));
         assert!(!r.applies(Method::Reqmod, Some("bob"), &[]));
         assert!(!r.applies(Method::Respmod, Some("alice"), &[]));
+    }
+
+    #[test]
+    fn test_numbers_are_excluded_only_on_request() {
+        use crate::{Engine, Limits, ScanContext};
+        use std::sync::Arc;
+        let on = Policy::from_toml_str(&DEFAULT_POLICY_TOML.replace(
+            "could_not_scan = \"block\"",
+            "could_not_scan = \"block\"\nexclude_test_numbers = true",
+        ))
+        .unwrap();
+        let text = b"card 4111 1111 1111 1111 key AKIAIOSFODNN7EXAMPLE";
+        let v = Engine::new(Arc::new(on), Limits::default()).scan_bytes(ScanContext::default(), text);
+        assert!(!v.is_block(), "{v:?}");
+        let v = Engine::new(Arc::new(Policy::builtin()), Limits::default())
+            .scan_bytes(ScanContext::default(), text);
+        assert!(v.is_block());
     }
 
     #[test]
