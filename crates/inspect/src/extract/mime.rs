@@ -104,6 +104,46 @@ pub(crate) fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
     }
 }
 
+/// Header text with RFC 2047 encoded words (`=?utf-8?B?...?=`, `=?...?Q?...?=`) decoded.
+pub(crate) fn encoded_words(head: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.len());
+    let mut i = 0;
+    while i < head.len() {
+        if head[i..].starts_with(b"=?") {
+            if let Some(w) = encoded_word(&head[i + 2..]) {
+                out.extend_from_slice(&w.0);
+                i += 2 + w.1;
+                continue;
+            }
+        }
+        out.push(head[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Decodes `charset?E?text?=` (after `=?`); returns the bytes and the length consumed.
+fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let limit = &s[..s.len().min(1024)];
+    let q1 = memchr::memchr(b'?', limit)?;
+    let enc = *limit.get(q1 + 1)?;
+    if limit.get(q1 + 2) != Some(&b'?') {
+        return None;
+    }
+    let start = q1 + 3;
+    let end = start + memchr::memmem::find(&limit[start..], b"?=")?;
+    let text = &limit[start..end];
+    let decoded = match enc.to_ascii_uppercase() {
+        b'B' => decode_body(text, Some("base64")),
+        b'Q' => {
+            let t: Vec<u8> = text.iter().map(|&b| if b == b'_' { b' ' } else { b }).collect();
+            quoted_printable(&t)
+        }
+        _ => return None,
+    };
+    Some((decoded, end + 2))
+}
+
 /// Quoted-printable: `=XX` escapes and `=` soft line breaks.
 pub(crate) fn quoted_printable(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
@@ -194,7 +234,7 @@ pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &
 pub(crate) fn scan_email(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
     let (head, body) = split_head(data);
     let mut t = TextNode::new(m.child("headers"), Charset::Bytes, Markup::Plain);
-    t.write(cx, head);
+    t.write(cx, &encoded_words(head));
     t.finish(cx);
     let h = parse_headers(head);
     match h.content_type.as_deref().and_then(multipart_boundary) {
@@ -219,6 +259,14 @@ mod tests {
     #[test]
     fn qp_decodes() {
         assert_eq!(quoted_printable(b"a=3D1=\r\nb =41"), b"a=1b A");
+    }
+
+    #[test]
+    fn encoded_header_words() {
+        assert_eq!(
+            encoded_words(b"Subject: =?utf-8?B?U1NOIDEyMy00NS02Nzg5?= and =?ISO-8859-1?Q?caf=E9_ok?="),
+            b"Subject: SSN 123-45-6789 and caf\xe9 ok"
+        );
     }
 
     #[test]
