@@ -158,9 +158,10 @@ impl Scanner {
     }
 
     /// True when the object is of a kind that needs random access (zip, office, PDF,
-    /// multipart, e-mail) and is being held in memory until [`finish`](Self::finish). A
-    /// server that would rather spool large bodies to disk can stop feeding, write the body
-    /// to a file and call [`Engine::scan_reader`] instead.
+    /// e-mail, RTF) and is being held in memory until [`finish`](Self::finish). A server that
+    /// would rather spool large bodies to disk can stop feeding, write the body (including
+    /// what it fed) to a file and call [`Engine::scan_reader`] instead. Plain text, encoded
+    /// bodies, tar and multipart uploads never buffer.
     pub fn is_buffering(&self) -> bool {
         self.node.is_buffering()
     }

@@ -2,9 +2,10 @@
 //! bytes into text streams, one per member, each scanned by its own [`DetectStream`].
 //!
 //! A [`Node`] starts by sniffing the first [`SNIFF_LEN`] bytes, then becomes what the
-//! content is: a text stream (scanned as it arrives, in bounded memory), a decompressor or a
-//! tar reader (streaming into a child node), or a buffer for formats that need random
-//! access (zip, PDF, RTF, multipart, e-mail), extracted when the object ends.
+//! content is: a text stream (scanned as it arrives, in bounded memory), a decompressor, a
+//! tar or multipart reader (streaming into child nodes), or a buffer for formats that need random
+//! access (zip, PDF, RTF, e-mail), extracted when the object ends. Multipart bodies
+//! stream part by part.
 
 mod archive;
 mod mime;
