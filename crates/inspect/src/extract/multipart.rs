@@ -36,6 +36,8 @@ pub(crate) struct MultipartNode {
     buf: Vec<u8>,
     state: State,
     parts: u32,
+    /// Whether `buf` still starts with the `\r\n` put in front of the body.
+    fresh: bool,
 }
 
 impl MultipartNode {
@@ -43,7 +45,7 @@ impl MultipartNode {
         let mut delim = b"\r\n--".to_vec();
         delim.extend_from_slice(boundary.as_bytes());
         let pre = TextNode::new(m.child("preamble"), Charset::Bytes, Markup::Plain);
-        Self { m, delim, buf: b"\r\n".to_vec(), state: State::Preamble(Box::new(pre)), parts: 0 }
+        Self { m, delim, buf: b"\r\n".to_vec(), state: State::Preamble(Box::new(pre)), parts: 0, fresh: true }
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
@@ -79,7 +81,8 @@ impl MultipartNode {
                 }
                 State::Preamble(t) => match memmem::find(&self.buf, &self.delim) {
                     Some(p) => {
-                        let pre = self.buf[2.min(p)..p].to_vec();
+                        let skip = if self.fresh { 2.min(p) } else { 0 };
+                        let pre = self.buf[skip..p].to_vec();
                         if pre.iter().any(|b| !b.is_ascii_whitespace()) {
                             t.write(cx, &pre);
                         }
@@ -96,6 +99,7 @@ impl MultipartNode {
                             let keep = self.buf.len() - dl;
                             t.write(cx, &self.buf[..keep]);
                             self.buf.drain(..keep);
+                            self.fresh = false;
                         }
                         return;
                     }
