@@ -1,1 +1,347 @@
-//! ICAP client: pooled connections, OPTIONS cache, preview, 204.
+//! The ICAP client: a connection pool per server, OPTIONS cached by Options-TTL and dropped
+//! when the ISTag changes, the preview size taken from OPTIONS, 204 offered, bodies streamed
+//! from any `AsyncRead` while the answer streams back (never a deadlock on large bodies).
+
+mod error;
+mod exchange;
+mod pool;
+mod uri;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Limits, Method, ServiceOptions};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+pub use error::ClientError;
+pub use uri::{IcapUri, ICAPS_PORT, ICAP_PORT};
+
+use crate::server::Io;
+use pool::Pool;
+
+/// Client settings; every limit has a named default.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// How long a TCP connect (and a TLS handshake) may take.
+    pub connect_timeout: Duration,
+    /// How long to wait for any byte of an answer, or for a write to go through.
+    pub read_timeout: Duration,
+    /// How long an idle connection stays in the pool.
+    pub idle_lifetime: Duration,
+    /// Idle connections kept per server.
+    pub max_idle_per_server: usize,
+    /// Preview size when the server's OPTIONS gives none (0: no preview).
+    pub default_preview: usize,
+    /// Longest time an OPTIONS answer is cached when it has no Options-TTL.
+    pub max_options_ttl: Duration,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// Codec limits for answers.
+    pub limits: Limits,
+    /// TLS settings for `icaps://` servers.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl ClientConfig {
+    /// Default for [`ClientConfig::connect_timeout`].
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Default for [`ClientConfig::read_timeout`].
+    pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default for [`ClientConfig::idle_lifetime`]: under the server's idle timeout (60 s).
+    pub const DEFAULT_IDLE_LIFETIME: Duration = Duration::from_secs(30);
+    /// Default for [`ClientConfig::max_idle_per_server`].
+    pub const DEFAULT_MAX_IDLE_PER_SERVER: usize = 64;
+    /// Default for [`ClientConfig::max_options_ttl`].
+    pub const DEFAULT_MAX_OPTIONS_TTL: Duration = Duration::from_secs(3600);
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: Self::DEFAULT_READ_TIMEOUT,
+            idle_lifetime: Self::DEFAULT_IDLE_LIFETIME,
+            max_idle_per_server: Self::DEFAULT_MAX_IDLE_PER_SERVER,
+            default_preview: 0,
+            max_options_ttl: Self::DEFAULT_MAX_OPTIONS_TTL,
+            user_agent: concat!("dlpgate/", env!("CARGO_PKG_VERSION")).to_string(),
+            limits: Limits::default(),
+            tls: None,
+        }
+    }
+}
+
+/// What to send: REQMOD with an HTTP request, or RESPMOD with a response (and its request).
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    /// REQMOD or RESPMOD.
+    pub method: Method,
+    /// The HTTP request head.
+    pub http_request: Option<HttpRequestHead>,
+    /// The HTTP response head (RESPMOD).
+    pub http_response: Option<HttpResponseHead>,
+    /// Extra ICAP headers (`X-Client-IP`, `X-Authenticated-User`, ...).
+    pub headers: Headers,
+    /// The preview to send.
+    pub preview: Preview,
+    /// Offer `Allow: 204`.
+    pub allow_204: bool,
+}
+
+impl ClientRequest {
+    /// A REQMOD of this HTTP request.
+    pub fn reqmod(http_request: HttpRequestHead) -> Self {
+        Self {
+            method: Method::Reqmod,
+            http_request: Some(http_request),
+            http_response: None,
+            headers: Headers::new(),
+            preview: Preview::FromOptions,
+            allow_204: true,
+        }
+    }
+
+    /// A RESPMOD of this HTTP response (and the request that caused it).
+    pub fn respmod(http_request: Option<HttpRequestHead>, http_response: HttpResponseHead) -> Self {
+        Self {
+            method: Method::Respmod,
+            http_request,
+            http_response: Some(http_response),
+            headers: Headers::new(),
+            preview: Preview::FromOptions,
+            allow_204: true,
+        }
+    }
+}
+
+/// How much of the body goes in a preview.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Preview {
+    /// The size the service's OPTIONS announces (none if it announces none).
+    #[default]
+    FromOptions,
+    /// No preview: the whole body is sent at once.
+    Off,
+    /// This many bytes (`Preview: 0` is valid: the server sees the heads first).
+    Size(usize),
+}
+
+/// The answer.
+#[derive(Debug, Clone)]
+pub struct ClientResponse {
+    /// ICAP status (200, 204, or an error status).
+    pub status: u16,
+    /// ICAP headers.
+    pub headers: Headers,
+    /// The modified or replacement HTTP request head.
+    pub http_request: Option<HttpRequestHead>,
+    /// The modified or replacement HTTP response head (a block page, say).
+    pub http_response: Option<HttpResponseHead>,
+    /// Bytes of the answer's body (written to the caller's sink).
+    pub body_len: u64,
+    /// True for 204, and for a 200 whose body is byte-identical to what was sent: the
+    /// server changed nothing.
+    pub unmodified: bool,
+    /// Bytes of the body that were sent.
+    pub sent_len: u64,
+    /// The server (`host:port`).
+    pub server: String,
+}
+
+impl ClientResponse {
+    /// The ISTag of the answer.
+    pub fn istag(&self) -> Option<&str> {
+        self.headers.get("istag")
+    }
+}
+
+/// A cached OPTIONS answer.
+#[derive(Debug, Clone)]
+struct CachedOptions {
+    options: Arc<ServiceOptions>,
+    expires: Instant,
+}
+
+/// An ICAP client; clones share the pool and the OPTIONS cache.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: ClientConfig,
+    pool: Pool,
+    options: Mutex<HashMap<IcapUri, CachedOptions>>,
+}
+
+impl Client {
+    /// A client with these settings.
+    pub fn new(config: ClientConfig) -> Self {
+        let pool = Pool::new(config.max_idle_per_server, config.idle_lifetime);
+        Self { inner: Arc::new(Inner { config, pool, options: Mutex::new(HashMap::new()) }) }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The service's options, from the cache while fresh (Options-TTL, at most
+    /// [`ClientConfig::max_options_ttl`]), else from an OPTIONS request.
+    pub async fn options(&self, uri: &IcapUri) -> Result<Arc<ServiceOptions>, ClientError> {
+        if let Some(cached) = self.cached_options(uri) {
+            return Ok(cached);
+        }
+        self.refresh_options(uri).await
+    }
+
+    /// Sends OPTIONS now, and caches the answer.
+    pub async fn refresh_options(&self, uri: &IcapUri) -> Result<Arc<ServiceOptions>, ClientError> {
+        let options = Arc::new(
+            self.with_connection(uri, |conn| exchange::options(conn, uri, &self.inner.config)).await?,
+        );
+        let max = self.inner.config.max_options_ttl;
+        let ttl = options.options_ttl.map_or(max, |s| Duration::from_secs(s).min(max));
+        let entry = CachedOptions { options: options.clone(), expires: Instant::now() + ttl };
+        self.inner.options.lock().unwrap_or_else(|p| p.into_inner()).insert(uri.clone(), entry);
+        Ok(options)
+    }
+
+    fn cached_options(&self, uri: &IcapUri) -> Option<Arc<ServiceOptions>> {
+        let cache = self.inner.options.lock().unwrap_or_else(|p| p.into_inner());
+        cache.get(uri).filter(|c| c.expires > Instant::now()).map(|c| c.options.clone())
+    }
+
+    /// Drops the cached options when an answer carries another ISTag: the service changed.
+    fn note_istag(&self, uri: &IcapUri, istag: Option<&str>) {
+        let Some(istag) = istag else { return };
+        let mut cache = self.inner.options.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.get(uri).is_some_and(|c| c.options.istag != istag) {
+            cache.remove(uri);
+        }
+    }
+
+    /// Sends a REQMOD or RESPMOD with `body` (streamed; `None` for no body) and writes the
+    /// answer's body to `sink`. The preview size comes from the service's OPTIONS.
+    pub async fn send(
+        &self,
+        uri: &IcapUri,
+        request: &ClientRequest,
+        body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+        sink: &mut (dyn AsyncWrite + Unpin + Send),
+    ) -> Result<ClientResponse, ClientError> {
+        let preview = match request.preview {
+            Preview::Size(p) => Some(p),
+            Preview::Off => None,
+            Preview::FromOptions => {
+                let options = self.options(uri).await?;
+                options.preview.or(Some(self.inner.config.default_preview).filter(|p| *p > 0))
+            }
+        };
+        let config = &self.inner.config;
+        let key = uri.to_string();
+        let pooled = self.inner.pool.take(&key);
+        let was_pooled = pooled.is_some();
+        let io = match pooled {
+            Some(io) => io,
+            None => self.connect(uri).await?,
+        };
+        let has_body = body.is_some();
+        let mut outcome =
+            exchange::modify(exchange::Conn { io }, uri, config, request, preview, body, sink).await;
+        if let exchange::Outcome::Failed { retryable: true, error } = &outcome {
+            // Only a request without a body can be sent again: a body reader cannot rewind.
+            if was_pooled && !has_body {
+                tracing::debug!(server = %uri.authority(), %error, "pooled connection failed; retrying on a new one");
+                let io = self.connect(uri).await?;
+                outcome =
+                    exchange::modify(exchange::Conn { io }, uri, config, request, preview, None, sink).await;
+            }
+        }
+        match outcome {
+            exchange::Outcome::Done { value, reusable } => {
+                if let Some(conn) = reusable {
+                    self.inner.pool.put(&key, conn.io);
+                }
+                self.note_istag(uri, value.istag());
+                Ok(value)
+            }
+            exchange::Outcome::Failed { error, .. } => Err(error),
+        }
+    }
+
+    /// Runs `f` on a pooled or new connection. A pooled connection that fails before the
+    /// server answered anything and before any body byte was taken is replaced by a fresh
+    /// one, once: nothing can be judged twice.
+    async fn with_connection<T, F, Fut>(&self, uri: &IcapUri, mut f: F) -> Result<T, ClientError>
+    where
+        F: FnMut(exchange::Conn) -> Fut,
+        Fut: std::future::Future<Output = exchange::Outcome<T>>,
+    {
+        let key = uri.to_string();
+        let pooled = self.inner.pool.take(&key);
+        let was_pooled = pooled.is_some();
+        let io = match pooled {
+            Some(io) => io,
+            None => self.connect(uri).await?,
+        };
+        let outcome = f(exchange::Conn { io }).await;
+        match outcome {
+            exchange::Outcome::Done { value, reusable: Some(conn) } => {
+                self.inner.pool.put(&key, conn.io);
+                Ok(value)
+            }
+            exchange::Outcome::Done { value, reusable: None } => Ok(value),
+            exchange::Outcome::Failed { error, retryable } if was_pooled && retryable => {
+                tracing::debug!(server = %uri.authority(), %error, "pooled connection failed; retrying on a new one");
+                let io = self.connect(uri).await?;
+                match f(exchange::Conn { io }).await {
+                    exchange::Outcome::Done { value, reusable } => {
+                        if let Some(conn) = reusable {
+                            self.inner.pool.put(&key, conn.io);
+                        }
+                        Ok(value)
+                    }
+                    exchange::Outcome::Failed { error, .. } => Err(error),
+                }
+            }
+            exchange::Outcome::Failed { error, .. } => Err(error),
+        }
+    }
+
+    async fn connect(&self, uri: &IcapUri) -> Result<Box<dyn Io>, ClientError> {
+        let config = &self.inner.config;
+        let server = uri.authority();
+        let stream = match tokio::time::timeout(config.connect_timeout, TcpStream::connect(&server)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(ClientError::connect(&server, format!("cannot connect: {e}"))),
+            Err(_) => {
+                return Err(ClientError::timeout(
+                    &server,
+                    format!("no answer to connect within {:?}", config.connect_timeout),
+                ))
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        if !uri.tls {
+            return Ok(Box::new(stream));
+        }
+        let Some(tls) = &config.tls else {
+            return Err(ClientError::tls(
+                &server,
+                "icaps:// needs TLS settings (a trusted certificate or CA)",
+            ));
+        };
+        let name = rustls_pki_types::ServerName::try_from(uri.host.clone())
+            .map_err(|e| ClientError::tls(&server, format!("bad server name {}: {e}", uri.host)))?;
+        let connector = tokio_rustls::TlsConnector::from(tls.clone());
+        match tokio::time::timeout(config.connect_timeout, connector.connect(name, stream)).await {
+            Ok(Ok(s)) => Ok(Box::new(s)),
+            Ok(Err(e)) => Err(ClientError::tls(&server, format!("TLS handshake failed: {e}"))),
+            Err(_) => Err(ClientError::timeout(&server, "TLS handshake timed out")),
+        }
+    }
+}

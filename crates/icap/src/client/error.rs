@@ -1,0 +1,129 @@
+//! What can go wrong talking to an ICAP server, and whether anything was answered.
+
+use std::fmt;
+
+/// The kind of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Connect,
+    Timeout,
+    Tls,
+    Protocol,
+    Status,
+    Io,
+    Body,
+}
+
+/// A failed exchange with one server.
+#[derive(Debug)]
+pub struct ClientError {
+    kind: Kind,
+    server: String,
+    detail: String,
+    status: Option<u16>,
+    answered: bool,
+}
+
+impl ClientError {
+    fn of(kind: Kind, server: &str, detail: impl Into<String>) -> Self {
+        Self { kind, server: server.to_string(), detail: detail.into(), status: None, answered: false }
+    }
+
+    pub(crate) fn connect(server: &str, detail: impl Into<String>) -> Self {
+        Self::of(Kind::Connect, server, detail)
+    }
+
+    pub(crate) fn timeout(server: &str, detail: impl Into<String>) -> Self {
+        Self::of(Kind::Timeout, server, detail)
+    }
+
+    pub(crate) fn tls(server: &str, detail: impl Into<String>) -> Self {
+        Self::of(Kind::Tls, server, detail)
+    }
+
+    pub(crate) fn protocol(server: &str, detail: impl Into<String>) -> Self {
+        Self::of(Kind::Protocol, server, detail)
+    }
+
+    pub(crate) fn io(server: &str, detail: impl Into<String>) -> Self {
+        Self::of(Kind::Io, server, detail)
+    }
+
+    pub(crate) fn body(server: &str, detail: impl Into<String>) -> Self {
+        Self::of(Kind::Body, server, detail)
+    }
+
+    pub(crate) fn status(server: &str, status: u16, reason: &str) -> Self {
+        Self {
+            kind: Kind::Status,
+            server: server.to_string(),
+            detail: format!("ICAP {status} {reason}"),
+            status: Some(status),
+            answered: true,
+        }
+    }
+
+    pub(crate) fn answered(mut self, answered: bool) -> Self {
+        self.answered = answered;
+        self
+    }
+
+    /// The server could not be reached (refused, unreachable, no such host).
+    pub fn is_connect(&self) -> bool {
+        self.kind == Kind::Connect
+    }
+
+    /// A connect, handshake or read timed out.
+    pub fn is_timeout(&self) -> bool {
+        self.kind == Kind::Timeout
+    }
+
+    /// The TLS handshake failed (untrusted server certificate, refused client certificate).
+    pub fn is_tls(&self) -> bool {
+        self.kind == Kind::Tls
+    }
+
+    /// The server broke the protocol.
+    pub fn is_protocol(&self) -> bool {
+        self.kind == Kind::Protocol
+    }
+
+    /// The server answered `404`: no such service.
+    pub fn is_service_not_found(&self) -> bool {
+        self.status == Some(404)
+    }
+
+    /// The ICAP error status the server answered, if it answered one.
+    pub fn icap_status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Reading the body to send failed (a local file error, not the server's fault).
+    pub fn is_body(&self) -> bool {
+        self.kind == Kind::Body
+    }
+
+    /// True when the server answered something for this request: retrying elsewhere could
+    /// then judge the same file twice.
+    pub fn was_answered(&self) -> bool {
+        self.answered
+    }
+
+    /// The server (`host:port`) the error came from.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// A human-readable reason.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.server, self.detail)
+    }
+}
+
+impl std::error::Error for ClientError {}

@@ -1,0 +1,348 @@
+//! One ICAP exchange on one connection: OPTIONS, or a REQMOD/RESPMOD whose body is written
+//! while the answer is read (a server may stream its answer before the body ends).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use icap_proto::{
+    encode_chunk, encode_last_chunk, encode_request_head, Method, Parts, RequestHead, Response,
+    ResponseDecoder, ResponseEvent, Section, ServiceOptions,
+};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::oneshot;
+
+use super::{ClientConfig, ClientError, ClientRequest, ClientResponse, IcapUri};
+use crate::server::Io;
+
+/// Size of the pieces a body is sent in.
+const SEND_CHUNK: usize = 64 * 1024;
+
+/// A connection for one exchange.
+pub(crate) struct Conn {
+    pub(crate) io: Box<dyn Io>,
+}
+
+/// How an exchange ended.
+pub(crate) enum Outcome<T> {
+    /// Done; the connection comes back when it can carry another request.
+    Done { value: T, reusable: Option<Conn> },
+    /// Failed; `retryable` when nothing was answered and no body byte was taken.
+    Failed { error: ClientError, retryable: bool },
+}
+
+fn failed<T>(error: ClientError, retryable: bool) -> Outcome<T> {
+    Outcome::Failed { error, retryable }
+}
+
+fn base_head(method: Method, uri: &IcapUri, config: &ClientConfig) -> RequestHead {
+    let mut head = RequestHead::new(method, uri.to_string());
+    head.headers.append("Host", uri.authority());
+    head.headers.append("User-Agent", config.user_agent.clone());
+    head
+}
+
+/// Sends OPTIONS and reads the service's options.
+pub(crate) async fn options(conn: Conn, uri: &IcapUri, config: &ClientConfig) -> Outcome<ServiceOptions> {
+    let server = uri.authority();
+    let mut io = conn.io;
+    let mut out = BytesMut::new();
+    encode_request_head(&base_head(Method::Options, uri, config), Parts::NONE, &mut out);
+    if let Err(e) = timed(config.read_timeout, &server, io.write_all(&out)).await {
+        return failed(e, true);
+    }
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut decoder = ResponseDecoder::new(config.limits);
+    let mut head: Option<Box<Response>> = None;
+    loop {
+        let event = match next_event(&mut io, &mut buf, &mut decoder, config.read_timeout, &server).await {
+            Ok(ev) => ev,
+            Err(e) => {
+                let answered = head.is_some();
+                return failed(e.answered(answered), !answered);
+            }
+        };
+        match event {
+            ResponseEvent::Head(h) => head = Some(h),
+            ResponseEvent::Data(_) => {}
+            ResponseEvent::End { .. } => break,
+        }
+    }
+    let Some(head) = head else { return failed(ClientError::protocol(&server, "no answer"), false) };
+    if head.head.status != 200 {
+        return failed(ClientError::status(&server, head.head.status, &head.head.reason), false);
+    }
+    let reusable = !wants_close(&head) && buf.is_empty();
+    match ServiceOptions::from_headers(&head.head.headers) {
+        Ok(options) => Outcome::Done { value: options, reusable: reusable.then_some(Conn { io }) },
+        Err(e) => failed(ClientError::protocol(&server, e.to_string()).answered(true), false),
+    }
+}
+
+fn wants_close(response: &Response) -> bool {
+    response.head.headers.list("connection").any(|v| v.eq_ignore_ascii_case("close"))
+}
+
+async fn timed<T>(
+    limit: Duration,
+    server: &str,
+    fut: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(ClientError::io(server, format!("connection failed: {e}"))),
+        Err(_) => Err(ClientError::timeout(server, format!("no progress within {limit:?}"))),
+    }
+}
+
+async fn next_event<R: AsyncRead + Unpin + ?Sized>(
+    io: &mut R,
+    buf: &mut BytesMut,
+    decoder: &mut ResponseDecoder,
+    limit: Duration,
+    server: &str,
+) -> Result<ResponseEvent, ClientError> {
+    loop {
+        match decoder.decode(buf) {
+            Ok(Some(ev)) => return Ok(ev),
+            Ok(None) => {}
+            Err(e) => return Err(ClientError::protocol(server, e.to_string())),
+        }
+        buf.reserve(32 * 1024);
+        let n = timed(limit, server, io.read_buf(buf)).await?;
+        if n == 0 {
+            return Err(ClientError::io(server, "the server closed the connection"));
+        }
+    }
+}
+
+/// What the reader tells the writer after a preview.
+enum Decision {
+    /// `100 Continue`: send the rest.
+    Continue,
+    /// A final answer: the client sends no more of the body.
+    Final,
+}
+
+/// Sends a REQMOD or RESPMOD and reads the answer, both at once.
+pub(crate) async fn modify(
+    conn: Conn,
+    uri: &IcapUri,
+    config: &ClientConfig,
+    request: &ClientRequest,
+    preview: Option<usize>,
+    body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+    sink: &mut (dyn AsyncWrite + Unpin + Send),
+) -> Outcome<ClientResponse> {
+    let server = uri.authority();
+    let (mut rd, mut wr) = tokio::io::split(conn.io);
+    let has_body = body.is_some();
+    let preview = preview.filter(|_| has_body);
+    let (decision_tx, decision_rx) = oneshot::channel::<Decision>();
+    let refused = AtomicBool::new(false);
+    let mut head = base_head(request.method, uri, config);
+    if request.allow_204 {
+        head.headers.append("Allow", "204");
+    }
+    if let Some(p) = preview {
+        head.headers.append("Preview", p.to_string());
+    }
+    for (name, value) in request.headers.iter() {
+        head.headers.append(name.to_string(), value.clone());
+    }
+    let body_section = match (has_body, request.method) {
+        (false, _) => Section::NullBody,
+        (true, Method::Respmod) => Section::ResBody,
+        (true, _) => Section::ReqBody,
+    };
+    let parts = Parts {
+        http_request: request.http_request.as_ref(),
+        http_response: request.http_response.as_ref(),
+        body: body_section,
+    };
+    let mut first = BytesMut::new();
+    encode_request_head(&head, parts, &mut first);
+
+    let writer = write_request(&mut wr, first, body, preview, decision_rx, &refused, config, &server);
+    let reader = read_answer(&mut rd, sink, decision_tx, &refused, config, &server);
+    let (written, read) = tokio::join!(writer, reader);
+    let (sent_hash, sent_len, body_complete) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            // A failure to write is only worth a retry if the server said nothing at all.
+            let answered = read_any(&read);
+            let retryable = !answered && !has_body && !e.is_body();
+            return failed(e.answered(answered), retryable);
+        }
+    };
+    let read = match read {
+        Ok(r) => r,
+        Err(e) => {
+            let answered = e.was_answered();
+            return failed(e, !answered && !has_body);
+        }
+    };
+    let Some(response) = read.response else {
+        return failed(ClientError::protocol(&server, "no answer").answered(false), false);
+    };
+    if response.head.status >= 300 {
+        return failed(ClientError::status(&server, response.head.status, &response.head.reason), false);
+    }
+    let unmodified = response.head.status == 204
+        || (response.head.status == 200 && read.body_hash == sent_hash && read.body_len == sent_len);
+    let reusable = !wants_close(&response) && body_complete && read.clean;
+    let value = ClientResponse {
+        status: response.head.status,
+        headers: response.head.headers.clone(),
+        http_request: response.http_request.clone(),
+        http_response: response.http_response.clone(),
+        body_len: read.body_len,
+        unmodified,
+        sent_len,
+        server,
+    };
+    let reusable = reusable.then(|| Conn { io: rd.unsplit(wr) });
+    Outcome::Done { value, reusable }
+}
+
+fn read_any(read: &Result<Answer, ClientError>) -> bool {
+    read.as_ref().is_ok_and(|r| r.response.is_some() || r.body_len > 0)
+}
+
+/// Reads up to `limit` bytes (fewer only at the end of the body).
+async fn fill(
+    body: &mut (dyn AsyncRead + Unpin + Send),
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<bool> {
+    buf.clear();
+    buf.reserve(limit);
+    while buf.len() < limit {
+        let n = (&mut *body).take((limit - buf.len()) as u64).read_to_end(buf).await?;
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Writes the head and the body: the preview first when there is one, then the rest after
+/// `100 Continue`. Returns the SHA-256 and length of what was sent, and whether the message
+/// was completed (a connection is reusable only then).
+#[allow(clippy::too_many_arguments)]
+async fn write_request(
+    wr: &mut WriteHalf<Box<dyn Io>>,
+    mut out: BytesMut,
+    body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+    preview: Option<usize>,
+    decision: oneshot::Receiver<Decision>,
+    refused: &AtomicBool,
+    config: &ClientConfig,
+    server: &str,
+) -> Result<([u8; 32], u64, bool), ClientError> {
+    let mut hasher = Sha256::new();
+    let mut sent = 0u64;
+    let Some(body) = body else {
+        timed(config.read_timeout, server, wr.write_all(&out)).await?;
+        return Ok((hasher.finalize().into(), 0, true));
+    };
+    let mut piece = Vec::new();
+    if let Some(size) = preview {
+        let at_end =
+            fill(body, &mut piece, size).await.map_err(|e| ClientError::body(server, e.to_string()))?;
+        hasher.update(&piece);
+        sent += piece.len() as u64;
+        encode_chunk(&piece, &mut out);
+        // A preview that holds the whole body ends with ieof: the server answers at once.
+        encode_last_chunk(at_end, &mut out);
+        timed(config.read_timeout, server, wr.write_all(&out)).await?;
+        if at_end {
+            return Ok((hasher.finalize().into(), sent, true));
+        }
+        match decision.await {
+            Ok(Decision::Continue) => {}
+            // A final answer to the preview: nothing more is sent, and the message is complete.
+            Ok(Decision::Final) => return Ok((hasher.finalize().into(), sent, true)),
+            Err(_) => return Ok((hasher.finalize().into(), sent, false)),
+        }
+        out = BytesMut::new();
+    }
+    loop {
+        if refused.load(Ordering::Relaxed) {
+            // An error answer before the body ended: the rest is not wanted. (A 200 may
+            // stream back before the body ends, as an echo does; then sending goes on.)
+            return Ok((hasher.finalize().into(), sent, false));
+        }
+        let at_end =
+            fill(body, &mut piece, SEND_CHUNK).await.map_err(|e| ClientError::body(server, e.to_string()))?;
+        hasher.update(&piece);
+        sent += piece.len() as u64;
+        encode_chunk(&piece, &mut out);
+        if at_end {
+            encode_last_chunk(false, &mut out);
+        }
+        timed(config.read_timeout, server, wr.write_all(&out)).await?;
+        out.clear();
+        if at_end {
+            return Ok((hasher.finalize().into(), sent, true));
+        }
+    }
+}
+
+/// What the reader got.
+struct Answer {
+    response: Option<Box<Response>>,
+    body_hash: [u8; 32],
+    body_len: u64,
+    /// The answer ended where the buffer ended: no stray bytes.
+    clean: bool,
+}
+
+async fn read_answer(
+    rd: &mut ReadHalf<Box<dyn Io>>,
+    sink: &mut (dyn AsyncWrite + Unpin + Send),
+    decision: oneshot::Sender<Decision>,
+    refused: &AtomicBool,
+    config: &ClientConfig,
+    server: &str,
+) -> Result<Answer, ClientError> {
+    let mut decision = Some(decision);
+    let mut buf = BytesMut::with_capacity(32 * 1024);
+    let mut decoder = ResponseDecoder::new(config.limits);
+    let mut hasher = Sha256::new();
+    let mut body_len = 0u64;
+    let mut response: Option<Box<Response>> = None;
+    loop {
+        let event = next_event(rd, &mut buf, &mut decoder, config.read_timeout, server)
+            .await
+            .map_err(|e| e.answered(response.is_some()))?;
+        match event {
+            ResponseEvent::Head(h) if h.head.status == 100 => {
+                // RFC 3507 errata 5893: a 100 after the whole body (ieof) is ignored.
+                if let Some(tx) = decision.take() {
+                    let _ = tx.send(Decision::Continue);
+                }
+            }
+            ResponseEvent::Head(h) => {
+                if h.head.status >= 300 {
+                    refused.store(true, Ordering::Relaxed);
+                }
+                if let Some(tx) = decision.take() {
+                    let _ = tx.send(Decision::Final);
+                }
+                response = Some(h);
+            }
+            ResponseEvent::Data(data) => {
+                hasher.update(&data);
+                body_len += data.len() as u64;
+                timed(config.read_timeout, server, sink.write_all(&data))
+                    .await
+                    .map_err(|e| e.answered(true))?;
+            }
+            ResponseEvent::End { .. } => break,
+        }
+    }
+    let _ = sink.flush().await;
+    Ok(Answer { response, body_hash: hasher.finalize().into(), body_len, clean: buf.is_empty() })
+}
