@@ -18,6 +18,41 @@
 //! assert_eq!(verdict.evidence[0].masked, "4111********1111");
 //! ```
 //!
+//! # In a server
+//!
+//! ```
+//! use std::sync::Arc;
+//! use inspect::{Engine, Limits, Method, Policy, PreviewDecision, ScanContext};
+//!
+//! // Once, at start-up (and again on reload): the policy version goes into the ISTag.
+//! let engine = Engine::new(Arc::new(Policy::builtin()), Limits::default());
+//! let istag = engine.policy().version().to_string();
+//! # assert_eq!(istag.len(), 16);
+//!
+//! // Per ICAP request.
+//! let ctx = ScanContext {
+//!     method: Method::Reqmod,
+//!     content_type: Some("text/plain".into()),
+//!     user: Some("alice".into()),
+//!     groups: vec!["finance".into()],
+//!     ..ScanContext::default()
+//! };
+//! let preview = b"quarterly numbers, ";
+//! if engine.preview(&ctx, preview) == PreviewDecision::Exempt {
+//!     // Answer 204 without reading the rest.
+//! }
+//! let mut scanner = engine.scanner(ctx);
+//! scanner.feed(preview);
+//! scanner.feed(b"and the SSN 123-45-6789");
+//! let verdict = scanner.finish();
+//! assert!(verdict.is_block());
+//! assert_eq!(verdict.threat_names(), ["us-ssn"]);
+//! assert_eq!(verdict.evidence[0].masked, "***-**-6789");
+//! // `Verdict` is `Serialize`: incidents and `--json` output store it as it is.
+//! let json = serde_json::to_string(&verdict).unwrap();
+//! assert!(!json.contains("123-45-6789"));
+//! ```
+//!
 //! # Layout
 //!
 //! The split follows ripgrep's matcher / searcher / sink:

@@ -24,7 +24,9 @@ pub struct Limits {
     /// compressible members (an empty XML part) pass. Default 1 MiB.
     pub ratio_grace_bytes: u64,
     /// CPU time spent on one object, summed over all calls. CPU rather than wall time, so a
-    /// busy machine does not change verdicts. Default 30 s.
+    /// busy machine does not change verdicts. Default 30 s. In configuration files: seconds
+    /// (`max_cpu_time = 30` or `2.5`).
+    #[serde(with = "seconds")]
     pub max_cpu_time: Duration,
     /// Largest object kept in memory for formats that need random access (zip, PDF,
     /// multipart, MIME, RTF). Default 256 MiB.
@@ -249,4 +251,35 @@ impl Budget {
 
 fn thread_cpu() -> Option<Duration> {
     cpu_time::ThreadTime::try_now().ok().map(|t| t.as_duration())
+}
+
+/// `Duration` as (fractional) seconds in configuration files.
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_from_toml() {
+        let l: Limits = toml::from_str("max_depth = 3\nmax_cpu_time = 2.5\n").unwrap();
+        assert_eq!(l.max_depth, 3);
+        assert_eq!(l.max_cpu_time, Duration::from_millis(2500));
+        assert_eq!(l.max_members, DEFAULT_MAX_MEMBERS);
+        assert!(toml::from_str::<Limits>("max_cpu_time = -1\n").is_err());
+        assert!(toml::from_str::<Limits>("max_depht = 3\n").is_err());
+    }
 }
