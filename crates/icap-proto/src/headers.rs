@@ -23,6 +23,18 @@ impl Headers {
     ///
     /// `block` must hold the whole block; `limit` bounds the number of fields.
     pub(crate) fn parse_block(block: &[u8], limit: usize) -> Result<(Self, usize)> {
+        // Obsolete line folding (a line starting with a space or tab continues the previous
+        // field) is still sent by ICAP servers for X-Violations-Found; RFC 9112 section 5.2
+        // says to replace each fold with a space before parsing.
+        if memchr::memmem::find(block, b"\n ").is_some() || memchr::memmem::find(block, b"\n\t").is_some() {
+            let unfolded = unfold(block);
+            let (headers, _) = Self::parse_unfolded(&unfolded, limit)?;
+            return Ok((headers, block.len()));
+        }
+        Self::parse_unfolded(block, limit)
+    }
+
+    fn parse_unfolded(block: &[u8], limit: usize) -> Result<(Self, usize)> {
         let mut storage = vec![httparse::EMPTY_HEADER; limit];
         match httparse::parse_headers(block, &mut storage) {
             Ok(httparse::Status::Complete((len, parsed))) => Ok((Self::from_httparse(parsed), len)),
@@ -130,6 +142,32 @@ impl Headers {
     }
 }
 
+/// Replaces every `CRLF` (or `LF`) followed by spaces or tabs with one space.
+fn unfold(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len());
+    let mut i = 0;
+    while i < block.len() {
+        let line_end = match block[i] {
+            b'\r' if block.get(i + 1) == Some(&b'\n') => Some(2),
+            b'\n' => Some(1),
+            _ => None,
+        };
+        if let Some(n) = line_end {
+            if matches!(block.get(i + n), Some(b' ' | b'\t')) {
+                out.push(b' ');
+                i += n;
+                while matches!(block.get(i), Some(b' ' | b'\t')) {
+                    i += 1;
+                }
+                continue;
+            }
+        }
+        out.push(block[i]);
+        i += 1;
+    }
+    out
+}
+
 fn trim_ows(value: &[u8]) -> &[u8] {
     let start = value.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(value.len());
     let end = value.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |i| i + 1);
@@ -168,6 +206,15 @@ mod tests {
         h.set("A", "9");
         let names: Vec<_> = h.iter().map(|(n, v)| format!("{n}={}", String::from_utf8_lossy(v))).collect();
         assert_eq!(names, ["A=9", "B=2"]);
+    }
+
+    #[test]
+    fn folded_lines_are_joined() {
+        let block = b"X-Violations-Found: 1\r\n\tfile.txt\r\n\tcredit_card\r\n\t0\r\n\t2\r\nISTag: \"x\"\r\n\r\n";
+        let (h, len) = Headers::parse_block(block, 8).unwrap();
+        assert_eq!(len, block.len());
+        assert_eq!(h.get("x-violations-found"), Some("1 file.txt credit_card 0 2"));
+        assert_eq!(h.get("istag"), Some("\"x\""));
     }
 
     #[test]

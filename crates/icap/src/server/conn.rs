@@ -48,6 +48,9 @@ pub(crate) async fn serve_connection<S: Service>(
     config: Arc<ServerConfig>,
     shutdown: CancellationToken,
 ) {
+    if let Some(observer) = &config.connection_observer {
+        observer(1);
+    }
     let mut wire = Wire::new(io, config.limits);
     loop {
         let deadline = Instant::now() + config.idle_timeout;
@@ -94,6 +97,9 @@ pub(crate) async fn serve_connection<S: Service>(
         }
     }
     wire.shutdown().await;
+    if let Some(observer) = &config.connection_observer {
+        observer(-1);
+    }
 }
 
 fn wants_close(headers: &Headers) -> bool {

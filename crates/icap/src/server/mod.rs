@@ -34,6 +34,9 @@ pub type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
 /// handshake, for metrics.
 pub type TlsObserver = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Called with +1 and -1 as connections open and close, for an open-connections gauge.
+pub type ConnectionObserver = Arc<dyn Fn(i64) + Send + Sync>;
+
 /// Server settings. Every limit has a named default.
 #[derive(Clone)]
 pub struct ServerConfig {
@@ -58,6 +61,8 @@ pub struct ServerConfig {
     pub observer: Option<Observer>,
     /// Called with a reason label for each failed TLS handshake.
     pub tls_observer: Option<TlsObserver>,
+    /// Called with +1 when a connection starts being served and -1 when it ends.
+    pub connection_observer: Option<ConnectionObserver>,
 }
 
 impl ServerConfig {
@@ -90,6 +95,7 @@ impl Default for ServerConfig {
             limits: Limits::default(),
             observer: None,
             tls_observer: None,
+            connection_observer: None,
         }
     }
 }
