@@ -170,19 +170,7 @@ impl ServerVerifier {
     }
 
     fn by_pin(&self, end_entity: &CertificateDer<'_>, now: UnixTime) -> Result<(), Error> {
-        let info = describe::parse(end_entity)
-            .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        if !self.pins.contains(&info.spki_der) {
-            return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
-        }
-        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        if now > info.not_after {
-            return Err(Error::InvalidCertificate(CertificateError::Expired));
-        }
-        if now < info.not_before {
-            return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
-        }
-        Ok(())
+        super::verify::check_pin(&self.pins, end_entity, now)
     }
 
     fn host_matches(&self, end_entity: &CertificateDer<'_>) -> Result<(), Error> {

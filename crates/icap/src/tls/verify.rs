@@ -93,20 +93,30 @@ impl BundleVerifier {
         end_entity: &CertificateDer<'_>,
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        let info = describe::parse(end_entity)
-            .map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
-        if !self.pins.contains(&info.spki_der) {
-            return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
-        }
-        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-        if now > info.not_after {
-            return Err(Error::InvalidCertificate(CertificateError::Expired));
-        }
-        if now < info.not_before {
-            return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
-        }
-        Ok(ClientCertVerified::assertion())
+        check_pin(&self.pins, end_entity, now).map(|()| ClientCertVerified::assertion())
     }
+}
+
+/// Pin check shared by both roles: the certificate's public key is one of `pins` (DER
+/// SubjectPublicKeyInfo), and `now` lies within its validity dates.
+pub(crate) fn check_pin(
+    pins: &[Vec<u8>],
+    end_entity: &CertificateDer<'_>,
+    now: UnixTime,
+) -> Result<(), Error> {
+    let info =
+        describe::parse(end_entity).map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    if !pins.contains(&info.spki_der) {
+        return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
+    }
+    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+    if now > info.not_after {
+        return Err(Error::InvalidCertificate(CertificateError::Expired));
+    }
+    if now < info.not_before {
+        return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
+    }
+    Ok(())
 }
 
 impl ClientCertVerifier for BundleVerifier {
