@@ -55,6 +55,8 @@ pub enum FileType {
     Executable,
     /// An archive or document protected by a password.
     EncryptedArchive,
+    /// An archive or compressed stream the engine cannot open (7z, RAR, xz, bzip2, zstd).
+    UnsupportedArchive,
     /// Anything else: scanned as raw bytes.
     Binary,
 }
@@ -96,6 +98,8 @@ pub(crate) enum Kind {
     Raw(FileType),
     /// An encrypted container (OOXML with a password).
     Encrypted,
+    /// A compressed format that cannot be opened, by name.
+    Unsupported(&'static str),
 }
 
 impl Kind {
@@ -118,6 +122,7 @@ impl Kind {
             Kind::Email => FileType::Email,
             Kind::Raw(t) => *t,
             Kind::Encrypted => FileType::EncryptedArchive,
+            Kind::Unsupported(_) => FileType::UnsupportedArchive,
         }
     }
 }
@@ -161,6 +166,22 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     }
     if memchr::memmem::find(&head[..head.len().min(1024)], b"%PDF-").is_some() {
         return Kind::Pdf;
+    }
+    for (magic, name) in [
+        (&b"7z\xBC\xAF\x27\x1C"[..], "7z"),
+        (b"Rar!\x1A\x07", "rar"),
+        (b"\xFD7zXZ\x00", "xz"),
+        (b"\x28\xB5\x2F\xFD", "zstd"),
+    ] {
+        if m(magic) {
+            return Kind::Unsupported(name);
+        }
+    }
+    if m(b"BZh")
+        && head.get(3).is_some_and(|b| (b'1'..=b'9').contains(b))
+        && starts_with_at(head, 4, b"1AY&SY")
+    {
+        return Kind::Unsupported("bzip2");
     }
     if m(b"{\\rtf") {
         return Kind::Rtf;
@@ -329,6 +350,9 @@ mod tests {
         assert_eq!(identify(b"%PDF-1.7\n", None), Kind::Pdf);
         assert_eq!(identify(b"{\\rtf1\\ansi", None), Kind::Rtf);
         assert_eq!(identify(b"\x7fELF\x02\x01", None), Kind::Raw(FileType::Executable));
+        assert_eq!(identify(b"7z\xBC\xAF\x27\x1C\0\x04", None), Kind::Unsupported("7z"));
+        assert_eq!(identify(b"BZh91AY&SY\x01", None), Kind::Unsupported("bzip2"));
+        assert_eq!(identify(b"BZh is not bzip2", None), Kind::Text(Charset::Bytes, Markup::Plain));
         assert_eq!(identify(b"hello world", None), Kind::Text(Charset::Bytes, Markup::Plain));
         assert_eq!(identify(b"<html><body>", None), Kind::Text(Charset::Bytes, Markup::Tags));
         assert_eq!(identify(b"{\"a\": 1}", None), Kind::Text(Charset::Bytes, Markup::Json));

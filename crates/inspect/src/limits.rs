@@ -112,6 +112,14 @@ pub enum CouldNotScan {
         /// Where (member path).
         member: String,
     },
+    /// An archive or compression format the engine cannot open (7z, RAR, xz, bzip2, zstd):
+    /// its content would otherwise pass unseen.
+    Unsupported {
+        /// Where (member path).
+        member: String,
+        /// The format's name.
+        format: String,
+    },
     /// An encrypted archive or document.
     Encrypted {
         /// Where (member path).
@@ -132,6 +140,7 @@ impl CouldNotScan {
         match self {
             Self::Limit { limit, .. } => limit.name(),
             Self::Encrypted { .. } => "encrypted",
+            Self::Unsupported { .. } => "unsupported",
             Self::Corrupt { .. } => "corrupt",
         }
     }
@@ -142,6 +151,7 @@ impl std::fmt::Display for CouldNotScan {
         match self {
             Self::Limit { limit, member } => write!(f, "limit {} reached in {member:?}", limit.name()),
             Self::Encrypted { member } => write!(f, "encrypted content in {member:?}"),
+            Self::Unsupported { member, format } => write!(f, "unsupported format {format} in {member:?}"),
             Self::Corrupt { member, detail } => write!(f, "corrupt content in {member:?}: {detail}"),
         }
     }

@@ -152,3 +152,19 @@ fn forged_entry_count_is_refused_before_allocation() {
     let (v, _) = scan_with(limits, &z);
     assert_eq!(limit_of(&v), Some(LimitKind::MaxMembers), "{v:?}");
 }
+
+#[test]
+fn archives_that_cannot_be_opened_cannot_be_scanned() {
+    let mut seven = b"7z\xBC\xAF\x27\x1C\x00\x04".to_vec();
+    seven.extend(inspect::testkit::noise(200, 9));
+    let (v, _) = scan(&zip_of(&[("docs/secret.7z", &seven)]));
+    match &v.could_not_scan {
+        Some(c @ CouldNotScan::Unsupported { member, .. }) => {
+            assert_eq!(member, "docs/secret.7z");
+            assert_eq!(c.reason(), "unsupported");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(v.is_block());
+    assert!(v.file_types.contains(&inspect::FileType::UnsupportedArchive));
+}

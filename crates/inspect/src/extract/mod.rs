@@ -207,6 +207,12 @@ impl Node {
                 cx.encrypted(&m.path);
                 Node::Done
             }
+            Kind::Unsupported(format) => {
+                cx.st
+                    .budget
+                    .stop(CouldNotScan::Unsupported { member: m.path.clone(), format: format.to_string() });
+                Node::Done
+            }
             kind @ (Kind::Zip | Kind::Pdf | Kind::Rtf | Kind::Email) => {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
