@@ -49,18 +49,92 @@ fn streams(data: &[u8]) -> impl Iterator<Item = Stream<'_>> {
 
 /// A stream's decoded content, or `None` for images and filters that are not text.
 fn content<'a>(cx: &mut Ctx<'_>, s: &Stream<'a>, m: &Member) -> Option<std::borrow::Cow<'a, [u8]>> {
+    use std::borrow::Cow;
     let dict = s.dict;
     if has(dict, b"/Image") || has(dict, b"/XObject") && !has(dict, b"/Form") {
         return None;
     }
-    if has(dict, b"/FlateDecode") || has(dict, b"/Fl ") || has(dict, b"/Fl]") {
-        inflate(cx, s.raw, m).map(std::borrow::Cow::Owned)
-    } else if has(dict, b"/Filter") {
-        // Other filters (images, LZW, ASCII85): not text we can read.
-        None
-    } else {
-        Some(std::borrow::Cow::Borrowed(s.raw))
+    let mut data: Cow<'a, [u8]> = Cow::Borrowed(s.raw);
+    for f in filters(dict) {
+        data = Cow::Owned(match f.as_slice() {
+            b"FlateDecode" | b"Fl" => inflate(cx, &data, m)?,
+            b"ASCIIHexDecode" | b"AHx" => ascii_hex(&data),
+            b"ASCII85Decode" | b"A85" => ascii85(&data),
+            // LZW, RunLength and the image codecs: not text we can read.
+            _ => return None,
+        });
     }
+    Some(data)
+}
+
+/// The names in a stream's `/Filter` entry, in the order they apply.
+fn filters(dict: &[u8]) -> Vec<Vec<u8>> {
+    let Some(p) = memmem::find(dict, b"/Filter") else {
+        return Vec::new();
+    };
+    let rest = &dict[p + 7..];
+    let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+    let list = if rest.first() == Some(&b'[') {
+        &rest[1..rest.iter().position(|&b| b == b']').unwrap_or(rest.len())]
+    } else {
+        let end = rest.iter().skip(1).position(|&b| b == b'/' || b == b'>' || b.is_ascii_whitespace());
+        &rest[..end.map(|e| e + 1).unwrap_or(rest.len())]
+    };
+    list.split(|&b| b == b'/')
+        .map(|n| n.iter().copied().filter(|b| b.is_ascii_alphanumeric()).collect::<Vec<u8>>())
+        .filter(|n| !n.is_empty())
+        .take(8)
+        .collect()
+}
+
+fn ascii_hex(d: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(d.len() / 2);
+    let mut hi: Option<u8> = None;
+    for &b in d {
+        if b == b'>' {
+            break;
+        }
+        let Some(v) = (b as char).to_digit(16) else { continue };
+        match hi.take() {
+            Some(h) => out.push(h << 4 | v as u8),
+            None => hi = Some(v as u8),
+        }
+    }
+    if let Some(h) = hi {
+        out.push(h << 4);
+    }
+    out
+}
+
+fn ascii85(d: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(d.len() * 4 / 5);
+    let mut group = [0u32; 5];
+    let mut n = 0;
+    let body = d.strip_prefix(b"<~").unwrap_or(d);
+    for &b in body {
+        match b {
+            b'~' => break,
+            b'z' if n == 0 => out.extend_from_slice(&[0; 4]),
+            b'!'..=b'u' => {
+                group[n] = u32::from(b - b'!');
+                n += 1;
+                if n == 5 {
+                    let v = group.iter().fold(0u32, |a, &g| a.wrapping_mul(85).wrapping_add(g));
+                    out.extend_from_slice(&v.to_be_bytes());
+                    n = 0;
+                }
+            }
+            _ => {}
+        }
+    }
+    if n > 1 {
+        for g in group.iter_mut().skip(n) {
+            *g = 84;
+        }
+        let v = group.iter().fold(0u32, |a, &g| a.wrapping_mul(85).wrapping_add(g));
+        out.extend_from_slice(&v.to_be_bytes()[..n - 1]);
+    }
+    out
 }
 
 pub(crate) fn scan_pdf(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
@@ -325,6 +399,18 @@ fn hex_string(c: &[u8], mut i: usize, out: &mut Vec<u8>, as_text: bool) -> usize
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_chains() {
+        assert_eq!(
+            filters(b"<< /Length 5 /Filter [/ASCII85Decode /FlateDecode] >>"),
+            [b"ASCII85Decode".to_vec(), b"FlateDecode".to_vec()]
+        );
+        assert_eq!(filters(b"<< /Filter /FlateDecode /Length 5 >>"), [b"FlateDecode".to_vec()]);
+        assert_eq!(filters(b"<< /Filter/AHx>>"), [b"AHx".to_vec()]);
+        assert_eq!(ascii_hex(b"48 65 6C6c6F>"), b"Hello");
+        assert_eq!(ascii85(b"<~87cURD]i,\"Ebo80~>"), b"Hello World!");
+    }
 
     #[test]
     fn operators() {
