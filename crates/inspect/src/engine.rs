@@ -118,7 +118,10 @@ impl Engine {
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut reader).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
         reader.seek(SeekFrom::Start(0))?;
-        if ctx.content_encoding.is_none() && identify(&head, ctx.content_type.as_deref()) == Kind::Zip {
+        if ctx.content_encoding.is_none()
+            && identify(&head, ctx.content_type.as_deref()) == Kind::Zip
+            && !self.policy.exempt_file_types().contains(&FileType::Zip)
+        {
             let mut s = self.scanner(ctx);
             s.state.types.insert(FileType::Zip);
             s.with_ctx(|cx, m| scan_zip(cx, reader, m));
@@ -152,7 +155,8 @@ impl Scanner {
     /// Feeds the next bytes of the (de-chunked) body.
     pub fn feed(&mut self, chunk: &[u8]) {
         self.state.budget.enter();
-        let mut cx = Ctx { set: &self.policy.detectors, st: &mut self.state };
+        let mut cx =
+            Ctx { set: &self.policy.detectors, exempt: self.policy.exempt_file_types(), st: &mut self.state };
         self.node.write(&mut cx, chunk);
         self.state.budget.leave();
     }
@@ -174,7 +178,8 @@ impl Scanner {
     /// Ends the body and decides.
     pub fn finish(mut self) -> Verdict {
         self.state.budget.enter();
-        let mut cx = Ctx { set: &self.policy.detectors, st: &mut self.state };
+        let mut cx =
+            Ctx { set: &self.policy.detectors, exempt: self.policy.exempt_file_types(), st: &mut self.state };
         self.node.finish(&mut cx);
         self.state.budget.leave();
         self.conclude()
@@ -183,7 +188,8 @@ impl Scanner {
     fn with_ctx(&mut self, f: impl FnOnce(&mut Ctx<'_>, &Member)) {
         let m = Member { path: self.ctx.filename.clone().unwrap_or_default(), depth: 0 };
         self.state.budget.enter();
-        let mut cx = Ctx { set: &self.policy.detectors, st: &mut self.state };
+        let mut cx =
+            Ctx { set: &self.policy.detectors, exempt: self.policy.exempt_file_types(), st: &mut self.state };
         f(&mut cx, &m);
         self.state.budget.leave();
     }

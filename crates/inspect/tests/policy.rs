@@ -160,3 +160,31 @@ fn scan_reader_reads_zip_in_place() {
     let v = e.scan_reader(ScanContext::default(), std::io::Cursor::new(b"ssn 123-45-6789".to_vec())).unwrap();
     assert!(v.is_block());
 }
+
+#[test]
+fn exempt_types_are_skipped_in_full_scans_too() {
+    let e = engine();
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(b" card 5500 0000 0000 0004 ");
+    let v = e.scan_bytes(ScanContext::default(), &png);
+    assert!(!v.is_block(), "{v:?}");
+    assert!(v.file_types.contains(&inspect::FileType::Image));
+    // Inside an archive as well; the archive's other members are still scanned.
+    let z = zip_of(&[("a.png", &png), ("b.txt", b"card 5500 0000 0000 0004".as_slice())]);
+    let v = e.scan_bytes(ScanContext::default(), &z);
+    assert_eq!(v.counts.get("credit_card"), Some(&1), "{v:?}");
+}
+
+#[test]
+fn exempt_office_types() {
+    let p = Policy::from_toml_str(
+        "[policy]\nexempt_file_types = [\"docx\"]\n[[rule]]\nname = \"c\"\ndetectors = [\"credit_card\"]\n",
+    )
+    .expect("valid policy");
+    let e = Engine::new(Arc::new(p), Limits::default());
+    let d = inspect::testkit::docx(&["card 5500 0000 0000 0004"]);
+    assert!(!e.scan_bytes(ScanContext::default(), &d).is_block());
+    assert!(!e.scan_reader(ScanContext::default(), std::io::Cursor::new(d)).unwrap().is_block());
+    let x = inspect::testkit::xlsx(&["a", "card 5500 0000 0000 0004"]);
+    assert!(e.scan_bytes(ScanContext::default(), &x).is_block());
+}

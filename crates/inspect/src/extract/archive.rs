@@ -34,6 +34,9 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, reader: R, m: &Member) 
     };
     if let Some(t) = office_type(&mut za) {
         cx.st.types.insert(t);
+        if cx.exempt.contains(&t) {
+            return;
+        }
     }
     for i in 0..za.len() {
         if cx.stopped() {

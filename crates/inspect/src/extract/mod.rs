@@ -37,6 +37,8 @@ pub(crate) struct State {
 /// What every node needs: the detectors and the scan's state.
 pub(crate) struct Ctx<'a> {
     pub set: &'a DetectorSet,
+    /// File types the policy never scans.
+    pub exempt: &'a [FileType],
     pub st: &'a mut State,
 }
 
@@ -169,6 +171,9 @@ impl Node {
         };
         let kind = identify(&head, content_type.as_deref());
         cx.st.types.insert(kind.file_type());
+        if cx.exempt.contains(&kind.file_type()) {
+            return;
+        }
         if kind.is_container() && m.depth >= cx.st.budget.limits.max_depth {
             cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
             return;
