@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::{scan_zip, Ctx, Member, Node, State};
 use crate::identify::{identify, FileType, Kind, SNIFF_LEN};
-use crate::limits::{Budget, Limits};
+use crate::limits::{Budget, LimitKind, Limits};
 use crate::policy::{Method, Policy};
 use crate::verdict::{decide, Hits, Subject, Verdict};
 
@@ -90,12 +90,21 @@ impl Engine {
     /// A streaming scanner for one object.
     pub fn scanner(&self, ctx: ScanContext) -> Scanner {
         let root = Member { path: ctx.filename.clone().unwrap_or_default(), depth: 0 };
-        let node = Node::with_encoding(root, ctx.content_type.clone(), ctx.content_encoding.as_deref());
+        let mut budget = Budget::new(self.limits.clone());
+        // Each content coding is a level of nesting: `gzip, gzip, ...` a thousand times must
+        // not build a thousand decoders.
+        let codings = ctx.content_encoding.as_deref().map_or(0, |e| e.split(',').count());
+        let node = if codings as u64 > u64::from(self.limits.max_depth) {
+            budget.limit(LimitKind::MaxDepth, &root.path);
+            Node::Done
+        } else {
+            Node::with_encoding(root, ctx.content_type.clone(), ctx.content_encoding.as_deref())
+        };
         Scanner {
             policy: self.policy.clone(),
             state: State {
                 hits: Hits::new(self.limits.max_evidence),
-                budget: Budget::new(self.limits.clone()),
+                budget,
                 types: BTreeSet::new(),
                 text_bytes: 0,
             },

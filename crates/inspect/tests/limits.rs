@@ -168,3 +168,17 @@ fn archives_that_cannot_be_opened_cannot_be_scanned() {
     assert!(v.is_block());
     assert!(v.file_types.contains(&inspect::FileType::UnsupportedArchive));
 }
+
+#[test]
+fn a_thousand_content_codings_are_a_depth_limit() {
+    let engine = Engine::new(Arc::new(Policy::builtin()), Limits::default());
+    let ctx = ScanContext { content_encoding: Some(vec!["gzip"; 1000].join(", ")), ..ScanContext::default() };
+    let v = engine.scan_bytes(ctx, b"whatever");
+    assert_eq!(limit_of(&v), Some(LimitKind::MaxDepth), "{v:?}");
+    // Two codings are fine.
+    let inner = inspect::testkit::gzip(b"ssn 123-45-6789");
+    let ctx = ScanContext { content_encoding: Some("gzip, gzip".into()), ..ScanContext::default() };
+    let v = engine.scan_bytes(ctx, &inspect::testkit::gzip(&inner));
+    assert!(v.could_not_scan.is_none(), "{v:?}");
+    assert_eq!(v.counts.get("us_ssn"), Some(&1));
+}
