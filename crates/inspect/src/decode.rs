@@ -50,11 +50,15 @@ enum Inner {
     Brotli(Box<Brotli>),
     /// The stream ended; trailing bytes are ignored.
     Done,
+    /// A brotli stream ended: RFC 7932 allows nothing after it. (The decoder's verdict on
+    /// bytes after the end depends on where the input was split; refusing them is stable.)
+    BrotliDone,
     /// The stream is corrupt; nothing more is decoded.
     Failed,
 }
 
 const CORRUPT_DEFLATE: &str = "corrupt deflate stream";
+const CORRUPT_BROTLI: &str = "corrupt brotli stream";
 
 /// A push decoder.
 pub(crate) struct Decoder {
@@ -93,6 +97,10 @@ impl Decoder {
             match &mut self.inner {
                 Inner::Done => return Ok(()),
                 Inner::Failed => return Err("corrupt compressed stream".into()),
+                Inner::BrotliDone => {
+                    self.inner = Inner::Failed;
+                    return Err(CORRUPT_BROTLI.into());
+                }
                 Inner::GzHeader(h) => {
                     let take = input.len().min(MAX_GZIP_HEADER + 1 - h.len().min(MAX_GZIP_HEADER));
                     let before = h.len();
@@ -188,12 +196,16 @@ impl Decoder {
                             }
                             BrotliResult::ResultSuccess => {
                                 self.members_done += 1;
-                                self.inner = Inner::Done;
+                                if avail_in > 0 {
+                                    self.inner = Inner::Failed;
+                                    return Err(CORRUPT_BROTLI.into());
+                                }
+                                self.inner = Inner::BrotliDone;
                                 return Ok(());
                             }
                             BrotliResult::ResultFailure => {
                                 self.inner = Inner::Failed;
-                                return Err("corrupt brotli stream".into());
+                                return Err(CORRUPT_BROTLI.into());
                             }
                         }
                     }
@@ -206,7 +218,7 @@ impl Decoder {
     /// Ends the input: an error when the stream was cut short.
     pub fn finish(&mut self) -> Result<(), String> {
         match &self.inner {
-            Inner::Done => Ok(()),
+            Inner::Done | Inner::BrotliDone => Ok(()),
             Inner::GzHeader(h) if h.is_empty() && self.members_done > 0 => Ok(()),
             Inner::GzTrailer(_) => Ok(()),
             _ => Err("compressed stream is truncated".into()),
@@ -287,6 +299,22 @@ mod tests {
             assert_eq!(roundtrip(Format::Deflate, &zl, chunk), text);
             assert_eq!(roundtrip(Format::Deflate, &raw, chunk), text);
             assert_eq!(roundtrip(Format::Brotli, &br, chunk), text);
+        }
+    }
+
+    #[test]
+    fn bytes_after_a_brotli_stream_are_corrupt_at_any_split() {
+        let mut br = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
+            w.write_all(b"card 4111 1111 1111 1111").unwrap();
+        }
+        br.extend_from_slice(b"trailing garbage");
+        for split in 0..=br.len() {
+            let mut d = Decoder::new(Format::Brotli);
+            let r1 = d.push(&br[..split], &mut |_| true);
+            let r2 = d.push(&br[split..], &mut |_| true);
+            assert!(r1.is_err() || r2.is_err(), "split {split}");
         }
     }
 
