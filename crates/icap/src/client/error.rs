@@ -12,6 +12,8 @@ enum Kind {
     Status,
     Io,
     Body,
+    Sink,
+    TooLarge,
 }
 
 /// A failed exchange with one server.
@@ -51,6 +53,21 @@ impl ClientError {
 
     pub(crate) fn body(server: &str, detail: impl Into<String>) -> Self {
         Self::of(Kind::Body, server, detail)
+    }
+
+    pub(crate) fn sink(server: &str, e: std::io::Error) -> Self {
+        Self::of(Kind::Sink, server, format!("writing the answer's body failed: {e}"))
+    }
+
+    pub(crate) fn too_large(server: &str, limit: usize) -> Self {
+        Self::of(Kind::TooLarge, server, format!("the answer's body is over the {limit}-byte limit"))
+            .answered(true)
+    }
+
+    /// The connection broke (reset, closed, a failed write): the kind a stale pooled
+    /// connection gives.
+    pub(crate) fn is_io(&self) -> bool {
+        self.kind == Kind::Io
     }
 
     pub(crate) fn status(server: &str, status: u16, reason: &str) -> Self {
@@ -101,6 +118,20 @@ impl ClientError {
     /// Reading the body to send failed (a local file error, not the server's fault).
     pub fn is_body(&self) -> bool {
         self.kind == Kind::Body
+    }
+
+    /// Writing the answer's body to the caller's sink failed.
+    pub fn is_sink(&self) -> bool {
+        self.kind == Kind::Sink
+    }
+
+    /// A collected answer's body went over [`ClientConfig::max_buffered_body`]
+    /// (stream it with [`Client::send`] instead).
+    ///
+    /// [`ClientConfig::max_buffered_body`]: super::ClientConfig::max_buffered_body
+    /// [`Client::send`]: super::Client::send
+    pub fn is_body_too_large(&self) -> bool {
+        self.kind == Kind::TooLarge
     }
 
     /// True when the server answered something for this request: retrying elsewhere could

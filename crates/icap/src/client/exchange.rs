@@ -125,7 +125,17 @@ enum Decision {
     Final,
 }
 
-/// Sends a REQMOD or RESPMOD and reads the answer, both at once.
+/// What the writer has sent so far; read after the writer ends or is dropped.
+struct Sent {
+    hasher: Sha256,
+    len: u64,
+    /// The whole message went out (or the server's final answer to a preview ended it).
+    complete: bool,
+}
+
+/// Sends a REQMOD or RESPMOD and reads the answer, both at once. When the answer is complete
+/// before the body is (a server that decided early and stopped reading), sending stops: the
+/// connection is then not reused.
 pub(crate) async fn modify(
     conn: Conn,
     uri: &IcapUri,
@@ -164,24 +174,44 @@ pub(crate) async fn modify(
     let mut first = BytesMut::new();
     encode_request_head(&head, parts, &mut first);
 
-    let writer = write_request(&mut wr, first, body, preview, decision_rx, &refused, config, &server);
-    let reader = read_answer(&mut rd, sink, decision_tx, &refused, config, &server);
-    let (written, read) = tokio::join!(writer, reader);
-    let (sent_hash, sent_len, body_complete) = match written {
-        Ok(w) => w,
-        Err(e) => {
-            // A failure to write is only worth a retry if the server said nothing at all.
-            let answered = read_any(&read);
-            let retryable = !answered && !has_body && !e.is_body();
-            return failed(e.answered(answered), retryable);
+    let mut sent = Sent { hasher: Sha256::new(), len: 0, complete: false };
+    let (written, read) = {
+        let writer =
+            write_request(&mut wr, first, body, preview, decision_rx, &refused, config, &server, &mut sent);
+        let reader = read_answer(&mut rd, sink, decision_tx, &refused, config, &server);
+        tokio::pin!(writer, reader);
+        tokio::select! {
+            biased;
+            written = &mut writer => {
+                // A broken connection may still carry an answer (an early error status); a
+                // local body error or a stalled write cannot, and waiting would only time out.
+                let read = match &written {
+                    Err(e) if !e.is_io() => None,
+                    _ => Some(reader.await),
+                };
+                (written, read)
+            }
+            // The answer is complete: whatever the writer had left is not wanted.
+            read = &mut reader => (Ok(()), Some(read)),
         }
     };
-    let read = match read {
-        Ok(r) => r,
-        Err(e) => {
-            let answered = e.was_answered();
-            return failed(e, !answered && !has_body);
+    let sent_hash: [u8; 32] = sent.hasher.finalize().into();
+    let read = match (written, read) {
+        (Ok(()), Some(Ok(read))) => read,
+        // The server answered in full although sending failed: the answer is what counts.
+        (Err(_), Some(Ok(read))) if read.response.is_some() => read,
+        (Ok(()), Some(Err(e))) => {
+            let retryable = !e.was_answered() && e.is_io();
+            return failed(e, retryable);
         }
+        (Err(e), read) => {
+            // Retry only what the server cannot have judged: nothing answered, and a broken
+            // connection rather than a timeout, a local body error or a protocol error.
+            let answered = read.as_ref().is_some_and(read_any);
+            let retryable = !answered && e.is_io();
+            return failed(e.answered(answered), retryable);
+        }
+        (Ok(()), None) => return failed(ClientError::protocol(&server, "no answer"), false),
     };
     let Some(response) = read.response else {
         return failed(ClientError::protocol(&server, "no answer").answered(false), false);
@@ -190,8 +220,11 @@ pub(crate) async fn modify(
         return failed(ClientError::status(&server, response.head.status, &response.head.reason), false);
     }
     let unmodified = response.head.status == 204
-        || (response.head.status == 200 && read.body_hash == sent_hash && read.body_len == sent_len);
-    let reusable = !wants_close(&response) && body_complete && read.clean;
+        || (response.head.status == 200
+            && read.body_hash == sent_hash
+            && read.body_len == sent.len
+            && same_kind_of_message(request, &response));
+    let reusable = !wants_close(&response) && sent.complete && read.clean;
     let value = ClientResponse {
         status: response.head.status,
         headers: response.head.headers.clone(),
@@ -199,15 +232,30 @@ pub(crate) async fn modify(
         http_response: response.http_response.clone(),
         body_len: read.body_len,
         unmodified,
-        sent_len,
+        sent_len: sent.len,
         server,
     };
     let reusable = reusable.then(|| Conn { io: rd.unsplit(wr) });
     Outcome::Done { value, reusable }
 }
 
+/// A 200 that turned a request into a response (a block page) or changed the response status
+/// modified the message, whatever its body.
+fn same_kind_of_message(request: &ClientRequest, response: &Response) -> bool {
+    match request.method {
+        Method::Respmod => {
+            response.http_response.as_ref().map(|r| r.status())
+                == request.http_response.as_ref().map(|r| r.status())
+        }
+        _ => response.http_response.is_none(),
+    }
+}
+
 fn read_any(read: &Result<Answer, ClientError>) -> bool {
-    read.as_ref().is_ok_and(|r| r.response.is_some() || r.body_len > 0)
+    match read {
+        Ok(r) => r.response.is_some() || r.body_len > 0,
+        Err(e) => e.was_answered(),
+    }
 }
 
 /// Reads up to `limit` bytes (fewer only at the end of the body).
@@ -228,8 +276,8 @@ async fn fill(
 }
 
 /// Writes the head and the body: the preview first when there is one, then the rest after
-/// `100 Continue`. Returns the SHA-256 and length of what was sent, and whether the message
-/// was completed (a connection is reusable only then).
+/// `100 Continue`. Counts and hashes what was sent into `sent`, and marks it complete when
+/// the message ended (a connection is reusable only then).
 #[allow(clippy::too_many_arguments)]
 async fn write_request(
     wr: &mut WriteHalf<Box<dyn Io>>,
@@ -240,31 +288,35 @@ async fn write_request(
     refused: &AtomicBool,
     config: &ClientConfig,
     server: &str,
-) -> Result<([u8; 32], u64, bool), ClientError> {
-    let mut hasher = Sha256::new();
-    let mut sent = 0u64;
+    sent: &mut Sent,
+) -> Result<(), ClientError> {
     let Some(body) = body else {
         timed(config.read_timeout, server, wr.write_all(&out)).await?;
-        return Ok((hasher.finalize().into(), 0, true));
+        sent.complete = true;
+        return Ok(());
     };
     let mut piece = Vec::new();
     if let Some(size) = preview {
         let at_end =
             fill(body, &mut piece, size).await.map_err(|e| ClientError::body(server, e.to_string()))?;
-        hasher.update(&piece);
-        sent += piece.len() as u64;
+        sent.hasher.update(&piece);
+        sent.len += piece.len() as u64;
         encode_chunk(&piece, &mut out);
         // A preview that holds the whole body ends with ieof: the server answers at once.
         encode_last_chunk(at_end, &mut out);
         timed(config.read_timeout, server, wr.write_all(&out)).await?;
         if at_end {
-            return Ok((hasher.finalize().into(), sent, true));
+            sent.complete = true;
+            return Ok(());
         }
         match decision.await {
             Ok(Decision::Continue) => {}
             // A final answer to the preview: nothing more is sent, and the message is complete.
-            Ok(Decision::Final) => return Ok((hasher.finalize().into(), sent, true)),
-            Err(_) => return Ok((hasher.finalize().into(), sent, false)),
+            Ok(Decision::Final) => {
+                sent.complete = true;
+                return Ok(());
+            }
+            Err(_) => return Ok(()),
         }
         out = BytesMut::new();
     }
@@ -272,12 +324,12 @@ async fn write_request(
         if refused.load(Ordering::Relaxed) {
             // An error answer before the body ended: the rest is not wanted. (A 200 may
             // stream back before the body ends, as an echo does; then sending goes on.)
-            return Ok((hasher.finalize().into(), sent, false));
+            return Ok(());
         }
         let at_end =
             fill(body, &mut piece, SEND_CHUNK).await.map_err(|e| ClientError::body(server, e.to_string()))?;
-        hasher.update(&piece);
-        sent += piece.len() as u64;
+        sent.hasher.update(&piece);
+        sent.len += piece.len() as u64;
         encode_chunk(&piece, &mut out);
         if at_end {
             encode_last_chunk(false, &mut out);
@@ -285,7 +337,8 @@ async fn write_request(
         timed(config.read_timeout, server, wr.write_all(&out)).await?;
         out.clear();
         if at_end {
-            return Ok((hasher.finalize().into(), sent, true));
+            sent.complete = true;
+            return Ok(());
         }
     }
 }
@@ -336,9 +389,15 @@ async fn read_answer(
             ResponseEvent::Data(data) => {
                 hasher.update(&data);
                 body_len += data.len() as u64;
-                timed(config.read_timeout, server, sink.write_all(&data))
-                    .await
-                    .map_err(|e| e.answered(true))?;
+                // The caller's sink failing is not the server's fault: say so.
+                match tokio::time::timeout(config.read_timeout, sink.write_all(&data)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => return Err(ClientError::sink(server, e).answered(true)),
+                    Err(_) => {
+                        return Err(ClientError::timeout(server, "the answer's sink did not take the body")
+                            .answered(true))
+                    }
+                }
             }
             ResponseEvent::End { .. } => break,
         }

@@ -2,6 +2,7 @@
 //! when the ISTag changes, the preview size taken from OPTIONS, 204 offered, bodies streamed
 //! from any `AsyncRead` while the answer streams back (never a deadlock on large bodies).
 
+mod body;
 mod error;
 mod exchange;
 mod pool;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Limits, Method, ServiceOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use error::ClientError;
 pub use uri::{IcapUri, ICAPS_PORT, ICAP_PORT};
@@ -32,6 +34,8 @@ pub struct ClientConfig {
     pub idle_lifetime: Duration,
     /// Idle connections kept per server.
     pub max_idle_per_server: usize,
+    /// Connections open at once per server (0: no limit); further requests wait their turn.
+    pub max_connections_per_server: usize,
     /// Preview size when the server's OPTIONS gives none (0: no preview).
     pub default_preview: usize,
     /// Longest time an OPTIONS answer is cached when it has no Options-TTL.
@@ -40,6 +44,11 @@ pub struct ClientConfig {
     pub user_agent: String,
     /// Codec limits for answers.
     pub limits: Limits,
+    /// Largest answer body [`Client::send_collect`] keeps in memory.
+    pub max_buffered_body: usize,
+    /// Body bytes kept while a request goes over a reused connection, so that it can be sent
+    /// again on a new one when the old one turns out to be closed before any answer.
+    pub retry_buffer: usize,
     /// TLS settings for `icaps://` servers.
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -53,8 +62,17 @@ impl ClientConfig {
     pub const DEFAULT_IDLE_LIFETIME: Duration = Duration::from_secs(30);
     /// Default for [`ClientConfig::max_idle_per_server`].
     pub const DEFAULT_MAX_IDLE_PER_SERVER: usize = 64;
+    /// Default for [`ClientConfig::max_connections_per_server`].
+    pub const DEFAULT_MAX_CONNECTIONS_PER_SERVER: usize = 64;
+    /// Default for [`ClientConfig::default_preview`]: none; servers that want one say so.
+    pub const DEFAULT_PREVIEW: usize = 0;
     /// Default for [`ClientConfig::max_options_ttl`].
     pub const DEFAULT_MAX_OPTIONS_TTL: Duration = Duration::from_secs(3600);
+    /// Default for [`ClientConfig::max_buffered_body`].
+    pub const DEFAULT_MAX_BUFFERED_BODY: usize = 16 * 1024 * 1024;
+    /// Default for [`ClientConfig::retry_buffer`]: a preview, or the first writes of a body
+    /// before a closed connection shows.
+    pub const DEFAULT_RETRY_BUFFER: usize = 256 * 1024;
 }
 
 impl Default for ClientConfig {
@@ -64,10 +82,13 @@ impl Default for ClientConfig {
             read_timeout: Self::DEFAULT_READ_TIMEOUT,
             idle_lifetime: Self::DEFAULT_IDLE_LIFETIME,
             max_idle_per_server: Self::DEFAULT_MAX_IDLE_PER_SERVER,
-            default_preview: 0,
+            max_connections_per_server: Self::DEFAULT_MAX_CONNECTIONS_PER_SERVER,
+            default_preview: Self::DEFAULT_PREVIEW,
             max_options_ttl: Self::DEFAULT_MAX_OPTIONS_TTL,
             user_agent: concat!("dlpgate/", env!("CARGO_PKG_VERSION")).to_string(),
             limits: Limits::default(),
+            max_buffered_body: Self::DEFAULT_MAX_BUFFERED_BODY,
+            retry_buffer: Self::DEFAULT_RETRY_BUFFER,
             tls: None,
         }
     }
@@ -141,13 +162,23 @@ pub struct ClientResponse {
     pub http_response: Option<HttpResponseHead>,
     /// Bytes of the answer's body (written to the caller's sink).
     pub body_len: u64,
-    /// True for 204, and for a 200 whose body is byte-identical to what was sent: the
-    /// server changed nothing.
+    /// True for 204, and for a 200 whose body is byte-identical to what was sent and that
+    /// kept the message's kind (no response in place of a request, the same HTTP status):
+    /// the server changed nothing, so a verdict reader can tell "allowed" from "modified".
     pub unmodified: bool,
     /// Bytes of the body that were sent.
     pub sent_len: u64,
     /// The server (`host:port`).
     pub server: String,
+}
+
+/// An answer with its body in memory (see [`Client::send_collect`]).
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// Status, headers and HTTP heads.
+    pub response: ClientResponse,
+    /// The answer's body, at most [`ClientConfig::max_buffered_body`] bytes.
+    pub body: Vec<u8>,
 }
 
 impl ClientResponse {
@@ -175,13 +206,27 @@ struct Inner {
     config: ClientConfig,
     pool: Pool,
     options: Mutex<HashMap<IcapUri, CachedOptions>>,
+    /// Per server: one permit per connection in use.
+    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+/// Connections are pooled and limited per server (`scheme://host:port`), whatever the service.
+fn server_key(uri: &IcapUri) -> String {
+    format!("{}://{}", if uri.tls { "icaps" } else { "icap" }, uri.authority())
 }
 
 impl Client {
     /// A client with these settings.
     pub fn new(config: ClientConfig) -> Self {
         let pool = Pool::new(config.max_idle_per_server, config.idle_lifetime);
-        Self { inner: Arc::new(Inner { config, pool, options: Mutex::new(HashMap::new()) }) }
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                pool,
+                options: Mutex::new(HashMap::new()),
+                permits: Mutex::new(HashMap::new()),
+            }),
+        }
     }
 
     /// The settings.
@@ -242,23 +287,43 @@ impl Client {
             }
         };
         let config = &self.inner.config;
-        let key = uri.to_string();
+        let key = server_key(uri);
+        let _permit = self.permit(&key).await;
         let pooled = self.inner.pool.take(&key);
         let was_pooled = pooled.is_some();
         let io = match pooled {
             Some(io) => io,
             None => self.connect(uri).await?,
         };
-        let has_body = body.is_some();
-        let mut outcome =
-            exchange::modify(exchange::Conn { io }, uri, config, request, preview, body, sink).await;
+        // On a reused connection, keep the first body bytes: if the server had closed it,
+        // the request goes again on a new one, the caller's reader never rewound.
+        let keep = if was_pooled { config.retry_buffer } else { 0 };
+        let mut replay = body.map(|b| body::Replay::new(b, keep));
+        let mut outcome = exchange::modify(
+            exchange::Conn { io },
+            uri,
+            config,
+            request,
+            preview,
+            replay.as_mut().map(|r| r as &mut (dyn AsyncRead + Unpin + Send)),
+            sink,
+        )
+        .await;
         if let exchange::Outcome::Failed { retryable: true, error } = &outcome {
-            // Only a request without a body can be sent again: a body reader cannot rewind.
-            if was_pooled && !has_body {
+            // Nothing was answered; once only, and only if the body can be replayed.
+            if was_pooled && replay.as_mut().is_none_or(|r| r.rewind()) {
                 tracing::debug!(server = %uri.authority(), %error, "pooled connection failed; retrying on a new one");
                 let io = self.connect(uri).await?;
-                outcome =
-                    exchange::modify(exchange::Conn { io }, uri, config, request, preview, None, sink).await;
+                outcome = exchange::modify(
+                    exchange::Conn { io },
+                    uri,
+                    config,
+                    request,
+                    preview,
+                    replay.as_mut().map(|r| r as &mut (dyn AsyncRead + Unpin + Send)),
+                    sink,
+                )
+                .await;
             }
         }
         match outcome {
@@ -273,6 +338,57 @@ impl Client {
         }
     }
 
+    /// Like [`Client::send`], with the answer's body collected in memory, up to
+    /// [`ClientConfig::max_buffered_body`] ([`ClientError::is_body_too_large`] beyond).
+    pub async fn send_collect(
+        &self,
+        uri: &IcapUri,
+        request: &ClientRequest,
+        body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+    ) -> Result<Collected, ClientError> {
+        let max = self.inner.config.max_buffered_body;
+        let mut sink = body::Collector::new(max);
+        match self.send(uri, request, body, &mut sink).await {
+            Ok(response) => Ok(Collected { response, body: sink.data }),
+            Err(e) if sink.exceeded => Err(ClientError::too_large(e.server(), max)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A REQMOD of `http_request` and its body (`None`: no body), answer collected.
+    pub async fn reqmod(
+        &self,
+        uri: &IcapUri,
+        http_request: HttpRequestHead,
+        body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+    ) -> Result<Collected, ClientError> {
+        self.send_collect(uri, &ClientRequest::reqmod(http_request), body).await
+    }
+
+    /// A RESPMOD of `http_response` (and the request that caused it), answer collected.
+    pub async fn respmod(
+        &self,
+        uri: &IcapUri,
+        http_request: Option<HttpRequestHead>,
+        http_response: HttpResponseHead,
+        body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+    ) -> Result<Collected, ClientError> {
+        self.send_collect(uri, &ClientRequest::respmod(http_request, http_response), body).await
+    }
+
+    /// Waits for a connection slot on this server ([`ClientConfig::max_connections_per_server`]).
+    async fn permit(&self, key: &str) -> Option<OwnedSemaphorePermit> {
+        let max = self.inner.config.max_connections_per_server;
+        if max == 0 {
+            return None;
+        }
+        let semaphore = {
+            let mut permits = self.inner.permits.lock().unwrap_or_else(|p| p.into_inner());
+            permits.entry(key.to_string()).or_insert_with(|| Arc::new(Semaphore::new(max))).clone()
+        };
+        semaphore.acquire_owned().await.ok()
+    }
+
     /// Runs `f` on a pooled or new connection. A pooled connection that fails before the
     /// server answered anything and before any body byte was taken is replaced by a fresh
     /// one, once: nothing can be judged twice.
@@ -281,7 +397,8 @@ impl Client {
         F: FnMut(exchange::Conn) -> Fut,
         Fut: std::future::Future<Output = exchange::Outcome<T>>,
     {
-        let key = uri.to_string();
+        let key = server_key(uri);
+        let _permit = self.permit(&key).await;
         let pooled = self.inner.pool.take(&key);
         let was_pooled = pooled.is_some();
         let io = match pooled {

@@ -1,0 +1,330 @@
+//! The ICAP client's connection handling against scripted servers on loopback (requests read
+//! with the codec's server role): a pooled connection the server closed mid-request is retried
+//! once with the body replayed, never after an answer began; connections per server are
+//! limited and shared by services; an early answer stops the sending; collected bodies are
+//! bounded; a 404 says "no such service".
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use icap::client::{Client, ClientConfig, ClientRequest, IcapUri, Preview};
+use icap_proto::{
+    encode_chunk, encode_last_chunk, encode_response_head, Headers, HttpRequestHead, Limits, Parts, Request,
+    RequestDecoder, RequestEvent, ResponseHead, Section,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const NO_CONTENT: &[u8] = b"ICAP/1.0 204 No Content\r\nISTag: \"A\"\r\nEncapsulated: null-body=0\r\n\r\n";
+
+/// One side of a scripted server connection: the socket, its buffer and a request decoder.
+struct Peer {
+    s: TcpStream,
+    buf: BytesMut,
+    dec: RequestDecoder,
+}
+
+impl Peer {
+    fn new(s: TcpStream) -> Self {
+        Self { s, buf: BytesMut::new(), dec: RequestDecoder::new(Limits::default()) }
+    }
+
+    /// The next request's head only (the body stays unread).
+    async fn head(&mut self) -> Option<Box<Request>> {
+        loop {
+            match self.dec.decode(&mut self.buf).unwrap() {
+                Some(RequestEvent::Head(h)) => return Some(h),
+                Some(other) => panic!("unexpected {other:?}"),
+                None => {
+                    if self.s.read_buf(&mut self.buf).await.ok()? == 0 {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next whole request and its body; a preview is answered with 100 Continue.
+    async fn request(&mut self) -> Option<(Box<Request>, Vec<u8>)> {
+        let mut head = None;
+        let mut body = Vec::new();
+        loop {
+            match self.dec.decode(&mut self.buf).unwrap() {
+                Some(RequestEvent::Head(h)) => head = Some(h),
+                Some(RequestEvent::Data(d)) => body.extend_from_slice(&d),
+                Some(RequestEvent::PreviewEnd) => {
+                    self.s.write_all(b"ICAP/1.0 100 Continue\r\n\r\n").await.ok()?;
+                    self.dec.continue_after_preview();
+                }
+                Some(RequestEvent::End { .. }) => return Some((head?, body)),
+                None => {
+                    if self.s.read_buf(&mut self.buf).await.ok()? == 0 {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).await.unwrap();
+    }
+}
+
+/// Serves every connection with `handle` (an error answer ends a connection for the client).
+fn serve<F, Fut>(listener: TcpListener, handle: F)
+where
+    F: Fn(Peer) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            tokio::spawn(handle(Peer::new(s)));
+        }
+    });
+}
+
+fn options_answer(preview: Option<usize>) -> Vec<u8> {
+    let preview = preview.map(|p| format!("Preview: {p}\r\n")).unwrap_or_default();
+    format!(
+        "ICAP/1.0 200 OK\r\nMethods: REQMOD, RESPMOD\r\nISTag: \"A\"\r\nOptions-TTL: 3600\r\n{preview}Allow: 204\r\nEncapsulated: null-body=0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A 200 that echoes a REQMOD: the request head and the body back.
+fn echo(request: &Request, body: &[u8]) -> Vec<u8> {
+    let mut head = ResponseHead::new(200);
+    head.headers.append("ISTag", "\"A\"");
+    let parts =
+        Parts { http_request: request.http_request.as_ref(), http_response: None, body: Section::ReqBody };
+    let mut out = BytesMut::new();
+    encode_response_head(&head, parts, &mut out);
+    encode_chunk(body, &mut out);
+    encode_last_chunk(false, &mut out);
+    out.to_vec()
+}
+
+/// A 200 that puts a block page in place of the request.
+fn block_page(body: &[u8]) -> Vec<u8> {
+    let page = "HTTP/1.1 403 Forbidden\r\n\r\n";
+    let mut out = format!(
+        "ICAP/1.0 200 OK\r\nISTag: \"A\"\r\nEncapsulated: res-hdr=0, res-body={}\r\n\r\n{page}",
+        page.len()
+    )
+    .into_bytes();
+    let mut chunks = BytesMut::new();
+    encode_chunk(body, &mut chunks);
+    encode_last_chunk(false, &mut chunks);
+    out.extend_from_slice(&chunks);
+    out
+}
+
+fn upload() -> HttpRequestHead {
+    let mut h = Headers::new();
+    h.append("Host", "x");
+    HttpRequestHead::new("POST", "http://x/up", h)
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+async fn listen() -> (TcpListener, IcapUri) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("icap://127.0.0.1:{}/svc", listener.local_addr().unwrap().port()).parse().unwrap();
+    (listener, uri)
+}
+
+#[tokio::test]
+async fn a_pooled_connection_closed_before_any_answer_is_retried_with_the_body_replayed() {
+    let (listener, uri) = listen().await;
+    let body = pattern(100 * 1024);
+    let expected = body.clone();
+    let server = tokio::spawn(async move {
+        let mut first = Peer::new(listener.accept().await.unwrap().0);
+        first.request().await.unwrap();
+        first.send(&options_answer(None)).await;
+        first.request().await.unwrap();
+        first.send(NO_CONTENT).await;
+        // The next request arrives as the server gives up on the connection: closed unanswered.
+        first.head().await.unwrap();
+        drop(first);
+        let mut second = Peer::new(listener.accept().await.unwrap().0);
+        let (_, got) = second.request().await.unwrap();
+        second.send(NO_CONTENT).await;
+        got
+    });
+    let client = Client::new(ClientConfig::default());
+    client.options(&uri).await.unwrap();
+    let mut small: &[u8] = b"hello";
+    client.reqmod(&uri, upload(), Some(&mut small)).await.unwrap();
+    let mut request = ClientRequest::reqmod(upload());
+    request.preview = Preview::Off;
+    let mut reader: &[u8] = &body;
+    let res = client.send(&uri, &request, Some(&mut reader), &mut tokio::io::sink()).await.unwrap();
+    assert_eq!(res.status, 204);
+    assert_eq!(res.sent_len, body.len() as u64);
+    assert!(server.await.unwrap() == expected, "the retried request carried the whole body");
+}
+
+#[tokio::test]
+async fn an_answer_cut_short_is_not_retried() {
+    let (listener, uri) = listen().await;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut peer = Peer::new(s);
+                peer.request().await.unwrap();
+                peer.send(NO_CONTENT).await;
+                if n == 0 {
+                    // The second request gets the start of an answer, then the connection ends.
+                    peer.request().await.unwrap();
+                    peer.send(b"ICAP/1.0 200 OK\r\nISTag: \"A\"\r\nEncapsulated: res-hdr=0, res-body=19\r\n\r\nHTTP/1.1 200 OK\r\n\r\na\r\nhel").await;
+                }
+            });
+        }
+    });
+    let client = Client::new(ClientConfig::default());
+    let mut request = ClientRequest::reqmod(upload());
+    request.preview = Preview::Off;
+    let mut body: &[u8] = b"first";
+    client.send(&uri, &request, Some(&mut body), &mut tokio::io::sink()).await.unwrap();
+    let mut body: &[u8] = b"second";
+    let mut answer = Vec::new();
+    let err = client.send(&uri, &request, Some(&mut body), &mut answer).await.unwrap_err();
+    assert!(err.was_answered(), "{err}");
+    assert_eq!(err.server(), uri.authority());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "an answered request is never sent twice");
+}
+
+#[tokio::test]
+async fn connections_per_server_are_limited_and_shared_by_its_services() {
+    let (listener, uri) = listen().await;
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut peer = Peer::new(s);
+                while let Some((req, _)) = peer.request().await {
+                    if req.head.method == icap_proto::Method::Options {
+                        peer.send(&options_answer(None)).await;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        peer.send(NO_CONTENT).await;
+                    }
+                }
+            });
+        }
+    });
+    let client = Client::new(ClientConfig { max_connections_per_server: 2, ..ClientConfig::default() });
+    client.options(&uri).await.unwrap();
+    client.options(&uri.with_service("other")).await.unwrap();
+    assert_eq!(accepted.load(Ordering::SeqCst), 1, "one pooled connection serves both services");
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (client, uri) = (client.clone(), uri.clone());
+            tokio::spawn(async move {
+                let mut body: &[u8] = b"data";
+                let uri = if i % 2 == 0 { uri } else { uri.with_service("other") };
+                client.reqmod(&uri, upload(), Some(&mut body)).await.unwrap().response.status
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 204);
+    }
+    assert!(accepted.load(Ordering::SeqCst) <= 2, "{} connections", accepted.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn an_early_complete_answer_stops_the_upload() {
+    let (listener, uri) = listen().await;
+    tokio::spawn(async move {
+        let mut peer = Peer::new(listener.accept().await.unwrap().0);
+        peer.head().await.unwrap();
+        // Decided on the head: answer and read nothing more.
+        peer.send(&block_page(b"blocked")).await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let client =
+        Client::new(ClientConfig { read_timeout: Duration::from_secs(10), ..ClientConfig::default() });
+    let mut request = ClientRequest::reqmod(upload());
+    request.preview = Preview::Off;
+    let body = pattern(32 * 1024 * 1024);
+    let mut reader: &[u8] = &body;
+    let started = Instant::now();
+    let collected = client.send_collect(&uri, &request, Some(&mut reader)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!(collected.response.status, 200);
+    assert_eq!(collected.response.http_response.as_ref().unwrap().status(), 403);
+    assert_eq!(collected.body, b"blocked");
+    assert!(!collected.response.unmodified);
+    assert!(collected.response.sent_len < body.len() as u64);
+}
+
+#[tokio::test]
+async fn echoes_are_unmodified_and_collected_bodies_are_bounded() {
+    let (listener, uri) = listen().await;
+    serve(listener, |mut peer| async move {
+        while let Some((req, body)) = peer.request().await {
+            if req.head.method == icap_proto::Method::Options {
+                peer.send(&options_answer(Some(2))).await;
+            } else {
+                peer.send(&echo(&req, &body)).await;
+            }
+        }
+    });
+    let client = Client::new(ClientConfig { max_buffered_body: 1000, ..ClientConfig::default() });
+    // Preview 2 from OPTIONS, 100 Continue, the rest: echoed whole.
+    let mut body: &[u8] = b"hello world";
+    let echoed = client.reqmod(&uri, upload(), Some(&mut body)).await.unwrap();
+    assert_eq!((echoed.response.status, echoed.body.as_slice()), (200, &b"hello world"[..]));
+    assert!(echoed.response.unmodified, "an echo changes nothing");
+    assert_eq!(echoed.response.http_request.as_ref().unwrap().method(), "POST");
+
+    let big = pattern(2000);
+    let mut reader: &[u8] = &big;
+    let err = client.reqmod(&uri, upload(), Some(&mut reader)).await.unwrap_err();
+    assert!(err.is_body_too_large() && err.was_answered(), "{err}");
+    // Streaming has no such bound.
+    let mut reader: &[u8] = &big;
+    let mut answer = Vec::new();
+    let res =
+        client.send(&uri, &ClientRequest::reqmod(upload()), Some(&mut reader), &mut answer).await.unwrap();
+    assert!(res.unmodified && answer == big);
+}
+
+#[tokio::test]
+async fn an_unknown_service_is_a_404() {
+    let (listener, uri) = listen().await;
+    serve(listener, |mut peer| async move {
+        while peer.request().await.is_some() {
+            peer.send(
+                b"ICAP/1.0 404 ICAP Service Not Found\r\nISTag: \"A\"\r\nEncapsulated: null-body=0\r\n\r\n",
+            )
+            .await;
+        }
+    });
+    let client = Client::new(ClientConfig::default());
+    let mut request = ClientRequest::reqmod(upload());
+    request.preview = Preview::Off;
+    let err = client.send(&uri, &request, None, &mut tokio::io::sink()).await.unwrap_err();
+    assert!(err.is_service_not_found() && err.was_answered(), "{err}");
+    assert_eq!(err.icap_status(), Some(404));
+    let err = client.options(&uri).await.unwrap_err();
+    assert!(err.is_service_not_found() && !err.is_connect(), "{err}");
+}
