@@ -1,6 +1,6 @@
 //! Detection over a stream of text: the matcher side of the engine.
 //!
-//! [`DetectorSet`] is compiled once from a policy. [`DetectStream`] runs it over one member's
+//! [`DetectorSet`] is compiled once from a policy. `DetectStream` runs it over one member's
 //! text as it arrives, keeping a bounded rolling window: [`LOOKBEHIND`] bytes of context are
 //! kept before the unexamined region, and candidates that start within [`LOOKAHEAD`] bytes of
 //! the end of what has arrived wait for more input. Every candidate is examined exactly once,
@@ -264,7 +264,7 @@ impl Found<'_> {
 
 /// The rolling window over one member's text.
 #[derive(Debug, Default)]
-pub struct DetectStream {
+pub(crate) struct DetectStream {
     buf: Vec<u8>,
     /// Absolute offset of `buf[0]` in the member's text.
     base: u64,
@@ -278,11 +278,6 @@ impl DetectStream {
     /// An empty stream at offset 0.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Bytes of text seen so far.
-    pub fn position(&self) -> u64 {
-        self.base + self.buf.len() as u64
     }
 
     /// Appends text, examining full blocks as they fill.
