@@ -328,3 +328,53 @@ async fn an_unknown_service_is_a_404() {
     let err = client.options(&uri).await.unwrap_err();
     assert!(err.is_service_not_found() && !err.is_connect(), "{err}");
 }
+
+#[tokio::test]
+async fn a_silent_server_times_out_with_nothing_answered() {
+    let (listener, uri) = listen().await;
+    serve(listener, |mut peer| async move {
+        // Reads the whole request, then says nothing.
+        peer.request().await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    });
+    let client =
+        Client::new(ClientConfig { read_timeout: Duration::from_millis(300), ..ClientConfig::default() });
+    let mut request = ClientRequest::reqmod(upload());
+    request.preview = Preview::Off;
+    let mut body: &[u8] = b"data";
+    let started = Instant::now();
+    let err = client.send(&uri, &request, Some(&mut body), &mut tokio::io::sink()).await.unwrap_err();
+    assert!(err.is_timeout() && !err.was_answered() && !err.is_connect(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn transfer_lists_choose_preview_or_whole() {
+    let (listener, uri) = listen().await;
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel();
+    serve(listener, move |mut peer| {
+        let seen = seen_tx.clone();
+        async move {
+            while let Some((req, _)) = peer.request().await {
+                if req.head.method == icap_proto::Method::Options {
+                    let answer = String::from_utf8(options_answer(Some(2))).unwrap().replace(
+                        "Allow: 204\r\n",
+                        "Allow: 204\r\nTransfer-Complete: zip\r\nTransfer-Preview: *\r\n",
+                    );
+                    peer.send(answer.as_bytes()).await;
+                } else {
+                    seen.send(req.preview).unwrap();
+                    peer.send(NO_CONTENT).await;
+                }
+            }
+        }
+    });
+    let client = Client::new(ClientConfig::default());
+    for (ext, preview) in [(Some("zip"), None), (Some("pdf"), Some(2)), (None, Some(2))] {
+        let mut request = ClientRequest::reqmod(upload());
+        request.extension = ext.map(str::to_string);
+        let mut body: &[u8] = b"abcdef";
+        client.send(&uri, &request, Some(&mut body), &mut tokio::io::sink()).await.unwrap();
+        assert_eq!(seen_rx.recv().await.unwrap(), preview, "{ext:?}");
+    }
+}

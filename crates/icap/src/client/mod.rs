@@ -109,6 +109,12 @@ pub struct ClientRequest {
     pub preview: Preview,
     /// Offer `Allow: 204`.
     pub allow_204: bool,
+    /// The file's extension (`pdf`), when known: with [`Preview::FromOptions`], the
+    /// service's `Transfer-Complete` / `Transfer-Preview` lists then choose whole or preview.
+    /// A `Transfer-Ignore` extension is still sent (whole): a DLP client never skips
+    /// inspection on its own; callers that want to skip ask
+    /// [`ServiceOptions::transfer_mode`] first.
+    pub extension: Option<String>,
 }
 
 impl ClientRequest {
@@ -121,6 +127,7 @@ impl ClientRequest {
             headers: Headers::new(),
             preview: Preview::FromOptions,
             allow_204: true,
+            extension: None,
         }
     }
 
@@ -133,6 +140,7 @@ impl ClientRequest {
             headers: Headers::new(),
             preview: Preview::FromOptions,
             allow_204: true,
+            extension: None,
         }
     }
 }
@@ -283,7 +291,12 @@ impl Client {
             Preview::Off => None,
             Preview::FromOptions => {
                 let options = self.options(uri).await?;
-                options.preview.or(Some(self.inner.config.default_preview).filter(|p| *p > 0))
+                let mode = request.extension.as_deref().map(|ext| options.transfer_mode(ext));
+                match mode {
+                    // Transfer-Complete, or Transfer-Ignore (sent whole all the same).
+                    Some(Some(false)) | Some(None) => None,
+                    _ => options.preview.or(Some(self.inner.config.default_preview).filter(|p| *p > 0)),
+                }
             }
         };
         let config = &self.inner.config;
