@@ -84,6 +84,13 @@ pub struct NewArgs {
     /// What the certificate is for.
     #[arg(long, value_enum, default_value = "server")]
     pub usage: Usage,
+    #[command(flatten)]
+    pub output: Output,
+}
+
+/// Where a new key and certificate go.
+#[derive(Debug, Clone, Args)]
+pub struct Output {
     /// Certificate output file.
     #[arg(long)]
     pub cert: PathBuf,
@@ -135,18 +142,8 @@ pub struct IssueArgs {
     /// The CA key.
     #[arg(long)]
     pub ca_key: PathBuf,
-    /// Certificate output file.
-    #[arg(long)]
-    pub cert: PathBuf,
-    /// Key output file (mode 0600).
-    #[arg(long)]
-    pub key: PathBuf,
-    /// Also write key and certificate in one PEM (mode 0600).
-    #[arg(long)]
-    pub combined: Option<PathBuf>,
-    /// Overwrite existing files.
-    #[arg(long)]
-    pub force: bool,
+    #[command(flatten)]
+    pub output: Output,
 }
 
 /// `cert init`.
@@ -190,15 +187,7 @@ fn new(args: &NewArgs) -> anyhow::Result<()> {
     let key = generate_key(args.subject.key_type)?;
     let params = leaf_params(&args.subject, args.usage)?;
     let cert = params.self_signed(&key).context("signing the certificate")?;
-    write_pair(
-        &cert.pem(),
-        &key.serialize_pem(),
-        &args.cert,
-        &args.key,
-        args.combined.as_deref(),
-        args.force,
-    )?;
-    print_summary(&args.cert)
+    write_output(&cert.pem(), &key.serialize_pem(), &args.output)
 }
 
 fn ca(args: &CaArgs) -> anyhow::Result<()> {
@@ -218,15 +207,12 @@ fn issue(args: &IssueArgs) -> anyhow::Result<()> {
     let cert = leaf_params(&args.subject, args.usage)?
         .signed_by(&key, &issuer)
         .context("issuing the certificate")?;
-    write_pair(
-        &cert.pem(),
-        &key.serialize_pem(),
-        &args.cert,
-        &args.key,
-        args.combined.as_deref(),
-        args.force,
-    )?;
-    print_summary(&args.cert)
+    write_output(&cert.pem(), &key.serialize_pem(), &args.output)
+}
+
+fn write_output(cert_pem: &str, key_pem: &str, out: &Output) -> anyhow::Result<()> {
+    write_pair(cert_pem, key_pem, &out.cert, &out.key, out.combined.as_deref(), out.force)?;
+    print_summary(&out.cert)
 }
 
 fn init(args: &InitArgs) -> anyhow::Result<()> {

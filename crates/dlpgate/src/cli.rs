@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// ICAP data-loss prevention: server, TLS tunnel and client in one binary.
 #[derive(Debug, Parser)]
-#[command(name = "dlpgate", version, about)]
+#[command(name = "dlpgate", version, about, args_override_self = true)]
 pub struct Cli {
     /// Log filter, e.g. `info`, `debug` or `dlpgate=debug,icap=trace`.
     #[arg(long, global = true, env = "DLPGATE_LOG", default_value = "info")]
@@ -29,11 +29,20 @@ pub enum Command {
     Cert(crate::cert::CertCommand),
     /// Run a stunnel-compatible TLS tunnel from a stunnel.conf file.
     Tunnel(crate::tunnel::TunnelArgs),
+    /// Validate a policy, or test files against it locally.
+    #[command(subcommand)]
+    Policy(crate::policy_cmd::PolicyCommand),
+    /// List, show and export incidents.
+    Incidents(crate::incidents::IncidentsArgs),
 }
 
-/// `dlpgate serve` settings.
+/// `dlpgate serve` settings. Every one can also be set in a TOML file given with `--config`
+/// (keys are the flag names); flags on the command line override the file.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML file with any of the settings below (e.g. `listen = "0.0.0.0:1344"`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Address of the plain ICAP listener. Loopback by default: expose it on purpose.
     #[arg(long, default_value = "127.0.0.1:1344")]
     pub listen: SocketAddr,
@@ -55,6 +64,34 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Policy file (TOML); the built-in default policy when absent. Reloaded on SIGHUP and
+    /// when the file changes; a broken policy is refused and the old one stays.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// blocking: block what the policy blocks (the seed's "Mode: Blocking"); monitor: allow
+    /// everything and record incidents.
+    #[arg(long, value_enum, default_value = "blocking")]
+    pub mode: crate::dlp::Mode,
+    /// Incident store: `postgres://user@host/db` for a shared PostgreSQL; default SQLite in
+    /// --data-dir.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Address of the Prometheus endpoint (/metrics, /healthz); off unless given.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Name of the REQMOD service.
+    #[arg(long, default_value = "reqmod")]
+    pub reqmod_service: String,
+    /// Name of the RESPMOD service.
+    #[arg(long, default_value = "respmod")]
+    pub respmod_service: String,
+    /// Preview size announced in OPTIONS.
+    #[arg(long, default_value_t = crate::dlp::DEFAULT_PREVIEW)]
+    pub preview: usize,
+    /// Bodies that need random access (zip, office, PDF) are held in memory up to this many
+    /// bytes, then spooled to a temporary file in --data-dir.
+    #[arg(long, default_value_t = crate::dlp::DEFAULT_MEMORY_THRESHOLD)]
+    pub memory_threshold: usize,
     /// Connections to --listen start with a PROXY protocol v1/v2 header (behind haproxy or
     /// `dlpgate tunnel` with `protocol = proxy`); the client address it names is recorded.
     #[arg(long)]
@@ -121,6 +158,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Bench(args) => exit_code(crate::bench::run(args)),
         Command::Cert(cmd) => exit_code(crate::cert::run(cmd)),
         Command::Tunnel(_) => ExitCode::from(2),
+        Command::Policy(cmd) => crate::policy_cmd::run(cmd),
+        Command::Incidents(args) => exit_code(crate::incidents::run(args)),
     }
 }
 

@@ -3,10 +3,15 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line (clap), one subcommand per job.
+//! - [`config_file`]: `serve --config FILE`, the TOML file behind every flag.
 //! - [`serve`]: `dlpgate serve`: listeners, signals, graceful shutdown.
+//! - [`dlp`]: the DLP service: engine on the body, block page, incidents, metrics.
+//! - [`incidents`]: `dlpgate incidents list|show|export`.
+//! - [`store`]: the incident store (SQLite, PostgreSQL).
 //! - [`echo`]: the `echo` service, which changes nothing (for interop tests and benchmarks).
 //! - [`tunnel`]: `dlpgate tunnel`, a stunnel-compatible TLS tunnel (stunnel.conf parser,
 //!   verification mapping, byte-exact forwarding with failover and PROXY headers).
+//! - [`policy_cmd`]: `dlpgate policy check|test|default`.
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`bench`]: `dlpgate bench`, the ICAP load generator.
 //! - [`cert`]: `dlpgate cert`: keys, certificates, a small CA, fingerprints.
@@ -14,7 +19,12 @@
 pub mod bench;
 pub mod cert;
 pub mod cli;
+pub mod config_file;
+pub mod dlp;
 pub mod echo;
+pub mod incidents;
 pub mod metrics;
+pub mod policy_cmd;
 pub mod serve;
+pub mod store;
 pub mod tunnel;

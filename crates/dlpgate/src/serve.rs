@@ -9,7 +9,8 @@ use icap::server::{bind, raise_nofile_limit, Listener, Server, ServerConfig, Tra
 use icap::tls::{Reload, ReloadableTls, TlsServerSettings};
 
 use crate::cli::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
-use crate::echo::EchoService;
+use crate::dlp::stats::ServeMetrics;
+use crate::dlp::{DlpService, DlpSettings};
 
 /// Runs the server until SIGTERM or SIGINT, then drains in-flight requests.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -26,7 +27,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let tls = load_tls(&args.tls)?;
+    let metrics = Arc::new(ServeMetrics::default());
+    let store = crate::store::open_store(&args.data_dir, args.store.as_deref())
+        .context("opening the incident store")?;
+    let settings = DlpSettings {
+        policy_path: args.policy.clone(),
+        limits: inspect::Limits::default(),
+        mode: args.mode,
+        reqmod_service: args.reqmod_service.clone(),
+        respmod_service: args.respmod_service.clone(),
+        preview: args.preview,
+        max_connections: args.max_connections,
+        memory_threshold: args.memory_threshold,
+        spool_dir: args.data_dir.join("spool"),
+    };
+    let service = Arc::new(DlpService::new(settings, store, metrics.clone()).context("loading the policy")?);
+    let (on_request, on_tls, on_conn) = (metrics.clone(), metrics.clone(), metrics.clone());
     let config = ServerConfig {
+        observer: Some(Arc::new(move |record| on_request.request(record))),
+        tls_observer: Some(Arc::new(move |reason| on_tls.tls_failure(reason))),
+        connection_observer: Some(Arc::new(move |delta| on_conn.connection(delta))),
         max_connections: args.max_connections,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         read_timeout: Duration::from_secs(args.read_timeout),
@@ -48,7 +68,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         });
         tracing::info!(listen = %addr, "dlpgate serving icaps://{addr}/{{echo,reqmod,respmod}}");
     }
-    let server = Server::new(EchoService::new(args.max_connections), config);
+    if let Some(addr) = args.metrics_listen {
+        let mut registry = prometheus_client::registry::Registry::default();
+        metrics.register(&mut registry);
+        crate::metrics::serve(addr, Arc::new(registry)).await?;
+    }
+    tracing::info!(
+        policy = %args.policy.as_ref().map_or("built-in default".to_string(), |p| p.display().to_string()),
+        version = %service.policy_version(),
+        mode = ?args.mode,
+        "DLP policy loaded"
+    );
+    let server = Server::with_shared(service.clone(), config);
     tracing::info!(
         listen = %args.listen,
         data_dir = %args.data_dir.display(),
@@ -59,6 +90,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     // Kept alive for as long as the server runs.
     let mut _watcher = None;
+    let mut _policy_watcher = None;
+    if args.policy.is_some() {
+        match icap::tls::watch_files(service.clone()) {
+            Ok(w) => _policy_watcher = Some(w),
+            Err(e) => tracing::warn!(error = %e, "cannot watch the policy file; reload with SIGHUP"),
+        }
+        tokio::spawn(reload_on_sighup(service.clone()));
+    }
     if let Some((tls, _)) = tls {
         match icap::tls::watch_files(tls.clone()) {
             Ok(watcher) => _watcher = Some(watcher),

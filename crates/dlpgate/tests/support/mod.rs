@@ -83,14 +83,24 @@ pub struct Dlpgate {
 
 impl Dlpgate {
     pub fn start(extra: &[&str]) -> Self {
-        let port = free_port();
         let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Self::start_in(dir, &data, extra)
+    }
+
+    /// A server whose data directory outlives it (to restart on the same store).
+    pub fn start_with_data(data: &Path, extra: &[&str]) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), data, extra)
+    }
+
+    fn start_in(dir: tempfile::TempDir, data: &Path, extra: &[&str]) -> Self {
+        let port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlpgate"));
         cmd.arg("serve")
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
+            .arg(data)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

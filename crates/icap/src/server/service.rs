@@ -46,13 +46,14 @@ impl<'c> Exchange<'c> {
         Self { request, peer, body }
     }
 
-    /// The ICAP head and the encapsulated HTTP heads.
-    pub fn request(&self) -> &Request {
+    /// The ICAP head and the encapsulated HTTP heads (borrowed from the connection, not from
+    /// the exchange, so they can be held while the body is read).
+    pub fn request(&self) -> &'c Request {
         self.request
     }
 
     /// The client.
-    pub fn peer(&self) -> &Peer {
+    pub fn peer(&self) -> &'c Peer {
         self.peer
     }
 

@@ -1,0 +1,141 @@
+//! What the engine and the incident learn from the ICAP and encapsulated HTTP heads: the
+//! direction, URL, file name, content type and encoding, and who the end user is.
+
+use icap_proto::{Headers, Method, Request};
+use inspect::ScanContext;
+
+/// The end user, as Squid sends it (`icap_send_client_ip`, `icap_client_username_header`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// `X-Client-IP`, else the peer address.
+    pub client_addr: Option<String>,
+    /// `X-Authenticated-User`, without a `Local://` or `LDAP://` prefix.
+    pub user: Option<String>,
+    /// `X-Authenticated-Groups`, comma-separated.
+    pub groups: Vec<String>,
+}
+
+/// Reads the identity headers.
+pub fn identity(headers: &Headers, peer: &std::net::SocketAddr) -> Identity {
+    let client_addr = headers.get("x-client-ip").map(str::to_string).or_else(|| Some(peer.ip().to_string()));
+    let user = headers.get("x-authenticated-user").map(strip_scheme).filter(|u| !u.is_empty());
+    let groups = headers.list("x-authenticated-groups").map(strip_scheme).filter(|g| !g.is_empty()).collect();
+    Identity { client_addr, user, groups }
+}
+
+/// `Local://alice` or `LDAP://cn=alice,...` (RFC 3507 section 4.9's examples use these forms)
+/// gives `alice` or the DN.
+fn strip_scheme(value: &str) -> String {
+    let value = value.trim();
+    match value.split_once("://") {
+        Some((scheme, rest)) if scheme.chars().all(|c| c.is_ascii_alphanumeric()) => rest.to_string(),
+        _ => value.to_string(),
+    }
+}
+
+/// The scan context for a REQMOD (the upload is the request body) or a RESPMOD (the download
+/// is the response body).
+pub fn scan_context(request: &Request, who: &Identity) -> ScanContext {
+    let http_request = request.http_request.as_ref();
+    let body_headers: Option<&Headers> = match request.head.method {
+        Method::Respmod => request.http_response.as_ref().map(|r| r.headers()),
+        _ => http_request.map(|r| r.headers()),
+    };
+    let url = http_request.map(|r| r.target().to_string());
+    let filename = body_headers
+        .and_then(|h| h.get("content-disposition"))
+        .and_then(disposition_filename)
+        .or_else(|| url.as_deref().and_then(url_filename));
+    ScanContext {
+        method: match request.head.method {
+            Method::Respmod => inspect::Method::Respmod,
+            _ => inspect::Method::Reqmod,
+        },
+        url,
+        filename,
+        content_type: body_headers.and_then(|h| h.get("content-type")).map(str::to_string),
+        content_encoding: body_headers
+            .and_then(|h| h.get("content-encoding"))
+            .map(str::to_string)
+            .filter(|e| !e.eq_ignore_ascii_case("identity")),
+        user: who.user.clone(),
+        groups: who.groups.clone(),
+    }
+}
+
+/// `attachment; filename="report.docx"` or `filename*=UTF-8''report%20q3.docx`.
+fn disposition_filename(value: &str) -> Option<String> {
+    let mut plain = None;
+    for param in value.split(';').map(str::trim) {
+        let Some((name, v)) = param.split_once('=') else { continue };
+        let v = v.trim().trim_matches('"');
+        match name.trim().to_ascii_lowercase().as_str() {
+            "filename*" => {
+                let encoded = v.split_once("''").map_or(v, |(_, rest)| rest);
+                return Some(percent_decode(encoded));
+            }
+            "filename" => plain = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    plain.filter(|f| !f.is_empty())
+}
+
+/// The last path segment of a URL, when it looks like a file name.
+fn url_filename(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let path = path.split_once("://").map_or(path, |(_, rest)| rest.split_once('/').map_or("", |(_, p)| p));
+    let last = path.rsplit('/').next().unwrap_or_default();
+    (!last.is_empty()).then(|| percent_decode(last))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_from_disposition_and_url() {
+        assert_eq!(disposition_filename("attachment; filename=\"q3.xlsx\"").as_deref(), Some("q3.xlsx"));
+        assert_eq!(
+            disposition_filename("attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.pdf").as_deref(),
+            Some("résumé.pdf")
+        );
+        assert_eq!(url_filename("http://h/files/report%20q3.docx?x=1").as_deref(), Some("report q3.docx"));
+        assert_eq!(url_filename("http://h/"), None);
+        assert_eq!(url_filename("/upload.bin").as_deref(), Some("upload.bin"));
+    }
+
+    #[test]
+    fn identity_strips_schemes() {
+        let mut h = Headers::new();
+        h.append("X-Authenticated-User", "Local://alice");
+        h.append("X-Authenticated-Groups", "LDAP://finance, hr");
+        h.append("X-Client-IP", "192.0.2.5");
+        let who = identity(&h, &"127.0.0.1:1".parse().unwrap());
+        assert_eq!(who.user.as_deref(), Some("alice"));
+        assert_eq!(who.groups, ["finance", "hr"]);
+        assert_eq!(who.client_addr.as_deref(), Some("192.0.2.5"));
+    }
+}

@@ -1,0 +1,343 @@
+//! The DLP ICAP service: `reqmod` and `respmod` run the inspection engine on the body and
+//! answer allow (204, or the unchanged message) or block (an HTTP 403 block page), recording
+//! an incident before the block answer leaves. `echo` stays a pure echo.
+
+pub mod block;
+pub mod body;
+pub mod context;
+pub mod stats;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use icap::server::{Exchange, Outcome, Service};
+use icap_proto::{Headers, Method, ServiceOptions};
+use inspect::{Decision, Engine, Limits, Policy, PreviewDecision, Verdict};
+
+use crate::echo::echo_options;
+use crate::store::{EvidenceRecord, Incident, IncidentStore};
+use body::BodyScan;
+use context::{identity, scan_context, Identity};
+use stats::ServeMetrics;
+
+/// Blocking (the seed's "Mode: Blocking") or monitor-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Block what the policy blocks.
+    #[default]
+    Blocking,
+    /// Allow everything; record what would have been blocked.
+    Monitor,
+}
+
+/// The service's settings.
+#[derive(Debug, Clone)]
+pub struct DlpSettings {
+    /// Policy file; `None` is the built-in default policy.
+    pub policy_path: Option<PathBuf>,
+    /// Engine limits per object.
+    pub limits: Limits,
+    /// Blocking or monitor.
+    pub mode: Mode,
+    /// Name of the REQMOD service.
+    pub reqmod_service: String,
+    /// Name of the RESPMOD service.
+    pub respmod_service: String,
+    /// Preview size announced in OPTIONS.
+    pub preview: usize,
+    /// Announced as Max-Connections.
+    pub max_connections: usize,
+    /// Bodies that need random access are held in memory up to this size, then spooled.
+    pub memory_threshold: usize,
+    /// Where spooled bodies go (anonymous files, gone when closed).
+    pub spool_dir: PathBuf,
+}
+
+/// Default for [`DlpSettings::memory_threshold`]: 8 MiB.
+pub const DEFAULT_MEMORY_THRESHOLD: usize = 8 << 20;
+/// Default preview size announced in OPTIONS.
+pub const DEFAULT_PREVIEW: usize = 1024;
+
+/// The policy in force and what derives from it, swapped whole on reload.
+#[derive(Debug)]
+struct PolicyState {
+    engine: Engine,
+    reqmod: Arc<ServiceOptions>,
+    respmod: Arc<ServiceOptions>,
+}
+
+/// The DLP service.
+#[derive(Debug)]
+pub struct DlpService {
+    settings: DlpSettings,
+    state: RwLock<Arc<PolicyState>>,
+    echo: Arc<ServiceOptions>,
+    store: Arc<dyn IncidentStore>,
+    metrics: Arc<ServeMetrics>,
+}
+
+impl DlpService {
+    /// Loads the policy (an error here stops start-up).
+    pub fn new(
+        settings: DlpSettings,
+        store: Arc<dyn IncidentStore>,
+        metrics: Arc<ServeMetrics>,
+    ) -> anyhow::Result<Self> {
+        let state = build_state(&settings)?;
+        let echo =
+            Arc::new(echo_options("echo", vec![Method::Reqmod, Method::Respmod], settings.max_connections));
+        Ok(Self { settings, state: RwLock::new(Arc::new(state)), echo, store, metrics })
+    }
+
+    fn current(&self) -> Arc<PolicyState> {
+        match self.state.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The version of the policy in force.
+    pub fn policy_version(&self) -> String {
+        self.current().engine.policy().version().to_string()
+    }
+
+    /// Reads the policy file again; a broken policy is refused and the old one stays.
+    pub fn reload_policy(&self) -> anyhow::Result<String> {
+        let state = build_state(&self.settings)?;
+        let version = state.engine.policy().version().to_string();
+        match self.state.write() {
+            Ok(mut g) => *g = Arc::new(state),
+            Err(p) => *p.into_inner() = Arc::new(state),
+        }
+        Ok(version)
+    }
+
+    async fn inspect(&self, exchange: &mut Exchange<'_>) -> Outcome {
+        let state = self.current();
+        let request = exchange.request();
+        let who = identity(&request.head.headers, &exchange.peer().addr);
+        let ctx = scan_context(request, &who);
+        if !state.engine.applies(&ctx) {
+            return Outcome::allow();
+        }
+        let started = Instant::now();
+        let mut body = BodyScan::new(
+            state.engine.clone(),
+            ctx.clone(),
+            self.settings.memory_threshold,
+            self.settings.spool_dir.clone(),
+        );
+        if request.preview.is_some() {
+            let mut head = Vec::new();
+            loop {
+                match exchange.next_preview_chunk().await {
+                    Ok(Some(chunk)) => {
+                        head.extend_from_slice(&chunk);
+                        if let Err(e) = body.push(&chunk) {
+                            return spool_error(&e);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => return body_error(&e),
+                }
+            }
+            if !exchange.body_complete() && state.engine.preview(&ctx, &head) == PreviewDecision::Exempt {
+                self.metrics.verdict(request.head.service(), "exempt");
+                return Outcome::allow();
+            }
+        }
+        loop {
+            match exchange.next_chunk().await {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = body.push(&chunk) {
+                        return spool_error(&e);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return body_error(&e),
+            }
+        }
+        // Scanning a zip or a PDF can take a while: off the async workers.
+        let finished = tokio::task::spawn_blocking(move || body.finish()).await;
+        let (verdict, sha256, size) = match finished {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => return spool_error(&e),
+            Err(e) => {
+                tracing::error!(error = %e, "the engine failed");
+                return Outcome::Error { status: 500, reason: "content inspection failed".to_string() };
+            }
+        };
+        let service = request.head.service().to_string();
+        self.metrics.scanned(size, started.elapsed());
+        let tls_subject = exchange.peer().tls_subject.clone();
+        self.decide(request, tls_subject, &service, &who, verdict, sha256, size).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        request: &icap_proto::Request,
+        tls_subject: Option<String>,
+        service: &str,
+        who: &Identity,
+        verdict: Verdict,
+        sha256: String,
+        size: u64,
+    ) -> Outcome {
+        let blocking = verdict.decision == Decision::Block && self.settings.mode == Mode::Blocking;
+        let label = match (verdict.decision, blocking) {
+            (Decision::Allow, _) => "allow",
+            (_, true) => "block",
+            _ => "monitor",
+        };
+        self.metrics.verdict(service, label);
+        if !verdict.is_incident() {
+            return Outcome::allow();
+        }
+        let ctx = scan_context(request, who);
+        let incident = Incident {
+            id: crate::store::new_incident_id(),
+            time: std::time::SystemTime::now(),
+            service: service.to_string(),
+            method: request.head.method.to_string(),
+            client_addr: who.client_addr.clone(),
+            tls_subject,
+            user: who.user.clone(),
+            groups: who.groups.clone(),
+            url: ctx.url.clone(),
+            file_name: ctx.filename.clone(),
+            content_type: ctx.content_type.clone(),
+            size,
+            sha256,
+            rules: verdict.rules.iter().map(|r| r.name.clone()).collect(),
+            counts: verdict.counts.clone(),
+            evidence: verdict
+                .evidence
+                .iter()
+                .map(|e| EvidenceRecord {
+                    detector: e.detector.clone(),
+                    masked: e.masked.clone(),
+                    location: if e.member.is_empty() {
+                        format!("offset {}", e.offset)
+                    } else {
+                        format!("{} @ {}", e.member, e.offset)
+                    },
+                })
+                .collect(),
+            action: label.to_string(),
+            reason: verdict.could_not_scan.as_ref().map(|c| c.to_string()),
+            severity: verdict.rules.iter().map(|r| r.severity).max().map(|s| format!("{s:?}").to_lowercase()),
+            policy_version: verdict.policy_version.clone(),
+        };
+        let id = incident.id.clone();
+        // Durable before the answer leaves: a block is never sent without its incident,
+        // unless the store itself fails (then the block still stands, and it is counted).
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.record(&incident)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.metrics.store_error();
+                tracing::error!(error = %e, incident = %id, "cannot record the incident");
+            }
+            Err(e) => {
+                self.metrics.store_error();
+                tracing::error!(error = %e, incident = %id, "incident writer failed");
+            }
+        }
+        tracing::info!(
+            incident = %id,
+            action = label,
+            service,
+            rules = ?verdict.threat_names(),
+            client = who.client_addr.as_deref().unwrap_or("-"),
+            user = who.user.as_deref().unwrap_or("-"),
+            "DLP incident"
+        );
+        if blocking {
+            return Outcome::Replace(Box::new(block::block_reply(&verdict, &id, ctx.filename.as_deref())));
+        }
+        let mut headers = Headers::new();
+        headers.append(block::INCIDENT_HEADER, id);
+        Outcome::Allow { headers }
+    }
+}
+
+fn body_error(e: &icap::server::BodyError) -> Outcome {
+    Outcome::Error { status: 400, reason: e.to_string() }
+}
+
+fn spool_error(e: &std::io::Error) -> Outcome {
+    tracing::error!(error = %e, "cannot spool a body for scanning");
+    Outcome::Error { status: 500, reason: "cannot spool the body for scanning".to_string() }
+}
+
+fn build_state(settings: &DlpSettings) -> anyhow::Result<PolicyState> {
+    let policy = match &settings.policy_path {
+        None => Policy::builtin(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the policy {}: {e}", path.display()))?;
+            Policy::from_toml_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+    };
+    let engine = Engine::new(Arc::new(policy), settings.limits.clone());
+    let options = |name: &str, method: Method| {
+        let mut o = echo_options(name, vec![method], settings.max_connections);
+        let version = engine.policy().version();
+        // ISTag is at most 32 characters (RFC 3507 section 4.7): a policy hash prefix.
+        o.istag = format!("\"dlpgate-{}\"", &version[..version.len().min(20)]);
+        o.service =
+            Some(format!("dlpgate/{} DLP {name} ({})", env!("CARGO_PKG_VERSION"), engine.policy().name()));
+        o.preview = Some(settings.preview);
+        o.x_include = vec![
+            "X-Client-IP".to_string(),
+            "X-Authenticated-User".to_string(),
+            "X-Authenticated-Groups".to_string(),
+        ];
+        Arc::new(o)
+    };
+    Ok(PolicyState {
+        reqmod: options(&settings.reqmod_service, Method::Reqmod),
+        respmod: options(&settings.respmod_service, Method::Respmod),
+        engine,
+    })
+}
+
+impl Service for DlpService {
+    fn options(&self, service: &str) -> Option<Arc<ServiceOptions>> {
+        if service == "echo" {
+            return Some(self.echo.clone());
+        }
+        let state = self.current();
+        if service == self.settings.reqmod_service {
+            Some(state.reqmod.clone())
+        } else if service == self.settings.respmod_service {
+            Some(state.respmod.clone())
+        } else {
+            None
+        }
+    }
+
+    async fn call(&self, exchange: &mut Exchange<'_>) -> Outcome {
+        if exchange.request().head.service() == "echo" {
+            return Outcome::allow();
+        }
+        self.inspect(exchange).await
+    }
+}
+
+impl icap::tls::Reload for DlpService {
+    fn watched_files(&self) -> Vec<PathBuf> {
+        self.settings.policy_path.iter().cloned().collect()
+    }
+
+    fn reload(&self) -> Result<Vec<String>, String> {
+        self.reload_policy().map(|v| vec![format!("policy version {v} in force")]).map_err(|e| e.to_string())
+    }
+
+    fn what(&self) -> &'static str {
+        "policy"
+    }
+}

@@ -1,0 +1,122 @@
+//! The server's Prometheus metrics: requests by method and status, verdicts, bytes scanned,
+//! request and engine latency, open connections, TLS handshake failures, store errors.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Labels of a request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// ICAP method.
+    pub method: String,
+    /// ICAP status sent.
+    pub status: String,
+}
+
+/// Labels of a verdict.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabels {
+    /// Service name.
+    pub service: String,
+    /// allow, block, monitor or exempt.
+    pub verdict: String,
+}
+
+/// Labels of a handshake failure.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why.
+    pub reason: String,
+}
+
+/// Every metric of `dlpgate serve`.
+#[derive(Debug)]
+pub struct ServeMetrics {
+    requests: Family<RequestLabels, Counter>,
+    verdicts: Family<VerdictLabels, Counter>,
+    scanned_bytes: Counter,
+    request_seconds: Histogram,
+    engine_seconds: Histogram,
+    open_connections: Gauge,
+    tls_failures: Family<ReasonLabels, Counter>,
+    store_errors: Counter,
+}
+
+impl Default for ServeMetrics {
+    fn default() -> Self {
+        Self {
+            requests: Family::default(),
+            verdicts: Family::default(),
+            scanned_bytes: Counter::default(),
+            request_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 20)),
+            engine_seconds: Histogram::new(exponential_buckets(0.000_01, 2.0, 24)),
+            open_connections: Gauge::default(),
+            tls_failures: Family::default(),
+            store_errors: Counter::default(),
+        }
+    }
+}
+
+impl ServeMetrics {
+    /// Registers everything under `dlpgate_`.
+    pub fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("dlpgate");
+        r.register("icap_requests", "ICAP requests answered, by method and status", self.requests.clone());
+        r.register("verdicts", "DLP verdicts, by service", self.verdicts.clone());
+        r.register("scanned_bytes", "Body bytes given to the inspection engine", self.scanned_bytes.clone());
+        r.register("request_duration_seconds", "Time from ICAP head to answer", self.request_seconds.clone());
+        r.register(
+            "engine_duration_seconds",
+            "Time spent reading and scanning a body",
+            self.engine_seconds.clone(),
+        );
+        r.register("open_connections", "ICAP connections open now", self.open_connections.clone());
+        r.register("tls_handshake_failures", "Failed TLS handshakes, by reason", self.tls_failures.clone());
+        r.register("store_errors", "Incidents that could not be recorded", self.store_errors.clone());
+    }
+
+    /// One answered request.
+    pub fn request(&self, record: &icap::server::RequestRecord) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: record.method.to_string(),
+                status: record.status.to_string(),
+            })
+            .inc();
+        self.request_seconds.observe(record.elapsed.as_secs_f64());
+    }
+
+    /// One verdict.
+    pub fn verdict(&self, service: &str, verdict: &str) {
+        self.verdicts
+            .get_or_create(&VerdictLabels { service: service.to_string(), verdict: verdict.to_string() })
+            .inc();
+    }
+
+    /// One scanned body.
+    pub fn scanned(&self, bytes: u64, took: Duration) {
+        self.scanned_bytes.inc_by(bytes);
+        self.engine_seconds.observe(took.as_secs_f64());
+    }
+
+    /// A connection opened (+1) or closed (-1).
+    pub fn connection(&self, delta: i64) {
+        self.open_connections.inc_by(delta);
+    }
+
+    /// A failed handshake.
+    pub fn tls_failure(&self, reason: &str) {
+        self.tls_failures.get_or_create(&ReasonLabels { reason: reason.to_string() }).inc();
+    }
+
+    /// A failed incident write.
+    pub fn store_error(&self) {
+        self.store_errors.inc();
+    }
+}

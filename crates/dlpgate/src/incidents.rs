@@ -1,0 +1,230 @@
+//! `dlpgate incidents`: list, show and export what the DLP server recorded.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::store::{format_time, open_existing, Incident, IncidentFilter};
+
+/// `dlpgate incidents` and its store options.
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+}
+
+/// Where the incidents are.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// The data directory of `dlpgate serve` (SQLite store).
+    #[arg(long, default_value = "./dlpgate-data")]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL store URL, as given to `dlpgate serve --store`.
+    #[arg(long)]
+    pub store: Option<String>,
+}
+
+/// Which incidents.
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// Only since: `30m`, `24h`, `7d`, or an RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only with this rule.
+    #[arg(long)]
+    pub rule: Option<String>,
+    /// Only with this action (block, monitor).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only from this client address.
+    #[arg(long)]
+    pub client: Option<String>,
+    /// Only from this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// At most this many, newest first (all by default).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// JSON Lines: one incident object per line.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// One line per incident.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Every field of one incident (evidence masked, as stored).
+    Show {
+        /// The incident id.
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Export to stdout.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+}
+
+/// Runs an `incidents` subcommand.
+pub fn run(args: IncidentsArgs) -> anyhow::Result<()> {
+    match args.command {
+        IncidentsCommand::List { store, filter } => {
+            let store = open_existing(&store.data_dir, store.store.as_deref())?;
+            for i in store.list(&to_filter(&filter)?)? {
+                println!(
+                    "{}  {}  {:7}  {}  {}  {}",
+                    i.id,
+                    format_time(i.time),
+                    i.action,
+                    if i.rules.is_empty() { "-".to_string() } else { i.rules.join(",") },
+                    i.user.as_deref().or(i.client_addr.as_deref()).unwrap_or("-"),
+                    i.file_name.as_deref().or(i.url.as_deref()).unwrap_or("-"),
+                );
+            }
+            Ok(())
+        }
+        IncidentsCommand::Show { id, store } => {
+            let store = open_existing(&store.data_dir, store.store.as_deref())?;
+            let Some(i) = store.get(&id)? else { bail!("no incident {id}") };
+            show(&i);
+            Ok(())
+        }
+        IncidentsCommand::Export { format, store, filter } => {
+            let store = open_existing(&store.data_dir, store.store.as_deref())?;
+            let incidents = store.list(&to_filter(&filter)?)?;
+            match format {
+                Format::Json => {
+                    for i in &incidents {
+                        println!("{}", serde_json::to_string(i).context("encoding JSON")?);
+                    }
+                }
+                Format::Csv => export_csv(&incidents),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn show(i: &Incident) {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
+    println!("id:             {}", i.id);
+    println!("time:           {}", format_time(i.time));
+    println!("action:         {}", i.action);
+    println!("service:        {} ({})", i.service, i.method);
+    println!("client:         {}", opt(&i.client_addr));
+    println!("TLS subject:    {}", opt(&i.tls_subject));
+    println!("user:           {}", opt(&i.user));
+    println!("groups:         {}", if i.groups.is_empty() { "-".to_string() } else { i.groups.join(", ") });
+    println!("URL:            {}", opt(&i.url));
+    println!("file name:      {}", opt(&i.file_name));
+    println!("content type:   {}", opt(&i.content_type));
+    println!("size:           {} bytes", i.size);
+    println!("sha256:         {}", i.sha256);
+    println!("rules:          {}", if i.rules.is_empty() { "-".to_string() } else { i.rules.join(", ") });
+    println!("severity:       {}", opt(&i.severity));
+    println!("reason:         {}", opt(&i.reason));
+    println!("policy version: {}", i.policy_version);
+    let counts: Vec<String> = i.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!("counts:         {}", if counts.is_empty() { "-".to_string() } else { counts.join(", ") });
+    println!("evidence:");
+    for e in &i.evidence {
+        println!("  {:16} {:24} {}", e.detector, e.masked, e.location);
+    }
+}
+
+fn export_csv(incidents: &[Incident]) {
+    println!("id,time,action,service,method,client,user,groups,url,file_name,content_type,size,sha256,rules,counts,policy_version,reason");
+    for i in incidents {
+        let counts: Vec<String> = i.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let fields = [
+            i.id.clone(),
+            format_time(i.time),
+            i.action.clone(),
+            i.service.clone(),
+            i.method.clone(),
+            i.client_addr.clone().unwrap_or_default(),
+            i.user.clone().unwrap_or_default(),
+            i.groups.join(";"),
+            i.url.clone().unwrap_or_default(),
+            i.file_name.clone().unwrap_or_default(),
+            i.content_type.clone().unwrap_or_default(),
+            i.size.to_string(),
+            i.sha256.clone(),
+            i.rules.join(";"),
+            counts.join(";"),
+            i.policy_version.clone(),
+            i.reason.clone().unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        println!("{}", line.join(","));
+    }
+}
+
+/// RFC 4180 quoting.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn to_filter(args: &FilterArgs) -> anyhow::Result<IncidentFilter> {
+    Ok(IncidentFilter {
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        rule: args.rule.clone(),
+        action: args.action.clone(),
+        client: args.client.clone(),
+        user: args.user.clone(),
+        limit: args.limit,
+    })
+}
+
+/// `30m`, `24h`, `7d`, `90s`, or an RFC 3339 time.
+fn parse_since(s: &str) -> anyhow::Result<SystemTime> {
+    let units = [('s', 1u64), ('m', 60), ('h', 3600), ('d', 86_400)];
+    for (suffix, secs) in units {
+        if let Some(n) = s.strip_suffix(suffix).and_then(|n| n.parse::<u64>().ok()) {
+            return Ok(SystemTime::now() - Duration::from_secs(n.saturating_mul(secs)));
+        }
+    }
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .with_context(|| format!("--since {s:?}: expected 30m, 24h, 7d or an RFC 3339 time"))?;
+    Ok(SystemTime::from(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_accepts_durations_and_times() {
+        let day = parse_since("1d").unwrap_or(SystemTime::UNIX_EPOCH);
+        assert!(SystemTime::now().duration_since(day).map_or(0, |d| d.as_secs()) >= 86_399);
+        assert!(parse_since("2026-11-25T00:00:00Z").is_ok());
+        assert!(parse_since("yesterday").is_err());
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+}

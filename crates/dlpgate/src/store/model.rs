@@ -1,0 +1,114 @@
+//! What an incident holds, and how to ask for some.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// One DLP incident: a block, or a monitored match. Evidence is masked before it gets here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    /// Unique, sortable by time.
+    pub id: String,
+    /// When it happened.
+    #[serde(serialize_with = "rfc3339")]
+    pub time: SystemTime,
+    /// ICAP service name.
+    pub service: String,
+    /// `REQMOD` or `RESPMOD`.
+    pub method: String,
+    /// `X-Client-IP`, else the peer address.
+    pub client_addr: Option<String>,
+    /// Subject of the verified client certificate, under TLS.
+    pub tls_subject: Option<String>,
+    /// `X-Authenticated-User`.
+    pub user: Option<String>,
+    /// `X-Authenticated-Groups`.
+    pub groups: Vec<String>,
+    /// URL from the encapsulated request.
+    pub url: Option<String>,
+    /// File name (Content-Disposition, or the URL's last segment).
+    pub file_name: Option<String>,
+    /// HTTP Content-Type.
+    pub content_type: Option<String>,
+    /// Body size in bytes, as received.
+    pub size: u64,
+    /// SHA-256 of the body as received, hex.
+    pub sha256: String,
+    /// Rules that matched.
+    pub rules: Vec<String>,
+    /// Matches per detector.
+    pub counts: BTreeMap<String, u64>,
+    /// Masked evidence with locations.
+    pub evidence: Vec<EvidenceRecord>,
+    /// `block`, `monitor` or `allow`.
+    pub action: String,
+    /// Why, for could-not-scan outcomes.
+    pub reason: Option<String>,
+    /// Highest severity among the rules.
+    pub severity: Option<String>,
+    /// Version of the policy that decided.
+    pub policy_version: String,
+}
+
+/// One piece of masked evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EvidenceRecord {
+    /// Detector name.
+    pub detector: String,
+    /// The masked value (never the clear value).
+    pub masked: String,
+    /// Member path and offset.
+    pub location: String,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentFilter {
+    /// At or after this time.
+    pub since: Option<SystemTime>,
+    /// With this rule among its rules.
+    pub rule: Option<String>,
+    /// With this action.
+    pub action: Option<String>,
+    /// From this client address.
+    pub client: Option<String>,
+    /// From this user.
+    pub user: Option<String>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+impl IncidentFilter {
+    /// True when `incident` passes every condition but the limit.
+    pub fn matches(&self, incident: &Incident) -> bool {
+        self.since.is_none_or(|t| incident.time >= t)
+            && self.rule.as_ref().is_none_or(|r| incident.rules.iter().any(|x| x == r))
+            && self.action.as_ref().is_none_or(|a| incident.action == *a)
+            && self.client.as_ref().is_none_or(|c| incident.client_addr.as_deref() == Some(c.as_str()))
+            && self.user.as_ref().is_none_or(|u| incident.user.as_deref() == Some(u.as_str()))
+    }
+}
+
+/// RFC 3339 UTC with milliseconds.
+pub fn format_time(time: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(time);
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&format).unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+fn rfc3339<S: serde::Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*time))
+}
+
+/// Milliseconds since the Unix epoch (how the stores keep time).
+pub fn to_millis(time: SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The inverse of [`to_millis`].
+pub fn from_millis(ms: i64) -> SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
