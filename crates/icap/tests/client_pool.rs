@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use icap::client::{Client, ClientConfig, ClientRequest, IcapUri, Preview};
+use icap::client::{
+    Client, ClientConfig, ClientRequest, Connecting, Connector, IcapUri, Preview, TcpConnector,
+};
 use icap_proto::{
     encode_chunk, encode_last_chunk, encode_response_head, Headers, HttpRequestHead, Limits, Parts, Request,
     RequestDecoder, RequestEvent, ResponseHead, Section,
@@ -377,4 +379,48 @@ async fn transfer_lists_choose_preview_or_whole() {
         client.send(&uri, &request, Some(&mut body), &mut tokio::io::sink()).await.unwrap();
         assert_eq!(seen_rx.recv().await.unwrap(), preview, "{ext:?}");
     }
+}
+
+/// Counts the connections a client opens, over plain TCP.
+#[derive(Debug, Default)]
+struct Counting(AtomicUsize);
+
+impl Connector for Counting {
+    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Connecting<'a> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        TcpConnector.connect(uri, config)
+    }
+}
+
+#[tokio::test]
+async fn kept_alive_connections_are_reused_unless_the_server_says_close() {
+    let (listener, uri) = listen().await;
+    serve(listener, |mut peer| async move {
+        let mut n = 0;
+        while let Some((req, body)) = peer.request().await {
+            n += 1;
+            if req.head.method == icap_proto::Method::Options {
+                peer.send(&options_answer(None)).await;
+            } else if n == 5 {
+                let answer = String::from_utf8(NO_CONTENT.to_vec()).unwrap();
+                peer.send(answer.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n").as_bytes()).await;
+            } else {
+                peer.send(&echo(&req, &body)).await;
+            }
+        }
+    });
+    let counting = Arc::new(Counting::default());
+    let client = Client::with_connector(ClientConfig::default(), counting.clone());
+    for _ in 0..3 {
+        let mut body: &[u8] = b"abc";
+        let got = client.reqmod(&uri, upload(), Some(&mut body)).await.unwrap();
+        assert_eq!(got.body, b"abc");
+    }
+    assert_eq!(counting.0.load(Ordering::SeqCst), 1, "OPTIONS and three REQMODs on one connection");
+    // The fourth answer says Connection: close; the fifth request needs a new connection.
+    for _ in 0..2 {
+        let mut body: &[u8] = b"abc";
+        client.reqmod(&uri, upload(), Some(&mut body)).await.unwrap();
+    }
+    assert_eq!(counting.0.load(Ordering::SeqCst), 2);
 }

@@ -31,8 +31,13 @@ impl ClientError {
         Self { kind, server: server.to_string(), detail: detail.into(), status: None, answered: false }
     }
 
-    pub(crate) fn connect(server: &str, detail: impl Into<String>) -> Self {
-        Self::of(Kind::Connect, server, detail)
+    /// For a [`Connector`](super::Connector): connecting failed with `e` (a timed-out connect
+    /// counts as a timeout).
+    pub fn connect_failed(server: &str, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            return Self::of(Kind::Timeout, server, format!("cannot connect: {e}"));
+        }
+        Self::of(Kind::Connect, server, format!("cannot connect: {e}"))
     }
 
     pub(crate) fn timeout(server: &str, detail: impl Into<String>) -> Self {

@@ -3,6 +3,7 @@
 //! from any `AsyncRead` while the answer streams back (never a deadlock on large bodies).
 
 mod body;
+mod connect;
 mod error;
 mod exchange;
 mod pool;
@@ -14,9 +15,9 @@ use std::time::{Duration, Instant};
 
 use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Limits, Method, ServiceOptions};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+pub use connect::{Connecting, Connector, TcpConnector};
 pub use error::ClientError;
 pub use uri::{IcapUri, ICAPS_PORT, ICAP_PORT};
 
@@ -214,6 +215,7 @@ struct Inner {
     config: ClientConfig,
     pool: Pool,
     options: Mutex<HashMap<IcapUri, CachedOptions>>,
+    connector: Arc<dyn Connector>,
     /// Per server: one permit per connection in use.
     permits: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -224,13 +226,19 @@ fn server_key(uri: &IcapUri) -> String {
 }
 
 impl Client {
-    /// A client with these settings.
+    /// A client with these settings, over TCP (and TLS for `icaps://`).
     pub fn new(config: ClientConfig) -> Self {
+        Self::with_connector(config, Arc::new(TcpConnector))
+    }
+
+    /// A client that opens its connections with `connector`.
+    pub fn with_connector(config: ClientConfig, connector: Arc<dyn Connector>) -> Self {
         let pool = Pool::new(config.max_idle_per_server, config.idle_lifetime);
         Self {
             inner: Arc::new(Inner {
                 config,
                 pool,
+                connector,
                 options: Mutex::new(HashMap::new()),
                 permits: Mutex::new(HashMap::new()),
             }),
@@ -443,35 +451,6 @@ impl Client {
     }
 
     async fn connect(&self, uri: &IcapUri) -> Result<Box<dyn Io>, ClientError> {
-        let config = &self.inner.config;
-        let server = uri.authority();
-        let stream = match tokio::time::timeout(config.connect_timeout, TcpStream::connect(&server)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(ClientError::connect(&server, format!("cannot connect: {e}"))),
-            Err(_) => {
-                return Err(ClientError::timeout(
-                    &server,
-                    format!("no answer to connect within {:?}", config.connect_timeout),
-                ))
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        if !uri.tls {
-            return Ok(Box::new(stream));
-        }
-        let Some(tls) = &config.tls else {
-            return Err(ClientError::tls(
-                &server,
-                "icaps:// needs TLS settings (a trusted certificate or CA)",
-            ));
-        };
-        let name = rustls_pki_types::ServerName::try_from(uri.host.clone())
-            .map_err(|e| ClientError::tls(&server, format!("bad server name {}: {e}", uri.host)))?;
-        let connector = tokio_rustls::TlsConnector::from(tls.clone());
-        match tokio::time::timeout(config.connect_timeout, connector.connect(name, stream)).await {
-            Ok(Ok(s)) => Ok(Box::new(s)),
-            Ok(Err(e)) => Err(ClientError::tls(&server, format!("TLS handshake failed: {e}"))),
-            Err(_) => Err(ClientError::timeout(&server, "TLS handshake timed out")),
-        }
+        self.inner.connector.connect(uri, &self.inner.config).await
     }
 }
