@@ -424,3 +424,41 @@ async fn kept_alive_connections_are_reused_unless_the_server_says_close() {
     }
     assert_eq!(counting.0.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_204_to_a_preview_keeps_the_connection() {
+    let (listener, uri) = listen().await;
+    serve(listener, |mut peer| async move {
+        loop {
+            let Some(req) = peer.head().await else { return };
+            if req.head.method == icap_proto::Method::Options {
+                // OPTIONS has no body: its End comes next.
+                assert!(matches!(peer.dec.decode(&mut peer.buf).unwrap(), Some(RequestEvent::End { .. })));
+                peer.send(&options_answer(Some(2))).await;
+                continue;
+            }
+            // Read the preview, answer 204 to it, and skip the rest (never sent).
+            loop {
+                match peer.dec.decode(&mut peer.buf).unwrap() {
+                    Some(RequestEvent::PreviewEnd) => break,
+                    Some(_) => {}
+                    None => {
+                        if peer.s.read_buf(&mut peer.buf).await.unwrap() == 0 {
+                            return;
+                        }
+                    }
+                }
+            }
+            peer.dec.skip_rest_of_body();
+            peer.send(NO_CONTENT).await;
+        }
+    });
+    let counting = Arc::new(Counting::default());
+    let client = Client::with_connector(ClientConfig::default(), counting.clone());
+    for _ in 0..3 {
+        let mut body: &[u8] = b"abcdefgh";
+        let got = client.reqmod(&uri, upload(), Some(&mut body)).await.unwrap();
+        assert!(got.response.status == 204 && got.response.unmodified && got.response.sent_len == 2);
+    }
+    assert_eq!(counting.0.load(Ordering::SeqCst), 1, "a 204 to a preview leaves the connection reusable");
+}

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures_util::FutureExt;
 use icap_proto::{
     encode_chunk, encode_last_chunk, encode_request_head, Method, Parts, RequestHead, Response,
     ResponseDecoder, ResponseEvent, Section, ServiceOptions,
@@ -192,7 +193,12 @@ pub(crate) async fn modify(
                 (written, read)
             }
             // The answer is complete: whatever the writer had left is not wanted.
-            read = &mut reader => (Ok(()), Some(read)),
+            read = &mut reader => {
+                // A writer that only waited for the verdict on its preview (a 204 read in the
+                // same poll) ends now, and the connection stays reusable.
+                let written = (&mut writer).now_or_never().unwrap_or(Ok(()));
+                (written, Some(read))
+            }
         }
     };
     let sent_hash: [u8; 32] = sent.hasher.finalize().into();
