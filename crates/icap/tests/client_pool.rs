@@ -462,3 +462,42 @@ async fn a_204_to_a_preview_keeps_the_connection() {
     }
     assert_eq!(counting.0.load(Ordering::SeqCst), 1, "a 204 to a preview leaves the connection reusable");
 }
+
+#[tokio::test]
+async fn concurrent_callers_share_one_options_and_an_error_with_a_new_istag_drops_it() {
+    let (listener, uri) = listen().await;
+    let options_seen = Arc::new(AtomicUsize::new(0));
+    let seen = options_seen.clone();
+    serve(listener, move |mut peer| {
+        let seen = seen.clone();
+        async move {
+            while let Some((req, _)) = peer.request().await {
+                if req.head.method == icap_proto::Method::Options {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    peer.send(&options_answer(None)).await;
+                } else {
+                    peer.send(
+                        b"ICAP/1.0 500 Server Error\r\nISTag: \"B\"\r\nEncapsulated: null-body=0\r\n\r\n",
+                    )
+                    .await;
+                }
+            }
+        }
+    });
+    let client = Client::new(ClientConfig::default());
+    let callers: Vec<_> = (0..5)
+        .map(|_| {
+            let (client, uri) = (client.clone(), uri.clone());
+            tokio::spawn(async move { client.options(&uri).await.unwrap().istag.clone() })
+        })
+        .collect();
+    for c in callers {
+        assert_eq!(c.await.unwrap(), "\"A\"");
+    }
+    assert_eq!(options_seen.load(Ordering::SeqCst), 1, "one OPTIONS for five callers");
+    let err = client.reqmod(&uri, upload(), None).await.unwrap_err();
+    assert_eq!(err.icap_status(), Some(500));
+    client.options(&uri).await.unwrap();
+    assert_eq!(options_seen.load(Ordering::SeqCst), 2, "the 500 carried another ISTag");
+}

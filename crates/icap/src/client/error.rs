@@ -23,12 +23,20 @@ pub struct ClientError {
     server: String,
     detail: String,
     status: Option<u16>,
+    istag: Option<String>,
     answered: bool,
 }
 
 impl ClientError {
     fn of(kind: Kind, server: &str, detail: impl Into<String>) -> Self {
-        Self { kind, server: server.to_string(), detail: detail.into(), status: None, answered: false }
+        Self {
+            kind,
+            server: server.to_string(),
+            detail: detail.into(),
+            status: None,
+            istag: None,
+            answered: false,
+        }
     }
 
     /// For a [`Connector`](super::Connector): connecting failed with `e` (a timed-out connect
@@ -81,8 +89,19 @@ impl ClientError {
             server: server.to_string(),
             detail: format!("ICAP {status} {reason}"),
             status: Some(status),
+            istag: None,
             answered: true,
         }
+    }
+
+    pub(crate) fn with_istag(mut self, istag: Option<&str>) -> Self {
+        self.istag = istag.map(str::to_string);
+        self
+    }
+
+    /// The ISTag of an error answer (the service may have changed).
+    pub(crate) fn istag(&self) -> Option<&str> {
+        self.istag.as_deref()
     }
 
     pub(crate) fn answered(mut self, answered: bool) -> Self {

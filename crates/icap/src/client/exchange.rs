@@ -72,7 +72,8 @@ pub(crate) async fn options(conn: Conn, uri: &IcapUri, config: &ClientConfig) ->
     }
     let Some(head) = head else { return failed(ClientError::protocol(&server, "no answer"), false) };
     if head.head.status != 200 {
-        return failed(ClientError::status(&server, head.head.status, &head.head.reason), false);
+        let error = ClientError::status(&server, head.head.status, &head.head.reason);
+        return failed(error.with_istag(head.head.istag()), false);
     }
     let reusable = !wants_close(&head) && buf.is_empty();
     match ServiceOptions::from_headers(&head.head.headers) {
@@ -223,7 +224,8 @@ pub(crate) async fn modify(
         return failed(ClientError::protocol(&server, "no answer").answered(false), false);
     };
     if response.head.status >= 300 {
-        return failed(ClientError::status(&server, response.head.status, &response.head.reason), false);
+        let error = ClientError::status(&server, response.head.status, &response.head.reason);
+        return failed(error.with_istag(response.head.istag()), false);
     }
     let unmodified = response.head.status == 204
         || (response.head.status == 200

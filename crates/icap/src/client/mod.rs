@@ -215,6 +215,8 @@ struct Inner {
     config: ClientConfig,
     pool: Pool,
     options: Mutex<HashMap<IcapUri, CachedOptions>>,
+    /// Per service: held while an OPTIONS for it is under way.
+    refreshing: Mutex<HashMap<IcapUri, Arc<tokio::sync::Mutex<()>>>>,
     connector: Arc<dyn Connector>,
     /// Per server: one permit per connection in use.
     permits: Mutex<HashMap<String, Arc<Semaphore>>>,
@@ -240,6 +242,7 @@ impl Client {
                 pool,
                 connector,
                 options: Mutex::new(HashMap::new()),
+                refreshing: Mutex::new(HashMap::new()),
                 permits: Mutex::new(HashMap::new()),
             }),
         }
@@ -253,6 +256,15 @@ impl Client {
     /// The service's options, from the cache while fresh (Options-TTL, at most
     /// [`ClientConfig::max_options_ttl`]), else from an OPTIONS request.
     pub async fn options(&self, uri: &IcapUri) -> Result<Arc<ServiceOptions>, ClientError> {
+        if let Some(cached) = self.cached_options(uri) {
+            return Ok(cached);
+        }
+        // One OPTIONS per service at a time: the others wait and take its answer.
+        let lock = {
+            let mut locks = self.inner.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+            locks.entry(uri.clone()).or_default().clone()
+        };
+        let _refreshing = lock.lock().await;
         if let Some(cached) = self.cached_options(uri) {
             return Ok(cached);
         }
@@ -355,7 +367,10 @@ impl Client {
                 self.note_istag(uri, value.istag());
                 Ok(value)
             }
-            exchange::Outcome::Failed { error, .. } => Err(error),
+            exchange::Outcome::Failed { error, .. } => {
+                self.note_istag(uri, error.istag());
+                Err(error)
+            }
         }
     }
 
