@@ -501,3 +501,29 @@ async fn concurrent_callers_share_one_options_and_an_error_with_a_new_istag_drop
     client.options(&uri).await.unwrap();
     assert_eq!(options_seen.load(Ordering::SeqCst), 2, "the 500 carried another ISTag");
 }
+
+#[tokio::test]
+async fn a_long_upload_is_not_a_read_timeout() {
+    let (listener, uri) = listen().await;
+    serve(listener, |mut peer| async move {
+        // Answers only after the whole body, as a scanning server does.
+        while let Some((_, body)) = peer.request().await {
+            assert_eq!(body.len(), 12 * 1024);
+            peer.send(NO_CONTENT).await;
+        }
+    });
+    // The body trickles in over about 1.2 s; the read timeout is 300 ms.
+    let (mut feed, mut body) = tokio::io::duplex(1024);
+    tokio::spawn(async move {
+        for _ in 0..12 {
+            feed.write_all(&[b'x'; 1024]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let client =
+        Client::new(ClientConfig { read_timeout: Duration::from_millis(300), ..ClientConfig::default() });
+    let mut request = ClientRequest::reqmod(upload());
+    request.preview = Preview::Off;
+    let res = client.send(&uri, &request, Some(&mut body), &mut tokio::io::sink()).await.unwrap();
+    assert_eq!((res.status, res.sent_len), (204, 12 * 1024));
+}

@@ -1,8 +1,8 @@
 //! One ICAP exchange on one connection: OPTIONS, or a REQMOD/RESPMOD whose body is written
 //! while the answer is read (a server may stream its answer before the body ends).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use futures_util::FutureExt;
@@ -57,13 +57,14 @@ pub(crate) async fn options(conn: Conn, uri: &IcapUri, config: &ClientConfig) ->
     let mut decoder = ResponseDecoder::new(config.limits);
     let mut head: Option<Box<Response>> = None;
     loop {
-        let event = match next_event(&mut io, &mut buf, &mut decoder, config.read_timeout, &server).await {
-            Ok(ev) => ev,
-            Err(e) => {
-                let answered = head.is_some();
-                return failed(e.answered(answered), !answered);
-            }
-        };
+        let event =
+            match next_event(&mut io, &mut buf, &mut decoder, config.read_timeout, &server, None).await {
+                Ok(ev) => ev,
+                Err(e) => {
+                    let answered = head.is_some();
+                    return failed(e.answered(answered), !answered);
+                }
+            };
         match event {
             ResponseEvent::Head(h) => head = Some(h),
             ResponseEvent::Data(_) => {}
@@ -98,12 +99,37 @@ async fn timed<T>(
     }
 }
 
+/// When the request side last moved (a body read or a write): a server that answers only
+/// after the whole body is not idle while a long upload is still going out.
+struct Progress {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Self { start: Instant::now(), last_ms: AtomicU64::new(0) }
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(now, Ordering::Relaxed);
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.start.elapsed().saturating_sub(Duration::from_millis(self.last_ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// The next answer event. Times out after `limit` without a byte from the server, unless the
+/// request side made progress within `limit` (`progress`).
 async fn next_event<R: AsyncRead + Unpin + ?Sized>(
     io: &mut R,
     buf: &mut BytesMut,
     decoder: &mut ResponseDecoder,
     limit: Duration,
     server: &str,
+    progress: Option<&Progress>,
 ) -> Result<ResponseEvent, ClientError> {
     loop {
         match decoder.decode(buf) {
@@ -112,7 +138,13 @@ async fn next_event<R: AsyncRead + Unpin + ?Sized>(
             Err(e) => return Err(ClientError::protocol(server, e.to_string())),
         }
         buf.reserve(32 * 1024);
-        let n = timed(limit, server, io.read_buf(buf)).await?;
+        // `read_buf` is cancel-safe: a timed-out wait loses no bytes.
+        let n = match tokio::time::timeout(limit, io.read_buf(buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(ClientError::io(server, format!("connection failed: {e}"))),
+            Err(_) if progress.is_some_and(|p| p.idle_for() < limit) => continue,
+            Err(_) => return Err(ClientError::timeout(server, format!("no answer within {limit:?}"))),
+        };
         if n == 0 {
             return Err(ClientError::io(server, "the server closed the connection"));
         }
@@ -177,10 +209,21 @@ pub(crate) async fn modify(
     encode_request_head(&head, parts, &mut first);
 
     let mut sent = Sent { hasher: Sha256::new(), len: 0, complete: false };
+    let progress = Progress::new();
     let (written, read) = {
-        let writer =
-            write_request(&mut wr, first, body, preview, decision_rx, &refused, config, &server, &mut sent);
-        let reader = read_answer(&mut rd, sink, decision_tx, &refused, config, &server);
+        let writer = write_request(
+            &mut wr,
+            first,
+            body,
+            preview,
+            decision_rx,
+            &refused,
+            config,
+            &server,
+            &mut sent,
+            &progress,
+        );
+        let reader = read_answer(&mut rd, sink, decision_tx, &refused, config, &server, &progress);
         tokio::pin!(writer, reader);
         tokio::select! {
             biased;
@@ -271,14 +314,16 @@ async fn fill(
     body: &mut (dyn AsyncRead + Unpin + Send),
     buf: &mut Vec<u8>,
     limit: usize,
+    progress: &Progress,
 ) -> std::io::Result<bool> {
     buf.clear();
     buf.reserve(limit);
     while buf.len() < limit {
-        let n = (&mut *body).take((limit - buf.len()) as u64).read_to_end(buf).await?;
+        let n = (&mut *body).take((limit - buf.len()) as u64).read_buf(buf).await?;
         if n == 0 {
             return Ok(true);
         }
+        progress.touch();
     }
     Ok(false)
 }
@@ -297,6 +342,7 @@ async fn write_request(
     config: &ClientConfig,
     server: &str,
     sent: &mut Sent,
+    progress: &Progress,
 ) -> Result<(), ClientError> {
     let Some(body) = body else {
         timed(config.read_timeout, server, wr.write_all(&out)).await?;
@@ -305,8 +351,9 @@ async fn write_request(
     };
     let mut piece = Vec::new();
     if let Some(size) = preview {
-        let at_end =
-            fill(body, &mut piece, size).await.map_err(|e| ClientError::body(server, e.to_string()))?;
+        let at_end = fill(body, &mut piece, size, progress)
+            .await
+            .map_err(|e| ClientError::body(server, e.to_string()))?;
         sent.hasher.update(&piece);
         sent.len += piece.len() as u64;
         encode_chunk(&piece, &mut out);
@@ -334,8 +381,9 @@ async fn write_request(
             // stream back before the body ends, as an echo does; then sending goes on.)
             return Ok(());
         }
-        let at_end =
-            fill(body, &mut piece, SEND_CHUNK).await.map_err(|e| ClientError::body(server, e.to_string()))?;
+        let at_end = fill(body, &mut piece, SEND_CHUNK, progress)
+            .await
+            .map_err(|e| ClientError::body(server, e.to_string()))?;
         sent.hasher.update(&piece);
         sent.len += piece.len() as u64;
         encode_chunk(&piece, &mut out);
@@ -343,6 +391,7 @@ async fn write_request(
             encode_last_chunk(false, &mut out);
         }
         timed(config.read_timeout, server, wr.write_all(&out)).await?;
+        progress.touch();
         out.clear();
         if at_end {
             sent.complete = true;
@@ -367,6 +416,7 @@ async fn read_answer(
     refused: &AtomicBool,
     config: &ClientConfig,
     server: &str,
+    progress: &Progress,
 ) -> Result<Answer, ClientError> {
     let mut decision = Some(decision);
     let mut buf = BytesMut::with_capacity(32 * 1024);
@@ -375,7 +425,7 @@ async fn read_answer(
     let mut body_len = 0u64;
     let mut response: Option<Box<Response>> = None;
     loop {
-        let event = next_event(rd, &mut buf, &mut decoder, config.read_timeout, server)
+        let event = next_event(rd, &mut buf, &mut decoder, config.read_timeout, server, Some(progress))
             .await
             .map_err(|e| e.answered(response.is_some()))?;
         match event {
