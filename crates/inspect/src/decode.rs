@@ -147,19 +147,21 @@ impl Decoder {
                 Inner::Inflate { z, gzip } => {
                     let in0 = z.total_in();
                     let out0 = z.total_out();
-                    // The library's message depends on where the input was split; a stable
-                    // one keeps verdicts independent of chunking.
-                    let Ok(status) = z.decompress(input, &mut self.out, FlushDecompress::None) else {
-                        self.inner = Inner::Failed;
-                        return Err(CORRUPT_DEFLATE.into());
-                    };
-                    let used = (z.total_in() - in0) as usize;
-                    let made = (z.total_out() - out0) as usize;
+                    let result = z.decompress(input, &mut self.out, FlushDecompress::None);
+                    let used = ((z.total_in() - in0) as usize).min(input.len());
+                    let made = ((z.total_out() - out0) as usize).min(self.out.len());
                     input = &input[used..];
                     let gzip = *gzip;
+                    // What decoded before damage is still text to scan.
                     if made > 0 && !emit(&self.out[..made]) {
                         return Ok(());
                     }
+                    // The library's message depends on where the input was split; a stable
+                    // one keeps verdicts independent of chunking.
+                    let Ok(status) = result else {
+                        self.inner = Inner::Failed;
+                        return Err(CORRUPT_DEFLATE.into());
+                    };
                     if status == Status::StreamEnd {
                         self.members_done += 1;
                         self.inner = if gzip { Inner::GzTrailer(8) } else { Inner::Done };
