@@ -65,7 +65,7 @@ c-icap -N -f "$run/c-icap.conf" & cicap_pid=$!
 stunnel4 "$run/stunnel.conf" & stunnel_pid=$!
 "$bin" --log warn serve --listen 127.0.0.1:$dlp --tls-listen 127.0.0.1:$dlp_tls --data-dir "$run/data" \
   --cert "$pki/server.crt" --key "$pki/server.key" --client-ca "$pki/ca.crt" & dlp_pid=$!
-"$bin" --log warn tunnel --config "$run/tunnel.conf" & tunnel_pid=$!
+"$bin" --log warn tunnel --config "$run/tunnel.conf" ${TUNNEL_THREADS:+--threads $TUNNEL_THREADS} & tunnel_pid=$!
 sleep 2
 
 load() { # label port pids [proxy pids] [extra args...]

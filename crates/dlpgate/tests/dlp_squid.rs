@@ -51,7 +51,13 @@ fn squid_blocks_leaks_and_passes_clean_transfers() {
         fetched.to_str().unwrap(),
         &format!("http://127.0.0.1:{clean_origin}/file"),
     ]);
-    assert_eq!(code, "200", "{err}\n{}\n{}", server.log(), std::fs::read_to_string(dir.path().join("squid/cache.log")).unwrap_or_default());
+    assert_eq!(
+        code,
+        "200",
+        "{err}\n{}\n{}",
+        server.log(),
+        std::fs::read_to_string(dir.path().join("squid/cache.log")).unwrap_or_default()
+    );
     assert!(std::fs::read(&fetched).unwrap() == clean_download);
 
     // An upload that leaks, and a clean one that passes unchanged (the origin echoes it).

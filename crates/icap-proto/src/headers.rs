@@ -210,7 +210,8 @@ mod tests {
 
     #[test]
     fn folded_lines_are_joined() {
-        let block = b"X-Violations-Found: 1\r\n\tfile.txt\r\n\tcredit_card\r\n\t0\r\n\t2\r\nISTag: \"x\"\r\n\r\n";
+        let block =
+            b"X-Violations-Found: 1\r\n\tfile.txt\r\n\tcredit_card\r\n\t0\r\n\t2\r\nISTag: \"x\"\r\n\r\n";
         let (h, len) = Headers::parse_block(block, 8).unwrap();
         assert_eq!(len, block.len());
         assert_eq!(h.get("x-violations-found"), Some("1 file.txt credit_card 0 2"));

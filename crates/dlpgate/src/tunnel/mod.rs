@@ -41,6 +41,10 @@ pub struct TunnelArgs {
     /// Seconds in-flight connections may run after SIGTERM or SIGINT.
     #[arg(long, default_value_t = 30)]
     pub shutdown_grace: u64,
+    /// Worker threads (default: one per core). One thread spends the least CPU per
+    /// connection; more carry more traffic.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// The log filter for stunnel's `debug` level (a syslog name or number).
@@ -71,8 +75,11 @@ enum Mode {
 
 /// Reads the configuration (errors name their line), then tunnels until SIGTERM or SIGINT.
 pub fn run(args: TunnelArgs, config: TunnelConfig) -> anyhow::Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        builder.worker_threads(threads.max(1));
+    }
+    let runtime = builder.enable_all().build().context("starting the runtime")?;
     runtime.block_on(serve(args, config))
 }
 
