@@ -1,4 +1,5 @@
-//! Squid as the ICAP client: `reqmod_precache` and `respmod_precache` point at `dlpgate serve`;
+//! Squid as the ICAP client: `reqmod_precache` and `respmod_precache` point at the `echo`
+//! service of `dlpgate serve`;
 //! curl goes through Squid to a local origin; uploads and downloads pass byte-identical.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,7 +20,7 @@ fn uploads_and_downloads_pass_through_squid_and_dlpgate_unchanged() {
     let download = pseudo_random(3 * 1024 * 1024 + 17, 42);
     let origin = start_origin(download.clone());
     let dir = tempfile::tempdir().unwrap();
-    let (_squid, squid_port) = start_squid(dir.path(), server.port, "reqmod", "respmod");
+    let (_squid, squid_port) = start_squid(dir.path(), server.port, "echo", "echo");
     let proxy = format!("http://127.0.0.1:{squid_port}");
 
     let fetched = dir.path().join("fetched");

@@ -141,7 +141,7 @@ fn squid_through_a_stunnel_client_to_dlpgate_icaps() {
     let (_stunnel, stunnel_port) = start_stunnel_client(dir.path(), tls_port);
     let download = pseudo_random(1024 * 1024, 9);
     let origin = start_origin(download.clone());
-    let (_squid, squid_port) = start_squid(dir.path(), stunnel_port, "reqmod", "respmod");
+    let (_squid, squid_port) = start_squid(dir.path(), stunnel_port, "echo", "echo");
     let fetched = dir.path().join("fetched");
     let out = Command::new(require("curl"))
         .args(["-sS", "--max-time", "60", "-x", &format!("http://127.0.0.1:{squid_port}")])
