@@ -88,6 +88,11 @@ impl BodyScan {
         self.size
     }
 
+    /// True while the body streams through the scanner (nothing held for random access).
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.sink, Sink::Streaming { .. })
+    }
+
     /// True when the body went to a temporary file.
     pub fn spooled(&self) -> bool {
         matches!(self.sink, Sink::Held { file: Some(_), .. })

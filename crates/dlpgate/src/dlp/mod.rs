@@ -159,8 +159,13 @@ impl DlpService {
                 Err(e) => return body_error(&e),
             }
         }
-        // Scanning a zip or a PDF can take a while: off the async workers.
-        let finished = tokio::task::spawn_blocking(move || body.finish()).await;
+        // A streamed body has been scanned as it came; finishing it is cheap. Scanning a held
+        // zip or PDF can take a while: that goes off the async workers.
+        let finished = if body.is_streaming() {
+            Ok(body.finish())
+        } else {
+            tokio::task::spawn_blocking(move || body.finish()).await
+        };
         let (verdict, sha256, size) = match finished {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => return spool_error(&e),

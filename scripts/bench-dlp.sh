@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# DLP benchmark: dlpgate's respmod service (default policy, every body scanned) next to c-icap
+# srv_echo (which inspects nothing), same run, same load generator.
+#
+#   scripts/bench-dlp.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+cargo build --release -p dlpgate >/dev/null
+bin=$PWD/target/release/dlpgate
+run=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$run"' EXIT
+cicap=23344; dlp=23345
+cat > "$run/c-icap.conf" <<CONF
+PidFile $run/c-icap.pid
+CommandsSocket $run/c-icap.ctl
+Port 127.0.0.1:$cicap
+MaxKeepAliveRequests 0
+KeepAliveTimeout 600
+StartServers 3
+MaxServers 10
+MinSpareThreads 10
+MaxSpareThreads 20
+ThreadsPerChild 10
+MaxRequestsPerChild 0
+TmpDir $run
+DebugLevel 0
+ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServerLog $run/c-icap.log
+AccessLog /dev/null
+Service echo srv_echo.so
+CONF
+c-icap -N -f "$run/c-icap.conf" & cicap_pid=$!
+"$bin" --log warn serve --listen 127.0.0.1:$dlp --data-dir "$run/data" & dlp_pid=$!
+sleep 2
+b() { "$bin" --log warn bench --duration "$secs" --json "$@"; }
+b --server 127.0.0.1:$cicap --service echo --body 5632 --connections 8 --pid $cicap_pid --label "c-icap srv_echo 5.5KiB"
+b --server 127.0.0.1:$dlp --service respmod --body 5632 --connections 8 --pid $dlp_pid --label "dlpgate DLP 5.5KiB"
+b --server 127.0.0.1:$dlp --service respmod --body 65536 --connections 8 --pid $dlp_pid --label "dlpgate DLP 64KiB"
+b --server 127.0.0.1:$dlp --service respmod --body 10485760 --connections 2 --pid $dlp_pid --label "dlpgate DLP 10MiB"
