@@ -15,6 +15,7 @@ declare -A peers=(
   [/usr/bin/openssl]=openssl
   [/usr/bin/curl]=curl
   [/usr/sbin/haproxy]=haproxy
+  [/usr/lib/postgresql]=postgresql
 )
 missing=()
 for file in "${!peers[@]}"; do

@@ -28,7 +28,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let tls = load_tls(&args.tls)?;
     let metrics = Arc::new(ServeMetrics::default());
-    let store = crate::store::open_store(&args.data_dir, args.store.as_deref())
+    let (data_dir, url) = (args.data_dir.clone(), args.store.clone());
+    let store = tokio::task::spawn_blocking(move || crate::store::open_store(&data_dir, url.as_deref()))
+        .await
+        .context("opening the incident store")?
         .context("opening the incident store")?;
     let settings = DlpSettings {
         policy_path: args.policy.clone(),

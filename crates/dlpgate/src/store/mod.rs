@@ -1,14 +1,16 @@
 //! The incident store: embedded SQLite by default (WAL, one file in the data directory), or
-//! a shared PostgreSQL for several servers. The API is synchronous: call it from async code
-//! with `tokio::task::spawn_blocking`.
+//! a shared PostgreSQL for several servers. The API is synchronous (the PostgreSQL client runs
+//! its own small runtime): call it from async code with `tokio::task::spawn_blocking`.
 
 mod model;
+mod postgres;
 mod sqlite;
 
 use std::path::Path;
 use std::sync::Arc;
 
 pub use model::{format_time, from_millis, to_millis, EvidenceRecord, Incident, IncidentFilter};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Why the store failed.
@@ -45,10 +47,7 @@ pub fn open_store(data_dir: &Path, store_url: Option<&str>) -> Result<Arc<dyn In
     match store_url {
         None => Ok(Arc::new(SqliteStore::open(&data_dir.join(SQLITE_FILE), true)?)),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Err(StoreError::Open {
-                what: redact(url),
-                detail: "PostgreSQL support is not built yet in this version".to_string(),
-            })
+            Ok(Arc::new(PostgresStore::open(url, redact(url))?))
         }
         Some(url) => Err(StoreError::Open {
             what: redact(url),
@@ -85,9 +84,23 @@ fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+            match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_password_never_leaves_the_url() {
+        assert_eq!(redact("postgres://dlp:s3cret@db:5432/x"), "postgres://dlp:***@db:5432/x");
+        assert_eq!(redact("postgres://dlp@db/x"), "postgres://dlp@db/x");
+        assert_eq!(redact("postgres://db/x"), "postgres://db/x");
     }
 }
