@@ -114,8 +114,7 @@ impl DlpService {
         Ok(version)
     }
 
-    async fn inspect(&self, exchange: &mut Exchange<'_>) -> Outcome {
-        let state = self.current();
+    async fn inspect(&self, state: &PolicyState, exchange: &mut Exchange<'_>) -> Outcome {
         let request = exchange.request();
         let who = identity(&request.head.headers, &exchange.peer().addr);
         let ctx = scan_context(request, &who);
@@ -329,7 +328,29 @@ impl Service for DlpService {
         if exchange.request().head.service() == "echo" {
             return Outcome::allow();
         }
-        self.inspect(exchange).await
+        // One snapshot of the policy judges the request and names it in the ISTag, even when
+        // a reload lands while the body is read.
+        let state = self.current();
+        let mut outcome = self.inspect(&state, exchange).await;
+        let istag = state.reqmod.istag.clone();
+        let verdict = match &mut outcome {
+            Outcome::Allow { headers } => {
+                let monitored = headers.contains(block::INCIDENT_HEADER);
+                headers.set("ISTag", istag);
+                if monitored {
+                    "monitor"
+                } else {
+                    "allow"
+                }
+            }
+            Outcome::Replace(reply) => {
+                reply.headers.set("ISTag", istag);
+                "block"
+            }
+            Outcome::Error { .. } => "error",
+        };
+        exchange.set_verdict(verdict);
+        outcome
     }
 }
 
@@ -339,7 +360,9 @@ impl icap::tls::Reload for DlpService {
     }
 
     fn reload(&self) -> Result<Vec<String>, String> {
-        self.reload_policy().map(|v| vec![format!("policy version {v} in force")]).map_err(|e| e.to_string())
+        let version = self.reload_policy().map_err(|e| e.to_string())?;
+        tracing::info!(policy_version = %version, "policy in force");
+        Ok(Vec::new())
     }
 
     fn what(&self) -> &'static str {

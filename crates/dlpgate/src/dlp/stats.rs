@@ -1,4 +1,4 @@
-//! The server's Prometheus metrics: requests by method and status, verdicts, bytes scanned,
+//! The server's Prometheus metrics: requests by method, status and verdict, verdicts, bytes scanned,
 //! request and engine latency, open connections, TLS handshake failures, store errors.
 
 use std::time::Duration;
@@ -17,6 +17,8 @@ pub struct RequestLabels {
     pub method: String,
     /// ICAP status sent.
     pub status: String,
+    /// allow, block, monitor, error (a could-not-scan block is a block), or none (OPTIONS).
+    pub verdict: String,
 }
 
 /// Labels of a verdict.
@@ -67,7 +69,11 @@ impl ServeMetrics {
     /// Registers everything under `dlpgate_`.
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("dlpgate");
-        r.register("icap_requests", "ICAP requests answered, by method and status", self.requests.clone());
+        r.register(
+            "icap_requests",
+            "ICAP requests answered, by method, status and verdict",
+            self.requests.clone(),
+        );
         r.register("verdicts", "DLP verdicts, by service", self.verdicts.clone());
         r.register("scanned_bytes", "Body bytes given to the inspection engine", self.scanned_bytes.clone());
         r.register("request_duration_seconds", "Time from ICAP head to answer", self.request_seconds.clone());
@@ -87,6 +93,7 @@ impl ServeMetrics {
             .get_or_create(&RequestLabels {
                 method: record.method.to_string(),
                 status: record.status.to_string(),
+                verdict: record.verdict.to_string(),
             })
             .inc();
         self.request_seconds.observe(record.elapsed.as_secs_f64());

@@ -277,3 +277,75 @@ Service echo srv_echo.so
     wait_for_port(port, Duration::from_secs(20));
     (guard, port)
 }
+
+/// What `reqmod` read back.
+pub struct Answer {
+    pub head: String,
+    pub status: u16,
+    pub istag: String,
+    pub blocked: bool,
+}
+
+/// One REQMOD on a kept-alive connection, 204 offered, no preview.
+pub fn reqmod(reader: &mut BufReader<TcpStream>, port: u16, body: &[u8]) -> std::io::Result<Answer> {
+    let http = "POST /upload HTTP/1.1\r\nHost: upload.test\r\nContent-Type: text/plain\r\n\r\n";
+    let mut msg = format!(
+        "REQMOD icap://127.0.0.1:{port}/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\nAllow: 204\r\n\
+         Encapsulated: req-hdr=0, req-body={}\r\n\r\n{http}{:x}\r\n",
+        http.len(),
+        body.len()
+    )
+    .into_bytes();
+    msg.extend_from_slice(body);
+    msg.extend_from_slice(b"\r\n0\r\n\r\n");
+    reader.get_mut().write_all(&msg)?;
+
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed mid-answer"));
+        }
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| {
+                l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim())
+            })
+            .unwrap_or_default()
+            .to_string()
+    };
+    let encapsulated = header("Encapsulated");
+    let mut blocked = false;
+    if status == 200 {
+        // The encapsulated HTTP head(s), then the chunked body when there is one.
+        let body_at: usize = encapsulated
+            .split(',')
+            .find_map(|p| p.trim().strip_prefix("res-body=").or(p.trim().strip_prefix("req-body=")))
+            .or(encapsulated.split(',').find_map(|p| p.trim().strip_prefix("null-body=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut http_head = vec![0; body_at];
+        reader.read_exact(&mut http_head)?;
+        blocked = String::from_utf8_lossy(&http_head).contains(" 403 ");
+        if !encapsulated.contains("null-body") {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size)?;
+                let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or(""), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                reader.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let istag = header("ISTag");
+    Ok(Answer { head, status, istag, blocked })
+}

@@ -33,6 +33,9 @@ pub struct RequestRecord {
     pub body_bytes: u64,
     /// Time from the head to the end of the answer.
     pub elapsed: std::time::Duration,
+    /// What was decided: the service's own label ([`Exchange::set_verdict`]), else the
+    /// outcome's kind (`allow`, `modified`, `error`), or `none` (OPTIONS, refused requests).
+    pub verdict: &'static str,
 }
 
 /// Whether the connection can carry another request.
@@ -143,6 +146,7 @@ async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, 
             status,
             body_bytes: 0,
             elapsed: std::time::Duration::ZERO,
+            verdict: "none",
         });
     }
     write_error(wire, status, &reason, None, true);
@@ -183,6 +187,7 @@ async fn handle_request<S: Service>(
     let spool = (!allow_204).then_some(config.spool_memory_limit);
     let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool);
 
+    let mut own_verdict = None;
     let verdict = match (&options, method) {
         (None, _) => Err((404, format!("no ICAP service named {name:?}"))),
         (Some(_), Method::Options) => Ok(None),
@@ -192,11 +197,26 @@ async fn handle_request<S: Service>(
         (Some(_), _) => {
             let mut exchange = Exchange::new(&request, peer, body);
             let outcome = service.call(&mut exchange).await;
+            own_verdict = exchange.verdict();
             body = exchange.into_body();
             Ok(Some(outcome))
         }
     };
-    let istag = options.as_ref().map(|o| o.istag.as_str());
+    // A service may put the ISTag of what judged this request on its outcome (the policy
+    // in force when the request started, if it was reloaded since OPTIONS was looked up).
+    let mut verdict = verdict;
+    let own_istag = match &mut verdict {
+        Ok(Some(Outcome::Allow { headers })) => take_header(headers, "ISTag"),
+        Ok(Some(Outcome::Replace(reply))) => take_header(&mut reply.headers, "ISTag"),
+        _ => None,
+    };
+    let istag = own_istag.as_deref().or(options.as_ref().map(|o| o.istag.as_str()));
+    let label = own_verdict.unwrap_or(match &verdict {
+        Ok(Some(Outcome::Allow { .. })) => "allow",
+        Ok(Some(Outcome::Replace(_))) => "modified",
+        Ok(Some(Outcome::Error { .. })) | Err(_) => "error",
+        Ok(None) => "none",
+    });
     let result = match verdict {
         Err((status, reason)) => answer_error(&mut body, status, &reason, istag).await,
         Ok(None) => answer_options(&mut body, options.as_deref()).await,
@@ -217,8 +237,21 @@ async fn handle_request<S: Service>(
     let wire = body.into_wire();
     wire.flush(config.write_timeout).await.map_err(WireError::Io)?;
     wire.mid_response = false;
-    let record = RequestRecord { method, service: name, status, body_bytes, elapsed: started.elapsed() };
+    let record = RequestRecord {
+        method,
+        service: name,
+        status,
+        body_bytes,
+        elapsed: started.elapsed(),
+        verdict: label,
+    };
     Ok((next, record))
+}
+
+fn take_header(headers: &mut icap_proto::Headers, name: &str) -> Option<String> {
+    let value = headers.get(name).map(str::to_string);
+    headers.remove(name);
+    value
 }
 
 fn base_head(status: u16, istag: Option<&str>) -> ResponseHead {

@@ -322,6 +322,7 @@ impl<S: Service> Server<S> {
                 status: 503,
                 body_bytes: 0,
                 elapsed: Duration::ZERO,
+                verdict: "none",
             });
         }
         tokio::spawn(async move {

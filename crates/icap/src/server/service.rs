@@ -39,11 +39,22 @@ pub struct Exchange<'c> {
     request: &'c Request,
     peer: &'c Peer,
     body: Body<'c>,
+    verdict: Option<&'static str>,
 }
 
 impl<'c> Exchange<'c> {
     pub(crate) fn new(request: &'c Request, peer: &'c Peer, body: Body<'c>) -> Self {
-        Self { request, peer, body }
+        Self { request, peer, body, verdict: None }
+    }
+
+    /// Names the verdict for logs and metrics ([`RequestRecord::verdict`](super::RequestRecord)),
+    /// when the service knows better than the outcome's kind (a "monitor" allow, say).
+    pub fn set_verdict(&mut self, verdict: &'static str) {
+        self.verdict = Some(verdict);
+    }
+
+    pub(crate) fn verdict(&self) -> Option<&'static str> {
+        self.verdict
     }
 
     /// The ICAP head and the encapsulated HTTP heads (borrowed from the connection, not from
