@@ -155,9 +155,14 @@ fn show(i: &Incident) {
 }
 
 fn export_csv(incidents: &[Incident]) {
-    println!("id,time,action,service,method,client,user,groups,url,file_name,content_type,size,sha256,rules,counts,policy_version,reason");
+    println!(
+        "id,time,action,service,method,client,tls_subject,user,groups,url,file_name,content_type,size,sha256,\
+         rules,severity,counts,evidence,policy_version,reason"
+    );
     for i in incidents {
         let counts: Vec<String> = i.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let evidence: Vec<String> =
+            i.evidence.iter().map(|e| format!("{} {} @ {}", e.detector, e.masked, e.location)).collect();
         let fields = [
             i.id.clone(),
             format_time(i.time),
@@ -165,6 +170,7 @@ fn export_csv(incidents: &[Incident]) {
             i.service.clone(),
             i.method.clone(),
             i.client_addr.clone().unwrap_or_default(),
+            i.tls_subject.clone().unwrap_or_default(),
             i.user.clone().unwrap_or_default(),
             i.groups.join(";"),
             i.url.clone().unwrap_or_default(),
@@ -173,7 +179,9 @@ fn export_csv(incidents: &[Incident]) {
             i.size.to_string(),
             i.sha256.clone(),
             i.rules.join(";"),
+            i.severity.clone().unwrap_or_default(),
             counts.join(";"),
+            evidence.join(";"),
             i.policy_version.clone(),
             i.reason.clone().unwrap_or_default(),
         ];
@@ -182,12 +190,14 @@ fn export_csv(incidents: &[Incident]) {
     }
 }
 
-/// RFC 4180 quoting.
+/// RFC 4180 quoting. A value that a spreadsheet would run as a formula (URLs and file names
+/// come from the traffic) gets a leading `'`.
 fn csv_field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_string()
+        s
     }
 }
 
@@ -226,5 +236,12 @@ mod tests {
         assert!(parse_since("2026-11-25T00:00:00Z").is_ok());
         assert!(parse_since("yesterday").is_err());
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+
+    #[test]
+    fn csv_never_hands_a_spreadsheet_a_formula() {
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("report.pdf"), "report.pdf");
     }
 }
