@@ -105,8 +105,20 @@ impl Dlpgate {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(dir.path().join("serve.log")).unwrap()));
-        let guard = ChildGuard::spawn("dlpgate serve", &mut cmd);
-        wait_for_port(port, Duration::from_secs(20));
+        let mut guard = ChildGuard::spawn("dlpgate serve", &mut cmd);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            let log = || std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
+            if let Ok(Some(status)) = guard.child.try_wait() {
+                panic!("dlpgate serve exited ({status}) before listening on {port}:\n{}", log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dlpgate serve not listening on {port} after 20 s:\n{}",
+                log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
         Self { guard, port, addr: SocketAddr::from(([127, 0, 0, 1], port)), dir }
     }
 
