@@ -58,6 +58,11 @@ pub struct ServeArgs {
     /// Seconds to wait for the rest of a message once it has started.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_READ_TIMEOUT.as_secs())]
     pub read_timeout: u64,
+    /// Milliseconds a client may pause mid-body (204 not offered) before the answer head goes
+    /// out early, with the body held back until the verdict; a block then aborts the transfer.
+    /// Keeps Squid before 6.14 (bug 5352) from stalling on RESPMOD bodies over 64 KiB. 0: never.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_EARLY_HEAD_AFTER.as_millis() as u64)]
+    pub early_head_after_ms: u64,
     /// Seconds in-flight requests may run after SIGTERM or SIGINT.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_SHUTDOWN_GRACE.as_secs())]
     pub shutdown_grace: u64,

@@ -53,6 +53,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         read_timeout: Duration::from_secs(args.read_timeout),
+        early_head_after: (args.early_head_after_ms > 0)
+            .then(|| Duration::from_millis(args.early_head_after_ms)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         tls_handshake_timeout: Duration::from_secs(args.tls.tls_handshake_timeout),
         ..ServerConfig::default()

@@ -69,7 +69,28 @@ pub struct Body<'c> {
     continued: bool,
     spool: Option<Spool>,
     read_bytes: u64,
+    early_head: Option<EarlyHead>,
 }
+
+/// The answer head to send if the client stalls mid-body ([`ServerConfig::early_head_after`](super::ServerConfig)).
+#[derive(Debug)]
+pub(crate) struct EarlyHead {
+    /// Silence that triggers it.
+    pub(crate) after: Duration,
+    /// The encoded ICAP `200` head with the unchanged HTTP heads.
+    pub(crate) head: bytes::BytesMut,
+    pub(crate) sent: bool,
+    /// Body bytes sent ahead of the verdict, one per further stall.
+    pub(crate) trickled: usize,
+    /// The service decided: the answer is under way, nothing more goes out early.
+    pub(crate) decided: bool,
+}
+
+/// At most this many body bytes go out ahead of the verdict, one per stall after the early
+/// head: Squid 5 can stall again near a body's end until the answer moves, and only body
+/// bytes move it. A block aborts the transfer, so the client holds at most these few leading
+/// bytes (a file's magic number), never content past them.
+pub const MAX_TRICKLE_BYTES: usize = 16;
 
 impl<'c> Body<'c> {
     /// `has_body` false makes an empty, complete body. `spool_limit` set keeps what is read
@@ -80,6 +101,7 @@ impl<'c> Body<'c> {
         preview: bool,
         read_timeout: Duration,
         spool_limit: Option<usize>,
+        early_head: Option<EarlyHead>,
     ) -> Self {
         Self {
             wire,
@@ -91,7 +113,61 @@ impl<'c> Body<'c> {
             continued: false,
             spool: spool_limit.map(Spool::new),
             read_bytes: 0,
+            early_head,
         }
+    }
+
+    /// True once the answer head went out early: the answer can only be the echo now.
+    pub(crate) fn early_head_sent(&self) -> bool {
+        self.early_head.as_ref().is_some_and(|e| e.sent)
+    }
+
+    /// The service has decided; from now on the answer is written by its usual path.
+    pub(crate) fn decided(&mut self) {
+        if let Some(early) = self.early_head.as_mut() {
+            early.decided = true;
+        }
+    }
+
+    /// Body bytes already sent ahead of the verdict (the echo skips them).
+    pub(crate) fn trickled(&self) -> usize {
+        self.early_head.as_ref().map_or(0, |e| e.trickled)
+    }
+
+    /// How long to wait for the next byte before moving the answer along (the head, then a
+    /// trickled byte), if that may still happen: past any preview, with the body kept for the
+    /// echo, and trickle bytes left.
+    fn early_head_due(&self) -> Option<Duration> {
+        let early =
+            self.early_head.as_ref().filter(|e| !e.decided && (!e.sent || e.trickled < MAX_TRICKLE_BYTES))?;
+        (self.has_body && !self.in_preview() && self.spool.is_some()).then_some(early.after)
+    }
+
+    /// The client stalled: send the answer head, or on a later stall one more body byte.
+    async fn move_answer_along(&mut self) -> Result<(), BodyError> {
+        let Some(early) = self.early_head.as_mut() else {
+            return Ok(());
+        };
+        if !early.sent {
+            self.wire.wbuf.extend_from_slice(&early.head);
+            early.sent = true;
+            self.wire.mid_response = true;
+            tracing::debug!(read = self.read_bytes, "client paused mid-body: answer head sent early");
+        } else {
+            let next = self.spool.as_ref().and_then(|s| s.byte_in_memory(early.trickled));
+            let Some(byte) = next else {
+                early.trickled = MAX_TRICKLE_BYTES; // nothing in memory to send: stop trying
+                return Ok(());
+            };
+            icap_proto::encode_chunk(&[byte], &mut self.wire.wbuf);
+            early.trickled += 1;
+            tracing::debug!(
+                read = self.read_bytes,
+                trickled = early.trickled,
+                "client paused again: one body byte sent"
+            );
+        }
+        self.wire.flush(self.read_timeout).await.map_err(BodyError::Io)
     }
 
     pub(crate) fn in_preview(&self) -> bool {
@@ -143,7 +219,18 @@ impl<'c> Body<'c> {
 
     async fn read_event(&mut self) -> Result<Option<Bytes>, BodyError> {
         let deadline = Instant::now() + self.read_timeout;
-        match self.wire.next_event(deadline).await? {
+        // While the answer may still move along early, wait in steps of its stall time.
+        let event = loop {
+            let Some(after) = self.early_head_due() else {
+                break self.wire.next_event(deadline).await?;
+            };
+            let step = (Instant::now() + after).min(deadline);
+            match self.wire.next_event(step).await {
+                Err(WireError::Timeout) if step < deadline => self.move_answer_along().await?,
+                other => break other?,
+            }
+        };
+        match event {
             Some(RequestEvent::Data(data)) => {
                 self.read_bytes += data.len() as u64;
                 if let Some(spool) = &mut self.spool {

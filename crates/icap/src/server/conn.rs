@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant as StdInstant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use icap_proto::{
     encode_chunk, encode_last_chunk, encode_response_head, Headers, Method, Parts, Request, RequestEvent,
     ResponseHead, Section, ServiceOptions,
@@ -12,7 +12,7 @@ use icap_proto::{
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::body::{Body, BodyError};
+use super::body::{Body, BodyError, EarlyHead};
 use super::service::{Exchange, Outcome, Peer, Reply, Service};
 use super::wire::{Io, Wire, WireError};
 use super::ServerConfig;
@@ -185,7 +185,15 @@ async fn handle_request<S: Service>(
     let preview = request.preview.is_some();
     let allow_204 = request.head.allow().no_content;
     let spool = (!allow_204).then_some(config.spool_memory_limit);
-    let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool);
+    let early_head = match (config.early_head_after, &options) {
+        (Some(after), Some(opts)) if spool.is_some() && request.has_body() && method != Method::Options => {
+            let mut head = BytesMut::new();
+            encode_response_head(&base_head(200, Some(opts.istag.as_str())), echo_parts(&request), &mut head);
+            Some(EarlyHead { after, head, sent: false, trickled: 0, decided: false })
+        }
+        _ => None,
+    };
+    let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool, early_head);
 
     let mut own_verdict = None;
     let verdict = match (&options, method) {
@@ -199,6 +207,7 @@ async fn handle_request<S: Service>(
             let outcome = service.call(&mut exchange).await;
             own_verdict = exchange.verdict();
             body = exchange.into_body();
+            body.decided();
             Ok(Some(outcome))
         }
     };
@@ -218,6 +227,17 @@ async fn handle_request<S: Service>(
         Ok(None) => "none",
     });
     let result = match verdict {
+        // The head went out early: an allow streams the held body; anything else can only
+        // abort the transfer (the client sees a truncated message, never the content).
+        _ if body.early_head_sent() => match verdict {
+            Ok(Some(Outcome::Allow { .. })) => {
+                echo_body(&mut body, config).await.map(|()| (200, Next::KeepAlive))
+            }
+            _ => {
+                tracing::info!(peer = %peer.addr, verdict = label, "answer head was sent early; aborting the transfer");
+                Ok((200, Next::Close))
+            }
+        },
         Err((status, reason)) => answer_error(&mut body, status, &reason, istag).await,
         Ok(None) => answer_options(&mut body, options.as_deref()).await,
         Ok(Some(Outcome::Allow { headers })) => {
@@ -351,15 +371,28 @@ async fn answer_allow(
         body.drain().await?;
         return Ok((200, Next::KeepAlive));
     }
-    while let Some(piece) = body.next_spooled().await? {
-        write_piece(body, &piece, config).await?;
+    echo_body(body, config).await?;
+    Ok((200, Next::KeepAlive))
+}
+
+/// The echo's body: what was read (spooled) past any bytes trickled ahead of the verdict,
+/// then the rest as it arrives, then the last chunk.
+async fn echo_body(body: &mut Body<'_>, config: &ServerConfig) -> Result<(), BodyError> {
+    let mut skip = body.trickled();
+    while let Some(mut piece) = body.next_spooled().await? {
+        let skipped = skip.min(piece.len());
+        let _ = piece.split_to(skipped);
+        skip -= skipped;
+        if !piece.is_empty() {
+            write_piece(body, &piece, config).await?;
+        }
     }
     body.stop_spooling();
     while let Some(piece) = body.next_chunk().await? {
         write_piece(body, &piece, config).await?;
     }
     encode_last_chunk(false, &mut body.wire().wbuf);
-    Ok((200, Next::KeepAlive))
+    Ok(())
 }
 
 async fn write_piece(body: &mut Body<'_>, piece: &Bytes, config: &ServerConfig) -> Result<(), BodyError> {

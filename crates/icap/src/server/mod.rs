@@ -55,6 +55,13 @@ pub struct ServerConfig {
     pub tls_handshake_timeout: Duration,
     /// Body bytes kept in memory for an echo before spilling to a temporary file.
     pub spool_memory_limit: usize,
+    /// When a client that did not offer 204 stops sending in the middle of a body for this
+    /// long, the `200` head (and the unchanged HTTP head) goes out at once while the body is
+    /// held back until the service decides; a later block or error then aborts the transfer
+    /// instead of replacing it. Squid before 6.14 (bug 5352) stops reading an origin's
+    /// response after 64 KiB until the ICAP answer starts, so without this a RESPMOD service
+    /// that reads the whole body would wait forever. `None` never answers early.
+    pub early_head_after: Option<Duration>,
     /// Codec limits.
     pub limits: Limits,
     /// Called for each request answered.
@@ -80,6 +87,8 @@ impl ServerConfig {
     pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default for [`ServerConfig::spool_memory_limit`]: 1 MiB.
     pub const DEFAULT_SPOOL_MEMORY_LIMIT: usize = 1024 * 1024;
+    /// Default for [`ServerConfig::early_head_after`]: 250 ms of silence mid-body.
+    pub const DEFAULT_EARLY_HEAD_AFTER: Duration = Duration::from_millis(250);
 }
 
 impl Default for ServerConfig {
@@ -92,6 +101,7 @@ impl Default for ServerConfig {
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
             tls_handshake_timeout: Self::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             spool_memory_limit: Self::DEFAULT_SPOOL_MEMORY_LIMIT,
+            early_head_after: Some(Self::DEFAULT_EARLY_HEAD_AFTER),
             limits: Limits::default(),
             observer: None,
             tls_observer: None,

@@ -40,6 +40,18 @@ impl Spool {
         file.write_all(data).await
     }
 
+    /// The byte at `offset`, while it is still held in memory.
+    pub(crate) fn byte_in_memory(&self, offset: usize) -> Option<u8> {
+        let mut start = 0;
+        for piece in &self.memory {
+            if offset < start + piece.len() {
+                return piece.get(offset - start).copied();
+            }
+            start += piece.len();
+        }
+        None
+    }
+
     /// The spooled pieces in order, one per call; `None` when all were given back.
     pub(crate) async fn next_piece(&mut self) -> std::io::Result<Option<Bytes>> {
         if let Some(piece) = self.memory.pop_front() {

@@ -1,0 +1,159 @@
+//! A client that stalls mid-body (Squid before 6.14 on RESPMOD bodies over 64 KiB): the answer
+//! head goes out early, later stalls get one body byte each, an allow then streams the rest
+//! (the echo is byte-identical end to end), and a block aborts the transfer without sending
+//! the content. With `--early-head-after-ms 0` nothing goes out before the verdict.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use support::Dlpgate;
+
+const PAUSE: Duration = Duration::from_millis(600);
+
+/// Opens a REQMOD (no preview, no `Allow: 204`) and sends the HTTP head and `first` bytes.
+fn start_upload(server: &Dlpgate, first: &[u8]) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let http = "POST /up HTTP/1.1\r\nHost: upload.test\r\nContent-Type: text/plain\r\n\r\n";
+    let mut msg = format!(
+        "REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\n\
+         Encapsulated: req-hdr=0, req-body={}\r\n\r\n{http}",
+        http.len()
+    )
+    .into_bytes();
+    chunk(&mut msg, first);
+    let mut reader = BufReader::new(stream);
+    reader.get_mut().write_all(&msg).unwrap();
+    reader
+}
+
+fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Bytes available within `wait`, without blocking longer.
+fn available(reader: &mut BufReader<TcpStream>, wait: Duration) -> Vec<u8> {
+    reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    reader.get_ref().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    got
+}
+
+/// Reads the chunked body after the head, until the last chunk; `None` if the connection
+/// closes first.
+fn read_chunks(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        if reader.read_line(&mut size).ok()? == 0 {
+            return None;
+        }
+        let n = usize::from_str_radix(size.trim(), 16).ok()?;
+        let mut data = vec![0; n + 2];
+        reader.read_exact(&mut data).ok()?;
+        if n == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&data[..n]);
+    }
+}
+
+fn text(lines: usize, tag: &str) -> Vec<u8> {
+    (0..lines).map(|i| format!("{tag} line {i} of an ordinary report\n")).collect::<String>().into_bytes()
+}
+
+#[test]
+fn a_stalled_client_gets_the_head_early_then_the_whole_echo() {
+    let server = Dlpgate::start(&["--early-head-after-ms", "150", "--log", "debug"]);
+    let first = text(2000, "first");
+    let rest = text(2000, "rest");
+    let mut conn = start_upload(&server, &first);
+
+    std::thread::sleep(PAUSE);
+    let early = available(&mut conn, Duration::from_millis(200));
+    let early_text = String::from_utf8_lossy(&early).to_string();
+    assert!(early_text.starts_with("ICAP/1.0 200 "), "the head went out early: {early_text:?}");
+    assert!(early_text.contains("POST /up HTTP/1.1"), "with the unchanged HTTP head: {early_text}");
+    let head_len = early_text.find("\r\n\r\n").unwrap() + 4;
+    let http_len = early_text[head_len..].find("\r\n\r\n").unwrap() + 4;
+    let trickled_first = &early[head_len + http_len..];
+
+    // Further stalls: one body byte each, the body's own first bytes.
+    std::thread::sleep(PAUSE);
+    let mut trickled = trickled_first.to_vec();
+    trickled.extend(available(&mut conn, Duration::from_millis(200)));
+    assert!(
+        trickled.starts_with(b"1\r\nf\r\n"),
+        "one byte per stall: {:?}\n{}",
+        String::from_utf8_lossy(&trickled),
+        server.log()
+    );
+
+    let mut end = Vec::new();
+    chunk(&mut end, &rest);
+    end.extend_from_slice(b"0\r\n\r\n");
+    conn.get_mut().write_all(&end).unwrap();
+
+    // The answer goes on after the trickled chunks: together they are the body, byte for byte.
+    let mut reader =
+        BufReader::new(std::io::Cursor::new(trickled).chain(conn.get_ref().try_clone().unwrap()));
+    let body = read_chunks(&mut reader).expect("the echo ends with its last chunk");
+    let mut sent = first.clone();
+    sent.extend_from_slice(&rest);
+    assert!(body == sent, "echo of {} bytes, got {}", sent.len(), body.len());
+}
+
+#[test]
+fn a_block_after_an_early_head_aborts_without_the_content() {
+    let server = Dlpgate::start(&["--early-head-after-ms", "150"]);
+    let mut conn = start_upload(&server, &text(2000, "first"));
+    std::thread::sleep(PAUSE);
+    let early = available(&mut conn, Duration::from_millis(200));
+    assert!(early.starts_with(b"ICAP/1.0 200 "), "{:?}", String::from_utf8_lossy(&early));
+
+    let mut end = Vec::new();
+    chunk(&mut end, b"card 4111 1111 1111 1111\n");
+    end.extend_from_slice(b"0\r\n\r\n");
+    conn.get_mut().write_all(&end).unwrap();
+    let head_end = early.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let http_end = early[head_end..].windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut rest = early[head_end + http_end..].to_vec();
+    conn.get_ref().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let closed = conn.read_to_end(&mut rest).is_ok();
+    assert!(closed, "the connection is closed to abort the transfer");
+    let rest = String::from_utf8_lossy(&rest).to_string();
+    assert!(!rest.contains("0\r\n\r\n") && !rest.contains("4111"), "no last chunk, no content: {rest:?}");
+    assert!(!rest.contains("ordinary report"), "nothing past the trickled bytes: {rest:?}");
+}
+
+#[test]
+fn early_heads_can_be_turned_off() {
+    let server = Dlpgate::start(&["--early-head-after-ms", "0"]);
+    let mut conn = start_upload(&server, &text(200, "first"));
+    std::thread::sleep(PAUSE);
+    assert!(available(&mut conn, Duration::from_millis(200)).is_empty(), "nothing before the verdict");
+    let mut end = Vec::new();
+    chunk(&mut end, b"card 4111 1111 1111 1111\n");
+    end.extend_from_slice(b"0\r\n\r\n");
+    conn.get_mut().write_all(&end).unwrap();
+    let mut head = String::new();
+    conn.read_line(&mut head).unwrap();
+    assert!(head.starts_with("ICAP/1.0 200"), "{head}");
+    let answer = available(&mut conn, Duration::from_secs(2));
+    assert!(String::from_utf8_lossy(&answer).contains("403 Forbidden"), "the block page, as usual");
+}
