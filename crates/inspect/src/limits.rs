@@ -3,7 +3,7 @@
 //! Every limit has a named default here; reaching any of them ends the scan with
 //! [`CouldNotScan::Limit`] naming the limit, never with a panic or an unbounded buffer.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -157,6 +157,11 @@ impl std::fmt::Display for CouldNotScan {
     }
 }
 
+/// Engine time below which a call is timed by the wall clock (a vDSO read) instead of the
+/// thread's CPU clock (a system call): small bodies are scanned in microseconds, where two
+/// system calls per call would cost more than the scan. Past it, the budget is precise.
+const PRECISE_CPU_AFTER: Duration = Duration::from_millis(1);
+
 /// Spending so far for one object, checked against [`Limits`].
 #[derive(Debug)]
 pub(crate) struct Budget {
@@ -164,8 +169,9 @@ pub(crate) struct Budget {
     pub members: u64,
     pub decompressed: u64,
     cpu_spent: Duration,
-    /// Thread CPU time when the current call into the engine began.
-    call_start: Option<Duration>,
+    /// When the current call into the engine began: wall clock always, thread CPU time once
+    /// the object has used [`PRECISE_CPU_AFTER`].
+    call_start: Option<(Instant, Option<Duration>)>,
     pub stopped: Option<CouldNotScan>,
 }
 
@@ -184,21 +190,26 @@ impl Budget {
     /// Marks the start of a call (feed/finish): CPU time is summed per call, because
     /// successive calls may run on different threads.
     pub fn enter(&mut self) {
-        self.call_start = thread_cpu();
+        let cpu = if self.cpu_spent >= PRECISE_CPU_AFTER { thread_cpu() } else { None };
+        self.call_start = Some((Instant::now(), cpu));
     }
 
-    /// Adds the CPU time of the call that is ending.
+    /// Adds the time of the call that is ending.
     pub fn leave(&mut self) {
-        if let (Some(start), Some(now)) = (self.call_start.take(), thread_cpu()) {
-            self.cpu_spent += now.saturating_sub(start);
-        }
+        self.cpu_spent = self.cpu_spent();
+        self.call_start = None;
     }
 
-    /// CPU time spent so far, including the current call.
+    /// CPU time spent so far, including the current call. Wall-clock time stands in for it
+    /// while the total is under [`PRECISE_CPU_AFTER`] (it is never less than CPU time).
     pub fn cpu_spent(&self) -> Duration {
-        match (self.call_start, thread_cpu()) {
-            (Some(start), Some(now)) => self.cpu_spent + now.saturating_sub(start),
-            _ => self.cpu_spent,
+        match self.call_start {
+            Some((_, Some(cpu_start))) => match thread_cpu() {
+                Some(now) => self.cpu_spent + now.saturating_sub(cpu_start),
+                None => self.cpu_spent,
+            },
+            Some((wall_start, None)) => self.cpu_spent + wall_start.elapsed(),
+            None => self.cpu_spent,
         }
     }
 
