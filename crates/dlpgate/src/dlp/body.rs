@@ -19,8 +19,30 @@ pub struct BodyScan {
     sink: Sink,
     memory_threshold: usize,
     spool_dir: PathBuf,
-    sha: Sha256,
+    /// Started once the body outgrows [`PREFIX_KEEP`]; a shorter body is still whole in
+    /// memory at the end and is hashed only if an incident needs it.
+    sha: Option<Sha256>,
     size: u64,
+}
+
+/// The body's SHA-256, worked out only when asked for while the body is short (most bodies
+/// are allowed, and nobody reads their hash).
+#[derive(Debug)]
+pub enum BodyHash {
+    /// Hashed as the body streamed.
+    Done(String),
+    /// The whole (short) body, to hash on demand.
+    Pending(Vec<u8>),
+}
+
+impl BodyHash {
+    /// The SHA-256 in hex.
+    pub fn hex(self) -> String {
+        match self {
+            BodyHash::Done(hex) => hex,
+            BodyHash::Pending(body) => hex::encode(Sha256::digest(&body)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -41,14 +63,27 @@ impl BodyScan {
             sink: Sink::Streaming { scanner, prefix: Vec::new() },
             memory_threshold,
             spool_dir,
-            sha: Sha256::new(),
+            sha: None,
             size: 0,
         }
     }
 
     /// Takes the next piece of the body.
     pub fn push(&mut self, chunk: &[u8]) -> std::io::Result<()> {
-        self.sha.update(chunk);
+        let spilling = matches!(&self.sink, Sink::Held { memory, file: None }
+            if memory.len() + chunk.len() > self.memory_threshold);
+        if self.sha.is_none() && (spilling || self.size + chunk.len() as u64 > PREFIX_KEEP as u64) {
+            // Everything so far is still whole in memory: the prefix or the held bytes.
+            let mut sha = Sha256::new();
+            match &self.sink {
+                Sink::Streaming { prefix, .. } => sha.update(prefix),
+                Sink::Held { memory, .. } => sha.update(memory),
+            }
+            self.sha = Some(sha);
+        }
+        if let Some(sha) = &mut self.sha {
+            sha.update(chunk);
+        }
         self.size += chunk.len() as u64;
         match &mut self.sink {
             Sink::Streaming { scanner, prefix } => {
@@ -99,18 +134,68 @@ impl BodyScan {
     }
 
     /// Ends the body and decides (CPU-bound: call it off the async workers). Returns the
-    /// verdict, the body's SHA-256 (hex) and its size.
-    pub fn finish(self) -> std::io::Result<(Verdict, String, u64)> {
-        let digest = hex::encode(self.sha.finalize());
+    /// verdict, the body's SHA-256 and its size.
+    pub fn finish(self) -> std::io::Result<(Verdict, BodyHash, u64)> {
+        let mut digest = self.sha.map(|sha| BodyHash::Done(hex::encode(sha.finalize())));
         let verdict = match self.sink {
-            Sink::Streaming { scanner, .. } => scanner.finish(),
-            Sink::Held { memory, file: None } => self.engine.scan_bytes(self.ctx, &memory),
+            Sink::Streaming { scanner, prefix } => {
+                digest = digest.or(Some(BodyHash::Pending(prefix)));
+                scanner.finish()
+            }
+            Sink::Held { memory, file: None } => {
+                let hash =
+                    digest.take().unwrap_or_else(|| BodyHash::Done(hex::encode(Sha256::digest(&memory))));
+                digest = Some(hash);
+                self.engine.scan_bytes(self.ctx, &memory)
+            }
             Sink::Held { file: Some(mut file), .. } => {
                 file.flush()?;
                 file.seek(SeekFrom::Start(0))?;
                 self.engine.scan_reader(self.ctx, std::io::BufReader::with_capacity(256 * 1024, file))?
             }
         };
+        let digest = digest.unwrap_or_else(|| BodyHash::Done(hex::encode(Sha256::digest([]))));
         Ok((verdict, digest, self.size))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use inspect::testkit::{noise, zip_of};
+    use inspect::{Limits, Policy};
+
+    use super::*;
+
+    fn scan(body: &[u8], piece: usize, memory_threshold: usize) -> (String, u64, bool) {
+        let engine = Engine::new(Arc::new(Policy::builtin()), Limits::default());
+        let dir = tempfile::tempdir().unwrap();
+        let mut scan = BodyScan::new(engine, ScanContext::default(), memory_threshold, dir.path().into());
+        for chunk in body.chunks(piece.max(1)) {
+            scan.push(chunk).unwrap();
+        }
+        let spooled = scan.spooled();
+        let (_, hash, size) = scan.finish().unwrap();
+        (hash.hex(), size, spooled)
+    }
+
+    #[test]
+    fn the_hash_is_the_bodys_whatever_the_path() {
+        let zip = zip_of(&[("a.txt", &noise(200_000, 3)[..])]);
+        let cases: Vec<(&str, Vec<u8>, usize, usize)> = vec![
+            ("empty", Vec::new(), 1, 1 << 20),
+            ("short text, hashed on demand", noise(5_632, 1), 700, 1 << 20),
+            ("exactly the kept prefix", noise(PREFIX_KEEP, 2), 4096, 1 << 20),
+            ("long text, hashed as it streams", noise(300_000, 2), 8191, 1 << 20),
+            ("held zip in memory", zip.clone(), 5000, 1 << 20),
+            ("held zip spilled early", zip, 5000, 10_000),
+        ];
+        for (name, body, piece, threshold) in cases {
+            let (hash, size, _) = scan(&body, piece, threshold);
+            assert_eq!(hash, hex::encode(Sha256::digest(&body)), "{name}");
+            assert_eq!(size, body.len() as u64, "{name}");
+        }
+        assert!(scan(&zip_of(&[("a.txt", &noise(200_000, 3)[..])]), 5000, 10_000).2, "the spill path ran");
     }
 }

@@ -187,7 +187,7 @@ impl DlpService {
         service: &str,
         who: &Identity,
         verdict: Verdict,
-        sha256: String,
+        sha256: body::BodyHash,
         size: u64,
     ) -> Outcome {
         let blocking = verdict.decision == Decision::Block && self.settings.mode == Mode::Blocking;
@@ -214,7 +214,7 @@ impl DlpService {
             file_name: ctx.filename.clone(),
             content_type: ctx.content_type.clone(),
             size,
-            sha256,
+            sha256: sha256.hex(),
             rules: verdict.rules.iter().map(|r| r.name.clone()).collect(),
             counts: verdict.counts.clone(),
             evidence: verdict
