@@ -80,6 +80,24 @@ pub struct IncidentFilter {
 }
 
 impl IncidentFilter {
+    /// Keeps the incidents (newest first) that pass the filter, up to its limit.
+    pub fn collect(
+        &self,
+        newest_first: impl IntoIterator<Item = Result<Incident, super::StoreError>>,
+    ) -> Result<Vec<Incident>, super::StoreError> {
+        let mut out = Vec::new();
+        for incident in newest_first {
+            let incident = incident?;
+            if self.matches(&incident) {
+                out.push(incident);
+                if self.limit.is_some_and(|l| out.len() >= l) {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// True when `incident` passes every condition but the limit.
     pub fn matches(&self, incident: &Incident) -> bool {
         self.since.is_none_or(|t| incident.time >= t)

@@ -188,17 +188,7 @@ impl IncidentStore for PostgresStore {
             "SELECT {COLUMNS} FROM dlpgate_incidents WHERE time_ms >= $1 ORDER BY time_ms DESC, id DESC"
         );
         let rows = self.with_client(|c| c.query(sql.as_str(), &[&since]))?;
-        let mut out = Vec::new();
-        for row in &rows {
-            let incident = to_incident(row)?;
-            if filter.matches(&incident) {
-                out.push(incident);
-                if filter.limit.is_some_and(|l| out.len() >= l) {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        filter.collect(rows.iter().map(to_incident))
     }
 
     fn get(&self, id: &str) -> Result<Option<Incident>, StoreError> {

@@ -157,17 +157,7 @@ impl IncidentStore for SqliteStore {
             ))
             .map_err(query_error)?;
         let rows = stmt.query_map(params![since], row_to_incident).map_err(query_error)?;
-        let mut out = Vec::new();
-        for row in rows {
-            let incident = row.map_err(query_error)?;
-            if filter.matches(&incident) {
-                out.push(incident);
-                if filter.limit.is_some_and(|l| out.len() >= l) {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        filter.collect(rows.map(|row| row.map_err(query_error)))
     }
 
     fn get(&self, id: &str) -> Result<Option<Incident>, StoreError> {
