@@ -1,0 +1,242 @@
+//! The servers of a connector as one pool: smooth weighted round robin, a server that does not
+//! answer is set aside for a while, and a file goes to the next server only when nothing was
+//! answered (`was_answered()` false), so no file is judged twice.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use icap::client::{Client, ClientError, IcapUri};
+use tokio::io::AsyncRead;
+
+use super::send::{self, Judged, SendSettings};
+
+/// How long a server that could not be reached is skipped before it is tried again.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// One server of the pool.
+#[derive(Debug)]
+pub struct PoolServer {
+    /// Its address.
+    pub uri: IcapUri,
+    /// Its weight.
+    pub weight: u32,
+    /// Files it judged.
+    pub judged: AtomicU64,
+    down_until: Mutex<Option<Instant>>,
+}
+
+/// The servers, balanced and failed over.
+#[derive(Debug)]
+pub struct Pool {
+    servers: Vec<PoolServer>,
+    /// Smooth weighted round robin state: current weight per server.
+    current: Mutex<Vec<i64>>,
+    /// Files that went to another server after one failed.
+    pub failovers: AtomicU64,
+    retry_after: Duration,
+}
+
+/// A file that could be opened again for another server.
+pub trait Source: Sync {
+    /// A fresh reader from the first byte, and the size to send.
+    fn open(
+        &self,
+    ) -> impl std::future::Future<Output = std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, u64)>> + Send;
+}
+
+/// The outcome for one file.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A server judged it.
+    Judged {
+        /// The verdict and hash.
+        judged: Judged,
+        /// The server that judged it.
+        server: String,
+    },
+    /// No verdict: why, and the last server tried.
+    Failed {
+        /// Why.
+        reason: String,
+        /// The server that answered with an error, if one did.
+        server: Option<String>,
+    },
+}
+
+impl Pool {
+    /// A pool of `servers` (address, weight).
+    pub fn new(servers: Vec<(IcapUri, u32)>) -> Self {
+        let n = servers.len();
+        Self {
+            servers: servers
+                .into_iter()
+                .map(|(uri, weight)| PoolServer {
+                    uri,
+                    weight: weight.max(1),
+                    judged: AtomicU64::new(0),
+                    down_until: Mutex::new(None),
+                })
+                .collect(),
+            current: Mutex::new(vec![0; n]),
+            failovers: AtomicU64::new(0),
+            retry_after: DEFAULT_RETRY_AFTER,
+        }
+    }
+
+    /// The servers.
+    pub fn servers(&self) -> &[PoolServer] {
+        &self.servers
+    }
+
+    fn is_up(&self, i: usize, now: Instant) -> bool {
+        let down = self.servers[i].down_until.lock().unwrap_or_else(|p| p.into_inner());
+        down.is_none_or(|until| until <= now)
+    }
+
+    fn set_down(&self, i: usize) {
+        let mut down = self.servers[i].down_until.lock().unwrap_or_else(|p| p.into_inner());
+        *down = Some(Instant::now() + self.retry_after);
+    }
+
+    fn set_up(&self, i: usize) {
+        let mut down = self.servers[i].down_until.lock().unwrap_or_else(|p| p.into_inner());
+        *down = None;
+    }
+
+    /// The order in which to try servers for the next file: the weighted round robin pick
+    /// among the servers that are up, then the other servers that are up, then those that are
+    /// down (they may be back).
+    pub fn order(&self) -> Vec<usize> {
+        let now = Instant::now();
+        let up: Vec<usize> = (0..self.servers.len()).filter(|&i| self.is_up(i, now)).collect();
+        let candidates = if up.is_empty() { (0..self.servers.len()).collect() } else { up.clone() };
+        let mut order = Vec::with_capacity(self.servers.len());
+        {
+            let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+            let total: i64 = candidates.iter().map(|&i| i64::from(self.servers[i].weight)).sum();
+            let mut best: Option<usize> = None;
+            for &i in &candidates {
+                current[i] += i64::from(self.servers[i].weight);
+                if best.is_none_or(|b| current[i] > current[b]) {
+                    best = Some(i);
+                }
+            }
+            if let Some(b) = best {
+                current[b] -= total;
+                order.push(b);
+            }
+        }
+        for i in up.iter().copied().chain(0..self.servers.len()) {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        order
+    }
+
+    /// Judges one file, failing over while nothing was answered.
+    pub async fn judge(
+        &self,
+        client: &Client,
+        settings: &SendSettings,
+        name: &str,
+        source: &impl Source,
+    ) -> Outcome {
+        let mut tried: Vec<String> = Vec::new();
+        for (attempt, i) in self.order().into_iter().enumerate() {
+            let server = &self.servers[i];
+            let (mut reader, size) = match source.open().await {
+                Ok(r) => r,
+                Err(e) => {
+                    return Outcome::Failed { reason: format!("cannot read the file: {e}"), server: None }
+                }
+            };
+            match send::send(client, &server.uri, settings, name, size, &mut reader).await {
+                Ok(judged) => {
+                    self.set_up(i);
+                    server.judged.fetch_add(1, Ordering::Relaxed);
+                    if attempt > 0 {
+                        self.failovers.fetch_add(1, Ordering::Relaxed);
+                    }
+                    return Outcome::Judged { judged, server: server.uri.to_string() };
+                }
+                Err(e) if e.is_body() => {
+                    return Outcome::Failed {
+                        reason: format!("cannot read the file: {}", e.detail()),
+                        server: None,
+                    };
+                }
+                Err(e) if !e.was_answered() => {
+                    tracing::debug!(server = %server.uri, error = %describe(&e), "no answer; trying another server");
+                    self.set_down(i);
+                    tried.push(format!("{}: {}", server.uri, describe(&e)));
+                }
+                Err(e) => {
+                    // The server answered (an error status, a broken answer): never sent again.
+                    return Outcome::Failed {
+                        reason: format!("{} answered with an error: {}", server.uri, describe(&e)),
+                        server: Some(server.uri.to_string()),
+                    };
+                }
+            }
+        }
+        Outcome::Failed { reason: format!("no server could judge it: {}", tried.join("; ")), server: None }
+    }
+}
+
+/// A short description of a client error.
+pub fn describe(e: &ClientError) -> String {
+    if e.is_service_not_found() {
+        return "service not found (ICAP 404)".to_string();
+    }
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        if e.detail().contains("refused") {
+            "connection refused"
+        } else {
+            "cannot connect"
+        }
+    } else if e.is_tls() {
+        "TLS failed"
+    } else if e.is_protocol() {
+        "protocol error"
+    } else {
+        "failed"
+    };
+    format!("{kind} ({})", e.detail())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(port: u16) -> IcapUri {
+        IcapUri { tls: false, host: "127.0.0.1".into(), port, service: "x".into() }
+    }
+
+    #[test]
+    fn weighted_round_robin() {
+        let pool = Pool::new(vec![(uri(1), 3), (uri(2), 1)]);
+        let firsts: Vec<usize> = (0..8).map(|_| pool.order()[0]).collect();
+        assert_eq!(firsts.iter().filter(|&&i| i == 0).count(), 6);
+        assert_eq!(firsts.iter().filter(|&&i| i == 1).count(), 2);
+        // Every order holds every server once.
+        let mut order = pool.order();
+        order.sort_unstable();
+        assert_eq!(order, vec![0, 1]);
+    }
+
+    #[test]
+    fn down_servers_go_last() {
+        let pool = Pool::new(vec![(uri(1), 1), (uri(2), 1)]);
+        pool.set_down(0);
+        for _ in 0..4 {
+            assert_eq!(pool.order(), vec![1, 0]);
+        }
+        pool.set_up(0);
+        let firsts: Vec<usize> = (0..4).map(|_| pool.order()[0]).collect();
+        assert!(firsts.contains(&0) && firsts.contains(&1));
+    }
+}
