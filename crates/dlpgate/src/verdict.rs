@@ -28,6 +28,17 @@ pub enum Profile {
     Dlpgate,
 }
 
+impl Profile {
+    /// `generic`, `symantec` or `dlpgate`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Generic => "generic",
+            Self::Symantec => "symantec",
+            Self::Dlpgate => "dlpgate",
+        }
+    }
+}
+
 /// What was decided about one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -65,11 +65,11 @@ pub fn run(dir: &Path, args: &TestArgs) -> ExitCode {
 
 async fn test_connector(connector: &Connector) -> bool {
     println!(
-        "connector {:?}: {}, {} server(s), profile {:?}, {}",
+        "connector {:?}: {}, {} server(s), profile {}, {}",
         connector.name,
         connector.kind.method(),
         connector.servers.len(),
-        connector.profile,
+        connector.profile.as_str(),
         connector.failure.action().replace("block", "fail-closed").replace("allow", "fail-open")
     );
     let mut all_ok = true;

@@ -189,7 +189,7 @@ fn list(dir: &std::path::Path) -> anyhow::Result<()> {
             "{:<24} {:<8} {:<9} {:<12} {}",
             c.name,
             c.kind.method().as_str(),
-            format!("{:?}", c.profile).to_lowercase(),
+            c.profile.as_str(),
             c.failure.action().replace("block", "fail-closed").replace("allow", "fail-open"),
             servers.join(", ")
         );
