@@ -198,13 +198,13 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
         preview: connector.preview.map_or(Preview::FromOptions, Preview::Size),
         multipart: false,
     };
-    let pool = Pool::new(vec![(uri.clone(), 1)]);
+    let pool = Pool::new(vec![(uri.clone(), 1, client.clone())]);
     let mut ok = true;
     for (label, name, data, expected) in [
         ("clean sample", "dlpgate-clean-sample.txt", CLEAN_SAMPLE, Decision::Allow),
         ("test card number", "dlpgate-test-card.txt", POSITIVE_SAMPLE, Decision::Block),
     ] {
-        match pool.judge(&client, &settings, name, &BytesSource(data)).await {
+        match pool.judge(&settings, name, &BytesSource(data)).await {
             Outcome::Judged { judged, .. } => {
                 let v = &judged.verdict;
                 let mut text =

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use icap::client::{Client, IcapUri, Preview};
+use icap::client::{Client, ClientConfig, IcapUri, Preview};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
@@ -232,7 +232,7 @@ async fn probe(client: &Client, uris: &[IcapUri]) -> (Vec<Option<usize>>, Option
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let connector = connector_of(&args)?;
-    let mut config = connector.client_config()?;
+    let config = connector.client_config()?;
     let uris: Vec<IcapUri> = connector.servers.iter().map(Server::icap_uri).collect::<anyhow::Result<_>>()?;
     let filter = walk::Filter::new(&args.include, &args.exclude, args.max_size)?;
     let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni.clone() });
@@ -247,16 +247,28 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         limits.iter().map(|l| l.unwrap_or(DEFAULT_PER_SERVER).clamp(1, DEFAULT_MAX_PARALLEL)).collect();
     let parallel =
         args.parallel.unwrap_or_else(|| per_server.iter().sum::<usize>().min(DEFAULT_MAX_PARALLEL)).max(1);
-    config.max_connections_per_server = per_server.iter().copied().max().unwrap_or(DEFAULT_PER_SERVER);
-    let client = Client::with_connector(config, transport);
+    // One client per server, each limited to that server's Max-Connections.
+    let clients: Vec<Client> = per_server
+        .iter()
+        .map(|&limit| {
+            let config = ClientConfig { max_connections_per_server: limit, ..config.clone() };
+            Client::with_connector(config, transport.clone())
+        })
+        .collect();
     let settings = send::SendSettings {
         method: method.method(),
         profile: connector.profile,
         preview: connector.preview.map_or(Preview::FromOptions, Preview::Size),
         multipart: args.multipart,
     };
-    let pool =
-        Arc::new(Pool::new(uris.iter().cloned().zip(connector.servers.iter().map(|s| s.weight)).collect()));
+    let pool = Arc::new(Pool::new(
+        uris.iter()
+            .cloned()
+            .zip(connector.servers.iter().map(|s| s.weight))
+            .zip(clients)
+            .map(|((uri, weight), client)| (uri, weight, client))
+            .collect(),
+    ));
     let mut state = match &args.state {
         Some(p) => Some(record::State::open(p)?),
         None => None,
@@ -334,7 +346,6 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         let job_rx = job_rx.clone();
         let event_tx = event_tx.clone();
         let pool = pool.clone();
-        let client = client.clone();
         let settings = settings.clone();
         let stop = stop.clone();
         let failure = connector.failure;
@@ -346,7 +357,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                     break;
                 }
                 let name = found.rel.to_string_lossy().to_string();
-                let outcome = pool.judge(&client, &settings, &name, &FileSource { path: &found.path }).await;
+                let outcome = pool.judge(&settings, &name, &FileSource { path: &found.path }).await;
                 let record = outcome_record(&found, outcome, failure);
                 if event_tx.send(Event::Done(Box::new(record), found)).await.is_err() {
                     break;

@@ -23,6 +23,8 @@ pub struct PoolServer {
     pub weight: u32,
     /// Files it judged.
     pub judged: AtomicU64,
+    /// The client for it: its connection limit is the server's Max-Connections.
+    client: Client,
     down_until: Mutex<Option<Instant>>,
 }
 
@@ -65,14 +67,15 @@ pub enum Outcome {
 }
 
 impl Pool {
-    /// A pool of `servers` (address, weight).
-    pub fn new(servers: Vec<(IcapUri, u32)>) -> Self {
+    /// A pool of `servers` (address, weight, the client to reach it).
+    pub fn new(servers: Vec<(IcapUri, u32, Client)>) -> Self {
         let n = servers.len();
         Self {
             servers: servers
                 .into_iter()
-                .map(|(uri, weight)| PoolServer {
+                .map(|(uri, weight, client)| PoolServer {
                     uri,
+                    client,
                     weight: weight.max(1),
                     judged: AtomicU64::new(0),
                     down_until: Mutex::new(None),
@@ -136,13 +139,7 @@ impl Pool {
     }
 
     /// Judges one file, failing over while nothing was answered.
-    pub async fn judge(
-        &self,
-        client: &Client,
-        settings: &SendSettings,
-        name: &str,
-        source: &impl Source,
-    ) -> Outcome {
+    pub async fn judge(&self, settings: &SendSettings, name: &str, source: &impl Source) -> Outcome {
         let mut tried: Vec<String> = Vec::new();
         for (attempt, i) in self.order().into_iter().enumerate() {
             let server = &self.servers[i];
@@ -152,7 +149,7 @@ impl Pool {
                     return Outcome::Failed { reason: format!("cannot read the file: {e}"), server: None }
                 }
             };
-            match send::send(client, &server.uri, settings, name, size, &mut reader).await {
+            match send::send(&server.client, &server.uri, settings, name, size, &mut reader).await {
                 Ok(judged) => {
                     self.set_up(i);
                     server.judged.fetch_add(1, Ordering::Relaxed);
@@ -216,9 +213,13 @@ mod tests {
         IcapUri { tls: false, host: "127.0.0.1".into(), port, service: "x".into() }
     }
 
+    fn server(port: u16, weight: u32) -> (IcapUri, u32, Client) {
+        (uri(port), weight, Client::new(icap::client::ClientConfig::default()))
+    }
+
     #[test]
     fn weighted_round_robin() {
-        let pool = Pool::new(vec![(uri(1), 3), (uri(2), 1)]);
+        let pool = Pool::new(vec![server(1, 3), server(2, 1)]);
         let firsts: Vec<usize> = (0..8).map(|_| pool.order()[0]).collect();
         assert_eq!(firsts.iter().filter(|&&i| i == 0).count(), 6);
         assert_eq!(firsts.iter().filter(|&&i| i == 1).count(), 2);
@@ -230,7 +231,7 @@ mod tests {
 
     #[test]
     fn down_servers_go_last() {
-        let pool = Pool::new(vec![(uri(1), 1), (uri(2), 1)]);
+        let pool = Pool::new(vec![server(1, 1), server(2, 1)]);
         pool.set_down(0);
         for _ in 0..4 {
             assert_eq!(pool.order(), vec![1, 0]);
