@@ -38,6 +38,10 @@ pub const DEFAULT_MAX_PARALLEL: usize = 32;
 pub const DEFAULT_PER_SERVER: usize = 8;
 /// Files found but not yet sent, kept in memory at most.
 pub const WALK_QUEUE: usize = 1024;
+/// Files up to this size are read whole in one go; larger ones are streamed.
+pub const SMALL_FILE: u64 = 256 * 1024;
+/// Read buffer of a streamed file.
+pub const READ_BUFFER: usize = 256 * 1024;
 /// How long the OPTIONS asked before a scan may take.
 pub const OPTIONS_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -170,10 +174,35 @@ struct FileSource<'a> {
 
 impl Source for FileSource<'_> {
     async fn open(&self) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, u64)> {
-        let file = tokio::fs::File::open(self.path).await?;
-        let size = file.metadata().await?.len();
-        Ok((Box::new(tokio::io::BufReader::with_capacity(64 * 1024, file)), size))
+        // One trip to the blocking pool: open, stat, and for a small file read it all.
+        let path = self.path.to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<Opened> {
+            use std::io::Read;
+            let mut file = std::fs::File::open(&path)?;
+            let size = file.metadata()?.len();
+            if size <= SMALL_FILE {
+                let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                Read::by_ref(&mut file).take(SMALL_FILE).read_to_end(&mut data)?;
+                let size = data.len() as u64;
+                return Ok(Opened::Small(data, size));
+            }
+            Ok(Opened::Large(file, size))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(match opened {
+            Opened::Small(data, size) => (Box::new(std::io::Cursor::new(data)), size),
+            Opened::Large(file, size) => {
+                let file = tokio::fs::File::from_std(file);
+                (Box::new(tokio::io::BufReader::with_capacity(READ_BUFFER, file)), size)
+            }
+        })
     }
+}
+
+enum Opened {
+    Small(Vec<u8>, u64),
+    Large(std::fs::File, u64),
 }
 
 /// Bytes in memory (the connectivity test's samples).
@@ -388,6 +417,9 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                 out.write(&r, false)?;
             }
         }
+        if event_rx.is_empty() {
+            out.flush();
+        }
     }
     for w in workers {
         let _ = w.await;
@@ -445,6 +477,7 @@ fn outcome_record(found: &walk::Found, outcome: Outcome, failure: FailurePolicy)
 /// Output, report, progress and counts.
 struct Output {
     json: bool,
+    stdout: std::io::BufWriter<std::io::Stdout>,
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
     failure: FailurePolicy,
@@ -479,6 +512,7 @@ impl Output {
         });
         let mut out = Self {
             json: args.json,
+            stdout: std::io::BufWriter::new(std::io::stdout()),
             report,
             progress,
             failure,
@@ -517,16 +551,20 @@ impl Output {
     fn line(&mut self, text: &str) -> anyhow::Result<()> {
         match &self.progress {
             Some(bar) => bar.suspend(|| println!("{text}")),
+            // A closed stdout (`| head`) ends the output, not the scan.
             None => {
-                let mut stdout = std::io::stdout().lock();
-                // A closed stdout (`| head`) ends the output, not the scan.
-                let _ = writeln!(stdout, "{text}");
+                let _ = writeln!(self.stdout, "{text}");
             }
         }
         if let Some(report) = self.report.as_mut() {
             writeln!(report, "{text}").context("writing the report")?;
         }
         Ok(())
+    }
+
+    /// Sends what is buffered (called whenever no other result is waiting).
+    fn flush(&mut self) {
+        let _ = self.stdout.flush();
     }
 
     fn quarantine(&mut self, r: &mut Record, found: &walk::Found, dir: &Path) {
@@ -585,6 +623,7 @@ impl Output {
         parallel: usize,
         method: Kind,
     ) -> anyhow::Result<u8> {
+        self.flush();
         if let Some(bar) = self.progress.take() {
             bar.finish_and_clear();
         }

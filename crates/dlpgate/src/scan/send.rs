@@ -99,7 +99,9 @@ pub async fn send(
     request.extension = file_name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
 
     let mut file = Hashing::new(body.take(size));
-    let mut sink = HashSink::default();
+    // Only the symantec profile needs to know whether the body changed beyond what the
+    // client's `unmodified` says; the others skip hashing the answer.
+    let mut sink = HashSink { hasher: (settings.profile == Profile::Symantec).then(Sha256::new) };
     let (response, sent_sha, drained) = if prefix.is_empty() {
         let response = client.send(uri, &request, Some(&mut file), &mut sink).await?;
         // A preview answered with 204 leaves the rest unread: hash it all the same.
@@ -115,13 +117,13 @@ pub async fn send(
     };
     // A file that could not be read to its end after the answer has no known hash.
     let file_sha = drained.then(|| hex::encode(file.hasher.finalize()));
-    let answer_sha = sink.hasher.finalize().to_vec();
+    let answer_sha = sink.hasher.map(|h| h.finalize().to_vec());
     let has_body =
         response.body_len > 0 || response.http_response.is_some() || response.http_request.is_some();
     let verdict = verdict::read(
         settings.profile,
         &response,
-        verdict::Sent { sha256: &sent_sha, answer_sha256: has_body.then_some(answer_sha.as_slice()) },
+        verdict::Sent { sha256: &sent_sha, answer_sha256: answer_sha.as_deref().filter(|_| has_body) },
     );
     Ok(Judged { verdict, sha256: file_sha, latency: started.elapsed() })
 }
@@ -160,15 +162,17 @@ impl<R: AsyncRead + Unpin> AsyncRead for Hashing<R> {
     }
 }
 
-/// Where the answer's body goes: hashed and dropped (memory stays bounded whatever its size).
-#[derive(Default)]
+/// Where the answer's body goes: hashed when asked, and dropped (memory stays bounded
+/// whatever its size).
 struct HashSink {
-    hasher: Sha256,
+    hasher: Option<Sha256>,
 }
 
 impl AsyncWrite for HashSink {
     fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        self.hasher.update(buf);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(buf);
+        }
         Poll::Ready(Ok(buf.len()))
     }
 
