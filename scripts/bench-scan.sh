@@ -48,7 +48,7 @@ bench() {
     local label=$1 tree=$2
     local files bytes before after
     files=$(find "$tree" -type f | wc -l)
-    bytes=$(du -sb "$tree" | cut -f1)
+    bytes=$(find "$tree" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
     cat "$tree"/*/* "$tree"/* >/dev/null 2>&1 || true   # page cache
     before=$(cpu $server)
     /usr/bin/time -f "%e %U %S" -o "$run/time" \

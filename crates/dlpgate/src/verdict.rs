@@ -201,6 +201,7 @@ mod tests {
             body_len: 0,
             unmodified,
             sent_len: 0,
+            sent_sha256: [0; 32],
             server: "127.0.0.1:1344".into(),
         }
     }

@@ -418,9 +418,12 @@ fn quarantine_moves_only_blocked_files() {
     let quarantine = dir.path().join("quarantine");
     let server = Dlpgate::start(&[]);
     let report = dir.path().join("report.txt");
+    let state = dir.path().join("state");
     let out = run(
         &[
             "scan",
+            "--state",
+            &state.display().to_string(),
             "--server",
             &format!("icap://127.0.0.1:{}/reqmod", server.port),
             "--quarantine",
@@ -447,6 +450,29 @@ fn quarantine_moves_only_blocked_files() {
     let text = std::fs::read_to_string(&report).unwrap();
     assert!(text.contains("quarantined to"), "{text}");
     assert!(text.contains("# scanned 4 files"), "{text}");
+
+    // Resumed from the state file: the quarantined files are still reported, once each.
+    let out = run(
+        &[
+            "scan",
+            "--json",
+            "--state",
+            &state.display().to_string(),
+            "--server",
+            &format!("icap://127.0.0.1:{}/reqmod", server.port),
+            &tree.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out.stdout);
+    assert_eq!(recs["card.txt"]["resumed"], true);
+    assert_eq!(recs["card2.txt"]["verdict"], "block");
+    assert!(recs["card2.txt"]["quarantined_to"].as_str().unwrap().ends_with("deep/er/card2.txt"));
+    assert_eq!(recs["clean.txt"]["resumed"], true);
+    // The tombstone notes are new files: scanned, allowed.
+    assert_eq!(recs["card.txt.quarantined.txt"]["verdict"], "allow");
+    assert!(recs["card.txt.quarantined.txt"].get("resumed").is_none());
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -523,4 +549,39 @@ fn an_interrupted_scan_resumes_where_it_stopped() {
     let fresh: Vec<_> = recs.iter().filter(|r| r["resumed"] != true).collect();
     assert_eq!(fresh.len(), 1, "{fresh:?}");
     assert!(fresh[0]["path"].as_str().unwrap().ends_with("d1/f0001.txt"));
+}
+
+#[test]
+fn sha256_of_a_file_whose_preview_was_enough() {
+    // The server answers 204 to the preview of an exempt type: the client sent only the
+    // preview, and the file's hash must still be the whole file's.
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[policy]\nname = \"t\"\nexempt_file_types = [\"image\"]\n\n[[rule]]\nname = \"credit-card\"\n\
+         detectors = [\"credit_card\"]\nseverity = \"high\"\naction = \"block\"\n",
+    )
+    .unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend(support::pseudo_random(300_000, 3));
+    png.extend_from_slice(CARD.as_bytes());
+    std::fs::write(tree.join("photo.png"), &png).unwrap();
+    let server = Dlpgate::start(&["--policy", &policy.display().to_string()]);
+    let out = run(
+        &[
+            "scan",
+            "--json",
+            "--server",
+            &format!("icap://127.0.0.1:{}/reqmod", server.port),
+            &tree.display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let recs = records(&out.stdout);
+    assert_eq!(recs["photo.png"]["verdict"], "allow");
+    assert_eq!(recs["photo.png"]["sha256"].as_str().unwrap(), sha256_hex(&png));
 }

@@ -150,7 +150,13 @@ impl Pool {
                 }
             };
             match send::send(&server.client, &server.uri, settings, name, size, &mut reader).await {
-                Ok(judged) => {
+                Ok(mut judged) => {
+                    if judged.sha256.is_none() {
+                        // A preview answered without the rest: read the file for its hash.
+                        if let Ok((mut reader, _)) = source.open().await {
+                            judged.sha256 = send::hash_file(&mut reader).await.ok();
+                        }
+                    }
                     self.set_up(i);
                     server.judged.fetch_add(1, Ordering::Relaxed);
                     if attempt > 0 {

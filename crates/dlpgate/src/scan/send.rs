@@ -36,7 +36,8 @@ pub struct SendSettings {
 pub struct Judged {
     /// The verdict.
     pub verdict: Verdict,
-    /// SHA-256 of the file, hex (none when it could not be read to its end).
+    /// SHA-256 of the file, hex (none when the exchange did not read it to its end: see
+    /// [`hash_file`]).
     pub sha256: Option<String>,
     /// From the first byte sent to the end of the answer.
     pub latency: Duration,
@@ -98,25 +99,26 @@ pub async fn send(
     request.preview = settings.preview;
     request.extension = file_name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
 
-    let mut file = Hashing::new(body.take(size));
     // Only the symantec profile needs to know whether the body changed beyond what the
     // client's `unmodified` says; the others skip hashing the answer.
     let mut sink = HashSink { hasher: (settings.profile == Profile::Symantec).then(Sha256::new) };
-    let (response, sent_sha, drained) = if prefix.is_empty() {
+    let mut file = body.take(size);
+    let (response, file_sha) = if prefix.is_empty() {
         let response = client.send(uri, &request, Some(&mut file), &mut sink).await?;
-        // A preview answered with 204 leaves the rest unread: hash it all the same.
-        let drained = drain(&mut file).await.is_ok();
-        let sha = file.hasher.clone().finalize().to_vec();
-        (response, sha, drained)
+        // The client hashed what it sent: the whole file, unless a preview was answered
+        // without the rest (the caller then hashes the file itself).
+        let sha = (response.sent_len == size).then(|| hex::encode(response.sent_sha256));
+        (response, sha)
     } else {
-        let mut sent = Hashing::new(prefix.as_bytes().chain(&mut file).chain(suffix.as_bytes()));
-        let response = client.send(uri, &request, Some(&mut sent), &mut sink).await?;
-        let drained = drain(&mut sent).await.is_ok();
-        let sha = sent.hasher.clone().finalize().to_vec();
-        (response, sha, drained)
+        let mut hashed = Hashing::new(file);
+        let response = {
+            let mut sent = prefix.as_bytes().chain(&mut hashed).chain(suffix.as_bytes());
+            client.send(uri, &request, Some(&mut sent), &mut sink).await?
+        };
+        let drained = drain(&mut hashed).await.is_ok();
+        (response, drained.then(|| hex::encode(hashed.hasher.finalize())))
     };
-    // A file that could not be read to its end after the answer has no known hash.
-    let file_sha = drained.then(|| hex::encode(file.hasher.finalize()));
+    let sent_sha = response.sent_sha256;
     let answer_sha = sink.hasher.map(|h| h.finalize().to_vec());
     let has_body =
         response.body_len > 0 || response.http_response.is_some() || response.http_request.is_some();
@@ -126,6 +128,13 @@ pub async fn send(
         verdict::Sent { sha256: &sent_sha, answer_sha256: answer_sha.as_deref().filter(|_| has_body) },
     );
     Ok(Judged { verdict, sha256: file_sha, latency: started.elapsed() })
+}
+
+/// SHA-256 of everything `reader` gives, hex.
+pub async fn hash_file(reader: &mut (dyn AsyncRead + Unpin + Send)) -> std::io::Result<String> {
+    let mut hashed = Hashing::new(reader);
+    drain(&mut hashed).await?;
+    Ok(hex::encode(hashed.hasher.finalize()))
 }
 
 async fn drain(reader: &mut (dyn AsyncRead + Unpin + Send)) -> std::io::Result<()> {
