@@ -96,6 +96,8 @@ fn dlpgate_serve_plain_and_icaps_with_client_certificates() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let method = service.to_uppercase();
         assert!(stderr.contains(&format!("{method} by")), "method announced by OPTIONS: {stderr}");
+        // Off a terminal there is no progress bar: the summary only.
+        assert!(!stderr.contains("ETA") && stderr.lines().count() <= 3, "{stderr}");
     }
 
     // icaps with a client certificate, through a connector with the dlpgate profile.
@@ -584,4 +586,46 @@ fn sha256_of_a_file_whose_preview_was_enough() {
     let recs = records(&out.stdout);
     assert_eq!(recs["photo.png"]["verdict"], "allow");
     assert_eq!(recs["photo.png"]["sha256"].as_str().unwrap(), sha256_hex(&png));
+}
+
+#[test]
+fn sigint_stops_the_scan_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = many_files(dir.path(), 3000);
+    let server = Dlpgate::start(&[]);
+    let state = dir.path().join("state");
+    let uri = format!("icap://127.0.0.1:{}/reqmod", server.port);
+    let mut scan = spawn_scan(
+        &[
+            "scan",
+            "--json",
+            "--parallel",
+            "1",
+            "--state",
+            &state.display().to_string(),
+            "--server",
+            &uri,
+            &tree.display().to_string(),
+        ],
+        dir.path(),
+    );
+    let stdout = scan.child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for _ in 0..50 {
+        lines.next().unwrap().unwrap();
+    }
+    let _ = Command::new("kill").arg("-INT").arg(scan.pid().to_string()).status();
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let status = scan.child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(scan.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("interrupted") && stderr.contains("same --state"), "{stderr}");
+    assert!(50 + rest.len() < 3000, "the scan did not stop");
+    for line in &rest {
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
+    // Everything reported is in the state file.
+    let recorded = std::fs::read_to_string(&state).unwrap().lines().count();
+    assert_eq!(recorded, 50 + rest.len());
 }
