@@ -51,6 +51,17 @@ fn silent_listener() -> u16 {
     port
 }
 
+/// A port whose accept queue is full: a new connection gets no answer at all (the kernel
+/// drops its SYN), as behind a firewall that drops packets. Keep the returned sockets alive.
+fn black_hole() -> (u16, socket2::Socket, std::net::TcpStream) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket.listen(0).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    (port, socket, filler)
+}
+
 #[test]
 fn add_list_show_remove() {
     let dir = tempfile::tempdir().unwrap();
@@ -237,6 +248,17 @@ fn connectivity_test_steps_and_failure_messages() {
     let (code, out) = test(&cfg, "silent-tls");
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("2. TLS      FAILED  TLS handshake timed out"), "{out}");
+
+    // Connect timed out: the SYN is dropped.
+    let (hole, _socket, _filler) = black_hole();
+    add(&cfg, &["dropped", "--server", &format!("icap://127.0.0.1:{hole}/reqmod"), "--connect-timeout", "1"]);
+    let (code, out) = test(&cfg, "dropped");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(&format!("1. connect  FAILED  timed out: no answer from 127.0.0.1:{hole} within 1s")),
+        "{out}"
+    );
+    assert!(out.contains(&format!("iptables -I INPUT -p tcp --dport {hole} -j ACCEPT")), "{out}");
 
     // Service not found.
     add(&cfg, &["nosvc", "--server", &format!("icap://127.0.0.1:{}/no-such-service", server.port)]);

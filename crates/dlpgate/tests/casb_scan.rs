@@ -629,3 +629,63 @@ fn sigint_stops_the_scan_cleanly() {
     let recorded = std::fs::read_to_string(&state).unwrap().lines().count();
     assert_eq!(recorded, 50 + rest.len());
 }
+
+/// A port whose accept queue is full: the kernel drops new SYNs, as a firewall would.
+fn black_hole() -> (u16, socket2::Socket, std::net::TcpStream) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket.listen(0).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    (port, socket, filler)
+}
+
+#[test]
+fn servers_that_drop_packets_cost_one_timeout_not_one_per_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = many_files(dir.path(), 200);
+    let server = Dlpgate::start(&[]);
+    let (hole, _s1, _f1) = black_hole();
+    let (hole2, _s2, _f2) = black_hole();
+    for (name, second) in [("pair", server.port), ("holes", hole2)] {
+        let add = run(
+            &[
+                "connector",
+                "add",
+                name,
+                "--server",
+                &format!("icap://127.0.0.1:{hole}/reqmod"),
+                "--server",
+                &format!("icap://127.0.0.1:{second}/reqmod"),
+                "--connect-timeout",
+                "1",
+            ],
+            dir.path(),
+        );
+        assert!(add.status.success());
+    }
+    // One live server: every file goes to it; the silent one is set aside after its OPTIONS.
+    let started = std::time::Instant::now();
+    let out = run(&["scan", "--json", "--connector", "pair", &tree.display().to_string()], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 200);
+    let live = format!("icap://127.0.0.1:{}/reqmod", server.port);
+    assert!(recs.values().all(|r| r["verdict"] == "allow" && r["server"] == live.as_str()), "{stderr}");
+    assert!(stderr.contains(&format!("OPTIONS of icap://127.0.0.1:{hole}/reqmod: timed out")), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+
+    // Both silent: every file gets `error` (fail-closed) at once, not after a timeout each.
+    let started = std::time::Instant::now();
+    let out = run(&["scan", "--json", "--connector", "holes", &tree.display().to_string()], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 200);
+    for r in recs.values() {
+        assert_eq!(r["verdict"], "error");
+        assert_eq!(r["action"], "block");
+        assert!(r["reason"].as_str().unwrap().contains("timed out"), "{r}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
+}

@@ -198,7 +198,12 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
         preview: connector.preview.map_or(Preview::FromOptions, Preview::Size),
         multipart: false,
     };
-    let pool = Pool::new(vec![(uri.clone(), 1, client.clone())]);
+    let pool = Pool::new(vec![crate::scan::pool::PoolEntry {
+        uri: uri.clone(),
+        weight: 1,
+        client: client.clone(),
+        preview: settings.preview,
+    }]);
     let mut ok = true;
     for (label, name, data, expected) in [
         ("clean sample", "dlpgate-clean-sample.txt", CLEAN_SAMPLE, Decision::Allow),

@@ -224,19 +224,34 @@ enum Event {
     Found(u64),
 }
 
+/// What a server's OPTIONS said before the scan.
+#[derive(Debug, Default)]
+struct Probe {
+    /// Its Max-Connections.
+    max_connections: Option<usize>,
+    /// OPTIONS answered: the preview can come from it.
+    options: bool,
+    /// Nothing answered: why (the server starts set aside).
+    unreachable: Option<String>,
+}
+
 /// Asks each server's OPTIONS: Max-Connections bounds the work sent to it, and the method
 /// the service announces is the default one.
-async fn probe(client: &Client, uris: &[IcapUri]) -> (Vec<Option<usize>>, Option<Kind>) {
+async fn probe(client: &Client, uris: &[IcapUri]) -> (Vec<Probe>, Option<Kind>) {
     let answers = futures_util::future::join_all(
         uris.iter().map(|u| tokio::time::timeout(OPTIONS_TIMEOUT, client.options(u))),
     )
     .await;
-    let mut limits = Vec::new();
+    let mut probes = Vec::new();
     let mut method = None;
     for (uri, answer) in uris.iter().zip(answers) {
         match answer {
             Ok(Ok(options)) => {
-                limits.push(options.max_connections.map(|m| m as usize));
+                probes.push(Probe {
+                    max_connections: options.max_connections.map(|m| m as usize),
+                    options: true,
+                    unreachable: None,
+                });
                 if method.is_none() {
                     if options.methods.contains(&icap_proto::Method::Reqmod) {
                         method = Some(Kind::Reqmod);
@@ -247,15 +262,16 @@ async fn probe(client: &Client, uris: &[IcapUri]) -> (Vec<Option<usize>>, Option
             }
             Ok(Err(e)) => {
                 eprintln!("dlpgate scan: warning: OPTIONS of {uri}: {}", pool::describe(&e));
-                limits.push(None);
+                let unreachable = (!e.was_answered()).then(|| pool::describe(&e));
+                probes.push(Probe { unreachable, ..Probe::default() });
             }
             Err(_) => {
                 eprintln!("dlpgate scan: warning: OPTIONS of {uri}: timed out");
-                limits.push(None);
+                probes.push(Probe { unreachable: Some("OPTIONS timed out".to_string()), ..Probe::default() });
             }
         }
     }
-    (limits, method)
+    (probes, method)
 }
 
 async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
@@ -266,14 +282,16 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let filter = walk::Filter::new(&args.include, &args.exclude, args.max_size)?;
     let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni.clone() });
     let probe_client = Client::with_connector(config.clone(), transport.clone());
-    let (limits, announced) = probe(&probe_client, &uris).await;
+    let (probes, announced) = probe(&probe_client, &uris).await;
     let method = match (args.method, &args.connector) {
         (Some(m), _) => m,
         (None, Some(_)) => connector.kind,
         (None, None) => announced.unwrap_or_default(),
     };
-    let per_server: Vec<usize> =
-        limits.iter().map(|l| l.unwrap_or(DEFAULT_PER_SERVER).clamp(1, DEFAULT_MAX_PARALLEL)).collect();
+    let per_server: Vec<usize> = probes
+        .iter()
+        .map(|p| p.max_connections.unwrap_or(DEFAULT_PER_SERVER).clamp(1, DEFAULT_MAX_PARALLEL))
+        .collect();
     let parallel =
         args.parallel.unwrap_or_else(|| per_server.iter().sum::<usize>().min(DEFAULT_MAX_PARALLEL)).max(1);
     // One client per server, each limited to that server's Max-Connections.
@@ -284,20 +302,46 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             Client::with_connector(config, transport.clone())
         })
         .collect();
+    // Their OPTIONS cache starts warm (the preview and Transfer-* lists come from it).
+    futures_util::future::join_all(
+        clients
+            .iter()
+            .zip(&uris)
+            .zip(&probes)
+            .filter(|(_, p)| p.options)
+            .map(|((c, u), _)| tokio::time::timeout(OPTIONS_TIMEOUT, c.options(u))),
+    )
+    .await;
     let settings = send::SendSettings {
         method: method.method(),
         profile: connector.profile,
-        preview: connector.preview.map_or(Preview::FromOptions, Preview::Size),
+        preview: Preview::FromOptions,
         multipart: args.multipart,
     };
-    let pool = Arc::new(Pool::new(
-        uris.iter()
-            .cloned()
-            .zip(connector.servers.iter().map(|s| s.weight))
-            .zip(clients)
-            .map(|((uri, weight), client)| (uri, weight, client))
-            .collect(),
-    ));
+    let entries = uris
+        .iter()
+        .zip(&connector.servers)
+        .zip(clients)
+        .zip(&probes)
+        .map(|(((uri, server), client), probe)| pool::PoolEntry {
+            uri: uri.clone(),
+            weight: server.weight,
+            client,
+            // A server whose OPTIONS did not answer gets whole bodies: asking its OPTIONS
+            // before every file would queue them behind one another.
+            preview: match connector.preview {
+                Some(n) => Preview::Size(n),
+                None if probe.options => Preview::FromOptions,
+                None => Preview::Off,
+            },
+        })
+        .collect();
+    let pool = Arc::new(Pool::new(entries));
+    for (i, probe) in probes.iter().enumerate() {
+        if let Some(why) = &probe.unreachable {
+            pool.set_down(i, why.clone());
+        }
+    }
     let mut state = match &args.state {
         Some(p) => Some(record::State::open(p)?),
         None => None,
@@ -375,7 +419,6 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         let job_rx = job_rx.clone();
         let event_tx = event_tx.clone();
         let pool = pool.clone();
-        let settings = settings.clone();
         let stop = stop.clone();
         let failure = connector.failure;
         workers.push(tokio::spawn(async move {

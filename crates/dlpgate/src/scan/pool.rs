@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use icap::client::{Client, ClientError, IcapUri};
+use icap::client::{Client, ClientError, IcapUri, Preview};
 use tokio::io::AsyncRead;
 
 use super::send::{self, Judged, SendSettings};
@@ -25,7 +25,31 @@ pub struct PoolServer {
     pub judged: AtomicU64,
     /// The client for it: its connection limit is the server's Max-Connections.
     client: Client,
-    down_until: Mutex<Option<Instant>>,
+    /// The preview to send it.
+    preview: Preview,
+    health: Mutex<Health>,
+}
+
+/// Whether a server is tried.
+#[derive(Debug, Default)]
+struct Health {
+    /// None: up. Some(t): set aside until t, then one file tries it (probation).
+    down_until: Option<Instant>,
+    /// Why it was set aside.
+    last_error: Option<String>,
+}
+
+/// What a pool server is made of.
+#[derive(Debug)]
+pub struct PoolEntry {
+    /// Its address.
+    pub uri: IcapUri,
+    /// Its weight.
+    pub weight: u32,
+    /// The client to reach it.
+    pub client: Client,
+    /// The preview to send it (`FromOptions` needs its OPTIONS to answer).
+    pub preview: Preview,
 }
 
 /// The servers, balanced and failed over.
@@ -67,18 +91,19 @@ pub enum Outcome {
 }
 
 impl Pool {
-    /// A pool of `servers` (address, weight, the client to reach it).
-    pub fn new(servers: Vec<(IcapUri, u32, Client)>) -> Self {
+    /// A pool of these servers, all up.
+    pub fn new(servers: Vec<PoolEntry>) -> Self {
         let n = servers.len();
         Self {
             servers: servers
                 .into_iter()
-                .map(|(uri, weight, client)| PoolServer {
-                    uri,
-                    client,
-                    weight: weight.max(1),
+                .map(|e| PoolServer {
+                    uri: e.uri,
+                    client: e.client,
+                    preview: e.preview,
+                    weight: e.weight.max(1),
                     judged: AtomicU64::new(0),
-                    down_until: Mutex::new(None),
+                    health: Mutex::new(Health::default()),
                 })
                 .collect(),
             current: Mutex::new(vec![0; n]),
@@ -92,34 +117,49 @@ impl Pool {
         &self.servers
     }
 
-    fn is_up(&self, i: usize, now: Instant) -> bool {
-        let down = self.servers[i].down_until.lock().unwrap_or_else(|p| p.into_inner());
-        down.is_none_or(|until| until <= now)
+    fn health(&self, i: usize) -> std::sync::MutexGuard<'_, Health> {
+        self.servers[i].health.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set_down(&self, i: usize) {
-        let mut down = self.servers[i].down_until.lock().unwrap_or_else(|p| p.into_inner());
-        *down = Some(Instant::now() + self.retry_after);
+    /// Sets server `i` aside for [`DEFAULT_RETRY_AFTER`]: it did not answer (`error`).
+    pub fn set_down(&self, i: usize, error: String) {
+        let mut h = self.health(i);
+        h.down_until = Some(Instant::now() + self.retry_after);
+        h.last_error = Some(error);
     }
 
     fn set_up(&self, i: usize) {
-        let mut down = self.servers[i].down_until.lock().unwrap_or_else(|p| p.into_inner());
-        *down = None;
+        let mut h = self.health(i);
+        h.down_until = None;
+        h.last_error = None;
     }
 
-    /// The order in which to try servers for the next file: the weighted round robin pick
-    /// among the servers that are up, then the other servers that are up, then those that are
-    /// down (they may be back).
+    /// The servers to try for the next file, in order: a server whose time aside is over
+    /// first (one file at a time probes it; the others keep skipping it), then the weighted
+    /// round robin pick among the servers that are up, then the other servers that are up.
+    /// Servers set aside are not tried: with all of them aside, the list is empty.
     pub fn order(&self) -> Vec<usize> {
         let now = Instant::now();
-        let up: Vec<usize> = (0..self.servers.len()).filter(|&i| self.is_up(i, now)).collect();
-        let candidates = if up.is_empty() { (0..self.servers.len()).collect() } else { up.clone() };
-        let mut order = Vec::with_capacity(self.servers.len());
+        let mut probation = Vec::new();
+        let mut up = Vec::new();
+        for i in 0..self.servers.len() {
+            let mut h = self.health(i);
+            match h.down_until {
+                None => up.push(i),
+                Some(until) if until <= now => {
+                    // This caller probes it; the next ones wait for another period.
+                    h.down_until = Some(now + self.retry_after);
+                    probation.push(i);
+                }
+                Some(_) => {}
+            }
+        }
+        let mut order = probation;
         {
             let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-            let total: i64 = candidates.iter().map(|&i| i64::from(self.servers[i].weight)).sum();
+            let total: i64 = up.iter().map(|&i| i64::from(self.servers[i].weight)).sum();
             let mut best: Option<usize> = None;
-            for &i in &candidates {
+            for &i in &up {
                 current[i] += i64::from(self.servers[i].weight);
                 if best.is_none_or(|b| current[i] > current[b]) {
                     best = Some(i);
@@ -130,7 +170,7 @@ impl Pool {
                 order.push(b);
             }
         }
-        for i in up.iter().copied().chain(0..self.servers.len()) {
+        for i in up {
             if !order.contains(&i) {
                 order.push(i);
             }
@@ -141,15 +181,17 @@ impl Pool {
     /// Judges one file, failing over while nothing was answered.
     pub async fn judge(&self, settings: &SendSettings, name: &str, source: &impl Source) -> Outcome {
         let mut tried: Vec<String> = Vec::new();
-        for (attempt, i) in self.order().into_iter().enumerate() {
+        let order = self.order();
+        for (attempt, &i) in order.iter().enumerate() {
             let server = &self.servers[i];
+            let settings = SendSettings { preview: server.preview, ..*settings };
             let (mut reader, size) = match source.open().await {
                 Ok(r) => r,
                 Err(e) => {
                     return Outcome::Failed { reason: format!("cannot read the file: {e}"), server: None }
                 }
             };
-            match send::send(&server.client, &server.uri, settings, name, size, &mut reader).await {
+            match send::send(&server.client, &server.uri, &settings, name, size, &mut reader).await {
                 Ok(mut judged) => {
                     if judged.sha256.is_none() {
                         // A preview answered without the rest: read the file for its hash.
@@ -172,7 +214,7 @@ impl Pool {
                 }
                 Err(e) if !e.was_answered() => {
                     tracing::debug!(server = %server.uri, error = %describe(&e), "no answer; trying another server");
-                    self.set_down(i);
+                    self.set_down(i, describe(&e));
                     tried.push(format!("{}: {}", server.uri, describe(&e)));
                 }
                 Err(e) => {
@@ -182,6 +224,16 @@ impl Pool {
                         server: Some(server.uri.to_string()),
                     };
                 }
+            }
+        }
+        for (i, server) in self.servers.iter().enumerate() {
+            if !order.contains(&i) {
+                let why = self.health(i).last_error.clone().unwrap_or_else(|| "did not answer".to_string());
+                tried.push(format!(
+                    "{}: {why} (set aside, tried again after {} s)",
+                    server.uri,
+                    self.retry_after.as_secs()
+                ));
             }
         }
         Outcome::Failed { reason: format!("no server could judge it: {}", tried.join("; ")), server: None }
@@ -215,17 +267,18 @@ pub fn describe(e: &ClientError) -> String {
 mod tests {
     use super::*;
 
-    fn uri(port: u16) -> IcapUri {
-        IcapUri { tls: false, host: "127.0.0.1".into(), port, service: "x".into() }
-    }
-
-    fn server(port: u16, weight: u32) -> (IcapUri, u32, Client) {
-        (uri(port), weight, Client::new(icap::client::ClientConfig::default()))
+    fn entry(port: u16, weight: u32) -> PoolEntry {
+        PoolEntry {
+            uri: IcapUri { tls: false, host: "127.0.0.1".into(), port, service: "x".into() },
+            weight,
+            client: Client::new(icap::client::ClientConfig::default()),
+            preview: Preview::FromOptions,
+        }
     }
 
     #[test]
     fn weighted_round_robin() {
-        let pool = Pool::new(vec![server(1, 3), server(2, 1)]);
+        let pool = Pool::new(vec![entry(1, 3), entry(2, 1)]);
         let firsts: Vec<usize> = (0..8).map(|_| pool.order()[0]).collect();
         assert_eq!(firsts.iter().filter(|&&i| i == 0).count(), 6);
         assert_eq!(firsts.iter().filter(|&&i| i == 1).count(), 2);
@@ -236,14 +289,23 @@ mod tests {
     }
 
     #[test]
-    fn down_servers_go_last() {
-        let pool = Pool::new(vec![server(1, 1), server(2, 1)]);
-        pool.set_down(0);
+    fn servers_set_aside_are_probed_by_one_file_at_a_time() {
+        let mut pool = Pool::new(vec![entry(1, 1), entry(2, 1)]);
+        pool.retry_after = Duration::from_millis(100);
+        pool.set_down(0, "refused".into());
         for _ in 0..4 {
-            assert_eq!(pool.order(), vec![1, 0]);
+            assert_eq!(pool.order(), vec![1]);
         }
+        std::thread::sleep(Duration::from_millis(120));
+        // One caller probes it first; the next ones skip it again.
+        assert_eq!(pool.order(), vec![0, 1]);
+        assert_eq!(pool.order(), vec![1]);
         pool.set_up(0);
         let firsts: Vec<usize> = (0..4).map(|_| pool.order()[0]).collect();
         assert!(firsts.contains(&0) && firsts.contains(&1));
+        // All aside: nothing to try.
+        pool.set_down(0, "refused".into());
+        pool.set_down(1, "timed out".into());
+        assert!(pool.order().is_empty());
     }
 }

@@ -19,7 +19,7 @@ pub const SCAN_HOST: &str = "scan.dlpgate.invalid";
 pub const MULTIPART_BOUNDARY: &str = "dlpgate-scan-7f3a9c2e41b8";
 
 /// How files are sent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct SendSettings {
     /// REQMOD or RESPMOD.
     pub method: Method,
