@@ -521,6 +521,7 @@ fn outcome_record(found: &walk::Found, outcome: Outcome, failure: FailurePolicy)
 struct Output {
     json: bool,
     stdout: std::io::BufWriter<std::io::Stdout>,
+    stdout_is_terminal: bool,
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
     failure: FailurePolicy,
@@ -556,6 +557,7 @@ impl Output {
         let mut out = Self {
             json: args.json,
             stdout: std::io::BufWriter::new(std::io::stdout()),
+            stdout_is_terminal: std::io::stdout().is_terminal(),
             report,
             progress,
             failure,
@@ -593,9 +595,12 @@ impl Output {
 
     fn line(&mut self, text: &str) -> anyhow::Result<()> {
         match &self.progress {
-            Some(bar) => bar.suspend(|| println!("{text}")),
+            // The bar and the rows share the terminal: the bar steps aside for each row.
+            Some(bar) if self.stdout_is_terminal => bar.suspend(|| {
+                let _ = writeln!(std::io::stdout(), "{text}");
+            }),
             // A closed stdout (`| head`) ends the output, not the scan.
-            None => {
+            _ => {
                 let _ = writeln!(self.stdout, "{text}");
             }
         }
