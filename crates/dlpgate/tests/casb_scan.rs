@@ -689,3 +689,42 @@ fn servers_that_drop_packets_cost_one_timeout_not_one_per_file() {
     }
     assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
 }
+
+#[test]
+fn globs_include_exclude_max_size_and_multipart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = small_tree(dir.path());
+    std::fs::write(tree.join("sub/notes.txt"), "nothing here\n").unwrap();
+    let server = Dlpgate::start(&[]);
+    let uri = format!("icap://127.0.0.1:{}/reqmod", server.port);
+    let tree_s = tree.display().to_string();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--json", "--server", &uri];
+        args.extend_from_slice(extra);
+        let out = run(&args, dir.path());
+        (out.status.code(), verdicts(&out.stdout), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    // Include and exclude match the path relative to the argument.
+    let (code, v, _) = scan(&["--include", "*.txt", "--exclude", "sub/card*", &tree_s]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v, expect(&[("clean.txt", "allow"), ("notes.txt", "allow")]));
+    // A glob argument, a file argument, and a size limit that skips the large file.
+    let glob = format!("{tree_s}/*/*.txt");
+    let noise = tree.join("sub/noise.bin").display().to_string();
+    let (code, v, stderr) = scan(&["--max-size", "1000", &glob, &noise]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(v, expect(&[("card.txt", "block"), ("notes.txt", "allow")]));
+    assert!(
+        stderr.contains("noise.bin (200000): over --max-size") && stderr.contains("1 files skipped"),
+        "{stderr}"
+    );
+    // Multipart uploads are inspected the same way.
+    let (code, v, _) = scan(&["--multipart", &tree_s]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v["card.txt"], "block");
+    assert_eq!(v["clean.txt"], "allow");
+    // A path that does not exist has no verdict.
+    let (code, v, _) = scan(&[&format!("{tree_s}/missing.txt")]);
+    assert_eq!(code, Some(2));
+    assert_eq!(v["missing.txt"], "error");
+}
