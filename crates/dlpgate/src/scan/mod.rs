@@ -42,6 +42,8 @@ pub const WALK_QUEUE: usize = 1024;
 pub const SMALL_FILE: u64 = 256 * 1024;
 /// Read buffer of a streamed file.
 pub const READ_BUFFER: usize = 256 * 1024;
+/// Longest time a finished row waits in the output buffer.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the OPTIONS asked before a scan may take.
 pub const OPTIONS_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -440,7 +442,16 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     drop(event_tx);
 
     let mut out = Output::new(&args, connector.failure)?;
-    while let Some(event) = event_rx.recv().await {
+    loop {
+        // Rows are written in batches, and at least every FLUSH_INTERVAL while results wait.
+        let event = match tokio::time::timeout(FLUSH_INTERVAL, event_rx.recv()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => break,
+            Err(_) => {
+                out.flush();
+                continue;
+            }
+        };
         match event {
             Event::Found(size) => out.found(size),
             Event::TooLarge(found) => out.too_large(&found),
@@ -460,7 +471,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                 out.write(&r, false)?;
             }
         }
-        if event_rx.is_empty() {
+        if out.since_flush() >= FLUSH_INTERVAL {
             out.flush();
         }
     }
@@ -522,6 +533,7 @@ struct Output {
     json: bool,
     stdout: std::io::BufWriter<std::io::Stdout>,
     stdout_is_terminal: bool,
+    flushed: Instant,
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
     failure: FailurePolicy,
@@ -558,6 +570,7 @@ impl Output {
             json: args.json,
             stdout: std::io::BufWriter::new(std::io::stdout()),
             stdout_is_terminal: std::io::stdout().is_terminal(),
+            flushed: Instant::now(),
             report,
             progress,
             failure,
@@ -610,9 +623,14 @@ impl Output {
         Ok(())
     }
 
-    /// Sends what is buffered (called whenever no other result is waiting).
+    /// Sends what is buffered.
     fn flush(&mut self) {
         let _ = self.stdout.flush();
+        self.flushed = Instant::now();
+    }
+
+    fn since_flush(&self) -> Duration {
+        self.flushed.elapsed()
     }
 
     fn quarantine(&mut self, r: &mut Record, found: &walk::Found, dir: &Path) {
