@@ -728,3 +728,31 @@ fn globs_include_exclude_max_size_and_multipart() {
     assert_eq!(code, Some(2));
     assert_eq!(v["missing.txt"], "error");
 }
+
+#[test]
+fn parallelism_follows_the_servers_max_connections() {
+    // dlpgate serve --max-connections 2 announces Max-Connections: 2 and answers 503 to a third
+    // connection: a scan that opened more would get errors.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = many_files(dir.path(), 300);
+    let a = Dlpgate::start(&["--max-connections", "2"]);
+    let b = Dlpgate::start(&["--max-connections", "3"]);
+    let out = run(
+        &[
+            "scan",
+            "--json",
+            "--server",
+            &format!("icap://127.0.0.1:{}/reqmod", a.port),
+            "--server",
+            &format!("icap://127.0.0.1:{}/reqmod", b.port),
+            &tree.display().to_string(),
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("(5 in flight at most)"), "{stderr}");
+    let recs = records(&out.stdout);
+    assert_eq!(recs.len(), 300);
+    assert!(recs.values().all(|r| r["verdict"] == "allow"));
+}

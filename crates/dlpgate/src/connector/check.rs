@@ -203,6 +203,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
         weight: 1,
         client: client.clone(),
         preview: settings.preview,
+        limit: 1,
     }]);
     let mut ok = true;
     for (label, name, data, expected) in [

@@ -239,9 +239,9 @@ struct Probe {
 
 /// Asks each server's OPTIONS: Max-Connections bounds the work sent to it, and the method
 /// the service announces is the default one.
-async fn probe(client: &Client, uris: &[IcapUri]) -> (Vec<Probe>, Option<Kind>) {
+async fn probe(clients: &[Client], uris: &[IcapUri]) -> (Vec<Probe>, Option<Kind>) {
     let answers = futures_util::future::join_all(
-        uris.iter().map(|u| tokio::time::timeout(OPTIONS_TIMEOUT, client.options(u))),
+        clients.iter().zip(uris).map(|(c, u)| tokio::time::timeout(OPTIONS_TIMEOUT, c.options(u))),
     )
     .await;
     let mut probes = Vec::new();
@@ -283,37 +283,28 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let uris: Vec<IcapUri> = connector.servers.iter().map(Server::icap_uri).collect::<anyhow::Result<_>>()?;
     let filter = walk::Filter::new(&args.include, &args.exclude, args.max_size)?;
     let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni.clone() });
-    let probe_client = Client::with_connector(config.clone(), transport.clone());
-    let (probes, announced) = probe(&probe_client, &uris).await;
+    // One client per server; the OPTIONS asked now stays in its cache, and its connection
+    // in its pool for the first file.
+    let clients: Vec<Client> = uris
+        .iter()
+        .map(|_| {
+            let config = ClientConfig { max_connections_per_server: DEFAULT_MAX_PARALLEL, ..config.clone() };
+            Client::with_connector(config, transport.clone())
+        })
+        .collect();
+    let (probes, announced) = probe(&clients, &uris).await;
     let method = match (args.method, &args.connector) {
         (Some(m), _) => m,
         (None, Some(_)) => connector.kind,
         (None, None) => announced.unwrap_or_default(),
     };
+    // Files in flight to a server: at most its Max-Connections.
     let per_server: Vec<usize> = probes
         .iter()
         .map(|p| p.max_connections.unwrap_or(DEFAULT_PER_SERVER).clamp(1, DEFAULT_MAX_PARALLEL))
         .collect();
     let parallel =
         args.parallel.unwrap_or_else(|| per_server.iter().sum::<usize>().min(DEFAULT_MAX_PARALLEL)).max(1);
-    // One client per server, each limited to that server's Max-Connections.
-    let clients: Vec<Client> = per_server
-        .iter()
-        .map(|&limit| {
-            let config = ClientConfig { max_connections_per_server: limit, ..config.clone() };
-            Client::with_connector(config, transport.clone())
-        })
-        .collect();
-    // Their OPTIONS cache starts warm (the preview and Transfer-* lists come from it).
-    futures_util::future::join_all(
-        clients
-            .iter()
-            .zip(&uris)
-            .zip(&probes)
-            .filter(|(_, p)| p.options)
-            .map(|((c, u), _)| tokio::time::timeout(OPTIONS_TIMEOUT, c.options(u))),
-    )
-    .await;
     let settings = send::SendSettings {
         method: method.method(),
         profile: connector.profile,
@@ -324,11 +315,12 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         .iter()
         .zip(&connector.servers)
         .zip(clients)
-        .zip(&probes)
-        .map(|(((uri, server), client), probe)| pool::PoolEntry {
+        .zip(probes.iter().zip(&per_server))
+        .map(|(((uri, server), client), (probe, &limit))| pool::PoolEntry {
             uri: uri.clone(),
             weight: server.weight,
             client,
+            limit,
             // A server whose OPTIONS did not answer gets whole bodies: asking its OPTIONS
             // before every file would queue them behind one another.
             preview: match connector.preview {

@@ -27,6 +27,8 @@ pub struct PoolServer {
     client: Client,
     /// The preview to send it.
     preview: Preview,
+    /// Files in flight to it: at most its Max-Connections.
+    slots: tokio::sync::Semaphore,
     health: Mutex<Health>,
 }
 
@@ -50,6 +52,8 @@ pub struct PoolEntry {
     pub client: Client,
     /// The preview to send it (`FromOptions` needs its OPTIONS to answer).
     pub preview: Preview,
+    /// Files in flight to it at most (its Max-Connections).
+    pub limit: usize,
 }
 
 /// The servers, balanced and failed over.
@@ -101,6 +105,7 @@ impl Pool {
                     uri: e.uri,
                     client: e.client,
                     preview: e.preview,
+                    slots: tokio::sync::Semaphore::new(e.limit.max(1)),
                     weight: e.weight.max(1),
                     judged: AtomicU64::new(0),
                     health: Mutex::new(Health::default()),
@@ -181,9 +186,19 @@ impl Pool {
     /// Judges one file, failing over while nothing was answered.
     pub async fn judge(&self, settings: &SendSettings, name: &str, source: &impl Source) -> Outcome {
         let mut tried: Vec<String> = Vec::new();
-        let order = self.order();
+        let mut order = self.order();
+        // The pick has no free slot: another server that is up and has one takes the file.
+        if let Some(&first) = order.first() {
+            if self.servers[first].slots.available_permits() == 0 {
+                if let Some(j) = order.iter().position(|&i| self.servers[i].slots.available_permits() > 0) {
+                    let free = order.remove(j);
+                    order.insert(0, free);
+                }
+            }
+        }
         for (attempt, &i) in order.iter().enumerate() {
             let server = &self.servers[i];
+            let Ok(_slot) = server.slots.acquire().await else { continue };
             let settings = SendSettings { preview: server.preview, ..*settings };
             let (mut reader, size) = match source.open().await {
                 Ok(r) => r,
@@ -273,6 +288,7 @@ mod tests {
             weight,
             client: Client::new(icap::client::ClientConfig::default()),
             preview: Preview::FromOptions,
+            limit: 4,
         }
     }
 
