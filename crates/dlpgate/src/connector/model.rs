@@ -2,7 +2,6 @@
 //! them: serde, then [`Connector::validate`], as the rest of the configuration.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -317,9 +316,6 @@ pub fn load_named(dir: &Path, name: &str) -> anyhow::Result<Connector> {
         }
     }
 }
-
-/// Shared handle for code that only reads a connector.
-pub type SharedConnector = Arc<Connector>;
 
 #[cfg(test)]
 mod tests {
