@@ -34,6 +34,10 @@ pub enum Command {
     Policy(crate::policy_cmd::PolicyCommand),
     /// List, show and export incidents.
     Incidents(crate::incidents::IncidentsArgs),
+    /// Named connections to external ICAP DLP servers: add, list, show, remove, test.
+    Connector(crate::connector::ConnectorArgs),
+    /// Send files through a connector's ICAP servers and report a verdict per file.
+    Scan(crate::scan::ScanArgs),
 }
 
 /// `dlpgate serve` settings. Every one can also be set in a TOML file given with `--config`
@@ -165,6 +169,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tunnel(_) => ExitCode::from(2),
         Command::Policy(cmd) => crate::policy_cmd::run(cmd),
         Command::Incidents(args) => exit_code(crate::incidents::run(args)),
+        Command::Connector(args) => crate::connector::run(args),
+        Command::Scan(args) => crate::scan::run(args),
     }
 }
 

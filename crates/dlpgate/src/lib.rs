@@ -15,16 +15,25 @@
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`bench`]: `dlpgate bench`, the ICAP load generator.
 //! - [`cert`]: `dlpgate cert`: keys, certificates, a small CA, fingerprints.
+//! - [`connector`]: `dlpgate connector add|list|show|remove|test`: named connections to
+//!   external ICAP DLP servers in `connectors.toml`, and the connectivity test.
+//! - [`verdict`]: reading a third-party answer into allow/block/error (profiles generic,
+//!   symantec, dlpgate).
+//! - [`scan`]: `dlpgate scan`: walk, balance and fail over across servers, output, quarantine,
+//!   resume.
 
 pub mod bench;
 pub mod cert;
 pub mod cli;
 pub mod config_file;
+pub mod connector;
 pub mod dlp;
 pub mod echo;
 pub mod incidents;
 pub mod metrics;
 pub mod policy_cmd;
+pub mod scan;
 pub mod serve;
 pub mod store;
 pub mod tunnel;
+pub mod verdict;

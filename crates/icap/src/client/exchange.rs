@@ -284,6 +284,7 @@ pub(crate) async fn modify(
         body_len: read.body_len,
         unmodified,
         sent_len: sent.len,
+        sent_sha256: sent_hash,
         server,
     };
     let reusable = reusable.then(|| Conn { io: rd.unsplit(wr) });

@@ -177,6 +177,9 @@ pub struct ClientResponse {
     pub unmodified: bool,
     /// Bytes of the body that were sent.
     pub sent_len: u64,
+    /// SHA-256 of those `sent_len` bytes (the client computes it for `unmodified`; a caller
+    /// that wants the hash of what it sent need not compute it again).
+    pub sent_sha256: [u8; 32],
     /// The server (`host:port`).
     pub server: String,
 }

@@ -1,0 +1,217 @@
+//! `dlpgate connector add | list | show | remove | test`: named connections to external ICAP
+//! DLP or antivirus servers (the CASB's "Add new external DLP" wizard), kept in
+//! `connectors.toml` in the configuration directory.
+//!
+//! - [`model`]: the connector, its servers, TLS and failure settings, the file.
+//! - [`transport`]: TCP + TLS with the connector's SNI name.
+//! - [`check`]: the four-step connectivity test.
+
+pub mod check;
+pub mod model;
+pub mod transport;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+
+pub use model::{config_dir, load_named, Connector, ConnectorsFile, FailurePolicy, Kind, Server, Tls};
+
+use crate::verdict::Profile;
+
+/// Where the configuration directory is.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigDirArg {
+    /// Configuration directory holding connectors.toml (default: $XDG_CONFIG_HOME/dlpgate or
+    /// ~/.config/dlpgate).
+    #[arg(long, env = "DLPGATE_CONFIG_DIR", global = true)]
+    pub config_dir: Option<PathBuf>,
+}
+
+/// `dlpgate connector ...`.
+#[derive(Debug, Args)]
+pub struct ConnectorArgs {
+    /// The configuration directory.
+    #[command(flatten)]
+    pub dir: ConfigDirArg,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ConnectorCommand,
+}
+
+/// The connector subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Add a connector (or replace one with --force).
+    Add(AddArgs),
+    /// List the connectors.
+    List,
+    /// Show one connector as TOML.
+    Show {
+        /// Its name.
+        name: String,
+    },
+    /// Remove a connector.
+    Remove {
+        /// Its name.
+        name: String,
+    },
+    /// Test connectivity: connect, TLS handshake, OPTIONS, a clean and a positive sample.
+    Test(check::TestArgs),
+}
+
+/// `dlpgate connector add`.
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Connection name, e.g. "IWTM connector".
+    pub name: String,
+    /// Connection type: Generic ICAP – REQMOD or – RESPMOD.
+    #[arg(long = "type", value_enum, default_value = "reqmod")]
+    pub kind: Kind,
+    /// Server address, `icap[s]://host:port/service`, optionally `;weight=N`. Repeat for the
+    /// additional servers of load balancing.
+    #[arg(long = "server", required = true, value_parser = Server::parse_arg)]
+    pub servers: Vec<Server>,
+    /// The server's public certificate (pinned, as the seed's cert.pem) or its CA, PEM.
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
+    /// Client certificate to present (or a combined key+cert PEM).
+    #[arg(long)]
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (default: read from --client-cert).
+    #[arg(long)]
+    pub client_key: Option<PathBuf>,
+    /// SNI name to send (default: the server's host).
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// Name the server certificate must carry (default: no name check).
+    #[arg(long)]
+    pub check_host: Option<String>,
+    /// Connect and handshake timeout, seconds.
+    #[arg(long, default_value_t = model::DEFAULT_CONNECT_TIMEOUT_SECS)]
+    pub connect_timeout: u64,
+    /// Read timeout, seconds.
+    #[arg(long, default_value_t = model::DEFAULT_READ_TIMEOUT_SECS)]
+    pub read_timeout: u64,
+    /// Preview size (default: what the server's OPTIONS announces).
+    #[arg(long)]
+    pub preview: Option<usize>,
+    /// Files no server could judge: fail-closed (treated as blocked) or fail-open (allowed).
+    #[arg(long, value_enum, default_value = "fail-closed")]
+    pub failure: FailurePolicy,
+    /// How answers are read: generic, symantec or dlpgate.
+    #[arg(long, value_enum, default_value = "generic")]
+    pub profile: Profile,
+    /// Replace a connector of the same name.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs a connector subcommand.
+pub fn run(args: ConnectorArgs) -> ExitCode {
+    let dir = config_dir(args.dir.config_dir.as_deref());
+    let result = match args.command {
+        ConnectorCommand::Add(add) => self::add(&dir, add),
+        ConnectorCommand::List => list(&dir),
+        ConnectorCommand::Show { name } => show(&dir, &name),
+        ConnectorCommand::Remove { name } => remove(&dir, &name),
+        ConnectorCommand::Test(test) => return check::run(&dir, &test),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dlpgate connector: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn absolute(path: Option<PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    match path {
+        None => Ok(None),
+        Some(p) => Ok(Some(std::fs::canonicalize(&p).with_context(|| format!("{}", p.display()))?)),
+    }
+}
+
+fn add(dir: &std::path::Path, args: AddArgs) -> anyhow::Result<()> {
+    let path = dir.join(model::CONNECTORS_FILE);
+    let mut file = ConnectorsFile::load(&path)?;
+    let connector = Connector {
+        name: args.name.clone(),
+        kind: args.kind,
+        servers: args.servers,
+        tls: Tls {
+            trust: absolute(args.trust)?,
+            client_cert: absolute(args.client_cert)?,
+            client_key: absolute(args.client_key)?,
+            sni: args.sni,
+            check_host: args.check_host,
+        },
+        connect_timeout: args.connect_timeout,
+        read_timeout: args.read_timeout,
+        preview: args.preview,
+        failure: args.failure,
+        profile: args.profile,
+    };
+    connector.validate()?;
+    if connector.uses_tls() {
+        // Load the files now: a wrong path or a key others can read is refused here, not at
+        // the first scan.
+        connector.tls_settings().build().context("TLS settings")?;
+    }
+    match file.connectors.iter().position(|c| c.name == args.name) {
+        Some(_) if !args.force => bail!("a connector {:?} exists; add --force to replace it", args.name),
+        Some(i) => file.connectors[i] = connector,
+        None => file.connectors.push(connector),
+    }
+    file.save(&path)?;
+    println!("connector {:?} saved in {}", args.name, path.display());
+    println!("next: dlpgate connector test {:?}", args.name);
+    Ok(())
+}
+
+fn list(dir: &std::path::Path) -> anyhow::Result<()> {
+    let path = dir.join(model::CONNECTORS_FILE);
+    let file = ConnectorsFile::load(&path)?;
+    if file.connectors.is_empty() {
+        eprintln!("no connectors in {}; add one with `dlpgate connector add`", path.display());
+        return Ok(());
+    }
+    println!("{:<24} {:<8} {:<9} {:<12} SERVERS", "NAME", "TYPE", "PROFILE", "FAILURE");
+    for c in &file.connectors {
+        let servers: Vec<String> = c
+            .servers
+            .iter()
+            .map(|s| if s.weight == 1 { s.uri.clone() } else { format!("{} (weight {})", s.uri, s.weight) })
+            .collect();
+        println!(
+            "{:<24} {:<8} {:<9} {:<12} {}",
+            c.name,
+            c.kind.method().as_str(),
+            c.profile.as_str(),
+            c.failure.action().replace("block", "fail-closed").replace("allow", "fail-open"),
+            servers.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn show(dir: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    let connector = load_named(dir, name)?;
+    print!("{}", toml::to_string_pretty(&ConnectorsFile { connectors: vec![connector] })?);
+    Ok(())
+}
+
+fn remove(dir: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    let path = dir.join(model::CONNECTORS_FILE);
+    let mut file = ConnectorsFile::load(&path)?;
+    let before = file.connectors.len();
+    file.connectors.retain(|c| c.name != name);
+    if file.connectors.len() == before {
+        bail!("no connector {name:?} in {}", path.display());
+    }
+    file.save(&path)?;
+    println!("connector {name:?} removed");
+    Ok(())
+}

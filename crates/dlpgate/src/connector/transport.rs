@@ -1,0 +1,80 @@
+//! How a connector opens connections: TCP, and for `icaps://` a rustls handshake that sends
+//! the connector's SNI name (the host of the address unless `sni` is set).
+
+use std::sync::Arc;
+
+use icap::client::{ClientConfig, ClientError, Connecting, Connector, IcapUri};
+use icap::server::Io;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+
+/// TCP + TLS with a chosen SNI name.
+#[derive(Debug, Clone, Default)]
+pub struct SniConnector {
+    /// Name sent as SNI; `None` sends the address's host.
+    pub sni: Option<String>,
+}
+
+impl Connector for SniConnector {
+    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Connecting<'a> {
+        Box::pin(async move {
+            let server = uri.authority();
+            let stream = tcp(&server, config).await?;
+            if !uri.tls {
+                return Ok(Box::new(stream) as Box<dyn Io>);
+            }
+            let Some(tls) = &config.tls else {
+                return Err(ClientError::connect_failed(
+                    &server,
+                    std::io::Error::other("icaps:// needs TLS settings (a trusted certificate or CA)"),
+                ));
+            };
+            let name = self.sni.clone().unwrap_or_else(|| uri.host.clone());
+            let tls = handshake(&server, &name, tls.clone(), stream, config).await?;
+            Ok(Box::new(tls) as Box<dyn Io>)
+        })
+    }
+}
+
+/// A TCP connection with `TCP_NODELAY`, within the connect timeout.
+pub async fn tcp(server: &str, config: &ClientConfig) -> Result<TcpStream, ClientError> {
+    match tokio::time::timeout(config.connect_timeout, TcpStream::connect(server)).await {
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+        Ok(Err(e)) => Err(ClientError::connect_failed(server, e)),
+        Err(_) => Err(ClientError::connect_failed(
+            server,
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer to connect within {:?}", config.connect_timeout),
+            ),
+        )),
+    }
+}
+
+/// The TLS handshake over `stream`, within the connect timeout.
+pub async fn handshake(
+    server: &str,
+    sni: &str,
+    tls: Arc<rustls::ClientConfig>,
+    stream: TcpStream,
+    config: &ClientConfig,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, ClientError> {
+    let name = ServerName::try_from(sni.to_string()).map_err(|e| {
+        ClientError::connect_failed(server, std::io::Error::other(format!("bad server name {sni}: {e}")))
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(tls);
+    match tokio::time::timeout(config.connect_timeout, connector.connect(name, stream)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(ClientError::connect_failed(
+            server,
+            std::io::Error::new(e.kind(), format!("TLS handshake failed: {e}")),
+        )),
+        Err(_) => Err(ClientError::connect_failed(
+            server,
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"),
+        )),
+    }
+}
