@@ -18,6 +18,11 @@ pub const SCAN_HOST: &str = "scan.dlpgate.invalid";
 /// Multipart boundary of `--multipart` uploads.
 pub const MULTIPART_BOUNDARY: &str = "dlpgate-scan-7f3a9c2e41b8";
 
+/// Bodies up to this size go whole, without the preview the server's OPTIONS offers: a DLP
+/// server reads all of them anyway, and a preview would cost a `100 Continue` round trip (on
+/// both sides) to save at most this many bytes. A preview size set on the connector is kept.
+pub const WHOLE_BODY_UP_TO: u64 = 64 * 1024;
+
 /// How files are sent.
 #[derive(Debug, Clone, Copy)]
 pub struct SendSettings {
@@ -96,7 +101,10 @@ pub async fn send(
             ClientRequest::reqmod(HttpRequestHead::new("POST", url, req))
         }
     };
-    request.preview = settings.preview;
+    request.preview = match settings.preview {
+        Preview::FromOptions if length <= WHOLE_BODY_UP_TO => Preview::Off,
+        preview => preview,
+    };
     request.extension = file_name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
 
     // Only the symantec profile needs to know whether the body changed beyond what the
