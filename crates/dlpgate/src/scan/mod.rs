@@ -44,6 +44,8 @@ pub const SMALL_FILE: u64 = 256 * 1024;
 /// that takes a few microseconds, less than a trip to the blocking pool (two thread wake-ups,
 /// and new pool threads when many files are in flight). Larger ones go to the pool.
 pub const INLINE_READ: u64 = 64 * 1024;
+/// Files found are told to the writer (for the progress bar's length) this many at a time.
+pub const FOUND_BATCH: u64 = 64;
 /// Read buffer of a streamed file.
 pub const READ_BUFFER: usize = 256 * 1024;
 /// Longest time a finished row waits in the output buffer.
@@ -244,6 +246,7 @@ enum Event {
     Resumed(Box<Record>),
     Unreadable(Box<Record>),
     TooLarge(walk::Found),
+    /// This many more files were found.
     Found(u64),
 }
 
@@ -383,9 +386,15 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         let mut resumable = resumable;
         let failure = connector.failure;
         std::thread::spawn(move || {
+            // Files found are told to the progress bar in batches: one wake-up of the writer
+            // per file would cost more than the rest of the walk.
+            let mut found_unsaid = 0u64;
             walk::walk(&paths, &filter, |item| {
                 if stop.load(Ordering::SeqCst) {
                     return false;
+                }
+                if found_unsaid >= FOUND_BATCH {
+                    let _ = event_tx.blocking_send(Event::Found(std::mem::take(&mut found_unsaid)));
                 }
                 let sent = match item {
                     walk::Item::File(found) => {
@@ -396,18 +405,18 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                         match earlier {
                             Some(mut r) => {
                                 r.resumed = true;
-                                let _ = event_tx.blocking_send(Event::Found(found.size));
+                                found_unsaid += 1;
                                 event_tx.blocking_send(Event::Resumed(Box::new(r))).is_ok()
                             }
                             None => {
-                                let _ = event_tx.blocking_send(Event::Found(found.size));
+                                found_unsaid += 1;
                                 job_tx.blocking_send(found).is_ok()
                             }
                         }
                     }
                     walk::Item::TooLarge(found) => event_tx.blocking_send(Event::TooLarge(found)).is_ok(),
                     walk::Item::Unreadable { path, error } => {
-                        let _ = event_tx.blocking_send(Event::Found(0));
+                        found_unsaid += 1;
                         let r = error_record(
                             &path.display().to_string(),
                             0,
@@ -419,6 +428,9 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                 };
                 sent
             });
+            if found_unsaid > 0 {
+                let _ = event_tx.blocking_send(Event::Found(found_unsaid));
+            }
             // Files quarantined by an earlier run are no longer where they were: report them.
             for (_, mut r) in resumable {
                 if r.quarantined_to.is_some() && paths.iter().any(|p| Path::new(&r.path).starts_with(p)) {
@@ -468,7 +480,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             }
         };
         match event {
-            Event::Found(size) => out.found(size),
+            Event::Found(files) => out.found(files),
             Event::TooLarge(found) => out.too_large(&found),
             Event::Resumed(r) => out.write(&r, true)?,
             Event::Unreadable(r) => out.write(&r, false)?,
@@ -605,9 +617,9 @@ impl Output {
         Ok(out)
     }
 
-    fn found(&mut self, _size: u64) {
+    fn found(&mut self, files: u64) {
         if let Some(bar) = &self.progress {
-            bar.inc_length(1);
+            bar.inc_length(files);
         }
     }
 
