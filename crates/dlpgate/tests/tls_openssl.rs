@@ -54,7 +54,7 @@ fn start_tls(dir: &Path, extra: &[&str]) -> Result<TlsServer, String> {
         if let Ok(Some(_)) = guard.child.try_wait() {
             return Err(std::fs::read_to_string(&log).unwrap_or_default());
         }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if support::listening(port) {
             return Ok(TlsServer { guard, port, log });
         }
         std::thread::sleep(Duration::from_millis(25));

@@ -86,7 +86,10 @@ Service echo srv_echo.so
     fn wait_for_port(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            // A connection to itself (same address at both ends) means nothing listens yet.
+            let up = std::net::TcpStream::connect(("127.0.0.1", self.port))
+                .is_ok_and(|s| s.local_addr().ok().is_some_and(|l| Some(l) != s.peer_addr().ok()));
+            if up {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {

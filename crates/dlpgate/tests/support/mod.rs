@@ -70,11 +70,19 @@ impl Drop for ChildGuard {
     }
 }
 
+/// True when something listens on the loopback `port`. A connect to a free port in the
+/// ephemeral range can connect to itself (Linux picks the same source port now and then), so
+/// a connection whose two ends are the same socket address does not count.
+pub fn listening(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port))
+        .is_ok_and(|s| s.local_addr().ok().is_some_and(|local| Some(local) != s.peer_addr().ok()))
+}
+
 /// Waits until something accepts connections on `port`.
 pub fn wait_for_port(port: u16, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if listening(port) {
             return;
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -116,7 +124,7 @@ impl Dlpgate {
             .stderr(Stdio::from(std::fs::File::create(dir.path().join("serve.log")).unwrap()));
         let mut guard = ChildGuard::spawn("dlpgate serve", &mut cmd);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !listening(port) {
             let log = || std::fs::read_to_string(dir.path().join("serve.log")).unwrap_or_default();
             if let Ok(Some(status)) = guard.child.try_wait() {
                 panic!("dlpgate serve exited ({status}) before listening on {port}:\n{}", log());
