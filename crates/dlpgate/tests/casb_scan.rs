@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{free_port, require, start_c_icap, wait_for_port, ChildGuard, Dlpgate};
+use support::{free_port, start_c_icap, wait_for_port, ChildGuard, Dlpgate};
 
 const CARD: &str = "order 12: card 4111 1111 1111 1111 exp 12/29\n";
 
@@ -192,44 +192,18 @@ fn c_icap_echo_allows_everything() {
 /// c-icap with the content filtering module, blocking bodies that hold TOPSECRET or the test
 /// card number (it inspects text content types only, as its documentation says).
 fn start_c_icap_filter(dir: &Path) -> (ChildGuard, u16) {
-    let c_icap = require("c-icap");
     assert!(
         Path::new("/usr/lib/x86_64-linux-gnu/c_icap/srv_content_filtering.so").exists(),
         "libc-icap-mod-contentfiltering is not installed"
     );
-    let port = free_port();
-    let run = dir.join("c-icap-cf");
-    std::fs::create_dir_all(&run).unwrap();
-    let _ = Command::new("chmod").arg("0777").arg(&run).status();
-    let conf = format!(
-        "PidFile {run}/c-icap.pid
-CommandsSocket {run}/c-icap.ctl
-Port 127.0.0.1:{port}
-Timeout 60
-StartServers 1
-MaxServers 2
-MinSpareThreads 5
-MaxSpareThreads 10
-ThreadsPerChild 5
-TmpDir {run}
-DebugLevel 1
-ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
-TemplateDir /usr/share/c_icap/templates/
-ServerLog {run}/server.log
-AccessLog {run}/access.log
-Service content_filter srv_content_filtering.so
+    support::start_c_icap_with(
+        dir,
+        "c-icap-cf",
+        "Service content_filter srv_content_filtering.so
 srv_content_filtering.Match Secret body /(TOPSECRET|4111.?1111.?1111.?1111)/i score=10
-srv_content_filtering.Action block score{{Secret>5}}
+srv_content_filtering.Action block score{Secret>5}
 ",
-        run = run.display()
-    );
-    std::fs::write(run.join("c-icap.conf"), conf).unwrap();
-    let mut cmd = Command::new(c_icap);
-    cmd.arg("-N").arg("-f").arg(run.join("c-icap.conf")).stdout(Stdio::null()).stderr(Stdio::null());
-    let guard = ChildGuard::spawn("c-icap content filtering", &mut cmd);
-    wait_for_port(port, Duration::from_secs(20));
-    (guard, port)
+    )
 }
 
 #[test]

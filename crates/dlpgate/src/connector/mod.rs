@@ -61,6 +61,43 @@ pub enum ConnectorCommand {
     Test(check::TestArgs),
 }
 
+/// How to reach `icaps://` servers: for `connector add` and for `scan --server`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// With icaps://: the server's public certificate (pinned, as the seed's cert.pem) or its
+    /// CA, PEM.
+    #[arg(long)]
+    pub trust: Option<PathBuf>,
+    /// With icaps://: the client certificate to present (or a combined key+cert PEM).
+    #[arg(long)]
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (default: read from --client-cert).
+    #[arg(long)]
+    pub client_key: Option<PathBuf>,
+    /// SNI name to send (default: the server's host).
+    #[arg(long)]
+    pub sni: Option<String>,
+    /// Name the server certificate must carry (default: no name check).
+    #[arg(long)]
+    pub check_host: Option<String>,
+}
+
+impl TlsArgs {
+    /// The connector's TLS settings; `paths` turns each file name into the one to store.
+    pub fn to_tls(
+        &self,
+        paths: impl Fn(&Option<PathBuf>) -> anyhow::Result<Option<PathBuf>>,
+    ) -> anyhow::Result<Tls> {
+        Ok(Tls {
+            trust: paths(&self.trust)?,
+            client_cert: paths(&self.client_cert)?,
+            client_key: paths(&self.client_key)?,
+            sni: self.sni.clone(),
+            check_host: self.check_host.clone(),
+        })
+    }
+}
+
 /// `dlpgate connector add`.
 #[derive(Debug, Args)]
 pub struct AddArgs {
@@ -73,21 +110,8 @@ pub struct AddArgs {
     /// additional servers of load balancing.
     #[arg(long = "server", required = true, value_parser = Server::parse_arg)]
     pub servers: Vec<Server>,
-    /// The server's public certificate (pinned, as the seed's cert.pem) or its CA, PEM.
-    #[arg(long)]
-    pub trust: Option<PathBuf>,
-    /// Client certificate to present (or a combined key+cert PEM).
-    #[arg(long)]
-    pub client_cert: Option<PathBuf>,
-    /// Its private key (default: read from --client-cert).
-    #[arg(long)]
-    pub client_key: Option<PathBuf>,
-    /// SNI name to send (default: the server's host).
-    #[arg(long)]
-    pub sni: Option<String>,
-    /// Name the server certificate must carry (default: no name check).
-    #[arg(long)]
-    pub check_host: Option<String>,
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Connect and handshake timeout, seconds.
     #[arg(long, default_value_t = model::DEFAULT_CONNECT_TIMEOUT_SECS)]
     pub connect_timeout: u64,
@@ -141,13 +165,7 @@ fn add(dir: &std::path::Path, args: AddArgs) -> anyhow::Result<()> {
         name: args.name.clone(),
         kind: args.kind,
         servers: args.servers,
-        tls: Tls {
-            trust: absolute(args.trust)?,
-            client_cert: absolute(args.client_cert)?,
-            client_key: absolute(args.client_key)?,
-            sni: args.sni,
-            check_host: args.check_host,
-        },
+        tls: args.tls.to_tls(|p| absolute(p.clone()))?,
         connect_timeout: args.connect_timeout,
         read_timeout: args.read_timeout,
         preview: args.preview,

@@ -27,7 +27,7 @@ use icap::client::{Client, ClientConfig, IcapUri, Preview};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
-use crate::connector::{self, ConfigDirArg, Connector, FailurePolicy, Kind, Server, Tls};
+use crate::connector::{self, ConfigDirArg, Connector, FailurePolicy, Kind, Server};
 use crate::verdict::{Decision, Profile};
 use pool::{Outcome, Pool, Source};
 use record::Record;
@@ -77,15 +77,8 @@ pub struct ScanArgs {
     /// the connector's policy, or fail-closed.
     #[arg(long, value_enum)]
     pub failure: Option<FailurePolicy>,
-    /// With --server icaps://: the server certificate or CA to trust.
-    #[arg(long)]
-    pub trust: Option<PathBuf>,
-    /// With --server icaps://: the client certificate to present.
-    #[arg(long)]
-    pub client_cert: Option<PathBuf>,
-    /// With --server icaps://: its key (default: read from --client-cert).
-    #[arg(long)]
-    pub client_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: crate::connector::TlsArgs,
     /// Only files whose path (relative to the argument) matches one of these globs.
     #[arg(long)]
     pub include: Vec<String>,
@@ -156,13 +149,7 @@ fn connector_of(args: &ScanArgs) -> anyhow::Result<Connector> {
         None => Connector::ad_hoc(
             args.servers.clone(),
             args.method.unwrap_or_default(),
-            Tls {
-                trust: args.trust.clone(),
-                client_cert: args.client_cert.clone(),
-                client_key: args.client_key.clone(),
-                sni: None,
-                check_host: None,
-            },
+            args.tls.to_tls(|p| Ok(p.clone()))?,
         ),
     };
     if let Some(p) = args.profile {

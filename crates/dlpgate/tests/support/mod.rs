@@ -268,9 +268,15 @@ adaptation_access svc_resp allow all
 
 /// The c-icap server with srv_echo (which alternates 200 and 204) on a free loopback port.
 pub fn start_c_icap(dir: &Path) -> (ChildGuard, u16) {
+    start_c_icap_with(dir, "c-icap", "Service echo srv_echo.so\n")
+}
+
+/// The c-icap server on a free loopback port, in `dir/name`, with `services` (its `Service`
+/// lines and their settings) after a common base configuration.
+pub fn start_c_icap_with(dir: &Path, name: &str, services: &str) -> (ChildGuard, u16) {
     let c_icap = require("c-icap");
     let port = free_port();
-    let run = dir.join("c-icap");
+    let run = dir.join(name);
     std::fs::create_dir_all(&run).unwrap();
     let _ = Command::new("chmod").arg("0777").arg(&run).status();
     let conf = format!(
@@ -292,17 +298,17 @@ DebugLevel 1
 Pipelining on
 ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
 ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
+TemplateDir /usr/share/c_icap/templates/
 ServerLog {run}/server.log
 AccessLog {run}/access.log
-Service echo srv_echo.so
-",
+{services}",
         run = run.display()
     );
     let conf_path = run.join("c-icap.conf");
     std::fs::write(&conf_path, conf).unwrap();
     let mut cmd = Command::new(c_icap);
     cmd.arg("-N").arg("-f").arg(&conf_path).stdout(Stdio::null()).stderr(Stdio::null());
-    let guard = ChildGuard::spawn("c-icap", &mut cmd);
+    let guard = ChildGuard::spawn(name, &mut cmd);
     wait_for_port(port, Duration::from_secs(20));
     (guard, port)
 }
