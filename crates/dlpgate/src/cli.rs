@@ -64,7 +64,7 @@ pub struct ServeArgs {
     pub read_timeout: u64,
     /// Milliseconds a client may pause mid-body (204 not offered) before the answer head goes
     /// out early, with the body held back until the verdict; a block then aborts the transfer.
-    /// Keeps Squid before 6.14 (bug 5352) from stalling on RESPMOD bodies over 64 KiB. 0: never.
+    /// Keeps Squid 5 (bug 5352, fixed upstream in 2025) from stalling on RESPMOD bodies over 64 KiB. 0: never.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_EARLY_HEAD_AFTER.as_millis() as u64)]
     pub early_head_after_ms: u64,
     /// Seconds in-flight requests may run after SIGTERM or SIGINT.

@@ -39,7 +39,7 @@ fn squid_blocks_leaks_and_passes_clean_transfers() {
         "{page}"
     );
 
-    // Clean downloads pass byte-identical, small and large. Past 64 KiB Squid (before 6.14,
+    // Clean downloads pass byte-identical, small and large. Past 64 KiB Squid (5.x,
     // bug 5352) stops reading the origin until the ICAP answer starts: the server sends the
     // answer head early and holds the body back until the verdict.
     for (size, seed) in [(60 * 1024, 7), (3 * 1024 * 1024 + 17, 8)] {

@@ -1,4 +1,4 @@
-//! A client that stalls mid-body (Squid before 6.14 on RESPMOD bodies over 64 KiB): the answer
+//! A client that stalls mid-body (Squid 5, bug 5352, on RESPMOD bodies over 64 KiB): the answer
 //! head goes out early, later stalls get one body byte each, an allow then streams the rest
 //! (the echo is byte-identical end to end), and a block aborts the transfer without sending
 //! the content. With `--early-head-after-ms 0` nothing goes out before the verdict.

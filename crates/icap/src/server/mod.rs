@@ -58,7 +58,7 @@ pub struct ServerConfig {
     /// When a client that did not offer 204 stops sending in the middle of a body for this
     /// long, the `200` head (and the unchanged HTTP head) goes out at once while the body is
     /// held back until the service decides; a later block or error then aborts the transfer
-    /// instead of replacing it. Squid before 6.14 (bug 5352) stops reading an origin's
+    /// instead of replacing it. Squid 5 (bug 5352, fixed upstream in 2025) stops reading an origin's
     /// response after 64 KiB until the ICAP answer starts, so without this a RESPMOD service
     /// that reads the whole body would wait forever. `None` never answers early.
     pub early_head_after: Option<Duration>,
