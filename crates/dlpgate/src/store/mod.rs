@@ -4,6 +4,7 @@
 
 mod model;
 mod postgres;
+mod row;
 mod sqlite;
 
 use std::path::Path;
