@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use support::{free_port, wait_for_port, Dlpgate};
+use support::{black_hole, free_port, wait_for_port, Dlpgate};
 
 fn run(args: &[&str], config_dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_dlpgate"))
@@ -49,17 +49,6 @@ fn silent_listener() -> u16 {
         }
     });
     port
-}
-
-/// A port whose accept queue is full: a new connection gets no answer at all (the kernel
-/// drops its SYN), as behind a firewall that drops packets. Keep the returned sockets alive.
-fn black_hole() -> (u16, socket2::Socket, std::net::TcpStream) {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
-    socket.listen(0).unwrap();
-    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-    let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    (port, socket, filler)
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use support::{free_port, start_c_icap, wait_for_port, ChildGuard, Dlpgate};
+use support::{black_hole, free_port, start_c_icap, wait_for_port, ChildGuard, Dlpgate};
 
 const CARD: &str = "order 12: card 4111 1111 1111 1111 exp 12/29\n";
 
@@ -602,16 +602,6 @@ fn sigint_stops_the_scan_cleanly() {
     // Everything reported is in the state file.
     let recorded = std::fs::read_to_string(&state).unwrap().lines().count();
     assert_eq!(recorded, 50 + rest.len());
-}
-
-/// A port whose accept queue is full: the kernel drops new SYNs, as a firewall would.
-fn black_hole() -> (u16, socket2::Socket, std::net::TcpStream) {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
-    socket.listen(0).unwrap();
-    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
-    let filler = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    (port, socket, filler)
 }
 
 #[test]

@@ -384,3 +384,14 @@ pub fn reqmod(reader: &mut BufReader<TcpStream>, port: u16, body: &[u8]) -> std:
     let istag = header("ISTag");
     Ok(Answer { head, status, istag, blocked })
 }
+
+/// A port whose accept queue is full: a new connection gets no answer at all (the kernel
+/// drops its SYN), as behind a firewall that drops packets. Keep the returned sockets alive.
+pub fn black_hole() -> (u16, socket2::Socket, TcpStream) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    socket.listen(0).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    let filler = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    (port, socket, filler)
+}
