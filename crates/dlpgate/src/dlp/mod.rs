@@ -331,22 +331,12 @@ impl Service for DlpService {
         // One snapshot of the policy judges the request and names it in the ISTag, even when
         // a reload lands while the body is read.
         let state = self.current();
-        let mut outcome = self.inspect(&state, exchange).await;
-        let istag = state.reqmod.istag.clone();
-        let verdict = match &mut outcome {
-            Outcome::Allow { headers } => {
-                let monitored = headers.contains(block::INCIDENT_HEADER);
-                headers.set("ISTag", istag);
-                if monitored {
-                    "monitor"
-                } else {
-                    "allow"
-                }
-            }
-            Outcome::Replace(reply) => {
-                reply.headers.set("ISTag", istag);
-                "block"
-            }
+        exchange.set_istag(state.reqmod.istag.clone());
+        let outcome = self.inspect(&state, exchange).await;
+        let verdict = match &outcome {
+            Outcome::Allow { headers } if headers.contains(block::INCIDENT_HEADER) => "monitor",
+            Outcome::Allow { .. } => "allow",
+            Outcome::Replace(_) => "block",
             Outcome::Error { .. } => "error",
         };
         exchange.set_verdict(verdict);

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use icap_proto::{ProtoError, RequestEvent};
+use icap_proto::{ProtoError, Request, RequestEvent};
 use tokio::time::Instant;
 
 use super::spool::Spool;
@@ -69,16 +69,19 @@ pub struct Body<'c> {
     continued: bool,
     spool: Option<Spool>,
     read_bytes: u64,
-    early_head: Option<EarlyHead>,
+    early_head: Option<EarlyHead<'c>>,
 }
 
 /// The answer head to send if the client stalls mid-body ([`ServerConfig::early_head_after`](super::ServerConfig)).
+/// It is encoded only when that happens, which is rare.
 #[derive(Debug)]
-pub(crate) struct EarlyHead {
+pub(crate) struct EarlyHead<'c> {
     /// Silence that triggers it.
     pub(crate) after: Duration,
-    /// The encoded ICAP `200` head with the unchanged HTTP heads.
-    pub(crate) head: bytes::BytesMut,
+    /// The message whose unchanged heads it carries.
+    pub(crate) request: &'c Request,
+    /// Its ISTag: the service's, else the one of its OPTIONS.
+    pub(crate) istag: Option<String>,
     pub(crate) sent: bool,
     /// Body bytes sent ahead of the verdict, one per further stall.
     pub(crate) trickled: usize,
@@ -101,7 +104,7 @@ impl<'c> Body<'c> {
         preview: bool,
         read_timeout: Duration,
         spool_limit: Option<usize>,
-        early_head: Option<EarlyHead>,
+        early_head: Option<EarlyHead<'c>>,
     ) -> Self {
         Self {
             wire,
@@ -129,6 +132,13 @@ impl<'c> Body<'c> {
         }
     }
 
+    /// The ISTag an early head will carry.
+    pub(crate) fn set_istag(&mut self, istag: &str) {
+        if let Some(early) = self.early_head.as_mut().filter(|e| !e.sent) {
+            early.istag = Some(istag.to_string());
+        }
+    }
+
     /// Body bytes already sent ahead of the verdict (the echo skips them).
     pub(crate) fn trickled(&self) -> usize {
         self.early_head.as_ref().map_or(0, |e| e.trickled)
@@ -149,7 +159,7 @@ impl<'c> Body<'c> {
             return Ok(());
         };
         if !early.sent {
-            self.wire.wbuf.extend_from_slice(&early.head);
+            super::conn::encode_echo_head(early.request, early.istag.as_deref(), &mut self.wire.wbuf);
             early.sent = true;
             self.wire.mid_response = true;
             tracing::debug!(read = self.read_bytes, "client paused mid-body: answer head sent early");

@@ -187,15 +187,20 @@ async fn handle_request<S: Service>(
     let spool = (!allow_204).then_some(config.spool_memory_limit);
     let early_head = match (config.early_head_after, &options) {
         (Some(after), Some(opts)) if spool.is_some() && request.has_body() && method != Method::Options => {
-            let mut head = BytesMut::new();
-            encode_response_head(&base_head(200, Some(opts.istag.as_str())), echo_parts(&request), &mut head);
-            Some(EarlyHead { after, head, sent: false, trickled: 0, decided: false })
+            Some(EarlyHead {
+                after,
+                request: &request,
+                istag: Some(opts.istag.clone()),
+                sent: false,
+                trickled: 0,
+                decided: false,
+            })
         }
         _ => None,
     };
     let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool, early_head);
 
-    let mut own_verdict = None;
+    let (mut own_verdict, mut own_istag) = (None, None);
     let verdict = match (&options, method) {
         (None, _) => Err((404, format!("no ICAP service named {name:?}"))),
         (Some(_), Method::Options) => Ok(None),
@@ -206,18 +211,11 @@ async fn handle_request<S: Service>(
             let mut exchange = Exchange::new(&request, peer, body);
             let outcome = service.call(&mut exchange).await;
             own_verdict = exchange.verdict();
+            own_istag = exchange.take_istag();
             body = exchange.into_body();
             body.decided();
             Ok(Some(outcome))
         }
-    };
-    // A service may put the ISTag of what judged this request on its outcome (the policy
-    // in force when the request started, if it was reloaded since OPTIONS was looked up).
-    let mut verdict = verdict;
-    let own_istag = match &mut verdict {
-        Ok(Some(Outcome::Allow { headers })) => take_header(headers, "ISTag"),
-        Ok(Some(Outcome::Replace(reply))) => take_header(&mut reply.headers, "ISTag"),
-        _ => None,
     };
     let istag = own_istag.as_deref().or(options.as_ref().map(|o| o.istag.as_str()));
     let label = own_verdict.unwrap_or(match &verdict {
@@ -268,10 +266,9 @@ async fn handle_request<S: Service>(
     Ok((next, record))
 }
 
-fn take_header(headers: &mut icap_proto::Headers, name: &str) -> Option<String> {
-    let value = headers.get(name).map(str::to_string);
-    headers.remove(name);
-    value
+/// The `200` head of an unchanged message: ICAP head and the message's own HTTP heads.
+pub(crate) fn encode_echo_head(request: &Request, istag: Option<&str>, dst: &mut BytesMut) {
+    encode_response_head(&base_head(200, istag), echo_parts(request), dst);
 }
 
 fn base_head(status: u16, istag: Option<&str>) -> ResponseHead {
