@@ -11,26 +11,8 @@ bin=$PWD/target/release/dlpgate
 run=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$run"' EXIT
 cicap=23344; dlp=23345
-cat > "$run/c-icap.conf" <<CONF
-PidFile $run/c-icap.pid
-CommandsSocket $run/c-icap.ctl
-Port 127.0.0.1:$cicap
-MaxKeepAliveRequests 0
-KeepAliveTimeout 600
-StartServers 3
-MaxServers 10
-MinSpareThreads 10
-MaxSpareThreads 20
-ThreadsPerChild 10
-MaxRequestsPerChild 0
-TmpDir $run
-DebugLevel 0
-ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServerLog $run/c-icap.log
-AccessLog /dev/null
-Service echo srv_echo.so
-CONF
+. scripts/c-icap-bench.sh
+c_icap_bench_conf "$run" $cicap > "$run/c-icap.conf"
 c-icap -N -f "$run/c-icap.conf" & cicap_pid=$!
 "$bin" --log warn serve --listen 127.0.0.1:$dlp --data-dir "$run/data" & dlp_pid=$!
 sleep 2

@@ -14,31 +14,8 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$run"' EXIT
 
 cicap_port=21344
 dlp_port=21345
-# srv_echo as in ../shared/interop/c-icap.conf, with unlimited keep-alive requests (like
-# dlpgate) and no access log, so neither side pays for reconnects or logging.
-cat > "$run/c-icap.conf" <<CONF
-PidFile $run/c-icap.pid
-CommandsSocket $run/c-icap.ctl
-Port 127.0.0.1:$cicap_port
-Timeout 300
-MaxKeepAliveRequests 0
-KeepAliveTimeout 600
-StartServers 3
-MaxServers 10
-MinSpareThreads 10
-MaxSpareThreads 20
-ThreadsPerChild 10
-MaxRequestsPerChild 0
-TmpDir $run
-MaxMemObject 131072
-DebugLevel 0
-Pipelining on
-ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServerLog $run/server.log
-AccessLog /dev/null
-Service echo srv_echo.so
-CONF
+. scripts/c-icap-bench.sh
+c_icap_bench_conf "$run" $cicap_port > "$run/c-icap.conf"
 c-icap -N -f "$run/c-icap.conf" &
 cicap_pid=$!
 "$bin" --log warn serve --listen 127.0.0.1:$dlp_port --data-dir "$run/data" &

@@ -18,30 +18,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$run"' EXIT
 pki=$run/pki
 
 cicap=22344; cicap_tls=22345; stunnel_port=22346; dlp=22347; dlp_tls=22348; tunnel_port=22349
-cat > "$run/c-icap.conf" <<CONF
-PidFile $run/c-icap.pid
-CommandsSocket $run/c-icap.ctl
-Port 127.0.0.1:$cicap
-TlsPort 127.0.0.1:$cicap_tls cert=$pki/server.crt key=$pki/server.key client_ca=$pki/ca.crt cafile=$pki/ca.crt
-Timeout 300
-MaxKeepAliveRequests 0
-KeepAliveTimeout 600
-StartServers 3
-MaxServers 10
-MinSpareThreads 10
-MaxSpareThreads 20
-ThreadsPerChild 10
-MaxRequestsPerChild 0
-TmpDir $run
-MaxMemObject 131072
-DebugLevel 0
-Pipelining on
-ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServerLog $run/c-icap.log
-AccessLog /dev/null
-Service echo srv_echo.so
-CONF
+. scripts/c-icap-bench.sh
+c_icap_bench_conf "$run" $cicap \
+  "TlsPort 127.0.0.1:$cicap_tls cert=$pki/server.crt key=$pki/server.key client_ca=$pki/ca.crt cafile=$pki/ca.crt" \
+  > "$run/c-icap.conf"
 # stunnel as the seed uses it, pinning the client certificate (verify = 4), and dlpgate tunnel
 # reading the same kind of file.
 for kind in stunnel tunnel; do

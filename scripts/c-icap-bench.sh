@@ -1,0 +1,36 @@
+# Sourced by the bench scripts: the one c-icap srv_echo configuration they all measure against
+# (../shared/interop/c-icap.conf, with unlimited keep-alive requests like dlpgate and no access
+# log, so neither side pays for reconnects or logging).
+#
+#   c_icap_bench_conf RUN_DIR PORT [EXTRA_LINE...] > RUN_DIR/c-icap.conf
+c_icap_bench_conf() {
+  local run=$1 port=$2
+  shift 2
+  cat <<CONF
+PidFile $run/c-icap.pid
+CommandsSocket $run/c-icap.ctl
+Port 127.0.0.1:$port
+Timeout 300
+MaxKeepAliveRequests 0
+KeepAliveTimeout 600
+StartServers 3
+MaxServers 10
+MinSpareThreads 10
+MaxSpareThreads 20
+ThreadsPerChild 10
+MaxRequestsPerChild 0
+TmpDir $run
+MaxMemObject 131072
+DebugLevel 0
+Pipelining on
+ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
+ServerLog $run/c-icap.log
+AccessLog /dev/null
+Service echo srv_echo.so
+CONF
+  local line
+  for line in "$@"; do
+    printf '%s\n' "$line"
+  done
+}
