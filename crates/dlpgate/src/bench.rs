@@ -1,6 +1,7 @@
 //! `dlpgate bench`: an ICAP load generator.
 //!
-//! It keeps N connections alive and sends REQMOD or RESPMOD with a preview, back to back, for a
+//! It keeps N connections alive and sends REQMOD or RESPMOD with a preview (by default the size
+//! the service announces in OPTIONS, as real clients do), back to back, for a
 //! fixed time, then prints req/s, p50 and p99. Given server process ids, it also reads their CPU
 //! time (and their children's) from /proc before and after, and reports requests per
 //! server CPU-second, which stays fair when the load generator shares the machine's cores.
@@ -45,9 +46,10 @@ pub struct BenchArgs {
     /// Body size in bytes.
     #[arg(long, default_value_t = 5632)]
     pub body: usize,
-    /// Preview size in bytes (0 disables preview).
-    #[arg(long, default_value_t = 1024)]
-    pub preview: usize,
+    /// Preview size in bytes (0 disables preview). By default, the size the service announces
+    /// in OPTIONS, as Squid and c-icap-client do (no preview when it announces none).
+    #[arg(long)]
+    pub preview: Option<usize>,
     /// Seconds to run (after a one-second warm-up).
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
@@ -157,6 +159,8 @@ struct Report {
     latencies_us: Vec<u32>,
     server_cpu: Option<Duration>,
     proxy_cpu: Option<Duration>,
+    /// Preview size sent (0: none).
+    preview: usize,
 }
 
 impl Report {
@@ -176,11 +180,12 @@ impl Report {
         let proxy_us = self.proxy_cpu.map(|cpu| cpu.as_secs_f64() * 1e6 / (self.requests.max(1) as f64));
         if args.json {
             println!(
-                "{{\"label\":{:?},\"method\":\"{:?}\",\"body\":{},\"connections\":{},\"requests\":{},\"errors\":{},\"seconds\":{:.3},\"rps\":{:.1},\"mb_per_s\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"server_cpu_s\":{},\"req_per_cpu_s\":{},\"proxy_cpu_us_per_req\":{}}}",
+                "{{\"label\":{:?},\"method\":\"{:?}\",\"body\":{},\"connections\":{},\"preview\":{},\"requests\":{},\"errors\":{},\"seconds\":{:.3},\"rps\":{:.1},\"mb_per_s\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"server_cpu_s\":{},\"req_per_cpu_s\":{},\"proxy_cpu_us_per_req\":{}}}",
                 args.label,
                 args.method,
                 args.body,
                 args.connections,
+                self.preview,
                 self.requests,
                 self.errors,
                 secs,
@@ -194,11 +199,12 @@ impl Report {
             );
         } else {
             println!(
-                "{} {:?} body={}B conns={} requests={} errors={} req/s={:.0} MB/s={:.1} p50={:.3}ms p99={:.3}ms server_cpu={} req/cpu-s={}",
+                "{} {:?} body={}B conns={} preview={} requests={} errors={} req/s={:.0} MB/s={:.1} p50={:.3}ms p99={:.3}ms server_cpu={} req/cpu-s={}",
                 args.label,
                 args.method,
                 args.body,
                 args.connections,
+                self.preview,
                 self.requests,
                 self.errors,
                 rps,
@@ -213,11 +219,15 @@ impl Report {
 }
 
 async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
-    let message = build_message(args);
+    let connector = Connector::new(args)?;
+    let preview = match args.preview {
+        Some(size) => size,
+        None => announced_preview(&connector, args).await?,
+    };
+    let message = build_message(args, preview);
     let warmup = Instant::now() + Duration::from_secs(1);
     let end = warmup + Duration::from_secs(args.duration);
     let per_conn_cap = args.max_requests.div_ceil(args.connections as u64);
-    let connector = Connector::new(args)?;
     let handshakes = args.handshakes;
     let mut workers = Vec::new();
     for _ in 0..args.connections {
@@ -238,6 +248,7 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         latencies_us: Vec::new(),
         server_cpu: None,
         proxy_cpu: None,
+        preview,
     };
     for w in workers {
         let stats = w.await.context("worker panicked")??;
@@ -264,7 +275,35 @@ struct Message {
     rest: Option<bytes::Bytes>,
 }
 
-fn build_message(args: &BenchArgs) -> Message {
+/// The preview size the service announces in OPTIONS (0 when it announces none).
+async fn announced_preview(connector: &Connector, args: &BenchArgs) -> anyhow::Result<usize> {
+    let mut head = RequestHead::new(Method::Options, format!("icap://{}/{}", args.server, args.service));
+    head.headers.append("Host", args.server.to_string());
+    let mut request = BytesMut::new();
+    let none = Parts { http_request: None, http_response: None, body: Section::NullBody };
+    encode_request_head(&head, none, &mut request);
+    let mut stream = connector.connect().await?;
+    stream.write_all(&request).await?;
+    let mut buf = BytesMut::new();
+    let mut decoder = ResponseDecoder::new(Limits::default());
+    let response = loop {
+        if let Some(ResponseEvent::Head(res)) = decoder.decode(&mut buf)? {
+            break res;
+        }
+        if stream.read_buf(&mut buf).await? == 0 {
+            bail!("{} closed the connection before answering OPTIONS", args.server);
+        }
+    };
+    if response.head.status != 200 {
+        bail!("OPTIONS for service {:?} answered {}", args.service, response.head.status);
+    }
+    match response.head.headers.get("preview") {
+        None => Ok(0),
+        Some(v) => v.trim().parse().with_context(|| format!("OPTIONS announced a bad Preview: {v:?}")),
+    }
+}
+
+fn build_message(args: &BenchArgs, preview: usize) -> Message {
     let body = vec![b'x'; args.body];
     let uri = format!("icap://{}/{}", args.server, args.service);
     let mut head = RequestHead::new(
@@ -273,9 +312,9 @@ fn build_message(args: &BenchArgs) -> Message {
     );
     head.headers.append("Host", args.server.to_string());
     head.headers.append("Allow", "204");
-    let use_preview = args.preview > 0;
+    let use_preview = preview > 0;
     if use_preview {
-        head.headers.append("Preview", args.preview.min(args.body).to_string());
+        head.headers.append("Preview", preview.min(args.body).to_string());
     }
     let mut http_headers = Headers::new();
     http_headers.append("Content-Length", args.body.to_string());
@@ -298,7 +337,7 @@ fn build_message(args: &BenchArgs) -> Message {
         encode_last_chunk(false, &mut first);
         return Message { first: first.freeze(), rest: None };
     }
-    let cut = args.preview.min(body.len());
+    let cut = preview.min(body.len());
     encode_chunk(&body[..cut], &mut first);
     if cut == body.len() {
         encode_last_chunk(true, &mut first);

@@ -157,7 +157,7 @@ fn connectivity_test_steps_and_failure_messages() {
         "2. TLS      ok",
         "SHA-256 fingerprint: ",
         "trusted: yes",
-        "3. OPTIONS  ok      methods REQMOD; preview 1024; ISTag \"dlpgate-",
+        "3. OPTIONS  ok      methods REQMOD; preview 32768; ISTag \"dlpgate-",
         "Max-Connections ",
         "clean sample: allow",
         "test card number: block",
@@ -270,4 +270,56 @@ fn connectivity_test_steps_and_failure_messages() {
     let (code, out) = test(&cfg, "pair");
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("clean sample: allow") && out.contains("connection refused"), "{out}");
+}
+
+/// `--sni` reaches a real TLS peer: `openssl s_server` serves one certificate by default and
+/// another to clients that name `icap.example`, so only the right SNI gets the trusted one.
+#[test]
+fn sni_selects_the_server_certificate() {
+    let openssl = support::require("openssl");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for pki in ["pki", "other"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+            .current_dir(d)
+            .args(["cert", "init", "--dir", pki])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+    }
+    let p = |f: &str| d.join(f).display().to_string();
+    let port = free_port();
+    let _server = support::ChildGuard::spawn(
+        "openssl s_server",
+        Command::new(openssl)
+            .args(["s_server", "-quiet", "-accept", &format!("127.0.0.1:{port}")])
+            .args(["-cert", &p("other/server.crt"), "-key", &p("other/server.key")])
+            .args(["-servername", "icap.example"])
+            .args(["-cert2", &p("pki/server.crt"), "-key2", &p("pki/server.key")])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
+    wait_for_port(port, Duration::from_secs(10));
+    let cfg = d.join("cfg");
+    let server = format!("icaps://127.0.0.1:{port}/reqmod");
+    let ca = p("pki/ca.crt");
+    add(
+        &cfg,
+        &["named", "--server", &server, "--trust", &ca, "--sni", "icap.example", "--read-timeout", "2"],
+    );
+    add(&cfg, &["unnamed", "--server", &server, "--trust", &ca, "--read-timeout", "2"]);
+
+    // The right name: the certificate from our CA, trusted; the peer is no ICAP server, so the
+    // OPTIONS step is what fails.
+    let (code, out) = test(&cfg, "named");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("2. TLS      ok") && out.contains("SNI icap.example"), "{out}");
+    assert!(out.contains("trusted: yes") && out.contains("3. OPTIONS  FAILED"), "{out}");
+
+    // No name (an IP address is never sent as SNI): the default certificate, from another CA.
+    let (code, out) = test(&cfg, "unnamed");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("2. TLS      FAILED  server certificate not trusted"), "{out}");
+    assert!(out.contains("trusted: NO"), "{out}");
 }

@@ -36,11 +36,13 @@ fn c_icap_client(server: &Dlpgate, args: &[&str]) -> Run {
 #[test]
 fn options_lists_methods_preview_and_204() {
     let server = Dlpgate::start(&[]);
-    for (service, methods) in [("echo", "REQMOD, RESPMOD"), ("reqmod", "REQMOD"), ("respmod", "RESPMOD")] {
+    for (service, methods, preview) in
+        [("echo", "REQMOD, RESPMOD", 1024), ("reqmod", "REQMOD", 32768), ("respmod", "RESPMOD", 32768)]
+    {
         let run = c_icap_client(&server, &["-s", service]);
         assert_eq!(run.status, 200, "{}", run.stdout);
         assert!(run.stdout.contains("Allow 204: Yes"), "{}", run.stdout);
-        assert!(run.stdout.contains("Preview: 1024"), "{}", run.stdout);
+        assert!(run.stdout.contains(&format!("Preview: {preview}")), "{}", run.stdout);
         assert!(run.stdout.contains(&format!("Methods: {methods}")), "{}", run.stdout);
         assert!(run.stdout.contains("ISTag: \""), "{}", run.stdout);
     }

@@ -26,7 +26,7 @@ impl Headers {
         // Obsolete line folding (a line starting with a space or tab continues the previous
         // field) is still sent by ICAP servers for X-Violations-Found; RFC 9112 section 5.2
         // says to replace each fold with a space before parsing.
-        if memchr::memmem::find(block, b"\n ").is_some() || memchr::memmem::find(block, b"\n\t").is_some() {
+        if memchr::memchr_iter(b'\n', block).any(|i| matches!(block.get(i + 1), Some(b' ' | b'\t'))) {
             let unfolded = unfold(block);
             let (headers, _) = Self::parse_unfolded(&unfolded, limit)?;
             return Ok((headers, block.len()));
@@ -35,8 +35,29 @@ impl Headers {
     }
 
     fn parse_unfolded(block: &[u8], limit: usize) -> Result<(Self, usize)> {
+        // Most blocks hold a few fields: try a small array on the stack before a heap one of
+        // `limit` entries (zeroing 128 of them cost more than the parse itself).
+        const ON_STACK: usize = 32;
+        if limit > ON_STACK {
+            let mut storage = [httparse::EMPTY_HEADER; ON_STACK];
+            match httparse::parse_headers(block, &mut storage) {
+                Ok(httparse::Status::Complete((len, parsed))) => {
+                    return Ok((Self::from_httparse(parsed), len))
+                }
+                Err(httparse::Error::TooManyHeaders) => {}
+                other => return Self::parse_result(other, limit),
+            }
+        }
         let mut storage = vec![httparse::EMPTY_HEADER; limit];
-        match httparse::parse_headers(block, &mut storage) {
+        let parsed = httparse::parse_headers(block, &mut storage);
+        Self::parse_result(parsed, limit)
+    }
+
+    fn parse_result(
+        parsed: httparse::Result<(usize, &[httparse::Header<'_>])>,
+        limit: usize,
+    ) -> Result<(Self, usize)> {
+        match parsed {
             Ok(httparse::Status::Complete((len, parsed))) => Ok((Self::from_httparse(parsed), len)),
             Ok(httparse::Status::Partial) => Err(ProtoError::bad("header block is not terminated")),
             Err(httparse::Error::TooManyHeaders) => {
@@ -222,5 +243,24 @@ mod tests {
     fn too_many_headers_is_a_limit() {
         let err = Headers::parse_block(b"A: 1\r\nB: 2\r\nC: 3\r\n\r\n", 2).unwrap_err();
         assert!(err.is_limit());
+    }
+
+    /// Blocks past the small first try still parse up to the limit, and no further.
+    #[test]
+    fn large_blocks_parse_up_to_the_limit() {
+        let block = |n: usize| {
+            let mut b: String = (0..n).map(|i| format!("X-Field-{i}: {i}\r\n")).collect();
+            b.push_str("\r\n");
+            b
+        };
+        let (h, len) = Headers::parse_block(block(100).as_bytes(), 128).unwrap();
+        assert_eq!(len, block(100).len());
+        assert_eq!(h.get("x-field-99"), Some("99"));
+        assert_eq!(h.iter().count(), 100);
+        assert!(Headers::parse_block(block(129).as_bytes(), 128).unwrap_err().is_limit());
+        assert!(Headers::parse_block(b"X-A: 1\r\nbad line\r\n\r\n", 128)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid"));
     }
 }

@@ -57,8 +57,12 @@ pub struct DlpSettings {
 
 /// Default for [`DlpSettings::memory_threshold`]: 8 MiB.
 pub const DEFAULT_MEMORY_THRESHOLD: usize = 8 << 20;
-/// Default preview size announced in OPTIONS.
-pub const DEFAULT_PREVIEW: usize = 1024;
+/// Default preview size announced in OPTIONS: 32 KiB. A DLP service reads the whole body
+/// anyway (unless the preview shows an exempt type), so a body that fits in the preview arrives
+/// in one message, without the `100 Continue` round trip; clients (Squid, c-icap-client) send
+/// the size the server announces. It stays well under the 64 KiB that Squid 5 buffers from an
+/// origin before the ICAP answer starts (see `early_head_after`).
+pub const DEFAULT_PREVIEW: usize = 32 * 1024;
 
 /// The policy in force and what derives from it, swapped whole on reload.
 #[derive(Debug)]
@@ -133,7 +137,9 @@ impl DlpService {
             loop {
                 match exchange.next_preview_chunk().await {
                     Ok(Some(chunk)) => {
-                        head.extend_from_slice(&chunk);
+                        // The exemption looks at the first bytes only; the body scan has them all.
+                        let room = inspect::identify::SNIFF_LEN.saturating_sub(head.len());
+                        head.extend_from_slice(&chunk[..chunk.len().min(room)]);
                         if let Err(e) = body.push(&chunk) {
                             return spool_error(&e);
                         }

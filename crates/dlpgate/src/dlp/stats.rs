@@ -14,11 +14,11 @@ use prometheus_client::registry::Registry;
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     /// ICAP method.
-    pub method: String,
+    pub method: &'static str,
     /// ICAP status sent.
-    pub status: String,
+    pub status: u16,
     /// allow, block, monitor, error (a could-not-scan block is a block), or none (OPTIONS).
-    pub verdict: String,
+    pub verdict: &'static str,
 }
 
 /// Labels of a verdict.
@@ -27,7 +27,7 @@ pub struct VerdictLabels {
     /// Service name.
     pub service: String,
     /// allow, block, monitor or exempt.
-    pub verdict: String,
+    pub verdict: &'static str,
 }
 
 /// Labels of a handshake failure.
@@ -91,19 +91,17 @@ impl ServeMetrics {
     pub fn request(&self, record: &icap::server::RequestRecord) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: record.method.to_string(),
-                status: record.status.to_string(),
-                verdict: record.verdict.to_string(),
+                method: record.method.as_str(),
+                status: record.status,
+                verdict: record.verdict,
             })
             .inc();
         self.request_seconds.observe(record.elapsed.as_secs_f64());
     }
 
     /// One verdict.
-    pub fn verdict(&self, service: &str, verdict: &str) {
-        self.verdicts
-            .get_or_create(&VerdictLabels { service: service.to_string(), verdict: verdict.to_string() })
-            .inc();
+    pub fn verdict(&self, service: &str, verdict: &'static str) {
+        self.verdicts.get_or_create(&VerdictLabels { service: service.to_string(), verdict }).inc();
     }
 
     /// One scanned body.
