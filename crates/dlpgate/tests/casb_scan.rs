@@ -720,3 +720,79 @@ fn parallelism_follows_the_servers_max_connections() {
     assert_eq!(recs.len(), 300);
     assert!(recs.values().all(|r| r["verdict"] == "allow"));
 }
+
+/// A server that is up but busy: its OPTIONS answer is normal, every REQMOD gets `503 Service
+/// Unavailable` (what dlpgate serve and c-icap send when they are full). Returns its port and
+/// how many REQMODs it refused.
+fn busy_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = refused.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let answer: &[u8] = if head.starts_with(b"OPTIONS ") {
+                    b"ICAP/1.0 200 OK\r\nMethods: REQMOD\r\nISTag: \"busy-1\"\r\nAllow: 204\r\n\
+                      Max-Connections: 4\r\nConnection: close\r\nEncapsulated: null-body=0\r\n\r\n"
+                } else {
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    b"ICAP/1.0 503 Service Unavailable\r\nISTag: \"busy-1\"\r\nConnection: close\r\n\
+                      Encapsulated: null-body=0\r\n\r\n"
+                };
+                // One answer per connection, then close (both answers say so).
+                let _ = stream.write_all(answer);
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    (port, refused)
+}
+
+#[test]
+fn a_503_fails_over_to_another_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = small_tree(dir.path());
+    let (busy, refused) = busy_server();
+    let ok = Dlpgate::start(&[]);
+    let (ub, uo) =
+        (format!("icap://127.0.0.1:{busy}/reqmod"), format!("icap://127.0.0.1:{}/reqmod", ok.port));
+    let out =
+        run(&["scan", "--json", "--server", &ub, "--server", &uo, &tree.display().to_string()], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The 503 judged nothing: every file was judged by the other server, once.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let recs = records(&out.stdout);
+    assert_eq!(
+        verdicts(&out.stdout),
+        expect(&[("card.txt", "block"), ("clean.txt", "allow"), ("noise.bin", "allow")]),
+        "{stderr}"
+    );
+    for (name, r) in &recs {
+        assert_eq!(r["server"].as_str(), Some(uo.as_str()), "{name}: {r}");
+    }
+    assert!(
+        refused.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the busy server was never tried: {stderr}"
+    );
+
+    // With the busy server alone, no file has a verdict, and the report says why.
+    let out = run(&["scan", "--json", "--server", &ub, &tree.display().to_string()], dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for (name, r) in records(&out.stdout) {
+        assert_eq!(r["verdict"], "error", "{name}: {r}");
+        assert!(r["reason"].as_str().unwrap().contains("503"), "{name}: {r}");
+    }
+}

@@ -1,6 +1,7 @@
 //! The servers of a connector as one pool: smooth weighted round robin, a server that does not
 //! answer is set aside for a while, and a file goes to the next server only when nothing was
-//! answered (`was_answered()` false), so no file is judged twice.
+//! answered (`was_answered()` false) or the answer was a `503` (which judges nothing), so no file
+//! is judged twice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -226,6 +227,13 @@ impl Pool {
                         reason: format!("cannot read the file: {}", e.detail()),
                         server: None,
                     };
+                }
+                Err(e) if e.icap_status() == Some(503) => {
+                    // 503 Service Unavailable: the server declined to judge the file (busy, or
+                    // its engine is down), so another server may judge it without any risk of
+                    // two verdicts. It is not set aside: the next file tries it again.
+                    tracing::debug!(server = %server.uri, error = %describe(&e), "503; trying another server");
+                    tried.push(format!("{}: {}", server.uri, describe(&e)));
                 }
                 Err(e) if !e.was_answered() => {
                     tracing::debug!(server = %server.uri, error = %describe(&e), "no answer; trying another server");
