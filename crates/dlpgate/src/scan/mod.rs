@@ -14,6 +14,7 @@ pub mod record;
 pub mod send;
 pub mod walk;
 
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use icap::client::{Client, ClientConfig, IcapUri, Preview};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
@@ -44,8 +46,10 @@ pub const SMALL_FILE: u64 = 256 * 1024;
 /// that takes a few microseconds, less than a trip to the blocking pool (two thread wake-ups,
 /// and new pool threads when many files are in flight). Larger ones go to the pool.
 pub const INLINE_READ: u64 = 64 * 1024;
-/// Files found are told to the writer (for the progress bar's length) this many at a time.
-pub const FOUND_BATCH: u64 = 64;
+/// Files the walker hands over at a time.
+pub const WALK_BATCH: usize = 64;
+/// Longest time a found file waits for its batch to fill.
+pub const WALK_BATCH_WAIT: Duration = Duration::from_millis(2);
 /// Read buffer of a streamed file.
 pub const READ_BUFFER: usize = 256 * 1024;
 /// Longest time a finished row waits in the output buffer.
@@ -125,8 +129,14 @@ pub fn run(args: ScanArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(scan(args)) {
-        Ok(code) => ExitCode::from(code),
+    // The scan runs as a task, not on this thread: the worker that reads the sockets' events
+    // then runs it at once, rather than waking this thread for every answer.
+    match runtime.block_on(async { tokio::spawn(scan(args)).await }) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            eprintln!("dlpgate scan: error: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("dlpgate scan: error: {e:#}");
             ExitCode::from(2)
@@ -170,10 +180,12 @@ struct FileSource<'a> {
 }
 
 /// Reads a small file whole, or `None` if it has grown past `INLINE_READ` since the walk.
-fn read_small(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+fn read_small(path: &Path, walked_size: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
-    let mut data = Vec::new();
+    // Room for the size the walk saw and one byte more: two reads (the data, then the end).
+    // From an empty buffer, `read_to_end` would grow it from 32 bytes, a read per doubling.
+    let mut data = Vec::with_capacity(usize::try_from(walked_size.min(INLINE_READ)).unwrap_or(0) + 1);
     file.take(INLINE_READ + 1).read_to_end(&mut data)?;
     Ok((data.len() as u64 <= INLINE_READ).then_some(data))
 }
@@ -181,7 +193,7 @@ fn read_small(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 impl Source for FileSource<'_> {
     async fn open(&self) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, u64)> {
         if self.walked_size <= INLINE_READ {
-            if let Some(data) = read_small(self.path)? {
+            if let Some(data) = read_small(self.path, self.walked_size)? {
                 let size = data.len() as u64;
                 return Ok((Box::new(std::io::Cursor::new(data)), size));
             }
@@ -227,14 +239,117 @@ impl Source for BytesSource<'_> {
     }
 }
 
-/// What the workers send to the writer.
-enum Event {
-    Done(Box<Record>, walk::Found),
+/// What the walker hands over, in batches of [`WALK_BATCH`].
+enum Walked {
+    /// A file to judge.
+    Job(walk::Found),
+    /// A file judged by an earlier run (`--state`).
     Resumed(Box<Record>),
+    /// A path that could not be read.
     Unreadable(Box<Record>),
+    /// A file over `--max-size`.
     TooLarge(walk::Found),
-    /// This many more files were found.
-    Found(u64),
+}
+
+/// Items found, sent a batch at a time: a channel send per file would wake the scan's task
+/// once per file.
+struct Batcher {
+    tx: mpsc::Sender<Vec<Walked>>,
+    items: Vec<Walked>,
+    /// When the oldest item of the batch was found.
+    oldest: Instant,
+}
+
+impl Batcher {
+    /// Adds an item; false when the scan no longer listens.
+    fn push(&mut self, item: Walked) -> bool {
+        if self.items.is_empty() {
+            self.oldest = Instant::now();
+        }
+        self.items.push(item);
+        // A slow file system (a network share) does not hold files back for long.
+        if self.items.len() >= WALK_BATCH || self.oldest.elapsed() >= WALK_BATCH_WAIT {
+            return self.send();
+        }
+        true
+    }
+
+    /// Sends what is waiting.
+    fn send(&mut self) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        let items = std::mem::replace(&mut self.items, Vec::with_capacity(WALK_BATCH));
+        self.tx.blocking_send(items).is_ok()
+    }
+}
+
+/// Walks the paths (on its own thread: the walk blocks on the file system) and hands the
+/// files to the scan in batches; files unchanged since an earlier run take its record.
+fn walker(
+    paths: &[PathBuf],
+    filter: &walk::Filter,
+    mut resumable: std::collections::HashMap<String, Record>,
+    failure: FailurePolicy,
+    stop: &AtomicBool,
+    tx: mpsc::Sender<Vec<Walked>>,
+) {
+    let mut batch = Batcher { tx, items: Vec::with_capacity(WALK_BATCH), oldest: Instant::now() };
+    walk::walk(paths, filter, |item| {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let item = match item {
+            walk::Item::File(found) => {
+                let earlier = if resumable.is_empty() {
+                    None
+                } else {
+                    resumable
+                        .remove(&found.path.display().to_string())
+                        .filter(|r| r.size == found.size && r.mtime == Some(found.mtime))
+                };
+                match earlier {
+                    Some(mut r) => {
+                        r.resumed = true;
+                        Walked::Resumed(Box::new(r))
+                    }
+                    None => Walked::Job(found),
+                }
+            }
+            walk::Item::TooLarge(found) => Walked::TooLarge(found),
+            walk::Item::Unreadable { path, error } => Walked::Unreadable(Box::new(error_record(
+                &path.display().to_string(),
+                0,
+                format!("cannot read: {error}"),
+                failure,
+            ))),
+        };
+        batch.push(item)
+    });
+    // Files quarantined by an earlier run are no longer where they were: report them.
+    for (_, mut r) in resumable {
+        if r.quarantined_to.is_some() && paths.iter().any(|p| Path::new(&r.path).starts_with(p)) {
+            r.resumed = true;
+            if !batch.push(Walked::Resumed(Box::new(r))) {
+                return;
+            }
+        }
+    }
+    batch.send();
+}
+
+/// Judges one file; its record, and the file for the writer (quarantine, state).
+async fn judge_file(
+    pool: &Pool,
+    settings: send::SendSettings,
+    found: walk::Found,
+    failure: FailurePolicy,
+) -> (Record, walk::Found) {
+    let outcome = {
+        let name = found.rel.to_string_lossy();
+        pool.judge(&settings, &name, &FileSource { path: &found.path, walked_size: found.size }).await
+    };
+    (outcome_record(&found, outcome, failure), found)
 }
 
 /// What a server's OPTIONS said before the scan.
@@ -363,135 +478,95 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         });
     }
 
-    // Walker thread -> job queue -> workers -> events -> this task (the only writer).
-    let (job_tx, job_rx) = mpsc::channel::<walk::Found>(WALK_QUEUE);
-    let (event_tx, mut event_rx) = mpsc::channel::<Event>(WALK_QUEUE);
+    // Walker thread -> batches -> this task, which starts the files, collects their results
+    // and is the only writer. Small files are judged here, in one set of futures: their
+    // results need no hop to another task, so a file costs no thread wake-up of its own.
+    // Larger ones get a task each, so that big bodies are hashed and sent on every core.
+    let (walk_tx, mut walk_rx) = mpsc::channel::<Vec<Walked>>(WALK_QUEUE / WALK_BATCH);
     let walker = {
         let paths = args.paths.clone();
-        let event_tx = event_tx.clone();
         let stop = stop.clone();
-        let mut resumable = resumable;
         let failure = connector.failure;
-        std::thread::spawn(move || {
-            // Files found are told to the progress bar in batches: one wake-up of the writer
-            // per file would cost more than the rest of the walk.
-            let mut found_unsaid = 0u64;
-            walk::walk(&paths, &filter, |item| {
-                if stop.load(Ordering::SeqCst) {
-                    return false;
-                }
-                if found_unsaid >= FOUND_BATCH {
-                    let _ = event_tx.blocking_send(Event::Found(std::mem::take(&mut found_unsaid)));
-                }
-                let sent = match item {
-                    walk::Item::File(found) => {
-                        let key = found.path.display().to_string();
-                        let earlier = resumable
-                            .remove(&key)
-                            .filter(|r| r.size == found.size && r.mtime == Some(found.mtime));
-                        match earlier {
-                            Some(mut r) => {
-                                r.resumed = true;
-                                found_unsaid += 1;
-                                event_tx.blocking_send(Event::Resumed(Box::new(r))).is_ok()
+        std::thread::spawn(move || walker(&paths, &filter, resumable, failure, &stop, walk_tx))
+    };
+    let mut out = Output::new(&args, connector.failure)?;
+    let mut pending: VecDeque<walk::Found> = VecDeque::new();
+    let mut small = FuturesUnordered::new();
+    let (large_tx, mut large_rx) = mpsc::unbounded_channel::<(Record, walk::Found)>();
+    let mut large_in_flight = 0usize;
+    let mut walking = true;
+    let failure = connector.failure;
+    let flush_timer = tokio::time::sleep(FLUSH_INTERVAL);
+    tokio::pin!(flush_timer);
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            // Interrupted: the files in flight finish, the others get no verdict.
+            pending.clear();
+        }
+        while small.len() + large_in_flight < parallel {
+            let Some(found) = pending.pop_front() else { break };
+            if found.size <= INLINE_READ {
+                small.push(judge_file(&pool, settings, found, failure));
+            } else {
+                large_in_flight += 1;
+                let pool = pool.clone();
+                let large_tx = large_tx.clone();
+                tokio::spawn(async move {
+                    let _ = large_tx.send(judge_file(&pool, settings, found, failure).await);
+                });
+            }
+        }
+        let in_flight = small.len() + large_in_flight;
+        if !walking && pending.is_empty() && in_flight == 0 {
+            break;
+        }
+        let room = pending.is_empty() && in_flight < parallel;
+        let flushed = out.flushed;
+        tokio::select! {
+            biased;
+            Some((r, found)) = small.next(), if !small.is_empty() => out.done(r, &found, &mut state)?,
+            Some((r, found)) = large_rx.recv(), if large_in_flight > 0 => {
+                large_in_flight -= 1;
+                out.done(r, &found, &mut state)?;
+            }
+            batch = walk_rx.recv(), if walking && room => match batch {
+                Some(items) => {
+                    let interrupted = stop.load(Ordering::SeqCst);
+                    for item in items {
+                        match item {
+                            Walked::Job(found) => {
+                                out.found(1);
+                                if !interrupted {
+                                    pending.push_back(found);
+                                }
                             }
-                            None => {
-                                found_unsaid += 1;
-                                job_tx.blocking_send(found).is_ok()
+                            Walked::Resumed(r) => {
+                                out.found(1);
+                                out.write(&r, true)?;
                             }
+                            Walked::Unreadable(r) => {
+                                out.found(1);
+                                out.write(&r, false)?;
+                            }
+                            Walked::TooLarge(found) => out.too_large(&found),
                         }
                     }
-                    walk::Item::TooLarge(found) => event_tx.blocking_send(Event::TooLarge(found)).is_ok(),
-                    walk::Item::Unreadable { path, error } => {
-                        found_unsaid += 1;
-                        let r = error_record(
-                            &path.display().to_string(),
-                            0,
-                            format!("cannot read: {error}"),
-                            failure,
-                        );
-                        event_tx.blocking_send(Event::Unreadable(Box::new(r))).is_ok()
-                    }
-                };
-                sent
-            });
-            if found_unsaid > 0 {
-                let _ = event_tx.blocking_send(Event::Found(found_unsaid));
-            }
-            // Files quarantined by an earlier run are no longer where they were: report them.
-            for (_, mut r) in resumable {
-                if r.quarantined_to.is_some() && paths.iter().any(|p| Path::new(&r.path).starts_with(p)) {
-                    r.resumed = true;
-                    let _ = event_tx.blocking_send(Event::Resumed(Box::new(r)));
                 }
-            }
-        })
-    };
-    let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
-    let mut workers = Vec::new();
-    for _ in 0..parallel {
-        let job_rx = job_rx.clone();
-        let event_tx = event_tx.clone();
-        let pool = pool.clone();
-        let stop = stop.clone();
-        let failure = connector.failure;
-        workers.push(tokio::spawn(async move {
-            loop {
-                let next = job_rx.lock().await.recv().await;
-                let Some(found) = next else { break };
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let name = found.rel.to_string_lossy().to_string();
-                let outcome = pool
-                    .judge(&settings, &name, &FileSource { path: &found.path, walked_size: found.size })
-                    .await;
-                let record = outcome_record(&found, outcome, failure);
-                if event_tx.send(Event::Done(Box::new(record), found)).await.is_err() {
-                    break;
-                }
-            }
-        }));
-    }
-    drop(event_tx);
-
-    let mut out = Output::new(&args, connector.failure)?;
-    loop {
-        // Rows are written in batches, and at least every FLUSH_INTERVAL while results wait.
-        let event = match tokio::time::timeout(FLUSH_INTERVAL, event_rx.recv()).await {
-            Ok(Some(event)) => event,
-            Ok(None) => break,
-            Err(_) => {
-                out.flush();
-                continue;
-            }
-        };
-        match event {
-            Event::Found(files) => out.found(files),
-            Event::TooLarge(found) => out.too_large(&found),
-            Event::Resumed(r) => out.write(&r, true)?,
-            Event::Unreadable(r) => out.write(&r, false)?,
-            Event::Done(mut r, found) => {
-                if r.verdict == Decision::Block {
-                    if let Some(dir) = &args.quarantine {
-                        out.quarantine(&mut r, &found, dir);
-                    }
-                }
-                if let Some(state) = state.as_mut() {
-                    if r.verdict != Decision::Error {
-                        state.append(&r)?;
-                    }
-                }
-                out.write(&r, false)?;
-            }
+                None => walking = false,
+            },
+            () = &mut flush_timer, if out.unflushed => out.flush(),
+            // Unreachable: with nothing in flight, pending or to walk, the loop ended above.
+            else => break,
         }
-        if out.since_flush() >= FLUSH_INTERVAL {
+        // Rows are written in batches, and at least every FLUSH_INTERVAL while results wait.
+        if out.unflushed && out.since_flush() >= FLUSH_INTERVAL {
             out.flush();
         }
+        if out.flushed != flushed {
+            flush_timer.as_mut().reset((out.flushed + FLUSH_INTERVAL).into());
+        }
     }
-    for w in workers {
-        let _ = w.await;
-    }
+    drop(walk_rx);
     let _ = walker.join();
     let interrupted = stop.load(Ordering::SeqCst);
     let code = out.finish(&pool, started.elapsed(), interrupted, parallel, method)?;
@@ -547,9 +622,14 @@ struct Output {
     json: bool,
     stdout: std::io::BufWriter<std::io::Stdout>,
     stdout_is_terminal: bool,
+    /// When the output was last flushed.
     flushed: Instant,
+    /// Rows were written since.
+    unflushed: bool,
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
+    /// `--quarantine`.
+    quarantine_dir: Option<PathBuf>,
     failure: FailurePolicy,
     files: u64,
     bytes: u64,
@@ -585,8 +665,10 @@ impl Output {
             stdout: std::io::BufWriter::new(std::io::stdout()),
             stdout_is_terminal: std::io::stdout().is_terminal(),
             flushed: Instant::now(),
+            unflushed: false,
             report,
             progress,
+            quarantine_dir: args.quarantine.clone(),
             failure,
             files: 0,
             bytes: 0,
@@ -629,6 +711,7 @@ impl Output {
             // A closed stdout (`| head`) ends the output, not the scan.
             _ => {
                 let _ = writeln!(self.stdout, "{text}");
+                self.unflushed = true;
             }
         }
         if let Some(report) = self.report.as_mut() {
@@ -641,6 +724,7 @@ impl Output {
     fn flush(&mut self) {
         let _ = self.stdout.flush();
         self.flushed = Instant::now();
+        self.unflushed = false;
     }
 
     fn since_flush(&self) -> Duration {
@@ -669,6 +753,26 @@ impl Output {
                 eprintln!("dlpgate scan: cannot quarantine {}: {e:#}", found.path.display());
             }
         }
+    }
+
+    /// A file judged (or that could not be): quarantine, state, row.
+    fn done(
+        &mut self,
+        mut r: Record,
+        found: &walk::Found,
+        state: &mut Option<record::State>,
+    ) -> anyhow::Result<()> {
+        if r.verdict == Decision::Block {
+            if let Some(dir) = self.quarantine_dir.clone() {
+                self.quarantine(&mut r, found, &dir);
+            }
+        }
+        if let Some(state) = state.as_mut() {
+            if r.verdict != Decision::Error {
+                state.append(&r)?;
+            }
+        }
+        self.write(&r, false)
     }
 
     fn write(&mut self, r: &Record, resumed: bool) -> anyhow::Result<()> {
