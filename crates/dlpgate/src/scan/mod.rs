@@ -182,11 +182,23 @@ struct FileSource<'a> {
 /// Reads a small file whole, or `None` if it has grown past `INLINE_READ` since the walk.
 fn read_small(path: &Path, walked_size: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    // Room for the size the walk saw and one byte more: two reads (the data, then the end).
-    // From an empty buffer, `read_to_end` would grow it from 32 bytes, a read per doubling.
-    let mut data = Vec::with_capacity(usize::try_from(walked_size.min(INLINE_READ)).unwrap_or(0) + 1);
-    file.take(INLINE_READ + 1).read_to_end(&mut data)?;
+    let mut file = std::fs::File::open(path)?;
+    // Room for the size the walk saw and one byte more. One read that gives exactly that
+    // size ends it: the file is as the walk saw it (its record carries that size too).
+    // Otherwise (it changed, or the file system gave a short read) read on to the end.
+    let walked = usize::try_from(walked_size.min(INLINE_READ)).unwrap_or(0);
+    let mut data = vec![0u8; walked + 1];
+    let n = loop {
+        match file.read(&mut data) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    data.truncate(n);
+    if n as u64 != walked_size {
+        file.take(INLINE_READ + 1 - n as u64).read_to_end(&mut data)?;
+    }
     Ok((data.len() as u64 <= INLINE_READ).then_some(data))
 }
 
@@ -626,6 +638,8 @@ struct Output {
     flushed: Instant,
     /// Rows were written since.
     unflushed: bool,
+    /// The row being written.
+    row: Vec<u8>,
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
     /// `--quarantine`.
@@ -666,6 +680,7 @@ impl Output {
             stdout_is_terminal: std::io::stdout().is_terminal(),
             flushed: Instant::now(),
             unflushed: false,
+            row: Vec::new(),
             report,
             progress,
             quarantine_dir: args.quarantine.clone(),
@@ -703,19 +718,27 @@ impl Output {
     }
 
     fn line(&mut self, text: &str) -> anyhow::Result<()> {
+        let mut row = Vec::with_capacity(text.len() + 1);
+        row.extend_from_slice(text.as_bytes());
+        row.push(b'\n');
+        self.emit(&row)
+    }
+
+    /// Writes one row (newline included) to the output and the report.
+    fn emit(&mut self, row: &[u8]) -> anyhow::Result<()> {
         match &self.progress {
             // The bar and the rows share the terminal: the bar steps aside for each row.
             Some(bar) if self.stdout_is_terminal => bar.suspend(|| {
-                let _ = writeln!(std::io::stdout(), "{text}");
+                let _ = std::io::stdout().write_all(row);
             }),
             // A closed stdout (`| head`) ends the output, not the scan.
             _ => {
-                let _ = writeln!(self.stdout, "{text}");
+                let _ = self.stdout.write_all(row);
                 self.unflushed = true;
             }
         }
         if let Some(report) = self.report.as_mut() {
-            writeln!(report, "{text}").context("writing the report")?;
+            report.write_all(row).context("writing the report")?;
         }
         Ok(())
     }
@@ -795,8 +818,18 @@ impl Output {
                 record::human_bytes((self.bytes as f64 / secs) as u64)
             ));
         }
-        let text = if self.json { serde_json::to_string(r)? } else { record::table_row(r) };
-        self.line(&text)
+        // One buffer for every row: serialized in place, no string per file.
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        if self.json {
+            serde_json::to_writer(&mut row, r)?;
+        } else {
+            row.extend_from_slice(record::table_row(r).as_bytes());
+        }
+        row.push(b'\n');
+        let written = self.emit(&row);
+        self.row = row;
+        written
     }
 
     fn finish(
