@@ -175,14 +175,19 @@ fn connector_of(args: &ScanArgs) -> anyhow::Result<Connector> {
 /// A file on disk, opened again for each server tried.
 struct FileSource<'a> {
     path: &'a Path,
+    /// Its directory, held open by the walk.
+    dir: Option<&'a walk::Dir>,
     /// Its size when the walk saw it.
     walked_size: u64,
 }
 
 /// Reads a small file whole, or `None` if it has grown past `INLINE_READ` since the walk.
-fn read_small(path: &Path, walked_size: u64) -> std::io::Result<Option<Vec<u8>>> {
+fn read_small(path: &Path, dir: Option<&walk::Dir>, walked_size: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
+    let mut file = match (dir, path.file_name()) {
+        (Some(dir), Some(name)) => dir.open_file(name)?,
+        _ => std::fs::File::open(path)?,
+    };
     // Room for the size the walk saw and one byte more. One read that gives exactly that
     // size ends it: the file is as the walk saw it (its record carries that size too).
     // Otherwise (it changed, or the file system gave a short read) read on to the end.
@@ -205,7 +210,7 @@ fn read_small(path: &Path, walked_size: u64) -> std::io::Result<Option<Vec<u8>>>
 impl Source for FileSource<'_> {
     async fn open(&self) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, u64)> {
         if self.walked_size <= INLINE_READ {
-            if let Some(data) = read_small(self.path, self.walked_size)? {
+            if let Some(data) = read_small(self.path, self.dir, self.walked_size)? {
                 let size = data.len() as u64;
                 return Ok((Box::new(std::io::Cursor::new(data)), size));
             }
@@ -359,7 +364,8 @@ async fn judge_file(
 ) -> (Record, walk::Found) {
     let outcome = {
         let name = found.rel.to_string_lossy();
-        pool.judge(&settings, &name, &FileSource { path: &found.path, walked_size: found.size }).await
+        let source = FileSource { path: &found.path, dir: found.dir.as_deref(), walked_size: found.size };
+        pool.judge(&settings, &name, &source).await
     };
     (outcome_record(&found, outcome, failure), found)
 }

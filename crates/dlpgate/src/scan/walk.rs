@@ -2,6 +2,8 @@
 //! a glob), include and exclude patterns on the path relative to its root, a maximum size.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -9,8 +11,49 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 /// Default largest file sent; larger ones are skipped and counted.
 pub const DEFAULT_MAX_SIZE: u64 = 256 * 1024 * 1024;
 
+/// Directories held open for the files found in them, at most.
+pub const MAX_OPEN_DIRS: usize = 64;
+
+static OPEN_DIRS: AtomicUsize = AtomicUsize::new(0);
+
+/// A directory held open so that its files are opened by name relative to it: one name to
+/// look up rather than the whole path. At most [`MAX_OPEN_DIRS`] at once (a tree of one file
+/// per directory would otherwise hold one descriptor per file waiting to be scanned).
+#[derive(Debug)]
+pub struct Dir(std::fs::File);
+
+impl Dir {
+    /// Opens `path`, unless too many are open.
+    fn open(path: &Path) -> Option<Arc<Self>> {
+        if OPEN_DIRS.fetch_add(1, Ordering::Relaxed) >= MAX_OPEN_DIRS {
+            OPEN_DIRS.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        match std::fs::File::open(path) {
+            Ok(file) => Some(Arc::new(Self(file))),
+            Err(_) => {
+                OPEN_DIRS.fetch_sub(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// Opens the file `name` in this directory for reading.
+    pub fn open_file(&self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::openat(&self.0, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+        Ok(std::fs::File::from(fd))
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        OPEN_DIRS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One file found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Found {
     /// Its path as walked.
     pub path: PathBuf,
@@ -20,6 +63,8 @@ pub struct Found {
     pub size: u64,
     /// Modification time, Unix nanoseconds (resume checks it).
     pub mtime: i128,
+    /// Its directory, when the walk holds it open.
+    pub dir: Option<Arc<Dir>>,
 }
 
 /// What the walk gives, in order.
@@ -130,15 +175,15 @@ pub fn walk(paths: &[PathBuf], filter: &Filter, mut emit: impl FnMut(Item) -> bo
                     stack.push(walk.read(&path).into_iter());
                     continue;
                 }
-                Entry::File(path, rel, Ok(meta)) => {
-                    let found = Found { path, rel, size: meta.len(), mtime: mtime_nanos(&meta) };
+                Entry::File(path, rel, Ok(meta), dir) => {
+                    let found = Found { path, rel, size: meta.len(), mtime: mtime_nanos(&meta), dir };
                     if found.size > filter.max_size {
                         Item::TooLarge(found)
                     } else {
                         Item::File(found)
                     }
                 }
-                Entry::File(path, _, Err(e)) => {
+                Entry::File(path, _, Err(e), _) => {
                     let error = io_error(&path, &e);
                     Item::Unreadable { path, error }
                 }
@@ -155,8 +200,9 @@ pub fn walk(paths: &[PathBuf], filter: &Filter, mut emit: impl FnMut(Item) -> bo
 enum Entry {
     /// A directory, read when its turn comes.
     Dir(PathBuf),
-    /// A regular file that passed the filters: its path, relative path and metadata.
-    File(PathBuf, PathBuf, std::io::Result<std::fs::Metadata>),
+    /// A regular file that passed the filters: its path, relative path, metadata and
+    /// directory.
+    File(PathBuf, PathBuf, std::io::Result<std::fs::Metadata>, Option<Arc<Dir>>),
     /// Something that could not be read.
     Error(PathBuf, String),
 }
@@ -202,6 +248,15 @@ impl Tree<'_> {
                 Ok(_) => {}
             }
         }
+        // Opened once the directory has files to scan.
+        if entries.iter().any(|e| matches!(e, Entry::File(_, _, Ok(_), _))) {
+            let handle = Dir::open(dir);
+            for entry in &mut entries {
+                if let Entry::File(_, _, Ok(_), slot) = entry {
+                    slot.clone_from(&handle);
+                }
+            }
+        }
         entries
     }
 
@@ -215,7 +270,7 @@ impl Tree<'_> {
         if self.glob.is_some_and(|g| !g.is_match(&path)) || !self.filter.accepts(&rel) {
             return None;
         }
-        Some(Entry::File(path, rel, meta()))
+        Some(Entry::File(path, rel, meta(), None))
     }
 }
 
