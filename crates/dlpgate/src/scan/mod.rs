@@ -52,6 +52,8 @@ pub const WALK_BATCH: usize = 64;
 pub const WALK_BATCH_WAIT: Duration = Duration::from_millis(2);
 /// Read buffer of a streamed file.
 pub const READ_BUFFER: usize = 256 * 1024;
+/// How often the progress bar's message (bytes, rate) is made again.
+pub const PROGRESS_MESSAGE_EVERY: Duration = Duration::from_millis(100);
 /// Longest time a finished row waits in the output buffer.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the OPTIONS asked before a scan may take.
@@ -550,22 +552,18 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             batch = walk_rx.recv(), if walking && room => match batch {
                 Some(items) => {
                     let interrupted = stop.load(Ordering::SeqCst);
+                    // The progress bar's length grows once per batch.
+                    let found = items.iter().filter(|i| !matches!(i, Walked::TooLarge(_))).count();
+                    out.found(found as u64);
                     for item in items {
                         match item {
                             Walked::Job(found) => {
-                                out.found(1);
                                 if !interrupted {
                                     pending.push_back(found);
                                 }
                             }
-                            Walked::Resumed(r) => {
-                                out.found(1);
-                                out.write(&r, true)?;
-                            }
-                            Walked::Unreadable(r) => {
-                                out.found(1);
-                                out.write(&r, false)?;
-                            }
+                            Walked::Resumed(r) => out.write(&r, true)?,
+                            Walked::Unreadable(r) => out.write(&r, false)?,
                             Walked::TooLarge(found) => out.too_large(&found),
                         }
                     }
@@ -646,6 +644,8 @@ struct Output {
     unflushed: bool,
     /// The row being written.
     row: Vec<u8>,
+    /// When the progress bar's message is made again (time since the bar started).
+    message_due: Duration,
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
     /// `--quarantine`.
@@ -687,6 +687,7 @@ impl Output {
             flushed: Instant::now(),
             unflushed: false,
             row: Vec::new(),
+            message_due: Duration::ZERO,
             report,
             progress,
             quarantine_dir: args.quarantine.clone(),
@@ -817,12 +818,17 @@ impl Output {
         }
         if let Some(bar) = &self.progress {
             bar.inc(1);
-            let secs = bar.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!(
-                "{}  {}/s",
-                record::human_bytes(self.bytes),
-                record::human_bytes((self.bytes as f64 / secs) as u64)
-            ));
+            // The bar redraws a few times a second: its message is made as often, not per file.
+            let elapsed = bar.elapsed();
+            if elapsed >= self.message_due {
+                self.message_due = elapsed + PROGRESS_MESSAGE_EVERY;
+                let secs = elapsed.as_secs_f64().max(0.001);
+                bar.set_message(format!(
+                    "{}  {}/s",
+                    record::human_bytes(self.bytes),
+                    record::human_bytes((self.bytes as f64 / secs) as u64)
+                ));
+            }
         }
         // One buffer for every row: serialized in place, no string per file.
         let mut row = std::mem::take(&mut self.row);
