@@ -512,8 +512,10 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let mut out = Output::new(&args, connector.failure)?;
     let mut pending: VecDeque<walk::Found> = VecDeque::new();
     let mut small = FuturesUnordered::new();
-    let (large_tx, mut large_rx) = mpsc::unbounded_channel::<(Record, walk::Found)>();
-    let mut large_in_flight = 0usize;
+    let mut large = tokio::task::JoinSet::new();
+    // The file of each large task: a task that panicked still gets its record.
+    let mut large_files: std::collections::HashMap<tokio::task::Id, (PathBuf, u64)> =
+        std::collections::HashMap::new();
     let mut walking = true;
     let failure = connector.failure;
     let flush_timer = tokio::time::sleep(FLUSH_INTERVAL);
@@ -523,20 +525,18 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             // Interrupted: the files in flight finish, the others get no verdict.
             pending.clear();
         }
-        while small.len() + large_in_flight < parallel {
+        while small.len() + large.len() < parallel {
             let Some(found) = pending.pop_front() else { break };
             if found.size <= INLINE_READ {
                 small.push(judge_file(&pool, settings, found, failure));
             } else {
-                large_in_flight += 1;
+                let file = (found.path.clone(), found.size);
                 let pool = pool.clone();
-                let large_tx = large_tx.clone();
-                tokio::spawn(async move {
-                    let _ = large_tx.send(judge_file(&pool, settings, found, failure).await);
-                });
+                let task = large.spawn(async move { judge_file(&pool, settings, found, failure).await });
+                large_files.insert(task.id(), file);
             }
         }
-        let in_flight = small.len() + large_in_flight;
+        let in_flight = small.len() + large.len();
         if !walking && pending.is_empty() && in_flight == 0 {
             break;
         }
@@ -545,10 +545,17 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         tokio::select! {
             biased;
             Some((r, found)) = small.next(), if !small.is_empty() => out.done(r, &found, &mut state)?,
-            Some((r, found)) = large_rx.recv(), if large_in_flight > 0 => {
-                large_in_flight -= 1;
-                out.done(r, &found, &mut state)?;
-            }
+            Some(joined) = large.join_next_with_id(), if !large.is_empty() => match joined {
+                Ok((id, (r, found))) => {
+                    large_files.remove(&id);
+                    out.done(r, &found, &mut state)?;
+                }
+                Err(e) => {
+                    let (path, size) = large_files.remove(&e.id()).unwrap_or_default();
+                    let reason = format!("internal error: {e}");
+                    out.write(&error_record(&path.display().to_string(), size, reason, failure), false)?;
+                }
+            },
             batch = walk_rx.recv(), if walking && room => match batch {
                 Some(items) => {
                     let interrupted = stop.load(Ordering::SeqCst);
