@@ -7,13 +7,17 @@
 # /proc/PID/stat), so the client's share of the work shows.
 #
 #   scripts/bench-scan.sh [SMALL_FILES] [LARGE_FILES]
+#
+# DLPGATE_BIN=path runs that binary (an older build, to compare) instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 small=${1:-10000}
 large=${2:-100}
 target=${CARGO_TARGET_DIR:-$PWD/target}
-cargo build --release -p dlpgate >/dev/null
-bin=$target/release/dlpgate
+if [ -z "${DLPGATE_BIN:-}" ]; then
+    cargo build --release -p dlpgate >/dev/null
+fi
+bin=${DLPGATE_BIN:-$target/release/dlpgate}
 run=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$run"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

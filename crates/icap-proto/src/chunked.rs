@@ -181,7 +181,8 @@ pub fn encode_chunk(data: &[u8], dst: &mut BytesMut) {
         return;
     }
     dst.reserve(data.len() + 20);
-    dst.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    // Written in place: no string allocated per chunk.
+    let _ = std::fmt::Write::write_fmt(dst, format_args!("{:x}\r\n", data.len()));
     dst.extend_from_slice(data);
     dst.extend_from_slice(b"\r\n");
 }

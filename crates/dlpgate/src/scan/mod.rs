@@ -14,6 +14,7 @@ pub mod record;
 pub mod send;
 pub mod walk;
 
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use icap::client::{Client, ClientConfig, IcapUri, Preview};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
@@ -44,10 +46,14 @@ pub const SMALL_FILE: u64 = 256 * 1024;
 /// that takes a few microseconds, less than a trip to the blocking pool (two thread wake-ups,
 /// and new pool threads when many files are in flight). Larger ones go to the pool.
 pub const INLINE_READ: u64 = 64 * 1024;
-/// Files found are told to the writer (for the progress bar's length) this many at a time.
-pub const FOUND_BATCH: u64 = 64;
+/// Files the walker hands over at a time.
+pub const WALK_BATCH: usize = 64;
+/// Longest time a found file waits for its batch to fill.
+pub const WALK_BATCH_WAIT: Duration = Duration::from_millis(2);
 /// Read buffer of a streamed file.
 pub const READ_BUFFER: usize = 256 * 1024;
+/// How often the progress bar's message (bytes, rate) is made again.
+pub const PROGRESS_MESSAGE_EVERY: Duration = Duration::from_millis(100);
 /// Longest time a finished row waits in the output buffer.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 /// How long the OPTIONS asked before a scan may take.
@@ -125,8 +131,14 @@ pub fn run(args: ScanArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(scan(args)) {
-        Ok(code) => ExitCode::from(code),
+    // The scan runs as a task, not on this thread: the worker that reads the sockets' events
+    // then runs it at once, rather than waking this thread for every answer.
+    match runtime.block_on(async { tokio::spawn(scan(args)).await }) {
+        Ok(Ok(code)) => ExitCode::from(code),
+        Ok(Err(e)) => {
+            eprintln!("dlpgate scan: error: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("dlpgate scan: error: {e:#}");
             ExitCode::from(2)
@@ -165,23 +177,42 @@ fn connector_of(args: &ScanArgs) -> anyhow::Result<Connector> {
 /// A file on disk, opened again for each server tried.
 struct FileSource<'a> {
     path: &'a Path,
+    /// Its directory, held open by the walk.
+    dir: Option<&'a walk::Dir>,
     /// Its size when the walk saw it.
     walked_size: u64,
 }
 
 /// Reads a small file whole, or `None` if it has grown past `INLINE_READ` since the walk.
-fn read_small(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+fn read_small(path: &Path, dir: Option<&walk::Dir>, walked_size: u64) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let file = std::fs::File::open(path)?;
-    let mut data = Vec::new();
-    file.take(INLINE_READ + 1).read_to_end(&mut data)?;
+    let mut file = match (dir, path.file_name()) {
+        (Some(dir), Some(name)) => dir.open_file(name)?,
+        _ => std::fs::File::open(path)?,
+    };
+    // Room for the size the walk saw and one byte more. One read that gives exactly that
+    // size ends it: the file is as the walk saw it (its record carries that size too).
+    // Otherwise (it changed, or the file system gave a short read) read on to the end.
+    let walked = usize::try_from(walked_size.min(INLINE_READ)).unwrap_or(0);
+    let mut data = vec![0u8; walked + 1];
+    let n = loop {
+        match file.read(&mut data) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    data.truncate(n);
+    if n as u64 != walked_size {
+        file.take(INLINE_READ + 1 - n as u64).read_to_end(&mut data)?;
+    }
     Ok((data.len() as u64 <= INLINE_READ).then_some(data))
 }
 
 impl Source for FileSource<'_> {
     async fn open(&self) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, u64)> {
         if self.walked_size <= INLINE_READ {
-            if let Some(data) = read_small(self.path)? {
+            if let Some(data) = read_small(self.path, self.dir, self.walked_size)? {
                 let size = data.len() as u64;
                 return Ok((Box::new(std::io::Cursor::new(data)), size));
             }
@@ -227,14 +258,118 @@ impl Source for BytesSource<'_> {
     }
 }
 
-/// What the workers send to the writer.
-enum Event {
-    Done(Box<Record>, walk::Found),
+/// What the walker hands over, in batches of [`WALK_BATCH`].
+enum Walked {
+    /// A file to judge.
+    Job(walk::Found),
+    /// A file judged by an earlier run (`--state`).
     Resumed(Box<Record>),
+    /// A path that could not be read.
     Unreadable(Box<Record>),
+    /// A file over `--max-size`.
     TooLarge(walk::Found),
-    /// This many more files were found.
-    Found(u64),
+}
+
+/// Items found, sent a batch at a time: a channel send per file would wake the scan's task
+/// once per file.
+struct Batcher {
+    tx: mpsc::Sender<Vec<Walked>>,
+    items: Vec<Walked>,
+    /// When the oldest item of the batch was found.
+    oldest: Instant,
+}
+
+impl Batcher {
+    /// Adds an item; false when the scan no longer listens.
+    fn push(&mut self, item: Walked) -> bool {
+        if self.items.is_empty() {
+            self.oldest = Instant::now();
+        }
+        self.items.push(item);
+        // A slow file system (a network share) does not hold files back for long.
+        if self.items.len() >= WALK_BATCH || self.oldest.elapsed() >= WALK_BATCH_WAIT {
+            return self.send();
+        }
+        true
+    }
+
+    /// Sends what is waiting.
+    fn send(&mut self) -> bool {
+        if self.items.is_empty() {
+            return true;
+        }
+        let items = std::mem::replace(&mut self.items, Vec::with_capacity(WALK_BATCH));
+        self.tx.blocking_send(items).is_ok()
+    }
+}
+
+/// Walks the paths (on its own thread: the walk blocks on the file system) and hands the
+/// files to the scan in batches; files unchanged since an earlier run take its record.
+fn walker(
+    paths: &[PathBuf],
+    filter: &walk::Filter,
+    mut resumable: std::collections::HashMap<String, Record>,
+    failure: FailurePolicy,
+    stop: &AtomicBool,
+    tx: mpsc::Sender<Vec<Walked>>,
+) {
+    let mut batch = Batcher { tx, items: Vec::with_capacity(WALK_BATCH), oldest: Instant::now() };
+    walk::walk(paths, filter, |item| {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let item = match item {
+            walk::Item::File(found) => {
+                let earlier = if resumable.is_empty() {
+                    None
+                } else {
+                    resumable
+                        .remove(&found.path.display().to_string())
+                        .filter(|r| r.size == found.size && r.mtime == Some(found.mtime))
+                };
+                match earlier {
+                    Some(mut r) => {
+                        r.resumed = true;
+                        Walked::Resumed(Box::new(r))
+                    }
+                    None => Walked::Job(found),
+                }
+            }
+            walk::Item::TooLarge(found) => Walked::TooLarge(found),
+            walk::Item::Unreadable { path, error } => Walked::Unreadable(Box::new(error_record(
+                &path.display().to_string(),
+                0,
+                format!("cannot read: {error}"),
+                failure,
+            ))),
+        };
+        batch.push(item)
+    });
+    // Files quarantined by an earlier run are no longer where they were: report them.
+    for (_, mut r) in resumable {
+        if r.quarantined_to.is_some() && paths.iter().any(|p| Path::new(&r.path).starts_with(p)) {
+            r.resumed = true;
+            if !batch.push(Walked::Resumed(Box::new(r))) {
+                return;
+            }
+        }
+    }
+    batch.send();
+}
+
+/// Judges one file; its record, and the file for the writer (quarantine, state).
+async fn judge_file(
+    pool: &Pool,
+    settings: send::SendSettings,
+    found: walk::Found,
+    failure: FailurePolicy,
+) -> (Record, walk::Found) {
+    let outcome = {
+        let name = found.rel.to_string_lossy();
+        let source = FileSource { path: &found.path, dir: found.dir.as_deref(), walked_size: found.size };
+        pool.judge(&settings, &name, &source).await
+    };
+    (outcome_record(&found, outcome, failure), found)
 }
 
 /// What a server's OPTIONS said before the scan.
@@ -363,135 +498,98 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         });
     }
 
-    // Walker thread -> job queue -> workers -> events -> this task (the only writer).
-    let (job_tx, job_rx) = mpsc::channel::<walk::Found>(WALK_QUEUE);
-    let (event_tx, mut event_rx) = mpsc::channel::<Event>(WALK_QUEUE);
+    // Walker thread -> batches -> this task, which starts the files, collects their results
+    // and is the only writer. Small files are judged here, in one set of futures: their
+    // results need no hop to another task, so a file costs no thread wake-up of its own.
+    // Larger ones get a task each, so that big bodies are hashed and sent on every core.
+    let (walk_tx, mut walk_rx) = mpsc::channel::<Vec<Walked>>(WALK_QUEUE / WALK_BATCH);
     let walker = {
         let paths = args.paths.clone();
-        let event_tx = event_tx.clone();
         let stop = stop.clone();
-        let mut resumable = resumable;
         let failure = connector.failure;
-        std::thread::spawn(move || {
-            // Files found are told to the progress bar in batches: one wake-up of the writer
-            // per file would cost more than the rest of the walk.
-            let mut found_unsaid = 0u64;
-            walk::walk(&paths, &filter, |item| {
-                if stop.load(Ordering::SeqCst) {
-                    return false;
+        std::thread::spawn(move || walker(&paths, &filter, resumable, failure, &stop, walk_tx))
+    };
+    let mut out = Output::new(&args, connector.failure)?;
+    let mut pending: VecDeque<walk::Found> = VecDeque::new();
+    let mut small = FuturesUnordered::new();
+    let mut large = tokio::task::JoinSet::new();
+    // The file of each large task: a task that panicked still gets its record.
+    let mut large_files: std::collections::HashMap<tokio::task::Id, (PathBuf, u64)> =
+        std::collections::HashMap::new();
+    let mut walking = true;
+    let failure = connector.failure;
+    let flush_timer = tokio::time::sleep(FLUSH_INTERVAL);
+    tokio::pin!(flush_timer);
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            // Interrupted: the files in flight finish, the others get no verdict.
+            pending.clear();
+        }
+        while small.len() + large.len() < parallel {
+            let Some(found) = pending.pop_front() else { break };
+            if found.size <= INLINE_READ {
+                small.push(judge_file(&pool, settings, found, failure));
+            } else {
+                let file = (found.path.clone(), found.size);
+                let pool = pool.clone();
+                let task = large.spawn(async move { judge_file(&pool, settings, found, failure).await });
+                large_files.insert(task.id(), file);
+            }
+        }
+        let in_flight = small.len() + large.len();
+        if !walking && pending.is_empty() && in_flight == 0 {
+            break;
+        }
+        let room = pending.is_empty() && in_flight < parallel;
+        let flushed = out.flushed;
+        tokio::select! {
+            biased;
+            Some((r, found)) = small.next(), if !small.is_empty() => out.done(r, &found, &mut state)?,
+            Some(joined) = large.join_next_with_id(), if !large.is_empty() => match joined {
+                Ok((id, (r, found))) => {
+                    large_files.remove(&id);
+                    out.done(r, &found, &mut state)?;
                 }
-                if found_unsaid >= FOUND_BATCH {
-                    let _ = event_tx.blocking_send(Event::Found(std::mem::take(&mut found_unsaid)));
+                Err(e) => {
+                    let (path, size) = large_files.remove(&e.id()).unwrap_or_default();
+                    let reason = format!("internal error: {e}");
+                    out.write(&error_record(&path.display().to_string(), size, reason, failure), false)?;
                 }
-                let sent = match item {
-                    walk::Item::File(found) => {
-                        let key = found.path.display().to_string();
-                        let earlier = resumable
-                            .remove(&key)
-                            .filter(|r| r.size == found.size && r.mtime == Some(found.mtime));
-                        match earlier {
-                            Some(mut r) => {
-                                r.resumed = true;
-                                found_unsaid += 1;
-                                event_tx.blocking_send(Event::Resumed(Box::new(r))).is_ok()
+            },
+            batch = walk_rx.recv(), if walking && room => match batch {
+                Some(items) => {
+                    let interrupted = stop.load(Ordering::SeqCst);
+                    // The progress bar's length grows once per batch.
+                    let found = items.iter().filter(|i| !matches!(i, Walked::TooLarge(_))).count();
+                    out.found(found as u64);
+                    for item in items {
+                        match item {
+                            Walked::Job(found) => {
+                                if !interrupted {
+                                    pending.push_back(found);
+                                }
                             }
-                            None => {
-                                found_unsaid += 1;
-                                job_tx.blocking_send(found).is_ok()
-                            }
+                            Walked::Resumed(r) => out.write(&r, true)?,
+                            Walked::Unreadable(r) => out.write(&r, false)?,
+                            Walked::TooLarge(found) => out.too_large(&found),
                         }
                     }
-                    walk::Item::TooLarge(found) => event_tx.blocking_send(Event::TooLarge(found)).is_ok(),
-                    walk::Item::Unreadable { path, error } => {
-                        found_unsaid += 1;
-                        let r = error_record(
-                            &path.display().to_string(),
-                            0,
-                            format!("cannot read: {error}"),
-                            failure,
-                        );
-                        event_tx.blocking_send(Event::Unreadable(Box::new(r))).is_ok()
-                    }
-                };
-                sent
-            });
-            if found_unsaid > 0 {
-                let _ = event_tx.blocking_send(Event::Found(found_unsaid));
-            }
-            // Files quarantined by an earlier run are no longer where they were: report them.
-            for (_, mut r) in resumable {
-                if r.quarantined_to.is_some() && paths.iter().any(|p| Path::new(&r.path).starts_with(p)) {
-                    r.resumed = true;
-                    let _ = event_tx.blocking_send(Event::Resumed(Box::new(r)));
                 }
-            }
-        })
-    };
-    let job_rx = Arc::new(tokio::sync::Mutex::new(job_rx));
-    let mut workers = Vec::new();
-    for _ in 0..parallel {
-        let job_rx = job_rx.clone();
-        let event_tx = event_tx.clone();
-        let pool = pool.clone();
-        let stop = stop.clone();
-        let failure = connector.failure;
-        workers.push(tokio::spawn(async move {
-            loop {
-                let next = job_rx.lock().await.recv().await;
-                let Some(found) = next else { break };
-                if stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let name = found.rel.to_string_lossy().to_string();
-                let outcome = pool
-                    .judge(&settings, &name, &FileSource { path: &found.path, walked_size: found.size })
-                    .await;
-                let record = outcome_record(&found, outcome, failure);
-                if event_tx.send(Event::Done(Box::new(record), found)).await.is_err() {
-                    break;
-                }
-            }
-        }));
-    }
-    drop(event_tx);
-
-    let mut out = Output::new(&args, connector.failure)?;
-    loop {
-        // Rows are written in batches, and at least every FLUSH_INTERVAL while results wait.
-        let event = match tokio::time::timeout(FLUSH_INTERVAL, event_rx.recv()).await {
-            Ok(Some(event)) => event,
-            Ok(None) => break,
-            Err(_) => {
-                out.flush();
-                continue;
-            }
-        };
-        match event {
-            Event::Found(files) => out.found(files),
-            Event::TooLarge(found) => out.too_large(&found),
-            Event::Resumed(r) => out.write(&r, true)?,
-            Event::Unreadable(r) => out.write(&r, false)?,
-            Event::Done(mut r, found) => {
-                if r.verdict == Decision::Block {
-                    if let Some(dir) = &args.quarantine {
-                        out.quarantine(&mut r, &found, dir);
-                    }
-                }
-                if let Some(state) = state.as_mut() {
-                    if r.verdict != Decision::Error {
-                        state.append(&r)?;
-                    }
-                }
-                out.write(&r, false)?;
-            }
+                None => walking = false,
+            },
+            () = &mut flush_timer, if out.unflushed => out.flush(),
+            // Unreachable: with nothing in flight, pending or to walk, the loop ended above.
+            else => break,
         }
-        if out.since_flush() >= FLUSH_INTERVAL {
+        // Rows are written in batches, and at least every FLUSH_INTERVAL while results wait.
+        if out.unflushed && out.since_flush() >= FLUSH_INTERVAL {
             out.flush();
         }
+        if out.flushed != flushed {
+            flush_timer.as_mut().reset((out.flushed + FLUSH_INTERVAL).into());
+        }
     }
-    for w in workers {
-        let _ = w.await;
-    }
+    drop(walk_rx);
     let _ = walker.join();
     let interrupted = stop.load(Ordering::SeqCst);
     let code = out.finish(&pool, started.elapsed(), interrupted, parallel, method)?;
@@ -547,9 +645,18 @@ struct Output {
     json: bool,
     stdout: std::io::BufWriter<std::io::Stdout>,
     stdout_is_terminal: bool,
+    /// When the output was last flushed.
     flushed: Instant,
+    /// Rows were written since.
+    unflushed: bool,
+    /// The row being written.
+    row: Vec<u8>,
+    /// When the progress bar's message is made again (time since the bar started).
+    message_due: Duration,
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
+    /// `--quarantine`.
+    quarantine_dir: Option<PathBuf>,
     failure: FailurePolicy,
     files: u64,
     bytes: u64,
@@ -585,8 +692,12 @@ impl Output {
             stdout: std::io::BufWriter::new(std::io::stdout()),
             stdout_is_terminal: std::io::stdout().is_terminal(),
             flushed: Instant::now(),
+            unflushed: false,
+            row: Vec::new(),
+            message_due: Duration::ZERO,
             report,
             progress,
+            quarantine_dir: args.quarantine.clone(),
             failure,
             files: 0,
             bytes: 0,
@@ -621,18 +732,27 @@ impl Output {
     }
 
     fn line(&mut self, text: &str) -> anyhow::Result<()> {
+        let mut row = Vec::with_capacity(text.len() + 1);
+        row.extend_from_slice(text.as_bytes());
+        row.push(b'\n');
+        self.emit(&row)
+    }
+
+    /// Writes one row (newline included) to the output and the report.
+    fn emit(&mut self, row: &[u8]) -> anyhow::Result<()> {
         match &self.progress {
             // The bar and the rows share the terminal: the bar steps aside for each row.
             Some(bar) if self.stdout_is_terminal => bar.suspend(|| {
-                let _ = writeln!(std::io::stdout(), "{text}");
+                let _ = std::io::stdout().write_all(row);
             }),
             // A closed stdout (`| head`) ends the output, not the scan.
             _ => {
-                let _ = writeln!(self.stdout, "{text}");
+                let _ = self.stdout.write_all(row);
+                self.unflushed = true;
             }
         }
         if let Some(report) = self.report.as_mut() {
-            writeln!(report, "{text}").context("writing the report")?;
+            report.write_all(row).context("writing the report")?;
         }
         Ok(())
     }
@@ -641,6 +761,7 @@ impl Output {
     fn flush(&mut self) {
         let _ = self.stdout.flush();
         self.flushed = Instant::now();
+        self.unflushed = false;
     }
 
     fn since_flush(&self) -> Duration {
@@ -671,6 +792,26 @@ impl Output {
         }
     }
 
+    /// A file judged (or that could not be): quarantine, state, row.
+    fn done(
+        &mut self,
+        mut r: Record,
+        found: &walk::Found,
+        state: &mut Option<record::State>,
+    ) -> anyhow::Result<()> {
+        if r.verdict == Decision::Block {
+            if let Some(dir) = self.quarantine_dir.clone() {
+                self.quarantine(&mut r, found, &dir);
+            }
+        }
+        if let Some(state) = state.as_mut() {
+            if r.verdict != Decision::Error {
+                state.append(&r)?;
+            }
+        }
+        self.write(&r, false)
+    }
+
     fn write(&mut self, r: &Record, resumed: bool) -> anyhow::Result<()> {
         self.files += 1;
         self.bytes += r.size;
@@ -684,15 +825,30 @@ impl Output {
         }
         if let Some(bar) = &self.progress {
             bar.inc(1);
-            let secs = bar.elapsed().as_secs_f64().max(0.001);
-            bar.set_message(format!(
-                "{}  {}/s",
-                record::human_bytes(self.bytes),
-                record::human_bytes((self.bytes as f64 / secs) as u64)
-            ));
+            // The bar redraws a few times a second: its message is made as often, not per file.
+            let elapsed = bar.elapsed();
+            if elapsed >= self.message_due {
+                self.message_due = elapsed + PROGRESS_MESSAGE_EVERY;
+                let secs = elapsed.as_secs_f64().max(0.001);
+                bar.set_message(format!(
+                    "{}  {}/s",
+                    record::human_bytes(self.bytes),
+                    record::human_bytes((self.bytes as f64 / secs) as u64)
+                ));
+            }
         }
-        let text = if self.json { serde_json::to_string(r)? } else { record::table_row(r) };
-        self.line(&text)
+        // One buffer for every row: serialized in place, no string per file.
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        if self.json {
+            serde_json::to_writer(&mut row, r)?;
+        } else {
+            row.extend_from_slice(record::table_row(r).as_bytes());
+        }
+        row.push(b'\n');
+        let written = self.emit(&row);
+        self.row = row;
+        written
     }
 
     fn finish(

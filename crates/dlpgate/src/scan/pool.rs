@@ -20,6 +20,8 @@ pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(10);
 pub struct PoolServer {
     /// Its address.
     pub uri: IcapUri,
+    /// Its address as text, for the records (formatted once, not per file).
+    name: String,
     /// Its weight.
     pub weight: u32,
     /// Files it judged.
@@ -103,6 +105,7 @@ impl Pool {
             servers: servers
                 .into_iter()
                 .map(|e| PoolServer {
+                    name: e.uri.to_string(),
                     uri: e.uri,
                     client: e.client,
                     preview: e.preview,
@@ -220,7 +223,7 @@ impl Pool {
                     if attempt > 0 {
                         self.failovers.fetch_add(1, Ordering::Relaxed);
                     }
-                    return Outcome::Judged { judged, server: server.uri.to_string() };
+                    return Outcome::Judged { judged, server: server.name.clone() };
                 }
                 Err(e) if e.is_body() => {
                     return Outcome::Failed {

@@ -19,6 +19,8 @@ use crate::server::Io;
 
 /// Size of the pieces a body is sent in.
 const SEND_CHUNK: usize = 64 * 1024;
+/// Room first given to a piece of body; it grows up to the piece size while the body fills it.
+const FIRST_PIECE: usize = 8 * 1024;
 
 /// A connection for one exchange.
 pub(crate) struct Conn {
@@ -205,7 +207,8 @@ pub(crate) async fn modify(
         http_response: request.http_response.as_ref(),
         body: body_section,
     };
-    let mut first = BytesMut::new();
+    // Room for the heads, so that encoding them does not grow the buffer step by step.
+    let mut first = BytesMut::with_capacity(1024);
     encode_request_head(&head, parts, &mut first);
 
     let mut sent = Sent { hasher: Sha256::new(), len: 0, complete: false };
@@ -276,11 +279,12 @@ pub(crate) async fn modify(
             && read.body_len == sent.len
             && same_kind_of_message(request, &response));
     let reusable = !wants_close(&response) && sent.complete && read.clean;
+    let response = *response;
     let value = ClientResponse {
         status: response.head.status,
-        headers: response.head.headers.clone(),
-        http_request: response.http_request.clone(),
-        http_response: response.http_response.clone(),
+        headers: response.head.headers,
+        http_request: response.http_request,
+        http_response: response.http_response,
         body_len: read.body_len,
         unmodified,
         sent_len: sent.len,
@@ -318,8 +322,12 @@ async fn fill(
     progress: &Progress,
 ) -> std::io::Result<bool> {
     buf.clear();
-    buf.reserve(limit);
+    // A small body needs no room for a whole piece: start small, grow while it fills.
+    buf.reserve(limit.min(FIRST_PIECE));
     while buf.len() < limit {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.capacity().min(limit - buf.len()));
+        }
         let n = (&mut *body).take((limit - buf.len()) as u64).read_buf(buf).await?;
         if n == 0 {
             return Ok(true);

@@ -423,7 +423,13 @@ impl Client {
         }
         let semaphore = {
             let mut permits = self.inner.permits.lock().unwrap_or_else(|p| p.into_inner());
-            permits.entry(key.to_string()).or_insert_with(|| Arc::new(Semaphore::new(max))).clone()
+            // Looked up before inserting: no key string allocated per request.
+            match permits.get(key) {
+                Some(s) => s.clone(),
+                None => {
+                    permits.entry(key.to_string()).or_insert_with(|| Arc::new(Semaphore::new(max))).clone()
+                }
+            }
         };
         semaphore.acquire_owned().await.ok()
     }

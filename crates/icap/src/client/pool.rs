@@ -48,13 +48,15 @@ impl Pool {
 
     /// Keeps a connection whose last response was read in full.
     pub(crate) fn put(&self, key: &str, io: Box<dyn Io>) {
+        // One clock read for the whole list: a scan puts a connection back per file.
+        let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let list = idle.entry(key.to_string()).or_default();
-        list.retain(|c| c.since.elapsed() < self.idle_lifetime);
+        list.retain(|c| now.saturating_duration_since(c.since) < self.idle_lifetime);
         if list.len() >= self.max_idle_per_server {
             list.remove(0);
         }
-        list.push(Idle { io, since: Instant::now() });
+        list.push(Idle { io, since: now });
     }
 }
 
