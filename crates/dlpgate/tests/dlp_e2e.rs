@@ -117,7 +117,7 @@ fn blocks_leave_durable_masked_incidents() {
     let data_arg = data.to_str().unwrap().to_string();
     let mut server = Dlpgate::start_with_data(&data, &["--log", "debug"]);
     let answer = send(&server, &body, &sample, "reqmod", true);
-    assert!(blocked(&answer), "{}", answer.text);
+    assert!(blocked(&answer), "{}\nserver log:\n{}", answer.text, server.log());
     let id = answer
         .text
         .lines()

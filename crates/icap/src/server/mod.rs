@@ -204,12 +204,17 @@ impl<S: Service> Server<S> {
         loop {
             let (stream, addr) = match listener.socket.accept().await {
                 Ok(accepted) => accepted,
-                Err(e) if is_transient_accept_error(&e) => {
-                    tracing::warn!(error = %e, "accept failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(e) if listener_is_broken(&e) => return Err(e),
+                Err(e) => {
+                    // One connection's error (Linux reports a pending network error of the
+                    // new connection from accept) or a resource that is short for now: the
+                    // server keeps listening.
+                    tracing::warn!(error = %e, "accept failed; still listening");
+                    if is_resource_shortage(&e) {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                     continue;
                 }
-                Err(e) => return Err(e),
             };
             let _ = stream.set_nodelay(true);
             let Some(permit) = self.try_slot() else {
@@ -406,10 +411,18 @@ fn handshake_failure_reason(error: &std::io::Error) -> String {
 
 /// Errors that a busy server sees under load (out of descriptors, a connection reset before
 /// accept) and that must not stop the accept loop.
-fn is_transient_accept_error(e: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionAborted | ConnectionReset | Interrupted | WouldBlock)
-        || matches!(e.raw_os_error(), Some(23) | Some(24) | Some(105) | Some(12))
+/// An accept error that says the listening socket itself is unusable (EBADF, EFAULT, EINVAL,
+/// ENOTSOCK): the only kind that stops the accept loop. accept(2) on Linux also returns the
+/// pending network errors of the new connection (EPROTO, ENETDOWN, EHOSTUNREACH, ...), which
+/// must not stop a server.
+fn listener_is_broken(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(9) | Some(14) | Some(22) | Some(88))
+}
+
+/// Out of file descriptors (ENFILE, EMFILE), buffers (ENOBUFS) or memory (ENOMEM): accepting
+/// again at once would spin, so the loop waits a little.
+fn is_resource_shortage(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23) | Some(24) | Some(105) | Some(12))
 }
 
 /// Raises the soft open-files limit to the hard limit, so that many connections fit.
@@ -424,4 +437,22 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_broken_listener_stops_the_accept_loop() {
+        let os = std::io::Error::from_raw_os_error;
+        // The new connection's pending errors, and shortages: keep listening.
+        for errno in [71, 100, 113, 103, 104, 110, 24, 23, 105, 12] {
+            assert!(!listener_is_broken(&os(errno)), "errno {errno}");
+        }
+        for errno in [9, 14, 22, 88] {
+            assert!(listener_is_broken(&os(errno)), "errno {errno}");
+        }
+        assert!(is_resource_shortage(&os(24)) && !is_resource_shortage(&os(71)));
+    }
 }
