@@ -70,12 +70,21 @@ impl Drop for ChildGuard {
     }
 }
 
-/// True when something listens on the loopback `port`. A connect to a free port in the
-/// ephemeral range can connect to itself (Linux picks the same source port now and then), so
-/// a connection whose two ends are the same socket address does not count.
+/// True when something listens on 127.0.0.1:`port`.
+///
+/// The probe connects from 127.0.0.2. From 127.0.0.1, a connect to a port nobody listens on
+/// yet can still succeed: Linux may pick that same port as the source (a connection to
+/// itself), or two probes waiting for each other's ports can open a connection to each other
+/// (TCP simultaneous open). Both made a server look up before it had bound its port. A probe
+/// from another address can only reach a listener.
 pub fn listening(port: u16) -> bool {
-    TcpStream::connect(("127.0.0.1", port))
-        .is_ok_and(|s| s.local_addr().ok().is_some_and(|local| Some(local) != s.peer_addr().ok()))
+    let probe = || -> std::io::Result<()> {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        socket.bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into())?;
+        let target = SocketAddr::from(([127, 0, 0, 1], port));
+        socket.connect_timeout(&target.into(), Duration::from_secs(2))
+    };
+    probe().is_ok()
 }
 
 /// Waits until something accepts connections on `port`.
