@@ -485,11 +485,20 @@ fn an_interrupted_scan_resumes_where_it_stopped() {
     let mut done_first = Vec::new();
     for _ in 0..150 {
         let v: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        // Only real verdicts go to the state file; an error here would be another failure.
+        assert_ne!(v["verdict"], "error", "the first run could not judge a file: {v}");
         done_first.push(v["path"].as_str().unwrap().to_string());
     }
     let _ = first.child.kill();
     let _ = first.child.wait();
     drop(lines);
+    let recorded = std::fs::read_to_string(&state).unwrap_or_default();
+    assert!(
+        recorded.lines().count() >= 150,
+        "the state file holds {} lines after 150 rows:\n{}",
+        recorded.lines().count(),
+        recorded.lines().take(3).collect::<Vec<_>>().join("\n")
+    );
 
     // Second run: the files judged before come from the state file, the rest are scanned.
     let out = run(&args, dir.path());
@@ -502,7 +511,14 @@ fn an_interrupted_scan_resumes_where_it_stopped() {
     }
     let resumed: Vec<&serde_json::Value> = recs.iter().filter(|r| r["resumed"] == true).collect();
     let scanned = recs.len() - resumed.len();
-    assert!(resumed.len() >= 150, "resumed {}", resumed.len());
+    assert!(
+        resumed.len() >= 150,
+        "resumed {}; first record of the second run: {}; state file: {} lines, first: {}",
+        resumed.len(),
+        recs[0],
+        recorded.lines().count(),
+        recorded.lines().next().unwrap_or_default()
+    );
     assert!(scanned < N, "everything was scanned again");
     for p in &done_first {
         assert!(resumed.iter().any(|r| r["path"] == p.as_str()), "{p} was scanned again");
