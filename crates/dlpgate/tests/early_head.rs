@@ -89,6 +89,16 @@ fn a_stalled_client_gets_the_head_early_then_the_whole_echo() {
     let early_text = String::from_utf8_lossy(&early).to_string();
     assert!(early_text.starts_with("ICAP/1.0 200 "), "the head went out early: {early_text:?}");
     assert!(early_text.contains("POST /up HTTP/1.1"), "with the unchanged HTTP head: {early_text}");
+    // It names the policy that judges the request, as the service's OPTIONS does.
+    let (options, _) = support::exchange_raw(
+        server.addr,
+        b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n",
+        Duration::from_millis(500),
+    );
+    let istag = |text: &str| text.lines().find(|l| l.starts_with("ISTag: ")).map(str::to_string);
+    let policy_istag = istag(&String::from_utf8_lossy(&options)).expect("OPTIONS names an ISTag");
+    assert!(policy_istag.starts_with("ISTag: \"dlpgate-"), "{policy_istag}");
+    assert_eq!(istag(&early_text), Some(policy_istag), "{early_text}");
     let head_len = early_text.find("\r\n\r\n").unwrap() + 4;
     let http_len = early_text[head_len..].find("\r\n\r\n").unwrap() + 4;
     let trickled_first = &early[head_len + http_len..];

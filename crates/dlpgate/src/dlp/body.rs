@@ -136,25 +136,21 @@ impl BodyScan {
     /// Ends the body and decides (CPU-bound: call it off the async workers). Returns the
     /// verdict, the body's SHA-256 and its size.
     pub fn finish(self) -> std::io::Result<(Verdict, BodyHash, u64)> {
-        let mut digest = self.sha.map(|sha| BodyHash::Done(hex::encode(sha.finalize())));
-        let verdict = match self.sink {
-            Sink::Streaming { scanner, prefix } => {
-                digest = digest.or(Some(BodyHash::Pending(prefix)));
-                scanner.finish()
-            }
-            Sink::Held { memory, file: None } => {
-                let hash =
-                    digest.take().unwrap_or_else(|| BodyHash::Done(hex::encode(Sha256::digest(&memory))));
-                digest = Some(hash);
-                self.engine.scan_bytes(self.ctx, &memory)
-            }
+        // Also the whole body when no hash was started (see `push`).
+        let (verdict, kept) = match self.sink {
+            Sink::Streaming { scanner, prefix } => (scanner.finish(), prefix),
+            Sink::Held { memory, file: None } => (self.engine.scan_bytes(self.ctx, &memory), memory),
             Sink::Held { file: Some(mut file), .. } => {
                 file.flush()?;
                 file.seek(SeekFrom::Start(0))?;
-                self.engine.scan_reader(self.ctx, std::io::BufReader::with_capacity(256 * 1024, file))?
+                let reader = std::io::BufReader::with_capacity(256 * 1024, file);
+                (self.engine.scan_reader(self.ctx, reader)?, Vec::new())
             }
         };
-        let digest = digest.unwrap_or_else(|| BodyHash::Done(hex::encode(Sha256::digest([]))));
+        let digest = match self.sha {
+            Some(sha) => BodyHash::Done(hex::encode(sha.finalize())),
+            None => BodyHash::Pending(kept),
+        };
         Ok((verdict, digest, self.size))
     }
 }

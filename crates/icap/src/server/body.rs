@@ -70,6 +70,8 @@ pub struct Body<'c> {
     spool: Option<Spool>,
     read_bytes: u64,
     early_head: Option<EarlyHead<'c>>,
+    /// The ISTag the service named for this request ([`Exchange::set_istag`](super::Exchange)).
+    istag: Option<String>,
 }
 
 /// The answer head to send if the client stalls mid-body ([`ServerConfig::early_head_after`](super::ServerConfig)).
@@ -80,8 +82,8 @@ pub(crate) struct EarlyHead<'c> {
     pub(crate) after: Duration,
     /// The message whose unchanged heads it carries.
     pub(crate) request: &'c Request,
-    /// Its ISTag: the service's, else the one of its OPTIONS.
-    pub(crate) istag: Option<String>,
+    /// The ISTag of the service's OPTIONS, for when the service names none of its own.
+    pub(crate) options_istag: &'c str,
     pub(crate) sent: bool,
     /// Body bytes sent ahead of the verdict, one per further stall.
     pub(crate) trickled: usize,
@@ -117,6 +119,7 @@ impl<'c> Body<'c> {
             spool: spool_limit.map(Spool::new),
             read_bytes: 0,
             early_head,
+            istag: None,
         }
     }
 
@@ -132,11 +135,14 @@ impl<'c> Body<'c> {
         }
     }
 
-    /// The ISTag an early head will carry.
-    pub(crate) fn set_istag(&mut self, istag: &str) {
-        if let Some(early) = self.early_head.as_mut().filter(|e| !e.sent) {
-            early.istag = Some(istag.to_string());
-        }
+    /// The ISTag the service named: an early head carries it, and so does the answer.
+    pub(crate) fn set_istag(&mut self, istag: String) {
+        self.istag = Some(istag);
+    }
+
+    /// The ISTag the service named, once the answer is being written.
+    pub(crate) fn take_istag(&mut self) -> Option<String> {
+        self.istag.take()
     }
 
     /// Body bytes already sent ahead of the verdict (the echo skips them).
@@ -159,7 +165,8 @@ impl<'c> Body<'c> {
             return Ok(());
         };
         if !early.sent {
-            super::conn::encode_echo_head(early.request, early.istag.as_deref(), &mut self.wire.wbuf);
+            let istag = self.istag.as_deref().unwrap_or(early.options_istag);
+            super::conn::encode_echo_head(early.request, Some(istag), &mut self.wire.wbuf);
             early.sent = true;
             self.wire.mid_response = true;
             tracing::debug!(read = self.read_bytes, "client paused mid-body: answer head sent early");

@@ -190,7 +190,7 @@ async fn handle_request<S: Service>(
             Some(EarlyHead {
                 after,
                 request: &request,
-                istag: Some(opts.istag.clone()),
+                options_istag: &opts.istag,
                 sent: false,
                 trickled: 0,
                 decided: false,
@@ -200,7 +200,7 @@ async fn handle_request<S: Service>(
     };
     let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool, early_head);
 
-    let (mut own_verdict, mut own_istag) = (None, None);
+    let mut own_verdict = None;
     let verdict = match (&options, method) {
         (None, _) => Err((404, format!("no ICAP service named {name:?}"))),
         (Some(_), Method::Options) => Ok(None),
@@ -211,12 +211,12 @@ async fn handle_request<S: Service>(
             let mut exchange = Exchange::new(&request, peer, body);
             let outcome = service.call(&mut exchange).await;
             own_verdict = exchange.verdict();
-            own_istag = exchange.take_istag();
             body = exchange.into_body();
             body.decided();
             Ok(Some(outcome))
         }
     };
+    let own_istag = body.take_istag();
     let istag = own_istag.as_deref().or(options.as_ref().map(|o| o.istag.as_str()));
     let label = own_verdict.unwrap_or(match &verdict {
         Ok(Some(Outcome::Allow { .. })) => "allow",

@@ -409,8 +409,6 @@ fn handshake_failure_reason(error: &std::io::Error) -> String {
     reason.to_string()
 }
 
-/// Errors that a busy server sees under load (out of descriptors, a connection reset before
-/// accept) and that must not stop the accept loop.
 /// An accept error that says the listening socket itself is unusable (EBADF, EFAULT, EINVAL,
 /// ENOTSOCK): the only kind that stops the accept loop. accept(2) on Linux also returns the
 /// pending network errors of the new connection (EPROTO, ENETDOWN, EHOSTUNREACH, ...), which

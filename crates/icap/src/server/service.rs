@@ -40,12 +40,11 @@ pub struct Exchange<'c> {
     peer: &'c Peer,
     body: Body<'c>,
     verdict: Option<&'static str>,
-    istag: Option<String>,
 }
 
 impl<'c> Exchange<'c> {
     pub(crate) fn new(request: &'c Request, peer: &'c Peer, body: Body<'c>) -> Self {
-        Self { request, peer, body, verdict: None, istag: None }
+        Self { request, peer, body, verdict: None }
     }
 
     /// Names the verdict for logs and metrics ([`RequestRecord::verdict`](super::RequestRecord)),
@@ -61,12 +60,7 @@ impl<'c> Exchange<'c> {
     /// Names the ISTag of what judges this request (the policy in force when it started),
     /// for the answer, instead of the one its OPTIONS had when the request arrived.
     pub fn set_istag(&mut self, istag: String) {
-        self.body.set_istag(&istag);
-        self.istag = Some(istag);
-    }
-
-    pub(crate) fn take_istag(&mut self) -> Option<String> {
-        self.istag.take()
+        self.body.set_istag(istag);
     }
 
     /// The ICAP head and the encapsulated HTTP heads (borrowed from the connection, not from
