@@ -54,7 +54,7 @@ pub(crate) async fn serve_connection<S: Service>(
     if let Some(observer) = &config.connection_observer {
         observer(1);
     }
-    let mut wire = Wire::new(io, config.limits);
+    let mut wire = Wire::new(io, config.limits, config.write_timeout);
     loop {
         let deadline = Instant::now() + config.idle_timeout;
         let event = tokio::select! {
@@ -99,6 +99,7 @@ pub(crate) async fn serve_connection<S: Service>(
             }
         }
     }
+    let _ = wire.flush_committed().await;
     wire.shutdown().await;
     if let Some(observer) = &config.connection_observer {
         observer(-1);
@@ -127,8 +128,9 @@ async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, 
         tracing::warn!(peer = %peer.addr, ?error, "connection failed while streaming a response; closing");
         return;
     }
-    // Whatever part of an answer is still unsent is dropped in favour of the error.
-    wire.wbuf.clear();
+    // Whatever part of an answer is still unsent is dropped in favour of the error (the whole
+    // answers to earlier pipelined requests still go first).
+    wire.discard_answer_under_way();
     let (status, reason) = match &error {
         WireError::Proto(e) => (e.status(), e.detail().to_string()),
         WireError::Timeout => (408, "request not received within the read timeout".to_string()),
@@ -253,7 +255,7 @@ async fn handle_request<S: Service>(
         Err(BodyError::Io(e)) => return Err(WireError::Io(e)),
     };
     let wire = body.into_wire();
-    wire.flush(config.write_timeout).await.map_err(WireError::Io)?;
+    wire.finish_answer().await.map_err(WireError::Io)?;
     wire.mid_response = false;
     let record = RequestRecord {
         method,

@@ -42,6 +42,11 @@ pub(crate) struct Wire {
     /// A response has started (an echo streams its 200 before the body ends): an error now can
     /// only close the connection.
     pub(crate) mid_response: bool,
+    /// The first bytes of `wbuf` that hold whole answers held back while pipelined requests
+    /// were already waiting in `rbuf` (see [`Wire::finish_answer`]).
+    committed: usize,
+    /// Time allowed for one write.
+    write_timeout: Duration,
 }
 
 impl std::fmt::Debug for Wire {
@@ -51,13 +56,15 @@ impl std::fmt::Debug for Wire {
 }
 
 impl Wire {
-    pub(crate) fn new(io: Box<dyn Io>, limits: Limits) -> Self {
+    pub(crate) fn new(io: Box<dyn Io>, limits: Limits, write_timeout: Duration) -> Self {
         Self {
             io,
             rbuf: BytesMut::with_capacity(16 * 1024),
             wbuf: BytesMut::with_capacity(4 * 1024),
             decoder: RequestDecoder::new(limits),
             mid_response: false,
+            committed: 0,
+            write_timeout,
         }
     }
 
@@ -76,6 +83,9 @@ impl Wire {
                 // The caller must decide how the message goes on; reading more would be wrong.
                 return Err(WireError::PreviewUndecided);
             }
+            // Answers held back for pipelined requests go out before waiting for the client,
+            // which may wait for them.
+            self.flush_committed().await.map_err(WireError::Io)?;
             self.rbuf.reserve(READ_CHUNK);
             let read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)).await;
             match read {
@@ -97,10 +107,46 @@ impl Wire {
         match tokio::time::timeout(timeout, write).await {
             Ok(result) => {
                 self.wbuf.clear();
+                self.committed = 0;
                 result
             }
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
         }
+    }
+
+    /// Ends an answer. When the client has already sent more (pipelined requests), the answer
+    /// waits in the buffer for the answers to those, so that a batch of requests read at once
+    /// is answered with one write; otherwise, or past the high-water mark, it goes out now.
+    pub(crate) async fn finish_answer(&mut self) -> io::Result<()> {
+        if self.rbuf.is_empty() || self.wbuf.len() >= WRITE_HIGH_WATER {
+            return self.flush(self.write_timeout).await;
+        }
+        self.committed = self.wbuf.len();
+        Ok(())
+    }
+
+    /// Writes out the answers held back by [`Wire::finish_answer`], leaving any part of the
+    /// answer under way in the buffer.
+    pub(crate) async fn flush_committed(&mut self) -> io::Result<()> {
+        if self.committed == 0 {
+            return Ok(());
+        }
+        let done = self.wbuf.split_to(self.committed);
+        self.committed = 0;
+        let write = async {
+            self.io.write_all(&done).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(self.write_timeout, write).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// Drops the part of the buffer that belongs to the answer under way (an error answer
+    /// takes its place); answers held back for earlier requests stay.
+    pub(crate) fn discard_answer_under_way(&mut self) {
+        self.wbuf.truncate(self.committed);
     }
 
     /// Flushes when the write buffer is past the high-water mark.
