@@ -1,6 +1,8 @@
 //! Pipelined requests on one connection: answered in order, a batch read at once answered with
 //! one write, and a broken request in the middle never costs the answers before it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
