@@ -11,6 +11,10 @@ use icap_proto::{Method, ServiceOptions};
 pub const ECHO_PREVIEW: usize = 1024;
 /// Options-TTL announced in OPTIONS, in seconds.
 pub const OPTIONS_TTL: u64 = 3600;
+/// `X-Pipeline-Depth` announced in OPTIONS: requests a client may pipeline on a connection.
+/// The server reads them one after another, answers in order, and writes the answers to a
+/// batch it read at once together; this only bounds how far a client runs ahead.
+pub const PIPELINE_DEPTH: u32 = 16;
 
 /// Serves named services that all pass messages through unchanged.
 #[derive(Debug)]
@@ -44,6 +48,7 @@ pub fn echo_options(name: &str, methods: Vec<Method>, max_connections: usize) ->
     options.preview = Some(ECHO_PREVIEW);
     options.allow.no_content = true;
     options.transfer_preview = vec!["*".to_string()];
+    options.pipeline_depth = Some(PIPELINE_DEPTH);
     options
 }
 

@@ -869,3 +869,48 @@ srv_content_filtering.Action add_header score{Internal>5} X-Classification: inte
     // Nothing matched: 204.
     assert_eq!(recs["lunch.txt"]["verdict"], "allow", "{}", recs["lunch.txt"]);
 }
+
+/// dlpgate serve announces `X-Pipeline-Depth`, so small files go to it in pipelined batches;
+/// `--pipeline 1` sends them one by one. Both give every file the same verdict and hash: a
+/// batch never mixes up whose answer is whose (blocked files sit between clean ones).
+#[test]
+fn pipelined_and_one_by_one_scans_give_the_same_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    let mut expected = BTreeMap::new();
+    for i in 0..120 {
+        let name = format!("f{i:03}.txt");
+        let text = match i % 7 {
+            0 => format!("invoice {i}\n{CARD}"),
+            // Empty files, and one over the inline size that is streamed on its own.
+            1 => String::new(),
+            2 if i == 2 => "x".repeat(100_000),
+            _ => format!("meeting notes {i}: nothing to see\n").repeat(i % 5 + 1),
+        };
+        expected.insert(name.clone(), if i % 7 == 0 { "block" } else { "allow" }.to_string());
+        std::fs::write(tree.join(name), text).unwrap();
+    }
+    let server = Dlpgate::start(&[]);
+    let uri = format!("icap://127.0.0.1:{}/reqmod", server.port);
+    let tree = tree.display().to_string();
+    let pipelined = run(&["scan", "--json", "--server", &uri, &tree], dir.path());
+    let stderr = String::from_utf8_lossy(&pipelined.stderr);
+    assert_eq!(pipelined.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("120 files (up to 8 pipelined)"), "{stderr}");
+    let one_by_one = run(&["scan", "--json", "--pipeline", "1", "--server", &uri, &tree], dir.path());
+    let stderr1 = String::from_utf8_lossy(&one_by_one.stderr);
+    assert!(!stderr1.contains("pipelined"), "{stderr1}");
+    assert_eq!(verdicts(&pipelined.stdout), expected, "{stderr}");
+    assert_eq!(verdicts(&one_by_one.stdout), expected, "{stderr1}");
+    let (a, b) = (records(&pipelined.stdout), records(&one_by_one.stdout));
+    for (name, r) in &a {
+        assert_eq!(r["sha256"], b[name]["sha256"], "{name}");
+        let data = std::fs::read(Path::new(&tree).join(name)).unwrap();
+        assert_eq!(r["sha256"].as_str(), Some(sha256_hex(&data).as_str()), "{name}");
+        assert_eq!(r["rules"], b[name]["rules"], "{name}");
+        if r["verdict"] == "block" {
+            assert!(r["incident_id"].as_str().is_some_and(|id| id.starts_with("inc-")), "{name}: {r}");
+        }
+    }
+}

@@ -254,6 +254,10 @@ pub struct ServiceOptions {
     pub transfer_complete: Vec<String>,
     /// `X-Include`: extra headers the service wants from the client.
     pub x_include: Vec<String>,
+    /// `X-Pipeline-Depth` (a dlpgate extension; other servers do not send it): the server
+    /// reads requests sent one after another on a connection before their answers, and
+    /// answers them in order; a client may have this many in flight per connection.
+    pub pipeline_depth: Option<u32>,
 }
 
 impl ServiceOptions {
@@ -272,6 +276,7 @@ impl ServiceOptions {
             transfer_ignore: Vec::new(),
             transfer_complete: Vec::new(),
             x_include: Vec::new(),
+            pipeline_depth: None,
         }
     }
 
@@ -303,6 +308,11 @@ impl ServiceOptions {
             transfer_ignore: list("transfer-ignore"),
             transfer_complete: list("transfer-complete"),
             x_include: list("x-include"),
+            // An extension: a value that is not a number is ignored, not an error.
+            pipeline_depth: number("x-pipeline-depth")
+                .ok()
+                .flatten()
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
         })
     }
 
@@ -328,6 +338,9 @@ impl ServiceOptions {
         }
         if let Some(preview) = self.preview {
             headers.set("Preview", preview.to_string());
+        }
+        if let Some(depth) = self.pipeline_depth {
+            headers.set("X-Pipeline-Depth", depth.to_string());
         }
         for (name, list) in [
             ("Transfer-Preview", &self.transfer_preview),
@@ -394,9 +407,13 @@ mod tests {
         opts.transfer_complete = vec!["asp".into(), "exe".into()];
         opts.transfer_ignore = vec!["html".into()];
         opts.transfer_preview = vec!["*".into()];
+        opts.pipeline_depth = Some(16);
         let mut h = Headers::new();
         opts.to_headers(&mut h);
         assert_eq!(ServiceOptions::from_headers(&h).unwrap(), opts);
+        // The extension is optional and never breaks an OPTIONS answer.
+        h.set("X-Pipeline-Depth", "lots");
+        assert_eq!(ServiceOptions::from_headers(&h).unwrap().pipeline_depth, None);
         assert_eq!(opts.transfer_mode("html"), None);
         assert_eq!(opts.transfer_mode("EXE"), Some(false));
         assert_eq!(opts.transfer_mode("txt"), Some(true));

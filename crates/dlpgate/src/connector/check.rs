@@ -204,6 +204,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
         client: client.clone(),
         preview: settings.preview,
         limit: 1,
+        pipeline: 1,
     }]);
     let mut ok = true;
     for (label, name, data, expected) in [

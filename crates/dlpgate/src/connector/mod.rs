@@ -121,6 +121,11 @@ pub struct AddArgs {
     /// Preview size (default: what the server's OPTIONS announces).
     #[arg(long)]
     pub preview: Option<usize>,
+    /// Small files pipelined on one connection at most; 1 turns it off. Default: what the
+    /// server announces in `X-Pipeline-Depth` (dlpgate serve does), else off. Set it only for
+    /// a server that reads pipelined requests reliably.
+    #[arg(long)]
+    pub pipeline: Option<usize>,
     /// Files no server could judge: fail-closed (treated as blocked) or fail-open (allowed).
     #[arg(long, value_enum, default_value = "fail-closed")]
     pub failure: FailurePolicy,
@@ -169,6 +174,7 @@ fn add(dir: &std::path::Path, args: AddArgs) -> anyhow::Result<()> {
         connect_timeout: args.connect_timeout,
         read_timeout: args.read_timeout,
         preview: args.preview,
+        pipeline: args.pipeline,
         failure: args.failure,
         profile: args.profile,
     };

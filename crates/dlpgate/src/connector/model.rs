@@ -21,6 +21,8 @@ pub const MAX_WEIGHT: u32 = 1000;
 pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 5;
 /// Default read timeout, seconds.
 pub const DEFAULT_READ_TIMEOUT_SECS: u64 = 60;
+/// Largest pipeline depth a connector may ask for.
+pub const MAX_PIPELINE: usize = 64;
 /// Largest connectors file read.
 pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
 
@@ -137,6 +139,11 @@ pub struct Connector {
     /// Preview size; none takes the server's.
     #[serde(default)]
     pub preview: Option<usize>,
+    /// Small files pipelined on one connection at most (1: none); none takes what the server
+    /// announces in `X-Pipeline-Depth` (dlpgate serve does), else none. Set it only for a
+    /// server that reads pipelined requests reliably.
+    #[serde(default)]
+    pub pipeline: Option<usize>,
     /// fail-closed or fail-open.
     #[serde(default)]
     pub failure: FailurePolicy,
@@ -175,6 +182,9 @@ impl Connector {
                     server.uri
                 );
             }
+        }
+        if self.pipeline.is_some_and(|n| n == 0 || n > MAX_PIPELINE) {
+            bail!("connector {:?}: pipeline must be 1..={MAX_PIPELINE}", self.name);
         }
         if self.connect_timeout == 0 || self.read_timeout == 0 {
             bail!("connector {:?}: timeouts must be at least 1 second", self.name);
@@ -225,6 +235,7 @@ impl Connector {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT_SECS,
             read_timeout: DEFAULT_READ_TIMEOUT_SECS,
             preview: None,
+            pipeline: None,
             failure: FailurePolicy::default(),
             profile: Profile::default(),
         }

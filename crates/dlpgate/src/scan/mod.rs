@@ -46,6 +46,9 @@ pub const SMALL_FILE: u64 = 256 * 1024;
 /// that takes a few microseconds, less than a trip to the blocking pool (two thread wake-ups,
 /// and new pool threads when many files are in flight). Larger ones go to the pool.
 pub const INLINE_READ: u64 = 64 * 1024;
+/// Small files sent in one pipelined batch at most, to a server that announces
+/// `X-Pipeline-Depth` (the connector's `pipeline` or `--pipeline` set it for any server).
+pub const DEFAULT_PIPELINE_BATCH: usize = 8;
 /// Files the walker hands over at a time.
 pub const WALK_BATCH: usize = 64;
 /// Longest time a found file waits for its batch to fill.
@@ -100,6 +103,10 @@ pub struct ScanArgs {
     /// Files in flight at once (default: the servers' Max-Connections, at most 32).
     #[arg(long)]
     pub parallel: Option<usize>,
+    /// Small files pipelined on one connection at most; 1 turns it off. Default: the
+    /// connector's, else what the server announces in `X-Pipeline-Depth` (at most 8), else off.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub pipeline: Option<u16>,
     /// JSON Lines on stdout, one object per file.
     #[arg(long)]
     pub json: bool,
@@ -372,6 +379,44 @@ async fn judge_file(
     (outcome_record(&found, outcome, failure), found)
 }
 
+/// Judges small files: one alone as [`judge_file`] does, several read into memory and sent
+/// as one pipelined batch ([`Pool::judge_batch`]).
+async fn judge_small(
+    pool: &Pool,
+    settings: send::SendSettings,
+    files: Vec<walk::Found>,
+    failure: FailurePolicy,
+) -> Vec<(Record, walk::Found)> {
+    if files.len() == 1 {
+        let mut files = files;
+        return match files.pop() {
+            Some(found) => vec![judge_file(pool, settings, found, failure).await],
+            None => Vec::new(),
+        };
+    }
+    let mut judged = Vec::with_capacity(files.len());
+    let mut batch: Vec<(walk::Found, Vec<u8>)> = Vec::with_capacity(files.len());
+    for found in files {
+        match read_small(&found.path, found.dir.as_deref(), found.size) {
+            Ok(Some(data)) => batch.push((found, data)),
+            // Grown past the inline size since the walk: streamed on its own.
+            Ok(None) => judged.push(judge_file(pool, settings, found, failure).await),
+            Err(e) => {
+                let outcome = Outcome::Failed { reason: format!("cannot read the file: {e}"), server: None };
+                judged.push((outcome_record(&found, outcome, failure), found));
+            }
+        }
+    }
+    let names: Vec<String> = batch.iter().map(|(f, _)| f.rel.to_string_lossy().into_owned()).collect();
+    let files: Vec<(&str, &[u8])> =
+        names.iter().zip(&batch).map(|(n, (_, d))| (n.as_str(), d.as_slice())).collect();
+    let outcomes = pool.judge_batch(&settings, &files).await;
+    for (outcome, (found, _)) in outcomes.into_iter().zip(batch) {
+        judged.push((outcome_record(&found, outcome, failure), found));
+    }
+    judged
+}
+
 /// What a server's OPTIONS said before the scan.
 #[derive(Debug, Default)]
 struct Probe {
@@ -379,6 +424,8 @@ struct Probe {
     max_connections: Option<usize>,
     /// OPTIONS answered: the preview can come from it.
     options: bool,
+    /// Its `X-Pipeline-Depth`.
+    pipeline_depth: Option<u32>,
     /// Nothing answered: why (the server starts set aside).
     unreachable: Option<String>,
 }
@@ -398,6 +445,7 @@ async fn probe(clients: &[Client], uris: &[IcapUri]) -> (Vec<Probe>, Option<Kind
                 probes.push(Probe {
                     max_connections: options.max_connections.map(|m| m as usize),
                     options: true,
+                    pipeline_depth: options.pipeline_depth,
                     unreachable: None,
                 });
                 if method.is_none() {
@@ -467,6 +515,10 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             weight: server.weight,
             client,
             limit,
+            pipeline: match args.pipeline.map(usize::from).or(connector.pipeline) {
+                Some(n) => n,
+                None => probe.pipeline_depth.map_or(1, |d| (d as usize).min(DEFAULT_PIPELINE_BATCH)),
+            },
             // A server whose OPTIONS did not answer gets whole bodies: asking its OPTIONS
             // before every file would queue them behind one another.
             preview: match connector.preview {
@@ -511,7 +563,11 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     };
     let mut out = Output::new(&args, connector.failure)?;
     let mut pending: VecDeque<walk::Found> = VecDeque::new();
+    // Small files go in pipelined batches to servers that take them; a batch holds at most
+    // half the files in flight, so that at least two connections share the work.
+    let batch = pool.pipeline_depth().min(parallel / 2).max(1);
     let mut small = FuturesUnordered::new();
+    let mut small_files = 0usize;
     let mut large = tokio::task::JoinSet::new();
     // The file of each large task: a task that panicked still gets its record.
     let mut large_files: std::collections::HashMap<tokio::task::Id, (PathBuf, u64)> =
@@ -525,10 +581,16 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
             // Interrupted: the files in flight finish, the others get no verdict.
             pending.clear();
         }
-        while small.len() + large.len() < parallel {
+        while small_files + large.len() < parallel {
             let Some(found) = pending.pop_front() else { break };
             if found.size <= INLINE_READ {
-                small.push(judge_file(&pool, settings, found, failure));
+                let mut files = vec![found];
+                let room = batch.min(parallel - small_files - large.len());
+                while files.len() < room && pending.front().is_some_and(|f| f.size <= INLINE_READ) {
+                    files.extend(pending.pop_front());
+                }
+                small_files += files.len();
+                small.push(judge_small(&pool, settings, files, failure));
             } else {
                 let file = (found.path.clone(), found.size);
                 let pool = pool.clone();
@@ -536,7 +598,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                 large_files.insert(task.id(), file);
             }
         }
-        let in_flight = small.len() + large.len();
+        let in_flight = small_files + large.len();
         if !walking && pending.is_empty() && in_flight == 0 {
             break;
         }
@@ -544,7 +606,12 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
         let flushed = out.flushed;
         tokio::select! {
             biased;
-            Some((r, found)) = small.next(), if !small.is_empty() => out.done(r, &found, &mut state)?,
+            Some(judged) = small.next(), if !small.is_empty() => {
+                small_files -= judged.len();
+                for (r, found) in judged {
+                    out.done(r, &found, &mut state)?;
+                }
+            }
             Some(joined) = large.join_next_with_id(), if !large.is_empty() => match joined {
                 Ok((id, (r, found))) => {
                     large_files.remove(&id);
@@ -889,7 +956,11 @@ impl Output {
         let servers: Vec<String> = pool
             .servers()
             .iter()
-            .map(|s| format!("{} {} files", s.uri, s.judged.load(Ordering::Relaxed)))
+            .map(|s| {
+                let pipelined =
+                    if s.pipeline > 1 { format!(" (up to {} pipelined)", s.pipeline) } else { String::new() };
+                format!("{} {} files{pipelined}", s.uri, s.judged.load(Ordering::Relaxed))
+            })
             .collect();
         lines.push(format!(
             "{} by {} ({} in flight at most); failovers: {}",

@@ -30,6 +30,8 @@ pub struct PoolServer {
     client: Client,
     /// The preview to send it.
     preview: Preview,
+    /// Requests pipelined on one of its connections at most (1: none).
+    pub pipeline: usize,
     /// Files in flight to it: at most its Max-Connections.
     slots: tokio::sync::Semaphore,
     health: Mutex<Health>,
@@ -57,6 +59,9 @@ pub struct PoolEntry {
     pub preview: Preview,
     /// Files in flight to it at most (its Max-Connections).
     pub limit: usize,
+    /// Requests pipelined on one connection at most (1: none): what it announces in
+    /// `X-Pipeline-Depth`, or what the connector says.
+    pub pipeline: usize,
 }
 
 /// The servers, balanced and failed over.
@@ -109,6 +114,7 @@ impl Pool {
                     uri: e.uri,
                     client: e.client,
                     preview: e.preview,
+                    pipeline: e.pipeline.max(1),
                     slots: tokio::sync::Semaphore::new(e.limit.max(1)),
                     weight: e.weight.max(1),
                     judged: AtomicU64::new(0),
@@ -148,6 +154,12 @@ impl Pool {
     /// round robin pick among the servers that are up, then the other servers that are up.
     /// Servers set aside are not tried: with all of them aside, the list is empty.
     pub fn order(&self) -> Vec<usize> {
+        self.order_for(1)
+    }
+
+    /// Like [`Pool::order`] for `files` files that go together (a pipelined batch): the
+    /// round robin charges the pick for each of them, so weights hold in files, not batches.
+    fn order_for(&self, files: usize) -> Vec<usize> {
         let now = Instant::now();
         let mut probation = Vec::new();
         let mut up = Vec::new();
@@ -165,17 +177,18 @@ impl Pool {
         }
         let mut order = probation;
         {
+            let files = i64::try_from(files.max(1)).unwrap_or(1);
             let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
             let total: i64 = up.iter().map(|&i| i64::from(self.servers[i].weight)).sum();
             let mut best: Option<usize> = None;
             for &i in &up {
-                current[i] += i64::from(self.servers[i].weight);
+                current[i] += files * i64::from(self.servers[i].weight);
                 if best.is_none_or(|b| current[i] > current[b]) {
                     best = Some(i);
                 }
             }
             if let Some(b) = best {
-                current[b] -= total;
+                current[b] -= files * total;
                 order.push(b);
             }
         }
@@ -184,14 +197,7 @@ impl Pool {
                 order.push(i);
             }
         }
-        order
-    }
-
-    /// Judges one file, failing over while nothing was answered.
-    pub async fn judge(&self, settings: &SendSettings, name: &str, source: &impl Source) -> Outcome {
-        let mut tried: Vec<String> = Vec::new();
-        let mut order = self.order();
-        // The pick has no free slot: another server that is up and has one takes the file.
+        // The pick has no free slot: another server that is up and has one goes first.
         if let Some(&first) = order.first() {
             if self.servers[first].slots.available_permits() == 0 {
                 if let Some(j) = order.iter().position(|&i| self.servers[i].slots.available_permits() > 0) {
@@ -200,6 +206,94 @@ impl Pool {
                 }
             }
         }
+        order
+    }
+
+    /// The largest batch a server of the pool takes pipelined (1: none does).
+    pub fn pipeline_depth(&self) -> usize {
+        self.servers.iter().map(|s| s.pipeline).max().unwrap_or(1)
+    }
+
+    /// Judges small files in memory that go together. The round robin picks one server for
+    /// all of them; when it takes pipelined requests, they go as pipelined batches
+    /// ([`send::send_batch`]) on one connection, and a file left without an answer, or
+    /// answered `503`, then goes through [`Pool::judge`] on its own, with its failover.
+    /// Otherwise each file goes to that server on its own connection, failing over as
+    /// [`Pool::judge`] does.
+    pub async fn judge_batch(&self, settings: &SendSettings, files: &[(&str, &[u8])]) -> Vec<Outcome> {
+        let order = self.order_for(files.len());
+        let Some(&i) = order.first().filter(|&&i| self.servers[i].pipeline > 1) else {
+            let each = files.iter().map(|(name, data)| {
+                let order = &order;
+                async move { self.judge_in(order, settings, name, &super::BytesSource(data)).await }
+            });
+            return futures_util::future::join_all(each).await;
+        };
+        let server = &self.servers[i];
+        let mut outcomes: Vec<Option<Outcome>> = files.iter().map(|_| None).collect();
+        if let Ok(_slot) = server.slots.acquire().await {
+            let settings = SendSettings { preview: server.preview, ..*settings };
+            let mut answered = false;
+            let mut last_error = None;
+            for (n, chunk) in files.chunks(server.pipeline).enumerate() {
+                let answers = send::send_batch(&server.client, &server.uri, &settings, chunk).await;
+                for (k, answer) in answers.into_iter().enumerate() {
+                    let slot = &mut outcomes[n * server.pipeline + k];
+                    match answer {
+                        Ok(judged) => {
+                            answered = true;
+                            server.judged.fetch_add(1, Ordering::Relaxed);
+                            *slot = Some(Outcome::Judged { judged, server: server.name.clone() });
+                        }
+                        // Another server may judge these (see `judge`).
+                        Err(e) if e.icap_status() == Some(503) => answered = true,
+                        Err(e) if !e.was_answered() => last_error = Some(describe(&e)),
+                        Err(e) => {
+                            answered = true;
+                            *slot = Some(Outcome::Failed {
+                                reason: format!("{} answered with an error: {}", server.uri, describe(&e)),
+                                server: Some(server.uri.to_string()),
+                            });
+                        }
+                    }
+                }
+            }
+            match (answered, last_error) {
+                (false, Some(why)) => self.set_down(i, why),
+                (true, _) => self.set_up(i),
+                (false, None) => {}
+            }
+        }
+        let mut done = Vec::with_capacity(files.len());
+        for (outcome, (name, data)) in outcomes.into_iter().zip(files) {
+            done.push(match outcome {
+                Some(o) => o,
+                None => {
+                    let o = self.judge(settings, name, &super::BytesSource(data)).await;
+                    if matches!(o, Outcome::Judged { .. }) {
+                        self.failovers.fetch_add(1, Ordering::Relaxed);
+                    }
+                    o
+                }
+            });
+        }
+        done
+    }
+
+    /// Judges one file, failing over while nothing was answered.
+    pub async fn judge(&self, settings: &SendSettings, name: &str, source: &impl Source) -> Outcome {
+        self.judge_in(&self.order(), settings, name, source).await
+    }
+
+    /// Judges one file on the servers of `order`, failing over while nothing was answered.
+    async fn judge_in(
+        &self,
+        order: &[usize],
+        settings: &SendSettings,
+        name: &str,
+        source: &impl Source,
+    ) -> Outcome {
+        let mut tried: Vec<String> = Vec::new();
         for (attempt, &i) in order.iter().enumerate() {
             let server = &self.servers[i];
             let Ok(_slot) = server.slots.acquire().await else { continue };
@@ -300,6 +394,7 @@ mod tests {
             client: Client::new(icap::client::ClientConfig::default()),
             preview: Preview::FromOptions,
             limit: 4,
+            pipeline: 1,
         }
     }
 
@@ -313,6 +408,24 @@ mod tests {
         let mut order = pool.order();
         order.sort_unstable();
         assert_eq!(order, vec![0, 1]);
+    }
+
+    #[test]
+    fn weights_hold_in_files_when_files_go_in_batches() {
+        let pool = Pool::new(vec![entry(1, 3), entry(2, 1)]);
+        // 8 files at once to the heavier server: 6 of 8 was its share, so the next two
+        // single files go to the other one.
+        assert_eq!(pool.order_for(8)[0], 0);
+        assert_eq!(pool.order()[0], 1);
+        assert_eq!(pool.order()[0], 1);
+        // Over many mixed batches, 3:1 in files.
+        let mut files = [0usize; 2];
+        for n in 0..40 {
+            let size = if n % 3 == 0 { 1 } else { 8 };
+            files[pool.order_for(size)[0]] += size;
+        }
+        let share = files[0] as f64 / (files[0] + files[1]) as f64;
+        assert!((0.70..=0.80).contains(&share), "3:1 by weight, got {files:?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use icap::client::{Client, ClientError, ClientRequest, IcapUri, Preview};
+use icap::client::{Batched, Client, ClientError, ClientRequest, ClientResponse, IcapUri, Preview};
 use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Method};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
@@ -48,6 +48,78 @@ pub struct Judged {
     pub latency: Duration,
 }
 
+/// The HTTP message that carries a file, as an ICAP request: the request, and what goes
+/// around the file in the body (the multipart framing of `--multipart`, else nothing).
+#[derive(Debug)]
+pub struct Carrier {
+    /// The ICAP request.
+    pub request: ClientRequest,
+    /// Bytes before the file in the body.
+    pub prefix: String,
+    /// Bytes after it.
+    pub suffix: String,
+}
+
+impl Carrier {
+    /// The message for `size` bytes named `name`.
+    pub fn new(settings: &SendSettings, name: &str, size: u64) -> Self {
+        let file_name = name.rsplit('/').next().unwrap_or(name);
+        let content_type = content_type(file_name);
+        let url = format!("http://{SCAN_HOST}/{}", encode_path(name));
+        let disposition = format!("attachment; filename=\"{}\"", quote_safe(file_name));
+        let (prefix, suffix) = if settings.multipart && settings.method == Method::Reqmod {
+            (
+                format!(
+                    "--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\n\
+                     Content-Type: {content_type}\r\n\r\n",
+                    quote_safe(file_name)
+                ),
+                format!("\r\n--{MULTIPART_BOUNDARY}--\r\n"),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let length = size + prefix.len() as u64 + suffix.len() as u64;
+        let mut request = match settings.method {
+            Method::Respmod => {
+                let mut req = Headers::new();
+                req.append("Host", SCAN_HOST);
+                let mut res = Headers::new();
+                res.append("Content-Type", content_type);
+                res.append("Content-Length", length.to_string());
+                res.append("Content-Disposition", disposition);
+                ClientRequest::respmod(
+                    Some(HttpRequestHead::new("GET", url, req)),
+                    HttpResponseHead::new(200, "OK", res),
+                )
+            }
+            _ => {
+                let mut req = Headers::new();
+                req.append("Host", SCAN_HOST);
+                if settings.multipart {
+                    req.append("Content-Type", format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}"));
+                } else {
+                    req.append("Content-Type", content_type);
+                    req.append("Content-Disposition", disposition);
+                }
+                req.append("Content-Length", length.to_string());
+                ClientRequest::reqmod(HttpRequestHead::new("POST", url, req))
+            }
+        };
+        request.preview = match settings.preview {
+            Preview::FromOptions if length <= WHOLE_BODY_UP_TO => Preview::Off,
+            preview => preview,
+        };
+        request.extension = file_name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
+        Self { request, prefix, suffix }
+    }
+
+    /// The whole body for a file in memory.
+    pub fn body_of(&self, data: &[u8]) -> Vec<u8> {
+        [self.prefix.as_bytes(), data, self.suffix.as_bytes()].concat()
+    }
+}
+
 /// Sends `size` bytes of `body`, named `name`, to `uri`.
 pub async fn send(
     client: &Client,
@@ -58,55 +130,7 @@ pub async fn send(
     body: &mut (dyn AsyncRead + Unpin + Send),
 ) -> Result<Judged, ClientError> {
     let started = Instant::now();
-    let file_name = name.rsplit('/').next().unwrap_or(name);
-    let content_type = content_type(file_name);
-    let url = format!("http://{SCAN_HOST}/{}", encode_path(name));
-    let disposition = format!("attachment; filename=\"{}\"", quote_safe(file_name));
-    let (prefix, suffix) = if settings.multipart && settings.method == Method::Reqmod {
-        (
-            format!(
-                "--{MULTIPART_BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\n\
-                 Content-Type: {content_type}\r\n\r\n",
-                quote_safe(file_name)
-            ),
-            format!("\r\n--{MULTIPART_BOUNDARY}--\r\n"),
-        )
-    } else {
-        (String::new(), String::new())
-    };
-    let length = size + prefix.len() as u64 + suffix.len() as u64;
-    let mut request = match settings.method {
-        Method::Respmod => {
-            let mut req = Headers::new();
-            req.append("Host", SCAN_HOST);
-            let mut res = Headers::new();
-            res.append("Content-Type", content_type);
-            res.append("Content-Length", length.to_string());
-            res.append("Content-Disposition", disposition);
-            ClientRequest::respmod(
-                Some(HttpRequestHead::new("GET", url, req)),
-                HttpResponseHead::new(200, "OK", res),
-            )
-        }
-        _ => {
-            let mut req = Headers::new();
-            req.append("Host", SCAN_HOST);
-            if settings.multipart {
-                req.append("Content-Type", format!("multipart/form-data; boundary={MULTIPART_BOUNDARY}"));
-            } else {
-                req.append("Content-Type", content_type);
-                req.append("Content-Disposition", disposition);
-            }
-            req.append("Content-Length", length.to_string());
-            ClientRequest::reqmod(HttpRequestHead::new("POST", url, req))
-        }
-    };
-    request.preview = match settings.preview {
-        Preview::FromOptions if length <= WHOLE_BODY_UP_TO => Preview::Off,
-        preview => preview,
-    };
-    request.extension = file_name.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
-
+    let Carrier { request, prefix, suffix } = Carrier::new(settings, name, size);
     // Only the symantec profile needs to know whether the body changed beyond what the
     // client's `unmodified` says; the others skip hashing the answer.
     let mut sink = HashSink { hasher: (settings.profile == Profile::Symantec).then(Sha256::new) };
@@ -126,16 +150,68 @@ pub async fn send(
         let drained = drain(&mut hashed).await.is_ok();
         (response, drained.then(|| hex::encode(hashed.hasher.finalize())))
     };
-    let sent_sha = response.sent_sha256;
     let answer_sha = sink.hasher.map(|h| h.finalize().to_vec());
+    let verdict = verdict_of(settings.profile, &response, answer_sha.as_deref());
+    Ok(Judged { verdict, sha256: file_sha, latency: started.elapsed() })
+}
+
+/// Sends small files in memory to `uri` as one pipelined batch ([`Client::send_pipelined`]);
+/// an answer per file, in order.
+pub async fn send_batch(
+    client: &Client,
+    uri: &IcapUri,
+    settings: &SendSettings,
+    files: &[(&str, &[u8])],
+) -> Vec<Result<Judged, ClientError>> {
+    let started = Instant::now();
+    let carriers: Vec<Carrier> =
+        files.iter().map(|(name, data)| Carrier::new(settings, name, data.len() as u64)).collect();
+    let bodies: Vec<Vec<u8>> = carriers
+        .iter()
+        .zip(files)
+        .filter(|(c, _)| !c.prefix.is_empty())
+        .map(|(c, (_, data))| c.body_of(data))
+        .collect();
+    let mut framed = bodies.iter();
+    let batch: Vec<Batched<'_>> = carriers
+        .iter()
+        .zip(files)
+        .map(|(c, (_, data))| {
+            let body = if c.prefix.is_empty() { *data } else { framed.next().map_or(*data, Vec::as_slice) };
+            Batched { request: &c.request, body: Some(body) }
+        })
+        .collect();
+    let answers = client.send_pipelined(uri, &batch).await;
+    let latency = started.elapsed();
+    answers
+        .into_iter()
+        .zip(files)
+        .map(|(answer, (_, data))| {
+            let collected = answer?;
+            let response = &collected.response;
+            let answer_sha =
+                (settings.profile == Profile::Symantec).then(|| Sha256::digest(&collected.body).to_vec());
+            let verdict = verdict_of(settings.profile, response, answer_sha.as_deref());
+            // Without framing the client hashed exactly the file.
+            let sha256 = if response.sent_len == data.len() as u64 {
+                hex::encode(response.sent_sha256)
+            } else {
+                hex::encode(Sha256::digest(data))
+            };
+            Ok(Judged { verdict, sha256: Some(sha256), latency })
+        })
+        .collect()
+}
+
+/// The verdict of an answer; `answer_sha` is the hash of its body when the profile needs it.
+fn verdict_of(profile: Profile, response: &ClientResponse, answer_sha: Option<&[u8]>) -> Verdict {
     let has_body =
         response.body_len > 0 || response.http_response.is_some() || response.http_request.is_some();
-    let verdict = verdict::read(
-        settings.profile,
-        &response,
-        verdict::Sent { sha256: &sent_sha, answer_sha256: answer_sha.as_deref().filter(|_| has_body) },
-    );
-    Ok(Judged { verdict, sha256: file_sha, latency: started.elapsed() })
+    verdict::read(
+        profile,
+        response,
+        verdict::Sent { sha256: &response.sent_sha256, answer_sha256: answer_sha.filter(|_| has_body) },
+    )
 }
 
 /// SHA-256 of everything `reader` gives, hex.

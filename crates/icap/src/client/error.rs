@@ -17,7 +17,7 @@ enum Kind {
 }
 
 /// A failed exchange with one server.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ClientError {
     kind: Kind,
     server: String,

@@ -39,7 +39,7 @@ fn failed<T>(error: ClientError, retryable: bool) -> Outcome<T> {
     Outcome::Failed { error, retryable }
 }
 
-fn base_head(method: Method, uri: &IcapUri, config: &ClientConfig) -> RequestHead {
+pub(super) fn base_head(method: Method, uri: &IcapUri, config: &ClientConfig) -> RequestHead {
     let mut head = RequestHead::new(method, uri.to_string());
     head.headers.append("Host", uri.authority());
     head.headers.append("User-Agent", config.user_agent.clone());
@@ -85,11 +85,11 @@ pub(crate) async fn options(conn: Conn, uri: &IcapUri, config: &ClientConfig) ->
     }
 }
 
-fn wants_close(response: &Response) -> bool {
+pub(super) fn wants_close(response: &Response) -> bool {
     response.head.headers.list("connection").any(|v| v.eq_ignore_ascii_case("close"))
 }
 
-async fn timed<T>(
+pub(super) async fn timed<T>(
     limit: Duration,
     server: &str,
     fut: impl std::future::Future<Output = std::io::Result<T>>,
@@ -103,7 +103,7 @@ async fn timed<T>(
 
 /// When the request side last moved (a body read or a write): a server that answers only
 /// after the whole body is not idle while a long upload is still going out.
-struct Progress {
+pub(super) struct Progress {
     start: Instant,
     last_ms: AtomicU64,
 }
@@ -125,7 +125,7 @@ impl Progress {
 
 /// The next answer event. Times out after `limit` without a byte from the server, unless the
 /// request side made progress within `limit` (`progress`).
-async fn next_event<R: AsyncRead + Unpin + ?Sized>(
+pub(super) async fn next_event<R: AsyncRead + Unpin + ?Sized>(
     io: &mut R,
     buf: &mut BytesMut,
     decoder: &mut ResponseDecoder,
@@ -297,7 +297,7 @@ pub(crate) async fn modify(
 
 /// A 200 that turned a request into a response (a block page) or changed the response status
 /// modified the message, whatever its body.
-fn same_kind_of_message(request: &ClientRequest, response: &Response) -> bool {
+pub(super) fn same_kind_of_message(request: &ClientRequest, response: &Response) -> bool {
     match request.method {
         Method::Respmod => {
             response.http_response.as_ref().map(|r| r.status())

@@ -6,6 +6,7 @@ mod body;
 mod connect;
 mod error;
 mod exchange;
+mod pipeline;
 mod pool;
 mod uri;
 
@@ -19,6 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use connect::{Connecting, Connector, TcpConnector};
 pub use error::ClientError;
+pub use pipeline::Batched;
 pub use uri::{IcapUri, ICAPS_PORT, ICAP_PORT};
 
 use crate::server::Io;
@@ -413,6 +415,63 @@ impl Client {
         body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
     ) -> Result<Collected, ClientError> {
         self.send_collect(uri, &ClientRequest::respmod(http_request, http_response), body).await
+    }
+
+    /// Sends small requests on one connection, pipelined: every request of `batch` is written
+    /// before the first answer is read, and the answers, bodies collected, come back in the
+    /// batch's order. Only for servers that read requests ahead of their answers (c-icap;
+    /// dlpgate serve, which announces [`ServiceOptions::pipeline_depth`]).
+    ///
+    /// Requests left without an answer when a connection ends (a server that closes after a
+    /// number of requests, a stale pooled connection) go again on a new connection, as long as
+    /// each new connection answers at least one. A request that still has no answer gets an
+    /// error whose [`ClientError::was_answered`] is false: no server judged it.
+    pub async fn send_pipelined(
+        &self,
+        uri: &IcapUri,
+        batch: &[Batched<'_>],
+    ) -> Vec<Result<Collected, ClientError>> {
+        let key = server_key(uri);
+        let _permit = self.permit(&key).await;
+        let mut results: Vec<Result<Collected, ClientError>> = Vec::with_capacity(batch.len());
+        while results.len() < batch.len() {
+            let rest = &batch[results.len()..];
+            let pooled = self.inner.pool.take(&key);
+            let was_pooled = pooled.is_some();
+            let io = match pooled {
+                Some(io) => io,
+                None => match self.connect(uri).await {
+                    Ok(io) => io,
+                    Err(e) => {
+                        results.extend(rest.iter().map(|_| Err(e.clone())));
+                        break;
+                    }
+                },
+            };
+            let round = pipeline::exchange(exchange::Conn { io }, uri, &self.inner.config, rest).await;
+            let progressed = !round.answers.is_empty();
+            for answer in &round.answers {
+                match answer {
+                    Ok(c) => self.note_istag(uri, c.response.istag()),
+                    Err(e) => self.note_istag(uri, e.istag()),
+                }
+            }
+            results.extend(round.answers);
+            if let Some(conn) = round.reusable {
+                self.inner.pool.put(&key, conn.io);
+            }
+            if let Some(error) = round.unanswered {
+                // Again only over a broken connection, never after a timeout (the server may
+                // still be judging them), and only while connections make progress.
+                if !(error.is_io() && (progressed || was_pooled)) {
+                    let left = batch.len() - results.len();
+                    results.extend(std::iter::repeat_n(error, left).map(Err));
+                    break;
+                }
+                tracing::debug!(server = %uri.authority(), %error, "pipelined requests left unanswered; sending them again");
+            }
+        }
+        results
     }
 
     /// Waits for a connection slot on this server ([`ClientConfig::max_connections_per_server`]).
