@@ -9,6 +9,7 @@
 #   scripts/bench-scan.sh [SMALL_FILES] [LARGE_FILES]
 #
 # DLPGATE_BIN=path runs that binary (an older build, to compare) instead of building one.
+# SCAN_ARGS="..." adds arguments to each scan (SCAN_ARGS="--pipeline 1": no pipelining).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 small=${1:-10000}
@@ -56,7 +57,7 @@ bench() {
     cat "$tree"/*/* "$tree"/* >/dev/null 2>&1 || true   # page cache
     before=$(cpu $server)
     /usr/bin/time -f "%e %U %S" -o "$run/time" \
-        "$bin" --log warn scan --no-progress --json --server "icap://127.0.0.1:$port/reqmod" "$tree" \
+        "$bin" --log warn scan --no-progress --json ${SCAN_ARGS:-} --server "icap://127.0.0.1:$port/reqmod" "$tree" \
         >"$run/out.jsonl" 2>"$run/err" || true
     after=$(cpu $server)
     read -r wall user sys <"$run/time"

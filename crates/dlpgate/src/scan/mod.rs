@@ -4,12 +4,14 @@
 //! - [`walk`]: files, globs, include/exclude patterns, maximum size.
 //! - [`send`]: one file to one server as an upload (REQMOD) or a download (RESPMOD).
 //! - [`pool`]: weighted balancing and failover only when nothing was answered.
+//! - [`reader`]: large files read from the page cache on the worker, from disk on the pool.
 //! - [`record`]: output lines, the resume state, quarantine.
 //!
 //! Exit codes: 0 when everything was allowed, 1 when something was blocked, 2 when a file has
 //! no verdict (or the scan could not run).
 
 pub mod pool;
+pub mod reader;
 pub mod record;
 pub mod send;
 pub mod walk;
@@ -53,7 +55,7 @@ pub const DEFAULT_PIPELINE_BATCH: usize = 8;
 pub const WALK_BATCH: usize = 64;
 /// Longest time a found file waits for its batch to fill.
 pub const WALK_BATCH_WAIT: Duration = Duration::from_millis(2);
-/// Read buffer of a streamed file.
+/// Read size of a streamed file whose data is not in the page cache (see [`reader`]).
 pub const READ_BUFFER: usize = 256 * 1024;
 /// How often the progress bar's message (bytes, rate) is made again.
 pub const PROGRESS_MESSAGE_EVERY: Duration = Duration::from_millis(100);
@@ -242,10 +244,7 @@ impl Source for FileSource<'_> {
         .map_err(std::io::Error::other)??;
         Ok(match opened {
             Opened::Small(data, size) => (Box::new(std::io::Cursor::new(data)), size),
-            Opened::Large(file, size) => {
-                let file = tokio::fs::File::from_std(file);
-                (Box::new(tokio::io::BufReader::with_capacity(READ_BUFFER, file)), size)
-            }
+            Opened::Large(file, size) => (Box::new(reader::FileReader::new(file)), size),
         })
     }
 }
