@@ -73,13 +73,32 @@ pub fn encode_continue(dst: &mut BytesMut) {
     dst.extend_from_slice(b"ICAP/1.0 100 Continue\r\n\r\n");
 }
 
+/// Appends the headers and the blank line, with `Encapsulated` as `parts` say (in the place of
+/// the first one the headers hold, else last) or none: what `Headers::set` (or `remove`) and
+/// `Headers::encode` give, without copying the headers for each answer.
 fn encode_headers_with_encapsulated(headers: &Headers, parts: Option<&Parts<'_>>, dst: &mut BytesMut) {
-    let mut headers = headers.clone();
-    match parts {
-        Some(parts) => headers.set("Encapsulated", parts.encapsulated().to_string()),
-        None => headers.remove("Encapsulated"),
+    let encapsulated = parts.map(Parts::encapsulated);
+    let mut pending = encapsulated.as_ref();
+    let put_encapsulated = |name: &str, value: &Encapsulated, dst: &mut BytesMut| {
+        dst.extend_from_slice(name.as_bytes());
+        let _ = std::fmt::Write::write_fmt(dst, format_args!(": {value}\r\n"));
+    };
+    for (name, value) in headers.iter() {
+        if name.eq_ignore_ascii_case("encapsulated") {
+            if let Some(value) = pending.take() {
+                put_encapsulated(name, value, dst);
+            }
+            continue;
+        }
+        dst.reserve(name.len() + value.len() + 4);
+        dst.extend_from_slice(name.as_bytes());
+        dst.extend_from_slice(b": ");
+        dst.extend_from_slice(value);
+        dst.extend_from_slice(b"\r\n");
     }
-    headers.encode(dst);
+    if let Some(value) = pending {
+        put_encapsulated("Encapsulated", value, dst);
+    }
     dst.extend_from_slice(b"\r\n");
 }
 
@@ -120,6 +139,47 @@ impl Response {
             encode_bare_response(&self.head, dst);
         } else {
             encode_response_head(&self.head, self.parts(), dst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `encode_headers_with_encapsulated` stands for: `set` (or `remove`), then `encode`.
+    fn reference(headers: &Headers, parts: Option<&Parts<'_>>) -> BytesMut {
+        let mut headers = headers.clone();
+        match parts {
+            Some(parts) => headers.set("Encapsulated", parts.encapsulated().to_string()),
+            None => headers.remove("Encapsulated"),
+        }
+        let mut out = BytesMut::new();
+        headers.encode(&mut out);
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    #[test]
+    fn encapsulated_goes_where_set_would_put_it() {
+        let http = HttpResponseHead::new(403, "Forbidden", Headers::new());
+        let with = Parts { http_request: None, http_response: Some(&http), body: Section::ResBody };
+        let mut cases = Vec::new();
+        let mut h = Headers::new();
+        h.append("ISTag", "\"t\"");
+        h.append("Server", "x");
+        cases.push(h.clone());
+        h.append("encapsulated", "null-body=0");
+        h.append("X-A", "1");
+        h.append("Encapsulated", "res-body=9");
+        cases.push(h);
+        cases.push(Headers::new());
+        for headers in &cases {
+            for parts in [Some(&with), Some(&Parts::NONE), None] {
+                let mut got = BytesMut::new();
+                encode_headers_with_encapsulated(headers, parts, &mut got);
+                assert_eq!(got, reference(headers, parts), "{headers:?}");
+            }
         }
     }
 }
