@@ -44,7 +44,7 @@ fn failed<T>(error: ClientError, retryable: bool) -> Outcome<T> {
     Outcome::Failed { error, retryable }
 }
 
-pub(super) fn base_head(method: Method, uri: &IcapUri, config: &ClientConfig) -> RequestHead {
+fn base_head(method: Method, uri: &IcapUri, config: &ClientConfig) -> RequestHead {
     let mut head = RequestHead::new(method, uri.to_string());
     head.headers.append("Host", uri.authority());
     head.headers.append("User-Agent", config.user_agent.clone());
@@ -192,29 +192,9 @@ pub(crate) async fn modify(
     let preview = preview.filter(|_| has_body);
     let (decision_tx, decision_rx) = oneshot::channel::<Decision>();
     let refused = AtomicBool::new(false);
-    let mut head = base_head(request.method, uri, config);
-    if request.allow_204 {
-        head.headers.append("Allow", "204");
-    }
-    if let Some(p) = preview {
-        head.headers.append("Preview", p.to_string());
-    }
-    for (name, value) in request.headers.iter() {
-        head.headers.append(name.to_string(), value.clone());
-    }
-    let body_section = match (has_body, request.method) {
-        (false, _) => Section::NullBody,
-        (true, Method::Respmod) => Section::ResBody,
-        (true, _) => Section::ReqBody,
-    };
-    let parts = Parts {
-        http_request: request.http_request.as_ref(),
-        http_response: request.http_response.as_ref(),
-        body: body_section,
-    };
     // Room for the heads, so that encoding them does not grow the buffer step by step.
     let mut first = BytesMut::with_capacity(1024);
-    encode_request_head(&head, parts, &mut first);
+    encode_modify_head(request, uri, config, preview, has_body, &mut first);
 
     let mut sent = Sent { hasher: Sha256::new(), len: 0, complete: false };
     let progress = Progress::new();
@@ -298,6 +278,38 @@ pub(crate) async fn modify(
     };
     let reusable = reusable.then(|| Conn { io: rd.unsplit(wr) });
     Outcome::Done { value, reusable }
+}
+
+/// Appends the ICAP head and the encapsulated HTTP heads of a REQMOD or RESPMOD.
+pub(super) fn encode_modify_head(
+    request: &ClientRequest,
+    uri: &IcapUri,
+    config: &ClientConfig,
+    preview: Option<usize>,
+    has_body: bool,
+    out: &mut BytesMut,
+) {
+    let mut head = base_head(request.method, uri, config);
+    if request.allow_204 {
+        head.headers.append("Allow", "204");
+    }
+    if let Some(p) = preview {
+        head.headers.append("Preview", p.to_string());
+    }
+    for (name, value) in request.headers.iter() {
+        head.headers.append(name.to_string(), value.clone());
+    }
+    let body = match (has_body, request.method) {
+        (false, _) => Section::NullBody,
+        (true, Method::Respmod) => Section::ResBody,
+        (true, _) => Section::ReqBody,
+    };
+    let parts = Parts {
+        http_request: request.http_request.as_ref(),
+        http_response: request.http_response.as_ref(),
+        body,
+    };
+    encode_request_head(&head, parts, out);
 }
 
 /// A 200 that turned a request into a response (a block page) or changed the response status

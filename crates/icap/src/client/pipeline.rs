@@ -6,14 +6,11 @@
 
 use bytes::BytesMut;
 use futures_util::FutureExt;
-use icap_proto::{
-    encode_chunk, encode_last_chunk, encode_request_head, Method, Parts, Response, ResponseDecoder,
-    ResponseEvent, Section,
-};
+use icap_proto::{encode_chunk, encode_last_chunk, Response, ResponseDecoder, ResponseEvent};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncWriteExt, ReadHalf};
 
-use super::exchange::{base_head, next_event, same_kind_of_message, timed, wants_close, Conn};
+use super::exchange::{encode_modify_head, next_event, same_kind_of_message, timed, wants_close, Conn};
 use super::{ClientConfig, ClientError, ClientRequest, ClientResponse, Collected, IcapUri};
 use crate::server::Io;
 
@@ -77,25 +74,7 @@ pub(crate) async fn exchange(
 }
 
 fn encode_one(item: &Batched<'_>, uri: &IcapUri, config: &ClientConfig, out: &mut BytesMut) {
-    let request = item.request;
-    let mut head = base_head(request.method, uri, config);
-    if request.allow_204 {
-        head.headers.append("Allow", "204");
-    }
-    for (name, value) in request.headers.iter() {
-        head.headers.append(name.to_string(), value.clone());
-    }
-    let body = match (item.body.is_some(), request.method) {
-        (false, _) => Section::NullBody,
-        (true, Method::Respmod) => Section::ResBody,
-        (true, _) => Section::ReqBody,
-    };
-    let parts = Parts {
-        http_request: request.http_request.as_ref(),
-        http_response: request.http_response.as_ref(),
-        body,
-    };
-    encode_request_head(&head, parts, out);
+    encode_modify_head(item.request, uri, config, None, item.body.is_some(), out);
     if let Some(data) = item.body {
         if !data.is_empty() {
             encode_chunk(data, out);
