@@ -100,18 +100,10 @@ impl Wire {
 
     /// Writes out the write buffer.
     pub(crate) async fn flush(&mut self, timeout: Duration) -> io::Result<()> {
-        let write = async {
-            self.io.write_all(&self.wbuf).await?;
-            self.io.flush().await
-        };
-        match tokio::time::timeout(timeout, write).await {
-            Ok(result) => {
-                self.wbuf.clear();
-                self.committed = 0;
-                result
-            }
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
-        }
+        let written = write_within(&mut self.io, &self.wbuf, timeout).await.ok_or_else(timed_out)?;
+        self.wbuf.clear();
+        self.committed = 0;
+        written
     }
 
     /// Ends an answer. When the client has already sent more (pipelined requests), the answer
@@ -133,14 +125,7 @@ impl Wire {
         }
         let done = self.wbuf.split_to(self.committed);
         self.committed = 0;
-        let write = async {
-            self.io.write_all(&done).await?;
-            self.io.flush().await
-        };
-        match tokio::time::timeout(self.write_timeout, write).await {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
-        }
+        write_within(&mut self.io, &done, self.write_timeout).await.unwrap_or_else(|| Err(timed_out()))
     }
 
     /// Drops the part of the buffer that belongs to the answer under way (an error answer
@@ -161,4 +146,17 @@ impl Wire {
     pub(crate) async fn shutdown(&mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.io.shutdown()).await;
     }
+}
+
+/// Writes `data` out; `None` when that takes longer than `timeout`.
+async fn write_within(io: &mut Box<dyn Io>, data: &[u8], timeout: Duration) -> Option<io::Result<()>> {
+    let write = async {
+        io.write_all(data).await?;
+        io.flush().await
+    };
+    tokio::time::timeout(timeout, write).await.ok()
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "write timed out")
 }
