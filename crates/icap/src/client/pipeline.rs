@@ -63,13 +63,8 @@ pub(crate) async fn exchange(
             read = &mut reader => ((&mut writer).now_or_never().unwrap_or(Ok(())), read),
         }
     };
-    let unanswered = match (unanswered, written) {
-        (Some(e), _) => Some(e),
-        // The answers came although the last write failed: they count; the connection does not.
-        (None, Err(e)) if answers.len() < batch.len() => Some(e),
-        (None, _) => None,
-    };
-    let reusable = (unanswered.is_none() && clean).then(|| Conn { io: rd.unsplit(wr) });
+    // Answers that came count even when a write failed; the connection is then not reused.
+    let reusable = (unanswered.is_none() && clean && written.is_ok()).then(|| Conn { io: rd.unsplit(wr) });
     Round { answers, unanswered, reusable }
 }
 
