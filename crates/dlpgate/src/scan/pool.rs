@@ -264,9 +264,9 @@ impl Pool {
                 (false, None) => {}
             }
         }
-        let mut done = Vec::with_capacity(files.len());
-        for (outcome, (name, data)) in outcomes.into_iter().zip(files) {
-            done.push(match outcome {
+        // The files left over go on their own, at once, each with its failover.
+        let each = outcomes.into_iter().zip(files).map(|(outcome, (name, data))| async move {
+            match outcome {
                 Some(o) => o,
                 None => {
                     let o = self.judge(settings, name, &super::BytesSource(data)).await;
@@ -275,9 +275,9 @@ impl Pool {
                     }
                     o
                 }
-            });
-        }
-        done
+            }
+        });
+        futures_util::future::join_all(each).await
     }
 
     /// Judges one file, failing over while nothing was answered.
