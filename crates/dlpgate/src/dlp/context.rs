@@ -5,12 +5,12 @@ use icap_proto::{Headers, Method, Request};
 use inspect::ScanContext;
 
 /// The end user, as Squid sends it (`icap_send_client_ip`, `icap_client_username_header`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     /// `X-Client-IP`.
     pub x_client_ip: Option<String>,
     /// The peer's address (the client's, when no proxy sends `X-Client-IP`).
-    pub peer: Option<std::net::IpAddr>,
+    pub peer: std::net::IpAddr,
     /// `X-Authenticated-User`, without a `Local://` or `LDAP://` prefix.
     pub user: Option<String>,
     /// `X-Authenticated-Groups`, comma-separated.
@@ -22,14 +22,14 @@ pub fn identity(headers: &Headers, peer: &std::net::SocketAddr) -> Identity {
     let x_client_ip = headers.get("x-client-ip").map(str::to_string);
     let user = headers.get("x-authenticated-user").map(strip_scheme).filter(|u| !u.is_empty());
     let groups = headers.list("x-authenticated-groups").map(strip_scheme).filter(|g| !g.is_empty()).collect();
-    Identity { x_client_ip, peer: Some(peer.ip()), user, groups }
+    Identity { x_client_ip, peer: peer.ip(), user, groups }
 }
 
 impl Identity {
     /// `X-Client-IP`, else the peer address: formatted only for an incident or its log line,
     /// not for every request.
-    pub fn client_addr(&self) -> Option<String> {
-        self.x_client_ip.clone().or_else(|| self.peer.map(|ip| ip.to_string()))
+    pub fn client_addr(&self) -> String {
+        self.x_client_ip.clone().unwrap_or_else(|| self.peer.to_string())
     }
 }
 
@@ -146,10 +146,7 @@ mod tests {
         let who = identity(&h, &"127.0.0.1:1".parse().unwrap());
         assert_eq!(who.user.as_deref(), Some("alice"));
         assert_eq!(who.groups, ["finance", "hr"]);
-        assert_eq!(who.client_addr().as_deref(), Some("192.0.2.5"));
-        assert_eq!(
-            identity(&Headers::new(), &"127.0.0.1:1".parse().unwrap()).client_addr().as_deref(),
-            Some("127.0.0.1")
-        );
+        assert_eq!(who.client_addr(), "192.0.2.5");
+        assert_eq!(identity(&Headers::new(), &"127.0.0.1:1".parse().unwrap()).client_addr(), "127.0.0.1");
     }
 }

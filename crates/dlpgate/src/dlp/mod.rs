@@ -212,7 +212,7 @@ impl DlpService {
             time: std::time::SystemTime::now(),
             service: service.to_string(),
             method: request.head.method.to_string(),
-            client_addr: who.client_addr(),
+            client_addr: Some(who.client_addr()),
             tls_subject,
             user: who.user.clone(),
             groups: who.groups.clone(),
@@ -261,7 +261,7 @@ impl DlpService {
             action = label,
             service,
             rules = ?verdict.threat_names(),
-            client = who.client_addr().as_deref().unwrap_or("-"),
+            client = %who.client_addr(),
             user = who.user.as_deref().unwrap_or("-"),
             "DLP incident"
         );

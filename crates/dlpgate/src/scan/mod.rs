@@ -383,15 +383,13 @@ async fn judge_file(
 async fn judge_small(
     pool: &Pool,
     settings: send::SendSettings,
-    files: Vec<walk::Found>,
+    mut files: Vec<walk::Found>,
     failure: FailurePolicy,
 ) -> Vec<(Record, walk::Found)> {
     if files.len() == 1 {
-        let mut files = files;
-        return match files.pop() {
-            Some(found) => vec![judge_file(pool, settings, found, failure).await],
-            None => Vec::new(),
-        };
+        if let Some(found) = files.pop() {
+            return vec![judge_file(pool, settings, found, failure).await];
+        }
     }
     let mut judged = Vec::with_capacity(files.len());
     let mut batch: Vec<(walk::Found, Vec<u8>)> = Vec::with_capacity(files.len());

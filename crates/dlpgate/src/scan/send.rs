@@ -2,6 +2,7 @@
 //! for RESPMOD), streamed from its reader while its SHA-256 is computed, and the verdict read
 //! from the answer.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -166,37 +167,40 @@ pub async fn send_batch(
     let started = Instant::now();
     let carriers: Vec<Carrier> =
         files.iter().map(|(name, data)| Carrier::new(settings, name, data.len() as u64)).collect();
-    let bodies: Vec<Vec<u8>> = carriers
+    // A file goes as it is, unless `--multipart` frames it.
+    let bodies: Vec<Cow<'_, [u8]>> = carriers
         .iter()
         .zip(files)
-        .filter(|(c, _)| !c.prefix.is_empty())
-        .map(|(c, (_, data))| c.body_of(data))
+        .map(
+            |(c, (_, data))| {
+                if c.prefix.is_empty() {
+                    Cow::Borrowed(*data)
+                } else {
+                    Cow::Owned(c.body_of(data))
+                }
+            },
+        )
         .collect();
-    let mut framed = bodies.iter();
     let batch: Vec<Batched<'_>> = carriers
         .iter()
-        .zip(files)
-        .map(|(c, (_, data))| {
-            let body = if c.prefix.is_empty() { *data } else { framed.next().map_or(*data, Vec::as_slice) };
-            Batched { request: &c.request, body: Some(body) }
-        })
+        .zip(&bodies)
+        .map(|(c, body)| Batched { request: &c.request, body: Some(body) })
         .collect();
     let answers = client.send_pipelined(uri, &batch).await;
     let latency = started.elapsed();
     answers
         .into_iter()
-        .zip(files)
-        .map(|(answer, (_, data))| {
+        .zip(files.iter().zip(&bodies))
+        .map(|(answer, ((_, data), body))| {
             let collected = answer?;
             let response = &collected.response;
             let answer_sha =
                 (settings.profile == Profile::Symantec).then(|| Sha256::digest(&collected.body).to_vec());
             let verdict = verdict_of(settings.profile, response, answer_sha.as_deref());
             // Without framing the client hashed exactly the file.
-            let sha256 = if response.sent_len == data.len() as u64 {
-                hex::encode(response.sent_sha256)
-            } else {
-                hex::encode(Sha256::digest(data))
+            let sha256 = match body {
+                Cow::Borrowed(_) => hex::encode(response.sent_sha256),
+                Cow::Owned(_) => hex::encode(Sha256::digest(data)),
             };
             Ok(Judged { verdict, sha256: Some(sha256), latency })
         })
