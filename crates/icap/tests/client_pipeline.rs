@@ -85,9 +85,12 @@ async fn a_server_that_closes_after_three_answers_gets_the_rest_on_new_connectio
 async fn a_server_that_answers_nothing_leaves_every_request_unanswered() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
     tokio::spawn(async move {
         loop {
             let (mut s, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
             // Reads everything and says nothing.
             tokio::spawn(async move {
                 let mut sink = Vec::new();
@@ -109,6 +112,8 @@ async fn a_server_that_answers_nothing_leaves_every_request_unanswered() {
         assert!(e.is_timeout() && !e.was_answered(), "{e}");
     }
     assert!(started.elapsed() < Duration::from_secs(5), "one timeout for the batch, not one each");
+    // Never sent again after a timeout: the server may still be judging them.
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -140,4 +145,42 @@ async fn an_error_answer_in_a_batch_is_that_request_s_own() {
     let e = answers[1].as_ref().unwrap_err();
     assert!(e.was_answered() && e.icap_status() == Some(500), "{e}");
     assert_eq!(answers[2].as_ref().unwrap().response.status, 204);
+}
+
+/// A server that answers the first request of a batch and then stalls: the answer counts, and
+/// the others are not sent again on a new connection although that one made progress (after a
+/// timeout the server may still be judging them).
+#[tokio::test]
+async fn requests_that_timed_out_are_never_sent_again() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if let Some(&i) = read_requests(&mut s, &mut buf, 1).await.first() {
+                    s.write_all(answer(i, false).as_bytes()).await.unwrap();
+                }
+                let mut sink = Vec::new();
+                let _ = s.read_to_end(&mut sink).await;
+            });
+        }
+    });
+    let config = ClientConfig { read_timeout: Duration::from_millis(300), ..ClientConfig::default() };
+    let client = Client::new(config);
+    let uri: IcapUri = format!("icap://127.0.0.1:{port}/svc").parse().unwrap();
+    let requests: Vec<ClientRequest> = (0..4).map(upload).collect();
+    let batch: Vec<Batched<'_>> =
+        requests.iter().map(|request| Batched { request, body: Some(b"x") }).collect();
+    let answers = client.send_pipelined(&uri, &batch).await;
+    assert_eq!(answers[0].as_ref().unwrap().response.headers.get("x-answer-to"), Some("0"));
+    for a in &answers[1..] {
+        let e = a.as_ref().unwrap_err();
+        assert!(e.is_timeout() && !e.was_answered(), "{e}");
+    }
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "nothing was sent again");
 }
