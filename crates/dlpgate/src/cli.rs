@@ -85,6 +85,25 @@ pub struct ServeArgs {
     /// --data-dir.
     #[arg(long)]
     pub store: Option<String>,
+    /// Milliseconds an incident write to the store may take before the verdict goes on without
+    /// it: past this deadline, or when the store fails, the incident is synced to the journal
+    /// (incidents.journal in --data-dir) and replayed into the store once it is back. Also the
+    /// PostgreSQL statement_timeout.
+    #[arg(long, default_value_t = crate::store::durable::DEFAULT_WRITE_TIMEOUT.as_millis() as u64)]
+    pub store_write_timeout_ms: u64,
+    /// PostgreSQL: seconds to open a connection (the URL's connect_timeout wins).
+    #[arg(long, default_value_t = crate::store::PostgresSettings::DEFAULT_CONNECT_TIMEOUT.as_secs())]
+    pub store_connect_timeout: u64,
+    /// PostgreSQL: connections in the pool.
+    #[arg(long, default_value_t = crate::store::PostgresSettings::DEFAULT_POOL_SIZE)]
+    pub store_pool_size: usize,
+    /// Milliseconds between two replays of journalled incidents into the store.
+    #[arg(long, default_value_t = crate::store::durable::DEFAULT_REPLAY_INTERVAL.as_millis() as u64)]
+    pub journal_replay_interval_ms: u64,
+    /// Largest size of the incident journal in bytes; an incident that would not fit is lost
+    /// (logged and counted in dlpgate_incidents_lost_total).
+    #[arg(long, default_value_t = crate::store::journal::DEFAULT_MAX_BYTES)]
+    pub journal_max_bytes: u64,
     /// Address of the Prometheus endpoint (/metrics, /healthz); off unless given.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,

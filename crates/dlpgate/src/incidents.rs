@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::store::{format_time, open_existing, Incident, IncidentFilter};
+use crate::store::{format_time, journal, open_existing, Incident, IncidentFilter};
 
 /// `dlpgate incidents` and its store options.
 #[derive(Debug, Args)]
@@ -87,12 +87,15 @@ pub enum IncidentsCommand {
     },
 }
 
-/// Runs an `incidents` subcommand.
+/// Runs an `incidents` subcommand. Incidents still in the journal (the store was down or too
+/// slow when they happened; `dlpgate serve` moves them into the store) are shown too, and
+/// `list` says how many there are.
 pub fn run(args: IncidentsArgs) -> anyhow::Result<()> {
     match args.command {
         IncidentsCommand::List { store, filter } => {
-            let store = open_existing(&store.data_dir, store.store.as_deref())?;
-            for i in store.list(&to_filter(&filter)?)? {
+            let journalled = read_journal(&store);
+            let incidents = list(&store, &to_filter(&filter)?, &journalled)?;
+            for i in incidents {
                 println!(
                     "{}  {}  {:7}  {}  {}  {}",
                     i.id,
@@ -103,17 +106,35 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<()> {
                     i.file_name.as_deref().or(i.url.as_deref()).unwrap_or("-"),
                 );
             }
+            if !journalled.is_empty() {
+                eprintln!(
+                    "note: {} incident(s) are in the journal in {}, waiting for the store; \
+                     `dlpgate serve` moves them into it once the store answers (listed above)",
+                    journalled.len(),
+                    store.data_dir.display()
+                );
+            }
             Ok(())
         }
         IncidentsCommand::Show { id, store } => {
-            let store = open_existing(&store.data_dir, store.store.as_deref())?;
-            let Some(i) = store.get(&id)? else { bail!("no incident {id}") };
-            show(&i);
+            let journalled = read_journal(&store);
+            let found = match journalled.iter().find(|i| i.id == id) {
+                Some(i) => {
+                    println!("status:         journalled (not yet in the store)");
+                    i.clone()
+                }
+                None => {
+                    let store = open_existing(&store.data_dir, store.store.as_deref())?;
+                    let Some(i) = store.get(&id)? else { bail!("no incident {id}") };
+                    i
+                }
+            };
+            show(&found);
             Ok(())
         }
         IncidentsCommand::Export { format, store, filter } => {
-            let store = open_existing(&store.data_dir, store.store.as_deref())?;
-            let incidents = store.list(&to_filter(&filter)?)?;
+            let journalled = read_journal(&store);
+            let incidents = list(&store, &to_filter(&filter)?, &journalled)?;
             match format {
                 Format::Json => {
                     for i in &incidents {
@@ -125,6 +146,42 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The journalled incidents in the data directory (none when it has no journal); a journal
+/// that cannot be read is reported and skipped.
+fn read_journal(store: &StoreArgs) -> Vec<Incident> {
+    match journal::read_pending(&store.data_dir) {
+        Ok(pending) => pending.incidents,
+        Err(e) => {
+            eprintln!("warning: {e}");
+            Vec::new()
+        }
+    }
+}
+
+/// The store's incidents that pass `filter`, with the journalled ones it does not have yet,
+/// newest first.
+fn list(
+    store: &StoreArgs,
+    filter: &IncidentFilter,
+    journalled: &[Incident],
+) -> anyhow::Result<Vec<Incident>> {
+    let mut incidents = match open_existing(&store.data_dir, store.store.as_deref()) {
+        Ok(db) => db.list(filter)?,
+        Err(e) if journalled.is_empty() => return Err(e.into()),
+        Err(e) => {
+            eprintln!("warning: {e}; only the journalled incidents are shown");
+            Vec::new()
+        }
+    };
+    let known: std::collections::HashSet<String> = incidents.iter().map(|i| i.id.clone()).collect();
+    incidents.extend(journalled.iter().filter(|i| !known.contains(&i.id) && filter.matches(i)).cloned());
+    incidents.sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.id.cmp(&a.id)));
+    if let Some(limit) = filter.limit {
+        incidents.truncate(limit);
+    }
+    Ok(incidents)
 }
 
 fn show(i: &Incident) {

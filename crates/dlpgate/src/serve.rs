@@ -11,6 +11,9 @@ use icap::tls::{Reload, ReloadableTls, TlsServerSettings};
 use crate::cli::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
 use crate::dlp::stats::ServeMetrics;
 use crate::dlp::{DlpService, DlpSettings};
+use crate::store::durable::IncidentRecorder;
+use crate::store::journal::Journal;
+use crate::store::PostgresSettings;
 
 /// Runs the server until SIGTERM or SIGINT, then drains in-flight requests.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -28,11 +31,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
     let tls = load_tls(&args.tls)?;
     let metrics = Arc::new(ServeMetrics::default());
-    let (data_dir, url) = (args.data_dir.clone(), args.store.clone());
-    let store = tokio::task::spawn_blocking(move || crate::store::open_store(&data_dir, url.as_deref()))
-        .await
-        .context("opening the incident store")?
-        .context("opening the incident store")?;
+    let recorder = open_recorder(&args).await?;
     let settings = DlpSettings {
         policy_path: args.policy.clone(),
         limits: inspect::Limits::default(),
@@ -44,7 +43,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         memory_threshold: args.memory_threshold,
         spool_dir: args.data_dir.join("spool"),
     };
-    let service = Arc::new(DlpService::new(settings, store, metrics.clone()).context("loading the policy")?);
+    let service =
+        Arc::new(DlpService::new(settings, recorder.clone(), metrics.clone()).context("loading the policy")?);
     let (on_request, on_tls, on_conn) = (metrics.clone(), metrics.clone(), metrics.clone());
     let config = ServerConfig {
         observer: Some(Arc::new(move |record| on_request.request(record))),
@@ -76,6 +76,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(addr) = args.metrics_listen {
         let mut registry = prometheus_client::registry::Registry::default();
         metrics.register(&mut registry);
+        recorder.register(&mut registry);
         crate::metrics::serve(addr, Arc::new(registry)).await?;
     }
     tracing::info!(
@@ -110,9 +111,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
         tokio::spawn(reload_on_sighup(tls));
     }
+    // Journalled incidents go into the store now and whenever some are pending.
+    let interval = Duration::from_millis(args.journal_replay_interval_ms.max(1));
+    tokio::spawn(recorder.clone().replay_forever(interval));
     server.serve_listeners(listeners, shutdown_signal()).await.context("serving ICAP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the incident store and its journal in the data directory.
+async fn open_recorder(args: &ServeArgs) -> anyhow::Result<Arc<IncidentRecorder>> {
+    let write_timeout = Duration::from_millis(args.store_write_timeout_ms.max(1));
+    let postgres = PostgresSettings {
+        connect_timeout: Duration::from_secs(args.store_connect_timeout.max(1)),
+        statement_timeout: write_timeout,
+        pool_size: args.store_pool_size.max(1),
+    };
+    let (data_dir, url) = (args.data_dir.clone(), args.store.clone());
+    let store =
+        tokio::task::spawn_blocking(move || crate::store::open_store(&data_dir, url.as_deref(), &postgres))
+            .await
+            .context("opening the incident store")?
+            .context("opening the incident store")?;
+    let (journal, found) =
+        Journal::open(&args.data_dir, args.journal_max_bytes).context("opening the incident journal")?;
+    if found.pending > 0 {
+        tracing::info!(pending = found.pending, "journalled incidents found; replaying them into the store");
+    }
+    Ok(Arc::new(IncidentRecorder::new(store, journal, write_timeout)))
 }
 
 /// Loads the TLS settings when a certificate is given; start-up fails on any error.

@@ -11,7 +11,8 @@ use inspect::Verdict;
 pub const INCIDENT_HEADER: &str = "X-Incident-ID";
 
 /// Builds the block answer.
-pub fn block_reply(verdict: &Verdict, incident_id: &str, file_name: Option<&str>) -> Reply {
+/// `incident_id` is `None` when the incident could not be recorded anywhere.
+pub fn block_reply(verdict: &Verdict, incident_id: Option<&str>, file_name: Option<&str>) -> Reply {
     let threats = verdict.threat_names();
     let threats = if threats.is_empty() { vec!["policy".to_string()] } else { threats };
     let mut headers = Headers::new();
@@ -26,7 +27,9 @@ pub fn block_reply(verdict: &Verdict, incident_id: &str, file_name: Option<&str>
     }
     headers.append("X-Violations-Found", violations);
     headers.append("X-Response-Info", "Blocked");
-    headers.append(INCIDENT_HEADER, incident_id.to_string());
+    if let Some(id) = incident_id {
+        headers.append(INCIDENT_HEADER, id.to_string());
+    }
     let body = page(&threats, incident_id);
     let mut http = Headers::new();
     http.append("Content-Type", "text/html; charset=utf-8");
@@ -50,14 +53,14 @@ fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn page(threats: &[String], incident_id: &str) -> String {
+fn page(threats: &[String], incident_id: Option<&str>) -> String {
     let items: String = threats.iter().map(|t| format!("<li>{}</li>", escape_html(t))).collect();
     format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Blocked by data-loss prevention</title></head>\n\
          <body><h1>Blocked by data-loss prevention</h1>\n\
          <p>This transfer was blocked because its content matched the organisation's data-loss prevention policy:</p>\n\
-         <ul>{items}</ul>\n<p>Incident: <code>{}</code>. Contact your security team if you believe this is a mistake.</p>\n\
+         <ul>{items}</ul>\n<p>{}Contact your security team if you believe this is a mistake.</p>\n\
          </body></html>\n",
-        escape_html(incident_id)
+        incident_id.map_or(String::new(), |id| format!("Incident: <code>{}</code>. ", escape_html(id)))
     )
 }

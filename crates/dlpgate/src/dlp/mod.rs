@@ -16,7 +16,8 @@ use icap_proto::{Headers, Method, ServiceOptions};
 use inspect::{Decision, Engine, Limits, Policy, PreviewDecision, Verdict};
 
 use crate::echo::echo_options;
-use crate::store::{EvidenceRecord, Incident, IncidentStore};
+use crate::store::durable::IncidentRecorder;
+use crate::store::{EvidenceRecord, Incident};
 use body::BodyScan;
 use context::{identity, scan_context, Identity};
 use stats::ServeMetrics;
@@ -78,7 +79,7 @@ pub struct DlpService {
     settings: DlpSettings,
     state: RwLock<Arc<PolicyState>>,
     echo: Arc<ServiceOptions>,
-    store: Arc<dyn IncidentStore>,
+    recorder: Arc<IncidentRecorder>,
     metrics: Arc<ServeMetrics>,
 }
 
@@ -86,13 +87,13 @@ impl DlpService {
     /// Loads the policy (an error here stops start-up).
     pub fn new(
         settings: DlpSettings,
-        store: Arc<dyn IncidentStore>,
+        recorder: Arc<IncidentRecorder>,
         metrics: Arc<ServeMetrics>,
     ) -> anyhow::Result<Self> {
         let state = build_state(&settings)?;
         let echo =
             Arc::new(echo_options("echo", vec![Method::Reqmod, Method::Respmod], settings.max_connections));
-        Ok(Self { settings, state: RwLock::new(Arc::new(state)), echo, store, metrics })
+        Ok(Self { settings, state: RwLock::new(Arc::new(state)), echo, recorder, metrics })
     }
 
     fn current(&self) -> Arc<PolicyState> {
@@ -242,20 +243,14 @@ impl DlpService {
             policy_version: verdict.policy_version.clone(),
         };
         let id = incident.id.clone();
-        // Durable before the answer leaves: a block is never sent without its incident,
-        // unless the store itself fails (then the block still stands, and it is counted).
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.record(&incident)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                self.metrics.store_error();
-                tracing::error!(error = %e, incident = %id, "cannot record the incident");
-            }
-            Err(e) => {
-                self.metrics.store_error();
-                tracing::error!(error = %e, incident = %id, "incident writer failed");
-            }
+        // Durable before the answer leaves: in the store within its write deadline, else in
+        // the journal. Only a durable incident is named in the answer; when neither could
+        // keep it (logged and counted), a block still stands, without an incident id.
+        let recorded = self.recorder.record(incident).await;
+        if recorded.store_failed() {
+            self.metrics.store_error();
         }
+        let named = recorded.is_durable().then(|| id.clone());
         tracing::info!(
             incident = %id,
             action = label,
@@ -266,10 +261,16 @@ impl DlpService {
             "DLP incident"
         );
         if blocking {
-            return Outcome::Replace(Box::new(block::block_reply(&verdict, &id, ctx.filename.as_deref())));
+            return Outcome::Replace(Box::new(block::block_reply(
+                &verdict,
+                named.as_deref(),
+                ctx.filename.as_deref(),
+            )));
         }
         let mut headers = Headers::new();
-        headers.append(block::INCIDENT_HEADER, id);
+        if let Some(id) = named {
+            headers.append(block::INCIDENT_HEADER, id);
+        }
         Outcome::Allow { headers }
     }
 }

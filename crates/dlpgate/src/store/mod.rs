@@ -1,8 +1,14 @@
 //! The incident store: embedded SQLite by default (WAL, one file in the data directory), or
-//! a shared PostgreSQL for several servers. The API is synchronous (the PostgreSQL client runs
-//! its own small runtime): call it from async code with `tokio::task::spawn_blocking`.
+//! a shared PostgreSQL for several servers; and the journal that keeps incidents while the
+//! store is down ([`journal`]), with the recorder that chooses between them ([`durable`]).
+//! The store API is synchronous (the PostgreSQL client runs its own small runtime): call it
+//! from async code with `tokio::task::spawn_blocking`, as the recorder does.
 
+pub mod durable;
+pub mod journal;
 mod model;
+mod pg_tls;
+mod pg_url;
 mod postgres;
 mod row;
 mod sqlite;
@@ -11,6 +17,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use model::{format_time, from_millis, to_millis, EvidenceRecord, Incident, IncidentFilter};
+pub use pg_url::PostgresSettings;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -32,8 +39,13 @@ pub enum StoreError {
 
 /// Where incidents are kept.
 pub trait IncidentStore: Send + Sync + std::fmt::Debug {
-    /// Records an incident; durable when it returns `Ok`.
+    /// Records an incident; durable when it returns `Ok`. An incident whose id the store
+    /// already has is no error and leaves the first copy (a journal replay may bring it again).
     fn record(&self, incident: &Incident) -> Result<(), StoreError>;
+    /// Records several incidents (a journal replay), in one transaction where the store can.
+    fn record_many(&self, incidents: &[Incident]) -> Result<(), StoreError> {
+        incidents.iter().try_for_each(|i| self.record(i))
+    }
     /// Incidents that pass the filter, newest first.
     fn list(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError>;
     /// One incident.
@@ -44,11 +56,15 @@ pub trait IncidentStore: Send + Sync + std::fmt::Debug {
 pub const SQLITE_FILE: &str = "incidents.db";
 
 /// Opens the store: SQLite in `data_dir` unless `store_url` names a PostgreSQL server.
-pub fn open_store(data_dir: &Path, store_url: Option<&str>) -> Result<Arc<dyn IncidentStore>, StoreError> {
+pub fn open_store(
+    data_dir: &Path,
+    store_url: Option<&str>,
+    postgres: &PostgresSettings,
+) -> Result<Arc<dyn IncidentStore>, StoreError> {
     match store_url {
         None => Ok(Arc::new(SqliteStore::open(&data_dir.join(SQLITE_FILE), true)?)),
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Ok(Arc::new(PostgresStore::open(url, redact(url))?))
+            Ok(Arc::new(PostgresStore::open(url, redact(url), postgres)?))
         }
         Some(url) => Err(StoreError::Open {
             what: redact(url),
@@ -71,7 +87,7 @@ pub fn open_existing(data_dir: &Path, store_url: Option<&str>) -> Result<Arc<dyn
             }
             Ok(Arc::new(SqliteStore::open(&path, false)?))
         }
-        Some(url) => open_store(data_dir, Some(url)),
+        Some(url) => open_store(data_dir, Some(url), &PostgresSettings::default()),
     }
 }
 
@@ -80,17 +96,32 @@ pub fn new_incident_id() -> String {
     format!("inc-{}", uuid::Uuid::now_v7().simple())
 }
 
-/// A connection URL without its password, for messages.
+/// A connection URL without its password (in the user part or a `password=` parameter), for
+/// messages.
 fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
+            let userinfo = &base[scheme + 3..at];
             match userinfo.split_once(':') {
-                Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
+                Some((user, _password)) => format!("{}{user}:***{}", &base[..scheme + 3], &base[at..]),
+                None => base.to_string(),
             }
         }
-        _ => url.to_string(),
+        _ => base.to_string(),
+    };
+    match query {
+        None => base,
+        Some(query) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| if p.starts_with("password=") { "password=***".to_string() } else { p.to_string() })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
     }
 }
 
@@ -103,5 +134,10 @@ mod tests {
         assert_eq!(redact("postgres://dlp:s3cret@db:5432/x"), "postgres://dlp:***@db:5432/x");
         assert_eq!(redact("postgres://dlp@db/x"), "postgres://dlp@db/x");
         assert_eq!(redact("postgres://db/x"), "postgres://db/x");
+        assert_eq!(
+            redact("postgres://dlp:s3cret@db/x?sslmode=verify-full&password=other&sslrootcert=/ca.pem"),
+            "postgres://dlp:***@db/x?sslmode=verify-full&password=***&sslrootcert=/ca.pem"
+        );
+        assert_eq!(redact("postgres://db/x?user=a@b"), "postgres://db/x?user=a@b");
     }
 }

@@ -130,3 +130,34 @@ pub fn to_millis(time: SystemTime) -> i64 {
 pub fn from_millis(ms: i64) -> SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
+
+/// An incident for the store's own tests: masked evidence, every field set.
+#[cfg(test)]
+pub fn sample_incident(id: &str) -> Incident {
+    Incident {
+        id: id.to_string(),
+        time: from_millis(1_764_000_000_123),
+        service: "reqmod".to_string(),
+        method: "REQMOD".to_string(),
+        client_addr: Some("192.0.2.7".to_string()),
+        tls_subject: None,
+        user: Some("alice".to_string()),
+        groups: vec!["finance".to_string()],
+        url: Some("http://upload.test/q3.xlsx".to_string()),
+        file_name: Some("q3.xlsx".to_string()),
+        content_type: Some("text/plain".to_string()),
+        size: 42,
+        sha256: "00".repeat(32),
+        rules: vec!["credit-card".to_string()],
+        counts: BTreeMap::from([("credit_card".to_string(), 1)]),
+        evidence: vec![EvidenceRecord {
+            detector: "credit_card".to_string(),
+            masked: "4111********1111".to_string(),
+            location: "offset 5".to_string(),
+        }],
+        action: "block".to_string(),
+        reason: None,
+        severity: Some("high".to_string()),
+        policy_version: "v1".to_string(),
+    }
+}

@@ -1,23 +1,35 @@
 //! PostgreSQL, for several servers sharing one incident store. The same schema and behaviour as
-//! SQLite; a broken connection is re-opened once per call.
+//! SQLite. A pool of connections (deadpool) on a small runtime of its own, TLS as the URL asks
+//! ([`super::pg_url`]), and a deadline on every call: the server abandons a statement past
+//! `statement_timeout`, and the client gives up at the same deadline even when the server does
+//! not answer at all (a hung host), dropping that connection. A connection found closed (a
+//! database restart) is replaced and the call made once more; every call is idempotent.
 
-use std::sync::Mutex;
+use std::time::Duration;
 
-use postgres::{Client, NoTls, Row};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio::time::{timeout_at, Instant};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use super::model::{to_millis, Incident, IncidentFilter};
+use super::pg_tls::MakeRustls;
+use super::pg_url::{parse, PostgresSettings};
 use super::row::{schema, IncidentRow, COLUMNS};
 use super::{IncidentStore, StoreError};
 
 /// The table: prefixed, since a shared database may hold other applications' tables.
 const TABLE: &str = "dlpgate_incidents";
+/// Values per row in [`COLUMNS`].
+const WIDTH: usize = 20;
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
-    url: String,
     shown: String,
-    /// `None` after a failed reconnect: the next call tries again.
-    client: Mutex<Option<Client>>,
+    /// `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -27,54 +39,145 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl Drop for PostgresStore {
-    /// The sync client owns a small tokio runtime, which must not be dropped on an async worker
-    /// (where the server's last handle to the store usually goes away): drop it on a thread.
+    /// The runtime must not be dropped on an async worker (where the server's last handle to
+    /// the store usually goes away): it is shut down without waiting.
     fn drop(&mut self) {
-        let client = self.client.get_mut().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(client) = client {
-            let _ = std::thread::spawn(move || drop(client)).join();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
 
 impl PostgresStore {
     /// Connects and creates the table when missing. Blocking: call it off async workers.
-    pub fn open(url: &str, shown: String) -> Result<Self, StoreError> {
-        let store = Self { url: url.to_string(), shown, client: Mutex::new(None) };
-        let mut client = store.connect()?;
-        client.batch_execute(&schema(TABLE)).map_err(|e| store.open_error(&e))?;
-        *store.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+    pub fn open(url: &str, shown: String, settings: &PostgresSettings) -> Result<Self, StoreError> {
+        let open_error = |detail: String| StoreError::Open { what: shown.clone(), detail };
+        let (mut config, tls) = parse(url, settings).map_err(open_error)?;
+        if config.get_tcp_user_timeout().is_none() {
+            // A host that vanished mid-write is noticed in seconds, not hours.
+            config.tcp_user_timeout(Duration::from_secs(30));
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("dlpgate-postgres")
+            .enable_all()
+            .build()
+            .map_err(|e| open_error(e.to_string()))?;
+        let manager = Manager::from_config(
+            config,
+            MakeRustls::new(tls),
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = {
+            let _inside = runtime.enter();
+            Pool::builder(manager)
+                .max_size(settings.pool_size.max(1))
+                .runtime(Runtime::Tokio1)
+                .wait_timeout(Some(settings.statement_timeout))
+                .create_timeout(Some(settings.connect_timeout))
+                .recycle_timeout(Some(settings.statement_timeout))
+                .build()
+                .map_err(|e| open_error(e.to_string()))?
+        };
+        let store =
+            Self { shown: shown.clone(), runtime: Some(runtime), pool, deadline: settings.statement_timeout };
+        let ddl = schema(TABLE);
+        store
+            .call(settings.connect_timeout + settings.statement_timeout, async |c| {
+                c.batch_execute(&ddl).await
+            })
+            .map_err(|e| open_error(e.to_string()))?;
         Ok(store)
     }
 
-    fn connect(&self) -> Result<Client, StoreError> {
-        Client::connect(&self.url, NoTls).map_err(|e| self.open_error(&e))
-    }
-
-    fn open_error(&self, e: &postgres::Error) -> StoreError {
-        StoreError::Open { what: self.shown.clone(), detail: e.to_string() }
-    }
-
-    /// Runs `f` on the connection. A connection that is gone (a database restart) is opened
-    /// again and `f` runs once more; `f` must therefore be idempotent.
-    fn with_client<T>(&self, f: impl Fn(&mut Client) -> Result<T, postgres::Error>) -> Result<T, StoreError> {
-        let mut slot = self.client.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(client) = slot.as_mut().filter(|c| !c.is_closed()) {
-            match f(client) {
-                Ok(v) => return Ok(v),
-                Err(e) if !client.is_closed() => return Err(StoreError::Query(e.to_string())),
-                Err(_) => {}
+    /// Runs `op` on a pooled connection within the deadline. A connection that turns out to be
+    /// closed (a database restart) is dropped and `op` runs once more on a new one.
+    fn call<T>(
+        &self,
+        within: Duration,
+        op: impl AsyncFn(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let Some(runtime) = &self.runtime else {
+            return Err(StoreError::Query("the store is closing".to_string()));
+        };
+        let timed_out =
+            || StoreError::Query(format!("{}: no answer within {} ms", self.shown, within.as_millis()));
+        runtime.block_on(async {
+            let deadline = Instant::now() + within;
+            let mut retried = false;
+            loop {
+                let client = match timeout_at(deadline, self.pool.get()).await {
+                    Ok(Ok(client)) => client,
+                    Ok(Err(e)) => return Err(StoreError::Query(format!("{}: {e}", self.shown))),
+                    Err(_) => return Err(timed_out()),
+                };
+                match timeout_at(deadline, op(&client)).await {
+                    Ok(Ok(value)) => return Ok(value),
+                    Ok(Err(e)) if client.is_closed() && !retried => {
+                        tracing::debug!(error = %e, "PostgreSQL connection closed; retrying on a new one");
+                        drop(Object::take(client));
+                        retried = true;
+                    }
+                    Ok(Err(e)) => return Err(StoreError::Query(e.to_string())),
+                    Err(_) => {
+                        // The connection may never answer again: keep it out of the pool.
+                        drop(Object::take(client));
+                        return Err(timed_out());
+                    }
+                }
             }
+        })
+    }
+
+    /// One multi-row insert: one statement, one round trip, atomic.
+    fn insert(&self, incidents: &[Incident]) -> Result<(), StoreError> {
+        if incidents.is_empty() {
+            return Ok(());
         }
-        *slot = None;
-        let client = slot.insert(self.connect()?);
-        f(client).map_err(|e| StoreError::Query(e.to_string()))
+        let rows = incidents.iter().map(IncidentRow::from_incident).collect::<Result<Vec<_>, _>>()?;
+        let values: Vec<String> = (0..rows.len())
+            .map(|r| {
+                let params: Vec<String> = (1..=WIDTH).map(|c| format!("${}", r * WIDTH + c)).collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {TABLE} ({COLUMNS}) VALUES {} ON CONFLICT (id) DO NOTHING",
+            values.join(", ")
+        );
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(rows.len() * WIDTH);
+        for r in &rows {
+            params.extend_from_slice(&[
+                &r.id,
+                &r.time_ms,
+                &r.service,
+                &r.method,
+                &r.client_addr,
+                &r.tls_subject,
+                &r.user,
+                &r.groups_json,
+                &r.url,
+                &r.file_name,
+                &r.content_type,
+                &r.size,
+                &r.sha256,
+                &r.rules_json,
+                &r.counts_json,
+                &r.evidence_json,
+                &r.action,
+                &r.reason,
+                &r.severity,
+                &r.policy_version,
+            ]);
+        }
+        self.call(self.deadline, async |c| c.execute(sql.as_str(), &params).await)?;
+        Ok(())
     }
 }
 
 /// A row of [`COLUMNS`] read back.
 fn to_incident(row: &Row) -> Result<Incident, StoreError> {
-    fn get<'a, T: postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
+    fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
         row.try_get(i).map_err(|e| StoreError::Query(e.to_string()))
     }
     IncidentRow {
@@ -104,51 +207,24 @@ fn to_incident(row: &Row) -> Result<Incident, StoreError> {
 
 impl IncidentStore for PostgresStore {
     fn record(&self, i: &Incident) -> Result<(), StoreError> {
-        let r = IncidentRow::from_incident(i)?;
-        let sql = format!(
-            "INSERT INTO {TABLE} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
-             ON CONFLICT (id) DO NOTHING"
-        );
-        self.with_client(|c| {
-            c.execute(
-                sql.as_str(),
-                &[
-                    &r.id,
-                    &r.time_ms,
-                    &r.service,
-                    &r.method,
-                    &r.client_addr,
-                    &r.tls_subject,
-                    &r.user,
-                    &r.groups_json,
-                    &r.url,
-                    &r.file_name,
-                    &r.content_type,
-                    &r.size,
-                    &r.sha256,
-                    &r.rules_json,
-                    &r.counts_json,
-                    &r.evidence_json,
-                    &r.action,
-                    &r.reason,
-                    &r.severity,
-                    &r.policy_version,
-                ],
-            )
-        })?;
-        Ok(())
+        self.insert(std::slice::from_ref(i))
+    }
+
+    fn record_many(&self, incidents: &[Incident]) -> Result<(), StoreError> {
+        // 20 parameters a row; PostgreSQL takes at most 65535 in one statement.
+        incidents.chunks(1024).try_for_each(|chunk| self.insert(chunk))
     }
 
     fn list(&self, filter: &IncidentFilter) -> Result<Vec<Incident>, StoreError> {
         let since = filter.since.map_or(i64::MIN, to_millis);
         let sql = format!("SELECT {COLUMNS} FROM {TABLE} WHERE time_ms >= $1 ORDER BY time_ms DESC, id DESC");
-        let rows = self.with_client(|c| c.query(sql.as_str(), &[&since]))?;
+        let rows = self.call(self.deadline, async |c| c.query(sql.as_str(), &[&since]).await)?;
         filter.collect(rows.iter().map(to_incident))
     }
 
     fn get(&self, id: &str) -> Result<Option<Incident>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = $1");
-        let rows = self.with_client(|c| c.query(sql.as_str(), &[&id]))?;
+        let rows = self.call(self.deadline, async |c| c.query(sql.as_str(), &[&id]).await)?;
         rows.first().map(to_incident).transpose()
     }
 }

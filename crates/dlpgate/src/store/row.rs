@@ -41,7 +41,7 @@ CREATE INDEX IF NOT EXISTS {table}_time ON {table} (time_ms);
 }
 
 /// One row, field for field in [`COLUMNS`] order.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct IncidentRow {
     pub id: String,
     pub time_ms: i64,
