@@ -1,7 +1,7 @@
 //! PostgreSQL, for several servers sharing one incident store. The same schema and behaviour as
 //! SQLite. A pool of connections (deadpool) on a small runtime of its own, TLS as the URL asks
 //! ([`super::pg_url`]), and a deadline on every call: the server abandons a statement past
-//! `statement_timeout`, and the client gives up at the same deadline even when the server does
+//! `statement_timeout`, and the client gives up a little later even when the server does
 //! not answer at all (a hung host), dropping that connection. A connection found closed (a
 //! database restart) is replaced and the call made once more; every call is idempotent.
 
@@ -79,8 +79,11 @@ impl PostgresStore {
                 .build()
                 .map_err(|e| open_error(e.to_string()))?
         };
-        let store =
-            Self { shown: shown.clone(), runtime: Some(runtime), pool, deadline: settings.statement_timeout };
+        // The server abandons a statement at statement_timeout and says so; the client waits a
+        // little longer, for that answer, before it gives up on a server that says nothing.
+        let deadline =
+            settings.statement_timeout + (settings.statement_timeout / 4).min(Duration::from_secs(1));
+        let store = Self { shown: shown.clone(), runtime: Some(runtime), pool, deadline };
         let ddl = schema(TABLE);
         store
             .call(settings.connect_timeout + settings.statement_timeout, async |c| {
@@ -101,24 +104,24 @@ impl PostgresStore {
             return Err(StoreError::Query("the store is closing".to_string()));
         };
         let timed_out =
-            || StoreError::Query(format!("{}: no answer within {} ms", self.shown, within.as_millis()));
+            || StoreError::Query(format!("PostgreSQL: no answer within {} ms", within.as_millis()));
         runtime.block_on(async {
             let deadline = Instant::now() + within;
             let mut retried = false;
             loop {
                 let client = match timeout_at(deadline, self.pool.get()).await {
                     Ok(Ok(client)) => client,
-                    Ok(Err(e)) => return Err(StoreError::Query(format!("{}: {e}", self.shown))),
+                    Ok(Err(e)) => return Err(StoreError::Query(format!("PostgreSQL: {}", with_causes(&e)))),
                     Err(_) => return Err(timed_out()),
                 };
                 match timeout_at(deadline, op(&client)).await {
                     Ok(Ok(value)) => return Ok(value),
                     Ok(Err(e)) if client.is_closed() && !retried => {
-                        tracing::debug!(error = %e, "PostgreSQL connection closed; retrying on a new one");
+                        tracing::debug!(error = %with_causes(&e), "PostgreSQL connection closed; retrying on a new one");
                         drop(Object::take(client));
                         retried = true;
                     }
-                    Ok(Err(e)) => return Err(StoreError::Query(e.to_string())),
+                    Ok(Err(e)) => return Err(StoreError::Query(format!("PostgreSQL: {}", with_causes(&e)))),
                     Err(_) => {
                         // The connection may never answer again: keep it out of the pool.
                         drop(Object::take(client));
@@ -173,6 +176,22 @@ impl PostgresStore {
         self.call(self.deadline, async |c| c.execute(sql.as_str(), &params).await)?;
         Ok(())
     }
+}
+
+/// An error and its causes: tokio-postgres and deadpool keep the reason (the server's message,
+/// the TLS alert, the refused connection) in the source chain, not in the top message.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.ends_with(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// A row of [`COLUMNS`] read back.

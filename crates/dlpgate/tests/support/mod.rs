@@ -1,6 +1,9 @@
 //! Helpers for tests that start real processes on loopback: free ports, child guards, waits.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod load;
+pub mod postgres;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
