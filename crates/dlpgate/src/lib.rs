@@ -7,7 +7,8 @@
 //! - [`serve`]: `dlpgate serve`: listeners, signals, graceful shutdown.
 //! - [`dlp`]: the DLP service: engine on the body, block page, incidents, metrics.
 //! - [`incidents`]: `dlpgate incidents list|show|export`.
-//! - [`store`]: the incident store (SQLite, PostgreSQL).
+//! - [`store`]: the incident store (SQLite, PostgreSQL), its journal for when the store is down,
+//!   and the recorder that makes each incident durable before its answer leaves.
 //! - [`echo`]: the `echo` service, which changes nothing (for interop tests and benchmarks).
 //! - [`tunnel`]: `dlpgate tunnel`, a stunnel-compatible TLS tunnel (stunnel.conf parser,
 //!   verification mapping, byte-exact forwarding with failover and PROXY headers).
