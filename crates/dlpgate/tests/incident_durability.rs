@@ -162,6 +162,13 @@ fn sigkill_under_load_loses_no_named_incident() {
         );
         assert!(got.iter().all(|r| r.blocked), "round {round}: every leak is blocked");
         received.extend(got.into_iter().map(|r| r.id));
+        if locker.is_some() {
+            assert!(
+                server.log().contains("journalling"),
+                "round {round} never used the journal:\n{}",
+                server.log()
+            );
+        }
         drop(locker);
         assert!(!server.log().contains("panicked"), "{}", server.log());
     }

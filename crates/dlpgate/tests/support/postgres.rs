@@ -146,13 +146,12 @@ impl Postgres {
     }
 
     /// Sends `signal` (STOP, CONT) to the server and every process it started (its backends):
-    /// a frozen host, as far as clients can tell.
+    /// a frozen host, as far as clients can tell. A backend that exits meanwhile is no error.
     pub fn signal_all(&self, signal: &str) {
         let mut pids = vec![self.guard.pid()];
         pids.extend(descendants(self.guard.pid()));
         let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
-        let status = Command::new("kill").arg(format!("-{signal}")).args(&pids).status().unwrap();
-        assert!(status.success(), "kill -{signal} {pids:?}");
+        let _ = Command::new("kill").arg(format!("-{signal}")).args(&pids).stderr(Stdio::null()).status();
     }
 
     /// Runs SQL with psql and gives its output (unaligned, tuples only).

@@ -3,15 +3,19 @@
 //!
 //! One append-only file in the data directory, `incidents.journal` (0600, created with
 //! `O_EXCL`, opened with `O_NOFOLLOW`), each record fsynced before `append` returns. Records
-//! are framed with a length and a CRC-32 ([`frame`]); a record a crash cut short is detected
+//! are framed with a length and a CRC-32 (see `frame.rs`); a record a crash cut short is detected
 //! and dropped when the journal is opened again, never read as an incident.
 //!
 //! Replay moves the records into the store: the journal is first renamed to
 //! `incidents.journal.replaying` and a fresh one takes the appends, so writers never wait for
 //! the store; the renamed file is inserted in batches (idempotent by incident id: a record the
 //! store already has is skipped) and removed once all of it is in. A replay that fails keeps
-//! the file for the next try. An exclusive lock (`incidents.journal.lock`) keeps a second
-//! `dlpgate serve` off the same journal.
+//! the file for the next try.
+//!
+//! Several `dlpgate serve` may share a data directory (a restart that overlaps the old
+//! process, say): each owns one journal slot, found by an exclusive lock (`incidents.journal`
+//! for the first, `incidents-1.journal` for the next, ...), and the slots of servers that are
+//! gone are replayed by whoever takes their lock next.
 
 mod frame;
 
@@ -26,14 +30,12 @@ use super::{Incident, StoreError};
 pub use frame::MAX_RECORD;
 use frame::{Item, Scanner, FILE_MAGIC};
 
-/// The journal file in the data directory.
+/// The journal file of the first slot in the data directory.
 pub const JOURNAL_FILE: &str = "incidents.journal";
-/// The journal being replayed into the store.
+/// The first slot's journal being replayed into the store.
 pub const REPLAYING_FILE: &str = "incidents.journal.replaying";
-/// A fresh journal being made, before it replaces the one being rotated out.
-const NEXT_FILE: &str = "incidents.journal.next";
-/// Held (flock) by the `dlpgate serve` that owns the journal.
-const LOCK_FILE: &str = "incidents.journal.lock";
+/// Servers that can share one data directory, each with its own journal slot.
+pub const MAX_SLOTS: usize = 16;
 /// Default for the journal's size limit: 1 GiB, some hundreds of thousands of incidents.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 /// Incidents inserted into the store per transaction during a replay.
@@ -51,9 +53,9 @@ pub enum JournalError {
         /// Why.
         detail: String,
     },
-    /// Another process holds the journal.
+    /// Every journal slot is held by another process.
     #[error(
-        "the incident journal in {dir} is in use by another process (another dlpgate serve with this --data-dir?)"
+        "every incident journal slot in {dir} is in use ({MAX_SLOTS} dlpgate serve share this --data-dir)"
     )]
     InUse {
         /// The data directory.
@@ -96,14 +98,46 @@ pub struct OpenReport {
 pub struct ReplayReport {
     /// Incidents handed to the store (including ones it already had).
     pub replayed: u64,
-    /// Damaged bytes skipped; the file that held them is kept as `incidents.journal.damaged-*`.
+    /// Damaged bytes skipped; the file that held them is kept as `*.replaying.damaged-<ms>`.
     pub damaged_bytes: u64,
+}
+
+/// The files of one journal slot.
+#[derive(Debug, Clone)]
+struct Slot {
+    /// Takes the appends.
+    journal: PathBuf,
+    /// Being replayed into the store.
+    replaying: PathBuf,
+    /// A fresh journal being made, before it replaces the one being rotated out.
+    next: PathBuf,
+    /// Held (flock) by the process that owns the slot.
+    lock: PathBuf,
+}
+
+impl Slot {
+    fn new(dir: &Path, n: usize) -> Self {
+        let base = if n == 0 { "incidents".to_string() } else { format!("incidents-{n}") };
+        let name = |suffix: &str| dir.join(format!("{base}.journal{suffix}"));
+        Self { journal: name(""), replaying: name(".replaying"), next: name(".next"), lock: name(".lock") }
+    }
+
+    /// Takes the slot's lock without waiting; `None` when another process holds it.
+    fn try_lock(&self) -> Result<Option<File>, JournalError> {
+        let lock = open_private(&self.lock, true)?;
+        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(lock)),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(io_error(&self.lock, &e.into())),
+        }
+    }
 }
 
 /// The journal of one `dlpgate serve`.
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
+    slot: Slot,
     max_bytes: u64,
     /// Held for the journal's life: the flock is released when it closes.
     _lock: File,
@@ -123,30 +157,34 @@ struct Active {
 }
 
 impl Journal {
-    /// Opens (creating when missing) the journal in `dir`, dropping a torn last record.
+    /// Opens (creating when missing) a journal in `dir`: the first slot no other process
+    /// holds, with what a previous owner left in it; a torn last record is dropped.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<(Self, OpenReport), JournalError> {
-        let lock = open_private(&dir.join(LOCK_FILE), true)?;
-        match rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-            Ok(()) => {}
-            Err(rustix::io::Errno::WOULDBLOCK) => {
-                return Err(JournalError::InUse { dir: dir.display().to_string() })
+        let mut owned = None;
+        for n in 0..MAX_SLOTS {
+            let slot = Slot::new(dir, n);
+            if let Some(lock) = slot.try_lock()? {
+                owned = Some((slot, lock));
+                break;
             }
-            Err(e) => return Err(io_error(&dir.join(LOCK_FILE), &e.into())),
         }
-        let next = dir.join(NEXT_FILE);
-        if next.exists() {
+        let Some((slot, lock)) = owned else {
+            return Err(JournalError::InUse { dir: dir.display().to_string() });
+        };
+        if slot.next.exists() {
             // A rotation stopped by a crash before the fresh file replaced the old one: it
             // never took an append.
-            std::fs::remove_file(&next).map_err(|e| io_error(&next, &e))?;
+            std::fs::remove_file(&slot.next).map_err(|e| io_error(&slot.next, &e))?;
         }
-        let (active, torn_bytes) = open_active(dir)?;
-        let replaying = match scan_file(&dir.join(REPLAYING_FILE))? {
+        let (active, torn_bytes) = open_active(dir, &slot)?;
+        let replaying = match scan_file(&slot.replaying)? {
             Some(scan) => scan.records,
             None => 0,
         };
         let report = OpenReport { pending: active.records + replaying, torn_bytes };
         let journal = Self {
             dir: dir.to_path_buf(),
+            slot,
             max_bytes,
             _lock: lock,
             active: Mutex::new(active),
@@ -167,7 +205,7 @@ impl Journal {
             // A partial record would only be skipped as damage; take it back.
             let len = active.len;
             let _ = active.file.set_len(len);
-            return Err(io_error(&self.dir.join(JOURNAL_FILE), &e));
+            return Err(io_error(&self.slot.journal, &e));
         }
         active.len += record.len() as u64;
         active.records += 1;
@@ -181,17 +219,43 @@ impl Journal {
 
     /// Moves every journalled incident into the store through `insert` (which must be
     /// idempotent by incident id), in batches. Appends go on meanwhile, into a fresh file.
+    /// The slots of servers that are gone are replayed too.
     pub fn replay(
         &self,
         insert: &mut dyn FnMut(&[Incident]) -> Result<(), StoreError>,
     ) -> Result<ReplayReport, ReplayError> {
         let _turn = self.replay_turn.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = ReplayReport::default();
-        self.replay_rotated(insert, &mut report)?;
+        self.replay_rotated(&self.slot.replaying, insert, &mut report)?;
+        self.replaying.store(0, Ordering::Relaxed);
         if self.rotate()? {
-            self.replay_rotated(insert, &mut report)?;
+            self.replay_rotated(&self.slot.replaying, insert, &mut report)?;
+            self.replaying.store(0, Ordering::Relaxed);
         }
+        self.replay_orphans(insert, &mut report)?;
         Ok(report)
+    }
+
+    /// Replays the slots whose owner is gone (their lock is free), then lets them go.
+    fn replay_orphans(
+        &self,
+        insert: &mut dyn FnMut(&[Incident]) -> Result<(), StoreError>,
+        report: &mut ReplayReport,
+    ) -> Result<(), ReplayError> {
+        for n in 0..MAX_SLOTS {
+            let slot = Slot::new(&self.dir, n);
+            if slot.lock == self.slot.lock || !(slot.journal.exists() || slot.replaying.exists()) {
+                continue;
+            }
+            let Some(_lock) = slot.try_lock()? else { continue };
+            self.replay_rotated(&slot.replaying, insert, report)?;
+            if slot.journal.exists() {
+                std::fs::rename(&slot.journal, &slot.replaying).map_err(|e| io_error(&slot.journal, &e))?;
+                self.replay_rotated(&slot.replaying, insert, report)?;
+            }
+            let _ = std::fs::remove_file(&slot.next);
+        }
+        Ok(())
     }
 
     fn active(&self) -> MutexGuard<'_, Active> {
@@ -205,18 +269,17 @@ impl Journal {
         if active.records == 0 {
             return Ok(false);
         }
-        let (journal, replaying, next) =
-            (self.dir.join(JOURNAL_FILE), self.dir.join(REPLAYING_FILE), self.dir.join(NEXT_FILE));
-        let fresh = create_journal(&next)?;
-        if let Err(e) = std::fs::rename(&journal, &replaying) {
-            let _ = std::fs::remove_file(&next);
-            return Err(io_error(&journal, &e));
+        let Slot { journal, replaying, next, .. } = &self.slot;
+        let fresh = create_journal(next)?;
+        if let Err(e) = std::fs::rename(journal, replaying) {
+            let _ = std::fs::remove_file(next);
+            return Err(io_error(journal, &e));
         }
-        if let Err(e) = std::fs::rename(&next, &journal) {
+        if let Err(e) = std::fs::rename(next, journal) {
             // Put the old journal back: it still takes the appends.
-            let _ = std::fs::rename(&replaying, &journal);
-            let _ = std::fs::remove_file(&next);
-            return Err(io_error(&next, &e));
+            let _ = std::fs::rename(replaying, journal);
+            let _ = std::fs::remove_file(next);
+            return Err(io_error(next, &e));
         }
         sync_dir(&self.dir)?;
         self.replaying.store(active.records, Ordering::Relaxed);
@@ -224,21 +287,21 @@ impl Journal {
         Ok(true)
     }
 
-    /// Inserts `incidents.journal.replaying` (when there is one) and removes it.
+    /// Inserts the journal file at `path` (when there is one) and removes it.
     fn replay_rotated(
         &self,
+        path: &Path,
         insert: &mut dyn FnMut(&[Incident]) -> Result<(), StoreError>,
         report: &mut ReplayReport,
     ) -> Result<(), ReplayError> {
-        let path = self.dir.join(REPLAYING_FILE);
-        let file = match open_existing(&path)? {
+        let file = match open_existing(path)? {
             Some(file) => file,
             None => return Ok(()),
         };
-        let mut scanner = Scanner::new(std::io::BufReader::new(file)).map_err(|e| io_error(&path, &e))?;
+        let mut scanner = Scanner::new(std::io::BufReader::new(file)).map_err(|e| io_error(path, &e))?;
         let mut batch = Vec::with_capacity(REPLAY_BATCH);
         let mut damaged = 0;
-        while let Some(item) = scanner.next_item().map_err(|e| io_error(&path, &e))? {
+        while let Some(item) = scanner.next_item().map_err(|e| io_error(path, &e))? {
             match item {
                 Item::Record { incident, .. } => batch.push(*incident),
                 Item::Damaged { offset, len } => {
@@ -258,16 +321,14 @@ impl Journal {
         }
         if damaged > 0 {
             // Keep what could not be read, for whoever investigates.
-            let aside = self
-                .dir
-                .join(format!("{JOURNAL_FILE}.damaged-{}", super::to_millis(std::time::SystemTime::now())));
-            std::fs::rename(&path, &aside).map_err(|e| io_error(&path, &e))?;
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(format!(".damaged-{}", super::to_millis(std::time::SystemTime::now())));
+            std::fs::rename(path, &aside).map_err(|e| io_error(path, &e))?;
             report.damaged_bytes += damaged;
         } else {
-            std::fs::remove_file(&path).map_err(|e| io_error(&path, &e))?;
+            std::fs::remove_file(path).map_err(|e| io_error(path, &e))?;
         }
         sync_dir(&self.dir)?;
-        self.replaying.store(0, Ordering::Relaxed);
         Ok(())
     }
 }
@@ -281,12 +342,12 @@ pub struct Pending {
     pub damaged_bytes: u64,
 }
 
-/// The incidents journalled in `dir` and not yet replayed, read without taking the lock (for
-/// `dlpgate incidents`, while the server runs).
+/// The incidents journalled in `dir` (every slot) and not yet replayed, read without taking a
+/// lock (for `dlpgate incidents`, while servers run).
 pub fn read_pending(dir: &Path) -> Result<Pending, JournalError> {
     let mut pending = Pending::default();
-    for name in [REPLAYING_FILE, JOURNAL_FILE] {
-        let path = dir.join(name);
+    let paths = (0..MAX_SLOTS).map(|n| Slot::new(dir, n)).flat_map(|slot| [slot.replaying, slot.journal]);
+    for path in paths {
         let Some(file) = open_existing(&path)? else { continue };
         let mut scanner = Scanner::new(std::io::BufReader::new(file)).map_err(|e| io_error(&path, &e))?;
         while let Some(item) = scanner.next_item().map_err(|e| io_error(&path, &e))? {
@@ -325,8 +386,8 @@ fn scan_file(path: &Path) -> Result<Option<FileScan>, JournalError> {
 
 /// Opens the journal for appending (creating it when missing); bytes after the last intact
 /// record (a record a crash cut short) are cut off, so that new records follow intact ones.
-fn open_active(dir: &Path) -> Result<(Active, u64), JournalError> {
-    let path = dir.join(JOURNAL_FILE);
+fn open_active(dir: &Path, slot: &Slot) -> Result<(Active, u64), JournalError> {
+    let path = slot.journal.clone();
     let Some(scan) = scan_file(&path)? else {
         let file = create_journal(&path)?;
         sync_dir(dir)?;

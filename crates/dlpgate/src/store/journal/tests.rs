@@ -123,7 +123,7 @@ fn damage_in_the_middle_is_skipped_and_kept_aside() {
     let aside: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("incidents.journal.damaged-"))
+        .filter(|n| n.starts_with("incidents.journal.replaying.damaged-"))
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
 }
@@ -195,11 +195,33 @@ fn appends_during_a_replay_go_to_the_fresh_journal() {
 }
 
 #[test]
-fn one_owner_private_files_no_symlinks_and_a_size_limit() {
-    let (dir, journal) = journal_with(1);
+fn servers_sharing_a_directory_get_a_slot_each_and_orphans_are_replayed() {
+    let (dir, first) = journal_with(1);
+    // A second server on the same data directory (a restart that overlaps the old process).
+    let (second, report) = Journal::open(dir.path(), DEFAULT_MAX_BYTES).unwrap();
+    assert_eq!(report.pending, 0);
+    second.append(&incident(5)).unwrap();
+    assert!(dir.path().join("incidents-1.journal").exists());
+    assert_eq!(ids(&read_pending(dir.path()).unwrap().incidents), ["inc-0000", "inc-0005"]);
+    // While its owner runs, its slot is not touched.
+    assert_eq!(ids(&replay_all(&first).0), ["inc-0000"]);
+    assert_eq!(second.pending(), 1);
+    // Its owner is gone: the next replay of any server takes its records.
+    drop(second);
+    assert_eq!(ids(&replay_all(&first).0), ["inc-0005"]);
+    assert!(read_pending(dir.path()).unwrap().incidents.is_empty());
+    let mut owners = vec![first];
+    while owners.len() < MAX_SLOTS {
+        owners.push(Journal::open(dir.path(), DEFAULT_MAX_BYTES).unwrap().0);
+    }
     let taken = Journal::open(dir.path(), DEFAULT_MAX_BYTES);
     assert!(matches!(taken, Err(JournalError::InUse { .. })), "{taken:?}");
-    for name in [JOURNAL_FILE, LOCK_FILE] {
+}
+
+#[test]
+fn private_files_no_symlinks_and_a_size_limit() {
+    let (dir, journal) = journal_with(1);
+    for name in [JOURNAL_FILE, "incidents.journal.lock"] {
         let mode = std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "{name}");
     }
