@@ -23,6 +23,9 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default time between two replays of a non-empty journal.
 pub const DEFAULT_REPLAY_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Replay intervals between two looks for the journals of servers that are gone.
+pub const ORPHAN_CHECK_EVERY: u64 = 12;
+
 /// Where an incident was made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -193,10 +196,12 @@ impl IncidentRecorder {
     }
 
     /// Replays at start-up (logged, never fatal: the store may be slow to come back), then
-    /// every `interval` while incidents are pending or the store is known to be down.
+    /// every `interval` while incidents are pending or the store is known to be down, and every
+    /// [`ORPHAN_CHECK_EVERY`] intervals in any case (the journal of another server on this data
+    /// directory that is gone).
     pub async fn replay_forever(self: Arc<Self>, interval: Duration) {
-        loop {
-            if self.pending() > 0 || self.is_degraded() {
+        for tick in 0u64.. {
+            if tick % ORPHAN_CHECK_EVERY == 0 || self.pending() > 0 || self.is_degraded() {
                 match self.replay().await {
                     Ok(report) if report.replayed > 0 => {
                         tracing::info!(
