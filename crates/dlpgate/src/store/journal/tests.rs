@@ -252,3 +252,39 @@ fn private_files_no_symlinks_and_a_size_limit() {
     assert!(matches!(full, Some(JournalError::Full { max: 4096 })), "{full:?}");
     assert!(std::fs::metadata(small.path().join(JOURNAL_FILE)).unwrap().len() <= 4096);
 }
+
+#[test]
+fn random_damage_never_panics_and_never_invents_an_incident() {
+    // Flip, zero and drop bytes of a real journal at random (seeded): whatever is read back is
+    // one of the incidents written, never anything else.
+    let (dir, journal) = journal_with(6);
+    drop(journal);
+    let bytes = std::fs::read(dir.path().join(JOURNAL_FILE)).unwrap();
+    let written: Vec<Incident> = (0..6).map(incident).collect();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let case = tempfile::tempdir().unwrap();
+    for _ in 0..300 {
+        let mut damaged = bytes.clone();
+        for _ in 0..1 + next(4) {
+            let at = FILE_MAGIC.len() + next(damaged.len() - FILE_MAGIC.len());
+            match next(3) {
+                0 => damaged[at] ^= 1 << next(8),
+                1 => damaged[at] = 0,
+                _ => {
+                    let end = (at + next(64)).min(damaged.len());
+                    damaged.drain(at..end);
+                }
+            }
+        }
+        std::fs::write(case.path().join(JOURNAL_FILE), &damaged).unwrap();
+        let seen = read_pending(case.path()).unwrap();
+        assert!(seen.incidents.iter().all(|i| written.contains(i)), "an invented incident");
+        assert!(seen.incidents.len() < 6 || seen.damaged_bytes == 0);
+    }
+}
