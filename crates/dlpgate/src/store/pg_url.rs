@@ -103,9 +103,12 @@ pub fn parse(
             let client_auth = match (cert, key) {
                 (None, None) => None,
                 (Some(cert), key) => {
-                    let (credentials, _warnings) =
+                    let (credentials, warnings) =
                         icap::tls::load_credentials(Path::new(&cert), key.as_deref().map(Path::new))
                             .map_err(|e| format!("sslcert/sslkey: {e}"))?;
+                    for warning in warnings {
+                        tracing::warn!("PostgreSQL client certificate: {warning}");
+                    }
                     Some(credentials)
                 }
                 (None, Some(_)) => return Err("sslkey needs sslcert".to_string()),
