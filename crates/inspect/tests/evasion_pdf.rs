@@ -97,3 +97,50 @@ fn evidence_from_pdf_constructs_is_masked() {
         assert!(!json.contains("123-45-6789") && !format!("{v:?}").contains("123-45-6789"), "{case}: {json}");
     }
 }
+
+/// A fixture's name and bytes.
+type Fixture = (&'static str, &'static [u8]);
+
+/// PDFs from real producers (see tests/fixtures/pdf/README.md).
+#[test]
+fn pdfs_from_real_producers() {
+    macro_rules! fixture {
+        ($name:literal) => {
+            ($name, &include_bytes!(concat!("fixtures/pdf/", $name, ".pdf"))[..])
+        };
+    }
+    // Each file that must block, and the detectors it must show.
+    let blocked: &[(Fixture, &[&str])] = &[
+        (fixture!("lo_letter"), &["credit_card", "us_ssn", "iban"]),
+        // The card in the table is followed by the SSN in the next cell, a space apart:
+        // the card detector reads the two as one five-group token.
+        (fixture!("lo_table"), &["us_ssn"]),
+        (fixture!("gs_pieces"), &["credit_card", "us_ssn"]),
+        (fixture!("gs_letter"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_objstm"), &["credit_card", "us_ssn", "iban"]),
+    ];
+    for ((name, data), detectors) in blocked {
+        let v = scan(data);
+        assert!(v.is_block() && v.could_not_scan.is_none(), "{name}: {}", describe(&v));
+        for d in *detectors {
+            assert!(v.counts.get(*d).copied().unwrap_or(0) > 0, "{name}: no {d}: {}", describe(&v));
+        }
+    }
+    for (name, data) in [
+        fixture!("lo_letter_clean"),
+        fixture!("lo_table_clean"),
+        fixture!("gs_pieces_clean"),
+        fixture!("gs_letter_clean"),
+        fixture!("qpdf_objstm_clean"),
+    ] {
+        let v = scan(data);
+        assert!(!v.is_block() && v.could_not_scan.is_none(), "{name}: {}", describe(&v));
+    }
+    let (name, data) = fixture!("qpdf_aes256_empty_user");
+    let v = scan(data);
+    assert!(
+        matches!(v.could_not_scan, Some(inspect::CouldNotScan::Encrypted { .. })),
+        "{name}: {}",
+        describe(&v)
+    );
+}

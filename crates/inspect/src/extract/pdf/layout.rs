@@ -1,10 +1,13 @@
 //! Text runs to lines, the way the page shows them: runs are grouped by writing direction,
 //! sorted into lines across it and by position along it, so text drawn out of order, piece
 //! by piece, or turned still reads as it looks. A gap wider than a fraction of the font
-//! size becomes a space; a run drawn twice on itself (fake bold) counts once.
+//! size becomes a space, one wider than the font size (a table's next column) a tab; a run
+//! drawn twice on itself (fake bold) counts once.
 
 /// Gap, in font sizes, above which two runs on a line are separate words.
 const WORD_GAP: f64 = 0.15;
+/// Gap, in font sizes, beyond which (either way) two runs are in different columns.
+const COLUMN_GAP: f64 = 1.0;
 /// Distance across the line, in font sizes, within which runs share a line.
 const SAME_LINE: f64 = 0.4;
 
@@ -63,11 +66,13 @@ impl Runs {
                     if same && (r.along - p.along).abs() < 0.1 * r.size.max(p.size) {
                         continue;
                     }
-                    let gap = r.along - end;
-                    if gap > WORD_GAP * r.size.max(p.size)
-                        && !out.last().is_some_and(u8::is_ascii_whitespace)
-                        && !text.first().is_some_and(u8::is_ascii_whitespace)
-                    {
+                    let gap = (r.along - end) / r.size.max(p.size);
+                    let spaced = out.last().is_some_and(u8::is_ascii_whitespace)
+                        || text.first().is_some_and(u8::is_ascii_whitespace);
+                    if !(-COLUMN_GAP..=COLUMN_GAP).contains(&gap) {
+                        // Another column (or text clipped by one): never part of this value.
+                        out.push(b'\t');
+                    } else if gap > WORD_GAP && !spaced {
                         out.push(b' ');
                     }
                 }
@@ -99,10 +104,11 @@ mod tests {
         run(&mut rs, 64.0, 700.0, "1111");
         run(&mut rs, 40.0, 700.0, "4111");
         run(&mut rs, 40.0, 688.0, "next line");
-        run(&mut rs, 100.0, 700.2, "2222");
-        run(&mut rs, 100.0, 700.2, "2222");
+        run(&mut rs, 92.0, 700.2, "2222");
+        run(&mut rs, 92.0, 700.2, "2222");
+        run(&mut rs, 150.0, 700.0, "next column");
         let mut out = Vec::new();
         rs.lay_out(&mut out);
-        assert_eq!(String::from_utf8(out).unwrap(), "41111111 2222\nnext line\n");
+        assert_eq!(String::from_utf8(out).unwrap(), "41111111 2222\tnext column\nnext line\n");
     }
 }
