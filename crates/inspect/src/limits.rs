@@ -292,6 +292,11 @@ impl Budget {
         !self.is_stopped()
     }
 
+    /// Gives back bytes counted by [`hold`](Self::hold) that are no longer kept.
+    pub fn release(&mut self, n: u64) {
+        self.held = self.held.saturating_sub(n);
+    }
+
     /// Judges one member's ratio of produced to consumed bytes.
     pub fn check_ratio(&mut self, produced: u64, consumed: u64, member: &str) -> bool {
         if produced > self.limits.ratio_grace_bytes && produced / consumed.max(1) > self.limits.max_ratio {

@@ -66,6 +66,12 @@ fn deep_nesting_and_broken_syntax_end() {
     for i in 3..20_000 {
         pdf.extend_from_slice(format!("{i} 0 obj << /T (open\nendobj\n").as_bytes());
     }
+    // Streams without `endstream`, trailers that never close, keywords everywhere.
+    for i in 20_000..30_000 {
+        pdf.extend_from_slice(
+            format!("{i} 0 obj << /Length 999999 >> stream\nxx xref trailer << /A (\n").as_bytes(),
+        );
+    }
     let content = format!("{}{}", "q ".repeat(100_000), "[ ".repeat(100_000));
     pdf.extend_from_slice(&page_pdf_raw(content.as_bytes(), "")[9..]);
     pdf.extend_from_slice(b"trailer << /Root 1 0 R /Size 3 >>\n4111 1111 1111 1111\n");
@@ -89,6 +95,12 @@ fn encrypted_documents_cannot_be_scanned_but_their_clear_parts_are() {
     let v = scan(&encrypted(&["card 4111 1111 1111 1111"]));
     assert!(matches!(v.could_not_scan, Some(CouldNotScan::Encrypted { .. })), "{v:?}");
     assert_eq!(v.counts.get("credit_card"), Some(&1), "{v:?}");
+    // A trailer too long to read must not hide its `/Encrypt`.
+    let mut pdf = encrypted(&["quarterly numbers"]);
+    let at = pdf.windows(9).rposition(|w| w == b"/Encrypt ").unwrap();
+    pdf.splice(at..at, format!("/Junk ({}) ", "x".repeat(100_000)).into_bytes());
+    let v = scan(&pdf);
+    assert!(matches!(v.could_not_scan, Some(CouldNotScan::Encrypted { .. })), "{v:?}");
 }
 
 #[test]

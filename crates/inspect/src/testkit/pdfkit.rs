@@ -319,6 +319,7 @@ pub const PDF_CASES: &[&str] = &[
     "embedded",
     "stream_tail",
     "contents_array",
+    "detached_page",
 ];
 
 /// A PDF that carries `lines` only through the construct `case` (one of [`PDF_CASES`]).
@@ -526,8 +527,41 @@ pub fn pdf_case(case: &str, lines: &[&str]) -> Vec<u8> {
             w.set(3, PAGE3.replace("/Contents 4 0 R", &format!("/Contents [{}]", refs.join(" "))));
             w.finish(&trailer)
         }
+        "detached_page" => detached_page(lines),
         _ => plain,
     }
+}
+
+/// A page no catalog reaches (there is no trailer), whose `/F1` comes from its parent's
+/// resources; an earlier, unrelated `/F1` font would turn its codes into other text.
+fn detached_page(lines: &[&str]) -> Vec<u8> {
+    let mut c = String::from("BT /F1 10 Tf 12 TL 40 800 Td\n");
+    for l in lines {
+        let _ = writeln!(c, "<{}> Tj T*", type0_codes(l));
+    }
+    c.push_str("ET\n");
+    let mut w = PdfWriter::new();
+    let other_map = w.add_stream(
+        "",
+        b"begincmap 1 begincodespacerange <0000> <FFFF> endcodespacerange 1 beginbfrange <0000> <FFFF> <0078> endbfrange endcmap",
+    );
+    let cid = w.add("<< /Type /Font /Subtype /CIDFontType2 /BaseFont /ABCDEF+Mixed /DW 600 >>");
+    let other = w.add(format!("<< /Type /Font /Subtype /Type0 /BaseFont /Other /Encoding /Identity-H /DescendantFonts [{cid} 0 R] /ToUnicode {other_map} 0 R >>"));
+    w.add(format!("<< /Type /XObject /Subtype /Form /Resources << /Font << /F1 {other} 0 R >> >> >>"));
+    let map = w.add_stream("/Filter /FlateDecode", &flate(TYPE0_CMAP.as_bytes()));
+    let font = w.add(format!("<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+Mixed /Encoding /Identity-H /DescendantFonts [{cid} 0 R] /ToUnicode {map} 0 R >>"));
+    let parent = w.reserve();
+    let content = w.add_stream("/Filter /FlateDecode", &flate(c.as_bytes()));
+    let page = w.add(format!("<< /Type /Page /Parent {parent} 0 R /Contents {content} 0 R >>"));
+    w.set(
+        parent,
+        format!("<< /Type /Pages /Kids [{page} 0 R] /Count 1 /Resources << /Font << /F1 {font} 0 R >> >> >>"),
+    );
+    let mut out = w.finish("");
+    // No trailer, no catalog: cut the file after the last object.
+    let end = out.windows(5).rposition(|x| x == b"xref\n").unwrap_or(out.len());
+    out.truncate(end);
+    out
 }
 
 /// Lines as plain text, for streams that are not content streams.

@@ -145,6 +145,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
         let mut unbalanced_saves = 0usize;
         let (mut tm, mut tlm) = (IDENTITY, IDENTITY);
         let mut fonts_here: HashMap<Vec<u8>, Rc<Font>> = HashMap::new();
+        let mut forms_here: HashMap<Vec<u8>, Option<u32>> = HashMap::new();
         let mut unaccounted_end: Option<usize> = None;
         let mut count = 0u32;
         let mut buf = Vec::new();
@@ -283,7 +284,19 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                         }
                         b"Do" => {
                             if let Some(Operand::Name(n)) = args.first() {
-                                self.draw_form(resources, n, &gs.ctm)?;
+                                let num = match forms_here.get(n) {
+                                    Some(x) => *x,
+                                    None => {
+                                        let x = self
+                                            .resource(resources, b"XObject", n)
+                                            .and_then(|o| o.reference());
+                                        forms_here.insert(n.clone(), x);
+                                        x
+                                    }
+                                };
+                                if let Some(num) = num {
+                                    self.draw_form(resources, num, &gs.ctm)?;
+                                }
                             }
                         }
                         b"ID" => {
@@ -467,9 +480,11 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
     /// `/category /name` of a resource dictionary (the value, unresolved).
     fn resource(&mut self, resources: Option<&Obj>, category: &[u8], name: &[u8]) -> Option<Obj> {
         let res = self.doc.val(resources?);
-        let cat = res.dict()?.get(category)?.clone();
-        let cat = self.doc.val(&cat);
-        cat.dict()?.get(name).cloned()
+        match res.dict()?.get(category)? {
+            Obj::Ref(n) => self.doc.object(*n).dict()?.get(name).cloned(),
+            Obj::Dict(d) => d.get(name).cloned(),
+            _ => None,
+        }
     }
 
     fn fallback_font(&mut self, name: &[u8]) -> Option<Obj> {
@@ -480,10 +495,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
         self.fallback.as_ref()?.get(name).cloned()
     }
 
-    fn draw_form(&mut self, resources: Option<&Obj>, name: &[u8], ctm: &Matrix) -> Result<(), Stopped> {
-        let Some(num) = self.resource(resources, b"XObject", name).and_then(|o| o.reference()) else {
-            return Ok(());
-        };
+    fn draw_form(&mut self, resources: Option<&Obj>, num: u32, ctm: &Matrix) -> Result<(), Stopped> {
         let Some(i) = self.doc.stream_index(num) else { return Ok(()) };
         if !self.doc.streams[i].dict.is(b"Subtype", b"Form")
             || self.forms.len() >= MAX_FORM_DEPTH

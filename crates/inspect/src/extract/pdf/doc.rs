@@ -21,6 +21,8 @@ use crate::extract::{Ctx, Member};
 const DICT_LOOKBACK: usize = 4096;
 /// References followed in a row before giving up (a reference to a reference ...).
 const MAX_REF_CHAIN: u32 = 16;
+/// Bytes a trailer dictionary is read within.
+const TRAILER_WINDOW: usize = 64 * 1024;
 /// Objects declared by one object stream's header that are read.
 const MAX_PACKED: usize = 1 << 20;
 
@@ -145,6 +147,9 @@ impl<'a> Doc<'a> {
         let mut prev_end = 0;
         // For an indirect `/Length`: the newest raw header of each number.
         let newest: HashMap<u32, usize> = raw.iter().map(|h| (h.num, h.value)).collect();
+        // The next `endstream` at or after a position, remembered so that streams without
+        // one do not each search to the end of the file.
+        let mut next_end: Option<(usize, Option<usize>)> = None;
         while let Some(k) = finder.find(&data[pos..]) {
             let at = pos + k;
             pos = at + 6;
@@ -194,7 +199,15 @@ impl<'a> Doc<'a> {
                 None => {
                     // No usable length: up to `endstream`, but never past the next object.
                     let next_header = raw.get(raw.partition_point(|h| h.start < body_start)).map(|h| h.start);
-                    let ends = end_finder.find(&data[body_start..]).map(|e| body_start + e);
+                    let ends = match next_end {
+                        Some((from, found))
+                            if from <= body_start && found.is_none_or(|e| e >= body_start) =>
+                        {
+                            found
+                        }
+                        _ => end_finder.find(&data[body_start..]).map(|e| body_start + e),
+                    };
+                    next_end = Some((body_start, ends));
                     match (ends, next_header) {
                         (Some(e), Some(h)) if h < e => (h, h),
                         (Some(e), _) => (trim_eol(data, body_start, e), e + 9),
@@ -221,9 +234,19 @@ impl<'a> Doc<'a> {
         gaps.push(from..data.len());
         for g in gaps {
             for k in memmem::find_iter(&data[g.clone()], b"trailer") {
-                let mut lex = Lexer::new(&data[..g.end], g.start + k + 7);
+                // A trailer is small; a window keeps thousands of broken ones linear.
+                let at = g.start + k + 7;
+                let mut lex = Lexer::new(&data[..g.end.min(at + TRAILER_WINDOW)], at);
                 if let Some(Obj::Dict(d)) = parse(&mut lex) {
                     self.note_trailer(&d);
+                }
+            }
+            // Encryption is judged by the key wherever it is outside stream bodies, not by a
+            // trailer we managed to parse: a trailer we misread must not hide it.
+            for k in memmem::find_iter(&data[g.clone()], b"/Encrypt") {
+                let next = data.get(g.start + k + 8).copied();
+                if next.is_none_or(|b| is_white(b) || b == b'<' || b.is_ascii_digit()) {
+                    self.encrypted = true;
                 }
             }
         }
@@ -299,7 +322,33 @@ impl<'a> Doc<'a> {
         if let Some(o) = self.cache.get(&num) {
             return o.clone();
         }
-        let parsed = match self.index.get(&num).map(|(_, l)| *l) {
+        let o = Rc::new(self.parse_object(num).unwrap_or(Obj::Null));
+        self.cache.insert(num, o.clone());
+        o
+    }
+
+    /// Every indexed object with `/Type /Page`, parsed without keeping the others.
+    pub fn page_objects(&mut self) -> Vec<u32> {
+        let mut nums: Vec<(usize, u32)> = self.index.iter().map(|(n, (p, _))| (*p, *n)).collect();
+        nums.sort_unstable();
+        let mut pages = Vec::new();
+        for (_, n) in nums {
+            if let Some(o) = self.cache.get(&n) {
+                if o.dict().is_some_and(|d| d.is(b"Type", b"Page")) {
+                    pages.push(n);
+                }
+                continue;
+            }
+            let o = self.parse_object(n);
+            if o.as_ref().and_then(Obj::dict).is_some_and(|d| d.is(b"Type", b"Page")) {
+                pages.push(n);
+            }
+        }
+        pages
+    }
+
+    fn parse_object(&self, num: u32) -> Option<Obj> {
+        match self.index.get(&num).map(|(_, l)| *l) {
             Some(Loc::File { at, limit }) => parse(&mut Lexer::new(&self.data[..limit.max(at)], at)),
             Some(Loc::Packed { stream, index }) => self.packed.get(&stream).and_then(|p| {
                 let at = p.objects[index].1;
@@ -307,10 +356,7 @@ impl<'a> Doc<'a> {
                 parse(&mut Lexer::new(&p.data[..limit], at))
             }),
             None => None,
-        };
-        let o = Rc::new(parsed.unwrap_or(Obj::Null));
-        self.cache.insert(num, o.clone());
-        o
+        }
     }
 
     /// Follows references from `o`.

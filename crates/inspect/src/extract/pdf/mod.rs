@@ -122,13 +122,16 @@ fn read_page(r: &mut Interp<'_, '_, '_>, contents: &[usize], resources: Option<R
             r.extra(&d.data);
             continue;
         }
-        if !r.cx.st.budget.hold(d.data.len() as u64, &r.m.path) {
-            return None;
-        }
         joined.extend_from_slice(&d.data);
         joined.push(b'\n');
     }
-    r.read(&joined, resources).ok()
+    // The page's content is held while it is read, then given back.
+    if !r.cx.st.budget.hold(joined.len() as u64, &r.m.path) {
+        return None;
+    }
+    let done = r.read(&joined, resources).ok();
+    r.cx.st.budget.release(joined.len() as u64);
+    done
 }
 
 /// What a stream is, by its dictionary.
@@ -210,14 +213,39 @@ fn read_stream(
     Some(())
 }
 
-/// The pages in the page tree: their content streams and resources.
+/// The pages: those of the page tree in order, then page objects the tree does not reach
+/// (a trailer we could not read, a page left out of the tree), with the resources of their
+/// `/Parent` chain.
 fn pages(doc: &mut Doc<'_>) -> Vec<(Vec<usize>, Option<Rc<Obj>>)> {
     let mut out = Vec::new();
-    let Some(root) = doc.root else { return out };
-    let catalog = doc.object(root);
-    if let Some(p) = catalog.dict().and_then(|c| c.get(b"Pages")) {
-        let mut seen = HashSet::new();
-        walk(doc, p, None, 0, &mut seen, &mut out);
+    let mut seen = HashSet::new();
+    if let Some(root) = doc.root {
+        let catalog = doc.object(root);
+        if let Some(p) = catalog.dict().and_then(|c| c.get(b"Pages")) {
+            walk(doc, p, None, 0, &mut seen, &mut out);
+        }
+    }
+    for n in doc.page_objects() {
+        if seen.contains(&n) {
+            continue;
+        }
+        // Resources inherited along the parents (the nearest wins).
+        let mut resources = None;
+        let mut node = Obj::Ref(n);
+        for _ in 0..MAX_TREE_DEPTH {
+            let v = doc.val(&node);
+            let Some(d) = v.dict().cloned() else { break };
+            drop(v);
+            if let Some(r) = doc.dict_at(&d, b"Resources") {
+                resources = Some(r);
+                break;
+            }
+            match d.get(b"Parent") {
+                Some(p @ Obj::Ref(_)) => node = p.clone(),
+                _ => break,
+            }
+        }
+        walk(doc, &Obj::Ref(n), resources, 0, &mut seen, &mut out);
     }
     out
 }

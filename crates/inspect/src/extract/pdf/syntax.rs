@@ -40,38 +40,47 @@ pub(super) fn packed_text(data: &[u8], out: &mut Vec<u8>) {
 /// trailer dictionaries (read as object syntax).
 fn outside(data: &[u8], range: Range<usize>, out: &mut Vec<u8>) {
     let mut pos = range.start;
+    // Where each keyword next occurs, found again only once `pos` has passed it.
+    let (mut xref, mut trailer): (Option<Option<usize>>, Option<Option<usize>>) = (None, None);
     while pos < range.end {
-        let hay = &data[pos..range.end];
-        let xref = keyword(hay, b"xref");
-        let trailer = keyword(hay, b"trailer");
-        let next = match (xref, trailer) {
+        let next = |cached: &mut Option<Option<usize>>, word: &[u8]| {
+            if cached.is_none_or(|c| c.is_some_and(|at| at < pos)) {
+                *cached = Some(keyword(data, pos..range.end, word));
+            }
+            cached.flatten()
+        };
+        let (x, t) = (next(&mut xref, b"xref"), next(&mut trailer, b"trailer"));
+        let at = match (x, t) {
             (Some(x), Some(t)) => x.min(t),
             (Some(x), None) => x,
             (None, Some(t)) => t,
             (None, None) => {
-                out.extend_from_slice(hay);
+                out.extend_from_slice(&data[pos..range.end]);
                 return;
             }
         };
-        out.extend_from_slice(&hay[..next]);
-        let at = pos + next;
-        if Some(next) == xref {
+        out.extend_from_slice(&data[pos..at]);
+        if Some(at) == x {
             pos = skip_xref_table(data, at + 4, range.end);
         } else {
             out.extend_from_slice(b"trailer");
             pos = trailer_dict(data, at + 7..range.end, out);
         }
+        pos = pos.max(at + 1);
     }
 }
 
-/// The first `word` in `hay` that stands alone (not `startxref`, not inside a name).
-fn keyword(hay: &[u8], word: &[u8]) -> Option<usize> {
-    memmem::find_iter(hay, word).find(|&k| {
-        let before = k.checked_sub(1).map(|i| hay[i]);
-        let after = hay.get(k + word.len()).copied();
-        before.is_none_or(|b| is_white(b) || b == b'>')
-            && after.is_none_or(|b| is_white(b) || b == b'<' || b == b'%')
-    })
+/// The first `word` in `data[range]` that stands alone (not `startxref`, not inside a name).
+fn keyword(data: &[u8], range: Range<usize>, word: &[u8]) -> Option<usize> {
+    let hay = &data[range.clone()];
+    memmem::find_iter(hay, word)
+        .find(|&k| {
+            let before = (range.start + k).checked_sub(1).map(|i| data[i]);
+            let after = hay.get(k + word.len()).copied();
+            before.is_none_or(|b| is_white(b) || b == b'>')
+                && after.is_none_or(|b| is_white(b) || b == b'<' || b == b'%')
+        })
+        .map(|k| range.start + k)
 }
 
 /// Skips the subsections of a cross-reference table starting at `pos`; returns where the
