@@ -67,6 +67,7 @@
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded
 //!   rolling window; its `Found` sink masks values as they are reported.
 //! - [`mask`]: how values are masked.
+//! - [`meta`]: text besides the body (the request URL, file names), scanned first.
 //! - [`verdict`]: counts, evidence and the rule decision.
 //! - [`policy`]: the TOML policy format, validation with line numbers, the default policy.
 //! - [`limits`]: every limit with its named default, and the per-object budget.
@@ -79,6 +80,7 @@ mod extract;
 pub mod identify;
 pub mod limits;
 pub mod mask;
+pub mod meta;
 pub mod policy;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -89,5 +91,6 @@ pub use detect::{Builtin, Confidence};
 pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
 pub use limits::{CouldNotScan, LimitKind, Limits};
+pub use meta::MetaText;
 pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
 pub use verdict::{Decision, Evidence, RuleMatch, Verdict};
