@@ -60,7 +60,8 @@
 //! - [`engine`]: the entry points, [`Engine`] and its per-object [`Scanner`].
 //! - `extract`: the searcher. A tree of push nodes turning bytes into one text stream per
 //!   member: sniff, then text, decoders, tar and multipart as streams; zip (and office
-//!   formats), PDF (with font CMaps), e-mail and RTF from a bounded buffer.
+//!   formats), PDF (`extract/pdf/`: structure, filters, content and layout, fonts and CMaps,
+//!   syntax), e-mail and RTF from a bounded buffer.
 //! - `decode`: gzip, deflate and brotli push decoders with bounded output.
 //! - [`identify`]: content types by magic bytes and structure.
 //! - `text`: streaming UTF-16, markup and JSON filters.
