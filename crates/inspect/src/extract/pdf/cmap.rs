@@ -200,6 +200,14 @@ impl CMap {
 
     fn push_units(&self, u: Units, add: u32, out: &mut Vec<u8>) {
         let s = &self.units[u.at as usize..u.at as usize + usize::from(u.len)];
+        // The common case: one unit that is a character of its own.
+        if let [unit] = s {
+            if let Some(c) = char::from_u32(u32::from(unit.wrapping_add(add as u16))) {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                return;
+            }
+        }
         let mut units: smallvec_like::Units = smallvec_like::Units::from(s);
         if add > 0 {
             if let Some(last) = units.last_mut() {

@@ -37,18 +37,38 @@ fn mul(a: &Matrix, b: &Matrix) -> Matrix {
     ]
 }
 
+/// `tm` moved by `tx` along its x axis (`translate(tx, 0) × tm`).
+fn advance(tm: &mut Matrix, tx: f64) {
+    tm[4] += tx * tm[0];
+    tm[5] += tx * tm[1];
+}
+
 fn translate(tx: f64, ty: f64) -> Matrix {
     [1.0, 0.0, 0.0, 1.0, tx, ty]
 }
 
-/// An operand and where it is in the stream.
+/// An operand. Strings are decoded into the interpreter's string buffer: `Str` holds their
+/// span there (one allocation per operator, not per string).
 #[derive(Debug)]
 enum Operand {
     Num(f64),
     Name(Vec<u8>),
-    Str(Vec<u8>),
+    Str(usize, usize),
     Array(Vec<Operand>),
     Other,
+}
+
+/// Where a run's glyphs go, for one text matrix shape: the costly part of placing a run,
+/// kept while the matrices' linear parts and the font size do not change.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    linear: [f64; 4],
+    size: f64,
+    scale: f64,
+    dir: (f64, f64),
+    up: (f64, f64),
+    key: (i32, bool),
+    user_size: f64,
 }
 
 /// The parts of the graphics state that place text.
@@ -79,6 +99,9 @@ pub(super) struct Interp<'c, 'x, 'a> {
     forms_on_page: HashSet<u32>,
     /// Font resource names of the whole document, for streams read without resources.
     fallback: Option<HashMap<Vec<u8>, Obj>>,
+    frame: Option<Frame>,
+    /// The font of text shown before any `Tf`.
+    unknown: Rc<Font>,
 }
 
 impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
@@ -100,6 +123,8 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
             forms: Vec::new(),
             forms_on_page: HashSet::new(),
             fallback: None,
+            frame: None,
+            unknown: Rc::new(Font::unknown()),
         }
     }
 
@@ -149,6 +174,8 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
         let mut unaccounted_end: Option<usize> = None;
         let mut count = 0u32;
         let mut buf = Vec::new();
+        // Decoded strings of the pending operands.
+        let mut strings: Vec<u8> = Vec::new();
         while let Some(t) = lex.next_token() {
             count += 1;
             if count % 4096 == 0 && !self.cx.st.budget.check_time(&self.m.path) {
@@ -158,12 +185,12 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                 Tok::Number => Operand::Num(number(lex.bytes(&t))),
                 Tok::Name => Operand::Name(lex.bytes(&t)[1..].to_vec()),
                 Tok::Literal | Tok::Hex => {
-                    let mut s = Vec::new();
-                    decode_string(data, &t, &mut s);
-                    Operand::Str(s)
+                    let s = strings.len();
+                    decode_string(data, &t, &mut strings);
+                    Operand::Str(s, strings.len())
                 }
                 Tok::ArrayOpen => {
-                    let (items, end) = self.array(&mut lex);
+                    let (items, end) = self.array(&mut lex, &mut strings);
                     let span = Token { end, ..t };
                     ops.push((Operand::Array(items), span));
                     continue;
@@ -184,6 +211,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                         let start = ops.first().map_or(t.start, |o| o.1.start);
                         self.unaccounted(data, start, t.end, &mut unaccounted_end);
                         ops.clear();
+                        strings.clear();
                         continue;
                     };
                     let keep = arity.unwrap_or(ops.len()).min(ops.len());
@@ -196,9 +224,9 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                     let shows = matches!(op, b"Tj" | b"TJ" | b"'" | b"\"");
                     if !shows {
                         for a in &args {
-                            if let Operand::Str(s) = a {
+                            if let Operand::Str(s, e) = a {
                                 buf.clear();
-                                text_string(s, &mut buf);
+                                text_string(&strings[*s..*e], &mut buf);
                                 let b = std::mem::take(&mut buf);
                                 self.extra(&b);
                                 buf = b;
@@ -206,6 +234,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                         }
                     }
                     if arity.is_some_and(|n| args.len() < n) {
+                        strings.clear();
                         continue;
                     }
                     let num = |i: usize| match args.get(i) {
@@ -264,19 +293,16 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                                 tlm = mul(&translate(0.0, -gs.leading), &tlm);
                                 tm = tlm;
                             }
-                            if let Some(Operand::Str(s)) = args.last() {
-                                self.show(&gs, &mut tm, s);
+                            if let Some(Operand::Str(s, e)) = args.last() {
+                                self.show(&gs, &mut tm, &strings[*s..*e]);
                             }
                         }
                         b"TJ" => {
                             if let Some(Operand::Array(items)) = args.first() {
                                 for item in items {
                                     match item {
-                                        Operand::Str(s) => self.show(&gs, &mut tm, s),
-                                        Operand::Num(n) => {
-                                            let tx = -n / 1000.0 * gs.size * gs.scale;
-                                            tm = mul(&translate(tx, 0.0), &tm);
-                                        }
+                                        Operand::Str(s, e) => self.show(&gs, &mut tm, &strings[*s..*e]),
+                                        Operand::Num(n) => advance(&mut tm, -n / 1000.0 * gs.size * gs.scale),
                                         _ => {}
                                     }
                                 }
@@ -308,6 +334,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                         }
                         _ => {}
                     }
+                    strings.clear();
                     continue;
                 }
                 Tok::BraceOpen | Tok::BraceClose | Tok::ArrayClose | Tok::DictClose | Tok::Stray => {
@@ -319,6 +346,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                 let (start, end) = (ops[0].1.start, ops[ops.len() - 1].1.end);
                 self.unaccounted(data, start, end, &mut unaccounted_end);
                 ops.clear();
+                strings.clear();
             }
         }
         if let (Some(first), Some(last)) = (ops.first(), ops.last()) {
@@ -341,7 +369,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
     }
 
     /// The items of an array operand (strings and numbers; nested arrays are skipped).
-    fn array(&mut self, lex: &mut Lexer<'_>) -> (Vec<Operand>, usize) {
+    fn array(&mut self, lex: &mut Lexer<'_>, strings: &mut Vec<u8>) -> (Vec<Operand>, usize) {
         let mut items = Vec::new();
         let mut depth = 0u32;
         while let Some(t) = lex.next_token() {
@@ -351,9 +379,9 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                 Tok::ArrayOpen => depth += 1,
                 Tok::Number if depth == 0 => items.push(Operand::Num(number(lex.bytes(&t)))),
                 Tok::Literal | Tok::Hex if depth == 0 => {
-                    let mut s = Vec::new();
-                    decode_string(lex.data, &t, &mut s);
-                    items.push(Operand::Str(s));
+                    let s = strings.len();
+                    decode_string(lex.data, &t, strings);
+                    items.push(Operand::Str(s, strings.len()));
                 }
                 Tok::Literal | Tok::Hex => {
                     let mut s = Vec::new();
@@ -407,14 +435,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
     }
 
     fn show(&mut self, gs: &Gs, tm: &mut Matrix, s: &[u8]) {
-        let unknown;
-        let font = match &gs.font {
-            Some(f) => f.as_ref(),
-            None => {
-                unknown = Font::unknown();
-                &unknown
-            }
-        };
+        let font = gs.font.as_deref().unwrap_or(&self.unknown);
         let start = self.runs.text.len();
         let shown = font.show(s, &mut self.runs.text);
         let tx = (f64::from(shown.width) / 1000.0 * gs.size
@@ -425,21 +446,20 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
         let apply =
             |x: f64, y: f64| (x * base[0] + y * base[2] + base[4], x * base[1] + y * base[3] + base[5]);
         let (p0, p1) = (apply(0.0, gs.rise), apply(tx, gs.rise));
-        let norm = |x: f64, y: f64| {
-            let l = (x * x + y * y).sqrt();
-            (l.is_finite() && l > 1e-12).then(|| (x / l, y / l))
+        let linear = [base[0], base[1], base[2], base[3]];
+        let f = match self.frame {
+            Some(f) if f.linear == linear && f.size == gs.size && f.scale == gs.scale => f,
+            _ => {
+                let f = frame(linear, gs.size, gs.scale);
+                self.frame = Some(f);
+                f
+            }
         };
-        let sx = gs.size * gs.scale;
-        let dir = norm(base[0] * sx, base[1] * sx).or_else(|| norm(base[0], base[1])).unwrap_or((1.0, 0.0));
-        let (yx, yy) = (base[2] * gs.size, base[3] * gs.size);
-        let right_handed = dir.0 * yy - dir.1 * yx >= 0.0;
-        let up = if right_handed { (-dir.1, dir.0) } else { (dir.1, -dir.0) };
-        let angle = dir.1.atan2(dir.0).to_degrees().round() as i32;
-        let size = (yx * yx + yy * yy).sqrt();
+        let (dir, up, size) = (f.dir, f.up, f.user_size);
         let finite = |v: f64| if v.is_finite() { v } else { 0.0 };
         if self.runs.text.len() > start {
             self.runs.runs.push(Run {
-                key: (angle, right_handed),
+                key: f.key,
                 along: finite(p0.0 * dir.0 + p0.1 * dir.1),
                 across: finite(p0.0 * up.0 + p0.1 * up.1),
                 advance: finite((p1.0 - p0.0) * dir.0 + (p1.1 - p0.1) * dir.1),
@@ -452,7 +472,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                 self.extra = out;
             }
         }
-        *tm = mul(&translate(finite(tx), 0.0), tm);
+        advance(tm, finite(tx));
     }
 
     fn font(
@@ -531,6 +551,24 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
         self.forms.pop();
         r
     }
+}
+
+/// Direction, "up" and size in page space of text drawn with `linear` (text matrix times
+/// CTM, linear part), font `size` and horizontal `scale`.
+fn frame(linear: [f64; 4], size: f64, scale: f64) -> Frame {
+    let norm = |x: f64, y: f64| {
+        let l = (x * x + y * y).sqrt();
+        (l.is_finite() && l > 1e-12).then(|| (x / l, y / l))
+    };
+    let sx = size * scale;
+    let dir =
+        norm(linear[0] * sx, linear[1] * sx).or_else(|| norm(linear[0], linear[1])).unwrap_or((1.0, 0.0));
+    let (yx, yy) = (linear[2] * size, linear[3] * size);
+    let right_handed = dir.0 * yy - dir.1 * yx >= 0.0;
+    let up = if right_handed { (-dir.1, dir.0) } else { (dir.1, -dir.0) };
+    let angle = dir.1.atan2(dir.0).to_degrees().round() as i32;
+    let user_size = (yx * yx + yy * yy).sqrt();
+    Frame { linear, size, scale, dir, up, key: (angle, right_handed), user_size }
 }
 
 /// Operand count of each operator (`None`: any number); unknown names are not operators.

@@ -172,8 +172,33 @@ pub(super) fn is_number(s: &[u8]) -> bool {
     digits > 0 && dots <= 1
 }
 
-/// The value of a number token (0 for anything unreadable; never NaN or infinite).
+/// The value of a number token (0 for anything unreadable; never NaN or infinite). Short
+/// decimals, nearly all of them, are read without the general parser.
 pub(super) fn number(s: &[u8]) -> f64 {
+    let (neg, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.len() <= 15 {
+        let (mut v, mut scale, mut dot, mut ok) = (0u64, 1u64, false, !digits.is_empty());
+        for &b in digits {
+            match b {
+                b'0'..=b'9' => {
+                    v = v * 10 + u64::from(b - b'0');
+                    if dot {
+                        scale *= 10;
+                    }
+                }
+                b'.' if !dot => dot = true,
+                _ => ok = false,
+            }
+        }
+        if ok {
+            let v = v as f64 / scale as f64;
+            return if neg { -v } else { v };
+        }
+    }
     let v: f64 = std::str::from_utf8(s).ok().and_then(|t| t.parse().ok()).unwrap_or(0.0);
     if v.is_finite() {
         v
@@ -338,6 +363,20 @@ mod tests {
         assert_eq!(k[12].0, Tok::Keyword);
         assert_eq!(kinds(b"(open")[0].1, "(open");
         assert_eq!(kinds(b") >")[0].0, Tok::Stray);
+    }
+
+    #[test]
+    fn numbers() {
+        for (s, v) in [
+            ("12", 12.0),
+            ("-3.25", -3.25),
+            ("+.5", 0.5),
+            ("7.", 7.0),
+            ("-", 0.0),
+            ("123456789012345678", 1.2345678901234568e17),
+        ] {
+            assert_eq!(number(s.as_bytes()), v, "{s}");
+        }
     }
 
     #[test]
