@@ -127,3 +127,22 @@ fn garbage_after_a_pdf_header_never_panics() {
         let _ = scan(&d);
     }
 }
+
+#[test]
+fn inline_fonts_read_again_on_every_page_are_not_new_fonts() {
+    use inspect::testkit::pdfkit::PdfWriter;
+    let mut w = PdfWriter::new();
+    w.add("<< /Type /Catalog /Pages 2 0 R >>");
+    let pages = w.reserve();
+    let mut kids = Vec::new();
+    for i in 0..50 {
+        let c = w.add_stream("", format!("BT /F1 10 Tf 40 800 Td (page {i}) Tj ET").as_bytes());
+        kids.push(w.add(format!(
+            "<< /Type /Page /Parent {pages} 0 R /Contents {c} 0 R /Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>"
+        )));
+    }
+    let kids: Vec<String> = kids.iter().map(|k| format!("{k} 0 R")).collect();
+    w.set(pages, format!("<< /Type /Pages /Kids [{}] /Count 50 >>", kids.join(" ")));
+    let v = scan_with(Limits { max_pdf_fonts: 10, ..Limits::default() }, &w.finish("/Root 1 0 R"));
+    assert!(v.could_not_scan.is_none(), "{v:?}");
+}

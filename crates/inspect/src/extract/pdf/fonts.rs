@@ -138,12 +138,20 @@ pub(super) struct FontCache {
     cmaps: HashMap<u32, Option<Rc<CMap>>>,
     loaded: u64,
     entries_left: u64,
+    /// Whether the font being built is kept (and its memory counted).
+    keep: bool,
 }
 
 impl FontCache {
     pub fn new(cx: &Ctx<'_>) -> Self {
         let l = &cx.st.budget.limits;
-        Self { fonts: HashMap::new(), cmaps: HashMap::new(), loaded: 0, entries_left: l.max_cmap_entries }
+        Self {
+            fonts: HashMap::new(),
+            cmaps: HashMap::new(),
+            loaded: 0,
+            entries_left: l.max_cmap_entries,
+            keep: true,
+        }
     }
 
     /// The font `o` (a reference to a font dictionary, or the dictionary).
@@ -158,10 +166,15 @@ impl FontCache {
         if let Some(f) = num.and_then(|n| self.fonts.get(&n)) {
             return Ok(f.clone());
         }
-        self.loaded += 1;
-        if self.loaded > cx.st.budget.limits.max_pdf_fonts {
-            cx.st.budget.limit(LimitKind::MaxPdfFonts, &m.path);
-            return Err(Stopped);
+        // Fonts are kept (and count) per object; a font written inline in a resource
+        // dictionary lives only while that content is read.
+        self.keep = num.is_some();
+        if self.keep {
+            self.loaded += 1;
+            if self.loaded > cx.st.budget.limits.max_pdf_fonts {
+                cx.st.budget.limit(LimitKind::MaxPdfFonts, &m.path);
+                return Err(Stopped);
+            }
         }
         let v = doc.val(o);
         let font = match v.dict() {
@@ -186,7 +199,7 @@ impl FontCache {
         if d.is(b"Subtype", b"Type0") {
             return self.composite(cx, m, doc, d, to_unicode);
         }
-        if !cx.st.budget.hold(SIMPLE_FONT_BYTES, &m.path) {
+        if self.keep && !cx.st.budget.hold(SIMPLE_FONT_BYTES, &m.path) {
             return Err(Stopped);
         }
         let mut table = Base::WinAnsi.table();
@@ -310,7 +323,7 @@ impl FontCache {
             }
         }
         widths.sort_by_key(|w| w.0);
-        if !cx.st.budget.hold(widths.len() as u64 * 12 + 128, &m.path) {
+        if self.keep && !cx.st.budget.hold(widths.len() as u64 * 12 + 128, &m.path) {
             return Err(Stopped);
         }
         Ok(Font { to_unicode, kind: Kind::Composite { encoding, unicode, default_width, widths } })
