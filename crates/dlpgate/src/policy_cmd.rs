@@ -93,9 +93,12 @@ fn test(args: &TestArgs) -> ExitCode {
     }
     let (mut blocked, mut errors) = (false, false);
     for file in files {
+        let filename = file.file_name().map(|n| n.to_string_lossy().into_owned());
         let ctx = ScanContext {
             method: if args.download { inspect::Method::Respmod } else { inspect::Method::Reqmod },
-            filename: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+            // The file name is inspected too, as a server inspects an upload's.
+            meta: filename.iter().map(|n| inspect::MetaText::filename(n)).collect(),
+            filename,
             ..ScanContext::default()
         };
         let verdict = match std::fs::File::open(&file)

@@ -2,6 +2,7 @@
 //!
 //! `cargo run -p inspect --features testkit --example fuzz_seeds -- fuzz/corpus/extract`
 
+use inspect::testkit::pdfkit::{cmap_bomb, encrypted, form_fan_out, pdf_case, PDF_CASES};
 use inspect::testkit::{encrypted_zip, nested_zip, pdf, wrap};
 
 fn main() -> std::io::Result<()> {
@@ -43,6 +44,18 @@ fn main() -> std::io::Result<()> {
         ("nested_zip", nested_zip(3)),
         ("pdf_broken_xref", pdf(&["card 4111 1111 1111 1111"], true)),
     ] {
+        let mut b = vec![0u8];
+        b.extend_from_slice(&bytes);
+        std::fs::write(format!("{dir}/{name}"), b)?;
+    }
+    // One PDF per construct the extractor reads (filters, fonts, layout, syntax).
+    let lines = ["card 4111 1111 1111 1111", "ssn 123-45-6789"];
+    let mut pdfs: Vec<(String, Vec<u8>)> =
+        PDF_CASES.iter().map(|case| (format!("pdf_{case}"), pdf_case(case, &lines))).collect();
+    pdfs.push(("pdf_cmap_bomb".into(), cmap_bomb(20)));
+    pdfs.push(("pdf_form_fan_out".into(), form_fan_out(6)));
+    pdfs.push(("pdf_encrypted".into(), encrypted(&lines)));
+    for (name, bytes) in pdfs {
         let mut b = vec![0u8];
         b.extend_from_slice(&bytes);
         std::fs::write(format!("{dir}/{name}"), b)?;

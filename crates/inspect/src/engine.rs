@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{scan_zip, Ctx, Member, Node, State};
-use crate::identify::{identify, FileType, Kind, SNIFF_LEN};
+use crate::extract::{scan_zip, Ctx, Member, Node, State, TextNode};
+use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits};
+use crate::meta::MetaText;
 use crate::policy::{Method, Policy};
 use crate::verdict::{decide, Hits, Subject, Verdict};
 
@@ -30,6 +31,10 @@ pub struct ScanContext {
     pub user: Option<String>,
     /// The user's groups (`X-Authenticated-Groups`), for rule scoping.
     pub groups: Vec<String>,
+    /// Text besides the body (the request URL's path and query, file names from headers),
+    /// scanned first, each as a member `(label)`, even when there is no body.
+    #[serde(default)]
+    pub meta: Vec<MetaText>,
 }
 
 /// The answer to a preview: can the policy decide before the body arrives?
@@ -77,6 +82,10 @@ impl Engine {
         if !self.applies(ctx) {
             return PreviewDecision::Exempt;
         }
+        // An exempt body does not exempt a request line that leaks.
+        if !ctx.meta.is_empty() && self.scanner(meta_only(ctx, ctx.meta.clone())).conclude().is_incident() {
+            return PreviewDecision::NeedBody;
+        }
         let exempt = self.policy.exempt_file_types();
         if !exempt.is_empty() && ctx.content_encoding.is_none() && !head.is_empty() {
             let t = identify(&head[..head.len().min(SNIFF_LEN)], ctx.content_type.as_deref()).file_type();
@@ -87,7 +96,13 @@ impl Engine {
         PreviewDecision::NeedBody
     }
 
-    /// A streaming scanner for one object.
+    /// Whether any detector matches in `meta` alone, under `ctx`'s method and user (for a
+    /// server deciding whether a URL or file name must be stored masked).
+    pub fn finds(&self, ctx: &ScanContext, meta: &MetaText) -> bool {
+        self.scanner(meta_only(ctx, vec![meta.clone()])).state.hits.any()
+    }
+
+    /// A streaming scanner for one object. Its `meta` texts are scanned at once.
     pub fn scanner(&self, ctx: ScanContext) -> Scanner {
         let root = Member { path: ctx.filename.clone().unwrap_or_default(), depth: 0 };
         let mut budget = Budget::new(self.limits.clone());
@@ -100,7 +115,7 @@ impl Engine {
         } else {
             Node::with_encoding(root, ctx.content_type.clone(), ctx.content_encoding.as_deref())
         };
-        Scanner {
+        let mut s = Scanner {
             policy: self.policy.clone(),
             state: State {
                 hits: Hits::new(self.limits.max_evidence),
@@ -110,7 +125,9 @@ impl Engine {
             },
             ctx,
             node,
-        }
+        };
+        s.scan_meta();
+        s
     }
 
     /// Scans an object held in memory.
@@ -147,6 +164,17 @@ impl Engine {
             }
         }
         Ok(s.finish())
+    }
+}
+
+/// `ctx`'s method and user with `meta`, and no body.
+fn meta_only(ctx: &ScanContext, meta: Vec<MetaText>) -> ScanContext {
+    ScanContext {
+        method: ctx.method,
+        user: ctx.user.clone(),
+        groups: ctx.groups.clone(),
+        meta,
+        ..ScanContext::default()
     }
 }
 
@@ -194,6 +222,24 @@ impl Scanner {
         self.conclude()
     }
 
+    /// Scans the context's meta texts, each as a member of its own.
+    fn scan_meta(&mut self) {
+        if self.ctx.meta.is_empty() {
+            return;
+        }
+        let meta = std::mem::take(&mut self.ctx.meta);
+        self.state.budget.enter();
+        let mut cx =
+            Ctx { set: &self.policy.detectors, exempt: self.policy.exempt_file_types(), st: &mut self.state };
+        for m in &meta {
+            let mut t = TextNode::new(Member { path: m.member(), depth: 0 }, Charset::Bytes, Markup::Plain);
+            t.write(&mut cx, m.text.as_bytes());
+            t.finish(&mut cx);
+        }
+        self.state.budget.leave();
+        self.ctx.meta = meta;
+    }
+
     fn with_ctx(&mut self, f: impl FnOnce(&mut Ctx<'_>, &Member)) {
         let m = Member { path: self.ctx.filename.clone().unwrap_or_default(), depth: 0 };
         self.state.budget.enter();
@@ -214,6 +260,52 @@ impl Scanner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn engine() -> Engine {
+        Engine::new(Arc::new(Policy::builtin()), Limits::default())
+    }
+
+    #[test]
+    fn a_request_line_is_scanned_without_a_body() {
+        let ctx = ScanContext {
+            url: Some("http://shop.example/pay?card=4111+1111+1111+1111&x=1".into()),
+            meta: vec![MetaText::url("http://shop.example/pay?card=4111+1111+1111+1111&x=1")],
+            ..ScanContext::default()
+        };
+        let v = engine().scanner(ctx.clone()).finish();
+        assert!(v.is_block(), "{v:?}");
+        assert_eq!(v.evidence[0].member, "(url)");
+        assert_eq!(v.evidence[0].masked, "4111********1111");
+        assert!(engine().finds(&ctx, &ctx.meta[0]));
+        // The same URL without the card, and a file name with an SSN.
+        let clean = ScanContext {
+            meta: vec![MetaText::url("/pay?order=4111-1111-1111&x=1")],
+            ..ScanContext::default()
+        };
+        assert!(!engine().scanner(clean.clone()).finish().is_block());
+        assert!(!engine().finds(&clean, &clean.meta[0]));
+        let named =
+            ScanContext { meta: vec![MetaText::filename("ssn 123-45-6789.txt")], ..ScanContext::default() };
+        let v = engine().scan_bytes(named, b"nothing here");
+        assert!(v.is_block() && v.evidence[0].member == "(filename)", "{v:?}");
+    }
+
+    #[test]
+    fn an_exempt_body_does_not_exempt_a_leaking_request_line() {
+        let toml = crate::DEFAULT_POLICY_TOML.replace(
+            "could_not_scan = \"block\"",
+            "could_not_scan = \"block\"\nexempt_file_types = [\"image\"]",
+        );
+        let policy = Policy::from_toml_str(&toml).unwrap();
+        assert_eq!(policy.exempt_file_types(), [FileType::Image]);
+        let engine = Engine::new(Arc::new(policy), Limits::default());
+        let png = b"\x89PNG\r\n\x1a\n0000";
+        let plain = ScanContext { meta: vec![MetaText::url("/up?name=cat")], ..ScanContext::default() };
+        assert_eq!(engine.preview(&plain, png), PreviewDecision::Exempt);
+        let leaking =
+            ScanContext { meta: vec![MetaText::url("/up?ssn=123-45-6789")], ..ScanContext::default() };
+        assert_eq!(engine.preview(&leaking, png), PreviewDecision::NeedBody);
+    }
 
     /// The server moves scanners between tokio worker threads and shares the engine.
     #[test]

@@ -60,13 +60,15 @@
 //! - [`engine`]: the entry points, [`Engine`] and its per-object [`Scanner`].
 //! - `extract`: the searcher. A tree of push nodes turning bytes into one text stream per
 //!   member: sniff, then text, decoders, tar and multipart as streams; zip (and office
-//!   formats), PDF (with font CMaps), e-mail and RTF from a bounded buffer.
+//!   formats), PDF (`extract/pdf/`: structure, filters, content and layout, fonts and CMaps,
+//!   syntax), e-mail and RTF from a bounded buffer.
 //! - `decode`: gzip, deflate and brotli push decoders with bounded output.
 //! - [`identify`]: content types by magic bytes and structure.
 //! - `text`: streaming UTF-16, markup and JSON filters.
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded
 //!   rolling window; its `Found` sink masks values as they are reported.
 //! - [`mask`]: how values are masked.
+//! - [`meta`]: text besides the body (the request URL, file names), scanned first.
 //! - [`verdict`]: counts, evidence and the rule decision.
 //! - [`policy`]: the TOML policy format, validation with line numbers, the default policy.
 //! - [`limits`]: every limit with its named default, and the per-object budget.
@@ -79,6 +81,7 @@ mod extract;
 pub mod identify;
 pub mod limits;
 pub mod mask;
+pub mod meta;
 pub mod policy;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -89,5 +92,6 @@ pub use detect::{Builtin, Confidence};
 pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
 pub use limits::{CouldNotScan, LimitKind, Limits};
+pub use meta::MetaText;
 pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
 pub use verdict::{Decision, Evidence, RuleMatch, Verdict};

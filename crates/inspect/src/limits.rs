@@ -33,6 +33,11 @@ pub struct Limits {
     pub max_buffered_bytes: u64,
     /// Evidence items kept in a verdict; counts stay exact beyond it. Default 50.
     pub max_evidence: usize,
+    /// Fonts loaded from one PDF (with their encodings and ToUnicode maps). Default 10,000.
+    pub max_pdf_fonts: u64,
+    /// Entries of all the CMaps of one PDF together (code spaces, `bfchar` lines, `bfrange`
+    /// lines and array items; a range is one entry whatever it spans). Default 1,000,000.
+    pub max_cmap_entries: u64,
 }
 
 /// Named default of [`Limits::max_depth`].
@@ -51,6 +56,10 @@ pub const DEFAULT_MAX_CPU_TIME: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 256 << 20;
 /// Named default of [`Limits::max_evidence`].
 pub const DEFAULT_MAX_EVIDENCE: usize = 50;
+/// Named default of [`Limits::max_pdf_fonts`].
+pub const DEFAULT_MAX_PDF_FONTS: u64 = 10_000;
+/// Named default of [`Limits::max_cmap_entries`].
+pub const DEFAULT_MAX_CMAP_ENTRIES: u64 = 1_000_000;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -63,6 +72,8 @@ impl Default for Limits {
             max_cpu_time: DEFAULT_MAX_CPU_TIME,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             max_evidence: DEFAULT_MAX_EVIDENCE,
+            max_pdf_fonts: DEFAULT_MAX_PDF_FONTS,
+            max_cmap_entries: DEFAULT_MAX_CMAP_ENTRIES,
         }
     }
 }
@@ -84,6 +95,10 @@ pub enum LimitKind {
     MaxCpuTime,
     /// [`Limits::max_buffered_bytes`].
     MaxBufferedBytes,
+    /// [`Limits::max_pdf_fonts`].
+    MaxPdfFonts,
+    /// [`Limits::max_cmap_entries`].
+    MaxCmapEntries,
 }
 
 impl LimitKind {
@@ -96,6 +111,8 @@ impl LimitKind {
             Self::MaxRatio => "max_ratio",
             Self::MaxCpuTime => "max_cpu_time",
             Self::MaxBufferedBytes => "max_buffered_bytes",
+            Self::MaxPdfFonts => "max_pdf_fonts",
+            Self::MaxCmapEntries => "max_cmap_entries",
         }
     }
 }
@@ -168,6 +185,9 @@ pub(crate) struct Budget {
     pub limits: Limits,
     pub members: u64,
     pub decompressed: u64,
+    /// Bytes held in memory besides the object itself (decoded PDF object streams and
+    /// content, fonts and CMaps), judged against [`Limits::max_buffered_bytes`].
+    pub held: u64,
     cpu_spent: Duration,
     /// When the current call into the engine began: wall clock always, thread CPU time once
     /// the object has used [`PRECISE_CPU_AFTER`].
@@ -181,6 +201,7 @@ impl Budget {
             limits,
             members: 0,
             decompressed: 0,
+            held: 0,
             cpu_spent: Duration::ZERO,
             call_start: None,
             stopped: None,
@@ -258,6 +279,22 @@ impl Budget {
             return false;
         }
         !self.is_stopped()
+    }
+
+    /// Counts bytes an extractor keeps in memory besides the object; false (and stops)
+    /// past [`Limits::max_buffered_bytes`].
+    pub fn hold(&mut self, n: u64, member: &str) -> bool {
+        self.held = self.held.saturating_add(n);
+        if self.held > self.limits.max_buffered_bytes {
+            self.limit(LimitKind::MaxBufferedBytes, member);
+            return false;
+        }
+        !self.is_stopped()
+    }
+
+    /// Gives back bytes counted by [`hold`](Self::hold) that are no longer kept.
+    pub fn release(&mut self, n: u64) {
+        self.held = self.held.saturating_sub(n);
     }
 
     /// Judges one member's ratio of produced to consumed bytes.

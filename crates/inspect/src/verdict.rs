@@ -43,6 +43,11 @@ impl Hits {
         }
     }
 
+    /// Whether anything matched at all.
+    pub fn any(&self) -> bool {
+        !self.counts.is_empty()
+    }
+
     /// Matches of `detector` at `min` confidence or above.
     pub fn count(&self, detector: &str, min: Confidence) -> u64 {
         self.counts.get(detector).map(|c| c[min.index()..].iter().sum()).unwrap_or(0)

@@ -1,8 +1,13 @@
 //! What the engine and the incident learn from the ICAP and encapsulated HTTP heads: the
 //! direction, URL, file name, content type and encoding, and who the end user is.
+//!
+//! The request line is inspected too, body or not: the URL's path and query (decoded) and
+//! the `Content-Disposition` file name go to the engine as meta texts, and an incident
+//! stores them masked when they matched.
 
 use icap_proto::{Headers, Method, Request};
-use inspect::ScanContext;
+use inspect::meta::{masked_name, masked_url};
+use inspect::{Engine, MetaText, ScanContext};
 
 /// The end user, as Squid sends it (`icap_send_client_ip`, `icap_client_username_header`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +57,15 @@ pub fn scan_context(request: &Request, who: &Identity) -> ScanContext {
         _ => http_request.map(|r| r.headers()),
     };
     let url = http_request.map(|r| r.target().to_string());
-    let filename = body_headers
-        .and_then(|h| h.get("content-disposition"))
-        .and_then(disposition_filename)
-        .or_else(|| url.as_deref().and_then(url_filename));
+    let disposition = body_headers.and_then(|h| h.get("content-disposition")).and_then(disposition_filename);
+    let mut meta = Vec::new();
+    if let Some(u) = url.as_deref().map(MetaText::url).filter(|m| !m.text.is_empty()) {
+        meta.push(u);
+    }
+    if let Some(f) = &disposition {
+        meta.push(MetaText::filename(f));
+    }
+    let filename = disposition.or_else(|| url.as_deref().and_then(url_filename));
     ScanContext {
         method: match request.head.method {
             Method::Respmod => inspect::Method::Respmod,
@@ -70,7 +80,29 @@ pub fn scan_context(request: &Request, who: &Identity) -> ScanContext {
             .filter(|e| !e.eq_ignore_ascii_case("identity")),
         user: who.user.clone(),
         groups: who.groups.clone(),
+        meta,
     }
+}
+
+/// The URL and file name as an incident stores them (and a block answer names the file):
+/// masked when a detector matches in them, so that a URL that leaked a card never stores
+/// the card in clear.
+pub fn stored_names(engine: &Engine, ctx: &ScanContext) -> (Option<String>, Option<String>) {
+    let url = ctx.url.as_deref().map(|u| {
+        if engine.finds(ctx, &MetaText::url(u)) {
+            masked_url(u)
+        } else {
+            u.to_string()
+        }
+    });
+    let name = ctx.filename.as_deref().map(|f| {
+        if engine.finds(ctx, &MetaText::filename(f)) {
+            masked_name(f)
+        } else {
+            f.to_string()
+        }
+    });
+    (url, name)
 }
 
 /// `attachment; filename="report.docx"` or `filename*=UTF-8''report%20q3.docx`.
@@ -100,25 +132,7 @@ fn url_filename(url: &str) -> Option<String> {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(hi), Some(lo)) = (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                out.push(hi << 4 | lo);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+    inspect::meta::percent_decode(s, false)
 }
 
 #[cfg(test)]
@@ -135,6 +149,27 @@ mod tests {
         assert_eq!(url_filename("http://h/files/report%20q3.docx?x=1").as_deref(), Some("report q3.docx"));
         assert_eq!(url_filename("http://h/"), None);
         assert_eq!(url_filename("/upload.bin").as_deref(), Some("upload.bin"));
+    }
+
+    #[test]
+    fn matched_urls_and_names_are_stored_masked() {
+        let engine = Engine::new(std::sync::Arc::new(inspect::Policy::builtin()), inspect::Limits::default());
+        let ctx = ScanContext {
+            url: Some("http://shop.test/pay?card=4111+1111+1111+1111&lang=en".into()),
+            filename: Some("ssn 123-45-6789.txt".into()),
+            ..ScanContext::default()
+        };
+        let (url, name) = stored_names(&engine, &ctx);
+        assert_eq!(url.as_deref(), Some("http://shop.test/pay?card=***&lang=***"));
+        assert_eq!(name.as_deref(), Some("***.txt"));
+        let clean = ScanContext {
+            url: Some("http://shop.test/pay?order=17".into()),
+            filename: Some("report.txt".into()),
+            ..ScanContext::default()
+        };
+        let (url, name) = stored_names(&engine, &clean);
+        assert_eq!(url.as_deref(), Some("http://shop.test/pay?order=17"));
+        assert_eq!(name.as_deref(), Some("report.txt"));
     }
 
     #[test]

@@ -208,6 +208,8 @@ impl DlpService {
             return Outcome::allow();
         }
         let ctx = scan_context(request, who);
+        // A URL or file name that matched is stored masked.
+        let (url, file_name) = context::stored_names(&self.current().engine, &ctx);
         let incident = Incident {
             id: crate::store::new_incident_id(),
             time: std::time::SystemTime::now(),
@@ -217,8 +219,8 @@ impl DlpService {
             tls_subject,
             user: who.user.clone(),
             groups: who.groups.clone(),
-            url: ctx.url.clone(),
-            file_name: ctx.filename.clone(),
+            url,
+            file_name: file_name.clone(),
             content_type: ctx.content_type.clone(),
             size,
             sha256: sha256.hex(),
@@ -264,7 +266,7 @@ impl DlpService {
             return Outcome::Replace(Box::new(block::block_reply(
                 &verdict,
                 named.as_deref(),
-                ctx.filename.as_deref(),
+                file_name.as_deref(),
             )));
         }
         let mut headers = Headers::new();

@@ -11,7 +11,6 @@ mod archive;
 mod mime;
 mod multipart;
 mod pdf;
-mod pdf_fonts;
 mod rtf;
 
 use std::collections::BTreeSet;

@@ -1,0 +1,146 @@
+//! PDF evasions: every construct that can carry text must be read. For each construct in
+//! `pdfkit::PDF_CASES` a file holding a secret must be blocked, and the same construct
+//! holding only look-alikes must be allowed.
+
+use std::sync::Arc;
+
+use inspect::testkit::decoys;
+use inspect::testkit::pdfkit::{pdf_case, PDF_CASES};
+use inspect::{Engine, Limits, Policy, ScanContext, Verdict};
+
+fn scan(data: &[u8]) -> Verdict {
+    let engine = Engine::new(Arc::new(Policy::builtin()), Limits::default());
+    engine.scan_bytes(ScanContext { filename: Some("doc.pdf".into()), ..ScanContext::default() }, data)
+}
+
+/// Look-alikes beyond the shared decoys: hashes, order numbers, dates.
+const MORE_DECOYS: &[&str] = &[
+    "sha256 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 md5 098f6bcd4621d373cade4e832627b4f6",
+    "Order 2024-000123-4567 shipped; invoice 1000234567; tracking 1Z999AA10123456784.",
+    "Printed 2024-03-01 09:15:00 +0100, page 3 of 12, ref 20240301091500.",
+];
+
+const SECRETS: &[(&str, &str)] = &[
+    ("credit_card", "Please charge card 4111 1111 1111 1111 exp 12/29."),
+    ("us_ssn", "Employee SSN 123-45-6789 on record."),
+    ("iban", "Pay to IBAN DE89 3704 0044 0532 0130 00 today"),
+    ("aws_access_key", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
+];
+
+fn describe(v: &Verdict) -> String {
+    format!(
+        "decision {:?}, counts {:?}, cns {:?}, evidence {:?}",
+        v.decision,
+        v.counts,
+        v.could_not_scan,
+        v.evidence.iter().map(|e| (&e.detector, &e.masked, &e.member)).collect::<Vec<_>>()
+    )
+}
+
+/// Decoy lines for `case`. A prefix before `%PDF-` must stay short enough for the file to
+/// be identified as a PDF (the header within the first KiB).
+fn negative_lines(case: &str) -> Vec<String> {
+    let mut lines = vec!["Quarterly report draft, nothing unusual.".to_string()];
+    if case == "prefix" {
+        lines.extend(decoys().lines().take(5).map(str::to_string));
+        return lines;
+    }
+    lines.extend(decoys().lines().map(str::to_string));
+    lines.extend(MORE_DECOYS.iter().map(|s| s.to_string()));
+    lines.push("End of report.".to_string());
+    lines
+}
+
+#[test]
+fn every_construct_carrying_a_secret_is_blocked() {
+    let mut failures = Vec::new();
+    for case in PDF_CASES {
+        for (detector, secret) in SECRETS {
+            let mut lines = negative_lines(case);
+            lines.insert(lines.len() / 2, secret.to_string());
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let pdf = pdf_case(case, &refs);
+            if *case == "prefix" {
+                let header = pdf.windows(5).position(|w| w == b"%PDF-").unwrap();
+                assert!(header < 1000, "the prefix case must be identified as a PDF");
+            }
+            let v = scan(&pdf);
+            let found = v.counts.get(*detector).copied().unwrap_or(0) > 0;
+            if !(v.is_block() && found && v.could_not_scan.is_none()) {
+                failures.push(format!("{case} / {detector}: {}", describe(&v)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} missed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn every_construct_holding_only_decoys_is_allowed() {
+    let mut failures = Vec::new();
+    for case in PDF_CASES {
+        let lines = negative_lines(case);
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let v = scan(&pdf_case(case, &refs));
+        if v.is_block() || v.could_not_scan.is_some() {
+            failures.push(format!("{case}: {}", describe(&v)));
+        }
+    }
+    assert!(failures.is_empty(), "{} false positives:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn evidence_from_pdf_constructs_is_masked() {
+    let lines = ["Employee SSN 123-45-6789 on record."];
+    for case in PDF_CASES {
+        let v = scan(&pdf_case(case, &lines));
+        let json = serde_json::to_string(&v).unwrap();
+        assert!(!json.contains("123-45-6789") && !format!("{v:?}").contains("123-45-6789"), "{case}: {json}");
+    }
+}
+
+/// A fixture's name and bytes.
+type Fixture = (&'static str, &'static [u8]);
+
+/// PDFs from real producers (see tests/fixtures/pdf/README.md).
+#[test]
+fn pdfs_from_real_producers() {
+    macro_rules! fixture {
+        ($name:literal) => {
+            ($name, &include_bytes!(concat!("fixtures/pdf/", $name, ".pdf"))[..])
+        };
+    }
+    // Each file that must block, and the detectors it must show.
+    let blocked: &[(Fixture, &[&str])] = &[
+        (fixture!("lo_letter"), &["credit_card", "us_ssn", "iban"]),
+        // The card in the table is followed by the SSN in the next cell, a space apart:
+        // the card detector reads the two as one five-group token.
+        (fixture!("lo_table"), &["us_ssn"]),
+        (fixture!("gs_pieces"), &["credit_card", "us_ssn"]),
+        (fixture!("gs_letter"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_objstm"), &["credit_card", "us_ssn", "iban"]),
+    ];
+    for ((name, data), detectors) in blocked {
+        let v = scan(data);
+        assert!(v.is_block() && v.could_not_scan.is_none(), "{name}: {}", describe(&v));
+        for d in *detectors {
+            assert!(v.counts.get(*d).copied().unwrap_or(0) > 0, "{name}: no {d}: {}", describe(&v));
+        }
+    }
+    for (name, data) in [
+        fixture!("lo_letter_clean"),
+        fixture!("lo_table_clean"),
+        fixture!("gs_pieces_clean"),
+        fixture!("gs_letter_clean"),
+        fixture!("qpdf_objstm_clean"),
+    ] {
+        let v = scan(data);
+        assert!(!v.is_block() && v.could_not_scan.is_none(), "{name}: {}", describe(&v));
+    }
+    let (name, data) = fixture!("qpdf_aes256_empty_user");
+    let v = scan(data);
+    assert!(
+        matches!(v.could_not_scan, Some(inspect::CouldNotScan::Encrypted { .. })),
+        "{name}: {}",
+        describe(&v)
+    );
+}
