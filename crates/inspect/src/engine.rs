@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{scan_zip, Ctx, Member, Node, State};
-use crate::identify::{identify, FileType, Kind, SNIFF_LEN};
+use crate::extract::{scan_7z, scan_zip, Ctx, Member, Node, State};
+use crate::identify::{identify, Kind, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits};
 use crate::policy::{Method, Policy};
 use crate::verdict::{decide, Hits, Subject, Verdict};
@@ -98,7 +98,12 @@ impl Engine {
             budget.limit(LimitKind::MaxDepth, &root.path);
             Node::Done
         } else {
-            Node::with_encoding(root, ctx.content_type.clone(), ctx.content_encoding.as_deref())
+            Node::with_encoding(
+                root,
+                ctx.content_type.clone(),
+                ctx.content_encoding.as_deref(),
+                self.limits.max_window_bytes,
+            )
         };
         Scanner {
             policy: self.policy.clone(),
@@ -120,20 +125,24 @@ impl Engine {
         s.finish()
     }
 
-    /// Scans an object from a seekable reader (a spooled temp file, a file on disk). Zip
-    /// archives and office documents are read in place, without loading them into memory;
+    /// Scans an object from a seekable reader (a spooled temp file, a file on disk). Zip and
+    /// 7z archives and office documents are read in place, without loading them into memory;
     /// everything else streams through a [`Scanner`]. IO errors are the caller's.
     pub fn scan_reader<R: Read + Seek>(&self, ctx: ScanContext, mut reader: R) -> std::io::Result<Verdict> {
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut reader).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
         reader.seek(SeekFrom::Start(0))?;
+        let kind = identify(&head, ctx.content_type.as_deref());
         if ctx.content_encoding.is_none()
-            && identify(&head, ctx.content_type.as_deref()) == Kind::Zip
-            && !self.policy.exempt_file_types().contains(&FileType::Zip)
+            && matches!(kind, Kind::Zip | Kind::SevenZ)
+            && !self.policy.exempt_file_types().contains(&kind.file_type())
         {
             let mut s = self.scanner(ctx);
-            s.state.types.insert(FileType::Zip);
-            s.with_ctx(|cx, m| scan_zip(cx, reader, m));
+            s.state.types.insert(kind.file_type());
+            s.with_ctx(|cx, m| match kind {
+                Kind::Zip => scan_zip(cx, reader, m),
+                _ => scan_7z(cx, reader, m),
+            });
             return Ok(s.conclude());
         }
         let mut s = self.scanner(ctx);

@@ -33,6 +33,11 @@ pub struct Limits {
     pub max_buffered_bytes: u64,
     /// Evidence items kept in a verdict; counts stay exact beyond it. Default 50.
     pub max_evidence: usize,
+    /// Largest window (dictionary) a compressed stream may declare: xz and 7z (LZMA)
+    /// dictionaries, zstd windows. A decoder holds this much in memory. Default 64 MiB (`xz
+    /// -9` and `7z -mx9` use 64 MiB; `zstd --ultra -22` and `--long` use 128 MiB and are
+    /// refused).
+    pub max_window_bytes: u64,
 }
 
 /// Named default of [`Limits::max_depth`].
@@ -51,6 +56,8 @@ pub const DEFAULT_MAX_CPU_TIME: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BUFFERED_BYTES: u64 = 256 << 20;
 /// Named default of [`Limits::max_evidence`].
 pub const DEFAULT_MAX_EVIDENCE: usize = 50;
+/// Named default of [`Limits::max_window_bytes`].
+pub const DEFAULT_MAX_WINDOW_BYTES: u64 = 64 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -63,6 +70,7 @@ impl Default for Limits {
             max_cpu_time: DEFAULT_MAX_CPU_TIME,
             max_buffered_bytes: DEFAULT_MAX_BUFFERED_BYTES,
             max_evidence: DEFAULT_MAX_EVIDENCE,
+            max_window_bytes: DEFAULT_MAX_WINDOW_BYTES,
         }
     }
 }
@@ -84,6 +92,8 @@ pub enum LimitKind {
     MaxCpuTime,
     /// [`Limits::max_buffered_bytes`].
     MaxBufferedBytes,
+    /// [`Limits::max_window_bytes`].
+    MaxWindowBytes,
 }
 
 impl LimitKind {
@@ -96,6 +106,7 @@ impl LimitKind {
             Self::MaxRatio => "max_ratio",
             Self::MaxCpuTime => "max_cpu_time",
             Self::MaxBufferedBytes => "max_buffered_bytes",
+            Self::MaxWindowBytes => "max_window_bytes",
         }
     }
 }

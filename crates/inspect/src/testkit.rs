@@ -7,6 +7,10 @@ use std::io::Write;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+mod containers;
+
+pub use containers::*;
+
 /// One labelled object.
 #[derive(Debug, Clone)]
 pub struct Sample {

@@ -8,15 +8,17 @@
 //! stream part by part.
 
 mod archive;
+mod coverage;
 mod mime;
 mod multipart;
 mod pdf;
 mod pdf_fonts;
 mod rtf;
+mod sevenz;
 
 use std::collections::BTreeSet;
 
-use crate::decode::{Decoder, Format};
+use crate::decode::{DecodeError, Decoder, Format, Out};
 use crate::detect::{DetectStream, DetectorSet, Found};
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, CouldNotScan, LimitKind};
@@ -24,6 +26,7 @@ use crate::text;
 use crate::verdict::Hits;
 
 pub(crate) use archive::scan_zip;
+pub(crate) use sevenz::scan_7z;
 
 /// Everything a scan accumulates.
 #[derive(Debug)]
@@ -90,19 +93,19 @@ impl Node {
     }
 
     /// A chain of decoders for a `Content-Encoding` list (applied in order, so decoded in
-    /// reverse), ending in a sniffing node.
-    pub fn with_encoding(m: Member, content_type: Option<String>, encoding: Option<&str>) -> Self {
+    /// reverse), ending in a sniffing node. Decoders refuse windows above `max_window`.
+    pub fn with_encoding(
+        m: Member,
+        content_type: Option<String>,
+        encoding: Option<&str>,
+        max_window: u64,
+    ) -> Self {
         let mut node = Node::new(m.clone(), content_type);
         let formats: Vec<Format> =
             encoding.map(|e| e.split(',').filter_map(Format::from_token).collect()).unwrap_or_default();
         for f in formats {
-            node = Node::Decode(Box::new(DecodeNode {
-                m: m.clone(),
-                dec: Decoder::new(f),
-                child: node,
-                consumed: 0,
-                produced: 0,
-            }));
+            node =
+                Node::Decode(Box::new(DecodeNode::new(m.clone(), Decoder::with_window(f, max_window), node)));
         }
         node
     }
@@ -187,15 +190,16 @@ impl Node {
                 Node::Text(Box::new(t))
             }
             Kind::Raw(_) => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
-            Kind::Gzip => {
-                let child = Node::new(m.child("gunzip"), None);
-                Node::Decode(Box::new(DecodeNode {
-                    m,
-                    dec: Decoder::new(Format::Gzip),
-                    child,
-                    consumed: 0,
-                    produced: 0,
-                }))
+            Kind::Compressed(format) => {
+                let name = match format {
+                    Format::Bzip2 => "bunzip2",
+                    Format::Xz => "unxz",
+                    Format::Zstd => "unzstd",
+                    _ => "gunzip",
+                };
+                let child = Node::new(m.child(name), None);
+                let dec = Decoder::with_window(format, cx.st.budget.limits.max_window_bytes);
+                Node::Decode(Box::new(DecodeNode::new(m, dec, child)))
             }
             Kind::Tar => Node::Tar(Box::new(archive::TarNode::new(m))),
             Kind::Multipart(b) => {
@@ -218,7 +222,7 @@ impl Node {
                     .stop(CouldNotScan::Unsupported { member: m.path.clone(), format: format.to_string() });
                 Node::Done
             }
-            kind @ (Kind::Zip | Kind::Pdf | Kind::Rtf | Kind::Email) => {
+            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email) => {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
         };
@@ -229,6 +233,7 @@ impl Node {
 fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
     match kind {
         Kind::Zip => archive::scan_zip(cx, std::io::Cursor::new(data), m),
+        Kind::SevenZ => sevenz::scan_7z(cx, std::io::Cursor::new(data), m),
         Kind::Pdf => pdf::scan_pdf(cx, data, m),
         Kind::Rtf => {
             let mut t = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
@@ -242,13 +247,24 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
     }
 }
 
-/// Pumps a member's bytes from a reader into a fresh child node, with the member's limits.
+/// Pumps a member's bytes from a reader into a fresh child node, with the member's limits:
+/// what it produces counts as decompressed, and its ratio to `compressed` is judged.
 pub(crate) fn pump_member(
     cx: &mut Ctx<'_>,
     reader: &mut dyn std::io::Read,
     m: Member,
     compressed: Option<u64>,
 ) {
+    pump(cx, reader, m, Some(compressed));
+}
+
+/// Pumps bytes of the object itself (a gap no parser consumed) into a fresh child node.
+pub(crate) fn pump_bytes(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: Member) {
+    pump(cx, reader, m, None);
+}
+
+/// `decompressed`: `Some(compressed size)` when the bytes come out of a decoder.
+fn pump(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: Member, decompressed: Option<Option<u64>>) {
     if !cx.st.budget.add_member(&m.path) {
         return;
     }
@@ -267,10 +283,14 @@ pub(crate) fn pump_member(
         };
         produced += n as u64;
         let b = &mut cx.st.budget;
-        if !b.add_decompressed(n as u64, &m.path)
-            || compressed.is_some_and(|c| !b.check_ratio(produced, c, &m.path))
-            || !b.check_time(&m.path)
-        {
+        if let Some(compressed) = decompressed {
+            if !b.add_decompressed(n as u64, &m.path)
+                || compressed.is_some_and(|c| !b.check_ratio(produced, c, &m.path))
+            {
+                return;
+            }
+        }
+        if !b.check_time(&m.path) {
             return;
         }
         node.write(cx, &buf[..n]);
@@ -291,36 +311,35 @@ pub(crate) fn scan_member_bytes(cx: &mut Ctx<'_>, data: &[u8], m: Member, conten
     node.finish(cx);
 }
 
-/// A decompressor feeding a child node.
+/// A decompressor feeding a child node. Text the compressed format carries besides its
+/// content (gzip file names and comments, zstd skippable frames) is scanned as text, and
+/// whatever follows the compressed streams goes to a fresh sniffed node.
 #[derive(Debug)]
 pub(crate) struct DecodeNode {
     m: Member,
     dec: Decoder,
     child: Node,
+    meta: Option<Box<TextNode>>,
+    after: Option<Box<Node>>,
     consumed: u64,
     produced: u64,
 }
 
 impl DecodeNode {
+    fn new(m: Member, dec: Decoder, child: Node) -> Self {
+        Self { m, dec, child, meta: None, after: None, consumed: 0, produced: 0 }
+    }
+
     fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
         self.consumed += data.len() as u64;
-        let Self { m, dec, child, consumed, produced } = self;
-        let r = dec.push(data, &mut |out| {
-            *produced += out.len() as u64;
-            let b = &mut cx.st.budget;
-            if !b.add_decompressed(out.len() as u64, &m.path) || !b.check_ratio(*produced, *consumed, &m.path)
-            {
-                return false;
-            }
-            child.write(cx, out);
-            !cx.stopped()
-        });
+        let Self { m, dec, child, meta, after, consumed, produced } = self;
+        let r = dec.push_all(data, &mut |out| route(cx, m, child, meta, after, *consumed, produced, out));
         if let Err(e) = r {
             // Scan what did decode, then report the damage.
             if !cx.stopped() {
-                child.finish(cx);
+                self.finish_children(cx);
             }
-            cx.corrupt(&m.path, e);
+            decode_failed(cx, &self.m, e);
         }
     }
 
@@ -328,13 +347,79 @@ impl DecodeNode {
         if cx.stopped() {
             return;
         }
-        if let Err(e) = self.dec.finish() {
-            // Scan what did arrive, then report the truncation.
-            self.child.finish(cx);
-            cx.corrupt(&self.m.path, e);
-            return;
+        let Self { m, dec, child, meta, after, consumed, produced } = self;
+        let r = dec.finish_all(&mut |out| route(cx, m, child, meta, after, *consumed, produced, out));
+        // Scan what did arrive, then report a truncation.
+        if !cx.stopped() {
+            self.finish_children(cx);
         }
+        if let Err(e) = r {
+            decode_failed(cx, &self.m, e);
+        }
+    }
+
+    fn finish_children(&mut self, cx: &mut Ctx<'_>) {
         self.child.finish(cx);
+        if let Some(t) = &mut self.meta {
+            t.finish(cx);
+        }
+        if let Some(a) = &mut self.after {
+            a.finish(cx);
+        }
+    }
+}
+
+/// Sends one piece of a decoder's output where it belongs; false to stop the decoder.
+#[allow(clippy::too_many_arguments)]
+fn route(
+    cx: &mut Ctx<'_>,
+    m: &Member,
+    child: &mut Node,
+    meta: &mut Option<Box<TextNode>>,
+    after: &mut Option<Box<Node>>,
+    consumed: u64,
+    produced: &mut u64,
+    out: Out<'_>,
+) -> bool {
+    match out {
+        Out::Data(b) => {
+            *produced += b.len() as u64;
+            let budget = &mut cx.st.budget;
+            if !budget.add_decompressed(b.len() as u64, &m.path)
+                || !budget.check_ratio(*produced, consumed, &m.path)
+            {
+                return false;
+            }
+            child.write(cx, b);
+        }
+        Out::Meta(b) => meta
+            .get_or_insert_with(|| {
+                Box::new(TextNode::new(m.child("(header)"), Charset::Bytes, Markup::Plain))
+            })
+            .write(cx, b),
+        Out::Trailing(b) => {
+            if after.is_none() {
+                let a = m.child("(trailing)");
+                if !cx.st.budget.add_member(&a.path) {
+                    return false;
+                }
+                *after = Some(Box::new(Node::new(a, None)));
+            }
+            if let Some(a) = after {
+                a.write(cx, b);
+            }
+        }
+    }
+    !cx.stopped()
+}
+
+fn decode_failed(cx: &mut Ctx<'_>, m: &Member, e: DecodeError) {
+    match e {
+        DecodeError::Corrupt(detail) => cx.corrupt(&m.path, detail),
+        DecodeError::Window(_) => cx.st.budget.limit(LimitKind::MaxWindowBytes, &m.path),
+        DecodeError::Unsupported(format) => {
+            cx.st.budget.stop(CouldNotScan::Unsupported { member: m.path.clone(), format })
+        }
     }
 }
 

@@ -1,0 +1,268 @@
+//! Containers and byte accounting: every byte of an object is inspected as text, accounted
+//! for by a parser that extracted it, or the object is could-not-scan.
+//!
+//! For each hiding place and each format, a generated file holding real values must block,
+//! and its counterpart in the same format holding only decoys must be allowed. Each object
+//! goes through the scanner whole, in small chunks, and through `scan_reader` (the paths
+//! the server and the CLI use), and all three must agree.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use std::io::Write;
+use std::sync::Arc;
+
+use inspect::testkit::{bzip2, decoys, gzip, seven_z, tar_of, xz, zip_of, zstd};
+use inspect::{CouldNotScan, Engine, LimitKind, Limits, Policy, ScanContext, Verdict};
+
+/// Values the default policy blocks.
+const SECRET: &str = "card 4111 1111 1111 1111, ssn 123-45-6789, iban DE89 3704 0044 0532 0130 00";
+
+fn engine() -> Engine {
+    Engine::new(Arc::new(Policy::builtin()), Limits::default())
+}
+
+/// The verdict, after checking that every entry point agrees on it.
+fn scan_ctx(ctx: ScanContext, data: &[u8]) -> Verdict {
+    let e = engine();
+    let whole = e.scan_bytes(ctx.clone(), data);
+    let mut s = e.scanner(ctx.clone());
+    for c in data.chunks(7) {
+        s.feed(c);
+    }
+    let chunked = s.finish();
+    assert_eq!(chunked.decision, whole.decision, "chunked vs whole: {chunked:?}\n{whole:?}");
+    assert_eq!(chunked.counts, whole.counts);
+    let read = e.scan_reader(ctx, std::io::Cursor::new(data.to_vec())).unwrap();
+    assert_eq!(read.decision, whole.decision, "scan_reader vs whole: {read:?}\n{whole:?}");
+    assert_eq!(read.counts, whole.counts, "scan_reader vs whole");
+    whole
+}
+
+fn scan(data: &[u8]) -> Verdict {
+    scan_ctx(ScanContext::default(), data)
+}
+
+#[track_caller]
+fn blocks(what: &str, data: &[u8]) -> Verdict {
+    let v = scan(data);
+    assert!(v.is_block(), "{what} must block: {v:?}");
+    v
+}
+
+/// Blocks because a value was found (not because it could not be scanned).
+#[track_caller]
+fn finds(what: &str, data: &[u8]) -> Verdict {
+    let v = blocks(what, data);
+    assert!(v.could_not_scan.is_none(), "{what}: {v:?}");
+    assert!(v.counts.values().sum::<u64>() > 0, "{what}: {v:?}");
+    v
+}
+
+#[track_caller]
+fn allows(what: &str, data: &[u8]) -> Verdict {
+    let v = scan(data);
+    assert!(!v.is_block(), "{what} must be allowed: {v:?}");
+    assert!(v.could_not_scan.is_none(), "{what}: {v:?}");
+    v
+}
+
+/// The clean counterpart of [`SECRET`].
+fn clean() -> String {
+    decoys()
+}
+
+fn limit_of(v: &Verdict) -> Option<LimitKind> {
+    match &v.could_not_scan {
+        Some(CouldNotScan::Limit { limit, .. }) => Some(*limit),
+        _ => None,
+    }
+}
+
+// ---- compressed formats ----
+
+type Pack = fn(&[u8]) -> Vec<u8>;
+
+fn packers() -> Vec<(&'static str, Pack)> {
+    vec![("gzip", gzip), ("bzip2", bzip2), ("xz", xz), ("zstd", zstd)]
+}
+
+#[test]
+fn compressed_streams_alone_and_around_tar() {
+    for (name, pack) in packers() {
+        finds(name, &pack(SECRET.as_bytes()));
+        allows(name, &pack(clean().as_bytes()));
+        let tar = tar_of(&[("a.txt", b"nothing"), ("notes/b.txt", SECRET.as_bytes())]);
+        let v = finds(&format!("tar.{name}"), &pack(&tar));
+        assert!(v.evidence[0].member.ends_with("notes/b.txt"), "{v:?}");
+        allows(&format!("tar.{name}"), &pack(&tar_of(&[("b.txt", clean().as_bytes())])));
+    }
+}
+
+#[test]
+fn concatenated_members_are_all_read() {
+    for (name, pack) in packers() {
+        let mut data = pack(b"first member, nothing here\n");
+        data.extend(pack(SECRET.as_bytes()));
+        finds(&format!("second {name} member"), &data);
+        let mut data = pack(b"first member\n");
+        data.extend(pack(clean().as_bytes()));
+        allows(&format!("second {name} member"), &data);
+    }
+}
+
+#[test]
+fn data_after_the_last_compressed_stream_is_scanned() {
+    for (name, pack) in packers() {
+        let mut data = pack(b"harmless");
+        data.extend_from_slice(SECRET.as_bytes());
+        let v = finds(&format!("text after {name}"), &data);
+        assert!(v.evidence[0].member.contains("(trailing)"), "{v:?}");
+        let mut data = pack(b"harmless");
+        data.extend_from_slice(clean().as_bytes());
+        allows(&format!("text after {name}"), &data);
+        // A zip after the stream is opened.
+        let mut data = pack(b"harmless");
+        data.extend(zip_of(&[("z.txt", SECRET.as_bytes())]));
+        finds(&format!("zip after {name}"), &data);
+    }
+}
+
+#[test]
+fn gzip_header_names_and_comments_are_text() {
+    let named = |name: &str, comment: &str| {
+        let mut e = flate2::GzBuilder::new()
+            .filename(name)
+            .comment(comment)
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(b"plain body").unwrap();
+        e.finish().unwrap()
+    };
+    finds("gzip file name", &named("4111-1111-1111-1111.csv", "backup"));
+    finds("gzip comment", &named("a.csv", "ssn 123-45-6789"));
+    allows("gzip name", &named("order-4111111111111112.csv", "uuid 550e8400-e29b-41d4-a716-446655440000"));
+}
+
+#[test]
+fn zstd_skippable_frames_are_text() {
+    let frame = |payload: &[u8]| {
+        let mut z = vec![0x50, 0x2A, 0x4D, 0x18];
+        z.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        z.extend_from_slice(payload);
+        z
+    };
+    let mut data = zstd(b"visible");
+    data.extend(frame(SECRET.as_bytes()));
+    finds("zstd skippable frame", &data);
+    let mut data = frame(SECRET.as_bytes());
+    data.extend(zstd(b"visible"));
+    finds("leading zstd skippable frame", &data);
+    let mut data = zstd(b"visible");
+    data.extend(frame(clean().as_bytes()));
+    allows("zstd skippable frame", &data);
+}
+
+#[test]
+fn content_encodings_zstd_and_deflate() {
+    let with = |enc: &str, body: Vec<u8>| {
+        let ctx = ScanContext { content_encoding: Some(enc.into()), ..ScanContext::default() };
+        scan_ctx(ctx, &body)
+    };
+    assert!(with("zstd", zstd(SECRET.as_bytes())).is_block());
+    assert!(!with("zstd", zstd(clean().as_bytes())).is_block());
+    let zlib = |d: &[u8]| {
+        let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(d).unwrap();
+        e.finish().unwrap()
+    };
+    let raw = |d: &[u8]| {
+        let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(d).unwrap();
+        e.finish().unwrap()
+    };
+    assert!(with("deflate", zlib(SECRET.as_bytes())).is_block());
+    assert!(with("deflate", raw(SECRET.as_bytes())).is_block());
+    assert!(!with("deflate", raw(clean().as_bytes())).is_block());
+    // Two codings, the outer one zstd.
+    assert!(with("gzip, zstd", zstd(&gzip(SECRET.as_bytes()))).is_block());
+}
+
+// ---- 7z ----
+
+#[test]
+fn seven_z_members_and_names_are_scanned() {
+    let z = seven_z(&[("a.txt", b"nothing"), ("docs/b.txt", SECRET.as_bytes())], None, false);
+    let v = finds("7z member", &z);
+    assert!(v.evidence.iter().any(|e| e.member == "docs/b.txt"), "{v:?}");
+    allows("7z member", &seven_z(&[("docs/b.txt", clean().as_bytes())], None, false));
+    let v = finds("7z member name", &seven_z(&[("4111-1111-1111-1111.txt", b"hello")], None, false));
+    // The clear value never appears in a member path.
+    assert!(v.evidence.iter().all(|e| !e.member.contains("4111-1111")), "{v:?}");
+    allows("7z member name", &seven_z(&[("order-4111111111111112.txt", b"hello")], None, false));
+    // Appended data.
+    let mut z = seven_z(&[("a.txt", b"nothing")], None, false);
+    z.extend_from_slice(SECRET.as_bytes());
+    finds("text after a 7z", &z);
+}
+
+#[test]
+fn encrypted_seven_z_cannot_be_scanned() {
+    for encrypt_header in [false, true] {
+        let z = seven_z(&[("a.txt", SECRET.as_bytes())], Some("pw"), encrypt_header);
+        let v = blocks("encrypted 7z", &z);
+        assert!(matches!(v.could_not_scan, Some(CouldNotScan::Encrypted { .. })), "{encrypt_header}: {v:?}");
+    }
+}
+
+// ---- limits ----
+
+#[test]
+fn bombs_of_the_new_formats_hit_the_limits() {
+    let zeros = vec![0u8; 16 << 20];
+    for (name, pack) in packers() {
+        let v = scan(&pack(&zeros));
+        assert_eq!(limit_of(&v), Some(LimitKind::MaxRatio), "{name}: {v:?}");
+        assert!(v.is_block());
+    }
+    let v = scan(&seven_z(&[("zeros.bin", &zeros)], None, false));
+    assert_eq!(limit_of(&v), Some(LimitKind::MaxRatio), "7z: {v:?}");
+    // The total budget, whatever the ratio.
+    let limits = Limits { max_decompressed_bytes: 1 << 20, max_ratio: u64::MAX, ..Limits::default() };
+    let e = Engine::new(Arc::new(Policy::builtin()), limits);
+    for (name, pack) in packers() {
+        let v = e.scan_bytes(ScanContext::default(), &pack(&zeros));
+        assert_eq!(limit_of(&v), Some(LimitKind::MaxDecompressedBytes), "{name}: {v:?}");
+    }
+    // 7z: judged on the declared sizes, before anything is decoded.
+    let v = e.scan_bytes(ScanContext::default(), &seven_z(&[("zeros.bin", &zeros)], None, false));
+    assert_eq!(limit_of(&v), Some(LimitKind::MaxDecompressedBytes), "7z: {v:?}");
+}
+
+#[test]
+fn windows_above_the_limit_are_refused() {
+    let limits = Limits { max_window_bytes: 64 << 10, ..Limits::default() };
+    let e = Engine::new(Arc::new(Policy::builtin()), limits);
+    // xz preset 1 declares a 1 MiB dictionary.
+    let v = e.scan_bytes(ScanContext::default(), &xz(b"small"));
+    assert_eq!(limit_of(&v), Some(LimitKind::MaxWindowBytes), "{v:?}");
+    let v = e.scan_bytes(ScanContext::default(), &seven_z(&[("a.txt", b"small")], None, false));
+    assert_eq!(limit_of(&v), Some(LimitKind::MaxWindowBytes), "{v:?}");
+}
+
+#[test]
+fn formats_nest_within_the_depth_limit() {
+    // zip in tar in each compressor, in gzip, inside a 7z: found.
+    let mut inner = zip_of(&[("deep.txt", SECRET.as_bytes())]);
+    for (name, pack) in packers() {
+        inner = pack(&tar_of(&[(&format!("level.{name}"), &inner)]));
+    }
+    let v = finds("nested", &seven_z(&[("all.tar", &inner)], None, false));
+    assert!(v.evidence[0].member.ends_with("deep.txt"), "{v:?}");
+    // Deeper than the limit: could-not-scan.
+    let mut deep = SECRET.as_bytes().to_vec();
+    for i in 0..12 {
+        let (_, pack) = packers()[i % 4];
+        deep = pack(&deep);
+    }
+    let v = scan(&deep);
+    assert_eq!(limit_of(&v), Some(LimitKind::MaxDepth), "{v:?}");
+}
