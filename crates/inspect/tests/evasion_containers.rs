@@ -11,7 +11,10 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use inspect::testkit::{bzip2, decoys, gzip, seven_z, tar_of, xz, zip_of, zstd};
+use inspect::testkit::{
+    bzip2, decoys, gzip, seven_z, tar_entries, tar_of, xz, zip_laid_out, zip_of, zstd, TarEntry, ZipMember,
+    TAR_END,
+};
 use inspect::{CouldNotScan, Engine, LimitKind, Limits, Policy, ScanContext, Verdict};
 
 /// Values the default policy blocks.
@@ -265,4 +268,156 @@ fn formats_nest_within_the_depth_limit() {
     }
     let v = scan(&deep);
     assert_eq!(limit_of(&v), Some(LimitKind::MaxDepth), "{v:?}");
+}
+
+// ---- tar ----
+
+fn entry<'a>(name: &'a str, kind: u8, data: &'a [u8]) -> TarEntry<'a> {
+    TarEntry { name, kind, link: "", data }
+}
+
+#[test]
+fn data_after_the_tar_end_marker_is_scanned() {
+    let with_tail = |tail: &[u8]| {
+        let mut t = tar_entries(&[entry("a.txt", b'0', b"hello")]);
+        t.extend_from_slice(&TAR_END);
+        t.extend_from_slice(&[0; 4096]); // record padding
+        t.extend_from_slice(tail);
+        t
+    };
+    finds("text after tar", &with_tail(SECRET.as_bytes()));
+    finds("zip after tar", &with_tail(&zip_of(&[("x.txt", SECRET.as_bytes())])));
+    allows("text after tar", &with_tail(clean().as_bytes()));
+    allows("padding only", &with_tail(b""));
+}
+
+#[test]
+fn tar_entries_of_every_type_are_scanned() {
+    for kind in [b'1', b'2', b'3', b'4', b'5', b'6', b'S', b'V', b'D', b'Z', b'g', b'x', b'K', b'L'] {
+        let mut t = tar_entries(&[entry("odd", kind, SECRET.as_bytes()), entry("b.txt", b'0', b"hello")]);
+        t.extend_from_slice(&TAR_END);
+        finds(&format!("tar type {}", kind as char), &t);
+        let mut t = tar_entries(&[entry("odd", kind, clean().as_bytes()), entry("b.txt", b'0', b"hello")]);
+        t.extend_from_slice(&TAR_END);
+        allows(&format!("tar type {}", kind as char), &t);
+    }
+}
+
+#[test]
+fn tar_names_and_link_names_are_text() {
+    let mut t = tar_entries(&[entry("4111-1111-1111-1111.txt", b'0', b"hello")]);
+    t.extend_from_slice(&TAR_END);
+    let v = finds("tar member name", &t);
+    assert!(v.evidence.iter().all(|e| !e.member.contains("4111-1111")), "{v:?}");
+    let mut t = tar_entries(&[TarEntry { name: "l", kind: b'2', link: "ssn-123-45-6789", data: b"" }]);
+    t.extend_from_slice(&TAR_END);
+    finds("tar link name", &t);
+    // A pax path names the member that follows; it is text as well.
+    let rec = "30 path=notes/123-45-6789.txt\n";
+    let mut t = tar_entries(&[entry("PaxHeader", b'x', rec.as_bytes()), entry("short", b'0', b"hello")]);
+    t.extend_from_slice(&TAR_END);
+    finds("pax path", &t);
+    let mut t = tar_entries(&[entry("order-4111111111111112.txt", b'0', b"hello")]);
+    t.extend_from_slice(&TAR_END);
+    allows("tar member name", &t);
+}
+
+// ---- zip ----
+
+fn member<'a>(name: &'a str, data: &'a [u8]) -> ZipMember<'a> {
+    ZipMember { name, data, ..ZipMember::default() }
+}
+
+#[test]
+fn zip_bytes_outside_its_records_are_scanned() {
+    let secret = SECRET.as_bytes();
+    let c = clean();
+    let clean_b = c.as_bytes();
+    let ok = [member("a.txt", b"hello"), member("b.txt", b"world")];
+    // Before the first local header: a member the central directory does not list (the
+    // file still starts like a zip; its hidden entry cannot be read alone: could-not-scan).
+    let hidden = zip_laid_out(b"", &[member("hidden.txt", secret)], b"", b"", b"");
+    let hidden = &hidden[..hidden.windows(4).position(|w| w == b"PK\x01\x02").unwrap()];
+    blocks("zip prefix", &zip_laid_out(hidden, &ok, b"", b"", b""));
+    // Between members.
+    let gap = [ZipMember { gap_after: secret, ..member("a.txt", b"hello") }, member("b.txt", b"world")];
+    finds("gap between zip members", &zip_laid_out(b"", &gap, b"", b"", b""));
+    // Between the last member and the central directory.
+    finds("before the central directory", &zip_laid_out(b"", &ok, secret, b"", b""));
+    // After the end record.
+    finds("after the end record", &zip_laid_out(b"", &ok, b"", b"", secret));
+    // The archive comment, an entry comment, an extra field, a local name.
+    finds("archive comment", &zip_laid_out(b"", &ok, b"", secret, b""));
+    let commented = [ZipMember { comment: SECRET, ..member("a.txt", b"hello") }];
+    finds("entry comment", &zip_laid_out(b"", &commented, b"", b"", b""));
+    let mut extra = vec![0x34, 0x12];
+    extra.extend_from_slice(&(secret.len() as u16).to_le_bytes());
+    extra.extend_from_slice(secret);
+    let with_extra = [ZipMember { extra: &extra, ..member("a.txt", b"hello") }];
+    finds("extra field", &zip_laid_out(b"", &with_extra, b"", b"", b""));
+    let local = [ZipMember { local_name: Some("4111-1111-1111-1111.txt"), ..member("a.txt", b"hello") }];
+    finds("local name", &zip_laid_out(b"", &local, b"", b"", b""));
+    // Clean counterparts of each.
+    let gap = [ZipMember { gap_after: clean_b, ..member("a.txt", b"hello") }, member("b.txt", b"world")];
+    allows("gap between zip members", &zip_laid_out(b"", &gap, clean_b, clean_b, clean_b));
+    let commented = [ZipMember { comment: &c, ..member("a.txt", b"hello") }];
+    allows("entry comment", &zip_laid_out(b"", &commented, b"", b"", b""));
+    allows("plain", &zip_laid_out(b"", &ok, b"", b"", b""));
+}
+
+#[test]
+fn a_zip_after_a_zip_and_a_zip_after_text_are_opened() {
+    // unzip reads the last archive: the first one is a prefix.
+    let mut two = zip_of(&[("first.txt", SECRET.as_bytes())]);
+    two.extend(zip_of(&[("second.txt", b"hello".as_slice())]));
+    finds("zip before a zip", &two);
+    let mut two = zip_of(&[("first.txt", clean().as_bytes())]);
+    two.extend(zip_of(&[("second.txt", b"hello".as_slice())]));
+    allows("zip before a zip", &two);
+}
+
+#[test]
+fn zip_member_names_are_text() {
+    let v = finds("zip member name", &zip_of(&[("4111-1111-1111-1111.txt", b"hello".as_slice())]));
+    assert!(v.evidence.iter().all(|e| !e.member.contains("4111-1111")), "{v:?}");
+    allows("zip member name", &zip_of(&[("order-4111111111111112.txt", b"hello".as_slice())]));
+}
+
+#[test]
+fn zip_members_compressed_with_bzip2_xz_zstd_are_read() {
+    for (method, pack) in [(12u16, bzip2 as Pack), (95, xz), (93, zstd)] {
+        let packed = pack(SECRET.as_bytes());
+        let mut z = zip_laid_out(b"", &[member("a.txt", &packed)], b"", b"", b"");
+        // Patch the method in both headers (stored -> method), and the sizes stay those of
+        // the packed data; the CRC is that of the packed bytes, which a reader that checks
+        // it against the unpacked data would refuse, so it is patched too.
+        let mut crc = flate2::Crc::new();
+        crc.update(SECRET.as_bytes());
+        for (sig, at) in [(&b"PK\x03\x04"[..], 8usize), (b"PK\x01\x02", 10)] {
+            let p = z.windows(4).position(|w| w == sig).unwrap();
+            z[p + at..p + at + 2].copy_from_slice(&method.to_le_bytes());
+            z[p + at + 6..p + at + 10].copy_from_slice(&crc.sum().to_le_bytes());
+            let usize_at = p + at + 14;
+            z[usize_at..usize_at + 4].copy_from_slice(&(SECRET.len() as u32).to_le_bytes());
+        }
+        finds(&format!("zip method {method}"), &z);
+    }
+}
+
+#[test]
+fn encrypted_zip_members_cannot_be_scanned() {
+    // AES (method 99, flag bit 0) and ZipCrypto (flag bit 0).
+    // The AES extra field: vendor version 2, "AE", 256-bit, deflate inside.
+    let aes = [0x01, 0x99, 7, 0, 2, 0, b'A', b'E', 3, 8, 0];
+    for (method, extra) in [(99u16, &aes[..]), (0, &[][..])] {
+        let encrypted = ZipMember { extra, ..member("a.txt", b"0123456789abcdef0123") };
+        let mut z = zip_laid_out(b"", &[encrypted], b"", b"", b"");
+        for (sig, flags_at) in [(&b"PK\x03\x04"[..], 6usize), (b"PK\x01\x02", 8)] {
+            let p = z.windows(4).position(|w| w == sig).unwrap();
+            z[p + flags_at] |= 1;
+            z[p + flags_at + 2..p + flags_at + 4].copy_from_slice(&method.to_le_bytes());
+        }
+        let v = blocks("encrypted zip", &z);
+        assert!(matches!(v.could_not_scan, Some(CouldNotScan::Encrypted { .. })), "{method}: {v:?}");
+    }
 }

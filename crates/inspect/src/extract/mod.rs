@@ -15,6 +15,8 @@ mod pdf;
 mod pdf_fonts;
 mod rtf;
 mod sevenz;
+mod tar;
+mod zip_layout;
 
 use std::collections::BTreeSet;
 
@@ -80,7 +82,7 @@ pub(crate) enum Node {
     Sniff { m: Member, head: Vec<u8>, content_type: Option<String> },
     Text(Box<TextNode>),
     Decode(Box<DecodeNode>),
-    Tar(Box<archive::TarNode>),
+    Tar(Box<tar::TarNode>),
     Multipart(Box<multipart::MultipartNode>),
     Buffer { m: Member, kind: Kind, data: Vec<u8> },
     Done,
@@ -201,7 +203,7 @@ impl Node {
                 let dec = Decoder::with_window(format, cx.st.budget.limits.max_window_bytes);
                 Node::Decode(Box::new(DecodeNode::new(m, dec, child)))
             }
-            Kind::Tar => Node::Tar(Box::new(archive::TarNode::new(m))),
+            Kind::Tar => Node::Tar(Box::new(tar::TarNode::new(m))),
             Kind::Multipart(b) => {
                 // A declared boundary that the body does not use yields to its first line.
                 let b = match crate::identify::multipart_first_line(&head) {
@@ -256,6 +258,32 @@ pub(crate) fn pump_member(
     compressed: Option<u64>,
 ) {
     pump(cx, reader, m, Some(compressed));
+}
+
+/// Pumps a member's compressed bytes through a decoder of `format` into a fresh child node.
+pub(crate) fn pump_decoded(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: Member, format: Format) {
+    if !cx.st.budget.add_member(&m.path) {
+        return;
+    }
+    let dec = Decoder::with_window(format, cx.st.budget.limits.max_window_bytes);
+    let mut node = Node::Decode(Box::new(DecodeNode::new(m.clone(), dec, Node::new(m.clone(), None))));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return cx.corrupt(&m.path, e.to_string()),
+        };
+        if !cx.st.budget.check_time(&m.path) {
+            return;
+        }
+        node.write(cx, &buf[..n]);
+        if cx.stopped() {
+            return;
+        }
+    }
+    node.finish(cx);
 }
 
 /// Pumps bytes of the object itself (a gap no parser consumed) into a fresh child node.

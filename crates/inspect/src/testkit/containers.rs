@@ -47,3 +47,127 @@ pub fn seven_z(members: &[(&str, &[u8])], password: Option<&str>, encrypt_header
     }
     w.finish().map(|c| c.into_inner()).unwrap_or_default()
 }
+
+/// One tar entry of any type.
+#[derive(Debug, Clone, Copy)]
+pub struct TarEntry<'a> {
+    /// The name field (at most 100 bytes are kept).
+    pub name: &'a str,
+    /// The type flag (`b'0'` a file, `b'5'` a directory, `b'x'` pax records ...).
+    pub kind: u8,
+    /// The link name field.
+    pub link: &'a str,
+    /// The data.
+    pub data: &'a [u8],
+}
+
+/// Tar entries, without the end-of-archive marker.
+pub fn tar_entries(entries: &[TarEntry<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        let mut h = [0u8; 512];
+        let put = |h: &mut [u8; 512], at: usize, max: usize, s: &[u8]| {
+            let n = s.len().min(max);
+            h[at..at + n].copy_from_slice(&s[..n]);
+        };
+        put(&mut h, 0, 100, e.name.as_bytes());
+        put(&mut h, 100, 8, b"0000644");
+        put(&mut h, 108, 8, b"0000000");
+        put(&mut h, 116, 8, b"0000000");
+        put(&mut h, 124, 12, format!("{:011o}", e.data.len()).as_bytes());
+        put(&mut h, 136, 12, b"00000000000");
+        h[156] = e.kind;
+        put(&mut h, 157, 100, e.link.as_bytes());
+        put(&mut h, 257, 6, b"ustar\0");
+        put(&mut h, 263, 2, b"00");
+        put(&mut h, 148, 8, b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        put(&mut h, 148, 8, format!("{sum:06o}\0").as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(e.data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out
+}
+
+/// The end-of-archive marker: two zero blocks.
+pub const TAR_END: [u8; 1024] = [0; 1024];
+
+/// One member of a hand-laid zip (stored, with its CRC).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ZipMember<'a> {
+    /// The central directory's name.
+    pub name: &'a str,
+    /// The local header's name, when it differs.
+    pub local_name: Option<&'a str>,
+    /// The data (stored).
+    pub data: &'a [u8],
+    /// An extra field (in both headers), raw.
+    pub extra: &'a [u8],
+    /// The entry comment in the central directory.
+    pub comment: &'a str,
+    /// Bytes placed after the member's data, before the next record.
+    pub gap_after: &'a [u8],
+}
+
+/// A zip laid out by hand: `prefix`, the members (stored), `before_cd`, the central
+/// directory, the end record with `comment`, then `suffix`. Offsets count from the start
+/// of the file, prefix included.
+pub fn zip_laid_out(
+    prefix: &[u8],
+    members: &[ZipMember<'_>],
+    before_cd: &[u8],
+    comment: &[u8],
+    suffix: &[u8],
+) -> Vec<u8> {
+    let mut out = prefix.to_vec();
+    let mut central = Vec::new();
+    for mb in members {
+        let offset = out.len() as u32;
+        let mut crc = flate2::Crc::new();
+        crc.update(mb.data);
+        let crc = crc.sum();
+        let local_name = mb.local_name.unwrap_or(mb.name);
+        let common = |v: &mut Vec<u8>| {
+            v.extend_from_slice(&20u16.to_le_bytes()); // version needed
+            v.extend_from_slice(&0u16.to_le_bytes()); // flags
+            v.extend_from_slice(&0u16.to_le_bytes()); // stored
+            v.extend_from_slice(&[0, 0, 0x21, 0]); // time, date
+            v.extend_from_slice(&crc.to_le_bytes());
+            v.extend_from_slice(&(mb.data.len() as u32).to_le_bytes());
+            v.extend_from_slice(&(mb.data.len() as u32).to_le_bytes());
+        };
+        out.extend_from_slice(b"PK\x03\x04");
+        common(&mut out);
+        out.extend_from_slice(&(local_name.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(mb.extra.len() as u16).to_le_bytes());
+        out.extend_from_slice(local_name.as_bytes());
+        out.extend_from_slice(mb.extra);
+        out.extend_from_slice(mb.data);
+        out.extend_from_slice(mb.gap_after);
+        central.extend_from_slice(b"PK\x01\x02");
+        central.extend_from_slice(&20u16.to_le_bytes()); // version made by
+        common(&mut central);
+        central.extend_from_slice(&(mb.name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&(mb.extra.len() as u16).to_le_bytes());
+        central.extend_from_slice(&(mb.comment.len() as u16).to_le_bytes());
+        central.extend_from_slice(&[0; 8]); // disk, internal and external attributes
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(mb.name.as_bytes());
+        central.extend_from_slice(mb.extra);
+        central.extend_from_slice(mb.comment.as_bytes());
+    }
+    out.extend_from_slice(before_cd);
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    let n = members.len() as u16;
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&(comment.len() as u16).to_le_bytes());
+    out.extend_from_slice(comment);
+    out.extend_from_slice(suffix);
+    out
+}
