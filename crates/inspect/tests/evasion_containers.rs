@@ -421,3 +421,100 @@ fn encrypted_zip_members_cannot_be_scanned() {
         assert!(matches!(v.could_not_scan, Some(CouldNotScan::Encrypted { .. })), "{method}: {v:?}");
     }
 }
+
+// ---- multipart uploads and e-mail ----
+
+fn form(ctx_boundary: bool, body: &str) -> Verdict {
+    let ctx = ScanContext {
+        content_type: ctx_boundary.then(|| "multipart/form-data; boundary=XyZ".to_string()),
+        ..ScanContext::default()
+    };
+    scan_ctx(ctx, body.as_bytes())
+}
+
+fn upload(preamble: &str, disposition: &str, extra_header: &str, epilogue: &str) -> String {
+    format!(
+        "{preamble}--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: {disposition}\r\n{extra_header}Content-Type: text/plain\r\n\r\nfile body\r\n--XyZ--\r\n{epilogue}"
+    )
+}
+
+#[test]
+fn multipart_preamble_epilogue_and_headers_are_scanned() {
+    let d = "form-data; name=\"f\"; filename=\"a.txt\"";
+    let c = clean();
+    let cases = [
+        ("preamble", upload(&format!("{SECRET}\r\n"), d, "", "")),
+        ("epilogue", upload("", d, "", SECRET)),
+        ("file name", upload("", "form-data; name=\"f\"; filename=\"4111-1111-1111-1111.txt\"", "", "")),
+        (
+            "RFC 2231 file name",
+            upload("", "form-data; name=\"f\"; filename*=UTF-8''4111%2D1111%2D1111%2D1111.txt", "", ""),
+        ),
+        ("part header", upload("", d, &format!("X-Note: {SECRET}\r\n"), "")),
+    ];
+    for (what, body) in &cases {
+        let v = form(true, body);
+        assert!(v.is_block() && v.could_not_scan.is_none(), "{what}: {v:?}");
+        assert!(v.evidence.iter().all(|e| !e.member.contains("4111-1111")), "{what}: {v:?}");
+    }
+    // A zip after the closing delimiter is opened.
+    let mut body = upload("", d, "", "").into_bytes();
+    body.extend(zip_of(&[("z.txt", SECRET.as_bytes())]));
+    let ctx = ScanContext {
+        content_type: Some("multipart/form-data; boundary=XyZ".into()),
+        ..ScanContext::default()
+    };
+    assert!(scan_ctx(ctx, &body).is_block());
+    // Text on a delimiter line.
+    let body =
+        format!("--XyZ {SECRET}\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhello\r\n--XyZ--\r\n");
+    assert!(form(true, &body).is_block(), "delimiter line");
+    // Clean counterparts.
+    let clean_cases = [
+        upload(&format!("{c}\r\n"), d, &format!("X-Note: {}\r\n", c.lines().next().unwrap()), &c),
+        upload("", "form-data; name=\"f\"; filename=\"order-4111111111111112.txt\"", "", ""),
+    ];
+    for body in &clean_cases {
+        let v = form(true, body);
+        assert!(!v.is_block() && v.could_not_scan.is_none(), "{v:?}");
+        let v = form(false, body);
+        assert!(!v.is_block() && v.could_not_scan.is_none(), "no declared boundary: {v:?}");
+    }
+}
+
+#[test]
+fn multipart_preamble_of_a_megabyte_fed_a_byte_at_a_time() {
+    let mut body = b"lorem ipsum ".repeat(90_000);
+    body.extend_from_slice(upload(&format!(" {SECRET}\r\n"), "form-data; name=\"f\"", "", "").as_bytes());
+    let e = engine();
+    let ctx = ScanContext {
+        content_type: Some("multipart/form-data; boundary=XyZ".into()),
+        ..ScanContext::default()
+    };
+    let mut s = e.scanner(ctx);
+    for b in body.chunks(1) {
+        s.feed(b);
+    }
+    let v = s.finish();
+    assert!(v.is_block() && v.could_not_scan.is_none(), "{v:?}");
+    assert!(v.scanned_bytes >= body.len() as u64 - 200, "{v:?}");
+}
+
+fn email(preamble: &str, attachment_name: &str, epilogue: &str) -> String {
+    format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n{preamble}\r\n--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n--B\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{attachment_name}\"\r\n\r\nbinary\r\n--B--\r\n{epilogue}"
+    )
+}
+
+#[test]
+fn email_preamble_epilogue_and_attachment_names_are_scanned() {
+    finds("e-mail preamble", email(SECRET, "a.bin", "").as_bytes());
+    finds("e-mail epilogue", email("", "a.bin", SECRET).as_bytes());
+    let v = finds("e-mail attachment name", email("", "123-45-6789.pdf", "").as_bytes());
+    assert!(v.evidence.iter().all(|e| !e.member.contains("123-45-6789")), "{v:?}");
+    let mut with_zip = email("", "a.bin", "").into_bytes();
+    with_zip.extend(zip_of(&[("z.txt", SECRET.as_bytes())]));
+    finds("zip after an e-mail", &with_zip);
+    let c = clean();
+    allows("e-mail", email(&c, "order-4111111111111112.pdf", &c).as_bytes());
+}
