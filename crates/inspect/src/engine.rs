@@ -72,17 +72,11 @@ impl Engine {
     }
 
     /// Early decision from the heads and the first bytes of the body (an ICAP preview).
-    /// `head` is the preview data; a content-encoded body is never judged by its head.
-    pub fn preview(&self, ctx: &ScanContext, head: &[u8]) -> PreviewDecision {
+    /// Only a policy with no rule for this mode and user decides here: an exempt file type
+    /// is exempt only once its whole structure validates, which a preview cannot show.
+    pub fn preview(&self, ctx: &ScanContext, _head: &[u8]) -> PreviewDecision {
         if !self.applies(ctx) {
             return PreviewDecision::Exempt;
-        }
-        let exempt = self.policy.exempt_file_types();
-        if !exempt.is_empty() && ctx.content_encoding.is_none() && !head.is_empty() {
-            let t = identify(&head[..head.len().min(SNIFF_LEN)], ctx.content_type.as_deref()).file_type();
-            if exempt.contains(&t) {
-                return PreviewDecision::Exempt;
-            }
         }
         PreviewDecision::NeedBody
     }
@@ -133,10 +127,7 @@ impl Engine {
         (&mut reader).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
         reader.seek(SeekFrom::Start(0))?;
         let kind = identify(&head, ctx.content_type.as_deref());
-        if ctx.content_encoding.is_none()
-            && matches!(kind, Kind::Zip | Kind::SevenZ)
-            && !self.policy.exempt_file_types().contains(&kind.file_type())
-        {
+        if ctx.content_encoding.is_none() && matches!(kind, Kind::Zip | Kind::SevenZ) {
             let mut s = self.scanner(ctx);
             s.state.types.insert(kind.file_type());
             s.with_ctx(|cx, m| match kind {

@@ -71,6 +71,26 @@ pub enum FileType {
     Binary,
 }
 
+impl FileType {
+    /// Whether a policy may exempt this type: only types whose structure the engine
+    /// validates before skipping anything (images and media are walked, zip and office
+    /// documents opened), so that magic bytes alone never decide.
+    pub fn can_be_exempt(self) -> bool {
+        matches!(
+            self,
+            Self::Image
+                | Self::Media
+                | Self::Zip
+                | Self::Docx
+                | Self::Xlsx
+                | Self::Pptx
+                | Self::Odt
+                | Self::Ods
+                | Self::Odp
+        )
+    }
+}
+
 /// How to read a text stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Charset {

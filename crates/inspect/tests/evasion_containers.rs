@@ -12,8 +12,8 @@ use std::io::Write;
 use std::sync::Arc;
 
 use inspect::testkit::{
-    bzip2, decoys, gzip, seven_z, tar_entries, tar_of, xz, zip_laid_out, zip_of, zstd, TarEntry, ZipMember,
-    TAR_END,
+    bzip2, decoys, gif, gzip, jpeg, mp4, png, png_ztxt, riff, seven_z, tar_entries, tar_of, xz, zip_laid_out,
+    zip_of, zstd, TarEntry, ZipMember, TAR_END,
 };
 use inspect::{CouldNotScan, Engine, LimitKind, Limits, Policy, ScanContext, Verdict};
 
@@ -517,4 +517,158 @@ fn email_preamble_epilogue_and_attachment_names_are_scanned() {
     finds("zip after an e-mail", &with_zip);
     let c = clean();
     allows("e-mail", email(&c, "order-4111111111111112.pdf", &c).as_bytes());
+}
+
+// ---- exempt images and media ----
+
+fn exempting() -> Engine {
+    let p = Policy::from_toml_str(
+        "[policy]\nexempt_file_types = [\"image\", \"media\"]\n[[rule]]\nname = \"c\"\ndetectors = [\"credit_card\", \"us_ssn\", \"iban\"]\n",
+    )
+    .unwrap();
+    Engine::new(Arc::new(p), Limits::default())
+}
+
+/// The exempting policy's verdict, checked on every entry point.
+fn exempt_scan(data: &[u8]) -> Verdict {
+    let e = exempting();
+    let whole = e.scan_bytes(ScanContext::default(), data);
+    let mut s = e.scanner(ScanContext::default());
+    for c in data.chunks(5) {
+        s.feed(c);
+    }
+    assert_eq!(s.finish().decision, whole.decision, "chunked");
+    let read = e.scan_reader(ScanContext::default(), std::io::Cursor::new(data.to_vec())).unwrap();
+    assert_eq!(read.decision, whole.decision, "scan_reader");
+    whole
+}
+
+#[track_caller]
+fn exempt_blocks(what: &str, data: &[u8]) {
+    let v = exempt_scan(data);
+    assert!(v.is_block(), "{what} must block under an image/media exemption: {v:?}");
+}
+
+#[track_caller]
+fn exempt_allows(what: &str, data: &[u8]) {
+    let v = exempt_scan(data);
+    assert!(!v.is_block() && v.could_not_scan.is_none(), "{what} must be allowed: {v:?}");
+}
+
+#[test]
+fn magic_bytes_alone_do_not_exempt() {
+    let s = SECRET.as_bytes();
+    // A CSV behind an image or media signature.
+    for magic in [
+        &b"\x89PNG\r\n\x1a\n"[..],
+        b"\xFF\xD8\xFF\xE0",
+        b"GIF89a",
+        b"II*\0",
+        b"RIFF\x10\0\0\0WEBP",
+        b"\0\0\0\x18ftypisom",
+        b"ID3\x03\0\0\0\0\0\0",
+        b"OggS\0\x02",
+    ] {
+        let mut d = magic.to_vec();
+        d.extend_from_slice(b"\nid,note\n1,");
+        d.extend_from_slice(s);
+        exempt_blocks(&format!("{:?} + csv", String::from_utf8_lossy(magic)), &d);
+    }
+}
+
+#[test]
+fn valid_images_are_exempt_but_their_text_and_tails_are_not() {
+    let s = SECRET.as_bytes();
+    let c = clean();
+    // Pixel data holding a value is exempt when the structure is valid.
+    exempt_allows("png pixels", &png(&[("IDAT", s)]));
+    exempt_allows("jpeg scan data", &jpeg(&[], s));
+    exempt_allows("gif pixels", &gif(b"hello", s));
+    exempt_allows("wav samples", &riff(b"WAVE", &[(b"fmt ", &[0u8; 16][..]), (b"data", s)]));
+    exempt_allows("webp data", &riff(b"WEBP", &[(b"VP8 ", s)]));
+    exempt_allows("mp4 mdat", &mp4(&[(b"mdat", s)]));
+    // Text chunks, comments, metadata.
+    exempt_blocks(
+        "png tEXt",
+        &png(&[("tEXt", &[b"Comment\0".as_slice(), s].concat()[..]), ("IDAT", &b"x"[..])]),
+    );
+    exempt_blocks("png zTXt", &png(&[("zTXt", &png_ztxt("Comment", s)[..]), ("IDAT", &b"x"[..])]));
+    exempt_blocks("jpeg COM", &jpeg(&[(0xFE, s)], b"pixels"));
+    exempt_blocks("jpeg APP1", &jpeg(&[(0xE1, &[b"Exif\0\0".as_slice(), s].concat())], b"pixels"));
+    exempt_blocks("gif comment", &gif(s, b"pixels"));
+    exempt_blocks(
+        "wav LIST",
+        &riff(b"WAVE", &[(b"LIST", &[b"INFO".as_slice(), s].concat()[..]), (b"data", &b"ab"[..])]),
+    );
+    exempt_blocks("mp4 udta", &mp4(&[(b"udta", s), (b"mdat", &b"ab"[..])]));
+    // After the end.
+    let tails: Vec<(&str, Vec<u8>)> = vec![
+        ("png", png(&[("IDAT", &b"x"[..])])),
+        ("jpeg", jpeg(&[], b"pixels")),
+        ("gif", gif(b"", b"pixels")),
+        ("wav", riff(b"WAVE", &[(b"data", &b"ab"[..])])),
+    ];
+    for (name, img) in &tails {
+        exempt_blocks(&format!("text after {name}"), &[img.as_slice(), s].concat());
+        exempt_blocks(&format!("zip after {name}"), &[img.clone(), zip_of(&[("z.txt", s)])].concat());
+        exempt_allows(&format!("clean text after {name}"), &[img.as_slice(), c.as_bytes()].concat());
+        // Without the exemption the zip is opened too (its content is compressed).
+        finds(&format!("zip after {name}"), &[img.clone(), zip_of(&[("z.txt", s)])].concat());
+    }
+    // A structure that breaks: raw bytes from there on.
+    let mut broken = png(&[("IDAT", &b"x"[..])]);
+    broken.truncate(broken.len() - 12); // no IEND
+    broken.extend_from_slice(b"\x00\x00\x00\x10IDAT");
+    broken.extend_from_slice(s);
+    exempt_blocks("broken png", &broken);
+    // Clean metadata.
+    exempt_allows(
+        "png tEXt",
+        &png(&[("tEXt", &[b"Comment\0".as_slice(), c.as_bytes()].concat()[..]), ("IDAT", s)]),
+    );
+    exempt_allows("jpeg COM", &jpeg(&[(0xFE, c.as_bytes())], s));
+}
+
+#[test]
+fn preview_never_exempts_by_magic_bytes() {
+    let e = exempting();
+    assert_eq!(
+        e.preview(&ScanContext::default(), &png(&[("IDAT", &b"x"[..])])),
+        inspect::PreviewDecision::NeedBody
+    );
+    assert_eq!(
+        e.preview(&ScanContext::default(), b"\x89PNG\r\n\x1a\n4111 1111 1111 1111"),
+        inspect::PreviewDecision::NeedBody
+    );
+}
+
+#[test]
+fn types_without_a_validator_cannot_be_exempt() {
+    for t in ["pdf", "executable", "text", "binary", "gzip"] {
+        let toml = format!("[policy]\nexempt_file_types = [\"{t}\"]\n[[rule]]\nname = \"c\"\ndetectors = [\"credit_card\"]\n");
+        let err = Policy::from_toml_str(&toml).unwrap_err();
+        assert!(err.to_string().contains(&format!("\"{t}\" cannot be exempt")), "{t}: {err}");
+    }
+    for t in ["image", "media", "zip", "docx"] {
+        let toml = format!("[policy]\nexempt_file_types = [\"{t}\"]\n[[rule]]\nname = \"c\"\ndetectors = [\"credit_card\"]\n");
+        assert!(Policy::from_toml_str(&toml).is_ok(), "{t}");
+    }
+}
+
+#[test]
+fn exempt_zips_still_have_their_names_records_and_gaps_scanned() {
+    let p = Policy::from_toml_str(
+        "[policy]\nexempt_file_types = [\"zip\"]\n[[rule]]\nname = \"c\"\ndetectors = [\"credit_card\"]\n",
+    )
+    .unwrap();
+    let e = Engine::new(Arc::new(p), Limits::default());
+    let z = zip_of(&[("a.txt", b"card 4111 1111 1111 1111".as_slice())]);
+    assert!(!e.scan_bytes(ScanContext::default(), &z).is_block());
+    let named = zip_of(&[("4111 1111 1111 1111.txt", b"x".as_slice())]);
+    assert!(e.scan_bytes(ScanContext::default(), &named).is_block());
+    let appended = [z.as_slice(), b"card 4111 1111 1111 1111"].concat();
+    assert!(e.scan_bytes(ScanContext::default(), &appended).is_block());
+    // Not a zip at all, though it starts like one.
+    let fake = [b"PK\x03\x04".as_slice(), b"card 4111 1111 1111 1111"].concat();
+    assert!(e.scan_bytes(ScanContext::default(), &fake).is_block());
 }

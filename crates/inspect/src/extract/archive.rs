@@ -45,12 +45,15 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
             return;
         }
     };
-    if let Some(t) = office_type(&mut za) {
-        cx.st.types.insert(t);
-        if cx.exempt.contains(&t) {
-            return;
+    // An exempt archive or document (it opened, so its structure holds): member contents
+    // are skipped; names, records and gaps are still scanned.
+    let exempt = match office_type(&mut za) {
+        Some(t) => {
+            cx.st.types.insert(t);
+            cx.exempt.contains(&t)
         }
-    }
+        None => cx.exempt.contains(&FileType::Zip),
+    };
     // Where each member lies, and its name (text someone chose).
     let mut entries = Vec::with_capacity(za.len());
     let mut labels = Vec::with_capacity(za.len());
@@ -75,6 +78,9 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
     for (i, label) in labels.iter().enumerate() {
         if cx.stopped() {
             return;
+        }
+        if exempt {
+            break;
         }
         let method = match za.by_index_raw(i) {
             Ok(f) if f.is_dir() => continue,

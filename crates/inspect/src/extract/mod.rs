@@ -9,6 +9,7 @@
 
 mod archive;
 mod coverage;
+mod media;
 mod mime;
 mod multipart;
 mod pdf;
@@ -84,6 +85,7 @@ pub(crate) enum Node {
     Decode(Box<DecodeNode>),
     Tar(Box<tar::TarNode>),
     Multipart(Box<multipart::MultipartNode>),
+    Media(Box<media::MediaNode>),
     Buffer { m: Member, kind: Kind, data: Vec<u8> },
     Done,
 }
@@ -138,6 +140,7 @@ impl Node {
             Node::Decode(d) => d.write(cx, data),
             Node::Tar(t) => t.write(cx, data),
             Node::Multipart(p) => p.write(cx, data),
+            Node::Media(n) => n.write(cx, data),
             Node::Buffer { m, data: buf, .. } => {
                 if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
                     cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
@@ -160,6 +163,7 @@ impl Node {
             Node::Decode(mut d) => d.finish(cx),
             Node::Tar(mut t) => t.finish(cx),
             Node::Multipart(mut p) => p.finish(cx),
+            Node::Media(mut n) => n.finish(cx),
             Node::Buffer { m, kind, data } => {
                 if !cx.stopped() {
                     extract_buffer(cx, &m, &kind, &data);
@@ -176,7 +180,12 @@ impl Node {
         };
         let kind = identify(&head, content_type.as_deref());
         cx.st.types.insert(kind.file_type());
-        if cx.exempt.contains(&kind.file_type()) {
+        // An exemption holds only for a structure that validates: images and media are
+        // walked (bulk data skipped, metadata and what follows the end scanned), zip and
+        // office documents opened (member contents skipped, names, records and gaps
+        // scanned). Policies cannot exempt other types.
+        let exempt = cx.exempt.contains(&kind.file_type());
+        if exempt && !matches!(kind, Kind::Raw(FileType::Image | FileType::Media) | Kind::Zip) {
             return;
         }
         if kind.is_container() && m.depth >= cx.st.budget.limits.max_depth {
@@ -190,6 +199,12 @@ impl Node {
                 let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
                 t.utf16_runs = Some((text::Utf16Runs::default(), DetectStream::new(), Vec::new()));
                 Node::Text(Box::new(t))
+            }
+            Kind::Raw(FileType::Image | FileType::Media) => {
+                match media::MediaNode::new(m.clone(), &head, exempt) {
+                    Some(node) => Node::Media(Box::new(node)),
+                    None => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
+                }
             }
             Kind::Raw(_) => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
             Kind::Compressed(format) => {

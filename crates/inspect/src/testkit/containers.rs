@@ -171,3 +171,101 @@ pub fn zip_laid_out(
     out.extend_from_slice(suffix);
     out
 }
+
+/// A PNG: signature, `IHDR`, the `chunks` given (type, data) in order, `IEND`.
+pub fn png(chunks: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let ihdr = [0, 0, 0, 4, 0, 0, 0, 4, 8, 2, 0, 0, 0];
+    let mut all: Vec<(&str, &[u8])> = vec![("IHDR", &ihdr)];
+    all.extend_from_slice(chunks);
+    all.push(("IEND", b""));
+    for (kind, data) in all {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind.as_bytes());
+        crc.update(data);
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(&crc.sum().to_be_bytes());
+    }
+    out
+}
+
+/// A PNG `zTXt` chunk's data: `keyword`, then `text` compressed.
+pub fn png_ztxt(keyword: &str, text: &[u8]) -> Vec<u8> {
+    let mut d = keyword.as_bytes().to_vec();
+    d.extend_from_slice(&[0, 0]);
+    let mut e = flate2::write::ZlibEncoder::new(d, flate2::Compression::default());
+    let _ = e.write_all(text);
+    e.finish().unwrap_or_default()
+}
+
+/// A JPEG: SOI, the `segments` given (marker, payload), a scan header, `scan` as the
+/// entropy-coded data (0xFF bytes stuffed), EOI.
+pub fn jpeg(segments: &[(u8, &[u8])], scan: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    let sos = [1u8, 1, 0, 0, 63, 0];
+    for (marker, payload) in segments.iter().copied().chain([(0xDA, &sos[..])]) {
+        out.extend_from_slice(&[0xFF, marker]);
+        out.extend_from_slice(&((payload.len() + 2) as u16).to_be_bytes());
+        out.extend_from_slice(payload);
+    }
+    for &b in scan {
+        out.push(b);
+        if b == 0xFF {
+            out.push(0);
+        }
+    }
+    out.extend_from_slice(&[0xFF, 0xD9]);
+    out
+}
+
+/// A GIF89a of one 1x1 image whose LZW data is `pixels` (in sub-blocks), with a comment
+/// extension holding `comment`.
+pub fn gif(comment: &[u8], pixels: &[u8]) -> Vec<u8> {
+    let mut out = b"GIF89a\x01\x00\x01\x00\x80\x00\x00".to_vec();
+    out.extend_from_slice(&[0, 0, 0, 255, 255, 255]); // global colour table, 2 entries
+    let sub_blocks = |out: &mut Vec<u8>, data: &[u8]| {
+        for c in data.chunks(255) {
+            out.push(c.len() as u8);
+            out.extend_from_slice(c);
+        }
+        out.push(0);
+    };
+    out.extend_from_slice(&[0x21, 0xFE]);
+    sub_blocks(&mut out, comment);
+    out.extend_from_slice(&[0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2]);
+    sub_blocks(&mut out, pixels);
+    out.push(0x3B);
+    out
+}
+
+/// A RIFF file of `form` (`WAVE`, `WEBP`, `AVI `) with the `chunks` given.
+pub fn riff(form: &[u8; 4], chunks: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let mut body = form.to_vec();
+    for (id, data) in chunks {
+        body.extend_from_slice(*id);
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            body.push(0);
+        }
+    }
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend(body);
+    out
+}
+
+/// An ISO base media file (MP4) with the top-level `boxes` given after `ftyp`.
+pub fn mp4(boxes: &[(&[u8; 4], &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (kind, data) in
+        [(b"ftyp", &b"isom\0\0\x02\0isomiso2mp41"[..])].into_iter().chain(boxes.iter().map(|(k, d)| (*k, *d)))
+    {
+        out.extend_from_slice(&((data.len() + 8) as u32).to_be_bytes());
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+    }
+    out
+}
