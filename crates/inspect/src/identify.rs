@@ -146,6 +146,7 @@ impl Kind {
                 | Kind::Multipart(_)
                 | Kind::Email
                 | Kind::Pdf
+                | Kind::Rtf
         )
     }
 

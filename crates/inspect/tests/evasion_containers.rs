@@ -672,3 +672,27 @@ fn exempt_zips_still_have_their_names_records_and_gaps_scanned() {
     let fake = [b"PK\x03\x04".as_slice(), b"card 4111 1111 1111 1111"].concat();
     assert!(e.scan_bytes(ScanContext::default(), &fake).is_block());
 }
+
+// ---- RTF ----
+
+fn hex(data: &[u8]) -> String {
+    data.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn rtf_destinations_outside_the_text_are_scanned() {
+    let rtf =
+        |inner: &str| format!("{{\\rtf1\\ansi{{\\fonttbl{{\\f0 Arial;}}}}\\f0 Hello {inner} world\\par}}");
+    finds("rtf \\* group", rtf(&format!("{{\\*\\mycomment {SECRET}}}")).as_bytes());
+    finds("rtf font table", format!("{{\\rtf1{{\\fonttbl{{\\f0 {SECRET};}}}} hi}}").as_bytes());
+    let zip = zip_of(&[("in.txt", SECRET.as_bytes())]);
+    finds("rtf objdata", rtf(&format!("{{\\object{{\\*\\objdata {}}}}}", hex(&zip))).as_bytes());
+    finds("rtf pict", rtf(&format!("{{\\pict\\pngblip {}}}", hex(&zip))).as_bytes());
+    // `\bin`: raw bytes (a zip here) inside a picture.
+    let bin = [format!("{{\\rtf1 hi {{\\pict\\bin{} ", zip.len()).as_bytes(), &zip, b"}}"].concat();
+    finds("rtf \\bin", &bin);
+    let c = clean();
+    allows("rtf \\* group", rtf(&format!("{{\\*\\mycomment {c}}}")).as_bytes());
+    let zip = zip_of(&[("in.txt", c.as_bytes())]);
+    allows("rtf objdata", rtf(&format!("{{\\object{{\\*\\objdata {}}}}}", hex(&zip))).as_bytes());
+}

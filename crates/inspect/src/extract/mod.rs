@@ -253,11 +253,23 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
         Kind::SevenZ => sevenz::scan_7z(cx, std::io::Cursor::new(data), m),
         Kind::Pdf => pdf::scan_pdf(cx, data, m),
         Kind::Rtf => {
-            let mut t = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
-            let mut out = Vec::new();
-            rtf::to_text(data, &mut out);
-            t.write(cx, &out);
-            t.finish(cx);
+            let x = rtf::extract(data);
+            for (text, member) in [(&x.text, m.clone()), (&x.aside, m.child("(rtf other text)"))] {
+                if !text.is_empty() {
+                    let mut t = TextNode::new(member, Charset::Bytes, Markup::Plain);
+                    t.write(cx, text);
+                    t.finish(cx);
+                }
+            }
+            // Pictures and embedded objects; an OLE object's compound file starts after its
+            // OLE1 header.
+            for (k, blob) in x.blobs.iter().enumerate() {
+                let ole = memchr::memmem::find(
+                    &blob[..blob.len().min(4096)],
+                    &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1],
+                );
+                scan_member_bytes(cx, &blob[ole.unwrap_or(0)..], m.child(&format!("(rtf object {k})")), None);
+            }
         }
         Kind::Email => mime::scan_email(cx, data, m),
         _ => {}
