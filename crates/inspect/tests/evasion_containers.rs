@@ -696,3 +696,33 @@ fn rtf_destinations_outside_the_text_are_scanned() {
     let zip = zip_of(&[("in.txt", c.as_bytes())]);
     allows("rtf objdata", rtf(&format!("{{\\object{{\\*\\objdata {}}}}}", hex(&zip))).as_bytes());
 }
+
+// ---- a zip after other content ----
+
+#[test]
+fn a_zip_after_an_installer_stub_is_opened() {
+    let mut stub = b"MZ".to_vec();
+    stub.extend(inspect::testkit::noise(4000, 5));
+    finds("exe + zip", &[stub.clone(), zip_of(&[("in.txt", SECRET.as_bytes())])].concat());
+    allows("exe + zip", &[stub.clone(), zip_of(&[("in.txt", clean().as_bytes())])].concat());
+    // A stray signature in a binary is nothing more.
+    let mut stray = stub.clone();
+    stray.extend_from_slice(b"PK\x03\x04 not a zip");
+    stray.extend(inspect::testkit::noise(100, 6));
+    allows("stray signature", &stray);
+}
+
+#[test]
+fn a_zip_after_a_csv_is_opened_when_read_whole() {
+    // Read from a file or held in memory (the CLI, spooled ICAP bodies), the zip at the end
+    // is found. A streamed text body has no way back to it (see docs/POLICY.md).
+    let csv = format!("id,note\n1,hello\n2,{}\n", "x".repeat(100));
+    let data = [csv.as_bytes(), &zip_of(&[("in.txt", SECRET.as_bytes())])].concat();
+    let e = engine();
+    let v = e.scan_bytes(ScanContext::default(), &data);
+    assert!(v.is_block() && v.could_not_scan.is_none(), "{v:?}");
+    let v = e.scan_reader(ScanContext::default(), std::io::Cursor::new(data)).unwrap();
+    assert!(v.is_block() && v.could_not_scan.is_none(), "{v:?}");
+    let data = [csv.as_bytes(), &zip_of(&[("in.txt", clean().as_bytes())])].concat();
+    assert!(!e.scan_bytes(ScanContext::default(), &data).is_block());
+}

@@ -9,6 +9,7 @@
 
 mod archive;
 mod coverage;
+mod embedded;
 mod media;
 mod mime;
 mod multipart;
@@ -30,6 +31,7 @@ use crate::verdict::Hits;
 
 pub(crate) use archive::scan_zip;
 pub(crate) use sevenz::scan_7z;
+pub(crate) use zip_layout::ends_with_zip;
 
 /// Everything a scan accumulates.
 #[derive(Debug)]
@@ -86,6 +88,7 @@ pub(crate) enum Node {
     Tar(Box<tar::TarNode>),
     Multipart(Box<multipart::MultipartNode>),
     Media(Box<media::MediaNode>),
+    Binary(Box<embedded::BinaryNode>),
     Buffer { m: Member, kind: Kind, data: Vec<u8> },
     Done,
 }
@@ -141,6 +144,7 @@ impl Node {
             Node::Tar(t) => t.write(cx, data),
             Node::Multipart(p) => p.write(cx, data),
             Node::Media(n) => n.write(cx, data),
+            Node::Binary(n) => n.write(cx, data),
             Node::Buffer { m, data: buf, .. } => {
                 if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
                     cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
@@ -164,6 +168,7 @@ impl Node {
             Node::Tar(mut t) => t.finish(cx),
             Node::Multipart(mut p) => p.finish(cx),
             Node::Media(mut n) => n.finish(cx),
+            Node::Binary(mut n) => n.finish(cx),
             Node::Buffer { m, kind, data } => {
                 if !cx.stopped() {
                     extract_buffer(cx, &m, &kind, &data);
@@ -203,10 +208,16 @@ impl Node {
             Kind::Raw(FileType::Image | FileType::Media) => {
                 match media::MediaNode::new(m.clone(), &head, exempt) {
                     Some(node) => Node::Media(Box::new(node)),
-                    None => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
+                    None => {
+                        let raw = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+                        Node::Binary(Box::new(embedded::BinaryNode::new(m, raw)))
+                    }
                 }
             }
-            Kind::Raw(_) => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
+            Kind::Raw(_) => {
+                let raw = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+                Node::Binary(Box::new(embedded::BinaryNode::new(m, raw)))
+            }
             Kind::Compressed(format) => {
                 let name = match format {
                     Format::Bzip2 => "bunzip2",
