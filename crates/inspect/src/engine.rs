@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{ends_with_zip, scan_7z, scan_zip, Ctx, Member, Node, State};
-use crate::identify::{identify, FileType, Kind, SNIFF_LEN};
+use crate::extract::{scan_7z, scan_zip, Ctx, Member, Node, State};
+use crate::identify::{identify, Kind, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits};
 use crate::policy::{Method, Policy};
 use crate::verdict::{decide, Hits, Subject, Verdict};
@@ -112,37 +112,24 @@ impl Engine {
         }
     }
 
-    /// Scans an object held in memory. A zip after other content (see
-    /// [`scan_reader`](Self::scan_reader)) is opened too.
+    /// Scans an object held in memory.
     pub fn scan_bytes(&self, ctx: ScanContext, data: &[u8]) -> Verdict {
-        let head = &data[..data.len().min(SNIFF_LEN)];
-        if ctx.content_encoding.is_none()
-            && !matches!(identify(head, ctx.content_type.as_deref()), Kind::Zip | Kind::SevenZ)
-            && ends_with_zip(&mut std::io::Cursor::new(data))
-        {
-            if let Ok(v) = self.scan_reader(ctx.clone(), std::io::Cursor::new(data)) {
-                return v;
-            }
-        }
         let mut s = self.scanner(ctx);
         s.feed(data);
         s.finish()
     }
 
     /// Scans an object from a seekable reader (a spooled temp file, a file on disk). Zip and
-    /// 7z archives and office documents are read in place, without loading them into memory,
-    /// and so is an object that ends with a zip after other content (an installer stub, a
-    /// CSV, an image): the content before the archive is scanned as a member of its own;
+    /// 7z archives and office documents are read in place, without loading them into memory;
     /// everything else streams through a [`Scanner`]. IO errors are the caller's.
     pub fn scan_reader<R: Read + Seek>(&self, ctx: ScanContext, mut reader: R) -> std::io::Result<Verdict> {
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut reader).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
         reader.seek(SeekFrom::Start(0))?;
         let kind = identify(&head, ctx.content_type.as_deref());
-        let zip_at_end = !matches!(kind, Kind::Zip | Kind::SevenZ) && ends_with_zip(&mut reader);
-        if ctx.content_encoding.is_none() && (matches!(kind, Kind::Zip | Kind::SevenZ) || zip_at_end) {
+        if ctx.content_encoding.is_none() && matches!(kind, Kind::Zip | Kind::SevenZ) {
             let mut s = self.scanner(ctx);
-            s.state.types.insert(if zip_at_end { FileType::Zip } else { kind.file_type() });
+            s.state.types.insert(kind.file_type());
             s.with_ctx(|cx, m| match kind {
                 Kind::SevenZ => scan_7z(cx, reader, m),
                 _ => scan_zip(cx, reader, m),

@@ -354,6 +354,11 @@ pub fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     zip_with(members, CompressionMethod::Deflated)
 }
 
+/// A stored (uncompressed) zip of `(name, data)` members.
+pub fn zip_stored(members: &[(&str, &[u8])]) -> Vec<u8> {
+    zip_with(members, CompressionMethod::Stored)
+}
+
 fn zip_with(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {
     let mut w = ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in members {

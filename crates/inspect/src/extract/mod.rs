@@ -31,7 +31,6 @@ use crate::verdict::Hits;
 
 pub(crate) use archive::scan_zip;
 pub(crate) use sevenz::scan_7z;
-pub(crate) use zip_layout::ends_with_zip;
 
 /// Everything a scan accumulates.
 #[derive(Debug)]

@@ -190,9 +190,9 @@ impl<R: Read + Seek> Seek for Window<R> {
 }
 
 /// Whether the object ends with a zip archive's end record whose central directory is where
-/// it says: a zip after other content (an installer stub, a CSV) that identification by the
-/// first bytes cannot see. The record must close the object exactly, so a zip merely
-/// contained near the end of another container (a tar's last member) does not count.
+/// it says: a zip after other content (an installer stub) that identification by the first
+/// bytes cannot see. The record must close the object exactly, so a zip merely contained
+/// near the end of another container (a tar's last member) does not count.
 pub(crate) fn ends_with_zip<R: Read + Seek>(r: &mut R) -> bool {
     let check = |r: &mut R| -> std::io::Result<bool> {
         let len = r.seek(SeekFrom::End(0))?;
