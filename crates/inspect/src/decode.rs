@@ -96,7 +96,9 @@ type Brotli = BrotliState<HeapAlloc<u8>, HeapAlloc<u32>, HeapAlloc<HuffmanCode>>
 
 enum Inner {
     /// Gzip: collecting a member header.
-    GzHeader(Vec<u8>),
+    /// Gzip: collecting a member header, with where the search for the end of its name or
+    /// comment stopped (so 1-byte pieces cost linear work).
+    GzHeader(Vec<u8>, Resume),
     /// Inside a deflate stream (gzip member body, zlib or raw). `replay` keeps the input of
     /// a zlib-looking body until it produces output, to retry it as raw deflate.
     Inflate {
@@ -171,7 +173,7 @@ impl Decoder {
 
     fn start(format: Format, max_window: u64) -> Inner {
         match format {
-            Format::Gzip => Inner::GzHeader(Vec::new()),
+            Format::Gzip => Inner::GzHeader(Vec::new(), Resume::default()),
             Format::Deflate => Inner::DeflateStart(Vec::new()),
             // Strict RFC 7932: windows of at most 16 MiB (the large-window extension would
             // let a header ask for 1 GiB).
@@ -237,11 +239,11 @@ impl Decoder {
                         self.push_all(&held, emit)?;
                     }
                 }
-                Inner::GzHeader(h) => {
+                Inner::GzHeader(h, searched) => {
                     let take = input.len().min(MAX_GZIP_HEADER + 1 - h.len().min(MAX_GZIP_HEADER));
                     let before = h.len();
                     h.extend_from_slice(&input[..take]);
-                    match gzip_header_len(h) {
+                    match gzip_header_len(h, searched) {
                         Ok(Some(n)) => {
                             // The header's name, comment and extra field are text someone
                             // chose: they are scanned too.
@@ -471,8 +473,20 @@ impl Decoder {
     }
 }
 
-/// Length of a complete gzip member header, `None` when more bytes are needed.
-fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, String> {
+/// Where an incomplete gzip header's search for a terminator stopped: the field that lacked
+/// one starts at `field` and has none before `searched`; a name already ended at `name_end`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Resume {
+    field: usize,
+    searched: usize,
+    name_end: Option<usize>,
+    /// Bytes examined so far (tests check that it stays linear).
+    work: usize,
+}
+
+/// Length of a complete gzip member header, `None` when more bytes are needed (and then
+/// `resume` says where to go on next time).
+fn gzip_header_len(h: &[u8], resume: &mut Resume) -> Result<Option<usize>, String> {
     if h.len() < 10 {
         if h.len() >= 2 && h[..2] != [0x1f, 0x8b] {
             return Err("not gzip".into());
@@ -489,10 +503,27 @@ fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, String> {
         i += 2 + usize::from(u16::from_le_bytes([x[0], x[1]]));
     }
     for bit in [8u8, 16] {
-        if flags & bit != 0 {
-            match h.get(i..).and_then(|r| memchr::memchr(0, r)) {
-                Some(z) => i += z + 1,
-                None => return Ok(None),
+        if flags & bit == 0 {
+            continue;
+        }
+        if let (8, Some(end)) = (bit, resume.name_end) {
+            i = end;
+            continue;
+        }
+        let from = if i == resume.field { i.max(resume.searched) } else { i };
+        let found = h.get(from..).and_then(|r| memchr::memchr(0, r));
+        resume.work += found.map_or(h.len().saturating_sub(from), |z| z + 1);
+        match found {
+            Some(z) => {
+                i = from + z + 1;
+                if bit == 8 {
+                    resume.name_end = Some(i);
+                }
+            }
+            None => {
+                resume.field = i;
+                resume.searched = h.len().max(i);
+                return Ok(None);
             }
         }
     }
@@ -640,6 +671,33 @@ mod tests {
         raw.extend_from_slice(&[0x03, 0x00]); // final empty fixed block
         assert_eq!(roundtrip(Format::Deflate, &raw, 1), payload);
         assert_eq!(roundtrip(Format::Deflate, &raw, 1000), payload);
+    }
+
+    #[test]
+    fn a_long_gzip_name_fed_a_byte_at_a_time_is_linear() {
+        let name = "n".repeat(100_000);
+        let comment = "c".repeat(100_000);
+        let mut e = flate2::GzBuilder::new()
+            .filename(name.as_str())
+            .comment(comment.as_str())
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(b"body").unwrap();
+        let gz = e.finish().unwrap();
+        // Header searches resume where they stopped: each call looks at its own new byte.
+        let mut h = Vec::new();
+        let mut resume = Resume::default();
+        let mut len = None;
+        for &b in &gz {
+            h.push(b);
+            if let Some(n) = gzip_header_len(&h, &mut resume).unwrap() {
+                len = Some(n);
+                break;
+            }
+        }
+        assert_eq!(len, Some(10 + name.len() + 1 + comment.len() + 1));
+        // Without resuming, each byte would search the whole header again: about 2e10.
+        assert!(resume.work < 2 * gz.len(), "{}", resume.work);
+        assert_eq!(run(Format::Gzip, &gz, 1).0, b"body");
     }
 
     #[test]
