@@ -3,9 +3,15 @@
 //!
 //! A [`Node`] starts by sniffing the first [`SNIFF_LEN`] bytes, then becomes what the
 //! content is: a text stream (scanned as it arrives, in bounded memory), a decompressor, a
-//! tar or multipart reader (streaming into child nodes), or a buffer for formats that need random
-//! access (zip, PDF, RTF, e-mail), extracted when the object ends. Multipart bodies
-//! stream part by part.
+//! tar or multipart reader (streaming into child nodes), an image or media walker, raw
+//! binary (watching for an embedded zip), or a buffer for formats that need random access
+//! (zip, 7z, PDF, RTF, e-mail), extracted when the object ends. Multipart bodies stream
+//! part by part.
+//!
+//! Every byte is accounted for (see [`coverage`]): extractors scan what their parser does not
+//! extract (names, comments, headers) as text, and hand what nobody consumed (what follows
+//! a compressed stream, a tar end marker or an image's end; gaps in a zip) to a fresh
+//! sniffed node.
 
 mod archive;
 mod coverage;
