@@ -722,3 +722,61 @@ fn a_zip_after_text_is_scanned_as_text_only() {
     finds("csv + stored zip", &[csv.as_bytes(), &stored].concat());
     allows("csv + zip", &[csv.as_bytes(), &zip_of(&[("in.txt", clean().as_bytes())])].concat());
 }
+
+// ---- damage ----
+
+#[test]
+fn damaged_containers_never_panic_and_agree_across_chunkings() {
+    let t = SECRET.as_bytes();
+    let tar = tar_of(&[("a.txt", t)]);
+    let samples: Vec<Vec<u8>> = vec![
+        bzip2(&tar),
+        xz(&tar),
+        zstd(&tar),
+        [gzip(b"one"), gzip(t), t.to_vec()].concat(),
+        seven_z(&[("a.txt", t), ("b.txt", b"hello")], None, false),
+        zip_laid_out(
+            b"",
+            &[ZipMember { comment: "c", gap_after: b"g", ..member("a.txt", t) }],
+            b"x",
+            b"y",
+            b"z",
+        ),
+        png(&[("tEXt", &b"k\0v"[..]), ("zTXt", &png_ztxt("k", t)[..]), ("IDAT", t)]),
+        jpeg(&[(0xFE, t)], t),
+        gif(t, t),
+        riff(b"WAVE", &[(b"data", t)]),
+        mp4(&[(b"udta", t), (b"mdat", t)]),
+        [b"MZ".to_vec(), vec![0x90; 64], zip_of(&[("a.txt", t)])].concat(),
+        upload("pre", "form-data; name=\"f\"; filename*=UTF-8''a%2Eb", "", "epi").into_bytes(),
+    ];
+    let e = engine();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for (k, s) in samples.iter().enumerate() {
+        for round in 0..300 {
+            let mut d = s.clone();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if round % 4 == 0 {
+                d.truncate((x as usize) % d.len().max(1));
+            } else {
+                for j in 0..(1 + round % 3) {
+                    let at = ((x >> (8 * j)) as usize) % d.len().max(1);
+                    if let Some(b) = d.get_mut(at) {
+                        *b ^= (x >> 40) as u8 | 1;
+                    }
+                }
+            }
+            let whole = e.scan_bytes(ScanContext::default(), &d);
+            let mut sc = e.scanner(ScanContext::default());
+            for c in d.chunks(1 + (x as usize) % 13) {
+                sc.feed(c);
+            }
+            let parts = sc.finish();
+            assert_eq!(whole.decision, parts.decision, "sample {k} round {round}");
+            let read = e.scan_reader(ScanContext::default(), std::io::Cursor::new(d.clone())).unwrap();
+            assert_eq!(whole.decision, read.decision, "sample {k} round {round}: scan_reader");
+        }
+    }
+}
