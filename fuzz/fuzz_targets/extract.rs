@@ -32,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
         1 => Some("gzip".to_string()),
         2 => Some("deflate".to_string()),
         3 => Some("br".to_string()),
+        5 => Some("zstd".to_string()),
         _ => None,
     };
     let content_type = (sel % 8 == 4).then(|| "multipart/form-data; boundary=b".to_string());

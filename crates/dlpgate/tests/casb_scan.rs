@@ -550,13 +550,14 @@ fn an_interrupted_scan_resumes_where_it_stopped() {
 
 #[test]
 fn sha256_of_a_file_whose_preview_was_enough() {
-    // The server answers 204 to the preview of an exempt type: the client sent only the
+    // The server answers 204 to a preview when no rule applies (an exempt file type never
+    // ends a scan at the preview: its whole structure must validate): the client sent only the
     // preview, and the file's hash must still be the whole file's.
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
     std::fs::write(
         &policy,
-        "[policy]\nname = \"t\"\nexempt_file_types = [\"image\"]\n\n[[rule]]\nname = \"credit-card\"\n\
+        "[policy]\nname = \"t\"\n\n[[rule]]\nname = \"credit-card\"\nscope = \"respmod\"\n\
          detectors = [\"credit_card\"]\nseverity = \"high\"\naction = \"block\"\n",
     )
     .unwrap();

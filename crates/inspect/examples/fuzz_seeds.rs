@@ -3,7 +3,10 @@
 //! `cargo run -p inspect --features testkit --example fuzz_seeds -- fuzz/corpus/extract`
 
 use inspect::testkit::pdfkit::{cmap_bomb, encrypted, form_fan_out, pdf_case, PDF_CASES};
-use inspect::testkit::{encrypted_zip, nested_zip, pdf, wrap};
+use inspect::testkit::{
+    bzip2, encrypted_zip, gif, gzip, jpeg, mp4, nested_zip, pdf, png, png_ztxt, riff, seven_z, tar_entries,
+    tar_of, wrap, xz, zip_laid_out, zip_of, zstd, TarEntry, ZipMember, TAR_END,
+};
 
 fn main() -> std::io::Result<()> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus/extract".into());
@@ -39,10 +42,76 @@ fn main() -> std::io::Result<()> {
         b.extend_from_slice(&wrap(fmt, text).bytes);
         std::fs::write(format!("{dir}/{name}"), b)?;
     }
+    // Selector 5: Content-Encoding zstd.
+    let mut b = vec![5u8];
+    b.extend(zstd(text.as_bytes()));
+    std::fs::write(format!("{dir}/ce_zstd"), b)?;
+    let t = text.as_bytes();
+    let tar = tar_of(&[("a.txt", t)]);
+    let two_gz = [gzip(b"first member\n"), gzip(t)].concat();
+    let ztxt = png_ztxt("Comment", t);
     for (name, bytes) in [
         ("encrypted_zip", encrypted_zip()),
         ("nested_zip", nested_zip(3)),
         ("pdf_broken_xref", pdf(&["card 4111 1111 1111 1111"], true)),
+        // Formats and hiding places of the containers work (issue 11).
+        ("bzip2", bzip2(t)),
+        ("xz", xz(t)),
+        ("zstd", zstd(t)),
+        ("tar_bz2", bzip2(&tar)),
+        ("tar_xz", xz(&tar)),
+        ("tar_zst", zstd(&tar)),
+        ("seven_z", seven_z(&[("a.txt", t), ("dir/b.txt", b"hello")], None, false)),
+        ("seven_z_encrypted", seven_z(&[("a.txt", t)], Some("pw"), true)),
+        ("gzip_two_members_and_tail", [two_gz, t.to_vec()].concat()),
+        (
+            "tar_types_and_tail",
+            [
+                tar_entries(&[
+                    TarEntry { name: "p", kind: b'x', link: "", data: b"11 path=a\n" },
+                    TarEntry { name: "l", kind: b'2', link: "target", data: b"" },
+                    TarEntry { name: "d", kind: b'5', link: "", data: t },
+                ]),
+                TAR_END.to_vec(),
+                t.to_vec(),
+            ]
+            .concat(),
+        ),
+        (
+            "zip_gaps_and_comments",
+            zip_laid_out(
+                b"",
+                &[ZipMember {
+                    name: "a.txt",
+                    data: t,
+                    comment: "entry comment",
+                    gap_after: b"gap",
+                    ..ZipMember::default()
+                }],
+                b"before cd",
+                b"archive comment",
+                b"after end",
+            ),
+        ),
+        ("zip_after_zip", [zip_of(&[("a.txt", t)]), zip_of(&[("b.txt", b"x".as_slice())])].concat()),
+        (
+            "png_text_and_tail",
+            [
+                png(&[
+                    ("tEXt", b"Comment\0hello".as_slice()),
+                    ("zTXt", &ztxt),
+                    ("IDAT", b"pixels".as_slice()),
+                ]),
+                zip_of(&[("a.txt", t)]),
+            ]
+            .concat(),
+        ),
+        ("jpeg_com_and_tail", [jpeg(&[(0xFE, t)], b"scan\xFFdata"), t.to_vec()].concat()),
+        ("gif_comment", gif(t, b"pixels")),
+        ("wav", riff(b"WAVE", &[(b"fmt ", &[0u8; 16][..]), (b"data", t)])),
+        ("mp4", mp4(&[(b"udta", t), (b"mdat", b"samples".as_slice())])),
+        ("exe_with_zip", [b"MZ".to_vec(), vec![0x90; 200], zip_of(&[("a.txt", t)])].concat()),
+        ("rtf_objects", b"{\\rtf1 hi {\\*\\comment c}{\\object{\\*\\objdata 48656c6c6f}}}".to_vec()),
     ] {
         let mut b = vec![0u8];
         b.extend_from_slice(&bytes);

@@ -1,8 +1,18 @@
-//! Push decoders for gzip, zlib, raw deflate and brotli with bounded output.
+//! Push decoders for gzip, zlib, raw deflate, brotli, bzip2, xz and zstd with bounded
+//! output.
 //!
 //! Input arrives in any chunking; output leaves in pieces of at most [`OUT_CHUNK`] bytes
 //! through a callback that may refuse more (a limit was reached). Nothing ever holds a
-//! whole decompressed stream, so a bomb costs CPU time bounded by the limits, not memory.
+//! whole decompressed stream, so a bomb costs CPU time bounded by the limits, not memory;
+//! decoders whose format declares a window (xz, zstd) refuse one above the caller's bound.
+//!
+//! Every input byte is accounted for: decoded ([`Out::Data`]), handed on as text that no
+//! decoder reads (gzip header names and comments, zstd skippable frames: [`Out::Meta`]), or
+//! handed on as [`Out::Trailing`] once the compressed streams end and something else
+//! follows. Concatenated streams (`cat a.gz b.gz`, pbzip2, multi-stream xz, zstd frames)
+//! decode as one output, as their command-line tools do.
+
+mod zstd;
 
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
 use flate2::{Decompress, FlushDecompress, Status};
@@ -11,6 +21,9 @@ use flate2::{Decompress, FlushDecompress, Status};
 pub const OUT_CHUNK: usize = 32 * 1024;
 /// Largest gzip header accepted (extra field, name and comment included).
 const MAX_GZIP_HEADER: usize = 256 * 1024;
+/// Input kept while a zlib-looking `deflate` body has produced nothing, to retry it as raw
+/// deflate if the zlib reading fails.
+const DEFLATE_RETRY_KEEP: usize = 64 * 1024;
 
 /// Which codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +32,9 @@ pub(crate) enum Format {
     /// `Content-Encoding: deflate`: zlib, or raw deflate from servers that get it wrong.
     Deflate,
     Brotli,
+    Bzip2,
+    Xz,
+    Zstd,
 }
 
 impl Format {
@@ -28,7 +44,50 @@ impl Format {
             "gzip" | "x-gzip" => Some(Self::Gzip),
             "deflate" => Some(Self::Deflate),
             "br" => Some(Self::Brotli),
+            "zstd" => Some(Self::Zstd),
             _ => None,
+        }
+    }
+
+    /// The magic bytes that start another stream of this format after one ended.
+    fn next_magic(self) -> Option<&'static [u8]> {
+        match self {
+            Self::Gzip => Some(&[0x1f, 0x8b, 0x08]),
+            Self::Bzip2 => Some(b"BZh"),
+            Self::Xz => Some(b"\xFD7zXZ\x00"),
+            Self::Deflate | Self::Brotli | Self::Zstd => None,
+        }
+    }
+}
+
+/// A piece of what a decoder makes of its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Out<'a> {
+    /// Decompressed content.
+    Data(&'a [u8]),
+    /// Bytes of the compressed format that carry text no decoder reads (gzip header file
+    /// names and comments, zstd skippable frames): to be scanned as text.
+    Meta(&'a [u8]),
+    /// Bytes after the last compressed stream: another object, to be identified and scanned.
+    Trailing(&'a [u8]),
+}
+
+/// Why decoding stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// Corrupt or truncated input.
+    Corrupt(String),
+    /// The stream declares a window (dictionary) larger than allowed: this many bytes.
+    Window(u64),
+    /// A valid stream using a feature the decoder cannot read.
+    Unsupported(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Corrupt(s) | Self::Unsupported(s) => f.write_str(s),
+            Self::Window(n) => write!(f, "window of {n} bytes"),
         }
     }
 }
@@ -37,19 +96,31 @@ type Brotli = BrotliState<HeapAlloc<u8>, HeapAlloc<u32>, HeapAlloc<HuffmanCode>>
 
 enum Inner {
     /// Gzip: collecting a member header.
-    GzHeader(Vec<u8>),
-    /// Inside a deflate stream (gzip member body, zlib or raw).
+    /// Gzip: collecting a member header, with where the search for the end of its name or
+    /// comment stopped (so 1-byte pieces cost linear work).
+    GzHeader(Vec<u8>, Resume),
+    /// Inside a deflate stream (gzip member body, zlib or raw). `replay` keeps the input of
+    /// a zlib-looking body until it produces output, to retry it as raw deflate.
     Inflate {
         z: Box<Decompress>,
         gzip: bool,
+        replay: Option<Vec<u8>>,
     },
     /// Gzip: skipping the 8-byte trailer, then maybe another member.
     GzTrailer(usize),
     /// Deflate: deciding zlib or raw from the first two bytes.
     DeflateStart(Vec<u8>),
     Brotli(Box<Brotli>),
-    /// The stream ended; trailing bytes are ignored.
-    Done,
+    Bzip2(Box<bzip2::Decompress>),
+    Xz(Box<xz4rust::XzDecoder<'static>>),
+    /// xz: zero stream padding after a stream, then maybe another stream.
+    XzPadding,
+    Zstd(Box<zstd::Zstd>),
+    /// A stream ended: collecting the first bytes of what follows to see whether another
+    /// stream of the same format starts.
+    Next(Vec<u8>),
+    /// The compressed streams ended: everything else is trailing data.
+    Trailing,
     /// A brotli stream ended: RFC 7932 allows nothing after it. (The decoder's verdict on
     /// bytes after the end depends on where the input was split; refusing them is stable.)
     BrotliDone,
@@ -59,25 +130,44 @@ enum Inner {
 
 const CORRUPT_DEFLATE: &str = "corrupt deflate stream";
 const CORRUPT_BROTLI: &str = "corrupt brotli stream";
+const CORRUPT_BZIP2: &str = "corrupt bzip2 stream";
+const CORRUPT_XZ: &str = "corrupt xz stream";
+
+fn corrupt(s: &str) -> DecodeError {
+    DecodeError::Corrupt(s.to_string())
+}
 
 /// A push decoder.
 pub(crate) struct Decoder {
+    format: Format,
     inner: Inner,
     out: Vec<u8>,
-    /// Whether any gzip member completed (trailing garbage after one is tolerated).
+    /// Complete streams (gzip members, bzip2 or xz streams) so far.
     members_done: u32,
+    max_window: u64,
 }
 
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Decoder").finish_non_exhaustive()
+        f.debug_struct("Decoder").field("format", &self.format).finish_non_exhaustive()
     }
 }
 
 impl Decoder {
-    pub fn new(format: Format) -> Self {
-        let inner = match format {
-            Format::Gzip => Inner::GzHeader(Vec::new()),
+    /// A decoder that refuses windows (dictionaries) above `max_window` bytes.
+    pub fn with_window(format: Format, max_window: u64) -> Self {
+        Self {
+            format,
+            inner: Self::start(format, max_window),
+            out: vec![0; OUT_CHUNK],
+            members_done: 0,
+            max_window,
+        }
+    }
+
+    fn start(format: Format, max_window: u64) -> Inner {
+        match format {
+            Format::Gzip => Inner::GzHeader(Vec::new(), Resume::default()),
             Format::Deflate => Inner::DeflateStart(Vec::new()),
             // Strict RFC 7932: windows of at most 16 MiB (the large-window extension would
             // let a header ask for 1 GiB).
@@ -86,44 +176,77 @@ impl Decoder {
                 HeapAlloc::new(0),
                 HeapAlloc::new(HuffmanCode::default()),
             ))),
-        };
-        Self { inner, out: vec![0; OUT_CHUNK], members_done: 0 }
+            // The normal (not "small") mode: at most about 3.6 MiB whatever the input.
+            Format::Bzip2 => Inner::Bzip2(Box::new(bzip2::Decompress::new(false))),
+            Format::Xz => {
+                let max = usize::try_from(max_window).unwrap_or(usize::MAX);
+                Inner::Xz(xz4rust::XzDecoder::in_heap_with_alloc_dict_size(4096, max))
+            }
+            Format::Zstd => Inner::Zstd(Box::new(zstd::Zstd::new(max_window))),
+        }
     }
 
-    /// Decodes `input`, calling `emit` with each piece of output; stops early (Ok) when
-    /// `emit` returns false. Errors describe corrupt input.
-    pub fn push(&mut self, mut input: &[u8], emit: &mut dyn FnMut(&[u8]) -> bool) -> Result<(), String> {
+    /// Decodes `input`, calling `emit` with each piece of what it is made of; stops early
+    /// (Ok) when `emit` returns false. Errors describe corrupt input or a refused window.
+    pub fn push_all(
+        &mut self,
+        mut input: &[u8],
+        emit: &mut dyn FnMut(Out<'_>) -> bool,
+    ) -> Result<(), DecodeError> {
         while !input.is_empty() {
             match &mut self.inner {
-                Inner::Done => return Ok(()),
-                Inner::Failed => return Err("corrupt compressed stream".into()),
+                Inner::Trailing => {
+                    emit(Out::Trailing(input));
+                    return Ok(());
+                }
+                Inner::Failed => return Err(corrupt("corrupt compressed stream")),
                 Inner::BrotliDone => {
                     self.inner = Inner::Failed;
-                    return Err(CORRUPT_BROTLI.into());
+                    return Err(corrupt(CORRUPT_BROTLI));
                 }
-                Inner::GzHeader(h) => {
+                Inner::Next(held) => {
+                    let magic = self.format.next_magic().unwrap_or_default();
+                    let take = (magic.len() - held.len()).min(input.len());
+                    held.extend_from_slice(&input[..take]);
+                    input = &input[take..];
+                    if !magic.starts_with(held) {
+                        let held = std::mem::take(held);
+                        self.inner = Inner::Trailing;
+                        if !emit(Out::Trailing(&held)) {
+                            return Ok(());
+                        }
+                    } else if held.len() == magic.len() {
+                        // Another stream: start over and replay its first bytes.
+                        let held = std::mem::take(held);
+                        self.inner = Self::start(self.format, self.max_window);
+                        self.push_all(&held, emit)?;
+                    }
+                }
+                Inner::GzHeader(h, searched) => {
                     let take = input.len().min(MAX_GZIP_HEADER + 1 - h.len().min(MAX_GZIP_HEADER));
                     let before = h.len();
                     h.extend_from_slice(&input[..take]);
-                    match gzip_header_len(h) {
+                    match gzip_header_len(h, searched) {
                         Ok(Some(n)) => {
+                            // The header's name, comment and extra field are text someone
+                            // chose: they are scanned too.
+                            if !emit(Out::Meta(&h[..n])) {
+                                return Ok(());
+                            }
                             input = &input[(n - before).min(input.len())..];
-                            self.inner = Inner::Inflate { z: Box::new(Decompress::new(false)), gzip: true };
+                            self.inner = Inner::Inflate {
+                                z: Box::new(Decompress::new(false)),
+                                gzip: true,
+                                replay: None,
+                            };
                         }
                         Ok(None) => {
                             if h.len() > MAX_GZIP_HEADER {
-                                return Err("gzip header too long".into());
+                                return Err(corrupt("gzip header too long"));
                             }
                             input = &input[take..];
                         }
-                        Err(e) => {
-                            if self.members_done > 0 {
-                                // Padding or garbage after a complete member.
-                                self.inner = Inner::Done;
-                                return Ok(());
-                            }
-                            return Err(e);
-                        }
+                        Err(e) => return Err(DecodeError::Corrupt(e)),
                     }
                 }
                 Inner::GzTrailer(left) => {
@@ -131,7 +254,7 @@ impl Decoder {
                     *left -= k;
                     input = &input[k..];
                     if *left == 0 {
-                        self.inner = Inner::GzHeader(Vec::new());
+                        self.inner = Inner::Next(Vec::new());
                     }
                 }
                 Inner::DeflateStart(h) => {
@@ -140,35 +263,125 @@ impl Decoder {
                     if h.len() == 2 {
                         let zlib = h[0] & 0x0f == 8 && (u16::from(h[0]) << 8 | u16::from(h[1])) % 31 == 0;
                         let head = std::mem::take(h);
-                        self.inner = Inner::Inflate { z: Box::new(Decompress::new(zlib)), gzip: false };
-                        self.push(&head, emit)?;
+                        self.inner = Inner::Inflate {
+                            z: Box::new(Decompress::new(zlib)),
+                            gzip: false,
+                            replay: zlib.then(Vec::new),
+                        };
+                        self.push_all(&head, emit)?;
                     }
                 }
-                Inner::Inflate { z, gzip } => {
+                Inner::Inflate { z, gzip, replay } => {
                     let in0 = z.total_in();
                     let out0 = z.total_out();
                     let result = z.decompress(input, &mut self.out, FlushDecompress::None);
                     let used = ((z.total_in() - in0) as usize).min(input.len());
                     let made = ((z.total_out() - out0) as usize).min(self.out.len());
-                    input = &input[used..];
                     let gzip = *gzip;
+                    if made > 0 {
+                        *replay = None;
+                    } else if let Some(r) = replay {
+                        r.extend_from_slice(&input[..used]);
+                        if r.len() > DEFLATE_RETRY_KEEP {
+                            *replay = None;
+                        }
+                    }
+                    input = &input[used..];
                     // What decoded before damage is still text to scan.
-                    if made > 0 && !emit(&self.out[..made]) {
+                    if made > 0 && !emit(Out::Data(&self.out[..made])) {
                         return Ok(());
                     }
                     // The library's message depends on where the input was split; a stable
                     // one keeps verdicts independent of chunking.
                     let Ok(status) = result else {
+                        if let Some(mut r) = replay.take() {
+                            // A zlib header by chance on a raw deflate body: read it raw.
+                            r.extend_from_slice(input);
+                            self.inner = Inner::Inflate {
+                                z: Box::new(Decompress::new(false)),
+                                gzip: false,
+                                replay: None,
+                            };
+                            return self.push_all(&r, emit);
+                        }
                         self.inner = Inner::Failed;
-                        return Err(CORRUPT_DEFLATE.into());
+                        return Err(corrupt(CORRUPT_DEFLATE));
                     };
                     if status == Status::StreamEnd {
                         self.members_done += 1;
-                        self.inner = if gzip { Inner::GzTrailer(8) } else { Inner::Done };
+                        self.inner = if gzip { Inner::GzTrailer(8) } else { Inner::Trailing };
                     } else if used == 0 && made == 0 {
                         self.inner = Inner::Failed;
-                        return Err(CORRUPT_DEFLATE.into());
+                        return Err(corrupt(CORRUPT_DEFLATE));
                     }
+                }
+                Inner::Bzip2(z) => {
+                    let in0 = z.total_in();
+                    let out0 = z.total_out();
+                    let result = z.decompress(input, &mut self.out);
+                    let used = ((z.total_in() - in0) as usize).min(input.len());
+                    let made = ((z.total_out() - out0) as usize).min(self.out.len());
+                    input = &input[used..];
+                    if made > 0 && !emit(Out::Data(&self.out[..made])) {
+                        return Ok(());
+                    }
+                    match result {
+                        Ok(bzip2::Status::StreamEnd) => {
+                            self.members_done += 1;
+                            self.inner = Inner::Next(Vec::new());
+                        }
+                        Ok(_) if used == 0 && made == 0 => {
+                            self.inner = Inner::Failed;
+                            return Err(corrupt(CORRUPT_BZIP2));
+                        }
+                        Ok(_) => {}
+                        Err(_) => {
+                            self.inner = Inner::Failed;
+                            return Err(corrupt(CORRUPT_BZIP2));
+                        }
+                    }
+                }
+                Inner::Xz(x) => match x.decode(input, &mut self.out) {
+                    Ok(r) => {
+                        let used = r.input_consumed().min(input.len());
+                        let made = r.output_produced().min(self.out.len());
+                        input = &input[used..];
+                        if made > 0 && !emit(Out::Data(&self.out[..made])) {
+                            return Ok(());
+                        }
+                        if r.is_end_of_stream() {
+                            self.members_done += 1;
+                            self.inner = Inner::XzPadding;
+                        } else if !r.made_progress() {
+                            return Ok(());
+                        }
+                    }
+                    // Not fatal: the decoder waits for more input.
+                    Err(xz4rust::XzError::NeedsLargerInputBuffer) => return Ok(()),
+                    Err(xz4rust::XzError::DictionaryTooLarge(n)) => {
+                        self.inner = Inner::Failed;
+                        return Err(DecodeError::Window(n));
+                    }
+                    Err(_) => {
+                        self.inner = Inner::Failed;
+                        return Err(corrupt(CORRUPT_XZ));
+                    }
+                },
+                Inner::XzPadding => {
+                    // Stream padding is zero bytes (RFC-like xz spec, section 2.2).
+                    let zeros = input.iter().take_while(|&&b| b == 0).count();
+                    input = &input[zeros..];
+                    if !input.is_empty() {
+                        self.inner = Inner::Next(Vec::new());
+                    }
+                }
+                Inner::Zstd(z) => {
+                    let r = z.push(input, &mut self.out, emit);
+                    if r.is_err() {
+                        self.inner = Inner::Failed;
+                    }
+                    r?;
+                    return Ok(());
                 }
                 Inner::Brotli(state) => {
                     let mut avail_in = input.len();
@@ -187,7 +400,7 @@ impl Decoder {
                             &mut total,
                             state,
                         );
-                        if out_off > 0 && !emit(&self.out[..out_off]) {
+                        if out_off > 0 && !emit(Out::Data(&self.out[..out_off])) {
                             return Ok(());
                         }
                         match r {
@@ -200,14 +413,14 @@ impl Decoder {
                                 self.members_done += 1;
                                 if avail_in > 0 {
                                     self.inner = Inner::Failed;
-                                    return Err(CORRUPT_BROTLI.into());
+                                    return Err(corrupt(CORRUPT_BROTLI));
                                 }
                                 self.inner = Inner::BrotliDone;
                                 return Ok(());
                             }
                             BrotliResult::ResultFailure => {
                                 self.inner = Inner::Failed;
-                                return Err(CORRUPT_BROTLI.into());
+                                return Err(corrupt(CORRUPT_BROTLI));
                             }
                         }
                     }
@@ -217,19 +430,46 @@ impl Decoder {
         Ok(())
     }
 
-    /// Ends the input: an error when the stream was cut short.
-    pub fn finish(&mut self) -> Result<(), String> {
-        match &self.inner {
-            Inner::Done | Inner::BrotliDone => Ok(()),
-            Inner::GzHeader(h) if h.is_empty() && self.members_done > 0 => Ok(()),
-            Inner::GzTrailer(_) => Ok(()),
-            _ => Err("compressed stream is truncated".into()),
+    /// Ends the input: an error when the stream was cut short. Bytes held back to see
+    /// whether another stream starts leave as trailing data.
+    pub fn finish_all(&mut self, emit: &mut dyn FnMut(Out<'_>) -> bool) -> Result<(), DecodeError> {
+        match &mut self.inner {
+            Inner::Trailing | Inner::BrotliDone | Inner::XzPadding => Ok(()),
+            Inner::GzTrailer(_) => Err(corrupt("gzip trailer truncated")),
+            Inner::Next(held) => {
+                if !held.is_empty() {
+                    emit(Out::Trailing(held));
+                }
+                Ok(())
+            }
+            Inner::Zstd(z) if z.at_boundary() => Ok(()),
+            Inner::Zstd(z) => {
+                let held = z.take_pending_trailing();
+                if held.is_empty() {
+                    return Err(corrupt("compressed stream is truncated"));
+                }
+                emit(Out::Trailing(&held));
+                Ok(())
+            }
+            _ => Err(corrupt("compressed stream is truncated")),
         }
     }
 }
 
-/// Length of a complete gzip member header, `None` when more bytes are needed.
-fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, String> {
+/// Where an incomplete gzip header's search for a terminator stopped: the field that lacked
+/// one starts at `field` and has none before `searched`; a name already ended at `name_end`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Resume {
+    field: usize,
+    searched: usize,
+    name_end: Option<usize>,
+    /// Bytes examined so far (tests check that it stays linear).
+    work: usize,
+}
+
+/// Length of a complete gzip member header, `None` when more bytes are needed (and then
+/// `resume` says where to go on next time).
+fn gzip_header_len(h: &[u8], resume: &mut Resume) -> Result<Option<usize>, String> {
     if h.len() < 10 {
         if h.len() >= 2 && h[..2] != [0x1f, 0x8b] {
             return Err("not gzip".into());
@@ -246,10 +486,27 @@ fn gzip_header_len(h: &[u8]) -> Result<Option<usize>, String> {
         i += 2 + usize::from(u16::from_le_bytes([x[0], x[1]]));
     }
     for bit in [8u8, 16] {
-        if flags & bit != 0 {
-            match h.get(i..).and_then(|r| memchr::memchr(0, r)) {
-                Some(z) => i += z + 1,
-                None => return Ok(None),
+        if flags & bit == 0 {
+            continue;
+        }
+        if let (8, Some(end)) = (bit, resume.name_end) {
+            i = end;
+            continue;
+        }
+        let from = if i == resume.field { i.max(resume.searched) } else { i };
+        let found = h.get(from..).and_then(|r| memchr::memchr(0, r));
+        resume.work += found.map_or(h.len().saturating_sub(from), |z| z + 1);
+        match found {
+            Some(z) => {
+                i = from + z + 1;
+                if bit == 8 {
+                    resume.name_end = Some(i);
+                }
+            }
+            None => {
+                resume.field = i;
+                resume.searched = h.len().max(i);
+                return Ok(None);
             }
         }
     }
@@ -264,27 +521,50 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::testkit;
+
+    const WINDOW: u64 = 64 << 20;
+
+    /// Decodes `packed` in chunks of `chunk` bytes: (data, meta, trailing, result).
+    fn run(
+        format: Format,
+        packed: &[u8],
+        chunk: usize,
+    ) -> (Vec<u8>, Vec<u8>, Vec<u8>, Result<(), DecodeError>) {
+        let mut d = Decoder::with_window(format, WINDOW);
+        let (mut data, mut meta, mut trailing) = (Vec::new(), Vec::new(), Vec::new());
+        let mut emit = |o: Out<'_>| {
+            match o {
+                Out::Data(b) => data.extend_from_slice(b),
+                Out::Meta(b) => meta.extend_from_slice(b),
+                Out::Trailing(b) => trailing.extend_from_slice(b),
+            }
+            true
+        };
+        for c in packed.chunks(chunk) {
+            if let Err(e) = d.push_all(c, &mut emit) {
+                return (data, meta, trailing, Err(e));
+            }
+        }
+        let r = d.finish_all(&mut emit);
+        (data, meta, trailing, r)
+    }
 
     fn roundtrip(format: Format, packed: &[u8], chunk: usize) -> Vec<u8> {
-        let mut d = Decoder::new(format);
-        let mut out = Vec::new();
-        for c in packed.chunks(chunk) {
-            d.push(c, &mut |o| {
-                out.extend_from_slice(o);
-                true
-            })
-            .unwrap();
-        }
-        d.finish().unwrap();
-        out
+        let (data, _, trailing, r) = run(format, packed, chunk);
+        r.unwrap();
+        assert!(trailing.is_empty());
+        data
+    }
+
+    fn text() -> Vec<u8> {
+        (0..100_000u32).flat_map(|i| i.to_string().into_bytes()).collect()
     }
 
     #[test]
     fn all_codecs_any_chunking() {
-        let text: Vec<u8> = (0..100_000u32).flat_map(|i| i.to_string().into_bytes()).collect();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&text).unwrap();
-        let gz = gz.finish().unwrap();
+        let text = text();
+        let gz = testkit::gzip(&text);
         let mut zl = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         zl.write_all(&text).unwrap();
         let zl = zl.finish().unwrap();
@@ -296,12 +576,124 @@ mod tests {
             let mut w = brotli::CompressorWriter::new(&mut br, 4096, 5, 22);
             w.write_all(&text).unwrap();
         }
+        let bz = testkit::bzip2(&text);
+        let xz = testkit::xz(&text);
+        let zst = testkit::zstd(&text);
         for chunk in [1, 7, 4096, 1 << 20] {
             assert_eq!(roundtrip(Format::Gzip, &gz, chunk), text);
             assert_eq!(roundtrip(Format::Deflate, &zl, chunk), text);
             assert_eq!(roundtrip(Format::Deflate, &raw, chunk), text);
             assert_eq!(roundtrip(Format::Brotli, &br, chunk), text);
+            assert_eq!(roundtrip(Format::Bzip2, &bz, chunk), text);
+            assert_eq!(roundtrip(Format::Xz, &xz, chunk), text);
+            assert_eq!(roundtrip(Format::Zstd, &zst, chunk), text);
         }
+    }
+
+    #[test]
+    fn concatenated_streams_decode_as_one_and_trailing_bytes_are_handed_on() {
+        type Pack = fn(&[u8]) -> Vec<u8>;
+        let cases: Vec<(Format, Pack)> = vec![
+            (Format::Gzip, testkit::gzip),
+            (Format::Bzip2, testkit::bzip2),
+            (Format::Xz, testkit::xz),
+            (Format::Zstd, testkit::zstd),
+        ];
+        for (format, pack) in cases {
+            let mut packed = pack(b"first stream, ");
+            packed.extend(pack(b"second stream"));
+            packed.extend_from_slice(b"and then plain text 123-45-6789");
+            for chunk in [1, 3, 4096] {
+                let (data, _, trailing, r) = run(format, &packed, chunk);
+                assert_eq!(r, Ok(()), "{format:?} chunk {chunk}");
+                assert_eq!(data, b"first stream, second stream", "{format:?} chunk {chunk}");
+                assert_eq!(trailing, b"and then plain text 123-45-6789", "{format:?} chunk {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn gzip_header_text_and_zstd_skippable_frames_are_meta() {
+        let mut e = flate2::GzBuilder::new()
+            .filename("4111-1111-1111-1111.txt")
+            .comment("ssn 123-45-6789")
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(b"body").unwrap();
+        let gz = e.finish().unwrap();
+        let (data, meta, _, r) = run(Format::Gzip, &gz, 1);
+        r.unwrap();
+        assert_eq!(data, b"body");
+        assert!(memchr::memmem::find(&meta, b"4111-1111-1111-1111.txt").is_some());
+        assert!(memchr::memmem::find(&meta, b"ssn 123-45-6789").is_some());
+
+        let mut z = vec![0x5A, 0x2A, 0x4D, 0x18, 9, 0, 0, 0];
+        z.extend_from_slice(b"hidden!!!");
+        z.extend(testkit::zstd(b"visible"));
+        for chunk in [1, 5, 100] {
+            let (data, meta, trailing, r) = run(Format::Zstd, &z, chunk);
+            r.unwrap();
+            assert_eq!(
+                (data.as_slice(), meta.as_slice(), trailing.len()),
+                (&b"visible"[..], &b"hidden!!!"[..], 0)
+            );
+        }
+    }
+
+    #[test]
+    fn raw_deflate_with_a_zlib_looking_start_is_read_raw() {
+        // A non-final stored block whose padding bits make the first two bytes a valid zlib
+        // header (0x78 0x9c passes the check; as raw deflate it is a stored block).
+        let mut payload = b"card 4111 1111 1111 1111".to_vec();
+        payload.resize(0x9c, b' ');
+        let payload = payload.as_slice();
+        let mut raw = vec![0x78];
+        let len = payload.len() as u16;
+        raw.extend_from_slice(&len.to_le_bytes());
+        raw.extend_from_slice(&(!len).to_le_bytes());
+        raw.extend_from_slice(payload);
+        raw.extend_from_slice(&[0x03, 0x00]); // final empty fixed block
+        assert_eq!(roundtrip(Format::Deflate, &raw, 1), payload);
+        assert_eq!(roundtrip(Format::Deflate, &raw, 1000), payload);
+    }
+
+    #[test]
+    fn a_long_gzip_name_fed_a_byte_at_a_time_is_linear() {
+        let name = "n".repeat(100_000);
+        let comment = "c".repeat(100_000);
+        let mut e = flate2::GzBuilder::new()
+            .filename(name.as_str())
+            .comment(comment.as_str())
+            .write(Vec::new(), flate2::Compression::default());
+        e.write_all(b"body").unwrap();
+        let gz = e.finish().unwrap();
+        // Header searches resume where they stopped: each call looks at its own new byte.
+        let mut h = Vec::new();
+        let mut resume = Resume::default();
+        let mut len = None;
+        for &b in &gz {
+            h.push(b);
+            if let Some(n) = gzip_header_len(&h, &mut resume).unwrap() {
+                len = Some(n);
+                break;
+            }
+        }
+        assert_eq!(len, Some(10 + name.len() + 1 + comment.len() + 1));
+        // Without resuming, each byte would search the whole header again: about 2e10.
+        assert!(resume.work < 2 * gz.len(), "{}", resume.work);
+        assert_eq!(run(Format::Gzip, &gz, 1).0, b"body");
+    }
+
+    #[test]
+    fn windows_above_the_bound_are_refused() {
+        let xz = testkit::xz(b"small");
+        let mut d = Decoder::with_window(Format::Xz, 1024);
+        let r = d.push_all(&xz, &mut |_| true);
+        assert!(matches!(r, Err(DecodeError::Window(_))), "{r:?}");
+        // A zstd frame header declaring a 1 GiB window (exponent 20).
+        let z = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 20 << 3, 0x01, 0x00, 0x00];
+        let mut d = Decoder::with_window(Format::Zstd, WINDOW);
+        let r = d.push_all(&z, &mut |_| true);
+        assert!(matches!(r, Err(DecodeError::Window(_))), "{r:?}");
     }
 
     #[test]
@@ -313,20 +705,25 @@ mod tests {
         }
         br.extend_from_slice(b"trailing garbage");
         for split in 0..=br.len() {
-            let mut d = Decoder::new(Format::Brotli);
-            let r1 = d.push(&br[..split], &mut |_| true);
-            let r2 = d.push(&br[split..], &mut |_| true);
+            let mut d = Decoder::with_window(Format::Brotli, WINDOW);
+            let r1 = d.push_all(&br[..split], &mut |_| true);
+            let r2 = d.push_all(&br[split..], &mut |_| true);
             assert!(r1.is_err() || r2.is_err(), "split {split}");
         }
     }
 
     #[test]
     fn truncated_is_an_error() {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&[b'a'; 10_000]).unwrap();
-        let gz = gz.finish().unwrap();
-        let mut d = Decoder::new(Format::Gzip);
-        d.push(&gz[..gz.len() / 2], &mut |_| true).unwrap();
-        assert!(d.finish().is_err());
+        let text = vec![b'a'; 10_000];
+        let cases: Vec<(Format, Vec<u8>)> = vec![
+            (Format::Gzip, testkit::gzip(&text)),
+            (Format::Bzip2, testkit::bzip2(&text)),
+            (Format::Xz, testkit::xz(&text)),
+            (Format::Zstd, testkit::zstd(&text)),
+        ];
+        for (format, packed) in cases {
+            let (_, _, _, r) = run(format, &packed[..packed.len() / 2], 1000);
+            assert!(r.is_err(), "{format:?}");
+        }
     }
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{scan_zip, Ctx, Member, Node, State, TextNode};
-use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
+use crate::extract::{scan_7z, scan_zip, Ctx, Member, Node, State, TextNode};
+use crate::identify::{identify, Charset, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits};
 use crate::meta::MetaText;
 use crate::policy::{Method, Policy};
@@ -77,21 +77,11 @@ impl Engine {
     }
 
     /// Early decision from the heads and the first bytes of the body (an ICAP preview).
-    /// `head` is the preview data; a content-encoded body is never judged by its head.
-    pub fn preview(&self, ctx: &ScanContext, head: &[u8]) -> PreviewDecision {
+    /// Only a policy with no rule for this mode and user decides here: an exempt file type
+    /// is exempt only once its whole structure validates, which a preview cannot show.
+    pub fn preview(&self, ctx: &ScanContext, _head: &[u8]) -> PreviewDecision {
         if !self.applies(ctx) {
             return PreviewDecision::Exempt;
-        }
-        // An exempt body does not exempt a request line that leaks.
-        if !ctx.meta.is_empty() && self.scanner(meta_only(ctx, ctx.meta.clone())).conclude().is_incident() {
-            return PreviewDecision::NeedBody;
-        }
-        let exempt = self.policy.exempt_file_types();
-        if !exempt.is_empty() && ctx.content_encoding.is_none() && !head.is_empty() {
-            let t = identify(&head[..head.len().min(SNIFF_LEN)], ctx.content_type.as_deref()).file_type();
-            if exempt.contains(&t) {
-                return PreviewDecision::Exempt;
-            }
         }
         PreviewDecision::NeedBody
     }
@@ -113,7 +103,12 @@ impl Engine {
             budget.limit(LimitKind::MaxDepth, &root.path);
             Node::Done
         } else {
-            Node::with_encoding(root, ctx.content_type.clone(), ctx.content_encoding.as_deref())
+            Node::with_encoding(
+                root,
+                ctx.content_type.clone(),
+                ctx.content_encoding.as_deref(),
+                self.limits.max_window_bytes,
+            )
         };
         let mut s = Scanner {
             policy: self.policy.clone(),
@@ -137,20 +132,21 @@ impl Engine {
         s.finish()
     }
 
-    /// Scans an object from a seekable reader (a spooled temp file, a file on disk). Zip
-    /// archives and office documents are read in place, without loading them into memory;
+    /// Scans an object from a seekable reader (a spooled temp file, a file on disk). Zip and
+    /// 7z archives and office documents are read in place, without loading them into memory;
     /// everything else streams through a [`Scanner`]. IO errors are the caller's.
     pub fn scan_reader<R: Read + Seek>(&self, ctx: ScanContext, mut reader: R) -> std::io::Result<Verdict> {
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut reader).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
         reader.seek(SeekFrom::Start(0))?;
-        if ctx.content_encoding.is_none()
-            && identify(&head, ctx.content_type.as_deref()) == Kind::Zip
-            && !self.policy.exempt_file_types().contains(&FileType::Zip)
-        {
+        let kind = identify(&head, ctx.content_type.as_deref());
+        if ctx.content_encoding.is_none() && matches!(kind, Kind::Zip | Kind::SevenZ) {
             let mut s = self.scanner(ctx);
-            s.state.types.insert(FileType::Zip);
-            s.with_ctx(|cx, m| scan_zip(cx, reader, m));
+            s.state.types.insert(kind.file_type());
+            s.with_ctx(|cx, m| match kind {
+                Kind::SevenZ => scan_7z(cx, reader, m),
+                _ => scan_zip(cx, reader, m),
+            });
             return Ok(s.conclude());
         }
         let mut s = self.scanner(ctx);
@@ -288,23 +284,6 @@ mod tests {
             ScanContext { meta: vec![MetaText::filename("ssn 123-45-6789.txt")], ..ScanContext::default() };
         let v = engine().scan_bytes(named, b"nothing here");
         assert!(v.is_block() && v.evidence[0].member == "(filename)", "{v:?}");
-    }
-
-    #[test]
-    fn an_exempt_body_does_not_exempt_a_leaking_request_line() {
-        let toml = crate::DEFAULT_POLICY_TOML.replace(
-            "could_not_scan = \"block\"",
-            "could_not_scan = \"block\"\nexempt_file_types = [\"image\"]",
-        );
-        let policy = Policy::from_toml_str(&toml).unwrap();
-        assert_eq!(policy.exempt_file_types(), [FileType::Image]);
-        let engine = Engine::new(Arc::new(policy), Limits::default());
-        let png = b"\x89PNG\r\n\x1a\n0000";
-        let plain = ScanContext { meta: vec![MetaText::url("/up?name=cat")], ..ScanContext::default() };
-        assert_eq!(engine.preview(&plain, png), PreviewDecision::Exempt);
-        let leaking =
-            ScanContext { meta: vec![MetaText::url("/up?ssn=123-45-6789")], ..ScanContext::default() };
-        assert_eq!(engine.preview(&leaking, png), PreviewDecision::NeedBody);
     }
 
     /// The server moves scanners between tokio worker threads and shares the engine.

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::decode::Format;
+
 /// Bytes looked at before deciding a type (enough for a tar header's `ustar` at 257).
 pub const SNIFF_LEN: usize = 1024;
 
@@ -39,6 +41,14 @@ pub enum FileType {
     Odp,
     /// gzip.
     Gzip,
+    /// bzip2.
+    Bzip2,
+    /// xz.
+    Xz,
+    /// Zstandard.
+    Zstd,
+    /// A 7z archive.
+    SevenZip,
     /// tar.
     Tar,
     /// multipart/form-data or another multipart body.
@@ -55,10 +65,30 @@ pub enum FileType {
     Executable,
     /// An archive or document protected by a password.
     EncryptedArchive,
-    /// An archive or compressed stream the engine cannot open (7z, RAR, xz, bzip2, zstd).
+    /// An archive the engine cannot open (RAR).
     UnsupportedArchive,
     /// Anything else: scanned as raw bytes.
     Binary,
+}
+
+impl FileType {
+    /// Whether a policy may exempt this type: only types whose structure the engine
+    /// validates before skipping anything (images and media are walked, zip and office
+    /// documents opened), so that magic bytes alone never decide.
+    pub fn can_be_exempt(self) -> bool {
+        matches!(
+            self,
+            Self::Image
+                | Self::Media
+                | Self::Zip
+                | Self::Docx
+                | Self::Xlsx
+                | Self::Pptx
+                | Self::Odt
+                | Self::Ods
+                | Self::Odp
+        )
+    }
 }
 
 /// How to read a text stream.
@@ -87,13 +117,15 @@ pub(crate) enum Markup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Kind {
     Text(Charset, Markup),
-    Gzip,
+    /// A compressed stream: gzip, bzip2, xz or zstd.
+    Compressed(Format),
     Tar,
     Zip,
     Pdf,
     Rtf,
     Multipart(String),
     Email,
+    SevenZ,
     /// Scanned as raw bytes, with this type recorded.
     Raw(FileType),
     /// An encrypted container (OOXML with a password).
@@ -105,7 +137,17 @@ pub(crate) enum Kind {
 impl Kind {
     /// Whether the kind opens members one level deeper.
     pub fn is_container(&self) -> bool {
-        matches!(self, Kind::Gzip | Kind::Tar | Kind::Zip | Kind::Multipart(_) | Kind::Email | Kind::Pdf)
+        matches!(
+            self,
+            Kind::Compressed(_)
+                | Kind::Tar
+                | Kind::Zip
+                | Kind::SevenZ
+                | Kind::Multipart(_)
+                | Kind::Email
+                | Kind::Pdf
+                | Kind::Rtf
+        )
     }
 
     pub fn file_type(&self) -> FileType {
@@ -113,7 +155,11 @@ impl Kind {
             Kind::Text(_, Markup::Plain) => FileType::Text,
             Kind::Text(_, Markup::Tags) => FileType::Html,
             Kind::Text(_, Markup::Json) => FileType::Json,
-            Kind::Gzip => FileType::Gzip,
+            Kind::Compressed(Format::Bzip2) => FileType::Bzip2,
+            Kind::Compressed(Format::Xz) => FileType::Xz,
+            Kind::Compressed(Format::Zstd) => FileType::Zstd,
+            Kind::Compressed(_) => FileType::Gzip,
+            Kind::SevenZ => FileType::SevenZip,
             Kind::Tar => FileType::Tar,
             Kind::Zip => FileType::Zip,
             Kind::Pdf => FileType::Pdf,
@@ -156,7 +202,7 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     }
     let m = |magic: &[u8]| head.starts_with(magic);
     if m(&[0x1f, 0x8b]) {
-        return Kind::Gzip;
+        return Kind::Compressed(Format::Gzip);
     }
     if m(b"PK\x03\x04") || m(b"PK\x05\x06") || m(b"PK\x07\x08") {
         return Kind::Zip;
@@ -167,21 +213,27 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if memchr::memmem::find(&head[..head.len().min(1024)], b"%PDF-").is_some() {
         return Kind::Pdf;
     }
-    for (magic, name) in [
-        (&b"7z\xBC\xAF\x27\x1C"[..], "7z"),
-        (b"Rar!\x1A\x07", "rar"),
-        (b"\xFD7zXZ\x00", "xz"),
-        (b"\x28\xB5\x2F\xFD", "zstd"),
-    ] {
-        if m(magic) {
-            return Kind::Unsupported(name);
-        }
+    if m(b"7z\xBC\xAF\x27\x1C") {
+        return Kind::SevenZ;
     }
+    if m(b"Rar!\x1A\x07") {
+        return Kind::Unsupported("rar");
+    }
+    if m(b"\xFD7zXZ\x00") {
+        return Kind::Compressed(Format::Xz);
+    }
+    // A zstd frame, or a skippable frame (which may come first).
+    if m(b"\x28\xB5\x2F\xFD")
+        || (head.len() >= 4 && head[0] & 0xF0 == 0x50 && starts_with_at(head, 1, b"\x2A\x4D\x18"))
+    {
+        return Kind::Compressed(Format::Zstd);
+    }
+    // `BZh`, the block size, then the magic of a block or of the end of an empty stream.
     if m(b"BZh")
         && head.get(3).is_some_and(|b| (b'1'..=b'9').contains(b))
-        && starts_with_at(head, 4, b"1AY&SY")
+        && (starts_with_at(head, 4, b"1AY&SY") || starts_with_at(head, 4, b"\x17\x72\x45\x38\x50\x90"))
     {
-        return Kind::Unsupported("bzip2");
+        return Kind::Compressed(Format::Bzip2);
     }
     if m(b"{\\rtf") {
         return Kind::Rtf;
@@ -386,13 +438,16 @@ mod tests {
 
     #[test]
     fn magic_beats_names() {
-        assert_eq!(identify(b"\x1f\x8b\x08\0", None), Kind::Gzip);
+        assert_eq!(identify(b"\x1f\x8b\x08\0", None), Kind::Compressed(Format::Gzip));
         assert_eq!(identify(b"PK\x03\x04rest", Some("text/plain")), Kind::Zip);
         assert_eq!(identify(b"%PDF-1.7\n", None), Kind::Pdf);
         assert_eq!(identify(b"{\\rtf1\\ansi", None), Kind::Rtf);
         assert_eq!(identify(b"\x7fELF\x02\x01", None), Kind::Raw(FileType::Executable));
-        assert_eq!(identify(b"7z\xBC\xAF\x27\x1C\0\x04", None), Kind::Unsupported("7z"));
-        assert_eq!(identify(b"BZh91AY&SY\x01", None), Kind::Unsupported("bzip2"));
+        assert_eq!(identify(b"7z\xBC\xAF\x27\x1C\0\x04", None), Kind::SevenZ);
+        assert_eq!(identify(b"Rar!\x1A\x07\x01\x00", None), Kind::Unsupported("rar"));
+        assert_eq!(identify(b"BZh91AY&SY\x01", None), Kind::Compressed(Format::Bzip2));
+        assert_eq!(identify(b"\xFD7zXZ\x00\x00\x04", None), Kind::Compressed(Format::Xz));
+        assert_eq!(identify(b"\x28\xB5\x2F\xFD\x00", None), Kind::Compressed(Format::Zstd));
         assert_eq!(identify(b"BZh is not bzip2", None), Kind::Text(Charset::Bytes, Markup::Plain));
         assert_eq!(identify(b"hello world", None), Kind::Text(Charset::Bytes, Markup::Plain));
         assert_eq!(identify(b"<html><body>", None), Kind::Text(Charset::Bytes, Markup::Tags));

@@ -59,10 +59,13 @@
 //!
 //! - [`engine`]: the entry points, [`Engine`] and its per-object [`Scanner`].
 //! - `extract`: the searcher. A tree of push nodes turning bytes into one text stream per
-//!   member: sniff, then text, decoders, tar and multipart as streams; zip (and office
-//!   formats), PDF (`extract/pdf/`: structure, filters, content and layout, fonts and CMaps,
-//!   syntax), e-mail and RTF from a bounded buffer.
-//! - `decode`: gzip, deflate and brotli push decoders with bounded output.
+//!   member: sniff, then text, decoders, tar, multipart, image/media walkers and raw binary
+//!   as streams; zip (and office formats), 7z, PDF (`extract/pdf/`: structure, filters,
+//!   content and layout, fonts and CMaps, syntax), e-mail and RTF from a bounded buffer or in
+//!   place. Every byte is accounted for (`extract::coverage`): what no parser consumed is
+//!   scanned as text or as a sniffed member of its own.
+//! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
+//!   bounded output and bounded windows.
 //! - [`identify`]: content types by magic bytes and structure.
 //! - `text`: streaming UTF-16, markup and JSON filters.
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded

@@ -38,6 +38,11 @@ pub struct Limits {
     /// Entries of all the CMaps of one PDF together (code spaces, `bfchar` lines, `bfrange`
     /// lines and array items; a range is one entry whatever it spans). Default 1,000,000.
     pub max_cmap_entries: u64,
+    /// Largest window (dictionary) a compressed stream may declare: xz and 7z (LZMA)
+    /// dictionaries, zstd windows. A decoder holds this much in memory. Default 64 MiB (`xz
+    /// -9` and `7z -mx9` use 64 MiB; `zstd --ultra -22` and `--long` use 128 MiB and are
+    /// refused).
+    pub max_window_bytes: u64,
 }
 
 /// Named default of [`Limits::max_depth`].
@@ -60,6 +65,8 @@ pub const DEFAULT_MAX_EVIDENCE: usize = 50;
 pub const DEFAULT_MAX_PDF_FONTS: u64 = 10_000;
 /// Named default of [`Limits::max_cmap_entries`].
 pub const DEFAULT_MAX_CMAP_ENTRIES: u64 = 1_000_000;
+/// Named default of [`Limits::max_window_bytes`].
+pub const DEFAULT_MAX_WINDOW_BYTES: u64 = 64 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -74,6 +81,7 @@ impl Default for Limits {
             max_evidence: DEFAULT_MAX_EVIDENCE,
             max_pdf_fonts: DEFAULT_MAX_PDF_FONTS,
             max_cmap_entries: DEFAULT_MAX_CMAP_ENTRIES,
+            max_window_bytes: DEFAULT_MAX_WINDOW_BYTES,
         }
     }
 }
@@ -99,6 +107,8 @@ pub enum LimitKind {
     MaxPdfFonts,
     /// [`Limits::max_cmap_entries`].
     MaxCmapEntries,
+    /// [`Limits::max_window_bytes`].
+    MaxWindowBytes,
 }
 
 impl LimitKind {
@@ -113,6 +123,7 @@ impl LimitKind {
             Self::MaxBufferedBytes => "max_buffered_bytes",
             Self::MaxPdfFonts => "max_pdf_fonts",
             Self::MaxCmapEntries => "max_cmap_entries",
+            Self::MaxWindowBytes => "max_window_bytes",
         }
     }
 }

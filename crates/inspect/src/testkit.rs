@@ -7,7 +7,10 @@ use std::io::Write;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+mod containers;
 pub mod pdfkit;
+
+pub use containers::*;
 
 /// One labelled object.
 #[derive(Debug, Clone)]
@@ -350,6 +353,11 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 /// A deflated zip of `(name, data)` members.
 pub fn zip_of(members: &[(&str, &[u8])]) -> Vec<u8> {
     zip_with(members, CompressionMethod::Deflated)
+}
+
+/// A stored (uncompressed) zip of `(name, data)` members.
+pub fn zip_stored(members: &[(&str, &[u8])]) -> Vec<u8> {
+    zip_with(members, CompressionMethod::Stored)
 }
 
 fn zip_with(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {

@@ -48,6 +48,11 @@ impl Hits {
         !self.counts.is_empty()
     }
 
+    /// Matches recorded so far, all detectors and confidences.
+    pub fn total(&self) -> u64 {
+        self.counts.values().flatten().sum()
+    }
+
     /// Matches of `detector` at `min` confidence or above.
     pub fn count(&self, detector: &str, min: Confidence) -> u64 {
         self.counts.get(detector).map(|c| c[min.index()..].iter().sum()).unwrap_or(0)

@@ -155,18 +155,26 @@ fn forged_entry_count_is_refused_before_allocation() {
 
 #[test]
 fn archives_that_cannot_be_opened_cannot_be_scanned() {
-    let mut seven = b"7z\xBC\xAF\x27\x1C\x00\x04".to_vec();
-    seven.extend(inspect::testkit::noise(200, 9));
-    let (v, _) = scan(&zip_of(&[("docs/secret.7z", &seven)]));
+    let mut rar = b"Rar!\x1A\x07\x01\x00".to_vec();
+    rar.extend(inspect::testkit::noise(200, 9));
+    let (v, _) = scan(&zip_of(&[("docs/secret.rar", &rar)]));
     match &v.could_not_scan {
         Some(c @ CouldNotScan::Unsupported { member, .. }) => {
-            assert_eq!(member, "docs/secret.7z");
+            assert_eq!(member, "docs/secret.rar");
             assert_eq!(c.reason(), "unsupported");
         }
         other => panic!("{other:?}"),
     }
     assert!(v.is_block());
     assert!(v.file_types.contains(&inspect::FileType::UnsupportedArchive));
+    // A 7z that is not one is corrupt.
+    let mut seven = b"7z\xBC\xAF\x27\x1C\x00\x04".to_vec();
+    seven.extend(inspect::testkit::noise(200, 9));
+    let (v, _) = scan(&zip_of(&[("docs/secret.7z", &seven)]));
+    assert!(
+        matches!(&v.could_not_scan, Some(CouldNotScan::Corrupt { member, .. }) if member == "docs/secret.7z"),
+        "{v:?}"
+    );
 }
 
 #[test]

@@ -125,7 +125,8 @@ fn file_type_rules_and_preview() {
     let v = e.scan_bytes(ScanContext::default(), &zip_of(&[("tool", &elf)]));
     assert_eq!(v.decision, Decision::Monitor, "{v:?}");
     assert_eq!(v.rules[0].name, "executables");
-    assert_eq!(e.preview(&ScanContext::default(), b"\x89PNG\r\n\x1a\n...."), PreviewDecision::Exempt);
+    // An exempt type is exempt only once its whole structure validates: never on a preview.
+    assert_eq!(e.preview(&ScanContext::default(), b"\x89PNG\r\n\x1a\n...."), PreviewDecision::NeedBody);
     assert_eq!(e.preview(&ScanContext::default(), b"hello"), PreviewDecision::NeedBody);
     // No rule applies: exempt whatever the content.
     let p = Policy::from_toml_str("[[rule]]\nname = \"r\"\ndetectors = [\"iban\"]\nscope = \"respmod\"\n")
@@ -164,8 +165,8 @@ fn scan_reader_reads_zip_in_place() {
 #[test]
 fn exempt_types_are_skipped_in_full_scans_too() {
     let e = engine();
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    png.extend_from_slice(b" card 5500 0000 0000 0004 ");
+    // A valid image: its pixel data is not scanned.
+    let png = inspect::testkit::png(&[("IDAT", b" card 5500 0000 0000 0004 ".as_slice())]);
     let v = e.scan_bytes(ScanContext::default(), &png);
     assert!(!v.is_block(), "{v:?}");
     assert!(v.file_types.contains(&inspect::FileType::Image));
@@ -173,6 +174,10 @@ fn exempt_types_are_skipped_in_full_scans_too() {
     let z = zip_of(&[("a.png", &png), ("b.txt", b"card 5500 0000 0000 0004".as_slice())]);
     let v = e.scan_bytes(ScanContext::default(), &z);
     assert_eq!(v.counts.get("credit_card"), Some(&1), "{v:?}");
+    // The signature alone exempts nothing.
+    let mut fake = b"\x89PNG\r\n\x1a\n".to_vec();
+    fake.extend_from_slice(b" card 5500 0000 0000 0004 ");
+    assert!(e.scan_bytes(ScanContext::default(), &fake).is_block());
 }
 
 #[test]

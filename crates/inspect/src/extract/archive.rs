@@ -1,65 +1,137 @@
-//! Archives: zip (and the office formats built on it) from any `Read + Seek`, and tar as a
-//! streaming push parser.
+//! Zip (and the office formats built on it) from any `Read + Seek`.
 
 use std::io::{Read, Seek};
 
 use zip::result::ZipError;
-use zip::ZipArchive;
+use zip::{CompressionMethod, ZipArchive};
 
-use super::{pump_member, Ctx, Member, Node};
-use crate::identify::FileType;
-use crate::limits::LimitKind;
+use super::coverage::{scan_gaps, scan_name};
+use super::zip_layout::{self, EntryAt, Window};
+use super::{pump_decoded, pump_member, Ctx, Member, TextNode};
+use crate::decode::Format;
+use crate::identify::{Charset, FileType, Markup};
+use crate::limits::{CouldNotScan, LimitKind};
 
 /// Scans every member of a zip archive; names office formats by their structure.
-pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, reader: R, m: &Member) {
+///
+/// Member names, entry comments, extra fields and the archive comment are scanned as text,
+/// and every byte outside the records and member data the archive declares (a prefix, gaps
+/// between members, data after the end record) as a sniffed member of its own.
+pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Member) {
     if m.depth >= cx.st.budget.limits.max_depth {
         cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
         return;
     }
     // The zip crate reserves room for every entry the directory claims: judge the claim
     // against the members limit first, so a forged count cannot ask for gigabytes.
-    let mut reader = reader;
     if let Some(n) = declared_entries(&mut reader) {
         if n > cx.st.budget.limits.max_members {
             cx.st.budget.limit(LimitKind::MaxMembers, &m.path);
             return;
         }
     }
-    let mut za = match ZipArchive::new(reader) {
+    // Bytes before the archive's start are a prefix, scanned as a gap; the zip crate sees
+    // the archive alone.
+    let start = zip_layout::archive_start(&mut reader);
+    let len = match reader.seek(std::io::SeekFrom::End(0)) {
+        Ok(len) => len,
+        Err(e) => return cx.corrupt(&m.path, format!("zip: {e}")),
+    };
+    let mut window = Window::new(&mut reader, start, len - start.min(len));
+    let mut za = match ZipArchive::new(&mut window) {
         Ok(z) => z,
         Err(e) => {
             cx.corrupt(&m.path, format!("zip: {e}"));
             return;
         }
     };
-    if let Some(t) = office_type(&mut za) {
-        cx.st.types.insert(t);
-        if cx.exempt.contains(&t) {
-            return;
+    // An exempt archive or document (it opened, so its structure holds): member contents
+    // are skipped; names, records and gaps are still scanned.
+    let exempt = match office_type(&mut za) {
+        Some(t) => {
+            cx.st.types.insert(t);
+            cx.exempt.contains(&t)
         }
-    }
+        None => cx.exempt.contains(&FileType::Zip),
+    };
+    // Where each member lies, and its name (text someone chose).
+    let mut entries = Vec::with_capacity(za.len());
+    let mut labels = Vec::with_capacity(za.len());
     for i in 0..za.len() {
+        let f = match za.by_index_raw(i) {
+            Ok(f) => f,
+            Err(e) => return cx.corrupt(&m.path, format!("zip member {i}: {e}")),
+        };
+        let label = scan_name(cx, m, f.name(), i as u64);
+        if f.encrypted() {
+            return cx.encrypted(&m.child(&label).path);
+        }
+        entries.push(EntryAt {
+            header_start: start + f.header_start(),
+            data_start: start + f.data_start(),
+            compressed_size: f.compressed_size(),
+            central_header_start: start + f.central_header_start(),
+            name: f.name_raw().to_vec(),
+        });
+        labels.push(label);
+    }
+    for (i, label) in labels.iter().enumerate() {
         if cx.stopped() {
             return;
         }
-        let mut f = match za.by_index(i) {
-            Ok(f) => f,
-            Err(ZipError::UnsupportedArchive(msg)) if msg == ZipError::PASSWORD_REQUIRED => {
-                cx.encrypted(&m.path);
-                return;
-            }
-            Err(e) => {
-                cx.corrupt(&m.path, format!("zip member {i}: {e}"));
-                return;
-            }
-        };
-        if f.is_dir() {
-            continue;
+        if exempt {
+            break;
         }
-        let child = m.child(&sanitize(f.name()));
-        let compressed = f.compressed_size();
-        pump_member(cx, &mut f, child, Some(compressed));
+        let method = match za.by_index_raw(i) {
+            Ok(f) if f.is_dir() => continue,
+            Ok(f) => f.compression(),
+            Err(e) => return cx.corrupt(&m.path, format!("zip member {i}: {e}")),
+        };
+        let child = m.child(label);
+        // Methods the zip crate is built without, read with the engine's own decoders.
+        let own = if method == CompressionMethod::BZIP2 {
+            Some(Format::Bzip2)
+        } else if method == CompressionMethod::ZSTD {
+            Some(Format::Zstd)
+        } else if method == CompressionMethod::XZ {
+            Some(Format::Xz)
+        } else if method == CompressionMethod::STORE || method == CompressionMethod::DEFLATE {
+            None
+        } else {
+            return cx.st.budget.stop(CouldNotScan::Unsupported {
+                member: child.path,
+                format: format!("zip compression method {method}"),
+            });
+        };
+        let r = match own {
+            Some(format) => za.by_index_raw(i).map(|mut f| pump_decoded(cx, &mut f, child, format)),
+            None => za.by_index(i).map(|mut f| {
+                let compressed = f.compressed_size();
+                pump_member(cx, &mut f, child, Some(compressed));
+            }),
+        };
+        match r {
+            Ok(()) => {}
+            Err(ZipError::UnsupportedArchive(msg)) if msg == ZipError::PASSWORD_REQUIRED => {
+                return cx.encrypted(&m.path);
+            }
+            Err(e) => return cx.corrupt(&m.path, format!("zip member {i}: {e}")),
+        }
     }
+    drop(za);
+    if cx.stopped() {
+        return;
+    }
+    let mut layout = match zip_layout::layout(&mut reader, &entries) {
+        Ok(l) => l,
+        Err(e) => return cx.corrupt(&m.path, format!("zip records: {e}")),
+    };
+    if !layout.text.is_empty() {
+        let mut t = TextNode::new(m.child("(zip records)"), Charset::Bytes, Markup::Plain);
+        t.write(cx, &layout.text);
+        t.finish(cx);
+    }
+    scan_gaps(cx, &mut reader, &mut layout.coverage, layout.len, m);
 }
 
 /// The entry count an archive's end-of-central-directory record (or its zip64 version)
@@ -121,187 +193,4 @@ fn office_type<R: Read + Seek>(za: &mut ZipArchive<R>) -> Option<FileType> {
         "application/vnd.oasis.opendocument.presentation" => Some(FileType::Odp),
         _ => None,
     }
-}
-
-/// Member names go into evidence and logs: keep them printable and short.
-fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_control() { '?' } else { c }).take(256).collect()
-}
-
-#[derive(Debug)]
-enum TarState {
-    Header,
-    Data { left: u64, pad: u64, child: Option<Box<Node>>, long_name: Option<Vec<u8>> },
-    Pad(u64),
-    End,
-}
-
-/// A streaming tar reader: 512-byte headers, member data into child nodes.
-#[derive(Debug)]
-pub(crate) struct TarNode {
-    m: Member,
-    header: Vec<u8>,
-    state: TarState,
-    next_name: Option<String>,
-    zero_blocks: u32,
-}
-
-impl TarNode {
-    pub fn new(m: Member) -> Self {
-        Self { m, header: Vec::with_capacity(512), state: TarState::Header, next_name: None, zero_blocks: 0 }
-    }
-
-    pub fn write(&mut self, cx: &mut Ctx<'_>, mut data: &[u8]) {
-        while !data.is_empty() && !cx.stopped() {
-            match &mut self.state {
-                TarState::End => return,
-                TarState::Header => {
-                    let take = (512 - self.header.len()).min(data.len());
-                    self.header.extend_from_slice(&data[..take]);
-                    data = &data[take..];
-                    if self.header.len() == 512 {
-                        self.on_header(cx);
-                        self.header.clear();
-                    }
-                }
-                TarState::Pad(left) => {
-                    let k = (*left).min(data.len() as u64);
-                    *left -= k;
-                    data = &data[k as usize..];
-                    if *left == 0 {
-                        self.state = TarState::Header;
-                    }
-                }
-                TarState::Data { left, pad, child, long_name } => {
-                    let k = (*left).min(data.len() as u64) as usize;
-                    let piece = &data[..k];
-                    data = &data[k..];
-                    *left -= k as u64;
-                    if let Some(n) = long_name {
-                        if n.len() < 4096 {
-                            n.extend_from_slice(piece);
-                        }
-                    } else if let Some(c) = child {
-                        if !cx.st.budget.add_decompressed(k as u64, &self.m.path)
-                            || !cx.st.budget.check_time(&self.m.path)
-                        {
-                            return;
-                        }
-                        c.write(cx, piece);
-                    }
-                    if *left == 0 {
-                        let pad = *pad;
-                        if let Some(mut c) = child.take() {
-                            c.finish(cx);
-                        }
-                        if let Some(n) = long_name.take() {
-                            let end = n.iter().position(|&b| b == 0).unwrap_or(n.len());
-                            self.next_name = Some(String::from_utf8_lossy(&n[..end]).into_owned());
-                        }
-                        self.state = if pad > 0 { TarState::Pad(pad) } else { TarState::Header };
-                    }
-                }
-            }
-        }
-    }
-
-    fn on_header(&mut self, cx: &mut Ctx<'_>) {
-        let h = &self.header;
-        if h.iter().all(|&b| b == 0) {
-            self.zero_blocks += 1;
-            if self.zero_blocks >= 2 {
-                self.state = TarState::End;
-            }
-            return;
-        }
-        self.zero_blocks = 0;
-        if !checksum_ok(h) {
-            cx.corrupt(&self.m.path, "tar header checksum");
-            self.state = TarState::End;
-            return;
-        }
-        let Some(size) = octal(&h[124..136]) else {
-            cx.corrupt(&self.m.path, "tar size field");
-            self.state = TarState::End;
-            return;
-        };
-        let pad = (512 - size % 512) % 512;
-        let kind = h[156];
-        let name = match self.next_name.take() {
-            Some(n) => n,
-            None => {
-                let field = |r: std::ops::Range<usize>| {
-                    let f = &h[r];
-                    let end = f.iter().position(|&b| b == 0).unwrap_or(f.len());
-                    String::from_utf8_lossy(&f[..end]).into_owned()
-                };
-                let prefix = if &h[257..262] == b"ustar" { field(345..500) } else { String::new() };
-                let name = field(0..100);
-                if prefix.is_empty() {
-                    name
-                } else {
-                    format!("{prefix}/{name}")
-                }
-            }
-        };
-        let (child, long_name) = match kind {
-            b'0' | 0 | b'7' => {
-                let m = self.m.child(&name);
-                if cx.st.budget.add_member(&m.path) {
-                    (Some(Box::new(Node::new(m, None))), None)
-                } else {
-                    return;
-                }
-            }
-            b'L' => (None, Some(Vec::new())),
-            _ => (None, None),
-        };
-        self.state = if size == 0 {
-            if let Some(mut c) = child {
-                c.finish(cx);
-            }
-            TarState::Header
-        } else {
-            TarState::Data { left: size, pad, child, long_name }
-        };
-    }
-
-    pub fn finish(&mut self, cx: &mut Ctx<'_>) {
-        if cx.stopped() {
-            return;
-        }
-        match std::mem::replace(&mut self.state, TarState::End) {
-            TarState::Header if self.header.is_empty() => {}
-            TarState::End | TarState::Pad(_) => {}
-            TarState::Data { child, .. } => {
-                if let Some(mut c) = child {
-                    c.finish(cx);
-                }
-                cx.corrupt(&self.m.path, "tar member truncated");
-            }
-            TarState::Header => cx.corrupt(&self.m.path, "tar header truncated"),
-        }
-    }
-}
-
-fn octal(f: &[u8]) -> Option<u64> {
-    if f.first().is_some_and(|&b| b & 0x80 != 0) {
-        // GNU base-256 for large sizes.
-        return f[1..].iter().try_fold(0u64, |a, &b| a.checked_mul(256).map(|a| a + u64::from(b)));
-    }
-    let s: Vec<u8> =
-        f.iter().copied().skip_while(|&b| b == b' ').take_while(|&b| (b'0'..=b'7').contains(&b)).collect();
-    if s.is_empty() {
-        return Some(0);
-    }
-    u64::from_str_radix(std::str::from_utf8(&s).ok()?, 8).ok()
-}
-
-fn checksum_ok(h: &[u8]) -> bool {
-    let Some(want) = octal(&h[148..156]) else {
-        return false;
-    };
-    let sum: u64 =
-        h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u64::from(b) }).sum();
-    sum == want
 }

@@ -3,6 +3,7 @@
 
 use base64::Engine as _;
 
+use super::coverage::{sanitize, scan_name};
 use super::{scan_member_bytes, Ctx, Member, TextNode};
 use crate::identify::{multipart_boundary, multipart_first_line, Charset, Markup};
 
@@ -73,17 +74,42 @@ pub(crate) fn parse_headers(head: &[u8]) -> Headers {
     h
 }
 
-/// A `key="value"` or `key=value` parameter of a header value.
+/// A `key="value"` or `key=value` parameter of a header value; an RFC 2231 `key*=` form
+/// (`utf-8''%34%31...`) is decoded, and so are RFC 2047 encoded words.
 fn param(v: &str, key: &str) -> Option<String> {
+    let mut plain = None;
     for p in v.split(';').skip(1) {
         let Some((k, val)) = p.split_once('=') else { continue };
-        if k.trim().eq_ignore_ascii_case(key) {
-            let val = val.trim();
+        let k = k.trim();
+        let val = val.trim();
+        if k.eq_ignore_ascii_case(key) {
             let val = val.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(val);
-            return Some(val.to_string());
+            plain = Some(String::from_utf8_lossy(&encoded_words(val.as_bytes())).into_owned());
+        } else if k.len() == key.len() + 1 && k.ends_with('*') && k[..key.len()].eq_ignore_ascii_case(key) {
+            // charset'language'percent-encoded
+            let enc = val.splitn(3, '\'').nth(2).unwrap_or(val);
+            return Some(String::from_utf8_lossy(&percent_decode(enc.as_bytes())).into_owned());
         }
     }
-    None
+    plain
+}
+
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match (s[i], s.get(i + 1), s.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
+                out.push((hex_val(h) << 4) | hex_val(l));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Undoes a transfer encoding; unknown encodings pass unchanged.
@@ -203,12 +229,21 @@ pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &
             scan_member_bytes(cx, &data[..first], m.child("preamble"), Some("text/plain".into()));
         }
     }
+    // Part headers (file names included) are text.
+    let mut headers = TextNode::new(m.child("(headers)"), Charset::Bytes, Markup::Plain);
     for (k, &p) in positions.iter().enumerate() {
         if cx.stopped() {
             return;
         }
         let start = p + delim.len();
         if data[start..].starts_with(b"--") {
+            // The epilogue: whatever follows the closing delimiter.
+            let epilogue = &data[start + 2..];
+            let epilogue =
+                epilogue.strip_prefix(b"\r\n").or_else(|| epilogue.strip_prefix(b"\n")).unwrap_or(epilogue);
+            if epilogue.iter().any(|b| !b.is_ascii_whitespace()) {
+                scan_member_bytes(cx, epilogue, m.child("(epilogue)"), None);
+            }
             break;
         }
         let end = positions.get(k + 1).copied().unwrap_or(data.len());
@@ -217,17 +252,22 @@ pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &
         part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
         part = part.strip_suffix(b"\r\n").or_else(|| part.strip_suffix(b"\n")).unwrap_or(part);
         let (head, body) = split_head(part);
+        let before = cx.st.hits.total();
+        headers.write(cx, &encoded_words(head));
+        headers.write(cx, b"\n");
         let h = parse_headers(head);
-        let label = h
-            .filename
-            .clone()
-            .filter(|f| !f.is_empty())
-            .or_else(|| h.name.clone())
-            .unwrap_or_else(|| format!("part{}", k + 1));
+        let mut label = h.label(k as u32 + 1);
+        if memchr::memmem::find(head, label.as_bytes()).is_none() {
+            label = scan_name(cx, m, &label, k as u64 + 1);
+        }
+        if cx.st.hits.total() > before {
+            label = format!("(part {}, name withheld)", k + 1);
+        }
         let decoded = decode_body(body, h.encoding.as_deref());
         let ct = h.content_type.filter(|c| multipart_boundary(c).is_some());
-        scan_member_bytes(cx, &decoded, m.child(&label), ct);
+        scan_member_bytes(cx, &decoded, m.child(&sanitize(&label)), ct);
     }
+    headers.finish(cx);
 }
 
 /// Scans an e-mail: its headers as text, then its body (multipart or single part).
@@ -276,5 +316,13 @@ mod tests {
             Some("a b.txt")
         );
         assert_eq!(param("form-data; name=f", "name").as_deref(), Some("f"));
+        assert_eq!(
+            param("attachment; filename*=UTF-8''%34%31%31%31.txt; filename=\"x\"", "filename").as_deref(),
+            Some("4111.txt")
+        );
+        assert_eq!(
+            param("attachment; filename=\"=?utf-8?B?YS50eHQ=?=\"", "filename").as_deref(),
+            Some("a.txt")
+        );
     }
 }

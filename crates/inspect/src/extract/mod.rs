@@ -3,19 +3,31 @@
 //!
 //! A [`Node`] starts by sniffing the first [`SNIFF_LEN`] bytes, then becomes what the
 //! content is: a text stream (scanned as it arrives, in bounded memory), a decompressor, a
-//! tar or multipart reader (streaming into child nodes), or a buffer for formats that need random
-//! access (zip, PDF, RTF, e-mail), extracted when the object ends. Multipart bodies
-//! stream part by part.
+//! tar or multipart reader (streaming into child nodes), an image or media walker, raw
+//! binary (watching for an embedded zip), or a buffer for formats that need random access
+//! (zip, 7z, PDF, RTF, e-mail), extracted when the object ends. Multipart bodies stream
+//! part by part.
+//!
+//! Every byte is accounted for (see [`coverage`]): extractors scan what their parser does not
+//! extract (names, comments, headers) as text, and hand what nobody consumed (what follows
+//! a compressed stream, a tar end marker or an image's end; gaps in a zip) to a fresh
+//! sniffed node.
 
 mod archive;
+mod coverage;
+mod embedded;
+mod media;
 mod mime;
 mod multipart;
 mod pdf;
 mod rtf;
+mod sevenz;
+mod tar;
+mod zip_layout;
 
 use std::collections::BTreeSet;
 
-use crate::decode::{Decoder, Format};
+use crate::decode::{DecodeError, Decoder, Format, Out};
 use crate::detect::{DetectStream, DetectorSet, Found};
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, CouldNotScan, LimitKind};
@@ -23,6 +35,7 @@ use crate::text;
 use crate::verdict::Hits;
 
 pub(crate) use archive::scan_zip;
+pub(crate) use sevenz::scan_7z;
 
 /// Everything a scan accumulates.
 #[derive(Debug)]
@@ -76,8 +89,10 @@ pub(crate) enum Node {
     Sniff { m: Member, head: Vec<u8>, content_type: Option<String> },
     Text(Box<TextNode>),
     Decode(Box<DecodeNode>),
-    Tar(Box<archive::TarNode>),
+    Tar(Box<tar::TarNode>),
     Multipart(Box<multipart::MultipartNode>),
+    Media(Box<media::MediaNode>),
+    Binary(Box<embedded::BinaryNode>),
     Buffer { m: Member, kind: Kind, data: Vec<u8> },
     Done,
 }
@@ -89,19 +104,19 @@ impl Node {
     }
 
     /// A chain of decoders for a `Content-Encoding` list (applied in order, so decoded in
-    /// reverse), ending in a sniffing node.
-    pub fn with_encoding(m: Member, content_type: Option<String>, encoding: Option<&str>) -> Self {
+    /// reverse), ending in a sniffing node. Decoders refuse windows above `max_window`.
+    pub fn with_encoding(
+        m: Member,
+        content_type: Option<String>,
+        encoding: Option<&str>,
+        max_window: u64,
+    ) -> Self {
         let mut node = Node::new(m.clone(), content_type);
         let formats: Vec<Format> =
             encoding.map(|e| e.split(',').filter_map(Format::from_token).collect()).unwrap_or_default();
         for f in formats {
-            node = Node::Decode(Box::new(DecodeNode {
-                m: m.clone(),
-                dec: Decoder::new(f),
-                child: node,
-                consumed: 0,
-                produced: 0,
-            }));
+            node =
+                Node::Decode(Box::new(DecodeNode::new(m.clone(), Decoder::with_window(f, max_window), node)));
         }
         node
     }
@@ -132,6 +147,8 @@ impl Node {
             Node::Decode(d) => d.write(cx, data),
             Node::Tar(t) => t.write(cx, data),
             Node::Multipart(p) => p.write(cx, data),
+            Node::Media(n) => n.write(cx, data),
+            Node::Binary(n) => n.write(cx, data),
             Node::Buffer { m, data: buf, .. } => {
                 if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
                     cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
@@ -154,6 +171,8 @@ impl Node {
             Node::Decode(mut d) => d.finish(cx),
             Node::Tar(mut t) => t.finish(cx),
             Node::Multipart(mut p) => p.finish(cx),
+            Node::Media(mut n) => n.finish(cx),
+            Node::Binary(mut n) => n.finish(cx),
             Node::Buffer { m, kind, data } => {
                 if !cx.stopped() {
                     extract_buffer(cx, &m, &kind, &data);
@@ -170,7 +189,12 @@ impl Node {
         };
         let kind = identify(&head, content_type.as_deref());
         cx.st.types.insert(kind.file_type());
-        if cx.exempt.contains(&kind.file_type()) {
+        // An exemption holds only for a structure that validates: images and media are
+        // walked (bulk data skipped, metadata and what follows the end scanned), zip and
+        // office documents opened (member contents skipped, names, records and gaps
+        // scanned). Policies cannot exempt other types.
+        let exempt = cx.exempt.contains(&kind.file_type());
+        if exempt && !matches!(kind, Kind::Raw(FileType::Image | FileType::Media) | Kind::Zip) {
             return;
         }
         if kind.is_container() && m.depth >= cx.st.budget.limits.max_depth {
@@ -185,18 +209,31 @@ impl Node {
                 t.utf16_runs = Some((text::Utf16Runs::default(), DetectStream::new(), Vec::new()));
                 Node::Text(Box::new(t))
             }
-            Kind::Raw(_) => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
-            Kind::Gzip => {
-                let child = Node::new(m.child("gunzip"), None);
-                Node::Decode(Box::new(DecodeNode {
-                    m,
-                    dec: Decoder::new(Format::Gzip),
-                    child,
-                    consumed: 0,
-                    produced: 0,
-                }))
+            Kind::Raw(FileType::Image | FileType::Media) => {
+                match media::MediaNode::new(m.clone(), &head, exempt) {
+                    Some(node) => Node::Media(Box::new(node)),
+                    None => {
+                        let raw = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+                        Node::Binary(Box::new(embedded::BinaryNode::new(m, raw)))
+                    }
+                }
             }
-            Kind::Tar => Node::Tar(Box::new(archive::TarNode::new(m))),
+            Kind::Raw(_) => {
+                let raw = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+                Node::Binary(Box::new(embedded::BinaryNode::new(m, raw)))
+            }
+            Kind::Compressed(format) => {
+                let name = match format {
+                    Format::Bzip2 => "bunzip2",
+                    Format::Xz => "unxz",
+                    Format::Zstd => "unzstd",
+                    _ => "gunzip",
+                };
+                let child = Node::new(m.child(name), None);
+                let dec = Decoder::with_window(format, cx.st.budget.limits.max_window_bytes);
+                Node::Decode(Box::new(DecodeNode::new(m, dec, child)))
+            }
+            Kind::Tar => Node::Tar(Box::new(tar::TarNode::new(m))),
             Kind::Multipart(b) => {
                 // A declared boundary that the body does not use yields to its first line.
                 let b = match crate::identify::multipart_first_line(&head) {
@@ -217,7 +254,7 @@ impl Node {
                     .stop(CouldNotScan::Unsupported { member: m.path.clone(), format: format.to_string() });
                 Node::Done
             }
-            kind @ (Kind::Zip | Kind::Pdf | Kind::Rtf | Kind::Email) => {
+            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email) => {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
         };
@@ -228,26 +265,76 @@ impl Node {
 fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
     match kind {
         Kind::Zip => archive::scan_zip(cx, std::io::Cursor::new(data), m),
+        Kind::SevenZ => sevenz::scan_7z(cx, std::io::Cursor::new(data), m),
         Kind::Pdf => pdf::scan_pdf(cx, data, m),
         Kind::Rtf => {
-            let mut t = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
-            let mut out = Vec::new();
-            rtf::to_text(data, &mut out);
-            t.write(cx, &out);
-            t.finish(cx);
+            let x = rtf::extract(data);
+            for (text, member) in [(&x.text, m.clone()), (&x.aside, m.child("(rtf other text)"))] {
+                if !text.is_empty() {
+                    let mut t = TextNode::new(member, Charset::Bytes, Markup::Plain);
+                    t.write(cx, text);
+                    t.finish(cx);
+                }
+            }
+            // Pictures and embedded objects; an OLE object's compound file starts after its
+            // OLE1 header.
+            for (k, blob) in x.blobs.iter().enumerate() {
+                let ole = memchr::memmem::find(
+                    &blob[..blob.len().min(4096)],
+                    &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1],
+                );
+                scan_member_bytes(cx, &blob[ole.unwrap_or(0)..], m.child(&format!("(rtf object {k})")), None);
+            }
         }
         Kind::Email => mime::scan_email(cx, data, m),
         _ => {}
     }
 }
 
-/// Pumps a member's bytes from a reader into a fresh child node, with the member's limits.
+/// Pumps a member's bytes from a reader into a fresh child node, with the member's limits:
+/// what it produces counts as decompressed, and its ratio to `compressed` is judged.
 pub(crate) fn pump_member(
     cx: &mut Ctx<'_>,
     reader: &mut dyn std::io::Read,
     m: Member,
     compressed: Option<u64>,
 ) {
+    pump(cx, reader, m, Some(compressed));
+}
+
+/// Pumps a member's compressed bytes through a decoder of `format` into a fresh child node.
+pub(crate) fn pump_decoded(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: Member, format: Format) {
+    if !cx.st.budget.add_member(&m.path) {
+        return;
+    }
+    let dec = Decoder::with_window(format, cx.st.budget.limits.max_window_bytes);
+    let mut node = Node::Decode(Box::new(DecodeNode::new(m.clone(), dec, Node::new(m.clone(), None))));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return cx.corrupt(&m.path, e.to_string()),
+        };
+        if !cx.st.budget.check_time(&m.path) {
+            return;
+        }
+        node.write(cx, &buf[..n]);
+        if cx.stopped() {
+            return;
+        }
+    }
+    node.finish(cx);
+}
+
+/// Pumps bytes of the object itself (a gap no parser consumed) into a fresh child node.
+pub(crate) fn pump_bytes(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: Member) {
+    pump(cx, reader, m, None);
+}
+
+/// `decompressed`: `Some(compressed size)` when the bytes come out of a decoder.
+fn pump(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: Member, decompressed: Option<Option<u64>>) {
     if !cx.st.budget.add_member(&m.path) {
         return;
     }
@@ -266,10 +353,14 @@ pub(crate) fn pump_member(
         };
         produced += n as u64;
         let b = &mut cx.st.budget;
-        if !b.add_decompressed(n as u64, &m.path)
-            || compressed.is_some_and(|c| !b.check_ratio(produced, c, &m.path))
-            || !b.check_time(&m.path)
-        {
+        if let Some(compressed) = decompressed {
+            if !b.add_decompressed(n as u64, &m.path)
+                || compressed.is_some_and(|c| !b.check_ratio(produced, c, &m.path))
+            {
+                return;
+            }
+        }
+        if !b.check_time(&m.path) {
             return;
         }
         node.write(cx, &buf[..n]);
@@ -290,36 +381,35 @@ pub(crate) fn scan_member_bytes(cx: &mut Ctx<'_>, data: &[u8], m: Member, conten
     node.finish(cx);
 }
 
-/// A decompressor feeding a child node.
+/// A decompressor feeding a child node. Text the compressed format carries besides its
+/// content (gzip file names and comments, zstd skippable frames) is scanned as text, and
+/// whatever follows the compressed streams goes to a fresh sniffed node.
 #[derive(Debug)]
 pub(crate) struct DecodeNode {
     m: Member,
     dec: Decoder,
     child: Node,
+    meta: Option<Box<TextNode>>,
+    after: Option<Box<Node>>,
     consumed: u64,
     produced: u64,
 }
 
 impl DecodeNode {
+    fn new(m: Member, dec: Decoder, child: Node) -> Self {
+        Self { m, dec, child, meta: None, after: None, consumed: 0, produced: 0 }
+    }
+
     fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
         self.consumed += data.len() as u64;
-        let Self { m, dec, child, consumed, produced } = self;
-        let r = dec.push(data, &mut |out| {
-            *produced += out.len() as u64;
-            let b = &mut cx.st.budget;
-            if !b.add_decompressed(out.len() as u64, &m.path) || !b.check_ratio(*produced, *consumed, &m.path)
-            {
-                return false;
-            }
-            child.write(cx, out);
-            !cx.stopped()
-        });
+        let Self { m, dec, child, meta, after, consumed, produced } = self;
+        let r = dec.push_all(data, &mut |out| route(cx, m, child, meta, after, *consumed, produced, out));
         if let Err(e) = r {
             // Scan what did decode, then report the damage.
             if !cx.stopped() {
-                child.finish(cx);
+                self.finish_children(cx);
             }
-            cx.corrupt(&m.path, e);
+            decode_failed(cx, &self.m, e);
         }
     }
 
@@ -327,13 +417,79 @@ impl DecodeNode {
         if cx.stopped() {
             return;
         }
-        if let Err(e) = self.dec.finish() {
-            // Scan what did arrive, then report the truncation.
-            self.child.finish(cx);
-            cx.corrupt(&self.m.path, e);
-            return;
+        let Self { m, dec, child, meta, after, consumed, produced } = self;
+        let r = dec.finish_all(&mut |out| route(cx, m, child, meta, after, *consumed, produced, out));
+        // Scan what did arrive, then report a truncation.
+        if !cx.stopped() {
+            self.finish_children(cx);
         }
+        if let Err(e) = r {
+            decode_failed(cx, &self.m, e);
+        }
+    }
+
+    fn finish_children(&mut self, cx: &mut Ctx<'_>) {
         self.child.finish(cx);
+        if let Some(t) = &mut self.meta {
+            t.finish(cx);
+        }
+        if let Some(a) = &mut self.after {
+            a.finish(cx);
+        }
+    }
+}
+
+/// Sends one piece of a decoder's output where it belongs; false to stop the decoder.
+#[allow(clippy::too_many_arguments)]
+fn route(
+    cx: &mut Ctx<'_>,
+    m: &Member,
+    child: &mut Node,
+    meta: &mut Option<Box<TextNode>>,
+    after: &mut Option<Box<Node>>,
+    consumed: u64,
+    produced: &mut u64,
+    out: Out<'_>,
+) -> bool {
+    match out {
+        Out::Data(b) => {
+            *produced += b.len() as u64;
+            let budget = &mut cx.st.budget;
+            if !budget.add_decompressed(b.len() as u64, &m.path)
+                || !budget.check_ratio(*produced, consumed, &m.path)
+            {
+                return false;
+            }
+            child.write(cx, b);
+        }
+        Out::Meta(b) => meta
+            .get_or_insert_with(|| {
+                Box::new(TextNode::new(m.child("(header)"), Charset::Bytes, Markup::Plain))
+            })
+            .write(cx, b),
+        Out::Trailing(b) => {
+            if after.is_none() {
+                let a = m.child("(trailing)");
+                if !cx.st.budget.add_member(&a.path) {
+                    return false;
+                }
+                *after = Some(Box::new(Node::new(a, None)));
+            }
+            if let Some(a) = after {
+                a.write(cx, b);
+            }
+        }
+    }
+    !cx.stopped()
+}
+
+fn decode_failed(cx: &mut Ctx<'_>, m: &Member, e: DecodeError) {
+    match e {
+        DecodeError::Corrupt(detail) => cx.corrupt(&m.path, detail),
+        DecodeError::Window(_) => cx.st.budget.limit(LimitKind::MaxWindowBytes, &m.path),
+        DecodeError::Unsupported(format) => {
+            cx.st.budget.stop(CouldNotScan::Unsupported { member: m.path.clone(), format })
+        }
     }
 }
 

@@ -1,16 +1,16 @@
 //! RTF to text: control words dropped (paragraph and cell breaks kept as line breaks),
-//! hex and Unicode escapes decoded, non-text destinations (fonts, colours, pictures,
-//! `\*` groups) skipped.
+//! hex and Unicode escapes decoded.
+//!
+//! Nothing is dropped unseen: destinations that are not document text (font and style
+//! tables, `\*` groups such as comments or generator names) go to a second text stream,
+//! and binary destinations (pictures, embedded objects, data stores, written as hex or
+//! `\bin` bytes) are decoded into blobs, each scanned as a member of its own.
 
-/// Destinations whose content is not document text.
-const SKIP: &[&[u8]] = &[
+/// Destinations whose content is not document text but is still text someone wrote.
+const ASIDE: &[&[u8]] = &[
     b"fonttbl",
     b"colortbl",
     b"stylesheet",
-    b"pict",
-    b"themedata",
-    b"colorschememapping",
-    b"datastore",
     b"xmlnstbl",
     b"listtable",
     b"listoverridetable",
@@ -19,29 +19,74 @@ const SKIP: &[&[u8]] = &[
     b"latentstyles",
     b"filetbl",
     b"revtbl",
-    b"objdata",
 ];
 
-/// Appends the text of an RTF document to `out`.
-pub(crate) fn to_text(data: &[u8], out: &mut Vec<u8>) {
-    // One flag per open group: whether its content is skipped. Depth is capped so a hostile
-    // file cannot grow the stack without bound; deeper groups inherit their parent's flag.
-    let mut skip: Vec<bool> = vec![false];
+/// Destinations holding binary data as hex digits (or `\bin`).
+const BINARY: &[&[u8]] = &[b"pict", b"objdata", b"datastore", b"themedata", b"colorschememapping"];
+
+/// Largest number of open groups tracked; deeper groups share their parent's destination.
+const MAX_GROUPS: usize = 1024;
+
+/// Where the content of a group goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    Text,
+    Aside,
+    /// Into the blob with this index.
+    Binary(usize),
+}
+
+/// What an RTF document holds.
+#[derive(Debug, Default)]
+pub(crate) struct Extracted {
+    /// The document text.
+    pub text: Vec<u8>,
+    /// The text of other destinations.
+    pub aside: Vec<u8>,
+    /// Binary destinations, decoded.
+    pub blobs: Vec<Vec<u8>>,
+}
+
+impl Extracted {
+    fn push(&mut self, dest: Dest, bytes: &[u8]) {
+        match dest {
+            Dest::Text => self.text.extend_from_slice(bytes),
+            Dest::Aside => self.aside.extend_from_slice(bytes),
+            Dest::Binary(k) => {
+                // Text inside a binary destination is hex digits; anything else is ignored
+                // (whitespace between the digits).
+                if let Some(blob) = self.blobs.get_mut(k) {
+                    for &b in bytes {
+                        if let Some(v) = hex_digit(b) {
+                            blob.push(v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Extracts an RTF document.
+pub(crate) fn extract(data: &[u8]) -> Extracted {
+    let mut x = Extracted::default();
+    let mut dests: Vec<Dest> = vec![Dest::Text];
+    // Hex digits arrive one at a time: blobs hold nibbles until the end, then are packed.
     let mut extra_depth = 0usize;
     let mut uc_skip = 0usize;
     let mut i = 0;
-    let current = |s: &Vec<bool>| s.last().copied().unwrap_or(false);
+    let current = |s: &Vec<Dest>| s.last().copied().unwrap_or(Dest::Text);
     while i < data.len() {
         let b = data[i];
+        let dest = current(&dests);
         match b {
             b'{' => {
                 i += 1;
-                if skip.len() < 1024 {
-                    let mut s = current(&skip);
-                    if data.get(i..i + 2) == Some(b"\\*") {
-                        s = true;
-                    }
-                    skip.push(s);
+                if dests.len() < MAX_GROUPS {
+                    // `{\*\...}`: an optional destination, text of its own (inside a binary
+                    // destination too: its letters are no hex digits of the data).
+                    let d = if data.get(i..i + 2) == Some(b"\\*") { Dest::Aside } else { dest };
+                    dests.push(d);
                 } else {
                     extra_depth += 1;
                 }
@@ -50,8 +95,8 @@ pub(crate) fn to_text(data: &[u8], out: &mut Vec<u8>) {
                 i += 1;
                 if extra_depth > 0 {
                     extra_depth -= 1;
-                } else if skip.len() > 1 {
-                    skip.pop();
+                } else if dests.len() > 1 {
+                    dests.pop();
                 }
             }
             b'\\' => {
@@ -75,25 +120,46 @@ pub(crate) fn to_text(data: &[u8], out: &mut Vec<u8>) {
                     if data.get(i) == Some(&b' ') {
                         i += 1;
                     }
-                    if SKIP.contains(&word) {
-                        if let Some(last) = skip.last_mut() {
-                            *last = true;
+                    if word == b"bin" {
+                        // Raw bytes follow.
+                        let n = usize::try_from(arg.unwrap_or(0)).unwrap_or(0).min(data.len() - i);
+                        let raw = &data[i..i + n];
+                        match dest {
+                            Dest::Binary(k) => {
+                                if let Some(blob) = x.blobs.get_mut(k) {
+                                    blob.extend(raw.iter().flat_map(|&v| [v >> 4, v & 15]));
+                                }
+                            }
+                            d => x.push(d, raw),
+                        }
+                        i += n;
+                        continue;
+                    }
+                    if BINARY.contains(&word) {
+                        x.blobs.push(Vec::new());
+                        if let Some(last) = dests.last_mut() {
+                            *last = Dest::Binary(x.blobs.len() - 1);
                         }
                         continue;
                     }
-                    if current(&skip) {
+                    if ASIDE.contains(&word) {
+                        if let Some(last) = dests.last_mut() {
+                            if *last == Dest::Text {
+                                *last = Dest::Aside;
+                            }
+                        }
                         continue;
                     }
                     match word {
-                        b"par" | b"line" | b"row" | b"sect" | b"page" | b"cell" => out.push(b'\n'),
-                        b"tab" => out.push(b'\t'),
+                        b"par" | b"line" | b"row" | b"sect" | b"page" | b"cell" => x.push(dest, b"\n"),
+                        b"tab" => x.push(dest, b"\t"),
                         b"uc" => uc_skip = arg.unwrap_or(1).clamp(0, 8) as usize,
                         b"u" => {
                             let v = arg.unwrap_or(0);
                             let v = if v < 0 { v + 65536 } else { v };
                             let ch = u32::try_from(v).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
                             let mut buf = [0u8; 4];
-                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                            x.push(dest, ch.encode_utf8(&mut buf).as_bytes());
                             // Skip the fallback characters that follow.
                             let mut n = uc_skip.max(1);
                             while n > 0 && i < data.len() {
@@ -110,37 +176,55 @@ pub(crate) fn to_text(data: &[u8], out: &mut Vec<u8>) {
                 } else if c == b'\'' {
                     let h = data.get(i + 1..i + 3);
                     i += 3;
-                    if current(&skip) {
-                        continue;
-                    }
                     if let Some(v) = h
                         .and_then(|h| std::str::from_utf8(h).ok())
                         .and_then(|h| u8::from_str_radix(h, 16).ok())
                     {
-                        out.push(v);
+                        match dest {
+                            Dest::Binary(k) => {
+                                if let Some(blob) = x.blobs.get_mut(k) {
+                                    blob.extend([v >> 4, v & 15]);
+                                }
+                            }
+                            d => x.push(d, &[v]),
+                        }
                     }
                 } else {
                     i += 1;
-                    if current(&skip) {
-                        continue;
-                    }
                     match c {
-                        b'~' => out.push(b' '),
-                        b'_' => out.push(b'-'),
-                        b'\\' | b'{' | b'}' => out.push(c),
-                        b'\n' | b'\r' => out.push(b'\n'),
+                        b'~' => x.push(dest, b" "),
+                        b'_' => x.push(dest, b"-"),
+                        b'\\' | b'{' | b'}' => x.push(dest, &[c]),
+                        b'\n' | b'\r' => x.push(dest, b"\n"),
                         _ => {}
                     }
                 }
             }
             b'\r' | b'\n' => i += 1,
             _ => {
-                i += 1;
-                if !current(&skip) {
-                    out.push(b);
-                }
+                // A run of plain characters.
+                let run = data[i..].iter().position(|&c| matches!(c, b'{' | b'}' | b'\\' | b'\r' | b'\n'));
+                let end = run.map_or(data.len(), |r| i + r);
+                x.push(dest, &data[i..end]);
+                i = end;
             }
         }
+    }
+    // Blobs hold nibbles: pack them into bytes.
+    for blob in &mut x.blobs {
+        let packed: Vec<u8> = blob.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect();
+        *blob = packed;
+    }
+    x.blobs.retain(|b| !b.is_empty());
+    x
+}
+
+fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -150,14 +234,20 @@ mod tests {
 
     #[test]
     fn rtf_text() {
-        let mut out = Vec::new();
-        to_text(
+        let x = extract(
             br"{\rtf1\ansi{\fonttbl{\f0 Arial;}}{\*\generator x;}\f0 Card \b 4111 1111\b0  1111 1111\par SSN\'3a 123-45-6789\u8364?}",
-            &mut out,
         );
-        let s = String::from_utf8(out).unwrap();
+        let s = String::from_utf8(x.text).unwrap();
         assert!(s.contains("Card 4111 1111 1111 1111\n"), "{s:?}");
         assert!(s.contains("SSN: 123-45-6789€"), "{s:?}");
         assert!(!s.contains("Arial"), "{s:?}");
+        let aside = String::from_utf8(x.aside).unwrap();
+        assert!(aside.contains("Arial") && aside.contains("x;"), "{aside:?}");
+    }
+
+    #[test]
+    fn binary_destinations_are_decoded() {
+        let x = extract(br"{\rtf1 text{\*\objdata 48656c6c6f 20 776f726c64}{\pict\bin3 abc}}");
+        assert_eq!(x.blobs, vec![b"Hello world".to_vec(), b"abc".to_vec()]);
     }
 }

@@ -279,6 +279,19 @@ impl Policy {
                         return Err(err(span, format!("unknown built-in detector {d:?} in disable")));
                     }
                 }
+                for t in &s.exempt_file_types {
+                    if !t.can_be_exempt() {
+                        let name = toml::Value::try_from(t).map(|v| v.to_string()).unwrap_or_default();
+                        return Err(err(
+                            span,
+                            format!(
+                                "exempt_file_types: {name} cannot be exempt: its structure is not validated, so \
+                                 any content starting with its magic bytes would pass unscanned (exemptable: \
+                                 image, media, zip, docx, xlsx, pptx, odt, ods, odp)"
+                            ),
+                        ));
+                    }
+                }
                 exclude_tests = s.exclude_test_numbers;
                 (s.name, s.could_not_scan, s.exempt_file_types, s.disable)
             }
