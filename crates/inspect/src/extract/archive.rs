@@ -37,6 +37,8 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, reader: R, m: &Member) 
         if cx.exempt.contains(&t) {
             return;
         }
+        super::office::scan_package(cx, &mut za, m, t);
+        return;
     }
     for i in 0..za.len() {
         if cx.stopped() {

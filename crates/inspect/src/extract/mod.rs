@@ -10,6 +10,7 @@
 mod archive;
 mod mime;
 mod multipart;
+mod office;
 mod pdf;
 mod pdf_fonts;
 mod rtf;
