@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{scan_zip, Ctx, Member, Node, State};
+use crate::extract::{scan_cfb, scan_zip, Ctx, Member, Node, State};
 use crate::identify::{identify, FileType, Kind, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits};
 use crate::policy::{Method, Policy};
@@ -134,6 +134,15 @@ impl Engine {
             let mut s = self.scanner(ctx);
             s.state.types.insert(FileType::Zip);
             s.with_ctx(|cx, m| scan_zip(cx, reader, m));
+            return Ok(s.conclude());
+        }
+        if ctx.content_encoding.is_none()
+            && identify(&head, ctx.content_type.as_deref()) == Kind::Raw(FileType::Ole)
+            && !self.policy.exempt_file_types().contains(&FileType::Ole)
+        {
+            let mut s = self.scanner(ctx);
+            s.state.types.insert(FileType::Ole);
+            s.with_ctx(|cx, m| scan_cfb(cx, reader, m));
             return Ok(s.conclude());
         }
         let mut s = self.scanner(ctx);

@@ -8,6 +8,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 pub mod office;
+pub mod ole;
 
 /// One labelled object.
 #[derive(Debug, Clone)]
@@ -264,15 +265,15 @@ pub fn wrap(format: &str, text: &str) -> Sample {
             sample(b)
         }
         "ole_utf16" => {
-            // A legacy Office compound file keeps its text as UTF-16LE between binary data.
-            let mut b = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-            b.extend(noise(504, 3));
+            // A compound file whose stream no parser knows keeps its text as UTF-16LE
+            // between binary data.
+            let mut b = noise(504, 3);
             for l in &lines {
                 b.extend(l.encode_utf16().flat_map(u16::to_le_bytes));
                 b.extend([0x0D, 0x00]);
             }
             b.extend(noise(1000, 4));
-            sample(b)
+            sample(ole::ole_of(&[("Contents", &b)]))
         }
         _ => sample(text.as_bytes().to_vec()),
     }

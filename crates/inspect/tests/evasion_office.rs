@@ -8,6 +8,7 @@ use inspect::testkit::office::{
     docx_with, odf_with, odt_encrypted, pptx_with, split_runs, xlsx_with, DOCX_PLACES, ODP_PLACES,
     ODS_PLACES, ODT_PLACES, PPTX_PLACES, XLSX_PLACES,
 };
+use inspect::testkit::ole::{msg_with, ole_of, ole_with_removed, summary_information, MSG_PLACES};
 use inspect::testkit::{decoys, prose, zip_of};
 use inspect::{CouldNotScan, Engine, Limits, Policy, ScanContext, Verdict};
 
@@ -247,4 +248,117 @@ fn office_files_of_the_corpus_in_every_window_size_read_the_same() {
     }
     let v = scan(&docx_body(&body));
     assert_eq!(v.counts.get("credit_card"), Some(&cards), "{}", describe(&v));
+}
+
+#[test]
+fn msg_hiding_places() {
+    check_places("msg", MSG_PLACES, msg_with);
+}
+
+fn utf16(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+#[test]
+fn unknown_streams_properties_and_unallocated_sectors_of_a_compound_file() {
+    let filler = vec![0x11u8; 6000];
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "unknown stream, UTF-16",
+            ole_of(&[("Data/Blob", &[&filler[..100], &utf16("card 4111 1111 1111 1111")].concat())]),
+        ),
+        ("unknown stream, 8-bit", ole_of(&[("Blob", b"ssn 123-45-6789".as_slice())])),
+        (
+            "summary information",
+            ole_of(&[(
+                "\u{5}SummaryInformation",
+                &summary_information(&["Quarterly", "iban DE89 3704 0044 0532 0130 00"]),
+            )]),
+        ),
+        // A deleted stream leaves its sectors in the file.
+        (
+            "removed stream",
+            ole_with_removed(
+                &[("Keep", &filler), ("Gone", &[&filler[..], b" card 4111 1111 1111 1111 "].concat())],
+                &["Gone"],
+            ),
+        ),
+        // Bytes after a stream's end in its last sector (a mini sector, a regular sector).
+        ("small stream slack", {
+            let mut d = ole_of(&[("Keep", b"hello".as_slice())]);
+            let at = memchr::memmem::find(&d, b"hello").unwrap() + 10;
+            d[at..at + 15].copy_from_slice(b"ssn 123-45-6789");
+            d
+        }),
+        ("stream slack", {
+            let mut d = ole_of(&[("Keep", &vec![b'k'; 4100])]);
+            let at = memchr::memmem::find(&d, &[b'k'; 4100]).unwrap() + 4100 + 20;
+            d[at..at + 24].copy_from_slice(b"card 4111 1111 1111 1111");
+            d
+        }),
+        (
+            "appended after the last sector",
+            [ole_of(&[("Keep", b"hello".as_slice())]), b"card 4111 1111 1111 1111".to_vec()].concat(),
+        ),
+        (
+            "embedded zip",
+            ole_of(&[(
+                "ObjectPool/_1/Package",
+                &zip_of(&[("a.txt", b"card 4111 1111 1111 1111".as_slice())]),
+            )]),
+        ),
+    ];
+    for (name, data) in &cases {
+        let v = scan(data);
+        assert!(v.is_block() && v.could_not_scan.is_none(), "{name}: {}", describe(&v));
+    }
+    let clean = ole_of(&[
+        ("Data/Blob", &utf16(&decoys())),
+        ("\u{5}SummaryInformation", &summary_information(&["Quarterly", &decoys()])),
+    ]);
+    let v = scan(&clean);
+    assert!(!v.is_incident() && v.could_not_scan.is_none(), "{}", describe(&v));
+}
+
+#[test]
+fn a_value_across_fragmented_sectors_is_read_whole() {
+    // Two streams written in turns: each one's sectors alternate with the other's, so the
+    // card at the 4096-byte boundary of "A" is split in the file's bytes.
+    let mut a = vec![b'x'; 4096 - 10];
+    a.extend_from_slice(b" 4111 1111 1111 1111 card");
+    let b = vec![b'y'; 4096];
+    let mut comp = cfb::CompoundFile::create(std::io::Cursor::new(Vec::new())).unwrap();
+    {
+        use std::io::Write;
+        comp.create_stream("A").unwrap().write_all(&a[..4096]).unwrap();
+        comp.create_stream("B").unwrap().write_all(&b).unwrap();
+        let mut s = comp.open_stream("A").unwrap();
+        std::io::Seek::seek(&mut s, std::io::SeekFrom::End(0)).unwrap();
+        s.write_all(&a[4096..]).unwrap();
+    }
+    comp.flush().unwrap();
+    let data = comp.into_inner().into_inner();
+    assert!(memchr::memmem::find(&data, b"4111 1111 1111 1111").is_none(), "the file must split the card");
+    let v = scan(&data);
+    assert!(v.is_block() && v.could_not_scan.is_none(), "{}", describe(&v));
+}
+
+#[test]
+fn damaged_compound_files_are_read_raw_and_could_not_scan() {
+    let good = ole_of(&[("Blob", &[vec![0x11u8; 9000], utf16("card 4111 1111 1111 1111")].concat())]);
+    // Cut at every 997 bytes, and the header's sector size, FAT and directory broken.
+    let mut damaged: Vec<Vec<u8>> = (8..good.len()).step_by(997).map(|n| good[..n].to_vec()).collect();
+    for (at, v) in [(0x1E, 0xFFu8), (0x2C, 0xFF), (0x30, 0xFE), (0x4C, 0xFA)] {
+        let mut d = good.clone();
+        d[at] = v;
+        damaged.push(d);
+    }
+    for d in &damaged {
+        let v = scan(d);
+        let card_present = memchr::memmem::find(d, &utf16("4111 1111 1111 1111")).is_some();
+        if card_present {
+            assert!(v.is_block(), "{} bytes: {}", d.len(), describe(&v));
+        }
+        assert!(v.could_not_scan.is_some() || v.is_block(), "{} bytes: {}", d.len(), describe(&v));
+    }
 }

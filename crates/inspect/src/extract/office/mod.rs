@@ -15,14 +15,25 @@
 //! piece table or compressed RTF) makes the object could-not-scan `Corrupt` after everything
 //! readable was scanned, so damaging a file can never make text pass unseen.
 
+mod bytes;
+mod chpx;
+mod doc;
+mod lzfu;
+mod msg;
+mod ole;
 mod package;
+mod ppt;
+mod props;
+mod slack;
+mod xls;
 mod xml;
 
-use super::{Ctx, Member, TextNode};
+use super::{Ctx, Member, Node, TextNode};
 use crate::detect::DetectStream;
-use crate::identify::{Charset, Markup};
+use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::text;
 
+pub(crate) use ole::scan_cfb;
 pub(crate) use package::scan_package;
 
 /// Text batched before it goes to the detectors: parsers produce many small pieces (one per
@@ -103,7 +114,6 @@ impl Sink {
 pub(super) struct RawSink {
     node: TextNode,
     /// Bytes written since the last boundary (its parity keeps UTF-16 aligned per blob).
-    #[allow(dead_code)]
     written: u64,
 }
 
@@ -119,9 +129,49 @@ impl RawSink {
         self.written += data.len() as u64;
     }
 
+    /// Ends a blob: a byte that is neither text nor part of a UTF-16 character (two when
+    /// the blob had an even length, so the next blob starts UTF-16 aligned).
+    pub fn boundary(&mut self, cx: &mut Ctx<'_>) {
+        if self.written == 0 {
+            return;
+        }
+        let sep: &[u8] = if self.written % 2 == 1 { &[0xFF] } else { &[0xFF, 0xFF] };
+        self.node.write(cx, sep);
+        self.written = 0;
+    }
+
+    /// One blob, boundaries on both sides.
+    pub fn blob(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        self.push(cx, data);
+        self.boundary(cx);
+    }
+
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {
         self.node.finish(cx);
     }
+}
+
+/// Bytes held in memory that no office parser knows (a CFB stream, an embedded file):
+/// containers and documents go through the generic pipeline, anything else is scanned as
+/// raw bytes plus UTF-16 runs.
+pub(super) fn scan_opaque(cx: &mut Ctx<'_>, data: &[u8], m: Member) {
+    if !cx.st.budget.add_member(&m.path) || !cx.st.budget.check_time(&m.path) {
+        return;
+    }
+    let kind = identify(&data[..data.len().min(SNIFF_LEN)], None);
+    if kind == Kind::Raw(FileType::Binary) {
+        cx.st.types.insert(FileType::Binary);
+        if cx.exempt.contains(&FileType::Binary) {
+            return;
+        }
+        let mut raw = RawSink::new(&m);
+        raw.push(cx, data);
+        raw.finish(cx);
+        return;
+    }
+    let mut node = Node::new(m, None);
+    node.write(cx, data);
+    node.finish(cx);
 }
 
 /// Counts `n` more bytes produced for member `m` (`produced` so far, from `compressed`
