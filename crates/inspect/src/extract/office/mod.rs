@@ -18,6 +18,7 @@
 mod bytes;
 mod chpx;
 mod doc;
+mod literals;
 mod lzfu;
 mod msg;
 mod ole;

@@ -12,6 +12,7 @@
 //! that overruns its records, is damage: the rest is scanned raw.
 
 use super::bytes::{cp1252_to_utf8, u16_at, u32_at, utf16le_to_utf8};
+use super::literals::header_footer_text;
 use super::ole::Outcome;
 use super::{RawSink, Sink};
 use crate::extract::{Ctx, Member};
@@ -146,7 +147,13 @@ impl Book {
                     return true;
                 }
                 let ok = r.string16(&mut out).is_some();
-                self.text.value(cx, &out);
+                if ty == STRING {
+                    self.text.value(cx, &out);
+                } else {
+                    let mut text = Vec::new();
+                    header_footer_text(&out, &mut text);
+                    self.text.value(cx, &text);
+                }
                 if !ok {
                     return false;
                 }
@@ -248,7 +255,8 @@ impl Book {
     }
 
     /// A parsed formula (`cce`, then tokens, then extra data): its string literals become
-    /// text (and joined, when there are several); what is not a token is scanned raw.
+    /// text, and so does what `&` and `CONCATENATE` make of literals (the tokens are
+    /// evaluated on a stack of "literal or unknown"); what is not a token is scanned raw.
     fn formula(&mut self, cx: &mut Ctx<'_>, f: &[u8], cce: Option<usize>) {
         let (cce, tokens_at) = match cce {
             Some(n) => (n, 0),
@@ -256,8 +264,7 @@ impl Book {
         };
         let end = (tokens_at + cce).min(f.len());
         let tokens = f.get(tokens_at..end).unwrap_or(&[]);
-        let mut literals = Vec::new();
-        let mut n = 0;
+        let mut stack = Stack::default();
         let mut i = 0;
         while i < tokens.len() {
             let ptg = tokens[i];
@@ -275,12 +282,15 @@ impl Book {
                         cp1252_to_utf8(s, &mut out);
                     }
                     self.text.value(cx, &out);
-                    literals.extend_from_slice(&out);
-                    n += 1;
+                    stack.push(Some(out));
                     2 + bytes
                 }
                 0x19 => {
                     let t = tokens.get(i).copied().unwrap_or(0);
+                    if t & 0x10 != 0 {
+                        // SUM of one argument.
+                        stack.apply(1, false);
+                    }
                     if t & 0x04 != 0 {
                         let k = usize::from(u16_at(tokens, i + 1).unwrap_or(0));
                         3 + 2 * (k + 1)
@@ -288,15 +298,49 @@ impl Book {
                         3
                     }
                 }
+                0x08 => {
+                    if let Some(joined) = stack.apply(2, true) {
+                        self.text.value(cx, &joined);
+                    }
+                    0
+                }
+                0x03..=0x11 => {
+                    stack.apply(2, false);
+                    0
+                }
+                0x12..=0x14 => {
+                    stack.apply(1, false);
+                    0
+                }
+                p if p >= 0x20 && p & 0x1F == 0x02 => {
+                    // A function of `cargs` arguments; CONCATENATE (336) joins them.
+                    let cargs = usize::from(tokens.get(i).copied().unwrap_or(0) & 0x7F);
+                    let iftab = u16_at(tokens, i + 1).unwrap_or(0) & 0x7FFF;
+                    if let Some(joined) = stack.apply(cargs, iftab == 336) {
+                        self.text.value(cx, &joined);
+                    }
+                    3
+                }
+                p if p >= 0x20 && p & 0x1F == 0x01 => {
+                    // A function of fixed arity (taken as one argument: a guess that only
+                    // affects what later concatenations see).
+                    stack.apply(1, false);
+                    2
+                }
                 p => match ptg_size(p) {
-                    Some(s) => s,
+                    Some(s) => {
+                        // Operands push a value; parentheses and the memory tokens that wrap
+                        // a subexpression do not.
+                        let wraps = p == 0x15 || (p >= 0x20 && matches!(p & 0x1F, 0x06..=0x09));
+                        if !wraps {
+                            stack.push(None);
+                        }
+                        s
+                    }
                     None => break,
                 },
             };
             i += size;
-        }
-        if n >= 2 {
-            self.text.value(cx, &literals);
         }
         // Tokens not understood, and the extra data (array constants hold strings).
         if i < tokens.len() {
@@ -305,6 +349,43 @@ impl Book {
         if let Some(extra) = f.get(end..) {
             self.raw.blob(cx, extra);
         }
+    }
+}
+
+/// Values of a formula being evaluated: a string made of literals, or unknown.
+#[derive(Default)]
+struct Stack {
+    values: Vec<Option<Vec<u8>>>,
+}
+
+/// Values kept on the stack; deeper ones are dropped (and read as unknown).
+const MAX_STACK: usize = 256;
+/// The longest string a formula's literals make.
+const MAX_JOINED: usize = 64 * 1024;
+
+impl Stack {
+    fn push(&mut self, v: Option<Vec<u8>>) {
+        if self.values.len() >= MAX_STACK {
+            self.values.remove(0);
+        }
+        self.values.push(v);
+    }
+
+    /// Replaces the top `n` values by one: their concatenation when `concat` and all are
+    /// known (returned when it joined two or more), else unknown.
+    fn apply(&mut self, n: usize, concat: bool) -> Option<Vec<u8>> {
+        let k = self.values.len().saturating_sub(n);
+        let args: Vec<Option<Vec<u8>>> = self.values.drain(k..).collect();
+        let joined = (concat && args.len() == n && n >= 2 && args.iter().all(Option::is_some)).then(|| {
+            let mut out = Vec::new();
+            for a in args.iter().flatten() {
+                out.extend_from_slice(a);
+            }
+            out.truncate(MAX_JOINED);
+            out
+        });
+        self.push(joined.clone());
+        joined
     }
 }
 
