@@ -59,8 +59,10 @@
 //!
 //! - [`engine`]: the entry points, [`Engine`] and its per-object [`Scanner`].
 //! - `extract`: the searcher. A tree of push nodes turning bytes into one text stream per
-//!   member: sniff, then text, decoders, tar and multipart as streams; zip (and office
-//!   formats), PDF (with font CMaps), e-mail and RTF from a bounded buffer.
+//!   member: sniff, then text, decoders, tar and multipart as streams; zip, PDF (with font
+//!   CMaps), e-mail, RTF and OLE2 compound files from a bounded buffer. `extract::office`
+//!   reads office documents where their text hides: OOXML and OpenDocument parts with an
+//!   office-aware XML reader, and doc, xls, ppt and msg streams with their own parsers.
 //! - `decode`: gzip, deflate and brotli push decoders with bounded output.
 //! - [`identify`]: content types by magic bytes and structure.
 //! - `text`: streaming UTF-16, markup and JSON filters.
@@ -70,7 +72,9 @@
 //! - [`verdict`]: counts, evidence and the rule decision.
 //! - [`policy`]: the TOML policy format, validation with line numbers, the default policy.
 //! - [`limits`]: every limit with its named default, and the per-object budget.
-//! - `testkit` (feature `testkit`): a labelled corpus for tests of this crate and the server.
+//! - `testkit` (feature `testkit`): a labelled corpus for tests of this crate and the server,
+//!   and office documents with text in each hiding place (`testkit::office`, `testkit::ole`,
+//!   `testkit::legacy`).
 
 mod decode;
 pub mod detect;

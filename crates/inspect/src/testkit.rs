@@ -7,6 +7,7 @@ use std::io::Write;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+pub mod legacy;
 pub mod office;
 pub mod ole;
 
@@ -117,6 +118,9 @@ pub const FORMATS: &[&str] = &[
     "binary",
     "ole_utf16",
     "pdf_cid",
+    "doc",
+    "xls",
+    "msg",
 ];
 
 /// The labelled corpus: for every format, one positive per value of [`positives`] and one
@@ -244,6 +248,9 @@ pub fn wrap(format: &str, text: &str) -> Sample {
         "xlsx" => sample(xlsx(&lines)),
         "pptx" => sample(pptx(&lines)),
         "odt" | "ods" | "odp" => sample(odf(format, &lines)),
+        "doc" => sample(legacy::doc(&lines)),
+        "xls" => sample(legacy::xls(&lines)),
+        "msg" => sample(ole::msg_with("body", text)),
         "pdf" => sample(pdf(&lines, false)),
         "pdf_cid" => sample(pdf_cid(&lines)),
         "rtf" => {

@@ -539,3 +539,21 @@ fn damaged_legacy_documents_never_panic_and_never_hide_readable_text() {
         }
     }
 }
+
+#[test]
+fn shared_strings_split_across_continue_records_read_whole() {
+    // The card's string starts at every offset around the end of the first SST record, so
+    // that its characters continue in the next record (8-bit, or UTF-16 after a flags byte).
+    for wide in [false, true] {
+        for pad in (8180..8225).step_by(3) {
+            let mut first = "x".repeat(pad);
+            if wide {
+                first.push('\u{e9}');
+            }
+            let card =
+                if wide { "carte \u{e9} 4111 1111 1111 1111 fin" } else { "card 4111 1111 1111 1111 end" };
+            let v = scan(&inspect::testkit::legacy::xls(&[&first, card]));
+            assert!(v.is_block() && v.could_not_scan.is_none(), "pad {pad}, wide {wide}: {}", describe(&v));
+        }
+    }
+}

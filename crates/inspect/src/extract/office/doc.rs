@@ -88,12 +88,20 @@ fn read(
     let mut t = Text::new(m);
     let mut damage = None;
     let mut since_check = 0usize;
+    // Pieces may share bytes, but a piece table that reads the stream over and over is an
+    // amplification, not a document.
+    let mut budget = word.len().saturating_mul(2);
     for p in &pieces {
         let (start, len) = if p.compressed { (p.fc / 2, p.cps) } else { (p.fc, p.cps.saturating_mul(2)) };
         let Some(bytes) = start.checked_add(len).and_then(|end| word.get(start..end)) else {
             damage.get_or_insert_with(|| format!("piece at {} overruns WordDocument", p.fc));
             continue;
         };
+        if bytes.len() > budget {
+            damage.get_or_insert_with(|| "pieces read WordDocument more than twice".into());
+            break;
+        }
+        budget -= bytes.len();
         covered.push((start, start + len));
         let width = if p.compressed { 1 } else { 2 };
         for (cp, ch) in (p.cp..).zip(bytes.chunks_exact(width)) {

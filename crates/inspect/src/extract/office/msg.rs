@@ -22,13 +22,13 @@ const PREFIX: &str = "__substg1.0_";
 
 /// Whether a stream name is a property stream of a message.
 pub(super) fn is_property_stream(name: &str) -> bool {
-    name.len() >= PREFIX.len() + 8 && name[..PREFIX.len()].eq_ignore_ascii_case(PREFIX)
+    name.len() >= PREFIX.len() + 8 && name.get(..PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
 }
 
 /// The property id and type of a property stream's name.
 fn tag(name: &str) -> Option<(u16, u16)> {
     let hex = name.get(PREFIX.len()..PREFIX.len() + 8)?;
-    Some((u16::from_str_radix(&hex[..4], 16).ok()?, u16::from_str_radix(&hex[4..], 16).ok()?))
+    Some((u16::from_str_radix(hex.get(..4)?, 16).ok()?, u16::from_str_radix(hex.get(4..)?, 16).ok()?))
 }
 
 /// A readable name for evidence.
@@ -152,4 +152,25 @@ fn string(data: &[u8], ty: u16) -> Vec<u8> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn property_names() {
+        assert_eq!(tag("__substg1.0_0037001F"), Some((0x37, 0x1F)));
+        assert_eq!(tag("__substg1.0_3701000D"), Some((0x3701, 0x0D)));
+        assert!(is_property_stream("__SUBSTG1.0_1000001F-00000001"));
+        // Names are anything the file says: no slicing inside a character.
+        for name in [
+            "__substg1.0_\u{e9}\u{e9}\u{e9}\u{e9}",
+            "__substg1.0_00\u{e9}1F\u{e9}x",
+            "x\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}",
+        ] {
+            let _ = is_property_stream(name);
+            assert_eq!(tag(name), None);
+        }
+    }
 }

@@ -130,6 +130,9 @@ impl<F: Read + Seek> Walker<'_, F> {
         let mut taken: Vec<&str> = Vec::new();
         if let Some(word) = find("WordDocument") {
             cx.st.types.insert(FileType::Doc);
+            if cx.exempt.contains(&FileType::Doc) {
+                return;
+            }
             let table0 = find("0Table");
             let table1 = find("1Table");
             let wm = m.child(&word.name);
@@ -151,6 +154,9 @@ impl<F: Read + Seek> Walker<'_, F> {
         }
         if let Some(book) = find("Workbook").or_else(|| find("Book")) {
             cx.st.types.insert(FileType::Xls);
+            if cx.exempt.contains(&FileType::Xls) {
+                return;
+            }
             let bm = m.child(&book.name);
             let Some(data) = self.read(cx, &book.path, &bm) else { return };
             let o = xls::scan(cx, &bm, &data);
@@ -159,6 +165,9 @@ impl<F: Read + Seek> Walker<'_, F> {
         }
         if let Some(pres) = find("PowerPoint Document") {
             cx.st.types.insert(FileType::Ppt);
+            if cx.exempt.contains(&FileType::Ppt) {
+                return;
+            }
             let pm = m.child(&pres.name);
             let user = match find("Current User") {
                 Some(u) => self.read(cx, &u.path, &pm),
@@ -175,6 +184,9 @@ impl<F: Read + Seek> Walker<'_, F> {
         if children.iter().any(|c| c.stream && msg::is_property_stream(&c.name)) {
             if level == 0 {
                 cx.st.types.insert(FileType::Msg);
+                if cx.exempt.contains(&FileType::Msg) {
+                    return;
+                }
             }
             msg::scan_properties(self, cx, &children, m);
             if cx.stopped() {

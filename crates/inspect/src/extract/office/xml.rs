@@ -44,6 +44,8 @@ const MAX_STACK: usize = 256;
 pub(super) const ALT_CONTEXT: usize = 128;
 /// Events between two CPU-time checks.
 const EVENTS_PER_CHECK: u32 = 16 * 1024;
+/// Open elements an end tag is matched against.
+const END_SEARCH: usize = 8;
 /// Largest formula whose string literals are joined.
 const MAX_FORMULA: usize = 64 * 1024;
 
@@ -83,10 +85,20 @@ struct Frame {
     formula: bool,
     /// An Excel header or footer (`oddHeader`...): its text is collected to drop its codes.
     header: bool,
+    /// A hash of the element's local name, to match its end tag.
+    name: u32,
 }
 
-const ROOT: Frame =
-    Frame { para: 0, text: false, side: false, view: View::Shown, run: false, formula: false, header: false };
+const ROOT: Frame = Frame {
+    para: 0,
+    text: false,
+    side: false,
+    view: View::Shown,
+    run: false,
+    formula: false,
+    header: false,
+    name: 0,
+};
 
 /// Attributes that change how an element reads.
 #[derive(Debug, Default)]
@@ -197,7 +209,7 @@ impl XmlText {
                 self.open(cx, e.local_name().as_ref(), &sp, true);
                 self.close(cx);
             }
-            Event::End(_) => self.close(cx),
+            Event::End(e) => self.end(cx, name_hash(e.local_name().as_ref())),
             Event::Text(t) => self.text(cx, &t),
             Event::CData(t) => self.text(cx, &t),
             Event::GeneralRef(r) => {
@@ -270,7 +282,7 @@ impl XmlText {
 
     fn open(&mut self, cx: &mut Ctx<'_>, name: &[u8], sp: &Special, empty: bool) {
         let parent = self.top();
-        let mut f = Frame { run: false, formula: false, header: false, ..parent };
+        let mut f = Frame { run: false, formula: false, header: false, name: name_hash(name), ..parent };
         let odf = self.dialect == Dialect::Odf;
         match name {
             b"p" | b"h" | b"si" | b"is" => {
@@ -344,6 +356,22 @@ impl XmlText {
             self.stack.push(f);
         } else {
             self.overflow += 1;
+        }
+    }
+
+    /// An end tag closes the element it names, and elements left open inside it; a stray
+    /// end tag (no open element of its name near the top) closes nothing, so malformed
+    /// markup cannot shift what later text is read as.
+    fn end(&mut self, cx: &mut Ctx<'_>, name: u32) {
+        if self.overflow > 0 {
+            self.overflow -= 1;
+            return;
+        }
+        let n = self.stack.len();
+        if let Some(k) = (0..n.min(END_SEARCH)).find(|&k| self.stack[n - 1 - k].name == name) {
+            for _ in 0..=k {
+                self.close(cx);
+            }
         }
     }
 
@@ -599,6 +627,11 @@ fn cut_point(buf: &[u8]) -> usize {
         Some(k) if buf.len() - k < 32 && memchr::memchr(b';', &buf[k..]).is_none() => k,
         _ => buf.len(),
     }
+}
+
+/// FNV-1a of an element's local name.
+fn name_hash(name: &[u8]) -> u32 {
+    name.iter().fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 fn is_blank(t: &[u8]) -> bool {

@@ -163,3 +163,17 @@ fn windows_cut_anywhere_read_the_same() {
         assert_eq!(got[2], whole[2], "cut at {cut}");
     }
 }
+
+#[test]
+fn stray_and_missing_end_tags_do_not_shift_the_reading() {
+    // A stray `</w:tab>` inside the paragraph, and a `<w:del>` left open inside a run.
+    let p = format!(
+        "<w:body><w:p>{}</w:tab>{}</w:p><w:p><w:r><w:del></w:r>{}{}</w:p></w:body>",
+        run("4111 1111 "),
+        run("1111 1111"),
+        run("5500 0000 "),
+        run("0000 0004")
+    );
+    let [body, ..] = lanes(&p, Dialect::Ooxml);
+    assert!(body.contains("4111 1111 1111 1111\n5500 0000 0000 0004"), "{body:?}");
+}
