@@ -12,25 +12,40 @@ pub(super) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-/// Appends UTF-16LE code units as UTF-8 (lone surrogates become U+FFFD; NUL ends nothing
-/// and is dropped, as are other C0 controls except tab and line breaks, which become a
-/// separator).
+/// Appends UTF-16LE code units as UTF-8: NUL is dropped, other controls (tabs, line
+/// breaks) become a line break, lone surrogates U+FFFD. Printable ASCII, the common case,
+/// is copied without decoding.
 pub(super) fn utf16le_to_utf8(units: &[u8], out: &mut Vec<u8>) {
-    let iter = units.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
-    for c in char::decode_utf16(iter) {
-        push_char(c.unwrap_or('\u{FFFD}'), out);
+    let mut i = 0;
+    while i + 1 < units.len() {
+        let (lo, hi) = (units[i], units[i + 1]);
+        if hi == 0 && (0x20..0x7F).contains(&lo) {
+            out.push(lo);
+            i += 2;
+            continue;
+        }
+        // A non-ASCII stretch: decode up to the next printable ASCII unit.
+        let start = i;
+        while i + 1 < units.len() && !(units[i + 1] == 0 && (0x20..0x7F).contains(&units[i])) {
+            i += 2;
+        }
+        let iter = units[start..i].chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+        for c in char::decode_utf16(iter) {
+            push_char(c.unwrap_or('\u{FFFD}'), out);
+        }
     }
 }
 
 /// Appends 8-bit text in Windows-1252 (the code page of Office's "compressed" text and of
-/// most ANSI properties) as UTF-8.
+/// most ANSI properties) as UTF-8, controls as [`utf16le_to_utf8`] reads them.
 pub(super) fn cp1252_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
-    for &b in bytes {
-        if b.is_ascii() {
-            push_char(char::from(b), out);
-        } else {
-            push_char(cp1252(b), out);
-        }
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let plain = rest.iter().position(|&b| !(0x20..0x7F).contains(&b)).unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..plain]);
+        let Some(&b) = rest.get(plain) else { break };
+        push_char(if b.is_ascii() { char::from(b) } else { cp1252(b) }, out);
+        rest = &rest[plain + 1..];
     }
 }
 
@@ -55,6 +70,45 @@ fn push_char(c: char, out: &mut Vec<u8>) {
         c => {
             let mut b = [0u8; 4];
             out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_match_the_plain_definition() {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for len in [0usize, 1, 2, 3, 17, 64, 301] {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x % 3 == 0 {
+                        (x >> 8) as u8
+                    } else {
+                        b'a' + (x >> 8) as u8 % 26
+                    }
+                })
+                .collect();
+            let mut fast = Vec::new();
+            cp1252_to_utf8(&bytes, &mut fast);
+            let mut plain = Vec::new();
+            for &b in &bytes {
+                push_char(if b.is_ascii() { char::from(b) } else { cp1252(b) }, &mut plain);
+            }
+            assert_eq!(fast, plain);
+            let mut fast = Vec::new();
+            utf16le_to_utf8(&bytes, &mut fast);
+            let mut plain = Vec::new();
+            let iter = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]));
+            for c in char::decode_utf16(iter) {
+                push_char(c.unwrap_or('\u{FFFD}'), &mut plain);
+            }
+            assert_eq!(fast, plain, "{bytes:?}");
         }
     }
 }

@@ -30,12 +30,13 @@ pub(super) struct Marks {
 }
 
 impl Marks {
-    /// The mark of the character at byte `fc` of `WordDocument`.
-    pub fn at(&self, fc: usize) -> Mark {
+    /// The mark of the character at byte `fc` of `WordDocument`, and where it changes.
+    pub fn span(&self, fc: usize) -> (Mark, usize) {
         let k = self.ranges.partition_point(|r| r.1 <= fc);
         match self.ranges.get(k) {
-            Some(&(s, _, mark)) if s <= fc => mark,
-            _ => Mark::Shown,
+            Some(&(s, e, mark)) if s <= fc => (mark, e),
+            Some(&(s, _, _)) => (Mark::Shown, s),
+            None => (Mark::Shown, usize::MAX),
         }
     }
 }
@@ -50,13 +51,27 @@ pub(super) fn marks(word: &[u8], table: &[u8], (at, len): (usize, usize)) -> Mar
         return out;
     }
     let n = (plc.len() - 4) / 8;
+    // Each page is read once, however often the table names it.
+    let mut seen = vec![false; word.len() / PAGE];
     for k in 0..n {
         let Some(pn) = u32_at(plc, 4 * (n + 1) + 4 * k) else { break };
-        let page_at = (pn & 0x003F_FFFF) as usize * PAGE;
-        let Some(page) = word.get(page_at..page_at + PAGE) else { continue };
+        let pn = (pn & 0x003F_FFFF) as usize;
+        let (Some(page), Some(flag)) = (word.get(pn * PAGE..(pn + 1) * PAGE), seen.get_mut(pn)) else {
+            continue;
+        };
+        if std::mem::replace(flag, true) {
+            continue;
+        }
         fkp(page, &mut out.ranges);
     }
+    // Sorted and without overlaps, so that a search by end finds the range of any byte.
     out.ranges.sort_unstable_by_key(|r| r.0);
+    let mut end = 0;
+    out.ranges.retain_mut(|r| {
+        r.0 = r.0.max(end);
+        end = end.max(r.1);
+        r.0 < r.1
+    });
     out
 }
 
@@ -122,9 +137,9 @@ mod tests {
         let mut ranges = Vec::new();
         fkp(&page, &mut ranges);
         let marks = Marks { ranges };
-        assert_eq!(marks.at(105), Mark::Removed);
-        assert_eq!(marks.at(110), Mark::Shown);
-        assert_eq!(marks.at(99), Mark::Shown);
+        assert_eq!(marks.span(105), (Mark::Removed, 110));
+        assert_eq!(marks.span(110), (Mark::Shown, usize::MAX));
+        assert_eq!(marks.span(99), (Mark::Shown, 100));
         assert_eq!(mark_of(&[0x01, 0x08, 0x01]), Some(Mark::Inserted));
         assert_eq!(mark_of(&[0x3C, 0x08, 0x00]), None);
     }

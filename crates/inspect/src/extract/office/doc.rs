@@ -15,7 +15,7 @@
 //! streams are scanned raw. An encrypted or obfuscated document is could-not-scan; a piece
 //! table that cannot be followed is damage, and `WordDocument` is then scanned raw whole.
 
-use super::bytes::{cp1252_to_utf8, u16_at, u32_at};
+use super::bytes::{cp1252_to_utf8, u16_at, u32_at, utf16le_to_utf8};
 use super::chpx::{self, Mark};
 use super::ole::Outcome;
 use super::xml::ALT_CONTEXT;
@@ -104,13 +104,20 @@ fn read(
         budget -= bytes.len();
         covered.push((start, start + len));
         let width = if p.compressed { 1 } else { 2 };
-        for (cp, ch) in (p.cp..).zip(bytes.chunks_exact(width)) {
-            let c =
-                if p.compressed { u32::from(ch[0]) } else { u32::from(u16::from_le_bytes([ch[0], ch[1]])) };
-            if fib.story_ends.contains(&cp) {
+        let n = bytes.len() / width;
+        // Segments of the piece within one story and one revision mark, read in bulk.
+        let mut k = 0;
+        while k < n {
+            let cp = p.cp + k;
+            if fib.story_ends.binary_search(&cp).is_ok() {
                 t.story_end(cx);
             }
-            t.char(cx, c, marks.at(start + (cp - p.cp) * width), p.compressed);
+            let story_end = fib.story_ends.iter().find(|&&e| e > cp).map_or(n, |&e| (e - p.cp).min(n));
+            let (mark, mark_end) = marks.span(start + k * width);
+            let mark_end = (mark_end.saturating_sub(start)).div_ceil(width).min(n);
+            let end = story_end.min(mark_end).max(k + 1);
+            t.chars(cx, &bytes[k * width..end * width], mark, p.compressed);
+            k = end;
         }
         since_check += bytes.len();
         if since_check >= CHARS_PER_CHECK {
@@ -273,6 +280,55 @@ impl Text {
         self.alt_after = 0;
     }
 
+    /// Characters with one revision mark: runs of ordinary characters are converted in
+    /// bulk, the special characters one by one.
+    fn chars(&mut self, cx: &mut Ctx<'_>, bytes: &[u8], mark: Mark, compressed: bool) {
+        let special = |c: u32| c < 0x20 || c == 0xA0;
+        if compressed {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let plain = rest.iter().position(|&b| special(u32::from(b))).unwrap_or(rest.len());
+                if plain > 0 {
+                    self.start_run(cx, mark);
+                    cp1252_to_utf8(&rest[..plain], &mut self.run);
+                }
+                if let Some(&b) = rest.get(plain) {
+                    self.char(cx, u32::from(b), mark, true);
+                }
+                rest = rest.get(plain + 1..).unwrap_or(&[]);
+            }
+        } else {
+            let mut rest = bytes;
+            while rest.len() >= 2 {
+                let plain = rest
+                    .chunks_exact(2)
+                    .position(|u| special(u32::from(u16::from_le_bytes([u[0], u[1]]))))
+                    .unwrap_or(rest.len() / 2);
+                if plain > 0 {
+                    self.start_run(cx, mark);
+                    utf16le_to_utf8(&rest[..plain * 2], &mut self.run);
+                }
+                if let Some(u) = rest.get(plain * 2..plain * 2 + 2) {
+                    self.char(cx, u32::from(u16::from_le_bytes([u[0], u[1]])), mark, false);
+                }
+                rest = rest.get(plain * 2 + 2..).unwrap_or(&[]);
+            }
+        }
+        if self.run.len() >= 16 * 1024 {
+            self.flush(cx);
+        }
+    }
+
+    /// Makes the pending run one of `mark` in the current field state.
+    fn start_run(&mut self, cx: &mut Ctx<'_>, mark: Mark) {
+        let side = self.fields.last() == Some(&false);
+        if (mark, side) != (self.run_mark, self.run_side) {
+            self.flush(cx);
+            self.run_mark = mark;
+            self.run_side = side;
+        }
+    }
+
     /// One character with its revision mark.
     fn char(&mut self, cx: &mut Ctx<'_>, c: u32, mark: Mark, compressed: bool) {
         match c {
@@ -307,12 +363,7 @@ impl Text {
             }
             _ => {}
         }
-        let side = self.fields.last() == Some(&false);
-        if (mark, side) != (self.run_mark, self.run_side) {
-            self.flush(cx);
-            self.run_mark = mark;
-            self.run_side = side;
-        }
+        self.start_run(cx, mark);
         match c {
             0x1E => self.run.push(b'-'),
             0x00..=0x1F => {}
