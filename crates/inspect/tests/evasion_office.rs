@@ -557,3 +557,49 @@ fn shared_strings_split_across_continue_records_read_whole() {
         }
     }
 }
+
+#[test]
+fn mangled_office_xml_never_panics() {
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let body = format!(
+        "<!DOCTYPE d [<!ENTITY e \"x\">]><w:p>{}</w:p><w:tbl><w:tr><w:tc><w:p><w:r><w:t>&e;&amp;&#52;</w:t></w:r></w:p></w:tc></w:tr></w:tbl><![CDATA[4111]]><!-- c --><?pi x?>",
+        split_runs("card 4111 1111 1111 1111")
+    );
+    const BYTES: &[u8] = b"<>&\"'/=;#x \n\0\xff";
+    for _ in 0..300 {
+        let mut b = body.clone().into_bytes();
+        for _ in 0..1 + next() % 6 {
+            let at = (next() % b.len() as u64) as usize;
+            match next() % 3 {
+                0 => b[at] = BYTES[(next() % BYTES.len() as u64) as usize],
+                1 => b.insert(at, BYTES[(next() % BYTES.len() as u64) as usize]),
+                _ => {
+                    b.remove(at);
+                }
+            }
+        }
+        let doc = [
+            b"<?xml version=\"1.0\"?><w:document xmlns:w=\"w\"><w:body>".as_slice(),
+            &b,
+            b"</w:body></w:document>",
+        ]
+        .concat();
+        for (name, dialect_doc) in [("word/document.xml", &doc), ("content.xml", &doc)] {
+            let z = if name == "content.xml" {
+                zip_of(&[
+                    ("mimetype", b"application/vnd.oasis.opendocument.text".as_slice()),
+                    (name, dialect_doc),
+                ])
+            } else {
+                zip_of(&[("[Content_Types].xml", b"<Types/>".as_slice()), (name, dialect_doc)])
+            };
+            let _ = scan(&z);
+        }
+    }
+}

@@ -36,12 +36,30 @@ pub(super) fn utf16le_to_utf8(units: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// The length of the leading run of printable ASCII (0x20..0x7F), eight bytes at a time.
+pub(super) fn printable_prefix(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(w) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        // A high bit, a byte below 0x20, or a byte equal to 0x7F.
+        let del = x ^ (ONES * 0x7F);
+        let bad = (x | (x.wrapping_sub(ONES * 0x20) & !x) | (del.wrapping_sub(ONES) & !del)) & HIGH;
+        if bad != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i + b[i..].iter().position(|&c| !(0x20..0x7F).contains(&c)).unwrap_or(b.len() - i)
+}
+
 /// Appends 8-bit text in Windows-1252 (the code page of Office's "compressed" text and of
 /// most ANSI properties) as UTF-8, controls as [`utf16le_to_utf8`] reads them.
 pub(super) fn cp1252_to_utf8(bytes: &[u8], out: &mut Vec<u8>) {
     let mut rest = bytes;
     while !rest.is_empty() {
-        let plain = rest.iter().position(|&b| !(0x20..0x7F).contains(&b)).unwrap_or(rest.len());
+        let plain = printable_prefix(rest);
         out.extend_from_slice(&rest[..plain]);
         let Some(&b) = rest.get(plain) else { break };
         push_char(if b.is_ascii() { char::from(b) } else { cp1252(b) }, out);
@@ -77,6 +95,18 @@ fn push_char(c: char, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_prefix_matches_the_plain_definition() {
+        for b in 0..=255u8 {
+            for at in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[at] = b;
+                let plain = v.iter().position(|&c| !(0x20..0x7F).contains(&c)).unwrap_or(v.len());
+                assert_eq!(printable_prefix(&v), plain, "byte {b:#x} at {at}");
+            }
+        }
+    }
 
     #[test]
     fn conversions_match_the_plain_definition() {

@@ -15,7 +15,7 @@
 //! streams are scanned raw. An encrypted or obfuscated document is could-not-scan; a piece
 //! table that cannot be followed is damage, and `WordDocument` is then scanned raw whole.
 
-use super::bytes::{cp1252_to_utf8, u16_at, u32_at, utf16le_to_utf8};
+use super::bytes::{cp1252_to_utf8, printable_prefix, u16_at, u32_at, utf16le_to_utf8};
 use super::chpx::{self, Mark};
 use super::ole::Outcome;
 use super::xml::ALT_CONTEXT;
@@ -287,10 +287,17 @@ impl Text {
         if compressed {
             let mut rest = bytes;
             while !rest.is_empty() {
-                let plain = rest.iter().position(|&b| special(u32::from(b))).unwrap_or(rest.len());
+                // Printable ASCII as it is, other ordinary bytes through the code page.
+                let ascii = printable_prefix(rest);
+                let plain = ascii
+                    + rest[ascii..].iter().position(|&b| special(u32::from(b))).unwrap_or(rest.len() - ascii);
                 if plain > 0 {
                     self.start_run(cx, mark);
-                    cp1252_to_utf8(&rest[..plain], &mut self.run);
+                    if ascii == plain {
+                        self.run.extend_from_slice(&rest[..plain]);
+                    } else {
+                        cp1252_to_utf8(&rest[..plain], &mut self.run);
+                    }
                 }
                 if let Some(&b) = rest.get(plain) {
                     self.char(cx, u32::from(b), mark, true);
@@ -402,7 +409,10 @@ impl Text {
                         }
                         rest = &run[k..];
                     }
-                    self.tail.extend_from_slice(rest);
+                    if rest.len() >= ALT_CONTEXT {
+                        self.tail.clear();
+                    }
+                    self.tail.extend_from_slice(&rest[rest.len().saturating_sub(ALT_CONTEXT)..]);
                     if self.tail.len() > 2 * ALT_CONTEXT {
                         let cut = self.tail.len() - ALT_CONTEXT;
                         self.tail.drain(..cut);

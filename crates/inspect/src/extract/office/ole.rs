@@ -50,6 +50,8 @@ pub(super) struct Child {
 /// State of one compound file's walk.
 pub(super) struct Walker<'f, F> {
     comp: &'f mut CompoundFile<F>,
+    /// Size of the compound file: no stream holds more.
+    file_len: usize,
     /// The first structural damage seen.
     damage: Option<String>,
     /// Scan the whole file raw at the end (a stream could not be read).
@@ -66,8 +68,11 @@ impl<F: Read + Seek> Walker<'_, F> {
     pub fn read(&mut self, cx: &mut Ctx<'_>, path: &Path, m: &Member) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         let result = self.comp.open_stream(path).and_then(|s| {
-            // A stream can claim any length; what it really holds is bounded by the file.
+            // A stream can claim any length; what it really holds is bounded by the file, so
+            // the claim only sizes the first allocation (within the buffering limit).
             let cap = cx.st.budget.limits.max_buffered_bytes.saturating_add(1);
+            let claimed = usize::try_from(s.len().min(cap)).unwrap_or(0);
+            out.reserve_exact(claimed.min(self.file_len));
             s.take(cap).read_to_end(&mut out)
         });
         match result {
@@ -235,9 +240,10 @@ pub(crate) fn scan_cfb<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
         cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
         return;
     }
+    let file_len = reader.seek(SeekFrom::End(0)).ok().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
     let (damage, raw_all) = match CompoundFile::open(&mut reader) {
         Ok(mut comp) => {
-            let mut w = Walker { comp: &mut comp, damage: None, raw_all: false };
+            let mut w = Walker { comp: &mut comp, file_len, damage: None, raw_all: false };
             w.storage(cx, Path::new("/"), m, 0);
             (w.damage, w.raw_all)
         }

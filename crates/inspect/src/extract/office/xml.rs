@@ -560,25 +560,20 @@ pub(super) fn scan_xml(
     let mut buf = head;
     let mut eof = false;
     let mut want = WINDOW;
+    let mut scratch = vec![0u8; 64 * 1024];
     loop {
         while !eof && buf.len() < want {
-            let start = buf.len();
-            buf.resize(want, 0);
-            match src.read(&mut buf[start..]) {
-                Ok(0) => {
-                    buf.truncate(start);
-                    eof = true;
-                }
+            match src.read(&mut scratch) {
+                Ok(0) => eof = true,
                 Ok(n) => {
-                    buf.truncate(start + n);
+                    buf.extend_from_slice(&scratch[..n]);
                     produced += n as u64;
                     if !meter(cx, m, n, produced, compressed) {
                         return;
                     }
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    buf.truncate(start);
                     // Scan what arrived, then report the damage.
                     x.parse(cx, &buf, true);
                     x.finish(cx);
