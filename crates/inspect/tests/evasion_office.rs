@@ -603,3 +603,22 @@ fn mangled_office_xml_never_panics() {
         }
     }
 }
+
+#[test]
+fn bytes_appended_to_a_known_record_are_scanned() {
+    let record =
+        |ty: u16, body: &[u8]| [&ty.to_le_bytes()[..], &(body.len() as u16).to_le_bytes(), body].concat();
+    let bof = [&0x0600u16.to_le_bytes()[..], &0x0010u16.to_le_bytes(), &[0; 12]].concat();
+    let label = [&[0u8, 0, 0, 0, 15, 0][..], &1u16.to_le_bytes(), &[0], b"x"].concat();
+    for (ty, body) in [(0x0204u16, label), (0x0203, [&[0u8; 6][..], &1.5f64.to_le_bytes()].concat())] {
+        let stream = [
+            record(0x0809, &bof),
+            record(ty, &body),
+            record(0x003C, b"card 4111 1111 1111 1111"),
+            record(0x000A, &[]),
+        ]
+        .concat();
+        let v = scan(&ole_of(&[("Workbook", &stream)]));
+        assert!(v.is_block() && v.could_not_scan.is_none(), "record {ty:#x}: {}", describe(&v));
+    }
+}

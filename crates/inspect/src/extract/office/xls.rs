@@ -162,24 +162,27 @@ impl Book {
                 r.skip(6);
                 let ok = r.string8(&mut out).is_some();
                 self.text.value(cx, &out);
-                return ok;
+                if !ok {
+                    return false;
+                }
             }
             NOTE => {
                 r.skip(8);
                 let ok = r.string16(&mut out).is_some();
                 self.text.value(cx, &out);
-                return ok;
+                if !ok {
+                    return false;
+                }
             }
             TXO => {
                 // The text is in the first continuation(s), each starting with a flags byte;
-                // the formatting runs follow.
+                // the formatting runs follow (scanned raw with any other leftover).
                 let cch = usize::from(u16_at(body, 10).unwrap_or(0));
-                let mut t = Reader::new(parts);
-                t.part = 1;
-                t.at = 0;
+                r.part = 1;
+                r.at = 0;
                 if parts.len() > 1 && cch > 0 {
-                    let high = t.byte().unwrap_or(0) & 1 != 0;
-                    let ok = t.chars(cch, high, &mut out).is_some();
+                    let high = r.byte().unwrap_or(0) & 1 != 0;
+                    let ok = r.chars(cch, high, &mut out).is_some();
                     self.text.value(cx, &out);
                     if !ok {
                         return false;
@@ -216,20 +219,19 @@ impl Book {
                 }
                 let Some(f) = body.get(start..) else { return false };
                 self.formula(cx, f, None);
-                for p in &parts[1..] {
-                    self.raw.push(cx, p);
-                }
-                self.raw.boundary(cx);
+                r.part = 1;
             }
             NUMBER => {
                 let Some(v) = body.get(6..14) else { return false };
                 let mut a = [0u8; 8];
                 a.copy_from_slice(v);
                 self.number(cx, f64::from_le_bytes(a));
+                r.part = 1;
             }
             RK => {
                 let Some(rk) = u32_at(body, 6) else { return false };
                 self.number(cx, rk_value(rk));
+                r.part = 1;
             }
             MULRK => {
                 let mut k = 6;
@@ -239,9 +241,16 @@ impl Book {
                     }
                     k += 6;
                 }
+                r.part = 1;
             }
-            LABELSST => {}
+            LABELSST => r.part = 1,
             _ => return false,
+        }
+        // What the record holds beyond what was read (formatting runs, padding, an odd
+        // continuation): scanned raw, so nothing appended to a record is skipped.
+        let rest = r.rest();
+        if !rest.is_empty() {
+            self.raw.blob(cx, &rest);
         }
         true
     }
