@@ -622,3 +622,19 @@ fn bytes_appended_to_a_known_record_are_scanned() {
         assert!(v.is_block() && v.could_not_scan.is_none(), "record {ty:#x}: {}", describe(&v));
     }
 }
+
+#[test]
+fn compound_files_read_in_place_give_the_same_verdict() {
+    for name in ["places.doc", "places.xls", "places.ppt", "clean.xls"] {
+        let data = fixture(name);
+        let buffered = scan(&data);
+        let in_place = engine().scan_reader(ScanContext::default(), std::io::Cursor::new(&data)).unwrap();
+        assert_eq!(buffered, in_place, "{name}");
+        // Fed in pieces, a compound file is held until its end, like a zip.
+        let mut s = engine().scanner(ScanContext::default());
+        s.feed(&data[..4096]);
+        assert!(s.is_buffering());
+        s.feed(&data[4096..]);
+        assert_eq!(s.finish(), buffered, "{name}");
+    }
+}
