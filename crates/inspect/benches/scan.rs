@@ -3,6 +3,7 @@
 //! - `plain_text`: 16 MiB of prose with a sensitive value every MiB, scanned in 64 KiB chunks.
 //! - `docx`, `xlsx`, `zip`: the same kind of prose inside documents, counted in extracted
 //!   bytes (uncompressed member sizes).
+//! - `xls`, `doc`: the same prose in Excel and Word 97-2003 files, counted in file bytes.
 //!
 //! `cargo bench -p inspect --features testkit --bench scan`
 
@@ -11,6 +12,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use inspect::testkit::legacy::{doc, xls};
 use inspect::testkit::{docx, prose, xlsx, zip_of};
 use inspect::{Engine, Limits, Policy, ScanContext};
 
@@ -67,6 +69,16 @@ fn documents(c: &mut Criterion) {
         g.bench_function(name, |b| {
             b.iter(|| {
                 let v = e.scan_bytes(ScanContext::default(), &doc);
+                assert!(v.is_block() && v.could_not_scan.is_none());
+                black_box(v)
+            })
+        });
+    }
+    for (name, file) in [("xls", xls(&lines)), ("doc", doc(&lines))] {
+        g.throughput(Throughput::Bytes(file.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let v = e.scan_bytes(ScanContext::default(), &file);
                 assert!(v.is_block() && v.could_not_scan.is_none());
                 black_box(v)
             })

@@ -2,6 +2,8 @@
 //!
 //! `cargo run -p inspect --features testkit --example fuzz_seeds -- fuzz/corpus/extract`
 
+use inspect::testkit::office::{docx_with, odf_with, pptx_with, xlsx_with};
+use inspect::testkit::ole::msg_with;
 use inspect::testkit::pdfkit::{cmap_bomb, encrypted, form_fan_out, pdf_case, PDF_CASES};
 use inspect::testkit::{
     bzip2, encrypted_zip, gif, gzip, jpeg, mp4, nested_zip, pdf, png, png_ztxt, riff, seven_z, tar_entries,
@@ -29,6 +31,9 @@ fn main() -> std::io::Result<()> {
         "odt",
         "pdf",
         "rtf",
+        "doc",
+        "xls",
+        "ole_utf16",
     ] {
         let s = wrap(fmt, text);
         let mut b = vec![0u8];
@@ -50,6 +55,26 @@ fn main() -> std::io::Result<()> {
     let tar = tar_of(&[("a.txt", t)]);
     let two_gz = [gzip(b"first member\n"), gzip(t)].concat();
     let ztxt = png_ztxt("Comment", t);
+    // Office documents with text in every hiding place, and the LibreOffice fixtures.
+    let card = "card 4111 1111 1111 1111";
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/office");
+    let mut office = vec![
+        ("docx_places", docx_with("split_runs", card)),
+        ("xlsx_places", xlsx_with("formula_split_literals", card)),
+        ("pptx_places", pptx_with("notes", card)),
+        ("odt_places", odf_with("odt", "split_spans", card)),
+        ("ods_places", odf_with("ods", "named_expression", card)),
+        ("odp_places", odf_with("odp", "master_page", card)),
+        ("msg", msg_with("rtf_body", card)),
+    ];
+    for name in ["places.doc", "places.xls", "encrypted.doc", "encrypted.xls"] {
+        office.push((name, std::fs::read(fixtures.join(name))?));
+    }
+    for (name, bytes) in office {
+        let mut b = vec![0u8];
+        b.extend_from_slice(&bytes);
+        std::fs::write(format!("{dir}/{}", name.replace('.', "_")), b)?;
+    }
     for (name, bytes) in [
         ("encrypted_zip", encrypted_zip()),
         ("nested_zip", nested_zip(3)),

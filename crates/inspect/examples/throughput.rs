@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p inspect --features testkit --example throughput -- write text.txt 16
+//! cargo run --release -p inspect --features testkit --example throughput -- write doc.xls 8
 //! cargo run --release -p inspect --features testkit --example throughput -- scan text.txt 5
 //! ```
 
@@ -19,7 +20,17 @@ fn main() -> std::io::Result<()> {
     match cmd {
         "write" => {
             let mib: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(16);
-            std::fs::write(&path, inspect::testkit::prose(mib << 20, 7, 1 << 20))?;
+            let text = inspect::testkit::prose(mib << 20, 7, 1 << 20);
+            // The extension picks a document format around the same prose.
+            let lines: Vec<&str> = std::str::from_utf8(&text).unwrap_or_default().lines().collect();
+            let bytes = match path.rsplit('.').next() {
+                Some("docx") => inspect::testkit::docx(&lines),
+                Some("xlsx") => inspect::testkit::xlsx(&lines),
+                Some("doc") => inspect::testkit::legacy::doc(&lines),
+                Some("xls") => inspect::testkit::legacy::xls(&lines),
+                _ => text.clone(),
+            };
+            std::fs::write(&path, bytes)?;
         }
         "scan" => {
             let runs: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(5);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{scan_7z, scan_zip, Ctx, Member, Node, State, TextNode};
-use crate::identify::{identify, Charset, Kind, Markup, SNIFF_LEN};
+use crate::extract::{scan_7z, scan_cfb, scan_zip, Ctx, Member, Node, State, TextNode};
+use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits};
 use crate::meta::MetaText;
 use crate::policy::{Method, Policy};
@@ -147,6 +147,12 @@ impl Engine {
                 Kind::SevenZ => scan_7z(cx, reader, m),
                 _ => scan_zip(cx, reader, m),
             });
+            return Ok(s.conclude());
+        }
+        if ctx.content_encoding.is_none() && kind == Kind::Raw(FileType::Ole) {
+            let mut s = self.scanner(ctx);
+            s.state.types.insert(FileType::Ole);
+            s.with_ctx(|cx, m| scan_cfb(cx, reader, m));
             return Ok(s.conclude());
         }
         let mut s = self.scanner(ctx);

@@ -57,6 +57,14 @@ pub enum FileType {
     Email,
     /// An OLE compound file (legacy Office).
     Ole,
+    /// Word 97-2003 (an OLE file holding `WordDocument`).
+    Doc,
+    /// Excel 97-2003 (an OLE file holding `Workbook`).
+    Xls,
+    /// PowerPoint 97-2003 (an OLE file holding `PowerPoint Document`).
+    Ppt,
+    /// An Outlook message (an OLE file of `__substg1.0_` properties).
+    Msg,
     /// An image.
     Image,
     /// Audio or video.

@@ -60,10 +60,12 @@
 //! - [`engine`]: the entry points, [`Engine`] and its per-object [`Scanner`].
 //! - `extract`: the searcher. A tree of push nodes turning bytes into one text stream per
 //!   member: sniff, then text, decoders, tar, multipart, image/media walkers and raw binary
-//!   as streams; zip (and office formats), 7z, PDF (`extract/pdf/`: structure, filters,
-//!   content and layout, fonts and CMaps, syntax), e-mail and RTF from a bounded buffer or in
-//!   place. Every byte is accounted for (`extract::coverage`): what no parser consumed is
-//!   scanned as text or as a sniffed member of its own.
+//!   as streams; zip, 7z, PDF (`extract/pdf/`: structure, filters, content and layout, fonts
+//!   and CMaps, syntax), e-mail, RTF and OLE2 compound files from a bounded buffer or in
+//!   place. `extract::office` reads office documents where their text hides: OOXML and
+//!   OpenDocument parts with an office-aware XML reader, and doc, xls, ppt and msg streams
+//!   with their own parsers. Every byte is accounted for (`extract::coverage`): what no
+//!   parser consumed is scanned as text or as a sniffed member of its own.
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
 //!   bounded output and bounded windows.
 //! - [`identify`]: content types by magic bytes and structure.
@@ -75,7 +77,9 @@
 //! - [`verdict`]: counts, evidence and the rule decision.
 //! - [`policy`]: the TOML policy format, validation with line numbers, the default policy.
 //! - [`limits`]: every limit with its named default, and the per-object budget.
-//! - `testkit` (feature `testkit`): a labelled corpus for tests of this crate and the server.
+//! - `testkit` (feature `testkit`): a labelled corpus for tests of this crate and the server,
+//!   and office documents with text in each hiding place (`testkit::office`, `testkit::ole`,
+//!   `testkit::legacy`).
 
 mod decode;
 pub mod detect;

@@ -11,6 +11,9 @@ mod containers;
 pub mod pdfkit;
 
 pub use containers::*;
+pub mod legacy;
+pub mod office;
+pub mod ole;
 
 /// One labelled object.
 #[derive(Debug, Clone)]
@@ -119,6 +122,9 @@ pub const FORMATS: &[&str] = &[
     "binary",
     "ole_utf16",
     "pdf_cid",
+    "doc",
+    "xls",
+    "msg",
 ];
 
 /// The labelled corpus: for every format, one positive per value of [`positives`] and one
@@ -246,6 +252,9 @@ pub fn wrap(format: &str, text: &str) -> Sample {
         "xlsx" => sample(xlsx(&lines)),
         "pptx" => sample(pptx(&lines)),
         "odt" | "ods" | "odp" => sample(odf(format, &lines)),
+        "doc" => sample(legacy::doc(&lines)),
+        "xls" => sample(legacy::xls(&lines)),
+        "msg" => sample(ole::msg_with("body", text)),
         "pdf" => sample(pdf(&lines, false)),
         "pdf_cid" => sample(pdf_cid(&lines)),
         "rtf" => {
@@ -267,15 +276,15 @@ pub fn wrap(format: &str, text: &str) -> Sample {
             sample(b)
         }
         "ole_utf16" => {
-            // A legacy Office compound file keeps its text as UTF-16LE between binary data.
-            let mut b = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
-            b.extend(noise(504, 3));
+            // A compound file whose stream no parser knows keeps its text as UTF-16LE
+            // between binary data.
+            let mut b = noise(504, 3);
             for l in &lines {
                 b.extend(l.encode_utf16().flat_map(u16::to_le_bytes));
                 b.extend([0x0D, 0x00]);
             }
             b.extend(noise(1000, 4));
-            sample(b)
+            sample(ole::ole_of(&[("Contents", &b)]))
         }
         _ => sample(text.as_bytes().to_vec()),
     }

@@ -7,7 +7,7 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::coverage::{scan_gaps, scan_name};
 use super::zip_layout::{self, EntryAt, Window};
-use super::{pump_decoded, pump_member, Ctx, Member, TextNode};
+use super::{office, pump_decoded, pump_member, Ctx, Member, TextNode};
 use crate::decode::Format;
 use crate::identify::{Charset, FileType, Markup};
 use crate::limits::{CouldNotScan, LimitKind};
@@ -47,12 +47,21 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
     };
     // An exempt archive or document (it opened, so its structure holds): member contents
     // are skipped; names, records and gaps are still scanned.
-    let exempt = match office_type(&mut za) {
+    let office = office_type(&mut za);
+    let exempt = match office {
         Some(t) => {
             cx.st.types.insert(t);
             cx.exempt.contains(&t)
         }
         None => cx.exempt.contains(&FileType::Zip),
+    };
+    // An office document's parts go to the office readers, which know where text hides.
+    let dialect = match office {
+        Some(t) if !exempt => match office::package_dialect(cx, &mut za, m, t) {
+            Some(d) => Some(d),
+            None => return,
+        },
+        _ => None,
     };
     // Where each member lies, and its name (text someone chose).
     let mut entries = Vec::with_capacity(za.len());
@@ -107,7 +116,13 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
             Some(format) => za.by_index_raw(i).map(|mut f| pump_decoded(cx, &mut f, child, format)),
             None => za.by_index(i).map(|mut f| {
                 let compressed = f.compressed_size();
-                pump_member(cx, &mut f, child, Some(compressed));
+                match dialect {
+                    Some(d) => {
+                        let name = f.name().to_string();
+                        office::scan_part(cx, &mut f, &name, child, Some(compressed), d);
+                    }
+                    None => pump_member(cx, &mut f, child, Some(compressed)),
+                }
             }),
         };
         match r {

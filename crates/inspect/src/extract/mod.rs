@@ -19,6 +19,7 @@ mod embedded;
 mod media;
 mod mime;
 mod multipart;
+mod office;
 mod pdf;
 mod rtf;
 mod sevenz;
@@ -35,6 +36,7 @@ use crate::text;
 use crate::verdict::Hits;
 
 pub(crate) use archive::scan_zip;
+pub(crate) use office::scan_cfb;
 pub(crate) use sevenz::scan_7z;
 
 /// Everything a scan accumulates.
@@ -203,12 +205,8 @@ impl Node {
         }
         *self = match kind {
             Kind::Text(charset, markup) => Node::Text(Box::new(TextNode::new(m, charset, markup))),
-            // Legacy Office keeps much of its text as UTF-16: scan those runs too.
-            Kind::Raw(FileType::Ole) => {
-                let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
-                t.utf16_runs = Some((text::Utf16Runs::default(), DetectStream::new(), Vec::new()));
-                Node::Text(Box::new(t))
-            }
+            // Legacy Office and Outlook: a compound file, read by its parsers.
+            kind @ Kind::Raw(FileType::Ole) => Node::Buffer { m, kind, data: Vec::new() },
             Kind::Raw(FileType::Image | FileType::Media) => {
                 match media::MediaNode::new(m.clone(), &head, exempt) {
                     Some(node) => Node::Media(Box::new(node)),
@@ -287,6 +285,7 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
             }
         }
         Kind::Email => mime::scan_email(cx, data, m),
+        Kind::Raw(FileType::Ole) => office::scan_cfb(cx, std::io::Cursor::new(data), m),
         _ => {}
     }
 }
