@@ -70,7 +70,8 @@ case "${1:-}" in
         echo "fuzz target $target failed (input in fuzz/artifacts/$target/)"
         exit 1
       fi
-      echo "fuzz $target: $(grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$log" | tr '\n' ' ')"
+      awk -v t="$target" '/^stat::number_of_executed_units/ {runs = $2} /^stat::peak_rss_mb/ {rss = $2}
+        END {print "fuzz " t ": " runs " runs, peak RSS " rss " MB"}' "$log"
     done
     rm -f "$log"
     ;;
