@@ -10,6 +10,7 @@
 # New inputs go to fuzz/corpus-new/TARGET (not checked in), crashes to fuzz/artifacts/TARGET/.
 # Every run uses -rss_limit_mb=512 -timeout=10; extra ARGS go to libFuzzer as they are
 # (-max_len=..., -jobs=..., or a crash file to replay it). FUZZ_ASAN=1 adds AddressSanitizer.
+# FUZZ_TARGET_DIR puts the build elsewhere than fuzz/target (CI keeps it across checkouts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +26,8 @@ flags=(
 if [ "${FUZZ_ASAN:-0}" = 1 ]; then
   flags+=(-Zsanitizer=address)
 fi
-bin_dir="fuzz/target/$triple/release"
+target_dir=${FUZZ_TARGET_DIR:-fuzz/target}
+bin_dir="$target_dir/$triple/release"
 
 targets() {
   sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^dlpgate-fuzz$'
@@ -43,7 +45,8 @@ max_len() {
 build() {
   # --target keeps the instrumentation off build scripts and proc macros.
   RUSTC_BOOTSTRAP=1 RUSTFLAGS="${flags[*]}" \
-    cargo build --manifest-path fuzz/Cargo.toml --release --locked --target "$triple" --bins
+    cargo build --manifest-path fuzz/Cargo.toml --release --locked --target "$triple" --bins \
+    --target-dir "$target_dir"
 }
 
 run() {
