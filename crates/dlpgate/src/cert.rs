@@ -316,12 +316,16 @@ fn generate_key(kind: KeyType) -> anyhow::Result<KeyPair> {
     match kind {
         KeyType::EcdsaP256 => Ok(KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?),
         KeyType::Rsa2048 | KeyType::Rsa3072 => {
-            use rsa::pkcs8::EncodePrivateKey;
-            let bits = if kind == KeyType::Rsa2048 { 2048 } else { 3072 };
-            let mut rng = rsa::rand_core::OsRng;
-            let key = rsa::RsaPrivateKey::new(&mut rng, bits).context("generating an RSA key")?;
-            let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).context("encoding the RSA key")?;
-            Ok(KeyPair::from_pem_and_sign_algo(&pem, &rcgen::PKCS_RSA_SHA256)?)
+            // ring cannot generate RSA keys: AWS-LC makes the key, ring signs with it.
+            use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+            use aws_lc_rs::rsa::KeySize;
+            let size = if kind == KeyType::Rsa2048 { KeySize::Rsa2048 } else { KeySize::Rsa3072 };
+            let key = aws_lc_rs::rsa::KeyPair::generate(size)
+                .map_err(|_| anyhow::anyhow!("generating an RSA key failed"))?;
+            let der: Pkcs8V1Der<'static> =
+                key.as_der().map_err(|_| anyhow::anyhow!("encoding the RSA key failed"))?;
+            let der = rustls_pki_types::PrivatePkcs8KeyDer::from(der.as_ref());
+            Ok(KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_RSA_SHA256)?)
         }
     }
 }

@@ -151,7 +151,8 @@ pub(crate) struct Markup {
     /// Whether the open tag is inline: its attribute values are formatting, not text.
     inline: bool,
     entity: Vec<u8>,
-    tail: [u8; 2],
+    /// Closing bytes (`-` in a comment, `]` in CDATA) held back, at most two.
+    held: u8,
 }
 
 impl Markup {
@@ -162,7 +163,7 @@ impl Markup {
             name: Vec::new(),
             inline: false,
             entity: Vec::new(),
-            tail: [0; 2],
+            held: 0,
         }
     }
 
@@ -214,14 +215,14 @@ impl Markup {
             Tag::Name => {
                 if self.name.as_slice() == b"!--" {
                     self.state = Tag::Comment;
-                    self.tail = [0; 2];
+                    self.held = 0;
                     out.push(b'\n');
                     self.byte(b, out);
                     return;
                 }
                 if self.name.as_slice() == b"![CDATA[" {
                     self.state = Tag::Cdata;
-                    self.tail = [0; 2];
+                    self.held = 0;
                     self.byte(b, out);
                     return;
                 }
@@ -266,26 +267,25 @@ impl Markup {
                     out.push(b);
                 }
             }
-            Tag::Comment => {
-                if b == b'>' && self.tail == *b"--" {
-                    out.pop();
-                    out.pop();
-                    out.push(b'\n');
+            Tag::Comment | Tag::Cdata => {
+                // The `--` (or `]]`) that may end the section is held back until the next byte
+                // says whether it does: taking it back out of `out` later would miss the bytes
+                // an earlier piece already emitted.
+                let (close, end) =
+                    if self.state == Tag::Comment { (b'-', &b"\n"[..]) } else { (b']', &b""[..]) };
+                if b == b'>' && self.held == 2 {
+                    out.extend_from_slice(end);
+                    self.held = 0;
                     self.state = Tag::Text;
+                } else if b == close && self.held < 2 {
+                    self.held += 1;
+                } else if b == close {
+                    out.push(close);
                 } else {
+                    out.extend(std::iter::repeat_n(close, usize::from(self.held)));
+                    self.held = 0;
                     out.push(b);
                 }
-                self.tail = [self.tail[1], b];
-            }
-            Tag::Cdata => {
-                if b == b'>' && self.tail == *b"]]" {
-                    out.pop();
-                    out.pop();
-                    self.state = Tag::Text;
-                } else {
-                    out.push(b);
-                }
-                self.tail = [self.tail[1], b];
             }
             Tag::Entity => {
                 if b == b';' {
@@ -449,6 +449,29 @@ impl Json {
 
 #[cfg(test)]
 mod tests {
+    /// Markup text of `data` fed in pieces of `size` bytes.
+    fn markup_in_pieces(data: &[u8], size: usize) -> Vec<u8> {
+        let (mut markup, mut text, mut out) = (Markup::new(), Vec::new(), Vec::new());
+        for piece in data.chunks(size) {
+            out.clear();
+            markup.push(piece, &mut out);
+            text.extend_from_slice(&out);
+        }
+        text
+    }
+
+    #[test]
+    fn comment_and_cdata_ends_split_anywhere_give_the_same_text() {
+        // Found by the extract_bytewise fuzz target: the `--` or `]]` before `>` was taken back
+        // from the current piece's output, so a piece boundary inside `-->` left it in the text.
+        let html = b"a<!-- card 4111 1111 1111 1111 -- x --->b<![CDATA[ssn 123-45-6789]]]>c<!---->d";
+        let whole = markup_in_pieces(html, html.len());
+        assert_eq!(whole, b"a\n card 4111 1111 1111 1111 -- x -\nbssn 123-45-6789]c\n\nd");
+        for size in 1..html.len() {
+            assert_eq!(markup_in_pieces(html, size), whole, "pieces of {size} bytes");
+        }
+    }
+
     use super::*;
 
     fn markup(chunks: &[&[u8]]) -> String {

@@ -165,6 +165,10 @@ impl ServiceConf {
     }
 }
 
+/// Longest timeout accepted: 10 years, far beyond any use, and small enough that the tunnel
+/// can always add it to the clock (a larger one would overflow the deadline).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(10 * 365 * 86_400);
+
 /// A whole configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TunnelConfig {
@@ -390,10 +394,16 @@ fn yes_no(value: &str, origin: &Origin) -> Result<bool, ConfigError> {
 }
 
 fn seconds(value: &str, origin: &Origin) -> Result<Duration, ConfigError> {
-    value
+    let secs = value
         .parse::<u64>()
-        .map(Duration::from_secs)
-        .map_err(|_| error(origin, format!("expected a number of seconds, got {value:?}")))
+        .map_err(|_| error(origin, format!("expected a number of seconds, got {value:?}")))?;
+    if secs > MAX_TIMEOUT.as_secs() {
+        return Err(error(
+            origin,
+            format!("a timeout is at most {} seconds (10 years)", MAX_TIMEOUT.as_secs()),
+        ));
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -444,5 +454,20 @@ mod tests {
         ] {
             assert!(parse(text, Path::new("x")).is_err(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn timeouts_beyond_any_deadline_are_refused() {
+        // The tunnel adds its timeouts to the clock; a value it cannot add would panic there.
+        for option in ["TIMEOUTclose", "TIMEOUTidle", "TIMEOUTconnect", "TIMEOUTbusy"] {
+            let text = format!("[s]\naccept = 1\nconnect = 2\ncert = c\n{option} = 18446744073709551615\n");
+            let e = parse(&text, Path::new("x.conf")).unwrap_err();
+            assert_eq!(e.origin.as_ref().map(|o| o.line), Some(5), "{option}");
+            assert!(e.message.contains("at most"), "{option}: {e}");
+        }
+        let text =
+            format!("[s]\naccept = 1\nconnect = 2\ncert = c\nTIMEOUTidle = {}\n", MAX_TIMEOUT.as_secs());
+        let idle = parse(&text, Path::new("x.conf")).unwrap().services[0].timeout_idle;
+        assert!(std::time::Instant::now().checked_add(idle + idle).is_some());
     }
 }

@@ -27,6 +27,9 @@ pub use conn::RequestRecord;
 pub use service::{Exchange, Outcome, Peer, Reply, Service};
 pub use wire::Io;
 
+#[doc(hidden)]
+pub use proxy::parse_header as parse_proxy_header;
+
 /// Called once per answered request, for metrics.
 pub type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
 
@@ -358,6 +361,13 @@ impl<S: Service> Server<S> {
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
+}
+
+/// Serves one connection to its end over any byte stream, outside any [`Server`]: no slot,
+/// no accept loop, no shutdown. For fuzzing the request loop in memory.
+#[doc(hidden)]
+pub async fn serve_one<S: Service>(io: Box<dyn Io>, peer: Peer, service: Arc<S>, config: Arc<ServerConfig>) {
+    conn::serve_connection(io, peer, service, config, CancellationToken::new()).await;
 }
 
 /// A bound listener and how its connections start.

@@ -29,36 +29,51 @@ pub(crate) async fn read_header(
 
 async fn read(stream: &mut TcpStream) -> Result<Option<SocketAddr>, String> {
     let mut peeked = [0u8; 232];
-    let n = loop {
+    let len = loop {
         let n = stream.peek(&mut peeked).await.map_err(|e| e.to_string())?;
         if n == 0 {
             return Err("connection closed before the PROXY header".to_string());
         }
-        let enough = if peeked[..n.min(12)] == V2_SIGNATURE[..n.min(12)] {
-            n >= 16
-        } else {
-            peeked[..n].windows(2).any(|w| w == b"\r\n") || n >= V1_MAX
-        };
-        if enough {
-            break n;
+        if let Some(len) = header_len(&peeked[..n])? {
+            break len;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    };
-    let len = if n >= 16 && peeked[..12] == *V2_SIGNATURE {
-        let body = usize::from(u16::from_be_bytes([peeked[14], peeked[15]]));
-        if body > V2_MAX_BODY {
-            return Err("PROXY v2 header too long".to_string());
-        }
-        16 + body
-    } else {
-        match peeked[..n].windows(2).position(|w| w == b"\r\n") {
-            Some(end) if end + 2 <= V1_MAX => end + 2,
-            _ => return Err("no valid PROXY header".to_string()),
-        }
     };
     let mut header = vec![0u8; len];
     stream.read_exact(&mut header).await.map_err(|e| e.to_string())?;
     parse(&header)
+}
+
+/// The length of the PROXY header that `start` begins, or `None` while too few bytes have
+/// arrived to tell. A v2 header's length comes from its fixed part; a v1 header ends at its
+/// CRLF, which must come within [`V1_MAX`] bytes.
+fn header_len(start: &[u8]) -> Result<Option<usize>, String> {
+    let n = start.len();
+    if start[..n.min(12)] == V2_SIGNATURE[..n.min(12)] {
+        if n < 16 {
+            return Ok(None);
+        }
+        let body = usize::from(u16::from_be_bytes([start[14], start[15]]));
+        if body > V2_MAX_BODY {
+            return Err("PROXY v2 header too long".to_string());
+        }
+        return Ok(Some(16 + body));
+    }
+    match start.windows(2).position(|w| w == b"\r\n") {
+        Some(end) if end + 2 <= V1_MAX => Ok(Some(end + 2)),
+        None if n < V1_MAX => Ok(None),
+        _ => Err("no valid PROXY header".to_string()),
+    }
+}
+
+/// Parses the PROXY header at the start of `bytes` as a connection would: the client address
+/// it names (`None` for `LOCAL`/`UNKNOWN`) and the header's length, or `Ok(None)` when `bytes`
+/// ends before the header does. For fuzzing.
+pub fn parse_header(bytes: &[u8]) -> Result<Option<(Option<SocketAddr>, usize)>, String> {
+    match header_len(&bytes[..bytes.len().min(232)])? {
+        Some(len) if len <= bytes.len() => Ok(Some((parse(&bytes[..len])?, len))),
+        _ => Ok(None),
+    }
 }
 
 fn parse(header: &[u8]) -> Result<Option<SocketAddr>, String> {
@@ -93,5 +108,26 @@ mod tests {
         v2.extend_from_slice(&[0x21, 0x11, 0x00, 12, 198, 51, 100, 9, 127, 0, 0, 1, 0xC3, 0x50, 0x05, 0x40]);
         assert_eq!(parse(&v2).unwrap(), Some("198.51.100.9:50000".parse().unwrap()));
         assert!(parse(b"PROXY TCP4 nonsense\r\n").is_err());
+    }
+
+    #[test]
+    fn header_length_is_known_only_once_it_has_arrived() {
+        let v1 = b"PROXY TCP4 192.0.2.7 127.0.0.1 51000 1344\r\nOPTIONS";
+        let end = v1.len() - "OPTIONS".len();
+        for cut in 0..end {
+            assert_eq!(parse_header(&v1[..cut]).unwrap(), None, "cut at {cut}");
+        }
+        assert_eq!(parse_header(v1).unwrap(), Some((Some("192.0.2.7:51000".parse().unwrap()), end)));
+        let mut v2 = V2_SIGNATURE.to_vec();
+        v2.extend_from_slice(&[0x21, 0x11, 0x00, 12, 198, 51, 100, 9, 127, 0, 0, 1, 0xC3, 0x50, 0x05, 0x40]);
+        for cut in 0..v2.len() {
+            assert_eq!(parse_header(&v2[..cut]).unwrap(), None, "cut at {cut}");
+        }
+        assert_eq!(parse_header(&v2).unwrap(), Some((Some("198.51.100.9:50000".parse().unwrap()), 28)));
+        // No CRLF within the longest v1 header, or a v2 body over the limit: refused at once.
+        assert!(parse_header(&[b'P'; V1_MAX]).is_err());
+        let mut long = V2_SIGNATURE.to_vec();
+        long.extend_from_slice(&[0x21, 0x11, 0xff, 0xff]);
+        assert!(parse_header(&long).is_err());
     }
 }
