@@ -62,9 +62,11 @@ pub struct ServeArgs {
     /// Seconds to wait for the rest of a message once it has started.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_READ_TIMEOUT.as_secs())]
     pub read_timeout: u64,
-    /// Milliseconds a client may pause mid-body (204 not offered) before the answer head goes
-    /// out early, with the body held back until the verdict; a block then aborts the transfer.
-    /// Keeps Squid 5 (bug 5352, fixed upstream in 2025) from stalling on RESPMOD bodies over 64 KiB. 0: never.
+    /// Milliseconds a RESPMOD client may pause mid-body (204 not offered) before the answer
+    /// head goes out early, with the body held back until the verdict; a block then aborts the
+    /// transfer. Later pauses may release up to 16 leading bytes that match nothing on their
+    /// own. Keeps Squid 5 (bug 5352, fixed upstream in 2025) from stalling on downloads over
+    /// 64 KiB. Never for REQMOD. 0: never.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_EARLY_HEAD_AFTER.as_millis() as u64)]
     pub early_head_after_ms: u64,
     /// Seconds in-flight requests may run after SIGTERM or SIGINT.

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::{scan_zip, Ctx, Member, Node, State};
-use crate::identify::{identify, FileType, Kind, SNIFF_LEN};
+use crate::extract::{scan_zip, Ctx, Member, Node, State, TextNode};
+use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits};
 use crate::policy::{Method, Policy};
 use crate::verdict::{decide, Hits, Subject, Verdict};
@@ -117,6 +117,18 @@ impl Engine {
     pub fn scan_bytes(&self, ctx: ScanContext, data: &[u8]) -> Verdict {
         let mut s = self.scanner(ctx);
         s.feed(data);
+        s.finish()
+    }
+
+    /// Scans `text` as plain text, whatever it looks like: no sniffing, decoding or
+    /// extraction, every detector of the policy over the bytes as they are. For a server
+    /// deciding whether a few raw bytes are harmless on their own (the early release of a
+    /// stalled download's first bytes).
+    pub fn scan_text(&self, ctx: ScanContext, text: &[u8]) -> Verdict {
+        let mut s = self.scanner(ctx);
+        let root = Member { path: s.ctx.filename.clone().unwrap_or_default(), depth: 0 };
+        s.node = Node::Text(Box::new(TextNode::new(root, Charset::Bytes, Markup::Plain)));
+        s.feed(text);
         s.finish()
     }
 

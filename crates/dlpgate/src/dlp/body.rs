@@ -11,6 +11,11 @@ use sha2::{Digest, Sha256};
 /// engine decides from the first 1 KiB; this leaves room for small first chunks.
 const PREFIX_KEEP: usize = 64 * 1024;
 
+/// Body bytes scanned after a run before the run may be released early: a candidate that
+/// starts in the run may extend [`inspect::detect::LOOKAHEAD`] bytes, and a hotword that
+/// decides it may sit [`inspect::detect::HOTWORD_WINDOW`] bytes past its end.
+pub const RELEASE_CONTEXT: usize = inspect::detect::LOOKAHEAD + inspect::detect::HOTWORD_WINDOW;
+
 /// A body being scanned.
 #[derive(Debug)]
 pub struct BodyScan {
@@ -115,6 +120,32 @@ impl BodyScan {
                 *file = Some(spill);
                 Ok(())
             }
+        }
+    }
+
+    /// How many leading body bytes may go to the client ahead of the verdict (at most `max`):
+    /// the first `max` bytes and [`RELEASE_CONTEXT`] bytes after them, scanned on their own as
+    /// plain text and as the body's own type, must match no detector of the policy at any
+    /// confidence. So no released run holds a value a detector would report, even one that
+    /// needs a hotword nearby or a custom regex's few characters. 0 until that much of the
+    /// body has arrived, and whenever anything matched.
+    pub fn releasable_prefix(&self, max: usize) -> usize {
+        let kept = match &self.sink {
+            Sink::Streaming { prefix, .. } => &prefix[..],
+            Sink::Held { memory, file: None } => &memory[..],
+            Sink::Held { file: Some(_), .. } => return 0,
+        };
+        let window = &kept[..kept.len().min(max + RELEASE_CONTEXT)];
+        let Some(release) = window.len().checked_sub(RELEASE_CONTEXT).filter(|&n| n > 0) else {
+            return 0;
+        };
+        let clean = |verdict: Verdict| verdict.counts.is_empty();
+        if clean(self.engine.scan_text(self.ctx.clone(), window))
+            && clean(self.engine.scan_bytes(self.ctx.clone(), window))
+        {
+            release.min(max)
+        } else {
+            0
         }
     }
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use icap::server::{Exchange, Outcome, Service};
+use icap::server::{BodyEvent, Exchange, Outcome, Service};
 use icap_proto::{Headers, Method, ServiceOptions};
 use inspect::{Decision, Engine, Limits, Policy, PreviewDecision, Verdict};
 
@@ -132,6 +132,7 @@ impl DlpService {
             self.settings.memory_threshold,
             self.settings.spool_dir.clone(),
         );
+        let mut released = 0;
         if request.preview.is_some() {
             let mut head = Vec::new();
             loop {
@@ -154,13 +155,19 @@ impl DlpService {
             }
         }
         loop {
-            match exchange.next_chunk().await {
-                Ok(Some(chunk)) => {
+            match exchange.next_body_event().await {
+                Ok(BodyEvent::Data(chunk)) => {
                     if let Err(e) = body.push(&chunk) {
                         return spool_error(&e);
                     }
                 }
-                Ok(None) => break,
+                Ok(BodyEvent::Stalled) => {
+                    // A stalled RESPMOD whose answer head went out early: only leading bytes
+                    // that are harmless on their own may move it along.
+                    released = released.max(body.releasable_prefix(icap::server::MAX_TRICKLE_BYTES));
+                    exchange.release_early(released);
+                }
+                Ok(_) => break,
                 Err(e) => return body_error(&e),
             }
         }

@@ -70,6 +70,8 @@ pub struct Body<'c> {
     spool: Option<Spool>,
     read_bytes: u64,
     early_head: Option<EarlyHead<'c>>,
+    /// When the read under way gives up, kept across reported stalls.
+    read_deadline: Option<Instant>,
     /// The ISTag the service named for this request ([`Exchange::set_istag`](super::Exchange)).
     istag: Option<String>,
 }
@@ -87,15 +89,43 @@ pub(crate) struct EarlyHead<'c> {
     pub(crate) sent: bool,
     /// Body bytes sent ahead of the verdict, one per further stall.
     pub(crate) trickled: usize,
+    /// Leading body bytes the service cleared for release ahead of the verdict
+    /// ([`Exchange::release_early`](super::Exchange::release_early)); none by default.
+    pub(crate) releasable: usize,
+    /// A stall was reported to the service ([`BodyEvent::Stalled`]); the next read may trickle
+    /// one byte within what the service then cleared.
+    pub(crate) stall_reported: bool,
     /// The service decided: the answer is under way, nothing more goes out early.
     pub(crate) decided: bool,
 }
 
 /// At most this many body bytes go out ahead of the verdict, one per stall after the early
-/// head: Squid 5 can stall again near a body's end until the answer moves, and only body
-/// bytes move it. A block aborts the transfer, so the client holds at most these few leading
-/// bytes (a file's magic number), never content past them.
+/// head, and only bytes the service cleared ([`Exchange::release_early`](super::Exchange)):
+/// Squid 5 can stall again near a body's end until the answer moves, and only body bytes move
+/// it. A block aborts the transfer, so the client holds at most these few leading bytes.
 pub const MAX_TRICKLE_BYTES: usize = 16;
+
+/// What the body brought next ([`Exchange::next_body_event`](super::Exchange::next_body_event)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyEvent {
+    /// Body bytes.
+    Data(Bytes),
+    /// The body is complete.
+    End,
+    /// The client paused mid-body after the answer head went out early, and one more leading
+    /// body byte could move the answer along: the service may clear bytes for it with
+    /// [`Exchange::release_early`](super::Exchange::release_early), then reads on.
+    Stalled,
+}
+
+/// What one read of the body gave.
+enum Read {
+    Data(Bytes),
+    /// The preview or the body ended.
+    Ended,
+    Stalled,
+}
 
 impl<'c> Body<'c> {
     /// `has_body` false makes an empty, complete body. `spool_limit` set keeps what is read
@@ -119,6 +149,7 @@ impl<'c> Body<'c> {
             spool: spool_limit.map(Spool::new),
             read_bytes: 0,
             early_head,
+            read_deadline: None,
             istag: None,
         }
     }
@@ -171,6 +202,9 @@ impl<'c> Body<'c> {
             self.wire.mid_response = true;
             tracing::debug!(read = self.read_bytes, "client paused mid-body: answer head sent early");
         } else {
+            if early.trickled >= early.releasable.min(MAX_TRICKLE_BYTES) {
+                return Ok(()); // nothing cleared for release
+            }
             let next = self.spool.as_ref().and_then(|s| s.byte_in_memory(early.trickled));
             let Some(byte) = next else {
                 early.trickled = MAX_TRICKLE_BYTES; // nothing in memory to send: stop trying
@@ -210,14 +244,25 @@ impl<'c> Body<'c> {
         if !self.in_preview() || self.state != State::Open {
             return Ok(None);
         }
-        self.read_event().await
+        match self.read_event(false).await? {
+            Read::Data(data) => Ok(Some(data)),
+            Read::Ended | Read::Stalled => Ok(None),
+        }
     }
 
     /// Next piece of the body, sending `100 Continue` when the preview is used up.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
+        match self.next_event(false).await? {
+            BodyEvent::Data(data) => Ok(Some(data)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Like [`Body::next_chunk`], but a stall after an early head is reported.
+    pub(crate) async fn next_event(&mut self, report_stalls: bool) -> Result<BodyEvent, BodyError> {
         loop {
             match self.state {
-                State::Complete => return Ok(None),
+                State::Complete => return Ok(BodyEvent::End),
                 State::PreviewEnded => {
                     icap_proto::encode_continue(&mut self.wire.wbuf);
                     self.wire.flush(self.read_timeout).await.map_err(BodyError::Io)?;
@@ -225,17 +270,33 @@ impl<'c> Body<'c> {
                     self.continued = true;
                     self.state = State::Open;
                 }
-                State::Open => {
-                    if let Some(data) = self.read_event().await? {
-                        return Ok(Some(data));
-                    }
-                }
+                State::Open => match self.read_event(report_stalls).await? {
+                    Read::Data(data) => return Ok(BodyEvent::Data(data)),
+                    Read::Stalled => return Ok(BodyEvent::Stalled),
+                    Read::Ended => {}
+                },
             }
         }
     }
 
-    async fn read_event(&mut self) -> Result<Option<Bytes>, BodyError> {
-        let deadline = Instant::now() + self.read_timeout;
+    /// Clears the first `n` body bytes for release ahead of the verdict (never fewer than
+    /// before).
+    pub(crate) fn release_early(&mut self, n: usize) {
+        if let Some(early) = self.early_head.as_mut() {
+            early.releasable = early.releasable.max(n);
+        }
+    }
+
+    async fn read_event(&mut self, report_stalls: bool) -> Result<Read, BodyError> {
+        if self.early_head.as_ref().is_some_and(|e| e.stall_reported) {
+            // The stall reported last time: the service has had its say on what may go.
+            if let Some(early) = self.early_head.as_mut() {
+                early.stall_reported = false;
+            }
+            self.move_answer_along().await?;
+        }
+        // The wait for the next event survives a reported stall: reporting one never extends it.
+        let deadline = *self.read_deadline.get_or_insert_with(|| Instant::now() + self.read_timeout);
         // While the answer may still move along early, wait in steps of its stall time.
         let event = loop {
             let Some(after) = self.early_head_due() else {
@@ -243,25 +304,35 @@ impl<'c> Body<'c> {
             };
             let step = (Instant::now() + after).min(deadline);
             match self.wire.next_event(step).await {
-                Err(WireError::Timeout) if step < deadline => self.move_answer_along().await?,
+                Err(WireError::Timeout) if step < deadline => {
+                    let head_sent = self.early_head_sent();
+                    if report_stalls && head_sent {
+                        if let Some(early) = self.early_head.as_mut() {
+                            early.stall_reported = true;
+                        }
+                        return Ok(Read::Stalled);
+                    }
+                    self.move_answer_along().await?
+                }
                 other => break other?,
             }
         };
+        self.read_deadline = None;
         match event {
             Some(RequestEvent::Data(data)) => {
                 self.read_bytes += data.len() as u64;
                 if let Some(spool) = &mut self.spool {
                     spool.push(&data).await.map_err(BodyError::Io)?;
                 }
-                Ok(Some(data))
+                Ok(Read::Data(data))
             }
             Some(RequestEvent::PreviewEnd) => {
                 self.state = State::PreviewEnded;
-                Ok(None)
+                Ok(Read::Ended)
             }
             Some(RequestEvent::End { .. }) => {
                 self.state = State::Complete;
-                Ok(None)
+                Ok(Read::Ended)
             }
             Some(RequestEvent::Head(_)) | None => Err(BodyError::Closed),
         }
@@ -275,7 +346,7 @@ impl<'c> Body<'c> {
             return Ok(false);
         }
         while self.state == State::Open {
-            self.read_event().await?;
+            self.read_event(false).await?;
         }
         if self.state == State::PreviewEnded {
             // The client sends nothing more after a final answer to its preview.

@@ -187,14 +187,18 @@ async fn handle_request<S: Service>(
     let preview = request.preview.is_some();
     let allow_204 = request.head.allow().no_content;
     let spool = (!allow_204).then_some(config.spool_memory_limit);
+    // Only for RESPMOD: Squid's stall (bug 5352) is on responses, and an upload must keep
+    // its block page.
     let early_head = match (config.early_head_after, &options) {
-        (Some(after), Some(opts)) if spool.is_some() && request.has_body() && method != Method::Options => {
+        (Some(after), Some(opts)) if spool.is_some() && request.has_body() && method == Method::Respmod => {
             Some(EarlyHead {
                 after,
                 request: &request,
                 options_istag: &opts.istag,
                 sent: false,
                 trickled: 0,
+                releasable: 0,
+                stall_reported: false,
                 decided: false,
             })
         }

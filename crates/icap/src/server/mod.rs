@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::tls::ReloadableTls;
 
-pub use body::{Body, BodyError};
+pub use body::{Body, BodyError, BodyEvent, MAX_TRICKLE_BYTES};
 pub use conn::RequestRecord;
 pub use service::{Exchange, Outcome, Peer, Reply, Service};
 pub use wire::Io;
@@ -55,10 +55,12 @@ pub struct ServerConfig {
     pub tls_handshake_timeout: Duration,
     /// Body bytes kept in memory for an echo before spilling to a temporary file.
     pub spool_memory_limit: usize,
-    /// When a client that did not offer 204 stops sending in the middle of a body for this
-    /// long, the `200` head (and the unchanged HTTP head) goes out at once while the body is
-    /// held back until the service decides; a later block or error then aborts the transfer
-    /// instead of replacing it. Squid 5 (bug 5352, fixed upstream in 2025) stops reading an origin's
+    /// When a RESPMOD client that did not offer 204 stops sending in the middle of a body for
+    /// this long, the `200` head (and the unchanged HTTP head) goes out at once while the body
+    /// is held back until the service decides; a later block or error then aborts the transfer
+    /// instead of replacing it. Later stalls may each carry one leading body byte, only within
+    /// what the service cleared ([`Exchange::release_early`]). Never for REQMOD: an upload
+    /// always gets its block page. Squid 5 (bug 5352, fixed upstream in 2025) stops reading an origin's
     /// response after 64 KiB until the ICAP answer starts, so without this a RESPMOD service
     /// that reads the whole body would wait forever. `None` never answers early.
     pub early_head_after: Option<Duration>,
