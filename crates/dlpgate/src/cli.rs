@@ -62,6 +62,22 @@ pub struct ServeArgs {
     /// Seconds to wait for the rest of a message once it has started.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_READ_TIMEOUT.as_secs())]
     pub read_timeout: u64,
+    /// Bytes per second a request body must arrive at, on average over each
+    /// --min-body-rate-window of waiting for it; slower gets 408 and the connection closes. 0:
+    /// off.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MIN_BODY_RATE)]
+    pub min_body_rate: u64,
+    /// Seconds of waiting over which --min-body-rate is judged.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MIN_BODY_RATE_WINDOW.as_secs())]
+    pub min_body_rate_window: u64,
+    /// Seconds a request may take from its head to the end of its body, however fast it
+    /// trickles; later gets 408.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_REQUEST_DEADLINE.as_secs())]
+    pub request_deadline: u64,
+    /// Connections still opening (TLS handshake or PROXY header under way), apart from
+    /// --max-connections; when full, the oldest is dropped to make room.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_HANDSHAKES)]
+    pub max_handshakes: usize,
     /// Milliseconds a RESPMOD client may pause mid-body (204 not offered) before the answer
     /// head goes out early, with the body held back until the verdict; a block then aborts the
     /// transfer. Later pauses may release up to 16 leading bytes that match nothing on their

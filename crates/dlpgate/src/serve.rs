@@ -53,6 +53,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         read_timeout: Duration::from_secs(args.read_timeout),
+        min_body_rate: args.min_body_rate,
+        min_body_rate_window: Duration::from_secs(args.min_body_rate_window.max(1)),
+        request_deadline: Duration::from_secs(args.request_deadline),
+        max_handshakes: args.max_handshakes,
         early_head_after: (args.early_head_after_ms > 0)
             .then(|| Duration::from_millis(args.early_head_after_ms)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),

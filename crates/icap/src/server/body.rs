@@ -7,16 +7,24 @@ use bytes::Bytes;
 use icap_proto::{ProtoError, Request, RequestEvent};
 use tokio::time::Instant;
 
+use super::pace::{Late, Pace};
 use super::spool::Spool;
 use super::wire::{Wire, WireError};
 
 /// Why the body could not be read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum BodyError {
     /// The client broke the chunked framing or the preview rules.
     Protocol(ProtoError),
     /// The client sent nothing for the read timeout.
     Timeout,
+    /// The body arrived slower than the minimum rate
+    /// ([`ServerConfig::min_body_rate`](super::ServerConfig::min_body_rate)).
+    TooSlow,
+    /// The request deadline passed
+    /// ([`ServerConfig::request_deadline`](super::ServerConfig::request_deadline)).
+    DeadlinePassed,
     /// The client closed the connection mid-body.
     Closed,
     /// The socket or the spool file failed.
@@ -28,6 +36,8 @@ impl fmt::Display for BodyError {
         match self {
             BodyError::Protocol(e) => write!(f, "{e}"),
             BodyError::Timeout => f.write_str("client sent nothing within the read timeout"),
+            BodyError::TooSlow => f.write_str(Late::TooSlow.reason()),
+            BodyError::DeadlinePassed => f.write_str(Late::Deadline.reason()),
             BodyError::Closed => f.write_str("client closed the connection mid-body"),
             BodyError::Io(e) => write!(f, "i/o error: {e}"),
         }
@@ -36,11 +46,32 @@ impl fmt::Display for BodyError {
 
 impl std::error::Error for BodyError {}
 
+impl From<Late> for BodyError {
+    fn from(late: Late) -> Self {
+        BodyError::from(WireError::Late(late))
+    }
+}
+
+impl BodyError {
+    /// How the connection answers a body that broke this way.
+    fn to_wire(&self) -> WireError {
+        match self {
+            BodyError::Protocol(e) => WireError::Proto(e.clone()),
+            BodyError::Timeout => WireError::Late(Late::ReadTimeout),
+            BodyError::TooSlow => WireError::Late(Late::TooSlow),
+            BodyError::DeadlinePassed => WireError::Late(Late::Deadline),
+            BodyError::Closed | BodyError::Io(_) => WireError::UnexpectedEof,
+        }
+    }
+}
+
 impl From<WireError> for BodyError {
     fn from(e: WireError) -> Self {
         match e {
             WireError::Proto(p) => BodyError::Protocol(p),
-            WireError::Timeout => BodyError::Timeout,
+            WireError::Timeout | WireError::Late(Late::ReadTimeout) => BodyError::Timeout,
+            WireError::Late(Late::TooSlow) => BodyError::TooSlow,
+            WireError::Late(Late::Deadline) => BodyError::DeadlinePassed,
             WireError::UnexpectedEof => BodyError::Closed,
             WireError::Io(e) => BodyError::Io(e),
             WireError::PreviewUndecided => {
@@ -62,7 +93,7 @@ enum State {
 #[derive(Debug)]
 pub struct Body<'c> {
     wire: &'c mut Wire,
-    read_timeout: Duration,
+    pace: Pace,
     state: State,
     has_body: bool,
     preview: bool,
@@ -72,6 +103,9 @@ pub struct Body<'c> {
     early_head: Option<EarlyHead<'c>>,
     /// When the read under way gives up, kept across reported stalls.
     read_deadline: Option<Instant>,
+    /// How the body broke, when it did: the connection answers that, whatever the service
+    /// made of the error.
+    broken: Option<WireError>,
     /// The ISTag the service named for this request ([`Exchange::set_istag`](super::Exchange)).
     istag: Option<String>,
 }
@@ -134,13 +168,13 @@ impl<'c> Body<'c> {
         wire: &'c mut Wire,
         has_body: bool,
         preview: bool,
-        read_timeout: Duration,
+        pace: Pace,
         spool_limit: Option<usize>,
         early_head: Option<EarlyHead<'c>>,
     ) -> Self {
         Self {
             wire,
-            read_timeout,
+            pace,
             // Without a body the decoder still reports the message's end, which is read here.
             state: State::Open,
             has_body,
@@ -150,6 +184,7 @@ impl<'c> Body<'c> {
             read_bytes: 0,
             early_head,
             read_deadline: None,
+            broken: None,
             istag: None,
         }
     }
@@ -218,7 +253,7 @@ impl<'c> Body<'c> {
                 "client paused again: one body byte sent"
             );
         }
-        self.wire.flush(self.read_timeout).await.map_err(BodyError::Io)
+        self.wire.flush(self.pace.read_timeout()).await.map_err(BodyError::Io)
     }
 
     pub(crate) fn in_preview(&self) -> bool {
@@ -265,7 +300,7 @@ impl<'c> Body<'c> {
                 State::Complete => return Ok(BodyEvent::End),
                 State::PreviewEnded => {
                     icap_proto::encode_continue(&mut self.wire.wbuf);
-                    self.wire.flush(self.read_timeout).await.map_err(BodyError::Io)?;
+                    self.wire.flush(self.pace.read_timeout()).await.map_err(BodyError::Io)?;
                     self.wire.decoder.continue_after_preview();
                     self.continued = true;
                     self.state = State::Open;
@@ -288,6 +323,19 @@ impl<'c> Body<'c> {
     }
 
     async fn read_event(&mut self, report_stalls: bool) -> Result<Read, BodyError> {
+        let read = self.read_event_timed(report_stalls).await;
+        if let Err(e) = &read {
+            self.broken.get_or_insert_with(|| e.to_wire());
+        }
+        read
+    }
+
+    /// How the body broke, if it did.
+    pub(crate) fn take_broken(&mut self) -> Option<WireError> {
+        self.broken.take()
+    }
+
+    async fn read_event_timed(&mut self, report_stalls: bool) -> Result<Read, BodyError> {
         if self.early_head.as_ref().is_some_and(|e| e.stall_reported) {
             // The stall reported last time: the service has had its say on what may go.
             if let Some(early) = self.early_head.as_mut() {
@@ -295,24 +343,39 @@ impl<'c> Body<'c> {
             }
             self.move_answer_along().await?;
         }
-        // The wait for the next event survives a reported stall: reporting one never extends it.
-        let deadline = *self.read_deadline.get_or_insert_with(|| Instant::now() + self.read_timeout);
-        // While the answer may still move along early, wait in steps of its stall time.
         let event = loop {
-            let Some(after) = self.early_head_due() else {
-                break self.wire.next_event(deadline).await?;
+            let now = Instant::now();
+            // The wait for the next event survives a reported stall: reporting one never
+            // extends it.
+            let read_deadline = *self.read_deadline.get_or_insert(now + self.pace.read_timeout());
+            let mut until = self.pace.wait_until(now, read_deadline);
+            // While the answer may still move along early, wait in steps of its stall time.
+            let stall = self.early_head_due().map(|after| now + after).filter(|step| *step < until);
+            if let Some(step) = stall {
+                until = step;
+            }
+            let result = self.wire.next_event(until).await;
+            let bytes = match &result {
+                Ok(Some(RequestEvent::Data(data))) => data.len() as u64,
+                _ => 0,
             };
-            let step = (Instant::now() + after).min(deadline);
-            match self.wire.next_event(step).await {
-                Err(WireError::Timeout) if step < deadline => {
-                    let head_sent = self.early_head_sent();
-                    if report_stalls && head_sent {
-                        if let Some(early) = self.early_head.as_mut() {
-                            early.stall_reported = true;
-                        }
-                        return Ok(Read::Stalled);
+            self.pace.waited(now.elapsed(), bytes)?;
+            match result {
+                Err(WireError::Timeout) => {
+                    let now = Instant::now();
+                    if let Some(late) = self.pace.expired(now, read_deadline) {
+                        return Err(late.into());
                     }
-                    self.move_answer_along().await?
+                    if stall.is_some_and(|step| now >= step) {
+                        if report_stalls && self.early_head_sent() {
+                            if let Some(early) = self.early_head.as_mut() {
+                                early.stall_reported = true;
+                            }
+                            return Ok(Read::Stalled);
+                        }
+                        self.move_answer_along().await?;
+                    }
+                    // Otherwise a rate window ended, with enough: wait on.
                 }
                 other => break other?,
             }

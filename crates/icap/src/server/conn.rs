@@ -13,6 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{Body, BodyError, EarlyHead};
+use super::pace::Pace;
 use super::service::{Exchange, Outcome, Peer, Reply, Service};
 use super::wire::{Io, Wire, WireError};
 use super::ServerConfig;
@@ -134,6 +135,7 @@ async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, 
     let (status, reason) = match &error {
         WireError::Proto(e) => (e.status(), e.detail().to_string()),
         WireError::Timeout => (408, "request not received within the read timeout".to_string()),
+        WireError::Late(late) => (408, late.reason().to_string()),
         WireError::UnexpectedEof | WireError::Io(_) => {
             tracing::debug!(peer = %peer.addr, ?error, "connection ended mid-message");
             return;
@@ -204,7 +206,8 @@ async fn handle_request<S: Service>(
         }
         _ => None,
     };
-    let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool, early_head);
+    let pace = Pace::new(config, Instant::now());
+    let mut body = Body::new(wire, request.has_body(), preview, pace, spool, early_head);
 
     let mut own_verdict = None;
     let verdict = match (&options, method) {
@@ -218,6 +221,11 @@ async fn handle_request<S: Service>(
             let outcome = service.call(&mut exchange).await;
             own_verdict = exchange.verdict();
             body = exchange.into_body();
+            if let Some(broken) = body.take_broken() {
+                // The body broke under the service (a timeout, bad chunking, a client gone):
+                // the connection answers that, whatever the service made of it.
+                return Err(broken);
+            }
             body.decided();
             Ok(Some(outcome))
         }
@@ -255,6 +263,8 @@ async fn handle_request<S: Service>(
         Ok(answer) => answer,
         Err(BodyError::Protocol(e)) => return Err(WireError::Proto(e)),
         Err(BodyError::Timeout) => return Err(WireError::Timeout),
+        Err(BodyError::TooSlow) => return Err(WireError::Late(super::pace::Late::TooSlow)),
+        Err(BodyError::DeadlinePassed) => return Err(WireError::Late(super::pace::Late::Deadline)),
         Err(BodyError::Closed) => return Err(WireError::UnexpectedEof),
         Err(BodyError::Io(e)) => return Err(WireError::Io(e)),
     };

@@ -3,6 +3,8 @@
 
 mod body;
 mod conn;
+mod opening;
+mod pace;
 mod proxy;
 mod service;
 mod spool;
@@ -24,6 +26,7 @@ use crate::tls::ReloadableTls;
 
 pub use body::{Body, BodyError, BodyEvent, MAX_TRICKLE_BYTES};
 pub use conn::RequestRecord;
+pub use opening::{OpeningSlot, OpeningSlots};
 pub use service::{Exchange, Outcome, Peer, Reply, Service};
 pub use wire::Io;
 
@@ -47,12 +50,24 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long to wait for the rest of a message once it has started.
     pub read_timeout: Duration,
+    /// Bytes per second a body must arrive at, on average over each
+    /// [`ServerConfig::min_body_rate_window`] spent waiting for it; slower gets `408`. 0: off.
+    pub min_body_rate: u64,
+    /// The window of [`ServerConfig::min_body_rate`].
+    pub min_body_rate_window: Duration,
+    /// How long a request may take from its head to the end of its body, however it trickles;
+    /// later gets `408`.
+    pub request_deadline: Duration,
     /// How long a write may block on a client that does not read.
     pub write_timeout: Duration,
     /// How long in-flight requests may run after shutdown begins.
     pub shutdown_grace: Duration,
-    /// How long a TLS handshake may take before the connection is dropped.
+    /// How long a TLS handshake (and a PROXY header) may take before the connection is
+    /// dropped.
     pub tls_handshake_timeout: Duration,
+    /// Connections still opening (TLS handshake or PROXY header under way) at once, apart
+    /// from [`ServerConfig::max_connections`]; when full, the oldest is dropped to make room.
+    pub max_handshakes: usize,
     /// Body bytes kept in memory for an echo before spilling to a temporary file.
     pub spool_memory_limit: usize,
     /// When a RESPMOD client that did not offer 204 stops sending in the middle of a body for
@@ -81,12 +96,20 @@ impl ServerConfig {
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
     /// Default for [`ServerConfig::read_timeout`].
     pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default for [`ServerConfig::min_body_rate`]: 1 KiB/s.
+    pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
+    /// Default for [`ServerConfig::min_body_rate_window`]: 20 s.
+    pub const DEFAULT_MIN_BODY_RATE_WINDOW: Duration = Duration::from_secs(20);
+    /// Default for [`ServerConfig::request_deadline`]: 15 minutes (Squid's own `read_timeout`).
+    pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(15 * 60);
     /// Default for [`ServerConfig::write_timeout`].
     pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
     /// Default for [`ServerConfig::shutdown_grace`].
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
     /// Default for [`ServerConfig::tls_handshake_timeout`].
     pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default for [`ServerConfig::max_handshakes`].
+    pub const DEFAULT_MAX_HANDSHAKES: usize = 256;
     /// Default for [`ServerConfig::spool_memory_limit`]: 1 MiB.
     pub const DEFAULT_SPOOL_MEMORY_LIMIT: usize = 1024 * 1024;
     /// Default for [`ServerConfig::early_head_after`]: 250 ms of silence mid-body.
@@ -99,9 +122,13 @@ impl Default for ServerConfig {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             read_timeout: Self::DEFAULT_READ_TIMEOUT,
+            min_body_rate: Self::DEFAULT_MIN_BODY_RATE,
+            min_body_rate_window: Self::DEFAULT_MIN_BODY_RATE_WINDOW,
+            request_deadline: Self::DEFAULT_REQUEST_DEADLINE,
             write_timeout: Self::DEFAULT_WRITE_TIMEOUT,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
             tls_handshake_timeout: Self::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
             spool_memory_limit: Self::DEFAULT_SPOOL_MEMORY_LIMIT,
             early_head_after: Some(Self::DEFAULT_EARLY_HEAD_AFTER),
             limits: Limits::default(),
@@ -118,6 +145,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_connections", &self.max_connections)
             .field("idle_timeout", &self.idle_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("min_body_rate", &self.min_body_rate)
+            .field("request_deadline", &self.request_deadline)
             .field("write_timeout", &self.write_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("spool_memory_limit", &self.spool_memory_limit)
@@ -131,6 +160,7 @@ pub struct Server<S> {
     service: Arc<S>,
     config: Arc<ServerConfig>,
     slots: Arc<Semaphore>,
+    opening: OpeningSlots,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -150,10 +180,12 @@ impl<S: Service> Server<S> {
     /// A server over a service that the caller keeps a handle to (to reload it, say).
     pub fn with_shared(service: Arc<S>, config: ServerConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.max_connections));
+        let opening = OpeningSlots::new(config.max_handshakes);
         Self {
             service,
             config: Arc::new(config),
             slots,
+            opening,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -219,15 +251,24 @@ impl<S: Service> Server<S> {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let Some(permit) = self.try_slot() else {
-                self.refuse(stream, addr);
-                continue;
-            };
             if !listener.proxy_protocol {
                 if let Transport::Plain = listener.transport {
                     // The common case, without an extra step.
+                    let Some(permit) = self.try_slot() else {
+                        self.refuse(Box::new(stream), addr);
+                        continue;
+                    };
                     self.spawn_connection(Box::new(stream), Peer { addr, tls_subject: None }, permit);
                     continue;
+                }
+            }
+            // Not authenticated yet: an opening slot, not a connection slot, until the
+            // handshake is done.
+            let (opening, evicted) = self.opening.admit();
+            if evicted {
+                tracing::debug!("opening connections full: the oldest was dropped to make room");
+                if let Some(observer) = &self.config.tls_observer {
+                    observer("evicted");
                 }
             }
             self.spawn_staged_connection(
@@ -235,7 +276,7 @@ impl<S: Service> Server<S> {
                 addr,
                 listener.transport.clone(),
                 listener.proxy_protocol,
-                permit,
+                opening,
             );
         }
     }
@@ -257,109 +298,135 @@ impl<S: Service> Server<S> {
     }
 
     /// Reads a PROXY header when the listener expects one, runs the TLS handshake on a TLS
-    /// listener (both bounded by the handshake timeout), then serves the connection with the
-    /// real client address and the verified client's subject. Failures are logged and counted.
+    /// listener (both bounded by the handshake timeout, on an opening slot that a newer
+    /// connection may take), then serves the connection on a connection slot with the real
+    /// client address and the verified client's subject. Failures are logged and counted.
     fn spawn_staged_connection(
         &self,
-        mut stream: TcpStream,
-        mut addr: SocketAddr,
+        stream: TcpStream,
+        addr: SocketAddr,
         transport: Transport,
         proxy_protocol: bool,
-        permit: OwnedSemaphorePermit,
+        opening: OpeningSlot,
     ) {
-        let service = self.service.clone();
         let config = self.config.clone();
-        let shutdown = self.shutdown.clone();
+        let evicted = opening.evicted.clone();
+        let slots = self.slots.clone();
+        let (service, shutdown, refuse) = (self.service.clone(), self.shutdown.clone(), self.refuser());
         self.tasks.spawn(async move {
-            if proxy_protocol {
-                match proxy::read_header(&mut stream, config.tls_handshake_timeout).await {
-                    Ok(Some(client)) => addr = client,
-                    Ok(None) => {}
-                    Err(reason) => {
-                        tracing::warn!(peer = %addr, %reason, "PROXY protocol header refused; closing");
-                        return;
-                    }
-                }
-            }
-            let tls = match transport {
-                Transport::Plain => {
-                    conn::serve_connection(
-                        Box::new(stream),
-                        Peer { addr, tls_subject: None },
-                        service,
-                        config,
-                        shutdown,
-                    )
-                    .await;
-                    drop(permit);
-                    return;
-                }
-                Transport::Tls(tls) => tls,
-            };
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-            let handshake = tokio::time::timeout(config.tls_handshake_timeout, acceptor.accept(stream)).await;
-            let stream = match handshake {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::warn!(peer = %addr, error = %e, "TLS handshake failed");
-                    if let Some(observer) = &config.tls_observer {
-                        observer(&handshake_failure_reason(&e));
-                    }
-                    return;
-                }
-                Err(_) => {
-                    tracing::warn!(peer = %addr, "TLS handshake timed out");
-                    if let Some(observer) = &config.tls_observer {
-                        observer("timeout");
-                    }
+            let staged = tokio::select! {
+                staged = open_connection(stream, addr, transport, proxy_protocol, &config) => staged,
+                () = evicted.cancelled() => {
+                    tracing::debug!(peer = %addr, "still opening when the slots ran out; dropped");
                     return;
                 }
             };
-            let tls_subject = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .and_then(|cert| crate::tls::describe_cert(cert).ok())
-                .map(|info| info.subject);
-            tracing::debug!(peer = %addr, subject = ?tls_subject, "TLS client accepted");
-            conn::serve_connection(Box::new(stream), Peer { addr, tls_subject }, service, config, shutdown)
-                .await;
+            drop(opening);
+            let Some((io, peer)) = staged else { return };
+            let Ok(permit) = slots.try_acquire_owned() else {
+                refuse(io, peer.addr);
+                return;
+            };
+            conn::serve_connection(io, peer, service, config, shutdown).await;
             drop(permit);
         });
     }
 
     /// Answers `503` to a connection over the limit and closes it.
-    pub fn refuse(&self, mut stream: TcpStream, addr: SocketAddr) {
-        tracing::warn!(peer = %addr, max = self.config.max_connections, "connection limit reached; answering 503");
-        if let Some(observer) = &self.config.observer {
-            observer(&RequestRecord {
-                method: icap_proto::Method::Options,
-                service: String::new(),
-                status: 503,
-                body_bytes: 0,
-                elapsed: Duration::ZERO,
-                verdict: "none",
-            });
-        }
-        tokio::spawn(async move {
-            let mut head = ResponseHead::new(503);
-            head.headers.append("Connection", "close");
-            head.headers.append("X-Error-Reason", "too many connections");
-            let mut out = bytes::BytesMut::new();
-            encode_response_head(&head, Parts::NONE, &mut out);
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                let _ = stream.write_all(&out).await;
-                let _ = stream.shutdown().await;
-            })
-            .await;
-        });
+    pub fn refuse(&self, io: Box<dyn Io>, addr: SocketAddr) {
+        (self.refuser())(io, addr);
+    }
+
+    /// [`Server::refuse`], for a task that outlives the borrow of the server.
+    fn refuser(&self) -> impl Fn(Box<dyn Io>, SocketAddr) + Send + 'static {
+        let config = self.config.clone();
+        move |io, addr| refuse_connection(&config, io, addr)
     }
 
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
+}
+
+/// Reads the PROXY header and runs the TLS handshake, as the listener asks, within the
+/// handshake timeout; `None` when that failed (logged and counted).
+async fn open_connection(
+    mut stream: TcpStream,
+    mut addr: SocketAddr,
+    transport: Transport,
+    proxy_protocol: bool,
+    config: &ServerConfig,
+) -> Option<(Box<dyn Io>, Peer)> {
+    if proxy_protocol {
+        match proxy::read_header(&mut stream, config.tls_handshake_timeout).await {
+            Ok(Some(client)) => addr = client,
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!(peer = %addr, %reason, "PROXY protocol header refused; closing");
+                return None;
+            }
+        }
+    }
+    let tls = match transport {
+        Transport::Plain => return Some((Box::new(stream), Peer { addr, tls_subject: None })),
+        Transport::Tls(tls) => tls,
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+    let handshake = tokio::time::timeout(config.tls_handshake_timeout, acceptor.accept(stream)).await;
+    let stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::warn!(peer = %addr, error = %e, "TLS handshake failed");
+            if let Some(observer) = &config.tls_observer {
+                observer(&handshake_failure_reason(&e));
+            }
+            return None;
+        }
+        Err(_) => {
+            tracing::warn!(peer = %addr, "TLS handshake timed out");
+            if let Some(observer) = &config.tls_observer {
+                observer("timeout");
+            }
+            return None;
+        }
+    };
+    let tls_subject = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|cert| crate::tls::describe_cert(cert).ok())
+        .map(|info| info.subject);
+    tracing::debug!(peer = %addr, subject = ?tls_subject, "TLS client accepted");
+    Some((Box::new(stream), Peer { addr, tls_subject }))
+}
+
+/// Answers `503` to a connection over the limit and closes it.
+fn refuse_connection(config: &ServerConfig, mut io: Box<dyn Io>, addr: SocketAddr) {
+    tracing::warn!(peer = %addr, max = config.max_connections, "connection limit reached; answering 503");
+    if let Some(observer) = &config.observer {
+        observer(&RequestRecord {
+            method: icap_proto::Method::Options,
+            service: String::new(),
+            status: 503,
+            body_bytes: 0,
+            elapsed: Duration::ZERO,
+            verdict: "none",
+        });
+    }
+    tokio::spawn(async move {
+        let mut head = ResponseHead::new(503);
+        head.headers.append("Connection", "close");
+        head.headers.append("X-Error-Reason", "too many connections");
+        let mut out = bytes::BytesMut::new();
+        encode_response_head(&head, Parts::NONE, &mut out);
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = io.write_all(&out).await;
+            let _ = io.shutdown().await;
+        })
+        .await;
+    });
 }
 
 /// A bound listener and how its connections start.

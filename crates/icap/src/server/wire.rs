@@ -8,6 +8,8 @@ use icap_proto::{Limits, ProtoError, RequestDecoder, RequestEvent};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use super::pace::Late;
+
 /// Any byte stream a connection can run on: TCP, TLS, or an in-memory pipe in tests.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 
@@ -20,6 +22,8 @@ pub(crate) enum WireError {
     Proto(ProtoError),
     /// Nothing arrived before the deadline.
     Timeout,
+    /// A body too slow, or a request past its deadline (answered `408`).
+    Late(Late),
     /// The peer closed the connection in the middle of a message.
     UnexpectedEof,
     /// The socket failed.
