@@ -119,6 +119,22 @@ pub struct ServeArgs {
     /// bytes, then spooled to a temporary file in --data-dir.
     #[arg(long, default_value_t = crate::dlp::DEFAULT_MEMORY_THRESHOLD)]
     pub memory_threshold: usize,
+    /// Bytes of memory, over all requests, for bodies held for an echo or a scan, long
+    /// message heads and the inspection engine's buffers (--memory-threshold is per body, this
+    /// is for the process). When it is spent, new work waits --overload-wait-ms, then gets
+    /// 503; the process does not grow past it.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_MEMORY)]
+    pub max_memory: u64,
+    /// Bytes of spool files on disk, over all requests.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_SPOOL)]
+    pub max_spool: u64,
+    /// Milliseconds new work waits for memory, spool space or a scan thread before it gets 503.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_OVERLOAD_WAIT.as_millis() as u64)]
+    pub overload_wait_ms: u64,
+    /// Threads for inspection work that can take long (held zip and PDF files, decoders,
+    /// containers); default: one per core. Small text bodies are scanned inline.
+    #[arg(long)]
+    pub scan_threads: Option<usize>,
     /// Connections to --listen start with a PROXY protocol v1/v2 header (behind haproxy or
     /// `dlpgate tunnel` with `protocol = proxy`); the client address it names is recorded.
     #[arg(long)]

@@ -88,6 +88,6 @@ pub mod verdict;
 pub use detect::{Builtin, Confidence};
 pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
-pub use limits::{CouldNotScan, LimitKind, Limits};
+pub use limits::{CouldNotScan, LimitKind, Limits, MemoryAccount};
 pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
 pub use verdict::{Decision, Evidence, RuleMatch, Verdict};

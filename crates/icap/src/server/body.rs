@@ -25,6 +25,8 @@ pub enum BodyError {
     /// The request deadline passed
     /// ([`ServerConfig::request_deadline`](super::ServerConfig::request_deadline)).
     DeadlinePassed,
+    /// The memory or spool budget stayed spent for the overload wait (answered `503`).
+    Overloaded,
     /// The client closed the connection mid-body.
     Closed,
     /// The socket or the spool file failed.
@@ -38,6 +40,7 @@ impl fmt::Display for BodyError {
             BodyError::Timeout => f.write_str("client sent nothing within the read timeout"),
             BodyError::TooSlow => f.write_str(Late::TooSlow.reason()),
             BodyError::DeadlinePassed => f.write_str(Late::Deadline.reason()),
+            BodyError::Overloaded => f.write_str(OVERLOADED),
             BodyError::Closed => f.write_str("client closed the connection mid-body"),
             BodyError::Io(e) => write!(f, "i/o error: {e}"),
         }
@@ -45,6 +48,9 @@ impl fmt::Display for BodyError {
 }
 
 impl std::error::Error for BodyError {}
+
+/// The `X-Error-Reason` of a `503` for a spent budget.
+pub(crate) const OVERLOADED: &str = "server busy: memory or spool budget exhausted";
 
 impl From<Late> for BodyError {
     fn from(late: Late) -> Self {
@@ -60,6 +66,7 @@ impl BodyError {
             BodyError::Timeout => WireError::Late(Late::ReadTimeout),
             BodyError::TooSlow => WireError::Late(Late::TooSlow),
             BodyError::DeadlinePassed => WireError::Late(Late::Deadline),
+            BodyError::Overloaded => WireError::Overloaded,
             BodyError::Closed | BodyError::Io(_) => WireError::UnexpectedEof,
         }
     }
@@ -72,6 +79,7 @@ impl From<WireError> for BodyError {
             WireError::Timeout | WireError::Late(Late::ReadTimeout) => BodyError::Timeout,
             WireError::Late(Late::TooSlow) => BodyError::TooSlow,
             WireError::Late(Late::Deadline) => BodyError::DeadlinePassed,
+            WireError::Overloaded => BodyError::Overloaded,
             WireError::UnexpectedEof => BodyError::Closed,
             WireError::Io(e) => BodyError::Io(e),
             WireError::PreviewUndecided => {
@@ -162,14 +170,14 @@ enum Read {
 }
 
 impl<'c> Body<'c> {
-    /// `has_body` false makes an empty, complete body. `spool_limit` set keeps what is read
-    /// (in memory up to the limit, then on disk) for an echo.
+    /// `has_body` false makes an empty, complete body. `spool` set keeps what is read
+    /// (in memory up to its limit, then on disk) for an echo.
     pub(crate) fn new(
         wire: &'c mut Wire,
         has_body: bool,
         preview: bool,
         pace: Pace,
-        spool_limit: Option<usize>,
+        spool: Option<Spool>,
         early_head: Option<EarlyHead<'c>>,
     ) -> Self {
         Self {
@@ -180,7 +188,7 @@ impl<'c> Body<'c> {
             has_body,
             preview,
             continued: false,
-            spool: spool_limit.map(Spool::new),
+            spool,
             read_bytes: 0,
             early_head,
             read_deadline: None,
@@ -385,7 +393,10 @@ impl<'c> Body<'c> {
             Some(RequestEvent::Data(data)) => {
                 self.read_bytes += data.len() as u64;
                 if let Some(spool) = &mut self.spool {
-                    spool.push(&data).await.map_err(BodyError::Io)?;
+                    spool.push(&data).await.map_err(|e| match e.kind() {
+                        std::io::ErrorKind::StorageFull => BodyError::Overloaded,
+                        _ => BodyError::Io(e),
+                    })?;
                 }
                 Ok(Read::Data(data))
             }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::body::{Body, BodyError, EarlyHead};
 use super::pace::Pace;
 use super::service::{Exchange, Outcome, Peer, Reply, Service};
+use super::spool::Spool;
 use super::wire::{Io, Wire, WireError};
 use super::ServerConfig;
 
@@ -55,7 +56,7 @@ pub(crate) async fn serve_connection<S: Service>(
     if let Some(observer) = &config.connection_observer {
         observer(1);
     }
-    let mut wire = Wire::new(io, config.limits, config.write_timeout);
+    let mut wire = Wire::new(io, config.limits, config.write_timeout, &config.memory, config.overload_wait);
     loop {
         let deadline = Instant::now() + config.idle_timeout;
         let event = tokio::select! {
@@ -136,6 +137,7 @@ async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, 
         WireError::Proto(e) => (e.status(), e.detail().to_string()),
         WireError::Timeout => (408, "request not received within the read timeout".to_string()),
         WireError::Late(late) => (408, late.reason().to_string()),
+        WireError::Overloaded => (503, super::body::OVERLOADED.to_string()),
         WireError::UnexpectedEof | WireError::Io(_) => {
             tracing::debug!(peer = %peer.addr, ?error, "connection ended mid-message");
             return;
@@ -188,7 +190,9 @@ async fn handle_request<S: Service>(
     let options = service.options(&name);
     let preview = request.preview.is_some();
     let allow_204 = request.head.allow().no_content;
-    let spool = (!allow_204).then_some(config.spool_memory_limit);
+    let spool = (!allow_204).then(|| {
+        Spool::new(config.spool_memory_limit, &config.memory, &config.spool_disk, config.overload_wait)
+    });
     // Only for RESPMOD: Squid's stall (bug 5352) is on responses, and an upload must keep
     // its block page.
     let early_head = match (config.early_head_after, &options) {
@@ -265,6 +269,7 @@ async fn handle_request<S: Service>(
         Err(BodyError::Timeout) => return Err(WireError::Timeout),
         Err(BodyError::TooSlow) => return Err(WireError::Late(super::pace::Late::TooSlow)),
         Err(BodyError::DeadlinePassed) => return Err(WireError::Late(super::pace::Late::Deadline)),
+        Err(BodyError::Overloaded) => return Err(WireError::Overloaded),
         Err(BodyError::Closed) => return Err(WireError::UnexpectedEof),
         Err(BodyError::Io(e)) => return Err(WireError::Io(e)),
     };

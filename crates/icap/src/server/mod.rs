@@ -2,6 +2,7 @@
 //! per-connection request loop.
 
 mod body;
+mod budget;
 mod conn;
 mod opening;
 mod pace;
@@ -25,10 +26,15 @@ use tokio_util::task::TaskTracker;
 use crate::tls::ReloadableTls;
 
 pub use body::{Body, BodyError, BodyEvent, MAX_TRICKLE_BYTES};
+pub use budget::{ByteBudget, Lease};
 pub use conn::RequestRecord;
 pub use opening::{OpeningSlot, OpeningSlots};
 pub use service::{Exchange, Outcome, Peer, Reply, Service};
 pub use wire::Io;
+
+/// Bytes of a message head a connection may buffer before the rest is charged to
+/// [`ServerConfig::memory`] (a head may be 320 KiB: the ICAP head and the HTTP heads).
+pub const HEAD_ALLOWANCE: usize = 16 * 1024;
 
 /// Called once per answered request, for metrics.
 pub type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
@@ -70,6 +76,14 @@ pub struct ServerConfig {
     pub max_handshakes: usize,
     /// Body bytes kept in memory for an echo before spilling to a temporary file.
     pub spool_memory_limit: usize,
+    /// The process-wide memory budget: echo spools in memory, message heads past
+    /// [`HEAD_ALLOWANCE`] bytes, and whatever the service charges to it. Share one value
+    /// between the server and its service.
+    pub memory: ByteBudget,
+    /// The process-wide budget of spool files on disk.
+    pub spool_disk: ByteBudget,
+    /// How long new work waits for memory or spool space before it gets `503`.
+    pub overload_wait: Duration,
     /// When a RESPMOD client that did not offer 204 stops sending in the middle of a body for
     /// this long, the `200` head (and the unchanged HTTP head) goes out at once while the body
     /// is held back until the service decides; a later block or error then aborts the transfer
@@ -110,6 +124,14 @@ impl ServerConfig {
     pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
     /// Default for [`ServerConfig::max_handshakes`].
     pub const DEFAULT_MAX_HANDSHAKES: usize = 256;
+    /// Default size of [`ServerConfig::memory`]: 128 MiB. With the connection buffers and the
+    /// program itself, `dlpgate serve` stays under 256 MiB (docs/SECURITY.md); a machine
+    /// that serves nothing else can give it more (`--max-memory`).
+    pub const DEFAULT_MAX_MEMORY: u64 = 128 << 20;
+    /// Default size of [`ServerConfig::spool_disk`]: 4 GiB.
+    pub const DEFAULT_MAX_SPOOL: u64 = 4 << 30;
+    /// Default for [`ServerConfig::overload_wait`]: 5 s.
+    pub const DEFAULT_OVERLOAD_WAIT: Duration = Duration::from_secs(5);
     /// Default for [`ServerConfig::spool_memory_limit`]: 1 MiB.
     pub const DEFAULT_SPOOL_MEMORY_LIMIT: usize = 1024 * 1024;
     /// Default for [`ServerConfig::early_head_after`]: 250 ms of silence mid-body.
@@ -130,6 +152,9 @@ impl Default for ServerConfig {
             tls_handshake_timeout: Self::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
             max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
             spool_memory_limit: Self::DEFAULT_SPOOL_MEMORY_LIMIT,
+            memory: ByteBudget::new(Self::DEFAULT_MAX_MEMORY),
+            spool_disk: ByteBudget::new(Self::DEFAULT_MAX_SPOOL),
+            overload_wait: Self::DEFAULT_OVERLOAD_WAIT,
             early_head_after: Some(Self::DEFAULT_EARLY_HEAD_AFTER),
             limits: Limits::default(),
             observer: None,
@@ -150,6 +175,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("write_timeout", &self.write_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("spool_memory_limit", &self.spool_memory_limit)
+            .field("memory", &self.memory.total())
+            .field("spool_disk", &self.spool_disk.total())
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
