@@ -60,19 +60,19 @@ mod tests {
     #[tokio::test]
     async fn work_waits_for_a_free_thread_then_gives_up() {
         let pool = ScanPool::new(1, Duration::from_millis(100));
-        let (started, wait) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
-        let (tx, release) = (started.0, wait.1);
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
         let busy = pool.clone();
         let long = tokio::spawn(async move {
             busy.run(move || {
-                let _ = tx.send(());
-                let _ = release.recv();
+                let _ = started.send(());
+                let _ = wait.recv();
             })
             .await
         });
-        started.1.recv().unwrap_or_default();
+        running.await.unwrap_or_default();
         assert_eq!(pool.run(|| 1).await, Err(PoolError::Busy));
-        let _ = wait.0.send(());
+        let _ = release.send(());
         assert_eq!(long.await.ok(), Some(Ok(())));
         assert_eq!(pool.run(|| 2).await, Ok(2));
     }
