@@ -69,7 +69,8 @@
 //! - [`mask`]: how values are masked.
 //! - [`verdict`]: counts, evidence and the rule decision.
 //! - [`policy`]: the TOML policy format, validation with line numbers, the default policy.
-//! - [`limits`]: every limit with its named default, and the per-object budget.
+//! - [`limits`]: every limit with its named default, the per-object budget, and the
+//!   [`MemoryAccount`] a server charges held objects to.
 //! - `testkit` (feature `testkit`): a labelled corpus for tests of this crate and the server.
 
 mod decode;
