@@ -62,9 +62,27 @@ pub struct ServeArgs {
     /// Seconds to wait for the rest of a message once it has started.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_READ_TIMEOUT.as_secs())]
     pub read_timeout: u64,
-    /// Milliseconds a client may pause mid-body (204 not offered) before the answer head goes
-    /// out early, with the body held back until the verdict; a block then aborts the transfer.
-    /// Keeps Squid 5 (bug 5352, fixed upstream in 2025) from stalling on RESPMOD bodies over 64 KiB. 0: never.
+    /// Bytes per second a request body must arrive at, on average over each
+    /// --min-body-rate-window of waiting for it; slower gets 408 and the connection closes. 0:
+    /// off.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MIN_BODY_RATE)]
+    pub min_body_rate: u64,
+    /// Seconds of waiting over which --min-body-rate is judged.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MIN_BODY_RATE_WINDOW.as_secs())]
+    pub min_body_rate_window: u64,
+    /// Seconds a request may take from its head to the end of its body, however fast it
+    /// trickles; later gets 408.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_REQUEST_DEADLINE.as_secs())]
+    pub request_deadline: u64,
+    /// Connections still opening (TLS handshake or PROXY header under way), apart from
+    /// --max-connections; when full, the oldest is dropped to make room.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_HANDSHAKES)]
+    pub max_handshakes: usize,
+    /// Milliseconds a RESPMOD client may pause mid-body (204 not offered) before the answer
+    /// head goes out early, with the body held back until the verdict; a block then aborts the
+    /// transfer. Later pauses may release up to 16 leading bytes that match nothing on their
+    /// own. Keeps Squid 5 (bug 5352, fixed upstream in 2025) from stalling on downloads over
+    /// 64 KiB. Never for REQMOD. 0: never.
     #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_EARLY_HEAD_AFTER.as_millis() as u64)]
     pub early_head_after_ms: u64,
     /// Seconds in-flight requests may run after SIGTERM or SIGINT.
@@ -120,6 +138,22 @@ pub struct ServeArgs {
     /// bytes, then spooled to a temporary file in --data-dir.
     #[arg(long, default_value_t = crate::dlp::DEFAULT_MEMORY_THRESHOLD)]
     pub memory_threshold: usize,
+    /// Bytes of memory, over all requests, for bodies held for an echo or a scan, long
+    /// message heads and the inspection engine's buffers (--memory-threshold is per body, this
+    /// is for the process). When it is spent, new work waits --overload-wait-ms, then gets
+    /// 503; the process does not grow past it.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_MEMORY)]
+    pub max_memory: u64,
+    /// Bytes of spool files on disk, over all requests.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_SPOOL)]
+    pub max_spool: u64,
+    /// Milliseconds new work waits for memory, spool space or a scan thread before it gets 503.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_OVERLOAD_WAIT.as_millis() as u64)]
+    pub overload_wait_ms: u64,
+    /// Threads for inspection work that can take long (held zip and PDF files, decoders,
+    /// containers); default: one per core. Small text bodies are scanned inline.
+    #[arg(long)]
+    pub scan_threads: Option<usize>,
     /// Connections to --listen start with a PROXY protocol v1/v2 header (behind haproxy or
     /// `dlpgate tunnel` with `protocol = proxy`); the client address it names is recorded.
     #[arg(long)]

@@ -17,16 +17,28 @@ use tokio::net::TcpListener;
 const MAX_REQUEST: usize = 8 * 1024;
 /// How long a scraper may take to send its request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; more are closed at once. A scraper needs one.
+pub const MAX_CONNECTIONS: usize = 16;
 
 /// Serves `registry` on `addr` until the process ends.
 pub async fn serve(addr: SocketAddr, registry: Arc<Registry>) -> anyhow::Result<()> {
     let listener = TcpListener::bind(addr).await.with_context(|| format!("metrics listener on {addr}"))?;
     tracing::info!(listen = %addr, "metrics on http://{addr}/metrics");
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { continue };
+            let Ok((mut stream, _)) = listener.accept().await else {
+                // Out of descriptors, say: do not spin.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                drop(stream);
+                continue;
+            };
             let registry = registry.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let mut buf = Vec::with_capacity(512);
                 let read = tokio::time::timeout(REQUEST_TIMEOUT, async {
                     let mut chunk = [0u8; 1024];
@@ -64,9 +76,13 @@ pub async fn serve(addr: SocketAddr, registry: Arc<Registry>) -> anyhow::Result<
                     "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 );
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(body.as_bytes()).await;
-                let _ = stream.shutdown().await;
+                // A scraper that does not read is not waited for.
+                let _ = tokio::time::timeout(REQUEST_TIMEOUT, async {
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(body.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                })
+                .await;
             });
         }
     });

@@ -32,6 +32,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls = load_tls(&args.tls)?;
     let metrics = Arc::new(ServeMetrics::default());
     let recorder = open_recorder(&args).await?;
+    let room = crate::dlp::body::Room {
+        memory: icap::server::ByteBudget::new(args.max_memory),
+        disk: icap::server::ByteBudget::new(args.max_spool),
+        wait: Duration::from_millis(args.overload_wait_ms),
+    };
+    metrics.watch_budgets(room.memory.clone(), room.disk.clone());
     let settings = DlpSettings {
         policy_path: args.policy.clone(),
         limits: inspect::Limits::default(),
@@ -42,6 +48,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         memory_threshold: args.memory_threshold,
         spool_dir: args.data_dir.join("spool"),
+        room: room.clone(),
+        scan_threads: args.scan_threads.unwrap_or_else(crate::dlp::pool::ScanPool::default_threads),
     };
     let service =
         Arc::new(DlpService::new(settings, recorder.clone(), metrics.clone()).context("loading the policy")?);
@@ -53,6 +61,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         read_timeout: Duration::from_secs(args.read_timeout),
+        min_body_rate: args.min_body_rate,
+        min_body_rate_window: Duration::from_secs(args.min_body_rate_window.max(1)),
+        request_deadline: Duration::from_secs(args.request_deadline),
+        max_handshakes: args.max_handshakes,
+        memory: room.memory.clone(),
+        spool_disk: room.disk.clone(),
+        overload_wait: room.wait,
         early_head_after: (args.early_head_after_ms > 0)
             .then(|| Duration::from_millis(args.early_head_after_ms)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),

@@ -1,7 +1,9 @@
 //! A client that stalls mid-body (Squid 5, bug 5352, on RESPMOD bodies over 64 KiB): the answer
-//! head goes out early, later stalls get one body byte each, an allow then streams the rest
-//! (the echo is byte-identical end to end), and a block aborts the transfer without sending
-//! the content. With `--early-head-after-ms 0` nothing goes out before the verdict.
+//! head goes out early, later stalls get one body byte each (only leading bytes that match
+//! nothing on their own), an allow then streams the rest (the echo is byte-identical end to
+//! end), and a block aborts the transfer without sending the content. A stalled upload
+//! (REQMOD) never gets an early head. With `--early-head-after-ms 0` nothing goes out before
+//! the verdict.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,21 +17,46 @@ use support::Dlpgate;
 
 const PAUSE: Duration = Duration::from_millis(600);
 
+/// Opens a RESPMOD (no preview, no `Allow: 204`) and sends the HTTP heads and `first` bytes.
+fn start_download(server: &Dlpgate, first: &[u8]) -> BufReader<TcpStream> {
+    let req = "GET /report HTTP/1.1\r\nHost: files.test\r\n\r\n";
+    let res = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n";
+    let msg = format!(
+        "RESPMOD icap://127.0.0.1/respmod ICAP/1.0\r\nHost: 127.0.0.1\r\n\
+         Encapsulated: req-hdr=0, res-hdr={}, res-body={}\r\n\r\n{req}{res}",
+        req.len(),
+        req.len() + res.len()
+    );
+    start(server, msg.into_bytes(), first)
+}
+
 /// Opens a REQMOD (no preview, no `Allow: 204`) and sends the HTTP head and `first` bytes.
 fn start_upload(server: &Dlpgate, first: &[u8]) -> BufReader<TcpStream> {
-    let stream = TcpStream::connect(server.addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let http = "POST /up HTTP/1.1\r\nHost: upload.test\r\nContent-Type: text/plain\r\n\r\n";
-    let mut msg = format!(
+    let msg = format!(
         "REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\n\
          Encapsulated: req-hdr=0, req-body={}\r\n\r\n{http}",
         http.len()
-    )
-    .into_bytes();
+    );
+    start(server, msg.into_bytes(), first)
+}
+
+fn start(server: &Dlpgate, mut msg: Vec<u8>, first: &[u8]) -> BufReader<TcpStream> {
+    let stream = TcpStream::connect(server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     chunk(&mut msg, first);
     let mut reader = BufReader::new(stream);
     reader.get_mut().write_all(&msg).unwrap();
     reader
+}
+
+/// The length of the ICAP head and the encapsulated HTTP heads at the start of `answer`.
+fn heads_len(answer: &[u8], http_heads: usize) -> usize {
+    let mut at = 0;
+    for _ in 0..1 + http_heads {
+        at += answer[at..].windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    }
+    at
 }
 
 fn chunk(out: &mut Vec<u8>, data: &[u8]) {
@@ -82,26 +109,25 @@ fn a_stalled_client_gets_the_head_early_then_the_whole_echo() {
     let server = Dlpgate::start(&["--early-head-after-ms", "150", "--log", "debug"]);
     let first = text(2000, "first");
     let rest = text(2000, "rest");
-    let mut conn = start_upload(&server, &first);
+    let mut conn = start_download(&server, &first);
 
     std::thread::sleep(PAUSE);
     let early = available(&mut conn, Duration::from_millis(200));
     let early_text = String::from_utf8_lossy(&early).to_string();
     assert!(early_text.starts_with("ICAP/1.0 200 "), "the head went out early: {early_text:?}");
-    assert!(early_text.contains("POST /up HTTP/1.1"), "with the unchanged HTTP head: {early_text}");
+    assert!(early_text.contains("HTTP/1.1 200 OK"), "with the unchanged HTTP head: {early_text}");
+    assert!(!early_text.contains("GET /report"), "a RESPMOD answer carries the response head only");
     // It names the policy that judges the request, as the service's OPTIONS does.
     let (options, _) = support::exchange_raw(
         server.addr,
-        b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n",
+        b"OPTIONS icap://127.0.0.1/respmod ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n",
         Duration::from_millis(500),
     );
     let istag = |text: &str| text.lines().find(|l| l.starts_with("ISTag: ")).map(str::to_string);
     let policy_istag = istag(&String::from_utf8_lossy(&options)).expect("OPTIONS names an ISTag");
     assert!(policy_istag.starts_with("ISTag: \"dlpgate-"), "{policy_istag}");
     assert_eq!(istag(&early_text), Some(policy_istag), "{early_text}");
-    let head_len = early_text.find("\r\n\r\n").unwrap() + 4;
-    let http_len = early_text[head_len..].find("\r\n\r\n").unwrap() + 4;
-    let trickled_first = &early[head_len + http_len..];
+    let trickled_first = &early[heads_len(&early, 1)..];
 
     // Further stalls: one body byte each, the body's own first bytes.
     std::thread::sleep(PAUSE);
@@ -131,7 +157,7 @@ fn a_stalled_client_gets_the_head_early_then_the_whole_echo() {
 #[test]
 fn a_block_after_an_early_head_aborts_without_the_content() {
     let server = Dlpgate::start(&["--early-head-after-ms", "150"]);
-    let mut conn = start_upload(&server, &text(2000, "first"));
+    let mut conn = start_download(&server, &text(2000, "first"));
     std::thread::sleep(PAUSE);
     let early = available(&mut conn, Duration::from_millis(200));
     assert!(early.starts_with(b"ICAP/1.0 200 "), "{:?}", String::from_utf8_lossy(&early));
@@ -140,9 +166,7 @@ fn a_block_after_an_early_head_aborts_without_the_content() {
     chunk(&mut end, b"card 4111 1111 1111 1111\n");
     end.extend_from_slice(b"0\r\n\r\n");
     conn.get_mut().write_all(&end).unwrap();
-    let head_end = early.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let http_end = early[head_end..].windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-    let mut rest = early[head_end + http_end..].to_vec();
+    let mut rest = early[heads_len(&early, 1)..].to_vec();
     conn.get_ref().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let closed = conn.read_to_end(&mut rest).is_ok();
     assert!(closed, "the connection is closed to abort the transfer");
@@ -154,7 +178,7 @@ fn a_block_after_an_early_head_aborts_without_the_content() {
 #[test]
 fn early_heads_can_be_turned_off() {
     let server = Dlpgate::start(&["--early-head-after-ms", "0"]);
-    let mut conn = start_upload(&server, &text(200, "first"));
+    let mut conn = start_download(&server, &text(200, "first"));
     std::thread::sleep(PAUSE);
     assert!(available(&mut conn, Duration::from_millis(200)).is_empty(), "nothing before the verdict");
     let mut end = Vec::new();
@@ -166,4 +190,54 @@ fn early_heads_can_be_turned_off() {
     assert!(head.starts_with("ICAP/1.0 200"), "{head}");
     let answer = available(&mut conn, Duration::from_secs(2));
     assert!(String::from_utf8_lossy(&answer).contains("403 Forbidden"), "the block page, as usual");
+}
+
+#[test]
+fn a_stalled_upload_never_gets_an_early_head() {
+    let server = Dlpgate::start(&["--early-head-after-ms", "150"]);
+    let mut conn = start_upload(&server, &text(2000, "first"));
+    std::thread::sleep(PAUSE);
+    assert!(available(&mut conn, Duration::from_millis(200)).is_empty(), "nothing before the verdict");
+    let mut end = Vec::new();
+    chunk(&mut end, b"card 4111 1111 1111 1111\n");
+    end.extend_from_slice(b"0\r\n\r\n");
+    conn.get_mut().write_all(&end).unwrap();
+    let answer = String::from_utf8_lossy(&available(&mut conn, Duration::from_secs(2))).to_string();
+    assert!(
+        answer.starts_with("ICAP/1.0 200") && answer.contains("403 Forbidden"),
+        "the block page: {answer}"
+    );
+}
+
+#[test]
+fn leading_bytes_that_hold_a_value_are_never_released() {
+    let server = Dlpgate::start(&["--early-head-after-ms", "150"]);
+    let filler = text(2000, "later");
+    // A card number in the first bytes; an SSN that only its hotword, further on, reveals; a
+    // clean start whose value comes 40 bytes in (the first 16 bytes would be harmless, but the
+    // run and what follows it are judged together).
+    let starts: [&[u8]; 3] = [
+        b"4111111111111111 is the card on file\n",
+        b"078051120 is the applicant's SSN\n",
+        b"Dear customer, your card 4111 1111 1111 1111 expires soon\n",
+    ];
+    for start in starts {
+        let mut first = start.to_vec();
+        first.extend_from_slice(&filler);
+        let mut conn = start_download(&server, &first);
+        std::thread::sleep(PAUSE);
+        let mut early = available(&mut conn, Duration::from_millis(200));
+        assert!(early.starts_with(b"ICAP/1.0 200 "), "{:?}", String::from_utf8_lossy(&early));
+        for _ in 0..3 {
+            std::thread::sleep(PAUSE);
+            early.extend(available(&mut conn, Duration::from_millis(200)));
+        }
+        let released = &early[heads_len(&early, 1)..];
+        assert!(
+            released.is_empty(),
+            "{:?}: nothing of the body before the verdict, got {:?}",
+            String::from_utf8_lossy(start),
+            String::from_utf8_lossy(released)
+        );
+    }
 }

@@ -322,3 +322,64 @@ fn configuration_errors_name_the_line() {
         "{err}"
     );
 }
+
+#[test]
+fn stalled_handshakes_time_out_and_cannot_keep_clients_out() {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let out = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+        .current_dir(d)
+        .args(["cert", "init", "--dir", ".", "--force"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend_port = backend.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in backend.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = [0u8; 1024];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    let _ = stream.write_all(&buf[..n]);
+                }
+            });
+        }
+    });
+    let port = free_port();
+    let conf = format!(
+        "[svc]\naccept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{backend_port}\ncert = {d}/server.crt\nkey = {d}/server.key\nCAfile = {d}/ca.crt\nverifyChain = yes\n",
+        d = d.display()
+    );
+    // stunnel's TIMEOUTbusy (300 s) no longer bounds the handshake: 10 s by default, 2 here.
+    let (_tunnel, _log) = start_tunnel(d, &conf, &["--handshake-timeout", "2", "--max-handshakes", "50"]);
+    wait_for_port(port, Duration::from_secs(10));
+    // More sockets that never start their handshake than there are handshake slots...
+    let idle: Vec<TcpStream> = (0..500).map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    // ...and one more, among the newest, which keeps its slot until its handshake times out.
+    let mut stalled = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let started = std::time::Instant::now();
+    let mut child = Command::new(require("openssl"))
+        .current_dir(d)
+        .args(["s_client", "-quiet", "-connect", &format!("127.0.0.1:{port}"), "-CAfile", "ca.crt"])
+        .args(["-cert", "client.crt", "-key", "client.key"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child.stdin.as_mut().unwrap().write_all(b"a real client\n").unwrap();
+    let mut echoed = vec![0u8; 14];
+    child.stdout.as_mut().unwrap().read_exact(&mut echoed).unwrap();
+    assert_eq!(&echoed, b"a real client\n", "served while 500 idle sockets sit on the port");
+    drop(child.stdin.take());
+    let _ = child.kill();
+    let _ = child.wait();
+    stalled.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut byte = [0u8; 1];
+    let _ = stalled.read(&mut byte);
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(1500) && took < Duration::from_secs(10), "closed after {took:?}");
+    drop(idle);
+}

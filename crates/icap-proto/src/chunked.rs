@@ -35,11 +35,15 @@ enum State {
 #[derive(Debug, Clone)]
 pub(crate) struct ChunkedDecoder {
     state: State,
+    /// Bytes of an unfinished chunk-size line or trailer block already searched for its end:
+    /// the next search resumes there, so a line that arrives one byte per read costs linear
+    /// time, not quadratic.
+    scanned: usize,
 }
 
 impl ChunkedDecoder {
     pub(crate) fn new() -> Self {
-        Self { state: State::Size }
+        Self { state: State::Size, scanned: 0 }
     }
 
     /// Consumes what it can from `buf`; `Ok(None)` means more bytes are needed.
@@ -47,7 +51,9 @@ impl ChunkedDecoder {
         loop {
             match self.state {
                 State::Size => {
-                    let Some(line) = take_line(buf, limits.max_chunk_line, "chunk-size line")? else {
+                    let Some(line) =
+                        take_line(buf, limits.max_chunk_line, "chunk-size line", &mut self.scanned)?
+                    else {
                         return Ok(None);
                     };
                     let (size, ieof) = parse_size_line(&line)?;
@@ -79,7 +85,7 @@ impl ChunkedDecoder {
                     Some(_) => return Err(ProtoError::bad("chunk data is longer than its chunk size")),
                 },
                 State::Trailers { ieof } => {
-                    let Some(len) = trailer_block_len(buf, limits.max_trailers)? else {
+                    let Some(len) = trailer_block_len(buf, limits.max_trailers, &mut self.scanned)? else {
                         return Ok(None);
                     };
                     let block = buf.split_to(len);
@@ -97,10 +103,14 @@ impl ChunkedDecoder {
 }
 
 /// Removes one line (without its line end) from `buf`, or waits for it within `limit` bytes.
-fn take_line(buf: &mut BytesMut, limit: usize, what: &str) -> Result<Option<BytesMut>> {
+/// `scanned` bytes were searched before (and are on return, when the line is not complete).
+fn take_line(buf: &mut BytesMut, limit: usize, what: &str, scanned: &mut usize) -> Result<Option<BytesMut>> {
     let window = &buf[..buf.len().min(limit + 1)];
-    match memchr::memchr(b'\n', window) {
+    let from = (*scanned).min(window.len());
+    inspected(window.len() - from);
+    match memchr::memchr(b'\n', &window[from..]).map(|p| from + p) {
         Some(pos) => {
+            *scanned = 0;
             let mut line = buf.split_to(pos + 1);
             line.truncate(pos);
             if line.last() == Some(&b'\r') {
@@ -108,9 +118,29 @@ fn take_line(buf: &mut BytesMut, limit: usize, what: &str) -> Result<Option<Byte
             }
             Ok(Some(line))
         }
-        None if buf.len() > limit => Err(ProtoError::too_large(format!("{what} longer than {limit} bytes"))),
-        None => Ok(None),
+        None if buf.len() > limit => {
+            *scanned = 0;
+            Err(ProtoError::too_large(format!("{what} longer than {limit} bytes")))
+        }
+        None => {
+            *scanned = window.len();
+            Ok(None)
+        }
     }
+}
+
+/// Counts bytes searched for line ends, so a test can check the work is linear.
+#[cfg(test)]
+fn inspected(n: usize) {
+    INSPECTED.with(|c| c.set(c.get() + n));
+}
+
+#[cfg(not(test))]
+fn inspected(_: usize) {}
+
+#[cfg(test)]
+thread_local! {
+    static INSPECTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Parses `1e`, `0; ieof` or `a;name=value`: the size, and whether `ieof` was among the extensions.
@@ -155,7 +185,8 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
 }
 
 /// Length of the trailer section including its final empty line, once it is all in `buf`.
-fn trailer_block_len(buf: &BytesMut, limit: usize) -> Result<Option<usize>> {
+/// The search resumes where the last one (`scanned`) stopped.
+fn trailer_block_len(buf: &BytesMut, limit: usize, scanned: &mut usize) -> Result<Option<usize>> {
     if buf.starts_with(b"\n") {
         return Ok(Some(1));
     }
@@ -165,13 +196,22 @@ fn trailer_block_len(buf: &BytesMut, limit: usize) -> Result<Option<usize>> {
     if buf.len() < 2 {
         return Ok(None);
     }
-    match crate::head::find_blank_line(buf, 0) {
-        Some(end) if end <= limit => Ok(Some(end)),
+    // A blank line can end up to 3 bytes before the end of what was searched.
+    let from = scanned.saturating_sub(3);
+    inspected(buf.len() - from.min(buf.len()));
+    match crate::head::find_blank_line(buf, from) {
+        Some(end) if end <= limit => {
+            *scanned = 0;
+            Ok(Some(end))
+        }
         Some(_) => Err(ProtoError::too_large(format!("trailers longer than {limit} bytes"))),
         None if buf.len() > limit => {
             Err(ProtoError::too_large(format!("trailers longer than {limit} bytes")))
         }
-        None => Ok(None),
+        None => {
+            *scanned = buf.len();
+            Ok(None)
+        }
     }
 }
 
@@ -224,6 +264,32 @@ mod tests {
             ChunkEvent::Last { ieof: false, trailers } => assert_eq!(trailers.get("x-checksum"), Some("1")),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn lines_that_arrive_one_byte_at_a_time_are_searched_once() {
+        let mut input = b"fff; name=".to_vec();
+        input.extend(std::iter::repeat_n(b'v', 3000));
+        input.extend_from_slice(b"\r\n");
+        input.extend(std::iter::repeat_n(b'a', 0xfff));
+        input.extend_from_slice(b"\r\n0\r\n");
+        for i in 0..100 {
+            input.extend_from_slice(format!("X-Trailer-{i}: {}\r\n", "v".repeat(140)).as_bytes());
+        }
+        input.extend_from_slice(b"\r\n");
+        INSPECTED.with(|c| c.set(0));
+        let mut dec = ChunkedDecoder::new();
+        let mut buf = BytesMut::new();
+        let mut last = None;
+        for &b in &input {
+            buf.extend_from_slice(&[b]);
+            while let Some(ev) = dec.decode(&mut buf, &Limits::default()).unwrap() {
+                last = Some(ev);
+            }
+        }
+        assert!(matches!(last, Some(ChunkEvent::Last { .. })), "{last:?}");
+        let inspected = INSPECTED.with(|c| c.get());
+        assert!(inspected < 4 * input.len(), "{inspected} bytes searched for {} bytes of input", input.len());
     }
 
     #[test]

@@ -99,6 +99,12 @@ impl RequestDecoder {
         matches!(self.state, BodyState::AwaitingContinue)
     }
 
+    /// True while the next event is a head: the buffer holds (part of) one, which a server
+    /// may want to account for.
+    pub fn is_reading_head(&self) -> bool {
+        matches!(self.state, BodyState::Idle)
+    }
+
     /// The server sent `100 Continue`: read the rest of the body.
     pub fn continue_after_preview(&mut self) {
         if self.is_awaiting_continue() {

@@ -4,7 +4,10 @@
 //! # Layout
 //!
 //! - [`server`]: accept loop, connection limits, graceful shutdown ([`server::Server`]); the
-//!   per-connection request loop; the [`server::Service`] trait and what a service returns.
+//!   per-connection request loop; the [`server::Service`] trait and what a service returns;
+//!   the bounds on what any client can cost: opening slots for unfinished handshakes
+//!   (`opening`), body rate and request deadline (`pace`), the process-wide memory and spool
+//!   budgets ([`server::ByteBudget`]).
 //! - [`client`]: connection pool per server, OPTIONS cache, preview and 204 handling.
 //! - [`tls`]: rustls settings for `icaps://`: credentials, client verification by chain or
 //!   pinned key, permission and expiry checks, reload.

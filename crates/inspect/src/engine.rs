@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::{scan_7z, scan_cfb, scan_zip, Ctx, Member, Node, State, TextNode};
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
-use crate::limits::{Budget, LimitKind, Limits};
+use crate::limits::{Budget, LimitKind, Limits, MemoryAccount};
 use crate::meta::MetaText;
 use crate::policy::{Method, Policy};
 use crate::verdict::{decide, Hits, Subject, Verdict};
@@ -52,12 +52,19 @@ pub enum PreviewDecision {
 pub struct Engine {
     policy: Arc<Policy>,
     limits: Limits,
+    memory: Option<Arc<dyn MemoryAccount>>,
 }
 
 impl Engine {
     /// An engine for `policy` with `limits` per object.
     pub fn new(policy: Arc<Policy>, limits: Limits) -> Self {
-        Self { policy, limits }
+        Self { policy, limits, memory: None }
+    }
+
+    /// Charges the buffers of every scan to `memory` (a server's process-wide budget).
+    pub fn with_memory(mut self, memory: Arc<dyn MemoryAccount>) -> Self {
+        self.memory = Some(memory);
+        self
     }
 
     /// The policy (its [`Policy::version`] belongs in the ISTag).
@@ -95,7 +102,7 @@ impl Engine {
     /// A streaming scanner for one object. Its `meta` texts are scanned at once.
     pub fn scanner(&self, ctx: ScanContext) -> Scanner {
         let root = Member { path: ctx.filename.clone().unwrap_or_default(), depth: 0 };
-        let mut budget = Budget::new(self.limits.clone());
+        let mut budget = Budget::new(self.limits.clone(), self.memory.clone());
         // Each content coding is a level of nesting: `gzip, gzip, ...` a thousand times must
         // not build a thousand decoders.
         let codings = ctx.content_encoding.as_deref().map_or(0, |e| e.split(',').count());
@@ -129,6 +136,18 @@ impl Engine {
     pub fn scan_bytes(&self, ctx: ScanContext, data: &[u8]) -> Verdict {
         let mut s = self.scanner(ctx);
         s.feed(data);
+        s.finish()
+    }
+
+    /// Scans `text` as plain text, whatever it looks like: no sniffing, decoding or
+    /// extraction, every detector of the policy over the bytes as they are. For a server
+    /// deciding whether a few raw bytes are harmless on their own (the early release of a
+    /// stalled download's first bytes).
+    pub fn scan_text(&self, ctx: ScanContext, text: &[u8]) -> Verdict {
+        let mut s = self.scanner(ctx);
+        let root = Member { path: s.ctx.filename.clone().unwrap_or_default(), depth: 0 };
+        s.node = Node::Text(Box::new(TextNode::new(root, Charset::Bytes, Markup::Plain)));
+        s.feed(text);
         s.finish()
     }
 
@@ -207,6 +226,13 @@ impl Scanner {
     /// bodies, tar and multipart uploads never buffer.
     pub fn is_buffering(&self) -> bool {
         self.node.is_buffering()
+    }
+
+    /// True while the object streams as text (or is still being sniffed): each chunk then
+    /// costs time in proportion to its size. Decoders, containers and held formats may cost
+    /// far more per input byte, and are better fed off an async worker.
+    pub fn is_plain_text(&self) -> bool {
+        self.node.is_plain_text()
     }
 
     /// True once a could-not-scan reason is known; further input is ignored.

@@ -76,7 +76,8 @@
 //! - [`meta`]: text besides the body (the request URL, file names), scanned first.
 //! - [`verdict`]: counts, evidence and the rule decision.
 //! - [`policy`]: the TOML policy format, validation with line numbers, the default policy.
-//! - [`limits`]: every limit with its named default, and the per-object budget.
+//! - [`limits`]: every limit with its named default, the per-object budget, and the
+//!   [`MemoryAccount`] a server charges held objects to.
 //! - `testkit` (feature `testkit`): a labelled corpus for tests of this crate and the server,
 //!   and office documents with text in each hiding place (`testkit::office`, `testkit::ole`,
 //!   `testkit::legacy`).
@@ -98,7 +99,7 @@ pub mod verdict;
 pub use detect::{Builtin, Confidence};
 pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
-pub use limits::{CouldNotScan, LimitKind, Limits};
+pub use limits::{CouldNotScan, LimitKind, Limits, MemoryAccount};
 pub use meta::MetaText;
 pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
 pub use verdict::{Decision, Evidence, RuleMatch, Verdict};

@@ -109,6 +109,9 @@ pub enum LimitKind {
     MaxCmapEntries,
     /// [`Limits::max_window_bytes`].
     MaxWindowBytes,
+    /// The process-wide memory budget ([`MemoryAccount`]) had no room: a server answers
+    /// "busy" rather than judging the object.
+    MaxMemory,
 }
 
 impl LimitKind {
@@ -124,6 +127,7 @@ impl LimitKind {
             Self::MaxPdfFonts => "max_pdf_fonts",
             Self::MaxCmapEntries => "max_cmap_entries",
             Self::MaxWindowBytes => "max_window_bytes",
+            Self::MaxMemory => "max_memory",
         }
     }
 }
@@ -185,6 +189,18 @@ impl std::fmt::Display for CouldNotScan {
     }
 }
 
+/// Memory shared by every scan of a process (a server's budget), charged before the engine
+/// lets a buffer grow: the object held for random access (zip, PDF, e-mail, RTF, in a body or
+/// inside a container). A refusal stops the scan with [`LimitKind::MaxMemory`]. What a scan
+/// took is given back when its [`Scanner`](crate::Scanner) is dropped. [`Limits`] stay the
+/// cap per object.
+pub trait MemoryAccount: Send + Sync + std::fmt::Debug {
+    /// Takes `n` more bytes; false when the budget cannot cover them.
+    fn try_charge(&self, n: u64) -> bool;
+    /// Gives `n` bytes back.
+    fn release(&self, n: u64);
+}
+
 /// Engine time below which a call is timed by the wall clock (a vDSO read) instead of the
 /// thread's CPU clock (a system call): small bodies are scanned in microseconds, where two
 /// system calls per call would cost more than the scan. Past it, the budget is precise.
@@ -204,10 +220,21 @@ pub(crate) struct Budget {
     /// the object has used [`PRECISE_CPU_AFTER`].
     call_start: Option<(Instant, Option<Duration>)>,
     pub stopped: Option<CouldNotScan>,
+    /// The process-wide memory this object's buffers are charged to, and what it took.
+    memory: Option<std::sync::Arc<dyn MemoryAccount>>,
+    charged: u64,
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        if let Some(memory) = &self.memory {
+            memory.release(self.charged);
+        }
+    }
 }
 
 impl Budget {
-    pub fn new(limits: Limits) -> Self {
+    pub fn new(limits: Limits, memory: Option<std::sync::Arc<dyn MemoryAccount>>) -> Self {
         Self {
             limits,
             members: 0,
@@ -216,7 +243,23 @@ impl Budget {
             cpu_spent: Duration::ZERO,
             call_start: None,
             stopped: None,
+            memory,
+            charged: 0,
         }
+    }
+
+    /// Charges `n` bytes a buffer is about to take to the process's memory; false (and
+    /// stops) when there is no room. Without a [`MemoryAccount`], always true.
+    pub fn charge_memory(&mut self, n: u64, member: &str) -> bool {
+        let Some(memory) = &self.memory else {
+            return !self.is_stopped();
+        };
+        if !memory.try_charge(n) {
+            self.limit(LimitKind::MaxMemory, member);
+            return false;
+        }
+        self.charged += n;
+        !self.is_stopped()
     }
 
     /// Marks the start of a call (feed/finish): CPU time is summed per call, because
@@ -300,12 +343,18 @@ impl Budget {
             self.limit(LimitKind::MaxBufferedBytes, member);
             return false;
         }
-        !self.is_stopped()
+        // What one object keeps besides its bytes counts against the process as well.
+        self.charge_memory(n, member)
     }
 
     /// Gives back bytes counted by [`hold`](Self::hold) that are no longer kept.
     pub fn release(&mut self, n: u64) {
         self.held = self.held.saturating_sub(n);
+        if let Some(memory) = &self.memory {
+            let back = n.min(self.charged);
+            memory.release(back);
+            self.charged -= back;
+        }
     }
 
     /// Judges one member's ratio of produced to consumed bytes.

@@ -3,13 +3,60 @@
 
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
+use icap::server::{ByteBudget, Lease};
 use inspect::{Engine, ScanContext, Scanner, Verdict};
 use sha2::{Digest, Sha256};
 
 /// Bytes kept aside while the scanner has not yet said whether it needs random access. The
 /// engine decides from the first 1 KiB; this leaves room for small first chunks.
 const PREFIX_KEEP: usize = 64 * 1024;
+
+/// Body bytes scanned after a run before the run may be released early: a candidate that
+/// starts in the run may extend [`inspect::detect::LOOKAHEAD`] bytes, and a hotword that
+/// decides it may sit [`inspect::detect::HOTWORD_WINDOW`] bytes past its end.
+pub const RELEASE_CONTEXT: usize = inspect::detect::LOOKAHEAD + inspect::detect::HOTWORD_WINDOW;
+
+/// The process-wide budgets a body scan takes its memory and spool space from.
+#[derive(Debug, Clone)]
+pub struct Room {
+    /// Memory: the kept prefix and a held body (the engine charges its own buffers too).
+    pub memory: ByteBudget,
+    /// Spool files on disk.
+    pub disk: ByteBudget,
+    /// How long to wait for either before answering "busy".
+    pub wait: Duration,
+}
+
+impl Room {
+    /// Budgets that never run out (tests, one-off scans).
+    pub fn unlimited() -> Self {
+        Self { memory: ByteBudget::new(u64::MAX), disk: ByteBudget::new(u64::MAX), wait: Duration::ZERO }
+    }
+}
+
+/// The engine's buffers, charged to the same memory budget (never waiting: a refusal stops
+/// the scan, and the request gets `503`).
+#[derive(Debug)]
+pub struct EngineMemory(pub ByteBudget);
+
+impl inspect::MemoryAccount for EngineMemory {
+    fn try_charge(&self, n: u64) -> bool {
+        self.0.try_take(n)
+    }
+
+    fn release(&self, n: u64) {
+        self.0.give(n);
+    }
+}
+
+/// The budgets stayed spent for the whole wait: the request gets `503`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overloaded;
+
+/// Steps in which memory is taken for the kept prefix.
+const MEMORY_STEP: u64 = 16 * 1024;
 
 /// A body being scanned.
 #[derive(Debug)]
@@ -23,6 +70,12 @@ pub struct BodyScan {
     /// memory at the end and is hashed only if an incident needs it.
     sha: Option<Sha256>,
     size: u64,
+    /// What this body holds of the budgets.
+    memory: Lease,
+    disk: Lease,
+    wait: Duration,
+    /// The memory budget refused to let the held body grow: it goes to disk now.
+    spill_now: bool,
 }
 
 /// The body's SHA-256, worked out only when asked for while the body is short (most bodies
@@ -56,6 +109,17 @@ enum Sink {
 impl BodyScan {
     /// A body scan for `ctx`; held bodies above `memory_threshold` go to a file in `spool_dir`.
     pub fn new(engine: Engine, ctx: ScanContext, memory_threshold: usize, spool_dir: PathBuf) -> Self {
+        Self::with_room(engine, ctx, memory_threshold, spool_dir, &Room::unlimited())
+    }
+
+    /// [`BodyScan::new`], with memory and spool space taken from `room`.
+    pub fn with_room(
+        engine: Engine,
+        ctx: ScanContext,
+        memory_threshold: usize,
+        spool_dir: PathBuf,
+        room: &Room,
+    ) -> Self {
         let scanner = Box::new(engine.scanner(ctx.clone()));
         Self {
             engine,
@@ -65,13 +129,58 @@ impl BodyScan {
             spool_dir,
             sha: None,
             size: 0,
+            memory: Lease::new(&room.memory),
+            disk: Lease::new(&room.disk),
+            wait: room.wait,
+            spill_now: false,
         }
+    }
+
+    /// Takes from the budgets what pushing `n` more bytes will hold, waiting a bounded time.
+    /// A held body that memory cannot cover goes to disk instead.
+    pub async fn make_room(&mut self, n: usize) -> Result<(), Overloaded> {
+        let disk_after = match &self.sink {
+            Sink::Streaming { prefix, .. } => {
+                // The prefix Vec may double past what it holds.
+                let after = (prefix.len() + n).min(PREFIX_KEEP) as u64 * 2;
+                let need = after.div_ceil(MEMORY_STEP) * MEMORY_STEP;
+                return if self.memory.grow_to(need, self.wait).await { Ok(()) } else { Err(Overloaded) };
+            }
+            Sink::Held { memory, file: None }
+                if !self.spill_now && memory.len() + n <= self.memory_threshold =>
+            {
+                let cap = held_capacity(memory.len(), memory.capacity(), n, self.memory_threshold) as u64;
+                if cap <= self.memory.held() || self.memory.try_grow(cap - self.memory.held()) {
+                    return Ok(());
+                }
+                self.spill_now = true;
+                memory.len() + n
+            }
+            Sink::Held { memory, file: None } => memory.len() + n,
+            Sink::Held { file: Some(_), .. } => self.size as usize + n,
+        };
+        if self.disk.grow_to(disk_after as u64, self.wait).await {
+            Ok(())
+        } else {
+            Err(Overloaded)
+        }
+    }
+
+    /// True when feeding the scanner may cost far more than the bytes fed (a decoder or a
+    /// container: better off the async workers).
+    pub fn feeds_heavily(&self) -> bool {
+        matches!(&self.sink, Sink::Streaming { scanner, .. } if !scanner.is_plain_text())
+    }
+
+    /// True when finishing is cheap: plain text, already scanned as it came.
+    pub fn finishes_cheaply(&self) -> bool {
+        matches!(&self.sink, Sink::Streaming { scanner, .. } if scanner.is_plain_text())
     }
 
     /// Takes the next piece of the body.
     pub fn push(&mut self, chunk: &[u8]) -> std::io::Result<()> {
         let spilling = matches!(&self.sink, Sink::Held { memory, file: None }
-            if memory.len() + chunk.len() > self.memory_threshold);
+            if self.spill_now || memory.len() + chunk.len() > self.memory_threshold);
         if self.sha.is_none() && (spilling || self.size + chunk.len() as u64 > PREFIX_KEEP as u64) {
             // Everything so far is still whole in memory: the prefix or the held bytes.
             let mut sha = Sha256::new();
@@ -103,7 +212,11 @@ impl BodyScan {
                 if let Some(file) = file {
                     return file.write_all(chunk);
                 }
-                if memory.len() + chunk.len() <= self.memory_threshold {
+                if !self.spill_now && memory.len() + chunk.len() <= self.memory_threshold {
+                    // Grown as make_room charged it.
+                    let cap =
+                        held_capacity(memory.len(), memory.capacity(), chunk.len(), self.memory_threshold);
+                    memory.reserve_exact(cap - memory.len());
                     memory.extend_from_slice(chunk);
                     return Ok(());
                 }
@@ -113,8 +226,35 @@ impl BodyScan {
                 spill.write_all(chunk)?;
                 *memory = Vec::new();
                 *file = Some(spill);
+                self.memory.clear();
                 Ok(())
             }
+        }
+    }
+
+    /// How many leading body bytes may go to the client ahead of the verdict (at most `max`):
+    /// the first `max` bytes and [`RELEASE_CONTEXT`] bytes after them, scanned on their own as
+    /// plain text and as the body's own type, must match no detector of the policy at any
+    /// confidence. So no released run holds a value a detector would report, even one that
+    /// needs a hotword nearby or a custom regex's few characters. 0 until that much of the
+    /// body has arrived, and whenever anything matched.
+    pub fn releasable_prefix(&self, max: usize) -> usize {
+        let kept = match &self.sink {
+            Sink::Streaming { prefix, .. } => &prefix[..],
+            Sink::Held { memory, file: None } => &memory[..],
+            Sink::Held { file: Some(_), .. } => return 0,
+        };
+        let window = &kept[..kept.len().min(max + RELEASE_CONTEXT)];
+        let Some(release) = window.len().checked_sub(RELEASE_CONTEXT).filter(|&n| n > 0) else {
+            return 0;
+        };
+        let clean = |verdict: Verdict| verdict.counts.is_empty();
+        if clean(self.engine.scan_text(self.ctx.clone(), window))
+            && clean(self.engine.scan_bytes(self.ctx.clone(), window))
+        {
+            release.min(max)
+        } else {
+            0
         }
     }
 
@@ -153,6 +293,16 @@ impl BodyScan {
         };
         Ok((verdict, digest, self.size))
     }
+}
+
+/// The capacity a held body's Vec (`len` bytes in `capacity`) grows to when `n` bytes are
+/// added: doubling, within the threshold.
+fn held_capacity(len: usize, capacity: usize, n: usize, threshold: usize) -> usize {
+    let after = len + n;
+    if capacity >= after {
+        return capacity;
+    }
+    after.max(capacity * 2).min(threshold).max(after)
 }
 
 #[cfg(test)]

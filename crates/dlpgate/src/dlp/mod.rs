@@ -5,21 +5,23 @@
 pub mod block;
 pub mod body;
 pub mod context;
+pub mod pool;
 pub mod stats;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use icap::server::{Exchange, Outcome, Service};
+use icap::server::{BodyEvent, Exchange, Outcome, Service};
 use icap_proto::{Headers, Method, ServiceOptions};
-use inspect::{Decision, Engine, Limits, Policy, PreviewDecision, Verdict};
+use inspect::{CouldNotScan, Decision, Engine, LimitKind, Limits, Policy, PreviewDecision, Verdict};
 
 use crate::echo::echo_options;
 use crate::store::durable::IncidentRecorder;
 use crate::store::{EvidenceRecord, Incident};
-use body::BodyScan;
+use body::{BodyScan, EngineMemory, Room};
 use context::{identity, scan_context, Identity};
+use pool::{PoolError, ScanPool};
 use stats::ServeMetrics;
 
 /// Blocking (the seed's "Mode: Blocking") or monitor-only.
@@ -54,6 +56,10 @@ pub struct DlpSettings {
     pub memory_threshold: usize,
     /// Where spooled bodies go (anonymous files, gone when closed).
     pub spool_dir: PathBuf,
+    /// The process-wide memory and spool budgets (shared with the ICAP server).
+    pub room: Room,
+    /// Threads for engine work that can take long.
+    pub scan_threads: usize,
 }
 
 /// Default for [`DlpSettings::memory_threshold`]: 8 MiB.
@@ -81,6 +87,7 @@ pub struct DlpService {
     echo: Arc<ServiceOptions>,
     recorder: Arc<IncidentRecorder>,
     metrics: Arc<ServeMetrics>,
+    pool: ScanPool,
 }
 
 impl DlpService {
@@ -93,7 +100,8 @@ impl DlpService {
         let state = build_state(&settings)?;
         let echo =
             Arc::new(echo_options("echo", vec![Method::Reqmod, Method::Respmod], settings.max_connections));
-        Ok(Self { settings, state: RwLock::new(Arc::new(state)), echo, recorder, metrics })
+        let pool = ScanPool::new(settings.scan_threads, settings.room.wait);
+        Ok(Self { settings, state: RwLock::new(Arc::new(state)), echo, recorder, metrics, pool })
     }
 
     fn current(&self) -> Arc<PolicyState> {
@@ -127,12 +135,14 @@ impl DlpService {
             return Outcome::allow();
         }
         let started = Instant::now();
-        let mut body = BodyScan::new(
+        let mut body = BodyScan::with_room(
             state.engine.clone(),
             ctx.clone(),
             self.settings.memory_threshold,
             self.settings.spool_dir.clone(),
+            &self.settings.room,
         );
+        let mut released = 0;
         if request.preview.is_some() {
             let mut head = Vec::new();
             loop {
@@ -141,9 +151,10 @@ impl DlpService {
                         // The exemption looks at the first bytes only; the body scan has them all.
                         let room = inspect::identify::SNIFF_LEN.saturating_sub(head.len());
                         head.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                        if let Err(e) = body.push(&chunk) {
-                            return spool_error(&e);
-                        }
+                        body = match self.take(body, chunk).await {
+                            Ok(body) => body,
+                            Err(outcome) => return outcome,
+                        };
                     }
                     Ok(None) => break,
                     Err(e) => return body_error(&e),
@@ -155,35 +166,70 @@ impl DlpService {
             }
         }
         loop {
-            match exchange.next_chunk().await {
-                Ok(Some(chunk)) => {
-                    if let Err(e) = body.push(&chunk) {
-                        return spool_error(&e);
-                    }
+            match exchange.next_body_event().await {
+                Ok(BodyEvent::Data(chunk)) => {
+                    body = match self.take(body, chunk).await {
+                        Ok(body) => body,
+                        Err(outcome) => return outcome,
+                    };
                 }
-                Ok(None) => break,
+                Ok(BodyEvent::Stalled) => {
+                    // A stalled RESPMOD whose answer head went out early: only leading bytes
+                    // that are harmless on their own may move it along.
+                    released = released.max(body.releasable_prefix(icap::server::MAX_TRICKLE_BYTES));
+                    exchange.release_early(released);
+                }
+                Ok(_) => break,
                 Err(e) => return body_error(&e),
             }
         }
-        // A streamed body has been scanned as it came; finishing it is cheap. Scanning a held
-        // zip or PDF can take a while: that goes off the async workers.
-        let finished = if body.is_streaming() {
+        // Text streamed through the scanner as it came; finishing it is cheap. Scanning a held
+        // zip or PDF, or what a decoder or container still holds, can take a while: that goes
+        // to a scan thread.
+        let finished = if body.finishes_cheaply() {
             Ok(body.finish())
         } else {
-            tokio::task::spawn_blocking(move || body.finish()).await
+            self.pool.run(move || body.finish()).await
         };
         let (verdict, sha256, size) = match finished {
             Ok(Ok(done)) => done,
             Ok(Err(e)) => return spool_error(&e),
-            Err(e) => {
-                tracing::error!(error = %e, "the engine failed");
-                return Outcome::Error { status: 500, reason: "content inspection failed".to_string() };
-            }
+            Err(e) => return pool_error(e),
         };
+        if matches!(verdict.could_not_scan, Some(CouldNotScan::Limit { limit: LimitKind::MaxMemory, .. })) {
+            // Not a judgement of the content: the server had no memory for it just now.
+            return self.overloaded();
+        }
         let service = request.head.service().to_string();
         self.metrics.scanned(size, started.elapsed());
         let tls_subject = exchange.peer().tls_subject.clone();
         self.decide(request, tls_subject, &service, &who, verdict, sha256, size).await
+    }
+
+    /// Takes the next piece of the body: room in the budgets first (a bounded wait), then the
+    /// scanner, on a scan thread when a decoder or container may make it costly.
+    async fn take(&self, mut body: BodyScan, chunk: bytes::Bytes) -> Result<BodyScan, Outcome> {
+        if body.make_room(chunk.len()).await.is_err() {
+            return Err(self.overloaded());
+        }
+        let pushed = if body.feeds_heavily() {
+            match self.pool.run(move || (body.push(&chunk), body)).await {
+                Ok(done) => done,
+                Err(e) => return Err(pool_error(e)),
+            }
+        } else {
+            (body.push(&chunk), body)
+        };
+        match pushed {
+            (Ok(()), body) => Ok(body),
+            (Err(e), _) => Err(spool_error(&e)),
+        }
+    }
+
+    /// The `503` of a spent budget.
+    fn overloaded(&self) -> Outcome {
+        self.metrics.overloaded();
+        Outcome::Error { status: 503, reason: "server busy: memory or spool budget exhausted".to_string() }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -281,6 +327,18 @@ fn body_error(e: &icap::server::BodyError) -> Outcome {
     Outcome::Error { status: 400, reason: e.to_string() }
 }
 
+fn pool_error(e: PoolError) -> Outcome {
+    match e {
+        PoolError::Busy => {
+            Outcome::Error { status: 503, reason: "server busy: no scan thread free".to_string() }
+        }
+        PoolError::Failed => {
+            tracing::error!("the engine failed");
+            Outcome::Error { status: 500, reason: "content inspection failed".to_string() }
+        }
+    }
+}
+
 fn spool_error(e: &std::io::Error) -> Outcome {
     tracing::error!(error = %e, "cannot spool a body for scanning");
     Outcome::Error { status: 500, reason: "cannot spool the body for scanning".to_string() }
@@ -295,7 +353,8 @@ fn build_state(settings: &DlpSettings) -> anyhow::Result<PolicyState> {
             Policy::from_toml_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
     };
-    let engine = Engine::new(Arc::new(policy), settings.limits.clone());
+    let memory = Arc::new(EngineMemory(settings.room.memory.clone()));
+    let engine = Engine::new(Arc::new(policy), settings.limits.clone()).with_memory(memory);
     let options = |name: &str, method: Method| {
         let mut o = echo_options(name, vec![method], settings.max_connections);
         let version = engine.policy().version();

@@ -48,6 +48,11 @@ pub struct ServeMetrics {
     open_connections: Gauge,
     tls_failures: Family<ReasonLabels, Counter>,
     store_errors: Counter,
+    overloaded: Counter,
+    memory_in_use: Gauge,
+    spool_in_use: Gauge,
+    /// The memory and spool budgets, read into the gauges as requests are answered.
+    budgets: std::sync::OnceLock<(icap::server::ByteBudget, icap::server::ByteBudget)>,
 }
 
 impl Default for ServeMetrics {
@@ -61,6 +66,10 @@ impl Default for ServeMetrics {
             open_connections: Gauge::default(),
             tls_failures: Family::default(),
             store_errors: Counter::default(),
+            overloaded: Counter::default(),
+            memory_in_use: Gauge::default(),
+            spool_in_use: Gauge::default(),
+            budgets: std::sync::OnceLock::new(),
         }
     }
 }
@@ -85,6 +94,31 @@ impl ServeMetrics {
         r.register("open_connections", "ICAP connections open now", self.open_connections.clone());
         r.register("tls_handshake_failures", "Failed TLS handshakes, by reason", self.tls_failures.clone());
         r.register("store_errors", "Incidents that could not be recorded", self.store_errors.clone());
+        r.register(
+            "overloaded",
+            "Requests answered 503 because the memory or spool budget, or the scan threads, stayed busy",
+            self.overloaded.clone(),
+        );
+        r.register(
+            "memory_budget_used_bytes",
+            "Bytes of the --max-memory budget in use",
+            self.memory_in_use.clone(),
+        );
+        r.register(
+            "spool_budget_used_bytes",
+            "Bytes of the --max-spool budget in use",
+            self.spool_in_use.clone(),
+        );
+    }
+
+    /// Reports what the budgets hold in the gauges from now on.
+    pub fn watch_budgets(&self, memory: icap::server::ByteBudget, spool: icap::server::ByteBudget) {
+        let _ = self.budgets.set((memory, spool));
+    }
+
+    /// One request answered 503 for a spent budget.
+    pub fn overloaded(&self) {
+        self.overloaded.inc();
     }
 
     /// One answered request.
@@ -97,6 +131,10 @@ impl ServeMetrics {
             })
             .inc();
         self.request_seconds.observe(record.elapsed.as_secs_f64());
+        if let Some((memory, spool)) = self.budgets.get() {
+            self.memory_in_use.set(memory.in_use() as i64);
+            self.spool_in_use.set(spool.in_use() as i64);
+        }
     }
 
     /// One verdict.

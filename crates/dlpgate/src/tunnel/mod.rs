@@ -45,6 +45,25 @@ pub struct TunnelArgs {
     /// connection; more carry more traffic.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Connections tunnelled at once, over all services; more are closed at once.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_CONNECTIONS)]
+    pub max_connections: usize,
+    /// TLS handshakes from clients under way at once, apart from --max-connections; when full,
+    /// the oldest is dropped to make room.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_MAX_HANDSHAKES)]
+    pub max_handshakes: usize,
+    /// Seconds a TLS handshake (with a client or a backend) may take; a shorter TIMEOUTbusy
+    /// wins.
+    #[arg(long, default_value_t = icap::server::ServerConfig::DEFAULT_TLS_HANDSHAKE_TIMEOUT.as_secs())]
+    pub handshake_timeout: u64,
+}
+
+/// The caps every service of the tunnel shares.
+#[derive(Debug, Clone)]
+struct Caps {
+    connections: Arc<tokio::sync::Semaphore>,
+    opening: icap::server::OpeningSlots,
+    handshake_timeout: std::time::Duration,
 }
 
 /// The log filter for stunnel's `debug` level (a syslog name or number).
@@ -148,11 +167,16 @@ async fn serve(args: TunnelArgs, config: TunnelConfig) -> anyhow::Result<()> {
     }
     let shutdown = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let caps = Caps {
+        connections: Arc::new(tokio::sync::Semaphore::new(args.max_connections.max(1))),
+        opening: icap::server::OpeningSlots::new(args.max_handshakes),
+        handshake_timeout: std::time::Duration::from_secs(args.handshake_timeout.max(1)),
+    };
     for service in services {
         if let Mode::Server(tls) = &service.mode {
             tokio::spawn(crate::serve::reload_on_sighup(tls.clone()));
         }
-        tasks.spawn(accept_loop(service, metrics.clone(), shutdown.clone(), tasks.clone()));
+        tasks.spawn(accept_loop(service, metrics.clone(), shutdown.clone(), tasks.clone(), caps.clone()));
     }
     crate::serve::shutdown_signal().await;
     shutdown.cancel();
@@ -180,6 +204,7 @@ async fn accept_loop(
     metrics: TunnelMetrics,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    caps: Caps,
 ) {
     let service = Arc::new(service);
     loop {
@@ -196,28 +221,72 @@ async fn accept_loop(
             }
         };
         let _ = stream.set_nodelay(true);
-        let (service, metrics) = (service.clone(), metrics.clone());
+        // A client that must still finish a TLS handshake takes an opening slot first; one
+        // that needs none takes its connection slot now.
+        let stage = match service.mode {
+            Mode::Server(_) => {
+                let (opening, evicted) = caps.opening.admit();
+                if evicted {
+                    tracing::debug!(service = %service.conf.name, "handshakes full: the oldest was dropped");
+                }
+                Stage::Opening(opening)
+            }
+            Mode::Client(_) => match caps.connections.clone().try_acquire_owned() {
+                Ok(permit) => Stage::Open(permit),
+                Err(_) => {
+                    tracing::warn!(service = %service.conf.name, %peer, "connection limit reached; closing");
+                    continue;
+                }
+            },
+        };
+        let (service, metrics, caps) = (service.clone(), metrics.clone(), caps.clone());
         tasks.spawn(async move {
             let labels = ServiceLabels { service: service.conf.name.clone() };
             metrics.connections.get_or_create(&labels).inc();
             metrics.open_connections.get_or_create(&labels).inc();
-            handle(&service, stream, peer, &metrics).await;
+            handle(&service, stream, peer, &metrics, &caps, stage).await;
             metrics.open_connections.get_or_create(&labels).dec();
         });
     }
 }
 
-async fn handle(service: &Service, stream: TcpStream, peer: SocketAddr, metrics: &TunnelMetrics) {
+/// Where a connection stands when its task starts.
+enum Stage {
+    /// A TLS handshake from the client is still to come.
+    Opening(icap::server::OpeningSlot),
+    /// Holding its connection slot (freed when the connection ends).
+    Open(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit),
+}
+
+async fn handle(
+    service: &Service,
+    stream: TcpStream,
+    peer: SocketAddr,
+    metrics: &TunnelMetrics,
+    caps: &Caps,
+    stage: Stage,
+) {
     let conf = &service.conf;
     let timeouts = Timeouts { idle: conf.timeout_idle, close: conf.timeout_close };
+    let handshake_timeout = caps.handshake_timeout.min(conf.timeout_busy);
     let local = stream.local_addr().unwrap_or(peer);
     match &service.mode {
         Mode::Server(tls) => {
+            let Stage::Opening(opening) = stage else { return };
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-            let tls_stream = match tokio::time::timeout(conf.timeout_busy, acceptor.accept(stream)).await {
+            let handshake = tokio::select! {
+                h = tokio::time::timeout(handshake_timeout, acceptor.accept(stream)) => h,
+                () = opening.evicted.cancelled() => return handshake_failed(metrics, conf, peer, "evicted"),
+            };
+            drop(opening);
+            let tls_stream = match handshake {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => return handshake_failed(metrics, conf, peer, &e.to_string()),
                 Err(_) => return handshake_failed(metrics, conf, peer, "timeout"),
+            };
+            let Ok(_permit) = caps.connections.clone().try_acquire_owned() else {
+                tracing::warn!(service = %conf.name, %peer, "connection limit reached; closing");
+                return;
             };
             let Some((mut backend, addr)) = connect_backend(service, metrics).await else { return };
             if conf.proxy_protocol && !send_proxy_header(&mut backend, peer, local).await {
@@ -227,6 +296,7 @@ async fn handle(service: &Service, stream: TcpStream, peer: SocketAddr, metrics:
             tracing::debug!(service = %conf.name, %peer, backend = %addr, up, down, "connection closed");
         }
         Mode::Client(client) => {
+            let _permit = stage;
             let Some((mut backend, addr)) = connect_backend(service, metrics).await else { return };
             if conf.proxy_protocol && !send_proxy_header(&mut backend, peer, local).await {
                 return;
@@ -234,7 +304,7 @@ async fn handle(service: &Service, stream: TcpStream, peer: SocketAddr, metrics:
             let name = server_name(conf, &addr);
             let connector = tokio_rustls::TlsConnector::from(client.clone());
             let tls_stream =
-                match tokio::time::timeout(conf.timeout_busy, connector.connect(name, backend)).await {
+                match tokio::time::timeout(handshake_timeout, connector.connect(name, backend)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => return handshake_failed(metrics, conf, peer, &e.to_string()),
                     Err(_) => return handshake_failed(metrics, conf, peer, "timeout"),
@@ -263,6 +333,8 @@ fn handshake_failed(metrics: &TunnelMetrics, conf: &ServiceConf, peer: SocketAdd
 fn classify(error: &str) -> &'static str {
     if error == "timeout" {
         "timeout"
+    } else if error == "evicted" {
+        "evicted"
     } else if error.contains("no certificates") || error.contains("CertificateRequired") {
         "no_client_certificate"
     } else if error.contains("Expired") {

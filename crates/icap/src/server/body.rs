@@ -7,16 +7,26 @@ use bytes::Bytes;
 use icap_proto::{ProtoError, Request, RequestEvent};
 use tokio::time::Instant;
 
+use super::pace::{Late, Pace};
 use super::spool::Spool;
 use super::wire::{Wire, WireError};
 
 /// Why the body could not be read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum BodyError {
     /// The client broke the chunked framing or the preview rules.
     Protocol(ProtoError),
     /// The client sent nothing for the read timeout.
     Timeout,
+    /// The body arrived slower than the minimum rate
+    /// ([`ServerConfig::min_body_rate`](super::ServerConfig::min_body_rate)).
+    TooSlow,
+    /// The request deadline passed
+    /// ([`ServerConfig::request_deadline`](super::ServerConfig::request_deadline)).
+    DeadlinePassed,
+    /// The memory or spool budget stayed spent for the overload wait (answered `503`).
+    Overloaded,
     /// The client closed the connection mid-body.
     Closed,
     /// The socket or the spool file failed.
@@ -28,6 +38,9 @@ impl fmt::Display for BodyError {
         match self {
             BodyError::Protocol(e) => write!(f, "{e}"),
             BodyError::Timeout => f.write_str("client sent nothing within the read timeout"),
+            BodyError::TooSlow => f.write_str(Late::TooSlow.reason()),
+            BodyError::DeadlinePassed => f.write_str(Late::Deadline.reason()),
+            BodyError::Overloaded => f.write_str(OVERLOADED),
             BodyError::Closed => f.write_str("client closed the connection mid-body"),
             BodyError::Io(e) => write!(f, "i/o error: {e}"),
         }
@@ -36,11 +49,37 @@ impl fmt::Display for BodyError {
 
 impl std::error::Error for BodyError {}
 
+/// The `X-Error-Reason` of a `503` for a spent budget.
+pub(crate) const OVERLOADED: &str = "server busy: memory or spool budget exhausted";
+
+impl From<Late> for BodyError {
+    fn from(late: Late) -> Self {
+        BodyError::from(WireError::Late(late))
+    }
+}
+
+impl BodyError {
+    /// How the connection answers a body that broke this way.
+    fn to_wire(&self) -> WireError {
+        match self {
+            BodyError::Protocol(e) => WireError::Proto(e.clone()),
+            BodyError::Timeout => WireError::Late(Late::ReadTimeout),
+            BodyError::TooSlow => WireError::Late(Late::TooSlow),
+            BodyError::DeadlinePassed => WireError::Late(Late::Deadline),
+            BodyError::Overloaded => WireError::Overloaded,
+            BodyError::Closed | BodyError::Io(_) => WireError::UnexpectedEof,
+        }
+    }
+}
+
 impl From<WireError> for BodyError {
     fn from(e: WireError) -> Self {
         match e {
             WireError::Proto(p) => BodyError::Protocol(p),
-            WireError::Timeout => BodyError::Timeout,
+            WireError::Timeout | WireError::Late(Late::ReadTimeout) => BodyError::Timeout,
+            WireError::Late(Late::TooSlow) => BodyError::TooSlow,
+            WireError::Late(Late::Deadline) => BodyError::DeadlinePassed,
+            WireError::Overloaded => BodyError::Overloaded,
             WireError::UnexpectedEof => BodyError::Closed,
             WireError::Io(e) => BodyError::Io(e),
             WireError::PreviewUndecided => {
@@ -62,7 +101,7 @@ enum State {
 #[derive(Debug)]
 pub struct Body<'c> {
     wire: &'c mut Wire,
-    read_timeout: Duration,
+    pace: Pace,
     state: State,
     has_body: bool,
     preview: bool,
@@ -70,6 +109,11 @@ pub struct Body<'c> {
     spool: Option<Spool>,
     read_bytes: u64,
     early_head: Option<EarlyHead<'c>>,
+    /// When the read under way gives up, kept across reported stalls.
+    read_deadline: Option<Instant>,
+    /// How the body broke, when it did: the connection answers that, whatever the service
+    /// made of the error.
+    broken: Option<WireError>,
     /// The ISTag the service named for this request ([`Exchange::set_istag`](super::Exchange)).
     istag: Option<String>,
 }
@@ -87,38 +131,68 @@ pub(crate) struct EarlyHead<'c> {
     pub(crate) sent: bool,
     /// Body bytes sent ahead of the verdict, one per further stall.
     pub(crate) trickled: usize,
+    /// Leading body bytes the service cleared for release ahead of the verdict
+    /// ([`Exchange::release_early`](super::Exchange::release_early)); none by default.
+    pub(crate) releasable: usize,
+    /// A stall was reported to the service ([`BodyEvent::Stalled`]); the next read may trickle
+    /// one byte within what the service then cleared.
+    pub(crate) stall_reported: bool,
     /// The service decided: the answer is under way, nothing more goes out early.
     pub(crate) decided: bool,
 }
 
 /// At most this many body bytes go out ahead of the verdict, one per stall after the early
-/// head: Squid 5 can stall again near a body's end until the answer moves, and only body
-/// bytes move it. A block aborts the transfer, so the client holds at most these few leading
-/// bytes (a file's magic number), never content past them.
+/// head, and only bytes the service cleared ([`Exchange::release_early`](super::Exchange)):
+/// Squid 5 can stall again near a body's end until the answer moves, and only body bytes move
+/// it. A block aborts the transfer, so the client holds at most these few leading bytes.
 pub const MAX_TRICKLE_BYTES: usize = 16;
 
+/// What the body brought next ([`Exchange::next_body_event`](super::Exchange::next_body_event)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyEvent {
+    /// Body bytes.
+    Data(Bytes),
+    /// The body is complete.
+    End,
+    /// The client paused mid-body after the answer head went out early, and one more leading
+    /// body byte could move the answer along: the service may clear bytes for it with
+    /// [`Exchange::release_early`](super::Exchange::release_early), then reads on.
+    Stalled,
+}
+
+/// What one read of the body gave.
+enum Read {
+    Data(Bytes),
+    /// The preview or the body ended.
+    Ended,
+    Stalled,
+}
+
 impl<'c> Body<'c> {
-    /// `has_body` false makes an empty, complete body. `spool_limit` set keeps what is read
-    /// (in memory up to the limit, then on disk) for an echo.
+    /// `has_body` false makes an empty, complete body. `spool` set keeps what is read
+    /// (in memory up to its limit, then on disk) for an echo.
     pub(crate) fn new(
         wire: &'c mut Wire,
         has_body: bool,
         preview: bool,
-        read_timeout: Duration,
-        spool_limit: Option<usize>,
+        pace: Pace,
+        spool: Option<Spool>,
         early_head: Option<EarlyHead<'c>>,
     ) -> Self {
         Self {
             wire,
-            read_timeout,
+            pace,
             // Without a body the decoder still reports the message's end, which is read here.
             state: State::Open,
             has_body,
             preview,
             continued: false,
-            spool: spool_limit.map(Spool::new),
+            spool,
             read_bytes: 0,
             early_head,
+            read_deadline: None,
+            broken: None,
             istag: None,
         }
     }
@@ -171,6 +245,9 @@ impl<'c> Body<'c> {
             self.wire.mid_response = true;
             tracing::debug!(read = self.read_bytes, "client paused mid-body: answer head sent early");
         } else {
+            if early.trickled >= early.releasable.min(MAX_TRICKLE_BYTES) {
+                return Ok(()); // nothing cleared for release
+            }
             let next = self.spool.as_ref().and_then(|s| s.byte_in_memory(early.trickled));
             let Some(byte) = next else {
                 early.trickled = MAX_TRICKLE_BYTES; // nothing in memory to send: stop trying
@@ -184,7 +261,7 @@ impl<'c> Body<'c> {
                 "client paused again: one body byte sent"
             );
         }
-        self.wire.flush(self.read_timeout).await.map_err(BodyError::Io)
+        self.wire.flush(self.pace.read_timeout()).await.map_err(BodyError::Io)
     }
 
     pub(crate) fn in_preview(&self) -> bool {
@@ -210,58 +287,126 @@ impl<'c> Body<'c> {
         if !self.in_preview() || self.state != State::Open {
             return Ok(None);
         }
-        self.read_event().await
+        match self.read_event(false).await? {
+            Read::Data(data) => Ok(Some(data)),
+            Read::Ended | Read::Stalled => Ok(None),
+        }
     }
 
     /// Next piece of the body, sending `100 Continue` when the preview is used up.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
+        match self.next_event(false).await? {
+            BodyEvent::Data(data) => Ok(Some(data)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Like [`Body::next_chunk`], but a stall after an early head is reported.
+    pub(crate) async fn next_event(&mut self, report_stalls: bool) -> Result<BodyEvent, BodyError> {
         loop {
             match self.state {
-                State::Complete => return Ok(None),
+                State::Complete => return Ok(BodyEvent::End),
                 State::PreviewEnded => {
                     icap_proto::encode_continue(&mut self.wire.wbuf);
-                    self.wire.flush(self.read_timeout).await.map_err(BodyError::Io)?;
+                    self.wire.flush(self.pace.read_timeout()).await.map_err(BodyError::Io)?;
                     self.wire.decoder.continue_after_preview();
                     self.continued = true;
                     self.state = State::Open;
                 }
-                State::Open => {
-                    if let Some(data) = self.read_event().await? {
-                        return Ok(Some(data));
-                    }
-                }
+                State::Open => match self.read_event(report_stalls).await? {
+                    Read::Data(data) => return Ok(BodyEvent::Data(data)),
+                    Read::Stalled => return Ok(BodyEvent::Stalled),
+                    Read::Ended => {}
+                },
             }
         }
     }
 
-    async fn read_event(&mut self) -> Result<Option<Bytes>, BodyError> {
-        let deadline = Instant::now() + self.read_timeout;
-        // While the answer may still move along early, wait in steps of its stall time.
+    /// Clears the first `n` body bytes for release ahead of the verdict (never fewer than
+    /// before).
+    pub(crate) fn release_early(&mut self, n: usize) {
+        if let Some(early) = self.early_head.as_mut() {
+            early.releasable = early.releasable.max(n);
+        }
+    }
+
+    async fn read_event(&mut self, report_stalls: bool) -> Result<Read, BodyError> {
+        let read = self.read_event_timed(report_stalls).await;
+        if let Err(e) = &read {
+            self.broken.get_or_insert_with(|| e.to_wire());
+        }
+        read
+    }
+
+    /// How the body broke, if it did.
+    pub(crate) fn take_broken(&mut self) -> Option<WireError> {
+        self.broken.take()
+    }
+
+    async fn read_event_timed(&mut self, report_stalls: bool) -> Result<Read, BodyError> {
+        if self.early_head.as_ref().is_some_and(|e| e.stall_reported) {
+            // The stall reported last time: the service has had its say on what may go.
+            if let Some(early) = self.early_head.as_mut() {
+                early.stall_reported = false;
+            }
+            self.move_answer_along().await?;
+        }
         let event = loop {
-            let Some(after) = self.early_head_due() else {
-                break self.wire.next_event(deadline).await?;
+            let now = Instant::now();
+            // The wait for the next event survives a reported stall: reporting one never
+            // extends it.
+            let read_deadline = *self.read_deadline.get_or_insert(now + self.pace.read_timeout());
+            let mut until = self.pace.wait_until(now, read_deadline);
+            // While the answer may still move along early, wait in steps of its stall time.
+            let stall = self.early_head_due().map(|after| now + after).filter(|step| *step < until);
+            if let Some(step) = stall {
+                until = step;
+            }
+            let result = self.wire.next_event(until).await;
+            let bytes = match &result {
+                Ok(Some(RequestEvent::Data(data))) => data.len() as u64,
+                _ => 0,
             };
-            let step = (Instant::now() + after).min(deadline);
-            match self.wire.next_event(step).await {
-                Err(WireError::Timeout) if step < deadline => self.move_answer_along().await?,
+            self.pace.waited(now.elapsed(), bytes)?;
+            match result {
+                Err(WireError::Timeout) => {
+                    let now = Instant::now();
+                    if let Some(late) = self.pace.expired(now, read_deadline) {
+                        return Err(late.into());
+                    }
+                    if stall.is_some_and(|step| now >= step) {
+                        if report_stalls && self.early_head_sent() {
+                            if let Some(early) = self.early_head.as_mut() {
+                                early.stall_reported = true;
+                            }
+                            return Ok(Read::Stalled);
+                        }
+                        self.move_answer_along().await?;
+                    }
+                    // Otherwise a rate window ended, with enough: wait on.
+                }
                 other => break other?,
             }
         };
+        self.read_deadline = None;
         match event {
             Some(RequestEvent::Data(data)) => {
                 self.read_bytes += data.len() as u64;
                 if let Some(spool) = &mut self.spool {
-                    spool.push(&data).await.map_err(BodyError::Io)?;
+                    spool.push(&data).await.map_err(|e| match e.kind() {
+                        std::io::ErrorKind::StorageFull => BodyError::Overloaded,
+                        _ => BodyError::Io(e),
+                    })?;
                 }
-                Ok(Some(data))
+                Ok(Read::Data(data))
             }
             Some(RequestEvent::PreviewEnd) => {
                 self.state = State::PreviewEnded;
-                Ok(None)
+                Ok(Read::Ended)
             }
             Some(RequestEvent::End { .. }) => {
                 self.state = State::Complete;
-                Ok(None)
+                Ok(Read::Ended)
             }
             Some(RequestEvent::Head(_)) | None => Err(BodyError::Closed),
         }
@@ -275,7 +420,7 @@ impl<'c> Body<'c> {
             return Ok(false);
         }
         while self.state == State::Open {
-            self.read_event().await?;
+            self.read_event(false).await?;
         }
         if self.state == State::PreviewEnded {
             // The client sends nothing more after a final answer to its preview.

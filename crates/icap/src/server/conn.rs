@@ -13,7 +13,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::body::{Body, BodyError, EarlyHead};
+use super::pace::Pace;
 use super::service::{Exchange, Outcome, Peer, Reply, Service};
+use super::spool::Spool;
 use super::wire::{Io, Wire, WireError};
 use super::ServerConfig;
 
@@ -54,7 +56,7 @@ pub(crate) async fn serve_connection<S: Service>(
     if let Some(observer) = &config.connection_observer {
         observer(1);
     }
-    let mut wire = Wire::new(io, config.limits, config.write_timeout);
+    let mut wire = Wire::new(io, config.limits, config.write_timeout, &config.memory, config.overload_wait);
     loop {
         let deadline = Instant::now() + config.idle_timeout;
         let event = tokio::select! {
@@ -134,6 +136,8 @@ async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, 
     let (status, reason) = match &error {
         WireError::Proto(e) => (e.status(), e.detail().to_string()),
         WireError::Timeout => (408, "request not received within the read timeout".to_string()),
+        WireError::Late(late) => (408, late.reason().to_string()),
+        WireError::Overloaded => (503, super::body::OVERLOADED.to_string()),
         WireError::UnexpectedEof | WireError::Io(_) => {
             tracing::debug!(peer = %peer.addr, ?error, "connection ended mid-message");
             return;
@@ -186,21 +190,28 @@ async fn handle_request<S: Service>(
     let options = service.options(&name);
     let preview = request.preview.is_some();
     let allow_204 = request.head.allow().no_content;
-    let spool = (!allow_204).then_some(config.spool_memory_limit);
+    let spool = (!allow_204).then(|| {
+        Spool::new(config.spool_memory_limit, &config.memory, &config.spool_disk, config.overload_wait)
+    });
+    // Only for RESPMOD: Squid's stall (bug 5352) is on responses, and an upload must keep
+    // its block page.
     let early_head = match (config.early_head_after, &options) {
-        (Some(after), Some(opts)) if spool.is_some() && request.has_body() && method != Method::Options => {
+        (Some(after), Some(opts)) if spool.is_some() && request.has_body() && method == Method::Respmod => {
             Some(EarlyHead {
                 after,
                 request: &request,
                 options_istag: &opts.istag,
                 sent: false,
                 trickled: 0,
+                releasable: 0,
+                stall_reported: false,
                 decided: false,
             })
         }
         _ => None,
     };
-    let mut body = Body::new(wire, request.has_body(), preview, config.read_timeout, spool, early_head);
+    let pace = Pace::new(config, Instant::now());
+    let mut body = Body::new(wire, request.has_body(), preview, pace, spool, early_head);
 
     let mut own_verdict = None;
     let verdict = match (&options, method) {
@@ -214,6 +225,11 @@ async fn handle_request<S: Service>(
             let outcome = service.call(&mut exchange).await;
             own_verdict = exchange.verdict();
             body = exchange.into_body();
+            if let Some(broken) = body.take_broken() {
+                // The body broke under the service (a timeout, bad chunking, a client gone):
+                // the connection answers that, whatever the service made of it.
+                return Err(broken);
+            }
             body.decided();
             Ok(Some(outcome))
         }
@@ -251,6 +267,9 @@ async fn handle_request<S: Service>(
         Ok(answer) => answer,
         Err(BodyError::Protocol(e)) => return Err(WireError::Proto(e)),
         Err(BodyError::Timeout) => return Err(WireError::Timeout),
+        Err(BodyError::TooSlow) => return Err(WireError::Late(super::pace::Late::TooSlow)),
+        Err(BodyError::DeadlinePassed) => return Err(WireError::Late(super::pace::Late::Deadline)),
+        Err(BodyError::Overloaded) => return Err(WireError::Overloaded),
         Err(BodyError::Closed) => return Err(WireError::UnexpectedEof),
         Err(BodyError::Io(e)) => return Err(WireError::Io(e)),
     };

@@ -2,7 +2,10 @@
 //! per-connection request loop.
 
 mod body;
+mod budget;
 mod conn;
+mod opening;
+mod pace;
 mod proxy;
 mod service;
 mod spool;
@@ -22,13 +25,19 @@ use tokio_util::task::TaskTracker;
 
 use crate::tls::ReloadableTls;
 
-pub use body::{Body, BodyError};
+pub use body::{Body, BodyError, BodyEvent, MAX_TRICKLE_BYTES};
+pub use budget::{ByteBudget, Lease};
 pub use conn::RequestRecord;
+pub use opening::{OpeningSlot, OpeningSlots};
 pub use service::{Exchange, Outcome, Peer, Reply, Service};
 pub use wire::Io;
 
 #[doc(hidden)]
 pub use proxy::parse_header as parse_proxy_header;
+
+/// Bytes of a message head a connection may buffer before the rest is charged to
+/// [`ServerConfig::memory`] (a head may be 320 KiB: the ICAP head and the HTTP heads).
+pub const HEAD_ALLOWANCE: usize = 16 * 1024;
 
 /// Called once per answered request, for metrics.
 pub type Observer = Arc<dyn Fn(&RequestRecord) + Send + Sync>;
@@ -50,18 +59,40 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long to wait for the rest of a message once it has started.
     pub read_timeout: Duration,
+    /// Bytes per second a body must arrive at, on average over each
+    /// [`ServerConfig::min_body_rate_window`] spent waiting for it; slower gets `408`. 0: off.
+    pub min_body_rate: u64,
+    /// The window of [`ServerConfig::min_body_rate`].
+    pub min_body_rate_window: Duration,
+    /// How long a request may take from its head to the end of its body, however it trickles;
+    /// later gets `408`.
+    pub request_deadline: Duration,
     /// How long a write may block on a client that does not read.
     pub write_timeout: Duration,
     /// How long in-flight requests may run after shutdown begins.
     pub shutdown_grace: Duration,
-    /// How long a TLS handshake may take before the connection is dropped.
+    /// How long a TLS handshake (and a PROXY header) may take before the connection is
+    /// dropped.
     pub tls_handshake_timeout: Duration,
+    /// Connections still opening (TLS handshake or PROXY header under way) at once, apart
+    /// from [`ServerConfig::max_connections`]; when full, the oldest is dropped to make room.
+    pub max_handshakes: usize,
     /// Body bytes kept in memory for an echo before spilling to a temporary file.
     pub spool_memory_limit: usize,
-    /// When a client that did not offer 204 stops sending in the middle of a body for this
-    /// long, the `200` head (and the unchanged HTTP head) goes out at once while the body is
-    /// held back until the service decides; a later block or error then aborts the transfer
-    /// instead of replacing it. Squid 5 (bug 5352, fixed upstream in 2025) stops reading an origin's
+    /// The process-wide memory budget: echo spools in memory, message heads past
+    /// [`HEAD_ALLOWANCE`] bytes, and whatever the service charges to it. Share one value
+    /// between the server and its service.
+    pub memory: ByteBudget,
+    /// The process-wide budget of spool files on disk.
+    pub spool_disk: ByteBudget,
+    /// How long new work waits for memory or spool space before it gets `503`.
+    pub overload_wait: Duration,
+    /// When a RESPMOD client that did not offer 204 stops sending in the middle of a body for
+    /// this long, the `200` head (and the unchanged HTTP head) goes out at once while the body
+    /// is held back until the service decides; a later block or error then aborts the transfer
+    /// instead of replacing it. Later stalls may each carry one leading body byte, only within
+    /// what the service cleared ([`Exchange::release_early`]). Never for REQMOD: an upload
+    /// always gets its block page. Squid 5 (bug 5352, fixed upstream in 2025) stops reading an origin's
     /// response after 64 KiB until the ICAP answer starts, so without this a RESPMOD service
     /// that reads the whole body would wait forever. `None` never answers early.
     pub early_head_after: Option<Duration>,
@@ -82,12 +113,28 @@ impl ServerConfig {
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
     /// Default for [`ServerConfig::read_timeout`].
     pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Default for [`ServerConfig::min_body_rate`]: 1 KiB/s.
+    pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
+    /// Default for [`ServerConfig::min_body_rate_window`]: 20 s.
+    pub const DEFAULT_MIN_BODY_RATE_WINDOW: Duration = Duration::from_secs(20);
+    /// Default for [`ServerConfig::request_deadline`]: 15 minutes (Squid's own `read_timeout`).
+    pub const DEFAULT_REQUEST_DEADLINE: Duration = Duration::from_secs(15 * 60);
     /// Default for [`ServerConfig::write_timeout`].
     pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
     /// Default for [`ServerConfig::shutdown_grace`].
     pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
     /// Default for [`ServerConfig::tls_handshake_timeout`].
     pub const DEFAULT_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default for [`ServerConfig::max_handshakes`].
+    pub const DEFAULT_MAX_HANDSHAKES: usize = 256;
+    /// Default size of [`ServerConfig::memory`]: 128 MiB. With the connection buffers and the
+    /// program itself, `dlpgate serve` stays under 256 MiB (docs/SECURITY.md); a machine
+    /// that serves nothing else can give it more (`--max-memory`).
+    pub const DEFAULT_MAX_MEMORY: u64 = 128 << 20;
+    /// Default size of [`ServerConfig::spool_disk`]: 4 GiB.
+    pub const DEFAULT_MAX_SPOOL: u64 = 4 << 30;
+    /// Default for [`ServerConfig::overload_wait`]: 5 s.
+    pub const DEFAULT_OVERLOAD_WAIT: Duration = Duration::from_secs(5);
     /// Default for [`ServerConfig::spool_memory_limit`]: 1 MiB.
     pub const DEFAULT_SPOOL_MEMORY_LIMIT: usize = 1024 * 1024;
     /// Default for [`ServerConfig::early_head_after`]: 250 ms of silence mid-body.
@@ -100,10 +147,17 @@ impl Default for ServerConfig {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
             read_timeout: Self::DEFAULT_READ_TIMEOUT,
+            min_body_rate: Self::DEFAULT_MIN_BODY_RATE,
+            min_body_rate_window: Self::DEFAULT_MIN_BODY_RATE_WINDOW,
+            request_deadline: Self::DEFAULT_REQUEST_DEADLINE,
             write_timeout: Self::DEFAULT_WRITE_TIMEOUT,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
             tls_handshake_timeout: Self::DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+            max_handshakes: Self::DEFAULT_MAX_HANDSHAKES,
             spool_memory_limit: Self::DEFAULT_SPOOL_MEMORY_LIMIT,
+            memory: ByteBudget::new(Self::DEFAULT_MAX_MEMORY),
+            spool_disk: ByteBudget::new(Self::DEFAULT_MAX_SPOOL),
+            overload_wait: Self::DEFAULT_OVERLOAD_WAIT,
             early_head_after: Some(Self::DEFAULT_EARLY_HEAD_AFTER),
             limits: Limits::default(),
             observer: None,
@@ -119,9 +173,13 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_connections", &self.max_connections)
             .field("idle_timeout", &self.idle_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("min_body_rate", &self.min_body_rate)
+            .field("request_deadline", &self.request_deadline)
             .field("write_timeout", &self.write_timeout)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("spool_memory_limit", &self.spool_memory_limit)
+            .field("memory", &self.memory.total())
+            .field("spool_disk", &self.spool_disk.total())
             .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
@@ -132,6 +190,7 @@ pub struct Server<S> {
     service: Arc<S>,
     config: Arc<ServerConfig>,
     slots: Arc<Semaphore>,
+    opening: OpeningSlots,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
@@ -151,10 +210,12 @@ impl<S: Service> Server<S> {
     /// A server over a service that the caller keeps a handle to (to reload it, say).
     pub fn with_shared(service: Arc<S>, config: ServerConfig) -> Self {
         let slots = Arc::new(Semaphore::new(config.max_connections));
+        let opening = OpeningSlots::new(config.max_handshakes);
         Self {
             service,
             config: Arc::new(config),
             slots,
+            opening,
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         }
@@ -220,15 +281,24 @@ impl<S: Service> Server<S> {
                 }
             };
             let _ = stream.set_nodelay(true);
-            let Some(permit) = self.try_slot() else {
-                self.refuse(stream, addr);
-                continue;
-            };
             if !listener.proxy_protocol {
                 if let Transport::Plain = listener.transport {
                     // The common case, without an extra step.
+                    let Some(permit) = self.try_slot() else {
+                        self.refuse(Box::new(stream), addr);
+                        continue;
+                    };
                     self.spawn_connection(Box::new(stream), Peer { addr, tls_subject: None }, permit);
                     continue;
+                }
+            }
+            // Not authenticated yet: an opening slot, not a connection slot, until the
+            // handshake is done.
+            let (opening, evicted) = self.opening.admit();
+            if evicted {
+                tracing::debug!("opening connections full: the oldest was dropped to make room");
+                if let Some(observer) = &self.config.tls_observer {
+                    observer("evicted");
                 }
             }
             self.spawn_staged_connection(
@@ -236,7 +306,7 @@ impl<S: Service> Server<S> {
                 addr,
                 listener.transport.clone(),
                 listener.proxy_protocol,
-                permit,
+                opening,
             );
         }
     }
@@ -258,103 +328,49 @@ impl<S: Service> Server<S> {
     }
 
     /// Reads a PROXY header when the listener expects one, runs the TLS handshake on a TLS
-    /// listener (both bounded by the handshake timeout), then serves the connection with the
-    /// real client address and the verified client's subject. Failures are logged and counted.
+    /// listener (both bounded by the handshake timeout, on an opening slot that a newer
+    /// connection may take), then serves the connection on a connection slot with the real
+    /// client address and the verified client's subject. Failures are logged and counted.
     fn spawn_staged_connection(
         &self,
-        mut stream: TcpStream,
-        mut addr: SocketAddr,
+        stream: TcpStream,
+        addr: SocketAddr,
         transport: Transport,
         proxy_protocol: bool,
-        permit: OwnedSemaphorePermit,
+        opening: OpeningSlot,
     ) {
-        let service = self.service.clone();
         let config = self.config.clone();
-        let shutdown = self.shutdown.clone();
+        let evicted = opening.evicted.clone();
+        let slots = self.slots.clone();
+        let (service, shutdown, refuse) = (self.service.clone(), self.shutdown.clone(), self.refuser());
         self.tasks.spawn(async move {
-            if proxy_protocol {
-                match proxy::read_header(&mut stream, config.tls_handshake_timeout).await {
-                    Ok(Some(client)) => addr = client,
-                    Ok(None) => {}
-                    Err(reason) => {
-                        tracing::warn!(peer = %addr, %reason, "PROXY protocol header refused; closing");
-                        return;
-                    }
-                }
-            }
-            let tls = match transport {
-                Transport::Plain => {
-                    conn::serve_connection(
-                        Box::new(stream),
-                        Peer { addr, tls_subject: None },
-                        service,
-                        config,
-                        shutdown,
-                    )
-                    .await;
-                    drop(permit);
-                    return;
-                }
-                Transport::Tls(tls) => tls,
-            };
-            let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
-            let handshake = tokio::time::timeout(config.tls_handshake_timeout, acceptor.accept(stream)).await;
-            let stream = match handshake {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::warn!(peer = %addr, error = %e, "TLS handshake failed");
-                    if let Some(observer) = &config.tls_observer {
-                        observer(&handshake_failure_reason(&e));
-                    }
-                    return;
-                }
-                Err(_) => {
-                    tracing::warn!(peer = %addr, "TLS handshake timed out");
-                    if let Some(observer) = &config.tls_observer {
-                        observer("timeout");
-                    }
+            let staged = tokio::select! {
+                staged = open_connection(stream, addr, transport, proxy_protocol, &config) => staged,
+                () = evicted.cancelled() => {
+                    tracing::debug!(peer = %addr, "still opening when the slots ran out; dropped");
                     return;
                 }
             };
-            let tls_subject = stream
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .and_then(|cert| crate::tls::describe_cert(cert).ok())
-                .map(|info| info.subject);
-            tracing::debug!(peer = %addr, subject = ?tls_subject, "TLS client accepted");
-            conn::serve_connection(Box::new(stream), Peer { addr, tls_subject }, service, config, shutdown)
-                .await;
+            drop(opening);
+            let Some((io, peer)) = staged else { return };
+            let Ok(permit) = slots.try_acquire_owned() else {
+                refuse(io, peer.addr);
+                return;
+            };
+            conn::serve_connection(io, peer, service, config, shutdown).await;
             drop(permit);
         });
     }
 
     /// Answers `503` to a connection over the limit and closes it.
-    pub fn refuse(&self, mut stream: TcpStream, addr: SocketAddr) {
-        tracing::warn!(peer = %addr, max = self.config.max_connections, "connection limit reached; answering 503");
-        if let Some(observer) = &self.config.observer {
-            observer(&RequestRecord {
-                method: icap_proto::Method::Options,
-                service: String::new(),
-                status: 503,
-                body_bytes: 0,
-                elapsed: Duration::ZERO,
-                verdict: "none",
-            });
-        }
-        tokio::spawn(async move {
-            let mut head = ResponseHead::new(503);
-            head.headers.append("Connection", "close");
-            head.headers.append("X-Error-Reason", "too many connections");
-            let mut out = bytes::BytesMut::new();
-            encode_response_head(&head, Parts::NONE, &mut out);
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                let _ = stream.write_all(&out).await;
-                let _ = stream.shutdown().await;
-            })
-            .await;
-        });
+    pub fn refuse(&self, io: Box<dyn Io>, addr: SocketAddr) {
+        (self.refuser())(io, addr);
+    }
+
+    /// [`Server::refuse`], for a task that outlives the borrow of the server.
+    fn refuser(&self) -> impl Fn(Box<dyn Io>, SocketAddr) + Send + 'static {
+        let config = self.config.clone();
+        move |io, addr| refuse_connection(&config, io, addr)
     }
 
     /// The settings.
@@ -368,6 +384,86 @@ impl<S: Service> Server<S> {
 #[doc(hidden)]
 pub async fn serve_one<S: Service>(io: Box<dyn Io>, peer: Peer, service: Arc<S>, config: Arc<ServerConfig>) {
     conn::serve_connection(io, peer, service, config, CancellationToken::new()).await;
+}
+
+/// Reads the PROXY header and runs the TLS handshake, as the listener asks, within the
+/// handshake timeout; `None` when that failed (logged and counted).
+async fn open_connection(
+    mut stream: TcpStream,
+    mut addr: SocketAddr,
+    transport: Transport,
+    proxy_protocol: bool,
+    config: &ServerConfig,
+) -> Option<(Box<dyn Io>, Peer)> {
+    if proxy_protocol {
+        match proxy::read_header(&mut stream, config.tls_handshake_timeout).await {
+            Ok(Some(client)) => addr = client,
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!(peer = %addr, %reason, "PROXY protocol header refused; closing");
+                return None;
+            }
+        }
+    }
+    let tls = match transport {
+        Transport::Plain => return Some((Box::new(stream), Peer { addr, tls_subject: None })),
+        Transport::Tls(tls) => tls,
+    };
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
+    let handshake = tokio::time::timeout(config.tls_handshake_timeout, acceptor.accept(stream)).await;
+    let stream = match handshake {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::warn!(peer = %addr, error = %e, "TLS handshake failed");
+            if let Some(observer) = &config.tls_observer {
+                observer(&handshake_failure_reason(&e));
+            }
+            return None;
+        }
+        Err(_) => {
+            tracing::warn!(peer = %addr, "TLS handshake timed out");
+            if let Some(observer) = &config.tls_observer {
+                observer("timeout");
+            }
+            return None;
+        }
+    };
+    let tls_subject = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|certs| certs.first())
+        .and_then(|cert| crate::tls::describe_cert(cert).ok())
+        .map(|info| info.subject);
+    tracing::debug!(peer = %addr, subject = ?tls_subject, "TLS client accepted");
+    Some((Box::new(stream), Peer { addr, tls_subject }))
+}
+
+/// Answers `503` to a connection over the limit and closes it.
+fn refuse_connection(config: &ServerConfig, mut io: Box<dyn Io>, addr: SocketAddr) {
+    tracing::warn!(peer = %addr, max = config.max_connections, "connection limit reached; answering 503");
+    if let Some(observer) = &config.observer {
+        observer(&RequestRecord {
+            method: icap_proto::Method::Options,
+            service: String::new(),
+            status: 503,
+            body_bytes: 0,
+            elapsed: Duration::ZERO,
+            verdict: "none",
+        });
+    }
+    tokio::spawn(async move {
+        let mut head = ResponseHead::new(503);
+        head.headers.append("Connection", "close");
+        head.headers.append("X-Error-Reason", "too many connections");
+        let mut out = bytes::BytesMut::new();
+        encode_response_head(&head, Parts::NONE, &mut out);
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            let _ = io.write_all(&out).await;
+            let _ = io.shutdown().await;
+        })
+        .await;
+    });
 }
 
 /// A bound listener and how its connections start.

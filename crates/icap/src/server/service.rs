@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Request, ServiceOptions};
 
-use super::body::{Body, BodyError};
+use super::body::{Body, BodyError, BodyEvent};
 
 /// An ICAP service: OPTIONS comes from [`Service::options`], REQMOD and RESPMOD from
 /// [`Service::call`]. One value serves every connection, so it must be `Sync`.
@@ -78,6 +78,23 @@ impl<'c> Exchange<'c> {
     /// `100 Continue` first, so a service that decides on the preview never asks for the rest.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, BodyError> {
         self.body.next_chunk().await
+    }
+
+    /// Like [`Exchange::next_chunk`], but also reports [`BodyEvent::Stalled`]: the client
+    /// paused after the answer head went out early (RESPMOD only,
+    /// [`ServerConfig::early_head_after`](super::ServerConfig::early_head_after)), and a
+    /// leading body byte could move the answer along if the service clears it with
+    /// [`Exchange::release_early`]. Read on after it; the read's timeout keeps running.
+    pub async fn next_body_event(&mut self) -> Result<BodyEvent, BodyError> {
+        self.body.next_event(true).await
+    }
+
+    /// Clears the first `n` body bytes for release ahead of the verdict, one per stall and at
+    /// most [`MAX_TRICKLE_BYTES`](super::MAX_TRICKLE_BYTES) in all. A service clears only
+    /// bytes it has judged harmless on their own: a later block can abort the transfer, but
+    /// never take back what went out. Nothing is cleared unless the service says so.
+    pub fn release_early(&mut self, n: usize) {
+        self.body.release_early(n);
     }
 
     /// The next piece of the preview, or `None` at its end (at once when there is no

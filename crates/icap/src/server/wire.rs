@@ -8,6 +8,10 @@ use icap_proto::{Limits, ProtoError, RequestDecoder, RequestEvent};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
+use super::budget::{ByteBudget, Lease};
+use super::pace::Late;
+use super::HEAD_ALLOWANCE;
+
 /// Any byte stream a connection can run on: TCP, TLS, or an in-memory pipe in tests.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 
@@ -20,6 +24,10 @@ pub(crate) enum WireError {
     Proto(ProtoError),
     /// Nothing arrived before the deadline.
     Timeout,
+    /// A body too slow, or a request past its deadline (answered `408`).
+    Late(Late),
+    /// The memory or spool budget stayed spent (answered `503`).
+    Overloaded,
     /// The peer closed the connection in the middle of a message.
     UnexpectedEof,
     /// The socket failed.
@@ -31,6 +39,8 @@ pub(crate) enum WireError {
 
 /// Read size: large enough for 64 KiB bodies in a few reads.
 const READ_CHUNK: usize = 64 * 1024;
+/// The first read of a connection, before anything arrived.
+const FIRST_READ: usize = 4 * 1024;
 /// Flush the write buffer when it grows past this while streaming a body.
 pub(crate) const WRITE_HIGH_WATER: usize = 64 * 1024;
 
@@ -47,6 +57,9 @@ pub(crate) struct Wire {
     committed: usize,
     /// Time allowed for one write.
     write_timeout: Duration,
+    /// What a long head in `rbuf` holds of the memory budget, and how long to wait for it.
+    head_lease: Lease,
+    overload_wait: Duration,
 }
 
 impl std::fmt::Debug for Wire {
@@ -56,15 +69,24 @@ impl std::fmt::Debug for Wire {
 }
 
 impl Wire {
-    pub(crate) fn new(io: Box<dyn Io>, limits: Limits, write_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        io: Box<dyn Io>,
+        limits: Limits,
+        write_timeout: Duration,
+        memory: &ByteBudget,
+        overload_wait: Duration,
+    ) -> Self {
         Self {
             io,
-            rbuf: BytesMut::with_capacity(16 * 1024),
-            wbuf: BytesMut::with_capacity(4 * 1024),
+            // Allocated as bytes arrive: a connection that sends nothing costs no buffer.
+            rbuf: BytesMut::new(),
+            wbuf: BytesMut::new(),
             decoder: RequestDecoder::new(limits),
             mid_response: false,
             committed: 0,
             write_timeout,
+            head_lease: Lease::new(memory),
+            overload_wait,
         }
     }
 
@@ -77,6 +99,9 @@ impl Wire {
     pub(crate) async fn next_event(&mut self, deadline: Instant) -> Result<Option<RequestEvent>, WireError> {
         loop {
             if let Some(event) = self.decoder.decode(&mut self.rbuf).map_err(WireError::Proto)? {
+                if matches!(event, RequestEvent::Head(_)) {
+                    self.head_lease.clear();
+                }
                 return Ok(Some(event));
             }
             if self.decoder.is_awaiting_continue() {
@@ -86,8 +111,14 @@ impl Wire {
             // Answers held back for pipelined requests go out before waiting for the client,
             // which may wait for them.
             self.flush_committed().await.map_err(WireError::Io)?;
-            self.rbuf.reserve(READ_CHUNK);
-            let read = tokio::time::timeout_at(deadline, self.io.read_buf(&mut self.rbuf)).await;
+            let limit = self.read_limit().await?;
+            // Between messages, a small read first: an idle connection (or a thousand) holds
+            // little; the body's reads are full size.
+            let want = if self.rbuf.capacity() == 0 { FIRST_READ.min(limit) } else { limit };
+            self.rbuf.reserve(want);
+            let read =
+                tokio::time::timeout_at(deadline, (&mut self.io).take(limit as u64).read_buf(&mut self.rbuf))
+                    .await;
             match read {
                 Err(_) => return Err(WireError::Timeout),
                 Ok(Err(e)) => return Err(WireError::Io(e)),
@@ -95,6 +126,25 @@ impl Wire {
                 Ok(Ok(0)) => return Err(WireError::UnexpectedEof),
                 Ok(Ok(_)) => {}
             }
+        }
+    }
+
+    /// How much the next read may bring. A head may hold [`HEAD_ALLOWANCE`] bytes of the
+    /// buffer for free; past that, what it holds comes from the memory budget, waited for at
+    /// most the overload wait.
+    async fn read_limit(&mut self) -> Result<usize, WireError> {
+        if !self.decoder.is_reading_head() {
+            return Ok(READ_CHUNK);
+        }
+        let allowed = HEAD_ALLOWANCE + self.head_lease.held() as usize;
+        if self.rbuf.len() < allowed {
+            return Ok((allowed - self.rbuf.len()).min(READ_CHUNK));
+        }
+        let need = (self.rbuf.len() + READ_CHUNK - HEAD_ALLOWANCE) as u64;
+        if self.head_lease.grow_to(need, self.overload_wait).await {
+            Ok(READ_CHUNK)
+        } else {
+            Err(WireError::Overloaded)
         }
     }
 

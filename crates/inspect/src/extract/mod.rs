@@ -132,6 +132,11 @@ impl Node {
         }
     }
 
+    /// Whether this node is plain text (or not sniffed yet).
+    pub fn is_plain_text(&self) -> bool {
+        matches!(self, Node::Sniff { .. } | Node::Text(_))
+    }
+
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
         if cx.stopped() || data.is_empty() {
             return;
@@ -157,6 +162,16 @@ impl Node {
                     buf.clear();
                     *self = Node::Done;
                 } else {
+                    if buf.capacity() - buf.len() < data.len() {
+                        // Grow by doubling, and charge the process's memory before it grows.
+                        let cap = cx.st.budget.limits.max_buffered_bytes as usize;
+                        let want = (buf.len() + data.len()).max(buf.capacity() * 2).min(cap);
+                        if !cx.st.budget.charge_memory((want - buf.capacity()) as u64, &m.path) {
+                            *self = Node::Done;
+                            return;
+                        }
+                        buf.reserve_exact(want - buf.len());
+                    }
                     buf.extend_from_slice(data);
                 }
             }

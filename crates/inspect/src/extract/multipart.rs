@@ -322,7 +322,7 @@ mod tests {
         let policy = Policy::builtin();
         let mut st = ScanState {
             hits: Hits::new(10),
-            budget: Budget::new(Limits::default()),
+            budget: Budget::new(Limits::default(), None),
             types: BTreeSet::new(),
             text_bytes: 0,
         };

@@ -10,7 +10,7 @@ fn lanes(xml: &str, dialect: Dialect) -> [String; 4] {
     let policy = Policy::builtin();
     let mut st = State {
         hits: crate::verdict::Hits::new(10),
-        budget: Budget::new(Limits::default()),
+        budget: Budget::new(Limits::default(), None),
         types: Default::default(),
         text_bytes: 0,
     };
@@ -142,7 +142,7 @@ fn windows_cut_anywhere_read_the_same() {
         let policy = Policy::builtin();
         let mut st = State {
             hits: crate::verdict::Hits::new(10),
-            budget: Budget::new(Limits::default()),
+            budget: Budget::new(Limits::default(), None),
             types: Default::default(),
             text_bytes: 0,
         };

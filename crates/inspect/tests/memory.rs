@@ -1,0 +1,83 @@
+//! The engine charges what it holds for random access to a process-wide [`MemoryAccount`]
+//! before it grows, stops with `max_memory` when there is no room, and gives everything back
+//! when the scan ends.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use inspect::testkit::{gzip, noise, tar_of, zip_of};
+use inspect::{CouldNotScan, Engine, LimitKind, Limits, MemoryAccount, Policy, ScanContext};
+
+/// A budget of `total` bytes.
+#[derive(Debug)]
+struct Budget {
+    total: u64,
+    used: AtomicU64,
+    peak: AtomicU64,
+}
+
+impl MemoryAccount for Budget {
+    fn try_charge(&self, n: u64) -> bool {
+        let used = self.used.load(Ordering::SeqCst);
+        if used + n > self.total {
+            return false;
+        }
+        self.used.fetch_add(n, Ordering::SeqCst);
+        self.peak.fetch_max(used + n, Ordering::SeqCst);
+        true
+    }
+
+    fn release(&self, n: u64) {
+        self.used.fetch_sub(n, Ordering::SeqCst);
+    }
+}
+
+fn engine(total: u64) -> (Engine, Arc<Budget>) {
+    let budget = Arc::new(Budget { total, used: AtomicU64::new(0), peak: AtomicU64::new(0) });
+    let engine = Engine::new(Arc::new(Policy::builtin()), Limits::default()).with_memory(budget.clone());
+    (engine, budget)
+}
+
+fn scan(engine: &Engine, body: &[u8]) -> inspect::Verdict {
+    let mut scanner = engine.scanner(ScanContext::default());
+    for chunk in body.chunks(64 * 1024) {
+        scanner.feed(chunk);
+    }
+    scanner.finish()
+}
+
+#[test]
+fn held_objects_are_charged_and_refused_past_the_budget() {
+    let zip = zip_of(&[("a.bin", &noise(3 << 20, 1)[..])]);
+    // Inside a tar and inside gzip, as well as on its own: the held zip is charged wherever
+    // it sits.
+    let bodies = [("zip", zip.clone()), ("tar", tar_of(&[("in.zip", &zip[..])])), ("gzip", gzip(&zip))];
+    for (name, body) in &bodies {
+        let (small, budget) = engine(1 << 20);
+        let verdict = scan(&small, body);
+        assert!(
+            matches!(verdict.could_not_scan, Some(CouldNotScan::Limit { limit: LimitKind::MaxMemory, .. })),
+            "{name}: {:?}",
+            verdict.could_not_scan
+        );
+        assert!(budget.peak.load(Ordering::SeqCst) <= 1 << 20, "{name}");
+        assert_eq!(budget.used.load(Ordering::SeqCst), 0, "{name}: given back");
+
+        let (roomy, budget) = engine(64 << 20);
+        let verdict = scan(&roomy, body);
+        assert_eq!(verdict.could_not_scan, None, "{name}");
+        let peak = budget.peak.load(Ordering::SeqCst);
+        assert!(peak >= zip.len() as u64 && peak <= 4 * zip.len() as u64, "{name}: charged {peak}");
+        assert_eq!(budget.used.load(Ordering::SeqCst), 0, "{name}: given back");
+    }
+}
+
+#[test]
+fn text_streams_charge_nothing() {
+    let (engine, budget) = engine(0);
+    let verdict = scan(&engine, &inspect::testkit::prose(4 << 20, 1, 1 << 20));
+    assert_eq!(verdict.could_not_scan, None);
+    assert_eq!(budget.peak.load(Ordering::SeqCst), 0);
+}
