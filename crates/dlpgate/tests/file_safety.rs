@@ -1,6 +1,7 @@
 //! Files dlpgate writes where others may write or read: `dlpgate scan` over trees that their
 //! users can write to (quarantine never follows a planted link, FIFOs, sockets and devices
-//! are skipped with a reason, a cross-device quarantine keeps content and mode).
+//! are skipped with a reason, a cross-device quarantine keeps content and mode), and the keys
+//! `dlpgate cert` writes (never through a link).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -218,4 +219,55 @@ fn a_cross_device_quarantine_keeps_content_and_mode() {
     assert!(tree.join("a/card.txt.quarantined.txt").exists());
     let row = &rows(&out.stdout)["card.txt"];
     assert_eq!(row["quarantined_to"], moved.display().to_string());
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode()
+        & 0o7777
+}
+
+/// `dlpgate cert` never writes a key through a link: a dangling link (which would create
+/// its target) and a link to a victim are refused without --force, and with --force the
+/// link itself is replaced by a new 0600 file while its target stays as it was.
+#[test]
+fn cert_never_writes_a_key_through_a_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let victim = d.join("victim");
+    std::fs::write(&victim, "keep\n").unwrap();
+    std::os::unix::fs::symlink(d.join("created"), d.join("dangling.key")).unwrap();
+    std::os::unix::fs::symlink(&victim, d.join("victim.key")).unwrap();
+    let cert = |key: &str, force: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlpgate"));
+        cmd.args(["cert", "new", "--cn", "t", "--cert"]).arg(d.join(format!("{key}.crt")));
+        cmd.arg("--key").arg(d.join(key));
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    for key in ["dangling.key", "victim.key"] {
+        let out = cert(key, false);
+        assert!(!out.status.success(), "{key}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("exists; pass --force"), "{key}");
+    }
+    assert!(!d.join("created").exists());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    for key in ["dangling.key", "victim.key"] {
+        let out = cert(key, true);
+        assert!(out.status.success(), "{key}: {}", String::from_utf8_lossy(&out.stderr));
+        let meta = std::fs::symlink_metadata(d.join(key)).unwrap();
+        assert!(meta.is_file(), "{key}: the link was replaced by the key");
+        assert_eq!(mode(&d.join(key)), 0o600);
+        assert!(std::fs::read_to_string(d.join(key)).unwrap().contains("PRIVATE KEY"));
+    }
+    assert!(!d.join("created").exists());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep\n");
+    assert_eq!(mode(&victim), 0o644, "the target's mode is not changed either");
+    // No temporary file is left behind.
+    let names: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
 }
