@@ -24,8 +24,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let nofile = raise_nofile_limit();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    for note in crate::fsat::ensure_private_dir(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?
+    {
+        tracing::warn!("data directory: {note}");
+    }
     let tls = load_tls(&args.tls)?;
     let metrics = Arc::new(ServeMetrics::default());
     let (data_dir, url) = (args.data_dir.clone(), args.store.clone());

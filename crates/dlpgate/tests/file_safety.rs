@@ -1,12 +1,15 @@
 //! Files dlpgate writes where others may write or read: `dlpgate scan` over trees that their
 //! users can write to (quarantine never follows a planted link, FIFOs, sockets and devices
-//! are skipped with a reason, a cross-device quarantine keeps content and mode), and the keys
-//! `dlpgate cert` writes (never through a link).
+//! are skipped with a reason, a cross-device quarantine keeps content and mode), the data
+//! directory of `dlpgate serve` (0700, its databases 0600), and the keys `dlpgate cert`
+//! writes (never through a link).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+use std::io::BufReader;
+use std::net::TcpStream;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -224,6 +227,40 @@ fn a_cross_device_quarantine_keeps_content_and_mode() {
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode()
         & 0o7777
+}
+
+/// `dlpgate serve` in an empty directory: the data directory is 0700, the incident database
+/// and its WAL files 0600 (whatever the umask), after an incident was written.
+#[test]
+fn serve_makes_a_private_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Dlpgate::start_with_data(&data, &[]);
+    let mut reader = BufReader::new(TcpStream::connect(server.addr).unwrap());
+    let answer = support::reqmod(&mut reader, server.port, CARD.as_bytes()).unwrap();
+    assert!(answer.blocked, "{}", answer.head);
+    assert_eq!(mode(&data), 0o700);
+    for name in ["incidents.db", "incidents.db-wal", "incidents.db-shm"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+}
+
+/// A data directory and database an earlier version left readable by others are tightened
+/// when this user owns them, and the log says so.
+#[test]
+fn a_loose_data_directory_is_tightened() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data.join("incidents.db"), b"").unwrap();
+    std::fs::set_permissions(data.join("incidents.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Dlpgate::start_with_data(&data, &[]);
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("incidents.db")), 0o600);
+    assert_eq!(mode(&data.join("incidents.db-wal")), 0o600);
+    let log = server.log();
+    assert!(log.contains("changed to 0700") && log.contains("changed to 0600"), "{log}");
 }
 
 /// `dlpgate cert` never writes a key through a link: a dangling link (which would create

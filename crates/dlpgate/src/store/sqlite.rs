@@ -27,9 +27,7 @@ impl SqliteStore {
             detail: e.to_string(),
         };
         if create {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| open_error(&e))?;
-            }
+            private_files(path).map_err(|e| open_error(&e))?;
         }
         let flags = if create {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
@@ -47,6 +45,30 @@ impl SqliteStore {
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The data directory (0700) and the database file (0600) before SQLite opens it: SQLite
+/// gives its `-wal`, `-shm` and `-journal` files the mode of the database file, so they are
+/// 0600 too. (Setting the umask instead would change it for every thread of the process.)
+/// Files an earlier version left with looser modes are tightened; what was changed, or
+/// could not be, is logged.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    let mut notes = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => crate::fsat::ensure_private_dir(dir)?,
+        None => Vec::new(),
+    };
+    notes.extend(crate::fsat::ensure_private_file(path)?);
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut companion = path.as_os_str().to_os_string();
+        companion.push(suffix);
+        if std::path::Path::new(&companion).exists() {
+            notes.extend(crate::fsat::ensure_private_file(std::path::Path::new(&companion))?);
+        }
+    }
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    Ok(())
 }
 
 fn query_error(e: impl std::fmt::Display) -> StoreError {
