@@ -474,7 +474,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let config = connector.client_config()?;
     let uris: Vec<IcapUri> = connector.servers.iter().map(Server::icap_uri).collect::<anyhow::Result<_>>()?;
     let filter = walk::Filter::new(&args.include, &args.exclude, args.max_size)?;
-    let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni.clone() });
+    let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni_name() });
     // One client per server; the OPTIONS asked now stays in its cache, and its connection
     // in its pool for the first file.
     let clients: Vec<Client> = uris
