@@ -46,7 +46,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections: args.max_connections,
         memory_threshold: args.memory_threshold,
         spool_dir: args.data_dir.join("spool"),
+        identity_trust: crate::dlp::trust::IdentityTrust::new(
+            &args.trust_identity_from,
+            args.listen,
+            args.proxy_protocol,
+        ),
     };
+    tracing::info!(
+        trusted = %settings.identity_trust,
+        "identity headers (X-Authenticated-User, X-Authenticated-Groups, X-Client-IP) are used only from these clients (--trust-identity-from); from others they are recorded as claimed"
+    );
     let service = Arc::new(DlpService::new(settings, store, metrics.clone()).context("loading the policy")?);
     let (on_request, on_tls, on_conn) = (metrics.clone(), metrics.clone(), metrics.clone());
     let config = ServerConfig {

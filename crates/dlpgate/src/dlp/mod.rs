@@ -6,6 +6,7 @@ pub mod block;
 pub mod body;
 pub mod context;
 pub mod stats;
+pub mod trust;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -53,6 +54,8 @@ pub struct DlpSettings {
     pub memory_threshold: usize,
     /// Where spooled bodies go (anonymous files, gone when closed).
     pub spool_dir: PathBuf,
+    /// The clients whose identity headers are believed.
+    pub identity_trust: trust::IdentityTrust,
 }
 
 /// Default for [`DlpSettings::memory_threshold`]: 8 MiB.
@@ -120,7 +123,13 @@ impl DlpService {
 
     async fn inspect(&self, state: &PolicyState, exchange: &mut Exchange<'_>) -> Outcome {
         let request = exchange.request();
-        let who = identity(&request.head.headers, &exchange.peer().addr);
+        let peer = exchange.peer();
+        let who = identity(
+            &request.head.headers,
+            &peer.addr,
+            peer.tls_subject.as_deref(),
+            &self.settings.identity_trust,
+        );
         let ctx = scan_context(request, &who);
         if !state.engine.applies(&ctx) {
             return Outcome::allow();
@@ -216,6 +225,7 @@ impl DlpService {
             tls_subject,
             user: who.user.clone(),
             groups: who.groups.clone(),
+            claimed: who.claimed.clone(),
             url: ctx.url.clone(),
             file_name: ctx.filename.clone(),
             content_type: ctx.content_type.clone(),

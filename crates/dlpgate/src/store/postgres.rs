@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use postgres::{Client, NoTls, Row};
 
 use super::model::{to_millis, Incident, IncidentFilter};
-use super::row::{schema, IncidentRow, COLUMNS};
+use super::row::{schema, IncidentRow, ADDED_COLUMNS, COLUMNS};
 use super::{IncidentStore, StoreError};
 
 /// The table: prefixed, since a shared database may hold other applications' tables.
@@ -43,6 +43,11 @@ impl PostgresStore {
         let store = Self { url: url.to_string(), shown, client: Mutex::new(None) };
         let mut client = store.connect()?;
         client.batch_execute(&schema(TABLE)).map_err(|e| store.open_error(&e))?;
+        for (column, kind) in ADDED_COLUMNS {
+            client
+                .batch_execute(&format!("ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}"))
+                .map_err(|e| store.open_error(&e))?;
+        }
         *store.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
         Ok(store)
     }
@@ -98,6 +103,7 @@ fn to_incident(row: &Row) -> Result<Incident, StoreError> {
         reason: get(row, 17)?,
         severity: get(row, 18)?,
         policy_version: get(row, 19)?,
+        claimed_json: get(row, 20)?,
     }
     .into_incident()
 }
@@ -106,7 +112,7 @@ impl IncidentStore for PostgresStore {
     fn record(&self, i: &Incident) -> Result<(), StoreError> {
         let r = IncidentRow::from_incident(i)?;
         let sql = format!(
-            "INSERT INTO {TABLE} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+            "INSERT INTO {TABLE} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
              ON CONFLICT (id) DO NOTHING"
         );
         self.with_client(|c| {
@@ -133,6 +139,7 @@ impl IncidentStore for PostgresStore {
                     &r.reason,
                     &r.severity,
                     &r.policy_version,
+                    &r.claimed_json,
                 ],
             )
         })?;

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::model::{to_millis, Incident, IncidentFilter};
-use super::row::{schema, IncidentRow, COLUMNS};
+use super::row::{schema, IncidentRow, ADDED_COLUMNS, COLUMNS};
 use super::{IncidentStore, StoreError};
 
 /// The table.
@@ -39,6 +39,12 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_error(&e))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(|e| open_error(&e))?;
         conn.execute_batch(&schema(TABLE)).map_err(|e| open_error(&e))?;
+        for (column, kind) in ADDED_COLUMNS {
+            if conn.prepare(&format!("SELECT {column} FROM {TABLE} LIMIT 0")).is_err() {
+                conn.execute_batch(&format!("ALTER TABLE {TABLE} ADD COLUMN {column} {kind}"))
+                    .map_err(|e| open_error(&e))?;
+            }
+        }
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -98,6 +104,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
         reason: row.get(17)?,
         severity: row.get(18)?,
         policy_version: row.get(19)?,
+        claimed_json: row.get(20)?,
     })
 }
 
@@ -106,7 +113,7 @@ impl IncidentStore for SqliteStore {
         let r = IncidentRow::from_incident(i)?;
         let conn = self.conn();
         conn.execute(
-            &format!("INSERT INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
+            &format!("INSERT INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"),
             params![
                 r.id,
                 r.time_ms,
@@ -128,6 +135,7 @@ impl IncidentStore for SqliteStore {
                 r.reason,
                 r.severity,
                 r.policy_version,
+                r.claimed_json,
             ],
         )
         .map_err(query_error)?;
