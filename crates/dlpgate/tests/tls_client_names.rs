@@ -162,6 +162,14 @@ fn the_server_name_is_checked_by_default() {
     assert!(shown.contains("the name checked is 127.0.0.1"), "{shown}");
     let out = dlpgate(&["connector", "test", "by-name"], &cfg);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // --server-name on the command line overrides the connector's, for the test and a scan.
+    let out = dlpgate(&["connector", "test", "by-address", "--server-name", "icap.example"], &cfg);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let file = d.join("card.txt").display().to_string();
+    let out = dlpgate(&["scan", "--connector", "by-address", "--server-name", "icap.example", &file], &cfg);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = dlpgate(&["scan", "--connector", "by-name", "--server-name", "other.example", &file], &cfg);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let shown = dlpgate(&["connector", "show", "by-name"], &cfg);
     assert!(text(&shown).contains("server_name = \"icap.example\""), "{}", text(&shown));
 }

@@ -35,11 +35,21 @@ pub const POSITIVE_SAMPLE: &[u8] =
 pub struct TestArgs {
     /// The connector.
     pub name: String,
+    /// Check this name in the server certificates instead of the connector's (and send it
+    /// as SNI unless the connector sets one).
+    #[arg(long, visible_alias = "check-host")]
+    pub server_name: Option<String>,
 }
 
 /// Runs the test on every server of the connector; exit 0 when every step passed.
 pub fn run(dir: &Path, args: &TestArgs) -> ExitCode {
-    let connector = match load_named(dir, &args.name) {
+    let connector = match load_named(dir, &args.name).and_then(|mut c| {
+        if let Some(name) = &args.server_name {
+            c.tls.server_name = Some(name.clone());
+            c.validate()?;
+        }
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dlpgate connector test: error: {e:#}");

@@ -182,6 +182,10 @@ fn connector_of(args: &ScanArgs) -> anyhow::Result<Connector> {
     if let Some(f) = args.failure {
         connector.failure = f;
     }
+    // A named connector takes --server-name too (to check another name than its own).
+    if let (Some(_), Some(name)) = (&args.connector, &args.tls.server_name) {
+        connector.tls.server_name = Some(name.clone());
+    }
     connector.validate()?;
     Ok(connector)
 }
