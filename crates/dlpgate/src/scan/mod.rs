@@ -3,6 +3,7 @@
 //!
 //! - [`walk`]: files, globs, include/exclude patterns, maximum size; by directory descriptor,
 //!   never through a link; FIFOs, sockets and devices skipped with a reason.
+//! - [`found`]: a file found, opened again only if it is still that file.
 //! - [`send`]: one file to one server as an upload (REQMOD) or a download (RESPMOD).
 //! - [`pool`]: weighted balancing and failover only when nothing was answered.
 //! - [`reader`]: large files read from the page cache on the worker, from disk on the pool.
@@ -12,6 +13,7 @@
 //! Exit codes: 0 when everything was allowed, 1 when something was blocked, 2 when a file has
 //! no verdict (or the scan could not run). Skipped special files change none of them.
 
+pub mod found;
 pub mod pool;
 pub mod quarantine;
 pub mod reader;
