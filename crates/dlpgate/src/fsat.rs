@@ -203,7 +203,14 @@ pub fn ensure_private_file(path: &std::path::Path) -> std::io::Result<Option<Str
         Err(e) if is_exists(&e) => {}
         Err(e) => return Err(e),
     }
-    let meta = std::fs::metadata(path)?;
+    let meta = std::fs::symlink_metadata(path)?;
+    if meta.file_type().is_symlink() {
+        // Not followed: whoever made the link chose its target and its mode.
+        return Ok(Some(format!(
+            "{} is a symbolic link: its target's mode is left as it is",
+            path.display()
+        )));
+    }
     tighten(path, meta.mode() & 0o7777, meta.uid(), PRIVATE_FILE_MODE)
 }
 
