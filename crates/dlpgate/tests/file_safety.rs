@@ -308,3 +308,101 @@ fn cert_never_writes_a_key_through_a_link() {
         .collect();
     assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
 }
+
+/// A minimal ICAP server that blocks every REQMOD, and runs `before_answer` after reading
+/// a request and before answering it: the moment between the scan and the quarantine.
+fn blocking_server(before_answer: impl Fn() + Send + Sync + 'static) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let before_answer = std::sync::Arc::new(before_answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let before_answer = before_answer.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                loop {
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        continue;
+                    };
+                    if buf.starts_with(b"OPTIONS") {
+                        buf.drain(..end + 4);
+                        let _ = stream.write_all(b"ICAP/1.0 200 OK\r\nMethods: REQMOD\r\nISTag: \"t\"\r\nEncapsulated: null-body=0\r\n\r\n");
+                        continue;
+                    }
+                    // The body ends with the last chunk.
+                    while !buf.windows(5).any(|w| w == b"0\r\n\r\n") {
+                        match stream.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let last = buf.windows(5).position(|w| w == b"0\r\n\r\n").unwrap();
+                    buf.drain(..last + 5);
+                    before_answer();
+                    let http = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+                    let answer = format!(
+                        "ICAP/1.0 200 OK\r\nISTag: \"t\"\r\nX-Infection-Found: Type=2; Resolution=2; Threat=t;\r\nEncapsulated: res-hdr=0, null-body={}\r\n\r\n{http}",
+                        http.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes());
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The file's directory is swapped for a link to another directory, holding a file of the
+/// same name, size and modification time, after the server read the file and before the scan
+/// quarantines it: nothing moves, inside or outside the tree, and the row says why.
+#[test]
+fn a_directory_swapped_before_the_quarantine_moves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    std::fs::create_dir_all(d.join("tree/sub")).unwrap();
+    std::fs::create_dir_all(d.join("elsewhere")).unwrap();
+    std::fs::write(d.join("tree/sub/f.txt"), CARD).unwrap();
+    std::fs::write(d.join("elsewhere/f.txt"), CARD).unwrap();
+    let mtime = std::fs::metadata(d.join("tree/sub/f.txt")).unwrap().modified().unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("elsewhere/f.txt"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let swap = d.clone();
+    let port = blocking_server(move || {
+        if !swap.join("tree/sub.old").exists() {
+            std::fs::rename(swap.join("tree/sub"), swap.join("tree/sub.old")).unwrap();
+            std::os::unix::fs::symlink(swap.join("elsewhere"), swap.join("tree/sub")).unwrap();
+        }
+    });
+    let quarantine = d.join("q");
+    let out = scan(
+        &[
+            "--json",
+            "--server",
+            &format!("icap://127.0.0.1:{port}/reqmod"),
+            "--quarantine",
+            &quarantine.display().to_string(),
+            &d.join("tree").display().to_string(),
+        ],
+        &d,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let row = &rows(&out.stdout)["f.txt"];
+    assert_eq!(row["verdict"], "block");
+    assert!(row.get("quarantined_to").is_none(), "{row}");
+    assert!(row["reason"].as_str().unwrap().contains("no longer a directory"), "{row}");
+    assert_eq!(std::fs::read_to_string(d.join("elsewhere/f.txt")).unwrap(), CARD);
+    assert_eq!(std::fs::read_to_string(d.join("tree/sub.old/f.txt")).unwrap(), CARD);
+    assert!(!d.join("elsewhere/f.txt.quarantined.txt").exists());
+    assert!(std::fs::read_dir(&quarantine).unwrap().next().is_none());
+}

@@ -403,6 +403,14 @@ mod tests {
         let elsewhere = dir.path().join("elsewhere");
         std::fs::create_dir_all(&elsewhere).unwrap();
         std::fs::write(elsewhere.join("f.txt"), b"card").unwrap();
+        // Same size and modification time: only the descriptor checks tell them apart.
+        let mtime = std::fs::metadata(tree.join("sub/f.txt")).unwrap().modified().unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(elsewhere.join("f.txt"))
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
         let found = walked(&tree).remove(Path::new("sub/f.txt")).unwrap();
         // The swap, after the scan and before the quarantine.
         std::fs::rename(tree.join("sub"), tree.join("sub.old")).unwrap();
