@@ -112,6 +112,9 @@ impl Connector {
                 },
                 cert: args.cert.clone(),
                 key: args.key.clone(),
+                // A load generator aimed at an address: the certificate is checked, its name
+                // is not (as before).
+                name_check: icap::tls::NameCheck::Off,
                 ..Default::default()
             };
             let (config, _) = settings.build().context("TLS settings")?;

@@ -3,9 +3,7 @@
 //! `openssl genrsa`, `openssl req -new -x509` and `cat key.pem cert.pem` steps, and writes keys
 //! readable by their owner only.
 
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -370,7 +368,8 @@ fn read_key_pem(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// Writes the certificate (0644), the key (0600) and the optional combined PEM (0600).
+/// Writes the certificate (0644), the key (0600) and the optional combined PEM (0600), each
+/// as [`write_file`] does.
 fn write_pair(
     cert_pem: &str,
     key_pem: &str,
@@ -379,6 +378,14 @@ fn write_pair(
     combined: Option<&Path>,
     force: bool,
 ) -> anyhow::Result<()> {
+    if !force {
+        // Refused before anything is written (write_file checks again, atomically).
+        for path in [Some(key), Some(cert), combined].into_iter().flatten() {
+            if std::fs::symlink_metadata(path).is_ok() {
+                bail!("{} exists; pass --force to overwrite it", path.display());
+            }
+        }
+    }
     write_file(key, key_pem.as_bytes(), 0o600, force)?;
     write_file(cert, cert_pem.as_bytes(), 0o644, force)?;
     if let Some(combined) = combined {
@@ -387,19 +394,72 @@ fn write_pair(
     Ok(())
 }
 
+/// Writes `data` to `path` with `mode`, never through a symbolic link and never over an
+/// existing file unless `force`: the data goes to a new temporary file beside it (created
+/// `O_EXCL | O_NOFOLLOW`, synced), which then takes the name with
+/// `renameat2(RENAME_NOREPLACE)`, or with `--force` trades places with what holds the name
+/// (`RENAME_EXCHANGE`: a link there is replaced as a link, its target untouched) before that
+/// is removed.
 fn write_file(path: &Path, data: &[u8], mode: u32, force: bool) -> anyhow::Result<()> {
-    if path.exists() && !force {
-        bail!("{} exists; pass --force to overwrite it", path.display());
+    use crate::fsat::{create_excl_at, exchange, is_exists, rename_noreplace, Stat};
+    let name = path.file_name().with_context(|| format!("{} names no file", path.display()))?;
+    let dir_path = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = rustix::fs::open(
+        dir_path,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .with_context(|| format!("opening the directory {}", dir_path.display()))?;
+    let mut temp = None;
+    for n in 0..100u32 {
+        let mut candidate = std::ffi::OsString::from(".");
+        candidate.push(name);
+        candidate.push(format!(".tmp-{}-{n}", std::process::id()));
+        match create_excl_at(&dir, &candidate, mode) {
+            Ok(file) => {
+                temp = Some((file, candidate));
+                break;
+            }
+            Err(e) if is_exists(&e) => {}
+            Err(e) => return Err(e).with_context(|| format!("writing in {}", dir_path.display())),
+        }
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    // The mode of an existing file is not changed by open: set it explicitly.
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-    file.write_all(data).with_context(|| format!("writing {}", path.display()))?;
+    let Some((mut file, temp_name)) = temp else { bail!("no free temporary name in {}", dir_path.display()) };
+    let remove_temp = |dir: &std::os::fd::OwnedFd| {
+        let _ = rustix::fs::unlinkat(dir, temp_name.as_os_str(), rustix::fs::AtFlags::empty());
+    };
+    if let Err(e) = file.write_all(data).and_then(|()| file.sync_all()) {
+        remove_temp(&dir);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
+    match rename_noreplace(&dir, &temp_name, &dir, name) {
+        Ok(()) => {}
+        Err(e) if is_exists(&e) && !force => {
+            remove_temp(&dir);
+            bail!("{} exists; pass --force to overwrite it", path.display());
+        }
+        Err(e) if is_exists(&e) => {
+            if let Err(e) = exchange(&dir, &temp_name, &dir, name) {
+                remove_temp(&dir);
+                return Err(e).with_context(|| format!("replacing {}", path.display()));
+            }
+            // The temporary name now holds what was there: a file or a link is removed; a
+            // directory is put back.
+            if Stat::at(&dir, &temp_name).is_ok_and(|s| s.kind == rustix::fs::FileType::Directory) {
+                let _ = exchange(&dir, &temp_name, &dir, name);
+                remove_temp(&dir);
+                bail!("{} is a directory", path.display());
+            }
+            remove_temp(&dir);
+        }
+        Err(e) => {
+            remove_temp(&dir);
+            return Err(e).with_context(|| format!("writing {}", path.display()));
+        }
+    }
+    rustix::fs::fsync(&dir).with_context(|| format!("syncing {}", dir_path.display()))?;
     Ok(())
 }

@@ -158,6 +158,14 @@ pub struct ServeArgs {
     /// `dlpgate tunnel` with `protocol = proxy`); the client address it names is recorded.
     #[arg(long)]
     pub proxy_protocol: bool,
+    /// Clients whose identity headers (X-Authenticated-User, X-Authenticated-Groups,
+    /// X-Client-IP) are believed, comma-separated: addresses or networks (`10.0.0.0/8`; with
+    /// --proxy-protocol, the address the PROXY header names) and `CN=NAME` of a verified TLS
+    /// client certificate; `none` trusts nobody. From other clients the headers are recorded
+    /// in incidents as claimed and never used for rules scoped by users or groups. Default:
+    /// loopback when --listen is a loopback address without --proxy-protocol, else nobody.
+    #[arg(long, value_delimiter = ',', value_parser = crate::dlp::trust::IdentitySource::parse)]
+    pub trust_identity_from: Vec<crate::dlp::trust::IdentitySource>,
     /// TLS settings for the icaps:// listener.
     #[command(flatten)]
     pub tls: TlsArgs,

@@ -194,6 +194,16 @@ fn show(i: &Incident) {
     println!("TLS subject:    {}", opt(&i.tls_subject));
     println!("user:           {}", opt(&i.user));
     println!("groups:         {}", if i.groups.is_empty() { "-".to_string() } else { i.groups.join(", ") });
+    if let Some(c) = &i.claimed {
+        // Sent by a client not trusted to name the user (--trust-identity-from): not used.
+        let mut claims = Vec::new();
+        claims.extend(c.user.as_ref().map(|u| format!("user {u}")));
+        if !c.groups.is_empty() {
+            claims.push(format!("groups {}", c.groups.join(", ")));
+        }
+        claims.extend(c.client_ip.as_ref().map(|ip| format!("client IP {ip}")));
+        println!("claimed:        {} (from an untrusted client: not used)", claims.join("; "));
+    }
     println!("URL:            {}", opt(&i.url));
     println!("file name:      {}", opt(&i.file_name));
     println!("content type:   {}", opt(&i.content_type));
@@ -214,7 +224,7 @@ fn show(i: &Incident) {
 fn export_csv(incidents: &[Incident]) {
     println!(
         "id,time,action,service,method,client,tls_subject,user,groups,url,file_name,content_type,size,sha256,\
-         rules,severity,counts,evidence,policy_version,reason"
+         rules,severity,counts,evidence,policy_version,reason,claimed_user,claimed_groups,claimed_client_ip"
     );
     for i in incidents {
         let counts: Vec<String> = i.counts.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -241,6 +251,9 @@ fn export_csv(incidents: &[Incident]) {
             evidence.join(";"),
             i.policy_version.clone(),
             i.reason.clone().unwrap_or_default(),
+            i.claimed.as_ref().and_then(|c| c.user.clone()).unwrap_or_default(),
+            i.claimed.as_ref().map(|c| c.groups.join(";")).unwrap_or_default(),
+            i.claimed.as_ref().and_then(|c| c.client_ip.clone()).unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         println!("{}", line.join(","));

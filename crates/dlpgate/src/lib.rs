@@ -9,6 +9,8 @@
 //! - [`incidents`]: `dlpgate incidents list|show|export`.
 //! - [`store`]: the incident store (SQLite, PostgreSQL), its journal for when the store is down,
 //!   and the recorder that makes each incident durable before its answer leaves.
+//! - [`fsat`]: file operations relative to directory descriptors that never follow a link
+//!   nor replace a file (quarantine, key files, the data directory).
 //! - [`echo`]: the `echo` service, which changes nothing (for interop tests and benchmarks).
 //! - [`tunnel`]: `dlpgate tunnel`, a stunnel-compatible TLS tunnel (stunnel.conf parser,
 //!   verification mapping, byte-exact forwarding with failover and PROXY headers).
@@ -30,6 +32,7 @@ pub mod config_file;
 pub mod connector;
 pub mod dlp;
 pub mod echo;
+pub mod fsat;
 pub mod incidents;
 pub mod metrics;
 pub mod policy_cmd;

@@ -27,8 +27,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let nofile = raise_nofile_limit();
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+    for note in crate::fsat::ensure_private_dir(&args.data_dir)
+        .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?
+    {
+        tracing::warn!("data directory: {note}");
+    }
     let tls = load_tls(&args.tls)?;
     let metrics = Arc::new(ServeMetrics::default());
     let recorder = open_recorder(&args).await?;
@@ -50,7 +53,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         spool_dir: args.data_dir.join("spool"),
         room: room.clone(),
         scan_threads: args.scan_threads.unwrap_or_else(crate::dlp::pool::ScanPool::default_threads),
+        identity_trust: crate::dlp::trust::IdentityTrust::new(
+            &args.trust_identity_from,
+            args.listen,
+            args.proxy_protocol,
+        ),
     };
+    tracing::info!(
+        trusted = %settings.identity_trust,
+        "identity headers (X-Authenticated-User, X-Authenticated-Groups, X-Client-IP) are used only from these clients (--trust-identity-from); from others they are recorded as claimed"
+    );
     let service =
         Arc::new(DlpService::new(settings, recorder.clone(), metrics.clone()).context("loading the policy")?);
     let (on_request, on_tls, on_conn) = (metrics.clone(), metrics.clone(), metrics.clone());

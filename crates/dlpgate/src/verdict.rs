@@ -49,15 +49,18 @@ pub enum Decision {
     Block,
     /// No server could judge it.
     Error,
+    /// Not sent: not a regular file (`dlpgate scan` skips FIFOs, sockets and devices).
+    Skipped,
 }
 
 impl Decision {
-    /// `allow`, `block` or `error`.
+    /// `allow`, `block`, `error` or `skipped`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Allow => "allow",
             Self::Block => "block",
             Self::Error => "error",
+            Self::Skipped => "skipped",
         }
     }
 }

@@ -35,11 +35,21 @@ pub const POSITIVE_SAMPLE: &[u8] =
 pub struct TestArgs {
     /// The connector.
     pub name: String,
+    /// Check this name in the server certificates instead of the connector's (and send it
+    /// as SNI unless the connector sets one).
+    #[arg(long, visible_alias = "check-host")]
+    pub server_name: Option<String>,
 }
 
 /// Runs the test on every server of the connector; exit 0 when every step passed.
 pub fn run(dir: &Path, args: &TestArgs) -> ExitCode {
-    let connector = match load_named(dir, &args.name) {
+    let connector = match load_named(dir, &args.name).and_then(|mut c| {
+        if let Some(name) = &args.server_name {
+            c.tls.server_name = Some(name.clone());
+            c.validate()?;
+        }
+        Ok(c)
+    }) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("dlpgate connector test: error: {e:#}");
@@ -157,7 +167,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
     // 3. OPTIONS
     let client = Client::with_connector(
         config.clone(),
-        Arc::new(transport::SniConnector { sni: connector.tls.sni.clone() }),
+        Arc::new(transport::SniConnector { sni: connector.tls.sni_name() }),
     );
     let options = match client.options(uri).await {
         Ok(o) => o,
@@ -361,8 +371,11 @@ async fn tls_step(
         return false;
     };
     let server = uri.authority();
-    let sni = connector.tls.sni.clone().unwrap_or_else(|| uri.host.clone());
-    let trust = connector.tls.trust.as_ref().map_or_else(|| "-".to_string(), |p| p.display().to_string());
+    let sni = connector.tls.sni_name().unwrap_or_else(|| uri.host.clone());
+    let mut trusted_by: Vec<String> = connector.tls.trust.iter().map(|p| p.display().to_string()).collect();
+    trusted_by.extend(connector.tls.pins.iter().map(|p| format!("pin {} until {}", p.sha256, p.not_after)));
+    let trust = if trusted_by.is_empty() { "-".to_string() } else { trusted_by.join(", ") };
+    let checked_name = connector.tls.server_name.clone().unwrap_or_else(|| sni.clone());
     let handshake = transport::handshake(&server, &sni, tls.clone(), stream, config).await;
     let mut stream = match handshake {
         Ok(s) => s,
@@ -378,7 +391,7 @@ async fn tls_step(
                     "2. TLS",
                     &format!("server certificate not trusted: {d}"),
                     &format!(
-                        "if the certificate below is the right server, trust it: dlpgate connector add {:?} --force --trust <its cert.pem or CA> ... (now: {trust}); if the name check failed, fix --check-host",
+                        "if the certificate below is the right server, trust it: dlpgate connector add {:?} --force --trust <its cert.pem or CA> (or --pin <its SPKI SHA-256>) ... (now: {trust}); if the name check failed (the name checked is {checked_name}), connect by a name the certificate carries or set --server-name to one",
                         connector.name
                     ),
                 );

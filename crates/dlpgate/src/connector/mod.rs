@@ -16,7 +16,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
-pub use model::{config_dir, load_named, Connector, ConnectorsFile, FailurePolicy, Kind, Server, Tls};
+pub use model::{
+    config_dir, load_named, Connector, ConnectorsFile, FailurePolicy, Kind, PinSetting, Server, Tls,
+};
 
 use crate::verdict::Profile;
 
@@ -44,7 +46,7 @@ pub struct ConnectorArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConnectorCommand {
     /// Add a connector (or replace one with --force).
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List the connectors.
     List,
     /// Show one connector as TOML.
@@ -74,12 +76,21 @@ pub struct TlsArgs {
     /// Its private key (default: read from --client-cert).
     #[arg(long)]
     pub client_key: Option<PathBuf>,
-    /// SNI name to send (default: the server's host).
+    /// SNI name to send (default: --server-name, else the server's host).
     #[arg(long)]
     pub sni: Option<String>,
-    /// Name the server certificate must carry (default: no name check).
-    #[arg(long)]
-    pub check_host: Option<String>,
+    /// With icaps://: the name (DNS name or IP address) the server certificate must carry.
+    /// Default: the host of the server's address (or --sni). `--check-host` is the same.
+    #[arg(long, visible_alias = "check-host")]
+    pub server_name: Option<String>,
+    /// With icaps://: trust a server by its key (a self-signed server): `sha256:` and the SPKI
+    /// SHA-256 in hex that `dlpgate cert show` and `connector test` print. Repeat for more.
+    #[arg(long = "pin")]
+    pub pins: Vec<String>,
+    /// The last day the pins are trusted (YYYY-MM-DD, or an RFC 3339 time). Default: a year
+    /// from now. The server certificate's own dates are not used for a pinned key.
+    #[arg(long, requires = "pins")]
+    pub pin_not_after: Option<String>,
 }
 
 impl TlsArgs {
@@ -93,7 +104,12 @@ impl TlsArgs {
             client_cert: paths(&self.client_cert)?,
             client_key: paths(&self.client_key)?,
             sni: self.sni.clone(),
-            check_host: self.check_host.clone(),
+            server_name: self.server_name.clone(),
+            pins: self
+                .pins
+                .iter()
+                .map(|p| PinSetting::new(p, self.pin_not_after.as_deref()))
+                .collect::<anyhow::Result<_>>()?,
         })
     }
 }
@@ -141,7 +157,7 @@ pub struct AddArgs {
 pub fn run(args: ConnectorArgs) -> ExitCode {
     let dir = config_dir(args.dir.config_dir.as_deref());
     let result = match args.command {
-        ConnectorCommand::Add(add) => self::add(&dir, add),
+        ConnectorCommand::Add(add) => self::add(&dir, *add),
         ConnectorCommand::List => list(&dir),
         ConnectorCommand::Show { name } => show(&dir, &name),
         ConnectorCommand::Remove { name } => remove(&dir, &name),
@@ -182,7 +198,7 @@ fn add(dir: &std::path::Path, args: AddArgs) -> anyhow::Result<()> {
     if connector.uses_tls() {
         // Load the files now: a wrong path or a key others can read is refused here, not at
         // the first scan.
-        connector.tls_settings().build().context("TLS settings")?;
+        connector.tls_settings()?.build().context("TLS settings")?;
     }
     match file.connectors.iter().position(|c| c.name == args.name) {
         Some(_) if !args.force => bail!("a connector {:?} exists; add --force to replace it", args.name),

@@ -25,6 +25,9 @@ pub const DEFAULT_READ_TIMEOUT_SECS: u64 = 60;
 pub const MAX_PIPELINE: usize = 64;
 /// Largest connectors file read.
 pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
+/// How long a pin added without `--pin-not-after` is trusted, days: a pin is an exception to
+/// the CA's word and should be looked at again, at least yearly.
+pub const DEFAULT_PIN_DAYS: i64 = 365;
 
 /// The ICAP method a connector uses: the seed's "Generic ICAP – REQMOD" or "– RESPMOD".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -110,10 +113,69 @@ pub struct Tls {
     pub client_cert: Option<PathBuf>,
     /// Its private key (default: read from `client_cert`).
     pub client_key: Option<PathBuf>,
-    /// Name sent as SNI (default: the server's host).
+    /// Name sent as SNI (default: `server_name`, else the server's host).
     pub sni: Option<String>,
-    /// Name the server certificate must carry; none checks no name.
-    pub check_host: Option<String>,
+    /// Name (DNS name or IP address) the server certificate must carry; none checks the
+    /// server's host (or `sni`). Files of earlier versions call it `check_host`.
+    #[serde(default, alias = "check_host", skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// Pinned server keys (for self-signed servers), each trusted until its own date.
+    #[serde(default, rename = "pin", skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<PinSetting>,
+}
+
+/// A pinned server key as the connectors file keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinSetting {
+    /// `sha256:` and the SPKI SHA-256 in hex (`dlpgate cert show`, `connector test` print it).
+    pub sha256: String,
+    /// The last moment the pin is trusted, RFC 3339 (set when the pin is added).
+    pub not_after: String,
+}
+
+impl PinSetting {
+    /// A pin from `--pin` and `--pin-not-after` (a date or RFC 3339 time; default: now plus
+    /// [`DEFAULT_PIN_DAYS`]).
+    pub fn new(pin: &str, not_after: Option<&str>) -> anyhow::Result<Self> {
+        let until = match not_after {
+            Some(text) => parse_pin_date(text)?,
+            None => time::OffsetDateTime::now_utc() + time::Duration::days(DEFAULT_PIN_DAYS),
+        };
+        let parsed = icap::tls::Pin::parse(pin, until.unix_timestamp()).map_err(anyhow::Error::msg)?;
+        let not_after = until
+            .format(&time::format_description::well_known::Rfc3339)
+            .context("formatting the pin date")?;
+        Ok(Self { sha256: parsed.to_string(), not_after })
+    }
+
+    /// The pin.
+    pub fn pin(&self) -> anyhow::Result<icap::tls::Pin> {
+        let until =
+            time::OffsetDateTime::parse(&self.not_after, &time::format_description::well_known::Rfc3339)
+                .with_context(|| {
+                    format!("pin {}: not_after {:?} is not an RFC 3339 time", self.sha256, self.not_after)
+                })?;
+        icap::tls::Pin::parse(&self.sha256, until.unix_timestamp()).map_err(anyhow::Error::msg)
+    }
+}
+
+/// `2027-01-01` (the end of that day, UTC) or an RFC 3339 time.
+pub fn parse_pin_date(text: &str) -> anyhow::Result<time::OffsetDateTime> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t);
+    }
+    let day = time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+        .with_context(|| format!("--pin-not-after {text:?}: expected YYYY-MM-DD or an RFC 3339 time"))?;
+    Ok(day.with_time(time::Time::from_hms(23, 59, 59).unwrap_or(time::Time::MIDNIGHT)).assume_utc())
+}
+
+impl Tls {
+    /// The SNI name: `sni`, else `server_name` (an IP address is never sent as SNI).
+    pub fn sni_name(&self) -> Option<String> {
+        self.sni.clone().or_else(|| self.server_name.clone())
+    }
 }
 
 /// A named connection to one or more ICAP servers.
@@ -175,9 +237,9 @@ impl Connector {
             if server.weight == 0 || server.weight > MAX_WEIGHT {
                 bail!("connector {:?}: weight of {} must be 1..={MAX_WEIGHT}", self.name, server.uri);
             }
-            if uri.tls && self.tls.trust.is_none() {
+            if uri.tls && self.tls.trust.is_none() && self.tls.pins.is_empty() {
                 bail!(
-                    "connector {:?}: {} is icaps:// but no trusted server certificate or CA is set (--trust FILE)",
+                    "connector {:?}: {} is icaps:// but no trusted server certificate or CA is set (--trust FILE, or --pin sha256:... for a self-signed server)",
                     self.name,
                     server.uri
                 );
@@ -189,6 +251,13 @@ impl Connector {
         if self.connect_timeout == 0 || self.read_timeout == 0 {
             bail!("connector {:?}: timeouts must be at least 1 second", self.name);
         }
+        for name in self.tls.server_name.iter().chain(&self.tls.sni) {
+            rustls_pki_types::ServerName::try_from(name.as_str())
+                .map_err(|e| anyhow::anyhow!("connector {:?}: server name {name:?}: {e}", self.name))?;
+        }
+        for pin in &self.tls.pins {
+            pin.pin().with_context(|| format!("connector {:?}", self.name))?;
+        }
         Ok(())
     }
 
@@ -197,15 +266,20 @@ impl Connector {
         self.servers.iter().any(|s| s.uri.starts_with("icaps://"))
     }
 
-    /// The rustls settings, when a server uses icaps.
-    pub fn tls_settings(&self) -> icap::tls::TlsClientSettings {
-        icap::tls::TlsClientSettings {
+    /// The rustls settings, when a server uses icaps: the server's name is checked (the
+    /// `server_name`, else the name connected to), pins within their dates.
+    pub fn tls_settings(&self) -> anyhow::Result<icap::tls::TlsClientSettings> {
+        Ok(icap::tls::TlsClientSettings {
             trust: self.tls.trust.clone(),
             cert: self.tls.client_cert.clone(),
             key: self.tls.client_key.clone(),
-            check_host: self.tls.check_host.clone(),
+            pins: self.tls.pins.iter().map(PinSetting::pin).collect::<anyhow::Result<_>>()?,
+            name_check: match &self.tls.server_name {
+                Some(name) => icap::tls::NameCheck::Name(name.clone()),
+                None => icap::tls::NameCheck::ServerName,
+            },
             ..Default::default()
-        }
+        })
     }
 
     /// The client settings: timeouts, preview, TLS.
@@ -216,7 +290,7 @@ impl Connector {
             ..ClientConfig::default()
         };
         if self.uses_tls() {
-            let (tls, warnings) = self.tls_settings().build().context("TLS settings")?;
+            let (tls, warnings) = self.tls_settings()?.build().context("TLS settings")?;
             for w in warnings {
                 tracing::warn!(connector = %self.name, "{w}");
             }

@@ -70,11 +70,25 @@ pub async fn handshake(
         Ok(Ok(s)) => Ok(s),
         Ok(Err(e)) => Err(ClientError::connect_failed(
             server,
-            std::io::Error::new(e.kind(), format!("TLS handshake failed: {e}")),
+            std::io::Error::new(e.kind(), format!("TLS handshake failed: {e}{}", advice(&e))),
         )),
         Err(_) => Err(ClientError::connect_failed(
             server,
             std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"),
         )),
+    }
+}
+
+/// What to do about a refused server certificate, when the refusal says it clearly.
+fn advice(e: &std::io::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. })) => {
+            " (NotValidForName: the server certificate does not carry the name checked; connect by a name it carries, or give that name with --server-name)"
+        }
+        Some(rustls::Error::InvalidCertificate(C::UnknownIssuer)) => {
+            " (the server certificate is neither issued by a CA of --trust nor pinned there or by --pin)"
+        }
+        _ => "",
     }
 }

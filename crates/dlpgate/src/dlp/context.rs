@@ -1,5 +1,6 @@
 //! What the engine and the incident learn from the ICAP and encapsulated HTTP heads: the
-//! direction, URL, file name, content type and encoding, and who the end user is.
+//! direction, URL, file name, content type and encoding, and who the end user is (believed
+//! only from the clients [`super::trust`] names).
 //!
 //! The request line is inspected too, body or not: the URL's path and query (decoded) and
 //! the `Content-Disposition` file name go to the engine as meta texts, and an incident
@@ -9,25 +10,44 @@ use icap_proto::{Headers, Method, Request};
 use inspect::meta::{masked_name, masked_url};
 use inspect::{Engine, MetaText, ScanContext};
 
-/// The end user, as Squid sends it (`icap_send_client_ip`, `icap_client_username_header`).
+use super::trust::IdentityTrust;
+use crate::store::ClaimedIdentity;
+
+/// The end user, as Squid sends it (`icap_send_client_ip`, `icap_client_username_header`),
+/// when the client that sent it is trusted to say so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
-    /// `X-Client-IP`.
+    /// `X-Client-IP`, from a trusted client.
     pub x_client_ip: Option<String>,
-    /// The peer's address (the client's, when no proxy sends `X-Client-IP`).
+    /// The peer's address (the client's, when no proxy sends `X-Client-IP`; the PROXY
+    /// protocol's address when the listener takes one).
     pub peer: std::net::IpAddr,
-    /// `X-Authenticated-User`, without a `Local://` or `LDAP://` prefix.
+    /// `X-Authenticated-User` from a trusted client, without a `Local://` or `LDAP://` prefix.
     pub user: Option<String>,
-    /// `X-Authenticated-Groups`, comma-separated.
+    /// `X-Authenticated-Groups` from a trusted client, comma-separated.
     pub groups: Vec<String>,
+    /// The same headers from a client not trusted to send them: recorded, never used.
+    pub claimed: Option<ClaimedIdentity>,
 }
 
-/// Reads the identity headers.
-pub fn identity(headers: &Headers, peer: &std::net::SocketAddr) -> Identity {
+/// Reads the identity headers: used when `trust` believes the client (`peer`, and the
+/// subject of its verified certificate), else kept as claimed.
+pub fn identity(
+    headers: &Headers,
+    peer: &std::net::SocketAddr,
+    tls_subject: Option<&str>,
+    trust: &IdentityTrust,
+) -> Identity {
     let x_client_ip = headers.get("x-client-ip").map(str::to_string);
     let user = headers.get("x-authenticated-user").map(strip_scheme).filter(|u| !u.is_empty());
-    let groups = headers.list("x-authenticated-groups").map(strip_scheme).filter(|g| !g.is_empty()).collect();
-    Identity { x_client_ip, peer: peer.ip(), user, groups }
+    let groups: Vec<String> =
+        headers.list("x-authenticated-groups").map(strip_scheme).filter(|g| !g.is_empty()).collect();
+    if trust.trusts(peer.ip(), tls_subject) {
+        return Identity { x_client_ip, peer: peer.ip(), user, groups, claimed: None };
+    }
+    let claimed = (x_client_ip.is_some() || user.is_some() || !groups.is_empty())
+        .then_some(ClaimedIdentity { user, groups, client_ip: x_client_ip });
+    Identity { x_client_ip: None, peer: peer.ip(), user: None, groups: Vec::new(), claimed }
 }
 
 impl Identity {
@@ -151,6 +171,10 @@ mod tests {
         assert_eq!(url_filename("/upload.bin").as_deref(), Some("upload.bin"));
     }
 
+    fn loopback_trusted() -> IdentityTrust {
+        IdentityTrust::new(&[], "127.0.0.1:1344".parse().unwrap(), false)
+    }
+
     #[test]
     fn matched_urls_and_names_are_stored_masked() {
         let engine = Engine::new(std::sync::Arc::new(inspect::Policy::builtin()), inspect::Limits::default());
@@ -178,10 +202,47 @@ mod tests {
         h.append("X-Authenticated-User", "Local://alice");
         h.append("X-Authenticated-Groups", "LDAP://finance, hr");
         h.append("X-Client-IP", "192.0.2.5");
-        let who = identity(&h, &"127.0.0.1:1".parse().unwrap());
+        let who = identity(&h, &"127.0.0.1:1".parse().unwrap(), None, &loopback_trusted());
         assert_eq!(who.user.as_deref(), Some("alice"));
         assert_eq!(who.groups, ["finance", "hr"]);
         assert_eq!(who.client_addr(), "192.0.2.5");
-        assert_eq!(identity(&Headers::new(), &"127.0.0.1:1".parse().unwrap()).client_addr(), "127.0.0.1");
+        assert_eq!(
+            identity(&Headers::new(), &"127.0.0.1:1".parse().unwrap(), None, &loopback_trusted())
+                .client_addr(),
+            "127.0.0.1"
+        );
+    }
+
+    /// From a client the trust list does not name, the headers are claims: not the user, not
+    /// the groups, not the client address; kept to be recorded.
+    #[test]
+    fn identity_from_an_untrusted_client_is_only_claimed() {
+        let mut h = Headers::new();
+        h.append("X-Authenticated-User", "Local://alice");
+        h.append("X-Authenticated-Groups", "finance");
+        h.append("X-Client-IP", "192.0.2.5");
+        let who = identity(&h, &"198.51.100.9:4000".parse().unwrap(), None, &loopback_trusted());
+        assert_eq!((who.user.as_deref(), who.groups.len()), (None, 0));
+        assert_eq!(who.client_addr(), "198.51.100.9");
+        let claimed = who.claimed.unwrap();
+        assert_eq!(claimed.user.as_deref(), Some("alice"));
+        assert_eq!(claimed.groups, ["finance"]);
+        assert_eq!(claimed.client_ip.as_deref(), Some("192.0.2.5"));
+        let request = icap_proto::Request {
+            head: icap_proto::RequestHead::new(Method::Reqmod, "icap://h/reqmod"),
+            encapsulated: None,
+            http_request: None,
+            http_response: None,
+            preview: None,
+        };
+        let ctx = scan_context(
+            &request,
+            &identity(&h, &"198.51.100.9:1".parse().unwrap(), None, &loopback_trusted()),
+        );
+        assert_eq!((ctx.user, ctx.groups.len()), (None, 0), "never used for rule scoping");
+        // Nothing claimed, nothing recorded.
+        assert!(identity(&Headers::new(), &"198.51.100.9:1".parse().unwrap(), None, &loopback_trusted())
+            .claimed
+            .is_none());
     }
 }

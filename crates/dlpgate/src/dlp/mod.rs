@@ -7,6 +7,7 @@ pub mod body;
 pub mod context;
 pub mod pool;
 pub mod stats;
+pub mod trust;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -60,6 +61,8 @@ pub struct DlpSettings {
     pub room: Room,
     /// Threads for engine work that can take long.
     pub scan_threads: usize,
+    /// The clients whose identity headers are believed.
+    pub identity_trust: trust::IdentityTrust,
 }
 
 /// Default for [`DlpSettings::memory_threshold`]: 8 MiB.
@@ -129,7 +132,13 @@ impl DlpService {
 
     async fn inspect(&self, state: &PolicyState, exchange: &mut Exchange<'_>) -> Outcome {
         let request = exchange.request();
-        let who = identity(&request.head.headers, &exchange.peer().addr);
+        let peer = exchange.peer();
+        let who = identity(
+            &request.head.headers,
+            &peer.addr,
+            peer.tls_subject.as_deref(),
+            &self.settings.identity_trust,
+        );
         let ctx = scan_context(request, &who);
         if !state.engine.applies(&ctx) {
             return Outcome::allow();
@@ -265,6 +274,7 @@ impl DlpService {
             tls_subject,
             user: who.user.clone(),
             groups: who.groups.clone(),
+            claimed: who.claimed.clone(),
             url,
             file_name: file_name.clone(),
             content_type: ctx.content_type.clone(),

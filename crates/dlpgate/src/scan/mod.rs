@@ -1,16 +1,21 @@
 //! `dlpgate scan`: files through a connector's ICAP servers (a CASB file policy with external
 //! content inspection), with a verdict per file and governance actions on blocked files.
 //!
-//! - [`walk`]: files, globs, include/exclude patterns, maximum size.
+//! - [`walk`]: files, globs, include/exclude patterns, maximum size; by directory descriptor,
+//!   never through a link; FIFOs, sockets and devices skipped with a reason.
+//! - [`found`]: a file found, opened again only if it is still that file.
 //! - [`send`]: one file to one server as an upload (REQMOD) or a download (RESPMOD).
 //! - [`pool`]: weighted balancing and failover only when nothing was answered.
 //! - [`reader`]: large files read from the page cache on the worker, from disk on the pool.
-//! - [`record`]: output lines, the resume state, quarantine.
+//! - [`record`]: output lines, the resume state.
+//! - [`quarantine`]: blocked files moved aside without following links or replacing files.
 //!
 //! Exit codes: 0 when everything was allowed, 1 when something was blocked, 2 when a file has
-//! no verdict (or the scan could not run).
+//! no verdict (or the scan could not run). Skipped special files change none of them.
 
+pub mod found;
 pub mod pool;
+pub mod quarantine;
 pub mod reader;
 pub mod record;
 pub mod send;
@@ -179,26 +184,25 @@ fn connector_of(args: &ScanArgs) -> anyhow::Result<Connector> {
     if let Some(f) = args.failure {
         connector.failure = f;
     }
+    // A named connector takes --server-name too (to check another name than its own).
+    if let (Some(_), Some(name)) = (&args.connector, &args.tls.server_name) {
+        connector.tls.server_name = Some(name.clone());
+    }
     connector.validate()?;
     Ok(connector)
 }
 
-/// A file on disk, opened again for each server tried.
+/// A file on disk, opened again for each server tried (and only if it is still the file
+/// the walk found).
 struct FileSource<'a> {
-    path: &'a Path,
-    /// Its directory, held open by the walk.
-    dir: Option<&'a walk::Dir>,
-    /// Its size when the walk saw it.
-    walked_size: u64,
+    found: &'a walk::Found,
 }
 
 /// Reads a small file whole, or `None` if it has grown past `INLINE_READ` since the walk.
-fn read_small(path: &Path, dir: Option<&walk::Dir>, walked_size: u64) -> std::io::Result<Option<Vec<u8>>> {
+fn read_small(found: &walk::Found) -> std::io::Result<Option<Vec<u8>>> {
     use std::io::Read;
-    let mut file = match (dir, path.file_name()) {
-        (Some(dir), Some(name)) => dir.open_file(name)?,
-        _ => std::fs::File::open(path)?,
-    };
+    let walked_size = found.size;
+    let mut file = found.open()?;
     // Room for the size the walk saw and one byte more. One read that gives exactly that
     // size ends it: the file is as the walk saw it (its record carries that size too).
     // Otherwise (it changed, or the file system gave a short read) read on to the end.
@@ -220,17 +224,17 @@ fn read_small(path: &Path, dir: Option<&walk::Dir>, walked_size: u64) -> std::io
 
 impl Source for FileSource<'_> {
     async fn open(&self) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, u64)> {
-        if self.walked_size <= INLINE_READ {
-            if let Some(data) = read_small(self.path, self.dir, self.walked_size)? {
+        if self.found.size <= INLINE_READ {
+            if let Some(data) = read_small(self.found)? {
                 let size = data.len() as u64;
                 return Ok((Box::new(std::io::Cursor::new(data)), size));
             }
         }
         // One trip to the blocking pool: open, stat, and for a small file read it all.
-        let path = self.path.to_path_buf();
+        let found = self.found.clone();
         let opened = tokio::task::spawn_blocking(move || -> std::io::Result<Opened> {
             use std::io::Read;
-            let mut file = std::fs::File::open(&path)?;
+            let mut file = found.open()?;
             let size = file.metadata()?.len();
             if size <= SMALL_FILE {
                 let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
@@ -274,6 +278,8 @@ enum Walked {
     Unreadable(Box<Record>),
     /// A file over `--max-size`.
     TooLarge(walk::Found),
+    /// A FIFO, socket or device: never read.
+    Skipped(Box<Record>),
 }
 
 /// Items found, sent a batch at a time: a channel send per file would wake the scan's task
@@ -342,6 +348,7 @@ fn walker(
                 }
             }
             walk::Item::TooLarge(found) => Walked::TooLarge(found),
+            walk::Item::Special { path, kind } => Walked::Skipped(Box::new(skipped_record(&path, kind))),
             walk::Item::Unreadable { path, error } => Walked::Unreadable(Box::new(error_record(
                 &path.display().to_string(),
                 0,
@@ -372,7 +379,7 @@ async fn judge_file(
 ) -> (Record, walk::Found) {
     let outcome = {
         let name = found.rel.to_string_lossy();
-        let source = FileSource { path: &found.path, dir: found.dir.as_deref(), walked_size: found.size };
+        let source = FileSource { found: &found };
         pool.judge(&settings, &name, &source).await
     };
     (outcome_record(&found, outcome, failure), found)
@@ -394,7 +401,7 @@ async fn judge_small(
     let mut judged = Vec::with_capacity(files.len());
     let mut batch: Vec<(walk::Found, Vec<u8>)> = Vec::with_capacity(files.len());
     for found in files {
-        match read_small(&found.path, found.dir.as_deref(), found.size) {
+        match read_small(&found) {
             Ok(Some(data)) => batch.push((found, data)),
             // Grown past the inline size since the walk: streamed on its own.
             Ok(None) => judged.push(judge_file(pool, settings, found, failure).await),
@@ -473,7 +480,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let config = connector.client_config()?;
     let uris: Vec<IcapUri> = connector.servers.iter().map(Server::icap_uri).collect::<anyhow::Result<_>>()?;
     let filter = walk::Filter::new(&args.include, &args.exclude, args.max_size)?;
-    let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni.clone() });
+    let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni_name() });
     // One client per server; the OPTIONS asked now stays in its cache, and its connection
     // in its pool for the first file.
     let clients: Vec<Client> = uris
@@ -624,7 +631,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                 Some(items) => {
                     let interrupted = stop.load(Ordering::SeqCst);
                     // The progress bar's length grows once per batch.
-                    let found = items.iter().filter(|i| !matches!(i, Walked::TooLarge(_))).count();
+                    let found =
+                        items.iter().filter(|i| !matches!(i, Walked::TooLarge(_) | Walked::Skipped(_))).count();
                     out.found(found as u64);
                     for item in items {
                         match item {
@@ -636,6 +644,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
                             Walked::Resumed(r) => out.write(&r, true)?,
                             Walked::Unreadable(r) => out.write(&r, false)?,
                             Walked::TooLarge(found) => out.too_large(&found),
+                            Walked::Skipped(r) => out.write(&r, false)?,
                         }
                     }
                 }
@@ -669,6 +678,25 @@ fn error_record(path: &str, size: u64, reason: String, failure: FailurePolicy) -
         action: failure.action().to_string(),
         rules: Vec::new(),
         reason: Some(reason),
+        server: None,
+        latency_ms: None,
+        incident_id: None,
+        quarantined_to: None,
+        resumed: false,
+        mtime: None,
+    }
+}
+
+/// The row of a special file: never read, so no verdict and nothing for a caller to act on.
+fn skipped_record(path: &Path, kind: walk::Special) -> Record {
+    Record {
+        path: path.display().to_string(),
+        size: 0,
+        sha256: None,
+        verdict: Decision::Skipped,
+        action: "skip".to_string(),
+        rules: Vec::new(),
+        reason: Some(kind.reason().to_string()),
         server: None,
         latency_ms: None,
         incident_id: None,
@@ -720,7 +748,7 @@ struct Output {
     report: Option<std::io::BufWriter<std::fs::File>>,
     progress: Option<indicatif::ProgressBar>,
     /// `--quarantine`.
-    quarantine_dir: Option<PathBuf>,
+    quarantine_dir: Option<quarantine::Quarantine>,
     failure: FailurePolicy,
     files: u64,
     bytes: u64,
@@ -731,16 +759,20 @@ struct Output {
     too_large: u64,
     quarantined: u64,
     quarantine_failed: u64,
+    /// FIFOs, sockets and devices (rows with the verdict `skipped`).
+    skipped: u64,
 }
 
 impl Output {
     fn new(args: &ScanArgs, failure: FailurePolicy) -> anyhow::Result<Self> {
         let report = match &args.report {
             Some(p) => Some(std::io::BufWriter::new(
-                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+                record::open_nofollow(p, std::fs::OpenOptions::new().write(true).create(true).truncate(true))
+                    .with_context(|| format!("creating {}", p.display()))?,
             )),
             None => None,
         };
+        let quarantine_dir = args.quarantine.as_deref().map(quarantine::Quarantine::open).transpose()?;
         let progress = (!args.no_progress && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::new(0);
             let style = indicatif::ProgressStyle::with_template(
@@ -761,7 +793,7 @@ impl Output {
             message_due: Duration::ZERO,
             report,
             progress,
-            quarantine_dir: args.quarantine.clone(),
+            quarantine_dir,
             failure,
             files: 0,
             bytes: 0,
@@ -772,6 +804,7 @@ impl Output {
             too_large: 0,
             quarantined: 0,
             quarantine_failed: 0,
+            skipped: 0,
         };
         if !out.json {
             out.line(record::TABLE_HEADER)?;
@@ -832,26 +865,26 @@ impl Output {
         self.flushed.elapsed()
     }
 
-    fn quarantine(&mut self, r: &mut Record, found: &walk::Found, dir: &Path) {
-        // Only the file that was judged: one changed since is left alone.
-        let unchanged = std::fs::symlink_metadata(&found.path)
-            .is_ok_and(|m| m.is_file() && m.len() == found.size && walk::mtime_nanos(&m) == found.mtime);
-        if !unchanged {
-            self.quarantine_failed += 1;
-            r.reason = Some(format!(
-                "{}; not quarantined: changed since it was scanned",
-                r.reason.clone().unwrap_or_default()
-            ));
-            return;
-        }
-        match record::quarantine(&found.path, &found.rel, dir, r) {
-            Ok(dest) => {
+    /// Moves a blocked file aside; only the file that was judged (one changed or replaced
+    /// since is left alone, with the reason in its row).
+    fn quarantine(&mut self, r: &mut Record, found: &walk::Found) {
+        let Some(dir) = &self.quarantine_dir else { return };
+        match dir.quarantine(found, r) {
+            Ok(moved) => {
                 self.quarantined += 1;
-                r.quarantined_to = Some(dest.display().to_string());
+                r.quarantined_to = Some(moved.dest.display().to_string());
+                if let Err(e) = moved.note {
+                    eprintln!("dlpgate scan: quarantined {} but left no note: {e}", found.path.display());
+                }
             }
             Err(e) => {
                 self.quarantine_failed += 1;
-                eprintln!("dlpgate scan: cannot quarantine {}: {e:#}", found.path.display());
+                let why = format!("{e:#}");
+                eprintln!("dlpgate scan: cannot quarantine {}: {why}", found.path.display());
+                r.reason = Some(match r.reason.take() {
+                    Some(reason) => format!("{reason}; {why}"),
+                    None => why,
+                });
             }
         }
     }
@@ -864,9 +897,7 @@ impl Output {
         state: &mut Option<record::State>,
     ) -> anyhow::Result<()> {
         if r.verdict == Decision::Block {
-            if let Some(dir) = self.quarantine_dir.clone() {
-                self.quarantine(&mut r, found, &dir);
-            }
+            self.quarantine(&mut r, found);
         }
         if let Some(state) = state.as_mut() {
             if r.verdict != Decision::Error {
@@ -877,8 +908,10 @@ impl Output {
     }
 
     fn write(&mut self, r: &Record, resumed: bool) -> anyhow::Result<()> {
-        self.files += 1;
-        self.bytes += r.size;
+        if r.verdict != Decision::Skipped {
+            self.files += 1;
+            self.bytes += r.size;
+        }
         if resumed {
             self.resumed += 1;
         }
@@ -886,8 +919,9 @@ impl Output {
             Decision::Allow => self.allowed += 1,
             Decision::Block => self.blocked += 1,
             Decision::Error => self.errors += 1,
+            Decision::Skipped => self.skipped += 1,
         }
-        if let Some(bar) = &self.progress {
+        if let Some(bar) = self.progress.as_ref().filter(|_| r.verdict != Decision::Skipped) {
             bar.inc(1);
             // The bar redraws a few times a second: its message is made as often, not per file.
             let elapsed = bar.elapsed();
@@ -972,6 +1006,12 @@ impl Output {
         if self.too_large > 0 {
             lines.push(format!("{} files skipped: over --max-size", self.too_large));
         }
+        if self.skipped > 0 {
+            lines.push(format!(
+                "{} skipped: not regular files (FIFOs, sockets, devices), never read",
+                self.skipped
+            ));
+        }
         if self.quarantined > 0 || self.quarantine_failed > 0 {
             lines.push(format!(
                 "{} files quarantined, {} could not be",
@@ -999,7 +1039,8 @@ impl Output {
                 let summary = serde_json::json!({ "summary": {
                     "files": self.files, "bytes": self.bytes, "allowed": self.allowed,
                     "blocked": self.blocked, "error": self.errors, "resumed": self.resumed,
-                    "too_large": self.too_large, "quarantined": self.quarantined,
+                    "too_large": self.too_large, "skipped": self.skipped,
+                    "quarantined": self.quarantined, "quarantine_failed": self.quarantine_failed,
                     "failovers": pool.failovers.load(Ordering::Relaxed), "interrupted": interrupted,
                     "exit_code": code, "lines": lines,
                 }});

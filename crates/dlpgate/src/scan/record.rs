@@ -1,17 +1,15 @@
-//! One line of output per file (table or JSON Lines), the `--state` file that lets an
-//! interrupted scan resume, and the `--quarantine` move with its tombstone note.
+//! One line of output per file (table or JSON Lines), and the `--state` file that lets an
+//! interrupted scan resume.
 
 use std::collections::HashMap;
 use std::io::{BufRead, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::verdict::Decision;
 
-/// Suffix of the tombstone note left where a quarantined file was.
-pub const TOMBSTONE_SUFFIX: &str = ".quarantined.txt";
 /// Longest line read from a state file.
 pub const MAX_STATE_LINE: usize = 64 * 1024;
 /// Most records kept from a state file.
@@ -78,7 +76,7 @@ impl State {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let mut done = HashMap::new();
         let mut ends_with_newline = true;
-        if let Ok(file) = std::fs::File::open(path) {
+        if let Ok(file) = open_nofollow(path, std::fs::OpenOptions::new().read(true)) {
             let mut reader = std::io::BufReader::new(file);
             let mut line = Vec::new();
             loop {
@@ -107,10 +105,7 @@ impl State {
                 }
             }
         }
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        let mut file = open_nofollow(path, std::fs::OpenOptions::new().create(true).append(true))
             .with_context(|| format!("opening {}", path.display()))?;
         if !ends_with_newline {
             file.write_all(b"\n")?;
@@ -141,58 +136,19 @@ impl State {
     }
 }
 
-/// Moves `path` to `dir`/`rel` (a free name if taken) and leaves a note at
-/// `path` + [`TOMBSTONE_SUFFIX`]. Returns where it went.
-pub fn quarantine(path: &Path, rel: &Path, dir: &Path, record: &Record) -> anyhow::Result<PathBuf> {
-    let rel = safe_relative(rel);
-    let mut dest = dir.join(&rel);
-    let mut n = 1;
-    while dest.exists() {
-        let mut name = dir.join(&rel).into_os_string();
-        name.push(format!(".{n}"));
-        dest = PathBuf::from(name);
-        n += 1;
-    }
-    if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    }
-    if std::fs::rename(path, &dest).is_err() {
-        // Another file system: copy, then remove.
-        std::fs::copy(path, &dest)
-            .with_context(|| format!("copying {} to {}", path.display(), dest.display()))?;
-        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
-    }
-    let mut note = path.as_os_str().to_os_string();
-    note.push(TOMBSTONE_SUFFIX);
-    let text = format!(
-        "This file was quarantined by dlpgate scan: the content inspection server blocked it.\n\
-         file: {}\nmoved to: {}\nsha256: {}\nrules: {}\nreason: {}\nincident: {}\nserver: {}\n\
-         Contact your security team to have it released.\n",
-        path.display(),
-        dest.display(),
-        record.sha256.as_deref().unwrap_or("-"),
-        if record.rules.is_empty() { "-".to_string() } else { record.rules.join(", ") },
-        record.reason.as_deref().unwrap_or("-"),
-        record.incident_id.as_deref().unwrap_or("-"),
-        record.server.as_deref().unwrap_or("-"),
-    );
-    std::fs::write(&note, text)
-        .with_context(|| format!("writing the note {}", PathBuf::from(&note).display()))?;
-    Ok(dest)
-}
-
-/// A relative path without `..` or a root, so a move never leaves the quarantine directory.
-fn safe_relative(rel: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for comp in rel.components() {
-        if let std::path::Component::Normal(c) = comp {
-            out.push(c);
+/// Opens an output file of the scan (`--state`, `--report`) without following a symbolic
+/// link: a scan run as root must not write through a link planted in a shared directory
+/// such as /tmp. A new file gets mode 0600 (the report and the state name files and rules).
+pub fn open_nofollow(path: &Path, options: &mut std::fs::OpenOptions) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let nofollow = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+    options.mode(0o600).custom_flags(nofollow).open(path).map_err(|e| {
+        if crate::fsat::is_link(&e) {
+            std::io::Error::other(format!("{} is a symbolic link: refusing to follow it", path.display()))
+        } else {
+            e
         }
-    }
-    if out.as_os_str().is_empty() {
-        out.push("file");
-    }
-    out
+    })
 }
 
 /// Bytes in a short human form (KiB, MiB, GiB).
@@ -294,18 +250,5 @@ mod tests {
         drop(state);
         let state = State::open(&path).unwrap();
         assert_eq!(state.done.len(), 2, "the line after the cut one is whole");
-    }
-
-    #[test]
-    fn quarantine_keeps_relative_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("src/x");
-        std::fs::create_dir_all(&src).unwrap();
-        std::fs::write(src.join("f.txt"), b"abc").unwrap();
-        let q = dir.path().join("q");
-        let dest = quarantine(&src.join("f.txt"), Path::new("x/../../f.txt"), &q, &record("f")).unwrap();
-        assert_eq!(dest, q.join("x/f.txt"));
-        assert!(!src.join("f.txt").exists());
-        assert!(std::fs::read_to_string(src.join("f.txt.quarantined.txt")).unwrap().contains("quarantined"));
     }
 }

@@ -1,79 +1,84 @@
 //! What to scan: files and directories from the command line (a path with `*`, `?` or `[` is
 //! a glob), include and exclude patterns on the path relative to its root, a maximum size.
+//!
+//! The walk goes by directory descriptors, never by path: each directory is opened relative
+//! to its parent with `O_NOFOLLOW | O_DIRECTORY`, so a directory swapped for a symbolic link
+//! while the scan runs is not followed out of the tree. Each file found carries its device
+//! and inode, and [`Found::open`] opens it again only if it is still that file (with
+//! `O_NOFOLLOW | O_NONBLOCK`, so neither a link nor a FIFO planted in its place is read).
+//! FIFOs, sockets and device nodes are reported as [`Item::Special`], never opened.
 
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use rustix::fs::FileType;
+
+pub use super::found::{Dir, Found, HeldDir, Root, MAX_OPEN_DIRS};
+use crate::fsat::{open_dir_at, Stat};
 
 /// Default largest file sent; larger ones are skipped and counted.
 pub const DEFAULT_MAX_SIZE: u64 = 256 * 1024 * 1024;
 
-/// Directories held open for the files found in them, at most.
-pub const MAX_OPEN_DIRS: usize = 64;
+/// Directories below a root walked at most: each level holds its directory open while its
+/// entries are walked. A directory deeper than this is reported as unreadable (no verdict).
+pub const MAX_DEPTH: usize = 256;
 
-static OPEN_DIRS: AtomicUsize = AtomicUsize::new(0);
-
-/// A directory held open so that its files are opened by name relative to it: one name to
-/// look up rather than the whole path. At most [`MAX_OPEN_DIRS`] at once (a tree of one file
-/// per directory would otherwise hold one descriptor per file waiting to be scanned).
-#[derive(Debug)]
-pub struct Dir(std::fs::File);
-
-impl Dir {
-    /// Opens `path`, unless too many are open.
-    fn open(path: &Path) -> Option<Arc<Self>> {
-        if OPEN_DIRS.fetch_add(1, Ordering::Relaxed) >= MAX_OPEN_DIRS {
-            OPEN_DIRS.fetch_sub(1, Ordering::Relaxed);
-            return None;
-        }
-        match std::fs::File::open(path) {
-            Ok(file) => Some(Arc::new(Self(file))),
-            Err(_) => {
-                OPEN_DIRS.fetch_sub(1, Ordering::Relaxed);
-                None
-            }
-        }
-    }
-
-    /// Opens the file `name` in this directory for reading.
-    pub fn open_file(&self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
-        use rustix::fs::{Mode, OFlags};
-        let fd = rustix::fs::openat(&self.0, name, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(std::fs::File::from(fd))
-    }
+/// What kind of special file was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Special {
+    /// A FIFO (named pipe): reading it waits for a writer, and its data is not at rest.
+    Fifo,
+    /// A Unix socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device (reading one would send a whole disk).
+    BlockDevice,
 }
 
-impl Drop for Dir {
-    fn drop(&mut self) {
-        OPEN_DIRS.fetch_sub(1, Ordering::Relaxed);
+impl Special {
+    fn of(kind: FileType) -> Option<Self> {
+        match kind {
+            FileType::Fifo => Some(Self::Fifo),
+            FileType::Socket => Some(Self::Socket),
+            FileType::CharacterDevice => Some(Self::CharDevice),
+            FileType::BlockDevice => Some(Self::BlockDevice),
+            _ => None,
+        }
     }
-}
 
-/// One file found.
-#[derive(Debug, Clone)]
-pub struct Found {
-    /// Its path as walked.
-    pub path: PathBuf,
-    /// Its path relative to the root it was found under (its name for a file argument).
-    pub rel: PathBuf,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, Unix nanoseconds (resume checks it).
-    pub mtime: i128,
-    /// Its directory, when the walk holds it open.
-    pub dir: Option<Arc<Dir>>,
+    /// Why it was skipped, for the report.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Fifo => "not a regular file: a FIFO (named pipe)",
+            Self::Socket => "not a regular file: a socket",
+            Self::CharDevice => "not a regular file: a character device",
+            Self::BlockDevice => "not a regular file: a block device",
+        }
+    }
 }
 
 /// What the walk gives, in order.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Item {
     /// A file to scan.
     File(Found),
     /// A file over the size limit.
     TooLarge(Found),
+    /// A FIFO, socket or device node: never opened.
+    Special {
+        /// The path.
+        path: PathBuf,
+        /// What it is.
+        kind: Special,
+    },
     /// A path that could not be read.
     Unreadable {
         /// The path.
@@ -149,134 +154,253 @@ pub fn walk(paths: &[PathBuf], filter: &Filter, mut emit: impl FnMut(Item) -> bo
         } else {
             (arg.clone(), None)
         };
-        let walk = Tree { root: &root, glob: glob.as_ref(), filter };
+        let tree = Tree { glob: glob.as_ref(), filter };
         // The root itself: followed if it is a link.
-        let levels = match std::fs::metadata(&root) {
-            Err(e) => vec![Entry::Error(root.clone(), io_error(&root, &e))],
-            Ok(meta) if meta.is_dir() => walk.read(&root),
-            Ok(meta) if meta.is_file() => {
-                let rel = match glob {
-                    None => PathBuf::from(root.file_name().unwrap_or(root.as_os_str())),
-                    Some(_) => relative(&root, &root),
+        let go_on = match std::fs::metadata(&root) {
+            Err(e) => emit(Item::Unreadable { path: root.clone(), error: io_error(&root, &e) }),
+            Ok(meta) if meta.is_dir() => match Root::open(&root) {
+                Ok((root, fd)) => tree.walk(Arc::new(root), fd, &mut emit),
+                Err(e) => emit(Item::Unreadable { path: root.clone(), error: io_error(&root, &e) }),
+            },
+            Ok(meta) if meta.is_file() => tree.file_argument(&root, &mut emit),
+            Ok(meta) => {
+                use std::os::unix::fs::FileTypeExt;
+                let t = meta.file_type();
+                let kind = if t.is_fifo() {
+                    Some(Special::Fifo)
+                } else if t.is_socket() {
+                    Some(Special::Socket)
+                } else if t.is_char_device() {
+                    Some(Special::CharDevice)
+                } else if t.is_block_device() {
+                    Some(Special::BlockDevice)
+                } else {
+                    None
                 };
-                walk.file(root.clone(), rel, || Ok(meta)).into_iter().collect()
+                kind.is_none_or(|kind| emit(Item::Special { path: root.clone(), kind }))
             }
-            Ok(_) => Vec::new(),
         };
-        // Depth first, siblings in name order, a directory's files before its later siblings.
-        let mut stack = vec![levels.into_iter()];
-        while let Some(level) = stack.last_mut() {
-            let Some(entry) = level.next() else {
-                stack.pop();
-                continue;
-            };
-            let item = match entry {
-                Entry::Dir(path) => {
-                    stack.push(walk.read(&path).into_iter());
-                    continue;
-                }
-                Entry::File(path, rel, Ok(meta), dir) => {
-                    let found = Found { path, rel, size: meta.len(), mtime: mtime_nanos(&meta), dir };
-                    if found.size > filter.max_size {
-                        Item::TooLarge(found)
-                    } else {
-                        Item::File(found)
-                    }
-                }
-                Entry::File(path, _, Err(e), _) => {
-                    let error = io_error(&path, &e);
-                    Item::Unreadable { path, error }
-                }
-                Entry::Error(path, error) => Item::Unreadable { path, error },
-            };
-            if !emit(item) {
-                return;
-            }
+        if !go_on {
+            return;
         }
     }
 }
 
-/// One entry of a directory, read with it.
-enum Entry {
-    /// A directory, read when its turn comes.
-    Dir(PathBuf),
-    /// A regular file that passed the filters: its path, relative path, metadata and
-    /// directory.
-    File(PathBuf, PathBuf, std::io::Result<std::fs::Metadata>, Option<Arc<Dir>>),
-    /// Something that could not be read.
-    Error(PathBuf, String),
+/// One directory being walked: its entries in name order.
+struct Level {
+    dir: Arc<Dir>,
+    path: PathBuf,
+    rel: PathBuf,
+    entries: std::vec::IntoIter<(OsString, FileType)>,
+    /// Held for its files, once one is found (`Some(None)`: no room to hold it).
+    held: Option<Option<Arc<HeldDir>>>,
+}
+
+impl Level {
+    fn held(&mut self) -> Option<Arc<HeldDir>> {
+        self.held.get_or_insert_with(|| HeldDir::hold(&self.dir)).clone()
+    }
 }
 
 /// What one command-line path walks.
 struct Tree<'a> {
-    root: &'a Path,
     glob: Option<&'a globset::GlobMatcher>,
     filter: &'a Filter,
 }
 
 impl Tree<'_> {
-    /// The entries of `dir`, sorted by name. The metadata of a file is read now, relative to
-    /// the open directory (one name to look up rather than the whole path), and the directory
-    /// is closed before the next one is read: one directory open at a time, however deep.
-    fn read(&self, dir: &Path) -> Vec<Entry> {
-        let read = match std::fs::read_dir(dir) {
-            Ok(read) => read,
-            Err(e) => return vec![Entry::Error(dir.to_path_buf(), io_error(dir, &e))],
-        };
-        let mut errors = Vec::new();
-        let mut named: Vec<(std::ffi::OsString, std::fs::DirEntry)> = Vec::new();
-        for entry in read {
-            match entry {
-                Ok(entry) => named.push((entry.file_name(), entry)),
-                Err(e) => errors.push(Entry::Error(dir.to_path_buf(), io_error(dir, &e))),
-            }
-        }
-        named.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut entries = errors;
-        for (_, entry) in named {
-            let path = entry.path();
-            match entry.file_type() {
-                Err(e) => {
-                    let error = io_error(&path, &e);
-                    entries.push(Entry::Error(path, error));
-                }
-                Ok(kind) if kind.is_dir() => entries.push(Entry::Dir(path)),
-                Ok(kind) if kind.is_file() => {
-                    let rel = relative(&path, self.root);
-                    entries.extend(self.file(path, rel, || entry.metadata()));
-                }
-                Ok(_) => {}
-            }
-        }
-        // Opened once the directory has files to scan.
-        if entries.iter().any(|e| matches!(e, Entry::File(_, _, Ok(_), _))) {
-            let handle = Dir::open(dir);
-            for entry in &mut entries {
-                if let Entry::File(_, _, Ok(_), slot) = entry {
-                    slot.clone_from(&handle);
-                }
-            }
-        }
-        entries
+    /// True when the pattern and the filters take the entry.
+    fn takes(&self, path: &Path, rel: &Path) -> bool {
+        self.glob.is_none_or(|g| g.is_match(path)) && self.filter.accepts(rel)
     }
 
-    /// A file, if the pattern and the filters take it (its metadata is read only then).
-    fn file(
-        &self,
-        path: PathBuf,
-        rel: PathBuf,
-        meta: impl FnOnce() -> std::io::Result<std::fs::Metadata>,
-    ) -> Option<Entry> {
-        if self.glob.is_some_and(|g| !g.is_match(&path)) || !self.filter.accepts(&rel) {
-            return None;
+    /// A file named on the command line (a link is followed to the file it names): its
+    /// directory is the root and its name the relative path.
+    fn file_argument(&self, path: &Path, emit: &mut impl FnMut(Item) -> bool) -> bool {
+        let name = PathBuf::from(path.file_name().unwrap_or(path.as_os_str()));
+        if !self.takes(path, &name) {
+            return true;
         }
-        Some(Entry::File(path, rel, meta(), None))
+        let opened = std::fs::canonicalize(path).and_then(|real| {
+            let dir = real.parent().map_or_else(|| PathBuf::from("/"), Path::to_path_buf);
+            let real_name = real.file_name().map(OsStr::to_os_string).unwrap_or_default();
+            let (root, fd) = Root::open(&dir)?;
+            let stat = Stat::at(&fd, &real_name)?;
+            Ok((Arc::new(root), fd, real_name, stat))
+        });
+        let (root, fd, real_name, stat) = match opened {
+            Ok(o) => o,
+            Err(e) => return emit(Item::Unreadable { path: path.to_path_buf(), error: io_error(path, &e) }),
+        };
+        if let Some(kind) = Special::of(stat.kind) {
+            return emit(Item::Special { path: path.to_path_buf(), kind });
+        }
+        let parent_id = root.id;
+        let dir = match Dir::new(fd) {
+            Ok(dir) => HeldDir::hold(&Arc::new(dir)),
+            Err(_) => None,
+        };
+        let found = Found {
+            path: path.to_path_buf(),
+            rel: PathBuf::from(real_name),
+            size: stat.size,
+            mtime: stat.mtime,
+            id: stat.id,
+            parent_id,
+            root,
+            dir,
+        };
+        emit(self.sized(found))
+    }
+
+    fn sized(&self, found: Found) -> Item {
+        if found.size > self.filter.max_size {
+            Item::TooLarge(found)
+        } else {
+            Item::File(found)
+        }
+    }
+
+    /// Depth first, siblings in name order, a directory's files before its later siblings.
+    /// False when `emit` said stop.
+    fn walk(&self, root: Arc<Root>, fd: OwnedFd, emit: &mut impl FnMut(Item) -> bool) -> bool {
+        let mut stack = Vec::new();
+        match Dir::new(fd) {
+            Ok(dir) => {
+                let dir = Arc::new(dir);
+                let (entries, error) = read_entries(&dir);
+                if let Some(error) = error {
+                    if !emit(Item::Unreadable {
+                        path: root.path.clone(),
+                        error: io_error(&root.path, &error),
+                    }) {
+                        return false;
+                    }
+                }
+                stack.push(Level {
+                    dir,
+                    path: root.path.clone(),
+                    rel: PathBuf::new(),
+                    entries: entries.into_iter(),
+                    held: None,
+                });
+            }
+            Err(e) => {
+                return emit(Item::Unreadable { path: root.path.clone(), error: io_error(&root.path, &e) })
+            }
+        }
+        loop {
+            let depth = stack.len();
+            let Some(level) = stack.last_mut() else { break };
+            let Some((name, mut kind)) = level.entries.next() else {
+                stack.pop();
+                continue;
+            };
+            let path = level.path.join(&name);
+            let rel = level.rel.join(&name);
+            let mut stat = None;
+            if kind == FileType::Unknown || kind == FileType::RegularFile {
+                match Stat::at(level.dir.fd(), &name) {
+                    Ok(s) => {
+                        kind = s.kind;
+                        stat = Some(s);
+                    }
+                    Err(e) => {
+                        if self.takes(&path, &rel)
+                            && !emit(Item::Unreadable { error: io_error(&path, &e), path })
+                        {
+                            return false;
+                        }
+                        continue;
+                    }
+                }
+            }
+            let item = match (kind, stat) {
+                (FileType::Directory, _) => {
+                    if depth > MAX_DEPTH {
+                        let error = format!("not walked: more than {MAX_DEPTH} directories deep");
+                        if !emit(Item::Unreadable { path, error }) {
+                            return false;
+                        }
+                        continue;
+                    }
+                    let opened = open_dir_at(level.dir.fd(), &name).and_then(Dir::new);
+                    match opened {
+                        Ok(dir) => {
+                            let dir = Arc::new(dir);
+                            let (entries, error) = read_entries(&dir);
+                            let error = error.map(|e| io_error(&path, &e));
+                            stack.push(Level {
+                                dir,
+                                path: path.clone(),
+                                rel,
+                                entries: entries.into_iter(),
+                                held: None,
+                            });
+                            match error {
+                                Some(error) => Item::Unreadable { path, error },
+                                None => continue,
+                            }
+                        }
+                        Err(e) => Item::Unreadable { error: io_error(&path, &e), path },
+                    }
+                }
+                (FileType::RegularFile, Some(stat)) => {
+                    if !self.takes(&path, &rel) {
+                        continue;
+                    }
+                    let found = Found {
+                        path,
+                        rel,
+                        size: stat.size,
+                        mtime: stat.mtime,
+                        id: stat.id,
+                        parent_id: level.dir.id,
+                        root: root.clone(),
+                        dir: level.held(),
+                    };
+                    self.sized(found)
+                }
+                (kind, _) => match Special::of(kind) {
+                    Some(special) if self.takes(&path, &rel) => Item::Special { path, kind: special },
+                    // Symbolic links are not followed; filtered specials are not reported.
+                    _ => continue,
+                },
+            };
+            if !emit(item) {
+                return false;
+            }
+        }
+        true
     }
 }
 
-/// `path` relative to `root` (the whole path if it is not under it).
-fn relative(path: &Path, root: &Path) -> PathBuf {
-    path.strip_prefix(root).map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
+/// The entries of `dir` sorted by name, with their types when the file system gives them,
+/// and the error that stopped the listing early, if one did.
+fn read_entries(dir: &Dir) -> (Vec<(OsString, FileType)>, Option<std::io::Error>) {
+    let mut entries = Vec::new();
+    let reader = match rustix::fs::Dir::read_from(dir.fd()) {
+        Ok(r) => r,
+        Err(e) => return (entries, Some(e.into())),
+    };
+    let mut error = None;
+    for entry in reader {
+        match entry {
+            Ok(entry) => {
+                let name = entry.file_name().to_bytes();
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                entries.push((OsStr::from_bytes(name).to_os_string(), entry.file_type()));
+            }
+            Err(e) => {
+                error = Some(e.into());
+                break;
+            }
+        }
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    (entries, error)
 }
 
 /// An I/O error with the path it happened on.
@@ -294,7 +418,27 @@ pub fn mtime_nanos(meta: &std::fs::Metadata) -> i128 {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use rustix::fs::Mode;
+
     use super::*;
+
+    fn names(paths: &[PathBuf], filter: &Filter) -> Vec<String> {
+        let mut seen = Vec::new();
+        walk(paths, filter, |item| {
+            seen.push(match item {
+                Item::File(f) => format!("file {}", f.rel.display()),
+                Item::TooLarge(f) => format!("large {}", f.rel.display()),
+                Item::Special { path, kind } => {
+                    format!("special {} {kind:?}", path.file_name().unwrap().to_string_lossy())
+                }
+                Item::Unreadable { path, .. } => {
+                    format!("bad {}", path.file_name().unwrap().to_string_lossy())
+                }
+            });
+            true
+        });
+        seen
+    }
 
     #[test]
     fn include_exclude_size_and_globs() {
@@ -306,30 +450,19 @@ mod tests {
         std::fs::write(d.join("a/b/big.bin"), vec![0u8; 100]).unwrap();
         std::fs::write(d.join("a/skip.log"), b"x").unwrap();
         let filter = Filter::new(&[], &["*.log".into()], 50).unwrap();
-        let mut seen = Vec::new();
-        walk(&[d.join("a")], &filter, |item| {
-            seen.push(match item {
-                Item::File(f) => format!("file {}", f.rel.display()),
-                Item::TooLarge(f) => format!("large {}", f.rel.display()),
-                Item::Unreadable { path, .. } => format!("bad {}", path.display()),
-            });
-            true
-        });
-        assert_eq!(seen, vec!["large b/big.bin", "file b/two.txt", "file one.txt"]);
+        assert_eq!(names(&[d.join("a")], &filter), vec!["large b/big.bin", "file b/two.txt", "file one.txt"]);
 
         // A file argument is named by its file name; a missing path is unreadable.
         let mut seen = Vec::new();
         walk(&[d.join("a/one.txt"), d.join("missing")], &filter, |item| {
             seen.push(match item {
                 Item::File(f) => format!("file {} {}", f.rel.display(), f.size),
-                Item::TooLarge(f) => format!("large {}", f.rel.display()),
-                Item::Unreadable { path, .. } => {
-                    format!("bad {}", path.file_name().unwrap().to_string_lossy())
-                }
+                other => format!("{other:?}").chars().take(10).collect(),
             });
             true
         });
-        assert_eq!(seen, vec!["file one.txt 1", "bad missing"]);
+        assert_eq!(seen[0], "file one.txt 1");
+        assert!(seen[1].starts_with("Unreadable"), "{seen:?}");
 
         let filter = Filter::new(&["*.txt".into()], &[], DEFAULT_MAX_SIZE).unwrap();
         let mut n = 0;
@@ -339,5 +472,39 @@ mod tests {
             true
         });
         assert_eq!(n, 1);
+    }
+
+    /// FIFOs, sockets and device nodes are reported with what they are, in the tree and on
+    /// the command line, and never opened (a FIFO would wait for a writer forever).
+    #[test]
+    fn special_files_are_reported_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("a.txt"), b"a").unwrap();
+        rustix::fs::mknodat(rustix::fs::CWD, d.join("fifo"), FileType::Fifo, Mode::from_raw_mode(0o600), 0)
+            .unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(d.join("socket")).unwrap();
+        // A device node needs root (CAP_MKNOD): /dev/null's numbers.
+        let device = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            d.join("null"),
+            FileType::CharacterDevice,
+            Mode::from_raw_mode(0o600),
+            rustix::fs::makedev(1, 3),
+        )
+        .is_ok();
+        std::os::unix::fs::symlink("/etc/hostname", d.join("link")).unwrap();
+        let filter = Filter::new(&[], &[], DEFAULT_MAX_SIZE).unwrap();
+        let mut expected = vec!["file a.txt", "special fifo Fifo"];
+        if device {
+            expected.push("special null CharDevice");
+        }
+        expected.push("special socket Socket");
+        assert_eq!(names(&[d.to_path_buf()], &filter), expected, "links are not followed");
+        assert_eq!(names(&[d.join("fifo")], &filter), ["special fifo Fifo"]);
+        // Filters apply to them as to files.
+        let filter =
+            Filter::new(&[], &["fifo".into(), "socket".into(), "null".into()], DEFAULT_MAX_SIZE).unwrap();
+        assert_eq!(names(&[d.to_path_buf()], &filter), ["file a.txt"]);
     }
 }

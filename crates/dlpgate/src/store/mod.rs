@@ -16,7 +16,9 @@ mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use model::{format_time, from_millis, to_millis, EvidenceRecord, Incident, IncidentFilter};
+pub use model::{
+    format_time, from_millis, to_millis, ClaimedIdentity, EvidenceRecord, Incident, IncidentFilter,
+};
 pub use pg_url::PostgresSettings;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -25,6 +25,10 @@ pub struct Incident {
     pub user: Option<String>,
     /// `X-Authenticated-Groups`.
     pub groups: Vec<String>,
+    /// Identity headers from a client not trusted to send them (`--trust-identity-from`):
+    /// what it claimed, never used for rule scoping.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub claimed: Option<ClaimedIdentity>,
     /// URL from the encapsulated request.
     pub url: Option<String>,
     /// File name (Content-Disposition, or the URL's last segment).
@@ -49,6 +53,20 @@ pub struct Incident {
     pub severity: Option<String>,
     /// Version of the policy that decided.
     pub policy_version: String,
+}
+
+/// Identity headers a client sent without being trusted to: kept as it claimed them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ClaimedIdentity {
+    /// `X-Authenticated-User`.
+    #[serde(rename = "claimed_user", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `X-Authenticated-Groups`.
+    #[serde(rename = "claimed_groups", default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// `X-Client-IP`.
+    #[serde(rename = "claimed_client_ip", default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// One piece of masked evidence.
@@ -143,6 +161,11 @@ pub fn sample_incident(id: &str) -> Incident {
         tls_subject: None,
         user: Some("alice".to_string()),
         groups: vec!["finance".to_string()],
+        claimed: Some(ClaimedIdentity {
+            user: Some("mallory".to_string()),
+            groups: Vec::new(),
+            client_ip: None,
+        }),
         url: Some("http://upload.test/q3.xlsx".to_string()),
         file_name: Some("q3.xlsx".to_string()),
         content_type: Some("text/plain".to_string()),

@@ -15,13 +15,13 @@ use tokio_postgres::Row;
 use super::model::{to_millis, Incident, IncidentFilter};
 use super::pg_tls::MakeRustls;
 use super::pg_url::{parse, PostgresSettings};
-use super::row::{schema, IncidentRow, COLUMNS};
+use super::row::{schema, IncidentRow, ADDED_COLUMNS, COLUMNS};
 use super::{IncidentStore, StoreError};
 
 /// The table: prefixed, since a shared database may hold other applications' tables.
 const TABLE: &str = "dlpgate_incidents";
 /// Values per row in [`COLUMNS`].
-const WIDTH: usize = 20;
+const WIDTH: usize = 21;
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
@@ -90,6 +90,12 @@ impl PostgresStore {
                 c.batch_execute(&ddl).await
             })
             .map_err(|e| open_error(e.to_string()))?;
+        for (column, kind) in ADDED_COLUMNS {
+            let alter = format!("ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}");
+            store
+                .call(settings.statement_timeout, async |c| c.batch_execute(&alter).await)
+                .map_err(|e| open_error(e.to_string()))?;
+        }
         Ok(store)
     }
 
@@ -171,6 +177,7 @@ impl PostgresStore {
                 &r.reason,
                 &r.severity,
                 &r.policy_version,
+                &r.claimed_json,
             ]);
         }
         self.call(self.deadline, async |c| c.execute(sql.as_str(), &params).await)?;
@@ -220,6 +227,7 @@ fn to_incident(row: &Row) -> Result<Incident, StoreError> {
         reason: get(row, 17)?,
         severity: get(row, 18)?,
         policy_version: get(row, 19)?,
+        claimed_json: get(row, 20)?,
     }
     .into_incident()
 }
@@ -230,7 +238,7 @@ impl IncidentStore for PostgresStore {
     }
 
     fn record_many(&self, incidents: &[Incident]) -> Result<(), StoreError> {
-        // 20 parameters a row; PostgreSQL takes at most 65535 in one statement.
+        // 21 parameters a row; PostgreSQL takes at most 65535 in one statement.
         incidents.chunks(1024).try_for_each(|chunk| self.insert(chunk))
     }
 

@@ -7,7 +7,11 @@ use super::StoreError;
 /// The columns, in the order every statement uses.
 pub const COLUMNS: &str = "id, time_ms, service, method, client_addr, tls_subject, user_name, groups_json, url, \
      file_name, content_type, size, sha256, rules_json, counts_json, evidence_json, action, reason, severity, \
-     policy_version";
+     policy_version, claimed_json";
+
+/// Columns added after the first release, with their types: a store opening an older table
+/// adds the ones it lacks.
+pub const ADDED_COLUMNS: &[(&str, &str)] = &[("claimed_json", "TEXT")];
 
 /// The table and its time index. `BIGINT` is a 64-bit integer in PostgreSQL and has integer
 /// affinity in SQLite, so one text serves both.
@@ -33,7 +37,8 @@ pub fn schema(table: &str) -> String {
     action TEXT NOT NULL,
     reason TEXT,
     severity TEXT,
-    policy_version TEXT NOT NULL
+    policy_version TEXT NOT NULL,
+    claimed_json TEXT
 );
 CREATE INDEX IF NOT EXISTS {table}_time ON {table} (time_ms);
 "
@@ -63,6 +68,9 @@ pub struct IncidentRow {
     pub reason: Option<String>,
     pub severity: Option<String>,
     pub policy_version: String,
+    /// Added later: journal records written before it have none.
+    #[serde(default)]
+    pub claimed_json: Option<String>,
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -97,6 +105,7 @@ impl IncidentRow {
             reason: i.reason.clone(),
             severity: i.severity.clone(),
             policy_version: i.policy_version.clone(),
+            claimed_json: i.claimed.as_ref().map(json).transpose()?,
         })
     }
 
@@ -123,6 +132,7 @@ impl IncidentRow {
             reason: self.reason,
             severity: self.severity,
             policy_version: self.policy_version,
+            claimed: self.claimed_json.as_deref().map(|t| parse(t, "claimed_json")).transpose()?,
         })
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::model::{to_millis, Incident, IncidentFilter};
-use super::row::{schema, IncidentRow, COLUMNS};
+use super::row::{schema, IncidentRow, ADDED_COLUMNS, COLUMNS};
 use super::{IncidentStore, StoreError};
 
 /// The table.
@@ -27,9 +27,7 @@ impl SqliteStore {
             detail: e.to_string(),
         };
         if create {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| open_error(&e))?;
-            }
+            private_files(path).map_err(|e| open_error(&e))?;
         }
         let flags = if create {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_CREATE
@@ -41,12 +39,42 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| open_error(&e))?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(|e| open_error(&e))?;
         conn.execute_batch(&schema(TABLE)).map_err(|e| open_error(&e))?;
+        for (column, kind) in ADDED_COLUMNS {
+            if conn.prepare(&format!("SELECT {column} FROM {TABLE} LIMIT 0")).is_err() {
+                conn.execute_batch(&format!("ALTER TABLE {TABLE} ADD COLUMN {column} {kind}"))
+                    .map_err(|e| open_error(&e))?;
+            }
+        }
         Ok(Self { conn: Mutex::new(conn) })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The data directory (0700) and the database file (0600) before SQLite opens it: SQLite
+/// gives its `-wal`, `-shm` and `-journal` files the mode of the database file, so they are
+/// 0600 too. (Setting the umask instead would change it for every thread of the process.)
+/// Files an earlier version left with looser modes are tightened; what was changed, or
+/// could not be, is logged.
+fn private_files(path: &Path) -> std::io::Result<()> {
+    let mut notes = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => crate::fsat::ensure_private_dir(dir)?,
+        None => Vec::new(),
+    };
+    notes.extend(crate::fsat::ensure_private_file(path)?);
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut companion = path.as_os_str().to_os_string();
+        companion.push(suffix);
+        if std::path::Path::new(&companion).exists() {
+            notes.extend(crate::fsat::ensure_private_file(std::path::Path::new(&companion))?);
+        }
+    }
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    Ok(())
 }
 
 fn query_error(e: impl std::fmt::Display) -> StoreError {
@@ -76,6 +104,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
         reason: row.get(17)?,
         severity: row.get(18)?,
         policy_version: row.get(19)?,
+        claimed_json: row.get(20)?,
     })
 }
 
@@ -83,7 +112,7 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
 fn insert(conn: &Connection, i: &Incident) -> Result<(), StoreError> {
     let r = IncidentRow::from_incident(i)?;
     conn.prepare_cached(&format!(
-        "INSERT INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20) \
+        "INSERT INTO {TABLE} ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) \
          ON CONFLICT (id) DO NOTHING"
     ))
     .and_then(|mut insert| {
@@ -108,6 +137,7 @@ fn insert(conn: &Connection, i: &Incident) -> Result<(), StoreError> {
             r.reason,
             r.severity,
             r.policy_version,
+            r.claimed_json,
         ])
     })
     .map_err(query_error)?;

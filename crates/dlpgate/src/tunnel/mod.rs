@@ -337,9 +337,9 @@ fn classify(error: &str) -> &'static str {
         "evicted"
     } else if error.contains("no certificates") || error.contains("CertificateRequired") {
         "no_client_certificate"
-    } else if error.contains("Expired") {
+    } else if error.contains("Expired") || error.contains("certificate expired") {
         "certificate_expired"
-    } else if error.contains("NotValidForName") {
+    } else if error.contains("NotValidForName") || error.contains("not valid for name") {
         "certificate_name_mismatch"
     } else if error.contains("UnknownIssuer")
         || error.contains("InvalidCertificate")

@@ -1,6 +1,8 @@
 //! From stunnel's TLS options to rustls settings: verification levels, versions and ciphers.
 
-use icap::tls::{ClientVerifyMode, ServerVerifyMode, TlsClientSettings, TlsServerSettings, TlsVersion};
+use icap::tls::{
+    ClientVerifyMode, NameCheck, ServerVerifyMode, TlsClientSettings, TlsServerSettings, TlsVersion,
+};
 use rustls::SupportedCipherSuite;
 
 use super::config::{ConfigError, ServiceConf};
@@ -52,7 +54,9 @@ pub fn service_tls(s: &ServiceConf, notes: &mut Vec<String>) -> Result<ServiceTl
             verify,
             cert: s.cert.clone(),
             key: s.key.clone(),
-            check_host: s.check_host.clone(),
+            pins: Vec::new(),
+            // stunnel checks a name only with checkHost.
+            name_check: s.check_host.clone().map_or(NameCheck::Off, NameCheck::Name),
             cipher_suites: suites,
             min_version: min,
             max_version: max,

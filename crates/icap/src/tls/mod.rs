@@ -1,20 +1,23 @@
-//! TLS for ICAP (`icaps://`) on rustls, with client-certificate verification by chain or by
-//! pinned key, key-file permission checks, and reload without dropping connections.
+//! TLS for ICAP (`icaps://`) on rustls: verification by chain (with the server's name) or by
+//! pinned key (within dates the operator controls) in both roles, key-file permission checks,
+//! and reload without dropping connections.
 
 mod client;
 mod describe;
 mod files;
+mod pin;
 mod server;
 mod verify;
 mod watch;
 
 use std::path::PathBuf;
 
-pub use client::{ServerVerifier, ServerVerifyMode, TlsClientSettings};
+pub use client::{NameCheck, ServerVerifier, ServerVerifyMode, TlsClientSettings, PIN_WARNING_DAYS};
 pub use describe::{host_names, parse as describe_cert, CertInfo};
 pub use files::{
     check_key_permissions, expiry_warnings, load_certs, load_credentials, Credentials, EXPIRY_WARNING_DAYS,
 };
+pub use pin::Pin;
 pub use server::{ReloadableTls, TlsServerSettings, TlsVersion};
 pub use verify::{BundleVerifier, ClientVerifyMode};
 pub use watch::{watch_files, Reload, RELOAD_DEBOUNCE};

@@ -16,15 +16,15 @@ use rustls::{
 };
 use rustls_pki_types::{CertificateDer, UnixTime};
 
-use super::describe;
+use super::pin::{bundle_pins, check_pins, PinnedKey};
 
 /// How a client certificate is accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ClientVerifyMode {
     /// It chains to a CA in the bundle.
     Chain,
-    /// Its public key equals the key of a certificate in the bundle, and it is within its
-    /// validity dates.
+    /// Its public key equals the key of a certificate in the bundle, and now is within the
+    /// validity dates of that bundle copy (never the presented certificate's own dates).
     Pin,
     /// Either of the above (the default).
     #[default]
@@ -49,7 +49,7 @@ impl std::str::FromStr for ClientVerifyMode {
 pub struct BundleVerifier {
     mode: ClientVerifyMode,
     chain: Option<Arc<dyn ClientCertVerifier>>,
-    pins: Vec<Vec<u8>>,
+    pins: Vec<PinnedKey>,
     subjects: Vec<DistinguishedName>,
     algorithms: WebPkiSupportedAlgorithms,
     mandatory: bool,
@@ -66,10 +66,8 @@ impl BundleVerifier {
         let provider = rustls::crypto::ring::default_provider();
         let algorithms = provider.signature_verification_algorithms;
         let mut roots = RootCertStore::empty();
-        let mut pins = Vec::new();
+        let pins = bundle_pins(bundle)?;
         for cert in bundle {
-            let info = describe::parse(cert)?;
-            pins.push(info.spki_der);
             // A certificate that cannot be a trust anchor can still be pinned.
             let _ = roots.add(cert.clone());
         }
@@ -93,30 +91,8 @@ impl BundleVerifier {
         end_entity: &CertificateDer<'_>,
         now: UnixTime,
     ) -> Result<ClientCertVerified, Error> {
-        check_pin(&self.pins, end_entity, now).map(|()| ClientCertVerified::assertion())
+        check_pins(&self.pins, end_entity, now).map(|()| ClientCertVerified::assertion())
     }
-}
-
-/// Pin check shared by both roles: the certificate's public key is one of `pins` (DER
-/// SubjectPublicKeyInfo), and `now` lies within its validity dates.
-pub(crate) fn check_pin(
-    pins: &[Vec<u8>],
-    end_entity: &CertificateDer<'_>,
-    now: UnixTime,
-) -> Result<(), Error> {
-    let info =
-        describe::parse(end_entity).map_err(|_| Error::InvalidCertificate(CertificateError::BadEncoding))?;
-    if !pins.contains(&info.spki_der) {
-        return Err(Error::InvalidCertificate(CertificateError::UnknownIssuer));
-    }
-    let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    if now > info.not_after {
-        return Err(Error::InvalidCertificate(CertificateError::Expired));
-    }
-    if now < info.not_before {
-        return Err(Error::InvalidCertificate(CertificateError::NotValidYet));
-    }
-    Ok(())
 }
 
 impl ClientCertVerifier for BundleVerifier {
