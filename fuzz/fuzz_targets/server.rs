@@ -17,8 +17,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
+use dlpgate::dlp::body::Room;
 use dlpgate::dlp::stats::ServeMetrics;
+use dlpgate::dlp::trust::IdentityTrust;
 use dlpgate::dlp::{DlpService, DlpSettings, Mode};
+use dlpgate::store::durable::IncidentRecorder;
+use dlpgate::store::journal::Journal;
 use dlpgate::store::{Incident, IncidentFilter, IncidentStore, StoreError};
 use icap::server::{serve_one, Peer, ServerConfig};
 use icap_proto::{Limits, ResponseDecoder, ResponseEvent};
@@ -74,10 +78,15 @@ fn fixture() -> &'static Fixture {
                 // Small, so that a zip of a few KiB is spooled to a file.
                 memory_threshold: 4096,
                 spool_dir: spool.path().to_path_buf(),
+                room: Room::unlimited(),
+                scan_threads: 1,
+                identity_trust: IdentityTrust::new(&[], "127.0.0.1:1344".parse().expect("an address"), false),
             };
             let store: Arc<dyn IncidentStore> = store.clone();
+            let (journal, _) = Journal::open(spool.path(), 1 << 20).expect("a journal");
+            let recorder = Arc::new(IncidentRecorder::new(store, journal, Duration::from_secs(2)));
             Arc::new(
-                DlpService::new(settings, store, Arc::new(ServeMetrics::default())).expect("the service"),
+                DlpService::new(settings, recorder, Arc::new(ServeMetrics::default())).expect("the service"),
             )
         };
         Fixture { blocking: service(Mode::Blocking), monitor: service(Mode::Monitor), store, _spool: spool }
