@@ -68,7 +68,7 @@ build() {
 run() {
   local target=$1 seconds=$2
   shift 2
-  local new="fuzz/corpus-new/$target"
+  local new="${FUZZ_NEW_DIR:-fuzz/corpus-new}/$target"
   mkdir -p "$new" "fuzz/artifacts/$target"
   # The first folder receives new inputs; the checked-in seeds are only read.
   "$bin_dir/$target" -rss_limit_mb=512 -timeout=10 -max_len="$(max_len "$target")" \
@@ -83,6 +83,10 @@ case "${1:-}" in
     seconds=${2:?seconds per target}
     build
     log=$(mktemp)
+    # A fresh folder for new inputs: what a smoke run finds depends only on the binary and
+    # the checked-in seeds, so a run here repeats CI's exactly.
+    FUZZ_NEW_DIR=$(mktemp -d)
+    export FUZZ_NEW_DIR
     for target in $(targets); do
       if ! run "$target" "$seconds" -seed=1 -runs="$(smoke_runs "$target")" >"$log" 2>&1; then
         tail -n 60 "$log"
@@ -92,7 +96,7 @@ case "${1:-}" in
       awk -v t="$target" '/^stat::number_of_executed_units/ {runs = $2} /^stat::peak_rss_mb/ {rss = $2}
         END {print "fuzz " t ": " runs " runs, peak RSS " rss " MB"}' "$log"
     done
-    rm -f "$log"
+    rm -rf "$log" "$FUZZ_NEW_DIR"
     ;;
   "" | -h | --help) sed -n '2,14p' "$0" ;;
   *)

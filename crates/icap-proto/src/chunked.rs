@@ -39,11 +39,20 @@ pub(crate) struct ChunkedDecoder {
     /// the next search resumes there, so a line that arrives one byte per read costs linear
     /// time, not quadratic.
     scanned: usize,
+    /// Body bytes the chunk-size lines may still declare (a preview's `Preview` size): a chunk
+    /// that declares more is refused at its size line, so the verdict does not depend on how
+    /// much of its data has arrived.
+    declared_left: Option<u64>,
 }
 
 impl ChunkedDecoder {
     pub(crate) fn new() -> Self {
-        Self { state: State::Size, scanned: 0 }
+        Self { state: State::Size, scanned: 0, declared_left: None }
+    }
+
+    /// A decoder whose chunks may declare at most `limit` bytes in all.
+    pub(crate) fn with_declared_limit(limit: Option<u64>) -> Self {
+        Self { declared_left: limit, ..Self::new() }
     }
 
     /// Consumes what it can from `buf`; `Ok(None)` means more bytes are needed.
@@ -57,6 +66,11 @@ impl ChunkedDecoder {
                         return Ok(None);
                     };
                     let (size, ieof) = parse_size_line(&line)?;
+                    if let Some(left) = &mut self.declared_left {
+                        *left = left
+                            .checked_sub(size)
+                            .ok_or_else(|| ProtoError::bad("preview is longer than its Preview header"))?;
+                    }
                     self.state = if size == 0 { State::Trailers { ieof } } else { State::Data(size) };
                 }
                 State::Data(remaining) => {

@@ -177,7 +177,10 @@ impl RequestDecoder {
         let preview = head.preview()?;
         let request = Request { head, encapsulated, http_request, http_response, preview };
         self.state = if request.has_body() {
-            BodyState::Chunked { chunks: ChunkedDecoder::new(), preview_left: request.preview }
+            BodyState::Chunked {
+                chunks: ChunkedDecoder::with_declared_limit(request.preview.map(|p| p as u64)),
+                preview_left: request.preview,
+            }
         } else {
             BodyState::NoBody
         };

@@ -286,3 +286,35 @@ fn oversized_heads_are_limit_errors_without_waiting_for_the_end() {
     assert!(err.is_limit());
     assert_eq!(err.status(), 400);
 }
+
+/// The fuzzer's find: a preview chunk declaring more than `Preview` was refused only when its
+/// data went past the size, so a split inside the chunk let two bytes through first. The
+/// size line alone decides now, whatever the split.
+#[test]
+fn a_preview_chunk_longer_than_preview_is_refused_at_its_size_line() {
+    let input: &[u8] = b"REQMOD icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nPreview: 3\r\nEncapsulated: req-hdr=0, req-body=20\r\n\r\nPOST x/ HTTP/1.1\r\n\r\nabc\r\nefg\r\n0\r\n\r\n";
+    for split in 0..=input.len() {
+        let (a, b) = input.split_at(split);
+        let mut dec = RequestDecoder::new(Limits::default());
+        let mut buf = BytesMut::new();
+        let mut data = 0;
+        let mut error = None;
+        'feed: for piece in [a, b] {
+            buf.extend_from_slice(piece);
+            loop {
+                match dec.decode(&mut buf) {
+                    Ok(Some(RequestEvent::Data(d))) => data += d.len(),
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) => {
+                        error = Some(e);
+                        break 'feed;
+                    }
+                }
+            }
+        }
+        assert_eq!(data, 0, "split at {split} let body bytes through");
+        let error = error.unwrap_or_else(|| panic!("split at {split}: no error"));
+        assert!(error.to_string().contains("Preview"), "{error}");
+    }
+}
