@@ -7,6 +7,8 @@ use std::io::Write;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+pub mod numbers;
+
 /// One labelled object.
 #[derive(Debug, Clone)]
 pub struct Sample {
