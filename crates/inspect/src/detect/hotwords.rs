@@ -1,0 +1,266 @@
+//! Hotwords: context words that raise a detector's confidence when they occur, as whole
+//! words, within [`HOTWORD_WINDOW`](super::HOTWORD_WINDOW) bytes of a match.
+//!
+//! Number-dense text asks this for a large share of its numbers (every nine-digit number
+//! that could be an SSN, every phone number), so the question is answered without an
+//! automaton walk over the window: the window's word starts are found eight bytes at a time,
+//! and each is looked up by its first two letters in a per-detector bit table; only a word
+//! whose first two letters begin one of the detector's hotwords is compared with them.
+//! Detectors with a hotword that does not start with an ASCII letter use one Aho-Corasick
+//! automaton over every hotword instead.
+
+use aho_corasick::AhoCorasick;
+
+use super::DetectorId;
+
+/// The hotwords of every detector of a set, compiled.
+#[derive(Debug)]
+pub(crate) struct Hotwords {
+    /// Per detector (by id): how to look for its hotwords.
+    per: Vec<Lookup>,
+    /// One case-insensitive automaton over every hotword, for [`Lookup::Automaton`].
+    ac: Option<AhoCorasick>,
+    /// Automaton pattern index -> detector.
+    owner: Vec<DetectorId>,
+}
+
+#[derive(Debug)]
+enum Lookup {
+    None,
+    /// Every hotword starts with an ASCII letter.
+    Words(WordIndex),
+    Automaton,
+}
+
+/// Hotwords that all start with an ASCII letter, indexed by their first two bytes.
+#[derive(Debug)]
+struct WordIndex {
+    /// ASCII-lowercased hotwords.
+    words: Vec<Vec<u8>>,
+    /// Bit `first * 27 + second` set when a hotword starts with that letter pair; `second`
+    /// is 26 for a hotword whose second byte is not a letter (or that has only one).
+    pairs: [u64; 11], // 26 * 27 bits
+    /// Bit `first` set when a hotword starts with that letter.
+    firsts: u32,
+}
+
+/// Index of a letter (0-25), or 26 for anything else.
+#[inline]
+fn letter_class(b: Option<u8>) -> usize {
+    match b {
+        Some(b) if b.is_ascii_alphabetic() => usize::from(b.to_ascii_lowercase() - b'a'),
+        _ => 26,
+    }
+}
+
+impl WordIndex {
+    fn new(words: &[String]) -> Option<Self> {
+        let mut pairs = [0u64; 11];
+        let mut firsts = 0u32;
+        let mut lowered = Vec::new();
+        for w in words.iter().filter(|w| !w.is_empty()) {
+            let w = w.as_bytes().to_ascii_lowercase();
+            if !w[0].is_ascii_alphabetic() {
+                return None;
+            }
+            let key = usize::from(w[0] - b'a') * 27 + letter_class(w.get(1).copied());
+            pairs[key / 64] |= 1 << (key % 64);
+            firsts |= 1 << (w[0] - b'a');
+            lowered.push(w);
+        }
+        Some(Self { words: lowered, pairs, firsts })
+    }
+
+    /// Whether a hotword may start at the word start `window[p]`: its first letter begins one.
+    #[inline(always)]
+    fn first_fits(&self, window: &[u8], p: usize) -> bool {
+        self.firsts & (1 << ((window[p] | 0x20).wrapping_sub(b'a') & 31)) != 0
+    }
+
+    /// Whether a hotword starts at `window[p]` (a word start) and ends at a word end.
+    #[inline(never)]
+    fn matches_at(&self, window: &[u8], p: usize) -> bool {
+        let key = usize::from(window[p].to_ascii_lowercase() - b'a') * 27
+            + letter_class(window.get(p + 1).copied());
+        if self.pairs[key / 64] & (1 << (key % 64)) == 0 {
+            return false;
+        }
+        self.words.iter().any(|w| {
+            window.get(p..p + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w))
+                && !window.get(p + w.len()).is_some_and(u8::is_ascii_alphabetic)
+        })
+    }
+
+    fn any_in(&self, window: &[u8]) -> bool {
+        let mut prev_letter = 0u64;
+        let mut chunks = window.chunks_exact(8);
+        let mut at = 0;
+        for c in &mut chunks {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(c);
+            let letters = letter_flags(u64::from_le_bytes(a));
+            // A word starts at a letter whose previous byte is not one.
+            let mut starts = letters & !((letters << 8) | prev_letter);
+            prev_letter = letters >> 56;
+            while starts != 0 {
+                let p = at + starts.trailing_zeros() as usize / 8;
+                if self.first_fits(window, p) && self.matches_at(window, p) {
+                    return true;
+                }
+                starts &= starts - 1;
+            }
+            at += 8;
+        }
+        let mut prev = prev_letter != 0;
+        for (k, &b) in chunks.remainder().iter().enumerate() {
+            let letter = b.is_ascii_alphabetic();
+            if letter && !prev && self.first_fits(window, at + k) && self.matches_at(window, at + k) {
+                return true;
+            }
+            prev = letter;
+        }
+        false
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Bit 7 of each byte of the little-endian word set when that byte is an ASCII letter
+/// (SWAR, exact per byte).
+#[inline]
+fn letter_flags(x: u64) -> u64 {
+    // Fold case: letters become a..z; other bytes stay outside that range or keep bit 7.
+    let y = x | (ONES * 0x20);
+    let low = y & (ONES * 127);
+    // `low` in b'a'..=b'z' and the byte below 0x80.
+    (ONES * (127 + b'z' as u64 + 1) - low) & !x & (low + ONES * (127 - (b'a' as u64 - 1))) & HIGH
+}
+
+impl Hotwords {
+    /// Compiles the hotwords of each detector (`hotwords[id]`).
+    pub fn new(hotwords: &[Vec<String>]) -> Result<Self, String> {
+        let mut per = Vec::with_capacity(hotwords.len());
+        let mut pats = Vec::new();
+        let mut owner = Vec::new();
+        for (i, words) in hotwords.iter().enumerate() {
+            if words.iter().all(String::is_empty) {
+                per.push(Lookup::None);
+                continue;
+            }
+            match WordIndex::new(words) {
+                Some(ix) => per.push(Lookup::Words(ix)),
+                None => {
+                    per.push(Lookup::Automaton);
+                    for w in words.iter().filter(|w| !w.is_empty()) {
+                        pats.push(w.clone());
+                        owner.push(DetectorId(i as u16));
+                    }
+                }
+            }
+        }
+        let ac = if pats.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(&pats)
+                    .map_err(|e| format!("hotwords: {e}"))?,
+            )
+        };
+        Ok(Self { per, ac, owner })
+    }
+
+    /// Whether a hotword of `id` occurs, as a whole word, in `window`.
+    pub fn near(&self, id: DetectorId, window: &[u8]) -> bool {
+        match self.per.get(id.0 as usize) {
+            None | Some(Lookup::None) => false,
+            Some(Lookup::Words(ix)) => ix.any_in(window),
+            Some(Lookup::Automaton) => self.ac.as_ref().is_some_and(|ac| {
+                ac.find_overlapping_iter(window).any(|m| {
+                    self.owner[m.pattern().as_usize()] == id
+                        && !window.get(m.start().wrapping_sub(1)).is_some_and(u8::is_ascii_alphabetic)
+                        && !window.get(m.end()).is_some_and(u8::is_ascii_alphabetic)
+                })
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plain definition: any occurrence, case-insensitive, not touching a letter.
+    fn plain(words: &[&str], window: &[u8]) -> bool {
+        words.iter().any(|w| {
+            let w = w.as_bytes();
+            (0..window.len()).any(|p| {
+                window.get(p..p + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w))
+                    && !(p > 0 && window[p - 1].is_ascii_alphabetic())
+                    && !window.get(p + w.len()).is_some_and(u8::is_ascii_alphabetic)
+            })
+        })
+    }
+
+    #[test]
+    fn letter_flags_are_exact_for_every_byte() {
+        for b in 0..=255u8 {
+            let x = u64::from_le_bytes([b'1', b, 0xFF, b'Z', b'a', b'@', b'[', b'`']);
+            let f = letter_flags(x).to_le_bytes();
+            for (k, byte) in x.to_le_bytes().iter().enumerate() {
+                assert_eq!(f[k] == 0x80, byte.is_ascii_alphabetic(), "byte {byte:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn word_index_agrees_with_the_plain_definition() {
+        let sets: [&[&str]; 3] = [
+            &["ssn", "ssn#", "ss#", "social security", "social sec", "taxpayer id"],
+            &["phone", "tel", "telephone", "mobile", "cell", "call", "fax"],
+            &["x", "card no", "kartennummer"],
+        ];
+        let texts: [&[u8]; 10] = [
+            b"my SSN: 123456789",
+            b"xssn 123456789",
+            b"ssn2 and SSN# and ss#",
+            b"social  security social security",
+            b"the Social Sec. no",
+            b"Telephone Tel: fax Fax2 cellular",
+            b"card not, card no. x",
+            b"\xc3\xa9ssn and ssn\xc3\xa9",
+            b"ss",
+            b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaassn",
+        ];
+        for words in sets {
+            let owned: Vec<String> = words.iter().map(|s| s.to_string()).collect();
+            let h = Hotwords::new(&[owned]).unwrap();
+            assert!(matches!(h.per[0], Lookup::Words(_)));
+            for t in texts {
+                for start in 0..t.len() {
+                    for end in start..=t.len() {
+                        let w = &t[start..end];
+                        assert_eq!(
+                            h.near(DetectorId(0), w),
+                            plain(words, w),
+                            "{words:?} in {:?}",
+                            String::from_utf8_lossy(w)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hotwords_that_do_not_start_with_a_letter_use_the_automaton() {
+        let h = Hotwords::new(&[vec!["#id".into(), "nr".into()], vec![]]).unwrap();
+        assert!(matches!(h.per[0], Lookup::Automaton));
+        assert!(h.near(DetectorId(0), b"the #id 5"));
+        assert!(h.near(DetectorId(0), b"NR 5"));
+        assert!(!h.near(DetectorId(0), b"nra 5"));
+        assert!(!h.near(DetectorId(1), b"the #id 5"));
+    }
+}
