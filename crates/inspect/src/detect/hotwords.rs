@@ -71,10 +71,10 @@ impl WordIndex {
         Some(Self { words: lowered, pairs, firsts })
     }
 
-    /// Whether a hotword may start at the word start `window[p]`: its first letter begins one.
+    /// Whether a hotword may start with the letter `b` (its first letter begins one).
     #[inline(always)]
-    fn first_fits(&self, window: &[u8], p: usize) -> bool {
-        self.firsts & (1 << ((window[p] | 0x20).wrapping_sub(b'a') & 31)) != 0
+    fn first_fits(&self, b: u8) -> bool {
+        self.firsts & (1 << ((b | 0x20).wrapping_sub(b'a') & 31)) != 0
     }
 
     /// Whether a hotword starts at `window[p]` (a word start) and ends at a word end.
@@ -96,15 +96,16 @@ impl WordIndex {
         let mut chunks = window.chunks_exact(8);
         let mut at = 0;
         for c in &mut chunks {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(c);
-            let letters = letter_flags(u64::from_le_bytes(a));
+            let Ok(bytes) = <[u8; 8]>::try_from(c) else { break };
+            let x = u64::from_le_bytes(bytes);
+            let letters = letter_flags(x);
             // A word starts at a letter whose previous byte is not one.
             let mut starts = letters & !((letters << 8) | prev_letter);
             prev_letter = letters >> 56;
             while starts != 0 {
-                let p = at + starts.trailing_zeros() as usize / 8;
-                if self.first_fits(window, p) && self.matches_at(window, p) {
+                // Bit 7 of byte j: the byte is `x >> 8j`.
+                let shift = starts.trailing_zeros() - 7;
+                if self.first_fits((x >> shift) as u8) && self.matches_at(window, at + shift as usize / 8) {
                     return true;
                 }
                 starts &= starts - 1;
@@ -114,7 +115,7 @@ impl WordIndex {
         let mut prev = prev_letter != 0;
         for (k, &b) in chunks.remainder().iter().enumerate() {
             let letter = b.is_ascii_alphabetic();
-            if letter && !prev && self.first_fits(window, at + k) && self.matches_at(window, at + k) {
+            if letter && !prev && self.first_fits(b) && self.matches_at(window, at + k) {
                 return true;
             }
             prev = letter;
