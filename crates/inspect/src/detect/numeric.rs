@@ -136,7 +136,8 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
 const WORD: u8 = 1;
 const UPPER: u8 = 2;
 const PLUS: u8 = 4;
-const DOT_COMMA: u8 = 8;
+const DOT: u8 = 8;
+const COMMA: u8 = 16;
 
 const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -152,8 +153,11 @@ const CLASS: [u8; 256] = {
         if c == b'+' {
             t[b] |= PLUS;
         }
-        if c == b'.' || c == b',' {
-            t[b] |= DOT_COMMA;
+        if c == b'.' {
+            t[b] |= DOT;
+        }
+        if c == b',' {
+            t[b] |= COMMA;
         }
         b += 1;
     }
@@ -175,7 +179,7 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     if len < 13 && BY_LENGTH & (1 << len) == 0 {
         return prev & PLUS != 0 || (prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0);
     }
-    if prev & (WORD | PLUS | DOT_COMMA) != 0 {
+    if prev & (WORD | PLUS | DOT | COMMA) != 0 {
         // Two capital letters of an IBAN country code directly before.
         if prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0 {
             return true;
@@ -183,8 +187,9 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
         if prev & PLUS != 0 {
             return true;
         }
-        // Inside a word, or the fraction or a later group of a decimal number.
-        if prev & WORD != 0 || before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()) {
+        if prev & WORD != 0
+            || (decimal_part(buf, i, len) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()))
+        {
             return false;
         }
     }
@@ -207,6 +212,24 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     }
 }
 
+/// Whether a run of `len` digits at `i`, when a digit comes two bytes before, is part of
+/// a decimal number rather than a value of its own: the fraction after a point
+/// (`0.4111...`), or a thousands group of three after a comma (`4,111,111`) that does not
+/// go on in groups joined by a dash or space. Any other run after a comma is a field of its
+/// own, as in CSV (`1,4111111111111111`, `7,123-45-6789`).
+#[inline(always)]
+fn decimal_part(buf: &[u8], i: usize, len: usize) -> bool {
+    match before(buf, i) {
+        Some(b'.') => true,
+        Some(b',') => {
+            len == 3
+                && !(matches!(buf.get(i + 3), Some(b'-' | b' '))
+                    && buf.get(i + 4).is_some_and(u8::is_ascii_digit))
+        }
+        _ => false,
+    }
+}
+
 /// Runs every numeric validator whose shape fits the run of digits `buf[i..e]`.
 #[inline(never)]
 fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, digits: &mut Vec<u8>) {
@@ -225,8 +248,7 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
     if prev.is_some_and(is_word) {
         return;
     }
-    // The fraction or a later group of a decimal number (`0.4111...`, `1,234`).
-    if matches!(prev, Some(b'.' | b',')) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()) {
+    if decimal_part(buf, i, e - i) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()) {
         return;
     }
     let t = tokenize(buf, i, b" -");
