@@ -7,6 +7,7 @@ use std::io::Write;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
+pub mod evasion;
 pub mod numbers;
 
 /// One labelled object.

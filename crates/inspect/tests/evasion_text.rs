@@ -57,3 +57,165 @@ fn csv_fields_after_numbers() {
     allows(b"units 4,111,111,111,111,111 and $1,234,567.89 and 0.4111111111111111\n");
     allows(b"id,order\n1,123456789\n2,987654321\n");
 }
+
+use inspect::testkit::evasion::{
+    cp1252_separators, digits_in, document, fullwidth, html_refs, interleave, json_u, percent,
+    quoted_printable_digits, separators, utf16be, utf32, DECOYS, VALUES,
+};
+
+/// Every valid value disguised by `disguise` must block; every decoy disguised the same way
+/// must pass. `disguise` gets the whole document and returns the bytes to scan.
+#[track_caller]
+fn technique(disguise: impl Fn(&str) -> Vec<u8>) {
+    technique_as(None, disguise);
+}
+
+#[track_caller]
+fn technique_as(content_type: Option<&str>, disguise: impl Fn(&str) -> Vec<u8>) {
+    for (det, value) in VALUES {
+        blocks_as(&disguise(&document(&[value])), content_type, det);
+    }
+    allows_as(&disguise(&document(DECOYS)), content_type);
+}
+
+/// Applies `f` to the values only (the text around them stays plain).
+fn values_only(text: &str, f: impl Fn(&str) -> String) -> Vec<u8> {
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        match line.strip_prefix("Reference on file: ").and_then(|l| l.strip_suffix(" (checked).\n")) {
+            Some(v) => out.push_str(&format!("Reference on file: {} (checked).\n", f(v))),
+            None => out.push_str(line),
+        }
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn digits_of_other_scripts() {
+    for zero in ['\u{660}', '\u{6F0}', '\u{966}', '\u{9E6}', '\u{E50}', '\u{FF10}', '\u{1D7CE}', '\u{1D7F6}']
+    {
+        technique(|t| values_only(t, |v| digits_in(v, zero)));
+    }
+}
+
+#[test]
+fn fullwidth_letters_digits_and_dashes() {
+    technique(|t| values_only(t, fullwidth));
+    technique(|t| fullwidth(t).into_bytes());
+}
+
+#[test]
+fn zero_width_and_invisible_characters_inside_values() {
+    for ch in [
+        '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}', '\u{180E}', '\u{200E}',
+        '\u{200F}', '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{2063}',
+    ] {
+        technique(|t| values_only(t, |v| interleave(v, ch)));
+    }
+}
+
+#[test]
+fn unicode_spaces_and_dashes_as_separators() {
+    for space in
+        ['\u{A0}', '\u{2009}', '\u{202F}', '\u{2007}', '\u{2002}', '\u{200A}', '\u{205F}', '\u{3000}']
+    {
+        technique(|t| values_only(t, |v| separators(v, space, '-')));
+    }
+    for dash in [
+        '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2014}', '\u{2015}', '\u{2212}', '\u{FF0D}',
+        '\u{FE63}',
+    ] {
+        technique(|t| values_only(t, |v| separators(v, ' ', dash)));
+    }
+}
+
+#[test]
+fn html_character_references() {
+    for hex in [false, true] {
+        // In plain text, in HTML, in an attribute, in JSON.
+        technique(|t| values_only(t, |v| html_refs(v, hex)));
+        technique(|t| {
+            format!(
+                "<html><body><p>{}</p></body></html>",
+                String::from_utf8_lossy(&values_only(t, |v| html_refs(v, hex)))
+            )
+            .into_bytes()
+        });
+        technique(|t| {
+            format!(
+                "<form><input value=\"{}\"></form>",
+                String::from_utf8_lossy(&values_only(t, |v| html_refs(v, hex))).replace('\n', " ")
+            )
+            .into_bytes()
+        });
+        technique(|t| {
+            format!(
+                "{{\"html\": \"{}\"}}",
+                String::from_utf8_lossy(&values_only(t, |v| html_refs(v, hex))).replace('\n', "\\n")
+            )
+            .into_bytes()
+        });
+    }
+    // Named references for the separators.
+    technique(|t| values_only(t, |v| v.replace(' ', "&nbsp;").replace('-', "&ndash;")));
+    technique(|t| values_only(t, |v| v.replace(' ', "&thinsp;").replace('-', "&#8209;")));
+}
+
+#[test]
+fn percent_encoding_in_urls_and_form_bodies() {
+    // A URL in text.
+    technique(|t| values_only(t, |v| format!("https://pay.example/charge?n={}", percent(v))));
+    // A form body, by its Content-Type and by its look.
+    let form = |t: &str| {
+        let fields: Vec<String> =
+            t.lines().enumerate().map(|(k, l)| format!("f{k}={}", percent(l).replace("%20", "+"))).collect();
+        fields.join("&").into_bytes()
+    };
+    technique_as(Some("application/x-www-form-urlencoded"), form);
+    technique(form);
+    // `+` for the spaces of a value, the rest as it is.
+    technique_as(Some("application/x-www-form-urlencoded"), |t| {
+        format!("note={}", t.replace('\n', "%0A").replace(' ', "+")).into_bytes()
+    });
+}
+
+#[test]
+fn json_unicode_escapes() {
+    // In a JSON body.
+    technique(|t| format!("{{\"note\": \"{}\"}}", json_u(t)).into_bytes());
+    // In JSON kept as a string inside JSON, and in JavaScript in a page.
+    technique(|t| {
+        format!("{{\"body\": \"{{\\\"note\\\": \\\"{}\\\"}}\"}}", json_u(t).replace('\\', "\\\\"))
+            .into_bytes()
+    });
+    technique(|t| format!("<html><script>var n = \"{}\";</script></html>", json_u(t)).into_bytes());
+    technique(|t| values_only(t, json_u));
+}
+
+#[test]
+fn quoted_printable_text() {
+    technique(|t| quoted_printable_digits(t).into_bytes());
+}
+
+#[test]
+fn windows_1252_and_latin_1() {
+    technique(cp1252_separators);
+    technique(|t| {
+        let mut b = b"Caf\xe9 cr\xe8me br\xfbl\xe9e \xa9 2024.\n".to_vec();
+        b.extend(values_only(t, |v| v.to_string()));
+        b
+    });
+}
+
+#[test]
+fn wide_encodings() {
+    technique(utf16be);
+    technique(|t| utf16be(&values_only_str(t, |v| digits_in(v, '\u{FF10}'))));
+    technique(|t| utf32(t, false));
+    technique(|t| utf32(t, true));
+    technique(|t| utf32(&values_only_str(t, |v| interleave(v, '\u{200B}')), true));
+}
+
+fn values_only_str(t: &str, f: impl Fn(&str) -> String) -> String {
+    String::from_utf8(values_only(t, f)).expect("UTF-8 in, UTF-8 out")
+}

@@ -179,7 +179,13 @@ impl Node {
             return;
         }
         *self = match kind {
-            Kind::Text(charset, markup) => Node::Text(Box::new(TextNode::new(m, charset, markup))),
+            Kind::Text(charset, markup) => {
+                let mut t = TextNode::new(m, charset, markup);
+                if content_type.as_deref().is_some_and(is_form_urlencoded) {
+                    t.form_body();
+                }
+                Node::Text(Box::new(t))
+            }
             // Legacy Office keeps much of its text as UTF-16: scan those runs too.
             Kind::Raw(FileType::Ole) => {
                 let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
@@ -338,18 +344,27 @@ impl DecodeNode {
     }
 }
 
-/// Text of one member: charset and markup filters in front of a detection stream.
+/// Whether a Content-Type is `application/x-www-form-urlencoded`.
+fn is_form_urlencoded(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+}
+
+/// Text of one member: charset and markup filters, then the normaliser, in front of a
+/// detection stream.
 #[derive(Debug)]
 pub(crate) struct TextNode {
     m: Member,
-    utf16: Option<text::Utf16>,
+    wide: Option<text::Wide>,
     markup: Option<text::Markup>,
     json: Option<text::Json>,
+    norm: text::Normalizer,
     stream: DetectStream,
     /// For binary formats with UTF-16 text inside: a second stream over those runs.
     utf16_runs: Option<(text::Utf16Runs, DetectStream, Vec<u8>)>,
     a: Vec<u8>,
     b: Vec<u8>,
+    c: Vec<u8>,
     since_check: usize,
 }
 
@@ -358,17 +373,27 @@ const TIME_CHECK_BYTES: usize = 4 << 20;
 
 impl TextNode {
     pub fn new(m: Member, charset: Charset, markup: Markup) -> Self {
+        // Only plain text may turn out to be quoted-printable or a form body.
+        let opts = text::Options { sniff: markup == Markup::Plain, form: false };
         Self {
             m,
-            utf16: (charset != Charset::Bytes).then(|| text::Utf16::new(charset)),
+            wide: (charset != Charset::Bytes).then(|| text::Wide::new(charset)),
             markup: (markup == Markup::Tags).then(text::Markup::new),
             json: (markup == Markup::Json).then(text::Json::new),
+            norm: text::Normalizer::new(opts),
             stream: DetectStream::new(),
             utf16_runs: None,
             a: Vec::new(),
             b: Vec::new(),
+            c: Vec::new(),
             since_check: 0,
         }
+    }
+
+    /// Marks the member as a form body (its Content-Type says so): `+` is a space and `&`
+    /// separates fields.
+    pub fn form_body(&mut self) {
+        self.norm = text::Normalizer::new(text::Options { sniff: false, form: true });
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
@@ -396,7 +421,7 @@ impl TextNode {
             stream.write(&mut found, out);
         }
         let mut text = data;
-        if let Some(u) = &mut self.utf16 {
+        if let Some(u) = &mut self.wide {
             self.a.clear();
             u.push(text, &mut self.a);
             text = &self.a;
@@ -410,6 +435,7 @@ impl TextNode {
             }
             text = &self.b;
         }
+        let text = self.norm.push(text, &mut self.c);
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
@@ -419,7 +445,10 @@ impl TextNode {
         if cx.stopped() {
             return;
         }
+        self.norm.finish(&mut self.c);
+        cx.st.text_bytes += self.c.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+        self.stream.write(&mut found, &self.c);
         self.stream.finish(&mut found);
         if let Some((_, stream, _)) = &mut self.utf16_runs {
             stream.finish(&mut found);

@@ -1,0 +1,250 @@
+//! HTML and XML to text: tags removed (block tags become line breaks), attribute values
+//! and comments kept. Character references are left to the normaliser, which decodes them
+//! once, after the tags are gone (so `&lt;b&gt;` is text, not a tag).
+
+/// Local names of tags that do not separate words: runs and formatting in office XML,
+/// inline elements in HTML. Every other tag becomes a line break.
+const INLINE_TAGS: &[&[u8]] = &[
+    b"r",
+    b"t",
+    b"rpr",
+    b"b",
+    b"i",
+    b"u",
+    b"sz",
+    b"szcs",
+    b"color",
+    b"rfonts",
+    b"lang",
+    b"prooferr",
+    b"bookmarkstart",
+    b"bookmarkend",
+    b"noproof",
+    b"vertalign",
+    b"highlight",
+    b"lastrenderedpagebreak",
+    b"span",
+    b"a",
+    b"em",
+    b"strong",
+    b"font",
+    b"code",
+    b"small",
+    b"big",
+    b"abbr",
+    b"mark",
+    b"sub",
+    b"sup",
+    b"ins",
+    b"del",
+    b"rpr",
+    b"spacing",
+    b"kern",
+    b"w",
+    b"position",
+    b"bcs",
+    b"ics",
+    b"rstyle",
+    b"smarttag",
+    b"softhyphen",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Text,
+    /// After `<`: collecting the name.
+    Name,
+    /// Inside a tag after its name.
+    Attrs,
+    /// Inside a quoted attribute value (its text is emitted).
+    Quote(u8),
+    /// Inside `<!-- -->` (emitted: comments can hold data too).
+    Comment,
+    /// Inside `<![CDATA[ ]]>`.
+    Cdata,
+}
+
+/// HTML/XML to text: tags removed (block tags become line breaks), attribute values and
+/// comments kept.
+#[derive(Debug)]
+pub(crate) struct Markup {
+    state: Tag,
+    name: Vec<u8>,
+    /// Whether the open tag is inline: its attribute values are formatting, not text.
+    inline: bool,
+    tail: [u8; 2],
+}
+
+impl Markup {
+    pub fn new() -> Self {
+        Self { state: Tag::Text, name: Vec::new(), inline: false, tail: [0; 2] }
+    }
+
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        // Text, attribute lists and quoted values are skimmed with memchr; only the bytes
+        // that change state go through the state machine.
+        let mut i = 0;
+        while i < data.len() {
+            let rest = &data[i..];
+            let hit = match self.state {
+                Tag::Text => {
+                    let k = memchr::memchr(b'<', rest);
+                    out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    k
+                }
+                Tag::Attrs => memchr::memchr3(b'>', b'"', b'\'', rest),
+                Tag::Quote(q) if self.inline => memchr::memchr(q, rest),
+                Tag::Quote(q) => {
+                    let k = memchr::memchr(q, rest);
+                    out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    k
+                }
+                _ => Some(0),
+            };
+            match hit {
+                Some(k) => {
+                    self.byte(rest[k], out);
+                    i += k + 1;
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn byte(&mut self, b: u8, out: &mut Vec<u8>) {
+        match self.state {
+            Tag::Text => match b {
+                b'<' => {
+                    self.state = Tag::Name;
+                    self.name.clear();
+                }
+                _ => out.push(b),
+            },
+            Tag::Name => {
+                if self.name.as_slice() == b"!--" {
+                    self.state = Tag::Comment;
+                    self.tail = [0; 2];
+                    out.push(b'\n');
+                    self.byte(b, out);
+                    return;
+                }
+                if self.name.as_slice() == b"![CDATA[" {
+                    self.state = Tag::Cdata;
+                    self.tail = [0; 2];
+                    self.byte(b, out);
+                    return;
+                }
+                match b {
+                    b'>' => self.end_tag(out),
+                    b' ' | b'\t' | b'\r' | b'\n' | b'/'
+                        if !self.name.is_empty() && !self.name.starts_with(b"!") =>
+                    {
+                        self.state = Tag::Attrs;
+                        self.inline = is_inline(&self.name);
+                    }
+                    _ => {
+                        if self.name.len() < 64 {
+                            self.name.push(b);
+                        }
+                    }
+                }
+            }
+            Tag::Attrs => match b {
+                b'>' => self.end_tag(out),
+                b'"' | b'\'' => {
+                    self.state = Tag::Quote(b);
+                    if !self.inline {
+                        out.push(b'\n');
+                    }
+                }
+                _ => {}
+            },
+            Tag::Quote(q) => {
+                if b == q {
+                    self.state = Tag::Attrs;
+                    if !self.inline {
+                        out.push(b'\n');
+                    }
+                } else if self.inline {
+                    // Formatting attributes of runs: not text.
+                } else {
+                    out.push(b);
+                }
+            }
+            Tag::Comment => {
+                if b == b'>' && self.tail == *b"--" {
+                    out.pop();
+                    out.pop();
+                    out.push(b'\n');
+                    self.state = Tag::Text;
+                } else {
+                    out.push(b);
+                }
+                self.tail = [self.tail[1], b];
+            }
+            Tag::Cdata => {
+                if b == b'>' && self.tail == *b"]]" {
+                    out.pop();
+                    out.pop();
+                    self.state = Tag::Text;
+                } else {
+                    out.push(b);
+                }
+                self.tail = [self.tail[1], b];
+            }
+        }
+    }
+
+    fn end_tag(&mut self, out: &mut Vec<u8>) {
+        self.state = Tag::Text;
+        let local = local_name(&self.name);
+        if local.eq_ignore_ascii_case(b"tab") || local.eq_ignore_ascii_case(b"s") {
+            out.push(b' ');
+        } else if !is_inline(&self.name) {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// The local name of a tag (`/w:t/` -> `t`).
+fn local_name(name: &[u8]) -> &[u8] {
+    let name = name.strip_prefix(b"/").unwrap_or(name);
+    let name = name.strip_suffix(b"/").unwrap_or(name);
+    match name.iter().rposition(|&c| c == b':') {
+        Some(k) => &name[k + 1..],
+        None => name,
+    }
+}
+
+fn is_inline(name: &[u8]) -> bool {
+    let local = local_name(name);
+    INLINE_TAGS.iter().any(|t| t.eq_ignore_ascii_case(local))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn markup(chunks: &[&[u8]]) -> String {
+        let mut m = Markup::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            m.push(c, &mut out);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn markup_strips_tags_and_joins_runs() {
+        let s = markup(&[b"<w:p><w:r><w:t>4111</w:t></w:r><w:r><w:t>1111</w:t></w:r></w:p><w:p>x</w:p>"]);
+        assert!(s.contains("41111111"), "{s:?}");
+        assert!(s.contains("1111\n"), "{s:?}");
+        // References stay for the normaliser.
+        let s = markup(&[b"<p>a &amp; b &#52;&#x31;</p><!-- secret --><input value=\"v&lt;1\">"]);
+        assert!(s.contains("a &amp; b &#52;&#x31;"), "{s:?}");
+        assert!(s.contains(" secret "), "{s:?}");
+        assert!(s.contains("v&lt;1"), "{s:?}");
+        let s = markup(&[b"<a><![CDATA[x<y]]></a>"]);
+        assert!(s.contains("x<y"), "{s:?}");
+    }
+}

@@ -1,0 +1,761 @@
+//! The normaliser: what every member's text goes through before detection, so that a value
+//! written in another script's digits, with invisible characters inside, with Unicode
+//! spaces or dashes between its groups, or with escapes of any of the usual kinds is seen
+//! as the plain value it stands for.
+//!
+//! Two stages, both streaming state machines that take any chunking of their input:
+//!
+//! 1. **Escapes to bytes**: URL percent-encoding (`%34`), JSON and JavaScript `\uXXXX`
+//!    (surrogate pairs joined), quoted-printable (`=34`, `=` soft line breaks) when the
+//!    member is evidently quoted-printable, and in a form body `+` as a space and `&`
+//!    between fields as a line break.
+//! 2. **Characters to what detection sees**: HTML character references (named, `&#52;`,
+//!    `&#x34;`), then [`fold`] over every character: UTF-8 decoded, bytes that are not
+//!    UTF-8 read as Windows-1252 (so a Latin-1 no-break space 0xA0 is a space).
+//!
+//! Output is never longer than input: every escape is longer than the bytes it stands for,
+//! and a folded character is at most as long as its encoding. Evidence offsets are offsets
+//! in this normalised text.
+//!
+//! Text that needs none of this costs one vectorised pass that finds no trigger byte (a
+//! byte of 0x80 or more, `%`, `\`, `&`, and `=` or `+` in the modes that use them); the
+//! input is then handed on as it is, without a copy. A member's first bytes (up to
+//! [`SNIFF_MAX`]) are held back until it is known whether it is quoted-printable or a form
+//! body; the decision depends on the content only, never on how it was chunked.
+
+use super::entities::{self, MAX_NAME};
+use super::unicode::{cp1252, fold, Folded};
+
+/// Bytes of a member looked at, at most, to decide whether it is quoted-printable or a form
+/// body; they are held back until then.
+pub(crate) const SNIFF_MAX: usize = 4096;
+/// A form body is one once this many bytes of its first value have no whitespace.
+const FORM_DECIDE: usize = 1024;
+/// Longest key of a form body's first field.
+const FORM_KEY_MAX: usize = 256;
+/// Longest line of quoted-printable text, with a soft break and slack (RFC 2045: 76).
+const QP_LINE: usize = 78;
+/// The head is sniffed again after growing by this much (and when full or ended).
+const SNIFF_STEP: usize = 256;
+/// Bytes searched at a time for a trigger.
+const TRIGGER_WINDOW: usize = 512;
+
+/// Which decoders a member needs, from what is known before its text.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Options {
+    /// Whether the member may be quoted-printable or a form body: decided from its head.
+    pub sniff: bool,
+    /// The member is a form body (`application/x-www-form-urlencoded`).
+    pub form: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Esc {
+    Idle,
+    /// After `%`, with the first hex digit once read.
+    Pct(Option<u8>),
+    /// After `\`.
+    Backslash,
+    /// In `\uXXXX`: the digits read so far.
+    U {
+        n: u8,
+        raw: [u8; 4],
+    },
+    /// After `=` in quoted-printable, with the first hex digit once read.
+    Qp(Option<u8>),
+    /// After `=\r`.
+    QpCr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chars {
+    Idle,
+    /// Inside a UTF-8 sequence of `need` bytes.
+    Utf8 {
+        bytes: [u8; 4],
+        len: u8,
+        need: u8,
+    },
+    /// After `&`.
+    Amp,
+    /// After `&#`.
+    Hash,
+    /// Decimal digits of a numeric reference.
+    Dec(u32),
+    /// After `&#x` (the `x` as written).
+    HexStart(u8),
+    /// Hex digits of a numeric reference.
+    Hex(u32),
+    /// Letters and digits of a named reference.
+    Name {
+        buf: [u8; MAX_NAME],
+        len: u8,
+    },
+}
+
+/// The streaming normaliser of one member's text.
+#[derive(Debug)]
+pub(crate) struct Normalizer {
+    /// The member's first bytes while it is not yet known whether it is quoted-printable
+    /// or a form body; `None` once decided.
+    head: Option<Vec<u8>>,
+    /// Head length at the last sniff.
+    sniffed: usize,
+    qp: bool,
+    form: bool,
+    esc: Esc,
+    /// A `\uD8xx` high surrogate waiting for its low half.
+    high: Option<u16>,
+    chars: Chars,
+}
+
+impl Normalizer {
+    pub fn new(opts: Options) -> Self {
+        Self {
+            head: opts.sniff.then(Vec::new),
+            sniffed: 0,
+            qp: false,
+            form: opts.form,
+            esc: Esc::Idle,
+            high: None,
+            chars: Chars::Idle,
+        }
+    }
+
+    /// Normalises the next piece of text: the result is `data` itself when nothing in it
+    /// needed a change, or `out` (cleared first) holding the normalised text.
+    pub fn push<'a>(&mut self, data: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+        out.clear();
+        let mut data = data;
+        if let Some(head) = &mut self.head {
+            if head.is_empty() && data.len() >= SNIFF_MAX {
+                // Enough to decide without holding anything back.
+                let (qp, form) = decide(data, false).unwrap_or((false, false));
+                self.decided(qp, form);
+            } else {
+                let take = (SNIFF_MAX - head.len()).min(data.len());
+                head.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if head.len() < SNIFF_MAX && head.len() < self.sniffed + SNIFF_STEP {
+                    return &out[..];
+                }
+                self.sniffed = head.len();
+                let Some((qp, form)) = decide(head, false) else {
+                    return &out[..];
+                };
+                let head = std::mem::take(head);
+                self.decided(qp, form);
+                self.slow(&head, out);
+            }
+        }
+        if out.is_empty() && self.idle() {
+            let k = self.find_trigger(data);
+            if k == data.len() {
+                return data;
+            }
+            out.reserve(data.len());
+            out.extend_from_slice(&data[..k]);
+            data = &data[k..];
+        }
+        self.slow(data, out);
+        &out[..]
+    }
+
+    /// Ends the text: decides on what was held back, and writes out unfinished escapes
+    /// as they were.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        out.clear();
+        if let Some(head) = self.head.take() {
+            let (qp, form) = decide(&head, true).unwrap_or((false, false));
+            self.decided(qp, form);
+            self.slow(&head, out);
+        }
+        match std::mem::replace(&mut self.esc, Esc::Idle) {
+            Esc::Idle | Esc::QpCr => {}
+            Esc::Pct(first) => {
+                self.chars(b'%', out);
+                first.into_iter().for_each(|h| self.chars(h, out));
+            }
+            Esc::Backslash => self.chars(b'\\', out),
+            Esc::U { n, raw } => {
+                self.chars(b'\\', out);
+                self.chars(b'u', out);
+                raw[..usize::from(n)].iter().for_each(|&h| self.chars(h, out));
+            }
+            Esc::Qp(first) => {
+                self.chars(b'=', out);
+                first.into_iter().for_each(|h| self.chars(h, out));
+            }
+        }
+        self.lone_high(out);
+        match std::mem::replace(&mut self.chars, Chars::Idle) {
+            Chars::Idle => {}
+            Chars::Utf8 { bytes, len, .. } => bytes[..usize::from(len)].iter().for_each(|&b| latin1(b, out)),
+            Chars::Amp => out.push(b'&'),
+            Chars::Hash => out.extend_from_slice(b"&#"),
+            Chars::Dec(v) | Chars::Hex(v) => emit_char(entities::numeric(v), out),
+            Chars::HexStart(x) => out.extend_from_slice(&[b'&', b'#', x]),
+            Chars::Name { buf, len } => named_reference(&buf[..usize::from(len)], false, out),
+        }
+    }
+
+    fn decided(&mut self, qp: bool, form: bool) {
+        self.head = None;
+        self.qp = qp;
+        self.form |= form;
+    }
+
+    fn idle(&self) -> bool {
+        self.esc == Esc::Idle && self.high.is_none() && self.chars == Chars::Idle
+    }
+
+    /// Index of the first byte that needs the state machines (`data.len()` if none).
+    fn find_trigger(&self, data: &[u8]) -> usize {
+        if self.qp || self.form {
+            let extra = |b: u8| (b == b'=' && self.qp) || ((b == b'+' || b == b'&') && self.form);
+            return data
+                .iter()
+                .position(|&b| b >= 0x80 || matches!(b, b'%' | b'\\' | b'&') || extra(b))
+                .unwrap_or(data.len());
+        }
+        // A window at a time, so that text with many non-ASCII characters does not make
+        // each search run far ahead: the first byte of 0x80 or more (found by OR-ing
+        // blocks, which the compiler vectorises), and before it `%`, `\` or `&` (memchr).
+        let mut at = 0;
+        while at < data.len() {
+            let w = &data[at..(at + TRIGGER_WINDOW).min(data.len())];
+            let high = first_high_byte(w);
+            let limit = high.unwrap_or(w.len());
+            if let Some(k) = memchr::memchr3(b'%', b'\\', b'&', &w[..limit]) {
+                return at + k;
+            }
+            if high.is_some() {
+                return at + limit;
+            }
+            at += w.len();
+        }
+        data.len()
+    }
+
+    /// Byte by byte through both stages, back to the block scan whenever both are idle.
+    fn slow(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        while let Some((&b, rest)) = data.split_first() {
+            self.escapes(b, out);
+            data = rest;
+            if self.idle() {
+                let k = self.find_trigger(data);
+                out.extend_from_slice(&data[..k]);
+                data = &data[k..];
+            }
+        }
+    }
+
+    /// Stage 1: escapes to bytes.
+    fn escapes(&mut self, b: u8, out: &mut Vec<u8>) {
+        match self.esc {
+            Esc::Idle => {
+                if b != b'\\' {
+                    self.lone_high(out);
+                }
+                match b {
+                    b'%' => self.esc = Esc::Pct(None),
+                    b'\\' => self.esc = Esc::Backslash,
+                    b'=' if self.qp => self.esc = Esc::Qp(None),
+                    b'+' if self.form => self.chars(b' ', out),
+                    b'&' if self.form => self.chars(b'\n', out),
+                    _ => self.chars(b, out),
+                }
+            }
+            Esc::Pct(None) if b.is_ascii_hexdigit() => self.esc = Esc::Pct(Some(b)),
+            Esc::Pct(Some(h)) if b.is_ascii_hexdigit() => {
+                self.esc = Esc::Idle;
+                self.chars((hex(h) << 4) | hex(b), out);
+            }
+            Esc::Pct(first) => {
+                self.esc = Esc::Idle;
+                self.chars(b'%', out);
+                first.into_iter().for_each(|h| self.chars(h, out));
+                self.escapes(b, out);
+            }
+            Esc::Backslash if b == b'u' => self.esc = Esc::U { n: 0, raw: [0; 4] },
+            Esc::Backslash => {
+                self.esc = Esc::Idle;
+                self.lone_high(out);
+                self.chars(b'\\', out);
+                self.escapes(b, out);
+            }
+            Esc::U { n, mut raw } if b.is_ascii_hexdigit() => {
+                raw[usize::from(n)] = b;
+                if n < 3 {
+                    self.esc = Esc::U { n: n + 1, raw };
+                } else {
+                    self.esc = Esc::Idle;
+                    let unit = raw.iter().fold(0u16, |acc, &h| (acc << 4) | u16::from(hex(h)));
+                    self.utf16_unit(unit, out);
+                }
+            }
+            Esc::U { n, raw } => {
+                self.esc = Esc::Idle;
+                self.lone_high(out);
+                self.chars(b'\\', out);
+                self.chars(b'u', out);
+                raw[..usize::from(n)].iter().for_each(|&h| self.chars(h, out));
+                self.escapes(b, out);
+            }
+            Esc::Qp(None) => match b {
+                // A soft line break: nothing.
+                b'\n' => self.esc = Esc::Idle,
+                b'\r' => self.esc = Esc::QpCr,
+                h if h.is_ascii_hexdigit() => self.esc = Esc::Qp(Some(h)),
+                _ => {
+                    self.esc = Esc::Idle;
+                    self.chars(b'=', out);
+                    self.escapes(b, out);
+                }
+            },
+            Esc::Qp(Some(h)) => {
+                self.esc = Esc::Idle;
+                if b.is_ascii_hexdigit() {
+                    self.chars((hex(h) << 4) | hex(b), out);
+                } else {
+                    self.chars(b'=', out);
+                    self.chars(h, out);
+                    self.escapes(b, out);
+                }
+            }
+            Esc::QpCr => {
+                self.esc = Esc::Idle;
+                if b != b'\n' {
+                    self.escapes(b, out);
+                }
+            }
+        }
+    }
+
+    /// A UTF-16 code unit from `\uXXXX`.
+    fn utf16_unit(&mut self, u: u16, out: &mut Vec<u8>) {
+        let c = match u {
+            0xD800..=0xDBFF => {
+                self.lone_high(out);
+                self.high = Some(u);
+                return;
+            }
+            0xDC00..=0xDFFF => match self.high.take() {
+                Some(h) => {
+                    char::from_u32(0x10000 + ((u32::from(h) - 0xD800) << 10) + (u32::from(u) - 0xDC00))
+                }
+                None => None,
+            },
+            _ => {
+                self.lone_high(out);
+                char::from_u32(u32::from(u))
+            }
+        };
+        let mut buf = [0u8; 4];
+        for &b in c.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes() {
+            self.chars(b, out);
+        }
+    }
+
+    /// A high surrogate with no low half after it stands for U+FFFD.
+    fn lone_high(&mut self, out: &mut Vec<u8>) {
+        if self.high.take().is_some() {
+            for &b in "\u{FFFD}".as_bytes() {
+                self.chars(b, out);
+            }
+        }
+    }
+
+    /// Stage 2: character references and folding.
+    fn chars(&mut self, b: u8, out: &mut Vec<u8>) {
+        match self.chars {
+            Chars::Idle => match b {
+                b'&' => self.chars = Chars::Amp,
+                0..=0x7F => out.push(b),
+                0xC2..=0xDF => self.chars = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 2 },
+                0xE0..=0xEF => self.chars = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 3 },
+                0xF0..=0xF4 => self.chars = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 4 },
+                _ => latin1(b, out),
+            },
+            Chars::Utf8 { mut bytes, len, need } => {
+                let lead = bytes[0];
+                let ok = match (len, lead) {
+                    (1, 0xE0) => (0xA0..=0xBF).contains(&b),
+                    (1, 0xED) => (0x80..=0x9F).contains(&b),
+                    (1, 0xF0) => (0x90..=0xBF).contains(&b),
+                    (1, 0xF4) => (0x80..=0x8F).contains(&b),
+                    _ => (0x80..=0xBF).contains(&b),
+                };
+                if !ok {
+                    // Not UTF-8: the bytes so far are Windows-1252 characters.
+                    self.chars = Chars::Idle;
+                    bytes[..usize::from(len)].iter().for_each(|&x| latin1(x, out));
+                    self.chars(b, out);
+                    return;
+                }
+                bytes[usize::from(len)] = b;
+                let len = len + 1;
+                if len < need {
+                    self.chars = Chars::Utf8 { bytes, len, need };
+                    return;
+                }
+                self.chars = Chars::Idle;
+                let seq = &bytes[..usize::from(len)];
+                let c = std::str::from_utf8(seq).ok().and_then(|s| s.chars().next());
+                match c.map(|c| fold(c as u32)) {
+                    Some(Folded::Ascii(a)) => out.push(a),
+                    Some(Folded::Drop) => {}
+                    _ => out.extend_from_slice(seq),
+                }
+            }
+            Chars::Amp => match b {
+                b'#' => self.chars = Chars::Hash,
+                _ if b.is_ascii_alphabetic() => {
+                    let mut buf = [0u8; MAX_NAME];
+                    buf[0] = b;
+                    self.chars = Chars::Name { buf, len: 1 };
+                }
+                _ => {
+                    self.chars = Chars::Idle;
+                    out.push(b'&');
+                    self.chars(b, out);
+                }
+            },
+            Chars::Hash => match b {
+                b'x' | b'X' => self.chars = Chars::HexStart(b),
+                b'0'..=b'9' => self.chars = Chars::Dec(u32::from(b - b'0')),
+                _ => {
+                    self.chars = Chars::Idle;
+                    out.extend_from_slice(b"&#");
+                    self.chars(b, out);
+                }
+            },
+            Chars::Dec(v) => match b {
+                b'0'..=b'9' => self.chars = Chars::Dec(entities::push_digit(v, 10, u32::from(b - b'0'))),
+                _ => self.end_numeric(v, b, out),
+            },
+            Chars::HexStart(x) => {
+                if b.is_ascii_hexdigit() {
+                    self.chars = Chars::Hex(u32::from(hex(b)));
+                } else {
+                    self.chars = Chars::Idle;
+                    out.extend_from_slice(&[b'&', b'#', x]);
+                    self.chars(b, out);
+                }
+            }
+            Chars::Hex(v) => {
+                if b.is_ascii_hexdigit() {
+                    self.chars = Chars::Hex(entities::push_digit(v, 16, u32::from(hex(b))));
+                } else {
+                    self.end_numeric(v, b, out);
+                }
+            }
+            Chars::Name { mut buf, len } => {
+                let n = usize::from(len);
+                if b.is_ascii_alphanumeric() && n < MAX_NAME {
+                    buf[n] = b;
+                    self.chars = Chars::Name { buf, len: len + 1 };
+                    return;
+                }
+                self.chars = Chars::Idle;
+                if b == b';' {
+                    named_reference(&buf[..n], true, out);
+                } else {
+                    named_reference(&buf[..n], false, out);
+                    self.chars(b, out);
+                }
+            }
+        }
+    }
+
+    /// A numeric reference ends at `b`: a `;` belongs to it, anything else comes after it.
+    fn end_numeric(&mut self, value: u32, b: u8, out: &mut Vec<u8>) {
+        self.chars = Chars::Idle;
+        emit_char(entities::numeric(value), out);
+        if b != b';' {
+            self.chars(b, out);
+        }
+    }
+}
+
+/// A named reference, decoded when known, else written out as it was.
+fn named_reference(name: &[u8], terminated: bool, out: &mut Vec<u8>) {
+    match entities::named(name, terminated).and_then(char::from_u32) {
+        Some(c) => emit_char(c, out),
+        None => {
+            out.push(b'&');
+            out.extend_from_slice(name);
+            if terminated {
+                out.push(b';');
+            }
+        }
+    }
+}
+
+/// A decoded character, folded. Characters from references are final: `&amp;` gives a `&`
+/// that starts nothing.
+fn emit_char(c: char, out: &mut Vec<u8>) {
+    match fold(c as u32) {
+        Folded::Ascii(a) => out.push(a),
+        Folded::Drop => {}
+        Folded::Keep => {
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+}
+
+/// A byte that is not part of UTF-8, read as Windows-1252: folded when the character
+/// folds, else kept as it is.
+fn latin1(b: u8, out: &mut Vec<u8>) {
+    match fold(cp1252(b)) {
+        Folded::Ascii(a) => out.push(a),
+        Folded::Drop => {}
+        Folded::Keep => out.push(b),
+    }
+}
+
+/// Index of the first byte of 0x80 or more.
+fn first_high_byte(w: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for block in w.chunks_exact(32) {
+        if block.iter().fold(0u8, |acc, &b| acc | b) >= 0x80 {
+            break;
+        }
+        at += 32;
+    }
+    w[at..].iter().position(|&b| b >= 0x80).map(|k| at + k)
+}
+
+fn hex(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0,
+    }
+}
+
+/// Whether a member's head is quoted-printable and whether it is a form body; `None` while
+/// more bytes could change the answer (never once `head` holds [`SNIFF_MAX`] bytes).
+fn decide(head: &[u8], at_end: bool) -> Option<(bool, bool)> {
+    let head = &head[..head.len().min(SNIFF_MAX)];
+    let at_end = at_end || head.len() == SNIFF_MAX;
+    Some((quoted_printable(head, at_end)?, form_body(head, at_end)?))
+}
+
+/// Evidently quoted-printable: a soft line break (`=` ending a line) comes before anything
+/// that quoted-printable never has: a line longer than 76 characters, or a `=` followed by
+/// something other than two upper-case hex digits or a line break.
+fn quoted_printable(head: &[u8], at_end: bool) -> Option<bool> {
+    let mut line_start = 0;
+    let mut k = 0;
+    loop {
+        let Some(d) = memchr::memchr2(b'=', b'\n', &head[k..]) else {
+            return (head.len() - line_start > QP_LINE || at_end).then_some(false);
+        };
+        k += d;
+        if k - line_start > QP_LINE {
+            return Some(false);
+        }
+        if head[k] == b'\n' {
+            k += 1;
+            line_start = k;
+            continue;
+        }
+        let upper_hex = |b: &u8| b.is_ascii_digit() || (b'A'..=b'F').contains(b);
+        match (head.get(k + 1), head.get(k + 2)) {
+            (Some(b'\n'), _) | (Some(b'\r'), Some(b'\n')) => return Some(true),
+            (Some(h), Some(l)) if upper_hex(h) && upper_hex(l) => k += 3,
+            (Some(h), None) if upper_hex(h) || *h == b'\r' => return at_end.then_some(false),
+            (None, _) => return at_end.then_some(false),
+            _ => return Some(false),
+        }
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`): a key of URL characters, `=`, and no
+/// whitespace or markup for [`FORM_DECIDE`] bytes (or to the end, a final line break aside).
+fn form_body(head: &[u8], at_end: bool) -> Option<bool> {
+    let key_char = |b: u8| b.is_ascii_alphanumeric() || b"_.-[]%*~+".contains(&b);
+    let key = head.iter().take(FORM_KEY_MAX + 1).take_while(|&&b| key_char(b)).count();
+    match head.get(key) {
+        Some(b'=') if key > 0 => {}
+        None if key <= FORM_KEY_MAX => return at_end.then_some(false),
+        _ => return Some(false),
+    }
+    let value = &head[key + 1..];
+    let window = &value[..value.len().min(FORM_DECIDE)];
+    match window.iter().position(|b| b" \t\r\n<>\"{}".contains(b)) {
+        Some(p) if matches!(window[p], b'\r' | b'\n') => {
+            // Only a line break at the very end is allowed.
+            if value[p..].iter().all(|b| matches!(b, b'\r' | b'\n')) {
+                at_end.then_some(true)
+            } else {
+                Some(false)
+            }
+        }
+        Some(_) => Some(false),
+        None if window.len() == FORM_DECIDE || at_end => Some(true),
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(opts: Options, chunks: &[&[u8]]) -> Vec<u8> {
+        let mut n = Normalizer::new(opts);
+        let mut all = Vec::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            let r = n.push(c, &mut out).to_vec();
+            all.extend_from_slice(&r);
+        }
+        n.finish(&mut out);
+        all.extend_from_slice(&out);
+        all
+    }
+
+    /// Normalised whole, byte by byte and split at every offset: all the same.
+    fn check(opts: Options, input: &[u8], want: &[u8]) {
+        let whole = norm(opts, &[input]);
+        assert_eq!(
+            String::from_utf8_lossy(&whole),
+            String::from_utf8_lossy(want),
+            "whole {:?}",
+            String::from_utf8_lossy(input)
+        );
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(norm(opts, &bytes), whole, "byte by byte");
+        for k in 0..=input.len() {
+            assert_eq!(norm(opts, &[&input[..k], &input[k..]]), whole, "split at {k}");
+        }
+    }
+
+    const PLAIN: Options = Options { sniff: false, form: false };
+    const SNIFF: Options = Options { sniff: true, form: false };
+
+    #[test]
+    fn plain_text_is_handed_on_without_a_copy() {
+        let mut n = Normalizer::new(PLAIN);
+        let mut out = Vec::new();
+        let text = b"card 4111 1111 1111 1111, nothing to change here at all; 12/29".repeat(10);
+        let r = n.push(&text, &mut out);
+        assert_eq!(r.as_ptr(), text.as_ptr());
+    }
+
+    #[test]
+    fn unicode_digits_spaces_dashes_and_invisibles() {
+        check(PLAIN, "４１１１\u{A0}１１１１\u{2009}1111\u{202F}1111".as_bytes(), b"4111 1111 1111 1111");
+        check(PLAIN, "٤١١١ ۴۱۱۱ ४१११ 𝟒𝟏𝟏𝟏".as_bytes(), b"4111 4111 4111 4111");
+        check(
+            PLAIN,
+            "41\u{200B}11\u{AD}11\u{FEFF}11\u{2060}11\u{200D}111111".as_bytes(),
+            b"4111111111111111",
+        );
+        check(
+            PLAIN,
+            "123\u{2013}45\u{2212}6789 123\u{FF0D}45\u{2010}6789".as_bytes(),
+            b"123-45-6789 123-45-6789",
+        );
+        check(
+            PLAIN,
+            "caf\u{e9} \u{202E}4111\u{202C} ж 中 😀".as_bytes(),
+            "caf\u{e9} 4111 ж 中 😀".as_bytes(),
+        );
+    }
+
+    #[test]
+    fn windows_1252_bytes() {
+        check(
+            PLAIN,
+            b"4111\xA01111\xA01111\xA01111 caf\xe9 123\x9645\x976789 1\xAD2",
+            b"4111 1111 1111 1111 caf\xe9 123-45-6789 12",
+        );
+        // A UTF-8 sequence cut by a byte that does not continue it.
+        check(PLAIN, b"\xE2\x80x \xF0\x9F\x98", b"\xE2\x80x \xF0\x9F\x98");
+    }
+
+    #[test]
+    fn character_references() {
+        check(PLAIN, b"&#52;&#49;&#x31;&#X31; &#0000000052;&#52&#49 x", b"4111 441 x");
+        check(
+            PLAIN,
+            b"123&ndash;45&minus;6789&nbsp;4111&shy;1111&ZeroWidthSpace;11",
+            b"123-45-6789 4111111111",
+        );
+        check(
+            PLAIN,
+            b"&amp;#52; &lt;b&gt; &#150; &unknown; &amp AT&T &# &#x; &#xZ",
+            b"&#52; <b> - &unknown; & AT&T &# &#x; &#xZ",
+        );
+        check(PLAIN, b"&#99999999999999; &#0; &#xD800;", "\u{FFFD} \u{FFFD} \u{FFFD}".as_bytes());
+        check(
+            PLAIN,
+            b"&averyveryveryverylongnamethatgoesonandon;",
+            b"&averyveryveryverylongnamethatgoesonandon;",
+        );
+    }
+
+    #[test]
+    fn percent_and_unicode_escapes() {
+        check(PLAIN, b"%34%31%31%31 %e2%80%8b5 100% %zz %4", b"4111 5 100% %zz %4");
+        check(
+            PLAIN,
+            b"\\u0034\\u0031 \\uD83D\\uDE00 \\uD83Dx \\u12 \\x",
+            "41 😀 \u{FFFD}x \\u12 \\x".as_bytes(),
+        );
+        check(PLAIN, b"\\uff14\\u0661 %26%2352%3B", b"41 4");
+    }
+
+    #[test]
+    fn quoted_printable_only_when_evident() {
+        check(
+            SNIFF,
+            b"card =34111 1111=\r\n 1111 1111\r\ncaf=C3=A9 =3D\r\n",
+            "card 4111 1111 1111 1111\r\ncafé =\r\n".as_bytes(),
+        );
+        // Not quoted-printable: a `=` that is no escape, or a long line, comes first.
+        check(SNIFF, b"x=y\nid=4111111111111111=\n", b"x=y\nid=4111111111111111=\n");
+        let long = [&[b'a'; 100][..], b"\n=34=\n"].concat();
+        check(SNIFF, &long, &long);
+        check(SNIFF, b"CARD=4111111111111111\n", b"CARD=4111111111111111\n");
+    }
+
+    #[test]
+    fn form_bodies() {
+        check(
+            SNIFF,
+            b"card=4111+1111+1111+1111&ssn=123%2D45%2D6789\r\n",
+            b"card=4111 1111 1111 1111\nssn=123-45-6789\r\n",
+        );
+        check(Options { sniff: false, form: true }, b"a=1+2&b=3", b"a=1 2\nb=3");
+        // Prose is not a form.
+        check(SNIFF, b"a=1 and b+c&d", b"a=1 and b+c&d");
+        check(SNIFF, b"key=value\nmore", b"key=value\nmore");
+    }
+
+    #[test]
+    fn output_is_never_longer_than_input() {
+        let mut x = 0x9E37_79B9_7F4A_7C15_u64;
+        let alphabet: &[u8] = b"&#x;5%2Fu\\=\r\n+ab\xC2\xA0\xE2\x80\x8B\xEF\xBC\x94\xFF";
+        for _ in 0..2000 {
+            let input: Vec<u8> = (0..64)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            for opts in [PLAIN, SNIFF, Options { sniff: false, form: true }] {
+                let out = norm(opts, &[&input]);
+                assert!(out.len() <= input.len(), "{:?}", String::from_utf8_lossy(&input));
+                let halves = norm(opts, &[&input[..23], &input[23..]]);
+                assert_eq!(out, halves);
+            }
+        }
+    }
+}
