@@ -219,3 +219,120 @@ fn wide_encodings() {
 fn values_only_str(t: &str, f: impl Fn(&str) -> String) -> String {
     String::from_utf8(values_only(t, f)).expect("UTF-8 in, UTF-8 out")
 }
+
+mod base64_blobs {
+    use inspect::testkit::evasion::{base64_std, base64_url, base64_wrapped, document, DECOYS, VALUES};
+    use inspect::testkit::{docx, pdf, zip_of};
+    use inspect::{CouldNotScan, LimitKind};
+
+    use super::*;
+
+    /// Files an API might carry: the document as text, in a zip, as a Word file, as a PDF.
+    fn files(text: &str) -> Vec<Vec<u8>> {
+        let lines: Vec<&str> = text.lines().collect();
+        vec![
+            text.as_bytes().to_vec(),
+            zip_of(&[("notes/ledger.txt", text.as_bytes())]),
+            docx(&lines),
+            pdf(&lines, false),
+        ]
+    }
+
+    /// Each file, carried by `carry` (bytes -> body), blocks with valid values and passes
+    /// with decoys.
+    #[track_caller]
+    fn carried(content_type: Option<&str>, carry: impl Fn(&[u8]) -> Vec<u8>) {
+        for (det, value) in VALUES {
+            for f in files(&document(&[value])) {
+                blocks_as(&carry(&f), content_type, det);
+            }
+        }
+        for f in files(&document(DECOYS)) {
+            allows_as(&carry(&f), content_type);
+        }
+    }
+
+    #[test]
+    fn in_json() {
+        carried(None, |f| {
+            format!("{{\"name\": \"upload\", \"content\": \"{}\", \"size\": {}}}", base64_std(f), f.len())
+                .into_bytes()
+        });
+        carried(None, |f| format!("[{{\"data\":\"{}\"}}]", base64_url(f)).into_bytes());
+        // Wrapped with escaped line breaks, and with escaped slashes.
+        carried(None, |f| {
+            format!("{{\"b\": \"{}\"}}", base64_wrapped(f, 76, "\\n").replace('/', "\\/")).into_bytes()
+        });
+    }
+
+    #[test]
+    fn in_xml() {
+        carried(None, |f| {
+            format!(
+                "<?xml version=\"1.0\"?>\n<upload>\n  <file name=\"x\">\n    {}\n  </file>\n</upload>\n",
+                base64_wrapped(f, 76, "\n    ")
+            )
+            .into_bytes()
+        });
+        carried(None, |f| {
+            format!(
+                "<soap:Envelope><soap:Body><Doc>{}</Doc></soap:Body></soap:Envelope>",
+                base64_wrapped(f, 64, "&#13;&#10;")
+            )
+            .into_bytes()
+        });
+        carried(None, |f| {
+            format!(
+                "<html><body><a href=\"data:application/octet-stream;base64,{}\">x</a></body></html>",
+                base64_std(f)
+            )
+            .into_bytes()
+        });
+    }
+
+    #[test]
+    fn in_form_fields() {
+        let form = |f: &[u8]| {
+            let b = base64_std(f).replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+            format!("name=report&file={b}&submit=Send").into_bytes()
+        };
+        carried(Some("application/x-www-form-urlencoded"), form);
+        carried(None, form);
+    }
+
+    #[test]
+    fn in_plain_text_and_e_mail() {
+        carried(None, |f| {
+            format!("Here is the export you asked for:\n\n{}\n\nRegards\n", base64_wrapped(f, 76, "\n"))
+                .into_bytes()
+        });
+        carried(None, |f| {
+            format!(
+                "From: a@example.com\r\nTo: b@example.com\r\nSubject: export\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThe file, pasted:\r\n{}\r\n",
+                base64_wrapped(f, 76, "\r\n")
+            )
+            .into_bytes()
+        });
+    }
+
+    /// Blobs inside blobs are opened one level deeper each time, up to the depth limit.
+    #[test]
+    fn nesting_is_bounded_by_the_depth_limit() {
+        let nest = |levels: usize| {
+            let mut body = document(&["4111 1111 1111 1111"]).into_bytes();
+            for _ in 0..levels {
+                body = format!("{{\"data\": \"{}\"}}", base64_std(&body)).into_bytes();
+            }
+            body
+        };
+        blocks(&nest(9), "credit_card");
+        let v = scan(&nest(12), None);
+        assert!(
+            matches!(v.could_not_scan, Some(CouldNotScan::Limit { limit: LimitKind::MaxDepth, .. }))
+                && v.is_block(),
+            "{v:?}"
+        );
+        let e = scan(&nest(3), None);
+        assert_eq!(e.evidence[0].member, "base64#1/base64#1/base64#1", "{e:?}");
+    }
+}

@@ -360,6 +360,12 @@ pub(crate) struct TextNode {
     json: Option<text::Json>,
     norm: text::Normalizer,
     stream: DetectStream,
+    blobs: text::Blobs,
+    /// The object decoded from the base64 blob in progress, and the number of blobs so far.
+    blob: Option<Box<Node>>,
+    blob_count: u32,
+    decoded: Vec<u8>,
+    pieces: Vec<text::Piece>,
     /// For binary formats with UTF-16 text inside: a second stream over those runs.
     utf16_runs: Option<(text::Utf16Runs, DetectStream, Vec<u8>)>,
     a: Vec<u8>,
@@ -382,6 +388,11 @@ impl TextNode {
             json: (markup == Markup::Json).then(text::Json::new),
             norm: text::Normalizer::new(opts),
             stream: DetectStream::new(),
+            blobs: text::Blobs::new(),
+            blob: None,
+            blob_count: 0,
+            decoded: Vec::new(),
+            pieces: Vec::new(),
             utf16_runs: None,
             a: Vec::new(),
             b: Vec::new(),
@@ -439,6 +450,45 @@ impl TextNode {
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
+        self.decoded.clear();
+        self.pieces.clear();
+        self.blobs.push(text, &mut self.decoded, &mut self.pieces);
+        self.open_blobs(cx);
+    }
+
+    /// Hands what the blob finder reported to child nodes: each base64 blob is an object
+    /// of its own (`member/base64#N`), one level deeper, its decoded bytes counted like
+    /// decompressed ones.
+    fn open_blobs(&mut self, cx: &mut Ctx<'_>) {
+        for piece in std::mem::take(&mut self.pieces) {
+            if cx.stopped() {
+                break;
+            }
+            match piece {
+                text::Piece::Start => {
+                    self.blob_count += 1;
+                    let m = self.m.child(&format!("base64#{}", self.blob_count));
+                    if self.m.depth >= cx.st.budget.limits.max_depth {
+                        cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
+                    } else {
+                        self.blob = Some(Box::new(Node::new(m, None)));
+                    }
+                }
+                text::Piece::Bytes(r) => {
+                    if let Some(child) = &mut self.blob {
+                        let bytes = &self.decoded[r];
+                        if cx.st.budget.add_decompressed(bytes.len() as u64, &self.m.path) {
+                            child.write(cx, bytes);
+                        }
+                    }
+                }
+                text::Piece::End => {
+                    if let Some(mut child) = self.blob.take() {
+                        child.finish(cx);
+                    }
+                }
+            }
+        }
     }
 
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {
@@ -453,5 +503,10 @@ impl TextNode {
         if let Some((_, stream, _)) = &mut self.utf16_runs {
             stream.finish(&mut found);
         }
+        self.decoded.clear();
+        self.pieces.clear();
+        self.blobs.push(&self.c, &mut self.decoded, &mut self.pieces);
+        self.blobs.finish(&mut self.decoded, &mut self.pieces);
+        self.open_blobs(cx);
     }
 }

@@ -141,3 +141,25 @@ pub fn document(values: &[&str]) -> String {
     s.push_str("End of notes.\n");
     s
 }
+
+/// Standard base64 (`+/`, padded).
+pub fn base64_std(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// URL-safe base64 (`-_`, no padding).
+pub fn base64_url(data: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+/// Standard base64 in lines of `width` characters joined by `eol` (MIME: 76 and CRLF).
+pub fn base64_wrapped(data: &[u8], width: usize, eol: &str) -> String {
+    let s = base64_std(data);
+    s.as_bytes()
+        .chunks(width.max(4))
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(eol)
+}

@@ -70,14 +70,65 @@ enum Tag {
 pub(crate) struct Markup {
     state: Tag,
     name: Vec<u8>,
-    /// Whether the open tag is inline: its attribute values are formatting, not text.
+    /// Whether the open tag is inline: its attribute values are formatting, not text,
+    /// except those of [`DATA_ATTRIBUTES`].
     inline: bool,
+    /// Whether the quoted value being read is text.
+    keep: bool,
+    /// The last bytes of the attribute list before a quote (the attribute's name).
+    attr_tail: Vec<u8>,
     tail: [u8; 2],
+}
+
+/// Attributes of inline tags that hold data rather than formatting: links (a `data:` URI
+/// can carry a whole file), titles, alternative texts, form values.
+const DATA_ATTRIBUTES: &[&[u8]] = &[
+    b"href",
+    b"src",
+    b"srcset",
+    b"title",
+    b"alt",
+    b"value",
+    b"content",
+    b"action",
+    b"formaction",
+    b"cite",
+    b"poster",
+    b"data",
+    b"label",
+    b"placeholder",
+    b"longdesc",
+];
+
+/// Bytes of an attribute list kept to name the attribute a quoted value belongs to.
+const ATTR_TAIL: usize = 32;
+
+/// Whether the attribute list `tail` ends with `name=` for a data attribute.
+fn data_attribute(tail: &[u8]) -> bool {
+    let t = tail.trim_ascii_end();
+    let Some(t) = t.strip_suffix(b"=") else {
+        return false;
+    };
+    let t = t.trim_ascii_end();
+    let start = t
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':')))
+        .map_or(0, |k| k + 1);
+    let name = &t[start..];
+    name.len() > 5 && name[..5].eq_ignore_ascii_case(b"data-")
+        || DATA_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
 
 impl Markup {
     pub fn new() -> Self {
-        Self { state: Tag::Text, name: Vec::new(), inline: false, tail: [0; 2] }
+        Self {
+            state: Tag::Text,
+            name: Vec::new(),
+            inline: false,
+            keep: false,
+            attr_tail: Vec::with_capacity(ATTR_TAIL),
+            tail: [0; 2],
+        }
     }
 
     pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
@@ -92,8 +143,18 @@ impl Markup {
                     out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
                     k
                 }
-                Tag::Attrs => memchr::memchr3(b'>', b'"', b'\'', rest),
-                Tag::Quote(q) if self.inline => memchr::memchr(q, rest),
+                Tag::Attrs => {
+                    let k = memchr::memchr3(b'>', b'"', b'\'', rest);
+                    if self.inline {
+                        // Only an inline tag's attribute names matter.
+                        let seg = &rest[..k.unwrap_or(rest.len())];
+                        self.attr_tail.extend_from_slice(&seg[seg.len().saturating_sub(ATTR_TAIL)..]);
+                        let excess = self.attr_tail.len().saturating_sub(ATTR_TAIL);
+                        self.attr_tail.drain(..excess);
+                    }
+                    k
+                }
+                Tag::Quote(q) if !self.keep => memchr::memchr(q, rest),
                 Tag::Quote(q) => {
                     let k = memchr::memchr(q, rest);
                     out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
@@ -141,6 +202,7 @@ impl Markup {
                     {
                         self.state = Tag::Attrs;
                         self.inline = is_inline(&self.name);
+                        self.attr_tail.clear();
                     }
                     _ => {
                         if self.name.len() < 64 {
@@ -153,7 +215,9 @@ impl Markup {
                 b'>' => self.end_tag(out),
                 b'"' | b'\'' => {
                     self.state = Tag::Quote(b);
-                    if !self.inline {
+                    self.keep = !self.inline || data_attribute(&self.attr_tail);
+                    self.attr_tail.clear();
+                    if self.keep {
                         out.push(b'\n');
                     }
                 }
@@ -162,10 +226,10 @@ impl Markup {
             Tag::Quote(q) => {
                 if b == q {
                     self.state = Tag::Attrs;
-                    if !self.inline {
+                    if self.keep {
                         out.push(b'\n');
                     }
-                } else if self.inline {
+                } else if !self.keep {
                     // Formatting attributes of runs: not text.
                 } else {
                     out.push(b);
@@ -246,5 +310,20 @@ mod tests {
         assert!(s.contains("v&lt;1"), "{s:?}");
         let s = markup(&[b"<a><![CDATA[x<y]]></a>"]);
         assert!(s.contains("x<y"), "{s:?}");
+    }
+
+    #[test]
+    fn data_attributes_of_inline_tags_are_text() {
+        let doc: &[u8] = b"4<span class=\"a\">1</span>11 <a class=x href=\"data:,4111\" title='t 9'>link</a> <w:r w:rsidR=\"00A1\"><w:t xml:space=\"preserve\">x</w:t></w:r> <span data-card = \"5500\">";
+        let whole = markup(&[doc]);
+        assert!(whole.contains("4111 \ndata:,4111\n\nt 9\nlink"), "{whole:?}");
+        assert!(whole.contains("\n5500\n"), "{whole:?}");
+        assert!(
+            !whole.contains("00A1") && !whole.contains("preserve") && !whole.contains("\na\n"),
+            "{whole:?}"
+        );
+        for k in 0..doc.len() {
+            assert_eq!(markup(&[&doc[..k], &doc[k..]]), whole, "split at {k}");
+        }
     }
 }

@@ -6,7 +6,10 @@
 //! - [`Normalizer`]: what every member's text goes through last: escapes (percent, `\u`,
 //!   quoted-printable, form bodies), character references, and the Unicode fold of
 //!   `unicode` (digits of every script, spaces, dashes, invisible characters).
+//! - [`Blobs`]: base64 blobs in the normalised text, decoded for the member's node to open
+//!   as child objects.
 
+mod blobs;
 mod entities;
 mod json;
 mod markup;
@@ -14,6 +17,7 @@ mod normalize;
 mod unicode;
 mod wide;
 
+pub(crate) use blobs::{Blobs, Piece};
 pub(crate) use json::Json;
 pub(crate) use markup::Markup;
 pub(crate) use normalize::{Normalizer, Options};
