@@ -336,3 +336,39 @@ mod base64_blobs {
         assert_eq!(e.evidence[0].member, "base64#1/base64#1/base64#1", "{e:?}");
     }
 }
+
+/// A card or IBAN written in groups, wrapped where a group separator was (as mail clients,
+/// PDF text and narrow columns do): one line break, with CRLF, trailing spaces or
+/// indentation, stands for one separator. Only on a line of ordinary length (40 bytes or
+/// more up to the break), so that short table rows never pair up.
+#[test]
+fn grouped_values_wrapped_at_a_separator() {
+    let lead = "We received the payment details from the customer yesterday,";
+    for wrapped in [
+        format!("{lead} card 4111 1111 1111\n1111, to be charged."),
+        format!("{lead} card 4111 1111\r\n1111 1111, to be charged."),
+        format!("{lead} card 4111 \n    1111 1111 1111, to be charged."),
+        format!("{lead} card 5500 0000 0000\n0004 to be charged."),
+        format!("{lead} amex 3782 822463\n10005 to be charged."),
+    ] {
+        blocks(wrapped.as_bytes(), "credit_card");
+    }
+    for wrapped in [
+        format!("{lead} please pay to DE89 3704 0044\n0532 0130 00 by Friday."),
+        "IBAN DE89 3704\r\n0044 0532 0130 00".to_string(),
+    ] {
+        blocks(wrapped.as_bytes(), "iban");
+    }
+    // Decoys wrapped the same way.
+    allows(format!("{lead} card 4111 1111 1111\n1112, to be charged.").as_bytes());
+    allows(format!("{lead} please pay to DE89 3704 0044\n0532 0130 01 by Friday.").as_bytes());
+    // Table rows: short lines never join, however their numbers would pair up.
+    allows(b"code\n4111 1111\n1111 1111\n5500 0000\n0000 0004\n");
+    allows(b"Reference   4111 1111\n1111 1111   Widget\n");
+    // A number without groups split over two lines is two numbers (a fixed-width column
+    // of 8-digit ids pairs up into a Luhn-valid card once in a hundred rows).
+    allows(b"order ids\n41111111\n11111111\n55000000\n00000004\n");
+    allows(format!("{lead} 41111111\n11111111 is the pair of ids.").as_bytes());
+    // Two line breaks are a paragraph, not a wrap.
+    allows(format!("{lead} card 4111 1111\n\n1111 1111 to be charged.").as_bytes());
+}

@@ -18,6 +18,8 @@ struct Token {
     groups: [(usize, usize); MAX_GROUPS],
     n: usize,
     sep: u8,
+    /// Where a line break stood for a space separator (at most one per token).
+    broken: Option<usize>,
     end: usize,
 }
 
@@ -81,16 +83,48 @@ fn tokenize(buf: &[u8], start: usize, seps: &[u8]) -> Token {
             break;
         }
         let Some(&c) = buf.get(e) else { break };
-        if !seps.contains(&c) || (t.sep != 0 && t.sep != c) {
-            break;
+        if seps.contains(&c) && (t.sep == 0 || t.sep == c) && buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
+            t.sep = c;
+            i = e + 1;
+            continue;
         }
-        if !buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
-            break;
+        // Once, a line break where a space would be.
+        if t.broken.is_none() && matches!(t.sep, 0 | b' ') {
+            if let Some(next) = line_break(buf, e).filter(|&j| buf.get(j).is_some_and(u8::is_ascii_digit)) {
+                t.broken = Some(e);
+                t.sep = b' ';
+                i = next;
+                continue;
+            }
         }
-        t.sep = c;
-        i = e + 1;
+        break;
     }
     t
+}
+
+/// Shortest line, from its start to the break, on which a grouped value may wrap: lines of
+/// wrapped text are long, rows of a table of numbers often short.
+const MIN_WRAPPED_LINE: usize = 40;
+
+/// One line break at `e` (`\n` or `\r\n`, with spaces or tabs before and after it): the
+/// index after it.
+fn line_break(buf: &[u8], e: usize) -> Option<usize> {
+    let blank = |j: usize| buf.iter().skip(j).take_while(|&&b| b == b' ' || b == b'\t').count();
+    let mut j = e + blank(e);
+    if buf.get(j) == Some(&b'\r') {
+        j += 1;
+    }
+    if buf.get(j) != Some(&b'\n') {
+        return None;
+    }
+    j += 1;
+    Some(j + blank(j))
+}
+
+/// Whether the line holding `s` is at least [`MIN_WRAPPED_LINE`] bytes long up to `brk`.
+fn wrapped_line(buf: &[u8], s: usize, brk: usize) -> bool {
+    let from = brk.saturating_sub(MIN_WRAPPED_LINE);
+    brk >= MIN_WRAPPED_LINE && memchr::memchr2(b'\n', b'\r', &buf[from..s]).is_none()
 }
 
 /// Examines every digit run that starts in `buf[start..end]`.
@@ -200,10 +234,12 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     match (len, buf.get(e)) {
         // A card in groups (4-4-..., 4-6-...), unless the run continues a group before it
         // with the same separator (then it is not the token's start).
-        (4, Some(&sep @ (b' ' | b'-'))) => {
+        (4, Some(&sep @ (b' ' | b'-'))) if buf.get(e + 1).is_some_and(u8::is_ascii_digit) => {
             matches!(next_group(), 4 | 6)
                 && !(before(buf, i) == Some(sep) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()))
         }
+        // A card wrapped after its first group.
+        (4, Some(b' ' | b'\t' | b'\r' | b'\n')) => line_break(buf, e).is_some(),
         // `(555) ...`
         (3, Some(b')')) => before(buf, i) == Some(b'('),
         // An SSN in groups (3-2-4), a phone number (3-3-4).
@@ -271,7 +307,12 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
         let len0 = e0 - s0;
         if first_ok && (13..=19).contains(&len0) && card_valid(&buf[s0..e0]) {
             found.report(Builtin::CreditCard.id(), Confidence::High, base + s0 as u64, &buf[s0..e0]);
-        } else if t.n > 1 && after_ok && left_maximal && CARD_SHAPES.iter().any(|s| t.shape_is(s)) {
+        } else if t.n > 1
+            && after_ok
+            && left_maximal
+            && CARD_SHAPES.iter().any(|s| t.shape_is(s))
+            && t.broken.is_none_or(|brk| wrapped_line(buf, s0, brk))
+        {
             t.digits(buf, digits);
             if card_valid(digits) {
                 found.report(Builtin::CreditCard.id(), Confidence::High, base + s0 as u64, &buf[s0..t.end]);
@@ -279,7 +320,7 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
         }
     }
     if set.enabled(Builtin::UsSsn) {
-        if t.shape_is(&[3, 2, 4]) && after_ok && left_maximal {
+        if t.shape_is(&[3, 2, 4]) && after_ok && left_maximal && t.broken.is_none() {
             t.digits(buf, digits);
             if ssn_valid(digits) {
                 found.report(Builtin::UsSsn.id(), Confidence::High, base + s0 as u64, &buf[s0..t.end]);
@@ -524,6 +565,7 @@ fn iban(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
     let mut chars = [0u8; 34];
     let mut n = 0;
     let mut j = p;
+    let mut broken = false;
     while n < len && j < buf.len() {
         let c = buf[j];
         if c.is_ascii_uppercase() || c.is_ascii_digit() {
@@ -536,6 +578,12 @@ fn iban(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
             && buf.get(j + 1).is_some_and(|b| b.is_ascii_alphanumeric())
         {
             j += 1;
+        } else if let Some(next) = line_break(buf, j)
+            .filter(|&k| !broken && n % 4 == 0 && n > 0 && buf.get(k).is_some_and(u8::is_ascii_alphanumeric))
+        {
+            // Wrapped where a space was (the checksum makes a chance pairing of lines rare).
+            broken = true;
+            j = next;
         } else {
             break;
         }
