@@ -163,3 +163,52 @@ pub fn base64_wrapped(data: &[u8], width: usize, eol: &str) -> String {
         .collect::<Vec<_>>()
         .join(eol)
 }
+
+/// One document per disguise, with a valid card (and an SSN in some) or with decoys only:
+/// `(name, bytes, content type)`. Used by the chunking tests and as fuzz seeds.
+pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
+    let value_doc = document(&["4111 1111 1111 1111", "123-45-6789"]);
+    let decoy_doc = document(DECOYS);
+    let mut out = Vec::new();
+    for (label, text) in [("value", &value_doc), ("decoys", &decoy_doc)] {
+        let form = || {
+            let fields: Vec<String> = text
+                .lines()
+                .enumerate()
+                .map(|(k, l)| format!("f{k}={}", percent(l).replace("%20", "+")))
+                .collect();
+            fields.join("&").into_bytes()
+        };
+        let zip = crate::testkit::zip_of(&[("notes.txt", text.as_bytes())]);
+        let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+            ("arabic_indic", digits_in(text, '\u{660}').into_bytes(), None),
+            ("fullwidth", fullwidth(text).into_bytes(), None),
+            ("zero_width", interleave(text, '\u{200B}').into_bytes(), None),
+            ("nbsp_en_dash", separators(text, '\u{A0}', '\u{2013}').into_bytes(), None),
+            ("html_refs", format!("<p>{}</p>", html_refs(text, false)).into_bytes(), None),
+            ("html_hex_refs_plain", html_refs(text, true).into_bytes(), None),
+            ("percent", percent(text).into_bytes(), None),
+            ("form", form(), Some("application/x-www-form-urlencoded")),
+            ("json_u", format!("{{\"n\": \"{}\"}}", json_u(text)).into_bytes(), None),
+            ("quoted_printable", quoted_printable_digits(text).into_bytes(), None),
+            ("cp1252", cp1252_separators(text), None),
+            ("utf16be", utf16be(text), None),
+            ("utf32le", utf32(text, false), None),
+            ("base64_json", format!("{{\"file\": \"{}\"}}", base64_std(text.as_bytes())).into_bytes(), None),
+            ("base64_zip_xml", format!("<f>\n{}\n</f>", base64_wrapped(&zip, 76, "\n")).into_bytes(), None),
+            (
+                "wrapped",
+                format!(
+                    "We received the payment details from the customer yesterday,\n{}",
+                    text.replace(" 1111 1111 ", " 1111\n1111 ")
+                )
+                .into_bytes(),
+                None,
+            ),
+        ];
+        for (name, bytes, ct) in cases {
+            out.push((format!("{name}/{label}"), bytes, ct.map(str::to_string)));
+        }
+    }
+    out
+}
