@@ -35,8 +35,8 @@ enum Lookup {
 /// Hotwords that all start with an ASCII letter, indexed by their first two bytes.
 #[derive(Debug)]
 struct WordIndex {
-    /// ASCII-lowercased hotwords.
-    words: Vec<Vec<u8>>,
+    /// ASCII-lowercased hotwords, with their letter-pair key.
+    words: Vec<(usize, Vec<u8>)>,
     /// Bit `first * 27 + second` set when a hotword starts with that letter pair; `second`
     /// is 26 for a hotword whose second byte is not a letter (or that has only one).
     pairs: [u64; 11], // 26 * 27 bits
@@ -66,7 +66,7 @@ impl WordIndex {
             let key = usize::from(w[0] - b'a') * 27 + letter_class(w.get(1).copied());
             pairs[key / 64] |= 1 << (key % 64);
             firsts |= 1 << (w[0] - b'a');
-            lowered.push(w);
+            lowered.push((key, w));
         }
         Some(Self { words: lowered, pairs, firsts })
     }
@@ -77,18 +77,27 @@ impl WordIndex {
         self.firsts & (1 << ((b | 0x20).wrapping_sub(b'a') & 31)) != 0
     }
 
-    /// Whether a hotword starts at `window[p]` (a word start) and ends at a word end.
+    /// The letter-pair key of the word starting at `window[p]`, if a hotword starts so.
+    #[inline(always)]
+    fn pair_fits(&self, window: &[u8], p: usize) -> Option<usize> {
+        let key = usize::from((window[p] | 0x20).wrapping_sub(b'a') % 26) * 27 + letter_class(window.get(p + 1).copied());
+        (self.pairs[key / 64] & (1 << (key % 64)) != 0).then_some(key)
+    }
+
+    /// Whether a hotword with letter-pair `key` starts at `window[p]` and ends at a word end.
     #[inline(never)]
-    fn matches_at(&self, window: &[u8], p: usize) -> bool {
-        let key = usize::from(window[p].to_ascii_lowercase() - b'a') * 27
-            + letter_class(window.get(p + 1).copied());
-        if self.pairs[key / 64] & (1 << (key % 64)) == 0 {
-            return false;
-        }
-        self.words.iter().any(|w| {
-            window.get(p..p + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w))
+    fn matches_at(&self, window: &[u8], p: usize, key: usize) -> bool {
+        self.words.iter().any(|(k, w)| {
+            *k == key
+                && window.get(p..p + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w))
                 && !window.get(p + w.len()).is_some_and(u8::is_ascii_alphabetic)
         })
+    }
+
+    /// Whether a hotword starts at the word start `window[p]`.
+    #[inline(always)]
+    fn at(&self, window: &[u8], p: usize) -> bool {
+        self.first_fits(window[p]) && self.pair_fits(window, p).is_some_and(|key| self.matches_at(window, p, key))
     }
 
     fn any_in(&self, window: &[u8]) -> bool {
@@ -105,7 +114,7 @@ impl WordIndex {
             while starts != 0 {
                 // Bit 7 of byte j: the byte is `x >> 8j`.
                 let shift = starts.trailing_zeros() - 7;
-                if self.first_fits((x >> shift) as u8) && self.matches_at(window, at + shift as usize / 8) {
+                if self.first_fits((x >> shift) as u8) && self.at(window, at + shift as usize / 8) {
                     return true;
                 }
                 starts &= starts - 1;
@@ -115,7 +124,7 @@ impl WordIndex {
         let mut prev = prev_letter != 0;
         for (k, &b) in chunks.remainder().iter().enumerate() {
             let letter = b.is_ascii_alphabetic();
-            if letter && !prev && self.first_fits(b) && self.matches_at(window, at + k) {
+            if letter && !prev && self.at(window, at + k) {
                 return true;
             }
             prev = letter;
