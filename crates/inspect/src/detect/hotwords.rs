@@ -80,7 +80,8 @@ impl WordIndex {
     /// The letter-pair key of the word starting at `window[p]`, if a hotword starts so.
     #[inline(always)]
     fn pair_fits(&self, window: &[u8], p: usize) -> Option<usize> {
-        let key = usize::from((window[p] | 0x20).wrapping_sub(b'a') % 26) * 27 + letter_class(window.get(p + 1).copied());
+        let key = usize::from((window[p] | 0x20).wrapping_sub(b'a') % 26) * 27
+            + letter_class(window.get(p + 1).copied());
         (self.pairs[key / 64] & (1 << (key % 64)) != 0).then_some(key)
     }
 
@@ -97,7 +98,8 @@ impl WordIndex {
     /// Whether a hotword starts at the word start `window[p]`.
     #[inline(always)]
     fn at(&self, window: &[u8], p: usize) -> bool {
-        self.first_fits(window[p]) && self.pair_fits(window, p).is_some_and(|key| self.matches_at(window, p, key))
+        self.first_fits(window[p])
+            && self.pair_fits(window, p).is_some_and(|key| self.matches_at(window, p, key))
     }
 
     fn any_in(&self, window: &[u8]) -> bool {

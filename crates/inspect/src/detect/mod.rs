@@ -14,6 +14,7 @@
 mod builtin;
 mod custom;
 mod hotwords;
+mod iban;
 mod numeric;
 mod secrets;
 

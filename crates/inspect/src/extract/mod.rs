@@ -189,10 +189,15 @@ impl Node {
             // Legacy Office keeps much of its text as UTF-16: scan those runs too.
             Kind::Raw(FileType::Ole) => {
                 let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
+                t.binary();
                 t.utf16_runs = Some((text::Utf16Runs::default(), DetectStream::new(), Vec::new()));
                 Node::Text(Box::new(t))
             }
-            Kind::Raw(_) => Node::Text(Box::new(TextNode::new(m, Charset::Bytes, Markup::Plain))),
+            Kind::Raw(_) => {
+                let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
+                t.binary();
+                Node::Text(Box::new(t))
+            }
             Kind::Gzip => {
                 let child = Node::new(m.child("gunzip"), None);
                 Node::Decode(Box::new(DecodeNode {
@@ -359,6 +364,8 @@ pub(crate) struct TextNode {
     markup: Option<text::Markup>,
     json: Option<text::Json>,
     norm: text::Normalizer,
+    /// Whether the text is normalised and searched for base64 blobs (not in binary data).
+    normalize: bool,
     stream: DetectStream,
     blobs: text::Blobs,
     /// The object decoded from the base64 blob in progress, and the number of blobs so far.
@@ -387,6 +394,7 @@ impl TextNode {
             markup: (markup == Markup::Tags).then(text::Markup::new),
             json: (markup == Markup::Json).then(text::Json::new),
             norm: text::Normalizer::new(opts),
+            normalize: true,
             stream: DetectStream::new(),
             blobs: text::Blobs::new(),
             blob: None,
@@ -399,6 +407,13 @@ impl TextNode {
             c: Vec::new(),
             since_check: 0,
         }
+    }
+
+    /// Marks the member as binary data (an image, an executable, a legacy Office file):
+    /// its bytes are scanned as they are, without normalisation or base64 blobs, which
+    /// would cost time on every byte of it and find text only by chance.
+    pub fn binary(&mut self) {
+        self.normalize = false;
     }
 
     /// Marks the member as a form body (its Content-Type says so): `+` is a space and `&`
@@ -446,10 +461,13 @@ impl TextNode {
             }
             text = &self.b;
         }
-        let text = self.norm.push(text, &mut self.c);
+        let text = if self.normalize { self.norm.push(text, &mut self.c) } else { text };
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
+        if !self.normalize {
+            return;
+        }
         self.decoded.clear();
         self.pieces.clear();
         self.blobs.push(text, &mut self.decoded, &mut self.pieces);
@@ -495,13 +513,19 @@ impl TextNode {
         if cx.stopped() {
             return;
         }
-        self.norm.finish(&mut self.c);
+        self.c.clear();
+        if self.normalize {
+            self.norm.finish(&mut self.c);
+        }
         cx.st.text_bytes += self.c.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, &self.c);
         self.stream.finish(&mut found);
         if let Some((_, stream, _)) = &mut self.utf16_runs {
             stream.finish(&mut found);
+        }
+        if !self.normalize {
+            return;
         }
         self.decoded.clear();
         self.pieces.clear();

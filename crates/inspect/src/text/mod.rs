@@ -10,10 +10,12 @@
 //!   as child objects.
 
 mod blobs;
+mod chars;
 mod entities;
 mod json;
 mod markup;
 mod normalize;
+mod sniff;
 mod unicode;
 mod wide;
 

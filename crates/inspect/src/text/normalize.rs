@@ -9,9 +9,9 @@
 //!    (surrogate pairs joined), quoted-printable (`=34`, `=` soft line breaks) when the
 //!    member is evidently quoted-printable, and in a form body `+` as a space and `&`
 //!    between fields as a line break.
-//! 2. **Characters to what detection sees**: HTML character references (named, `&#52;`,
-//!    `&#x34;`), then [`fold`] over every character: UTF-8 decoded, bytes that are not
-//!    UTF-8 read as Windows-1252 (so a Latin-1 no-break space 0xA0 is a space).
+//! 2. **Characters to what detection sees** (`chars`): HTML character references (named,
+//!    `&#52;`, `&#x34;`), then the Unicode fold over every character: UTF-8 decoded, bytes
+//!    that are not UTF-8 read as Windows-1252 (so a Latin-1 no-break space 0xA0 is a space).
 //!
 //! Output is never longer than input: every escape is longer than the bytes it stands for,
 //! and a folded character is at most as long as its encoding. Evidence offsets are offsets
@@ -23,18 +23,13 @@
 //! [`SNIFF_MAX`]) are held back until it is known whether it is quoted-printable or a form
 //! body; the decision depends on the content only, never on how it was chunked.
 
-use super::entities::{self, MAX_NAME};
-use super::unicode::{cp1252, fold, Folded};
+use super::chars::{hex, CharStage};
+use super::sniff::decide;
+use super::unicode::{fold, Folded};
 
 /// Bytes of a member looked at, at most, to decide whether it is quoted-printable or a form
 /// body; they are held back until then.
 pub(crate) const SNIFF_MAX: usize = 4096;
-/// A form body is one once this many bytes of its first value have no whitespace.
-const FORM_DECIDE: usize = 1024;
-/// Longest key of a form body's first field.
-const FORM_KEY_MAX: usize = 256;
-/// Longest line of quoted-printable text, with a soft break and slack (RFC 2045: 76).
-const QP_LINE: usize = 78;
 /// The head is sniffed again after growing by this much (and when full or ended).
 const SNIFF_STEP: usize = 256;
 /// Bytes searched at a time for a trigger.
@@ -67,32 +62,6 @@ enum Esc {
     QpCr,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chars {
-    Idle,
-    /// Inside a UTF-8 sequence of `need` bytes.
-    Utf8 {
-        bytes: [u8; 4],
-        len: u8,
-        need: u8,
-    },
-    /// After `&`.
-    Amp,
-    /// After `&#`.
-    Hash,
-    /// Decimal digits of a numeric reference.
-    Dec(u32),
-    /// After `&#x` (the `x` as written).
-    HexStart(u8),
-    /// Hex digits of a numeric reference.
-    Hex(u32),
-    /// Letters and digits of a named reference.
-    Name {
-        buf: [u8; MAX_NAME],
-        len: u8,
-    },
-}
-
 /// The streaming normaliser of one member's text.
 #[derive(Debug)]
 pub(crate) struct Normalizer {
@@ -106,7 +75,9 @@ pub(crate) struct Normalizer {
     esc: Esc,
     /// A `\uD8xx` high surrogate waiting for its low half.
     high: Option<u16>,
-    chars: Chars,
+    chars: CharStage,
+    /// Byte classes of the fast path for the current modes.
+    classes: &'static [u8; 256],
 }
 
 impl Normalizer {
@@ -118,7 +89,8 @@ impl Normalizer {
             form: opts.form,
             esc: Esc::Idle,
             high: None,
-            chars: Chars::Idle,
+            chars: CharStage::new(),
+            classes: classes_for(false, opts.form),
         }
     }
 
@@ -173,50 +145,50 @@ impl Normalizer {
         match std::mem::replace(&mut self.esc, Esc::Idle) {
             Esc::Idle | Esc::QpCr => {}
             Esc::Pct(first) => {
-                self.chars(b'%', out);
-                first.into_iter().for_each(|h| self.chars(h, out));
+                self.chars.push(b'%', out);
+                first.into_iter().for_each(|h| self.chars.push(h, out));
             }
-            Esc::Backslash => self.chars(b'\\', out),
+            Esc::Backslash => self.chars.push(b'\\', out),
             Esc::U { n, raw } => {
-                self.chars(b'\\', out);
-                self.chars(b'u', out);
-                raw[..usize::from(n)].iter().for_each(|&h| self.chars(h, out));
+                self.chars.push(b'\\', out);
+                self.chars.push(b'u', out);
+                raw[..usize::from(n)].iter().for_each(|&h| self.chars.push(h, out));
             }
             Esc::Qp(first) => {
-                self.chars(b'=', out);
-                first.into_iter().for_each(|h| self.chars(h, out));
+                self.chars.push(b'=', out);
+                first.into_iter().for_each(|h| self.chars.push(h, out));
             }
         }
         self.lone_high(out);
-        match std::mem::replace(&mut self.chars, Chars::Idle) {
-            Chars::Idle => {}
-            Chars::Utf8 { bytes, len, .. } => bytes[..usize::from(len)].iter().for_each(|&b| latin1(b, out)),
-            Chars::Amp => out.push(b'&'),
-            Chars::Hash => out.extend_from_slice(b"&#"),
-            Chars::Dec(v) | Chars::Hex(v) => emit_char(entities::numeric(v), out),
-            Chars::HexStart(x) => out.extend_from_slice(&[b'&', b'#', x]),
-            Chars::Name { buf, len } => named_reference(&buf[..usize::from(len)], false, out),
-        }
+        self.chars.finish(out);
     }
 
     fn decided(&mut self, qp: bool, form: bool) {
         self.head = None;
         self.qp = qp;
         self.form |= form;
+        self.classes = classes_for(self.qp, self.form);
     }
 
     fn idle(&self) -> bool {
-        self.esc == Esc::Idle && self.high.is_none() && self.chars == Chars::Idle
+        self.esc == Esc::Idle && self.high.is_none() && self.chars.is_idle()
     }
 
     /// Index of the first byte that needs the state machines (`data.len()` if none).
     fn find_trigger(&self, data: &[u8]) -> usize {
+        // Text in another script has one right away, or after a space: look at the first
+        // bytes one by one before searching blocks.
+        let is_trigger = |b: u8| {
+            b >= 0x80
+                || matches!(b, b'%' | b'\\' | b'&')
+                || (b == b'=' && self.qp)
+                || (b == b'+' && self.form)
+        };
+        if let Some(k) = data.iter().take(8).position(|&b| is_trigger(b)) {
+            return k;
+        }
         if self.qp || self.form {
-            let extra = |b: u8| (b == b'=' && self.qp) || ((b == b'+' || b == b'&') && self.form);
-            return data
-                .iter()
-                .position(|&b| b >= 0x80 || matches!(b, b'%' | b'\\' | b'&') || extra(b))
-                .unwrap_or(data.len());
+            return data.iter().position(|&b| is_trigger(b)).unwrap_or(data.len());
         }
         // A window at a time, so that text with many non-ASCII characters does not make
         // each search run far ahead: the first byte of 0x80 or more (found by OR-ing
@@ -237,15 +209,59 @@ impl Normalizer {
         data.len()
     }
 
-    /// Byte by byte through both stages, back to the block scan whenever both are idle.
+    /// Byte by byte through both stages, back to the fast path whenever both are idle.
     fn slow(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         while let Some((&b, rest)) = data.split_first() {
             self.escapes(b, out);
             data = rest;
             if self.idle() {
-                let k = self.find_trigger(data);
+                let k = self.unchanged(data);
                 out.extend_from_slice(&data[..k]);
                 data = &data[k..];
+            }
+        }
+    }
+
+    /// How many bytes from the start of `data` pass unchanged: ASCII up to a trigger (found
+    /// a block at a time), and whole UTF-8 characters that do not fold, so that text in
+    /// another script is copied without the state machines, a table load per byte.
+    fn unchanged(&self, data: &[u8]) -> usize {
+        let mut i = 0;
+        loop {
+            i += self.find_trigger(&data[i..]);
+            // Characters one by one, until a stretch of ASCII long enough for blocks.
+            let mut ascii = 0;
+            while ascii < 16 {
+                let Some(&b) = data.get(i) else { return i };
+                let class = self.classes[usize::from(b)];
+                if class == PLAIN {
+                    i += 1;
+                    ascii += 1;
+                    continue;
+                }
+                ascii = 0;
+                if class == 2 {
+                    // Two bytes of a script with nothing to fold (Latin, Greek, Cyrillic, ...).
+                    match data.get(i + 1) {
+                        Some(&c) if c & 0xC0 == 0x80 => i += 2,
+                        _ => return i,
+                    }
+                    continue;
+                }
+                let len = usize::from(class & LEN);
+                let Some(seq) = data.get(i..i + len).filter(|seq| len > 0 && valid_sequence(seq)) else {
+                    return i;
+                };
+                if class & MAY_FOLD != 0 {
+                    let folds = std::str::from_utf8(seq)
+                        .ok()
+                        .and_then(|s| s.chars().next())
+                        .is_none_or(|c| fold(c as u32) != Folded::Keep);
+                    if folds {
+                        return i;
+                    }
+                }
+                i += len;
             }
         }
     }
@@ -261,27 +277,27 @@ impl Normalizer {
                     b'%' => self.esc = Esc::Pct(None),
                     b'\\' => self.esc = Esc::Backslash,
                     b'=' if self.qp => self.esc = Esc::Qp(None),
-                    b'+' if self.form => self.chars(b' ', out),
-                    b'&' if self.form => self.chars(b'\n', out),
-                    _ => self.chars(b, out),
+                    b'+' if self.form => self.chars.push(b' ', out),
+                    b'&' if self.form => self.chars.push(b'\n', out),
+                    _ => self.chars.push(b, out),
                 }
             }
             Esc::Pct(None) if b.is_ascii_hexdigit() => self.esc = Esc::Pct(Some(b)),
             Esc::Pct(Some(h)) if b.is_ascii_hexdigit() => {
                 self.esc = Esc::Idle;
-                self.chars((hex(h) << 4) | hex(b), out);
+                self.chars.push((hex(h) << 4) | hex(b), out);
             }
             Esc::Pct(first) => {
                 self.esc = Esc::Idle;
-                self.chars(b'%', out);
-                first.into_iter().for_each(|h| self.chars(h, out));
+                self.chars.push(b'%', out);
+                first.into_iter().for_each(|h| self.chars.push(h, out));
                 self.escapes(b, out);
             }
             Esc::Backslash if b == b'u' => self.esc = Esc::U { n: 0, raw: [0; 4] },
             Esc::Backslash => {
                 self.esc = Esc::Idle;
                 self.lone_high(out);
-                self.chars(b'\\', out);
+                self.chars.push(b'\\', out);
                 self.escapes(b, out);
             }
             Esc::U { n, mut raw } if b.is_ascii_hexdigit() => {
@@ -297,9 +313,9 @@ impl Normalizer {
             Esc::U { n, raw } => {
                 self.esc = Esc::Idle;
                 self.lone_high(out);
-                self.chars(b'\\', out);
-                self.chars(b'u', out);
-                raw[..usize::from(n)].iter().for_each(|&h| self.chars(h, out));
+                self.chars.push(b'\\', out);
+                self.chars.push(b'u', out);
+                raw[..usize::from(n)].iter().for_each(|&h| self.chars.push(h, out));
                 self.escapes(b, out);
             }
             Esc::Qp(None) => match b {
@@ -309,17 +325,17 @@ impl Normalizer {
                 h if h.is_ascii_hexdigit() => self.esc = Esc::Qp(Some(h)),
                 _ => {
                     self.esc = Esc::Idle;
-                    self.chars(b'=', out);
+                    self.chars.push(b'=', out);
                     self.escapes(b, out);
                 }
             },
             Esc::Qp(Some(h)) => {
                 self.esc = Esc::Idle;
                 if b.is_ascii_hexdigit() {
-                    self.chars((hex(h) << 4) | hex(b), out);
+                    self.chars.push((hex(h) << 4) | hex(b), out);
                 } else {
-                    self.chars(b'=', out);
-                    self.chars(h, out);
+                    self.chars.push(b'=', out);
+                    self.chars.push(h, out);
                     self.escapes(b, out);
                 }
             }
@@ -353,7 +369,7 @@ impl Normalizer {
         };
         let mut buf = [0u8; 4];
         for &b in c.unwrap_or('\u{FFFD}').encode_utf8(&mut buf).as_bytes() {
-            self.chars(b, out);
+            self.chars.push(b, out);
         }
     }
 
@@ -361,158 +377,64 @@ impl Normalizer {
     fn lone_high(&mut self, out: &mut Vec<u8>) {
         if self.high.take().is_some() {
             for &b in "\u{FFFD}".as_bytes() {
-                self.chars(b, out);
-            }
-        }
-    }
-
-    /// Stage 2: character references and folding.
-    fn chars(&mut self, b: u8, out: &mut Vec<u8>) {
-        match self.chars {
-            Chars::Idle => match b {
-                b'&' => self.chars = Chars::Amp,
-                0..=0x7F => out.push(b),
-                0xC2..=0xDF => self.chars = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 2 },
-                0xE0..=0xEF => self.chars = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 3 },
-                0xF0..=0xF4 => self.chars = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 4 },
-                _ => latin1(b, out),
-            },
-            Chars::Utf8 { mut bytes, len, need } => {
-                let lead = bytes[0];
-                let ok = match (len, lead) {
-                    (1, 0xE0) => (0xA0..=0xBF).contains(&b),
-                    (1, 0xED) => (0x80..=0x9F).contains(&b),
-                    (1, 0xF0) => (0x90..=0xBF).contains(&b),
-                    (1, 0xF4) => (0x80..=0x8F).contains(&b),
-                    _ => (0x80..=0xBF).contains(&b),
-                };
-                if !ok {
-                    // Not UTF-8: the bytes so far are Windows-1252 characters.
-                    self.chars = Chars::Idle;
-                    bytes[..usize::from(len)].iter().for_each(|&x| latin1(x, out));
-                    self.chars(b, out);
-                    return;
-                }
-                bytes[usize::from(len)] = b;
-                let len = len + 1;
-                if len < need {
-                    self.chars = Chars::Utf8 { bytes, len, need };
-                    return;
-                }
-                self.chars = Chars::Idle;
-                let seq = &bytes[..usize::from(len)];
-                let c = std::str::from_utf8(seq).ok().and_then(|s| s.chars().next());
-                match c.map(|c| fold(c as u32)) {
-                    Some(Folded::Ascii(a)) => out.push(a),
-                    Some(Folded::Drop) => {}
-                    _ => out.extend_from_slice(seq),
-                }
-            }
-            Chars::Amp => match b {
-                b'#' => self.chars = Chars::Hash,
-                _ if b.is_ascii_alphabetic() => {
-                    let mut buf = [0u8; MAX_NAME];
-                    buf[0] = b;
-                    self.chars = Chars::Name { buf, len: 1 };
-                }
-                _ => {
-                    self.chars = Chars::Idle;
-                    out.push(b'&');
-                    self.chars(b, out);
-                }
-            },
-            Chars::Hash => match b {
-                b'x' | b'X' => self.chars = Chars::HexStart(b),
-                b'0'..=b'9' => self.chars = Chars::Dec(u32::from(b - b'0')),
-                _ => {
-                    self.chars = Chars::Idle;
-                    out.extend_from_slice(b"&#");
-                    self.chars(b, out);
-                }
-            },
-            Chars::Dec(v) => match b {
-                b'0'..=b'9' => self.chars = Chars::Dec(entities::push_digit(v, 10, u32::from(b - b'0'))),
-                _ => self.end_numeric(v, b, out),
-            },
-            Chars::HexStart(x) => {
-                if b.is_ascii_hexdigit() {
-                    self.chars = Chars::Hex(u32::from(hex(b)));
-                } else {
-                    self.chars = Chars::Idle;
-                    out.extend_from_slice(&[b'&', b'#', x]);
-                    self.chars(b, out);
-                }
-            }
-            Chars::Hex(v) => {
-                if b.is_ascii_hexdigit() {
-                    self.chars = Chars::Hex(entities::push_digit(v, 16, u32::from(hex(b))));
-                } else {
-                    self.end_numeric(v, b, out);
-                }
-            }
-            Chars::Name { mut buf, len } => {
-                let n = usize::from(len);
-                if b.is_ascii_alphanumeric() && n < MAX_NAME {
-                    buf[n] = b;
-                    self.chars = Chars::Name { buf, len: len + 1 };
-                    return;
-                }
-                self.chars = Chars::Idle;
-                if b == b';' {
-                    named_reference(&buf[..n], true, out);
-                } else {
-                    named_reference(&buf[..n], false, out);
-                    self.chars(b, out);
-                }
-            }
-        }
-    }
-
-    /// A numeric reference ends at `b`: a `;` belongs to it, anything else comes after it.
-    fn end_numeric(&mut self, value: u32, b: u8, out: &mut Vec<u8>) {
-        self.chars = Chars::Idle;
-        emit_char(entities::numeric(value), out);
-        if b != b';' {
-            self.chars(b, out);
-        }
-    }
-}
-
-/// A named reference, decoded when known, else written out as it was.
-fn named_reference(name: &[u8], terminated: bool, out: &mut Vec<u8>) {
-    match entities::named(name, terminated).and_then(char::from_u32) {
-        Some(c) => emit_char(c, out),
-        None => {
-            out.push(b'&');
-            out.extend_from_slice(name);
-            if terminated {
-                out.push(b';');
+                self.chars.push(b, out);
             }
         }
     }
 }
 
-/// A decoded character, folded. Characters from references are final: `&amp;` gives a `&`
-/// that starts nothing.
-fn emit_char(c: char, out: &mut Vec<u8>) {
-    match fold(c as u32) {
-        Folded::Ascii(a) => out.push(a),
-        Folded::Drop => {}
-        Folded::Keep => {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-        }
+/// Byte classes of the fast path: ASCII that never changes, the lead byte of a UTF-8
+/// sequence (its length in the low bits, and whether its block holds a character that
+/// folds), or 0 for what needs the state machines (a trigger, a byte that cannot start a
+/// character).
+const PLAIN: u8 = 0x80;
+const LEN: u8 = 0x07;
+const MAY_FOLD: u8 = 0x10;
+
+/// The classes, with the mode bytes (`=` in quoted-printable, `+` in a form body) among
+/// the triggers when their mode is on.
+const fn classes(qp: bool, form: bool) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut k = 0;
+    while k < 256 {
+        let b = k as u8;
+        t[k] = match b {
+            b'%' | b'\\' | b'&' => 0,
+            b'=' if qp => 0,
+            b'+' if form => 0,
+            0..=0x7F => PLAIN,
+            0xC3..=0xCC | 0xCE | 0xCF | 0xD0..=0xD5 | 0xD7 | 0xDA | 0xDD | 0xDE => 2,
+            0xC2..=0xDF => 2 | MAY_FOLD,
+            0xE4..=0xE9 | 0xEB..=0xEE => 3,
+            0xE0..=0xEF => 3 | MAY_FOLD,
+            0xF1 | 0xF2 | 0xF4 => 4,
+            0xF0 | 0xF3 => 4 | MAY_FOLD,
+            _ => 0,
+        };
+        k += 1;
     }
+    t
 }
 
-/// A byte that is not part of UTF-8, read as Windows-1252: folded when the character
-/// folds, else kept as it is.
-fn latin1(b: u8, out: &mut Vec<u8>) {
-    match fold(cp1252(b)) {
-        Folded::Ascii(a) => out.push(a),
-        Folded::Drop => {}
-        Folded::Keep => out.push(b),
-    }
+/// The class tables by mode: neither, quoted-printable, form body, both.
+static CLASSES: [[u8; 256]; 4] =
+    [classes(false, false), classes(true, false), classes(false, true), classes(true, true)];
+
+fn classes_for(qp: bool, form: bool) -> &'static [u8; 256] {
+    &CLASSES[usize::from(qp) | usize::from(form) << 1]
+}
+
+/// Whether `seq` (as long as its lead byte says) is a valid UTF-8 character.
+#[inline]
+fn valid_sequence(seq: &[u8]) -> bool {
+    let second_ok = match seq[0] {
+        0xE0 => seq[1] >= 0xA0,
+        0xED => seq[1] <= 0x9F,
+        0xF0 => seq[1] >= 0x90,
+        0xF4 => seq[1] <= 0x8F,
+        _ => true,
+    };
+    second_ok && seq[1..].iter().all(|&c| c & 0xC0 == 0x80)
 }
 
 /// Index of the first byte of 0x80 or more.
@@ -525,80 +447,6 @@ fn first_high_byte(w: &[u8]) -> Option<usize> {
         at += 32;
     }
     w[at..].iter().position(|&b| b >= 0x80).map(|k| at + k)
-}
-
-fn hex(b: u8) -> u8 {
-    match b {
-        b'0'..=b'9' => b - b'0',
-        b'a'..=b'f' => b - b'a' + 10,
-        b'A'..=b'F' => b - b'A' + 10,
-        _ => 0,
-    }
-}
-
-/// Whether a member's head is quoted-printable and whether it is a form body; `None` while
-/// more bytes could change the answer (never once `head` holds [`SNIFF_MAX`] bytes).
-fn decide(head: &[u8], at_end: bool) -> Option<(bool, bool)> {
-    let head = &head[..head.len().min(SNIFF_MAX)];
-    let at_end = at_end || head.len() == SNIFF_MAX;
-    Some((quoted_printable(head, at_end)?, form_body(head, at_end)?))
-}
-
-/// Evidently quoted-printable: a soft line break (`=` ending a line) comes before anything
-/// that quoted-printable never has: a line longer than 76 characters, or a `=` followed by
-/// something other than two upper-case hex digits or a line break.
-fn quoted_printable(head: &[u8], at_end: bool) -> Option<bool> {
-    let mut line_start = 0;
-    let mut k = 0;
-    loop {
-        let Some(d) = memchr::memchr2(b'=', b'\n', &head[k..]) else {
-            return (head.len() - line_start > QP_LINE || at_end).then_some(false);
-        };
-        k += d;
-        if k - line_start > QP_LINE {
-            return Some(false);
-        }
-        if head[k] == b'\n' {
-            k += 1;
-            line_start = k;
-            continue;
-        }
-        let upper_hex = |b: &u8| b.is_ascii_digit() || (b'A'..=b'F').contains(b);
-        match (head.get(k + 1), head.get(k + 2)) {
-            (Some(b'\n'), _) | (Some(b'\r'), Some(b'\n')) => return Some(true),
-            (Some(h), Some(l)) if upper_hex(h) && upper_hex(l) => k += 3,
-            (Some(h), None) if upper_hex(h) || *h == b'\r' => return at_end.then_some(false),
-            (None, _) => return at_end.then_some(false),
-            _ => return Some(false),
-        }
-    }
-}
-
-/// A form body (`application/x-www-form-urlencoded`): a key of URL characters, `=`, and no
-/// whitespace or markup for [`FORM_DECIDE`] bytes (or to the end, a final line break aside).
-fn form_body(head: &[u8], at_end: bool) -> Option<bool> {
-    let key_char = |b: u8| b.is_ascii_alphanumeric() || b"_.-[]%*~+".contains(&b);
-    let key = head.iter().take(FORM_KEY_MAX + 1).take_while(|&&b| key_char(b)).count();
-    match head.get(key) {
-        Some(b'=') if key > 0 => {}
-        None if key <= FORM_KEY_MAX => return at_end.then_some(false),
-        _ => return Some(false),
-    }
-    let value = &head[key + 1..];
-    let window = &value[..value.len().min(FORM_DECIDE)];
-    match window.iter().position(|b| b" \t\r\n<>\"{}".contains(b)) {
-        Some(p) if matches!(window[p], b'\r' | b'\n') => {
-            // Only a line break at the very end is allowed.
-            if value[p..].iter().all(|b| matches!(b, b'\r' | b'\n')) {
-                at_end.then_some(true)
-            } else {
-                Some(false)
-            }
-        }
-        Some(_) => Some(false),
-        None if window.len() == FORM_DECIDE || at_end => Some(true),
-        None => None,
-    }
 }
 
 #[cfg(test)]
@@ -735,6 +583,32 @@ mod tests {
         // Prose is not a form.
         check(SNIFF, b"a=1 and b+c&d", b"a=1 and b+c&d");
         check(SNIFF, b"key=value\nmore", b"key=value\nmore");
+    }
+
+    #[test]
+    fn the_fast_path_passes_only_what_the_state_machines_leave_unchanged() {
+        let n = Normalizer::new(PLAIN);
+        for cp in 0x80..=0x10FFFFu32 {
+            let Some(c) = char::from_u32(cp) else { continue };
+            let mut buf = [0u8; 4];
+            let s = c.encode_utf8(&mut buf).as_bytes();
+            assert_eq!(usize::from(n.classes[usize::from(s[0])] & LEN), s.len(), "{cp:#x}");
+            let passes = n.unchanged(s) == s.len();
+            assert_eq!(passes, fold(cp) == Folded::Keep, "{cp:#x}");
+        }
+        for bad in [
+            &[0xC0u8, 0x80][..],
+            &[0xE0, 0x80, 0x80],
+            &[0xED, 0xA0, 0x80],
+            &[0xF4, 0x90, 0x80, 0x80],
+            &[0xD0],
+            &[0xD0, 0x41],
+            &[0x80],
+        ] {
+            assert_eq!(n.unchanged(bad), 0, "{bad:x?}");
+        }
+        let text = "Съешь же ещё этих мягких французских булок, да выпей чаю. Très élevé.".as_bytes();
+        assert_eq!(n.unchanged(text), text.len());
     }
 
     #[test]

@@ -42,7 +42,8 @@ const INVISIBLE: [u32; 12] =
 pub(crate) fn fold(cp: u32) -> Folded {
     use Folded::{Ascii, Drop, Keep};
     match cp {
-        0..=0x7F => Keep,
+        // Letters of the common scripts first: nothing in them folds.
+        0..=0x7F | 0xBA..=0x034E | 0x0350..=0x0589 | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 => Keep,
         0x85 => Ascii(b'\n'),
         0xA0 => Ascii(b' '),
         0xB2 => Ascii(b'2'),
@@ -78,6 +79,20 @@ pub(crate) fn fold(cp: u32) -> Folded {
                 _ => Keep,
             }
         }
+    }
+}
+
+/// The fold of a byte that is not part of UTF-8, read as Windows-1252: `fold(cp1252(b))`,
+/// without the search.
+pub(crate) fn fold_cp1252(b: u8) -> Folded {
+    match b {
+        0x96 | 0x97 => Folded::Ascii(b'-'),
+        0xA0 => Folded::Ascii(b' '),
+        0xAD => Folded::Drop,
+        0xB2 => Folded::Ascii(b'2'),
+        0xB3 => Folded::Ascii(b'3'),
+        0xB9 => Folded::Ascii(b'1'),
+        _ => Folded::Keep,
     }
 }
 
@@ -146,5 +161,34 @@ mod tests {
         }
         assert_eq!(cp1252(0x96), 0x2013);
         assert_eq!(cp1252(0xA0), 0xA0);
+    }
+
+    #[test]
+    fn the_cp1252_shortcut_agrees_with_the_tables() {
+        for b in 0..=255u8 {
+            let want = if b < 0x80 { Folded::Keep } else { fold(cp1252(b)) };
+            assert_eq!(fold_cp1252(b), want, "{b:#x}");
+        }
+    }
+
+    #[test]
+    fn the_fast_ranges_hold_nothing_that_folds() {
+        // The plain definition: the tables alone, without the ranges matched first.
+        let slow = |cp: u32| {
+            if INVISIBLE.contains(&cp) {
+                return Folded::Drop;
+            }
+            if DASHES.contains(&cp) {
+                return Folded::Ascii(b'-');
+            }
+            let k = DIGIT_ZEROS.partition_point(|&z| z <= cp);
+            match k.checked_sub(1).map(|k| cp - DIGIT_ZEROS[k]) {
+                Some(d) if d < 10 && cp >= 0x80 => Folded::Ascii(b'0' + d as u8),
+                _ => Folded::Keep,
+            }
+        };
+        for cp in (0xBA..=0x034E).chain(0x0350..=0x0589).chain(0x4E00..=0x9FFF).chain(0xAC00..=0xD7A3) {
+            assert_eq!(slow(cp), Folded::Keep, "{cp:#x}");
+        }
     }
 }
