@@ -7,7 +7,8 @@
 //! cargo run --release -p inspect --features testkit --example throughput -- scan text.txt 5
 //! ```
 //!
-//! `write-dense` and `write-ledger` write the number-dense texts of the benchmarks instead, and
+//! `write-dense` and `write-ledger` write the number-dense texts of the benchmarks instead
+//! (`write-docx`: prose as a Word document), and
 //! `bodies PATH N` scans the file as N-byte bodies, one scanner each (for callgrind: the
 //! instructions per 5.5 KiB body, fixed costs included).
 
@@ -21,11 +22,15 @@ fn main() -> std::io::Result<()> {
     let cmd = args.get(1).map(String::as_str).unwrap_or("");
     let path = args.get(2).cloned().unwrap_or_else(|| "text.txt".into());
     match cmd {
-        "write" | "write-dense" | "write-ledger" => {
+        "write" | "write-dense" | "write-ledger" | "write-docx" => {
             let mib: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(16);
             let text = match cmd {
                 "write" => inspect::testkit::prose(mib << 20, 7, 1 << 20),
                 "write-dense" => inspect::testkit::numbers::number_dense(mib << 20, 7, 1 << 20),
+                "write-docx" => {
+                    let text = String::from_utf8_lossy(&inspect::testkit::prose(mib << 20, 11, 1 << 20)).into_owned();
+                    inspect::testkit::docx(&text.lines().collect::<Vec<_>>())
+                }
                 _ => inspect::testkit::numbers::ledger(mib << 20, 7),
             };
             std::fs::write(&path, text)?;
@@ -69,7 +74,7 @@ fn main() -> std::io::Result<()> {
             );
         }
         _ => eprintln!(
-            "usage: throughput write|write-dense|write-ledger PATH [MiB] | scan PATH [runs] | bodies PATH [size]"
+            "usage: throughput write|write-dense|write-ledger|write-docx PATH [MiB] | scan PATH [runs] | bodies PATH [size]"
         ),
     }
     Ok(())

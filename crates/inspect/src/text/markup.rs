@@ -3,50 +3,51 @@
 //! once, after the tags are gone (so `&lt;b&gt;` is text, not a tag).
 
 /// Local names of tags that do not separate words: runs and formatting in office XML,
-/// inline elements in HTML. Every other tag becomes a line break.
+/// inline elements in HTML. Every other tag becomes a line break. [`is_inline`] holds the
+/// same names as a match; this sorted list is what the tests check it against.
+#[cfg(test)]
 const INLINE_TAGS: &[&[u8]] = &[
-    b"r",
-    b"t",
-    b"rpr",
-    b"b",
-    b"i",
-    b"u",
-    b"sz",
-    b"szcs",
-    b"color",
-    b"rfonts",
-    b"lang",
-    b"prooferr",
-    b"bookmarkstart",
-    b"bookmarkend",
-    b"noproof",
-    b"vertalign",
-    b"highlight",
-    b"lastrenderedpagebreak",
-    b"span",
     b"a",
-    b"em",
-    b"strong",
-    b"font",
-    b"code",
-    b"small",
-    b"big",
     b"abbr",
-    b"mark",
-    b"sub",
-    b"sup",
-    b"ins",
-    b"del",
-    b"rpr",
-    b"spacing",
-    b"kern",
-    b"w",
-    b"position",
+    b"b",
     b"bcs",
+    b"big",
+    b"bookmarkend",
+    b"bookmarkstart",
+    b"code",
+    b"color",
+    b"del",
+    b"em",
+    b"font",
+    b"highlight",
+    b"i",
     b"ics",
+    b"ins",
+    b"kern",
+    b"lang",
+    b"lastrenderedpagebreak",
+    b"mark",
+    b"noproof",
+    b"position",
+    b"prooferr",
+    b"r",
+    b"rfonts",
+    b"rpr",
     b"rstyle",
+    b"small",
     b"smarttag",
     b"softhyphen",
+    b"spacing",
+    b"span",
+    b"strong",
+    b"sub",
+    b"sup",
+    b"sz",
+    b"szcs",
+    b"t",
+    b"u",
+    b"vertalign",
+    b"w",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +76,8 @@ pub(crate) struct Markup {
     inline: bool,
     /// Whether the quoted value being read is text.
     keep: bool,
+    /// Whether the open tag is an inline HTML tag, whose data attributes are text.
+    track_attrs: bool,
     /// The last bytes of the attribute list before a quote (the attribute's name).
     attr_tail: Vec<u8>,
     tail: [u8; 2],
@@ -126,6 +129,7 @@ impl Markup {
             name: Vec::new(),
             inline: false,
             keep: false,
+            track_attrs: false,
             attr_tail: Vec::with_capacity(ATTR_TAIL),
             tail: [0; 2],
         }
@@ -145,8 +149,8 @@ impl Markup {
                 }
                 Tag::Attrs => {
                     let k = memchr::memchr3(b'>', b'"', b'\'', rest);
-                    if self.inline {
-                        // Only an inline tag's attribute names matter.
+                    if self.track_attrs {
+                        // Only an inline HTML tag's attribute names matter.
                         let seg = &rest[..k.unwrap_or(rest.len())];
                         self.attr_tail.extend_from_slice(&seg[seg.len().saturating_sub(ATTR_TAIL)..]);
                         let excess = self.attr_tail.len().saturating_sub(ATTR_TAIL);
@@ -196,12 +200,17 @@ impl Markup {
                     return;
                 }
                 match b {
-                    b'>' => self.end_tag(out),
+                    b'>' => {
+                        self.inline = is_inline(&self.name);
+                        self.end_tag(out);
+                    }
                     b' ' | b'\t' | b'\r' | b'\n' | b'/'
                         if !self.name.is_empty() && !self.name.starts_with(b"!") =>
                     {
                         self.state = Tag::Attrs;
                         self.inline = is_inline(&self.name);
+                        // Only HTML's inline tags (no namespace prefix) carry data attributes.
+                        self.track_attrs = self.inline && !self.name.contains(&b':');
                         self.attr_tail.clear();
                     }
                     _ => {
@@ -215,7 +224,7 @@ impl Markup {
                 b'>' => self.end_tag(out),
                 b'"' | b'\'' => {
                     self.state = Tag::Quote(b);
-                    self.keep = !self.inline || data_attribute(&self.attr_tail);
+                    self.keep = !self.inline || (self.track_attrs && data_attribute(&self.attr_tail));
                     self.attr_tail.clear();
                     if self.keep {
                         out.push(b'\n');
@@ -264,7 +273,7 @@ impl Markup {
         let local = local_name(&self.name);
         if local.eq_ignore_ascii_case(b"tab") || local.eq_ignore_ascii_case(b"s") {
             out.push(b' ');
-        } else if !is_inline(&self.name) {
+        } else if !self.inline {
             out.push(b'\n');
         }
     }
@@ -282,7 +291,53 @@ fn local_name(name: &[u8]) -> &[u8] {
 
 fn is_inline(name: &[u8]) -> bool {
     let local = local_name(name);
-    INLINE_TAGS.iter().any(|t| t.eq_ignore_ascii_case(local))
+    let mut lower = [0u8; 24];
+    let Some(l) = lower.get_mut(..local.len()) else {
+        return false;
+    };
+    l.copy_from_slice(local);
+    l.make_ascii_lowercase();
+    // The same names as INLINE_TAGS, as a match the compiler turns into length and byte tests.
+    matches!(&*l, |b"a"| b"abbr"
+        | b"b"
+        | b"bcs"
+        | b"big"
+        | b"bookmarkend"
+        | b"bookmarkstart"
+        | b"code"
+        | b"color"
+        | b"del"
+        | b"em"
+        | b"font"
+        | b"highlight"
+        | b"i"
+        | b"ics"
+        | b"ins"
+        | b"kern"
+        | b"lang"
+        | b"lastrenderedpagebreak"
+        | b"mark"
+        | b"noproof"
+        | b"position"
+        | b"prooferr"
+        | b"r"
+        | b"rfonts"
+        | b"rpr"
+        | b"rstyle"
+        | b"small"
+        | b"smarttag"
+        | b"softhyphen"
+        | b"spacing"
+        | b"span"
+        | b"strong"
+        | b"sub"
+        | b"sup"
+        | b"sz"
+        | b"szcs"
+        | b"t"
+        | b"u"
+        | b"vertalign"
+        | b"w")
 }
 
 #[cfg(test)]
@@ -296,6 +351,21 @@ mod tests {
             m.push(c, &mut out);
         }
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn inline_tags_are_sorted_and_found_in_any_case() {
+        assert!(INLINE_TAGS.windows(2).all(|w| w[0] < w[1]));
+        for t in INLINE_TAGS {
+            assert!(is_inline(t), "{}", String::from_utf8_lossy(t));
+        }
+        assert!(
+            is_inline(b"w:rPr")
+                && is_inline(b"/SPAN")
+                && is_inline(b"a:t/")
+                && !is_inline(b"p")
+                && !is_inline(b"w:p")
+        );
     }
 
     #[test]
