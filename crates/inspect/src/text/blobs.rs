@@ -129,6 +129,38 @@ impl Blobs {
                     Some(start) => i = start,
                     None => return,
                 },
+                State::Run { alphabet, flags } => {
+                    // The run's next characters in bulk, up to a change of alphabet or the
+                    // confirmation length; the byte after them goes through `byte`.
+                    let room = CONFIRM - self.held.len();
+                    let k = run_length(&text[i..]).min(room);
+                    let mut take = k;
+                    for (j, &c) in text[i..i + k].iter().enumerate() {
+                        let class = CLASS[usize::from(c)];
+                        let specific = class & (STANDARD | URL_SAFE);
+                        if specific != 0 && *alphabet != 0 && specific != *alphabet {
+                            take = j;
+                            break;
+                        }
+                        *alphabet |= specific;
+                        *flags |= class;
+                    }
+                    self.held.extend_from_slice(&text[i..i + take]);
+                    i += take;
+                    if self.held.len() == CONFIRM {
+                        let (alphabet, flags) = (*alphabet, *flags);
+                        if varied(flags) {
+                            let blob = self.start(alphabet, out, pieces);
+                            self.state = State::Blob(blob);
+                        } else {
+                            self.state = State::NotBlob;
+                        }
+                        continue;
+                    }
+                    if i == text.len() {
+                        return;
+                    }
+                }
                 State::NotBlob => {
                     i += run_length(&text[i..]);
                     if i < text.len() {

@@ -52,7 +52,7 @@ fn quoted_printable(head: &[u8], at_end: bool) -> Option<bool> {
 /// A form body (`application/x-www-form-urlencoded`): a key of URL characters, `=`, and no
 /// whitespace or markup for [`FORM_DECIDE`] bytes (or to the end, a final line break aside).
 fn form_body(head: &[u8], at_end: bool) -> Option<bool> {
-    let key_char = |b: u8| b.is_ascii_alphanumeric() || b"_.-[]%*~+".contains(&b);
+    let key_char = |b: u8| matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'[' | b']' | b'%' | b'*' | b'~' | b'+');
     let key = head.iter().take(FORM_KEY_MAX + 1).take_while(|&&b| key_char(b)).count();
     match head.get(key) {
         Some(b'=') if key > 0 => {}
