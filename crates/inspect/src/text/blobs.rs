@@ -384,7 +384,8 @@ fn run_length(text: &[u8]) -> usize {
     let not_b64 = |b: u8| -> u8 {
         let letter = u8::from((b | 0x20).wrapping_sub(b'a') < 26);
         let digit = u8::from(b.wrapping_sub(b'0') < 10);
-        let symbol = u8::from(b == b'+') | u8::from(b == b'/') | u8::from(b == b'-') | u8::from(b == b'_');
+        // `+` and `/` differ in one bit.
+        let symbol = u8::from(b & 0xFB == b'+') | u8::from(b == b'-') | u8::from(b == b'_');
         1 ^ (letter | digit | symbol)
     };
     let mut at = 0;

@@ -32,8 +32,6 @@ use super::unicode::{fold, Folded};
 pub(crate) const SNIFF_MAX: usize = 4096;
 /// The head is sniffed again after growing by this much (and when full or ended).
 const SNIFF_STEP: usize = 256;
-/// Bytes searched at a time for a trigger.
-const TRIGGER_WINDOW: usize = 512;
 
 /// Which decoders a member needs, from what is known before its text.
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,9 +98,9 @@ impl Normalizer {
         out.clear();
         let mut data = data;
         if let Some(head) = &mut self.head {
-            if head.is_empty() && data.len() >= SNIFF_MAX {
-                // Enough to decide without holding anything back.
-                let (qp, form) = decide(data, false).unwrap_or((false, false));
+            // Often the first piece decides already: then nothing is held back.
+            let at_once = if head.is_empty() { decide(data, false) } else { None };
+            if let Some((qp, form)) = at_once {
                 self.decided(qp, form);
             } else {
                 let take = (SNIFF_MAX - head.len()).min(data.len());
@@ -190,12 +188,14 @@ impl Normalizer {
         if self.qp || self.form {
             return data.iter().position(|&b| is_trigger(b)).unwrap_or(data.len());
         }
-        // A window at a time, so that text with many non-ASCII characters does not make
-        // each search run far ahead: the first byte of 0x80 or more (found by OR-ing
-        // blocks, which the compiler vectorises), and before it `%`, `\` or `&` (memchr).
+        // A window at a time, doubling from 256 bytes: the first byte of 0x80 or more (found
+        // by OR-ing blocks, which the compiler vectorises), and before it `%`, `\` or `&`
+        // (memchr). The work of a search is proportional to the distance it covers, whether
+        // triggers are dense (escaped text) or far apart (plain text).
         let mut at = 0;
+        let mut window = 256;
         while at < data.len() {
-            let w = &data[at..(at + TRIGGER_WINDOW).min(data.len())];
+            let w = &data[at..(at + window).min(data.len())];
             let high = first_high_byte(w);
             let limit = high.unwrap_or(w.len());
             if let Some(k) = memchr::memchr3(b'%', b'\\', b'&', &w[..limit]) {
@@ -205,6 +205,7 @@ impl Normalizer {
                 return at + limit;
             }
             at += w.len();
+            window = (window * 2).min(64 * 1024);
         }
         data.len()
     }

@@ -7,7 +7,7 @@ use super::normalize::SNIFF_MAX;
 /// A form body is one once this many bytes of its first value have no whitespace.
 const FORM_DECIDE: usize = 1024;
 /// Longest key of a form body's first field.
-const FORM_KEY_MAX: usize = 256;
+const FORM_KEY_MAX: usize = 64;
 /// Longest line of quoted-printable text, with a soft break and slack (RFC 2045: 76).
 const QP_LINE: usize = 78;
 
