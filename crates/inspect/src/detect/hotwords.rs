@@ -9,7 +9,8 @@
 //! Detectors with a hotword that does not start with an ASCII letter use one Aho-Corasick
 //! automaton over every hotword instead.
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::packed;
+use aho_corasick::{AhoCorasick, Span};
 
 use super::DetectorId;
 
@@ -28,7 +29,7 @@ pub(crate) struct Hotwords {
 enum Lookup {
     None,
     /// Every hotword starts with an ASCII letter.
-    Words(WordIndex),
+    Words(Box<WordIndex>),
     Automaton,
 }
 
@@ -42,6 +43,24 @@ struct WordIndex {
     pairs: [u64; 11], // 26 * 27 bits
     /// Bit `first` set when a hotword starts with that letter.
     firsts: u32,
+    /// The hotwords' first three bytes in every case, for a SIMD (Teddy) search of a
+    /// window; `None` when there are too many for it.
+    prefixes: Option<packed::Searcher>,
+}
+
+/// Bytes of each hotword searched for in every case.
+const PREFIX: usize = 3;
+
+/// Every upper/lower-case spelling of `p` (letters only change).
+fn case_variants(p: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![Vec::new()];
+    for &b in p {
+        let cases: &[u8] =
+            if b.is_ascii_alphabetic() { &[b.to_ascii_lowercase(), b.to_ascii_uppercase()] } else { &[b] };
+        out =
+            out.into_iter().flat_map(|v| cases.iter().map(move |&c| [v.as_slice(), &[c]].concat())).collect();
+    }
+    out
 }
 
 /// Index of a letter (0-25), or 26 for anything else.
@@ -68,7 +87,18 @@ impl WordIndex {
             firsts |= 1 << (w[0] - b'a');
             lowered.push((key, w));
         }
-        Some(Self { words: lowered, pairs, firsts })
+        let mut variants: Vec<Vec<u8>> =
+            lowered.iter().flat_map(|(_, w)| case_variants(&w[..w.len().min(PREFIX)])).collect();
+        variants.sort();
+        variants.dedup();
+        let prefixes = if variants.len() <= 64 {
+            let mut b = packed::Config::new().builder();
+            b.extend(&variants);
+            b.build()
+        } else {
+            None
+        };
+        Some(Self { words: lowered, pairs, firsts, prefixes })
     }
 
     /// Whether a hotword may start with the letter `b` (its first letter begins one).
@@ -103,6 +133,19 @@ impl WordIndex {
     }
 
     fn any_in(&self, window: &[u8]) -> bool {
+        if let Some(prefixes) = &self.prefixes {
+            // Candidates by their first bytes (a SIMD search), then the whole word; the
+            // search goes on from the byte after a candidate that was not a hotword.
+            let mut at = 0;
+            while let Some(m) = prefixes.find_in(window, Span { start: at, end: window.len() }) {
+                let p = m.start();
+                if !(p > 0 && window[p - 1].is_ascii_alphabetic()) && self.at(window, p) {
+                    return true;
+                }
+                at = p + 1;
+            }
+            return false;
+        }
         let mut prev_letter = 0u64;
         let mut chunks = window.chunks_exact(8);
         let mut at = 0;
@@ -161,7 +204,7 @@ impl Hotwords {
                 continue;
             }
             match WordIndex::new(words) {
-                Some(ix) => per.push(Lookup::Words(ix)),
+                Some(ix) => per.push(Lookup::Words(Box::new(ix))),
                 None => {
                     per.push(Lookup::Automaton);
                     for w in words.iter().filter(|w| !w.is_empty()) {
@@ -246,23 +289,46 @@ mod tests {
             b"ss",
             b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaassn",
         ];
-        for words in sets {
+        for (k, words) in sets.into_iter().enumerate() {
             let owned: Vec<String> = words.iter().map(|s| s.to_string()).collect();
-            let h = Hotwords::new(&[owned]).unwrap();
-            assert!(matches!(h.per[0], Lookup::Words(_)));
-            for t in texts {
-                for start in 0..t.len() {
-                    for end in start..=t.len() {
-                        let w = &t[start..end];
-                        assert_eq!(
-                            h.near(DetectorId(0), w),
-                            plain(words, w),
-                            "{words:?} in {:?}",
-                            String::from_utf8_lossy(w)
-                        );
+            // With the SIMD prefix search (where the words allow it: a one-letter hotword
+            // does not), and with the word-start scan.
+            let searched = Hotwords::new(std::slice::from_ref(&owned)).unwrap();
+            if k < 2 {
+                assert!(matches!(&searched.per[0], Lookup::Words(ix) if ix.prefixes.is_some()), "{words:?}");
+            }
+            let mut scanned = Hotwords::new(&[owned]).unwrap();
+            if let Lookup::Words(ix) = &mut scanned.per[0] {
+                ix.prefixes = None;
+            }
+            for h in [&searched, &scanned] {
+                for t in texts {
+                    for start in 0..t.len() {
+                        for end in start..=t.len() {
+                            let w = &t[start..end];
+                            assert_eq!(
+                                h.near(DetectorId(0), w),
+                                plain(words, w),
+                                "{words:?} in {:?}",
+                                String::from_utf8_lossy(w)
+                            );
+                        }
                     }
                 }
             }
+        }
+    }
+
+    /// Too many prefixes for the SIMD search: the word-start scan answers the same.
+    #[test]
+    fn many_hotwords_use_the_word_start_scan() {
+        let words: Vec<String> =
+            (0..40).map(|k| format!("{}{}word", (b'a' + k % 26) as char, (b'a' + k / 26) as char)).collect();
+        let h = Hotwords::new(std::slice::from_ref(&words)).unwrap();
+        assert!(matches!(&h.per[0], Lookup::Words(ix) if ix.prefixes.is_none()));
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        for t in [&b"the baword is here"[..], b"xbaword", b"BAWORD!", b"ba word"] {
+            assert_eq!(h.near(DetectorId(0), t), plain(&refs, t), "{:?}", String::from_utf8_lossy(t));
         }
     }
 
