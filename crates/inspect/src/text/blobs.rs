@@ -377,24 +377,27 @@ fn push_bytes(pieces: &mut Vec<Piece>, r: Range<usize>) {
     pieces.push(Piece::Bytes(r));
 }
 
-/// How many bytes at the start of `text` are base64 characters (of either alphabet): whole
-/// 32-byte blocks by a branch-free test the compiler vectorises, then one by one.
-fn run_length(text: &[u8]) -> usize {
-    // Written as flags OR-ed into a byte, which the compiler turns into vector compares.
-    let not_b64 = |b: u8| -> u8 {
+/// Whether every byte of `block` is a base64 character (of either alphabet), branch-free:
+/// flags OR-ed into a byte, which the compiler turns into vector compares.
+#[inline]
+fn all_b64(block: &[u8]) -> bool {
+    let mut outside = 0u8;
+    for &b in block {
         let letter = u8::from((b | 0x20).wrapping_sub(b'a') < 26);
         let digit = u8::from(b.wrapping_sub(b'0') < 10);
         // `+` and `/` differ in one bit.
         let symbol = u8::from(b & 0xFB == b'+') | u8::from(b == b'-') | u8::from(b == b'_');
-        1 ^ (letter | digit | symbol)
-    };
+        outside |= 1 ^ (letter | digit | symbol);
+    }
+    outside == 0
+}
+
+/// How many bytes at the start of `text` are base64 characters (of either alphabet): whole
+/// 32-byte blocks by a branch-free test the compiler vectorises, then one by one.
+fn run_length(text: &[u8]) -> usize {
     let mut at = 0;
     for block in text.chunks_exact(32) {
-        let mut outside = 0u8;
-        for &b in block {
-            outside |= not_b64(b);
-        }
-        if outside != 0 {
+        if !all_b64(block) {
             break;
         }
         at += 32;
@@ -406,18 +409,18 @@ fn run_length(text: &[u8]) -> usize {
 /// blob: at least [`MIN_BLOB`] base64 characters, or reaching the end of `text` (it may go
 /// on in the next piece). `None` when there is none.
 ///
-/// Such a run holds a whole 32-byte block (counted from `i`) of base64 characters. A block
-/// with a byte below `+` (a space, a line break, a quote) or above `z` cannot be one (a
-/// test the compiler vectorises); only the rare block that passes is looked at byte by
-/// byte.
+/// Such a run holds a whole 32-byte block (counted from `i`) of base64 characters, which a
+/// branch-free test of each block finds; only the rare block that passes is looked at
+/// byte by byte.
 fn skim(text: &[u8], i: usize) -> Option<usize> {
     const BLOCK: usize = 32;
     let mut k = i;
     while k + BLOCK <= text.len() {
         let block = &text[k..k + BLOCK];
-        // Any byte outside `+`..=`z`, branch-free.
+        // Any byte outside `+`..=`z` (a space, a line break, a quote) rules the block out
+        // cheaply; the exact test only runs on blocks that pass.
         let outside = block.iter().fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'+') > b'z' - b'+'));
-        if outside != 0 || !block.iter().all(|&b| is_b64(b)) {
+        if outside != 0 || !all_b64(block) {
             k += BLOCK;
             continue;
         }
