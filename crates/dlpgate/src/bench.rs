@@ -46,6 +46,11 @@ pub struct BenchArgs {
     /// Body size in bytes.
     #[arg(long, default_value_t = 5632)]
     pub body: usize,
+    /// Take the body from this file (its first --body bytes, repeated if it is shorter)
+    /// instead of `x` bytes: for content that makes the detectors work, such as the
+    /// number-dense text of `inspect`'s throughput example.
+    #[arg(long)]
+    pub body_file: Option<std::path::PathBuf>,
     /// Preview size in bytes (0 disables preview). By default, the size the service announces
     /// in OPTIONS, as Squid and c-icap-client do (no preview when it announces none).
     #[arg(long)]
@@ -227,7 +232,17 @@ async fn bench(args: &BenchArgs) -> anyhow::Result<Report> {
         Some(size) => size,
         None => announced_preview(&connector, args).await?,
     };
-    let message = build_message(args, preview);
+    let body = match &args.body_file {
+        None => vec![b'x'; args.body],
+        Some(path) => {
+            let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            if text.is_empty() {
+                bail!("{} is empty", path.display());
+            }
+            text.iter().copied().cycle().take(args.body).collect()
+        }
+    };
+    let message = build_message(args, &body, preview);
     let warmup = Instant::now() + Duration::from_secs(1);
     let end = warmup + Duration::from_secs(args.duration);
     let per_conn_cap = args.max_requests.div_ceil(args.connections as u64);
@@ -306,8 +321,7 @@ async fn announced_preview(connector: &Connector, args: &BenchArgs) -> anyhow::R
     }
 }
 
-fn build_message(args: &BenchArgs, preview: usize) -> Message {
-    let body = vec![b'x'; args.body];
+fn build_message(args: &BenchArgs, body: &[u8], preview: usize) -> Message {
     let uri = format!("icap://{}/{}", args.server, args.service);
     let mut head = RequestHead::new(
         if args.method == BenchMethod::Reqmod { Method::Reqmod } else { Method::Respmod },
@@ -336,7 +350,7 @@ fn build_message(args: &BenchArgs, preview: usize) -> Message {
     let mut first = BytesMut::new();
     encode_request_head(&head, parts, &mut first);
     if !use_preview {
-        encode_chunk(&body, &mut first);
+        encode_chunk(body, &mut first);
         encode_last_chunk(false, &mut first);
         return Message { first: first.freeze(), rest: None };
     }

@@ -2,6 +2,7 @@
 //!
 //! `cargo run -p inspect --features testkit --example fuzz_seeds -- fuzz/corpus/extract`
 
+use inspect::testkit::evasion::disguised_samples;
 use inspect::testkit::office::{docx_with, odf_with, pptx_with, xlsx_with};
 use inspect::testkit::ole::msg_with;
 use inspect::testkit::pdfkit::{cmap_bomb, encrypted, form_fan_out, pdf_case, PDF_CASES};
@@ -153,6 +154,12 @@ fn main() -> std::io::Result<()> {
         let mut b = vec![0u8];
         b.extend_from_slice(&bytes);
         std::fs::write(format!("{dir}/{name}"), b)?;
+    }
+    // The normaliser's decoders and the base64 blob finder: one seed per disguise.
+    for (name, bytes, _) in disguised_samples().into_iter().filter(|(n, _, _)| n.ends_with("/value")) {
+        let mut b = vec![0u8];
+        b.extend_from_slice(&bytes);
+        std::fs::write(format!("{dir}/norm_{}", name.trim_end_matches("/value")), b)?;
     }
     Ok(())
 }

@@ -108,6 +108,10 @@ pub(crate) enum Charset {
     Utf16Le,
     /// UTF-16 big endian.
     Utf16Be,
+    /// UTF-32 little endian (by its byte order mark).
+    Utf32Le,
+    /// UTF-32 big endian (by its byte order mark).
+    Utf32Be,
 }
 
 /// How to turn a text stream into scannable text.
@@ -286,6 +290,10 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     // Text: byte order marks, then a UTF-16 heuristic, then the structure of the text.
     let (charset, body) = if m(&[0xEF, 0xBB, 0xBF]) {
         (Charset::Bytes, &head[3..])
+    } else if m(&[0xFF, 0xFE, 0, 0]) {
+        (Charset::Utf32Le, &head[4..])
+    } else if m(&[0, 0, 0xFE, 0xFF]) {
+        (Charset::Utf32Be, &head[4..])
     } else if m(&[0xFF, 0xFE]) {
         (Charset::Utf16Le, &head[2..])
     } else if m(&[0xFE, 0xFF]) {
@@ -295,8 +303,13 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     };
     if charset != Charset::Bytes {
         // Structure sniffing on the ASCII projection of UTF-16.
-        let skip = usize::from(charset == Charset::Utf16Le);
-        let ascii: Vec<u8> = body.iter().skip(1 - skip).step_by(2).copied().collect();
+        let (skip, step) = match charset {
+            Charset::Utf16Be => (1, 2),
+            Charset::Utf32Le => (0, 4),
+            Charset::Utf32Be => (3, 4),
+            _ => (0, 2),
+        };
+        let ascii: Vec<u8> = body.iter().skip(skip).step_by(step).copied().collect();
         return Kind::Text(charset, markup_of(&ascii));
     }
     if let Some(b) = multipart_first_line(body) {

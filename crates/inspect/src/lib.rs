@@ -69,7 +69,9 @@
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
 //!   bounded output and bounded windows.
 //! - [`identify`]: content types by magic bytes and structure.
-//! - `text`: streaming UTF-16, markup and JSON filters.
+//! - `text`: streaming filters: UTF-16 and UTF-32, markup, JSON, and the normaliser every
+//!   member's text goes through before detection (escapes, character references, digits
+//!   of every script, Unicode spaces and dashes, invisible characters, Windows-1252).
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded
 //!   rolling window; its `Found` sink masks values as they are reported.
 //! - [`mask`]: how values are masked.

@@ -11,7 +11,9 @@ mod containers;
 pub mod pdfkit;
 
 pub use containers::*;
+pub mod evasion;
 pub mod legacy;
+pub mod numbers;
 pub mod office;
 pub mod ole;
 

@@ -129,3 +129,26 @@ mod prop {
         }
     }
 }
+
+/// Every normalisation (other scripts' digits, invisible characters, references, escapes,
+/// quoted-printable, form bodies, wide encodings, base64 blobs, wrapped values): the same
+/// verdict whole, split in two at every offset, and byte by byte.
+#[test]
+fn normalised_inputs_split_at_every_offset() {
+    let engine = engine();
+    let samples = inspect::testkit::evasion::disguised_samples();
+    assert!(samples.len() >= 30);
+    for (name, bytes, content_type) in samples {
+        let ctx = ScanContext { content_type, ..ScanContext::default() };
+        let whole = engine.scan_bytes(ctx.clone(), &bytes);
+        assert_eq!(whole.is_block(), name.ends_with("/value"), "{name}: {whole:?}");
+        assert!(whole.could_not_scan.is_none(), "{name}: {whole:?}");
+        for k in 0..=bytes.len() {
+            let mut s = engine.scanner(ctx.clone());
+            s.feed(&bytes[..k]);
+            s.feed(&bytes[k..]);
+            assert_eq!(s.finish(), whole, "{name} split at {k}");
+        }
+        assert_eq!(chunked(&engine, &ctx, &bytes, &[1]), whole, "{name} byte by byte");
+    }
+}

@@ -13,6 +13,8 @@
 
 mod builtin;
 mod custom;
+mod hotwords;
+mod iban;
 mod numeric;
 mod secrets;
 
@@ -73,10 +75,7 @@ pub struct DetectorId(pub(crate) u16);
 pub struct DetectorSet {
     names: Vec<String>,
     enabled: Vec<bool>,
-    hotwords: Vec<Vec<String>>,
-    /// One automaton over every detector's hotwords; pattern index -> detector.
-    hotword_ac: Option<AhoCorasick>,
-    hotword_owner: Vec<DetectorId>,
+    hotwords: hotwords::Hotwords,
     /// Literal prefixes of the secret-token detectors.
     literals: Option<AhoCorasick>,
     literal_kinds: Vec<secrets::Literal>,
@@ -140,26 +139,7 @@ impl DetectorSet {
                 .ok_or_else(|| format!("hotwords for unknown detector {name:?}"))?;
             hotwords[idx].extend(words.iter().cloned());
         }
-        let mut hotword_owner = Vec::new();
-        let mut hotword_pats = Vec::new();
-        for (i, words) in hotwords.iter().enumerate() {
-            for w in words {
-                if !w.is_empty() {
-                    hotword_pats.push(w.clone());
-                    hotword_owner.push(DetectorId(i as u16));
-                }
-            }
-        }
-        let hotword_ac = if hotword_pats.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasick::builder()
-                    .ascii_case_insensitive(true)
-                    .build(&hotword_pats)
-                    .map_err(|e| format!("hotwords: {e}"))?,
-            )
-        };
+        let hotwords = hotwords::Hotwords::new(&hotwords)?;
         let (literals, literal_kinds) = secrets::literal_automaton(&enabled)?;
         let dictionary =
             if dict_terms.is_empty() { None } else { Some(Dictionary::new(dict_terms, dict_conf)?) };
@@ -184,8 +164,6 @@ impl DetectorSet {
             names,
             enabled,
             hotwords,
-            hotword_ac,
-            hotword_owner,
             literals,
             literal_kinds,
             customs,
@@ -222,17 +200,7 @@ impl DetectorSet {
 
     /// Whether a hotword of `id` occurs, as a whole word, in `window`.
     pub(crate) fn hotword_near(&self, id: DetectorId, window: &[u8]) -> bool {
-        let Some(ac) = &self.hotword_ac else {
-            return false;
-        };
-        if self.hotwords.get(id.0 as usize).is_none_or(|h| h.is_empty()) {
-            return false;
-        }
-        ac.find_overlapping_iter(window).any(|m| {
-            self.hotword_owner[m.pattern().as_usize()] == id
-                && !window.get(m.start().wrapping_sub(1)).is_some_and(|b| b.is_ascii_alphabetic())
-                && !window.get(m.end()).is_some_and(|b| b.is_ascii_alphabetic())
-        })
+        self.hotwords.near(id, window)
     }
 
     fn excluded(&self, id: DetectorId, value: &[u8]) -> bool {

@@ -1,8 +1,14 @@
-//! Numeric types driven by digit runs: credit_card, us_ssn, iban, phone.
+//! Numeric types driven by digit runs: credit_card, us_ssn, phone, and iban (in `iban`),
+//! found at the digits after its country code.
 //!
-//! The scan skips 32-byte blocks with no digit (a loop LLVM vectorises), then looks at each
-//! run of digits once, at its first digit. A run may be the start of a token of digit groups
-//! joined by one kind of separator; the token's shape decides which validators run.
+//! The scan skips 64-byte blocks without a digit (a test the compiler vectorises), finds
+//! the digits of the others as a bit mask (SWAR, eight bytes per step), and looks at each
+//! run of digits once, at its first digit, with its length from the mask.
+//! [`worth_examining`] then refuses most runs from their length and the bytes around them
+//! alone (a table load for the byte before): in number-dense text most runs are dates,
+//! amounts, times, parts of ids or later groups of a grouped number. Only the rest go to
+//! [`candidate`], where a run may start a token of digit groups joined by one kind of
+//! separator, and the token's shape decides which validators run.
 
 use super::{before, context, is_word, Builtin, Confidence, Found};
 
@@ -14,6 +20,8 @@ struct Token {
     groups: [(usize, usize); MAX_GROUPS],
     n: usize,
     sep: u8,
+    /// Where a line break stood for a space separator (at most one per token).
+    broken: Option<usize>,
     end: usize,
 }
 
@@ -65,7 +73,9 @@ fn run_end(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
-fn tokenize(buf: &[u8], start: usize, seps: &[u8]) -> Token {
+/// The token of groups joined by one of `seps` from `start`; with `wrap`, one line break may
+/// stand for a space.
+fn tokenize(buf: &[u8], start: usize, seps: &[u8], wrap: bool) -> Token {
     let mut t = Token::default();
     let mut i = start;
     loop {
@@ -77,16 +87,48 @@ fn tokenize(buf: &[u8], start: usize, seps: &[u8]) -> Token {
             break;
         }
         let Some(&c) = buf.get(e) else { break };
-        if !seps.contains(&c) || (t.sep != 0 && t.sep != c) {
-            break;
+        if seps.contains(&c) && (t.sep == 0 || t.sep == c) && buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
+            t.sep = c;
+            i = e + 1;
+            continue;
         }
-        if !buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
-            break;
+        // Once, a line break where a space would be.
+        if wrap && t.broken.is_none() && matches!(t.sep, 0 | b' ') {
+            if let Some(next) = line_break(buf, e).filter(|&j| buf.get(j).is_some_and(u8::is_ascii_digit)) {
+                t.broken = Some(e);
+                t.sep = b' ';
+                i = next;
+                continue;
+            }
         }
-        t.sep = c;
-        i = e + 1;
+        break;
     }
     t
+}
+
+/// Shortest line, from its start to the break, on which a grouped value may wrap: lines of
+/// wrapped text are long, rows of a table of numbers often short.
+const MIN_WRAPPED_LINE: usize = 40;
+
+/// One line break at `e` (`\n` or `\r\n`, with spaces or tabs before and after it): the
+/// index after it.
+pub(super) fn line_break(buf: &[u8], e: usize) -> Option<usize> {
+    let blank = |j: usize| buf.iter().skip(j).take_while(|&&b| b == b' ' || b == b'\t').count();
+    let mut j = e + blank(e);
+    if buf.get(j) == Some(&b'\r') {
+        j += 1;
+    }
+    if buf.get(j) != Some(&b'\n') {
+        return None;
+    }
+    j += 1;
+    Some(j + blank(j))
+}
+
+/// Whether the line holding `s` is at least [`MIN_WRAPPED_LINE`] bytes long up to `brk`.
+fn wrapped_line(buf: &[u8], s: usize, brk: usize) -> bool {
+    let from = brk.saturating_sub(MIN_WRAPPED_LINE);
+    brk >= MIN_WRAPPED_LINE && memchr::memchr2(b'\n', b'\r', &buf[from..s]).is_none()
 }
 
 /// Examines every digit run that starts in `buf[start..end]`.
@@ -98,13 +140,25 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
         let Ok(block) = <&[u8; 64]>::try_from(&buf[i..i + 64]) else {
             break;
         };
+        // Most blocks of prose hold no digit: a test the compiler vectorises skips them
+        // before the bit mask is built.
+        if block.iter().fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'0') < 10)) == 0 {
+            prev_digit = false;
+            i += 64;
+            continue;
+        }
         let m = digit_mask(block);
         if m != 0 {
             // Run starts: digits whose previous byte is not one.
             let mut starts = m & !((m << 1) | u64::from(prev_digit));
             while starts != 0 {
                 let j = starts.trailing_zeros() as usize;
-                candidate(buf, base, i + j, found, &mut digits);
+                // The run's end, from the mask while it stays inside the block.
+                let ones = (m >> j).trailing_ones() as usize;
+                let e = if j + ones < 64 { i + j + ones } else { run_end(buf, i + 64) };
+                if worth_examining(buf, i + j, e) {
+                    candidate(buf, base, i + j, e, found, &mut digits);
+                }
                 starts &= starts - 1;
             }
         }
@@ -113,26 +167,122 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
     }
     while i < end {
         if buf[i].is_ascii_digit() && !before(buf, i).is_some_and(|b| b.is_ascii_digit()) {
-            candidate(buf, base, i, found, &mut digits);
+            let e = run_end(buf, i);
+            if worth_examining(buf, i, e) {
+                candidate(buf, base, i, e, found, &mut digits);
+            }
         }
         i += 1;
     }
 }
 
-fn candidate(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>, digits: &mut Vec<u8>) {
+/// Byte classes for [`worth_examining`]: one table load answers what the byte before a
+/// run is.
+const WORD: u8 = 1;
+const UPPER: u8 = 2;
+const PLUS: u8 = 4;
+const DOT: u8 = 8;
+const COMMA: u8 = 16;
+
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] |= WORD;
+        }
+        if c.is_ascii_uppercase() {
+            t[b] |= UPPER;
+        }
+        if c == b'+' {
+            t[b] |= PLUS;
+        }
+        if c == b'.' {
+            t[b] |= DOT;
+        }
+        if c == b',' {
+            t[b] |= COMMA;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Whether the run of digits `buf[i..e]` can begin a match at all, from the few bytes
+/// around it. Most runs in number-dense text (dates, amounts, times, ids inside words,
+/// later groups of a grouped number, short numbers) stop here; the answer is exact: a run
+/// refused here would be refused by [`candidate`] too.
+#[inline(always)]
+fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
+    let class = |k: usize| CLASS[usize::from(buf[k])];
+    let prev = if i > 0 { class(i - 1) } else { 0 };
+    let len = e - i;
+    // Runs of 3, 4 and 9 digits, and of 13 or more, are worth a look by their length; any
+    // other only after a `+` or an IBAN country code.
+    const BY_LENGTH: u32 = (1 << 3) | (1 << 4) | (1 << 9);
+    if len < 13 && BY_LENGTH & (1 << len) == 0 {
+        return prev & PLUS != 0 || (prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0);
+    }
+    if prev & (WORD | PLUS | DOT | COMMA) != 0 {
+        // Two capital letters of an IBAN country code directly before.
+        if prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0 {
+            return true;
+        }
+        if prev & PLUS != 0 {
+            return true;
+        }
+        if prev & WORD != 0
+            || (decimal_part(buf, i, len) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()))
+        {
+            return false;
+        }
+    }
+    if len >= 13 || len == 9 {
+        return true;
+    }
+    let next_group = || run_end(buf, e + 1) - (e + 1);
+    match (len, buf.get(e)) {
+        // A card in groups (4-4-..., 4-6-...), unless the run continues a group before it
+        // with the same separator (then it is not the token's start).
+        (4, Some(&sep @ (b' ' | b'-'))) if buf.get(e + 1).is_some_and(u8::is_ascii_digit) => {
+            matches!(next_group(), 4 | 6)
+                && !(before(buf, i) == Some(sep) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()))
+        }
+        // A card wrapped after its first group.
+        (4, Some(b' ' | b'\t' | b'\r' | b'\n')) => line_break(buf, e).is_some(),
+        // `(555) ...`
+        (3, Some(b')')) => before(buf, i) == Some(b'('),
+        // An SSN in groups (3-2-4), a phone number (3-3-4).
+        (3, Some(b' ' | b'-' | b'.')) => matches!(next_group(), 2 | 3),
+        _ => false,
+    }
+}
+
+/// Whether a run of `len` digits at `i`, when a digit comes two bytes before, is part of
+/// a decimal number rather than a value of its own: the fraction after a point
+/// (`0.4111...`), or a thousands group of three after a comma (`4,111,111`) that does not
+/// go on in groups joined by a dash or space. Any other run after a comma is a field of its
+/// own, as in CSV (`1,4111111111111111`, `7,123-45-6789`).
+#[inline(always)]
+fn decimal_part(buf: &[u8], i: usize, len: usize) -> bool {
+    match before(buf, i) {
+        Some(b'.') => true,
+        Some(b',') => {
+            len == 3
+                && !(matches!(buf.get(i + 3), Some(b'-' | b' '))
+                    && buf.get(i + 4).is_some_and(u8::is_ascii_digit))
+        }
+        _ => false,
+    }
+}
+
+/// Runs every numeric validator whose shape fits the run of digits `buf[i..e]`.
+#[inline(never)]
+fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, digits: &mut Vec<u8>) {
     let set = found.set;
     let prev = before(buf, i);
-    // Fast exit for the common short number (`page 12`, `2024`): nothing can match unless
-    // the run is long, nine digits, continues with a separator, or follows a country code.
-    let e = run_end(buf, i);
-    let len = e - i;
-    let sep_follows = (matches!(buf.get(e), Some(b' ' | b'-' | b'.'))
-        && buf.get(e + 1).is_some_and(u8::is_ascii_digit))
-        || buf.get(e) == Some(&b')');
-    let country = i >= 2 && buf[i - 2].is_ascii_uppercase() && buf[i - 1].is_ascii_uppercase();
-    if len < 13 && len != 9 && !sep_follows && !country && prev != Some(b'+') {
-        return;
-    }
+    debug_assert_eq!(e, run_end(buf, i));
     // IBAN: two capital letters of a country code directly before the check digits.
     if set.enabled(Builtin::Iban)
         && i >= 2
@@ -140,19 +290,42 @@ fn candidate(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>, digits: &mu
         && buf[i - 1].is_ascii_uppercase()
         && !before(buf, i - 2).is_some_and(is_word)
     {
-        iban(buf, base, i - 2, found);
+        super::iban::at(buf, base, i - 2, found);
     }
     if prev.is_some_and(is_word) {
         return;
     }
-    // The fraction or a later group of a decimal number (`0.4111...`, `1,234`).
-    if matches!(prev, Some(b'.' | b',')) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()) {
+    if decimal_part(buf, i, e - i) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()) {
         return;
     }
-    let t = tokenize(buf, i, b" -");
-    if buf.get(t.end).is_some_and(|&b| is_word(b)) && t.n == 1 {
+    // A token that takes a line break in is one reading; the same digits up to the break
+    // are another, tried when the first finds nothing (`4111 1111 1111 1111` on one line
+    // and a number at the start of the next must not hide the card).
+    let wrapped = tokenize(buf, i, b" -", true);
+    if buf.get(wrapped.end).is_some_and(|&b| is_word(b)) && wrapped.n == 1 {
         return;
     }
+    if !validate_token(buf, base, i, &wrapped, found, digits) && wrapped.broken.is_some() {
+        validate_token(buf, base, i, &tokenize(buf, i, b" -", false), found, digits);
+    }
+    if set.enabled(Builtin::Phone) {
+        phone(buf, base, i, found);
+    }
+}
+
+/// Runs the card and SSN validators on the token `t` starting at the run `i`; whether one
+/// reported a value.
+fn validate_token(
+    buf: &[u8],
+    base: u64,
+    i: usize,
+    t: &Token,
+    found: &mut Found<'_>,
+    digits: &mut Vec<u8>,
+) -> bool {
+    let set = found.set;
+    let prev = before(buf, i);
+    let mut reported = false;
     let continues = |e: usize| {
         buf.get(e).is_some_and(|&b| is_word(b))
             || (matches!(buf.get(e), Some(b'.' | b',')) && buf.get(e + 1).is_some_and(u8::is_ascii_digit))
@@ -168,18 +341,26 @@ fn candidate(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>, digits: &mu
     if set.enabled(Builtin::CreditCard) {
         let len0 = e0 - s0;
         if first_ok && (13..=19).contains(&len0) && card_valid(&buf[s0..e0]) {
+            reported = true;
             found.report(Builtin::CreditCard.id(), Confidence::High, base + s0 as u64, &buf[s0..e0]);
-        } else if t.n > 1 && after_ok && left_maximal && CARD_SHAPES.iter().any(|s| t.shape_is(s)) {
+        } else if t.n > 1
+            && after_ok
+            && left_maximal
+            && CARD_SHAPES.iter().any(|s| t.shape_is(s))
+            && t.broken.is_none_or(|brk| wrapped_line(buf, s0, brk))
+        {
             t.digits(buf, digits);
             if card_valid(digits) {
+                reported = true;
                 found.report(Builtin::CreditCard.id(), Confidence::High, base + s0 as u64, &buf[s0..t.end]);
             }
         }
     }
     if set.enabled(Builtin::UsSsn) {
-        if t.shape_is(&[3, 2, 4]) && after_ok && left_maximal {
+        if t.shape_is(&[3, 2, 4]) && after_ok && left_maximal && t.broken.is_none() {
             t.digits(buf, digits);
             if ssn_valid(digits) {
+                reported = true;
                 found.report(Builtin::UsSsn.id(), Confidence::High, base + s0 as u64, &buf[s0..t.end]);
             }
         } else if first_ok
@@ -187,12 +368,11 @@ fn candidate(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>, digits: &mu
             && ssn_valid(&buf[s0..e0])
             && set.hotword_near(Builtin::UsSsn.id(), context(buf, s0, e0))
         {
+            reported = true;
             found.report(Builtin::UsSsn.id(), Confidence::High, base + s0 as u64, &buf[s0..e0]);
         }
     }
-    if set.enabled(Builtin::Phone) {
-        phone(buf, base, i, found);
-    }
+    reported
 }
 
 const CARD_SHAPES: [&[usize]; 6] =
@@ -221,16 +401,15 @@ pub(crate) fn card_valid(d: &[u8]) -> bool {
 
 /// The Luhn checksum over ASCII digits.
 pub(crate) fn luhn(d: &[u8]) -> bool {
+    // Every second digit from the right is doubled, its digits summed: 0 2 4 6 8 1 3 5 7 9.
+    const DOUBLED: [u32; 10] = [0, 2, 4, 6, 8, 1, 3, 5, 7, 9];
     let mut sum = 0u32;
-    for (k, &b) in d.iter().rev().enumerate() {
-        let mut v = u32::from(b - b'0');
-        if k % 2 == 1 {
-            v *= 2;
-            if v > 9 {
-                v -= 9;
-            }
-        }
-        sum += v;
+    let mut pairs = d.rchunks_exact(2);
+    for p in &mut pairs {
+        sum += u32::from(p[1].wrapping_sub(b'0')) + DOUBLED[usize::from(p[0].wrapping_sub(b'0')).min(9)];
+    }
+    if let [first] = pairs.remainder() {
+        sum += u32::from(first.wrapping_sub(b'0'));
     }
     sum % 10 == 0
 }
@@ -250,6 +429,10 @@ fn phone(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>) {
     // `+CC 20 7946 0958`, `(555) 123-4567`, `555-123-4567`, `555.123.4567`, `555 123 4567`.
     let plus = before(buf, i) == Some(b'+');
     let paren = before(buf, i) == Some(b'(');
+    // Without a `+`, every accepted shape starts with three digits.
+    if !plus && run_end(buf, i) - i != 3 {
+        return;
+    }
     let s = if plus || paren { i - 1 } else { i };
     if before(buf, s).is_some_and(|b| is_word(b) || matches!(b, b'-' | b'.' | b'+')) {
         return;
@@ -317,157 +500,84 @@ fn phone(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>) {
     found.report(Builtin::Phone.id(), conf, base + s as u64, &buf[s..j]);
 }
 
-/// Country code -> IBAN length (SWIFT IBAN registry).
-fn iban_len(cc: &[u8]) -> Option<usize> {
-    const TABLE: &[(&[u8; 2], usize)] = &[
-        (b"AD", 24),
-        (b"AE", 23),
-        (b"AL", 28),
-        (b"AT", 20),
-        (b"AZ", 28),
-        (b"BA", 20),
-        (b"BE", 16),
-        (b"BG", 22),
-        (b"BH", 22),
-        (b"BI", 27),
-        (b"BR", 29),
-        (b"BY", 28),
-        (b"CH", 21),
-        (b"CR", 22),
-        (b"CY", 28),
-        (b"CZ", 24),
-        (b"DE", 22),
-        (b"DJ", 27),
-        (b"DK", 18),
-        (b"DO", 28),
-        (b"EE", 20),
-        (b"EG", 29),
-        (b"ES", 24),
-        (b"FI", 18),
-        (b"FK", 18),
-        (b"FO", 18),
-        (b"FR", 27),
-        (b"GB", 22),
-        (b"GE", 22),
-        (b"GI", 23),
-        (b"GL", 18),
-        (b"GR", 27),
-        (b"GT", 28),
-        (b"HR", 21),
-        (b"HU", 28),
-        (b"IE", 22),
-        (b"IL", 23),
-        (b"IQ", 23),
-        (b"IS", 26),
-        (b"IT", 27),
-        (b"JO", 30),
-        (b"KW", 30),
-        (b"KZ", 20),
-        (b"LB", 28),
-        (b"LC", 32),
-        (b"LI", 21),
-        (b"LT", 20),
-        (b"LU", 20),
-        (b"LV", 21),
-        (b"LY", 25),
-        (b"MC", 27),
-        (b"MD", 24),
-        (b"ME", 22),
-        (b"MK", 19),
-        (b"MN", 20),
-        (b"MR", 27),
-        (b"MT", 31),
-        (b"MU", 30),
-        (b"NI", 28),
-        (b"NL", 18),
-        (b"NO", 15),
-        (b"OM", 23),
-        (b"PK", 24),
-        (b"PL", 28),
-        (b"PS", 29),
-        (b"PT", 25),
-        (b"QA", 29),
-        (b"RO", 24),
-        (b"RS", 22),
-        (b"RU", 33),
-        (b"SA", 24),
-        (b"SC", 31),
-        (b"SD", 18),
-        (b"SE", 24),
-        (b"SI", 19),
-        (b"SK", 24),
-        (b"SM", 27),
-        (b"SO", 23),
-        (b"ST", 25),
-        (b"SV", 28),
-        (b"TL", 23),
-        (b"TN", 24),
-        (b"TR", 26),
-        (b"UA", 29),
-        (b"VA", 22),
-        (b"VG", 24),
-        (b"XK", 20),
-        (b"YE", 30),
-    ];
-    TABLE.iter().find(|(c, _)| c.as_slice() == cc).map(|&(_, n)| n)
-}
-
-fn iban(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
-    let Some(len) = buf.get(p..p + 2).and_then(iban_len) else {
-        return;
-    };
-    let mut chars = [0u8; 34];
-    let mut n = 0;
-    let mut j = p;
-    while n < len && j < buf.len() {
-        let c = buf[j];
-        if c.is_ascii_uppercase() || c.is_ascii_digit() {
-            chars[n] = c;
-            n += 1;
-            j += 1;
-        } else if c == b' '
-            && n % 4 == 0
-            && n > 0
-            && buf.get(j + 1).is_some_and(|b| b.is_ascii_alphanumeric())
-        {
-            j += 1;
-        } else {
-            break;
-        }
-    }
-    if n != len
-        || buf.get(j).is_some_and(|&b| is_word(b))
-        || !chars[2].is_ascii_digit()
-        || !chars[3].is_ascii_digit()
-    {
-        return;
-    }
-    if iban_mod97(&chars[..n]) {
-        found.report(Builtin::Iban.id(), Confidence::High, base + p as u64, &buf[p..j]);
-    }
-}
-
-/// Mod-97 of the rearranged IBAN (first four characters moved to the end) equals 1.
-pub(crate) fn iban_mod97(s: &[u8]) -> bool {
-    if s.len() < 5 {
-        return false;
-    }
-    let mut r: u32 = 0;
-    for &c in s[4..].iter().chain(&s[..4]) {
-        if c.is_ascii_digit() {
-            r = (r * 10 + u32::from(c - b'0')) % 97;
-        } else if c.is_ascii_uppercase() {
-            r = (r * 100 + u32::from(c - b'A' + 10)) % 97;
-        } else {
-            return false;
-        }
-    }
-    r == 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::Hits;
+
+    /// Every run examined, without [`worth_examining`].
+    fn scan_unfiltered(buf: &[u8], found: &mut Found<'_>) {
+        let mut digits = Vec::new();
+        for i in 0..buf.len() {
+            if buf[i].is_ascii_digit() && !before(buf, i).is_some_and(|b| b.is_ascii_digit()) {
+                candidate(buf, 0, i, run_end(buf, i), found, &mut digits);
+            }
+        }
+    }
+
+    #[test]
+    fn the_run_filter_refuses_only_runs_that_cannot_match() {
+        let policy = crate::policy::Policy::builtin();
+        let pieces: &[&[u8]] = &[
+            b"4111",
+            b"1111",
+            b"411111111111111",
+            b"1",
+            b"12",
+            b"123",
+            b"555",
+            b"4567",
+            b"45",
+            b"6789",
+            b"123456789",
+            b"3782",
+            b"822463",
+            b"10005",
+            b"DE89",
+            b"GB",
+            b"0532",
+            b"WEST",
+            b"SSN ",
+            b" ",
+            b"-",
+            b".",
+            b",",
+            b"+",
+            b"(",
+            b")",
+            b"\n",
+            b"a",
+            b"_",
+            b"/",
+            b":",
+            b"4111 1111 1111 1111",
+            b"123-45-6789",
+            b"(555) 123-4567",
+            b"+44 20 7946 0958",
+            b"DE89 3704 0044 0532 0130 00",
+            b"555.123.4567",
+            b"4111111111111111",
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut matched = 0;
+        for _ in 0..20_000 {
+            let mut text = Vec::new();
+            for _ in 0..12 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.extend_from_slice(pieces[(x % pieces.len() as u64) as usize]);
+            }
+            let mut a = Hits::new(1000);
+            let mut b = Hits::new(1000);
+            scan(&text, 0, 0, text.len(), &mut Found { set: &policy.detectors, hits: &mut a, member: "" });
+            scan_unfiltered(&text, &mut Found { set: &policy.detectors, hits: &mut b, member: "" });
+            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+            matched += usize::from(a.contains("offset"));
+            assert_eq!(a, b, "{:?}", String::from_utf8_lossy(&text));
+        }
+        assert!(matched > 1000, "{matched}");
+    }
 
     #[test]
     fn digit_masks() {
@@ -507,12 +617,5 @@ mod tests {
         assert!(!ssn_valid(b"900123456"));
         assert!(!ssn_valid(b"123003456"));
         assert!(!ssn_valid(b"123450000"));
-    }
-
-    #[test]
-    fn iban_checksum() {
-        assert!(iban_mod97(b"DE89370400440532013000"));
-        assert!(iban_mod97(b"GB82WEST12345698765432"));
-        assert!(!iban_mod97(b"DE89370400440532013001"));
     }
 }

@@ -219,22 +219,22 @@ impl Node {
             return;
         }
         *self = match kind {
-            Kind::Text(charset, markup) => Node::Text(Box::new(TextNode::new(m, charset, markup))),
+            Kind::Text(charset, markup) => {
+                let mut t = TextNode::new(m, charset, markup);
+                if content_type.as_deref().is_some_and(is_form_urlencoded) {
+                    t.form_body();
+                }
+                Node::Text(Box::new(t))
+            }
             // Legacy Office and Outlook: a compound file, read by its parsers.
             kind @ Kind::Raw(FileType::Ole) => Node::Buffer { m, kind, data: Vec::new() },
             Kind::Raw(FileType::Image | FileType::Media) => {
                 match media::MediaNode::new(m.clone(), &head, exempt) {
                     Some(node) => Node::Media(Box::new(node)),
-                    None => {
-                        let raw = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
-                        Node::Binary(Box::new(embedded::BinaryNode::new(m, raw)))
-                    }
+                    None => Node::Binary(Box::new(embedded::BinaryNode::new(m.clone(), raw_bytes(m)))),
                 }
             }
-            Kind::Raw(_) => {
-                let raw = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
-                Node::Binary(Box::new(embedded::BinaryNode::new(m, raw)))
-            }
+            Kind::Raw(_) => Node::Binary(Box::new(embedded::BinaryNode::new(m.clone(), raw_bytes(m)))),
             Kind::Compressed(format) => {
                 let name = match format {
                     Format::Bzip2 => "bunzip2",
@@ -507,18 +507,43 @@ fn decode_failed(cx: &mut Ctx<'_>, m: &Member, e: DecodeError) {
     }
 }
 
-/// Text of one member: charset and markup filters in front of a detection stream.
+/// Whether a Content-Type is `application/x-www-form-urlencoded`.
+/// The bytes of a binary object as they are: no normalisation or base64 blobs, which would
+/// cost time on every byte of it and find text only by chance.
+fn raw_bytes(m: Member) -> TextNode {
+    let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
+    t.binary();
+    t
+}
+
+fn is_form_urlencoded(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+}
+
+/// Text of one member: charset and markup filters, then the normaliser, in front of a
+/// detection stream.
 #[derive(Debug)]
 pub(crate) struct TextNode {
     m: Member,
-    utf16: Option<text::Utf16>,
+    wide: Option<text::Wide>,
     markup: Option<text::Markup>,
     json: Option<text::Json>,
+    norm: text::Normalizer,
+    /// Whether the text is normalised and searched for base64 blobs (not in binary data).
+    normalize: bool,
     stream: DetectStream,
+    blobs: text::Blobs,
+    /// The object decoded from the base64 blob in progress, and the number of blobs so far.
+    blob: Option<Box<Node>>,
+    blob_count: u32,
+    decoded: Vec<u8>,
+    pieces: Vec<text::Piece>,
     /// For binary formats with UTF-16 text inside: a second stream over those runs.
     utf16_runs: Option<(text::Utf16Runs, DetectStream, Vec<u8>)>,
     a: Vec<u8>,
     b: Vec<u8>,
+    c: Vec<u8>,
     since_check: usize,
 }
 
@@ -527,17 +552,40 @@ const TIME_CHECK_BYTES: usize = 4 << 20;
 
 impl TextNode {
     pub fn new(m: Member, charset: Charset, markup: Markup) -> Self {
+        // Only plain text may turn out to be quoted-printable or a form body.
+        let opts = text::Options { sniff: markup == Markup::Plain, form: false };
         Self {
             m,
-            utf16: (charset != Charset::Bytes).then(|| text::Utf16::new(charset)),
+            wide: (charset != Charset::Bytes).then(|| text::Wide::new(charset)),
             markup: (markup == Markup::Tags).then(text::Markup::new),
             json: (markup == Markup::Json).then(text::Json::new),
+            norm: text::Normalizer::new(opts),
+            normalize: true,
             stream: DetectStream::new(),
+            blobs: text::Blobs::new(),
+            blob: None,
+            blob_count: 0,
+            decoded: Vec::new(),
+            pieces: Vec::new(),
             utf16_runs: None,
             a: Vec::new(),
             b: Vec::new(),
+            c: Vec::new(),
             since_check: 0,
         }
+    }
+
+    /// Marks the member as binary data (an image, an executable, a legacy Office file):
+    /// its bytes are scanned as they are, without normalisation or base64 blobs, which
+    /// would cost time on every byte of it and find text only by chance.
+    pub fn binary(&mut self) {
+        self.normalize = false;
+    }
+
+    /// Marks the member as a form body (its Content-Type says so): `+` is a space and `&`
+    /// separates fields.
+    pub fn form_body(&mut self) {
+        self.norm = text::Normalizer::new(text::Options { sniff: false, form: true });
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
@@ -565,7 +613,7 @@ impl TextNode {
             stream.write(&mut found, out);
         }
         let mut text = data;
-        if let Some(u) = &mut self.utf16 {
+        if let Some(u) = &mut self.wide {
             self.a.clear();
             u.push(text, &mut self.a);
             text = &self.a;
@@ -579,19 +627,76 @@ impl TextNode {
             }
             text = &self.b;
         }
+        let text = if self.normalize { self.norm.push(text, &mut self.c) } else { text };
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
+        if !self.normalize {
+            return;
+        }
+        self.decoded.clear();
+        self.pieces.clear();
+        self.blobs.push(text, &mut self.decoded, &mut self.pieces);
+        self.open_blobs(cx);
+    }
+
+    /// Hands what the blob finder reported to child nodes: each base64 blob is an object
+    /// of its own (`member/base64#N`), one level deeper, its decoded bytes counted like
+    /// decompressed ones.
+    fn open_blobs(&mut self, cx: &mut Ctx<'_>) {
+        for piece in std::mem::take(&mut self.pieces) {
+            if cx.stopped() {
+                break;
+            }
+            match piece {
+                text::Piece::Start => {
+                    self.blob_count += 1;
+                    let m = self.m.child(&format!("base64#{}", self.blob_count));
+                    if self.m.depth >= cx.st.budget.limits.max_depth {
+                        cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
+                    } else {
+                        self.blob = Some(Box::new(Node::new(m, None)));
+                    }
+                }
+                text::Piece::Bytes(r) => {
+                    if let Some(child) = &mut self.blob {
+                        let bytes = &self.decoded[r];
+                        if cx.st.budget.add_decompressed(bytes.len() as u64, &self.m.path) {
+                            child.write(cx, bytes);
+                        }
+                    }
+                }
+                text::Piece::End => {
+                    if let Some(mut child) = self.blob.take() {
+                        child.finish(cx);
+                    }
+                }
+            }
+        }
     }
 
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {
         if cx.stopped() {
             return;
         }
+        self.c.clear();
+        if self.normalize {
+            self.norm.finish(&mut self.c);
+        }
+        cx.st.text_bytes += self.c.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+        self.stream.write(&mut found, &self.c);
         self.stream.finish(&mut found);
         if let Some((_, stream, _)) = &mut self.utf16_runs {
             stream.finish(&mut found);
         }
+        if !self.normalize {
+            return;
+        }
+        self.decoded.clear();
+        self.pieces.clear();
+        self.blobs.push(&self.c, &mut self.decoded, &mut self.pieces);
+        self.blobs.finish(&mut self.decoded, &mut self.pieces);
+        self.open_blobs(cx);
     }
 }

@@ -1,0 +1,422 @@
+//! HTML and XML to text: tags removed (block tags become line breaks), attribute values
+//! and comments kept. Character references are left to the normaliser, which decodes them
+//! once, after the tags are gone (so `&lt;b&gt;` is text, not a tag).
+
+/// Local names of tags that do not separate words: runs and formatting in office XML,
+/// inline elements in HTML. Every other tag becomes a line break. [`is_inline`] holds the
+/// same names as a match; this sorted list is what the tests check it against.
+#[cfg(test)]
+const INLINE_TAGS: &[&[u8]] = &[
+    b"a",
+    b"abbr",
+    b"b",
+    b"bcs",
+    b"big",
+    b"bookmarkend",
+    b"bookmarkstart",
+    b"code",
+    b"color",
+    b"del",
+    b"em",
+    b"font",
+    b"highlight",
+    b"i",
+    b"ics",
+    b"ins",
+    b"kern",
+    b"lang",
+    b"lastrenderedpagebreak",
+    b"mark",
+    b"noproof",
+    b"position",
+    b"prooferr",
+    b"r",
+    b"rfonts",
+    b"rpr",
+    b"rstyle",
+    b"small",
+    b"smarttag",
+    b"softhyphen",
+    b"spacing",
+    b"span",
+    b"strong",
+    b"sub",
+    b"sup",
+    b"sz",
+    b"szcs",
+    b"t",
+    b"u",
+    b"vertalign",
+    b"w",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tag {
+    Text,
+    /// After `<`: collecting the name.
+    Name,
+    /// Inside a tag after its name.
+    Attrs,
+    /// Inside a quoted attribute value (its text is emitted).
+    Quote(u8),
+    /// Inside `<!-- -->` (emitted: comments can hold data too).
+    Comment,
+    /// Inside `<![CDATA[ ]]>`.
+    Cdata,
+}
+
+/// HTML/XML to text: tags removed (block tags become line breaks), attribute values and
+/// comments kept.
+#[derive(Debug)]
+pub(crate) struct Markup {
+    state: Tag,
+    name: Vec<u8>,
+    /// Whether the open tag is inline: its attribute values are formatting, not text,
+    /// except those of [`DATA_ATTRIBUTES`].
+    inline: bool,
+    /// Whether the quoted value being read is text.
+    keep: bool,
+    /// Whether the open tag is an inline HTML tag, whose data attributes are text.
+    track_attrs: bool,
+    /// The last bytes of the attribute list before a quote (the attribute's name).
+    attr_tail: Vec<u8>,
+    /// Closing bytes (`-` in a comment, `]` in CDATA) held back, at most two.
+    held: u8,
+}
+
+/// Attributes of inline tags that hold data rather than formatting: links (a `data:` URI
+/// can carry a whole file), titles, alternative texts, form values.
+const DATA_ATTRIBUTES: &[&[u8]] = &[
+    b"href",
+    b"src",
+    b"srcset",
+    b"title",
+    b"alt",
+    b"value",
+    b"content",
+    b"action",
+    b"formaction",
+    b"cite",
+    b"poster",
+    b"data",
+    b"label",
+    b"placeholder",
+    b"longdesc",
+];
+
+/// Bytes of an attribute list kept to name the attribute a quoted value belongs to.
+const ATTR_TAIL: usize = 32;
+
+/// Whether the attribute list `tail` ends with `name=` for a data attribute.
+fn data_attribute(tail: &[u8]) -> bool {
+    let t = tail.trim_ascii_end();
+    let Some(t) = t.strip_suffix(b"=") else {
+        return false;
+    };
+    let t = t.trim_ascii_end();
+    let start = t
+        .iter()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':')))
+        .map_or(0, |k| k + 1);
+    let name = &t[start..];
+    name.len() > 5 && name[..5].eq_ignore_ascii_case(b"data-")
+        || DATA_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+impl Markup {
+    pub fn new() -> Self {
+        Self {
+            state: Tag::Text,
+            name: Vec::new(),
+            inline: false,
+            keep: false,
+            track_attrs: false,
+            attr_tail: Vec::with_capacity(ATTR_TAIL),
+            held: 0,
+        }
+    }
+
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        // Text, attribute lists and quoted values are skimmed with memchr; only the bytes
+        // that change state go through the state machine.
+        let mut i = 0;
+        while i < data.len() {
+            let rest = &data[i..];
+            let hit = match self.state {
+                Tag::Text => {
+                    let k = memchr::memchr(b'<', rest);
+                    out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    k
+                }
+                Tag::Attrs => {
+                    let k = memchr::memchr3(b'>', b'"', b'\'', rest);
+                    if self.track_attrs {
+                        // Only an inline HTML tag's attribute names matter.
+                        let seg = &rest[..k.unwrap_or(rest.len())];
+                        self.attr_tail.extend_from_slice(&seg[seg.len().saturating_sub(ATTR_TAIL)..]);
+                        let excess = self.attr_tail.len().saturating_sub(ATTR_TAIL);
+                        self.attr_tail.drain(..excess);
+                    }
+                    k
+                }
+                Tag::Quote(q) if !self.keep => memchr::memchr(q, rest),
+                Tag::Quote(q) => {
+                    let k = memchr::memchr(q, rest);
+                    out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    k
+                }
+                _ => Some(0),
+            };
+            match hit {
+                Some(k) => {
+                    self.byte(rest[k], out);
+                    i += k + 1;
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn byte(&mut self, b: u8, out: &mut Vec<u8>) {
+        match self.state {
+            Tag::Text => match b {
+                b'<' => {
+                    self.state = Tag::Name;
+                    self.name.clear();
+                }
+                _ => out.push(b),
+            },
+            Tag::Name => {
+                if self.name.as_slice() == b"!--" {
+                    self.state = Tag::Comment;
+                    self.held = 0;
+                    out.push(b'\n');
+                    self.byte(b, out);
+                    return;
+                }
+                if self.name.as_slice() == b"![CDATA[" {
+                    self.state = Tag::Cdata;
+                    self.held = 0;
+                    self.byte(b, out);
+                    return;
+                }
+                match b {
+                    b'>' => {
+                        self.inline = is_inline(&self.name);
+                        self.end_tag(out);
+                    }
+                    b' ' | b'\t' | b'\r' | b'\n' | b'/'
+                        if !self.name.is_empty() && !self.name.starts_with(b"!") =>
+                    {
+                        self.state = Tag::Attrs;
+                        self.inline = is_inline(&self.name);
+                        // Only HTML's inline tags (no namespace prefix) carry data attributes.
+                        self.track_attrs = self.inline && !self.name.contains(&b':');
+                        self.attr_tail.clear();
+                    }
+                    _ => {
+                        if self.name.len() < 64 {
+                            self.name.push(b);
+                        }
+                    }
+                }
+            }
+            Tag::Attrs => match b {
+                b'>' => self.end_tag(out),
+                b'"' | b'\'' => {
+                    self.state = Tag::Quote(b);
+                    self.keep = !self.inline || (self.track_attrs && data_attribute(&self.attr_tail));
+                    self.attr_tail.clear();
+                    if self.keep {
+                        out.push(b'\n');
+                    }
+                }
+                _ => {}
+            },
+            Tag::Quote(q) => {
+                if b == q {
+                    self.state = Tag::Attrs;
+                    if self.keep {
+                        out.push(b'\n');
+                    }
+                } else if !self.keep {
+                    // Formatting attributes of runs: not text.
+                } else {
+                    out.push(b);
+                }
+            }
+            Tag::Comment | Tag::Cdata => {
+                // The `--` (or `]]`) that may end the section is held back until the next byte
+                // says whether it does: taking it back out of `out` later would miss the bytes
+                // an earlier piece already emitted.
+                let (close, end) =
+                    if self.state == Tag::Comment { (b'-', &b"\n"[..]) } else { (b']', &b""[..]) };
+                if b == b'>' && self.held == 2 {
+                    out.extend_from_slice(end);
+                    self.held = 0;
+                    self.state = Tag::Text;
+                } else if b == close && self.held < 2 {
+                    self.held += 1;
+                } else if b == close {
+                    out.push(close);
+                } else {
+                    out.extend(std::iter::repeat_n(close, usize::from(self.held)));
+                    self.held = 0;
+                    out.push(b);
+                }
+            }
+        }
+    }
+
+    fn end_tag(&mut self, out: &mut Vec<u8>) {
+        self.state = Tag::Text;
+        let local = local_name(&self.name);
+        if local.eq_ignore_ascii_case(b"tab") || local.eq_ignore_ascii_case(b"s") {
+            out.push(b' ');
+        } else if !self.inline {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// The local name of a tag (`/w:t/` -> `t`).
+fn local_name(name: &[u8]) -> &[u8] {
+    let name = name.strip_prefix(b"/").unwrap_or(name);
+    let name = name.strip_suffix(b"/").unwrap_or(name);
+    match name.iter().rposition(|&c| c == b':') {
+        Some(k) => &name[k + 1..],
+        None => name,
+    }
+}
+
+fn is_inline(name: &[u8]) -> bool {
+    let local = local_name(name);
+    let mut lower = [0u8; 24];
+    let Some(l) = lower.get_mut(..local.len()) else {
+        return false;
+    };
+    l.copy_from_slice(local);
+    l.make_ascii_lowercase();
+    // The same names as INLINE_TAGS, as a match the compiler turns into length and byte tests.
+    matches!(&*l, |b"a"| b"abbr"
+        | b"b"
+        | b"bcs"
+        | b"big"
+        | b"bookmarkend"
+        | b"bookmarkstart"
+        | b"code"
+        | b"color"
+        | b"del"
+        | b"em"
+        | b"font"
+        | b"highlight"
+        | b"i"
+        | b"ics"
+        | b"ins"
+        | b"kern"
+        | b"lang"
+        | b"lastrenderedpagebreak"
+        | b"mark"
+        | b"noproof"
+        | b"position"
+        | b"prooferr"
+        | b"r"
+        | b"rfonts"
+        | b"rpr"
+        | b"rstyle"
+        | b"small"
+        | b"smarttag"
+        | b"softhyphen"
+        | b"spacing"
+        | b"span"
+        | b"strong"
+        | b"sub"
+        | b"sup"
+        | b"sz"
+        | b"szcs"
+        | b"t"
+        | b"u"
+        | b"vertalign"
+        | b"w")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Markup text of `data` fed in pieces of `size` bytes.
+    fn markup_in_pieces(data: &[u8], size: usize) -> Vec<u8> {
+        let (mut markup, mut text, mut out) = (Markup::new(), Vec::new(), Vec::new());
+        for piece in data.chunks(size) {
+            out.clear();
+            markup.push(piece, &mut out);
+            text.extend_from_slice(&out);
+        }
+        text
+    }
+
+    #[test]
+    fn comment_and_cdata_ends_split_anywhere_give_the_same_text() {
+        // Found by the extract_bytewise fuzz target: the `--` or `]]` before `>` was taken back
+        // from the current piece's output, so a piece boundary inside `-->` left it in the text.
+        let html = b"a<!-- card 4111 1111 1111 1111 -- x --->b<![CDATA[ssn 123-45-6789]]]>c<!---->d";
+        let whole = markup_in_pieces(html, html.len());
+        assert_eq!(whole, b"a\n card 4111 1111 1111 1111 -- x -\nbssn 123-45-6789]c\n\nd");
+        for size in 1..html.len() {
+            assert_eq!(markup_in_pieces(html, size), whole, "pieces of {size} bytes");
+        }
+    }
+
+    fn markup(chunks: &[&[u8]]) -> String {
+        let mut m = Markup::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            m.push(c, &mut out);
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn inline_tags_are_sorted_and_found_in_any_case() {
+        assert!(INLINE_TAGS.windows(2).all(|w| w[0] < w[1]));
+        for t in INLINE_TAGS {
+            assert!(is_inline(t), "{}", String::from_utf8_lossy(t));
+        }
+        assert!(
+            is_inline(b"w:rPr")
+                && is_inline(b"/SPAN")
+                && is_inline(b"a:t/")
+                && !is_inline(b"p")
+                && !is_inline(b"w:p")
+        );
+    }
+
+    #[test]
+    fn markup_strips_tags_and_joins_runs() {
+        let s = markup(&[b"<w:p><w:r><w:t>4111</w:t></w:r><w:r><w:t>1111</w:t></w:r></w:p><w:p>x</w:p>"]);
+        assert!(s.contains("41111111"), "{s:?}");
+        assert!(s.contains("1111\n"), "{s:?}");
+        // References stay for the normaliser.
+        let s = markup(&[b"<p>a &amp; b &#52;&#x31;</p><!-- secret --><input value=\"v&lt;1\">"]);
+        assert!(s.contains("a &amp; b &#52;&#x31;"), "{s:?}");
+        assert!(s.contains(" secret "), "{s:?}");
+        assert!(s.contains("v&lt;1"), "{s:?}");
+        let s = markup(&[b"<a><![CDATA[x<y]]></a>"]);
+        assert!(s.contains("x<y"), "{s:?}");
+    }
+
+    #[test]
+    fn data_attributes_of_inline_tags_are_text() {
+        let doc: &[u8] = b"4<span class=\"a\">1</span>11 <a class=x href=\"data:,4111\" title='t 9'>link</a> <w:r w:rsidR=\"00A1\"><w:t xml:space=\"preserve\">x</w:t></w:r> <span data-card = \"5500\">";
+        let whole = markup(&[doc]);
+        assert!(whole.contains("4111 \ndata:,4111\n\nt 9\nlink"), "{whole:?}");
+        assert!(whole.contains("\n5500\n"), "{whole:?}");
+        assert!(
+            !whole.contains("00A1") && !whole.contains("preserve") && !whole.contains("\na\n"),
+            "{whole:?}"
+        );
+        for k in 0..doc.len() {
+            assert_eq!(markup(&[&doc[..k], &doc[k..]]), whole, "split at {k}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! Streaming text filters, each a small state machine that takes any chunking of its input
+//! and appends its output to a `Vec`, so the text of a member is scanned as it arrives:
+//!
+//! - [`Wide`]: UTF-16 and UTF-32 to UTF-8; [`Utf16Runs`]: UTF-16 text inside binary data.
+//! - [`Markup`]: HTML and XML to text; [`Json`]: JSON string contents with escapes decoded.
+//! - [`Normalizer`]: what every member's text goes through last: escapes (percent, `\u`,
+//!   quoted-printable, form bodies), character references, and the Unicode fold of
+//!   `unicode` (digits of every script, spaces, dashes, invisible characters).
+//! - [`Blobs`]: base64 blobs in the normalised text, decoded for the member's node to open
+//!   as child objects.
+
+mod blobs;
+mod chars;
+mod entities;
+mod json;
+mod markup;
+mod normalize;
+mod sniff;
+mod unicode;
+mod wide;
+
+pub(crate) use blobs::{Blobs, Piece};
+pub(crate) use json::Json;
+pub(crate) use markup::Markup;
+pub(crate) use normalize::{Normalizer, Options};
+pub(crate) use wide::{Utf16Runs, Wide};
+
+/// The UTF-16 decoder is the [`Wide`] decoder (kept under its old name for the PDF reader).
+pub(crate) type Utf16 = Wide;

@@ -1,0 +1,198 @@
+//! Wide encodings to UTF-8: UTF-16 (LE or BE) and UTF-32 (LE or BE) text, and runs of
+//! UTF-16LE text inside binary data.
+
+use crate::identify::Charset;
+
+/// UTF-16 or UTF-32 (LE or BE) to UTF-8, carrying a partial code unit and a high
+/// surrogate between chunks. What is not a character becomes U+FFFD.
+#[derive(Debug)]
+pub(crate) struct Wide {
+    charset: Charset,
+    part: [u8; 4],
+    have: usize,
+    high: Option<u16>,
+}
+
+impl Wide {
+    pub fn new(charset: Charset) -> Self {
+        Self { charset, part: [0; 4], have: 0, high: None }
+    }
+
+    fn unit_len(&self) -> usize {
+        match self.charset {
+            Charset::Utf32Le | Charset::Utf32Be => 4,
+            _ => 2,
+        }
+    }
+
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        let size = self.unit_len();
+        if self.have > 0 {
+            let take = (size - self.have).min(data.len());
+            self.part[self.have..self.have + take].copy_from_slice(&data[..take]);
+            self.have += take;
+            data = &data[take..];
+            if self.have < size {
+                return;
+            }
+            self.have = 0;
+            let part = self.part;
+            self.unit(&part[..size], out);
+        }
+        let mut units = data.chunks_exact(size);
+        for u in &mut units {
+            self.unit(u, out);
+        }
+        let rest = units.remainder();
+        self.part[..rest.len()].copy_from_slice(rest);
+        self.have = rest.len();
+    }
+
+    fn unit(&mut self, u: &[u8], out: &mut Vec<u8>) {
+        let c = match (self.charset, u) {
+            (Charset::Utf32Le, &[a, b, c, d]) => {
+                self.high = None;
+                char::from_u32(u32::from_le_bytes([a, b, c, d]))
+            }
+            (Charset::Utf32Be, &[a, b, c, d]) => {
+                self.high = None;
+                char::from_u32(u32::from_be_bytes([a, b, c, d]))
+            }
+            (Charset::Utf16Be, &[a, b]) => match self.utf16(u16::from_be_bytes([a, b])) {
+                Some(c) => c,
+                None => return,
+            },
+            (_, &[a, b]) => match self.utf16(u16::from_le_bytes([a, b])) {
+                Some(c) => c,
+                None => return,
+            },
+            _ => None,
+        };
+        let c = c.unwrap_or('\u{FFFD}');
+        if c.is_ascii() {
+            out.push(c as u8);
+        } else {
+            let mut b = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+        }
+    }
+
+    /// A UTF-16 code unit: `None` while a high surrogate waits for its low half.
+    fn utf16(&mut self, u: u16) -> Option<Option<char>> {
+        if (0xD800..0xDC00).contains(&u) {
+            self.high = Some(u);
+            return None;
+        }
+        Some(if (0xDC00..0xE000).contains(&u) {
+            self.high.take().and_then(|h| {
+                char::from_u32(0x10000 + ((u32::from(h) - 0xD800) << 10) + (u32::from(u) - 0xDC00))
+            })
+        } else {
+            self.high = None;
+            char::from_u32(u32::from(u))
+        })
+    }
+}
+
+/// Runs of UTF-16LE ASCII (`c\0c\0...`, four characters or more) in binary data, as in the
+/// streams of legacy Office files. Each run ends with a line break.
+#[derive(Debug, Default)]
+pub(crate) struct Utf16Runs {
+    odd: Option<u8>,
+    run: Vec<u8>,
+}
+
+/// Characters a run needs before it is text.
+const MIN_RUN: usize = 4;
+
+impl Utf16Runs {
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let mut i = 0;
+        if let Some(lo) = self.odd.take() {
+            match data.first() {
+                Some(&hi) => {
+                    self.unit(lo, hi, out);
+                    i = 1;
+                }
+                None => {
+                    self.odd = Some(lo);
+                    return;
+                }
+            }
+        }
+        while i + 1 < data.len() {
+            self.unit(data[i], data[i + 1], out);
+            i += 2;
+        }
+        if i < data.len() {
+            self.odd = Some(data[i]);
+        }
+    }
+
+    fn unit(&mut self, lo: u8, hi: u8, out: &mut Vec<u8>) {
+        if hi == 0 && (lo.is_ascii_graphic() || lo == b' ' || lo == b'\t') {
+            if self.run.len() < MIN_RUN {
+                self.run.push(lo);
+                if self.run.len() == MIN_RUN {
+                    out.extend_from_slice(&self.run);
+                }
+            } else {
+                out.push(lo);
+            }
+        } else {
+            if self.run.len() >= MIN_RUN {
+                out.push(b'\n');
+            }
+            self.run.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf16_runs_in_binary() {
+        let mut bin = vec![0xD0u8, 0xCF, 1, 2, 3];
+        bin.push(0);
+        bin.extend("ab".encode_utf16().flat_map(u16::to_le_bytes));
+        bin.extend([0xFF, 0xFF]);
+        bin.extend("SSN 123-45-6789".encode_utf16().flat_map(u16::to_le_bytes));
+        bin.extend([0x01, 0x02]);
+        for split in 0..bin.len() {
+            let mut r = Utf16Runs::default();
+            let mut out = Vec::new();
+            r.push(&bin[..split], &mut out);
+            r.push(&bin[split..], &mut out);
+            assert_eq!(String::from_utf8(out).unwrap(), "SSN 123-45-6789\n");
+        }
+    }
+
+    #[test]
+    fn wide_encodings_any_split() {
+        let text = "card 4111 😀 ４";
+        let encodings: [(Charset, Vec<u8>); 4] = [
+            (Charset::Utf16Le, text.encode_utf16().flat_map(u16::to_le_bytes).collect()),
+            (Charset::Utf16Be, text.encode_utf16().flat_map(u16::to_be_bytes).collect()),
+            (Charset::Utf32Le, text.chars().flat_map(|c| (c as u32).to_le_bytes()).collect()),
+            (Charset::Utf32Be, text.chars().flat_map(|c| (c as u32).to_be_bytes()).collect()),
+        ];
+        for (charset, bytes) in encodings {
+            for split in 0..bytes.len() {
+                for split2 in split..bytes.len() {
+                    let mut d = Wide::new(charset);
+                    let mut out = Vec::new();
+                    d.push(&bytes[..split], &mut out);
+                    d.push(&bytes[split..split2], &mut out);
+                    d.push(&bytes[split2..], &mut out);
+                    assert_eq!(String::from_utf8(out).unwrap(), text, "{charset:?}");
+                }
+            }
+        }
+        let mut d = Wide::new(Charset::Utf32Le);
+        let mut out = Vec::new();
+        d.push(&[0, 0, 0x11, 0, 0, 0xD8, 0, 0], &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "\u{FFFD}\u{FFFD}");
+    }
+}
