@@ -16,6 +16,8 @@
 //!   verification mapping, byte-exact forwarding with failover and PROXY headers).
 //! - [`policy_cmd`]: `dlpgate policy check|test|default`.
 //! - [`metrics`]: the Prometheus endpoint.
+//! - [`runtime`]: what long-running commands share: shutdown and reload signals, the TLS
+//!   version flag.
 //! - [`bench`]: `dlpgate bench`, the ICAP load generator.
 //! - [`cert`]: `dlpgate cert`: keys, certificates, a small CA, fingerprints.
 //! - [`connector`]: `dlpgate connector add|list|show|remove|test`: named connections to
@@ -36,6 +38,7 @@ pub mod fsat;
 pub mod incidents;
 pub mod metrics;
 pub mod policy_cmd;
+pub mod runtime;
 pub mod scan;
 pub mod serve;
 pub mod store;

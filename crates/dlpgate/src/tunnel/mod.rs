@@ -174,11 +174,11 @@ async fn serve(args: TunnelArgs, config: TunnelConfig) -> anyhow::Result<()> {
     };
     for service in services {
         if let Mode::Server(tls) = &service.mode {
-            tokio::spawn(crate::serve::reload_on_sighup(tls.clone()));
+            tokio::spawn(crate::runtime::reload_on_sighup(tls.clone()));
         }
         tasks.spawn(accept_loop(service, metrics.clone(), shutdown.clone(), tasks.clone(), caps.clone()));
     }
-    crate::serve::shutdown_signal().await;
+    crate::runtime::shutdown_signal().await;
     shutdown.cancel();
     tasks.close();
     let grace = std::time::Duration::from_secs(args.shutdown_grace);

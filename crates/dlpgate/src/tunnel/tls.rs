@@ -118,7 +118,7 @@ pub fn service_tls(s: &ServiceConf, notes: &mut Vec<String>) -> Result<ServiceTl
 }
 
 fn version(s: &ServiceConf, value: &str) -> Result<TlsVersion, ConfigError> {
-    crate::cli::parse_tls_version(value)
+    crate::runtime::parse_tls_version(value)
         .map_err(|e| config_error(s, format!("{e} (rustls has TLSv1.2 and TLSv1.3)")))
 }
 

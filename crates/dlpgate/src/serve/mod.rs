@@ -1,4 +1,5 @@
-//! `dlpgate serve`: the plain and TLS listeners, signals, reload and graceful shutdown.
+//! `dlpgate serve`: the plain and TLS listeners, reload and graceful shutdown (the signals are
+//! in [`crate::runtime`], the flags in `args`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,14 +7,18 @@ use std::time::Duration;
 
 use anyhow::Context;
 use icap::server::{bind, raise_nofile_limit, Listener, Server, ServerConfig, Transport};
-use icap::tls::{Reload, ReloadableTls, TlsServerSettings};
+use icap::tls::{ReloadableTls, TlsServerSettings};
 
-use crate::cli::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
 use crate::dlp::stats::ServeMetrics;
 use crate::dlp::{DlpService, DlpSettings};
+use crate::runtime::{reload_on_sighup, shutdown_signal};
 use crate::store::durable::IncidentRecorder;
 use crate::store::journal::Journal;
 use crate::store::PostgresSettings;
+
+mod args;
+
+pub use args::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
 
 /// Runs the server until SIGTERM or SIGINT, then drains in-flight requests.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -195,43 +200,4 @@ fn load_tls(args: &TlsArgs) -> anyhow::Result<Option<(Arc<ReloadableTls>, Socket
     }
     let default_addr: SocketAddr = DEFAULT_TLS_LISTEN.parse().context("default TLS address")?;
     Ok(Some((Arc::new(tls), args.tls_listen.unwrap_or(default_addr))))
-}
-
-/// Reloads on SIGHUP (certificate, key and client bundle); a broken set keeps the old one.
-pub async fn reload_on_sighup<R: Reload>(target: Arc<R>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::error!("cannot listen for SIGHUP; TLS reload on signal is off");
-        return;
-    };
-    while hup.recv().await.is_some() {
-        match Reload::reload(target.as_ref()) {
-            Ok(warnings) => {
-                tracing::info!("SIGHUP: {} reloaded", target.what());
-                for warning in warnings {
-                    tracing::warn!("{warning}");
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "SIGHUP: {} reload refused; the previous ones stay", target.what())
-            }
-        }
-    }
-}
-
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            std::future::pending::<()>().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: draining in-flight requests"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: draining in-flight requests"),
-    }
 }
