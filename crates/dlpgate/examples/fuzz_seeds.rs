@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use dlpgate::cert::{run, CertCommand, KeyType, NewArgs, Output, Subject, Usage};
+use dlpgate::client::verdict::Decision;
 use dlpgate::scan::record::{Record, State};
-use dlpgate::verdict::Decision;
 
 fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus".into()));

@@ -22,14 +22,16 @@
 //! - [`cert`]: `dlpgate cert`: keys, certificates, a small CA, fingerprints.
 //! - [`connector`]: `dlpgate connector add|list|show|remove|test`: named connections to
 //!   external ICAP DLP servers in `connectors.toml`, and the connectivity test.
-//! - [`verdict`]: reading a third-party answer into allow/block/error (profiles generic,
-//!   symantec, dlpgate).
+//! - [`client`]: the ICAP client side that `scan` and `connector test` share: server pool
+//!   with balancing and failover, sending a file, reading a third-party answer into
+//!   allow/block/error (profiles generic, symantec, dlpgate).
 //! - [`scan`]: `dlpgate scan`: walk, balance and fail over across servers, output, quarantine,
 //!   resume.
 
 pub mod bench;
 pub mod cert;
 pub mod cli;
+pub mod client;
 pub mod config_file;
 pub mod connector;
 pub mod dlp;
@@ -43,4 +45,3 @@ pub mod scan;
 pub mod serve;
 pub mod store;
 pub mod tunnel;
-pub mod verdict;

@@ -16,10 +16,10 @@ use tokio::io::AsyncReadExt;
 
 use super::model::{load_named, Connector};
 use super::transport;
-use crate::scan::pool::{Outcome, Pool};
-use crate::scan::send::SendSettings;
-use crate::scan::BytesSource;
-use crate::verdict::Decision;
+use crate::client::pool::{Outcome, Pool};
+use crate::client::send::SendSettings;
+use crate::client::verdict::Decision;
+use crate::client::BytesSource;
 
 /// How long to wait after the handshake for the server to refuse the client certificate
 /// (TLS 1.3 servers refuse it after the client's Finished).
@@ -208,7 +208,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
         preview: connector.preview.map_or(Preview::FromOptions, Preview::Size),
         multipart: false,
     };
-    let pool = Pool::new(vec![crate::scan::pool::PoolEntry {
+    let pool = Pool::new(vec![crate::client::pool::PoolEntry {
         uri: uri.clone(),
         weight: 1,
         client: client.clone(),

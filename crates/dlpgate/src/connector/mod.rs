@@ -20,7 +20,7 @@ pub use model::{
     config_dir, load_named, Connector, ConnectorsFile, FailurePolicy, Kind, PinSetting, Server, Tls,
 };
 
-use crate::verdict::Profile;
+use crate::client::verdict::Profile;
 
 /// Where the configuration directory is.
 #[derive(Debug, Clone, Args)]

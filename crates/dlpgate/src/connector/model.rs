@@ -9,7 +9,7 @@ use icap::client::{ClientConfig, IcapUri};
 use icap_proto::Method;
 use serde::{Deserialize, Serialize};
 
-use crate::verdict::Profile;
+use crate::client::verdict::Profile;
 
 /// File name of the connectors file in the configuration directory.
 pub const CONNECTORS_FILE: &str = "connectors.toml";

@@ -14,11 +14,9 @@
 //! no verdict (or the scan could not run). Skipped special files change none of them.
 
 pub mod found;
-pub mod pool;
 pub mod quarantine;
 pub mod reader;
 pub mod record;
-pub mod send;
 pub mod walk;
 
 use std::collections::VecDeque;
@@ -36,9 +34,10 @@ use icap::client::{Client, ClientConfig, IcapUri, Preview};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
+use crate::client::pool::{self, Outcome, Pool, Source};
+use crate::client::send;
+use crate::client::verdict::{Decision, Profile};
 use crate::connector::{self, ConfigDirArg, Connector, FailurePolicy, Kind, Server};
-use crate::verdict::{Decision, Profile};
-use pool::{Outcome, Pool, Source};
 use record::Record;
 
 /// Default most files in flight at once (a server's Max-Connections can lower it).
@@ -256,16 +255,6 @@ impl Source for FileSource<'_> {
 enum Opened {
     Small(Vec<u8>, u64),
     Large(std::fs::File, u64),
-}
-
-/// Bytes in memory (the connectivity test's samples).
-#[derive(Debug)]
-pub struct BytesSource<'a>(pub &'a [u8]);
-
-impl Source for BytesSource<'_> {
-    async fn open(&self) -> std::io::Result<(Box<dyn AsyncRead + Unpin + Send>, u64)> {
-        Ok((Box::new(std::io::Cursor::new(self.0.to_vec())), self.0.len() as u64))
-    }
 }
 
 /// What the walker hands over, in batches of [`WALK_BATCH`].

@@ -299,8 +299,8 @@ mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     use super::*;
+    use crate::client::verdict::Decision;
     use crate::scan::walk::{self, Filter, Item};
-    use crate::verdict::Decision;
 
     fn record() -> Record {
         Record {

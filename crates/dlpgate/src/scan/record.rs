@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::verdict::Decision;
+use crate::client::verdict::Decision;
 
 /// Longest line read from a state file.
 pub const MAX_STATE_LINE: usize = 64 * 1024;

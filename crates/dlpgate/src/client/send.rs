@@ -12,7 +12,7 @@ use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Method};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
-use crate::verdict::{self, Profile, Verdict};
+use super::verdict::{self, Profile, Verdict};
 
 /// Host name of the URLs that name scanned files.
 pub const SCAN_HOST: &str = "scan.dlpgate.invalid";
