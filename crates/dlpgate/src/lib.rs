@@ -18,7 +18,7 @@
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`runtime`]: what long-running commands share: shutdown and reload signals, the TLS
 //!   version flag.
-//! - [`bench`]: `dlpgate bench`, the ICAP load generator.
+//! - [`bench`](mod@bench): `dlpgate bench`, the ICAP load generator.
 //! - [`cert`]: `dlpgate cert`: keys, certificates, a small CA, fingerprints.
 //! - [`connector`]: `dlpgate connector add|list|show|remove|test`: named connections to
 //!   external ICAP DLP servers in `connectors.toml`, and the connectivity test.
