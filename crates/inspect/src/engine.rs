@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::Hits;
 use crate::extract::{scan_7z, scan_cfb, scan_zip, Ctx, Member, Node, State, TextNode};
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits, MemoryAccount};
 use crate::meta::MetaText;
 use crate::policy::{Method, Policy};
-use crate::verdict::{decide, Hits, Subject, Verdict};
+use crate::verdict::{decide, Subject, Verdict};
 
 /// What the server knows about one object besides its bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

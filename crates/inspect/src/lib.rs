@@ -98,10 +98,11 @@ pub mod testkit;
 mod text;
 pub mod verdict;
 
+pub use detect::Evidence;
 pub use detect::{Builtin, Confidence};
 pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
 pub use limits::{CouldNotScan, LimitKind, Limits, MemoryAccount};
 pub use meta::MetaText;
 pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
-pub use verdict::{Decision, Evidence, RuleMatch, Verdict};
+pub use verdict::{Decision, RuleMatch, Verdict};

@@ -13,6 +13,7 @@
 
 mod builtin;
 mod custom;
+mod hits;
 mod hotwords;
 mod iban;
 mod numeric;
@@ -25,9 +26,10 @@ use serde::{Deserialize, Serialize};
 
 pub use builtin::Builtin;
 pub(crate) use custom::{CustomRegex, Dictionary};
+pub use hits::Evidence;
+pub(crate) use hits::Hits;
 
 use crate::mask::{mask, normalize};
-use crate::verdict::Hits;
 
 /// Context bytes kept before the region being examined (hotwords, e-mail local parts).
 pub const LOOKBEHIND: usize = 256;

@@ -503,7 +503,7 @@ fn phone(buf: &[u8], base: u64, i: usize, found: &mut Found<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::Hits;
+    use crate::detect::Hits;
 
     /// Every run examined, without [`worth_examining`].
     fn scan_unfiltered(buf: &[u8], found: &mut Found<'_>) {

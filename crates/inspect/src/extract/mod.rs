@@ -29,11 +29,11 @@ mod zip_layout;
 use std::collections::BTreeSet;
 
 use crate::decode::{DecodeError, Decoder, Format, Out};
+use crate::detect::Hits;
 use crate::detect::{DetectStream, DetectorSet, Found};
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, CouldNotScan, LimitKind};
 use crate::text;
-use crate::verdict::Hits;
 
 pub(crate) use archive::scan_zip;
 pub(crate) use office::scan_cfb;

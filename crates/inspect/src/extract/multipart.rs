@@ -312,10 +312,10 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
+    use crate::detect::Hits;
     use crate::extract::State as ScanState;
     use crate::limits::{Budget, Limits};
     use crate::policy::Policy;
-    use crate::verdict::Hits;
 
     /// Feeds `body` in pieces of `chunk` bytes; returns the search work and the matches.
     fn feed(body: &[u8], chunk: usize) -> (u64, u64) {

@@ -9,7 +9,7 @@ use crate::policy::Policy;
 fn lanes(xml: &str, dialect: Dialect) -> [String; 4] {
     let policy = Policy::builtin();
     let mut st = State {
-        hits: crate::verdict::Hits::new(10),
+        hits: crate::detect::Hits::new(10),
         budget: Budget::new(Limits::default(), None),
         types: Default::default(),
         text_bytes: 0,
@@ -141,7 +141,7 @@ fn windows_cut_anywhere_read_the_same() {
     for cut in 1..p.len() {
         let policy = Policy::builtin();
         let mut st = State {
-            hits: crate::verdict::Hits::new(10),
+            hits: crate::detect::Hits::new(10),
             budget: Budget::new(Limits::default(), None),
             types: Default::default(),
             text_bytes: 0,
