@@ -164,7 +164,7 @@ impl RequestDecoder {
             self.pending = Some(Pending { head, encapsulated });
         }
         let Some(pending) = &self.pending else {
-            return Ok(None);
+            return Err(ProtoError::internal("decoder lost the head it had read"));
         };
         let Some((http_request, http_response)) =
             read_http_heads(buf, pending.encapsulated.as_ref(), &self.limits)?
@@ -172,7 +172,7 @@ impl RequestDecoder {
             return Ok(None);
         };
         let Some(Pending { head, encapsulated }) = self.pending.take() else {
-            return Ok(None);
+            return Err(ProtoError::internal("decoder lost the head it had read"));
         };
         let preview = head.preview()?;
         let request = Request { head, encapsulated, http_request, http_response, preview };
@@ -238,7 +238,7 @@ impl ResponseDecoder {
             self.pending = Some(Pending { head, encapsulated });
         }
         let Some(pending) = &self.pending else {
-            return Ok(None);
+            return Err(ProtoError::internal("decoder lost the head it had read"));
         };
         let Some((http_request, http_response)) =
             read_http_heads(buf, pending.encapsulated.as_ref(), &self.limits).map_err(as_response_error)?
@@ -246,7 +246,7 @@ impl ResponseDecoder {
             return Ok(None);
         };
         let Some(Pending { head, encapsulated }) = self.pending.take() else {
-            return Ok(None);
+            return Err(ProtoError::internal("decoder lost the head it had read"));
         };
         let response = Response { head, encapsulated, http_request, http_response };
         self.state = if response.head.status == 100 {

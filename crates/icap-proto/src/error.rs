@@ -24,6 +24,9 @@ enum Kind {
     VersionNotSupported,
     /// A malformed response (client role).
     BadResponse,
+    /// The decoder's own invariant broke: a bug, not the peer's fault. The connection cannot
+    /// go on (its framing is unknown) and the error is worth logging.
+    Internal,
 }
 
 impl ProtoError {
@@ -47,6 +50,10 @@ impl ProtoError {
         Self { kind: Kind::BadResponse, detail: detail.into() }
     }
 
+    pub(crate) fn internal(detail: impl Into<String>) -> Self {
+        Self { kind: Kind::Internal, detail: detail.into() }
+    }
+
     /// The ICAP status code a server sends back for this error.
     ///
     /// Limits are answered with 400 and a reason (ICAP has no 413); the caller puts
@@ -56,6 +63,7 @@ impl ProtoError {
             Kind::BadRequest | Kind::TooLarge | Kind::BadResponse => 400,
             Kind::NotImplemented => 501,
             Kind::VersionNotSupported => 505,
+            Kind::Internal => 500,
         }
     }
 
@@ -67,6 +75,12 @@ impl ProtoError {
     /// True when a configured size limit was exceeded.
     pub fn is_limit(&self) -> bool {
         self.kind == Kind::TooLarge
+    }
+
+    /// True when the decoder's own invariant broke (a bug in this crate, not the peer's
+    /// fault): log it; the connection cannot go on.
+    pub fn is_internal(&self) -> bool {
+        self.kind == Kind::Internal
     }
 
     /// True when the peer's response (client role) was malformed.
@@ -83,6 +97,7 @@ impl fmt::Display for ProtoError {
             Kind::NotImplemented => "ICAP method not implemented",
             Kind::VersionNotSupported => "ICAP version not supported",
             Kind::BadResponse => "malformed ICAP response",
+            Kind::Internal => "internal error of the ICAP decoder",
         };
         write!(f, "{what}: {}", self.detail)
     }
