@@ -368,7 +368,7 @@ pub fn describe(e: &ClientError) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
-        if e.detail().contains("refused") {
+        if e.is_refused() {
             "connection refused"
         } else {
             "cannot connect"

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use icap::client::{Client, ClientConfig, ClientError, IcapUri, Preview};
+use icap::client::{Client, ClientConfig, ClientError, IcapUri, Preview, TlsFailure};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::{AlertDescription, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -262,7 +262,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
 fn connect_advice(e: &ClientError, uri: &IcapUri, config: &ClientConfig) -> (String, String) {
     let server = uri.authority();
     let d = e.detail();
-    if e.is_timeout() || d.contains("timed out") {
+    if e.is_timeout() {
         (
             format!("timed out: no answer from {server} within {:?}", config.connect_timeout),
             format!(
@@ -270,7 +270,7 @@ fn connect_advice(e: &ClientError, uri: &IcapUri, config: &ClientConfig) -> (Str
                 uri.port, uri.port
             ),
         )
-    } else if d.contains("refused") {
+    } else if e.is_refused() {
         (
             format!("connection refused by {server}: nothing listens on port {}", uri.port),
             "start the ICAP server (or the stunnel / dlpgate tunnel in front of it) and check the port"
@@ -304,28 +304,13 @@ fn options_advice(e: &ClientError, uri: &IcapUri, config: &ClientConfig) -> (Str
             "check the server's log and configuration".to_string(),
         );
     }
-    if let Some(alert) = client_cert_alert_text(e.detail()) {
-        return (client_cert_refused(&alert), client_cert_todo());
+    if e.tls_failure() == Some(TlsFailure::ClientCertificateRefused) {
+        return (client_cert_refused(e.detail()), client_cert_todo());
     }
     (
         format!("OPTIONS failed: {}", e.detail()),
         "check that the port speaks ICAP (a TLS port needs icaps://, a plain one icap://)".to_string(),
     )
-}
-
-fn client_cert_alert_text(detail: &str) -> Option<String> {
-    let lower = detail.to_ascii_lowercase();
-    [
-        "certificaterequired",
-        "badcertificate",
-        "unknownca",
-        "certificateunknown",
-        "accessdenied",
-        "handshakefailure",
-    ]
-    .iter()
-    .find(|a| lower.replace(['_', ' '], "").contains(*a))
-    .map(|_| detail.to_string())
 }
 
 fn client_cert_refused(detail: &str) -> String {
@@ -383,10 +368,7 @@ async fn tls_step(
             // Show what the server presents, from a second handshake that only records it.
             let cert = peek_certificate(uri, &sni, config).await;
             let d = e.detail().to_string();
-            let lower = d.to_ascii_lowercase();
-            if lower.contains("invalid peer certificate")
-                || lower.contains("certificate") && !lower.contains("alert")
-            {
+            if e.tls_failure() == Some(TlsFailure::ServerCertificateRejected) {
                 fail(
                     "2. TLS",
                     &format!("server certificate not trusted: {d}"),
@@ -396,10 +378,10 @@ async fn tls_step(
                     ),
                 );
                 print_certificate(cert.as_ref(), false);
-            } else if let Some(alert) = client_cert_alert_text(&d) {
-                fail("2. TLS", &client_cert_refused(&alert), &client_cert_todo());
+            } else if e.tls_failure() == Some(TlsFailure::ClientCertificateRefused) {
+                fail("2. TLS", &client_cert_refused(&d), &client_cert_todo());
                 print_certificate(cert.as_ref(), true);
-            } else if e.is_timeout() || lower.contains("timed out") {
+            } else if e.is_timeout() {
                 fail(
                     "2. TLS",
                     &format!("TLS handshake timed out: {d}"),

@@ -68,10 +68,9 @@ pub async fn handshake(
     let connector = tokio_rustls::TlsConnector::from(tls);
     match tokio::time::timeout(config.connect_timeout, connector.connect(name, stream)).await {
         Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(ClientError::connect_failed(
-            server,
-            std::io::Error::new(e.kind(), format!("TLS handshake failed: {e}{}", advice(&e))),
-        )),
+        Ok(Err(e)) => {
+            Err(ClientError::handshake_failed(server, &e, format!("TLS handshake failed: {e}{}", advice(&e))))
+        }
         Err(_) => Err(ClientError::connect_failed(
             server,
             std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"),

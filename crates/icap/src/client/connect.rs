@@ -56,7 +56,7 @@ async fn connect_tcp(uri: &IcapUri, config: &ClientConfig) -> Result<Box<dyn Io>
     let connector = tokio_rustls::TlsConnector::from(tls.clone());
     match tokio::time::timeout(config.connect_timeout, connector.connect(name, stream)).await {
         Ok(Ok(s)) => Ok(Box::new(s)),
-        Ok(Err(e)) => Err(ClientError::tls(&server, format!("TLS handshake failed: {e}"))),
+        Ok(Err(e)) => Err(ClientError::handshake_failed(&server, &e, format!("TLS handshake failed: {e}"))),
         Err(_) => Err(ClientError::timeout(&server, "TLS handshake timed out")),
     }
 }

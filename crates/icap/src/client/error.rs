@@ -6,14 +6,53 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Connect,
+    /// Connecting was refused: nothing listens on the port.
+    Refused,
     Timeout,
-    Tls,
+    Tls(TlsFailure),
     Protocol,
     Status,
     Io,
     Body,
     Sink,
     TooLarge,
+}
+
+/// Why a TLS handshake (or the connection right after it) failed, as far as rustls says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The server's certificate was not accepted: unknown issuer, wrong name, expired, not
+    /// pinned.
+    ServerCertificateRejected,
+    /// The server refused the client certificate (or its absence) with an alert such as
+    /// `certificate_required`, `bad_certificate` or `unknown_ca`.
+    ClientCertificateRefused,
+    /// Anything else: no common version or cipher suite, a non-TLS port, local settings.
+    Other,
+}
+
+impl TlsFailure {
+    /// What rustls's error inside `e` says, if it is one.
+    fn of(e: &std::io::Error) -> Option<Self> {
+        use rustls::AlertDescription as A;
+        let inner = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+        Some(match inner {
+            rustls::Error::InvalidCertificate(_) => Self::ServerCertificateRejected,
+            rustls::Error::AlertReceived(
+                A::CertificateRequired
+                | A::BadCertificate
+                | A::UnknownCA
+                | A::CertificateUnknown
+                | A::AccessDenied
+                | A::UnsupportedCertificate
+                | A::CertificateRevoked
+                | A::CertificateExpired
+                | A::HandshakeFailure,
+            ) => Self::ClientCertificateRefused,
+            _ => Self::Other,
+        })
+    }
 }
 
 /// A failed exchange with one server.
@@ -40,12 +79,36 @@ impl ClientError {
     }
 
     /// For a [`Connector`](super::Connector): connecting failed with `e` (a timed-out connect
-    /// counts as a timeout).
+    /// counts as a timeout, a refused one as refused).
     pub fn connect_failed(server: &str, e: std::io::Error) -> Self {
+        let kind = match e.kind() {
+            std::io::ErrorKind::TimedOut => Kind::Timeout,
+            std::io::ErrorKind::ConnectionRefused => Kind::Refused,
+            _ => Kind::Connect,
+        };
+        Self::of(kind, server, format!("cannot connect: {e}"))
+    }
+
+    /// For a [`Connector`](super::Connector): the TLS handshake failed with `e`; `detail`
+    /// says so for people. The kind comes from the rustls error inside `e`.
+    pub fn handshake_failed(server: &str, e: &std::io::Error, detail: impl Into<String>) -> Self {
         if e.kind() == std::io::ErrorKind::TimedOut {
-            return Self::of(Kind::Timeout, server, format!("cannot connect: {e}"));
+            return Self::of(Kind::Timeout, server, detail);
         }
-        Self::of(Kind::Connect, server, format!("cannot connect: {e}"))
+        Self::of(Kind::Tls(TlsFailure::of(e).unwrap_or(TlsFailure::Other)), server, detail)
+    }
+
+    /// The connection failed while reading or writing with `e`: a TLS alert (a TLS 1.3
+    /// server refuses a client certificate only after the handshake) is a TLS failure,
+    /// anything else a broken connection.
+    pub(crate) fn connection_failed(server: &str, e: &std::io::Error) -> Self {
+        let detail = format!("connection failed: {e}");
+        match TlsFailure::of(e) {
+            Some(failure @ TlsFailure::ClientCertificateRefused) => {
+                Self::of(Kind::Tls(failure), server, detail)
+            }
+            _ => Self::of(Kind::Io, server, detail),
+        }
     }
 
     pub(crate) fn timeout(server: &str, detail: impl Into<String>) -> Self {
@@ -53,7 +116,7 @@ impl ClientError {
     }
 
     pub(crate) fn tls(server: &str, detail: impl Into<String>) -> Self {
-        Self::of(Kind::Tls, server, detail)
+        Self::of(Kind::Tls(TlsFailure::Other), server, detail)
     }
 
     pub(crate) fn protocol(server: &str, detail: impl Into<String>) -> Self {
@@ -111,7 +174,12 @@ impl ClientError {
 
     /// The server could not be reached (refused, unreachable, no such host).
     pub fn is_connect(&self) -> bool {
-        self.kind == Kind::Connect
+        matches!(self.kind, Kind::Connect | Kind::Refused)
+    }
+
+    /// Connecting was refused: nothing listens on the port.
+    pub fn is_refused(&self) -> bool {
+        self.kind == Kind::Refused
     }
 
     /// A connect, handshake or read timed out.
@@ -121,7 +189,15 @@ impl ClientError {
 
     /// The TLS handshake failed (untrusted server certificate, refused client certificate).
     pub fn is_tls(&self) -> bool {
-        self.kind == Kind::Tls
+        self.tls_failure().is_some()
+    }
+
+    /// Why TLS failed, when it did.
+    pub fn tls_failure(&self) -> Option<TlsFailure> {
+        match self.kind {
+            Kind::Tls(failure) => Some(failure),
+            _ => None,
+        }
     }
 
     /// The server broke the protocol.

@@ -101,7 +101,7 @@ pub(super) async fn timed<T>(
 ) -> Result<T, ClientError> {
     match tokio::time::timeout(limit, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(ClientError::io(server, format!("connection failed: {e}"))),
+        Ok(Err(e)) => Err(ClientError::connection_failed(server, &e)),
         Err(_) => Err(ClientError::timeout(server, format!("no progress within {limit:?}"))),
     }
 }
@@ -148,7 +148,7 @@ pub(super) async fn next_event<R: AsyncRead + Unpin + ?Sized>(
         // `read_buf` is cancel-safe: a timed-out wait loses no bytes.
         let n = match tokio::time::timeout(limit, io.read_buf(buf)).await {
             Ok(Ok(n)) => n,
-            Ok(Err(e)) => return Err(ClientError::io(server, format!("connection failed: {e}"))),
+            Ok(Err(e)) => return Err(ClientError::connection_failed(server, &e)),
             Err(_) if progress.is_some_and(|p| p.idle_for() < limit) => continue,
             Err(_) => return Err(ClientError::timeout(server, format!("no answer within {limit:?}"))),
         };

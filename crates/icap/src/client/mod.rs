@@ -19,7 +19,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use connect::{Connecting, Connector, TcpConnector};
-pub use error::ClientError;
+pub use error::{ClientError, TlsFailure};
 pub use pipeline::Batched;
 pub use uri::{IcapUri, ICAPS_PORT, ICAP_PORT};
 
