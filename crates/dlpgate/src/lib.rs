@@ -11,7 +11,6 @@
 //!   and the recorder that makes each incident durable before its answer leaves.
 //! - [`fsat`]: file operations relative to directory descriptors that never follow a link
 //!   nor replace a file (quarantine, key files, the data directory).
-//! - [`echo`]: the `echo` service, which changes nothing (for interop tests and benchmarks).
 //! - [`tunnel`]: `dlpgate tunnel`, a stunnel-compatible TLS tunnel (stunnel.conf parser,
 //!   verification mapping, byte-exact forwarding with failover and PROXY headers).
 //! - [`policy_cmd`]: `dlpgate policy check|test|default`.
@@ -35,7 +34,6 @@ pub mod client;
 pub mod config_file;
 pub mod connector;
 pub mod dlp;
-pub mod echo;
 pub mod fsat;
 pub mod incidents;
 pub mod metrics;

@@ -5,6 +5,7 @@
 pub mod block;
 pub mod body;
 pub mod context;
+pub mod options;
 pub mod pool;
 pub mod stats;
 pub mod trust;
@@ -17,7 +18,6 @@ use icap::server::{BodyEvent, Exchange, Outcome, Service};
 use icap_proto::{Headers, Method, ServiceOptions};
 use inspect::{CouldNotScan, Decision, Engine, LimitKind, Limits, Policy, PreviewDecision, Verdict};
 
-use crate::echo::echo_options;
 use crate::store::durable::IncidentRecorder;
 use crate::store::{EvidenceRecord, Incident};
 use body::{BodyScan, EngineMemory, Room};
@@ -101,8 +101,11 @@ impl DlpService {
         metrics: Arc<ServeMetrics>,
     ) -> anyhow::Result<Self> {
         let state = build_state(&settings)?;
-        let echo =
-            Arc::new(echo_options("echo", vec![Method::Reqmod, Method::Respmod], settings.max_connections));
+        let echo = Arc::new(options::base_options(
+            "echo",
+            vec![Method::Reqmod, Method::Respmod],
+            settings.max_connections,
+        ));
         let pool = ScanPool::new(settings.scan_threads, settings.room.wait);
         Ok(Self { settings, state: RwLock::new(Arc::new(state)), echo, recorder, metrics, pool })
     }
@@ -366,7 +369,7 @@ fn build_state(settings: &DlpSettings) -> anyhow::Result<PolicyState> {
     let memory = Arc::new(EngineMemory(settings.room.memory.clone()));
     let engine = Engine::new(Arc::new(policy), settings.limits.clone()).with_memory(memory);
     let options = |name: &str, method: Method| {
-        let mut o = echo_options(name, vec![method], settings.max_connections);
+        let mut o = options::base_options(name, vec![method], settings.max_connections);
         let version = engine.policy().version();
         // ISTag is at most 32 characters (RFC 3507 section 4.7): a policy hash prefix.
         o.istag = format!("\"dlpgate-{}\"", &version[..version.len().min(20)]);
