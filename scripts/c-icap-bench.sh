@@ -3,9 +3,24 @@
 # log, so neither side pays for reconnects or logging).
 #
 #   c_icap_bench_conf RUN_DIR PORT [EXTRA_LINE...] > RUN_DIR/c-icap.conf
+
+# The folder holding c-icap's srv_echo.so: Debian's multiarch one, or a plain one.
+c_icap_modules() {
+  local so
+  for so in /usr/lib/*/c_icap/srv_echo.so /usr/lib/c_icap/srv_echo.so /usr/lib64/c_icap/srv_echo.so \
+    /usr/local/lib/c_icap/srv_echo.so; do
+    if [ -e "$so" ]; then
+      dirname "$so"
+      return
+    fi
+  done
+  echo "c-icap's srv_echo.so is not installed (apt-get install c-icap)" >&2
+  return 1
+}
 c_icap_bench_conf() {
-  local run=$1 port=$2
+  local run=$1 port=$2 modules
   shift 2
+  modules=$(c_icap_modules)
   cat <<CONF
 PidFile $run/c-icap.pid
 CommandsSocket $run/c-icap.ctl
@@ -23,8 +38,8 @@ TmpDir $run
 MaxMemObject 131072
 DebugLevel 0
 Pipelining on
-ModulesDir /usr/lib/x86_64-linux-gnu/c_icap
-ServicesDir /usr/lib/x86_64-linux-gnu/c_icap
+ModulesDir $modules
+ServicesDir $modules
 ServerLog $run/c-icap.log
 AccessLog /dev/null
 Service echo srv_echo.so

@@ -6,10 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the interop tests run against, keyed by a file each one installs.
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 declare -A peers=(
   [/usr/bin/c-icap]=c-icap
   [/usr/bin/c-icap-client]=c-icap
-  [/usr/lib/x86_64-linux-gnu/c_icap/srv_content_filtering.so]=libc-icap-mod-contentfiltering
+  [/usr/lib/$multiarch/c_icap/srv_content_filtering.so]=libc-icap-mod-contentfiltering
   [/usr/sbin/squid]=squid
   [/usr/bin/stunnel4]=stunnel4
   [/usr/bin/openssl]=openssl

@@ -198,7 +198,7 @@ fn c_icap_echo_allows_everything() {
 /// card number (it inspects text content types only, as its documentation says).
 fn start_c_icap_filter(dir: &Path) -> (ChildGuard, u16) {
     assert!(
-        Path::new("/usr/lib/x86_64-linux-gnu/c_icap/srv_content_filtering.so").exists(),
+        support::c_icap_modules().join("srv_content_filtering.so").exists(),
         "libc-icap-mod-contentfiltering is not installed"
     );
     support::start_c_icap_with(
@@ -825,7 +825,7 @@ fn a_503_fails_over_to_another_server() {
 #[test]
 fn symantec_profile_reads_a_modified_200_as_a_block() {
     assert!(
-        Path::new("/usr/lib/x86_64-linux-gnu/c_icap/srv_content_filtering.so").exists(),
+        support::c_icap_modules().join("srv_content_filtering.so").exists(),
         "libc-icap-mod-contentfiltering is not installed"
     );
     let dir = tempfile::tempdir().unwrap();

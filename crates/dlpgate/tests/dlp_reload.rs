@@ -83,22 +83,27 @@ fn the_policy_reloads_under_load_without_a_failed_request() {
 
     // Flip the policy while the load runs: by the watcher (atomic rename), by SIGHUP, and
     // once with a broken file that must be refused.
-    // Changes on disk are debounced (half a second), so each flip waits longer than that.
-    let settle = Duration::from_millis(800);
+    // Each flip waits until the server says it took the change (changes on disk are
+    // debounced for half a second), so that the next one is a change of its own.
+    let (mut on_disk, mut hups) = (0, 0);
     let mut flips = 0;
     while flips < FLIPS {
         let action = if flips % 2 == 0 { "monitor" } else { "block" };
         write_atomically(&policy_path, &policy(action));
+        on_disk += 1;
         if flips % 2 == 0 {
             Command::new("kill").args(["-HUP", &server.guard.pid().to_string()]).status().unwrap();
+            hups += 1;
+            server.wait_for_log("SIGHUP: policy", hups);
         }
-        std::thread::sleep(settle);
+        server.wait_for_log("policy changed on disk", on_disk);
         if flips == 4 {
             write_atomically(
                 &policy_path,
                 "[[rule]]\nname = \"broken\"\ndetectors = [\"no_such_detector\"]\n",
             );
-            std::thread::sleep(settle);
+            on_disk += 1;
+            server.wait_for_log("policy changed on disk", on_disk);
         }
         flips += 1;
     }

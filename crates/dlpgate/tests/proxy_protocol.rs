@@ -14,17 +14,6 @@ use support::{exchange_raw, free_port, icap_status, require, wait_for_port, Chil
 
 const OPTIONS: &[u8] = b"OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nConnection: close\r\n\r\n";
 
-fn wait_for_log(server: &Dlpgate, needle: &str) -> String {
-    for _ in 0..100 {
-        let log = server.log();
-        if log.contains(needle) {
-            return log;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("{needle:?} not in the log:\n{}", server.log());
-}
-
 #[test]
 fn headers_name_the_client_and_are_required() {
     let server = Dlpgate::start(&["--proxy-protocol", "--log", "debug"]);
@@ -32,19 +21,19 @@ fn headers_name_the_client_and_are_required() {
     v1.extend_from_slice(OPTIONS);
     let (answer, _) = exchange_raw(server.addr, &v1, Duration::from_secs(5));
     assert_eq!(icap_status(&answer), 200);
-    wait_for_log(&server, "peer=192.0.2.7:51000");
+    server.wait_for_log("peer=192.0.2.7:51000", 1);
 
     let mut v2 = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
     v2.extend_from_slice(&[0x21, 0x11, 0x00, 12, 198, 51, 100, 9, 127, 0, 0, 1, 0xC3, 0x50, 0x05, 0x40]);
     v2.extend_from_slice(OPTIONS);
     let (answer, _) = exchange_raw(server.addr, &v2, Duration::from_secs(5));
     assert_eq!(icap_status(&answer), 200);
-    wait_for_log(&server, "peer=198.51.100.9:50000");
+    server.wait_for_log("peer=198.51.100.9:50000", 1);
 
     // Closed (or reset, as the request was left unread) without an answer.
     let (answer, _) = exchange_raw(server.addr, OPTIONS, Duration::from_secs(5));
     assert!(answer.is_empty(), "no header, no service");
-    wait_for_log(&server, "PROXY protocol header refused");
+    server.wait_for_log("PROXY protocol header refused", 1);
 }
 
 #[test]
@@ -74,5 +63,5 @@ fn haproxy_send_proxy_v2_in_front() {
     let mut answer = Vec::new();
     let _ = std::io::Read::read_to_end(&mut client, &mut answer);
     assert_eq!(icap_status(&answer), 200);
-    wait_for_log(&server, &format!("peer=127.0.0.1:{client_port}"));
+    server.wait_for_log(&format!("peer=127.0.0.1:{client_port}"), 1);
 }

@@ -20,17 +20,6 @@ fn dlpgate_in(dir: &Path, args: &[&str]) {
     assert!(out.status.success(), "dlpgate {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn wait_for_log(server: &Dlpgate, needle: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if server.log().matches(needle).count() >= count {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("log never showed {needle:?} {count} times:\n{}", server.log());
-}
-
 /// The PEM of the certificate the server presents now.
 fn served_cert(port: u16, dir: &Path) -> String {
     let out = Command::new(require("openssl"))
@@ -149,7 +138,7 @@ fn credentials_reload_on_change_and_on_sighup_without_cutting_connections() {
     );
     std::fs::rename(d.join("next.key"), d.join("server.key")).unwrap();
     std::fs::rename(d.join("next.crt"), d.join("server.crt")).unwrap();
-    wait_for_log(&server, "changed on disk: reloaded", 1);
+    server.wait_for_log("changed on disk: reloaded", 1);
     // Writing next.* in the watched directory may already have caused a reload (of the old
     // files): wait, bounded, for the one that serves the new certificate.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -168,17 +157,17 @@ fn credentials_reload_on_change_and_on_sighup_without_cutting_connections() {
     )
     .unwrap();
     std::fs::rename(d.join("broken.crt"), d.join("server.crt")).unwrap();
-    wait_for_log(&server, "new files are refused", 1);
+    server.wait_for_log("new files are refused", 1);
     assert_eq!(served_cert(tls_port, d), after, "the previous credentials stay in force");
 
     // 3. SIGHUP reloads too (and refuses the broken file the same way).
     let _ = Command::new("kill").args(["-HUP", &server.guard.pid().to_string()]).status();
-    wait_for_log(&server, "SIGHUP: TLS credentials reload refused", 1);
+    server.wait_for_log("SIGHUP: TLS credentials reload refused", 1);
     std::fs::write(d.join("fixed.crt"), after.as_bytes()).unwrap();
     std::fs::rename(d.join("fixed.crt"), d.join("server.crt")).unwrap();
-    wait_for_log(&server, "changed on disk: reloaded", 2);
+    server.wait_for_log("changed on disk: reloaded", 2);
     let _ = Command::new("kill").args(["-HUP", &server.guard.pid().to_string()]).status();
-    wait_for_log(&server, "SIGHUP: TLS credentials reloaded", 1);
+    server.wait_for_log("SIGHUP: TLS credentials reloaded", 1);
 
     stop.store(true, Ordering::Relaxed);
     load.join().unwrap();

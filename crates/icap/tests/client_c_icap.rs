@@ -6,118 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use icap::client::{Client, ClientConfig, ClientRequest, IcapUri, Preview};
 use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Method};
-
-/// srv_echo's module, from Debian's `c-icap` package.
-const SRV_ECHO_DIR: &str = "/usr/lib/x86_64-linux-gnu/c_icap";
-
-/// A c-icap server in its own process group; the group is ended when this is dropped.
-struct CIcap {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl CIcap {
-    fn start() -> Self {
-        let program = ["/usr/bin/c-icap", "/usr/sbin/c-icap", "/usr/local/bin/c-icap"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-            .unwrap_or_else(|| {
-                panic!("c-icap is not installed (apt-get install c-icap): the interop test needs the real server")
-            });
-        assert!(
-            Path::new(SRV_ECHO_DIR).join("srv_echo.so").exists(),
-            "srv_echo.so is missing from {SRV_ECHO_DIR} (apt-get install c-icap)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        // c-icap started as root runs its workers as another user: they must reach the dir.
-        let _ = Command::new("chmod").arg("0777").arg(dir.path()).status();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let run = dir.path().display();
-        let conf = format!(
-            "PidFile {run}/c-icap.pid
-CommandsSocket {run}/c-icap.ctl
-Port 127.0.0.1:{port}
-Timeout 300
-MaxKeepAliveRequests 0
-KeepAliveTimeout 600
-StartServers 1
-MaxServers 4
-MinSpareThreads 5
-MaxSpareThreads 10
-ThreadsPerChild 5
-MaxRequestsPerChild 0
-TmpDir {run}
-MaxMemObject 131072
-DebugLevel 1
-Pipelining on
-ModulesDir {SRV_ECHO_DIR}
-ServicesDir {SRV_ECHO_DIR}
-ServerLog {run}/server.log
-AccessLog {run}/access.log
-Service echo srv_echo.so
-"
-        );
-        let conf_path = dir.path().join("c-icap.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(program)
-            .arg("-N")
-            .arg("-f")
-            .arg(&conf_path)
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting c-icap");
-        let mut server = Self { child, port, dir };
-        server.wait_for_port();
-        server
-    }
-
-    fn wait_for_port(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            // A connection to itself (same address at both ends) means nothing listens yet.
-            let up = std::net::TcpStream::connect(("127.0.0.1", self.port))
-                .is_ok_and(|s| s.local_addr().ok().is_some_and(|l| Some(l) != s.peer_addr().ok()));
-            if up {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-                panic!("c-icap exited at start ({status}); server.log:\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("c-icap does not listen on 127.0.0.1:{} after 20 s", self.port);
-    }
-}
-
-impl Drop for CIcap {
-    fn drop(&mut self) {
-        // The whole group: c-icap forks its workers.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
-    }
-}
 
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -200,9 +90,12 @@ async fn exchange(client: &Client, uri: &IcapUri, req: &ClientRequest, body: Opt
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_against_c_icap_srv_echo() {
-    let server = CIcap::start();
+    let dir = tempfile::tempdir().unwrap();
+    // c-icap started as root runs its workers as another user: they must reach the dir.
+    let _ = std::process::Command::new("chmod").arg("0777").arg(dir.path()).status();
+    let (_c_icap, port) = testpeers::start_c_icap(dir.path());
     let client = Client::new(ClientConfig::default());
-    let uri: IcapUri = format!("icap://127.0.0.1:{}/echo", server.port).parse().unwrap();
+    let uri: IcapUri = format!("icap://127.0.0.1:{}/echo", port).parse().unwrap();
 
     let options = client.options(&uri).await.unwrap();
     assert!(

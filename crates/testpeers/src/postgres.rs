@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::{free_port, wait_for_port, ChildGuard};
+use crate::{free_port, wait_for_port, ChildGuard};
 
 /// Where Debian puts the server programs (`/usr/lib/postgresql/<major>/bin`), newest first.
 pub fn postgres_bin() -> PathBuf {
@@ -51,6 +51,7 @@ pub fn give_to_postgres(path: &Path, mode: &str) {
 
 /// A temporary cluster: `initdb` with trust authentication, the server on a free loopback
 /// port. Its directory is made reachable for the `postgres` user.
+#[derive(Debug)]
 pub struct Postgres {
     pub guard: ChildGuard,
     pub port: u16,
