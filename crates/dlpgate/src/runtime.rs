@@ -1,9 +1,15 @@
-//! What every long-running command shares: the signals that stop and reload it, and the TLS
-//! version flag. Commands depend on this module; it depends on none of them.
+//! What every long-running command shares: the signals that stop and reload it, the open-files
+//! limit, and the TLS version flag. Commands depend on this module; it depends on none of them.
 
 use std::sync::Arc;
 
-use icap::tls::Reload;
+use icap::watch::Reload;
+
+/// Raises the soft open-files limit to the hard limit, so that many connections fit; gives
+/// the limit now in force (0 when it cannot be read).
+pub fn raise_nofile_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
 
 /// Parses `1.2` or `1.3` (also `TLSv1.2`, as stunnel writes it).
 pub fn parse_tls_version(s: &str) -> Result<icap::tls::TlsVersion, String> {

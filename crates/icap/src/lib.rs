@@ -11,9 +11,12 @@
 //! - [`client`]: connection pool per server, OPTIONS cache, preview and 204 handling.
 //! - [`tls`]: rustls settings for `icaps://`: credentials, client verification by chain or
 //!   pinned key, permission and expiry checks, reload.
+//! - [`watch`]: reload anything that lives in files (TLS credentials, a policy) when they
+//!   change on disk.
 
 pub mod client;
 pub mod server;
 pub mod tls;
+pub mod watch;
 
 pub use icap_proto as proto;

@@ -7,9 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use icap::server::{
-    bind, raise_nofile_limit, Exchange, Listener, Outcome, Server, ServerConfig, Service, Transport,
-};
+use icap::server::{bind, Exchange, Listener, Outcome, Server, ServerConfig, Service, Transport};
 use icap_proto::{Method, ServiceOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -28,7 +26,7 @@ impl Service for Allow {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_that_never_open_cannot_keep_a_real_client_out() {
-    raise_nofile_limit();
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let options = Arc::new(ServiceOptions::new(vec![Method::Reqmod], "\"t1\"".to_string()));
     let config = ServerConfig { max_connections: 50, max_handshakes: 100, ..ServerConfig::default() };
     let server = Arc::new(Server::new(Allow(options), config));

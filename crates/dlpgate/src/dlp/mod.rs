@@ -425,7 +425,7 @@ impl Service for DlpService {
     }
 }
 
-impl icap::tls::Reload for DlpService {
+impl icap::watch::Reload for DlpService {
     fn watched_files(&self) -> Vec<PathBuf> {
         self.settings.policy_path.iter().cloned().collect()
     }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use icap::server::{bind, raise_nofile_limit, Listener, Server, ServerConfig, Transport};
+use icap::server::{bind, Listener, Server, ServerConfig, Transport};
 use icap::tls::{ReloadableTls, TlsServerSettings};
 
 use crate::dlp::stats::ServeMetrics;
 use crate::dlp::{DlpService, DlpSettings};
-use crate::runtime::{reload_on_sighup, shutdown_signal};
+use crate::runtime::{raise_nofile_limit, reload_on_sighup, shutdown_signal};
 use crate::store::durable::IncidentRecorder;
 use crate::store::journal::Journal;
 use crate::store::PostgresSettings;
@@ -130,14 +130,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut _watcher = None;
     let mut _policy_watcher = None;
     if args.policy.is_some() {
-        match icap::tls::watch_files(service.clone()) {
+        match icap::watch::watch_files(service.clone()) {
             Ok(w) => _policy_watcher = Some(w),
             Err(e) => tracing::warn!(error = %e, "cannot watch the policy file; reload with SIGHUP"),
         }
         tokio::spawn(reload_on_sighup(service.clone()));
     }
     if let Some((tls, _)) = tls {
-        match icap::tls::watch_files(tls.clone()) {
+        match icap::watch::watch_files(tls.clone()) {
             Ok(watcher) => _watcher = Some(watcher),
             Err(e) => tracing::warn!(error = %e, "cannot watch the TLS files; reload with SIGHUP"),
         }

@@ -103,7 +103,7 @@ pub fn run(args: TunnelArgs, config: TunnelConfig) -> anyhow::Result<()> {
 }
 
 async fn serve(args: TunnelArgs, config: TunnelConfig) -> anyhow::Result<()> {
-    icap::server::raise_nofile_limit();
+    crate::runtime::raise_nofile_limit();
     if matches!(config.globals.foreground.as_deref(), Some("no")) {
         tracing::info!(
             "foreground = no: dlpgate tunnel stays in the foreground (as a systemd service expects)"
@@ -120,7 +120,7 @@ async fn serve(args: TunnelArgs, config: TunnelConfig) -> anyhow::Result<()> {
                     ReloadableTls::new(settings).with_context(|| format!("[{}] TLS", conf.name))?;
                 notes.extend(warnings);
                 let tls = Arc::new(tls);
-                match icap::tls::watch_files(tls.clone()) {
+                match icap::watch::watch_files(tls.clone()) {
                     Ok(w) => watchers.push(w),
                     Err(e) => {
                         tracing::warn!(error = %e, "[{}] cannot watch the TLS files; reload with SIGHUP", conf.name)

@@ -529,11 +529,6 @@ fn is_resource_shortage(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23) | Some(24) | Some(105) | Some(12))
 }
 
-/// Raises the soft open-files limit to the hard limit, so that many connections fit.
-pub fn raise_nofile_limit() -> u64 {
-    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
-}
-
 /// Binds a listener with a deep accept backlog, for bursts of connections.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket =

@@ -8,7 +8,6 @@ mod files;
 mod pin;
 mod server;
 mod verify;
-mod watch;
 
 use std::path::PathBuf;
 
@@ -20,7 +19,6 @@ pub use files::{
 pub use pin::Pin;
 pub use server::{ReloadableTls, TlsServerSettings, TlsVersion};
 pub use verify::{BundleVerifier, ClientVerifyMode};
-pub use watch::{watch_files, Reload, RELOAD_DEBOUNCE};
 
 /// Why TLS settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -57,4 +55,19 @@ pub enum TlsError {
     /// The settings do not make a working configuration.
     #[error("{0}")]
     Config(String),
+}
+
+impl crate::watch::Reload for ReloadableTls {
+    fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        let s = self.settings();
+        [Some(s.cert.clone()), s.key.clone(), s.client_ca.clone()].into_iter().flatten().collect()
+    }
+
+    fn reload(&self) -> Result<Vec<String>, String> {
+        ReloadableTls::reload(self).map_err(|e| e.to_string())
+    }
+
+    fn what(&self) -> &'static str {
+        "TLS credentials"
+    }
 }

@@ -1,4 +1,4 @@
-//! Reload TLS credentials when their files change.
+//! Reload anything that lives in files (TLS credentials, a policy) when its files change.
 //!
 //! The directories are watched, not the files: editors and tools such as certbot replace a
 //! file by renaming a new one over it, which a watch on the old file would miss.
@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
-
-use super::ReloadableTls;
 
 /// How long to wait after a change before reloading, so that a certificate and its key written
 /// one after the other are read together.
@@ -24,21 +22,6 @@ pub trait Reload: Send + Sync + 'static {
     fn reload(&self) -> Result<Vec<String>, String>;
     /// A name for the log.
     fn what(&self) -> &'static str;
-}
-
-impl Reload for ReloadableTls {
-    fn watched_files(&self) -> Vec<PathBuf> {
-        let s = self.settings();
-        [Some(s.cert.clone()), s.key.clone(), s.client_ca.clone()].into_iter().flatten().collect()
-    }
-
-    fn reload(&self) -> Result<Vec<String>, String> {
-        ReloadableTls::reload(self).map_err(|e| e.to_string())
-    }
-
-    fn what(&self) -> &'static str {
-        "TLS credentials"
-    }
 }
 
 /// Reloads `target` whenever one of its files changes, until the returned watcher is dropped.
