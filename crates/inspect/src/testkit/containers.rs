@@ -7,7 +7,7 @@ use std::io::Write;
 pub fn bzip2(data: &[u8]) -> Vec<u8> {
     let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
     let _ = e.write_all(data);
-    e.finish().unwrap_or_default()
+    e.finish().expect("building a test fixture")
 }
 
 /// xz of `data` (preset 1: a 1 MiB dictionary).
@@ -30,9 +30,7 @@ pub fn zstd(data: &[u8]) -> Vec<u8> {
 pub fn seven_z(members: &[(&str, &[u8])], password: Option<&str>, encrypt_header: bool) -> Vec<u8> {
     use sevenz_rust2::encoder_options::AesEncoderOptions;
     use sevenz_rust2::{ArchiveEntry, ArchiveWriter, EncoderConfiguration, EncoderMethod};
-    let Ok(mut w) = ArchiveWriter::new(std::io::Cursor::new(Vec::new())) else {
-        return Vec::new();
-    };
+    let mut w = ArchiveWriter::new(std::io::Cursor::new(Vec::new())).expect("7z fixture: writer");
     let mut methods = Vec::new();
     if let Some(p) = password {
         methods.push(AesEncoderOptions::new(p.into()).into());
@@ -41,11 +39,9 @@ pub fn seven_z(members: &[(&str, &[u8])], password: Option<&str>, encrypt_header
     w.set_content_methods(methods);
     w.set_encrypt_header(encrypt_header && password.is_some());
     for (name, data) in members {
-        if w.push_archive_entry(ArchiveEntry::new_file(name), Some(*data)).is_err() {
-            return Vec::new();
-        }
+        w.push_archive_entry(ArchiveEntry::new_file(name), Some(*data)).expect("7z fixture: member");
     }
-    w.finish().map(|c| c.into_inner()).unwrap_or_default()
+    w.finish().map(|c| c.into_inner()).expect("building a test fixture")
 }
 
 /// One tar entry of any type.
@@ -197,7 +193,7 @@ pub fn png_ztxt(keyword: &str, text: &[u8]) -> Vec<u8> {
     d.extend_from_slice(&[0, 0]);
     let mut e = flate2::write::ZlibEncoder::new(d, flate2::Compression::default());
     let _ = e.write_all(text);
-    e.finish().unwrap_or_default()
+    e.finish().expect("building a test fixture")
 }
 
 /// A JPEG: SOI, the `segments` given (marker, payload), a scan header, `scan` as the

@@ -33,7 +33,7 @@ fn build(streams: &[(&str, &[u8])], removed: &[&str]) -> Vec<u8> {
         comp.flush()?;
         Ok(comp.into_inner().into_inner())
     })();
-    result.unwrap_or_default()
+    result.expect("building a test fixture")
 }
 
 /// LZFu "compressed" RTF holding `rtf` as literals only (valid for any decoder).

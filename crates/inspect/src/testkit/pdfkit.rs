@@ -92,7 +92,7 @@ pub fn stream_object(dict: &str, data: &[u8]) -> Vec<u8> {
 pub fn flate(data: &[u8]) -> Vec<u8> {
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     let _ = z.write_all(data);
-    z.finish().unwrap_or_default()
+    z.finish().expect("building a test fixture")
 }
 
 /// FlateDecode with `/Predictor 12 /Columns columns`: every row filtered with PNG "Up".
