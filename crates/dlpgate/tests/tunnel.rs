@@ -192,7 +192,6 @@ fn client_mode_to_a_stunnel_server() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    std::thread::sleep(Duration::from_millis(300));
     assert!(
         text.contains("ICAP/1.0 200 OK") && text.contains("dlpgate"),
         "{text}\n{}\n{}",
@@ -214,8 +213,12 @@ fn client_mode_to_a_stunnel_server() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(!text.contains("ICAP/1.0 200"), "{text}");
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(std::fs::read_to_string(&log2).unwrap().contains("certificate_name_mismatch"));
+    support::wait_for_log(
+        || std::fs::read_to_string(&log2).unwrap(),
+        "certificate_name_mismatch",
+        1,
+        Duration::from_secs(10),
+    );
 }
 
 #[test]
@@ -282,11 +285,16 @@ fn failover_proxy_header_and_metrics() {
     let _ = child.wait();
     // One failed handshake, for the metrics.
     let _ = TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| s.write_all(b"not tls at all\r\n\r\n"));
-    std::thread::sleep(Duration::from_millis(300));
-    let mut s = TcpStream::connect(("127.0.0.1", metrics)).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
+    let scrape = || {
+        let mut s = TcpStream::connect(("127.0.0.1", metrics)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+    // The failed handshake is counted once the tunnel has given up on it.
+    let text =
+        support::wait_for_log(scrape, "dlpgate_tunnel_handshake_failures_total{", 1, Duration::from_secs(10));
     assert!(
         text.contains(&format!(
             "dlpgate_tunnel_backend_connect_failures_total{{service=\"svc\",backend=\"127.0.0.1:{dead}\"}} 1"
