@@ -179,9 +179,10 @@ fn header_reason(headers: &Headers) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The incident id dlpgate (and some DLP servers) return.
+/// The incident id dlpgate (and some DLP servers) return, in `X-Incident-ID`. Read by name
+/// as the other vendors' headers are: the client side knows servers by what they send.
 fn incident_id(headers: &Headers) -> Option<String> {
-    headers.get(crate::dlp::block::INCIDENT_HEADER).map(|v| clean(v, MAX_RULE_LEN)).filter(|v| !v.is_empty())
+    headers.get("x-incident-id").map(|v| clean(v, MAX_RULE_LEN)).filter(|v| !v.is_empty())
 }
 
 /// Printable text only, cut to `max` characters.
