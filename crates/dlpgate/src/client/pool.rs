@@ -245,16 +245,15 @@ impl Pool {
                             server.judged.fetch_add(1, Ordering::Relaxed);
                             *slot = Some(Outcome::Judged { judged, server: server.name.clone() });
                         }
-                        // Another server may judge these (see `judge`).
-                        Err(e) if e.icap_status() == Some(503) => answered = true,
-                        Err(e) if !e.was_answered() => last_error = Some(describe(&e)),
-                        Err(e) => {
-                            answered = true;
-                            *slot = Some(Outcome::Failed {
-                                reason: format!("{} answered with an error: {}", server.uri, describe(&e)),
-                                server: Some(server.uri.to_string()),
-                            });
-                        }
+                        Err(e) => match Failure::of(&e) {
+                            // Another server may judge these (see `judge`).
+                            Failure::Declined => answered = true,
+                            Failure::Unanswered => last_error = Some(describe(&e)),
+                            Failure::Unreadable | Failure::Answered => {
+                                answered = true;
+                                *slot = Some(failed(server, &e));
+                            }
+                        },
                     }
                 }
             }
@@ -319,31 +318,19 @@ impl Pool {
                     }
                     return Outcome::Judged { judged, server: server.name.clone() };
                 }
-                Err(e) if e.is_body() => {
-                    return Outcome::Failed {
-                        reason: format!("cannot read the file: {}", e.detail()),
-                        server: None,
-                    };
-                }
-                Err(e) if e.icap_status() == Some(503) => {
-                    // 503 Service Unavailable: the server declined to judge the file (busy, or
-                    // its engine is down), so another server may judge it without any risk of
-                    // two verdicts. It is not set aside: the next file tries it again.
-                    tracing::debug!(server = %server.uri, error = %describe(&e), "503; trying another server");
-                    tried.push(format!("{}: {}", server.uri, describe(&e)));
-                }
-                Err(e) if !e.was_answered() => {
-                    tracing::debug!(server = %server.uri, error = %describe(&e), "no answer; trying another server");
-                    self.set_down(i, describe(&e));
-                    tried.push(format!("{}: {}", server.uri, describe(&e)));
-                }
-                Err(e) => {
-                    // The server answered (an error status, a broken answer): never sent again.
-                    return Outcome::Failed {
-                        reason: format!("{} answered with an error: {}", server.uri, describe(&e)),
-                        server: Some(server.uri.to_string()),
-                    };
-                }
+                Err(e) => match Failure::of(&e) {
+                    Failure::Unreadable | Failure::Answered => return failed(server, &e),
+                    // Not set aside: the next file tries it again.
+                    Failure::Declined => {
+                        tracing::debug!(server = %server.uri, error = %describe(&e), "503; trying another server");
+                        tried.push(format!("{}: {}", server.uri, describe(&e)));
+                    }
+                    Failure::Unanswered => {
+                        tracing::debug!(server = %server.uri, error = %describe(&e), "no answer; trying another server");
+                        self.set_down(i, describe(&e));
+                        tried.push(format!("{}: {}", server.uri, describe(&e)));
+                    }
+                },
             }
         }
         for (i, server) in self.servers.iter().enumerate() {
@@ -357,6 +344,46 @@ impl Pool {
             }
         }
         Outcome::Failed { reason: format!("no server could judge it: {}", tried.join("; ")), server: None }
+    }
+}
+
+/// What a failed exchange means for the file and for the server, decided in one place for
+/// single files and pipelined batches alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The file could not be read: no server is to blame, none is tried.
+    Unreadable,
+    /// 503 Service Unavailable: the server declined to judge the file (busy, or its engine is
+    /// down), so another server may judge it without any risk of two verdicts.
+    Declined,
+    /// Nothing was answered: the server is set aside for a while, another may judge the file.
+    Unanswered,
+    /// The server answered (an error status, a broken answer): the file is never sent again.
+    Answered,
+}
+
+impl Failure {
+    fn of(e: &ClientError) -> Self {
+        if e.is_body() {
+            Self::Unreadable
+        } else if e.icap_status() == Some(503) {
+            Self::Declined
+        } else if !e.was_answered() {
+            Self::Unanswered
+        } else {
+            Self::Answered
+        }
+    }
+}
+
+/// The outcome of a file that `server` cannot judge (or that cannot be read).
+fn failed(server: &PoolServer, e: &ClientError) -> Outcome {
+    if e.is_body() {
+        return Outcome::Failed { reason: format!("cannot read the file: {}", e.detail()), server: None };
+    }
+    Outcome::Failed {
+        reason: format!("{} answered with an error: {}", server.uri, describe(e)),
+        server: Some(server.uri.to_string()),
     }
 }
 
