@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use icap::client::{
-    Client, ClientConfig, ClientRequest, Connecting, Connector, IcapUri, Preview, TcpConnector,
-};
+use icap::client::{Client, ClientConfig, ClientRequest, Dialer, Dialing, IcapUri, Preview, TcpDialer};
 use icap_proto::{
     encode_chunk, encode_last_chunk, encode_response_head, Headers, HttpRequestHead, Limits, Parts, Request,
     RequestDecoder, RequestEvent, ResponseHead, Section,
@@ -385,10 +383,10 @@ async fn transfer_lists_choose_preview_or_whole() {
 #[derive(Debug, Default)]
 struct Counting(AtomicUsize);
 
-impl Connector for Counting {
-    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Connecting<'a> {
+impl Dialer for Counting {
+    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Dialing<'a> {
         self.0.fetch_add(1, Ordering::SeqCst);
-        TcpConnector.connect(uri, config)
+        TcpDialer.connect(uri, config)
     }
 }
 
@@ -410,7 +408,7 @@ async fn kept_alive_connections_are_reused_unless_the_server_says_close() {
         }
     });
     let counting = Arc::new(Counting::default());
-    let client = Client::with_connector(ClientConfig::default(), counting.clone());
+    let client = Client::with_dialer(ClientConfig::default(), counting.clone());
     for _ in 0..3 {
         let mut body: &[u8] = b"abc";
         let got = client.reqmod(&uri, upload(), Some(&mut body)).await.unwrap();
@@ -454,7 +452,7 @@ async fn a_204_to_a_preview_keeps_the_connection() {
         }
     });
     let counting = Arc::new(Counting::default());
-    let client = Client::with_connector(ClientConfig::default(), counting.clone());
+    let client = Client::with_dialer(ClientConfig::default(), counting.clone());
     for _ in 0..3 {
         let mut body: &[u8] = b"abcdefgh";
         let got = client.reqmod(&uri, upload(), Some(&mut body)).await.unwrap();

@@ -85,7 +85,7 @@ pub trait Source: Sync {
 
 /// The outcome for one file.
 #[derive(Debug)]
-pub enum Outcome {
+pub enum FileOutcome {
     /// A server judged it.
     Judged {
         /// The verdict and hash.
@@ -220,7 +220,7 @@ impl Pool {
     /// answered `503`, then goes through [`Pool::judge`] on its own, with its failover.
     /// Otherwise each file goes to that server on its own connection, failing over as
     /// [`Pool::judge`] does.
-    pub async fn judge_batch(&self, settings: &SendSettings, files: &[(&str, &[u8])]) -> Vec<Outcome> {
+    pub async fn judge_batch(&self, settings: &SendSettings, files: &[(&str, &[u8])]) -> Vec<FileOutcome> {
         let order = self.order_for(files.len());
         let Some(&i) = order.first().filter(|&&i| self.servers[i].pipeline > 1) else {
             let each = files.iter().map(|(name, data)| {
@@ -230,7 +230,7 @@ impl Pool {
             return futures_util::future::join_all(each).await;
         };
         let server = &self.servers[i];
-        let mut outcomes: Vec<Option<Outcome>> = files.iter().map(|_| None).collect();
+        let mut outcomes: Vec<Option<FileOutcome>> = files.iter().map(|_| None).collect();
         if let Ok(_slot) = server.slots.acquire().await {
             let settings = SendSettings { preview: server.preview, ..*settings };
             let mut answered = false;
@@ -243,7 +243,7 @@ impl Pool {
                         Ok(judged) => {
                             answered = true;
                             server.judged.fetch_add(1, Ordering::Relaxed);
-                            *slot = Some(Outcome::Judged { judged, server: server.name.clone() });
+                            *slot = Some(FileOutcome::Judged { judged, server: server.name.clone() });
                         }
                         Err(e) => match Failure::of(&e) {
                             // Another server may judge these (see `judge`).
@@ -269,7 +269,7 @@ impl Pool {
                 Some(o) => o,
                 None => {
                     let o = self.judge(settings, name, &super::BytesSource(data)).await;
-                    if matches!(o, Outcome::Judged { .. }) {
+                    if matches!(o, FileOutcome::Judged { .. }) {
                         self.failovers.fetch_add(1, Ordering::Relaxed);
                     }
                     o
@@ -280,7 +280,7 @@ impl Pool {
     }
 
     /// Judges one file, failing over while nothing was answered.
-    pub async fn judge(&self, settings: &SendSettings, name: &str, source: &impl Source) -> Outcome {
+    pub async fn judge(&self, settings: &SendSettings, name: &str, source: &impl Source) -> FileOutcome {
         self.judge_in(&self.order(), settings, name, source).await
     }
 
@@ -291,7 +291,7 @@ impl Pool {
         settings: &SendSettings,
         name: &str,
         source: &impl Source,
-    ) -> Outcome {
+    ) -> FileOutcome {
         let mut tried: Vec<String> = Vec::new();
         for (attempt, &i) in order.iter().enumerate() {
             let server = &self.servers[i];
@@ -300,7 +300,7 @@ impl Pool {
             let (mut reader, size) = match source.open().await {
                 Ok(r) => r,
                 Err(e) => {
-                    return Outcome::Failed { reason: format!("cannot read the file: {e}"), server: None }
+                    return FileOutcome::Failed { reason: format!("cannot read the file: {e}"), server: None }
                 }
             };
             match send::send(&server.client, &server.uri, &settings, name, size, &mut reader).await {
@@ -316,7 +316,7 @@ impl Pool {
                     if attempt > 0 {
                         self.failovers.fetch_add(1, Ordering::Relaxed);
                     }
-                    return Outcome::Judged { judged, server: server.name.clone() };
+                    return FileOutcome::Judged { judged, server: server.name.clone() };
                 }
                 Err(e) => match Failure::of(&e) {
                     Failure::Unreadable | Failure::Answered => return failed(server, &e),
@@ -343,7 +343,10 @@ impl Pool {
                 ));
             }
         }
-        Outcome::Failed { reason: format!("no server could judge it: {}", tried.join("; ")), server: None }
+        FileOutcome::Failed {
+            reason: format!("no server could judge it: {}", tried.join("; ")),
+            server: None,
+        }
     }
 }
 
@@ -377,11 +380,11 @@ impl Failure {
 }
 
 /// The outcome of a file that `server` cannot judge (or that cannot be read).
-fn failed(server: &PoolServer, e: &ClientError) -> Outcome {
+fn failed(server: &PoolServer, e: &ClientError) -> FileOutcome {
     if e.is_body() {
-        return Outcome::Failed { reason: format!("cannot read the file: {}", e.detail()), server: None };
+        return FileOutcome::Failed { reason: format!("cannot read the file: {}", e.detail()), server: None };
     }
-    Outcome::Failed {
+    FileOutcome::Failed {
         reason: format!("{} answered with an error: {}", server.uri, describe(e)),
         server: Some(server.uri.to_string()),
     }

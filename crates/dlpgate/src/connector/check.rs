@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 
 use super::model::{load_named, Connector};
 use super::transport;
-use crate::client::pool::{Outcome, Pool};
+use crate::client::pool::{FileOutcome, Pool};
 use crate::client::send::SendSettings;
 use crate::client::verdict::Decision;
 use crate::client::BytesSource;
@@ -165,10 +165,8 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
     }
 
     // 3. OPTIONS
-    let client = Client::with_connector(
-        config.clone(),
-        Arc::new(transport::SniConnector { sni: connector.tls.sni_name() }),
-    );
+    let client =
+        Client::with_dialer(config.clone(), Arc::new(transport::SniDialer { sni: connector.tls.sni_name() }));
     let options = match client.options(uri).await {
         Ok(o) => o,
         Err(e) => {
@@ -222,7 +220,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
         ("test card number", "dlpgate-test-card.txt", POSITIVE_SAMPLE, Decision::Block),
     ] {
         match pool.judge(&settings, name, &BytesSource(data)).await {
-            Outcome::Judged { judged, .. } => {
+            FileOutcome::Judged { judged, .. } => {
                 let v = &judged.verdict;
                 let mut text =
                     format!("{label}: {} ({} ms)", v.decision.as_str(), judged.latency.as_millis());
@@ -245,7 +243,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
                     ));
                 }
             }
-            Outcome::Failed { reason, .. } => {
+            FileOutcome::Failed { reason, .. } => {
                 fail(
                     "4. samples",
                     &format!("{label}: no verdict: {reason}"),

@@ -65,7 +65,7 @@ pub enum ConnectorCommand {
 
 /// How to reach `icaps://` servers: for `connector add` and for `scan --server`.
 #[derive(Debug, Clone, Default, Args)]
-pub struct TlsArgs {
+pub struct ClientTlsArgs {
     /// With icaps://: the server's public certificate (pinned, as the seed's cert.pem) or its
     /// CA, PEM.
     #[arg(long)]
@@ -93,7 +93,7 @@ pub struct TlsArgs {
     pub pin_not_after: Option<String>,
 }
 
-impl TlsArgs {
+impl ClientTlsArgs {
     /// The connector's TLS settings; `paths` turns each file name into the one to store.
     pub fn to_tls(
         &self,
@@ -127,7 +127,7 @@ pub struct AddArgs {
     #[arg(long = "server", required = true, value_parser = Server::parse_arg)]
     pub servers: Vec<Server>,
     #[command(flatten)]
-    pub tls: TlsArgs,
+    pub tls: ClientTlsArgs,
     /// Connect and handshake timeout, seconds.
     #[arg(long, default_value_t = model::DEFAULT_CONNECT_TIMEOUT_SECS)]
     pub connect_timeout: u64,

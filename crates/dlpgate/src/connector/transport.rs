@@ -3,20 +3,20 @@
 
 use std::sync::Arc;
 
-use icap::client::{ClientConfig, ClientError, Connecting, Connector, IcapUri};
+use icap::client::{ClientConfig, ClientError, Dialer, Dialing, IcapUri};
 use icap::server::Io;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 /// TCP + TLS with a chosen SNI name.
 #[derive(Debug, Clone, Default)]
-pub struct SniConnector {
+pub struct SniDialer {
     /// Name sent as SNI; `None` sends the address's host.
     pub sni: Option<String>,
 }
 
-impl Connector for SniConnector {
-    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Connecting<'a> {
+impl Dialer for SniDialer {
+    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Dialing<'a> {
         Box::pin(async move {
             let server = uri.authority();
             let stream = tcp(&server, config).await?;

@@ -27,7 +27,7 @@ pub struct ScanArgs {
     #[arg(long, value_enum)]
     pub failure: Option<FailurePolicy>,
     #[command(flatten)]
-    pub tls: crate::connector::TlsArgs,
+    pub tls: crate::connector::ClientTlsArgs,
     /// Only files whose path (relative to the argument) matches one of these globs.
     #[arg(long)]
     pub include: Vec<String>,

@@ -46,7 +46,7 @@ use icap::client::{Client, ClientConfig, IcapUri, Preview};
 use tokio::io::AsyncRead;
 use tokio::sync::mpsc;
 
-use crate::client::pool::{self, Outcome, Pool, Source};
+use crate::client::pool::{self, FileOutcome, Pool, Source};
 use crate::client::send;
 use crate::client::verdict::{Decision, Profile};
 use crate::connector::{self, ConfigDirArg, Connector, FailurePolicy, Kind, Server};
@@ -117,14 +117,14 @@ async fn scan(args: ScanArgs) -> anyhow::Result<u8> {
     let config = connector.client_config()?;
     let uris: Vec<IcapUri> = connector.servers.iter().map(Server::icap_uri).collect::<anyhow::Result<_>>()?;
     let filter = walk::Filter::new(&args.include, &args.exclude, args.max_size)?;
-    let transport = Arc::new(connector::transport::SniConnector { sni: connector.tls.sni_name() });
+    let transport = Arc::new(connector::transport::SniDialer { sni: connector.tls.sni_name() });
     // One client per server; the OPTIONS asked now stays in its cache, and its connection
     // in its pool for the first file.
     let clients: Vec<Client> = uris
         .iter()
         .map(|_| {
             let config = ClientConfig { max_connections_per_server: DEFAULT_MAX_PARALLEL, ..config.clone() };
-            Client::with_connector(config, transport.clone())
+            Client::with_dialer(config, transport.clone())
         })
         .collect();
     let (probes, announced) = probe(&clients, &uris).await;

@@ -39,10 +39,10 @@ pub(super) fn skipped_record(path: &Path, kind: walk::Special) -> Record {
     }
 }
 
-pub(super) fn outcome_record(found: &walk::Found, outcome: Outcome, failure: FailurePolicy) -> Record {
+pub(super) fn outcome_record(found: &walk::Found, outcome: FileOutcome, failure: FailurePolicy) -> Record {
     let path = found.path.display().to_string();
     match outcome {
-        Outcome::Judged { judged, server } => Record {
+        FileOutcome::Judged { judged, server } => Record {
             path,
             size: found.size,
             sha256: judged.sha256,
@@ -57,7 +57,7 @@ pub(super) fn outcome_record(found: &walk::Found, outcome: Outcome, failure: Fai
             resumed: false,
             mtime: Some(found.mtime),
         },
-        Outcome::Failed { reason, server } => {
+        FileOutcome::Failed { reason, server } => {
             let mut r = error_record(&path, found.size, reason, failure);
             r.server = server;
             r

@@ -104,7 +104,8 @@ pub(super) async fn judge_small(
             // Grown past the inline size since the walk: streamed on its own.
             Ok(None) => judged.push(judge_file(pool, settings, found, failure).await),
             Err(e) => {
-                let outcome = Outcome::Failed { reason: format!("cannot read the file: {e}"), server: None };
+                let outcome =
+                    FileOutcome::Failed { reason: format!("cannot read the file: {e}"), server: None };
                 judged.push((outcome_record(&found, outcome, failure), found));
             }
         }

@@ -1,8 +1,8 @@
-//! How the client opens a byte stream to a server: [`Connector`], with [`TcpConnector`] (TCP,
+//! How the client opens a byte stream to a server: [`Dialer`], with [`TcpDialer`] (TCP,
 //! and rustls for `icaps://`) as the default. Another transport (a proxy, a test double that
-//! counts or breaks connections) plugs in with [`Client::with_connector`].
+//! counts or breaks connections) plugs in with [`Client::with_dialer`].
 //!
-//! [`Client::with_connector`]: super::Client::with_connector
+//! [`Client::with_dialer`]: super::Client::with_dialer
 
 use std::fmt;
 use std::future::Future;
@@ -13,21 +13,21 @@ use tokio::net::TcpStream;
 use super::{ClientConfig, ClientError, IcapUri};
 use crate::server::Io;
 
-/// What [`Connector::connect`] returns: a boxed stream, ready for ICAP bytes.
-pub type Connecting<'a> = Pin<Box<dyn Future<Output = Result<Box<dyn Io>, ClientError>> + Send + 'a>>;
+/// What [`Dialer::connect`] returns: a boxed stream, ready for ICAP bytes.
+pub type Dialing<'a> = Pin<Box<dyn Future<Output = Result<Box<dyn Io>, ClientError>> + Send + 'a>>;
 
 /// Opens connections. Implementations apply `config.connect_timeout` themselves.
-pub trait Connector: Send + Sync + fmt::Debug + 'static {
+pub trait Dialer: Send + Sync + fmt::Debug + 'static {
     /// A new connection to `uri`'s server (the service part is not needed here).
-    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Connecting<'a>;
+    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Dialing<'a>;
 }
 
 /// TCP with `TCP_NODELAY`; for `icaps://`, a rustls handshake with [`ClientConfig::tls`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TcpConnector;
+pub struct TcpDialer;
 
-impl Connector for TcpConnector {
-    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Connecting<'a> {
+impl Dialer for TcpDialer {
+    fn connect<'a>(&'a self, uri: &'a IcapUri, config: &'a ClientConfig) -> Dialing<'a> {
         Box::pin(connect_tcp(uri, config))
     }
 }

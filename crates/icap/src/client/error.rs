@@ -6,7 +6,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Connect,
-    /// Connecting was refused: nothing listens on the port.
+    /// Dialing was refused: nothing listens on the port.
     Refused,
     Timeout,
     Tls(TlsFailure),
@@ -78,7 +78,7 @@ impl ClientError {
         }
     }
 
-    /// For a [`Connector`](super::Connector): connecting failed with `e` (a timed-out connect
+    /// For a [`Dialer`](super::Dialer): connecting failed with `e` (a timed-out connect
     /// counts as a timeout, a refused one as refused).
     pub fn connect_failed(server: &str, e: std::io::Error) -> Self {
         let kind = match e.kind() {
@@ -89,7 +89,7 @@ impl ClientError {
         Self::of(kind, server, format!("cannot connect: {e}"))
     }
 
-    /// For a [`Connector`](super::Connector): the TLS handshake failed with `e`; `detail`
+    /// For a [`Dialer`](super::Dialer): the TLS handshake failed with `e`; `detail`
     /// says so for people. The kind comes from the rustls error inside `e`.
     pub fn handshake_failed(server: &str, e: &std::io::Error, detail: impl Into<String>) -> Self {
         if e.kind() == std::io::ErrorKind::TimedOut {
@@ -177,7 +177,7 @@ impl ClientError {
         matches!(self.kind, Kind::Connect | Kind::Refused)
     }
 
-    /// Connecting was refused: nothing listens on the port.
+    /// Dialing was refused: nothing listens on the port.
     pub fn is_refused(&self) -> bool {
         self.kind == Kind::Refused
     }

@@ -18,7 +18,7 @@ use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Limits, Method, Ser
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use connect::{Connecting, Connector, TcpConnector};
+pub use connect::{Dialer, Dialing, TcpDialer};
 pub use error::{ClientError, TlsFailure};
 pub use pipeline::Batched;
 pub use uri::{IcapUri, ICAPS_PORT, ICAP_PORT};
@@ -222,7 +222,7 @@ struct Inner {
     options: Mutex<HashMap<IcapUri, CachedOptions>>,
     /// Per service: held while an OPTIONS for it is under way.
     refreshing: Mutex<HashMap<IcapUri, Arc<tokio::sync::Mutex<()>>>>,
-    connector: Arc<dyn Connector>,
+    dialer: Arc<dyn Dialer>,
     /// Per server: one permit per connection in use.
     permits: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
@@ -235,17 +235,17 @@ fn server_key(uri: &IcapUri) -> String {
 impl Client {
     /// A client with these settings, over TCP (and TLS for `icaps://`).
     pub fn new(config: ClientConfig) -> Self {
-        Self::with_connector(config, Arc::new(TcpConnector))
+        Self::with_dialer(config, Arc::new(TcpDialer))
     }
 
-    /// A client that opens its connections with `connector`.
-    pub fn with_connector(config: ClientConfig, connector: Arc<dyn Connector>) -> Self {
+    /// A client that opens its connections with `dialer`.
+    pub fn with_dialer(config: ClientConfig, dialer: Arc<dyn Dialer>) -> Self {
         let pool = Pool::new(config.max_idle_per_server, config.idle_lifetime);
         Self {
             inner: Arc::new(Inner {
                 config,
                 pool,
-                connector,
+                dialer,
                 options: Mutex::new(HashMap::new()),
                 refreshing: Mutex::new(HashMap::new()),
                 permits: Mutex::new(HashMap::new()),
@@ -534,6 +534,6 @@ impl Client {
     }
 
     async fn connect(&self, uri: &IcapUri) -> Result<Box<dyn Io>, ClientError> {
-        self.inner.connector.connect(uri, &self.inner.config).await
+        self.inner.dialer.connect(uri, &self.inner.config).await
     }
 }
