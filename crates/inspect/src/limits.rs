@@ -347,6 +347,24 @@ impl Budget {
         self.charge_memory(n, member)
     }
 
+    /// Makes room for `extra` more bytes in `buf` (doubling its capacity, as `Vec` would),
+    /// holding what it grows by first: charged per growth, not per byte. `held` sums what was
+    /// held for this buffer, to [`release`](Self::release) when it is dropped. False (and
+    /// stops, leaving `buf` as it was) when the budget has no room.
+    pub fn grow(&mut self, buf: &mut Vec<u8>, extra: usize, held: &mut u64, member: &str) -> bool {
+        if buf.capacity() - buf.len() >= extra {
+            return !self.is_stopped();
+        }
+        let want = buf.len().saturating_add(extra).max(buf.capacity().saturating_mul(2));
+        let more = (want - buf.capacity()) as u64;
+        if !self.hold(more, member) {
+            return false;
+        }
+        *held += more;
+        buf.reserve_exact(want - buf.len());
+        true
+    }
+
     /// Gives back bytes counted by [`hold`](Self::hold) that are no longer kept.
     pub fn release(&mut self, n: u64) {
         self.held = self.held.saturating_sub(n);

@@ -281,7 +281,7 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
         Kind::SevenZ => sevenz::scan_7z(cx, std::io::Cursor::new(data), m),
         Kind::Pdf => pdf::scan_pdf(cx, data, m),
         Kind::Rtf => {
-            let x = rtf::extract(data);
+            let x = rtf::extract(data, &mut cx.st.budget, &m.path);
             for (text, member) in [(&x.text, m.clone()), (&x.aside, m.child("(rtf other text)"))] {
                 if !text.is_empty() {
                     let mut t = TextNode::new(member, Charset::Bytes, Markup::Plain);
@@ -298,6 +298,8 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
                 );
                 scan_member_bytes(cx, &blob[ole.unwrap_or(0)..], m.child(&format!("(rtf object {k})")), None);
             }
+            drop(x.blobs);
+            cx.st.budget.release(x.held);
         }
         Kind::Email => mime::scan_email(cx, data, m),
         Kind::Raw(FileType::Ole) => office::scan_cfb(cx, std::io::Cursor::new(data), m),
