@@ -191,7 +191,8 @@ impl std::fmt::Display for CouldNotScan {
 
 /// Memory shared by every scan of a process (a server's budget), charged before the engine
 /// lets a buffer grow: the object held for random access (zip, PDF, e-mail, RTF, in a body or
-/// inside a container). A refusal stops the scan with [`LimitKind::MaxMemory`]. What a scan
+/// inside a container) and the scratch extractors and decoders allocate (decoded parts, RTF
+/// text and objects, compound-file streams, 7z dictionaries, decoder windows). A refusal stops the scan with [`LimitKind::MaxMemory`]. What a scan
 /// took is given back when its [`Scanner`](crate::Scanner) is dropped. [`Limits`] stay the
 /// cap per object.
 pub trait MemoryAccount: Send + Sync + std::fmt::Debug {
