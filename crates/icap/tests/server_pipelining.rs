@@ -129,3 +129,39 @@ async fn requests_that_arrive_one_by_one_are_answered_one_by_one() {
         assert_eq!(writes.load(Ordering::Relaxed), i);
     }
 }
+
+/// A request's record reaches the observer (the metrics) before its answer's last byte goes
+/// out: a client that reads `/metrics` right after its answer sees its request. The observer
+/// here is slow, so an observer called after the write would be seen late every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_is_recorded_before_its_answer_is_written() {
+    let options = Arc::new(ServiceOptions::new(vec![Method::Reqmod], "\"t1\"".to_string()));
+    let recorded = Arc::new(AtomicUsize::new(0));
+    let seen = recorded.clone();
+    let config = ServerConfig {
+        observer: Some(Arc::new(move |_record: &icap::server::RequestRecord| {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            seen.fetch_add(1, Ordering::SeqCst);
+        })),
+        ..ServerConfig::default()
+    };
+    let server = Server::new(Allow(options), config);
+    let (mut client, server_end) = tokio::io::duplex(1 << 20);
+    let peer = Peer { addr: "127.0.0.1:9".parse().unwrap(), tls_subject: None };
+    server.spawn_connection(Box::new(server_end), peer, server.try_slot().unwrap());
+    for i in 1..=2 {
+        client.write_all(REQMOD).await.unwrap();
+        let mut answer = Vec::new();
+        while !answer.ends_with(b"\r\n\r\n") {
+            let mut buf = [0u8; 4096];
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), client.read(&mut buf))
+                .await
+                .expect("answered")
+                .unwrap();
+            assert!(n > 0, "the server closed");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        assert!(answer.starts_with(b"ICAP/1.0 204"));
+        assert_eq!(recorded.load(Ordering::SeqCst), i, "request {i} recorded when its answer arrives");
+    }
+}

@@ -70,6 +70,9 @@ pub(crate) enum Out<'a> {
     Meta(&'a [u8]),
     /// Bytes after the last compressed stream: another object, to be identified and scanned.
     Trailing(&'a [u8]),
+    /// What the decoder holds for its window now ([`Decoder::window_bytes`]), reported when
+    /// it changes, before the data it makes: to be charged to the memory budget.
+    Window(u64),
 }
 
 /// Why decoding stopped.
@@ -145,7 +148,15 @@ pub(crate) struct Decoder {
     /// Complete streams (gzip members, bzip2 or xz streams) so far.
     members_done: u32,
     max_window: u64,
+    /// Bytes the current xz stream has produced: its dictionary grows with them.
+    xz_out: u64,
+    /// The window last reported ([`Out::Window`]).
+    reported: u64,
 }
+
+/// What a bzip2 stream's decoder holds in normal mode: 4 bytes per byte of a block of up to
+/// 900 kB, and its tables.
+const BZIP2_STATE_BYTES: u64 = 900_000 * 4 + (64 << 10);
 
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +173,32 @@ impl Decoder {
             out: vec![0; OUT_CHUNK],
             members_done: 0,
             max_window,
+            xz_out: 0,
+            reported: 0,
+        }
+    }
+
+    /// Reports the window when it changed; false when `emit` says stop.
+    fn report_window(&mut self, emit: &mut dyn FnMut(Out<'_>) -> bool) -> bool {
+        let now = self.window_bytes();
+        if now == self.reported {
+            return true;
+        }
+        self.reported = now;
+        emit(Out::Window(now))
+    }
+
+    /// About what the decoder holds for the stream under way besides fixed state: brotli's
+    /// ring buffer, the xz dictionary (grown with the output, up to the window), the zstd
+    /// window, bzip2's block. Deflate's 32 KiB window is not counted. Known once the
+    /// decoder has allocated it, so a caller charges it after the call that grew it.
+    pub fn window_bytes(&self) -> u64 {
+        match &self.inner {
+            Inner::Brotli(state) => u64::try_from(state.ringbuffer_size).unwrap_or(0),
+            Inner::Xz(_) => self.xz_out.checked_next_power_of_two().unwrap_or(u64::MAX).min(self.max_window),
+            Inner::Zstd(z) => z.window(),
+            Inner::Bzip2(_) => BZIP2_STATE_BYTES,
+            _ => 0,
         }
     }
 
@@ -194,6 +231,9 @@ impl Decoder {
         emit: &mut dyn FnMut(Out<'_>) -> bool,
     ) -> Result<(), DecodeError> {
         while !input.is_empty() {
+            if !self.report_window(emit) {
+                return Ok(());
+            }
             match &mut self.inner {
                 Inner::Trailing => {
                     emit(Out::Trailing(input));
@@ -219,6 +259,7 @@ impl Decoder {
                         // Another stream: start over and replay its first bytes.
                         let held = std::mem::take(held);
                         self.inner = Self::start(self.format, self.max_window);
+                        self.xz_out = 0;
                         self.push_all(&held, emit)?;
                     }
                 }
@@ -345,6 +386,7 @@ impl Decoder {
                     Ok(r) => {
                         let used = r.input_consumed().min(input.len());
                         let made = r.output_produced().min(self.out.len());
+                        self.xz_out += made as u64;
                         input = &input[used..];
                         if made > 0 && !emit(Out::Data(&self.out[..made])) {
                             return Ok(());
@@ -400,6 +442,14 @@ impl Decoder {
                             &mut total,
                             state,
                         );
+                        // The ring buffer is allocated once the first block's header is read.
+                        let ring = u64::try_from(state.ringbuffer_size).unwrap_or(0);
+                        if ring != self.reported {
+                            self.reported = ring;
+                            if !emit(Out::Window(ring)) {
+                                return Ok(());
+                            }
+                        }
                         if out_off > 0 && !emit(Out::Data(&self.out[..out_off])) {
                             return Ok(());
                         }
@@ -538,6 +588,7 @@ mod tests {
                 Out::Data(b) => data.extend_from_slice(b),
                 Out::Meta(b) => meta.extend_from_slice(b),
                 Out::Trailing(b) => trailing.extend_from_slice(b),
+                Out::Window(_) => {}
             }
             true
         };

@@ -191,7 +191,8 @@ impl std::fmt::Display for CouldNotScan {
 
 /// Memory shared by every scan of a process (a server's budget), charged before the engine
 /// lets a buffer grow: the object held for random access (zip, PDF, e-mail, RTF, in a body or
-/// inside a container). A refusal stops the scan with [`LimitKind::MaxMemory`]. What a scan
+/// inside a container) and the scratch extractors and decoders allocate (decoded parts, RTF
+/// text and objects, compound-file streams, 7z dictionaries, decoder windows). A refusal stops the scan with [`LimitKind::MaxMemory`]. What a scan
 /// took is given back when its [`Scanner`](crate::Scanner) is dropped. [`Limits`] stay the
 /// cap per object.
 pub trait MemoryAccount: Send + Sync + std::fmt::Debug {
@@ -345,6 +346,24 @@ impl Budget {
         }
         // What one object keeps besides its bytes counts against the process as well.
         self.charge_memory(n, member)
+    }
+
+    /// Makes room for `extra` more bytes in `buf` (doubling its capacity, as `Vec` would),
+    /// holding what it grows by first: charged per growth, not per byte. `held` sums what was
+    /// held for this buffer, to [`release`](Self::release) when it is dropped. False (and
+    /// stops, leaving `buf` as it was) when the budget has no room.
+    pub fn grow(&mut self, buf: &mut Vec<u8>, extra: usize, held: &mut u64, member: &str) -> bool {
+        if buf.capacity() - buf.len() >= extra {
+            return !self.is_stopped();
+        }
+        let want = buf.len().saturating_add(extra).max(buf.capacity().saturating_mul(2));
+        let more = (want - buf.capacity()) as u64;
+        if !self.hold(more, member) {
+            return false;
+        }
+        *held += more;
+        buf.reserve_exact(want - buf.len());
+        true
     }
 
     /// Gives back bytes counted by [`hold`](Self::hold) that are no longer kept.

@@ -81,3 +81,45 @@ fn text_streams_charge_nothing() {
     assert_eq!(verdict.could_not_scan, None);
     assert_eq!(budget.peak.load(Ordering::SeqCst), 0);
 }
+
+/// Scans `body` whole, with a Content-Encoding.
+fn scan_encoded(engine: &Engine, body: &[u8], encoding: Option<&str>) -> inspect::Verdict {
+    let cx = ScanContext { content_encoding: encoding.map(str::to_string), ..ScanContext::default() };
+    let mut scanner = engine.scanner(cx);
+    scanner.feed(body);
+    scanner.finish()
+}
+
+#[test]
+fn engine_scratch_past_the_budget_stops_with_max_memory() {
+    use std::io::Write;
+    // A brotli body with a 16 MiB window: nothing is held but the decoder's ring buffer.
+    let mut br = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut br, 4096, 1, 24);
+        w.write_all(&noise(17 << 20, 9)).unwrap();
+    }
+    // An RTF document whose text is as large as itself: held (about 4 MiB), then extracted.
+    let rtf = format!("{{\\rtf1 {}}}", "plain words and more of them\\par\n".repeat(128_000)).into_bytes();
+    let cases = [
+        ("brotli", br, Some("br"), 8 << 20, 40 << 20),
+        ("rtf", rtf.clone(), None, rtf.len() as u64 * 3 / 2, 32 << 20),
+    ];
+    for (name, body, encoding, tight, roomy) in cases {
+        let (small, budget) = engine(tight);
+        let verdict = scan_encoded(&small, &body, encoding);
+        assert!(
+            matches!(verdict.could_not_scan, Some(CouldNotScan::Limit { limit: LimitKind::MaxMemory, .. })),
+            "{name}: {:?}",
+            verdict.could_not_scan
+        );
+        assert!(budget.peak.load(Ordering::SeqCst) <= tight, "{name}");
+        assert_eq!(budget.used.load(Ordering::SeqCst), 0, "{name}: given back");
+
+        let (roomy, budget) = engine(roomy);
+        let verdict = scan_encoded(&roomy, &body, encoding);
+        assert_eq!(verdict.could_not_scan, None, "{name}");
+        assert!(budget.peak.load(Ordering::SeqCst) > tight, "{name}: its scratch was charged");
+        assert_eq!(budget.used.load(Ordering::SeqCst), 0, "{name}: given back");
+    }
+}

@@ -33,7 +33,8 @@ pub struct RequestRecord {
     pub status: u16,
     /// Body bytes read from the client.
     pub body_bytes: u64,
-    /// Time from the head to the end of the answer.
+    /// Time from the head until the answer is complete, before its last write (the record
+    /// reaches the observer before the client can have the answer).
     pub elapsed: std::time::Duration,
     /// What was decided: the service's own label ([`Exchange::set_verdict`]), else the
     /// outcome's kind (`allow`, `modified`, `error`), or `none` (OPTIONS, refused requests).
@@ -81,18 +82,12 @@ pub(crate) async fn serve_connection<S: Service>(
         match handle_request(&mut wire, *request, &peer, &service, &config).await {
             Ok((Next::KeepAlive, record)) => {
                 log_request(&peer, &record, started);
-                if let Some(observer) = &config.observer {
-                    observer(&record);
-                }
                 if close_requested || shutdown.is_cancelled() {
                     break;
                 }
             }
             Ok((Next::Close, record)) => {
                 log_request(&peer, &record, started);
-                if let Some(observer) = &config.observer {
-                    observer(&record);
-                }
                 break;
             }
             Err(e) => {
@@ -273,9 +268,8 @@ async fn handle_request<S: Service>(
         Err(BodyError::Closed) => return Err(WireError::UnexpectedEof),
         Err(BodyError::Io(e)) => return Err(WireError::Io(e)),
     };
-    let wire = body.into_wire();
-    wire.finish_answer().await.map_err(WireError::Io)?;
-    wire.mid_response = false;
+    // Recorded before the answer's last bytes are written: a client that has its answer
+    // finds the request in the metrics.
     let record = RequestRecord {
         method,
         service: name,
@@ -284,6 +278,12 @@ async fn handle_request<S: Service>(
         elapsed: started.elapsed(),
         verdict: label,
     };
+    if let Some(observer) = &config.observer {
+        observer(&record);
+    }
+    let wire = body.into_wire();
+    wire.finish_answer().await.map_err(WireError::Io)?;
+    wire.mid_response = false;
     Ok((next, record))
 }
 

@@ -37,6 +37,8 @@ pub(super) struct Zstd {
     checksum: bool,
     frames_done: u32,
     max_window: u64,
+    /// The window of the frame under way (0 between frames).
+    window: u64,
 }
 
 impl Zstd {
@@ -48,6 +50,16 @@ impl Zstd {
             checksum: false,
             frames_done: 0,
             max_window,
+            window: 0,
+        }
+    }
+
+    /// The window the frame under way holds (at most its declared size).
+    pub fn window(&self) -> u64 {
+        if self.frame.is_some() {
+            self.window
+        } else {
+            0
         }
     }
 
@@ -186,6 +198,7 @@ impl Zstd {
             return Err(DecodeError::Window(window));
         }
         self.checksum = fhd & 0x04 != 0;
+        self.window = window;
         let mut fd = Box::new(FrameDecoder::new());
         fd.set_max_window_size(self.max_window);
         fd.init(&head[..n]).map_err(|e| DecodeError::Corrupt(format!("zstd frame: {e}")))?;
@@ -224,6 +237,10 @@ impl Zstd {
         let block = std::mem::take(&mut self.pending);
         let finished =
             fd.decode_blocks(&block[..], BlockDecodingStrategy::UptoBlocks(1)).map_err(|e| corrupt(&e))?;
+        // The window fills as blocks decode: what it may hold is reported before its data.
+        if !emit(Out::Window(self.window)) {
+            return Ok(false);
+        }
         loop {
             let room = OUT_CHUNK.min(out.len());
             let n = fd.read(&mut out[..room]).map_err(|e| corrupt(&e))?;
@@ -243,6 +260,9 @@ impl Zstd {
             self.frame = None;
             self.frames_done += 1;
             self.step = Step::Header;
+            if !emit(Out::Window(0)) {
+                return Ok(false);
+            }
         }
         Ok(true)
     }

@@ -1,6 +1,8 @@
 //! MIME: multipart bodies (form uploads, e-mail parts) and e-mail messages, with base64 and
 //! quoted-printable transfer encodings decoded.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 
 use super::coverage::{sanitize, scan_name};
@@ -112,21 +114,67 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Undoes a transfer encoding; unknown encodings pass unchanged.
-pub(crate) fn decode_body(body: &[u8], encoding: Option<&str>) -> Vec<u8> {
+/// Undoes a transfer encoding; unknown encodings pass unchanged (not copied). What it
+/// allocates is at most [`decode_cost`].
+pub(crate) fn decode_body<'a>(body: &'a [u8], encoding: Option<&str>) -> Cow<'a, [u8]> {
+    match encoding {
+        Some("base64") | Some("quoted-printable") => match decode_copy(body, encoding) {
+            Some(decoded) => Cow::Owned(decoded),
+            // Not base64 after all: the text as it is.
+            None => Cow::Borrowed(body),
+        },
+        _ => Cow::Borrowed(body),
+    }
+}
+
+/// The most [`decode_body`] allocates for `len` bytes at once: base64 keeps the text without
+/// whitespace and its decoded bytes, quoted-printable one copy.
+pub(crate) fn decode_cost(len: usize, encoding: Option<&str>) -> u64 {
+    match encoding {
+        Some("base64") => len as u64 + (len as u64).div_ceil(4) * 3,
+        Some("quoted-printable") => len as u64,
+        _ => 0,
+    }
+}
+
+/// Scans a part's body, decoded, as a member; the copies decoding makes are held while they
+/// exist.
+fn scan_decoded(cx: &mut Ctx<'_>, body: &[u8], encoding: Option<&str>, m: Member, ct: Option<String>) {
+    let cost = decode_cost(body.len(), encoding);
+    if !cx.st.budget.hold(cost, &m.path) {
+        return;
+    }
+    let decoded = decode_body(body, encoding);
+    scan_member_bytes(cx, &decoded, m, ct);
+    drop(decoded);
+    cx.st.budget.release(cost);
+}
+
+/// Writes a header block to `t` with its encoded words decoded; the copy is held while it
+/// exists (a part without an empty line is all head).
+fn write_head(cx: &mut Ctx<'_>, t: &mut TextNode, head: &[u8], m: &Member) {
+    if !cx.st.budget.hold(head.len() as u64, &m.path) {
+        return;
+    }
+    t.write(cx, &encoded_words(head));
+    cx.st.budget.release(head.len() as u64);
+}
+
+/// The decoded copy; `None` when base64 does not decode.
+fn decode_copy(body: &[u8], encoding: Option<&str>) -> Option<Vec<u8>> {
     match encoding {
         Some("base64") => {
-            let clean: Vec<u8> = body.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+            let mut clean = Vec::with_capacity(body.len());
+            clean.extend(body.iter().copied().filter(|b| !b.is_ascii_whitespace()));
             let engine = base64::engine::GeneralPurpose::new(
                 &base64::alphabet::STANDARD,
                 base64::engine::GeneralPurposeConfig::new()
                     .with_decode_allow_trailing_bits(true)
                     .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
             );
-            engine.decode(&clean).unwrap_or_else(|_| body.to_vec())
+            engine.decode(&clean).ok()
         }
-        Some("quoted-printable") => quoted_printable(body),
-        _ => body.to_vec(),
+        _ => Some(quoted_printable(body)),
     }
 }
 
@@ -160,7 +208,7 @@ fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
     let end = start + memchr::memmem::find(&limit[start..], b"?=")?;
     let text = &limit[start..end];
     let decoded = match enc.to_ascii_uppercase() {
-        b'B' => decode_body(text, Some("base64")),
+        b'B' => decode_copy(text, Some("base64")).unwrap_or_else(|| text.to_vec()),
         b'Q' => {
             let t: Vec<u8> = text.iter().map(|&b| if b == b'_' { b' ' } else { b }).collect();
             quoted_printable(&t)
@@ -222,16 +270,19 @@ pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &
         }
     }
     let finder = memchr::memmem::Finder::new(&delim);
-    let positions: Vec<usize> = finder.find_iter(data).collect();
+    // Found one after another, never collected: a one-character boundary can occur every few
+    // bytes.
+    let mut positions = finder.find_iter(data).peekable();
     // The preamble (before the first delimiter) is text too.
-    if let Some(&first) = positions.first() {
+    if let Some(&first) = positions.peek() {
         if first > 0 && data[..first].iter().any(|b| !b.is_ascii_whitespace()) {
             scan_member_bytes(cx, &data[..first], m.child("preamble"), Some("text/plain".into()));
         }
     }
     // Part headers (file names included) are text.
     let mut headers = TextNode::new(m.child("(headers)"), Charset::Bytes, Markup::Plain);
-    for (k, &p) in positions.iter().enumerate() {
+    for k in 0usize.. {
+        let Some(p) = positions.next() else { break };
         if cx.stopped() {
             return;
         }
@@ -246,14 +297,14 @@ pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &
             }
             break;
         }
-        let end = positions.get(k + 1).copied().unwrap_or(data.len());
+        let end = positions.peek().copied().unwrap_or(data.len());
         let mut part = &data[start..end];
         // Line end after the delimiter; CRLF before the next one belongs to it.
         part = part.strip_prefix(b"\r\n").or_else(|| part.strip_prefix(b"\n")).unwrap_or(part);
         part = part.strip_suffix(b"\r\n").or_else(|| part.strip_suffix(b"\n")).unwrap_or(part);
         let (head, body) = split_head(part);
         let before = cx.st.hits.total();
-        headers.write(cx, &encoded_words(head));
+        write_head(cx, &mut headers, head, m);
         headers.write(cx, b"\n");
         let h = parse_headers(head);
         let mut label = h.label(k as u32 + 1);
@@ -263,9 +314,8 @@ pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &
         if cx.st.hits.total() > before {
             label = format!("(part {}, name withheld)", k + 1);
         }
-        let decoded = decode_body(body, h.encoding.as_deref());
         let ct = h.content_type.filter(|c| multipart_boundary(c).is_some());
-        scan_member_bytes(cx, &decoded, m.child(&sanitize(&label)), ct);
+        scan_decoded(cx, body, h.encoding.as_deref(), m.child(&sanitize(&label)), ct);
     }
     headers.finish(cx);
 }
@@ -274,7 +324,7 @@ pub(crate) fn scan_multipart(cx: &mut Ctx<'_>, data: &[u8], boundary: &str, m: &
 pub(crate) fn scan_email(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
     let (head, body) = split_head(data);
     let mut t = TextNode::new(m.child("headers"), Charset::Bytes, Markup::Plain);
-    t.write(cx, &encoded_words(head));
+    write_head(cx, &mut t, head, m);
     t.finish(cx);
     let h = parse_headers(head);
     match h.content_type.as_deref().and_then(multipart_boundary) {
@@ -285,10 +335,7 @@ pub(crate) fn scan_email(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
             }
             scan_multipart(cx, body, &b, &m.child("body"))
         }
-        None => {
-            let decoded = decode_body(body, h.encoding.as_deref());
-            scan_member_bytes(cx, &decoded, m.child("body"), None);
-        }
+        None => scan_decoded(cx, body, h.encoding.as_deref(), m.child("body"), None),
     }
 }
 

@@ -281,7 +281,7 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
         Kind::SevenZ => sevenz::scan_7z(cx, std::io::Cursor::new(data), m),
         Kind::Pdf => pdf::scan_pdf(cx, data, m),
         Kind::Rtf => {
-            let x = rtf::extract(data);
+            let x = rtf::extract(data, &mut cx.st.budget, &m.path);
             for (text, member) in [(&x.text, m.clone()), (&x.aside, m.child("(rtf other text)"))] {
                 if !text.is_empty() {
                     let mut t = TextNode::new(member, Charset::Bytes, Markup::Plain);
@@ -298,6 +298,8 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
                 );
                 scan_member_bytes(cx, &blob[ole.unwrap_or(0)..], m.child(&format!("(rtf object {k})")), None);
             }
+            drop(x.blobs);
+            cx.st.budget.release(x.held);
         }
         Kind::Email => mime::scan_email(cx, data, m),
         Kind::Raw(FileType::Ole) => office::scan_cfb(cx, std::io::Cursor::new(data), m),
@@ -407,17 +409,21 @@ pub(crate) struct DecodeNode {
     after: Option<Box<Node>>,
     consumed: u64,
     produced: u64,
+    /// What the decoder's window holds of the budget.
+    window_held: u64,
 }
 
 impl DecodeNode {
     fn new(m: Member, dec: Decoder, child: Node) -> Self {
-        Self { m, dec, child, meta: None, after: None, consumed: 0, produced: 0 }
+        Self { m, dec, child, meta: None, after: None, consumed: 0, produced: 0, window_held: 0 }
     }
 
     fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
         self.consumed += data.len() as u64;
-        let Self { m, dec, child, meta, after, consumed, produced } = self;
-        let r = dec.push_all(data, &mut |out| route(cx, m, child, meta, after, *consumed, produced, out));
+        let Self { m, dec, child, meta, after, consumed, produced, window_held } = self;
+        let r = dec.push_all(data, &mut |out| {
+            route(cx, m, child, meta, after, *consumed, produced, window_held, out)
+        });
         if let Err(e) = r {
             // Scan what did decode, then report the damage.
             if !cx.stopped() {
@@ -431,8 +437,11 @@ impl DecodeNode {
         if cx.stopped() {
             return;
         }
-        let Self { m, dec, child, meta, after, consumed, produced } = self;
-        let r = dec.finish_all(&mut |out| route(cx, m, child, meta, after, *consumed, produced, out));
+        let Self { m, dec, child, meta, after, consumed, produced, window_held } = self;
+        let r = dec
+            .finish_all(&mut |out| route(cx, m, child, meta, after, *consumed, produced, window_held, out));
+        // The decoder is done with its window.
+        cx.st.budget.release(std::mem::take(&mut self.window_held));
         // Scan what did arrive, then report a truncation.
         if !cx.stopped() {
             self.finish_children(cx);
@@ -463,9 +472,22 @@ fn route(
     after: &mut Option<Box<Node>>,
     consumed: u64,
     produced: &mut u64,
+    window_held: &mut u64,
     out: Out<'_>,
 ) -> bool {
     match out {
+        // Charged (or given back) as soon as the decoder has it: the budget is exceeded by
+        // at most one window per decoder, for the moment it takes to stop.
+        Out::Window(now) => {
+            if now > *window_held {
+                if !cx.st.budget.hold(now - *window_held, &m.path) {
+                    return false;
+                }
+            } else {
+                cx.st.budget.release(*window_held - now);
+            }
+            *window_held = now;
+        }
         Out::Data(b) => {
             *produced += b.len() as u64;
             let budget = &mut cx.st.budget;

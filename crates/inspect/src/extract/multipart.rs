@@ -7,7 +7,7 @@
 use memchr::memmem;
 
 use super::coverage::{sanitize, scan_name};
-use super::mime::{decode_body, encoded_words, parse_headers};
+use super::mime::{decode_body, decode_cost, encoded_words, parse_headers};
 use super::{Ctx, Member, Node, TextNode};
 use crate::identify::{multipart_boundary, Charset, Markup};
 use crate::limits::LimitKind;
@@ -26,7 +26,9 @@ enum State {
     Headers,
     Body {
         child: Box<Node>,
-        encoded: Option<(String, Vec<u8>)>,
+        /// A part with a transfer encoding, collected to be decoded at its end: the
+        /// encoding, the bytes, and what they hold of the budget.
+        encoded: Option<(String, Vec<u8>, u64)>,
     },
     /// After the closing delimiter: the epilogue, a member of its own.
     Epilogue(Box<Node>),
@@ -93,7 +95,7 @@ impl MultipartNode {
                 let skip = if self.fresh { 2.min(self.buf.len()) } else { 0 };
                 self.text.write(cx, &self.buf[skip..]);
             }
-            State::Body { mut child, encoded, .. } => end_part(cx, &mut child, encoded),
+            State::Body { mut child, encoded, .. } => end_part(cx, &self.m, &mut child, encoded),
             State::Epilogue(mut e) => e.finish(cx),
             // A body cut inside a delimiter line or a part's headers: scan what is there.
             State::AfterDelimiter | State::Headers => self.text.write(cx, &self.buf),
@@ -199,9 +201,12 @@ impl MultipartNode {
                         };
                     let piece = &self.buf[..take];
                     match encoded {
-                        Some((_, v)) => {
+                        Some((_, v, held)) => {
                             if (v.len() + piece.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
                                 cx.st.budget.limit(LimitKind::MaxBufferedBytes, &self.m.path);
+                                return;
+                            }
+                            if !cx.st.budget.grow(v, piece.len(), held, &self.m.path) {
                                 return;
                             }
                             v.extend_from_slice(piece);
@@ -216,7 +221,7 @@ impl MultipartNode {
                     if let State::Body { mut child, encoded, .. } =
                         std::mem::replace(&mut self.state, State::AfterDelimiter)
                     {
-                        end_part(cx, &mut child, encoded);
+                        end_part(cx, &self.m, &mut child, encoded);
                     }
                 }
             }
@@ -252,7 +257,7 @@ impl MultipartNode {
         }
         let ct = h.content_type.filter(|c| multipart_boundary(c).is_some());
         let encoded =
-            h.encoding.filter(|e| e == "base64" || e == "quoted-printable").map(|e| (e, Vec::new()));
+            h.encoding.filter(|e| e == "base64" || e == "quoted-printable").map(|e| (e, Vec::new(), 0));
         self.state = State::Body { child: Box::new(Node::new(m, ct)), encoded };
     }
 }
@@ -298,11 +303,19 @@ fn headers_end(buf: &[u8], searched: &mut usize, work: &mut u64) -> Option<(usiz
     None
 }
 
-/// Decodes a collected part, if it was encoded, and ends its node.
-fn end_part(cx: &mut Ctx<'_>, child: &mut Node, encoded: Option<(String, Vec<u8>)>) {
-    if let Some((enc, v)) = encoded {
-        let decoded = decode_body(&v, Some(&enc));
-        child.write(cx, &decoded);
+/// Decodes a collected part, if it was encoded (holding the decoded copy while it exists),
+/// and ends its node.
+fn end_part(cx: &mut Ctx<'_>, m: &Member, child: &mut Node, encoded: Option<(String, Vec<u8>, u64)>) {
+    if let Some((enc, v, held)) = encoded {
+        let cost = decode_cost(v.len(), Some(&enc));
+        if cx.st.budget.hold(cost, &m.path) {
+            let decoded = decode_body(&v, Some(&enc));
+            child.write(cx, &decoded);
+            drop(decoded);
+            cx.st.budget.release(cost);
+        }
+        drop(v);
+        cx.st.budget.release(held);
     }
     child.finish(cx);
 }

@@ -6,6 +6,8 @@
 //! and binary destinations (pictures, embedded objects, data stores, written as hex or
 //! `\bin` bytes) are decoded into blobs, each scanned as a member of its own.
 
+use crate::limits::Budget;
+
 /// Destinations whose content is not document text but is still text someone wrote.
 const ASIDE: &[&[u8]] = &[
     b"fonttbl",
@@ -45,31 +47,61 @@ pub(crate) struct Extracted {
     pub aside: Vec<u8>,
     /// Binary destinations, decoded.
     pub blobs: Vec<Vec<u8>>,
+    /// What the buffers above hold of the budget ([`Budget::release`] it with them).
+    pub held: u64,
 }
 
+/// Input bytes between two CPU-time checks.
+const TIME_CHECK_BYTES: usize = 1 << 20;
+
 impl Extracted {
-    fn push(&mut self, dest: Dest, bytes: &[u8]) {
+    /// Appends to a destination, growing its buffer within the budget; false when it has no
+    /// room (the budget is then stopped).
+    fn push(&mut self, b: &mut Budget, member: &str, dest: Dest, bytes: &[u8]) -> bool {
+        let held = &mut self.held;
         match dest {
-            Dest::Text => self.text.extend_from_slice(bytes),
-            Dest::Aside => self.aside.extend_from_slice(bytes),
+            Dest::Text => {
+                b.grow(&mut self.text, bytes.len(), held, member) && {
+                    self.text.extend_from_slice(bytes);
+                    true
+                }
+            }
+            Dest::Aside => {
+                b.grow(&mut self.aside, bytes.len(), held, member) && {
+                    self.aside.extend_from_slice(bytes);
+                    true
+                }
+            }
             Dest::Binary(k) => {
                 // Text inside a binary destination is hex digits; anything else is ignored
                 // (whitespace between the digits).
-                if let Some(blob) = self.blobs.get_mut(k) {
-                    for &b in bytes {
-                        if let Some(v) = hex_digit(b) {
-                            blob.push(v);
-                        }
-                    }
+                let Some(blob) = self.blobs.get_mut(k) else { return true };
+                if !b.grow(blob, bytes.len(), held, member) {
+                    return false;
                 }
+                blob.extend(bytes.iter().filter_map(|&c| hex_digit(c)));
+                true
             }
         }
     }
+
+    /// Appends raw bytes (`\bin`, `\'hh`) to blob `k` as nibbles.
+    fn push_raw(&mut self, b: &mut Budget, member: &str, k: usize, raw: &[u8]) -> bool {
+        let Some(blob) = self.blobs.get_mut(k) else { return true };
+        if !b.grow(blob, 2 * raw.len(), &mut self.held, member) {
+            return false;
+        }
+        blob.extend(raw.iter().flat_map(|&v| [v >> 4, v & 15]));
+        true
+    }
 }
 
-/// Extracts an RTF document.
-pub(crate) fn extract(data: &[u8]) -> Extracted {
+/// Extracts an RTF document. Its buffers grow within `b` (held, see [`Extracted::held`]),
+/// and the CPU budget is checked as it goes; when either stops the scan, what was extracted
+/// so far is returned.
+pub(crate) fn extract(data: &[u8], b: &mut Budget, member: &str) -> Extracted {
     let mut x = Extracted::default();
+    let mut next_check = TIME_CHECK_BYTES;
     let mut dests: Vec<Dest> = vec![Dest::Text];
     // Hex digits arrive one at a time: blobs hold nibbles until the end, then are packed.
     let mut extra_depth = 0usize;
@@ -77,9 +109,18 @@ pub(crate) fn extract(data: &[u8]) -> Extracted {
     let mut i = 0;
     let current = |s: &Vec<Dest>| s.last().copied().unwrap_or(Dest::Text);
     while i < data.len() {
-        let b = data[i];
+        if b.is_stopped() {
+            break;
+        }
+        if i >= next_check {
+            next_check = i + TIME_CHECK_BYTES;
+            if !b.check_time(member) {
+                break;
+            }
+        }
+        let c0 = data[i];
         let dest = current(&dests);
-        match b {
+        match c0 {
             b'{' => {
                 i += 1;
                 if dests.len() < MAX_GROUPS {
@@ -125,17 +166,24 @@ pub(crate) fn extract(data: &[u8]) -> Extracted {
                         let n = usize::try_from(arg.unwrap_or(0)).unwrap_or(0).min(data.len() - i);
                         let raw = &data[i..i + n];
                         match dest {
-                            Dest::Binary(k) => {
-                                if let Some(blob) = x.blobs.get_mut(k) {
-                                    blob.extend(raw.iter().flat_map(|&v| [v >> 4, v & 15]));
-                                }
-                            }
-                            d => x.push(d, raw),
-                        }
+                            Dest::Binary(k) => x.push_raw(b, member, k, raw),
+                            d => x.push(b, member, d, raw),
+                        };
                         i += n;
                         continue;
                     }
                     if BINARY.contains(&word) {
+                        if x.blobs.len() == x.blobs.capacity() {
+                            // The list of blobs grows within the budget too: `\pict` is
+                            // five bytes, a blob's entry 24.
+                            let more = x.blobs.capacity().max(4);
+                            let cost = (more * std::mem::size_of::<Vec<u8>>()) as u64;
+                            if !b.hold(cost, member) {
+                                break;
+                            }
+                            x.held += cost;
+                            x.blobs.reserve_exact(more);
+                        }
                         x.blobs.push(Vec::new());
                         if let Some(last) = dests.last_mut() {
                             *last = Dest::Binary(x.blobs.len() - 1);
@@ -151,15 +199,19 @@ pub(crate) fn extract(data: &[u8]) -> Extracted {
                         continue;
                     }
                     match word {
-                        b"par" | b"line" | b"row" | b"sect" | b"page" | b"cell" => x.push(dest, b"\n"),
-                        b"tab" => x.push(dest, b"\t"),
+                        b"par" | b"line" | b"row" | b"sect" | b"page" | b"cell" => {
+                            x.push(b, member, dest, b"\n");
+                        }
+                        b"tab" => {
+                            x.push(b, member, dest, b"\t");
+                        }
                         b"uc" => uc_skip = arg.unwrap_or(1).clamp(0, 8) as usize,
                         b"u" => {
                             let v = arg.unwrap_or(0);
                             let v = if v < 0 { v + 65536 } else { v };
                             let ch = u32::try_from(v).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}');
                             let mut buf = [0u8; 4];
-                            x.push(dest, ch.encode_utf8(&mut buf).as_bytes());
+                            x.push(b, member, dest, ch.encode_utf8(&mut buf).as_bytes());
                             // Skip the fallback characters that follow.
                             let mut n = uc_skip.max(1);
                             while n > 0 && i < data.len() {
@@ -181,23 +233,20 @@ pub(crate) fn extract(data: &[u8]) -> Extracted {
                         .and_then(|h| u8::from_str_radix(h, 16).ok())
                     {
                         match dest {
-                            Dest::Binary(k) => {
-                                if let Some(blob) = x.blobs.get_mut(k) {
-                                    blob.extend([v >> 4, v & 15]);
-                                }
-                            }
-                            d => x.push(d, &[v]),
-                        }
+                            Dest::Binary(k) => x.push_raw(b, member, k, &[v]),
+                            d => x.push(b, member, d, &[v]),
+                        };
                     }
                 } else {
                     i += 1;
-                    match c {
-                        b'~' => x.push(dest, b" "),
-                        b'_' => x.push(dest, b"-"),
-                        b'\\' | b'{' | b'}' => x.push(dest, &[c]),
-                        b'\n' | b'\r' => x.push(dest, b"\n"),
-                        _ => {}
-                    }
+                    let text: &[u8] = match c {
+                        b'~' => b" ",
+                        b'_' => b"-",
+                        b'\\' | b'{' | b'}' => std::slice::from_ref(&data[i - 1]),
+                        b'\n' | b'\r' => b"\n",
+                        _ => b"",
+                    };
+                    x.push(b, member, dest, text);
                 }
             }
             b'\r' | b'\n' => i += 1,
@@ -205,15 +254,18 @@ pub(crate) fn extract(data: &[u8]) -> Extracted {
                 // A run of plain characters.
                 let run = data[i..].iter().position(|&c| matches!(c, b'{' | b'}' | b'\\' | b'\r' | b'\n'));
                 let end = run.map_or(data.len(), |r| i + r);
-                x.push(dest, &data[i..end]);
+                x.push(b, member, dest, &data[i..end]);
                 i = end;
             }
         }
     }
-    // Blobs hold nibbles: pack them into bytes.
+    // Blobs hold nibbles: pack them into bytes, in place.
     for blob in &mut x.blobs {
-        let packed: Vec<u8> = blob.chunks_exact(2).map(|p| p[0] << 4 | p[1]).collect();
-        *blob = packed;
+        let n = blob.len() / 2;
+        for j in 0..n {
+            blob[j] = blob[2 * j] << 4 | blob[2 * j + 1];
+        }
+        blob.truncate(n);
     }
     x.blobs.retain(|b| !b.is_empty());
     x
@@ -231,10 +283,15 @@ fn hex_digit(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Limits;
+
+    fn extract_all(data: &[u8]) -> Extracted {
+        extract(data, &mut Budget::new(Limits::default(), None), "")
+    }
 
     #[test]
     fn rtf_text() {
-        let x = extract(
+        let x = extract_all(
             br"{\rtf1\ansi{\fonttbl{\f0 Arial;}}{\*\generator x;}\f0 Card \b 4111 1111\b0  1111 1111\par SSN\'3a 123-45-6789\u8364?}",
         );
         let s = String::from_utf8(x.text).unwrap();
@@ -247,7 +304,7 @@ mod tests {
 
     #[test]
     fn binary_destinations_are_decoded() {
-        let x = extract(br"{\rtf1 text{\*\objdata 48656c6c6f 20 776f726c64}{\pict\bin3 abc}}");
+        let x = extract_all(br"{\rtf1 text{\*\objdata 48656c6c6f 20 776f726c64}{\pict\bin3 abc}}");
         assert_eq!(x.blobs, vec![b"Hello world".to_vec(), b"abc".to_vec()]);
     }
 }

@@ -50,6 +50,13 @@ pub(crate) fn scan_7z<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Membe
         cx.encrypted(&m.child(&name).path);
         return;
     }
+    // The blocks are decoded one after another, each by coders that hold their dictionary
+    // (or model) whole: the largest block's is held while entries are read.
+    let window =
+        archive.blocks.iter().map(block_memory).max().unwrap_or(0).min(cx.st.budget.limits.max_window_bytes);
+    if !cx.st.budget.hold(window, &m.path) {
+        return;
+    }
     let packed: u64 = archive.pack_sizes().iter().fold(0, |a, &b| a.saturating_add(b));
     let pack_pos = archive.pack_pos();
     let mut index = 0u64;
@@ -69,6 +76,7 @@ pub(crate) fn scan_7z<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Membe
         Ok(if cx.stopped() { EntryDecision::Stop } else { EntryDecision::Continue })
     });
     drop(ar);
+    cx.st.budget.release(window);
     if cx.stopped() {
         return;
     }
@@ -84,6 +92,30 @@ pub(crate) fn scan_7z<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Membe
 
 /// Records the signature header, the packed streams and the header as consumed; returns
 /// the object's length.
+/// What the decoders of one block allocate: LZMA and LZMA2 dictionaries and PPMd models, as
+/// their properties declare them.
+fn block_memory(block: &sevenz_rust2::Block) -> u64 {
+    let le32 = |p: &[u8]| p.get(1..5).map_or(0, |b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    block
+        .coders
+        .iter()
+        .map(|c| {
+            let p = c.properties();
+            match c.encoder_method_id() {
+                // LZMA (03 01 01) and PPMd (03 04 01): a 32-bit size after one byte.
+                [3, 1, 1] | [3, 4, 1] => le32(p),
+                // LZMA2 (21): one byte encodes the dictionary size.
+                [0x21] => match p.first() {
+                    Some(&d) if d < 40 => u64::from(2 | (d & 1)) << (d / 2 + 11),
+                    Some(_) => u64::from(u32::MAX),
+                    None => 0,
+                },
+                _ => 0,
+            }
+        })
+        .fold(0, u64::saturating_add)
+}
+
 fn account<R: Read + Seek>(
     reader: &mut R,
     pack_pos: u64,

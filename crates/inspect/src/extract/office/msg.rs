@@ -111,14 +111,23 @@ pub(super) fn scan_properties<F: Read + Seek>(
                 sink.finish(cx);
             }
             (RTF_COMPRESSED, TY_BINARY) => {
-                let mut rtf_bytes = Vec::new();
-                let cap = usize::try_from(cx.st.budget.limits.max_buffered_bytes).unwrap_or(usize::MAX);
+                // A back reference makes at most 17 bytes of 2, so the output is bounded by
+                // nine times the input: that much is held before it is made.
+                let cap = usize::try_from(cx.st.budget.limits.max_buffered_bytes)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len().saturating_mul(9));
+                if !cx.st.budget.hold(cap as u64, &pm.path) {
+                    return;
+                }
+                let mut rtf_bytes = Vec::with_capacity(cap);
                 let result = lzfu::decompress(&data, cap, &mut rtf_bytes);
                 if !cx.st.budget.add_decompressed(rtf_bytes.len() as u64, &pm.path) {
                     return;
                 }
                 // The RTF reader accounts for every group: text, tables, objects, pictures.
                 scan_member_bytes(cx, &rtf_bytes, pm.clone(), None);
+                drop(rtf_bytes);
+                cx.st.budget.release(cap as u64);
                 if let Err(e) = result {
                     // What could not be decompressed is scanned as it is.
                     let mut raw = RawSink::new(&pm);

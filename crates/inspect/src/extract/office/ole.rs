@@ -56,6 +56,9 @@ pub(super) struct Walker<'f, F> {
     damage: Option<String>,
     /// Scan the whole file raw at the end (a stream could not be read).
     raw_all: bool,
+    /// What the streams read so far hold of the budget: charged before each is read, given
+    /// back when the walk ends.
+    held: u64,
 }
 
 impl<F: Read + Seek> Walker<'_, F> {
@@ -67,14 +70,28 @@ impl<F: Read + Seek> Walker<'_, F> {
     /// read (the file is then scanned raw) or a limit stopped the scan.
     pub fn read(&mut self, cx: &mut Ctx<'_>, path: &Path, m: &Member) -> Option<Vec<u8>> {
         let mut out = Vec::new();
-        let result = self.comp.open_stream(path).and_then(|s| {
-            // A stream can claim any length; what it really holds is bounded by the file, so
-            // the claim only sizes the first allocation (within the buffering limit).
-            let cap = cx.st.budget.limits.max_buffered_bytes.saturating_add(1);
-            let claimed = usize::try_from(s.len().min(cap)).unwrap_or(0);
-            out.reserve_exact(claimed.min(self.file_len));
-            s.take(cap).read_to_end(&mut out)
-        });
+        let cap = cx.st.budget.limits.max_buffered_bytes.saturating_add(1);
+        let mut stream = match self.comp.open_stream(path) {
+            Ok(s) => s,
+            Err(e) => {
+                self.damaged(format!("stream {}: {e}", path.display()));
+                self.raw_all = true;
+                return None;
+            }
+        };
+        // A stream can claim any length; what it really holds is bounded by the file, so
+        // the claim only sizes the first allocation (within the buffering limit), which is
+        // held before it is made.
+        let claimed = usize::try_from(stream.len().min(cap)).unwrap_or(0).min(self.file_len);
+        if !cx.st.budget.grow(&mut out, claimed, &mut self.held, &m.path) {
+            return None;
+        }
+        let result = (&mut stream).take(cap).read_to_end(&mut out);
+        // Growth past the claim (a stream longer than it said) is charged once known.
+        let extra = (out.capacity() as u64).saturating_sub(claimed as u64);
+        if extra > 0 && cx.st.budget.hold(extra, &m.path) {
+            self.held += extra;
+        }
         match result {
             Ok(n) => {
                 if n as u64 > cx.st.budget.limits.max_buffered_bytes {
@@ -243,8 +260,9 @@ pub(crate) fn scan_cfb<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
     let file_len = reader.seek(SeekFrom::End(0)).ok().and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
     let (damage, raw_all) = match CompoundFile::open(&mut reader) {
         Ok(mut comp) => {
-            let mut w = Walker { comp: &mut comp, file_len, damage: None, raw_all: false };
+            let mut w = Walker { comp: &mut comp, file_len, damage: None, raw_all: false, held: 0 };
             w.storage(cx, Path::new("/"), m, 0);
+            cx.st.budget.release(w.held);
             (w.damage, w.raw_all)
         }
         Err(e) => (Some(format!("compound file: {e}")), true),

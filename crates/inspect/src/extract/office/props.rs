@@ -27,7 +27,7 @@ const CP_UTF8: u16 = 65001;
 
 /// Scans one property-set stream.
 pub(super) fn scan(cx: &mut Ctx<'_>, m: &Member, data: &[u8]) -> Outcome {
-    let mut p = Parsed { text: Vec::new(), blobs: Vec::new(), codepage: 0 };
+    let mut p = Parsed::new(data.len());
     if p.stream(data).is_some() {
         let mut sink = Sink::new(m);
         sink.push(cx, &p.text);
@@ -51,9 +51,32 @@ struct Parsed {
     /// Byte ranges of blobs.
     blobs: Vec<(usize, usize)>,
     codepage: u16,
+    /// Bytes read by values and dictionaries so far, and the most allowed: offsets may point
+    /// many properties at one value, which would read (and keep the text of) its bytes once
+    /// per property.
+    read: usize,
+    max_read: usize,
 }
 
+/// Reads per byte of a stream before it is taken for one whose properties share values
+/// (scanned raw instead, every byte once). Two sets may describe the same properties, and
+/// a vector's items are read again as values.
+const READS_PER_BYTE: usize = 4;
+
 impl Parsed {
+    /// A parse of a stream of `len` bytes.
+    fn new(len: usize) -> Self {
+        let max_read = len.saturating_mul(READS_PER_BYTE).saturating_add(4096);
+        Self { text: Vec::new(), blobs: Vec::new(), codepage: 0, read: 0, max_read }
+    }
+
+    /// Counts the bytes of a value or dictionary read (at least 4 each, for the entry);
+    /// `None` past [`READS_PER_BYTE`] per byte of the stream.
+    fn count(&mut self, from: usize, to: usize) -> Option<()> {
+        self.read = self.read.saturating_add(to.saturating_sub(from)).saturating_add(4);
+        (self.read <= self.max_read).then_some(())
+    }
+
     fn stream(&mut self, d: &[u8]) -> Option<()> {
         if u16_at(d, 0)? != 0xFFFE {
             return None;
@@ -105,6 +128,7 @@ impl Parsed {
         }
         at += 4;
         for _ in 0..n {
+            let from = at;
             let cch = u32_at(s, at + 4)? as usize;
             at += 8;
             if self.codepage == CP_UTF16 {
@@ -117,6 +141,7 @@ impl Parsed {
                 at += bytes.len();
             }
             self.text.push(b'\n');
+            self.count(from, at)?;
         }
         Some(())
     }
@@ -124,6 +149,12 @@ impl Parsed {
     /// A typed value at `at`; returns the offset after it. `base` turns offsets within the
     /// set into offsets in the stream (for blobs).
     fn value(&mut self, s: &[u8], at: usize, ty: u32, base: usize) -> Option<usize> {
+        let end = self.value_at(s, at, ty, base)?;
+        self.count(at, end)?;
+        Some(end)
+    }
+
+    fn value_at(&mut self, s: &[u8], at: usize, ty: u32, base: usize) -> Option<usize> {
         let fixed = match ty {
             0 | 1 => Some(0),
             0x02 | 0x12 | 0x0B | 0x10 | 0x11 => Some(4),
@@ -258,10 +289,37 @@ mod tests {
         }
     }
 
+    /// One stream whose every property points at the same long string: each byte would be
+    /// read (and its text kept) once per property, quadratic in the stream's size.
+    #[test]
+    fn properties_sharing_one_value_are_read_in_linear_work() {
+        let (entries, len) = (4096usize, 16usize << 10);
+        let head = 8 + 8 * entries;
+        let mut set = Vec::new();
+        set.extend_from_slice(&((head + 8 + len) as u32).to_le_bytes());
+        set.extend_from_slice(&(entries as u32).to_le_bytes());
+        for id in 0..entries as u32 {
+            set.extend_from_slice(&(id + 2).to_le_bytes());
+            set.extend_from_slice(&(head as u32).to_le_bytes());
+        }
+        set.extend_from_slice(&VT_LPSTR.to_le_bytes());
+        set.extend_from_slice(&(len as u32).to_le_bytes());
+        set.extend(std::iter::repeat_n(b'a', len));
+        let mut data = vec![0u8; 48];
+        data[..2].copy_from_slice(&[0xFE, 0xFF]);
+        data[24..28].copy_from_slice(&1u32.to_le_bytes());
+        data[44..48].copy_from_slice(&48u32.to_le_bytes());
+        data.extend_from_slice(&set);
+        let mut p = Parsed::new(data.len());
+        // Refused as a property set (the stream is then scanned raw, every byte once).
+        assert!(p.stream(&data).is_none());
+        assert!(p.text.len() <= 16 * data.len(), "{} bytes of text from {}", p.text.len(), data.len());
+    }
+
     #[test]
     fn strings_and_names_of_both_sets() {
         let data = sample();
-        let mut p = Parsed { text: Vec::new(), blobs: Vec::new(), codepage: 0 };
+        let mut p = Parsed::new(data.len());
         assert!(p.stream(&data).is_some());
         let text = String::from_utf8(p.text).unwrap();
         assert!(text.contains("card 4111 1111 1111 1111\n"), "{text:?}");
@@ -269,7 +327,7 @@ mod tests {
         assert!(text.contains("ssn 123-45-6789\n"), "{text:?}");
         // Any truncation parses or fails, never panics.
         for cut in 0..data.len() {
-            let mut p = Parsed { text: Vec::new(), blobs: Vec::new(), codepage: 0 };
+            let mut p = Parsed::new(data.len());
             let _ = p.stream(&data[..cut]);
         }
     }
