@@ -5,6 +5,10 @@ use std::sync::Arc;
 
 use icap::watch::Reload;
 
+/// Product and version, as the `Server` header of answers and the `User-Agent` of requests
+/// name it.
+pub const PRODUCT: &str = concat!("dlpgate/", env!("CARGO_PKG_VERSION"));
+
 /// Raises the soft open-files limit to the hard limit, so that many connections fit; gives
 /// the limit now in force (0 when it cannot be read).
 pub fn raise_nofile_limit() -> u64 {

@@ -287,6 +287,7 @@ impl Connector {
         let mut config = ClientConfig {
             connect_timeout: Duration::from_secs(self.connect_timeout),
             read_timeout: Duration::from_secs(self.read_timeout),
+            user_agent: crate::runtime::PRODUCT.to_string(),
             ..ClientConfig::default()
         };
         if self.uses_tls() {

@@ -89,6 +89,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .then(|| Duration::from_millis(args.early_head_after_ms)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace),
         tls_handshake_timeout: Duration::from_secs(args.tls.tls_handshake_timeout),
+        server_name: crate::runtime::PRODUCT.into(),
         ..ServerConfig::default()
     };
     let mut listeners = vec![Listener {

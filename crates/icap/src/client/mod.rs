@@ -88,7 +88,7 @@ impl Default for ClientConfig {
             max_connections_per_server: Self::DEFAULT_MAX_CONNECTIONS_PER_SERVER,
             default_preview: Self::DEFAULT_PREVIEW,
             max_options_ttl: Self::DEFAULT_MAX_OPTIONS_TTL,
-            user_agent: concat!("dlpgate/", env!("CARGO_PKG_VERSION")).to_string(),
+            user_agent: concat!("icap/", env!("CARGO_PKG_VERSION")).to_string(),
             limits: Limits::default(),
             max_buffered_body: Self::DEFAULT_MAX_BUFFERED_BODY,
             retry_buffer: Self::DEFAULT_RETRY_BUFFER,

@@ -240,7 +240,12 @@ impl<'c> Body<'c> {
         };
         if !early.sent {
             let istag = self.istag.as_deref().unwrap_or(early.options_istag);
-            super::conn::encode_echo_head(early.request, Some(istag), &mut self.wire.wbuf);
+            super::conn::encode_echo_head(
+                early.request,
+                Some(istag),
+                &self.wire.server_name,
+                &mut self.wire.wbuf,
+            );
             early.sent = true;
             self.wire.mid_response = true;
             tracing::debug!(read = self.read_bytes, "client paused mid-body: answer head sent early");

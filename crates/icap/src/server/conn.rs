@@ -19,9 +19,6 @@ use super::spool::Spool;
 use super::wire::{Io, Wire, WireError};
 use super::ServerConfig;
 
-/// The value of the `Server` header.
-const SERVER_NAME: &str = concat!("dlpgate/", env!("CARGO_PKG_VERSION"));
-
 /// What happened to one request, for the log and for metrics.
 #[derive(Debug, Clone)]
 pub struct RequestRecord {
@@ -57,7 +54,7 @@ pub(crate) async fn serve_connection<S: Service>(
     if let Some(observer) = &config.connection_observer {
         observer(1);
     }
-    let mut wire = Wire::new(io, config.limits, config.write_timeout, &config.memory, config.overload_wait);
+    let mut wire = Wire::new(io, &config);
     loop {
         let deadline = Instant::now() + config.idle_timeout;
         let event = tokio::select! {
@@ -155,11 +152,7 @@ async fn answer_wire_error(wire: &mut Wire, config: &ServerConfig, peer: &Peer, 
 }
 
 fn write_error(wire: &mut Wire, status: u16, reason: &str, istag: Option<&str>, close: bool) {
-    let mut head = ResponseHead::new(status);
-    head.headers.append("Server", SERVER_NAME);
-    if let Some(istag) = istag {
-        head.headers.append("ISTag", istag.to_string());
-    }
+    let mut head = base_head(status, istag, &wire.server_name);
     if close {
         head.headers.append("Connection", "close");
     }
@@ -288,13 +281,18 @@ async fn handle_request<S: Service>(
 }
 
 /// The `200` head of an unchanged message: ICAP head and the message's own HTTP heads.
-pub(crate) fn encode_echo_head(request: &Request, istag: Option<&str>, dst: &mut BytesMut) {
-    encode_response_head(&base_head(200, istag), echo_parts(request), dst);
+pub(crate) fn encode_echo_head(
+    request: &Request,
+    istag: Option<&str>,
+    server_name: &str,
+    dst: &mut BytesMut,
+) {
+    encode_response_head(&base_head(200, istag, server_name), echo_parts(request), dst);
 }
 
-fn base_head(status: u16, istag: Option<&str>) -> ResponseHead {
+fn base_head(status: u16, istag: Option<&str>, server_name: &str) -> ResponseHead {
     let mut head = ResponseHead::new(status);
-    head.headers.append("Server", SERVER_NAME);
+    head.headers.append("Server", server_name.to_string());
     if let Some(istag) = istag {
         head.headers.append("ISTag", istag.to_string());
     }
@@ -306,7 +304,7 @@ async fn answer_options(
     options: Option<&ServiceOptions>,
 ) -> Result<(u16, Next), BodyError> {
     body.drain().await?;
-    let mut head = base_head(200, None);
+    let mut head = base_head(200, None, &body.wire().server_name);
     head.headers.append("Date", httpdate::fmt_http_date(std::time::SystemTime::now()));
     if let Some(options) = options {
         options.to_headers(&mut head.headers);
@@ -338,7 +336,7 @@ async fn answer_reply(
     istag: Option<&str>,
 ) -> Result<(u16, Next), BodyError> {
     body.drain().await?;
-    let mut head = base_head(200, istag);
+    let mut head = base_head(200, istag, &body.wire().server_name);
     for (name, value) in reply.headers.iter() {
         head.headers.append(name.to_string(), value.clone());
     }
@@ -371,7 +369,7 @@ async fn answer_allow(
 ) -> Result<(u16, Next), BodyError> {
     if body.settle_preview().await? || allow_204 {
         body.drain().await?;
-        let mut head = base_head(204, istag);
+        let mut head = base_head(204, istag, &body.wire().server_name);
         for (name, value) in extra.iter() {
             head.headers.append(name.to_string(), value.clone());
         }
@@ -379,7 +377,7 @@ async fn answer_allow(
         return Ok((204, Next::KeepAlive));
     }
     // Echo: the same heads, then what was read (spooled), then the rest as it arrives.
-    let mut head = base_head(200, istag);
+    let mut head = base_head(200, istag, &body.wire().server_name);
     for (name, value) in extra.iter() {
         head.headers.append(name.to_string(), value.clone());
     }

@@ -98,6 +98,9 @@ pub struct ServerConfig {
     pub early_head_after: Option<Duration>,
     /// Codec limits.
     pub limits: Limits,
+    /// The `Server` header of every answer, product and version (an application sets its
+    /// own; the default names this library).
+    pub server_name: std::sync::Arc<str>,
     /// Called for each request answered.
     pub observer: Option<Observer>,
     /// Called with a reason label for each failed TLS handshake.
@@ -160,6 +163,7 @@ impl Default for ServerConfig {
             overload_wait: Self::DEFAULT_OVERLOAD_WAIT,
             early_head_after: Some(Self::DEFAULT_EARLY_HEAD_AFTER),
             limits: Limits::default(),
+            server_name: concat!("icap/", env!("CARGO_PKG_VERSION")).into(),
             observer: None,
             tls_observer: None,
             connection_observer: None,
@@ -173,6 +177,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("max_connections", &self.max_connections)
             .field("idle_timeout", &self.idle_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("server_name", &self.server_name)
             .field("min_body_rate", &self.min_body_rate)
             .field("request_deadline", &self.request_deadline)
             .field("write_timeout", &self.write_timeout)

@@ -4,11 +4,11 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use icap_proto::{Limits, ProtoError, RequestDecoder, RequestEvent};
+use icap_proto::{ProtoError, RequestDecoder, RequestEvent};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::budget::{ByteBudget, Lease};
+use super::budget::Lease;
 use super::pace::Late;
 use super::HEAD_ALLOWANCE;
 
@@ -60,6 +60,8 @@ pub(crate) struct Wire {
     /// What a long head in `rbuf` holds of the memory budget, and how long to wait for it.
     head_lease: Lease,
     overload_wait: Duration,
+    /// The `Server` header of every answer on this connection.
+    pub(crate) server_name: std::sync::Arc<str>,
 }
 
 impl std::fmt::Debug for Wire {
@@ -69,24 +71,19 @@ impl std::fmt::Debug for Wire {
 }
 
 impl Wire {
-    pub(crate) fn new(
-        io: Box<dyn Io>,
-        limits: Limits,
-        write_timeout: Duration,
-        memory: &ByteBudget,
-        overload_wait: Duration,
-    ) -> Self {
+    pub(crate) fn new(io: Box<dyn Io>, config: &super::ServerConfig) -> Self {
         Self {
             io,
             // Allocated as bytes arrive: a connection that sends nothing costs no buffer.
             rbuf: BytesMut::new(),
             wbuf: BytesMut::new(),
-            decoder: RequestDecoder::new(limits),
+            decoder: RequestDecoder::new(config.limits),
             mid_response: false,
             committed: 0,
-            write_timeout,
-            head_lease: Lease::new(memory),
-            overload_wait,
+            write_timeout: config.write_timeout,
+            head_lease: Lease::new(&config.memory),
+            overload_wait: config.overload_wait,
+            server_name: config.server_name.clone(),
         }
     }
 
