@@ -180,11 +180,17 @@ fn decode_copy(body: &[u8], encoding: Option<&str>) -> Option<Vec<u8>> {
 
 /// Header text with RFC 2047 encoded words (`=?utf-8?B?...?=`, `=?...?Q?...?=`) decoded.
 pub(crate) fn encoded_words(head: &[u8]) -> Vec<u8> {
+    encoded_words_counted(head, &mut 0)
+}
+
+/// [`encoded_words`], adding the bytes its searches examine to `work`.
+fn encoded_words_counted(head: &[u8], work: &mut usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(head.len());
+    let mut ends = Ends { head, last: None };
     let mut i = 0;
     while i < head.len() {
         if head[i..].starts_with(b"=?") {
-            if let Some(w) = encoded_word(&head[i + 2..]) {
+            if let Some(w) = encoded_word(head, i + 2, &mut ends, work) {
                 out.extend_from_slice(&w.0);
                 i += 2 + w.1;
                 continue;
@@ -196,16 +202,51 @@ pub(crate) fn encoded_words(head: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decodes `charset?E?text?=` (after `=?`); returns the bytes and the length consumed.
-fn encoded_word(s: &[u8]) -> Option<(Vec<u8>, usize)> {
+/// The `?=` that close encoded words, found in one pass over a head: each opening asks for
+/// the first one after its text starts, and openings come in order, so the searches together
+/// cover the head once (searching 1 KiB after every opening was 200 times its length).
+struct Ends<'a> {
+    head: &'a [u8],
+    /// The last search: where it started and the `?=` it found (`None`: none after it).
+    last: Option<(usize, Option<usize>)>,
+}
+
+impl Ends<'_> {
+    /// The first `?=` at or after `from`.
+    fn at_or_after(&mut self, from: usize, work: &mut usize) -> Option<usize> {
+        match self.last {
+            // The first one after where the last search began is past `from`: it is the
+            // first after `from` too (or there is none).
+            Some((began, found)) if began <= from && found.is_none_or(|e| e >= from) => found,
+            _ => {
+                let rest = self.head.get(from..)?;
+                let found = memchr::memmem::find(rest, b"?=");
+                *work += found.map_or(rest.len(), |e| e + 2);
+                let found = found.map(|e| from + e);
+                self.last = Some((from, found));
+                found
+            }
+        }
+    }
+}
+
+/// Decodes `charset?E?text?=` starting at `at` (after `=?`); returns the bytes and the
+/// length consumed. A word is at most 1 KiB long.
+fn encoded_word(head: &[u8], at: usize, ends: &mut Ends<'_>, work: &mut usize) -> Option<(Vec<u8>, usize)> {
+    let s = &head[at..];
     let limit = &s[..s.len().min(1024)];
-    let q1 = memchr::memchr(b'?', limit)?;
+    let q1 = memchr::memchr(b'?', limit);
+    *work += q1.map_or(limit.len(), |q| q + 1);
+    let q1 = q1?;
     let enc = *limit.get(q1 + 1)?;
     if limit.get(q1 + 2) != Some(&b'?') {
         return None;
     }
     let start = q1 + 3;
-    let end = start + memchr::memmem::find(&limit[start..], b"?=")?;
+    let end = ends.at_or_after(at + start, work)?.checked_sub(at)?;
+    if end + 2 > limit.len() {
+        return None;
+    }
     let text = &limit[start..end];
     let decoded = match enc.to_ascii_uppercase() {
         b'B' => decode_copy(text, Some("base64")).unwrap_or_else(|| text.to_vec()),
@@ -354,6 +395,22 @@ mod tests {
             encoded_words(b"Subject: =?utf-8?B?U1NOIDEyMy00NS02Nzg5?= and =?ISO-8859-1?Q?caf=E9_ok?="),
             b"Subject: SSN 123-45-6789 and caf\xe9 ok"
         );
+    }
+
+    /// `=?c?B?` openings that never close: each one's search for `?=` must not cover the
+    /// 1 KiB window again (200 times the head's length).
+    #[test]
+    fn unclosed_encoded_words_are_searched_in_linear_work() {
+        let head = b"=?c?B?xx".repeat(12_500);
+        let mut work = 0;
+        assert_eq!(encoded_words_counted(&head, &mut work), head);
+        assert!(work <= 4 * head.len(), "{work} bytes examined for {}", head.len());
+        // Closed words still decode, after junk too (the last opening takes the first `?=`
+        // within 1 KiB, as it did).
+        let mut head = b"=?c?B?xx".repeat(300);
+        head.extend_from_slice(b"?= =?utf-8?B?U1NOIDEyMy00NS02Nzg5?=");
+        let mut work = 0;
+        assert!(encoded_words_counted(&head, &mut work).ends_with(b" SSN 123-45-6789"));
     }
 
     #[test]
