@@ -593,6 +593,54 @@ mod tests {
         assert!(matched > 1000, "{matched}");
     }
 
+    /// Ledgers and number-dense text with values in every shape, scanned with and without
+    /// the run filter: the same findings.
+    #[cfg(feature = "testkit")]
+    #[test]
+    fn dense_text_is_filtered_exactly() {
+        let policy = crate::policy::Policy::builtin();
+        let values: &[&[u8]] = &[
+            b"4111 1111 1111 1111",
+            b"4111-1111-1111-1111",
+            b"4111111111111111",
+            b"123-45-6789",
+            b"SSN 123456789",
+            b"+44 20 7946 0958",
+            b"(555) 123-4567",
+            b"DE89 3704 0044 0532 0130 00",
+            b"DE89370400440532013000",
+            b"555.123.4567",
+        ];
+        let mut texts = vec![
+            crate::testkit::numbers::ledger(256 << 10, 5),
+            crate::testkit::numbers::number_dense(256 << 10, 5, 0),
+        ];
+        for t in texts.iter_mut() {
+            let mut out = Vec::new();
+            for (n, line) in t.split_inclusive(|&b| b == b'\n').enumerate() {
+                let v = values[n % values.len()];
+                // Between a comma, space, letter or line break and a comma, space or dash, at
+                // varying places in the row.
+                let at = (n * 7) % line.len();
+                out.extend_from_slice(&line[..at]);
+                out.extend_from_slice(&[b",", b" ", b"x", b"\n"][n % 4][..]);
+                out.extend_from_slice(v);
+                out.extend_from_slice(&[b",", b" ", b"-"][n % 3][..]);
+                out.extend_from_slice(&line[at..]);
+            }
+            *t = out;
+        }
+        for text in texts {
+            let mut a = Hits::new(100_000);
+            let mut b = Hits::new(100_000);
+            scan(&text, 0, 0, text.len(), &mut Found { set: &policy.detectors, hits: &mut a, member: "" });
+            scan_unfiltered(&text, &mut Found { set: &policy.detectors, hits: &mut b, member: "" });
+            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
+            assert!(a.matches("offset").count() > 20, "{}", a.matches("offset").count());
+            assert_eq!(a, b);
+        }
+    }
+
     #[test]
     fn run_ends_match_the_byte_loop() {
         // Every start in buffers of every length up to 40 with digits in random places,
