@@ -256,10 +256,16 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     }
     let next_group = || run_end(buf, e + 1) - (e + 1);
     match (len, buf.get(e)) {
-        // A card in groups (4-4-..., 4-6-...), unless the run continues a group before it
-        // with the same separator (then it is not the token's start).
+        // A card in groups (4-4-4..., 4-6-4, 4-6-5: a third group always follows, after the
+        // same separator or, between spaces, a line break), unless the run continues a group
+        // before it with the same separator (then it is not the token's start). An invoice
+        // number (`INV-2024-000123`) stops at the third group.
         (4, Some(&sep @ (b' ' | b'-'))) if buf.get(e + 1).is_some_and(u8::is_ascii_digit) => {
-            matches!(next_group(), 4 | 6)
+            let e2 = run_end(buf, e + 1);
+            let digit_at = |j: usize| buf.get(j).is_some_and(u8::is_ascii_digit);
+            matches!(e2 - (e + 1), 4 | 6)
+                && ((buf.get(e2) == Some(&sep) && digit_at(e2 + 1))
+                    || (sep == b' ' && line_break(buf, e2).is_some_and(digit_at)))
                 && !(before(buf, i) == Some(sep) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()))
         }
         // A card wrapped after its first group.
@@ -603,6 +609,9 @@ mod tests {
             b"4111 1111 1111 1111",
             b"4111-1111-1111-1111",
             b"4111111111111111",
+            b"4111 1111\n1111 1111",
+            b"4111 1111 1111\n1111",
+            b"3782 822463 10005",
             b"123-45-6789",
             b"SSN 123456789",
             b"+44 20 7946 0958",
