@@ -4,9 +4,11 @@
 #
 #   scripts/bench-dlp.sh [SECONDS] [BODY]
 #
-# BODY is `x` (the default: bodies of `x` bytes, which no detector looks at twice) or `dense`:
+# BODY is `x` (the default: bodies of `x` bytes, which no detector looks at twice), `dense`:
 # number-dense text (prose where one word in twenty is a 6-10 digit number, written by
-# `inspect`'s throughput example), which makes the numeric detectors work on every body.
+# `inspect`'s throughput example), which makes the numeric detectors work on every body, or
+# `ledger`: a CSV export (order ids, amounts, dates, phone numbers, Luhn-invalid card numbers,
+# UUIDs), nearly all digits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -17,11 +19,12 @@ run=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$run"' EXIT
 body=()
 label=""
-if [ "$kind" = dense ]; then
+if [ "$kind" = dense ] || [ "$kind" = ledger ]; then
   cargo build --release -p inspect --features testkit --example throughput >/dev/null
-  target/release/examples/throughput write-dense "$run/dense.txt" 1
-  body=(--body-file "$run/dense.txt")
-  label=" number-dense"
+  target/release/examples/throughput "write-$kind" "$run/$kind.txt" 1
+  body=(--body-file "$run/$kind.txt")
+  label=" $kind"
+  [ "$kind" = dense ] && label=" number-dense"
 fi
 cicap=23344; dlp=23345
 . scripts/c-icap-bench.sh
