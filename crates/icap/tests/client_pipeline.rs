@@ -60,7 +60,7 @@ async fn a_server_that_closes_after_three_answers_gets_the_rest_on_new_connectio
                 for k in 0..3 {
                     let Some(&i) = read_requests(&mut s, &mut buf, 1).await.first() else { return };
                     // Every other connection says it closes; the others just close.
-                    s.write_all(answer(i, k == 2 && n % 2 == 0).as_bytes()).await.unwrap();
+                    s.write_all(answer(i, k == 2 && n.is_multiple_of(2)).as_bytes()).await.unwrap();
                 }
             });
         }

@@ -437,7 +437,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
     if let [first] = pairs.remainder() {
         sum += u32::from(first.wrapping_sub(b'0'));
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Area not 000, 666 or 900-999; group not 00; serial not 0000. Nine ASCII digits.

@@ -40,7 +40,7 @@ fn build(streams: &[(&str, &[u8])], removed: &[&str]) -> Vec<u8> {
 pub fn lzfu(rtf: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     let chunks: Vec<&[u8]> = rtf.chunks(8).collect();
-    let full = if rtf.len() % 8 == 0 { chunks.len() } else { chunks.len() - 1 };
+    let full = if rtf.len().is_multiple_of(8) { chunks.len() } else { chunks.len() - 1 };
     for c in &chunks[..full] {
         body.push(0);
         body.extend_from_slice(c);

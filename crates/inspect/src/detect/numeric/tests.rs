@@ -225,7 +225,7 @@ fn run_ends_match_the_byte_loop() {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    if x % 5 == 0 {
+                    if x.is_multiple_of(5) {
                         b'/' + (x >> 8) as u8 % 12
                     } else {
                         b'0' + (x >> 8) as u8 % 10

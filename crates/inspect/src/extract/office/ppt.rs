@@ -54,7 +54,7 @@ fn walk(cx: &mut Ctx<'_>, m: &Member, data: &[u8], text: &mut Sink, raw: &mut Ra
             continue;
         }
         count += 1;
-        if count % RECORDS_PER_CHECK == 0 && !cx.st.budget.check_time(&m.path) {
+        if count.is_multiple_of(RECORDS_PER_CHECK) && !cx.st.budget.check_time(&m.path) {
             return Outcome::Done;
         }
         let header = (u16_at(data, at), u16_at(data, at + 2), u32_at(data, at + 4));

@@ -195,7 +195,7 @@ impl<'r, R: Read + Seek> Slack<'r, R> {
 
     fn tick(&mut self, cx: &mut Ctx<'_>, m: &Member) -> bool {
         self.steps += 1;
-        self.steps % STEPS_PER_CHECK != 0 || cx.st.budget.check_time(&m.path)
+        !self.steps.is_multiple_of(STEPS_PER_CHECK) || cx.st.budget.check_time(&m.path)
     }
 
     fn sector(&mut self, i: usize) -> std::io::Result<Vec<u8>> {

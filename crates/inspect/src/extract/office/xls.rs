@@ -72,7 +72,7 @@ impl Book {
         let mut parts: Vec<&[u8]> = Vec::new();
         while at + 4 <= data.len() {
             count += 1;
-            if count % RECORDS_PER_CHECK == 0 && !cx.st.budget.check_time(&m.path) {
+            if count.is_multiple_of(RECORDS_PER_CHECK) && !cx.st.budget.check_time(&m.path) {
                 return Outcome::Done;
             }
             let (ty, len) = (u16_at(data, at).unwrap_or(0), usize::from(u16_at(data, at + 2).unwrap_or(0)));

@@ -178,7 +178,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
         let mut strings: Vec<u8> = Vec::new();
         while let Some(t) = lex.next_token() {
             count += 1;
-            if count % 4096 == 0 && !self.cx.st.budget.check_time(&self.m.path) {
+            if count.is_multiple_of(4096) && !self.cx.st.budget.check_time(&self.m.path) {
                 return Err(Stopped);
             }
             let operand = match t.kind {
