@@ -123,3 +123,40 @@ fn engine_scratch_past_the_budget_stops_with_max_memory() {
         assert_eq!(budget.used.load(Ordering::SeqCst), 0, "{name}: given back");
     }
 }
+
+/// A PDF stream that inflates to 24 MiB: each filter stage's output is charged to the
+/// process budget as it grows (it failed before: only the file itself was charged, so the
+/// tight budget let the scan through), and all of it is given back after the scan.
+#[test]
+fn pdf_filter_output_is_charged_as_it_grows() {
+    use std::io::Write;
+    // Hex text compresses about 2:1, under the ratio limit.
+    let text: Vec<u8> = noise(12 << 20, 5).iter().flat_map(|b| format!("{b:02x}").into_bytes()).collect();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(&text).unwrap();
+    let stream = z.finish().unwrap();
+    let mut pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec();
+    pdf.extend_from_slice(
+        format!("2 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\n", stream.len()).as_bytes(),
+    );
+    pdf.extend_from_slice(&stream);
+    pdf.extend_from_slice(b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    let file = pdf.len() as u64;
+
+    let tight = file + (16 << 20);
+    let (small, budget) = engine(tight);
+    let verdict = scan(&small, &pdf);
+    assert!(
+        matches!(verdict.could_not_scan, Some(CouldNotScan::Limit { limit: LimitKind::MaxMemory, .. })),
+        "{:?} (file {file} bytes)",
+        verdict.could_not_scan
+    );
+    assert!(budget.peak.load(Ordering::SeqCst) <= tight);
+    assert_eq!(budget.used.load(Ordering::SeqCst), 0, "given back");
+
+    let (roomy, budget) = engine(file + (64 << 20));
+    let verdict = scan(&roomy, &pdf);
+    assert_eq!(verdict.could_not_scan, None);
+    assert!(budget.peak.load(Ordering::SeqCst) >= file + (24 << 20), "the stream's output was charged");
+    assert_eq!(budget.used.load(Ordering::SeqCst), 0, "given back");
+}

@@ -541,14 +541,17 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
         for l in &decoded.leftovers {
             self.extra(l);
         }
-        if decoded.undecoded || decoded.crypt {
+        let r = if decoded.undecoded || decoded.crypt {
             self.extra(&decoded.data);
-            return Ok(());
-        }
-        self.forms.push(num);
-        let res = own.as_deref().or(resources);
-        let r = self.run(&decoded.data, res, mul(&matrix, ctm));
-        self.forms.pop();
+            Ok(())
+        } else {
+            self.forms.push(num);
+            let res = own.as_deref().or(resources);
+            let r = self.run(&decoded.data, res, mul(&matrix, ctm));
+            self.forms.pop();
+            r
+        };
+        decoded.release(self.cx);
         r
     }
 }

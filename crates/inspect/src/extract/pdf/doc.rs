@@ -277,10 +277,14 @@ impl<'a> Doc<'a> {
             let first =
                 self.streams[i].dict.get(b"First").and_then(Obj::num).unwrap_or(0.0).max(0.0) as usize;
             let Some(d) = self.stream_data(cx, m, i) else { return false };
+            let held = d.held;
             if d.undecoded || d.crypt {
+                cx.st.budget.release(held);
                 continue;
             }
             let data = d.data.into_owned();
+            // The decoded stream stays (as `Packed`): held again at its own size.
+            cx.st.budget.release(held);
             if !cx.st.budget.hold(data.len() as u64, &m.path) {
                 return false;
             }

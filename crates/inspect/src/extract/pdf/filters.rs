@@ -39,6 +39,16 @@ pub(super) struct Decoded<'a> {
     pub leftovers: Vec<Cow<'a, [u8]>>,
     /// A `/Crypt` filter other than `/Identity`.
     pub crypt: bool,
+    /// What the decoded `data` holds of the budget (the process memory account included):
+    /// the caller gives it back with [`Decoded::release`] once it is done with the data.
+    pub held: u64,
+}
+
+impl Decoded<'_> {
+    /// Gives back what the decoded data held; call when it is no longer needed.
+    pub fn release(self, cx: &mut Ctx<'_>) {
+        cx.st.budget.release(self.held);
+    }
 }
 
 /// The filters of a stream dictionary, indirect names and parameters already resolved.
@@ -67,7 +77,8 @@ pub(super) fn decode<'a>(
     raw: &'a [u8],
     filters: &[Filter],
 ) -> Option<Decoded<'a>> {
-    let mut out = Decoded { data: Cow::Borrowed(raw), undecoded: false, leftovers: Vec::new(), crypt: false };
+    let mut out =
+        Decoded { data: Cow::Borrowed(raw), undecoded: false, leftovers: Vec::new(), crypt: false, held: 0 };
     if filters.is_empty() {
         return Some(out);
     }
@@ -81,7 +92,7 @@ pub(super) fn decode<'a>(
         }
         let input: &[u8] = &out.data;
         let mut produced = Vec::new();
-        let mut guard = Guard { input_len: input.len() as u64, counted: 0 };
+        let mut guard = Guard { input_len: input.len() as u64, counted: 0, held: 0 };
         let mut more = |len: usize| guard.allow(cx, m, len);
         let (end, used) = match f.name.as_slice() {
             b"FlateDecode" | b"Fl" => inflate(input, &mut produced, &mut more),
@@ -107,6 +118,7 @@ pub(super) fn decode<'a>(
             }
         };
         if end == End::Stopped || !guard.allow(cx, m, produced.len()) {
+            cx.st.budget.release(guard.held + out.held);
             return None;
         }
         if let Some(p) = &f.parms {
@@ -123,14 +135,21 @@ pub(super) fn decode<'a>(
             out.leftovers.push(rest);
         }
         out.data = Cow::Owned(produced);
+        // The stage before is dropped: what it held goes back.
+        cx.st.budget.release(out.held);
+        out.held = guard.held;
     }
     Some(out)
 }
 
-/// Counts a stage's output against the limits as it grows.
+/// Counts a stage's output against the limits as it grows, and holds it against the
+/// budget (the process memory account included) in steps that double, so a stream that
+/// inflates to many megabytes is charged before it is made, not after.
 struct Guard {
     input_len: u64,
     counted: usize,
+    /// What this stage's output holds of the budget.
+    held: u64,
 }
 
 impl Guard {
@@ -142,11 +161,22 @@ impl Guard {
             b.limit(LimitKind::MaxBufferedBytes, &m.path);
             return false;
         }
+        if len as u64 > self.held {
+            let want = (len as u64).max(self.held.saturating_mul(2)).max(HOLD_STEP);
+            let more = want - self.held;
+            if !b.hold(more, &m.path) {
+                return false;
+            }
+            self.held = want;
+        }
         b.add_decompressed(new as u64, &m.path)
             && b.check_ratio(len as u64, self.input_len, &m.path)
             && b.check_time(&m.path)
     }
 }
+
+/// The smallest step a stage's output is held in.
+const HOLD_STEP: u64 = 64 * 1024;
 
 /// zlib, or raw deflate from writers that leave the header out.
 fn inflate(input: &[u8], out: &mut Vec<u8>, more: &mut dyn FnMut(usize) -> bool) -> (End, usize) {

@@ -345,7 +345,9 @@ impl FontCache {
             return Ok(None);
         };
         let Some(data) = doc.stream_data(cx, m, i) else { return Err(Stopped) };
-        let parsed = match CMap::parse(&data.data, &mut self.entries_left) {
+        let parsed = CMap::parse(&data.data, &mut self.entries_left);
+        data.release(cx);
+        let parsed = match parsed {
             Ok(c) => c,
             Err(_) => {
                 cx.st.budget.limit(LimitKind::MaxCmapEntries, &m.path);

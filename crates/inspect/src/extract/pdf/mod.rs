@@ -120,10 +120,11 @@ fn read_page(r: &mut Interp<'_, '_, '_>, contents: &[usize], resources: Option<R
         }
         if d.undecoded || d.crypt {
             r.extra(&d.data);
-            continue;
+        } else {
+            joined.extend_from_slice(&d.data);
+            joined.push(b'\n');
         }
-        joined.extend_from_slice(&d.data);
-        joined.push(b'\n');
+        d.release(r.cx);
     }
     // The page's content is held while it is read, then given back.
     if !r.cx.st.budget.hold(joined.len() as u64, &r.m.path) {
@@ -186,6 +187,20 @@ fn read_stream(
         out.extend_from_slice(l);
         out.push(b'\n');
     }
+    let read = read_decoded(r, i, k, &d, out, embedded);
+    d.release(r.cx);
+    read
+}
+
+/// Reads stream `i` of kind `k` once its filters have run.
+fn read_decoded(
+    r: &mut Interp<'_, '_, '_>,
+    i: usize,
+    k: Kind,
+    d: &filters::Decoded<'_>,
+    out: &mut Vec<u8>,
+    embedded: &mut u32,
+) -> Option<()> {
     if d.undecoded || d.crypt {
         out.extend_from_slice(&d.data);
         out.push(b'\n');
