@@ -145,6 +145,8 @@ pub(crate) struct Decoder {
     /// Complete streams (gzip members, bzip2 or xz streams) so far.
     members_done: u32,
     max_window: u64,
+    /// Whether to stop after the first stream (what follows is trailing data).
+    single: bool,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -162,7 +164,19 @@ impl Decoder {
             out: vec![0; OUT_CHUNK],
             members_done: 0,
             max_window,
+            single: false,
         }
+    }
+
+    /// Stops after the first stream: what follows it, even another stream of the same
+    /// format, leaves as trailing data. For streams found inside another object, whose
+    /// host finds the next stream itself.
+    pub fn one_stream(mut self) -> Self {
+        self.single = true;
+        if let Inner::Zstd(z) = &mut self.inner {
+            z.one_frame();
+        }
+        self
     }
 
     fn start(format: Format, max_window: u64) -> Inner {
@@ -204,6 +218,7 @@ impl Decoder {
                     self.inner = Inner::Failed;
                     return Err(corrupt(CORRUPT_BROTLI));
                 }
+                Inner::Next(_) if self.single => self.inner = Inner::Trailing,
                 Inner::Next(held) => {
                     let magic = self.format.next_magic().unwrap_or_default();
                     let take = (magic.len() - held.len()).min(input.len());

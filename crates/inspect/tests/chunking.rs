@@ -152,3 +152,27 @@ fn normalised_inputs_split_at_every_offset() {
         assert_eq!(chunked(&engine, &ctx, &bytes, &[1]), whole, "{name} byte by byte");
     }
 }
+
+#[test]
+fn containers_inside_text_are_found_whatever_the_split() {
+    use inspect::testkit::{bzip2, gzip, seven_z, xz, zip_of, zstd};
+    let engine = engine();
+    let secret = b"card 4111 1111 1111 1111";
+    let packed: Vec<Vec<u8>> = vec![
+        gzip(secret),
+        bzip2(secret),
+        xz(secret),
+        zstd(secret),
+        zip_of(&[("a.txt", secret)]),
+        seven_z(&[("a.txt", secret)], None, false),
+    ];
+    for (k, p) in packed.iter().enumerate() {
+        let data = [b"plain text head\n".as_slice(), p, b"\nand a text tail"].concat();
+        let whole = engine.scan_bytes(ScanContext::default(), &data);
+        assert!(whole.is_block() && whole.could_not_scan.is_none(), "{k}: {whole:?}");
+        for sizes in [vec![1], vec![2], vec![3, 5, 7], vec![11], vec![64]] {
+            let v = chunked(&engine, &ScanContext::default(), &data, &sizes);
+            assert_eq!(v, whole, "{k} with chunks {sizes:?}");
+        }
+    }
+}

@@ -37,6 +37,8 @@ pub(super) struct Zstd {
     checksum: bool,
     frames_done: u32,
     max_window: u64,
+    /// Whether to stop after the first frame.
+    single: bool,
 }
 
 impl Zstd {
@@ -48,7 +50,13 @@ impl Zstd {
             checksum: false,
             frames_done: 0,
             max_window,
+            single: false,
         }
+    }
+
+    /// Stops after the first frame: what follows is trailing data.
+    pub fn one_frame(&mut self) {
+        self.single = true;
     }
 
     /// Whether the input ended at a frame boundary.
@@ -87,6 +95,7 @@ impl Zstd {
                     self.step =
                         if left == k as u64 { Step::Header } else { Step::Skippable(left - k as u64) };
                 }
+                Step::Header if self.single && self.frames_done > 0 => self.step = Step::Trailing,
                 Step::Header => {
                     let want = self.header_len().ok().flatten().unwrap_or(5);
                     let take = want.saturating_sub(self.pending.len()).clamp(1, input.len());

@@ -21,6 +21,7 @@ mod mime;
 mod multipart;
 mod office;
 mod pdf;
+mod probe;
 mod rtf;
 mod sevenz;
 mod tar;
@@ -221,6 +222,7 @@ impl Node {
         *self = match kind {
             Kind::Text(charset, markup) => {
                 let mut t = TextNode::new(m, charset, markup);
+                t.watch_embedded();
                 if content_type.as_deref().is_some_and(is_form_urlencoded) {
                     t.form_body();
                 }
@@ -541,6 +543,8 @@ pub(crate) struct TextNode {
     pieces: Vec<text::Piece>,
     /// For binary formats with UTF-16 text inside: a second stream over those runs.
     utf16_runs: Option<(text::Utf16Runs, DetectStream, Vec<u8>)>,
+    /// For an object's own text: containers embedded in it or appended to it.
+    watch: Option<Box<probe::Watch>>,
     a: Vec<u8>,
     b: Vec<u8>,
     c: Vec<u8>,
@@ -568,6 +572,7 @@ impl TextNode {
             decoded: Vec::new(),
             pieces: Vec::new(),
             utf16_runs: None,
+            watch: None,
             a: Vec::new(),
             b: Vec::new(),
             c: Vec::new(),
@@ -582,6 +587,15 @@ impl TextNode {
         self.normalize = false;
     }
 
+    /// Opens containers found inside the text (a zip or a compressed stream appended to it):
+    /// for an object's own text, not for text a parser extracted.
+    pub fn watch_embedded(&mut self) {
+        self.watch = Some(Box::new(probe::Watch::new(
+            self.m.clone(),
+            if self.wide.is_some() { probe::Anchors::Binary } else { probe::Anchors::Text },
+        )));
+    }
+
     /// Marks the member as a form body (its Content-Type says so): `+` is a space and `&`
     /// separates fields.
     pub fn form_body(&mut self) {
@@ -591,6 +605,9 @@ impl TextNode {
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
         if cx.stopped() {
             return;
+        }
+        if let Some(w) = &mut self.watch {
+            w.write(cx, data);
         }
         // Large inputs go through the filters in slices so the scratch buffers stay small.
         for piece in data.chunks(256 * 1024) {
@@ -689,6 +706,9 @@ impl TextNode {
         self.stream.finish(&mut found);
         if let Some((_, stream, _)) = &mut self.utf16_runs {
             stream.finish(&mut found);
+        }
+        if let Some(w) = &mut self.watch {
+            w.finish(cx);
         }
         if !self.normalize {
             return;
