@@ -19,6 +19,8 @@ use flate2::{Decompress, FlushDecompress, Status};
 
 /// Largest piece of output handed on at once.
 pub const OUT_CHUNK: usize = 32 * 1024;
+/// Bytes of brotli input per decoder call (`Decoder::brotli_pending`).
+const BROTLI_PIECE: usize = 64;
 /// Largest gzip header accepted (extra field, name and comment included).
 const MAX_GZIP_HEADER: usize = 256 * 1024;
 /// Input kept while a zlib-looking `deflate` body has produced nothing, to retry it as raw
@@ -147,6 +149,13 @@ pub(crate) struct Decoder {
     max_window: u64,
     /// Whether to stop after the first stream (what follows is trailing data).
     single: bool,
+    /// Brotli input short of a whole piece. The brotli crate checks a metablock's length
+    /// only when it flushes output, which depends on how much input each call has: with
+    /// the whole body in one call it accepts commands that overrun their metablock, which
+    /// the reference decoder refuses, and byte by byte it refuses them too. Fixed pieces at
+    /// fixed offsets make every split decode alike, and small ones refuse what the
+    /// reference decoder refuses.
+    brotli_pending: Vec<u8>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -165,6 +174,7 @@ impl Decoder {
             members_done: 0,
             max_window,
             single: false,
+            brotli_pending: Vec::new(),
         }
     }
 
@@ -204,6 +214,43 @@ impl Decoder {
     /// (Ok) when `emit` returns false. Errors describe corrupt input or a refused window.
     pub fn push_all(
         &mut self,
+        input: &[u8],
+        emit: &mut dyn FnMut(Out<'_>) -> bool,
+    ) -> Result<(), DecodeError> {
+        if self.format != Format::Brotli {
+            return self.push_inner(input, emit);
+        }
+        // Brotli gets its input in pieces of BROTLI_PIECE bytes at fixed stream offsets,
+        // whatever the caller's split (see `brotli_pending`).
+        let go = std::cell::Cell::new(true);
+        let mut emit = |o: Out<'_>| {
+            go.set(go.get() && emit(o));
+            go.get()
+        };
+        let mut input = input;
+        if !self.brotli_pending.is_empty() {
+            let take = (BROTLI_PIECE - self.brotli_pending.len()).min(input.len());
+            self.brotli_pending.extend_from_slice(&input[..take]);
+            input = &input[take..];
+            if self.brotli_pending.len() < BROTLI_PIECE {
+                return Ok(());
+            }
+            let piece = std::mem::take(&mut self.brotli_pending);
+            self.push_inner(&piece, &mut emit)?;
+        }
+        let mut pieces = input.chunks_exact(BROTLI_PIECE);
+        for piece in &mut pieces {
+            if !go.get() {
+                return Ok(());
+            }
+            self.push_inner(piece, &mut emit)?;
+        }
+        self.brotli_pending.extend_from_slice(pieces.remainder());
+        Ok(())
+    }
+
+    fn push_inner(
+        &mut self,
         mut input: &[u8],
         emit: &mut dyn FnMut(Out<'_>) -> bool,
     ) -> Result<(), DecodeError> {
@@ -234,7 +281,7 @@ impl Decoder {
                         // Another stream: start over and replay its first bytes.
                         let held = std::mem::take(held);
                         self.inner = Self::start(self.format, self.max_window);
-                        self.push_all(&held, emit)?;
+                        self.push_inner(&held, emit)?;
                     }
                 }
                 Inner::GzHeader(h, searched) => {
@@ -283,7 +330,7 @@ impl Decoder {
                             gzip: false,
                             replay: zlib.then(Vec::new),
                         };
-                        self.push_all(&head, emit)?;
+                        self.push_inner(&head, emit)?;
                     }
                 }
                 Inner::Inflate { z, gzip, replay } => {
@@ -317,7 +364,7 @@ impl Decoder {
                                 gzip: false,
                                 replay: None,
                             };
-                            return self.push_all(&r, emit);
+                            return self.push_inner(&r, emit);
                         }
                         self.inner = Inner::Failed;
                         return Err(corrupt(CORRUPT_DEFLATE));
@@ -448,6 +495,10 @@ impl Decoder {
     /// Ends the input: an error when the stream was cut short. Bytes held back to see
     /// whether another stream starts leave as trailing data.
     pub fn finish_all(&mut self, emit: &mut dyn FnMut(Out<'_>) -> bool) -> Result<(), DecodeError> {
+        if !self.brotli_pending.is_empty() {
+            let piece = std::mem::take(&mut self.brotli_pending);
+            self.push_inner(&piece, emit)?;
+        }
         match &mut self.inner {
             Inner::Trailing | Inner::BrotliDone | Inner::XzPadding => Ok(()),
             Inner::GzTrailer(_) => Err(corrupt("gzip trailer truncated")),
@@ -723,7 +774,8 @@ mod tests {
             let mut d = Decoder::with_window(Format::Brotli, WINDOW);
             let r1 = d.push_all(&br[..split], &mut |_| true);
             let r2 = d.push_all(&br[split..], &mut |_| true);
-            assert!(r1.is_err() || r2.is_err(), "split {split}");
+            let r3 = d.finish_all(&mut |_| true);
+            assert!(r1.is_err() || r2.is_err() || r3.is_err(), "split {split}");
         }
     }
 
