@@ -700,6 +700,15 @@ fn rtf_destinations_outside_the_text_are_scanned() {
 // ---- a zip after other content ----
 
 #[test]
+fn a_stored_zip_member_inside_binary_data_counts_once() {
+    let mut stub = b"MZ".to_vec();
+    stub.extend(inspect::testkit::noise(4000, 5));
+    let stored = inspect::testkit::zip_stored(&[("in.txt", b"card 4111 1111 1111 1111\n")]);
+    let v = finds("exe + stored zip", &[stub.as_slice(), &stored, b"\nafter"].concat());
+    assert_eq!(v.counts.values().sum::<u64>(), 1, "{v:?}");
+}
+
+#[test]
 fn a_zip_after_an_installer_stub_is_opened() {
     let mut stub = b"MZ".to_vec();
     stub.extend(inspect::testkit::noise(4000, 5));
@@ -739,8 +748,18 @@ fn containers_after_or_inside_text_are_opened() {
             &wrap(head, &[gzip(b"one"), zip_of(&[("in.txt", SECRET.as_bytes())])].concat()),
         );
         // A stored member is found once, not once raw and once through the zip.
-        let stored = inspect::testkit::zip_stored(&[("in.txt", b"card 4111 1111 1111 1111")]);
+        let stored = inspect::testkit::zip_stored(&[("in.txt", b"card 4111 1111 1111 1111\n")]);
         let v = finds("text + stored zip", &wrap(head, &stored));
+        assert_eq!(v.counts.values().sum::<u64>(), 1, "{v:?}");
+        // Two stored members, and a stored zip inside a stored zip.
+        let two = inspect::testkit::zip_stored(&[
+            ("a.txt", b"card 4111 1111 1111 1111\n"),
+            ("b.txt", b"ssn 123-45-6789\n"),
+        ]);
+        let v = finds("text + stored zip of two", &wrap(head, &two));
+        assert_eq!(v.counts.values().sum::<u64>(), 2, "{v:?}");
+        let nested = inspect::testkit::zip_stored(&[("inner.zip", &stored)]);
+        let v = finds("text + stored zip in a stored zip", &wrap(head, &nested));
         assert_eq!(v.counts.values().sum::<u64>(), 1, "{v:?}");
     }
 }

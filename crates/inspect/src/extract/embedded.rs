@@ -10,16 +10,29 @@ use super::{Ctx, Member, TextNode};
 pub(crate) struct BinaryNode {
     raw: TextNode,
     watch: Watch,
+    /// Bytes so far.
+    seen: u64,
+    /// Whether bytes were left out since the last one scanned (`Watch::unstored`).
+    cut: bool,
 }
 
 impl BinaryNode {
     pub fn new(m: Member, raw: TextNode) -> Self {
-        Self { watch: Watch::new(m, Anchors::Binary), raw }
+        Self { watch: Watch::new(m, Anchors::Binary), raw, seen: 0, cut: false }
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
-        self.raw.write(cx, data);
         self.watch.write(cx, data);
+        if !self.watch.has_stored() {
+            self.raw.write(cx, data);
+        } else {
+            // Stored zip member data is its member's to scan: left out here, with a line
+            // break in its place so the bytes around it do not join.
+            for piece in self.watch.unstored(self.seen, data.len(), &mut self.cut) {
+                self.raw.write(cx, piece.map_or(b"\n".as_slice(), |r| &data[r]));
+            }
+        }
+        self.seen += data.len() as u64;
     }
 
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {

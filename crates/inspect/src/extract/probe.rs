@@ -58,12 +58,25 @@ pub(crate) struct Watch {
     /// Host offset up to which a live stored zip member's node sees the bytes: signatures
     /// before it are that node's to open, not the host's.
     shadow_until: u64,
+    /// Host ranges holding stored zip member data, which that member's node scans: the
+    /// host leaves them out of its own text ([`Watch::unstored`]), so a value there counts
+    /// once.
+    stored: Vec<(u64, u64)>,
     found: Vec<(usize, Sig)>,
 }
 
 impl Watch {
     pub fn new(m: Member, anchors: Anchors) -> Self {
-        Self { m, anchors, seen: 0, tail: Vec::new(), live: Vec::new(), shadow_until: 0, found: Vec::new() }
+        Self {
+            m,
+            anchors,
+            seen: 0,
+            tail: Vec::new(),
+            live: Vec::new(),
+            shadow_until: 0,
+            stored: Vec::new(),
+            found: Vec::new(),
+        }
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
@@ -73,6 +86,10 @@ impl Watch {
         // Probes already running get all of it.
         for p in &mut self.live {
             p.write(cx, data);
+            if let Some((start, end)) = p.shadow.take() {
+                self.shadow_until = self.shadow_until.max(end);
+                self.stored.push((start, end));
+            }
         }
         // Signatures that started in the last write and end in this one.
         let mut found = std::mem::take(&mut self.found);
@@ -102,6 +119,46 @@ impl Watch {
         self.tail.drain(..old - from_tail);
         self.tail.extend_from_slice(&data[data.len() - from_data..]);
         self.live.retain(|p| !p.is_done());
+    }
+
+    /// What the host scans of its bytes `at..at + len` (the last write): the ranges of
+    /// that write that are not stored zip member data, in order, and `None` for a line break
+    /// in place of what was left out, so that the bytes around it do not join. `cut` carries
+    /// "something was left out since the last byte scanned" from one write to the next:
+    /// the break comes before the next byte scanned, wherever the writes were split.
+    pub fn unstored(&mut self, at: u64, len: usize, cut: &mut bool) -> Vec<Option<std::ops::Range<usize>>> {
+        let end = at + len as u64;
+        self.stored.retain(|&(_, e)| e > at);
+        let mut out = Vec::new();
+        let mut from = at;
+        let push = |out: &mut Vec<_>, r: std::ops::Range<usize>, cut: &mut bool| {
+            if *cut {
+                out.push(None);
+                *cut = false;
+            }
+            out.push(Some(r));
+        };
+        for &(s, e) in &self.stored {
+            if s >= end {
+                break;
+            }
+            if s > from {
+                push(&mut out, (from - at) as usize..(s - at) as usize, cut);
+            }
+            if e > from {
+                *cut = true;
+            }
+            from = from.max(e);
+        }
+        if from < end {
+            push(&mut out, (from - at) as usize..len, cut);
+        }
+        out
+    }
+
+    /// Whether some of the host's bytes are left out of its text.
+    pub fn has_stored(&self) -> bool {
+        !self.stored.is_empty()
     }
 
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {
@@ -141,8 +198,9 @@ impl Watch {
         };
         let mut p = Probe { m, start, state, shadow: None };
         p.write(cx, bytes);
-        if let Some(end) = p.shadow {
+        if let Some((start, end)) = p.shadow.take() {
             self.shadow_until = self.shadow_until.max(end);
+            self.stored.push((start, end));
         }
         if !p.is_done() {
             self.live.push(p);
@@ -322,8 +380,8 @@ struct Probe {
     /// Host offset of its first byte.
     start: u64,
     state: State,
-    /// For a stored zip member: the host offset where its data ends.
-    shadow: Option<u64>,
+    /// For a stored zip member: the host offsets of its data, once known.
+    shadow: Option<(u64, u64)>,
 }
 
 #[derive(Debug)]
@@ -432,7 +490,8 @@ impl Probe {
             // Stored data of unknown length: its bytes are the host's, scanned as such.
             None if !known => State::Done,
             None => {
-                self.shadow = Some(self.start + h.len() as u64 + size);
+                let from = self.start + h.len() as u64;
+                self.shadow = Some((from, from + size));
                 State::Data(Box::new(DataProbe::new(None, node, Some(size))))
             }
             Some(f) => {
