@@ -4,14 +4,15 @@
 //! A [`Node`] starts by sniffing the first [`SNIFF_LEN`] bytes, then becomes what the
 //! content is: a text stream (scanned as it arrives, in bounded memory), a decompressor, a
 //! tar or multipart reader (streaming into child nodes), an image or media walker, raw
-//! binary (watching for an embedded zip), or a buffer for formats that need random access
+//! binary, or a buffer for formats that need random access
 //! (zip, 7z, PDF, RTF, e-mail), extracted when the object ends. Multipart bodies stream
 //! part by part.
 //!
 //! Every byte is accounted for (see [`coverage`]): extractors scan what their parser does not
 //! extract (names, comments, headers) as text, and hand what nobody consumed (what follows
 //! a compressed stream, a tar end marker or an image's end; gaps in a zip) to a fresh
-//! sniffed node.
+//! sniffed node. Text and raw binary are watched for containers inside them ([`probe`]):
+//! magic bytes at the head choose a parser, magic bytes anywhere else open a probe.
 
 mod archive;
 mod coverage;
