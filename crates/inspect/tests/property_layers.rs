@@ -214,7 +214,13 @@ proptest! {
             // Quoted-printable is only recognised when its first line is a line (no junk in
             // front of it): docs/POLICY.md ("Not decoded").
             let junk_before_qp = matches!((encoded, l), (Some(Layer::QuotedPrintable), Layer::Garbage));
-            if stacked || junk_before_qp {
+            // A tar not at the head of an object is read as bytes: docs/POLICY.md ("Known
+            // limits").
+            let junk_before_tar = matches!((applied.last(), l), (Some(Layer::Tar), Layer::Garbage));
+            // Percent-encoding is undone twice over, not three times (docs/POLICY.md).
+            let third_percent = matches!(l, Layer::Percent)
+                && applied.iter().filter(|a| matches!(a, Layer::Percent)).count() >= 2;
+            if stacked || junk_before_qp || junk_before_tar || third_percent {
                 continue;
             }
             if matches!(l, Layer::QuotedPrintable | Layer::Percent) {
