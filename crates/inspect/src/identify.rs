@@ -213,7 +213,8 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         return Kind::Multipart(b);
     }
     let m = |magic: &[u8]| head.starts_with(magic);
-    if m(&[0x1f, 0x8b]) {
+    // gzip: the magic, deflate (the only method), no reserved flag bits.
+    if m(&[0x1f, 0x8b, 0x08]) && head.get(3).is_none_or(|f| f & 0xE0 == 0) {
         return Kind::Compressed(Format::Gzip);
     }
     if m(b"PK\x03\x04") || m(b"PK\x05\x06") || m(b"PK\x07\x08") {

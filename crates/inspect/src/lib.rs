@@ -65,7 +65,9 @@
 //!   place. `extract::office` reads office documents where their text hides: OOXML and
 //!   OpenDocument parts with an office-aware XML reader, and doc, xls, ppt and msg streams
 //!   with their own parsers. Every byte is accounted for (`extract::coverage`): what no
-//!   parser consumed is scanned as text or as a sniffed member of its own.
+//!   parser consumed is scanned as text or as a sniffed member of its own. Containers
+//!   inside text or binary data (a zip, gzip, bzip2, xz, zstd or 7z after a text head) are
+//!   found by their signatures and opened by probes (`extract::probe`).
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
 //!   bounded output and bounded windows.
 //! - [`identify`]: content types by magic bytes and structure.

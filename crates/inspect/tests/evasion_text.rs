@@ -384,3 +384,42 @@ fn grouped_values_wrapped_at_a_separator() {
     // Two line breaks are a paragraph, not a wrap.
     allows(format!("{lead} card 4111 1111\n\n1111 1111 to be charged.").as_bytes());
 }
+
+// ---- found by tests/property_layers.rs ----
+
+#[test]
+fn percent_encoding_applied_twice() {
+    technique(|t| percent(&percent(t)).into_bytes());
+    technique(|t| percent(t).replace('%', "%25").into_bytes());
+}
+
+#[test]
+fn a_byte_order_mark_in_front_of_ascii_text() {
+    // FF FE makes the engine read UTF-16LE; the bytes as they are are read too.
+    technique(|t| [b"\xFF\xFE".as_slice(), t.as_bytes()].concat());
+    technique(|t| [b"\xFE\xFF".as_slice(), t.as_bytes()].concat());
+}
+
+#[test]
+fn base64_json_behind_binary_bytes() {
+    use inspect::testkit::evasion::base64_std;
+    technique(|t| {
+        let json = format!("{{\"name\":\"a.txt\",\"content\":\"{}\"}}", base64_std(t.as_bytes()));
+        let junk: Vec<u8> = (0u8..64).map(|k| k.wrapping_mul(37) % 32).collect();
+        [junk.as_slice(), json.as_bytes(), &junk].concat()
+    });
+}
+
+#[test]
+fn json_or_html_sent_as_quoted_printable() {
+    use inspect::testkit::evasion::base64_std;
+    let qp = |s: &str| {
+        // Soft line breaks every 60 characters, as mail software writes them.
+        let b = s.replace('=', "=3D");
+        let chunks: Vec<String> =
+            b.as_bytes().chunks(60).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        chunks.join("=\n").into_bytes()
+    };
+    technique(|t| qp(&format!("{{\"content\":\"{}\"}}", base64_std(t.as_bytes()))));
+    technique(|t| qp(&format!("<html><body><p>{}</p></body></html>", t.replace('\n', " "))));
+}

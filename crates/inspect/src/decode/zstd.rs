@@ -39,6 +39,8 @@ pub(super) struct Zstd {
     max_window: u64,
     /// The window of the frame under way (0 between frames).
     window: u64,
+    /// Whether to stop after the first frame.
+    single: bool,
 }
 
 impl Zstd {
@@ -51,6 +53,7 @@ impl Zstd {
             frames_done: 0,
             max_window,
             window: 0,
+            single: false,
         }
     }
 
@@ -61,6 +64,11 @@ impl Zstd {
         } else {
             0
         }
+    }
+
+    /// Stops after the first frame: what follows is trailing data.
+    pub fn one_frame(&mut self) {
+        self.single = true;
     }
 
     /// Whether the input ended at a frame boundary.
@@ -99,6 +107,7 @@ impl Zstd {
                     self.step =
                         if left == k as u64 { Step::Header } else { Step::Skippable(left - k as u64) };
                 }
+                Step::Header if self.single && self.frames_done > 0 => self.step = Step::Trailing,
                 Step::Header => {
                     let want = self.header_len().ok().flatten().unwrap_or(5);
                     let take = want.saturating_sub(self.pending.len()).clamp(1, input.len());

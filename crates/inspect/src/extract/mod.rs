@@ -4,14 +4,15 @@
 //! A [`Node`] starts by sniffing the first [`SNIFF_LEN`] bytes, then becomes what the
 //! content is: a text stream (scanned as it arrives, in bounded memory), a decompressor, a
 //! tar or multipart reader (streaming into child nodes), an image or media walker, raw
-//! binary (watching for an embedded zip), or a buffer for formats that need random access
+//! binary, or a buffer for formats that need random access
 //! (zip, 7z, PDF, RTF, e-mail), extracted when the object ends. Multipart bodies stream
 //! part by part.
 //!
 //! Every byte is accounted for (see [`coverage`]): extractors scan what their parser does not
 //! extract (names, comments, headers) as text, and hand what nobody consumed (what follows
 //! a compressed stream, a tar end marker or an image's end; gaps in a zip) to a fresh
-//! sniffed node.
+//! sniffed node. Text and raw binary are watched for containers inside them ([`probe`]):
+//! magic bytes at the head choose a parser, magic bytes anywhere else open a probe.
 
 mod archive;
 mod coverage;
@@ -21,6 +22,7 @@ mod mime;
 mod multipart;
 mod office;
 mod pdf;
+mod probe;
 mod rtf;
 mod sevenz;
 mod tar;
@@ -221,6 +223,7 @@ impl Node {
         *self = match kind {
             Kind::Text(charset, markup) => {
                 let mut t = TextNode::new(m, charset, markup);
+                t.watch_embedded();
                 if content_type.as_deref().is_some_and(is_form_urlencoded) {
                     t.form_body();
                 }
@@ -529,15 +532,16 @@ fn decode_failed(cx: &mut Ctx<'_>, m: &Member, e: DecodeError) {
     }
 }
 
-/// Whether a Content-Type is `application/x-www-form-urlencoded`.
-/// The bytes of a binary object as they are: no normalisation or base64 blobs, which would
-/// cost time on every byte of it and find text only by chance.
+/// The bytes of a binary object as they are: no normalisation, which would cost time on
+/// every byte of it and find text only by chance; base64 blobs are still opened (a JSON
+/// upload behind a few binary bytes is still an upload).
 fn raw_bytes(m: Member) -> TextNode {
     let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
     t.binary();
     t
 }
 
+/// Whether a Content-Type is `application/x-www-form-urlencoded`.
 fn is_form_urlencoded(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or("").trim();
     essence.eq_ignore_ascii_case("application/x-www-form-urlencoded")
@@ -552,7 +556,7 @@ pub(crate) struct TextNode {
     markup: Option<text::Markup>,
     json: Option<text::Json>,
     norm: text::Normalizer,
-    /// Whether the text is normalised and searched for base64 blobs (not in binary data).
+    /// Whether the text is normalised (not binary data).
     normalize: bool,
     stream: DetectStream,
     blobs: text::Blobs,
@@ -563,6 +567,15 @@ pub(crate) struct TextNode {
     pieces: Vec<text::Piece>,
     /// For binary formats with UTF-16 text inside: a second stream over those runs.
     utf16_runs: Option<(text::Utf16Runs, DetectStream, Vec<u8>)>,
+    /// For an object's own text: containers embedded in it or appended to it.
+    watch: Option<Box<probe::Watch>>,
+    /// For UTF-16 and UTF-32 text: the bytes as they are, read by a second stream. A byte
+    /// order mark put in front of ASCII text would otherwise turn it into CJK characters
+    /// for the engine and hide it; real UTF-16 text holds no values read this way.
+    as_bytes: Option<DetectStream>,
+    /// Bytes written so far, and whether bytes were left out since the last one scanned.
+    raw_seen: u64,
+    cut: bool,
     a: Vec<u8>,
     b: Vec<u8>,
     c: Vec<u8>,
@@ -574,8 +587,9 @@ const TIME_CHECK_BYTES: usize = 4 << 20;
 
 impl TextNode {
     pub fn new(m: Member, charset: Charset, markup: Markup) -> Self {
-        // Only plain text may turn out to be quoted-printable or a form body.
-        let opts = text::Options { sniff: markup == Markup::Plain, form: false };
+        // Any text may turn out to be quoted-printable (JSON or HTML sent as mail text is
+        // too) or a form body; the sniffer decides from the head, after markup is stripped.
+        let opts = text::Options { sniff: true, form: false };
         Self {
             m,
             wide: (charset != Charset::Bytes).then(|| text::Wide::new(charset)),
@@ -590,6 +604,10 @@ impl TextNode {
             decoded: Vec::new(),
             pieces: Vec::new(),
             utf16_runs: None,
+            watch: None,
+            as_bytes: (charset != Charset::Bytes).then(DetectStream::new),
+            raw_seen: 0,
+            cut: false,
             a: Vec::new(),
             b: Vec::new(),
             c: Vec::new(),
@@ -597,11 +615,21 @@ impl TextNode {
         }
     }
 
-    /// Marks the member as binary data (an image, an executable, a legacy Office file):
-    /// its bytes are scanned as they are, without normalisation or base64 blobs, which
-    /// would cost time on every byte of it and find text only by chance.
+    /// Marks the member as binary data (an image, an executable, unknown bytes): its bytes
+    /// are scanned as they are, without normalisation, which would cost time on every
+    /// byte of it and find text only by chance. Base64 blobs are still opened: garbage
+    /// bytes in front of a JSON upload must not hide the files it carries.
     pub fn binary(&mut self) {
         self.normalize = false;
+    }
+
+    /// Opens containers found inside the text (a zip or a compressed stream appended to it):
+    /// for an object's own text, not for text a parser extracted.
+    pub fn watch_embedded(&mut self) {
+        self.watch = Some(Box::new(probe::Watch::new(
+            self.m.clone(),
+            if self.wide.is_some() { probe::Anchors::Binary } else { probe::Anchors::Text },
+        )));
     }
 
     /// Marks the member as a form body (its Content-Type says so): `+` is a space and `&`
@@ -611,6 +639,26 @@ impl TextNode {
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        if cx.stopped() {
+            return;
+        }
+        let at = self.raw_seen;
+        self.raw_seen += data.len() as u64;
+        if let Some(w) = &mut self.watch {
+            w.write(cx, data);
+            // Stored zip member data is its member's to scan (ASCII-compatible text only:
+            // a cut would break UTF-16 apart): left out here, with a line break in its place.
+            if w.has_stored() && self.wide.is_none() {
+                for piece in w.unstored(at, data.len(), &mut self.cut) {
+                    self.write_text(cx, piece.map_or(b"\n".as_slice(), |r| &data[r]));
+                }
+                return;
+            }
+        }
+        self.write_text(cx, data);
+    }
+
+    fn write_text(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
         if cx.stopped() {
             return;
         }
@@ -634,6 +682,10 @@ impl TextNode {
             let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
             stream.write(&mut found, out);
         }
+        if let Some(stream) = &mut self.as_bytes {
+            let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+            stream.write(&mut found, data);
+        }
         let mut text = data;
         if let Some(u) = &mut self.wide {
             self.a.clear();
@@ -653,9 +705,6 @@ impl TextNode {
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
-        if !self.normalize {
-            return;
-        }
         self.decoded.clear();
         self.pieces.clear();
         self.blobs.push(text, &mut self.decoded, &mut self.pieces);
@@ -712,8 +761,11 @@ impl TextNode {
         if let Some((_, stream, _)) = &mut self.utf16_runs {
             stream.finish(&mut found);
         }
-        if !self.normalize {
-            return;
+        if let Some(stream) = &mut self.as_bytes {
+            stream.finish(&mut found);
+        }
+        if let Some(w) = &mut self.watch {
+            w.finish(cx);
         }
         self.decoded.clear();
         self.pieces.clear();

@@ -188,27 +188,3 @@ impl<R: Read + Seek> Seek for Window<R> {
         Ok(p)
     }
 }
-
-/// Whether the object ends with a zip archive's end record whose central directory is where
-/// it says: a zip after other content (an installer stub) that identification by the first
-/// bytes cannot see. The record must close the object exactly, so a zip merely contained
-/// near the end of another container (a tar's last member) does not count.
-pub(crate) fn ends_with_zip<R: Read + Seek>(r: &mut R) -> bool {
-    let check = |r: &mut R| -> std::io::Result<bool> {
-        let len = r.seek(SeekFrom::End(0))?;
-        let tail_len = len.min(65_557);
-        let tail = read_at(r, len - tail_len, tail_len as usize)?;
-        let Some(e) = memchr::memmem::rfind(&tail, b"PK\x05\x06") else { return Ok(false) };
-        let Some(rec) = tail.get(e..e + 22) else { return Ok(false) };
-        if e + 22 + usize::from(le16(rec, 20)) != tail.len() {
-            return Ok(false);
-        }
-        let (cd_size, cd_offset) = (u64::from(le32(&rec[12..16])), u64::from(le32(&rec[16..20])));
-        let eocd = len - tail_len + e as u64;
-        let Some(start) = eocd.checked_sub(cd_size + cd_offset) else { return Ok(false) };
-        Ok(cd_size > 0 && read_at(r, start + cd_offset, 4)? == b"PK\x01\x02")
-    };
-    let found = check(r).unwrap_or(false);
-    let _ = r.seek(SeekFrom::Start(0));
-    found
-}

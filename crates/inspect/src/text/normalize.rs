@@ -71,6 +71,9 @@ pub(crate) struct Normalizer {
     qp: bool,
     form: bool,
     esc: Esc,
+    /// A percent escape begun by a decoded `%` (text percent-encoded more than once), with
+    /// its first hex digit once read.
+    outer: Option<Option<u8>>,
     /// A `\uD8xx` high surrogate waiting for its low half.
     high: Option<u16>,
     chars: CharStage,
@@ -86,6 +89,7 @@ impl Normalizer {
             qp: false,
             form: opts.form,
             esc: Esc::Idle,
+            outer: None,
             high: None,
             chars: CharStage::new(),
             classes: classes_for(false, opts.form),
@@ -140,7 +144,9 @@ impl Normalizer {
             self.decided(qp, form);
             self.slow(&head, out);
         }
-        match std::mem::replace(&mut self.esc, Esc::Idle) {
+        let esc = std::mem::replace(&mut self.esc, Esc::Idle);
+        self.flush_percent_nest(out);
+        match esc {
             Esc::Idle | Esc::QpCr => {}
             Esc::Pct(first) => {
                 self.chars.push(b'%', out);
@@ -169,7 +175,7 @@ impl Normalizer {
     }
 
     fn idle(&self) -> bool {
-        self.esc == Esc::Idle && self.high.is_none() && self.chars.is_idle()
+        self.esc == Esc::Idle && self.outer.is_none() && self.high.is_none() && self.chars.is_idle()
     }
 
     /// Index of the first byte that needs the state machines (`data.len()` if none).
@@ -267,9 +273,46 @@ impl Normalizer {
         }
     }
 
+    /// A byte a percent escape decoded (or a raw byte inside an escape a decoded `%` began):
+    /// `%` begins another escape, so text encoded twice or more (`%2534`, `%25%33%34`,
+    /// `%252534`) reads as it would decoded as often; a byte that continues no escape is
+    /// text. Each input byte is looked at a bounded number of times.
+    fn percent_byte(&mut self, x: u8, out: &mut Vec<u8>) {
+        if let Some(first) = self.outer {
+            if x.is_ascii_hexdigit() {
+                match first {
+                    None => self.outer = Some(Some(x)),
+                    Some(h) => {
+                        self.outer = None;
+                        self.percent_byte((hex(h) << 4) | hex(x), out);
+                    }
+                }
+                return;
+            }
+            self.flush_percent_nest(out);
+        }
+        if x == b'%' {
+            self.outer = Some(None);
+        } else {
+            self.chars.push(x, out);
+        }
+    }
+
+    /// Writes an open escape a decoded `%` began as the text it is.
+    fn flush_percent_nest(&mut self, out: &mut Vec<u8>) {
+        if let Some(first) = self.outer.take() {
+            self.chars.push(b'%', out);
+            if let Some(h) = first {
+                self.chars.push(h, out);
+            }
+        }
+    }
+
     /// Stage 1: escapes to bytes.
     fn escapes(&mut self, b: u8, out: &mut Vec<u8>) {
         match self.esc {
+            // Inside an escape begun by a decoded `%`: raw hex digits continue it.
+            Esc::Idle if self.outer.is_some() && b != b'%' => self.percent_byte(b, out),
             Esc::Idle => {
                 if b != b'\\' {
                     self.lone_high(out);
@@ -286,10 +329,11 @@ impl Normalizer {
             Esc::Pct(None) if b.is_ascii_hexdigit() => self.esc = Esc::Pct(Some(b)),
             Esc::Pct(Some(h)) if b.is_ascii_hexdigit() => {
                 self.esc = Esc::Idle;
-                self.chars.push((hex(h) << 4) | hex(b), out);
+                self.percent_byte((hex(h) << 4) | hex(b), out);
             }
             Esc::Pct(first) => {
                 self.esc = Esc::Idle;
+                self.flush_percent_nest(out);
                 self.chars.push(b'%', out);
                 first.into_iter().for_each(|h| self.chars.push(h, out));
                 self.escapes(b, out);
@@ -557,6 +601,9 @@ mod tests {
             "41 😀 \u{FFFD}x \\u12 \\x".as_bytes(),
         );
         check(PLAIN, b"\\uff14\\u0661 %26%2352%3B", b"41 4");
+        // Encoded twice (or more): decoded as often; a `%` that starts nothing stays.
+        check(PLAIN, b"%2534%252531 %25zz 100%25 %2525", b"41 %zz 100% %");
+        check(PLAIN, b"%25%33%34%25%33%31 %25%3 %25%7A", b"41 %%3 %z");
     }
 
     #[test]
