@@ -465,6 +465,20 @@ impl DecodeNode {
     }
 }
 
+/// Holds (or gives back) the change of a decoder's window, `held` being what it holds now;
+/// false when the budget is out.
+pub(super) fn hold_window(cx: &mut Ctx<'_>, m: &Member, held: &mut u64, now: u64) -> bool {
+    if now > *held {
+        if !cx.st.budget.hold(now - *held, &m.path) {
+            return false;
+        }
+    } else {
+        cx.st.budget.release(*held - now);
+    }
+    *held = now;
+    true
+}
+
 /// Sends one piece of a decoder's output where it belongs; false to stop the decoder.
 #[allow(clippy::too_many_arguments)]
 fn route(
@@ -482,14 +496,9 @@ fn route(
         // Charged (or given back) as soon as the decoder has it: the budget is exceeded by
         // at most one window per decoder, for the moment it takes to stop.
         Out::Window(now) => {
-            if now > *window_held {
-                if !cx.st.budget.hold(now - *window_held, &m.path) {
-                    return false;
-                }
-            } else {
-                cx.st.budget.release(*window_held - now);
+            if !hold_window(cx, m, window_held, now) {
+                return false;
             }
-            *window_held = now;
         }
         Out::Data(b) => {
             *produced += b.len() as u64;

@@ -18,7 +18,7 @@
 
 use std::io::Cursor;
 
-use super::{scan_7z, Ctx, Member, Node};
+use super::{hold_window, scan_7z, Ctx, Member, Node};
 use crate::decode::{DecodeError, Decoder, Format, Out};
 use crate::limits::{CouldNotScan, LimitKind};
 
@@ -628,19 +628,6 @@ impl DataProbe {
             self.child.finish(cx);
         }
     }
-}
-
-/// Holds (or gives back) the change of a decoder's window; false when the budget is out.
-fn hold_window(cx: &mut Ctx<'_>, m: &Member, held: &mut u64, now: u64) -> bool {
-    if now > *held {
-        if !cx.st.budget.hold(now - *held, &m.path) {
-            return false;
-        }
-    } else {
-        cx.st.budget.release(*held - now);
-    }
-    *held = now;
-    true
 }
 
 /// A damaged embedded stream ends quietly (its bytes were the host's text); one that cannot
