@@ -4,37 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
 
-use icap::server::{bind, Exchange, Listener, Outcome, Server, ServerConfig, Service, Transport};
-use icap_proto::{Method, ServiceOptions};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-struct Allow(Arc<ServiceOptions>);
-
-impl Service for Allow {
-    fn options(&self, service: &str) -> Option<Arc<ServiceOptions>> {
-        (service == "allow").then(|| self.0.clone())
-    }
-
-    async fn call(&self, _exchange: &mut Exchange<'_>) -> Outcome {
-        Outcome::allow()
-    }
-}
+use icap::server::ServerConfig;
+use support::{exchange_in_memory, Allow};
 
 /// The `Server` header of the answer to `request` from a server with `config`.
 async fn server_header(config: ServerConfig, request: &[u8]) -> String {
-    let options = Arc::new(ServiceOptions::new(vec![Method::Reqmod], "\"t1\"".to_string()));
-    let server = Arc::new(Server::new(Allow(options), config));
-    let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    let addr = socket.local_addr().unwrap();
-    let listener = Listener { socket, transport: Transport::Plain, proxy_protocol: false };
-    tokio::spawn(async move { server.serve_listeners(vec![listener], std::future::pending()).await });
-    let mut client = TcpStream::connect(addr).await.unwrap();
-    client.write_all(request).await.unwrap();
-    let mut answer = Vec::new();
-    client.read_to_end(&mut answer).await.unwrap();
+    let answer = exchange_in_memory(Allow::new(), config, request).await;
     let answer = String::from_utf8_lossy(&answer).into_owned();
     answer
         .lines()

@@ -3,27 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use icap::server::{Exchange, Outcome, Peer, Server, ServerConfig, Service};
+use icap::server::{Peer, Server, ServerConfig};
 use icap_proto::{Method, ServiceOptions};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
-
-/// Allows everything.
-struct Allow(Arc<ServiceOptions>);
-
-impl Service for Allow {
-    fn options(&self, service: &str) -> Option<Arc<ServiceOptions>> {
-        (service == "allow").then(|| self.0.clone())
-    }
-
-    async fn call(&self, _exchange: &mut Exchange<'_>) -> Outcome {
-        Outcome::allow()
-    }
-}
 
 /// The server's end of the pipe, counting the writes that carried bytes.
 struct Counted {
@@ -70,7 +59,7 @@ Encapsulated: req-hdr=0, req-body=19\r\n\r\nPOST / HTTP/1.1\r\n\r\n5\r\nhello\r\
 /// answered and how many writes it took.
 async fn serve_once(input: Vec<u8>) -> (String, usize) {
     let options = Arc::new(ServiceOptions::new(vec![Method::Reqmod], "\"t1\"".to_string()));
-    let server = Server::new(Allow(options), ServerConfig::default());
+    let server = Server::new(support::Allow(options), ServerConfig::default());
     let (mut client, server_end) = tokio::io::duplex(1 << 20);
     client.write_all(&input).await.unwrap();
     client.shutdown().await.unwrap();
@@ -112,7 +101,7 @@ async fn a_broken_request_in_a_batch_keeps_the_answers_before_it() {
 #[tokio::test]
 async fn requests_that_arrive_one_by_one_are_answered_one_by_one() {
     let options = Arc::new(ServiceOptions::new(vec![Method::Reqmod], "\"t1\"".to_string()));
-    let server = Server::new(Allow(options), ServerConfig::default());
+    let server = Server::new(support::Allow(options), ServerConfig::default());
     let (mut client, server_end) = tokio::io::duplex(1 << 20);
     let writes = Arc::new(AtomicUsize::new(0));
     let io = Box::new(Counted { inner: server_end, writes: writes.clone() });
@@ -145,7 +134,7 @@ async fn a_request_is_recorded_before_its_answer_is_written() {
         })),
         ..ServerConfig::default()
     };
-    let server = Server::new(Allow(options), config);
+    let server = Server::new(support::Allow(options), config);
     let (mut client, server_end) = tokio::io::duplex(1 << 20);
     let peer = Peer { addr: "127.0.0.1:9".parse().unwrap(), tls_subject: None };
     server.spawn_connection(Box::new(server_end), peer, server.try_slot().unwrap());

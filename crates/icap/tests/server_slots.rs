@@ -4,32 +4,22 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use icap::server::{bind, Exchange, Listener, Outcome, Server, ServerConfig, Service, Transport};
+use icap::server::{bind, Listener, Server, ServerConfig, Transport};
 use icap_proto::{Method, ServiceOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-struct Allow(Arc<ServiceOptions>);
-
-impl Service for Allow {
-    fn options(&self, service: &str) -> Option<Arc<ServiceOptions>> {
-        (service == "allow").then(|| self.0.clone())
-    }
-
-    async fn call(&self, _exchange: &mut Exchange<'_>) -> Outcome {
-        Outcome::allow()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_sockets_that_never_open_cannot_keep_a_real_client_out() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let options = Arc::new(ServiceOptions::new(vec![Method::Reqmod], "\"t1\"".to_string()));
     let config = ServerConfig { max_connections: 50, max_handshakes: 100, ..ServerConfig::default() };
-    let server = Arc::new(Server::new(Allow(options), config));
+    let server = Arc::new(Server::new(support::Allow(options), config));
     let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = socket.local_addr().unwrap();
     let listener = Listener { socket, transport: Transport::Plain, proxy_protocol: true };
