@@ -88,7 +88,11 @@ impl Watch {
             p.write(cx, data);
             if let Some((start, end)) = p.shadow.take() {
                 self.shadow_until = self.shadow_until.max(end);
-                self.stored.push((start, end));
+                // An empty member leaves nothing out (and must not cut the text: whether
+                // its range is seen before it passes depends on the split).
+                if end > start {
+                    self.stored.push((start, end));
+                }
             }
         }
         // Signatures that started in the last write and end in this one.
@@ -200,7 +204,9 @@ impl Watch {
         p.write(cx, bytes);
         if let Some((start, end)) = p.shadow.take() {
             self.shadow_until = self.shadow_until.max(end);
-            self.stored.push((start, end));
+            if end > start {
+                self.stored.push((start, end));
+            }
         }
         if !p.is_done() {
             self.live.push(p);
