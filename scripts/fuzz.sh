@@ -52,10 +52,10 @@ smoke_runs() {
     proxy_header) echo 2500000 ;;
     stunnel_conf) echo 250000 ;;
     client_cert) echo 600000 ;;
-    server) echo 45000 ;;
-    extract) echo 15000 ;;
+    server) echo 30000 ;;
+    extract) echo 8000 ;;
     policy_toml) echo 45000 ;;
-    extract_bytewise) echo 18000 ;;
+    extract_bytewise) echo 6000 ;;
     scan_state) echo 6000 ;;
     *) echo 30000 ;;
   esac
