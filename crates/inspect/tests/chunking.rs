@@ -210,3 +210,22 @@ fn an_empty_stored_zip_member_inside_text_is_split_invariant() {
         assert_eq!(chunked(&engine, &ctx, &data[1..], &sizes), whole, "chunks {sizes:?}");
     }
 }
+
+/// A PDF inside text, past the first KiB: kept from its header and read when the text ends,
+/// whatever the split (its header and first object straddling writes included).
+#[test]
+fn a_pdf_inside_text_is_found_whatever_the_split() {
+    use inspect::testkit::pdfkit::pdf_case;
+    let engine = engine();
+    let ctx = ScanContext::default();
+    let head = inspect::testkit::prose(1500, 9, 0);
+    for case in ["flate", "type0", "objstm"] {
+        let pdf = pdf_case(case, &["Please charge card 4111 1111 1111 1111 exp 12/29."]);
+        let data = [head.as_slice(), &pdf, b"\n%PDF-1.4 quoted after it\n"].concat();
+        let whole = engine.scan_bytes(ctx.clone(), &data);
+        assert!(whole.is_block() && whole.could_not_scan.is_none(), "{case}: {whole:?}");
+        for sizes in [vec![1], vec![2], vec![3, 5, 7], vec![11], vec![64], vec![1024, 1]] {
+            assert_eq!(chunked(&engine, &ctx, &data, &sizes), whole, "{case} with chunks {sizes:?}");
+        }
+    }
+}

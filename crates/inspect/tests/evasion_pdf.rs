@@ -144,3 +144,85 @@ fn pdfs_from_real_producers() {
         describe(&v)
     );
 }
+
+/// Hosts a PDF is put into past their first KiB, where identification no longer sees it:
+/// prose, and binary data (an ELF header and bytes that hold no text).
+fn hosts() -> Vec<(&'static str, Vec<u8>)> {
+    let text = inspect::testkit::prose(2048, 7, 0);
+    let mut binary = b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0\x3e\0".to_vec();
+    binary.extend((0..2048u32).map(|i| (i.wrapping_mul(7) % 251) as u8));
+    vec![("text", text), ("binary", binary)]
+}
+
+fn embed(host: &[u8], pdf: &[u8]) -> Vec<u8> {
+    [host, pdf, b"\nthe end of the upload\n".as_slice()].concat()
+}
+
+fn scan_upload(data: &[u8]) -> Verdict {
+    let engine = Engine::new(Arc::new(Policy::builtin()), Limits::default());
+    engine.scan_bytes(ScanContext { filename: Some("upload.bin".into()), ..ScanContext::default() }, data)
+}
+
+#[test]
+fn every_construct_after_the_first_kib_of_text_or_binary_is_read() {
+    let mut failures = Vec::new();
+    for (host_name, host) in hosts() {
+        for case in PDF_CASES {
+            for (detector, secret) in SECRETS {
+                let mut lines = negative_lines(case);
+                lines.insert(lines.len() / 2, secret.to_string());
+                let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+                let v = scan_upload(&embed(&host, &pdf_case(case, &refs)));
+                let found = v.counts.get(*detector).copied().unwrap_or(0) > 0;
+                if !(v.is_block() && found && v.could_not_scan.is_none()) {
+                    failures.push(format!("{host_name} / {case} / {detector}: {}", describe(&v)));
+                }
+            }
+            let lines = negative_lines(case);
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            let v = scan_upload(&embed(&host, &pdf_case(case, &refs)));
+            if v.is_block() || v.could_not_scan.is_some() {
+                failures.push(format!("{host_name} / {case} / decoys only: {}", describe(&v)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A header quoted in text, with no object after it, opens nothing: the text is scanned as
+/// text, and no PDF is kept or reported.
+#[test]
+fn a_pdf_header_quoted_in_text_opens_nothing() {
+    let mut log = inspect::testkit::prose(2048, 3, 0);
+    log.extend_from_slice(b"\nupload rejected: body starts with %PDF-1.7 but has no objects\n");
+    log.extend_from_slice(&inspect::testkit::prose(4096, 4, 0));
+    let v = scan_upload(&log);
+    assert!(!v.is_block() && v.could_not_scan.is_none(), "{}", describe(&v));
+    assert!(!v.file_types.contains(&inspect::FileType::Pdf), "{:?}", v.file_types);
+    assert_eq!(v.scanned_bytes, log.len() as u64);
+    // The same text followed by an object is a PDF, read as one.
+    let mut pdf = log.clone();
+    pdf.extend_from_slice(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\n");
+    let v = scan_upload(&pdf);
+    assert!(v.file_types.contains(&inspect::FileType::Pdf), "{:?}", v.file_types);
+}
+
+/// A PDF inside text that never ends within the buffering limit is could-not-scan, as a
+/// PDF too large at the head of an object is.
+#[test]
+fn an_embedded_pdf_over_the_buffering_limit_is_could_not_scan() {
+    let limits = Limits { max_buffered_bytes: 64 * 1024, ..Limits::default() };
+    let engine = Engine::new(Arc::new(Policy::builtin()), limits);
+    let mut data = inspect::testkit::prose(2048, 5, 0);
+    data.extend_from_slice(&pdf_case("flate", &["nothing to see here"]));
+    data.extend_from_slice(&inspect::testkit::prose(128 * 1024, 6, 0));
+    let v = engine.scan_bytes(ScanContext::default(), &data);
+    assert!(
+        matches!(
+            v.could_not_scan,
+            Some(inspect::CouldNotScan::Limit { limit: inspect::LimitKind::MaxBufferedBytes, .. })
+        ),
+        "{}",
+        describe(&v)
+    );
+}

@@ -423,3 +423,36 @@ fn json_or_html_sent_as_quoted_printable() {
     technique(|t| qp(&format!("{{\"content\":\"{}\"}}", base64_std(t.as_bytes()))));
     technique(|t| qp(&format!("<html><body><p>{}</p></body></html>", t.replace('\n', " "))));
 }
+
+/// UTF-16 after the first KiB of ASCII text, or inside binary data, where identification
+/// does not see it: little- and big-endian, at even and odd offsets, with or without a byte
+/// order mark, alone or inside a tar in the text.
+#[test]
+fn utf16_text_past_the_head_of_text_or_binary() {
+    let le = |t: &str| t.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+    let be = |t: &str| t.encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<u8>>();
+    let text_head = inspect::testkit::prose(1500, 11, 0);
+    let mut binary_head = b"\x7fELF\x02\x01\x01\0".to_vec();
+    binary_head.extend((0..1500u32).map(|i| (i.wrapping_mul(13) % 251) as u8 | 0x80));
+    for (host, head) in [("text", &text_head), ("binary", &binary_head)] {
+        for (order, encode) in [("le", &le as &dyn Fn(&str) -> Vec<u8>), ("be", &be)] {
+            for lead in [&b""[..], b"x", b"\xFF\xFE", b"\xFE\xFF\x01"] {
+                let wrap = |t: &str| [head.as_slice(), lead, &encode(t), b"\nascii tail\n"].concat();
+                let label = format!("{host}/{order}/lead {lead:?}");
+                for (det, value) in VALUES {
+                    let v = scan(&wrap(&document(&[value])), None);
+                    assert!(
+                        v.is_block() && v.counts.get(*det).copied().unwrap_or(0) > 0,
+                        "{label}: {det}: {v:?}"
+                    );
+                }
+                let v = scan(&wrap(&document(DECOYS)), None);
+                assert!(!v.is_block() && v.could_not_scan.is_none(), "{label}: decoys: {v:?}");
+            }
+        }
+        // Inside a tar inside the text.
+        let tar = inspect::testkit::tar_of(&[("notes.txt", &le(&document(&[VALUES[0].1])))]);
+        let v = scan(&[head.as_slice(), &tar].concat(), None);
+        assert!(v.is_block(), "{host}: tar: {v:?}");
+    }
+}

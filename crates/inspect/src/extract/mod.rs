@@ -17,6 +17,7 @@
 mod archive;
 mod coverage;
 mod embedded;
+mod embedded_pdf;
 mod media;
 mod mime;
 mod multipart;
@@ -224,6 +225,7 @@ impl Node {
             Kind::Text(charset, markup) => {
                 let mut t = TextNode::new(m, charset, markup);
                 t.watch_embedded();
+                t.read_utf16_runs();
                 if content_type.as_deref().is_some_and(is_form_urlencoded) {
                     t.form_body();
                 }
@@ -547,6 +549,7 @@ fn decode_failed(cx: &mut Ctx<'_>, m: &Member, e: DecodeError) {
 fn raw_bytes(m: Member) -> TextNode {
     let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
     t.binary();
+    t.read_utf16_runs();
     t
 }
 
@@ -574,8 +577,8 @@ pub(crate) struct TextNode {
     blob_count: u32,
     decoded: Vec<u8>,
     pieces: Vec<text::Piece>,
-    /// For binary formats with UTF-16 text inside: a second stream over those runs.
-    utf16_runs: Option<(text::Utf16Runs, DetectStream, Vec<u8>)>,
+    /// For text and binary data that may hold UTF-16 text: a second stream over its runs.
+    utf16_runs: Option<Box<(text::Utf16Anywhere, DetectStream, Vec<u8>)>>,
     /// For an object's own text: containers embedded in it or appended to it.
     watch: Option<Box<probe::Watch>>,
     /// For UTF-16 and UTF-32 text: the bytes as they are, read by a second stream. A byte
@@ -632,6 +635,14 @@ impl TextNode {
         self.normalize = false;
     }
 
+    /// Reads UTF-16 text inside the member's bytes too ([`text::Utf16Anywhere`]): UTF-16
+    /// put after some ASCII text, or inside binary data, is not seen by identification.
+    pub fn read_utf16_runs(&mut self) {
+        if self.wide.is_none() {
+            self.utf16_runs = Some(Box::default());
+        }
+    }
+
     /// Opens containers found inside the text (a zip or a compressed stream appended to it):
     /// for an object's own text, not for text a parser extracted.
     pub fn watch_embedded(&mut self) {
@@ -685,7 +696,8 @@ impl TextNode {
     }
 
     fn write_piece(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
-        if let Some((runs, stream, out)) = &mut self.utf16_runs {
+        if let Some(r) = &mut self.utf16_runs {
+            let (runs, stream, out) = &mut **r;
             out.clear();
             runs.push(data, out);
             let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
@@ -767,8 +779,8 @@ impl TextNode {
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, &self.c);
         self.stream.finish(&mut found);
-        if let Some((_, stream, _)) = &mut self.utf16_runs {
-            stream.finish(&mut found);
+        if let Some(r) = &mut self.utf16_runs {
+            r.1.finish(&mut found);
         }
         if let Some(stream) = &mut self.as_bytes {
             stream.finish(&mut found);

@@ -1,14 +1,16 @@
-//! Containers inside another object's bytes: a zip, gzip, bzip2, xz, zstd or 7z appended to
-//! text or binary data, or embedded in the middle of it. Magic bytes at the head of an
-//! object choose its parser; magic bytes anywhere else open a probe, while the host's own
-//! bytes are still scanned as they are.
+//! Containers inside another object's bytes: a zip, gzip, bzip2, xz, zstd, 7z or PDF
+//! ([`super::embedded_pdf`]) appended to text or binary data, or embedded in the middle of
+//! it. Magic bytes at the head of an object choose its parser; magic bytes anywhere else
+//! open a probe, while the host's own bytes are still scanned as they are.
 //!
-//! The search costs little on ordinary text: every signature holds, at a fixed offset, a
-//! byte that text does not contain (0x03 in `PK\x03\x04`, gzip's method 0x08, xz's and
-//! zstd's 0xFD, a 7z's zero version byte, the zero top bits of a bzip2 block's origin
-//! pointer), and blocks of text are tested for any such byte at once ([`Anchors`]). A probe streams: a decoder (gzip, bzip2, xz, zstd) or a zip
-//! local header followed by its member's data, each into a fresh sniffed node, so nothing
-//! is buffered except a validated 7z (its start header says how long it is).
+//! The search costs little on ordinary text: every binary signature holds, at a fixed
+//! offset, a byte that text does not contain (0x03 in `PK\x03\x04`, gzip's method 0x08, xz's
+//! and zstd's 0xFD, a 7z's zero version byte, the zero top bits of a bzip2 block's origin
+//! pointer), and blocks of text are tested for any such byte at once ([`Anchors`]); a PDF
+//! header, all of it text, is found with one `memmem` pass. A probe streams: a decoder
+//! (gzip, bzip2, xz, zstd) or a zip local header followed by its member's data, each into a
+//! fresh sniffed node, so nothing is buffered except a validated 7z (its start header says
+//! how long it is) and a validated PDF (kept to the end of the host).
 //!
 //! Signatures that open nothing (a stray `PK\x03\x04` in a log, a damaged stream) end their
 //! probe silently: those bytes were scanned as the host's text already. A probe that
@@ -18,6 +20,7 @@
 
 use std::io::Cursor;
 
+use super::embedded_pdf::PdfProbe;
 use super::{hold_window, scan_7z, Ctx, Member, Node};
 use crate::decode::{DecodeError, Decoder, Format, Out};
 use crate::limits::{CouldNotScan, LimitKind};
@@ -43,6 +46,8 @@ enum Sig {
     Zip,
     SevenZ,
     Stream(Format),
+    /// `%PDF-` and a version, past the first KiB ([`embedded_pdf`]).
+    Pdf,
 }
 
 /// Watches a host's bytes for embedded containers and decodes what it finds.
@@ -180,6 +185,10 @@ impl Watch {
             return;
         }
         self.live.retain(|p| !p.is_done());
+        // A PDF being kept holds whatever it embeds, and its parser reads it.
+        if sig == Sig::Pdf && self.live.iter().any(|p| matches!(p.state, State::Pdf(_))) {
+            return;
+        }
         if self.live.len() >= MAX_LIVE_PROBES {
             cx.st.budget.limit(LimitKind::MaxMembers, &self.m.path);
             return;
@@ -192,6 +201,7 @@ impl Watch {
         let state = match sig {
             Sig::Zip => State::ZipHeader(Vec::new()),
             Sig::SevenZ => State::SevenZHeader(Vec::new()),
+            Sig::Pdf => State::Pdf(PdfProbe::new()),
             Sig::Stream(f) => {
                 if !cx.st.budget.add_member(&m.path) {
                     return;
@@ -218,6 +228,7 @@ fn sig_name(sig: Sig) -> &'static str {
     match sig {
         Sig::Zip => "zip member",
         Sig::SevenZ => "7z",
+        Sig::Pdf => "pdf",
         Sig::Stream(Format::Bzip2) => "bzip2",
         Sig::Stream(Format::Xz) => "xz",
         Sig::Stream(Format::Zstd) => "zstd",
@@ -297,10 +308,17 @@ pub(crate) enum Anchors {
 /// The `memchr` groups of [`Anchors::Binary`].
 const BINARY_GROUPS: [&[u8]; 2] = [&[0x03, 0x1F, 0xFD], &[0x1C, b'&']];
 
+/// A PDF header, found with its own search: all of its bytes are text. A version
+/// (`1.7`, `2.0`) must follow.
+const PDF_SIG: &[u8; 5] = b"%PDF-";
+
 /// Bytes a text block is tested in at once.
 const TEXT_BLOCK: usize = 4096;
 
 fn sig_len(sig: Sig) -> usize {
+    if sig == Sig::Pdf {
+        return PDF_SIG.len() + 3;
+    }
     SIGS.iter().find(|d| d.sig == sig).map_or(SIG_MAX, |d| d.len)
 }
 
@@ -359,7 +377,21 @@ fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>) {
             }
         }
     }
+    pdf_headers(s, out);
     out.sort_by_key(|&(at, _)| at);
+}
+
+/// Every PDF header in `s` with its version (`%PDF-1.7`), whole.
+fn pdf_headers(s: &[u8], out: &mut Vec<(usize, Sig)>) {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(PDF_SIG));
+    for at in FINDER.find_iter(s) {
+        if let Some(v) = s.get(at + 5..at + 8) {
+            if v[0].is_ascii_digit() && v[1] == b'.' && v[2].is_ascii_digit() {
+                out.push((at, Sig::Pdf));
+            }
+        }
+    }
 }
 
 /// Records `def` at `start` if it is there whole.
@@ -403,6 +435,8 @@ enum State {
     },
     /// Compressed or stored data going into a node.
     Data(Box<DataProbe>),
+    /// A PDF, kept until the host ends.
+    Pdf(PdfProbe),
     Done,
 }
 
@@ -453,13 +487,21 @@ impl Probe {
                     }
                     return;
                 }
+                State::Pdf(p) => {
+                    if !p.write(cx, &self.m, data) {
+                        self.state = State::Done;
+                    }
+                    return;
+                }
             }
         }
     }
 
     fn finish(&mut self, cx: &mut Ctx<'_>) {
-        if let State::Data(d) = &mut self.state {
-            d.finish(cx, &self.m);
+        match &mut self.state {
+            State::Data(d) => d.finish(cx, &self.m),
+            State::Pdf(p) => p.finish(cx, &self.m),
+            _ => {}
         }
         // A header or a 7z cut short: its bytes were scanned as the host's.
         self.state = State::Done;

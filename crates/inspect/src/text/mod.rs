@@ -1,7 +1,8 @@
 //! Streaming text filters, each a small state machine that takes any chunking of its input
 //! and appends its output to a `Vec`, so the text of a member is scanned as it arrives:
 //!
-//! - [`Wide`]: UTF-16 and UTF-32 to UTF-8; [`Utf16Runs`]: UTF-16 text inside binary data.
+//! - [`Wide`]: UTF-16 and UTF-32 to UTF-8; [`Utf16Anywhere`]: UTF-16 text inside
+//!   other text or binary data.
 //! - [`Markup`]: HTML and XML to text; [`Json`]: JSON string contents with escapes decoded.
 //! - [`Normalizer`]: what every member's text goes through last: escapes (percent, `\u`,
 //!   quoted-printable, form bodies), character references, and the Unicode fold of
@@ -23,7 +24,7 @@ pub(crate) use blobs::{Blobs, Piece};
 pub(crate) use json::Json;
 pub(crate) use markup::Markup;
 pub(crate) use normalize::{Normalizer, Options};
-pub(crate) use wide::{Utf16Runs, Wide};
+pub(crate) use wide::{Utf16Anywhere, Wide};
 
 /// The UTF-16 decoder is the [`Wide`] decoder (kept under its old name for the PDF reader).
 pub(crate) type Utf16 = Wide;

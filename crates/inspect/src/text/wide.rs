@@ -94,63 +94,147 @@ impl Wide {
     }
 }
 
-/// Runs of UTF-16LE ASCII (`c\0c\0...`, four characters or more) in binary data, as in the
-/// streams of legacy Office files. Each run ends with a line break.
-#[derive(Debug, Default)]
-pub(crate) struct Utf16Runs {
-    odd: Option<u8>,
-    run: Vec<u8>,
-}
-
 /// Characters a run needs before it is text.
 const MIN_RUN: usize = 4;
 
-impl Utf16Runs {
+/// UTF-16 text (ASCII characters) inside a stream of another kind, ASCII text or binary
+/// data, at any offset and in either byte order: a run of bytes that alternate between a
+/// character and a zero byte, read as its characters. Reading units of two bytes from the
+/// start of the stream would miss text at an odd offset, and big-endian text read as
+/// little-endian one byte later would lose its last character; the alternation has neither
+/// problem. A run must hold [`MIN_RUN`] characters; each ends with a line break. Writes
+/// without a zero byte cost a `memchr` once no run is open.
+#[derive(Debug, Default)]
+pub(crate) struct Utf16Anywhere {
+    prev: Prev,
+    /// Whether the previous character byte is already in the run.
+    taken: bool,
+    open: bool,
+    run: Vec<u8>,
+}
+
+/// The byte before the next one, as the alternation sees it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Prev {
+    #[default]
+    Other,
+    Zero,
+    Char(u8),
+}
+
+impl Utf16Anywhere {
     pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let mut i = 0;
-        if let Some(lo) = self.odd.take() {
-            match data.first() {
-                Some(&hi) => {
-                    self.unit(lo, hi, out);
-                    i = 1;
-                }
-                None => {
-                    self.odd = Some(lo);
-                    return;
-                }
+        if memchr::memchr(0, data).is_some() {
+            for &b in data {
+                self.byte(b, out);
             }
+            return;
         }
-        while i + 1 < data.len() {
-            self.unit(data[i], data[i + 1], out);
-            i += 2;
+        // Without a zero byte a run ends within two bytes, and none starts.
+        let slow = data.len().min(2);
+        for &b in &data[..slow] {
+            self.byte(b, out);
         }
-        if i < data.len() {
-            self.odd = Some(data[i]);
+        if let Some(&last) = data[slow..].last() {
+            self.prev = if is_char(last) { Prev::Char(last) } else { Prev::Other };
+            self.taken = false;
         }
     }
 
-    fn unit(&mut self, lo: u8, hi: u8, out: &mut Vec<u8>) {
-        if hi == 0 && (lo.is_ascii_graphic() || lo == b' ' || lo == b'\t') {
-            if self.run.len() < MIN_RUN {
-                self.run.push(lo);
-                if self.run.len() == MIN_RUN {
-                    out.extend_from_slice(&self.run);
+    fn byte(&mut self, b: u8, out: &mut Vec<u8>) {
+        match (b, self.prev) {
+            (0, Prev::Char(c)) => {
+                if !self.taken {
+                    self.start();
+                    self.char(c, out);
                 }
-            } else {
-                out.push(lo);
+                self.prev = Prev::Zero;
             }
-        } else {
-            if self.run.len() >= MIN_RUN {
-                out.push(b'\n');
+            (0, _) => {
+                self.end(out);
+                self.prev = Prev::Zero;
             }
-            self.run.clear();
+            (b, Prev::Zero) if is_char(b) => {
+                if !self.open {
+                    self.start();
+                }
+                self.char(b, out);
+                self.prev = Prev::Char(b);
+                self.taken = true;
+            }
+            (b, _) => {
+                self.end(out);
+                self.prev = if is_char(b) { Prev::Char(b) } else { Prev::Other };
+                self.taken = false;
+            }
         }
     }
+
+    fn start(&mut self) {
+        self.open = true;
+        self.run.clear();
+    }
+
+    fn char(&mut self, c: u8, out: &mut Vec<u8>) {
+        if self.run.len() < MIN_RUN {
+            self.run.push(c);
+            if self.run.len() == MIN_RUN {
+                out.extend_from_slice(&self.run);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) {
+        if self.open && self.run.len() >= MIN_RUN {
+            out.push(b'\n');
+        }
+        self.open = false;
+        self.run.clear();
+    }
+}
+
+/// A byte that can be a character of a run: printable ASCII, tab and line breaks.
+fn is_char(b: u8) -> bool {
+    b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_at_either_alignment_any_split() {
+        let le: Vec<u8> = "card 4111 1111".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = "ssn 123-45-6789".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        for lead in 0..3 {
+            let mut data = vec![b'x'; lead];
+            data.extend_from_slice(b"ascii text ");
+            data.extend_from_slice(&le);
+            data.extend_from_slice(&[0xFF, 0xFE, 0xFD]);
+            data.extend_from_slice(&be);
+            data.extend_from_slice(b" more ascii");
+            let read = |cuts: &[usize]| {
+                let mut r = Utf16Anywhere::default();
+                let mut out = Vec::new();
+                let mut from = 0;
+                for &c in cuts.iter().chain([&data.len()]) {
+                    r.push(&data[from..c], &mut out);
+                    from = c;
+                }
+                String::from_utf8(out).unwrap()
+            };
+            let whole = read(&[]);
+            assert_eq!(whole, "card 4111 1111\nssn 123-45-6789\n");
+            for i in 0..=data.len() {
+                assert_eq!(read(&[i]), whole, "lead {lead}, split at {i}");
+                for j in i..=data.len() {
+                    assert_eq!(read(&[i, j]), whole, "lead {lead}, split at {i} and {j}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn utf16_runs_in_binary() {
@@ -161,7 +245,7 @@ mod tests {
         bin.extend("SSN 123-45-6789".encode_utf16().flat_map(u16::to_le_bytes));
         bin.extend([0x01, 0x02]);
         for split in 0..bin.len() {
-            let mut r = Utf16Runs::default();
+            let mut r = Utf16Anywhere::default();
             let mut out = Vec::new();
             r.push(&bin[..split], &mut out);
             r.push(&bin[split..], &mut out);

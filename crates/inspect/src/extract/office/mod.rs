@@ -30,9 +30,7 @@ mod xls;
 mod xml;
 
 use super::{Ctx, Member, Node, TextNode};
-use crate::detect::DetectStream;
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
-use crate::text;
 
 pub(crate) use ole::scan_cfb;
 pub(crate) use package::{package_dialect, scan_part};
@@ -121,7 +119,7 @@ pub(super) struct RawSink {
 impl RawSink {
     pub fn new(m: &Member) -> Self {
         let mut node = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
-        node.utf16_runs = Some((text::Utf16Runs::default(), DetectStream::new(), Vec::new()));
+        node.read_utf16_runs();
         Self { node, written: 0 }
     }
 
