@@ -456,3 +456,42 @@ fn utf16_text_past_the_head_of_text_or_binary() {
         assert!(v.is_block(), "{host}: tar: {v:?}");
     }
 }
+
+/// A hiding place: its name, the Content-Type it is sent with, and the document holding a
+/// value there.
+type Place = (&'static str, &'static str, fn(&str) -> String);
+
+/// Markup: every byte inside a tag is read, not only text and comments: attribute values of
+/// inline tags (where office runs keep formatting), unquoted values, processing
+/// instructions, and a `<` that starts no tag.
+#[test]
+fn values_hidden_inside_tags() {
+    let places: [Place; 6] = [
+        ("span attribute", "text/html", |v| {
+            format!("<html><body><p>x<span x=\"{v}\">y</span></p></body></html>")
+        }),
+        ("unquoted value", "text/html", |v| {
+            format!("<html><body><input value={}></body></html>", v.replace(' ', ""))
+        }),
+        ("lt then digit", "text/html", |v| format!("<html><body><p>ref <{v}> ok</p></body></html>")),
+        ("xml attribute of a", "application/xml", |v| {
+            format!("<?xml version=\"1.0\"?><doc><a b=\"{v}\"/></doc>")
+        }),
+        ("processing instruction", "application/xml", |v| {
+            format!("<?xml version=\"1.0\"?><?note {v}?><doc/>")
+        }),
+        ("office run formatting", "application/xml", |v| {
+            format!("<w:document><w:p><w:r w:rsidR=\"{v}\"><w:t>x</w:t></w:r></w:p></w:document>")
+        }),
+    ];
+    for (name, content_type, place) in places {
+        for (det, value) in VALUES {
+            let v = scan(place(value).as_bytes(), Some(content_type));
+            assert!(v.is_block() && v.counts.get(*det).copied().unwrap_or(0) > 0, "{name}: {det}: {v:?}");
+        }
+        for decoy in DECOYS {
+            let v = scan(place(decoy).as_bytes(), Some(content_type));
+            assert!(!v.is_block() && v.could_not_scan.is_none(), "{name}: decoy {decoy}: {v:?}");
+        }
+    }
+}

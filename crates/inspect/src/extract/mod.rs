@@ -566,6 +566,11 @@ pub(crate) struct TextNode {
     m: Member,
     wide: Option<text::Wide>,
     markup: Option<text::Markup>,
+    /// What the markup filter read inside tags that is not text (attribute values of
+    /// inline tags, unquoted values, processing instructions): scanned by a text node of
+    /// its own, `member/(tags)`, so that it neither cuts the text apart nor goes unread.
+    aside: Option<Box<TextNode>>,
+    aside_buf: Vec<u8>,
     json: Option<text::Json>,
     norm: text::Normalizer,
     /// Whether the text is normalised (not binary data).
@@ -606,6 +611,8 @@ impl TextNode {
             m,
             wide: (charset != Charset::Bytes).then(|| text::Wide::new(charset)),
             markup: (markup == Markup::Tags).then(text::Markup::new),
+            aside: None,
+            aside_buf: Vec::new(),
             json: (markup == Markup::Json).then(text::Json::new),
             norm: text::Normalizer::new(opts),
             normalize: true,
@@ -716,7 +723,7 @@ impl TextNode {
         if self.markup.is_some() || self.json.is_some() {
             self.b.clear();
             if let Some(mk) = &mut self.markup {
-                mk.push(text, &mut self.b);
+                mk.push(text, &mut self.b, &mut self.aside_buf);
             } else if let Some(j) = &mut self.json {
                 j.push(text, &mut self.b);
             }
@@ -730,6 +737,19 @@ impl TextNode {
         self.pieces.clear();
         self.blobs.push(text, &mut self.decoded, &mut self.pieces);
         self.open_blobs(cx);
+        if !self.aside_buf.is_empty() {
+            self.write_aside(cx);
+        }
+    }
+
+    fn write_aside(&mut self, cx: &mut Ctx<'_>) {
+        let m = &self.m;
+        let node = self.aside.get_or_insert_with(|| {
+            let tags = Member { path: m.child("(tags)").path, depth: m.depth };
+            Box::new(TextNode::new(tags, Charset::Bytes, Markup::Plain))
+        });
+        node.write(cx, &self.aside_buf);
+        self.aside_buf.clear();
     }
 
     /// Hands what the blob finder reported to child nodes: each base64 blob is an object
@@ -787,6 +807,9 @@ impl TextNode {
         }
         if let Some(w) = &mut self.watch {
             w.finish(cx);
+        }
+        if let Some(mut aside) = self.aside.take() {
+            aside.finish(cx);
         }
         self.decoded.clear();
         self.pieces.clear();

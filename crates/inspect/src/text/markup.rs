@@ -1,6 +1,12 @@
 //! HTML and XML to text: tags removed (block tags become line breaks), attribute values
 //! and comments kept. Character references are left to the normaliser, which decodes them
 //! once, after the tags are gone (so `&lt;b&gt;` is text, not a tag).
+//!
+//! Every byte inside a tag that is not text goes to a second output, the aside: tag names,
+//! attribute names, unquoted values, the values of inline tags (formatting in office runs,
+//! `class` and `style` in HTML) and processing instructions. Emitted among the text they
+//! would cut a value split across runs apart; dropped, they would hide whatever is put in
+//! them (`<span x="4111 1111 1111 1111">`, `<input value=4111-1111-1111-1111>`).
 
 /// Local names of tags that do not separate words: runs and formatting in office XML,
 /// inline elements in HTML. Every other tag becomes a line break. [`is_inline`] holds the
@@ -136,7 +142,9 @@ impl Markup {
         }
     }
 
-    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    /// Appends the text of `data` to `out` and the rest of its tags to `aside` (each tag
+    /// ends with a line break there).
+    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>, aside: &mut Vec<u8>) {
         // Text, attribute lists and quoted values are skimmed with memchr; only the bytes
         // that change state go through the state machine.
         let mut i = 0;
@@ -150,6 +158,7 @@ impl Markup {
                 }
                 Tag::Attrs => {
                     let k = memchr::memchr3(b'>', b'"', b'\'', rest);
+                    aside.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
                     if self.track_attrs {
                         // Only an inline HTML tag's attribute names matter.
                         let seg = &rest[..k.unwrap_or(rest.len())];
@@ -159,7 +168,11 @@ impl Markup {
                     }
                     k
                 }
-                Tag::Quote(q) if !self.keep => memchr::memchr(q, rest),
+                Tag::Quote(q) if !self.keep => {
+                    let k = memchr::memchr(q, rest);
+                    aside.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    k
+                }
                 Tag::Quote(q) => {
                     let k = memchr::memchr(q, rest);
                     out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
@@ -169,7 +182,7 @@ impl Markup {
             };
             match hit {
                 Some(k) => {
-                    self.byte(rest[k], out);
+                    self.byte(rest[k], out, aside);
                     i += k + 1;
                 }
                 None => return,
@@ -177,7 +190,7 @@ impl Markup {
         }
     }
 
-    fn byte(&mut self, b: u8, out: &mut Vec<u8>) {
+    fn byte(&mut self, b: u8, out: &mut Vec<u8>, aside: &mut Vec<u8>) {
         match self.state {
             Tag::Text => match b {
                 b'<' => {
@@ -186,24 +199,33 @@ impl Markup {
                 }
                 _ => out.push(b),
             },
+            // A tag starts with a letter, `/`, `!` or `?`; anything else after `<` is text,
+            // as browsers show it (`price <4111 1111 1111 1111>`).
+            Tag::Name
+                if self.name.is_empty() && !(b.is_ascii_alphabetic() || matches!(b, b'/' | b'!' | b'?')) =>
+            {
+                self.state = Tag::Text;
+                out.push(b'<');
+                self.byte(b, out, aside);
+            }
             Tag::Name => {
                 if self.name.as_slice() == b"!--" {
                     self.state = Tag::Comment;
                     self.held = 0;
                     out.push(b'\n');
-                    self.byte(b, out);
+                    self.byte(b, out, aside);
                     return;
                 }
                 if self.name.as_slice() == b"![CDATA[" {
                     self.state = Tag::Cdata;
                     self.held = 0;
-                    self.byte(b, out);
+                    self.byte(b, out, aside);
                     return;
                 }
                 match b {
                     b'>' => {
                         self.inline = is_inline(&self.name);
-                        self.end_tag(out);
+                        self.end_tag(out, aside);
                     }
                     b' ' | b'\t' | b'\r' | b'\n' | b'/'
                         if !self.name.is_empty() && !self.name.starts_with(b"!") =>
@@ -218,17 +240,23 @@ impl Markup {
                         if self.name.len() < 64 {
                             self.name.push(b);
                         }
+                        aside.push(b);
                     }
+                }
+                if self.state == Tag::Attrs {
+                    aside.push(b' ');
                 }
             }
             Tag::Attrs => match b {
-                b'>' => self.end_tag(out),
+                b'>' => self.end_tag(out, aside),
                 b'"' | b'\'' => {
                     self.state = Tag::Quote(b);
                     self.keep = !self.inline || (self.track_attrs && data_attribute(&self.attr_tail));
                     self.attr_tail.clear();
                     if self.keep {
                         out.push(b'\n');
+                    } else {
+                        aside.push(b' ');
                     }
                 }
                 _ => {}
@@ -238,9 +266,12 @@ impl Markup {
                     self.state = Tag::Attrs;
                     if self.keep {
                         out.push(b'\n');
+                    } else {
+                        aside.push(b' ');
                     }
                 } else if !self.keep {
-                    // Formatting attributes of runs: not text.
+                    // Formatting attributes of runs: not text, but not left unread.
+                    aside.push(b);
                 } else {
                     out.push(b);
                 }
@@ -268,8 +299,9 @@ impl Markup {
         }
     }
 
-    fn end_tag(&mut self, out: &mut Vec<u8>) {
+    fn end_tag(&mut self, out: &mut Vec<u8>, aside: &mut Vec<u8>) {
         self.state = Tag::Text;
+        aside.push(b'\n');
         let local = local_name(&self.name);
         if local.eq_ignore_ascii_case(b"tab") || local.eq_ignore_ascii_case(b"s") {
             out.push(b' ');
@@ -346,10 +378,10 @@ mod tests {
 
     /// Markup text of `data` fed in pieces of `size` bytes.
     fn markup_in_pieces(data: &[u8], size: usize) -> Vec<u8> {
-        let (mut markup, mut text, mut out) = (Markup::new(), Vec::new(), Vec::new());
+        let (mut markup, mut text, mut out, mut aside) = (Markup::new(), Vec::new(), Vec::new(), Vec::new());
         for piece in data.chunks(size) {
             out.clear();
-            markup.push(piece, &mut out);
+            markup.push(piece, &mut out, &mut aside);
             text.extend_from_slice(&out);
         }
         text
@@ -368,12 +400,17 @@ mod tests {
     }
 
     fn markup(chunks: &[&[u8]]) -> String {
+        markup_and_aside(chunks).0
+    }
+
+    /// The text and the aside of `chunks` fed in turn.
+    fn markup_and_aside(chunks: &[&[u8]]) -> (String, String) {
         let mut m = Markup::new();
-        let mut out = Vec::new();
+        let (mut out, mut aside) = (Vec::new(), Vec::new());
         for c in chunks {
-            m.push(c, &mut out);
+            m.push(c, &mut out, &mut aside);
         }
-        String::from_utf8(out).unwrap()
+        (String::from_utf8(out).unwrap(), String::from_utf8(aside).unwrap())
     }
 
     #[test]
@@ -417,6 +454,24 @@ mod tests {
         );
         for k in 0..doc.len() {
             assert_eq!(markup(&[&doc[..k], &doc[k..]]), whole, "split at {k}");
+        }
+    }
+
+    #[test]
+    fn what_is_not_text_in_a_tag_goes_aside() {
+        let doc: &[u8] = b"<p>a<span x=\"4111 1111 1111 1111\">b</span><input value=5500-0000-0000-0004 >\
+<?pi 123-45-6789?><w:r w:rsidR=\"00A1\"><w:t>c</w:t></w:r> price <4111 1111 1111 1111> d</p>";
+        let (text, aside) = markup_and_aside(&[doc]);
+        assert_eq!(text, "\nab\n\nc price <4111 1111 1111 1111> d\n", "{aside:?}");
+        for value in ["4111 1111 1111 1111", "value=5500-0000-0000-0004", "?pi 123-45-6789?", "00A1"] {
+            assert!(aside.contains(value), "{value}: {aside:?}");
+        }
+        for k in 0..doc.len() {
+            assert_eq!(
+                markup_and_aside(&[&doc[..k], &doc[k..]]),
+                (text.clone(), aside.clone()),
+                "split at {k}"
+            );
         }
     }
 }

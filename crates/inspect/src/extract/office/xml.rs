@@ -193,9 +193,10 @@ impl XmlText {
 
     /// Malformed or oversized markup: every byte still read, by the lenient tag filter.
     fn lenient(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
-        let mut out = Vec::new();
-        text::Markup::new().push(data, &mut out);
+        let (mut out, mut aside) = (Vec::new(), Vec::new());
+        text::Markup::new().push(data, &mut out, &mut aside);
         self.side.value(cx, &out);
+        self.side.value(cx, &aside);
     }
 
     fn event(&mut self, cx: &mut Ctx<'_>, ev: Event<'_>) {
