@@ -249,6 +249,11 @@ impl Decoder {
 
     /// Decodes `input`, calling `emit` with each piece of what it is made of; stops early
     /// (Ok) when `emit` returns false. Errors describe corrupt input or a refused window.
+    /// The format this decoder reads.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
     pub fn push_all(
         &mut self,
         input: &[u8],

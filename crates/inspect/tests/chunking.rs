@@ -229,3 +229,22 @@ fn a_pdf_inside_text_is_found_whatever_the_split() {
         }
     }
 }
+
+/// Found by the `extract_bytewise` fuzz target: text holding an xz stream whose data decodes
+/// (a card) and whose index is damaged. Whole, the decoder failed in the call that also
+/// decoded the card, so the card was lost; a byte at a time it came out first. A stream
+/// whose header carries a check is real: its damage makes the object could-not-scan, as at
+/// the head of an object, whatever the split.
+#[test]
+fn a_damaged_xz_stream_inside_text_is_could_not_scan_whatever_the_split() {
+    let data = include_bytes!("fixtures/damaged-xz-in-text-bytewise.bin");
+    let ctx = ScanContext::default();
+    let engine = engine();
+    let whole = engine.scan_bytes(ctx.clone(), &data[1..]);
+    assert!(matches!(whole.could_not_scan, Some(inspect::CouldNotScan::Corrupt { .. })), "{whole:?}");
+    for sizes in [vec![1], vec![2], vec![3, 5, 7], vec![64]] {
+        let v = chunked(&engine, &ctx, &data[1..], &sizes);
+        assert_eq!(v.decision, whole.decision, "chunks {sizes:?}");
+        assert!(matches!(v.could_not_scan, Some(inspect::CouldNotScan::Corrupt { .. })), "chunks {sizes:?}: {v:?}");
+    }
+}

@@ -260,7 +260,8 @@ const SIGS: [SigDef; 6] = [
     SigDef {
         sig: Sig::Stream(Format::Xz),
         fixed: &[(0, 0xFD), (1, b'7'), (2, b'z'), (3, b'X'), (4, b'Z'), (5, 0)],
-        len: 6,
+        // The stream header: magic, flags, and the CRC32 of the flags (checked).
+        len: 12,
         text_anchor: 0,
     },
     SigDef {
@@ -404,6 +405,11 @@ fn check(s: &[u8], start: usize, def: &SigDef, out: &mut Vec<(usize, Sig)>) {
         // gzip: no reserved flag bits.
         Sig::Stream(Format::Gzip) => w[3] & 0xE0 == 0,
         Sig::Stream(Format::Bzip2) => (b'1'..=b'9').contains(&w[3]) && w[14] <= 7,
+        Sig::Stream(Format::Xz) => {
+            let mut crc = flate2::Crc::new();
+            crc.update(&w[6..8]);
+            crc.sum() == le32(w, 8)
+        }
         _ => true,
     };
     if ok {
@@ -647,7 +653,7 @@ impl DataProbe {
         match r {
             Ok(()) => more && !ended,
             Err(e) => {
-                refuse(cx, m, e);
+                refuse(cx, m, e, dec.format());
                 false
             }
         }
@@ -666,7 +672,7 @@ impl DataProbe {
                     !cx.stopped()
                 });
                 if let Err(e) = r {
-                    refuse(cx, m, e);
+                    refuse(cx, m, e, dec.format());
                 }
             }
         }
@@ -678,10 +684,15 @@ impl DataProbe {
     }
 }
 
-/// A damaged embedded stream ends quietly (its bytes were the host's text); one that cannot
-/// be read for other reasons makes the object could-not-scan.
-fn refuse(cx: &mut Ctx<'_>, m: &Member, e: DecodeError) {
+/// A damaged embedded stream ends quietly (its bytes were the host's text), unless its
+/// header carries a check that a decoy does not pass: an xz stream header's CRC32 of its
+/// flags (checked before a probe opens), a bzip2 block's 48-bit magic after the stream's. Such a stream is real, and what
+/// its damaged part held is unknown (and what the decoder gave before the damage depends on
+/// how the bytes arrived), so the object is could-not-scan, as at its head. One that cannot
+/// be read for other reasons makes the object could-not-scan too.
+fn refuse(cx: &mut Ctx<'_>, m: &Member, e: DecodeError, format: Format) {
     match e {
+        DecodeError::Corrupt(why) if matches!(format, Format::Xz | Format::Bzip2) => cx.corrupt(&m.path, why),
         DecodeError::Corrupt(_) => {}
         DecodeError::Window(_) => cx.st.budget.limit(LimitKind::MaxWindowBytes, &m.path),
         DecodeError::Unsupported(format) => {
