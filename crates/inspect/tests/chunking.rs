@@ -248,3 +248,19 @@ fn a_damaged_xz_stream_inside_text_is_could_not_scan_whatever_the_split() {
         assert!(matches!(v.could_not_scan, Some(inspect::CouldNotScan::Corrupt { .. })), "chunks {sizes:?}: {v:?}");
     }
 }
+
+/// Found by the `extract_bytewise` fuzz target: a zip local header inside a stored zip
+/// member's header (its extra field). Whole, the stored member's header was complete when
+/// the inner signature was found, and every signature before the end of its data was left
+/// to it; a byte at a time the inner member was opened first. Only signatures inside a
+/// stored member's data are its own now, whatever the split.
+#[test]
+fn a_signature_in_a_zip_members_extra_field_is_split_invariant() {
+    let data = include_bytes!("fixtures/signature-in-zip-extra-field-bytewise.bin");
+    let ctx = ScanContext::default();
+    let engine = engine();
+    let whole = engine.scan_bytes(ctx.clone(), &data[1..]);
+    for sizes in [vec![1], vec![2], vec![3, 5, 7], vec![64]] {
+        assert_eq!(chunked(&engine, &ctx, &data[1..], &sizes), whole, "chunks {sizes:?}");
+    }
+}

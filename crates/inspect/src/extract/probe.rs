@@ -60,12 +60,11 @@ pub(crate) struct Watch {
     tail: Vec<u8>,
     live: Vec<Probe>,
     anchors: Anchors,
-    /// Host offset up to which a live stored zip member's node sees the bytes: signatures
-    /// before it are that node's to open, not the host's.
-    shadow_until: u64,
     /// Host ranges holding stored zip member data, which that member's node scans: the
     /// host leaves them out of its own text ([`Watch::unstored`]), so a value there counts
-    /// once.
+    /// once, and signatures inside them are that node's to open. Only the data: a
+    /// signature in a member's header (its name, its extra field) is the host's, found
+    /// whether or not the header was complete when the signature was.
     stored: Vec<(u64, u64)>,
     found: Vec<(usize, Sig)>,
 }
@@ -78,7 +77,6 @@ impl Watch {
             seen: 0,
             tail: Vec::new(),
             live: Vec::new(),
-            shadow_until: 0,
             stored: Vec::new(),
             found: Vec::new(),
         }
@@ -92,7 +90,6 @@ impl Watch {
         for p in &mut self.live {
             p.write(cx, data);
             if let Some((start, end)) = p.shadow.take() {
-                self.shadow_until = self.shadow_until.max(end);
                 // An empty member leaves nothing out (and must not cut the text: whether
                 // its range is seen before it passes depends on the split).
                 if end > start {
@@ -137,7 +134,9 @@ impl Watch {
     /// the break comes before the next byte scanned, wherever the writes were split.
     pub fn unstored(&mut self, at: u64, len: usize, cut: &mut bool) -> Vec<Option<std::ops::Range<usize>>> {
         let end = at + len as u64;
-        self.stored.retain(|&(_, e)| e > at);
+        // A range is kept a signature's length past its end: a signature that starts in
+        // it may be found only with the next write.
+        self.stored.retain(|&(_, e)| e + SIG_MAX as u64 > at);
         let mut out = Vec::new();
         let mut from = at;
         let push = |out: &mut Vec<_>, r: std::ops::Range<usize>, cut: &mut bool| {
@@ -181,7 +180,7 @@ impl Watch {
 
     /// Starts a probe at host offset `start`, feeding it `bytes` (from the signature on).
     fn open(&mut self, cx: &mut Ctx<'_>, start: u64, sig: Sig, bytes: &[u8]) {
-        if cx.stopped() || start < self.shadow_until {
+        if cx.stopped() || self.stored.iter().any(|&(s, e)| s <= start && start < e) {
             return;
         }
         self.live.retain(|p| !p.is_done());
@@ -213,7 +212,6 @@ impl Watch {
         let mut p = Probe { m, start, state, shadow: None };
         p.write(cx, bytes);
         if let Some((start, end)) = p.shadow.take() {
-            self.shadow_until = self.shadow_until.max(end);
             if end > start {
                 self.stored.push((start, end));
             }
