@@ -677,21 +677,24 @@ impl TextNode {
             // a cut would break UTF-16 apart): left out here, with a line break in its place.
             if w.has_stored() && self.wide.is_none() {
                 for piece in w.unstored(at, data.len(), &mut self.cut) {
-                    self.write_text(cx, piece.map_or(b"\n".as_slice(), |r| &data[r]));
+                    self.write_text(cx, piece.map_or(b"\n".as_slice(), |r| &data[r]), false);
                 }
                 return;
             }
         }
-        self.write_text(cx, data);
+        // The signature search saw every byte: whether all were ASCII comes with it.
+        let ascii = self.watch.as_ref().is_some_and(|w| w.last_write_ascii());
+        self.write_text(cx, data, ascii);
     }
 
-    fn write_text(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+    /// `ascii`: every byte of `data` is known to be below 0x80.
+    fn write_text(&mut self, cx: &mut Ctx<'_>, data: &[u8], ascii: bool) {
         if cx.stopped() {
             return;
         }
         // Large inputs go through the filters in slices so the scratch buffers stay small.
         for piece in data.chunks(256 * 1024) {
-            self.write_piece(cx, piece);
+            self.write_piece(cx, piece, ascii);
             self.since_check += piece.len();
             if self.since_check >= TIME_CHECK_BYTES {
                 self.since_check = 0;
@@ -702,7 +705,7 @@ impl TextNode {
         }
     }
 
-    fn write_piece(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+    fn write_piece(&mut self, cx: &mut Ctx<'_>, data: &[u8], ascii: bool) {
         if let Some(r) = &mut self.utf16_runs {
             let (runs, stream, out) = &mut **r;
             out.clear();
@@ -729,7 +732,9 @@ impl TextNode {
             }
             text = &self.b;
         }
-        let text = if self.normalize { self.norm.push(text, &mut self.c) } else { text };
+        // What is known of the bytes holds for the text only when no filter changed them.
+        let ascii = ascii && self.wide.is_none() && self.markup.is_none() && self.json.is_none();
+        let text = if self.normalize { self.norm.push(text, &mut self.c, ascii) } else { text };
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);

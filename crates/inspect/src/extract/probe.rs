@@ -67,6 +67,9 @@ pub(crate) struct Watch {
     /// whether or not the header was complete when the signature was.
     stored: Vec<(u64, u64)>,
     found: Vec<(usize, Sig)>,
+    /// Whether the last write's bytes were all below 0x80 (known only for text anchors,
+    /// whose test sees every byte; `false` otherwise).
+    ascii: bool,
 }
 
 impl Watch {
@@ -79,10 +82,18 @@ impl Watch {
             live: Vec::new(),
             stored: Vec::new(),
             found: Vec::new(),
+            ascii: false,
         }
     }
 
+    /// Whether every byte of the last write was below 0x80: learnt in passing by the
+    /// search for signatures, so that the normaliser need not look for such bytes again.
+    pub fn last_write_ascii(&self) -> bool {
+        self.ascii
+    }
+
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        self.ascii = false;
         if data.is_empty() || cx.stopped() {
             return;
         }
@@ -112,7 +123,7 @@ impl Watch {
             }
             found.clear();
         }
-        signatures(data, self.anchors, &mut found);
+        self.ascii = signatures(data, self.anchors, &mut found) < ASCII_BELOW;
         for &(at, sig) in &found {
             self.open(cx, self.seen + at as u64, sig, &data[at..]);
         }
@@ -327,9 +338,11 @@ fn text_anchor(b: u8) -> bool {
     b.wrapping_sub(9) >= 0xF4
 }
 
-/// Whether a block holds a byte [`text_anchor`] stops at, tested 64 lanes at a time (the
-/// compiler turns the lanes into vector registers).
-fn block_has_text_anchor(block: &[u8]) -> bool {
+/// The highest byte of a block shifted down by 9 (as [`text_anchor`] shifts), tested 64
+/// lanes at a time (the compiler turns the lanes into vector registers): 0xF4 or more when
+/// it holds a byte [`text_anchor`] stops at, below [`ASCII_BELOW`] when all its bytes are
+/// ASCII (and none is at most 8).
+fn block_top(block: &[u8]) -> u8 {
     let mut lanes = [0u8; 64];
     let mut chunks = block.chunks_exact(64);
     for c in &mut chunks {
@@ -338,15 +351,23 @@ fn block_has_text_anchor(block: &[u8]) -> bool {
         }
     }
     let rest = chunks.remainder().iter().fold(0u8, |m, &b| m.max(b.wrapping_sub(9)));
-    lanes.iter().fold(rest, |m, &l| m.max(l)) >= 0xF4
+    lanes.iter().fold(rest, |m, &l| m.max(l))
 }
 
-/// Every signature that lies whole inside `s`, by where it starts, in order.
-fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>) {
+/// A [`block_top`] below this: every byte is ASCII (0x80 shifted down by 9 is 0x77).
+const ASCII_BELOW: u8 = 0x80 - 9;
+
+/// Every signature that lies whole inside `s`, by where it starts, in order. Returns the
+/// highest byte of `s` shifted down by 9 for text anchors (see [`block_top`]), 0xFF for
+/// binary ones (not known).
+fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>) -> u8 {
+    let mut top = 0u8;
     match anchors {
         Anchors::Text => {
             for (k, block) in s.chunks(TEXT_BLOCK).enumerate() {
-                if !block_has_text_anchor(block) {
+                let block_max = block_top(block);
+                top = top.max(block_max);
+                if block_max < 0xF4 {
                     continue;
                 }
                 for (j, &b) in block.iter().enumerate() {
@@ -362,6 +383,7 @@ fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>) {
             }
         }
         Anchors::Binary => {
+            top = 0xFF;
             let hits = memchr::memchr3_iter(BINARY_GROUPS[0][0], BINARY_GROUPS[0][1], BINARY_GROUPS[0][2], s)
                 .chain(memchr::memchr2_iter(BINARY_GROUPS[1][0], BINARY_GROUPS[1][1], s));
             let held = |b: u8| BINARY_GROUPS.iter().any(|g| g.contains(&b));
@@ -378,6 +400,7 @@ fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>) {
     }
     pdf_headers(s, out);
     out.sort_by_key(|&(at, _)| at);
+    top
 }
 
 /// Every PDF header in `s` with its version (`%PDF-1.7`), whole.

@@ -409,38 +409,47 @@ fn run_length(text: &[u8]) -> usize {
 /// blob: at least [`MIN_BLOB`] base64 characters, or reaching the end of `text` (it may go
 /// on in the next piece). `None` when there is none.
 ///
-/// Such a run holds a whole 32-byte block (counted from `i`) of base64 characters, which a
-/// branch-free test of each block finds; only the rare block that passes is looked at
-/// byte by byte.
+/// Such a run holds a whole window of [`SKIM_WINDOW`] bytes of those placed every
+/// [`SKIM_STRIDE`] bytes from `i` (a stride of `MIN_BLOB - SKIM_WINDOW` leaves no room for
+/// a run of `MIN_BLOB` between two windows), so only those windows are tested, each with
+/// one vector compare or two; only around a window that passes is the run measured byte by
+/// byte.
 fn skim(text: &[u8], i: usize) -> Option<usize> {
-    const BLOCK: usize = 32;
     let mut k = i;
-    while k + BLOCK <= text.len() {
-        let block = &text[k..k + BLOCK];
-        // Any byte outside `+`..=`z` (a space, a line break, a quote) rules the block out
-        // cheaply; the exact test only runs on blocks that pass.
-        let outside = block.iter().fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'+') > b'z' - b'+'));
-        if outside != 0 || !all_b64(block) {
-            k += BLOCK;
+    let mut w = k;
+    while let Some(window) = text.get(w..w + SKIM_WINDOW).and_then(|s| <&[u8; SKIM_WINDOW]>::try_from(s).ok())
+    {
+        // Any byte outside `+`..=`z` (a space, a line break, a quote) rules the window out
+        // cheaply; the exact test only runs on windows that pass. Both are branch-free
+        // over the window, which the compiler turns into vector compares.
+        let outside = window.iter().fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'+') > b'z' - b'+'));
+        if outside != 0 || !all_b64(window) {
+            w += SKIM_STRIDE;
             continue;
         }
-        let mut s = k;
-        while s > i && is_b64(text[s - 1]) {
+        let mut s = w;
+        while s > k && is_b64(text[s - 1]) {
             s -= 1;
         }
-        let mut e = k + BLOCK;
+        let mut e = w + SKIM_WINDOW;
         while e < text.len() && e - s < MIN_BLOB && is_b64(text[e]) {
             e += 1;
         }
         if e - s >= MIN_BLOB || e == text.len() {
             return Some(s);
         }
+        // `text[e]` ends the run: the next one starts after it.
         k = e + 1;
+        w = k;
     }
     // Only a run that reaches the end may still become long enough.
     let start = text.get(i..)?.iter().rposition(|&b| !is_b64(b)).map_or(i, |p| i + p + 1);
     (start < text.len()).then_some(start)
 }
+
+/// Bytes the skim tests at a time, and the distance between the windows it tests.
+const SKIM_WINDOW: usize = 16;
+const SKIM_STRIDE: usize = MIN_BLOB - SKIM_WINDOW;
 
 #[cfg(test)]
 mod tests {
@@ -529,6 +538,63 @@ mod tests {
             let text = [[b'x'; 40].as_slice(), &[b], &[b'x'; 40]].concat();
             let want = if is_b64(b) { 81 } else { 40 };
             assert_eq!(run_length(&text), want, "{b:#x}");
+        }
+    }
+
+    /// The first run of base64 characters in `text[i..]` that is at least `MIN_BLOB` long
+    /// or reaches the end, by definition.
+    fn skim_by_definition(text: &[u8], i: usize) -> Option<usize> {
+        let mut s = i;
+        while s < text.len() {
+            if !is_b64(text[s]) {
+                s += 1;
+                continue;
+            }
+            let e = s + text[s..].iter().take_while(|&&b| is_b64(b)).count();
+            if e - s >= MIN_BLOB || e == text.len() {
+                return Some(s);
+            }
+            s = e;
+        }
+        None
+    }
+
+    #[test]
+    fn skim_finds_the_first_run_that_may_be_a_blob() {
+        // Runs of every length around MIN_BLOB at every offset, between separators and in
+        // text of every density.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"aZ09+/-_ \n\"=.,:\xc3";
+        for round in 0..4000 {
+            let len = (next() % 400) as usize;
+            let sep_every = 1 + (next() % 90) as usize;
+            let mut text = Vec::with_capacity(len);
+            while text.len() < len {
+                let run = (next() as usize) % (2 * sep_every);
+                let c = alphabet[(next() as usize) % 4];
+                text.extend(std::iter::repeat_n(c, run));
+                text.push(alphabet[4 + (next() as usize) % (alphabet.len() - 4)]);
+            }
+            text.truncate(len);
+            for i in [0, 1, 7, len / 3, len / 2].into_iter().filter(|&i| i <= len) {
+                // The caller starts where no run is in progress.
+                if i > 0 && i < len && is_b64(text[i - 1]) {
+                    continue;
+                }
+                assert_eq!(skim(&text, i), skim_by_definition(&text, i), "round {round} from {i}: {text:?}");
+            }
+        }
+        for run in 40..140 {
+            for pad in 0..70 {
+                let text = [vec![b' '; pad], vec![b'Q'; run], vec![b' '; 3]].concat();
+                assert_eq!(skim(&text, 0), skim_by_definition(&text, 0), "run {run} after {pad}");
+            }
         }
     }
 

@@ -79,6 +79,9 @@ pub(crate) struct Normalizer {
     chars: CharStage,
     /// Byte classes of the fast path for the current modes.
     classes: &'static [u8; 256],
+    /// While a push runs: its input is known to hold no byte of 0x80 or more (the caller
+    /// learnt it in a pass of its own), so the trigger search looks for escapes only.
+    ascii: bool,
 }
 
 impl Normalizer {
@@ -93,12 +96,14 @@ impl Normalizer {
             high: None,
             chars: CharStage::new(),
             classes: classes_for(false, opts.form),
+            ascii: false,
         }
     }
 
     /// Normalises the next piece of text: the result is `data` itself when nothing in it
-    /// needed a change, or `out` (cleared first) holding the normalised text.
-    pub fn push<'a>(&mut self, data: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+    /// needed a change, or `out` (cleared first) holding the normalised text. `ascii`: every
+    /// byte of `data` is known to be below 0x80.
+    pub fn push<'a>(&mut self, data: &'a [u8], out: &'a mut Vec<u8>, ascii: bool) -> &'a [u8] {
         out.clear();
         let mut data = data;
         if let Some(head) = &mut self.head {
@@ -122,9 +127,12 @@ impl Normalizer {
                 self.slow(&head, out);
             }
         }
+        // From here on only `data` (or the rest of it) is looked at.
+        self.ascii = ascii;
         if out.is_empty() && self.idle() {
             let k = self.find_trigger(data);
             if k == data.len() {
+                self.ascii = false;
                 return data;
             }
             out.reserve(data.len());
@@ -132,6 +140,7 @@ impl Normalizer {
             data = &data[k..];
         }
         self.slow(data, out);
+        self.ascii = false;
         &out[..]
     }
 
@@ -198,6 +207,9 @@ impl Normalizer {
         // by OR-ing blocks, which the compiler vectorises), and before it `%`, `\` or `&`
         // (memchr). The work of a search is proportional to the distance it covers, whether
         // triggers are dense (escaped text) or far apart (plain text).
+        if self.ascii {
+            return memchr::memchr3(b'%', b'\\', b'&', data).unwrap_or(data.len());
+        }
         let mut at = 0;
         let mut window = 256;
         while at < data.len() {
@@ -499,11 +511,16 @@ mod tests {
     use super::*;
 
     fn norm(opts: Options, chunks: &[&[u8]]) -> Vec<u8> {
+        norm_told(opts, chunks, false)
+    }
+
+    /// With `told`, every chunk of ASCII only is pushed as known to be ASCII.
+    fn norm_told(opts: Options, chunks: &[&[u8]], told: bool) -> Vec<u8> {
         let mut n = Normalizer::new(opts);
         let mut all = Vec::new();
         let mut out = Vec::new();
         for c in chunks {
-            let r = n.push(c, &mut out).to_vec();
+            let r = n.push(c, &mut out, told && c.is_ascii()).to_vec();
             all.extend_from_slice(&r);
         }
         n.finish(&mut out);
@@ -521,9 +538,16 @@ mod tests {
             String::from_utf8_lossy(input)
         );
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        assert_eq!(norm(opts, &bytes), whole, "byte by byte");
-        for k in 0..=input.len() {
-            assert_eq!(norm(opts, &[&input[..k], &input[k..]]), whole, "split at {k}");
+        for told in [false, true] {
+            assert_eq!(norm_told(opts, &[input], told), whole, "whole, told {told}");
+            assert_eq!(norm_told(opts, &bytes, told), whole, "byte by byte, told {told}");
+            for k in 0..=input.len() {
+                assert_eq!(
+                    norm_told(opts, &[&input[..k], &input[k..]], told),
+                    whole,
+                    "split at {k}, told {told}"
+                );
+            }
         }
     }
 
@@ -535,7 +559,9 @@ mod tests {
         let mut n = Normalizer::new(PLAIN);
         let mut out = Vec::new();
         let text = b"card 4111 1111 1111 1111, nothing to change here at all; 12/29".repeat(10);
-        let r = n.push(&text, &mut out);
+        let r = n.push(&text, &mut out, false);
+        assert_eq!(r.as_ptr(), text.as_ptr());
+        let r = n.push(&text, &mut out, true);
         assert_eq!(r.as_ptr(), text.as_ptr());
     }
 
