@@ -118,6 +118,13 @@ fn pdfs_from_real_producers() {
         (fixture!("gs_pieces"), &["credit_card", "us_ssn"]),
         (fixture!("gs_letter"), &["credit_card", "us_ssn", "iban"]),
         (fixture!("qpdf_objstm"), &["credit_card", "us_ssn", "iban"]),
+        // Encrypted with an empty user password: read as any reader opens them.
+        (fixture!("qpdf_rc4_40_empty_user"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_rc4_128_empty_user"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_rc4_v4_empty_user"), &["us_ssn"]),
+        (fixture!("qpdf_aes128_empty_user"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_aes256_r5_empty_user"), &["credit_card", "us_ssn"]),
+        (fixture!("qpdf_aes256_empty_user"), &["credit_card", "us_ssn", "iban"]),
     ];
     for ((name, data), detectors) in blocked {
         let v = scan(data);
@@ -132,11 +139,17 @@ fn pdfs_from_real_producers() {
         fixture!("gs_pieces_clean"),
         fixture!("gs_letter_clean"),
         fixture!("qpdf_objstm_clean"),
+        fixture!("qpdf_rc4_40_empty_user_clean"),
+        fixture!("qpdf_rc4_128_empty_user_clean"),
+        fixture!("qpdf_aes128_empty_user_clean"),
+        fixture!("qpdf_aes256_r5_empty_user_clean"),
+        fixture!("qpdf_aes256_empty_user_clean"),
     ] {
         let v = scan(data);
         assert!(!v.is_block() && v.could_not_scan.is_none(), "{name}: {}", describe(&v));
     }
-    let (name, data) = fixture!("qpdf_aes256_empty_user");
+    // A user password no one gave: the text cannot be read, and the verdict says so.
+    let (name, data) = fixture!("qpdf_aes256_user_password");
     let v = scan(data);
     assert!(
         matches!(v.could_not_scan, Some(inspect::CouldNotScan::Encrypted { .. })),
