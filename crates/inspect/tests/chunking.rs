@@ -245,7 +245,10 @@ fn a_damaged_xz_stream_inside_text_is_could_not_scan_whatever_the_split() {
     for sizes in [vec![1], vec![2], vec![3, 5, 7], vec![64]] {
         let v = chunked(&engine, &ctx, &data[1..], &sizes);
         assert_eq!(v.decision, whole.decision, "chunks {sizes:?}");
-        assert!(matches!(v.could_not_scan, Some(inspect::CouldNotScan::Corrupt { .. })), "chunks {sizes:?}: {v:?}");
+        assert!(
+            matches!(v.could_not_scan, Some(inspect::CouldNotScan::Corrupt { .. })),
+            "chunks {sizes:?}: {v:?}"
+        );
     }
 }
 

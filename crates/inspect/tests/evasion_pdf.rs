@@ -118,6 +118,17 @@ fn pdfs_from_real_producers() {
         (fixture!("gs_pieces"), &["credit_card", "us_ssn"]),
         (fixture!("gs_letter"), &["credit_card", "us_ssn", "iban"]),
         (fixture!("qpdf_objstm"), &["credit_card", "us_ssn", "iban"]),
+        // Encrypted with an empty user password: read as any reader opens them.
+        (fixture!("qpdf_rc4_40_empty_user"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_rc4_128_empty_user"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_rc4_v4_empty_user"), &["us_ssn"]),
+        (fixture!("qpdf_aes128_empty_user"), &["credit_card", "us_ssn", "iban"]),
+        (fixture!("qpdf_aes256_r5_empty_user"), &["credit_card", "us_ssn"]),
+        (fixture!("qpdf_aes256_empty_user"), &["credit_card", "us_ssn", "iban"]),
+        // One secret in each of the page, an annotation, the Info dictionary and an
+        // embedded file: strings and every kind of stream are decrypted.
+        (fixture!("qpdf_aes128_places"), &["credit_card", "iban", "us_ssn", "aws_access_key"]),
+        (fixture!("qpdf_rc4_128_places"), &["credit_card", "iban", "us_ssn", "aws_access_key"]),
     ];
     for ((name, data), detectors) in blocked {
         let v = scan(data);
@@ -132,17 +143,66 @@ fn pdfs_from_real_producers() {
         fixture!("gs_pieces_clean"),
         fixture!("gs_letter_clean"),
         fixture!("qpdf_objstm_clean"),
+        fixture!("qpdf_rc4_40_empty_user_clean"),
+        fixture!("qpdf_rc4_128_empty_user_clean"),
+        fixture!("qpdf_aes128_empty_user_clean"),
+        fixture!("qpdf_aes256_r5_empty_user_clean"),
+        fixture!("qpdf_aes256_empty_user_clean"),
     ] {
         let v = scan(data);
         assert!(!v.is_block() && v.could_not_scan.is_none(), "{name}: {}", describe(&v));
     }
-    let (name, data) = fixture!("qpdf_aes256_empty_user");
+    // A user password no one gave: the text cannot be read, and the verdict says so.
+    let (name, data) = fixture!("qpdf_aes256_user_password");
     let v = scan(data);
     assert!(
         matches!(v.could_not_scan, Some(inspect::CouldNotScan::Encrypted { .. })),
         "{name}: {}",
         describe(&v)
     );
+}
+
+/// `clear` with an incremental update that names the `/Encrypt` dictionary and `/ID` of
+/// `encrypted`: a key the empty password opens, over streams and strings in clear.
+fn with_encrypt_of(clear: &[u8], encrypted: &[u8]) -> Vec<u8> {
+    let last =
+        |hay: &[u8], pat: &[u8]| hay.windows(pat.len()).rposition(|w| w == pat).expect("in the fixture");
+    let first =
+        |hay: &[u8], pat: &[u8]| hay.windows(pat.len()).position(|w| w == pat).expect("in the fixture");
+    let f = last(encrypted, b"/Filter /Standard");
+    let start = last(&encrypted[..f], b" obj") + 4;
+    let end = f + first(&encrypted[f..], b"endobj");
+    let id = last(encrypted, b"/ID [");
+    let id = &encrypted[id..id + first(&encrypted[id..], b"]") + 1];
+    let root = last(clear, b"/Root ");
+    let root = &clear[root..root + first(&clear[root..], b" R") + 2];
+    let mut out = clear.to_vec();
+    out.extend_from_slice(b"\n999 0 obj\n");
+    out.extend_from_slice(&encrypted[start..end]);
+    out.extend_from_slice(b"endobj\ntrailer\n<< /Size 1000 ");
+    out.extend_from_slice(root);
+    out.extend_from_slice(b" /Encrypt 999 0 R ");
+    out.extend_from_slice(id);
+    out.extend_from_slice(b" >>\n%%EOF\n");
+    out
+}
+
+/// A document in clear that names a real `/Encrypt` dictionary shows garbage in a reader,
+/// but its text is all there for whoever takes the dictionary out: it is read as it is.
+#[test]
+fn streams_and_strings_in_clear_inside_an_encrypted_document_are_read() {
+    let clear = include_bytes!("fixtures/pdf/lo_letter.pdf");
+    for encrypted in [
+        &include_bytes!("fixtures/pdf/qpdf_rc4_40_empty_user.pdf")[..],
+        &include_bytes!("fixtures/pdf/qpdf_aes128_empty_user.pdf")[..],
+        &include_bytes!("fixtures/pdf/qpdf_aes256_empty_user.pdf")[..],
+    ] {
+        let v = scan(&with_encrypt_of(clear, encrypted));
+        assert!(v.is_block(), "{}", describe(&v));
+        for d in ["credit_card", "us_ssn", "iban"] {
+            assert!(v.counts.get(d).copied().unwrap_or(0) > 0, "no {d}: {}", describe(&v));
+        }
+    }
 }
 
 /// Hosts a PDF is put into past their first KiB, where identification no longer sees it:

@@ -6,13 +6,15 @@
 //! between bodies (see `syntax`). Each object is parsed at most once, and never past the
 //! next object header, so a broken object cannot make the work quadratic.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::{Deref, Range};
 use std::rc::Rc;
 
 use memchr::memmem;
 
-use super::filters::{decode, filters_of, Decoded};
+use super::crypt::{Method, Security};
+use super::filters::{decode, filters_of, Decoded, Filter};
 use super::lexer::{is_white, number, Lexer, Tok};
 use super::object::{parse, Dict, Obj};
 use crate::extract::{Ctx, Member};
@@ -30,6 +32,8 @@ const MAX_PACKED: usize = 1 << 20;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Header {
     pub num: u32,
+    /// The generation `G` (part of an encrypted object's key).
+    pub gen: u32,
     /// The first digit of `N`.
     pub start: usize,
     /// The first byte after `obj`.
@@ -39,7 +43,8 @@ pub(super) struct Header {
 /// One stream of the file.
 #[derive(Debug)]
 pub(super) struct StreamLoc {
-    pub obj: Option<u32>,
+    /// The object number and generation of the header that owns the stream.
+    pub obj: Option<(u32, u32)>,
     pub dict: Dict,
     pub body: Range<usize>,
     /// The first byte after the stream (after `endstream` when it is there).
@@ -49,7 +54,7 @@ pub(super) struct StreamLoc {
 #[derive(Debug, Clone, Copy)]
 enum Loc {
     /// The object's value starts here in the file; it cannot extend past `limit`.
-    File { at: usize, limit: usize },
+    File { at: usize, limit: usize, gen: u32 },
     /// Object `index` of the object stream that is stream `stream`.
     Packed { stream: usize, index: usize },
 }
@@ -79,6 +84,12 @@ pub(super) struct Doc<'a> {
     pub root: Option<u32>,
     /// Whether a trailer names an `/Encrypt` dictionary.
     pub encrypted: bool,
+    /// The newest trailer's `/Encrypt` value and first `/ID` string.
+    encrypt: Option<(Obj, Vec<u8>)>,
+    /// The keys of an encrypted document the empty user password opened.
+    pub security: Option<Security>,
+    /// The object holding the `/Encrypt` dictionary (its strings are in clear).
+    encrypt_obj: Option<u32>,
 }
 
 /// An object, borrowed when it was direct, shared when it came through a reference.
@@ -113,6 +124,9 @@ impl<'a> Doc<'a> {
             cache: HashMap::new(),
             root: None,
             encrypted: false,
+            encrypt: None,
+            security: None,
+            encrypt_obj: None,
         };
         doc.find_streams(cx, m, &raw);
         // Headers inside stream bodies belong to the stream (an embedded PDF, say).
@@ -128,14 +142,15 @@ impl<'a> Doc<'a> {
         }
         for (i, h) in doc.headers.iter().enumerate() {
             let limit = doc.headers.get(i + 1).map_or(data.len(), |n| n.start);
-            doc.index.insert(h.num, (h.start, Loc::File { at: h.value, limit }));
+            doc.index.insert(h.num, (h.start, Loc::File { at: h.value, limit, gen: h.gen }));
         }
         for (i, s) in doc.streams.iter().enumerate() {
-            if let Some(o) = s.obj {
+            if let Some((o, _)) = s.obj {
                 doc.stream_of.insert(o, i);
             }
         }
         doc.read_trailers();
+        doc.open_security();
         doc
     }
 
@@ -216,7 +231,12 @@ impl<'a> Doc<'a> {
                     }
                 }
             };
-            self.streams.push(StreamLoc { obj: owner.map(|h| h.num), dict, body: body_start..body_end, end });
+            self.streams.push(StreamLoc {
+                obj: owner.map(|h| (h.num, h.gen)),
+                dict,
+                body: body_start..body_end,
+                end,
+            });
             prev_end = end;
             pos = end.max(pos);
         }
@@ -257,9 +277,31 @@ impl<'a> Doc<'a> {
         }
     }
 
+    /// Opens an encrypted document with the empty user password, when it can be.
+    fn open_security(&mut self) {
+        let Some((e, id0)) = self.encrypt.take() else { return };
+        self.encrypt_obj = e.reference();
+        let v = self.val(&e);
+        let Some(d) = v.dict().cloned() else { return };
+        drop(v);
+        self.security = Security::open(&d, &id0).ok();
+    }
+
+    /// Objects whose strings are in clear in an encrypted document: the `/Encrypt`
+    /// dictionary and cross-reference streams.
+    pub fn clear_objects(&self) -> Vec<u32> {
+        let xref = self.streams.iter().filter(|s| s.dict.is(b"Type", b"XRef")).filter_map(|s| s.obj);
+        self.encrypt_obj.into_iter().chain(xref.map(|(n, _)| n)).collect()
+    }
+
     fn note_trailer(&mut self, d: &Dict) {
-        if d.get(b"Encrypt").is_some_and(|e| !matches!(e, Obj::Null)) {
+        if let Some(e) = d.get(b"Encrypt").filter(|e| !matches!(e, Obj::Null)) {
             self.encrypted = true;
+            let id0 = match d.get(b"ID").and_then(Obj::array).and_then(<[Obj]>::first) {
+                Some(Obj::Str(s)) => s.clone(),
+                _ => Vec::new(),
+            };
+            self.encrypt = Some((e.clone(), id0));
         }
         if let Some(r) = d.get(b"Root").and_then(Obj::reference) {
             self.root = Some(r);
@@ -353,7 +395,13 @@ impl<'a> Doc<'a> {
 
     fn parse_object(&self, num: u32) -> Option<Obj> {
         match self.index.get(&num).map(|(_, l)| *l) {
-            Some(Loc::File { at, limit }) => parse(&mut Lexer::new(&self.data[..limit.max(at)], at)),
+            Some(Loc::File { at, limit, gen }) => {
+                let mut o = parse(&mut Lexer::new(&self.data[..limit.max(at)], at))?;
+                if let Some(sec) = self.security.as_ref().filter(|_| self.encrypt_obj != Some(num)) {
+                    decrypt_strings(&mut o, sec, num, gen);
+                }
+                Some(o)
+            }
             Some(Loc::Packed { stream, index }) => self.packed.get(&stream).and_then(|p| {
                 let at = p.objects[index].1;
                 let limit = p.objects.get(index + 1).map_or(p.data.len(), |o| o.1.max(at));
@@ -432,9 +480,70 @@ impl<'a> Doc<'a> {
         let body = s.body.clone();
         let filter = filter.map(|f| self.deep(&f));
         let parms = parms.map(|p| self.deep(&p));
-        let filters = filters_of(filter.as_ref(), parms.as_ref());
+        let mut filters = filters_of(filter.as_ref(), parms.as_ref());
         let data: &'a [u8] = self.data;
-        decode(cx, m, &data[body], &filters)
+        let raw = &data[body];
+        let Some(method) = self.stream_method(i, &mut filters) else {
+            return decode(cx, m, Cow::Borrowed(raw), 0, &filters);
+        };
+        let (num, gen) = self.streams[i].obj.unwrap_or((0, 0));
+        let Some(sec) = &self.security else { return decode(cx, m, Cow::Borrowed(raw), 0, &filters) };
+        let first = filters.first().map(|f| f.name.as_slice());
+        let flate = matches!(first, Some(b"FlateDecode" | b"Fl"));
+        // Ciphertext is never all text, nor a zlib stream that stops being one once
+        // decrypted: such a stream was written in clear (a reader shows it as garbage, an
+        // exfiltration reads it as it is).
+        let text_filter =
+            matches!(first, None | Some(b"ASCIIHexDecode" | b"AHx" | b"ASCII85Decode" | b"A85"));
+        if method == Method::Identity || (text_filter && text_like(raw)) {
+            return decode(cx, m, Cow::Borrowed(raw), 0, &filters);
+        }
+        if self.streams[i].obj.is_none() && sec.per_object() {
+            // No header, no key: scanned raw like a stream behind an unknown crypt filter.
+            return Some(Decoded::crypt(raw));
+        }
+        if !cx.st.budget.hold(raw.len() as u64, &m.path) {
+            return None;
+        }
+        let held = raw.len() as u64;
+        match sec.decrypt(method, num, gen, raw) {
+            Ok(d) if flate && zlib_header(raw) && !zlib_header(&d) => {
+                cx.st.budget.release(held);
+                decode(cx, m, Cow::Borrowed(raw), 0, &filters)
+            }
+            Ok(d) => decode(cx, m, Cow::Owned(d), held, &filters),
+            Err(_) if flate && zlib_header(raw) => {
+                cx.st.budget.release(held);
+                decode(cx, m, Cow::Borrowed(raw), 0, &filters)
+            }
+            Err(e) => {
+                cx.st.budget.release(held);
+                cx.corrupt(&m.path, format!("PDF stream {num} {gen}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// How stream `i` is encrypted; `None` when the document is not. A leading `/Crypt`
+    /// filter the document defines is taken out of `filters` (it is applied here).
+    fn stream_method(&self, i: usize, filters: &mut Vec<Filter>) -> Option<Method> {
+        let sec = self.security.as_ref()?;
+        let d = &self.streams[i].dict;
+        if let Some(f) = filters.first().filter(|f| f.name == b"Crypt") {
+            let name =
+                f.parms.as_ref().and_then(|p| p.get(b"Name")).and_then(Obj::name).unwrap_or(b"Identity");
+            // An unknown filter stays in the chain: its data is scanned raw.
+            let method = sec.method_named(name)?;
+            filters.remove(0);
+            return Some(method);
+        }
+        Some(if d.is(b"Type", b"XRef") || (d.is(b"Type", b"Metadata") && !sec.encrypt_metadata) {
+            Method::Identity
+        } else if d.is(b"Type", b"EmbeddedFile") {
+            sec.files
+        } else {
+            sec.streams
+        })
     }
 
     /// A copy of `o` with references resolved one level into arrays (filter lists and
@@ -446,6 +555,31 @@ impl<'a> Doc<'a> {
             other => other,
         }
     }
+}
+
+/// Decrypts the strings of object `num` in place (a string that does not decrypt stays
+/// as it is).
+fn decrypt_strings(o: &mut Obj, sec: &Security, num: u32, gen: u32) {
+    match o {
+        Obj::Str(s) => {
+            if let Ok(d) = sec.decrypt(sec.strings, num, gen, s) {
+                *s = d;
+            }
+        }
+        Obj::Array(items) => items.iter_mut().for_each(|x| decrypt_strings(x, sec, num, gen)),
+        Obj::Dict(d) => d.0.iter_mut().for_each(|(_, v)| decrypt_strings(v, sec, num, gen)),
+        _ => {}
+    }
+}
+
+/// Whether `data` is text (printable ASCII and white space), as ciphertext never is.
+pub(super) fn text_like(data: &[u8]) -> bool {
+    data.len() >= 16 && data.iter().all(|&b| (b' '..=b'~').contains(&b) || is_white(b))
+}
+
+/// Whether `data` starts with a zlib header.
+fn zlib_header(data: &[u8]) -> bool {
+    data.len() >= 2 && data[0] & 0x0f == 8 && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0
 }
 
 /// Every `N G obj` in `data`, in order.
@@ -473,14 +607,16 @@ fn headers(data: &[u8]) -> Vec<Header> {
                 .flatten()
         };
         back_white(&mut i);
-        if back_digits(&mut i).is_none() || !back_white(&mut i) {
+        let gen = back_digits(&mut i);
+        if gen.is_none() || !back_white(&mut i) {
             continue;
         }
         let Some(num) = back_digits(&mut i) else { continue };
+        let gen = gen.unwrap_or(0);
         if i > 0 && !is_white(data[i - 1]) && !super::lexer::is_delim(data[i - 1]) {
             continue;
         }
-        out.push(Header { num, start: i, value: at + 3 });
+        out.push(Header { num, gen, start: i, value: at + 3 });
     }
     out
 }

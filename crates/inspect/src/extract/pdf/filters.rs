@@ -44,7 +44,12 @@ pub(super) struct Decoded<'a> {
     pub held: u64,
 }
 
-impl Decoded<'_> {
+impl<'a> Decoded<'a> {
+    /// Data behind a crypt filter that cannot be applied: scanned raw.
+    pub fn crypt(raw: &'a [u8]) -> Self {
+        Decoded { data: Cow::Borrowed(raw), undecoded: false, leftovers: Vec::new(), crypt: true, held: 0 }
+    }
+
     /// Gives back what the decoded data held; call when it is no longer needed.
     pub fn release(self, cx: &mut Ctx<'_>) {
         cx.st.budget.release(self.held);
@@ -70,19 +75,21 @@ pub(super) fn filters_of(filter: Option<&Obj>, parms: Option<&Obj>) -> Vec<Filte
         .collect()
 }
 
-/// Runs `raw` through `filters`. `None` when a limit stopped the scan.
+/// Runs `raw` through `filters`; `held` is what `raw` already holds of the budget (a
+/// decrypted copy), given back with the data. `None` when a limit stopped the scan.
 pub(super) fn decode<'a>(
     cx: &mut Ctx<'_>,
     m: &Member,
-    raw: &'a [u8],
+    raw: Cow<'a, [u8]>,
+    held: u64,
     filters: &[Filter],
 ) -> Option<Decoded<'a>> {
-    let mut out =
-        Decoded { data: Cow::Borrowed(raw), undecoded: false, leftovers: Vec::new(), crypt: false, held: 0 };
+    let mut out = Decoded { data: raw, undecoded: false, leftovers: Vec::new(), crypt: false, held };
     if filters.is_empty() {
         return Some(out);
     }
     if !cx.st.budget.add_member(&m.path) {
+        cx.st.budget.release(out.held);
         return None;
     }
     for (i, f) in filters.iter().enumerate() {

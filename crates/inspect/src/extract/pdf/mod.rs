@@ -17,6 +17,7 @@
 
 mod cmap;
 mod content;
+mod crypt;
 mod doc;
 mod filters;
 mod fonts;
@@ -48,7 +49,8 @@ pub(crate) fn scan_pdf(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
     if cx.stopped() {
         return;
     }
-    let encrypted = doc.encrypted;
+    // Encrypted and not opened by the empty user password.
+    let encrypted = doc.encrypted && doc.security.is_none();
     if !encrypted && !doc.read_object_streams(cx, m) {
         return;
     }
@@ -80,9 +82,11 @@ pub(crate) fn scan_pdf(cx: &mut Ctx<'_>, data: &[u8], m: &Member) {
     // The syntax between stream bodies.
     let mut from = 0;
     let ends: Vec<(usize, usize)> = doc.streams.iter().map(|s| (s.body.start, s.body.end)).collect();
+    let clear = doc.clear_objects();
+    let keys = doc.security.as_ref().map(|sec| syntax::StringKeys { sec, clear: &clear });
     for (start, end) in ends.into_iter().chain(std::iter::once((data.len(), data.len()))) {
         if from < start {
-            syntax::gap_text(data, from..start, &doc.headers, &mut out);
+            syntax::gap_text(data, from..start, &doc.headers, keys.as_ref(), &mut out);
             flush(cx, &mut text, &mut out, FLUSH_AT);
         }
         from = from.max(end);

@@ -9,11 +9,35 @@ use std::ops::Range;
 
 use memchr::memmem;
 
-use super::doc::Header;
+use super::crypt::Security;
+use super::doc::{text_like, Header};
 use super::lexer::{decode_name, decode_string, is_white, text_string, Lexer, Tok};
 
-/// Appends the text of `data[range]`; `headers` are the object headers in the file (sorted).
-pub(super) fn gap_text(data: &[u8], range: Range<usize>, headers: &[Header], out: &mut Vec<u8>) {
+/// How the strings of an encrypted document's objects are decrypted.
+pub(super) struct StringKeys<'s> {
+    pub sec: &'s Security,
+    /// Objects whose strings are in clear (the `/Encrypt` dictionary, cross-reference
+    /// streams).
+    pub clear: &'s [u32],
+}
+
+/// The key of one object's strings.
+#[derive(Clone, Copy)]
+struct ObjectKey<'s> {
+    sec: &'s Security,
+    num: u32,
+    gen: u32,
+}
+
+/// Appends the text of `data[range]`; `headers` are the object headers in the file
+/// (sorted); `keys` decrypt the strings of an encrypted document's objects.
+pub(super) fn gap_text(
+    data: &[u8],
+    range: Range<usize>,
+    headers: &[Header],
+    keys: Option<&StringKeys<'_>>,
+    out: &mut Vec<u8>,
+) {
     let first = headers.partition_point(|h| h.start < range.start);
     let mut hs = headers[first..].iter().take_while(|h| h.start < range.end).peekable();
     let mut pos = range.start;
@@ -27,13 +51,18 @@ pub(super) fn gap_text(data: &[u8], range: Range<usize>, headers: &[Header], out
         }
         outside(data, pos..h.start, out);
         let object_end = hs.peek().map_or(range.end, |n| n.start.min(range.end));
-        pos = inside(data, h.start..object_end, out);
+        let key = keys.filter(|k| !k.clear.contains(&h.num)).map(|k| ObjectKey {
+            sec: k.sec,
+            num: h.num,
+            gen: h.gen,
+        });
+        pos = inside(data, h.start..object_end, key, out);
     }
 }
 
 /// The text of objects packed in an object stream.
 pub(super) fn packed_text(data: &[u8], out: &mut Vec<u8>) {
-    inside(data, 0..data.len(), out);
+    inside(data, 0..data.len(), None, out);
 }
 
 /// Bytes outside any object: as they are, but for cross-reference tables (left out) and
@@ -165,13 +194,13 @@ fn trailer_dict(data: &[u8], range: Range<usize>, out: &mut Vec<u8>) -> usize {
         }
         lex.next_token();
     }
-    inside(data, range.start..end, out);
+    inside(data, range.start..end, None, out);
     end
 }
 
 /// Object syntax in `range`, up to and including `endobj` (or `%%EOF`); returns where it
-/// stopped.
-fn inside(data: &[u8], range: Range<usize>, out: &mut Vec<u8>) -> usize {
+/// stopped. Strings are decrypted with `key` when there is one.
+fn inside(data: &[u8], range: Range<usize>, key: Option<ObjectKey<'_>>, out: &mut Vec<u8>) -> usize {
     let mut lex = Lexer::new(&data[..range.end], range.start);
     let mut last = range.start;
     let mut arrays = 0u32;
@@ -185,7 +214,18 @@ fn inside(data: &[u8], range: Range<usize>, out: &mut Vec<u8>) -> usize {
                 buf.clear();
                 decode_string(data, &t, &mut buf);
                 out.push(b' ');
-                text_string(&buf, out);
+                match key.map(|k| k.sec.decrypt(k.sec.strings, k.num, k.gen, &buf)) {
+                    Some(Ok(clear)) => {
+                        text_string(&clear, out);
+                        // A string in clear in an encrypted document: readers show it
+                        // garbled, but it is there (ciphertext is never all text).
+                        if text_like(&buf) {
+                            out.push(b' ');
+                            text_string(&buf, out);
+                        }
+                    }
+                    _ => text_string(&buf, out),
+                }
                 // `<4111 1111 ...>` reads as digits to a person: keep them too. (Real hex
                 // strings have no spaces inside, so identifiers never qualify.)
                 let body = &data[t.body.0..t.body.1];
@@ -243,13 +283,13 @@ mod tests {
                         .iter()
                         .rposition(|b| !b.is_ascii_digit() && *b != b' ')
                         .map_or(0, |p| p + 1);
-                    h.push(Header { num: 1, start: s, value: i + 5 });
+                    h.push(Header { num: 1, gen: 0, start: s, value: i + 5 });
                 }
             }
             h
         };
         let mut out = Vec::new();
-        gap_text(data, 0..data.len(), &raw, &mut out);
+        gap_text(data, 0..data.len(), &raw, None, &mut out);
         String::from_utf8_lossy(&out).into_owned()
     }
 
