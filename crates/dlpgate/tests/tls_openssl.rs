@@ -133,13 +133,59 @@ fn client_certificates_are_checked() {
             "--ca-key",
             "ca.key",
             "--cert",
-            "expired.crt",
+            "short.crt",
             "--key",
-            "expired.key",
+            "short.key",
         ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::thread::sleep(Duration::from_millis(1100));
+    // That one expires within the second; rather than wait for it, the client below presents
+    // one from the same CA whose not-after is already a day past (a v3 client certificate,
+    // so that expiry is the only thing wrong with it).
+    std::fs::write(
+        d.join("client-ext.cnf"),
+        "[client]\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "expired.key",
+            "-out",
+            "expired.csr",
+            "-subj",
+            "/CN=old",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "expired.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-days",
+            "-1",
+            "-extfile",
+            "client-ext.cnf",
+            "-extensions",
+            "client",
+            "-out",
+            "expired.crt",
+        ],
+    );
 
     let server = start_tls(d, &["--cert", "server.crt", "--key", "server.key", "--client-ca", "ca.crt"])
         .expect("server starts");
@@ -153,6 +199,7 @@ fn client_certificates_are_checked() {
     assert!(!ok, "a client with an expired certificate is refused:\n{text}");
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(log.matches("TLS handshake failed").count() >= 3, "refusals are logged:\n{log}");
+    assert!(log.to_lowercase().contains("expired"), "the expired certificate is refused as expired:\n{log}");
     drop(server.guard);
 }
 
@@ -236,7 +283,11 @@ fn the_seeds_openssl_certificates_work_in_pin_mode() {
     // A group-readable key (Debian's ssl-cert layout) is accepted with a warning.
     std::fs::set_permissions(&stunnel_key, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let server = start_tls(d, &["--cert", &cert, "--client-ca", &pins]).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let log = std::fs::read_to_string(&server.log).unwrap();
+    let log = support::wait_for_log(
+        || std::fs::read_to_string(&server.log).unwrap_or_default(),
+        "readable by its group",
+        1,
+        Duration::from_secs(10),
+    );
     assert!(log.contains("readable by its group"), "{log}");
 }
