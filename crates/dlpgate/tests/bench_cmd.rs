@@ -79,12 +79,7 @@ fn an_unknown_service_fails_with_its_status() {
 #[test]
 fn icaps_with_a_client_certificate() {
     let pki = tempfile::tempdir().unwrap();
-    let made = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
-        .current_dir(pki.path())
-        .args(["cert", "init", "--dir", ".", "--force"])
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    support::cert_init(pki.path());
     let file = |name: &str| pki.path().join(name).display().to_string();
     let tls_port = support::free_port();
     let listen = format!("127.0.0.1:{tls_port}");

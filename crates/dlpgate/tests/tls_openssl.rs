@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{free_port, require, ChildGuard};
+use support::{free_port, openssl, require, ChildGuard};
 
 const OPTIONS: &str =
     "OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
@@ -19,11 +19,6 @@ const OPTIONS: &str =
 /// Runs dlpgate in `dir`, so that file arguments can be relative.
 fn dlpgate(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dlpgate")).current_dir(dir).args(args).output().expect("running dlpgate")
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new(require("openssl")).current_dir(dir).args(args).output().expect("running openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 struct TlsServer {
@@ -80,16 +75,11 @@ fn s_client(port: u16, dir: &Path, client: Option<(&str, &str)>) -> (bool, Strin
     (text.contains("ICAP/1.0 200 OK"), text)
 }
 
-fn make_pki(dir: &Path) {
-    let out = dlpgate(dir, &["cert", "init", "--dir", ".", "--force"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn client_certificates_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    make_pki(d);
+    support::cert_init(d);
     // A client certificate from another, unknown CA.
     openssl(
         d,
@@ -207,7 +197,7 @@ fn client_certificates_are_checked() {
 fn allow_any_client_is_the_only_way_to_skip_client_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    make_pki(d);
+    support::cert_init(d);
     let cert = d.join("server.crt");
     let key = d.join("server.key");
     let err = start_tls(d, &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()])
