@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use dlpgate::cert::{run, CertCommand, KeyType, NewArgs, Output, Subject, Usage};
-use dlpgate::client::verdict::Decision;
+use dlpgate::client::verdict::ScanVerdict;
 use dlpgate::scan::record::{Record, State};
 
 fn main() -> anyhow::Result<()> {
@@ -281,13 +281,13 @@ fn scan_state(dir: &Path) -> anyhow::Result<()> {
     let path = dir.join("three_files");
     let _ = std::fs::remove_file(&path);
     let mut state = State::open(&path)?;
-    let record = |path: &str, verdict: Decision, action: &str| Record {
+    let record = |path: &str, verdict: ScanVerdict, action: &str| Record {
         path: path.to_string(),
         size: 1234,
         sha256: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".to_string()),
         verdict,
         action: action.to_string(),
-        rules: if verdict == Decision::Block { vec!["credit-card".to_string()] } else { Vec::new() },
+        rules: if verdict == ScanVerdict::Block { vec!["credit-card".to_string()] } else { Vec::new() },
         reason: None,
         server: Some("127.0.0.1:1344".to_string()),
         latency_ms: Some(3),
@@ -296,16 +296,16 @@ fn scan_state(dir: &Path) -> anyhow::Result<()> {
         resumed: false,
         mtime: Some(1_700_000_000_123_456_789),
     };
-    state.append(&record("docs/a.txt", Decision::Allow, "allow"))?;
+    state.append(&record("docs/a.txt", ScanVerdict::Allow, "allow"))?;
     state.append(&Record {
         incident_id: Some("inc-0192".to_string()),
         quarantined_to: Some("/q/docs/b.csv".to_string()),
-        ..record("docs/b.csv", Decision::Block, "block")
+        ..record("docs/b.csv", ScanVerdict::Block, "block")
     })?;
     state.append(&Record {
         reason: Some("connection refused".to_string()),
         mtime: None,
-        ..record("docs/c.zip", Decision::Error, "block")
+        ..record("docs/c.zip", ScanVerdict::Error, "block")
     })?;
     drop(state);
     // A line cut by a crash, then a resumed scan's line.

@@ -12,17 +12,11 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{free_port, require, ChildGuard};
+use support::{free_port, openssl, require, ChildGuard};
 
 fn dlpgate(dir: &Path, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_dlpgate")).current_dir(dir).args(args).output().unwrap();
     assert!(out.status.success(), "dlpgate {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(require("openssl")).current_dir(dir).args(args).output().expect("running openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
 }
 
 fn check_key(dir: &Path, key: &str, cert: &str, bits: u32) {

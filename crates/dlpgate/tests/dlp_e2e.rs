@@ -11,12 +11,8 @@ use std::path::Path;
 use std::process::Command;
 
 use inspect::testkit::{gzip, labelled_corpus, Sample};
+use support::c_icap_client::{blocked, Answer};
 use support::{require, Dlpgate};
-
-struct Answer {
-    status: u16,
-    text: String,
-}
 
 fn send(server: &Dlpgate, file: &Path, sample: &Sample, method: &str, preview: bool) -> Answer {
     let mut cmd = Command::new(require("c-icap-client"));
@@ -39,18 +35,7 @@ fn send(server: &Dlpgate, file: &Path, sample: &Sample, method: &str, preview: b
         cmd.arg("-nopreview");
     }
     let out = cmd.output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let status = text
-        .lines()
-        .find_map(|l| {
-            l.trim().strip_prefix("ICAP/1.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok())
-        })
-        .unwrap_or(0);
-    Answer { status, text }
-}
-
-fn blocked(answer: &Answer) -> bool {
-    answer.status == 200 && answer.text.contains("403 Forbidden") && answer.text.contains("X-Infection-Found")
+    Answer::of(&out)
 }
 
 #[test]

@@ -6,25 +6,12 @@
 
 mod support;
 
-use std::io::{BufReader, Read, Write};
+use std::io::BufReader;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{free_port, reqmod, wait_for_port, Dlpgate};
-
-fn http_get(port: u16, path: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
-}
-
-/// The value of the sample whose line starts with `series` (name and labels, as exposed).
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
-}
+use support::load::sample;
+use support::{free_port, http_get, reqmod, wait_for_port, Dlpgate};
 
 #[test]
 fn metrics_follow_the_traffic() {

@@ -11,11 +11,9 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::Dlpgate;
-
-const PAUSE: Duration = Duration::from_millis(600);
 
 /// Opens a RESPMOD (no preview, no `Allow: 204`) and sends the HTTP heads and `first` bytes.
 fn start_download(server: &Dlpgate, first: &[u8]) -> BufReader<TcpStream> {
@@ -57,6 +55,57 @@ fn heads_len(answer: &[u8], http_heads: usize) -> usize {
         at += answer[at..].windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     }
     at
+}
+
+/// True once `answer` holds the ICAP head and the HTTP response head of an early answer.
+fn has_heads(answer: &[u8]) -> bool {
+    answer.windows(4).filter(|w| w == b"\r\n\r\n").count() >= 2
+}
+
+/// Body bytes on the wire after the heads of an early answer (chunk framing included).
+fn after_heads(answer: &[u8]) -> usize {
+    if has_heads(answer) {
+        answer.len() - heads_len(answer, 1)
+    } else {
+        0
+    }
+}
+
+/// Reads onto `got` until `done(&got)` holds, for up to 10 s (then panics with what came).
+fn read_until(
+    reader: &mut BufReader<TcpStream>,
+    mut got: Vec<u8>,
+    what: &str,
+    done: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while !done(&got) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "no {what} within 10 s, got {:?}", String::from_utf8_lossy(&got));
+        reader.get_ref().set_read_timeout(Some(left)).unwrap();
+        match reader.read(&mut buf) {
+            Ok(0) => panic!("closed before {what}: {:?}", String::from_utf8_lossy(&got)),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+            }
+            Err(e) => panic!("reading before {what}: {e}"),
+        }
+    }
+    reader.get_ref().set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    got
+}
+
+/// A download of ordinary text on `server` (whose early head is on), read until it got its
+/// early head and `bytes` trickled body bytes: the stalls any connection opened before it has
+/// been through at least as many of.
+fn stalled_control(server: &Dlpgate, bytes: usize) {
+    let mut control = start_download(server, &text(2000, "control"));
+    // Each trickled byte is a chunk of its own: `1\r\nX\r\n`.
+    read_until(&mut control, Vec::new(), "early head and trickled bytes on the control", |b| {
+        after_heads(b) >= 6 * bytes
+    });
 }
 
 fn chunk(out: &mut Vec<u8>, data: &[u8]) {
@@ -111,8 +160,7 @@ fn a_stalled_client_gets_the_head_early_then_the_whole_echo() {
     let rest = text(2000, "rest");
     let mut conn = start_download(&server, &first);
 
-    std::thread::sleep(PAUSE);
-    let early = available(&mut conn, Duration::from_millis(200));
+    let early = read_until(&mut conn, Vec::new(), "early head", has_heads);
     let early_text = String::from_utf8_lossy(&early).to_string();
     assert!(early_text.starts_with("ICAP/1.0 200 "), "the head went out early: {early_text:?}");
     assert!(early_text.contains("HTTP/1.1 200 OK"), "with the unchanged HTTP head: {early_text}");
@@ -120,19 +168,18 @@ fn a_stalled_client_gets_the_head_early_then_the_whole_echo() {
     // It names the policy that judges the request, as the service's OPTIONS does.
     let (options, _) = support::exchange_raw(
         server.addr,
-        b"OPTIONS icap://127.0.0.1/respmod ICAP/1.0\r\nHost: 127.0.0.1\r\nEncapsulated: null-body=0\r\n\r\n",
+        b"OPTIONS icap://127.0.0.1/respmod ICAP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+          Encapsulated: null-body=0\r\n\r\n",
         Duration::from_millis(500),
     );
     let istag = |text: &str| text.lines().find(|l| l.starts_with("ISTag: ")).map(str::to_string);
     let policy_istag = istag(&String::from_utf8_lossy(&options)).expect("OPTIONS names an ISTag");
     assert!(policy_istag.starts_with("ISTag: \"dlpgate-"), "{policy_istag}");
     assert_eq!(istag(&early_text), Some(policy_istag), "{early_text}");
-    let trickled_first = &early[heads_len(&early, 1)..];
+    let trickled_first = early[heads_len(&early, 1)..].to_vec();
 
     // Further stalls: one body byte each, the body's own first bytes.
-    std::thread::sleep(PAUSE);
-    let mut trickled = trickled_first.to_vec();
-    trickled.extend(available(&mut conn, Duration::from_millis(200)));
+    let trickled = read_until(&mut conn, trickled_first, "trickled byte", |b| b.len() >= 6);
     assert!(
         trickled.starts_with(b"1\r\nf\r\n"),
         "one byte per stall: {:?}\n{}",
@@ -158,8 +205,7 @@ fn a_stalled_client_gets_the_head_early_then_the_whole_echo() {
 fn a_block_after_an_early_head_aborts_without_the_content() {
     let server = Dlpgate::start(&["--early-head-after-ms", "150"]);
     let mut conn = start_download(&server, &text(2000, "first"));
-    std::thread::sleep(PAUSE);
-    let early = available(&mut conn, Duration::from_millis(200));
+    let early = read_until(&mut conn, Vec::new(), "early head", has_heads);
     assert!(early.starts_with(b"ICAP/1.0 200 "), "{:?}", String::from_utf8_lossy(&early));
 
     let mut end = Vec::new();
@@ -178,8 +224,10 @@ fn a_block_after_an_early_head_aborts_without_the_content() {
 #[test]
 fn early_heads_can_be_turned_off() {
     let server = Dlpgate::start(&["--early-head-after-ms", "0"]);
+    let with_early_heads = Dlpgate::start(&["--early-head-after-ms", "150"]);
     let mut conn = start_download(&server, &text(200, "first"));
-    std::thread::sleep(PAUSE);
+    // As long as a server with early heads takes to send one and a trickled byte.
+    stalled_control(&with_early_heads, 1);
     assert!(available(&mut conn, Duration::from_millis(200)).is_empty(), "nothing before the verdict");
     let mut end = Vec::new();
     chunk(&mut end, b"card 4111 1111 1111 1111\n");
@@ -188,7 +236,7 @@ fn early_heads_can_be_turned_off() {
     let mut head = String::new();
     conn.read_line(&mut head).unwrap();
     assert!(head.starts_with("ICAP/1.0 200"), "{head}");
-    let answer = available(&mut conn, Duration::from_secs(2));
+    let answer = read_until(&mut conn, Vec::new(), "end of the answer", |b| b.ends_with(b"0\r\n\r\n"));
     assert!(String::from_utf8_lossy(&answer).contains("403 Forbidden"), "the block page, as usual");
 }
 
@@ -196,13 +244,15 @@ fn early_heads_can_be_turned_off() {
 fn a_stalled_upload_never_gets_an_early_head() {
     let server = Dlpgate::start(&["--early-head-after-ms", "150"]);
     let mut conn = start_upload(&server, &text(2000, "first"));
-    std::thread::sleep(PAUSE);
+    // A download opened after it has its early head and a trickled byte.
+    stalled_control(&server, 1);
     assert!(available(&mut conn, Duration::from_millis(200)).is_empty(), "nothing before the verdict");
     let mut end = Vec::new();
     chunk(&mut end, b"card 4111 1111 1111 1111\n");
     end.extend_from_slice(b"0\r\n\r\n");
     conn.get_mut().write_all(&end).unwrap();
-    let answer = String::from_utf8_lossy(&available(&mut conn, Duration::from_secs(2))).to_string();
+    let answer = read_until(&mut conn, Vec::new(), "end of the answer", |b| b.ends_with(b"0\r\n\r\n"));
+    let answer = String::from_utf8_lossy(&answer).to_string();
     assert!(
         answer.starts_with("ICAP/1.0 200") && answer.contains("403 Forbidden"),
         "the block page: {answer}"
@@ -225,13 +275,11 @@ fn leading_bytes_that_hold_a_value_are_never_released() {
         let mut first = start.to_vec();
         first.extend_from_slice(&filler);
         let mut conn = start_download(&server, &first);
-        std::thread::sleep(PAUSE);
-        let mut early = available(&mut conn, Duration::from_millis(200));
+        let mut early = read_until(&mut conn, Vec::new(), "early head", has_heads);
         assert!(early.starts_with(b"ICAP/1.0 200 "), "{:?}", String::from_utf8_lossy(&early));
-        for _ in 0..3 {
-            std::thread::sleep(PAUSE);
-            early.extend(available(&mut conn, Duration::from_millis(200)));
-        }
+        // Stalls enough for three trickled bytes of harmless text, opened after this one.
+        stalled_control(&server, 3);
+        early.extend(available(&mut conn, Duration::from_millis(200)));
         let released = &early[heads_len(&early, 1)..];
         assert!(
             released.is_empty(),

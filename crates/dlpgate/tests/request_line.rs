@@ -8,12 +8,8 @@ mod support;
 
 use std::process::Command;
 
+use support::c_icap_client::{blocked, Answer};
 use support::{require, Dlpgate};
-
-struct Answer {
-    status: u16,
-    text: String,
-}
 
 fn icap(server: &Dlpgate, args: &[&str]) -> Answer {
     let out = Command::new(require("c-icap-client"))
@@ -21,18 +17,7 @@ fn icap(server: &Dlpgate, args: &[&str]) -> Answer {
         .args(args)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    let status = text
-        .lines()
-        .find_map(|l| {
-            l.trim().strip_prefix("ICAP/1.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok())
-        })
-        .unwrap_or(0);
-    Answer { status, text }
-}
-
-fn blocked(a: &Answer) -> bool {
-    a.status == 200 && a.text.contains("403 Forbidden") && a.text.contains("X-Infection-Found")
+    Answer::of(&out)
 }
 
 #[test]

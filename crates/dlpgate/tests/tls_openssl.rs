@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{free_port, require, ChildGuard};
+use support::{free_port, openssl, require, ChildGuard};
 
 const OPTIONS: &str =
     "OPTIONS icap://127.0.0.1/echo ICAP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
@@ -19,11 +19,6 @@ const OPTIONS: &str =
 /// Runs dlpgate in `dir`, so that file arguments can be relative.
 fn dlpgate(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dlpgate")).current_dir(dir).args(args).output().expect("running dlpgate")
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new(require("openssl")).current_dir(dir).args(args).output().expect("running openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 struct TlsServer {
@@ -80,16 +75,11 @@ fn s_client(port: u16, dir: &Path, client: Option<(&str, &str)>) -> (bool, Strin
     (text.contains("ICAP/1.0 200 OK"), text)
 }
 
-fn make_pki(dir: &Path) {
-    let out = dlpgate(dir, &["cert", "init", "--dir", ".", "--force"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn client_certificates_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    make_pki(d);
+    support::cert_init(d);
     // A client certificate from another, unknown CA.
     openssl(
         d,
@@ -133,13 +123,59 @@ fn client_certificates_are_checked() {
             "--ca-key",
             "ca.key",
             "--cert",
-            "expired.crt",
+            "short.crt",
             "--key",
-            "expired.key",
+            "short.key",
         ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::thread::sleep(Duration::from_millis(1100));
+    // That one expires within the second; rather than wait for it, the client below presents
+    // one from the same CA whose not-after is already a day past (a v3 client certificate,
+    // so that expiry is the only thing wrong with it).
+    std::fs::write(
+        d.join("client-ext.cnf"),
+        "[client]\nbasicConstraints = CA:FALSE\nkeyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "expired.key",
+            "-out",
+            "expired.csr",
+            "-subj",
+            "/CN=old",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "expired.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-days",
+            "-1",
+            "-extfile",
+            "client-ext.cnf",
+            "-extensions",
+            "client",
+            "-out",
+            "expired.crt",
+        ],
+    );
 
     let server = start_tls(d, &["--cert", "server.crt", "--key", "server.key", "--client-ca", "ca.crt"])
         .expect("server starts");
@@ -153,6 +189,7 @@ fn client_certificates_are_checked() {
     assert!(!ok, "a client with an expired certificate is refused:\n{text}");
     let log = std::fs::read_to_string(&server.log).unwrap();
     assert!(log.matches("TLS handshake failed").count() >= 3, "refusals are logged:\n{log}");
+    assert!(log.to_lowercase().contains("expired"), "the expired certificate is refused as expired:\n{log}");
     drop(server.guard);
 }
 
@@ -160,7 +197,7 @@ fn client_certificates_are_checked() {
 fn allow_any_client_is_the_only_way_to_skip_client_certificates() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    make_pki(d);
+    support::cert_init(d);
     let cert = d.join("server.crt");
     let key = d.join("server.key");
     let err = start_tls(d, &["--cert", cert.to_str().unwrap(), "--key", key.to_str().unwrap()])
@@ -236,7 +273,11 @@ fn the_seeds_openssl_certificates_work_in_pin_mode() {
     // A group-readable key (Debian's ssl-cert layout) is accepted with a warning.
     std::fs::set_permissions(&stunnel_key, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
     let server = start_tls(d, &["--cert", &cert, "--client-ca", &pins]).unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    let log = std::fs::read_to_string(&server.log).unwrap();
+    let log = support::wait_for_log(
+        || std::fs::read_to_string(&server.log).unwrap_or_default(),
+        "readable by its group",
+        1,
+        Duration::from_secs(10),
+    );
     assert!(log.contains("readable by its group"), "{log}");
 }

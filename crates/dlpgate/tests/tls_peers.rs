@@ -15,15 +15,6 @@ use support::{
     free_port, pseudo_random, require, start_origin, start_squid, wait_for_port, ChildGuard, Dlpgate,
 };
 
-fn pki(dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
-        .current_dir(dir)
-        .args(["cert", "init", "--dir", ".", "--force"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
 /// dlpgate with plain and TLS listeners; returns it and the TLS port.
 fn start_icaps(dir: &Path, extra: &[&str]) -> (Dlpgate, u16) {
     let tls_port = free_port();
@@ -80,7 +71,7 @@ fn c_icap_client(port: u16, args: &[&str]) -> String {
 #[test]
 fn stunnel_client_to_dlpgate_icaps() {
     let dir = tempfile::tempdir().unwrap();
-    pki(dir.path());
+    support::cert_init(dir.path());
     let ca = dir.path().join("ca.crt").display().to_string();
     let (server, tls_port) = start_icaps(dir.path(), &["--client-ca", &ca, "--log", "debug"]);
     let (_stunnel, port) = start_stunnel_client(dir.path(), tls_port);
@@ -115,7 +106,7 @@ fn stunnel_client_to_dlpgate_icaps() {
 #[test]
 fn c_icap_client_tls_needs_allow_any_client() {
     let dir = tempfile::tempdir().unwrap();
-    pki(dir.path());
+    support::cert_init(dir.path());
     let ca = dir.path().join("ca.crt").display().to_string();
     // c-icap-client cannot present a client certificate: refused by default...
     let (_strict, tls_port) = start_icaps(dir.path(), &["--client-ca", &ca]);
@@ -135,7 +126,7 @@ fn c_icap_client_tls_needs_allow_any_client() {
 #[test]
 fn squid_through_a_stunnel_client_to_dlpgate_icaps() {
     let dir = tempfile::tempdir().unwrap();
-    pki(dir.path());
+    support::cert_init(dir.path());
     let ca = dir.path().join("ca.crt").display().to_string();
     let (server, tls_port) = start_icaps(dir.path(), &["--client-ca", &ca, "--log", "debug"]);
     let (_stunnel, stunnel_port) = start_stunnel_client(dir.path(), tls_port);
@@ -175,7 +166,7 @@ fn squid_through_a_stunnel_client_to_dlpgate_icaps() {
 #[test]
 fn bad_input_on_the_tls_port() {
     let dir = tempfile::tempdir().unwrap();
-    pki(dir.path());
+    support::cert_init(dir.path());
     let ca = dir.path().join("ca.crt").display().to_string();
     let (server, tls_port) = start_icaps(dir.path(), &["--client-ca", &ca, "--tls-handshake-timeout", "1"]);
     let tls_addr = ("127.0.0.1", tls_port);

@@ -11,12 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{free_port, pseudo_random, require, start_c_icap, wait_for_port, ChildGuard, Dlpgate};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new(require("openssl")).current_dir(dir).args(args).output().unwrap();
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
+use support::{free_port, openssl, pseudo_random, require, start_c_icap, wait_for_port, ChildGuard, Dlpgate};
 
 /// The seed's certificate steps, for the server (`stunnel-key.pem`) and the CASB client.
 fn seed_certificates(dir: &Path) {

@@ -115,6 +115,7 @@ async fn preview_then_100_continue_then_the_rest() {
 async fn a_stale_pooled_connection_is_replaced_and_a_late_100_after_ieof_is_ignored() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let (closed_tx, closed) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         // First connection: one OPTIONS answer, then the server closes it (idle timeout).
         let (mut s, _) = listener.accept().await.unwrap();
@@ -122,6 +123,7 @@ async fn a_stale_pooled_connection_is_replaced_and_a_late_100_after_ieof_is_igno
         read_message(&mut s, &mut buf, b"\r\n\r\n").await;
         s.write_all(options_answer("A", 0).as_bytes()).await.unwrap();
         drop(s);
+        let _ = closed_tx.send(());
         // Second connection: OPTIONS again; then a REQMOD whose preview holds everything,
         // answered with a stray 100 first (errata 5893: ignored) and then 204.
         let (mut s, _) = listener.accept().await.unwrap();
@@ -140,7 +142,7 @@ async fn a_stale_pooled_connection_is_replaced_and_a_late_100_after_ieof_is_igno
     let uri: IcapUri = format!("icap://127.0.0.1:{port}/svc").parse().unwrap();
     // Options-TTL: 0 expires at once, so the next call asks again.
     client.options(&uri).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    closed.await.unwrap();
     // The pooled connection is closed by now: the client notices and connects again.
     assert_eq!(client.options(&uri).await.unwrap().options_ttl, Some(3600));
     let mut body: &[u8] = b"abc";

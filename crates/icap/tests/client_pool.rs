@@ -423,6 +423,29 @@ async fn kept_alive_connections_are_reused_unless_the_server_says_close() {
     assert_eq!(counting.0.load(Ordering::SeqCst), 2);
 }
 
+/// `max_idle_per_server: 0` keeps no connection: every request opens its own (a load
+/// generator measuring handshakes asks for this), and putting one back does not panic.
+#[tokio::test]
+async fn no_idle_connections_means_a_new_connection_per_request() {
+    let (listener, uri) = listen().await;
+    serve(listener, |mut peer| async move {
+        while let Some((req, body)) = peer.request().await {
+            peer.send(&echo(&req, &body)).await;
+        }
+    });
+    let counting = Arc::new(Counting::default());
+    let config = ClientConfig { max_idle_per_server: 0, ..ClientConfig::default() };
+    let client = Client::with_dialer(config, counting.clone());
+    let mut request = ClientRequest::reqmod(upload());
+    request.preview = Preview::Off;
+    for _ in 0..3 {
+        let mut body: &[u8] = b"abc";
+        let got = client.send_collect(&uri, &request, Some(&mut body)).await.unwrap();
+        assert_eq!(got.body, b"abc");
+    }
+    assert_eq!(counting.0.load(Ordering::SeqCst), 3, "one connection per request");
+}
+
 #[tokio::test]
 async fn a_204_to_a_preview_keeps_the_connection() {
     let (listener, uri) = listen().await;

@@ -31,7 +31,10 @@ async fn idle_sockets_that_never_open_cannot_keep_a_real_client_out() {
     for _ in 0..1000 {
         idle.push(TcpStream::connect(addr).await.unwrap());
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server has taken the flood in when the oldest idle socket was given up for newer ones.
+    let mut byte = [0u8; 1];
+    let oldest = tokio::time::timeout(Duration::from_secs(10), idle[0].read(&mut byte)).await;
+    assert!(matches!(oldest, Ok(Ok(0) | Err(_))), "the oldest idle socket was let go: {oldest:?}");
 
     let answer = tokio::time::timeout(Duration::from_secs(1), async {
         let mut client = TcpStream::connect(addr).await.unwrap();

@@ -12,7 +12,7 @@ use icap_proto::{Headers, HttpRequestHead, HttpResponseHead, Method};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
-use super::verdict::{self, Profile, Verdict};
+use super::verdict::{self, Profile, ServerVerdict};
 
 /// Host name of the URLs that name scanned files.
 pub const SCAN_HOST: &str = "scan.dlpgate.invalid";
@@ -41,7 +41,7 @@ pub struct SendSettings {
 #[derive(Debug, Clone)]
 pub struct Judged {
     /// The verdict.
-    pub verdict: Verdict,
+    pub verdict: ServerVerdict,
     /// SHA-256 of the file, hex (none when the exchange did not read it to its end: see
     /// [`hash_file`]).
     pub sha256: Option<String>,
@@ -208,7 +208,7 @@ pub async fn send_batch(
 }
 
 /// The verdict of an answer; `answer_sha` is the hash of its body when the profile needs it.
-fn verdict_of(profile: Profile, response: &ClientResponse, answer_sha: Option<&[u8]>) -> Verdict {
+fn verdict_of(profile: Profile, response: &ClientResponse, answer_sha: Option<&[u8]>) -> ServerVerdict {
     let has_body =
         response.body_len > 0 || response.http_response.is_some() || response.http_request.is_some();
     verdict::read(

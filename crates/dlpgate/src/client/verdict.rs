@@ -39,10 +39,11 @@ impl Profile {
     }
 }
 
-/// What was decided about one file.
+/// What was decided about one file: the server's verdict, or why there is none. (Not
+/// `inspect::Decision`, the engine's own verdict on content it scanned.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Decision {
+pub enum ScanVerdict {
     /// The server allowed it.
     Allow,
     /// The server blocked it.
@@ -53,7 +54,7 @@ pub enum Decision {
     Skipped,
 }
 
-impl Decision {
+impl ScanVerdict {
     /// `allow`, `block`, `error` or `skipped`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,9 +68,9 @@ impl Decision {
 
 /// A verdict with what the server said about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct ServerVerdict {
     /// allow, block or error.
-    pub decision: Decision,
+    pub decision: ScanVerdict,
     /// Rule or threat names the server gave.
     pub rules: Vec<String>,
     /// Why, in a few words.
@@ -88,7 +89,7 @@ pub struct Sent<'a> {
 }
 
 /// Reads `response` with `profile`.
-pub fn read(profile: Profile, response: &ClientResponse, sent: Sent<'_>) -> Verdict {
+pub fn read(profile: Profile, response: &ClientResponse, sent: Sent<'_>) -> ServerVerdict {
     let mut rules = header_rules(&response.headers);
     let incident_id = incident_id(&response.headers);
     let reason_header = header_reason(&response.headers);
@@ -118,11 +119,13 @@ pub fn read(profile: Profile, response: &ClientResponse, sent: Sent<'_>) -> Verd
         }
     };
     match block_reason {
-        None => Verdict { decision: Decision::Allow, rules: Vec::new(), reason: None, incident_id: None },
+        None => {
+            ServerVerdict { decision: ScanVerdict::Allow, rules: Vec::new(), reason: None, incident_id: None }
+        }
         Some(fallback) => {
             rules.truncate(MAX_RULES);
-            Verdict {
-                decision: Decision::Block,
+            ServerVerdict {
+                decision: ScanVerdict::Block,
                 rules,
                 reason: Some(reason_header.unwrap_or(fallback)),
                 incident_id: if profile == Profile::Dlpgate || incident_id.is_some() {
@@ -218,7 +221,7 @@ mod tests {
         let sent = Sent { sha256: A, answer_sha256: None };
         for profile in [Profile::Generic, Profile::Symantec, Profile::Dlpgate] {
             let v = read(profile, &response(204, true, Headers::new(), None), sent);
-            assert_eq!(v.decision, Decision::Allow);
+            assert_eq!(v.decision, ScanVerdict::Allow);
         }
     }
 
@@ -237,7 +240,7 @@ mod tests {
             &response(200, false, h, Some(403)),
             Sent { sha256: A, answer_sha256: Some(B) },
         );
-        assert_eq!(v.decision, Decision::Block);
+        assert_eq!(v.decision, ScanVerdict::Block);
         assert_eq!(v.rules, vec!["credit-card".to_string(), "aws-key".to_string()]);
         assert_eq!(v.incident_id.as_deref(), Some("0193-abc"));
     }
@@ -247,7 +250,7 @@ mod tests {
         let sent = Sent { sha256: A, answer_sha256: Some(B) };
         assert_eq!(
             read(Profile::Generic, &response(200, false, Headers::new(), None), sent).decision,
-            Decision::Block
+            ScanVerdict::Block
         );
         let v = read(Profile::Generic, &response(200, false, Headers::new(), Some(403)), sent);
         assert_eq!(v.reason.as_deref(), Some("HTTP 403 in the answer"));
@@ -259,17 +262,17 @@ mod tests {
         let same = Sent { sha256: A, answer_sha256: Some(A) };
         assert_eq!(
             read(Profile::Symantec, &response(200, false, Headers::new(), Some(200)), same).decision,
-            Decision::Allow
+            ScanVerdict::Allow
         );
         let changed = Sent { sha256: A, answer_sha256: Some(B) };
         assert_eq!(
             read(Profile::Symantec, &response(200, false, Headers::new(), Some(200)), changed).decision,
-            Decision::Block
+            ScanVerdict::Block
         );
         // The generic profile blocks any modification.
         assert_eq!(
             read(Profile::Generic, &response(200, false, Headers::new(), Some(200)), same).decision,
-            Decision::Block
+            ScanVerdict::Block
         );
     }
 

@@ -18,7 +18,7 @@ use super::model::{load_named, Connector};
 use super::transport;
 use crate::client::pool::{FileOutcome, Pool};
 use crate::client::send::SendSettings;
-use crate::client::verdict::Decision;
+use crate::client::verdict::ScanVerdict;
 use crate::client::BytesSource;
 
 /// How long to wait after the handshake for the server to refuse the client certificate
@@ -216,8 +216,8 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
     }]);
     let mut ok = true;
     for (label, name, data, expected) in [
-        ("clean sample", "dlpgate-clean-sample.txt", CLEAN_SAMPLE, Decision::Allow),
-        ("test card number", "dlpgate-test-card.txt", POSITIVE_SAMPLE, Decision::Block),
+        ("clean sample", "dlpgate-clean-sample.txt", CLEAN_SAMPLE, ScanVerdict::Allow),
+        ("test card number", "dlpgate-test-card.txt", POSITIVE_SAMPLE, ScanVerdict::Block),
     ] {
         match pool.judge(&settings, name, &BytesSource(data)).await {
             FileOutcome::Judged { judged, .. } => {
@@ -232,7 +232,7 @@ async fn test_server(connector: &Connector, uri: &IcapUri) -> bool {
                 }
                 if v.decision == expected {
                     step("4. samples", &text);
-                } else if expected == Decision::Block {
+                } else if expected == ScanVerdict::Block {
                     step("4. samples", &text);
                     detail("note: the server allowed a test card number: the connection works, but its policy does not block card numbers (or runs in monitor mode)");
                 } else {

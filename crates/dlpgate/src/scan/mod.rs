@@ -48,7 +48,7 @@ use tokio::sync::mpsc;
 
 use crate::client::pool::{self, FileOutcome, Pool, Source};
 use crate::client::send;
-use crate::client::verdict::{Decision, Profile};
+use crate::client::verdict::{Profile, ScanVerdict};
 use crate::connector::{self, ConfigDirArg, Connector, FailurePolicy, Kind, Server};
 use record::Record;
 

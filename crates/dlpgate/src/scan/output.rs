@@ -7,7 +7,7 @@ pub(super) fn error_record(path: &str, size: u64, reason: String, failure: Failu
         path: path.to_string(),
         size,
         sha256: None,
-        verdict: Decision::Error,
+        verdict: ScanVerdict::Error,
         action: failure.action().to_string(),
         rules: Vec::new(),
         reason: Some(reason),
@@ -26,7 +26,7 @@ pub(super) fn skipped_record(path: &Path, kind: walk::Special) -> Record {
         path: path.display().to_string(),
         size: 0,
         sha256: None,
-        verdict: Decision::Skipped,
+        verdict: ScanVerdict::Skipped,
         action: "skip".to_string(),
         rules: Vec::new(),
         reason: Some(kind.reason().to_string()),
@@ -229,11 +229,11 @@ impl Output {
         found: &walk::Found,
         state: &mut Option<record::State>,
     ) -> anyhow::Result<()> {
-        if r.verdict == Decision::Block {
+        if r.verdict == ScanVerdict::Block {
             self.quarantine(&mut r, found);
         }
         if let Some(state) = state.as_mut() {
-            if r.verdict != Decision::Error {
+            if r.verdict != ScanVerdict::Error {
                 state.append(&r)?;
             }
         }
@@ -241,7 +241,7 @@ impl Output {
     }
 
     pub(super) fn write(&mut self, r: &Record, resumed: bool) -> anyhow::Result<()> {
-        if r.verdict != Decision::Skipped {
+        if r.verdict != ScanVerdict::Skipped {
             self.files += 1;
             self.bytes += r.size;
         }
@@ -249,12 +249,12 @@ impl Output {
             self.resumed += 1;
         }
         match r.verdict {
-            Decision::Allow => self.allowed += 1,
-            Decision::Block => self.blocked += 1,
-            Decision::Error => self.errors += 1,
-            Decision::Skipped => self.skipped += 1,
+            ScanVerdict::Allow => self.allowed += 1,
+            ScanVerdict::Block => self.blocked += 1,
+            ScanVerdict::Error => self.errors += 1,
+            ScanVerdict::Skipped => self.skipped += 1,
         }
-        if let Some(bar) = self.progress.as_ref().filter(|_| r.verdict != Decision::Skipped) {
+        if let Some(bar) = self.progress.as_ref().filter(|_| r.verdict != ScanVerdict::Skipped) {
             bar.inc(1);
             // The bar redraws a few times a second: its message is made as often, not per file.
             let elapsed = bar.elapsed();

@@ -299,7 +299,7 @@ mod tests {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     use super::*;
-    use crate::client::verdict::Decision;
+    use crate::client::verdict::ScanVerdict;
     use crate::scan::walk::{self, Filter, Item};
 
     fn record() -> Record {
@@ -307,7 +307,7 @@ mod tests {
             path: "f".into(),
             size: 3,
             sha256: Some("ab".into()),
-            verdict: Decision::Block,
+            verdict: ScanVerdict::Block,
             action: "block".into(),
             rules: vec!["credit-card".into()],
             reason: None,

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::client::verdict::Decision;
+use crate::client::verdict::ScanVerdict;
 
 /// Longest line read from a state file.
 pub const MAX_STATE_LINE: usize = 64 * 1024;
@@ -25,7 +25,7 @@ pub struct Record {
     /// SHA-256, hex.
     pub sha256: Option<String>,
     /// allow, block or error.
-    pub verdict: Decision,
+    pub verdict: ScanVerdict,
     /// What a caller acts on: `allow` or `block` (for `error`, the connector's failure policy).
     pub action: String,
     /// Rules the server named.
@@ -173,7 +173,7 @@ pub const TABLE_HEADER: &str = "VERDICT  ACTION  SIZE        LATENCY  PATH  [RUL
 /// One table row.
 pub fn table_row(r: &Record) -> String {
     let detail = match r.verdict {
-        Decision::Allow => String::new(),
+        ScanVerdict::Allow => String::new(),
         _ => {
             let mut parts = Vec::new();
             if !r.rules.is_empty() {
@@ -215,7 +215,7 @@ mod tests {
             path: path.into(),
             size: 3,
             sha256: Some("ab".into()),
-            verdict: Decision::Block,
+            verdict: ScanVerdict::Block,
             action: "block".into(),
             rules: vec!["r".into()],
             reason: None,

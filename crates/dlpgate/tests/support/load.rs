@@ -117,13 +117,7 @@ pub fn dlpgate(args: &[&str]) -> (bool, String, String) {
 
 /// A GET on the metrics endpoint.
 pub fn metrics(port: u16) -> String {
-    use std::io::{Read, Write};
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
+    super::http_get(port, "/metrics")
 }
 
 /// The value of the sample whose line starts with `series`.

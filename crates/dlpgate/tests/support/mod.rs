@@ -1,6 +1,7 @@
 //! Helpers for tests that start real processes on loopback: free ports, child guards, waits.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod c_icap_client;
 pub mod load;
 
 pub use testpeers::*;
@@ -85,6 +86,34 @@ pub fn exchange_raw(addr: SocketAddr, request: &[u8], timeout: Duration) -> (Vec
         }
     };
     (out, closed)
+}
+
+/// Runs `openssl` in `dir` (file arguments relative to it); panics unless it succeeds; gives
+/// what it printed (stdout, then stderr).
+pub fn openssl(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(require("openssl")).current_dir(dir).args(args).output().expect("running openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// `dlpgate cert init --force` into `dir`: ca, server and client certificates and keys.
+pub fn cert_init(dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+        .current_dir(dir)
+        .args(["cert", "init", "--dir", ".", "--force"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A GET over HTTP/1.1 to `127.0.0.1:port` (the metrics endpoint); the whole answer.
+pub fn http_get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    text
 }
 
 /// The status code of the first ICAP response in `bytes`.

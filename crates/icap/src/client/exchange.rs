@@ -159,7 +159,7 @@ pub(super) async fn next_event<R: AsyncRead + Unpin + ?Sized>(
 }
 
 /// What the reader tells the writer after a preview.
-enum Decision {
+enum AfterPreview {
     /// `100 Continue`: send the rest.
     Continue,
     /// A final answer: the client sends no more of the body.
@@ -190,7 +190,7 @@ pub(crate) async fn modify(
     let (mut rd, mut wr) = tokio::io::split(conn.io);
     let has_body = body.is_some();
     let preview = preview.filter(|_| has_body);
-    let (decision_tx, decision_rx) = oneshot::channel::<Decision>();
+    let (decision_tx, decision_rx) = oneshot::channel::<AfterPreview>();
     let refused = AtomicBool::new(false);
     // Room for the heads, so that encoding them does not grow the buffer step by step.
     let mut first = BytesMut::with_capacity(1024);
@@ -363,7 +363,7 @@ async fn write_request(
     mut out: BytesMut,
     body: Option<&mut (dyn AsyncRead + Unpin + Send)>,
     preview: Option<usize>,
-    decision: oneshot::Receiver<Decision>,
+    decision: oneshot::Receiver<AfterPreview>,
     refused: &AtomicBool,
     config: &ClientConfig,
     server: &str,
@@ -391,9 +391,9 @@ async fn write_request(
             return Ok(());
         }
         match decision.await {
-            Ok(Decision::Continue) => {}
+            Ok(AfterPreview::Continue) => {}
             // A final answer to the preview: nothing more is sent, and the message is complete.
-            Ok(Decision::Final) => {
+            Ok(AfterPreview::Final) => {
                 sent.complete = true;
                 return Ok(());
             }
@@ -462,7 +462,7 @@ struct Answer {
 async fn read_answer(
     rd: &mut ReadHalf<Box<dyn Io>>,
     sink: &mut (dyn AsyncWrite + Unpin + Send),
-    decision: oneshot::Sender<Decision>,
+    decision: oneshot::Sender<AfterPreview>,
     refused: &AtomicBool,
     config: &ClientConfig,
     server: &str,
@@ -482,7 +482,7 @@ async fn read_answer(
             ResponseEvent::Head(h) if h.head.status == 100 => {
                 // RFC 3507 errata 5893: a 100 after the whole body (ieof) is ignored.
                 if let Some(tx) = decision.take() {
-                    let _ = tx.send(Decision::Continue);
+                    let _ = tx.send(AfterPreview::Continue);
                 }
             }
             ResponseEvent::Head(h) => {
@@ -490,7 +490,7 @@ async fn read_answer(
                     refused.store(true, Ordering::Relaxed);
                 }
                 if let Some(tx) = decision.take() {
-                    let _ = tx.send(Decision::Final);
+                    let _ = tx.send(AfterPreview::Final);
                 }
                 response = Some(h);
             }

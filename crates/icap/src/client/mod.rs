@@ -35,7 +35,7 @@ pub struct ClientConfig {
     pub read_timeout: Duration,
     /// How long an idle connection stays in the pool.
     pub idle_lifetime: Duration,
-    /// Idle connections kept per server.
+    /// Idle connections kept per server (0: none; every request opens a new connection).
     pub max_idle_per_server: usize,
     /// Connections open at once per server (0: no limit); further requests wait their turn.
     pub max_connections_per_server: usize,

@@ -48,6 +48,10 @@ impl Pool {
 
     /// Keeps a connection whose last response was read in full.
     pub(crate) fn put(&self, key: &str, io: Box<dyn Io>) {
+        if self.max_idle_per_server == 0 {
+            // Nothing kept: the connection closes here.
+            return;
+        }
         // One clock read for the whole list: a scan puts a connection back per file.
         let now = Instant::now();
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());

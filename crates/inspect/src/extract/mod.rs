@@ -40,6 +40,8 @@ use crate::text;
 
 pub(crate) use archive::scan_zip;
 pub(crate) use office::scan_cfb;
+#[cfg(feature = "testkit")]
+pub(crate) use pdf::ASCII_GLYPH_NAMES;
 pub(crate) use sevenz::scan_7z;
 
 /// Everything a scan accumulates.

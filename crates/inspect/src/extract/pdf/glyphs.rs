@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// Names of the printable ASCII characters, from space.
-const ASCII: [&str; 95] = [
+/// Names of the printable ASCII characters, from space (the testkit's PDFs use them too).
+pub(crate) const ASCII: [&str; 95] = [
     "space",
     "exclam",
     "quotedbl",

@@ -38,6 +38,10 @@ use doc::Doc;
 use fonts::FontCache;
 use object::{Dict, Obj};
 
+/// The glyph names of printable ASCII, for the testkit's PDFs.
+#[cfg(feature = "testkit")]
+pub(crate) use glyphs::ASCII as ASCII_GLYPH_NAMES;
+
 /// Pages followed through the page tree before the rest is read as orphan content.
 const MAX_TREE_DEPTH: u32 = 64;
 /// Text gathered before it is handed to the detectors.

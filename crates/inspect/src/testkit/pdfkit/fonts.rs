@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::cases::PAGE3;
 use super::{flate, lzw, run_length, PdfWriter};
+use crate::extract::ASCII_GLYPH_NAMES;
 
 /// Text in a Type0 font: ASCII letters as one-byte codes, digits as two-byte codes, through
 /// a ToUnicode map with two codespace ranges, `bfchar`, and both forms of `bfrange`.
@@ -41,111 +42,12 @@ fn type0_codes(l: &str) -> String {
 /// `8100..8109` to the digits (a `bfrange` with an array), `8200` to a space (`bfchar`).
 const TYPE0_CMAP: &str = "/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n/CMapName /Test-UCS def\n/CMapType 2 def\n2 begincodespacerange\n<00> <7F>\n<8000> <FFFF>\nendcodespacerange\n1 beginbfchar\n<8200> <0020>\nendbfchar\n2 beginbfrange\n<01> <5E> <0021>\n<8100> <8109> [<0030> <0031> <0032> <0033> <0034> <0035> <0036> <0037> <0038> <0039>]\nendbfrange\nendcmap\nCMapName currentdict /CMap defineresource pop\nend\nend\n";
 
-/// Glyph names of the printable ASCII characters, space first.
-const ASCII_GLYPHS: [&str; 95] = [
-    "space",
-    "exclam",
-    "quotedbl",
-    "numbersign",
-    "dollar",
-    "percent",
-    "ampersand",
-    "quotesingle",
-    "parenleft",
-    "parenright",
-    "asterisk",
-    "plus",
-    "comma",
-    "hyphen",
-    "period",
-    "slash",
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "colon",
-    "semicolon",
-    "less",
-    "equal",
-    "greater",
-    "question",
-    "at",
-    "A",
-    "B",
-    "C",
-    "D",
-    "E",
-    "F",
-    "G",
-    "H",
-    "I",
-    "J",
-    "K",
-    "L",
-    "M",
-    "N",
-    "O",
-    "P",
-    "Q",
-    "R",
-    "S",
-    "T",
-    "U",
-    "V",
-    "W",
-    "X",
-    "Y",
-    "Z",
-    "bracketleft",
-    "backslash",
-    "bracketright",
-    "asciicircum",
-    "underscore",
-    "grave",
-    "a",
-    "b",
-    "c",
-    "d",
-    "e",
-    "f",
-    "g",
-    "h",
-    "i",
-    "j",
-    "k",
-    "l",
-    "m",
-    "n",
-    "o",
-    "p",
-    "q",
-    "r",
-    "s",
-    "t",
-    "u",
-    "v",
-    "w",
-    "x",
-    "y",
-    "z",
-    "braceleft",
-    "bar",
-    "braceright",
-    "asciitilde",
-];
-
 /// A simple font whose `/Differences` put every printable character at a scrambled code
 /// (`(c - 32) * 7 % 95 + 128`): the shown bytes are not the text, the glyph names are.
 pub(super) fn differences(lines: &[&str]) -> Vec<u8> {
     let code = |ch: char| ((ch as u32 - 32) * 7 % 95 + 128) as u8;
     let mut by_code = [""; 95];
-    for (i, name) in ASCII_GLYPHS.iter().enumerate() {
+    for (i, name) in ASCII_GLYPH_NAMES.iter().enumerate() {
         by_code[(code((i as u8 + 32) as char) - 128) as usize] = name;
     }
     let diffs = format!("128 /{}", by_code.join(" /"));
