@@ -105,7 +105,10 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 #[test]
 fn memory_stays_bounded_under_bombs_trickles_and_idle_connections() {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let server = Dlpgate::start(&[]);
+    // Default settings; the metrics listener only tells when the attackers are connected.
+    let metrics_port = support::free_port();
+    let server = Dlpgate::start(&["--metrics-listen", &format!("127.0.0.1:{metrics_port}")]);
+    support::wait_for_port(metrics_port, Duration::from_secs(10));
     let (addr, pid) = (server.addr, server.guard.pid());
     let started = Instant::now();
 
@@ -152,8 +155,12 @@ fn memory_stays_bounded_under_bombs_trickles_and_idle_connections() {
             icap_status(&head[..n])
         }));
     }
-    // A thousand connections that send nothing, or a head that never ends.
-    thread::sleep(Duration::from_millis(500));
+    // A thousand connections that send nothing, or a head that never ends, once the
+    // attackers hold their connections (the tricklers alone hold 64 for 8 s).
+    support::wait_until(Duration::from_secs(20), "64 attackers connected", || {
+        let metrics = support::http_get(metrics_port, "/metrics");
+        support::load::sample(&metrics, "dlpgate_open_connections").is_some_and(|n| n >= 64.0)
+    });
     let mut idle = Vec::new();
     for i in 0..1000 {
         if let Ok(mut s) = TcpStream::connect(addr) {

@@ -158,12 +158,18 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn sigterm_lets_an_in_flight_request_finish() {
-    let mut server = Dlpgate::start(&[]);
+    let metrics_port = support::free_port();
+    let mut server = Dlpgate::start(&["--metrics-listen", &format!("127.0.0.1:{metrics_port}")]);
+    support::wait_for_port(metrics_port, Duration::from_secs(10));
     let mut stream = TcpStream::connect(server.addr).unwrap();
     stream
         .write_all(b"REQMOD icap://127.0.0.1/echo ICAP/1.0\r\nHost: x\r\nEncapsulated: req-hdr=0, req-body=19\r\n\r\nPOST / HTTP/1.1\r\n\r\n5\r\nhel")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // The server has the connection before it is told to stop.
+    support::wait_until(Duration::from_secs(10), "the connection was accepted", || {
+        let metrics = support::http_get(metrics_port, "/metrics");
+        support::load::sample(&metrics, "dlpgate_open_connections").is_some_and(|n| n >= 1.0)
+    });
     let _ = std::process::Command::new("kill").arg("-TERM").arg(server.guard.pid().to_string()).status();
     // New connections are no longer accepted...
     support::wait_until(Duration::from_secs(10), "the listener closed during the drain", || {

@@ -1,6 +1,9 @@
 //! Push decoders for gzip, zlib, raw deflate, brotli, bzip2, xz and zstd with bounded
 //! output.
 //!
+//! One concern in one file, longer than most: the seven formats share one state machine
+//! (streams in a row, trailing data, window accounting), so they stay together.
+//!
 //! Input arrives in any chunking; output leaves in pieces of at most [`OUT_CHUNK`] bytes
 //! through a callback that may refuse more (a limit was reached). Nothing ever holds a
 //! whole decompressed stream, so a bomb costs CPU time bounded by the limits, not memory;

@@ -65,13 +65,16 @@
 //!   place. `extract::office` reads office documents where their text hides: OOXML and
 //!   OpenDocument parts with an office-aware XML reader, and doc, xls, ppt and msg streams
 //!   with their own parsers. Every byte is accounted for (`extract::coverage`): what no
-//!   parser consumed is scanned as text or as a sniffed member of its own. Containers
-//!   inside text or binary data (a zip, gzip, bzip2, xz, zstd or 7z after a text head) are
-//!   found by their signatures and opened by probes (`extract::probe`).
+//!   parser consumed is scanned as text or as a sniffed member of its own. A member's text
+//!   goes through `extract::text_node` (filters, normaliser, base64 blobs, UTF-16 runs, the
+//!   tags markup keeps aside). Containers inside text or binary data (a zip, gzip, bzip2,
+//!   xz, zstd, 7z or PDF after a text head) are found by their signatures
+//!   (`extract::signatures`) and opened by probes (`extract::probe`, `extract::embedded_pdf`).
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
 //!   bounded output and bounded windows.
 //! - [`identify`]: content types by magic bytes and structure.
-//! - `text`: streaming filters: UTF-16 and UTF-32, markup, JSON, and the normaliser every
+//! - `text`: streaming filters: UTF-16 and UTF-32 (and UTF-16 runs inside other bytes),
+//!   markup (with what is not text kept aside), JSON, and the normaliser every
 //!   member's text goes through before detection (escapes, character references, digits
 //!   of every script, Unicode spaces and dashes, invisible characters, Windows-1252).
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded

@@ -2,6 +2,9 @@
 //! positives for each blocking type and negatives full of decoys. The server's end-to-end
 //! tests reuse it to drive whole ICAP exchanges.
 //!
+//! One concern in one file (the labelled corpus and the builders it needs); format
+//! builders of their own live in `testkit/`.
+//!
 //! A fixture that cannot be built panics: an empty file would let a "must not block" test
 //! pass while testing nothing.
 #![allow(clippy::expect_used)]

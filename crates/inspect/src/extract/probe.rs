@@ -21,6 +21,8 @@
 use std::io::Cursor;
 
 use super::embedded_pdf::PdfProbe;
+pub(crate) use super::signatures::Anchors;
+use super::signatures::{sig_len, sig_name, signatures, Sig, ASCII_BELOW, SIG_MAX};
 use super::{hold_window, scan_7z, Ctx, Member, Node};
 use crate::decode::{DecodeError, Decoder, Format, Out};
 use crate::limits::{CouldNotScan, LimitKind};
@@ -29,9 +31,6 @@ use crate::limits::{CouldNotScan, LimitKind};
 /// another; more at once than this means signatures crafted to pile up work, and the object
 /// is could-not-scan (reported as [`LimitKind::MaxMembers`]).
 pub(crate) const MAX_LIVE_PROBES: usize = 8;
-/// Longest signature checked in the host's own bytes (bzip2's magic, block magic, CRC and
-/// first byte after it).
-const SIG_MAX: usize = 15;
 /// A 7z start header: signature, version, CRC, then the next header's offset, size, CRC.
 const SEVEN_Z_START: usize = 32;
 /// A zip local header before its name and extra field.
@@ -39,16 +38,6 @@ const ZIP_HEADER: usize = 30;
 /// Longest member name taken for a zip member (Linux's `PATH_MAX`; no file system takes
 /// longer paths, and a shorter bound keeps decoy headers from waiting long).
 const MAX_NAME: usize = 4096;
-
-/// What a signature in the host announces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sig {
-    Zip,
-    SevenZ,
-    Stream(Format),
-    /// `%PDF-` and a version, past the first KiB ([`embedded_pdf`]).
-    Pdf,
-}
 
 /// Watches a host's bytes for embedded containers and decodes what it finds.
 #[derive(Debug)]
@@ -230,211 +219,6 @@ impl Watch {
         if !p.is_done() {
             self.live.push(p);
         }
-    }
-}
-
-fn sig_name(sig: Sig) -> &'static str {
-    match sig {
-        Sig::Zip => "zip member",
-        Sig::SevenZ => "7z",
-        Sig::Pdf => "pdf",
-        Sig::Stream(Format::Bzip2) => "bzip2",
-        Sig::Stream(Format::Xz) => "xz",
-        Sig::Stream(Format::Zstd) => "zstd",
-        Sig::Stream(_) => "gzip",
-    }
-}
-
-/// A signature: bytes at fixed offsets from its start, `len` bytes in all, and the offset of
-/// the byte text searches find it by ([`Anchors::Text`]).
-struct SigDef {
-    sig: Sig,
-    fixed: &'static [(usize, u8)],
-    len: usize,
-    text_anchor: usize,
-}
-
-/// Every signature, with the bytes that must be there. A zip local header's version needed
-/// has a zero high byte (`plausible_zip_header`); a 7z's major version is 0; a bzip2
-/// stream's fifteenth byte is at most 7 (a zero "randomised" bit, then the top bits of a
-/// block's origin pointer, which is below 900,000 < 2^20).
-const SIGS: [SigDef; 6] = [
-    SigDef { sig: Sig::Zip, fixed: &[(0, b'P'), (1, b'K'), (2, 3), (3, 4), (5, 0)], len: 6, text_anchor: 2 },
-    SigDef {
-        sig: Sig::Stream(Format::Gzip),
-        fixed: &[(0, 0x1F), (1, 0x8B), (2, 0x08)],
-        len: 4,
-        text_anchor: 2,
-    },
-    SigDef {
-        sig: Sig::Stream(Format::Xz),
-        fixed: &[(0, 0xFD), (1, b'7'), (2, b'z'), (3, b'X'), (4, b'Z'), (5, 0)],
-        // The stream header: magic, flags, and the CRC32 of the flags (checked).
-        len: 12,
-        text_anchor: 0,
-    },
-    SigDef {
-        sig: Sig::Stream(Format::Zstd),
-        fixed: &[(0, 0x28), (1, 0xB5), (2, 0x2F), (3, 0xFD)],
-        len: 4,
-        text_anchor: 3,
-    },
-    SigDef {
-        sig: Sig::SevenZ,
-        fixed: &[(0, b'7'), (1, b'z'), (2, 0xBC), (3, 0xAF), (4, 0x27), (5, 0x1C), (6, 0)],
-        len: 7,
-        text_anchor: 6,
-    },
-    SigDef {
-        sig: Sig::Stream(Format::Bzip2),
-        fixed: &[
-            (0, b'B'),
-            (1, b'Z'),
-            (2, b'h'),
-            (4, b'1'),
-            (5, b'A'),
-            (6, b'Y'),
-            (7, b'&'),
-            (8, b'S'),
-            (9, b'Y'),
-        ],
-        len: SIG_MAX,
-        text_anchor: 14,
-    },
-];
-
-/// How a host is searched for signatures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Anchors {
-    /// ASCII-compatible text: every signature holds a byte of at most 8 or at least 0xFD at
-    /// [`SigDef::text_anchor`], which text does not hold. Blocks are tested for such a byte
-    /// with one subtraction and one maximum per byte, which the compiler vectorises.
-    Text,
-    /// Binary data and UTF-16 or UTF-32 text, where those bytes abound: `memchr` passes for
-    /// rarer bytes, each signature found by the first of its fixed bytes among them.
-    Binary,
-}
-
-/// The `memchr` groups of [`Anchors::Binary`].
-const BINARY_GROUPS: [&[u8]; 2] = [&[0x03, 0x1F, 0xFD], &[0x1C, b'&']];
-
-/// A PDF header, found with its own search: all of its bytes are text. A version
-/// (`1.7`, `2.0`) must follow.
-const PDF_SIG: &[u8; 5] = b"%PDF-";
-
-/// Bytes a text block is tested in at once.
-const TEXT_BLOCK: usize = 4096;
-
-fn sig_len(sig: Sig) -> usize {
-    if sig == Sig::Pdf {
-        return PDF_SIG.len() + 3;
-    }
-    SIGS.iter().find(|d| d.sig == sig).map_or(SIG_MAX, |d| d.len)
-}
-
-/// Whether `b` is a byte [`Anchors::Text`] stops at: at most 8, or at least 0xFD. Shifted
-/// down by 9, those are the bytes of 0xF4 or more.
-fn text_anchor(b: u8) -> bool {
-    b.wrapping_sub(9) >= 0xF4
-}
-
-/// The highest byte of a block shifted down by 9 (as [`text_anchor`] shifts), tested 64
-/// lanes at a time (the compiler turns the lanes into vector registers): 0xF4 or more when
-/// it holds a byte [`text_anchor`] stops at, below [`ASCII_BELOW`] when all its bytes are
-/// ASCII (and none is at most 8).
-fn block_top(block: &[u8]) -> u8 {
-    let mut lanes = [0u8; 64];
-    let mut chunks = block.chunks_exact(64);
-    for c in &mut chunks {
-        for (l, &b) in lanes.iter_mut().zip(c) {
-            *l = (*l).max(b.wrapping_sub(9));
-        }
-    }
-    let rest = chunks.remainder().iter().fold(0u8, |m, &b| m.max(b.wrapping_sub(9)));
-    lanes.iter().fold(rest, |m, &l| m.max(l))
-}
-
-/// A [`block_top`] below this: every byte is ASCII (0x80 shifted down by 9 is 0x77).
-const ASCII_BELOW: u8 = 0x80 - 9;
-
-/// Every signature that lies whole inside `s`, by where it starts, in order. Returns the
-/// highest byte of `s` shifted down by 9 for text anchors (see [`block_top`]), 0xFF for
-/// binary ones (not known).
-fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>) -> u8 {
-    let mut top = 0u8;
-    match anchors {
-        Anchors::Text => {
-            for (k, block) in s.chunks(TEXT_BLOCK).enumerate() {
-                let block_max = block_top(block);
-                top = top.max(block_max);
-                if block_max < 0xF4 {
-                    continue;
-                }
-                for (j, &b) in block.iter().enumerate() {
-                    if text_anchor(b) {
-                        let i = k * TEXT_BLOCK + j;
-                        for def in &SIGS {
-                            if let Some(start) = i.checked_sub(def.text_anchor) {
-                                check(s, start, def, out);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Anchors::Binary => {
-            top = 0xFF;
-            let hits = memchr::memchr3_iter(BINARY_GROUPS[0][0], BINARY_GROUPS[0][1], BINARY_GROUPS[0][2], s)
-                .chain(memchr::memchr2_iter(BINARY_GROUPS[1][0], BINARY_GROUPS[1][1], s));
-            let held = |b: u8| BINARY_GROUPS.iter().any(|g| g.contains(&b));
-            for i in hits {
-                for def in &SIGS {
-                    // Found through the first of its fixed bytes that is searched for.
-                    let Some(&(off, v)) = def.fixed.iter().find(|&&(_, v)| held(v)) else { continue };
-                    if v == s[i] && i >= off {
-                        check(s, i - off, def, out);
-                    }
-                }
-            }
-        }
-    }
-    pdf_headers(s, out);
-    out.sort_by_key(|&(at, _)| at);
-    top
-}
-
-/// Every PDF header in `s` with its version (`%PDF-1.7`), whole.
-fn pdf_headers(s: &[u8], out: &mut Vec<(usize, Sig)>) {
-    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(PDF_SIG));
-    for at in FINDER.find_iter(s) {
-        if let Some(v) = s.get(at + 5..at + 8) {
-            if v[0].is_ascii_digit() && v[1] == b'.' && v[2].is_ascii_digit() {
-                out.push((at, Sig::Pdf));
-            }
-        }
-    }
-}
-
-/// Records `def` at `start` if it is there whole.
-fn check(s: &[u8], start: usize, def: &SigDef, out: &mut Vec<(usize, Sig)>) {
-    let Some(w) = s.get(start..start + def.len) else { return };
-    if !def.fixed.iter().all(|&(o, v)| w[o] == v) {
-        return;
-    }
-    let ok = match def.sig {
-        // gzip: no reserved flag bits.
-        Sig::Stream(Format::Gzip) => w[3] & 0xE0 == 0,
-        Sig::Stream(Format::Bzip2) => (b'1'..=b'9').contains(&w[3]) && w[14] <= 7,
-        Sig::Stream(Format::Xz) => {
-            let mut crc = flate2::Crc::new();
-            crc.update(&w[6..8]);
-            crc.sum() == le32(w, 8)
-        }
-        _ => true,
-    };
-    if ok {
-        out.push((start, def.sig));
     }
 }
 

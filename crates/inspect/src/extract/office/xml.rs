@@ -1,5 +1,8 @@
 //! Office XML to text, for OOXML and OpenDocument parts.
 //!
+//! One concern in one file, longer than most: one event loop whose lanes and hiding
+//! places (fields, runs, properties) need each other's state.
+//!
 //! Text is written to four lanes, each its own detection stream:
 //!
 //! - **body**: the text as displayed. Inside a paragraph (`w:p`, `a:p`, `si`, `text:p`...)

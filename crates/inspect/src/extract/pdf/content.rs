@@ -3,6 +3,8 @@
 //! accounts for every byte. Text goes to positioned runs (see `layout`); strings given to
 //! other operators, marked-content properties (`/ActualText`), comments, inline image data,
 //! and operands no operator takes go to the page's extra lines as they are.
+//!
+//! One concern in one file: the interpreter's operators share its graphics and text state.
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;

@@ -2,6 +2,9 @@
 //! object headers by their `N G obj` keywords, streams by `stream` ... `endstream` (their
 //! `/Length` used when it checks out), the objects packed in object streams, trailers.
 //!
+//! One concern in one file, longer than most: reading a file's structure without trusting
+//! it (headers, streams, object streams and trailers check one another).
+//!
 //! Every byte of the file ends up in exactly one place: a stream body, or the syntax
 //! between bodies (see `syntax`). Each object is parsed at most once, and never past the
 //! next object header, so a broken object cannot make the work quadratic.
