@@ -3,7 +3,7 @@
 //! made by the code it feeds (certificates by `dlpgate cert`, state lines by the scan's own
 //! writer) or written out here as the documentation shows it.
 //!
-//! `cargo run -p dlpgate --example fuzz_seeds -- fuzz/corpus`
+//! `cargo run -p dlpgate --example server_fuzz_seeds -- fuzz/corpus`
 
 use std::path::{Path, PathBuf};
 
