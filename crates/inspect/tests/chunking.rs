@@ -203,12 +203,7 @@ fn brotli_found_by_the_fuzzer_is_split_invariant() {
 #[test]
 fn an_empty_stored_zip_member_inside_text_is_split_invariant() {
     let data = include_bytes!("fixtures/empty-stored-zip-member-in-tar.bin");
-    let ctx = ScanContext::default();
-    let engine = engine();
-    let whole = engine.scan_bytes(ctx.clone(), &data[1..]);
-    for sizes in [vec![1], vec![2], vec![3, 5, 7], vec![64]] {
-        assert_eq!(chunked(&engine, &ctx, &data[1..], &sizes), whole, "chunks {sizes:?}");
-    }
+    same_verdict_whatever_the_split(&data[1..]);
 }
 
 /// A PDF inside text, past the first KiB: kept from its header and read when the text ends,
@@ -260,10 +255,15 @@ fn a_damaged_xz_stream_inside_text_is_could_not_scan_whatever_the_split() {
 #[test]
 fn a_signature_in_a_zip_members_extra_field_is_split_invariant() {
     let data = include_bytes!("fixtures/signature-in-zip-extra-field-bytewise.bin");
+    same_verdict_whatever_the_split(&data[1..]);
+}
+
+/// Scans `data` whole and in chunks of several sizes: the verdicts must be equal.
+fn same_verdict_whatever_the_split(data: &[u8]) {
     let ctx = ScanContext::default();
     let engine = engine();
-    let whole = engine.scan_bytes(ctx.clone(), &data[1..]);
+    let whole = engine.scan_bytes(ctx.clone(), data);
     for sizes in [vec![1], vec![2], vec![3, 5, 7], vec![64]] {
-        assert_eq!(chunked(&engine, &ctx, &data[1..], &sizes), whole, "chunks {sizes:?}");
+        assert_eq!(chunked(&engine, &ctx, data, &sizes), whole, "chunks {sizes:?}");
     }
 }
