@@ -85,8 +85,14 @@ impl ChildGuard {
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
+        // The group is signalled by a system call, never by `kill -KILL -PID`: procps-ng
+        // 4.0.2 (Debian 12) reads `-16939` as the option `-1` and signals every process the
+        // caller may signal (as root: the whole machine, CI included).
         if self.group {
-            let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", self.child.id())).status();
+            let pid = i32::try_from(self.child.id()).ok().and_then(rustix::process::Pid::from_raw);
+            if let Some(pid) = pid {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
         }
         let _ = self.child.kill();
         let _ = self.child.wait();

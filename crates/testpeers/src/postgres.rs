@@ -152,7 +152,12 @@ impl Postgres {
         let mut pids = vec![self.guard.pid()];
         pids.extend(descendants(self.guard.pid()));
         let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
-        let _ = Command::new("kill").arg(format!("-{signal}")).args(&pids).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg("--")
+            .args(&pids)
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Runs SQL with psql and gives its output (unaligned, tuples only).
