@@ -191,11 +191,11 @@ pub(super) fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>
 
 /// Every PDF header in `s` with its version (`%PDF-1.7`), whole.
 fn pdf_headers(s: &[u8], out: &mut Vec<(usize, Sig)>) {
-    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(PDF_SIG));
-    for at in FINDER.find_iter(s) {
-        if let Some(v) = s.get(at + 5..at + 8) {
-            if v[0].is_ascii_digit() && v[1] == b'.' && v[2].is_ascii_digit() {
+    // `%` is rare in text, so a `memchr` for it costs less than a two-byte `memmem`
+    // prefilter, which prose trips often (0.47 instructions a byte against about 0.1).
+    for at in memchr::memchr_iter(b'%', s) {
+        if let Some(h) = s.get(at..at + 8) {
+            if h.starts_with(PDF_SIG) && h[5].is_ascii_digit() && h[6] == b'.' && h[7].is_ascii_digit() {
                 out.push((at, Sig::Pdf));
             }
         }

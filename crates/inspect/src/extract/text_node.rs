@@ -158,7 +158,9 @@ impl TextNode {
         if let Some(r) = &mut self.utf16_runs {
             let (runs, stream, out) = &mut **r;
             out.clear();
-            runs.push(data, out);
+            // ASCII bytes (the signature search saw every one below 0x80 and above 8)
+            // hold no zero byte.
+            runs.push(data, ascii, out);
             let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
             stream.write(&mut found, out);
         }

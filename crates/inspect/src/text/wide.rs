@@ -123,8 +123,9 @@ enum Prev {
 }
 
 impl Utf16Anywhere {
-    pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        if memchr::memchr(0, data).is_some() {
+    /// Reads `data`; `zero_free` says the caller already knows it holds no zero byte.
+    pub fn push(&mut self, data: &[u8], zero_free: bool, out: &mut Vec<u8>) {
+        if !zero_free && memchr::memchr(0, data).is_some() {
             for &b in data {
                 self.byte(b, out);
             }
@@ -220,7 +221,7 @@ mod tests {
                 let mut out = Vec::new();
                 let mut from = 0;
                 for &c in cuts.iter().chain([&data.len()]) {
-                    r.push(&data[from..c], &mut out);
+                    r.push(&data[from..c], false, &mut out);
                     from = c;
                 }
                 String::from_utf8(out).unwrap()
@@ -247,8 +248,8 @@ mod tests {
         for split in 0..bin.len() {
             let mut r = Utf16Anywhere::default();
             let mut out = Vec::new();
-            r.push(&bin[..split], &mut out);
-            r.push(&bin[split..], &mut out);
+            r.push(&bin[..split], false, &mut out);
+            r.push(&bin[split..], false, &mut out);
             assert_eq!(String::from_utf8(out).unwrap(), "SSN 123-45-6789\n");
         }
     }
