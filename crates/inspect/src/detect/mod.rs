@@ -12,6 +12,7 @@
 //! literal prefixes drives the secret tokens, and `memchr` finds `@` for e-mail.
 
 mod builtin;
+mod classes;
 mod custom;
 mod hits;
 mod hotwords;

@@ -1,8 +1,8 @@
 //! Numeric types driven by digit runs: credit_card, us_ssn, phone, and iban (in `iban`),
 //! found at the digits after its country code.
 //!
-//! The scan skips 64-byte blocks without a digit (a test the compiler vectorises), finds
-//! the digits of the others as a bit mask (SWAR, eight bytes per step), and looks at each
+//! The scan finds the digits of each 64-byte block as a bit mask ([`classes`]: SSE2 on
+//! x86-64), skips blocks without one, and looks at each
 //! run of digits once, at its first digit, with its length from the mask.
 //! [`worth_examining`] then refuses most runs from their length and the bytes around them
 //! alone (a table load for the byte before): in number-dense text most runs are dates,
@@ -10,6 +10,7 @@
 //! [`candidate`], where a run may start a token of digit groups joined by one kind of
 //! separator, and the token's shape decides which validators run.
 
+use super::classes::{self, digit_mask8, BlockClasses, CLASS, COMMA, DOT, PLUS, UPPER, WORD};
 use super::{before, context, is_word, Builtin, Confidence, Found};
 
 const MAX_GROUPS: usize = 8;
@@ -40,30 +41,6 @@ impl Token {
             out.extend_from_slice(&buf[s..e]);
         }
     }
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// Bit `j` set when byte `j` of the little-endian word is an ASCII digit (SWAR: exact per
-/// byte, no carries between bytes).
-#[inline]
-fn digit_mask8(x: u64) -> u64 {
-    let low = x & (ONES * 127);
-    let t = (ONES * (127 + 0x3A) - low) & !x & (low + ONES * (127 - 0x2F)) & HIGH;
-    // Gather the eight flag bits into one byte.
-    ((t >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
-}
-
-#[inline]
-fn digit_mask(block: &[u8; 64]) -> u64 {
-    let mut m = 0u64;
-    for (k, w) in block.chunks_exact(8).enumerate() {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        m |= digit_mask8(u64::from_le_bytes(a)) << (8 * k);
-    }
-    m
 }
 
 /// The end of the run of digits at `i`: eight bytes a step by the digit mask (groups,
@@ -153,32 +130,28 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
         let Ok(block) = <&[u8; 64]>::try_from(&buf[i..i + 64]) else {
             break;
         };
-        // Most blocks of prose hold no digit: a test the compiler vectorises skips them
-        // before the bit mask is built.
-        if block.iter().fold(0u8, |acc, &b| acc | u8::from(b.wrapping_sub(b'0') < 10)) == 0 {
+        let m = classes::digits(block);
+        if m == 0 {
             prev_digit = false;
             i += 64;
             continue;
         }
-        let m = digit_mask(block);
-        if m != 0 {
-            // Run starts: digits whose previous byte is not one.
-            let all_starts = m & !((m << 1) | u64::from(prev_digit));
-            // Blocks of prose and of number-dense text hold a run or two: the bulk test
-            // pays off from three.
-            let two = all_starts & all_starts.wrapping_sub(1);
-            let three = two & two.wrapping_sub(1);
-            let mut starts = if three != 0 { worth_a_look(buf, i, m, all_starts) } else { all_starts };
-            while starts != 0 {
-                let j = starts.trailing_zeros() as usize;
-                // The run's end, from the mask while it stays inside the block.
-                let ones = (m >> j).trailing_ones() as usize;
-                let e = if j + ones < 64 { i + j + ones } else { run_end(buf, i + 64) };
-                if worth_examining(buf, i + j, e) {
-                    candidate(buf, base, i + j, e, found, &mut digits);
-                }
-                starts &= starts - 1;
+        // Run starts: digits whose previous byte is not one.
+        let all_starts = m & !((m << 1) | u64::from(prev_digit));
+        // Blocks of prose and of number-dense text hold a run or two: the bulk test
+        // pays off from three.
+        let two = all_starts & all_starts.wrapping_sub(1);
+        let three = two & two.wrapping_sub(1);
+        let mut starts = if three != 0 { worth_a_look(buf, i, block, m, all_starts) } else { all_starts };
+        while starts != 0 {
+            let j = starts.trailing_zeros() as usize;
+            // The run's end, from the mask while it stays inside the block.
+            let ones = (m >> j).trailing_ones() as usize;
+            let e = if j + ones < 64 { i + j + ones } else { run_end(buf, i + 64) };
+            if worth_examining(buf, i + j, e) {
+                candidate(buf, base, i + j, e, found, &mut digits);
             }
+            starts &= starts - 1;
         }
         prev_digit = m >> 63 == 1;
         i += 64;
@@ -195,16 +168,16 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
 }
 
 /// The run starts of a block (digit mask `m`, run starts `starts`, at `buf[i..i + 64]`)
-/// that [`worth_examining`] does not refuse by their length alone: in a CSV row most runs
-/// (dates, amounts, times, parts of ids) are, and their lengths come from the mask for all
-/// runs at once, a few shifts per block instead of a measure per run.
+/// that [`worth_examining`] may keep: in a CSV row most runs (dates, amounts, times, parts
+/// of ids) it refuses by their length or the byte before them, and both come from masks
+/// for all runs at once, a few operations per block instead of a look per run.
 ///
-/// A run's length is exact from the mask when it ends inside the block, so only runs that
-/// start in the last 13 bytes are all kept. A run of another length is kept when a `+` or
-/// a capital letter is before it (a phone number, an IBAN country code): tested for each
-/// run refused by its length, without a branch.
+/// A run's length is exact from the mask when it ends inside the block, so runs that start
+/// in the last 13 bytes are judged by the byte before them only. Exactly as
+/// [`worth_examining`]: a run of one of [`BY_LENGTH`]'s lengths is refused after a word
+/// byte, any other kept only after a `+` or two capital letters (an IBAN country code).
 #[inline(always)]
-fn worth_a_look(buf: &[u8], i: usize, m: u64, starts: u64) -> u64 {
+fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> u64 {
     // Bit j of `geN`: the run of digits from j is N long or longer (within the block).
     let ge2 = m & (m >> 1);
     let ge3 = ge2 & (m >> 2);
@@ -216,52 +189,20 @@ fn worth_a_look(buf: &[u8], i: usize, m: u64, starts: u64) -> u64 {
     let ge13 = ge8 & (ge5 >> 8);
     // The lengths of [`BY_LENGTH`], and 13 or more.
     let by_length = (ge3 & !ge5) | (ge9 & !ge10) | ge13 | (u64::MAX << (64 - 13));
-    let mut keep = starts & by_length;
-    let mut refused = starts & !by_length;
-    while refused != 0 {
-        let j = refused.trailing_zeros() as usize;
-        refused &= refused - 1;
-        let prev = if i + j > 0 { CLASS[usize::from(buf[i + j - 1])] } else { 0 };
-        keep |= u64::from(prev & (PLUS | UPPER) != 0) << j;
-    }
-    keep
+    let c: BlockClasses = classes::classes(block, m);
+    // The classes of the two bytes before the block.
+    let class_at = |back: usize| if i >= back { CLASS[usize::from(buf[i - back])] } else { 0 };
+    let (b1, b2) = (class_at(1), class_at(2));
+    let flag = |class: u8, bit: u8| u64::from(class & bit != 0);
+    let prev_word = (c.word << 1) | flag(b1, WORD);
+    let prev_plus = (c.plus << 1) | flag(b1, PLUS);
+    let prev_upper = (c.upper << 1) | flag(b1, UPPER);
+    let prev2_upper = (c.upper << 2) | (flag(b1, UPPER) << 1) | flag(b2, UPPER);
+    starts & ((by_length & !prev_word) | prev_plus | (prev_upper & prev2_upper))
 }
 
 /// Runs of these lengths are worth a look whatever comes before them (and of 13 or more).
 const BY_LENGTH: u32 = (1 << 3) | (1 << 4) | (1 << 9);
-
-/// Byte classes for [`worth_examining`]: one table load answers what the byte before a
-/// run is.
-const WORD: u8 = 1;
-const UPPER: u8 = 2;
-const PLUS: u8 = 4;
-const DOT: u8 = 8;
-const COMMA: u8 = 16;
-
-const CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        if c.is_ascii_alphanumeric() || c == b'_' {
-            t[b] |= WORD;
-        }
-        if c.is_ascii_uppercase() {
-            t[b] |= UPPER;
-        }
-        if c == b'+' {
-            t[b] |= PLUS;
-        }
-        if c == b'.' {
-            t[b] |= DOT;
-        }
-        if c == b',' {
-            t[b] |= COMMA;
-        }
-        b += 1;
-    }
-    t
-};
 
 /// Whether the run of digits `buf[i..e]` can begin a match at all, from the few bytes
 /// around it. Most runs in number-dense text (dates, amounts, times, ids inside words,

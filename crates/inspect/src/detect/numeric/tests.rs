@@ -250,8 +250,16 @@ fn digit_masks() {
     block[21] = b':';
     block[22] = 0xB0;
     block[23] = 0xB9;
-    let m = digit_mask(&block);
-    assert_eq!(m, (1 << 0) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 33) | (1 << 63));
+    let want = (1 << 0) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 33) | (1 << 63);
+    assert_eq!(classes::digits(&block), want);
+    // The eight-byte steps of `run_end` read the same digits.
+    let swar = block
+        .as_chunks::<8>()
+        .0
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (k, w)| m | digit_mask8(u64::from_le_bytes(*w)) << (8 * k));
+    assert_eq!(swar, want);
 }
 
 #[test]
