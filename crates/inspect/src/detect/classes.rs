@@ -40,12 +40,26 @@ pub(super) const CLASS: [u8; 256] = {
     t
 };
 
-/// The classes a run's first digit is judged by, for every byte of a block.
+/// The classes a run is judged by (the byte before it, the byte after it), for every byte
+/// of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct BlockClasses {
+    /// ASCII letters, digits and `_`.
     pub word: u64,
     pub upper: u64,
     pub plus: u64,
+    pub space: u64,
+    pub dash: u64,
+    pub dot: u64,
+    pub close_paren: u64,
+    /// Tab, carriage return and line feed.
+    pub breaks: u64,
+}
+
+impl BlockClasses {
+    fn empty(digits: u64) -> Self {
+        Self { word: digits, upper: 0, plus: 0, space: 0, dash: 0, dot: 0, close_paren: 0, breaks: 0 }
+    }
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -98,15 +112,24 @@ mod sse2 {
     }
 
     #[inline(always)]
+    fn is(v: m128i, b: u8) -> m128i {
+        cmp_eq_mask_i8_m128i(v, splat(b))
+    }
+
+    #[inline(always)]
     pub fn classes(block: &[u8; 64], digits: u64) -> BlockClasses {
-        let mut c = BlockClasses { word: digits, upper: 0, plus: 0 };
+        let mut c = BlockClasses::empty(digits);
         for (k, v) in lanes(block).enumerate() {
+            let at = |mask: m128i| bits(mask) << (16 * k);
             let upper = in_range(v, b'A', 25);
-            let letter_or_under =
-                bitor_m128i(bitor_m128i(upper, in_range(v, b'a', 25)), cmp_eq_mask_i8_m128i(v, splat(b'_')));
-            c.word |= bits(letter_or_under) << (16 * k);
-            c.upper |= bits(upper) << (16 * k);
-            c.plus |= bits(cmp_eq_mask_i8_m128i(v, splat(b'+'))) << (16 * k);
+            c.word |= at(bitor_m128i(bitor_m128i(upper, in_range(v, b'a', 25)), is(v, b'_')));
+            c.upper |= at(upper);
+            c.plus |= at(is(v, b'+'));
+            c.space |= at(is(v, b' '));
+            c.dash |= at(is(v, b'-'));
+            c.dot |= at(is(v, b'.'));
+            c.close_paren |= at(is(v, b')'));
+            c.breaks |= at(bitor_m128i(bitor_m128i(is(v, b'\t'), is(v, b'\r')), is(v, b'\n')));
         }
         c
     }
@@ -130,7 +153,7 @@ pub(super) fn digits(block: &[u8; 64]) -> u64 {
     }
 }
 
-/// The block's word, capital-letter and `+` bytes; `digits` is its [`digits`] mask.
+/// The block's bytes of each class; `digits` is its [`digits`] mask.
 #[inline(always)]
 pub(super) fn classes(block: &[u8; 64], digits: u64) -> BlockClasses {
     #[cfg(target_arch = "x86_64")]
@@ -147,12 +170,17 @@ pub(super) fn classes(block: &[u8; 64], digits: u64) -> BlockClasses {
 /// the vector one is tested against.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn table_classes(block: &[u8; 64], digits: u64) -> BlockClasses {
-    let mut c = BlockClasses { word: digits, upper: 0, plus: 0 };
+    let mut c = BlockClasses::empty(digits);
     for (j, &b) in block.iter().enumerate() {
         let class = CLASS[usize::from(b)];
         c.word |= u64::from(class & WORD != 0) << j;
         c.upper |= u64::from(class & UPPER != 0) << j;
         c.plus |= u64::from(class & PLUS != 0) << j;
+        c.space |= u64::from(b == b' ') << j;
+        c.dash |= u64::from(b == b'-') << j;
+        c.dot |= u64::from(b == b'.') << j;
+        c.close_paren |= u64::from(b == b')') << j;
+        c.breaks |= u64::from(matches!(b, b'\t' | b'\r' | b'\n')) << j;
     }
     c
 }

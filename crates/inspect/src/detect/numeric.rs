@@ -139,10 +139,16 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
         // Run starts: digits whose previous byte is not one.
         let all_starts = m & !((m << 1) | u64::from(prev_digit));
         // Blocks of prose and of number-dense text hold a run or two: the bulk test
-        // pays off from three.
+        // pays off from three. It judges the runs that start in the first
+        // [`JUDGED`] bytes, whose lengths and next groups the block holds, and the next
+        // block starts after them.
         let two = all_starts & all_starts.wrapping_sub(1);
         let three = two & two.wrapping_sub(1);
-        let mut starts = if three != 0 { worth_a_look(buf, i, block, m, all_starts) } else { all_starts };
+        let (mut starts, stride) = if three != 0 {
+            (worth_a_look(buf, i, block, m, all_starts & ((1 << JUDGED) - 1)), JUDGED)
+        } else {
+            (all_starts, 64)
+        };
         while starts != 0 {
             let j = starts.trailing_zeros() as usize;
             // The run's end, from the mask while it stays inside the block.
@@ -153,8 +159,8 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
             }
             starts &= starts - 1;
         }
-        prev_digit = m >> 63 == 1;
-        i += 64;
+        prev_digit = (m >> (stride - 1)) & 1 == 1;
+        i += stride;
     }
     while i < end {
         if buf[i].is_ascii_digit() && !before(buf, i).is_some_and(|b| b.is_ascii_digit()) {
@@ -169,13 +175,15 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
 
 /// The run starts of a block (digit mask `m`, run starts `starts`, at `buf[i..i + 64]`)
 /// that [`worth_examining`] may keep: in a CSV row most runs (dates, amounts, times, parts
-/// of ids) it refuses by their length or the byte before them, and both come from masks
-/// for all runs at once, a few operations per block instead of a look per run.
+/// of ids) it refuses by their length and the bytes around them, and all of those come
+/// from masks for all runs at once, a few operations per block instead of a look per run.
 ///
-/// A run's length is exact from the mask when it ends inside the block, so runs that start
-/// in the last 13 bytes are judged by the byte before them only. Exactly as
-/// [`worth_examining`]: a run of one of [`BY_LENGTH`]'s lengths is refused after a word
-/// byte, any other kept only after a `+` or two capital letters (an IBAN country code).
+/// Exactly as [`worth_examining`]: a run is kept after a `+` or two capital letters (an
+/// IBAN country code); after any other word byte it is refused; otherwise runs of 9 or
+/// 13 digits or more are kept, runs of 3 and 4 only before what can follow the first group
+/// of a phone number, SSN or grouped card, and no other. Only runs that start in the first
+/// [`JUDGED`] bytes are judged (`starts` holds no other): their lengths, and those of the
+/// groups after them, are exact from the mask.
 #[inline(always)]
 fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> u64 {
     // Bit j of `geN`: the run of digits from j is N long or longer (within the block).
@@ -183,13 +191,29 @@ fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> 
     let ge3 = ge2 & (m >> 2);
     let ge4 = ge2 & (ge2 >> 2);
     let ge5 = ge4 & (m >> 4);
+    let ge6 = ge4 & (ge2 >> 4);
+    let ge7 = ge4 & (ge3 >> 4);
     let ge8 = ge4 & (ge4 >> 4);
     let ge9 = ge8 & (m >> 8);
     let ge10 = ge8 & (ge2 >> 8);
     let ge13 = ge8 & (ge5 >> 8);
-    // The lengths of [`BY_LENGTH`], and 13 or more.
-    let by_length = (ge3 & !ge5) | (ge9 & !ge10) | ge13 | (u64::MAX << (64 - 13));
     let c: BlockClasses = classes::classes(block, m);
+    // Bit j: the byte j + n is of the class (`after(x, n)`), for a run of n at j.
+    let after = |x: u64, n: u32| x >> n;
+    // Three digits, then `)`, or a separator and a group of two or three (SSN, phone).
+    let len3 = ge3 & !ge4;
+    let groups_2_3 = ge2 & !ge4;
+    let three =
+        len3 & (after(c.close_paren, 3) | (after(c.space | c.dash | c.dot, 3) & after(groups_2_3, 4)));
+    // Four digits, then a space or dash and a group of four or six (a grouped card), a
+    // space and no digit (maybe a line break), or a line break.
+    let len4 = ge4 & !ge5;
+    let groups_4_6 = (ge4 & !ge5) | (ge6 & !ge7);
+    let four = len4
+        & ((after(c.space | c.dash, 4) & after(groups_4_6, 5))
+            | (after(c.space, 4) & !after(m, 5))
+            | after(c.breaks, 4));
+    let by_length = three | four | (ge9 & !ge10) | ge13;
     // The classes of the two bytes before the block.
     let class_at = |back: usize| if i >= back { CLASS[usize::from(buf[i - back])] } else { 0 };
     let (b1, b2) = (class_at(1), class_at(2));
@@ -200,6 +224,10 @@ fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> 
     let prev2_upper = (c.upper << 2) | (flag(b1, UPPER) << 1) | flag(b2, UPPER);
     starts & ((by_length & !prev_word) | prev_plus | (prev_upper & prev2_upper))
 }
+
+/// How many of a block's first bytes [`worth_a_look`] judges the runs of: a run of 12
+/// digits starting in them, or one of 4 and a group of 6 after it, ends inside the block.
+const JUDGED: usize = 48;
 
 /// Runs of these lengths are worth a look whatever comes before them (and of 13 or more).
 const BY_LENGTH: u32 = (1 << 3) | (1 << 4) | (1 << 9);
