@@ -31,7 +31,7 @@ cicap=23344; dlp=23345
 c_icap_bench_conf "$run" $cicap > "$run/c-icap.conf"
 c-icap -N -f "$run/c-icap.conf" & cicap_pid=$!
 "$bin" --log warn serve --listen 127.0.0.1:$dlp --data-dir "$run/data" & dlp_pid=$!
-sleep 2
+wait_ports $cicap $dlp
 b() { "$bin" --log warn bench --duration "$secs" --json "${body[@]}" "$@"; }
 b --server 127.0.0.1:$cicap --service echo --body 5632 --connections 8 --pid $cicap_pid --label "c-icap srv_echo 5.5KiB$label"
 b --server 127.0.0.1:$dlp --service respmod --body 5632 --connections 8 --pid $dlp_pid --label "dlpgate DLP 5.5KiB$label"

@@ -20,7 +20,7 @@ c-icap -N -f "$run/c-icap.conf" &
 cicap_pid=$!
 "$bin" --log warn serve --listen 127.0.0.1:$dlp_port --data-dir "$run/data" &
 dlp_pid=$!
-sleep 2
+wait_ports $cicap_port $dlp_port
 
 # preview 1024: each server's own choice after the preview (dlpgate answers 204 at once;
 # srv_echo asks for the rest with 100 Continue and echoes it). preview 0: the whole body

@@ -73,7 +73,7 @@ stunnel4 "$run/stunnel.conf" & stunnel_pid=$!
 "$bin" --log warn serve --listen 127.0.0.1:$dlp --tls-listen 127.0.0.1:$dlp_tls --data-dir "$run/data" \
   --cert "$pki/server.crt" --key "$pki/server.key" --client-ca "$pki/ca.crt" & dlp_pid=$!
 "$bin" --log warn tunnel --config "$run/tunnel.conf" ${TUNNEL_THREADS:+--threads $TUNNEL_THREADS} & tunnel_pid=$!
-sleep 2
+wait_ports $cicap $cicap_tls $stunnel_port $dlp $dlp_tls $tunnel_port $haproxy_tls $haproxy_tcp
 
 load() { # label port pids [proxy pids] [--plain] [extra args...]
   local label=$1 port=$2 pids=$3 proxy=$4; shift 4

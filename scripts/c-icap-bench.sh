@@ -49,3 +49,20 @@ CONF
     printf '%s\n' "$line"
   done
 }
+
+# Waits until every given loopback port accepts a connection (at most 30 s each): under load
+# a fixed sleep was not always long enough for c-icap to listen.
+wait_ports() {
+  local port tries
+  for port in "$@"; do
+    tries=0
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+      tries=$((tries + 1))
+      if [ $tries -ge 300 ]; then
+        echo "nothing listens on 127.0.0.1:$port after 30 s" >&2
+        return 1
+      fi
+      sleep 0.1
+    done
+  done
+}
