@@ -201,7 +201,7 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
 ///
 /// A run's length is exact from the mask when it ends inside the block, so only runs that
 /// start in the last 13 bytes are all kept. A run of another length is kept when a `+` or
-/// a capital letter is before it (a phone number, an IBAN country code): tested for each
+/// a letter is before it (a phone number, an IBAN country code): tested for each
 /// run refused by its length, without a branch.
 #[inline(always)]
 fn worth_a_look(buf: &[u8], i: usize, m: u64, starts: u64) -> u64 {
@@ -222,7 +222,7 @@ fn worth_a_look(buf: &[u8], i: usize, m: u64, starts: u64) -> u64 {
         let j = refused.trailing_zeros() as usize;
         refused &= refused - 1;
         let prev = if i + j > 0 { CLASS[usize::from(buf[i + j - 1])] } else { 0 };
-        keep |= u64::from(prev & (PLUS | UPPER) != 0) << j;
+        keep |= u64::from(prev & (PLUS | LETTER) != 0) << j;
     }
     keep
 }
@@ -233,7 +233,8 @@ const BY_LENGTH: u32 = (1 << 3) | (1 << 4) | (1 << 9);
 /// Byte classes for [`worth_examining`]: one table load answers what the byte before a
 /// run is.
 const WORD: u8 = 1;
-const UPPER: u8 = 2;
+/// A letter of either case: IBAN country codes are written in lower case too.
+const LETTER: u8 = 2;
 const PLUS: u8 = 4;
 const DOT: u8 = 8;
 const COMMA: u8 = 16;
@@ -246,8 +247,8 @@ const CLASS: [u8; 256] = {
         if c.is_ascii_alphanumeric() || c == b'_' {
             t[b] |= WORD;
         }
-        if c.is_ascii_uppercase() {
-            t[b] |= UPPER;
+        if c.is_ascii_alphabetic() {
+            t[b] |= LETTER;
         }
         if c == b'+' {
             t[b] |= PLUS;
@@ -275,11 +276,11 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     // Runs of 3, 4 and 9 digits, and of 13 or more, are worth a look by their length; any
     // other only after a `+` or an IBAN country code.
     if len < 13 && BY_LENGTH & (1 << len) == 0 {
-        return prev & PLUS != 0 || (prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0);
+        return prev & PLUS != 0 || (prev & LETTER != 0 && i >= 2 && class(i - 2) & LETTER != 0);
     }
     if prev & (WORD | PLUS | DOT | COMMA) != 0 {
-        // Two capital letters of an IBAN country code directly before.
-        if prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0 {
+        // Two letters of an IBAN country code directly before.
+        if prev & LETTER != 0 && i >= 2 && class(i - 2) & LETTER != 0 {
             return true;
         }
         if prev & PLUS != 0 {
@@ -342,11 +343,11 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
     let set = found.set;
     let prev = before(buf, i);
     debug_assert_eq!(e, run_end(buf, i));
-    // IBAN: two capital letters of a country code directly before the check digits.
+    // IBAN: the two letters of a country code directly before the check digits.
     if set.enabled(Builtin::Iban)
         && i >= 2
-        && buf[i - 2].is_ascii_uppercase()
-        && buf[i - 1].is_ascii_uppercase()
+        && buf[i - 2].is_ascii_alphabetic()
+        && buf[i - 1].is_ascii_alphabetic()
         && !before(buf, i - 2).is_some_and(is_word)
     {
         super::iban::at(buf, base, i - 2, found);

@@ -1,0 +1,90 @@
+//! Evasions found by red-teaming the engine as an attacker would, each as real software
+//! writes it: a valid card, SSN or IBAN written that way must block, and the same disguise
+//! carrying only decoys (Luhn-invalid card-like numbers, SSNs in invalid ranges, IBANs with
+//! a bad checksum, order ids, UUIDs, hashes, timestamps) must be allowed.
+
+use std::sync::Arc;
+
+use inspect::testkit::evasion::{document, DECOYS, VALUES};
+use inspect::{Engine, Limits, Policy, ScanContext, Verdict};
+
+fn scan(bytes: &[u8], content_type: Option<&str>) -> Verdict {
+    let ctx = ScanContext { content_type: content_type.map(str::to_string), ..ScanContext::default() };
+    Engine::new(Arc::new(Policy::builtin()), Limits::default()).scan_bytes(ctx, bytes)
+}
+
+#[track_caller]
+fn blocks_as(bytes: &[u8], content_type: Option<&str>, detector: &str) {
+    let v = scan(bytes, content_type);
+    assert!(
+        v.is_block() && v.counts.get(detector).copied().unwrap_or(0) > 0 && v.could_not_scan.is_none(),
+        "expected a block by {detector} for {:?}: {v:?}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
+    );
+}
+
+#[track_caller]
+fn blocks(bytes: &[u8], detector: &str) {
+    blocks_as(bytes, None, detector);
+}
+
+#[track_caller]
+fn allows_as(bytes: &[u8], content_type: Option<&str>) {
+    let v = scan(bytes, content_type);
+    assert!(
+        !v.is_block() && v.could_not_scan.is_none(),
+        "expected no block for {:?}: {v:?}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
+    );
+}
+
+#[track_caller]
+fn allows(bytes: &[u8]) {
+    allows_as(bytes, None);
+}
+
+/// Every valid value disguised by `disguise` blocks; the decoys disguised the same way pass.
+#[track_caller]
+fn technique_as(content_type: Option<&str>, disguise: impl Fn(&str) -> Vec<u8>) {
+    for (det, value) in VALUES {
+        blocks_as(&disguise(&document(&[value])), content_type, det);
+    }
+    allows_as(&disguise(&document(DECOYS)), content_type);
+}
+
+#[track_caller]
+fn technique(disguise: impl Fn(&str) -> Vec<u8>) {
+    technique_as(None, disguise);
+}
+
+/// IBANs written in lower case (as users type them, and as an attacker would to walk
+/// around a detector of capitals), plain, grouped, capitalised or wrapped. The checksum
+/// still guards: lower-case decoys, hex hashes and mixed-case tokens stay clean.
+#[test]
+fn iban_in_lower_case() {
+    for text in [
+        "pay to gb82 west 1234 5698 7654 32 by friday",
+        "pay to gb82west12345698765432 by friday",
+        "iban: de89370400440532013000",
+        "iban: de89 3704 0044 0532 0130 00.",
+        "Iban: De89 3704 0044 0532 0130 00",
+        "konto fr14 2004 1010 0505 0001 3m02 606",
+        "We received the payment details from the customer yesterday, iban de89 3704 0044\n0532 0130 00 ok",
+    ] {
+        blocks(text.as_bytes(), "iban");
+    }
+    for text in [
+        "pay to gb82 west 1234 5698 7654 33 by friday",
+        "iban: de89370400440532013001",
+        "de89 3704 0044 0532 0130 01",
+        // Mixed case inside the account part is not how anyone writes an IBAN (a random
+        // token of the right length would pass the checksum once in 97).
+        "gb82 wEsT 1234 5698 7654 32",
+        "hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "uuid de890400-e29b-41d4-a716-446655440000",
+        "id de89370400440532013000ab and de8937040044053201300",
+    ] {
+        allows(text.as_bytes());
+    }
+    technique(|t| t.to_lowercase().into_bytes());
+}
