@@ -88,3 +88,65 @@ fn iban_in_lower_case() {
     }
     technique(|t| t.to_lowercase().into_bytes());
 }
+
+/// A spreadsheet's numeric cells as writers other than Excel store them: Java's
+/// `Double.toString` (Apache POI) writes `4.111111111111111E15`, Python floats
+/// `4111111111111111.0`, xlsxwriter `4.111111111111111E+15` past 16 digits; OpenDocument
+/// keeps the number in `office:value` and shows it in exponent form. The cell holds the
+/// integer, and so does what the engine reads.
+#[test]
+fn spreadsheet_numbers_in_exponent_or_float_form() {
+    use inspect::testkit::zip_of;
+    let xlsx = |v: &str| {
+        let sheet = format!(
+            "<?xml version=\"1.0\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"n\"><v>17</v></c><c r=\"B1\"><v>{v}</v></c></row></sheetData></worksheet>"
+        );
+        zip_of(&[
+            ("[Content_Types].xml", b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/></Types>"),
+            ("xl/workbook.xml", b"<?xml version=\"1.0\"?><workbook><sheets><sheet name=\"S\" sheetId=\"1\"/></sheets></workbook>"),
+            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ])
+    };
+    let ods = |v: &str| {
+        let content = format!(
+            "<?xml version=\"1.0\"?><office:document-content xmlns:office=\"o\" xmlns:text=\"t\" xmlns:table=\"tb\"><office:body><table:table-row><table:table-cell office:value-type=\"float\" office:value=\"{v}\"><text:p>4.11111111111111E+15</text:p></table:table-cell></table:table-row></office:body></office:document-content>"
+        );
+        zip_of(&[
+            ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"),
+            ("META-INF/manifest.xml", b"<?xml version=\"1.0\"?><manifest/>"),
+            ("content.xml", content.as_bytes()),
+        ])
+    };
+    for v in [
+        "4.111111111111111E15",
+        "4.111111111111111E+15",
+        "4111111111111111.0",
+        "4.111111111111111e15",
+        "0.4111111111111111E16",
+        "4.0128888888818810E15",
+        "4.012888888881881E+15",
+    ] {
+        for (kind, file) in [("xlsx", xlsx(v)), ("ods", ods(v))] {
+            let verdict = scan(&file, None);
+            assert!(
+                verdict.is_block() && verdict.counts.contains_key("credit_card"),
+                "{kind} {v}: {verdict:?}"
+            );
+        }
+    }
+    // Decoys: Luhn-invalid, not an integer, a timestamp, a float.
+    for v in [
+        "4.111111111111112E15",
+        "4.1111111111111115E15",
+        "1.700000000123E12",
+        "3.14159",
+        "4.111111111111111E-15",
+        "4.111111111111111E999",
+        "1E400",
+    ] {
+        for (kind, file) in [("xlsx", xlsx(v)), ("ods", ods(v))] {
+            let verdict = scan(&file, None);
+            assert!(!verdict.is_block() && verdict.could_not_scan.is_none(), "{kind} {v}: {verdict:?}");
+        }
+    }
+}
