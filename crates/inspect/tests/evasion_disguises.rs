@@ -150,3 +150,40 @@ fn spreadsheet_numbers_in_exponent_or_float_form() {
         }
     }
 }
+
+/// One escape character put in front of a value makes the decoders eat its first digits
+/// (`%41` is `A`, `\u4111` a CJK letter, `&#4111...` one character, `=41` in
+/// quoted-printable text `A`), while anyone reading the text sees the value: the text
+/// around such an escape is also read as it is written.
+#[test]
+fn an_escape_character_in_front_of_a_value() {
+    let lead_values = |lead: &'static str| {
+        move |t: &str| {
+            let mut out = String::new();
+            for line in t.split_inclusive('\n') {
+                match line.strip_prefix("Reference on file: ") {
+                    Some(rest) => out.push_str(&format!("Reference on file: {lead}{rest}")),
+                    None => out.push_str(line),
+                }
+            }
+            out.into_bytes()
+        }
+    };
+    for lead in ["%", "&#", "&#x"] {
+        technique(lead_values(lead));
+    }
+    // `\u` takes four hex digits: a card's first group, an IBAN's country code and check
+    // digits (`\uDE89` is a lone surrogate). `\u123-` is no escape, and `u123-45-6789` no
+    // SSN, as `x123-45-6789` is none.
+    for (det, value) in VALUES.iter().filter(|(d, _)| *d != "us_ssn") {
+        blocks(&lead_values("\\u")(&document(&[value])), det);
+    }
+    allows(&lead_values("\\u")(&document(DECOYS)));
+    // A soft line break makes the text quoted-printable; `KEY=4111...` is a value all the same.
+    technique(|t| format!("config=\nexport\n{}", t.replace("Reference on file: ", "REF=")).into_bytes());
+    blocks(b"DB_PASSWORD=\nCARD_NUMBER=4111111111111111\n", "credit_card");
+    blocks(b"hello=\nworld\nssn=123-45-6789 iban=DE89370400440532013000\n", "us_ssn");
+    // Escapes that decode to what the text says are read once.
+    let v = scan(b"q=card%3A4111111111111111&x=%204111111111111111\n", None);
+    assert_eq!(v.counts.get("credit_card"), Some(&2), "{v:?}");
+}
