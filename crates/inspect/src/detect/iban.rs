@@ -18,6 +18,13 @@ fn iban_len(cc: &[u8]) -> Option<usize> {
     }
 }
 
+/// Whether two letters (of either case) are the country code of an IBAN: hex ids and UUIDs
+/// put letters before digits everywhere, and few of their pairs are one.
+#[inline]
+pub(super) fn country_code(a: u8, b: u8) -> bool {
+    iban_len(&[a, b]).is_some()
+}
+
 /// [`LENGTHS`] indexed by the pair of letters (`AA` = 0, `AB` = 1, ...); 0 for no country.
 const LENGTH_BY_CODE: [u8; 26 * 26] = {
     let mut t = [0u8; 26 * 26];

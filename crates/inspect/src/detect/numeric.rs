@@ -222,7 +222,12 @@ fn worth_a_look(buf: &[u8], i: usize, m: u64, starts: u64) -> u64 {
         let j = refused.trailing_zeros() as usize;
         refused &= refused - 1;
         let prev = if i + j > 0 { CLASS[usize::from(buf[i + j - 1])] } else { 0 };
-        keep |= u64::from(prev & (PLUS | LETTER) != 0) << j;
+        // An IBAN's check digits are two: a lone digit after letters (hex ids, UUIDs) is none.
+        let iban = prev & LETTER != 0
+            && (ge2 >> j) & 1 == 1
+            && i + j >= 2
+            && CLASS[usize::from(buf[i + j - 2])] & LETTER != 0;
+        keep |= u64::from(prev & PLUS != 0 || iban) << j;
     }
     keep
 }
@@ -276,11 +281,20 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     // Runs of 3, 4 and 9 digits, and of 13 or more, are worth a look by their length; any
     // other only after a `+` or an IBAN country code.
     if len < 13 && BY_LENGTH & (1 << len) == 0 {
-        return prev & PLUS != 0 || (prev & LETTER != 0 && i >= 2 && class(i - 2) & LETTER != 0);
+        return prev & PLUS != 0
+            || (prev & LETTER != 0
+                && len >= 2
+                && i >= 2
+                && class(i - 2) & LETTER != 0
+                && super::iban::country_code(buf[i - 2], buf[i - 1]));
     }
     if prev & (WORD | PLUS | DOT | COMMA) != 0 {
         // Two letters of an IBAN country code directly before.
-        if prev & LETTER != 0 && i >= 2 && class(i - 2) & LETTER != 0 {
+        if prev & LETTER != 0
+            && i >= 2
+            && class(i - 2) & LETTER != 0
+            && super::iban::country_code(buf[i - 2], buf[i - 1])
+        {
             return true;
         }
         if prev & PLUS != 0 {
