@@ -9,7 +9,8 @@
 
 /// Classes of the byte before a run, from one table load ([`CLASS`]).
 pub(super) const WORD: u8 = 1;
-pub(super) const UPPER: u8 = 2;
+/// A letter of either case: IBAN country codes are written in lower case too.
+pub(super) const LETTER: u8 = 2;
 pub(super) const PLUS: u8 = 4;
 pub(super) const DOT: u8 = 8;
 pub(super) const COMMA: u8 = 16;
@@ -23,8 +24,8 @@ pub(super) const CLASS: [u8; 256] = {
         if c.is_ascii_alphanumeric() || c == b'_' {
             t[b] |= WORD;
         }
-        if c.is_ascii_uppercase() {
-            t[b] |= UPPER;
+        if c.is_ascii_alphabetic() {
+            t[b] |= LETTER;
         }
         if c == b'+' {
             t[b] |= PLUS;
@@ -46,7 +47,7 @@ pub(super) const CLASS: [u8; 256] = {
 pub(super) struct BlockClasses {
     /// ASCII letters, digits and `_`.
     pub word: u64,
-    pub upper: u64,
+    pub letter: u64,
     pub plus: u64,
     pub space: u64,
     pub dash: u64,
@@ -58,7 +59,7 @@ pub(super) struct BlockClasses {
 
 impl BlockClasses {
     fn empty(digits: u64) -> Self {
-        Self { word: digits, upper: 0, plus: 0, space: 0, dash: 0, dot: 0, close_paren: 0, breaks: 0 }
+        Self { word: digits, letter: 0, plus: 0, space: 0, dash: 0, dot: 0, close_paren: 0, breaks: 0 }
     }
 }
 
@@ -121,9 +122,9 @@ mod sse2 {
         let mut c = BlockClasses::empty(digits);
         for (k, v) in lanes(block).enumerate() {
             let at = |mask: m128i| bits(mask) << (16 * k);
-            let upper = in_range(v, b'A', 25);
-            c.word |= at(bitor_m128i(bitor_m128i(upper, in_range(v, b'a', 25)), is(v, b'_')));
-            c.upper |= at(upper);
+            let letter = bitor_m128i(in_range(v, b'A', 25), in_range(v, b'a', 25));
+            c.word |= at(bitor_m128i(letter, is(v, b'_')));
+            c.letter |= at(letter);
             c.plus |= at(is(v, b'+'));
             c.space |= at(is(v, b' '));
             c.dash |= at(is(v, b'-'));
@@ -174,7 +175,7 @@ fn table_classes(block: &[u8; 64], digits: u64) -> BlockClasses {
     for (j, &b) in block.iter().enumerate() {
         let class = CLASS[usize::from(b)];
         c.word |= u64::from(class & WORD != 0) << j;
-        c.upper |= u64::from(class & UPPER != 0) << j;
+        c.letter |= u64::from(class & LETTER != 0) << j;
         c.plus |= u64::from(class & PLUS != 0) << j;
         c.space |= u64::from(b == b' ') << j;
         c.dash |= u64::from(b == b'-') << j;

@@ -10,7 +10,7 @@
 //! [`candidate`], where a run may start a token of digit groups joined by one kind of
 //! separator, and the token's shape decides which validators run.
 
-use super::classes::{self, digit_mask8, BlockClasses, CLASS, COMMA, DOT, PLUS, UPPER, WORD};
+use super::classes::{self, digit_mask8, BlockClasses, CLASS, COMMA, DOT, LETTER, PLUS, WORD};
 use super::{before, context, is_word, Builtin, Confidence, Found};
 
 const MAX_GROUPS: usize = 8;
@@ -178,8 +178,9 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
 /// of ids) it refuses by their length and the bytes around them, and all of those come
 /// from masks for all runs at once, a few operations per block instead of a look per run.
 ///
-/// Exactly as [`worth_examining`]: a run is kept after a `+` or two capital letters (an
-/// IBAN country code); after any other word byte it is refused; otherwise runs of 9 or
+/// Exactly as [`worth_examining`]: a run is kept after a `+`, or when it is two digits or
+/// more after two letters (an IBAN country code, of either case); after any other word byte
+/// it is refused; otherwise runs of 9 or
 /// 13 digits or more are kept, runs of 3 and 4 only before what can follow the first group
 /// of a phone number, SSN or grouped card, and no other. Only runs that start in the first
 /// [`JUDGED`] bytes are judged (`starts` holds no other): their lengths, and those of the
@@ -220,9 +221,9 @@ fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> 
     let flag = |class: u8, bit: u8| u64::from(class & bit != 0);
     let prev_word = (c.word << 1) | flag(b1, WORD);
     let prev_plus = (c.plus << 1) | flag(b1, PLUS);
-    let prev_upper = (c.upper << 1) | flag(b1, UPPER);
-    let prev2_upper = (c.upper << 2) | (flag(b1, UPPER) << 1) | flag(b2, UPPER);
-    starts & ((by_length & !prev_word) | prev_plus | (prev_upper & prev2_upper))
+    let prev_letter = (c.letter << 1) | flag(b1, LETTER);
+    let prev2_letter = (c.letter << 2) | (flag(b1, LETTER) << 1) | flag(b2, LETTER);
+    starts & ((by_length & !prev_word) | prev_plus | (prev_letter & prev2_letter & ge2))
 }
 
 /// How many of a block's first bytes [`worth_a_look`] judges the runs of: a run of 12
@@ -244,11 +245,20 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     // Runs of 3, 4 and 9 digits, and of 13 or more, are worth a look by their length; any
     // other only after a `+` or an IBAN country code.
     if len < 13 && BY_LENGTH & (1 << len) == 0 {
-        return prev & PLUS != 0 || (prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0);
+        return prev & PLUS != 0
+            || (prev & LETTER != 0
+                && len >= 2
+                && i >= 2
+                && class(i - 2) & LETTER != 0
+                && super::iban::country_code(buf[i - 2], buf[i - 1]));
     }
     if prev & (WORD | PLUS | DOT | COMMA) != 0 {
-        // Two capital letters of an IBAN country code directly before.
-        if prev & UPPER != 0 && i >= 2 && class(i - 2) & UPPER != 0 {
+        // Two letters of an IBAN country code directly before.
+        if prev & LETTER != 0
+            && i >= 2
+            && class(i - 2) & LETTER != 0
+            && super::iban::country_code(buf[i - 2], buf[i - 1])
+        {
             return true;
         }
         if prev & PLUS != 0 {
@@ -311,11 +321,11 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
     let set = found.set;
     let prev = before(buf, i);
     debug_assert_eq!(e, run_end(buf, i));
-    // IBAN: two capital letters of a country code directly before the check digits.
+    // IBAN: the two letters of a country code directly before the check digits.
     if set.enabled(Builtin::Iban)
         && i >= 2
-        && buf[i - 2].is_ascii_uppercase()
-        && buf[i - 1].is_ascii_uppercase()
+        && buf[i - 2].is_ascii_alphabetic()
+        && buf[i - 1].is_ascii_alphabetic()
         && !before(buf, i - 2).is_some_and(is_word)
     {
         super::iban::at(buf, base, i - 2, found);

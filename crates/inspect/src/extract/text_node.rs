@@ -39,6 +39,9 @@ pub(crate) struct TextNode {
     /// order mark put in front of ASCII text would otherwise turn it into CJK characters
     /// for the engine and hide it; real UTF-16 text holds no values read this way.
     as_bytes: Option<DetectStream>,
+    /// The raw text around escapes that may have eaten a value's digits (`%4111 ...`),
+    /// read again without escapes decoded: a fold-only normaliser and a stream of its own.
+    unescaped: Option<Box<(text::Normalizer, DetectStream, Vec<u8>)>>,
     /// Bytes written so far, and whether bytes were left out since the last one scanned.
     raw_seen: u64,
     cut: bool,
@@ -55,7 +58,7 @@ impl TextNode {
     pub fn new(m: Member, charset: Charset, markup: Markup) -> Self {
         // Any text may turn out to be quoted-printable (JSON or HTML sent as mail text is
         // too) or a form body; the sniffer decides from the head, after markup is stripped.
-        let opts = text::Options { sniff: true, form: false };
+        let opts = text::Options { sniff: true, ..text::Options::default() };
         Self {
             m,
             wide: (charset != Charset::Bytes).then(|| text::Wide::new(charset)),
@@ -74,6 +77,7 @@ impl TextNode {
             utf16_runs: None,
             watch: None,
             as_bytes: (charset != Charset::Bytes).then(DetectStream::new),
+            unescaped: None,
             raw_seen: 0,
             cut: false,
             a: Vec::new(),
@@ -111,7 +115,7 @@ impl TextNode {
     /// Marks the member as a form body (its Content-Type says so): `+` is a space and `&`
     /// separates fields.
     pub fn form_body(&mut self) {
-        self.norm = text::Normalizer::new(text::Options { sniff: false, form: true });
+        self.norm = text::Normalizer::new(text::Options { form: true, ..text::Options::default() });
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
@@ -193,9 +197,27 @@ impl TextNode {
         self.pieces.clear();
         self.blobs.push(text, &mut self.decoded, &mut self.pieces);
         self.open_blobs(cx);
+        self.read_unescaped(cx);
         if !self.aside_buf.is_empty() {
             self.write_aside(cx);
         }
+    }
+
+    /// Reads the raw text the normaliser handed on around escapes, without the escapes
+    /// decoded.
+    fn read_unescaped(&mut self, cx: &mut Ctx<'_>) {
+        let raw = self.norm.unescaped();
+        if raw.is_empty() {
+            return;
+        }
+        let (norm, stream, out) = &mut **self.unescaped.get_or_insert_with(|| {
+            let opts = text::Options { fold_only: true, ..text::Options::default() };
+            Box::new((text::Normalizer::new(opts), DetectStream::new(), Vec::new()))
+        });
+        let text = norm.push(raw, out, false);
+        let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+        stream.write(&mut found, text);
+        raw.clear();
     }
 
     fn write_aside(&mut self, cx: &mut Ctx<'_>) {
@@ -255,6 +277,15 @@ impl TextNode {
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, &self.c);
         self.stream.finish(&mut found);
+        self.read_unescaped(cx);
+        if let Some(u) = &mut self.unescaped {
+            let (norm, stream, out) = &mut **u;
+            norm.finish(out);
+            let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
+            stream.write(&mut found, out);
+            stream.finish(&mut found);
+        }
+        let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         if let Some(r) = &mut self.utf16_runs {
             r.1.finish(&mut found);
         }

@@ -191,6 +191,11 @@ pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
             ("form", form(), Some("application/x-www-form-urlencoded")),
             ("json_u", format!("{{\"n\": \"{}\"}}", json_u(text)).into_bytes(), None),
             ("quoted_printable", quoted_printable_digits(text).into_bytes(), None),
+            // One escape character in front of each value (`%4111 ...`, `&#123-...`), and a
+            // soft line break that makes `KEY=4111...` quoted-printable.
+            ("escape_lead", text.replace("file: ", "file: %").into_bytes(), None),
+            ("reference_lead", text.replace("file: ", "file: &#").into_bytes(), None),
+            ("fake_soft_break", format!("config=\n{}", text.replace("file: ", "file=")).into_bytes(), None),
             ("cp1252", cp1252_separators(text), None),
             ("utf16be", utf16be(text), None),
             ("utf32le", utf32(text, false), None),

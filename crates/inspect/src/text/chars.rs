@@ -36,11 +36,21 @@ enum Chars {
 #[derive(Debug)]
 pub(super) struct CharStage {
     state: Chars,
+    /// Whether character references are decoded.
+    refs: bool,
+    /// Raw bytes of the numeric reference being read (`&#` and its digits), saturating,
+    /// and of its introducer (`&#` or `&#x`).
+    ref_len: u8,
+    ref_intro: u8,
+    /// The byte just pushed ended a numeric reference no encoder writes (unterminated, past
+    /// the last character, or standing for a letter or digit): its length and its
+    /// introducer's (see `unescaped`).
+    pub odd_reference: Option<(usize, usize)>,
 }
 
 impl CharStage {
-    pub fn new() -> Self {
-        Self { state: Chars::Idle }
+    pub fn new(refs: bool) -> Self {
+        Self { state: Chars::Idle, refs, ref_len: 0, ref_intro: 2, odd_reference: None }
     }
 
     pub fn is_idle(&self) -> bool {
@@ -65,7 +75,7 @@ impl CharStage {
     pub fn push(&mut self, b: u8, out: &mut Vec<u8>) {
         match self.state {
             Chars::Idle => match b {
-                b'&' => self.state = Chars::Amp,
+                b'&' if self.refs => self.state = Chars::Amp,
                 0..=0x7F => out.push(b),
                 0xC2..=0xDF => self.state = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 2 },
                 0xE0..=0xEF => self.state = Chars::Utf8 { bytes: [b, 0, 0, 0], len: 1, need: 3 },
@@ -118,7 +128,10 @@ impl CharStage {
             },
             Chars::Hash => match b {
                 b'x' | b'X' => self.state = Chars::HexStart(b),
-                b'0'..=b'9' => self.state = Chars::Dec(u32::from(b - b'0')),
+                b'0'..=b'9' => {
+                    (self.ref_len, self.ref_intro) = (3, 2);
+                    self.state = Chars::Dec(u32::from(b - b'0'));
+                }
                 _ => {
                     self.state = Chars::Idle;
                     out.extend_from_slice(b"&#");
@@ -126,11 +139,15 @@ impl CharStage {
                 }
             },
             Chars::Dec(v) => match b {
-                b'0'..=b'9' => self.state = Chars::Dec(entities::push_digit(v, 10, u32::from(b - b'0'))),
+                b'0'..=b'9' => {
+                    self.ref_len = self.ref_len.saturating_add(1);
+                    self.state = Chars::Dec(entities::push_digit(v, 10, u32::from(b - b'0')));
+                }
                 _ => self.end_numeric(v, b, out),
             },
             Chars::HexStart(x) => {
                 if b.is_ascii_hexdigit() {
+                    (self.ref_len, self.ref_intro) = (4, 3);
                     self.state = Chars::Hex(u32::from(hex(b)));
                 } else {
                     self.state = Chars::Idle;
@@ -140,6 +157,7 @@ impl CharStage {
             }
             Chars::Hex(v) => {
                 if b.is_ascii_hexdigit() {
+                    self.ref_len = self.ref_len.saturating_add(1);
                     self.state = Chars::Hex(entities::push_digit(v, 16, u32::from(hex(b))));
                 } else {
                     self.end_numeric(v, b, out);
@@ -166,6 +184,9 @@ impl CharStage {
     /// A numeric reference ends at `b`: a `;` belongs to it, anything else comes after it.
     fn end_numeric(&mut self, value: u32, b: u8, out: &mut Vec<u8>) {
         self.state = Chars::Idle;
+        if b != b';' || value > 0x10FFFF || char::from_u32(value).is_some_and(|c| c.is_ascii_alphanumeric()) {
+            self.odd_reference = Some((usize::from(self.ref_len) + 1, usize::from(self.ref_intro)));
+        }
         emit_char(entities::numeric(value), out);
         if b != b';' {
             self.push(b, out);

@@ -7,6 +7,8 @@
 //! - [`Normalizer`]: what every member's text goes through last: escapes (percent, `\u`,
 //!   quoted-printable, form bodies), character references, and the Unicode fold of
 //!   `unicode` (digits of every script, spaces, dashes, invisible characters).
+//!   Around escapes that may eat a value's digits (`%4111 ...`), the raw text is also
+//!   handed on (`unescaped`), to be read again by a fold-only normaliser.
 //! - [`Blobs`]: base64 blobs in the normalised text, decoded for the member's node to open
 //!   as child objects.
 
@@ -17,6 +19,7 @@ mod json;
 mod markup;
 mod normalize;
 mod sniff;
+mod unescaped;
 mod unicode;
 mod wide;
 

@@ -25,6 +25,7 @@
 
 use super::chars::{hex, CharStage};
 use super::sniff::decide;
+use super::unescaped::Unescaped;
 use super::unicode::{fold, Folded};
 
 /// Bytes of a member looked at, at most, to decide whether it is quoted-printable or a form
@@ -40,6 +41,9 @@ pub(crate) struct Options {
     pub sniff: bool,
     /// The member is a form body (`application/x-www-form-urlencoded`).
     pub form: bool,
+    /// Only the Unicode fold, no escape of any kind decoded: for the text around escapes
+    /// read again as it is written (see `unescaped`).
+    pub fold_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +86,12 @@ pub(crate) struct Normalizer {
     /// While a push runs: its input is known to hold no byte of 0x80 or more (the caller
     /// learnt it in a pass of its own), so the trigger search looks for escapes only.
     ascii: bool,
+    fold_only: bool,
+    /// The raw text around escapes that may have eaten a value's digits.
+    unescaped: Unescaped,
+    /// The byte just read ended an escape no encoder writes (see `unescaped`): its raw
+    /// length and its introducer's.
+    odd_escape: Option<(usize, usize)>,
 }
 
 impl Normalizer {
@@ -94,10 +104,20 @@ impl Normalizer {
             esc: Esc::Idle,
             outer: None,
             high: None,
-            chars: CharStage::new(),
-            classes: classes_for(false, opts.form),
+            chars: CharStage::new(!opts.fold_only),
+            classes: if opts.fold_only { &FOLD_ONLY } else { classes_for(false, opts.form) },
             ascii: false,
+            fold_only: opts.fold_only,
+            unescaped: Unescaped::default(),
+            odd_escape: None,
         }
+    }
+
+    /// The raw text around escapes that may have hidden a value's digits, collected so far
+    /// (see `unescaped`): the caller reads it again with a fold-only normaliser, then
+    /// clears it.
+    pub fn unescaped(&mut self) -> &mut Vec<u8> {
+        &mut self.unescaped.out
     }
 
     /// Normalises the next piece of text: the result is `data` itself when nothing in it
@@ -133,10 +153,12 @@ impl Normalizer {
             let k = self.find_trigger(data);
             if k == data.len() {
                 self.ascii = false;
+                self.unescaped.bulk(data);
                 return data;
             }
             out.reserve(data.len());
             out.extend_from_slice(&data[..k]);
+            self.unescaped.bulk(&data[..k]);
             data = &data[k..];
         }
         self.slow(data, out);
@@ -178,6 +200,9 @@ impl Normalizer {
 
     fn decided(&mut self, qp: bool, form: bool) {
         self.head = None;
+        if self.fold_only {
+            return;
+        }
         self.qp = qp;
         self.form |= form;
         self.classes = classes_for(self.qp, self.form);
@@ -197,6 +222,9 @@ impl Normalizer {
                 || (b == b'=' && self.qp)
                 || (b == b'+' && self.form)
         };
+        if self.fold_only {
+            return first_high_byte(data).unwrap_or(data.len());
+        }
         if let Some(k) = data.iter().take(8).position(|&b| is_trigger(b)) {
             return k;
         }
@@ -231,10 +259,15 @@ impl Normalizer {
     /// Byte by byte through both stages, back to the fast path whenever both are idle.
     fn slow(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         while let Some((&b, rest)) = data.split_first() {
+            self.unescaped.byte(b);
             self.escapes(b, out);
+            if let Some((back, intro)) = self.odd_escape.take().or_else(|| self.chars.odd_reference.take()) {
+                self.unescaped.mark(back, intro);
+            }
             data = rest;
             if self.idle() {
                 let k = self.unchanged(data);
+                self.unescaped.bulk(&data[..k]);
                 out.extend_from_slice(&data[..k]);
                 data = &data[k..];
             }
@@ -322,6 +355,10 @@ impl Normalizer {
 
     /// Stage 1: escapes to bytes.
     fn escapes(&mut self, b: u8, out: &mut Vec<u8>) {
+        if self.fold_only {
+            self.chars.push(b, out);
+            return;
+        }
         match self.esc {
             // Inside an escape begun by a decoded `%`: raw hex digits continue it.
             Esc::Idle if self.outer.is_some() && b != b'%' => self.percent_byte(b, out),
@@ -341,6 +378,11 @@ impl Normalizer {
             Esc::Pct(None) if b.is_ascii_hexdigit() => self.esc = Esc::Pct(Some(b)),
             Esc::Pct(Some(h)) if b.is_ascii_hexdigit() => {
                 self.esc = Esc::Idle;
+                let x = (hex(h) << 4) | hex(b);
+                // Two letters may be an IBAN's country code (`%DE89 ...`).
+                if odd_byte(x) || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic()) {
+                    self.odd_escape = Some((3, 1));
+                }
                 self.percent_byte((hex(h) << 4) | hex(b), out);
             }
             Esc::Pct(first) => {
@@ -363,6 +405,10 @@ impl Normalizer {
                     self.esc = Esc::U { n: n + 1, raw };
                 } else {
                     self.esc = Esc::Idle;
+                    // Four decimal digits: the first group of a value as often as a letter.
+                    if raw.iter().all(u8::is_ascii_digit) {
+                        self.odd_escape = Some((6, 2));
+                    }
                     let unit = raw.iter().fold(0u16, |acc, &h| (acc << 4) | u16::from(hex(h)));
                     self.utf16_unit(unit, out);
                 }
@@ -389,7 +435,11 @@ impl Normalizer {
             Esc::Qp(Some(h)) => {
                 self.esc = Esc::Idle;
                 if b.is_ascii_hexdigit() {
-                    self.chars.push((hex(h) << 4) | hex(b), out);
+                    let x = (hex(h) << 4) | hex(b);
+                    if odd_byte(x) || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic()) {
+                        self.odd_escape = Some((3, 1));
+                    }
+                    self.chars.push(x, out);
                 } else {
                     self.chars.push(b'=', out);
                     self.chars.push(h, out);
@@ -417,7 +467,11 @@ impl Normalizer {
                 Some(h) => {
                     char::from_u32(0x10000 + ((u32::from(h) - 0xD800) << 10) + (u32::from(u) - 0xDC00))
                 }
-                None => None,
+                None => {
+                    // A lone low surrogate is no character (`\uDE89 3704 ...` hides an IBAN).
+                    self.odd_escape = Some((6, 2));
+                    None
+                }
             },
             _ => {
                 self.lone_high(out);
@@ -477,6 +531,15 @@ const fn classes(qp: bool, form: bool) -> [u8; 256] {
 static CLASSES: [[u8; 256]; 4] =
     [classes(false, false), classes(true, false), classes(false, true), classes(true, true)];
 
+/// The classes of a fold-only normaliser: no ASCII byte starts anything.
+static FOLD_ONLY: [u8; 256] = {
+    let mut t = classes(false, false);
+    t[b'%' as usize] = PLAIN;
+    t[b'\\' as usize] = PLAIN;
+    t[b'&' as usize] = PLAIN;
+    t
+};
+
 fn classes_for(qp: bool, form: bool) -> &'static [u8; 256] {
     &CLASSES[usize::from(qp) | usize::from(form) << 1]
 }
@@ -492,6 +555,12 @@ fn valid_sequence(seq: &[u8]) -> bool {
         _ => true,
     };
     second_ok && seq[1..].iter().all(|&c| c & 0xC0 == 0x80)
+}
+
+/// A byte no percent or quoted-printable encoder escapes, or that text never holds: a
+/// letter or digit, a control character other than tab and line breaks.
+fn odd_byte(x: u8) -> bool {
+    x.is_ascii_alphanumeric() || (x < 0x20 && !matches!(x, b'\t' | b'\n' | b'\r'))
 }
 
 /// Index of the first byte of 0x80 or more.
@@ -551,8 +620,8 @@ mod tests {
         }
     }
 
-    const PLAIN: Options = Options { sniff: false, form: false };
-    const SNIFF: Options = Options { sniff: true, form: false };
+    const PLAIN: Options = Options { sniff: false, form: false, fold_only: false };
+    const SNIFF: Options = Options { sniff: true, form: false, fold_only: false };
 
     #[test]
     fn plain_text_is_handed_on_without_a_copy() {
@@ -653,7 +722,7 @@ mod tests {
             b"card=4111+1111+1111+1111&ssn=123%2D45%2D6789\r\n",
             b"card=4111 1111 1111 1111\nssn=123-45-6789\r\n",
         );
-        check(Options { sniff: false, form: true }, b"a=1+2&b=3", b"a=1 2\nb=3");
+        check(Options { sniff: false, form: true, fold_only: false }, b"a=1+2&b=3", b"a=1 2\nb=3");
         // Prose is not a form.
         check(SNIFF, b"a=1 and b+c&d", b"a=1 and b+c&d");
         check(SNIFF, b"key=value\nmore", b"key=value\nmore");
@@ -698,7 +767,7 @@ mod tests {
                     alphabet[(x % alphabet.len() as u64) as usize]
                 })
                 .collect();
-            for opts in [PLAIN, SNIFF, Options { sniff: false, form: true }] {
+            for opts in [PLAIN, SNIFF, Options { sniff: false, form: true, fold_only: false }] {
                 let out = norm(opts, &[&input]);
                 assert!(out.len() <= input.len(), "{:?}", String::from_utf8_lossy(&input));
                 let halves = norm(opts, &[&input[..23], &input[23..]]);

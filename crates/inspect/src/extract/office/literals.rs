@@ -1,5 +1,6 @@
-//! What formulas and headers say once computed: the string literals a formula
-//! concatenates, and the text of an Excel header or footer without its codes.
+//! What formulas, headers and numbers say once computed: the string literals a formula
+//! concatenates, the text of an Excel header or footer without its codes, and the digits
+//! of a whole number a cell stores in exponent or float form.
 
 /// Joins the string literals of a formula that concatenation puts together: literals
 /// joined by `&`, and the arguments of `CONCATENATE`/`CONCAT`, so that
@@ -148,6 +149,72 @@ pub(super) fn header_footer_text(s: &[u8], out: &mut Vec<u8>) {
     }
 }
 
+/// Most digits a whole number written in exponent form is expanded to: a card number has
+/// at most 19, so a longer number is no value (and `1E400` costs nothing).
+const MAX_INTEGER_DIGITS: usize = 32;
+
+/// The digits of a whole number a cell or attribute stores as a float: Java's
+/// `Double.toString` (Apache POI) writes `4.111111111111111E15`, Python `4111111111111111.0`,
+/// OpenDocument's `office:value` exponent forms too. Writes the integer's digits (no sign,
+/// no leading zeros) and returns true when `text` is such a number and not already written
+/// as plain digits; false for plain integers, fractions and what is not a number.
+pub(super) fn whole_number_digits(text: &[u8], out: &mut Vec<u8>) -> bool {
+    let t = text.trim_ascii();
+    let t = t.strip_prefix(b"-").or_else(|| t.strip_prefix(b"+")).unwrap_or(t);
+    if !t.first().is_some_and(|&b| b.is_ascii_digit() || b == b'.') || t.len() > 64 {
+        return false;
+    }
+    let (mantissa, exponent) = match t.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(k) => (&t[..k], Some(&t[k + 1..])),
+        None => (t, None),
+    };
+    let (int, frac) = match mantissa.iter().position(|&b| b == b'.') {
+        Some(k) => (&mantissa[..k], &mantissa[k + 1..]),
+        None => (mantissa, &b""[..]),
+    };
+    let all_digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) {
+        return false;
+    }
+    if exponent.is_none() && !mantissa.contains(&b'.') {
+        return false; // plain digits, already read as they are
+    }
+    let exp: i64 = match exponent {
+        None => 0,
+        Some(e) => {
+            let digits = e.strip_prefix(b"+").or_else(|| e.strip_prefix(b"-")).unwrap_or(e);
+            if digits.is_empty() || digits.len() > 4 || !all_digits(digits) {
+                return false;
+            }
+            let v = digits.iter().fold(0i64, |acc, &d| acc * 10 + i64::from(d - b'0'));
+            if e.first() == Some(&b'-') {
+                -v
+            } else {
+                v
+            }
+        }
+    };
+    // The decimal point moves `exp` places right: digits `int ++ frac`, point after
+    // `int.len() + exp` of them; every digit after it must be zero.
+    let digits: Vec<u8> = int.iter().chain(frac).copied().collect();
+    let point = int.len() as i64 + exp;
+    if point < 0 || digits.get(point.max(0) as usize..).is_some_and(|f| f.iter().any(|&d| d != b'0')) {
+        return false;
+    }
+    let whole = &digits[..(point as usize).min(digits.len())];
+    let zeros = (point as usize).saturating_sub(digits.len());
+    let lead = whole.iter().take_while(|&&d| d == b'0').count();
+    if whole.len() - lead + zeros > MAX_INTEGER_DIGITS {
+        return false;
+    }
+    out.extend_from_slice(&whole[lead..]);
+    out.extend(std::iter::repeat_n(b'0', zeros));
+    if out.is_empty() {
+        out.push(b'0');
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +234,39 @@ mod tests {
         assert_eq!(join(br#"of:=CONCATENATE("123-45-";"6789";[.A1];"x")"#).as_deref(), Some("123-45-6789\n"));
         assert_eq!(join(br#"CONCAT( "a" , "b" )&"c""#).as_deref(), Some("ab\n"));
         assert_eq!(join(br#""a"&B1&"b""#), None);
+    }
+
+    #[test]
+    fn whole_numbers_in_float_forms() {
+        let digits = |t: &str| {
+            let mut out = Vec::new();
+            whole_number_digits(t.as_bytes(), &mut out).then(|| String::from_utf8(out).unwrap())
+        };
+        assert_eq!(digits("4.111111111111111E15").as_deref(), Some("4111111111111111"));
+        assert_eq!(digits(" -4.111111111111111e+15").as_deref(), Some("4111111111111111"));
+        assert_eq!(digits("4111111111111111.000").as_deref(), Some("4111111111111111"));
+        assert_eq!(digits("0.41E2").as_deref(), Some("41"));
+        assert_eq!(digits("5.5E3").as_deref(), Some("5500"));
+        assert_eq!(digits("12E0").as_deref(), Some("12"));
+        assert_eq!(digits(".0").as_deref(), Some("0"));
+        assert_eq!(digits("4000E-3").as_deref(), Some("4"));
+        for no in [
+            "4111111111111111",
+            "3.14",
+            "4.1E-1",
+            "1E400",
+            "1E33",
+            "abc",
+            "1.2.3",
+            "E5",
+            "1E",
+            "1e+",
+            ".",
+            "",
+            "1.5E0",
+        ] {
+            assert_eq!(digits(no), None, "{no}");
+        }
     }
 
     #[test]

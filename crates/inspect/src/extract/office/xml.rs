@@ -31,7 +31,7 @@ use std::io::Read;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::literals::{header_footer_text, join_literals};
+use super::literals::{header_footer_text, join_literals, whole_number_digits};
 use super::{meter, Sink};
 use crate::extract::{Ctx, Member};
 use crate::text;
@@ -274,6 +274,7 @@ impl XmlText {
                 _ => {}
             }
             self.side.value(cx, &value);
+            self.whole_number(cx, &value);
             if matches!(local.as_ref(), b"formula" | b"expression" | b"instr") {
                 let mut joined = Vec::new();
                 if join_literals(&value, &mut joined) {
@@ -407,6 +408,15 @@ impl XmlText {
         }
     }
 
+    /// A cell value or attribute that is a whole number in float form (`4.111111111111111E15`)
+    /// is also read as its digits, on the side lane.
+    fn whole_number(&mut self, cx: &mut Ctx<'_>, t: &[u8]) {
+        let mut digits = Vec::new();
+        if whole_number_digits(t, &mut digits) {
+            self.side.value(cx, &digits);
+        }
+    }
+
     /// A paragraph of depth `para` starts or ends.
     fn para_boundary(&mut self, para: u16) {
         if para <= 1 {
@@ -450,6 +460,7 @@ impl XmlText {
         if f.para == 0 {
             if !is_blank(t) {
                 self.body.push(cx, t);
+                self.whole_number(cx, t);
             }
             return;
         }

@@ -1,0 +1,189 @@
+//! Evasions found by red-teaming the engine as an attacker would, each as real software
+//! writes it: a valid card, SSN or IBAN written that way must block, and the same disguise
+//! carrying only decoys (Luhn-invalid card-like numbers, SSNs in invalid ranges, IBANs with
+//! a bad checksum, order ids, UUIDs, hashes, timestamps) must be allowed.
+
+use std::sync::Arc;
+
+use inspect::testkit::evasion::{document, DECOYS, VALUES};
+use inspect::{Engine, Limits, Policy, ScanContext, Verdict};
+
+fn scan(bytes: &[u8], content_type: Option<&str>) -> Verdict {
+    let ctx = ScanContext { content_type: content_type.map(str::to_string), ..ScanContext::default() };
+    Engine::new(Arc::new(Policy::builtin()), Limits::default()).scan_bytes(ctx, bytes)
+}
+
+#[track_caller]
+fn blocks_as(bytes: &[u8], content_type: Option<&str>, detector: &str) {
+    let v = scan(bytes, content_type);
+    assert!(
+        v.is_block() && v.counts.get(detector).copied().unwrap_or(0) > 0 && v.could_not_scan.is_none(),
+        "expected a block by {detector} for {:?}: {v:?}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
+    );
+}
+
+#[track_caller]
+fn blocks(bytes: &[u8], detector: &str) {
+    blocks_as(bytes, None, detector);
+}
+
+#[track_caller]
+fn allows_as(bytes: &[u8], content_type: Option<&str>) {
+    let v = scan(bytes, content_type);
+    assert!(
+        !v.is_block() && v.could_not_scan.is_none(),
+        "expected no block for {:?}: {v:?}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
+    );
+}
+
+#[track_caller]
+fn allows(bytes: &[u8]) {
+    allows_as(bytes, None);
+}
+
+/// Every valid value disguised by `disguise` blocks; the decoys disguised the same way pass.
+#[track_caller]
+fn technique_as(content_type: Option<&str>, disguise: impl Fn(&str) -> Vec<u8>) {
+    for (det, value) in VALUES {
+        blocks_as(&disguise(&document(&[value])), content_type, det);
+    }
+    allows_as(&disguise(&document(DECOYS)), content_type);
+}
+
+#[track_caller]
+fn technique(disguise: impl Fn(&str) -> Vec<u8>) {
+    technique_as(None, disguise);
+}
+
+/// IBANs written in lower case (as users type them, and as an attacker would to walk
+/// around a detector of capitals), plain, grouped, capitalised or wrapped. The checksum
+/// still guards: lower-case decoys, hex hashes and mixed-case tokens stay clean.
+#[test]
+fn iban_in_lower_case() {
+    for text in [
+        "pay to gb82 west 1234 5698 7654 32 by friday",
+        "pay to gb82west12345698765432 by friday",
+        "iban: de89370400440532013000",
+        "iban: de89 3704 0044 0532 0130 00.",
+        "Iban: De89 3704 0044 0532 0130 00",
+        "konto fr14 2004 1010 0505 0001 3m02 606",
+        "We received the payment details from the customer yesterday, iban de89 3704 0044\n0532 0130 00 ok",
+    ] {
+        blocks(text.as_bytes(), "iban");
+    }
+    for text in [
+        "pay to gb82 west 1234 5698 7654 33 by friday",
+        "iban: de89370400440532013001",
+        "de89 3704 0044 0532 0130 01",
+        // Mixed case inside the account part is not how anyone writes an IBAN (a random
+        // token of the right length would pass the checksum once in 97).
+        "gb82 wEsT 1234 5698 7654 32",
+        "hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "uuid de890400-e29b-41d4-a716-446655440000",
+        "id de89370400440532013000ab and de8937040044053201300",
+    ] {
+        allows(text.as_bytes());
+    }
+    technique(|t| t.to_lowercase().into_bytes());
+}
+
+/// A spreadsheet's numeric cells as writers other than Excel store them: Java's
+/// `Double.toString` (Apache POI) writes `4.111111111111111E15`, Python floats
+/// `4111111111111111.0`, xlsxwriter `4.111111111111111E+15` past 16 digits; OpenDocument
+/// keeps the number in `office:value` and shows it in exponent form. The cell holds the
+/// integer, and so does what the engine reads.
+#[test]
+fn spreadsheet_numbers_in_exponent_or_float_form() {
+    use inspect::testkit::zip_of;
+    let xlsx = |v: &str| {
+        let sheet = format!(
+            "<?xml version=\"1.0\"?><worksheet xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData><row r=\"1\"><c r=\"A1\" t=\"n\"><v>17</v></c><c r=\"B1\"><v>{v}</v></c></row></sheetData></worksheet>"
+        );
+        zip_of(&[
+            ("[Content_Types].xml", b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/></Types>"),
+            ("xl/workbook.xml", b"<?xml version=\"1.0\"?><workbook><sheets><sheet name=\"S\" sheetId=\"1\"/></sheets></workbook>"),
+            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ])
+    };
+    let ods = |v: &str| {
+        let content = format!(
+            "<?xml version=\"1.0\"?><office:document-content xmlns:office=\"o\" xmlns:text=\"t\" xmlns:table=\"tb\"><office:body><table:table-row><table:table-cell office:value-type=\"float\" office:value=\"{v}\"><text:p>4.11111111111111E+15</text:p></table:table-cell></table:table-row></office:body></office:document-content>"
+        );
+        zip_of(&[
+            ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"),
+            ("META-INF/manifest.xml", b"<?xml version=\"1.0\"?><manifest/>"),
+            ("content.xml", content.as_bytes()),
+        ])
+    };
+    for v in [
+        "4.111111111111111E15",
+        "4.111111111111111E+15",
+        "4111111111111111.0",
+        "4.111111111111111e15",
+        "0.4111111111111111E16",
+        "4.0128888888818810E15",
+        "4.012888888881881E+15",
+    ] {
+        for (kind, file) in [("xlsx", xlsx(v)), ("ods", ods(v))] {
+            let verdict = scan(&file, None);
+            assert!(
+                verdict.is_block() && verdict.counts.contains_key("credit_card"),
+                "{kind} {v}: {verdict:?}"
+            );
+        }
+    }
+    // Decoys: Luhn-invalid, not an integer, a timestamp, a float.
+    for v in [
+        "4.111111111111112E15",
+        "4.1111111111111115E15",
+        "1.700000000123E12",
+        "3.14159",
+        "4.111111111111111E-15",
+        "4.111111111111111E999",
+        "1E400",
+    ] {
+        for (kind, file) in [("xlsx", xlsx(v)), ("ods", ods(v))] {
+            let verdict = scan(&file, None);
+            assert!(!verdict.is_block() && verdict.could_not_scan.is_none(), "{kind} {v}: {verdict:?}");
+        }
+    }
+}
+
+/// One escape character put in front of a value makes the decoders eat its first digits
+/// (`%41` is `A`, `\u4111` a CJK letter, `&#4111...` one character, `=41` in
+/// quoted-printable text `A`), while anyone reading the text sees the value: the text
+/// around such an escape is also read as it is written.
+#[test]
+fn an_escape_character_in_front_of_a_value() {
+    let lead_values = |lead: &'static str| {
+        move |t: &str| {
+            let mut out = String::new();
+            for line in t.split_inclusive('\n') {
+                match line.strip_prefix("Reference on file: ") {
+                    Some(rest) => out.push_str(&format!("Reference on file: {lead}{rest}")),
+                    None => out.push_str(line),
+                }
+            }
+            out.into_bytes()
+        }
+    };
+    for lead in ["%", "&#", "&#x"] {
+        technique(lead_values(lead));
+    }
+    // `\u` takes four hex digits: a card's first group, an IBAN's country code and check
+    // digits (`\uDE89` is a lone surrogate). `\u123-` is no escape, and `u123-45-6789` no
+    // SSN, as `x123-45-6789` is none.
+    for (det, value) in VALUES.iter().filter(|(d, _)| *d != "us_ssn") {
+        blocks(&lead_values("\\u")(&document(&[value])), det);
+    }
+    allows(&lead_values("\\u")(&document(DECOYS)));
+    // A soft line break makes the text quoted-printable; `KEY=4111...` is a value all the same.
+    technique(|t| format!("config=\nexport\n{}", t.replace("Reference on file: ", "REF=")).into_bytes());
+    blocks(b"DB_PASSWORD=\nCARD_NUMBER=4111111111111111\n", "credit_card");
+    blocks(b"hello=\nworld\nssn=123-45-6789 iban=DE89370400440532013000\n", "us_ssn");
+    // Escapes that decode to what the text says are read once.
+    let v = scan(b"q=card%3A4111111111111111&x=%204111111111111111\n", None);
+    assert_eq!(v.counts.get("credit_card"), Some(&2), "{v:?}");
+}
