@@ -44,6 +44,12 @@ pub fn run(cli: Cli) -> ExitCode {
         return run_tunnel(args, &cli.log);
     }
     init_logging(&cli.log, None);
+    if matches!(cli.command, Command::Policy(_) | Command::Incidents(_) | Command::Cert(_)) {
+        // Commands that only print end quietly when their reader goes away, as Unix tools
+        // do (Rust ignores SIGPIPE, so `policy test DIR | head -1` panicked in println!).
+        // Not for commands that talk over sockets: a peer's reset must be an error there.
+        sigpipe::reset();
+    }
     match cli.command {
         Command::Serve(args) => exit_code(crate::serve::run(args)),
         Command::Bench(args) => exit_code(crate::bench::run(args)),

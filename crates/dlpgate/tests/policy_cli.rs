@@ -59,3 +59,32 @@ fn test_prints_masked_verdicts_with_exit_codes() {
     let (code, _, err) = dlpgate(&["policy", "test", dir.path().join("missing").to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
 }
+
+/// `policy test DIR | head -1`: the reader goes away after one line, and dlpgate ends
+/// quietly, by SIGPIPE as Unix tools do, instead of panicking in `println!`.
+#[test]
+fn test_ends_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    for k in 0..2000 {
+        std::fs::write(dir.path().join(format!("f{k}.txt")), "nothing to see here\n").unwrap();
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+        .args(["policy", "test", dir.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("ALLOW"), "{first}");
+    // The reader is dropped here, as `head -1` exits.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+    assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE: {:?} {err}", out.status);
+}
