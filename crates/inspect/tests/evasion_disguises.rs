@@ -187,3 +187,62 @@ fn an_escape_character_in_front_of_a_value() {
     let v = scan(b"q=card%3A4111111111111111&x=%204111111111111111\n", None);
     assert_eq!(v.counts.get("credit_card"), Some(&2), "{v:?}");
 }
+
+/// Groups of a card or SSN joined by other separators than one space or dash, as people
+/// and programs lay them out: dots (`4111.1111.1111.1111`, `123.45.6789`), two or three
+/// spaces, tabs (a TSV row, a table copied from a spreadsheet), a Word `<w:tab/>` between
+/// runs. Decoys joined the same way stay clean, and so do amounts, versions and dates.
+#[test]
+fn groups_joined_by_dots_tabs_and_several_blanks() {
+    use inspect::testkit::docx;
+    for (text, det) in [
+        ("card 4111.1111.1111.1111 on file", "credit_card"),
+        ("card 4111  1111  1111  1111 on file", "credit_card"),
+        ("card\t4111\t1111\t1111\t1111\ton file", "credit_card"),
+        ("4111 \t1111 \t1111 \t1111", "credit_card"),
+        ("3782\t822463\t10005", "credit_card"),
+        ("ssn 123.45.6789", "us_ssn"),
+        ("ssn 123  45  6789", "us_ssn"),
+        ("ssn\t123\t45\t6789", "us_ssn"),
+        // Columns of a table: the card's own separators are single spaces.
+        ("4111 1111 1111 1111  12/25  John", "credit_card"),
+        ("qty 12  4111 1111 1111 1111", "credit_card"),
+        ("12\t4111 1111 1111 1111\t7", "credit_card"),
+    ] {
+        blocks(text.as_bytes(), det);
+    }
+    for text in [
+        "card 4111.1111.1111.1112 on file",
+        "card 4111  1111  1111  1112",
+        "4111\t1111\t1111\t1112",
+        "ssn 666.45.6789 and 900\t12\t3456",
+        // Four groups with four blanks are not one number.
+        "4111    1111    1111    1111",
+        "amounts 4111.11 1111.11 1111.11 1111.11",
+        "version 4111.1111.1111.1111.2 and 10.0.19045.3803",
+        "2024.01.15 2024-01-15 2024\t01\t15 1111.2222",
+    ] {
+        allows(text.as_bytes());
+    }
+    let cells = |sep: &str| format!("Card:{sep}4111{sep}1111{sep}1111{sep}1111");
+    blocks(&docx(&[cells("\t").as_str()]), "credit_card");
+    let tabs = "<w:r><w:t>4111</w:t></w:r><w:r><w:tab/><w:t>1111</w:t></w:r><w:r><w:tab/><w:t>1111</w:t></w:r><w:r><w:tab/><w:t>1111</w:t></w:r>";
+    let doc = format!(
+        "<?xml version=\"1.0\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body><w:p>{tabs}</w:p></w:body></w:document>"
+    );
+    let ct = "<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>";
+    let docx_tabs = inspect::testkit::zip_of(&[
+        ("[Content_Types].xml", ct.as_bytes()),
+        ("word/document.xml", doc.as_bytes()),
+    ]);
+    blocks(&docx_tabs, "credit_card");
+    allows(&inspect::testkit::zip_of(&[
+        ("[Content_Types].xml", ct.as_bytes()),
+        (
+            "word/document.xml",
+            doc.replace("<w:t>1111</w:t></w:r></w:p>", "<w:t>1112</w:t></w:r></w:p>").as_bytes(),
+        ),
+    ]));
+    technique(|t| t.replace(' ', "\t").into_bytes());
+    technique(|t| t.replace(' ', "  ").into_bytes());
+}

@@ -152,12 +152,10 @@ pub(super) fn at(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
             chars[n] = c.to_ascii_uppercase();
             n += 1;
             j += 1;
-        } else if c == b' '
-            && n % 4 == 0
-            && n > 0
-            && buf.get(j + 1).is_some_and(|b| b.is_ascii_alphanumeric())
+        } else if let Some(k) =
+            super::numeric::blanks_before(buf, j, u8::is_ascii_alphanumeric).filter(|_| n % 4 == 0 && n > 0)
         {
-            j += 1;
+            j = k;
         } else if let Some(next) = line_break(buf, j)
             .filter(|&k| !broken && n % 4 == 0 && n > 0 && buf.get(k).is_some_and(u8::is_ascii_alphanumeric))
         {

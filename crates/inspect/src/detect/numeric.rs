@@ -21,12 +21,26 @@ struct Token {
     groups: [(usize, usize); MAX_GROUPS],
     n: usize,
     sep: u8,
+    /// The first separator's length and the group it follows (0: only a line break
+    /// joined groups so far): every separator of a token is the same bytes
+    /// (`4111 1111 1111 1111  12` is a card and a number, not one token).
+    sep_len: u8,
+    sep_group: u8,
     /// Where a line break stood for a space separator (at most one per token).
     broken: Option<usize>,
     end: usize,
 }
 
 impl Token {
+    /// The bytes that join its groups (a space when only a line break did).
+    fn separator<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        if self.sep_len == 0 {
+            return b" ";
+        }
+        let s = self.groups[usize::from(self.sep_group)].1;
+        &buf[s..s + usize::from(self.sep_len)]
+    }
+
     fn lens(&self) -> impl Iterator<Item = usize> + '_ {
         self.groups[..self.n].iter().map(|&(s, e)| e - s)
     }
@@ -61,9 +75,10 @@ fn run_end(buf: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The token of groups joined by one of `seps` from the run of digits `buf[start..first_end]`;
-/// with `wrap`, one line break may stand for a space.
-fn tokenize(buf: &[u8], start: usize, first_end: usize, seps: &[u8], wrap: bool) -> Token {
+/// The token of groups joined by one kind of separator ([`separator_at`]) from the run of
+/// digits `buf[start..first_end]`; with `wrap`, one line break may stand for blanks.
+#[inline(always)]
+fn tokenize(buf: &[u8], start: usize, first_end: usize, wrap: bool) -> Token {
     let mut t = Token::default();
     let mut i = start;
     let mut e = first_end;
@@ -75,17 +90,42 @@ fn tokenize(buf: &[u8], start: usize, first_end: usize, seps: &[u8], wrap: bool)
             break;
         }
         let Some(&c) = buf.get(e) else { break };
-        if seps.contains(&c) && (t.sep == 0 || t.sep == c) && buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
-            t.sep = c;
-            i = e + 1;
-            e = run_end(buf, i);
-            continue;
+        if matches!(c, b' ' | b'-' | b'.' | b'\t') {
+            // A token's separators are the same bytes throughout; a line break alone
+            // (`sep_len` 0) stood for blanks of any kind.
+            let next = if buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
+                Some(e + 1)
+            } else if is_blank(&c) {
+                blanks_before(buf, e, u8::is_ascii_digit)
+            } else {
+                None
+            };
+            if let Some(next) = next {
+                let fits = t.sep == 0
+                    || (t.sep_len == 0 && is_blank(&c))
+                    || (t.sep == c
+                        && usize::from(t.sep_len) == next - e
+                        && (next == e + 1 || same_bytes(t.separator(buf), &buf[e..next])));
+                if fits {
+                    if t.sep_len == 0 {
+                        // At most MAX_BLANKS bytes, and at most MAX_GROUPS groups.
+                        t.sep_len = u8::try_from(next - e).unwrap_or(u8::MAX);
+                        t.sep_group = u8::try_from(t.n - 1).unwrap_or(u8::MAX);
+                    }
+                    t.sep = c;
+                    i = next;
+                    e = run_end(buf, i);
+                    continue;
+                }
+            }
         }
-        // Once, a line break where a space would be.
-        if wrap && t.broken.is_none() && matches!(t.sep, 0 | b' ') {
+        // Once, a line break where blanks would be.
+        if wrap && t.broken.is_none() && (t.sep == 0 || is_blank(&t.sep)) {
             if let Some(next) = line_break(buf, e).filter(|&j| buf.get(j).is_some_and(u8::is_ascii_digit)) {
                 t.broken = Some(e);
-                t.sep = b' ';
+                if t.sep == 0 {
+                    t.sep = b' ';
+                }
                 i = next;
                 e = run_end(buf, i);
                 continue;
@@ -94,6 +134,52 @@ fn tokenize(buf: &[u8], start: usize, first_end: usize, seps: &[u8], wrap: bool)
         break;
     }
     t
+}
+
+/// Most blanks (spaces and tabs) that join two groups of a number: two spaces, or a tab
+/// from a table cell or a Word `<w:tab/>`, are how people and programs lay groups out.
+const MAX_BLANKS: usize = 3;
+
+fn is_blank(b: &u8) -> bool {
+    matches!(b, b' ' | b'\t')
+}
+
+/// The separator after a group that ends at `e`, and where the next group starts: `-` or
+/// `.`, or 1 to [`MAX_BLANKS`] spaces and tabs (kind `b' '`), followed by a digit.
+#[inline]
+fn separator_at(buf: &[u8], e: usize) -> Option<(u8, usize)> {
+    let c = *buf.get(e)?;
+    if !matches!(c, b' ' | b'-' | b'.' | b'\t') {
+        return None;
+    }
+    // One byte, then a digit: nearly every grouped number.
+    if buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
+        return Some((if c == b'\t' { b' ' } else { c }, e + 1));
+    }
+    if is_blank(&c) {
+        blanks_before(buf, e, u8::is_ascii_digit).map(|next| (b' ', next))
+    } else {
+        None
+    }
+}
+
+/// Where 1 to [`MAX_BLANKS`] blanks from `e` end, when a byte that `next` accepts follows.
+pub(super) fn blanks_before(buf: &[u8], e: usize, next: impl Fn(&u8) -> bool) -> Option<usize> {
+    let n = buf.iter().skip(e).take(MAX_BLANKS + 1).take_while(|b| is_blank(b)).count();
+    ((1..=MAX_BLANKS).contains(&n) && buf.get(e + n).is_some_and(next)).then_some(e + n)
+}
+
+/// Whether a group and the separator `sep` come right before `i`: the run at `i` then
+/// continues a token and does not start one.
+fn separator_before(buf: &[u8], i: usize, sep: &[u8]) -> bool {
+    let n = sep.len();
+    i > n && same_bytes(&buf[i - n..i], sep) && buf[i - n - 1].is_ascii_digit()
+}
+
+/// Slice equality for separators of a few bytes, without a call to `memcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Shortest line, from its start to the break, on which a grouped value may wrap: lines of
@@ -201,17 +287,20 @@ fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> 
     let c: BlockClasses = classes::classes(block, m);
     // Bit j: the byte j + n is of the class (`after(x, n)`), for a run of n at j.
     let after = |x: u64, n: u32| x >> n;
-    // Three digits, then `)`, or a separator and a group of two or three (SSN, phone).
+    // Three digits, then `)`, or a separator and a group of two or three (SSN, phone), or
+    // blanks and no digit (maybe more blanks).
     let len3 = ge3 & !ge4;
     let groups_2_3 = ge2 & !ge4;
-    let three =
-        len3 & (after(c.close_paren, 3) | (after(c.space | c.dash | c.dot, 3) & after(groups_2_3, 4)));
-    // Four digits, then a space or dash and a group of four or six (a grouped card), a
-    // space and no digit (maybe a line break), or a line break.
+    let three = len3
+        & (after(c.close_paren, 3)
+            | (after(c.space | c.dash | c.dot, 3) & after(groups_2_3, 4))
+            | (after(c.space | c.breaks, 3) & !after(m, 4)));
+    // Four digits, then a space, dash or dot and a group of four or six (a grouped card),
+    // a space and no digit (maybe more blanks or a line break), or a tab or line break.
     let len4 = ge4 & !ge5;
     let groups_4_6 = (ge4 & !ge5) | (ge6 & !ge7);
     let four = len4
-        & ((after(c.space | c.dash, 4) & after(groups_4_6, 5))
+        & ((after(c.space | c.dash | c.dot, 4) & after(groups_4_6, 5))
             | (after(c.space, 4) & !after(m, 5))
             | after(c.breaks, 4));
     let by_length = three | four | (ge9 & !ge10) | ge13;
@@ -273,26 +362,29 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
     if len >= 13 || len == 9 {
         return true;
     }
-    let next_group = || run_end(buf, e + 1) - (e + 1);
     match (len, buf.get(e)) {
         // A card in groups (4-4-4..., 4-6-4, 4-6-5: a third group always follows, after the
-        // same separator or, between spaces, a line break), unless the run continues a group
+        // same separator or, after blanks, a line break), unless the run continues a group
         // before it with the same separator (then it is not the token's start). An invoice
         // number (`INV-2024-000123`) stops at the third group.
-        (4, Some(&sep @ (b' ' | b'-'))) if buf.get(e + 1).is_some_and(u8::is_ascii_digit) => {
-            let e2 = run_end(buf, e + 1);
-            let digit_at = |j: usize| buf.get(j).is_some_and(u8::is_ascii_digit);
-            matches!(e2 - (e + 1), 4 | 6)
-                && ((buf.get(e2) == Some(&sep) && digit_at(e2 + 1))
-                    || (sep == b' ' && line_break(buf, e2).is_some_and(digit_at)))
-                && !(before(buf, i) == Some(sep) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()))
-        }
-        // A card wrapped after its first group.
-        (4, Some(b' ' | b'\t' | b'\r' | b'\n')) => line_break(buf, e).is_some(),
+        (4, Some(b' ' | b'-' | b'.' | b'\t' | b'\r' | b'\n')) => match separator_at(buf, e) {
+            Some((kind, next)) => {
+                let e2 = run_end(buf, next);
+                let digit_at = |j: usize| buf.get(j).is_some_and(u8::is_ascii_digit);
+                matches!(e2 - next, 4 | 6)
+                    && (separator_at(buf, e2).is_some_and(|(k, _)| k == kind)
+                        || (kind == b' ' && line_break(buf, e2).is_some_and(digit_at)))
+                    && !separator_before(buf, i, &buf[e..next])
+            }
+            // A card wrapped after its first group.
+            None => matches!(buf.get(e), Some(b' ' | b'\t' | b'\r' | b'\n')) && line_break(buf, e).is_some(),
+        },
         // `(555) ...`
         (3, Some(b')')) => before(buf, i) == Some(b'('),
         // An SSN in groups (3-2-4), a phone number (3-3-4).
-        (3, Some(b' ' | b'-' | b'.')) => matches!(next_group(), 2 | 3),
+        (3, Some(b' ' | b'-' | b'.' | b'\t')) => {
+            separator_at(buf, e).is_some_and(|(_, next)| matches!(run_end(buf, next) - next, 2 | 3))
+        }
         _ => false,
     }
 }
@@ -339,12 +431,12 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
     // A token that takes a line break in is one reading; the same digits up to the break
     // are another, tried when the first finds nothing (`4111 1111 1111 1111` on one line
     // and a number at the start of the next must not hide the card).
-    let wrapped = tokenize(buf, i, e, b" -", true);
+    let wrapped = tokenize(buf, i, e, true);
     if buf.get(wrapped.end).is_some_and(|&b| is_word(b)) && wrapped.n == 1 {
         return;
     }
     if !validate_token(buf, base, i, &wrapped, found, digits) && second_reading_may_find(&wrapped) {
-        validate_token(buf, base, i, &tokenize(buf, i, e, b" -", false), found, digits);
+        validate_token(buf, base, i, &tokenize(buf, i, e, false), found, digits);
     }
     if set.enabled(Builtin::Phone) {
         phone(buf, base, i, e, found);
@@ -369,7 +461,6 @@ fn validate_token(
     digits: &mut Vec<u8>,
 ) -> bool {
     let set = found.set;
-    let prev = before(buf, i);
     let mut reported = false;
     let continues = |e: usize| {
         buf.get(e).is_some_and(|&b| is_word(b))
@@ -377,10 +468,9 @@ fn validate_token(
     };
     let after_ok = !continues(t.end);
     // A token that continues a group before it (`12 3456 ...`) is not a token of its own.
-    let left_maximal =
-        !(t.n > 1 && prev == Some(t.sep) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()));
+    let left_maximal = !(t.n > 1 && separator_before(buf, i, t.separator(buf)));
     let (s0, e0) = t.groups[0];
-    let first_alone = t.n == 1 || t.sep == b' ';
+    let first_alone = t.n == 1 || is_blank(&t.sep);
     let first_ok = first_alone && !continues(e0);
 
     if set.enabled(Builtin::CreditCard) {

@@ -338,7 +338,10 @@ impl XmlText {
         }
         if f.para > 0 {
             match name {
-                b"tab" | b"br" | b"cr" | b"ptab" | b"line-break" => self.separate(f),
+                // A tab joins what is on either side of it, as it shows (`4111<w:tab/>1111`
+                // in a table-like layout); breaks separate.
+                b"tab" | b"ptab" => self.displayed(cx, f, b"\t"),
+                b"br" | b"cr" | b"line-break" => self.separate(f),
                 b"noBreakHyphen" if !odf => self.displayed(cx, f, b"-"),
                 b"s" if odf => {
                     let n = usize::from(sp.count.unwrap_or(1).clamp(1, 64));

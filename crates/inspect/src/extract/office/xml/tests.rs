@@ -64,7 +64,7 @@ fn split_runs_join_and_paragraphs_separate() {
     p.push_str(&run("cell2"));
     p.push_str("</w:p></w:tc></w:tr></w:tbl></w:body></w:document>");
     let [body, _, side, alt] = lanes(&p, Dialect::Ooxml);
-    assert!(body.contains(&format!("{card}\nnext\ncell1\ntabbed\ncell2")), "{body:?}");
+    assert!(body.contains(&format!("{card}\nnext\ncell1\ttabbed\ncell2")), "{body:?}");
     assert!(side.contains(" PAGE "), "{side:?}");
     assert!(alt.contains('9') && alt.contains('7'), "{alt:?}");
     assert!(!body.contains('9') && !body.contains('7'), "{body:?}");
@@ -116,7 +116,7 @@ fn odf_paragraphs() {
   <text:span text:style-name="T1">1111</text:span><text:s text:c="1"/>1111<office:annotation><dc:creator>Bob</dc:creator><text:p>remark</text:p></office:annotation></text:p><text:p>two<text:tab/>three</text:p><table:table-cell table:formula="of:=CONCATENATE(&quot;123-45-&quot;;&quot;6789&quot;)"/></office:text>"#;
     let [body, nested, side, _] = lanes(xml, Dialect::Odf);
     assert!(body.contains("4111 1111 1111 1111\n"), "{body:?}");
-    assert!(body.contains("two\nthree"), "{body:?}");
+    assert!(body.contains("two\tthree"), "{body:?}");
     assert_eq!(nested.trim(), "remark");
     assert!(side.contains("Bob") && side.contains("123-45-6789"), "{side:?}");
 }
