@@ -246,3 +246,35 @@ fn groups_joined_by_dots_tabs_and_several_blanks() {
     technique(|t| t.replace(' ', "\t").into_bytes());
     technique(|t| t.replace(' ', "  ").into_bytes());
 }
+
+/// An HTML or XML comment inside a value: a browser shows the text on either side joined
+/// (`4111 1111<!-- x --> 1111 1111` reads `4111 1111 1111 1111`), so the engine reads it
+/// joined too; what the comment holds is still read, on its own.
+#[test]
+fn a_comment_inside_a_value() {
+    for (text, det) in [
+        ("<p>card 4111 1111<!-- x --> 1111 1111</p>", "credit_card"),
+        ("<html><body>4111<!---->1111<!-- -->1111<!--\n-->1111</body></html>", "credit_card"),
+        ("<p>ssn 123-45<!-- split -->-6789</p>", "us_ssn"),
+        ("<p>nothing here</p><!-- card 4111 1111 1111 1111 -->", "credit_card"),
+        ("<?xml version=\"1.0\"?><r>DE89 3704<!-- a -->0044 0532 0130 00</r>", "iban"),
+    ] {
+        blocks(text.as_bytes(), det);
+    }
+    for text in
+        ["<p>card 4111 1111<!-- x --> 1111 1112</p>", "<p>order 1234<!-- 5678 --> shipped 2024-01-15</p>"]
+    {
+        allows(text.as_bytes());
+    }
+    technique(|t| {
+        let mut html = String::from("<html><body><p>");
+        for (k, ch) in t.chars().enumerate() {
+            html.push(ch);
+            if k % 3 == 2 {
+                html.push_str("<!-- -->");
+            }
+        }
+        html.push_str("</p></body></html>");
+        html.into_bytes()
+    });
+}

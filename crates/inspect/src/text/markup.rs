@@ -1,5 +1,5 @@
 //! HTML and XML to text: tags removed (block tags become line breaks), attribute values
-//! and comments kept. Character references are left to the normaliser, which decodes them
+//! kept, comments read apart (in the aside, below). Character references are left to the normaliser, which decodes them
 //! once, after the tags are gone (so `&lt;b&gt;` is text, not a tag).
 //!
 //! Every byte inside a tag that is not text goes to a second output, the aside: tag names,
@@ -65,7 +65,7 @@ enum Tag {
     Attrs,
     /// Inside a quoted attribute value (its text is emitted).
     Quote(u8),
-    /// Inside `<!-- -->` (emitted: comments can hold data too).
+    /// Inside `<!-- -->` (to the aside: comments can hold data too).
     Comment,
     /// Inside `<![CDATA[ ]]>`.
     Cdata,
@@ -210,9 +210,11 @@ impl Markup {
             }
             Tag::Name => {
                 if self.name.as_slice() == b"!--" {
+                    // A comment goes to the aside, on a line of its own there: the text
+                    // around it joins as a browser shows it (`4111 1111<!-- -->1111 1111`).
                     self.state = Tag::Comment;
                     self.held = 0;
-                    out.push(b'\n');
+                    aside.push(b'\n');
                     self.byte(b, out, aside);
                     return;
                 }
@@ -280,20 +282,23 @@ impl Markup {
                 // The `--` (or `]]`) that may end the section is held back until the next byte
                 // says whether it does: taking it back out of `out` later would miss the bytes
                 // an earlier piece already emitted.
-                let (close, end) =
-                    if self.state == Tag::Comment { (b'-', &b"\n"[..]) } else { (b']', &b""[..]) };
+                let (close, end, to) = if self.state == Tag::Comment {
+                    (b'-', &b"\n"[..], aside)
+                } else {
+                    (b']', &b""[..], out)
+                };
                 if b == b'>' && self.held == 2 {
-                    out.extend_from_slice(end);
+                    to.extend_from_slice(end);
                     self.held = 0;
                     self.state = Tag::Text;
                 } else if b == close && self.held < 2 {
                     self.held += 1;
                 } else if b == close {
-                    out.push(close);
+                    to.push(close);
                 } else {
-                    out.extend(std::iter::repeat_n(close, usize::from(self.held)));
+                    to.extend(std::iter::repeat_n(close, usize::from(self.held)));
                     self.held = 0;
-                    out.push(b);
+                    to.push(b);
                 }
             }
         }
@@ -377,14 +382,15 @@ mod tests {
     use super::*;
 
     /// Markup text of `data` fed in pieces of `size` bytes.
-    fn markup_in_pieces(data: &[u8], size: usize) -> Vec<u8> {
+    /// The text and the aside of `data` fed in pieces of `size` bytes.
+    fn markup_in_pieces(data: &[u8], size: usize) -> (Vec<u8>, Vec<u8>) {
         let (mut markup, mut text, mut out, mut aside) = (Markup::new(), Vec::new(), Vec::new(), Vec::new());
         for piece in data.chunks(size) {
             out.clear();
             markup.push(piece, &mut out, &mut aside);
             text.extend_from_slice(&out);
         }
-        text
+        (text, aside)
     }
 
     #[test]
@@ -393,7 +399,9 @@ mod tests {
         // from the current piece's output, so a piece boundary inside `-->` left it in the text.
         let html = b"a<!-- card 4111 1111 1111 1111 -- x --->b<![CDATA[ssn 123-45-6789]]]>c<!---->d";
         let whole = markup_in_pieces(html, html.len());
-        assert_eq!(whole, b"a\n card 4111 1111 1111 1111 -- x -\nbssn 123-45-6789]c\n\nd");
+        assert_eq!(whole.0, b"abssn 123-45-6789]cd");
+        // The aside also holds the tag names (`!--`, `![CDATA[`).
+        assert_eq!(whole.1, b"!--\n card 4111 1111 1111 1111 -- x -\n![CDATA[!--\n\n");
         for size in 1..html.len() {
             assert_eq!(markup_in_pieces(html, size), whole, "pieces of {size} bytes");
         }
@@ -436,8 +444,13 @@ mod tests {
         // References stay for the normaliser.
         let s = markup(&[b"<p>a &amp; b &#52;&#x31;</p><!-- secret --><input value=\"v&lt;1\">"]);
         assert!(s.contains("a &amp; b &#52;&#x31;"), "{s:?}");
-        assert!(s.contains(" secret "), "{s:?}");
+        assert!(!s.contains("secret"), "{s:?}");
+        let (_, aside) = markup_and_aside(&[b"<p>a</p><!-- secret -->"]);
+        assert!(aside.contains("\n secret \n"), "{aside:?}");
         assert!(s.contains("v&lt;1"), "{s:?}");
+        // The text around a comment joins, as a browser shows it.
+        let s = markup(&[b"<p>4111 1111<!-- x --> 1111<!---->1111</p>"]);
+        assert!(s.contains("4111 1111 11111111"), "{s:?}");
         let s = markup(&[b"<a><![CDATA[x<y]]></a>"]);
         assert!(s.contains("x<y"), "{s:?}");
     }
