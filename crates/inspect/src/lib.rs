@@ -91,6 +91,7 @@
 
 mod decode;
 pub mod detect;
+pub mod edm;
 pub mod engine;
 mod extract;
 pub mod identify;
@@ -109,5 +110,5 @@ pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
 pub use limits::{CouldNotScan, LimitKind, Limits, MemoryAccount};
 pub use meta::MetaText;
-pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
+pub use policy::{Action, EdmRule, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
 pub use verdict::{Decision, RuleMatch, Verdict};

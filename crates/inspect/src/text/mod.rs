@@ -17,7 +17,7 @@ mod json;
 mod markup;
 mod normalize;
 mod sniff;
-mod unicode;
+pub(crate) mod unicode;
 mod wide;
 
 pub(crate) use blobs::{Blobs, Piece};

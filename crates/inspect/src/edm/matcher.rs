@@ -1,0 +1,362 @@
+//! Finding a row of an index in a stream of text.
+//!
+//! The hot path, per token of content: is an n-gram (1 to [`MAX_NGRAM_TOKENS`] tokens)
+//! starting here shaped like some primary value (token count, form length, a digit for
+//! numbers)? Only then is its SipHash tag computed (each token's hash once) and the
+//! prefilter asked; only when the filter says yes is the HMAC computed and the sorted table
+//! read. A primary found, the text within `proximity` bytes of it is tokenised again and the
+//! tags of all its n-grams compared with the row's other cells.
+//!
+//! The stream keeps its own window: `proximity + MAX_NGRAM_SPAN` bytes before the region
+//! being examined and as many after it, so a row whose fields straddle chunk boundaries is
+//! found whatever the chunking.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::format::EdmIndex;
+use super::keyed::{cell_tag, text_tag};
+use super::token::{is_word, next_token, push_number, push_text, token_end, Kind};
+use super::{MAX_NGRAM_SPAN, MAX_NGRAM_TOKENS, MAX_ROWS_PER_VALUE};
+use crate::detect::{Confidence, Hits};
+
+/// Text examined per round.
+const BLOCK: usize = 256 * 1024;
+/// Rows remembered as reported, so one mention counts once.
+const MAX_REPORTED: usize = 4096;
+
+/// One `edm = { ... }` of a policy, compiled.
+#[derive(Debug, Clone)]
+pub struct EdmSpec {
+    /// The detector name in counts and evidence (`edm:customers`).
+    pub detector: String,
+    /// The index.
+    pub index: Arc<EdmIndex>,
+    /// Fields of one row needed, the primary counted.
+    pub min_fields: usize,
+    /// Bytes around the primary within which the others must lie.
+    pub proximity: usize,
+    primary: Shape,
+    any: Shape,
+}
+
+/// Which n-grams can be a value of some column.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Bit n: a text value of n tokens exists.
+    text_tokens: u8,
+    text_len: (usize, usize),
+    number: bool,
+    number_len: (usize, usize),
+}
+
+impl Shape {
+    fn of(index: &EdmIndex, primary_only: bool) -> Self {
+        let mut s = Shape { text_len: (usize::MAX, 0), number_len: (usize::MAX, 0), ..Shape::default() };
+        for c in &index.meta().columns {
+            if (primary_only && !c.primary) || !c.has_values() {
+                continue;
+            }
+            match c.kind {
+                Kind::Text => {
+                    for n in c.min_tokens..=c.max_tokens.min(MAX_NGRAM_TOKENS as u8) {
+                        s.text_tokens |= 1 << n;
+                    }
+                    s.text_len = (s.text_len.0.min(c.min_len.into()), s.text_len.1.max(c.max_len.into()));
+                }
+                Kind::Number => {
+                    s.number = true;
+                    s.number_len =
+                        (s.number_len.0.min(c.min_len.into()), s.number_len.1.max(c.max_len.into()));
+                }
+            }
+        }
+        s
+    }
+}
+
+impl EdmSpec {
+    /// Compiles a rule's parameters against a loaded index.
+    pub fn new(detector: String, index: Arc<EdmIndex>, min_fields: usize, proximity: usize) -> Self {
+        let primary = Shape::of(&index, true);
+        let any = Shape::of(&index, false);
+        Self { detector, index, min_fields, proximity, primary, any }
+    }
+
+    fn margin(&self) -> usize {
+        self.proximity + MAX_NGRAM_SPAN
+    }
+}
+
+/// A token of the window: its span, whether it holds a digit, its letters and digits.
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    s: usize,
+    e: usize,
+    digit: bool,
+    ascii: bool,
+    alnum: usize,
+    sip: Option<u64>,
+}
+
+fn tokens(buf: &[u8], from: usize, to: usize, out: &mut Vec<Tok>) {
+    out.clear();
+    let mut i = from;
+    // A token that started before `from` belongs to the text before.
+    if i > 0 && i < buf.len() && is_word(buf[i]) && !super::token::starts_token(buf, i) {
+        i = token_end(buf, i);
+    }
+    while let Some((s, e)) = next_token(buf, i) {
+        if s >= to {
+            break;
+        }
+        let t = &buf[s..e];
+        out.push(Tok {
+            s,
+            e,
+            digit: t.iter().any(u8::is_ascii_digit),
+            ascii: t.is_ascii(),
+            alnum: t.iter().filter(|b| b.is_ascii_alphanumeric()).count(),
+            sip: None,
+        });
+        i = e;
+    }
+}
+
+/// One n-gram candidate: kind, tag, span.
+#[derive(Debug, Clone, Copy)]
+struct Gram {
+    kind: Kind,
+    tag: u64,
+    s: usize,
+    e: usize,
+}
+
+/// Buffers reused from n-gram to n-gram: the form being built, the tokens' hashes.
+#[derive(Debug, Default)]
+struct Work {
+    form: Vec<u8>,
+    hashes: Vec<u64>,
+}
+
+/// Calls `f` with every n-gram starting at token `i` that fits `shape`.
+fn grams(
+    spec: &EdmSpec,
+    buf: &[u8],
+    toks: &mut [Tok],
+    i: usize,
+    (shape, wanted): (&Shape, Option<&dyn Fn(u64) -> bool>),
+    work: &mut Work,
+    mut f: impl FnMut(Gram, &[u8]),
+) {
+    let Work { form: scratch, hashes } = work;
+    let key = spec.index.key();
+    let (mut text_len, mut alnum, mut digit, mut ascii) = (0usize, 0usize, false, true);
+    hashes.clear();
+    for n in 1..=MAX_NGRAM_TOKENS {
+        let j = i + n - 1;
+        let Some(&t) = toks.get(j) else { break };
+        if t.e - toks[i].s > MAX_NGRAM_SPAN || t.e - t.s > super::MAX_TOKEN_BYTES {
+            break;
+        }
+        text_len += (t.e - t.s) + usize::from(n > 1);
+        alnum += t.alnum;
+        digit |= t.digit;
+        ascii &= t.ascii;
+        if shape.text_tokens & (1 << n) != 0
+            && (!ascii || (shape.text_len.0..=shape.text_len.1).contains(&text_len))
+        {
+            while hashes.len() < n {
+                let k = i + hashes.len();
+                let h = match toks[k].sip {
+                    Some(h) => h,
+                    None => {
+                        scratch.clear();
+                        push_text(&buf[toks[k].s..toks[k].e], scratch);
+                        let h = key.token(scratch);
+                        toks[k].sip = Some(h);
+                        h
+                    }
+                };
+                hashes.push(h);
+            }
+            let tag = text_tag(&hashes[..n]);
+            scratch.clear();
+            // The form itself only for a tag the caller wants (one the prefilter passed).
+            if let Some(wanted) = wanted {
+                if wanted(tag) {
+                    for (k, tk) in toks[i..=j].iter().enumerate() {
+                        if k > 0 {
+                            scratch.push(b' ');
+                        }
+                        push_text(&buf[tk.s..tk.e], scratch);
+                    }
+                    f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e }, scratch);
+                }
+            } else {
+                f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e }, scratch);
+            }
+        }
+        if shape.number && digit && (!ascii || (shape.number_len.0..=shape.number_len.1).contains(&alnum)) {
+            scratch.clear();
+            for tk in &toks[i..=j] {
+                push_number(&buf[tk.s..tk.e], scratch);
+            }
+            if (shape.number_len.0..=shape.number_len.1).contains(&scratch.len()) {
+                let tag = key.number_tag(scratch);
+                if wanted.is_none_or(|w| w(tag)) {
+                    f(Gram { kind: Kind::Number, tag, s: toks[i].s, e: t.e }, scratch);
+                }
+            }
+        }
+    }
+}
+
+/// The rolling window of one spec over one member's text.
+#[derive(Debug, Default)]
+pub(crate) struct EdmStream {
+    buf: Vec<u8>,
+    base: u64,
+    next: u64,
+    toks: Vec<Tok>,
+    window: Vec<Tok>,
+    rows: Vec<u32>,
+    reported: HashMap<u32, u64>,
+}
+
+/// Where a stream reports: the scan's hits and the member path.
+pub(crate) struct Sink<'a> {
+    pub hits: &'a mut Hits,
+    pub member: &'a str,
+}
+
+impl EdmStream {
+    pub fn write(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, mut data: &[u8]) {
+        let full = BLOCK + 2 * spec.margin();
+        while !data.is_empty() {
+            let take = full.saturating_sub(self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() >= full {
+                self.run(spec, sink, false);
+            }
+        }
+    }
+
+    pub fn finish(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>) {
+        self.run(spec, sink, true);
+        self.base += self.buf.len() as u64;
+        self.next = self.base;
+        self.buf.clear();
+        self.reported.clear();
+    }
+
+    fn run(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, last: bool) {
+        let margin = spec.margin();
+        let end = if last { self.buf.len() } else { self.buf.len().saturating_sub(margin) };
+        let start = (self.next.saturating_sub(self.base) as usize).min(end);
+        if start < end {
+            self.examine(spec, sink, start, end);
+        }
+        self.next = self.base + end as u64;
+        if !last {
+            let keep = end.saturating_sub(margin);
+            self.buf.drain(..keep);
+            self.base += keep as u64;
+        }
+    }
+
+    /// Looks for primaries starting in `buf[start..end]`.
+    fn examine(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, start: usize, end: usize) {
+        let buf = std::mem::take(&mut self.buf);
+        let mut toks = std::mem::take(&mut self.toks);
+        tokens(&buf, start, (end + MAX_NGRAM_SPAN).min(buf.len()), &mut toks);
+        let mut work = Work::default();
+        let mut hits: Vec<(Gram, u64)> = Vec::new();
+        let mut rows = Vec::new();
+        for i in 0..toks.len() {
+            if toks[i].s >= end {
+                break;
+            }
+            let filter = |tag: u64| spec.index.may_hold(tag);
+            grams(spec, &buf, &mut toks, i, (&spec.primary, Some(&filter)), &mut work, |g, form| {
+                let hash = spec.index.key().primary(g.kind, form);
+                rows.clear();
+                spec.index.rows_of(hash, 1, &mut rows);
+                if !rows.is_empty() {
+                    hits.push((g, hash));
+                }
+            });
+        }
+        for (g, hash) in hits {
+            self.corroborate(spec, sink, &buf, g, hash);
+        }
+        self.toks = toks;
+        self.buf = buf;
+    }
+
+    /// Checks the rows of a primary found at `g` against the text around it.
+    fn corroborate(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, buf: &[u8], g: Gram, hash: u64) {
+        self.rows.clear();
+        spec.index.rows_of(hash, MAX_ROWS_PER_VALUE, &mut self.rows);
+        let lo = g.s.saturating_sub(spec.proximity);
+        let hi = (g.e + spec.proximity).min(buf.len());
+        let mut found: Option<Vec<(u32, usize, usize)>> = None;
+        let primary_tag = cell_tag(g.tag);
+        for &row in &self.rows {
+            let Some(view) = spec.index.row(row) else { continue };
+            let cols = &spec.index.meta().columns;
+            let Some(pc) = (0..cols.len())
+                .find(|&c| cols[c].primary && cols[c].kind == g.kind && view.tag(c) == primary_tag)
+            else {
+                continue;
+            };
+            let at = self.base + g.s as u64;
+            if self.reported.get(&row).is_some_and(|&o| at.saturating_sub(o) <= spec.proximity as u64) {
+                continue;
+            }
+            let window = found.get_or_insert_with(|| {
+                let mut w = Vec::new();
+                tokens(buf, lo, hi, &mut self.window);
+                let mut work = Work::default();
+                let mut toks = std::mem::take(&mut self.window);
+                for i in 0..toks.len() {
+                    grams(spec, buf, &mut toks, i, (&spec.any, None), &mut work, |c, _| {
+                        // Within the window, and not the primary itself.
+                        if c.e <= hi && (c.e <= g.s || c.s >= g.e) {
+                            w.push((cell_tag(c.tag), c.s, c.e));
+                        }
+                    });
+                }
+                self.window = toks;
+                w.sort_unstable();
+                w
+            });
+            let mut matched = vec![cols[pc].name.as_str()];
+            for (c, col) in cols.iter().enumerate() {
+                let t = view.tag(c);
+                if c == pc || t == 0 {
+                    continue;
+                }
+                let k = window.partition_point(|w| w.0 < t);
+                if window.get(k).is_some_and(|w| w.0 == t) {
+                    matched.push(col.name.as_str());
+                }
+            }
+            if matched.len() >= spec.min_fields {
+                if self.reported.len() >= MAX_REPORTED {
+                    self.reported.clear();
+                }
+                self.reported.insert(row, at);
+                let masked = format!(
+                    "{} row {} (line {}): {}",
+                    spec.index.meta().name,
+                    view.record(),
+                    view.line(),
+                    matched.join(", ")
+                );
+                sink.hits.record(&spec.detector, Confidence::High, sink.member, at, masked);
+            }
+        }
+    }
+}
