@@ -36,6 +36,8 @@ pub enum Command {
     Connector(crate::connector::ConnectorArgs),
     /// Send files through a connector's ICAP servers and report a verdict per file.
     Scan(crate::scan::ScanArgs),
+    /// Exact Data Match indexes of your own tables: index, list, remove.
+    Edm(crate::edm::EdmArgs),
 }
 
 /// Runs a parsed command line and gives the process exit code.
@@ -53,6 +55,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Incidents(args) => exit_code(crate::incidents::run(args)),
         Command::Connector(args) => crate::connector::run(args),
         Command::Scan(args) => crate::scan::run(args),
+        Command::Edm(args) => exit_code(crate::edm::run(args)),
     }
 }
 

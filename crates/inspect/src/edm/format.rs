@@ -155,6 +155,32 @@ impl std::fmt::Debug for EdmIndex {
     }
 }
 
+/// Checks the header and gives the five sections' (offset, length), each inside the file.
+fn sections(b: &[u8]) -> Result<[(usize, usize); 5], FormatError> {
+    if b.len() < HEADER_BYTES
+        || &b[..8] != MAGIC
+        || u32_at(b, at::VERSION) != FORMAT_VERSION
+        || u32_at(b, at::HEADER_LEN) as usize != HEADER_BYTES
+    {
+        return Err(FormatError::NotAnIndex);
+    }
+    let damaged = |what: &str| FormatError::Damaged(what.to_string());
+    if u64_at(b, at::FILE_LEN) != b.len() as u64 {
+        return Err(damaged("its length is not the one it was written with (truncated?)"));
+    }
+    let mut out = [(0usize, 0usize); 5];
+    for (k, o) in out.iter_mut().enumerate() {
+        let off = u64_at(b, at::SECTIONS + 16 * k);
+        let len = u64_at(b, at::SECTIONS + 16 * k + 8);
+        let end = off.checked_add(len).ok_or_else(|| damaged("section overflow"))?;
+        if off < HEADER_BYTES as u64 || end > b.len() as u64 {
+            return Err(damaged("a section lies outside the file"));
+        }
+        *o = (off as usize, len as usize);
+    }
+    Ok(out)
+}
+
 fn u32_at(b: &[u8], i: usize) -> u32 {
     b.get(i..i + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
 }
@@ -167,36 +193,13 @@ impl EdmIndex {
     /// Checks the layout of `bytes` and the key; nothing is copied.
     pub fn open(bytes: IndexBytes, key: EdmKey) -> Result<Self, FormatError> {
         let b: &[u8] = (*bytes).as_ref();
-        if b.len() < HEADER_BYTES
-            || &b[..8] != MAGIC
-            || u32_at(b, at::VERSION) != FORMAT_VERSION
-            || u32_at(b, at::HEADER_LEN) as usize != HEADER_BYTES
-        {
-            return Err(FormatError::NotAnIndex);
-        }
+        let [(rows_at, rows_len), (dir_at, dir_len), (entries_at, entries_len), (bloom_at, bloom_len), _] =
+            sections(b)?;
         if b[at::KEY_CHECK..at::KEY_CHECK + 8] != key.check() {
             return Err(FormatError::WrongKey);
         }
         let damaged = |what: &str| FormatError::Damaged(what.to_string());
-        if u64_at(b, at::FILE_LEN) != b.len() as u64 {
-            return Err(damaged("its length is not the one it was written with (truncated?)"));
-        }
-        let section = |k: usize| -> Result<(usize, usize), FormatError> {
-            let off = u64_at(b, at::SECTIONS + 16 * k);
-            let len = u64_at(b, at::SECTIONS + 16 * k + 8);
-            let end = off.checked_add(len).ok_or_else(|| damaged("section overflow"))?;
-            if off < HEADER_BYTES as u64 || end > b.len() as u64 {
-                return Err(damaged("a section lies outside the file"));
-            }
-            Ok((off as usize, len as usize))
-        };
-        let (rows_at, rows_len) = section(0)?;
-        let (dir_at, dir_len) = section(1)?;
-        let (entries_at, entries_len) = section(2)?;
-        let (bloom_at, bloom_len) = section(3)?;
-        let (meta_at, meta_len) = section(4)?;
-        let meta: Meta = serde_json::from_slice(&b[meta_at..meta_at + meta_len])
-            .map_err(|e| FormatError::Damaged(format!("its description: {e}")))?;
+        let meta = Self::peek_meta(b)?;
         let columns = u32_at(b, at::COLUMNS) as usize;
         let rows = u32_at(b, at::ROWS) as usize;
         let entries = u64_at(b, at::ENTRIES);
@@ -236,6 +239,14 @@ impl EdmIndex {
             bloom_at,
             bytes,
         })
+    }
+
+    /// The description of an index file, read without its key (to list indexes and find
+    /// their key files).
+    pub fn peek_meta(b: &[u8]) -> Result<Meta, FormatError> {
+        let [.., (meta_at, meta_len)] = sections(b)?;
+        serde_json::from_slice(&b[meta_at..meta_at + meta_len])
+            .map_err(|e| FormatError::Damaged(format!("its description: {e}")))
     }
 
     /// The description: name, columns, counts.
