@@ -212,6 +212,41 @@ fn grams(
     }
 }
 
+/// The n-grams (start, end, 32-bit tag) of the text around one round's primaries, in token
+/// order, computed as far as the windows asked so far reach.
+#[derive(Debug, Default)]
+struct GramCache {
+    toks: Vec<Tok>,
+    /// Tokens whose n-grams are in `grams`.
+    done: usize,
+    grams: Vec<(usize, usize, u32)>,
+    work: Work,
+}
+
+impl GramCache {
+    /// The range of `grams` that starts in `lo..hi`.
+    fn window(&mut self, spec: &EdmSpec, buf: &[u8], lo: usize, hi: usize) -> std::ops::Range<usize> {
+        while self.done < self.toks.len() && self.toks[self.done].s < hi {
+            let out = &mut self.grams;
+            grams(
+                spec,
+                buf,
+                &mut self.toks,
+                self.done,
+                (&spec.any, None),
+                &mut self.work,
+                |c: Gram, _: &[u8]| {
+                    out.push((c.s, c.e, cell_tag(c.tag)));
+                },
+            );
+            self.done += 1;
+        }
+        let from = self.grams.partition_point(|g| g.0 < lo);
+        let to = self.grams.partition_point(|g| g.0 < hi);
+        from..to
+    }
+}
+
 /// The rolling window of one spec over one member's text.
 #[derive(Debug, Default)]
 pub(crate) struct EdmStream {
@@ -219,7 +254,6 @@ pub(crate) struct EdmStream {
     base: u64,
     next: u64,
     toks: Vec<Tok>,
-    window: Vec<Tok>,
     rows: Vec<u32>,
     reported: HashMap<u32, u64>,
 }
@@ -288,21 +322,37 @@ impl EdmStream {
                 }
             });
         }
-        for (g, hash) in hits {
-            self.corroborate(spec, sink, &buf, g, hash);
+        if !hits.is_empty() {
+            // The n-grams around the primaries, each computed once however many windows
+            // it is in (dense primaries would otherwise hash the same text again and again).
+            let lo = start.saturating_sub(spec.margin());
+            let hi = (end + spec.margin()).min(buf.len());
+            let mut cache = GramCache::default();
+            tokens(&buf, lo, hi, &mut cache.toks);
+            for (g, hash) in hits {
+                self.corroborate(spec, sink, &buf, &mut cache, g, hash);
+            }
         }
         self.toks = toks;
         self.buf = buf;
     }
 
     /// Checks the rows of a primary found at `g` against the text around it.
-    fn corroborate(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, buf: &[u8], g: Gram, hash: u64) {
+    fn corroborate(
+        &mut self,
+        spec: &EdmSpec,
+        sink: &mut Sink<'_>,
+        buf: &[u8],
+        cache: &mut GramCache,
+        g: Gram,
+        hash: u64,
+    ) {
         self.rows.clear();
         spec.index.rows_of(hash, MAX_ROWS_PER_VALUE, &mut self.rows);
         let lo = g.s.saturating_sub(spec.proximity);
         let hi = (g.e + spec.proximity).min(buf.len());
-        let mut found: Option<Vec<(u32, usize, usize)>> = None;
         let primary_tag = cell_tag(g.tag);
+        let mut range: Option<std::ops::Range<usize>> = None;
         for &row in &self.rows {
             let Some(view) = spec.index.row(row) else { continue };
             let cols = &spec.index.meta().columns;
@@ -315,31 +365,17 @@ impl EdmStream {
             if self.reported.get(&row).is_some_and(|&o| at.saturating_sub(o) <= spec.proximity as u64) {
                 continue;
             }
-            let window = found.get_or_insert_with(|| {
-                let mut w = Vec::new();
-                tokens(buf, lo, hi, &mut self.window);
-                let mut work = Work::default();
-                let mut toks = std::mem::take(&mut self.window);
-                for i in 0..toks.len() {
-                    grams(spec, buf, &mut toks, i, (&spec.any, None), &mut work, |c, _| {
-                        // Within the window, and not the primary itself.
-                        if c.e <= hi && (c.e <= g.s || c.s >= g.e) {
-                            w.push((cell_tag(c.tag), c.s, c.e));
-                        }
-                    });
-                }
-                self.window = toks;
-                w.sort_unstable();
-                w
-            });
+            let r = range.get_or_insert_with(|| cache.window(spec, buf, lo, hi)).clone();
+            let window = &cache.grams[r];
+            // Within the window, and not the primary itself.
+            let near = |t: u32| window.iter().any(|w| w.2 == t && w.1 <= hi && (w.1 <= g.s || w.0 >= g.e));
             let mut matched = vec![cols[pc].name.as_str()];
             for (c, col) in cols.iter().enumerate() {
                 let t = view.tag(c);
                 if c == pc || t == 0 {
                     continue;
                 }
-                let k = window.partition_point(|w| w.0 < t);
-                if window.get(k).is_some_and(|w| w.0 == t) {
+                if near(t) {
                     matched.push(col.name.as_str());
                 }
             }
