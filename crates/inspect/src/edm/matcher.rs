@@ -123,6 +123,23 @@ fn tokens(buf: &[u8], from: usize, to: usize, out: &mut Vec<Tok>) {
     }
 }
 
+/// The normal form of the n-gram that is exactly `span` (its tokens, as `grams` saw them).
+fn form_of(span: &[u8], kind: Kind, out: &mut Vec<u8>) {
+    let mut i = 0;
+    while let Some((s, e)) = next_token(span, i) {
+        match kind {
+            Kind::Text => {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                push_text(&span[s..e], out);
+            }
+            Kind::Number => push_number(&span[s..e], out),
+        }
+        i = e;
+    }
+}
+
 /// One n-gram candidate: kind, tag, span.
 #[derive(Debug, Clone, Copy)]
 struct Gram {
@@ -145,9 +162,9 @@ fn grams(
     buf: &[u8],
     toks: &mut [Tok],
     i: usize,
-    (shape, wanted): (&Shape, Option<&dyn Fn(u64) -> bool>),
+    shape: &Shape,
     work: &mut Work,
-    mut f: impl FnMut(Gram, &[u8]),
+    mut f: impl FnMut(Gram),
 ) {
     let Work { form: scratch, hashes } = work;
     let key = spec.index.key();
@@ -180,22 +197,9 @@ fn grams(
                 };
                 hashes.push(h);
             }
+            // The text form itself is built later, only for tags the prefilter passes.
             let tag = text_tag(&hashes[..n]);
-            scratch.clear();
-            // The form itself only for a tag the caller wants (one the prefilter passed).
-            if let Some(wanted) = wanted {
-                if wanted(tag) {
-                    for (k, tk) in toks[i..=j].iter().enumerate() {
-                        if k > 0 {
-                            scratch.push(b' ');
-                        }
-                        push_text(&buf[tk.s..tk.e], scratch);
-                    }
-                    f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e }, scratch);
-                }
-            } else {
-                f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e }, scratch);
-            }
+            f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e });
         }
         if shape.number && digit && (!ascii || (shape.number_len.0..=shape.number_len.1).contains(&alnum)) {
             scratch.clear();
@@ -204,9 +208,7 @@ fn grams(
             }
             if (shape.number_len.0..=shape.number_len.1).contains(&scratch.len()) {
                 let tag = key.number_tag(scratch);
-                if wanted.is_none_or(|w| w(tag)) {
-                    f(Gram { kind: Kind::Number, tag, s: toks[i].s, e: t.e }, scratch);
-                }
+                f(Gram { kind: Kind::Number, tag, s: toks[i].s, e: t.e });
             }
         }
     }
@@ -228,17 +230,9 @@ impl GramCache {
     fn window(&mut self, spec: &EdmSpec, buf: &[u8], lo: usize, hi: usize) -> std::ops::Range<usize> {
         while self.done < self.toks.len() && self.toks[self.done].s < hi {
             let out = &mut self.grams;
-            grams(
-                spec,
-                buf,
-                &mut self.toks,
-                self.done,
-                (&spec.any, None),
-                &mut self.work,
-                |c: Gram, _: &[u8]| {
-                    out.push((c.s, c.e, cell_tag(c.tag)));
-                },
-            );
+            grams(spec, buf, &mut self.toks, self.done, &spec.any, &mut self.work, |c: Gram| {
+                out.push((c.s, c.e, cell_tag(c.tag)));
+            });
             self.done += 1;
         }
         let from = self.grams.partition_point(|g| g.0 < lo);
@@ -254,6 +248,7 @@ pub(crate) struct EdmStream {
     base: u64,
     next: u64,
     toks: Vec<Tok>,
+    candidates: Vec<Gram>,
     rows: Vec<u32>,
     reported: HashMap<u32, u64>,
 }
@@ -306,22 +301,32 @@ impl EdmStream {
         let mut toks = std::mem::take(&mut self.toks);
         tokens(&buf, start, (end + MAX_NGRAM_SPAN).min(buf.len()), &mut toks);
         let mut work = Work::default();
-        let mut hits: Vec<(Gram, u64)> = Vec::new();
-        let mut rows = Vec::new();
+        // Three passes: the tags of every primary-shaped n-gram, then the prefilter over all
+        // of them (independent loads the processor overlaps, where one lookup per n-gram
+        // would wait for each cache miss in turn), then the HMAC and the table for the few
+        // that pass.
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
         for i in 0..toks.len() {
             if toks[i].s >= end {
                 break;
             }
-            let filter = |tag: u64| spec.index.may_hold(tag);
-            grams(spec, &buf, &mut toks, i, (&spec.primary, Some(&filter)), &mut work, |g, form| {
-                let hash = spec.index.key().primary(g.kind, form);
-                rows.clear();
-                spec.index.rows_of(hash, 1, &mut rows);
-                if !rows.is_empty() {
-                    hits.push((g, hash));
-                }
-            });
+            grams(spec, &buf, &mut toks, i, &spec.primary, &mut work, |g| candidates.push(g));
         }
+        candidates.retain(|g| spec.index.may_hold(g.tag));
+        let mut hits: Vec<(Gram, u64)> = Vec::new();
+        let mut rows = Vec::new();
+        for g in &candidates {
+            work.form.clear();
+            form_of(&buf[g.s..g.e], g.kind, &mut work.form);
+            let hash = spec.index.key().primary(g.kind, &work.form);
+            rows.clear();
+            spec.index.rows_of(hash, 1, &mut rows);
+            if !rows.is_empty() {
+                hits.push((*g, hash));
+            }
+        }
+        self.candidates = candidates;
         if !hits.is_empty() {
             // The n-grams around the primaries, each computed once however many windows
             // it is in (dense primaries would otherwise hash the same text again and again).
