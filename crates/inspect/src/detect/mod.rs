@@ -259,7 +259,10 @@ impl DetectStream {
     pub(crate) fn write(&mut self, found: &mut Found<'_>, mut data: &[u8]) {
         if !found.set.edm.is_empty() {
             self.edm.resize_with(found.set.edm.len(), Default::default);
-            let mut sink = crate::edm::Sink { hits: found.hits, member: found.member };
+            let (hits, member) = (&mut *found.hits, found.member);
+            let mut sink = |detector: &str, at: u64, masked: String| {
+                hits.record(detector, Confidence::High, member, at, masked);
+            };
             for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
                 stream.write(spec, &mut sink, data);
             }
@@ -279,7 +282,10 @@ impl DetectStream {
     pub(crate) fn finish(&mut self, found: &mut Found<'_>) {
         if !found.set.edm.is_empty() {
             self.edm.resize_with(found.set.edm.len(), Default::default);
-            let mut sink = crate::edm::Sink { hits: found.hits, member: found.member };
+            let (hits, member) = (&mut *found.hits, found.member);
+            let mut sink = |detector: &str, at: u64, masked: String| {
+                hits.record(detector, Confidence::High, member, at, masked);
+            };
             for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
                 stream.finish(spec, &mut sink);
             }

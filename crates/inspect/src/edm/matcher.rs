@@ -18,7 +18,6 @@ use super::format::EdmIndex;
 use super::keyed::{cell_tag, text_tag};
 use super::token::{is_word, next_token, push_number, push_text, token_end, Kind};
 use super::{MAX_NGRAM_SPAN, MAX_NGRAM_TOKENS, MAX_ROWS_PER_VALUE};
-use crate::detect::{Confidence, Hits};
 
 /// Text examined per round.
 const BLOCK: usize = 256 * 1024;
@@ -253,11 +252,10 @@ pub(crate) struct EdmStream {
     reported: HashMap<u32, u64>,
 }
 
-/// Where a stream reports: the scan's hits and the member path.
-pub(crate) struct Sink<'a> {
-    pub hits: &'a mut Hits,
-    pub member: &'a str,
-}
+/// Where a stream reports a row found: `(detector, offset, masked evidence)`. The detection
+/// stream records it as a high-confidence match of the member (this module stays below
+/// `detect`).
+pub(crate) type Sink<'a> = dyn FnMut(&str, u64, String) + 'a;
 
 impl EdmStream {
     pub fn write(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, mut data: &[u8]) {
@@ -396,7 +394,7 @@ impl EdmStream {
                     view.line(),
                     matched.join(", ")
                 );
-                sink.hits.record(&spec.detector, Confidence::High, sink.member, at, masked);
+                sink(&spec.detector, at, masked);
             }
         }
     }
