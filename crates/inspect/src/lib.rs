@@ -79,6 +79,8 @@
 //!   of every script, Unicode spaces and dashes, invisible characters, Windows-1252).
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded
 //!   rolling window; its `Found` sink masks values as they are reported.
+//! - [`edm`]: Exact Data Match: rows of the organisation's own tables found in content, from
+//!   an index of keyed hashes the caller maps and hands to the policy; its builder, too.
 //! - [`mask`]: how values are masked.
 //! - [`meta`]: text besides the body (the request URL, file names), scanned first.
 //! - [`verdict`]: counts, evidence and the rule decision.

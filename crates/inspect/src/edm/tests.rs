@@ -159,3 +159,30 @@ fn the_index_holds_no_value_and_needs_its_key() {
         Err(FormatError::NotAnIndex)
     ));
 }
+
+#[test]
+fn rules_are_checked_against_their_index() {
+    let (bytes, _) = build(&HEADER, &table(), &["id"]).unwrap();
+    let index = Arc::new(EdmIndex::open(Arc::new(bytes), EdmKey::new(&SECRET)).unwrap());
+    let load = |rule: &str| {
+        let text = format!("[[rule]]\nname = \"r\"\nedm = {rule}\n");
+        Policy::from_toml_str_with(&text, &mut |_| Ok(index.clone())).map(|_| ())
+    };
+    assert!(load("{ index = \"customers\" }").is_ok());
+    let e = load("{ index = \"customers\", min_fields = 6 }").unwrap_err();
+    assert!(e.message.contains("5 columns") && e.line == Some(1), "{e}");
+    let e = load(&format!("{{ index = \"customers\", proximity = {} }}", MAX_PROXIMITY + 1)).unwrap_err();
+    assert!(e.message.contains("proximity"), "{e}");
+    let e = load("{ index = \"../etc\" }").unwrap_err();
+    assert!(e.message.contains("must be"), "{e}");
+    // Without a data directory, an EDM rule is an error that says so.
+    let e = Policy::from_toml_str("[[rule]]\nname = \"r\"\nedm = { index = \"customers\" }\n").unwrap_err();
+    assert!(e.message.contains("data directory"), "{e}");
+    // Two parameter sets on one index count apart.
+    let text = "[[rule]]\nname = \"a\"\nedm = { index = \"customers\" }\n\n[[rule]]\nname = \"b\"\nedm = { index = \"customers\", min_fields = 3 }\n";
+    let p = Policy::from_toml_str_with(text, &mut |_| Ok(index.clone())).unwrap();
+    let v = Engine::new(Arc::new(p), Limits::default())
+        .scan_bytes(ScanContext::default(), b"C100294 First42 Last42");
+    assert_eq!(v.rules.len(), 1, "{v:?}");
+    assert_eq!(v.rules[0].name, "a");
+}
