@@ -36,6 +36,8 @@ pub enum Command {
     Connector(crate::connector::ConnectorArgs),
     /// Send files through a connector's ICAP servers and report a verdict per file.
     Scan(crate::scan::ScanArgs),
+    /// Exact Data Match indexes of your own tables: index, list, remove.
+    Edm(crate::edm::EdmArgs),
 }
 
 /// Runs a parsed command line and gives the process exit code.
@@ -44,7 +46,8 @@ pub fn run(cli: Cli) -> ExitCode {
         return run_tunnel(args, &cli.log);
     }
     init_logging(&cli.log, None);
-    if matches!(cli.command, Command::Policy(_) | Command::Incidents(_) | Command::Cert(_)) {
+    if matches!(cli.command, Command::Policy(_) | Command::Incidents(_) | Command::Cert(_) | Command::Edm(_))
+    {
         // Commands that only print end quietly when their reader goes away, as Unix tools
         // do (Rust ignores SIGPIPE, so `policy test DIR | head -1` panicked in println!).
         // Not for commands that talk over sockets: a peer's reset must be an error there.
@@ -59,6 +62,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Incidents(args) => exit_code(crate::incidents::run(args)),
         Command::Connector(args) => crate::connector::run(args),
         Command::Scan(args) => crate::scan::run(args),
+        Command::Edm(args) => exit_code(crate::edm::run(args)),
     }
 }
 

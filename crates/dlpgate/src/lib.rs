@@ -13,6 +13,8 @@
 //!   nor replace a file (quarantine, key files, the data directory).
 //! - [`tunnel`]: `dlpgate tunnel`, a stunnel-compatible TLS tunnel (stunnel.conf parser,
 //!   verification mapping, byte-exact forwarding with failover and PROXY headers).
+//! - [`edm`]: `dlpgate edm index|list|remove`: Exact Data Match indexes and their keys in the
+//!   data directory, mapped for policies' `edm` rules.
 //! - [`policy_cmd`]: `dlpgate policy check|test|default`.
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`runtime`]: what long-running commands share: shutdown and reload signals, the TLS
@@ -34,6 +36,7 @@ pub mod client;
 pub mod config_file;
 pub mod connector;
 pub mod dlp;
+pub mod edm;
 pub mod fsat;
 pub mod incidents;
 pub mod metrics;

@@ -24,6 +24,9 @@ pub enum PolicyCommand {
 pub struct CheckArgs {
     /// The policy file.
     pub file: PathBuf,
+    /// Where the policy's EDM indexes are (by name).
+    #[arg(long, default_value = "./dlpgate-data")]
+    pub data_dir: PathBuf,
 }
 
 /// `policy test`.
@@ -38,6 +41,9 @@ pub struct TestArgs {
     /// One JSON object per file (JSON Lines).
     #[arg(long)]
     pub json: bool,
+    /// Where the policy's EDM indexes are (by name).
+    #[arg(long, default_value = "./dlpgate-data")]
+    pub data_dir: PathBuf,
     /// Files or folders (walked recursively).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -46,7 +52,7 @@ pub struct TestArgs {
 /// Runs a `policy` subcommand.
 pub fn run(cmd: PolicyCommand) -> ExitCode {
     match cmd {
-        PolicyCommand::Check(args) => match load(&args.file) {
+        PolicyCommand::Check(args) => match load(&args.file, &args.data_dir) {
             Ok(policy) => {
                 println!(
                     "{}: OK, policy {:?}, {} rules, version {}",
@@ -70,14 +76,13 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
     }
 }
 
-fn load(path: &Path) -> Result<Policy, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    Policy::from_toml_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+fn load(path: &Path, data_dir: &Path) -> Result<Policy, String> {
+    crate::edm::files::load_policy(path, data_dir)
 }
 
 fn test(args: &TestArgs) -> ExitCode {
     let policy = match &args.policy {
-        Some(path) => match load(path) {
+        Some(path) => match load(path, &args.data_dir) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("{e}");

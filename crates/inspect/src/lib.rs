@@ -79,6 +79,8 @@
 //!   of every script, Unicode spaces and dashes, invisible characters, Windows-1252).
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded
 //!   rolling window; its `Found` sink masks values as they are reported.
+//! - [`edm`]: Exact Data Match: rows of the organisation's own tables found in content, from
+//!   an index of keyed hashes the caller maps and hands to the policy; its builder, too.
 //! - [`mask`]: how values are masked.
 //! - [`meta`]: text besides the body (the request URL, file names), scanned first.
 //! - [`verdict`]: counts, evidence and the rule decision.
@@ -91,6 +93,7 @@
 
 mod decode;
 pub mod detect;
+pub mod edm;
 pub mod engine;
 mod extract;
 pub mod identify;
@@ -109,5 +112,5 @@ pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
 pub use limits::{CouldNotScan, LimitKind, Limits, MemoryAccount};
 pub use meta::MetaText;
-pub use policy::{Action, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
+pub use policy::{Action, EdmRule, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
 pub use verdict::{Decision, RuleMatch, Verdict};

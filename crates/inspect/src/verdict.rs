@@ -119,8 +119,11 @@ pub(crate) fn decide(
         if !r.applies(subject.method, subject.user, subject.groups) {
             continue;
         }
-        let count: u64 = r.detectors.iter().map(|d| hits.count(d, r.min_confidence)).sum();
-        let detectors_ok = r.detectors.is_empty() || count >= r.min_count;
+        let mut count: u64 = r.detectors.iter().map(|d| hits.count(d, r.min_confidence)).sum();
+        if let Some(name) = r.edm.as_ref().and_then(|e| policy.edm_detector(e)) {
+            count += hits.count(name, r.min_confidence);
+        }
+        let detectors_ok = (r.detectors.is_empty() && r.edm.is_none()) || count >= r.min_count;
         let types_ok = r.file_types.is_empty() || r.file_types.iter().any(|t| file_types.contains(t));
         if detectors_ok && types_ok {
             rules.push(RuleMatch { name: r.name.clone(), severity: r.severity, action: r.action, count });

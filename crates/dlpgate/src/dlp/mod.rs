@@ -41,6 +41,8 @@ pub enum Mode {
 pub struct DlpSettings {
     /// Policy file; `None` is the built-in default policy.
     pub policy_path: Option<PathBuf>,
+    /// The data directory, where the policy's EDM indexes are found by name.
+    pub data_dir: PathBuf,
     /// Engine limits per object.
     pub limits: Limits,
     /// Blocking or monitor.
@@ -361,9 +363,7 @@ fn build_state(settings: &DlpSettings) -> anyhow::Result<PolicyState> {
     let policy = match &settings.policy_path {
         None => Policy::builtin(),
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("cannot read the policy {}: {e}", path.display()))?;
-            Policy::from_toml_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            crate::edm::files::load_policy(path, &settings.data_dir).map_err(|e| anyhow::anyhow!(e))?
         }
     };
     let memory = Arc::new(EngineMemory(settings.room.memory.clone()));
@@ -427,7 +427,10 @@ impl Service for DlpService {
 
 impl icap::watch::Reload for DlpService {
     fn watched_files(&self) -> Vec<PathBuf> {
-        self.settings.policy_path.iter().cloned().collect()
+        let mut files: Vec<PathBuf> = self.settings.policy_path.iter().cloned().collect();
+        // A rebuilt EDM index (or its key) reloads the policy that uses it.
+        files.extend(crate::edm::files::watched(&self.settings.data_dir, self.current().engine.policy()));
+        files
     }
 
     fn reload(&self) -> Result<Vec<String>, String> {

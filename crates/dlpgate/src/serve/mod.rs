@@ -48,6 +48,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     metrics.watch_budgets(room.memory.clone(), room.disk.clone());
     let settings = DlpSettings {
         policy_path: args.policy.clone(),
+        data_dir: args.data_dir.clone(),
         limits: inspect::Limits::default(),
         mode: args.mode,
         reqmod_service: args.reqmod_service.clone(),

@@ -87,6 +87,8 @@ pub struct DetectorSet {
     exclusions: HashMap<DetectorId, HashSet<String>>,
     exclude_any: HashSet<String>,
     any_numeric: bool,
+    /// The `edm` rules' matchers (set by the policy once their indexes are loaded).
+    pub(crate) edm: Vec<crate::edm::EdmSpec>,
 }
 
 /// A custom detector or dictionary as the policy describes it, before compiling.
@@ -174,6 +176,7 @@ impl DetectorSet {
             exclusions: excl,
             exclude_any,
             any_numeric,
+            edm: Vec::new(),
         })
     }
 
@@ -243,6 +246,8 @@ pub(crate) struct DetectStream {
     next: u64,
     /// Per custom regex, the absolute offset before which its matches were already taken.
     regex_resume: Vec<u64>,
+    /// Per `edm` rule, its own window (its margins follow the rule's proximity).
+    edm: Vec<crate::edm::EdmStream>,
 }
 
 impl DetectStream {
@@ -253,6 +258,16 @@ impl DetectStream {
 
     /// Appends text, examining full blocks as they fill.
     pub(crate) fn write(&mut self, found: &mut Found<'_>, mut data: &[u8]) {
+        if !found.set.edm.is_empty() {
+            self.edm.resize_with(found.set.edm.len(), Default::default);
+            let (hits, member) = (&mut *found.hits, found.member);
+            let mut sink = |detector: &str, at: u64, masked: String| {
+                hits.record(detector, Confidence::High, member, at, masked);
+            };
+            for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
+                stream.write(spec, &mut sink, data);
+            }
+        }
         while !data.is_empty() {
             let room = (BLOCK + LOOKAHEAD + LOOKBEHIND).saturating_sub(self.buf.len());
             let take = room.min(data.len());
@@ -266,6 +281,16 @@ impl DetectStream {
 
     /// Examines everything left; the stream is empty afterwards.
     pub(crate) fn finish(&mut self, found: &mut Found<'_>) {
+        if !found.set.edm.is_empty() {
+            self.edm.resize_with(found.set.edm.len(), Default::default);
+            let (hits, member) = (&mut *found.hits, found.member);
+            let mut sink = |detector: &str, at: u64, masked: String| {
+                hits.record(detector, Confidence::High, member, at, masked);
+            };
+            for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
+                stream.finish(spec, &mut sink);
+            }
+        }
         self.run(found, true);
         self.base += self.buf.len() as u64;
         self.next = self.base;

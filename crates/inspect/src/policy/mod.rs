@@ -4,12 +4,14 @@
 //! every scan, typically as `Arc<Policy>`. See `docs/POLICY.md` for the format.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use crate::detect::{Builtin, Confidence, CustomSpec, DetectorSet};
+use crate::edm::{EdmIndex, EdmSpec};
 use crate::identify::FileType;
 
 /// The text of the built-in default policy.
@@ -140,6 +142,32 @@ pub struct Rule {
     /// `encrypted_archive` or `executable`). With `detectors` too, both must hold.
     #[serde(default)]
     pub file_types: Vec<FileType>,
+    /// Exact Data Match: rows of an index found in the content (`docs/POLICY.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edm: Option<EdmRule>,
+}
+
+/// `edm = { index = "customers", min_fields = 2, proximity = 300 }`: a row of the index
+/// counts when `min_fields` of its fields (a primary among them) lie within `proximity`
+/// bytes of the primary.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdmRule {
+    /// The index name (`dlpgate edm index --name`).
+    pub index: String,
+    /// Fields of one row needed, the primary counted. Default 2.
+    #[serde(default = "default_min_fields")]
+    pub min_fields: usize,
+    /// Bytes of text around the primary searched for the others. Default 300.
+    #[serde(default = "default_proximity")]
+    pub proximity: usize,
+}
+
+fn default_min_fields() -> usize {
+    crate::edm::DEFAULT_MIN_FIELDS
+}
+fn default_proximity() -> usize {
+    crate::edm::DEFAULT_PROXIMITY
 }
 
 fn one() -> u64 {
@@ -247,7 +275,14 @@ pub struct Policy {
     could_not_scan: Action,
     exempt_file_types: Vec<FileType>,
     pub(crate) detectors: DetectorSet,
+    /// The detector name of each distinct `edm` rule.
+    edm_names: HashMap<EdmRule, String>,
+    edm_indexes: Vec<Arc<EdmIndex>>,
 }
+
+/// Finds an EDM index by name for a policy being loaded (the server maps it from the data
+/// directory); an error names what is missing.
+pub type EdmResolver<'a> = dyn FnMut(&str) -> Result<Arc<EdmIndex>, String> + 'a;
 
 impl Policy {
     /// The built-in default policy (see `DEFAULT_POLICY_TOML`).
@@ -259,8 +294,17 @@ impl Policy {
         }
     }
 
-    /// Parses, validates and compiles a policy file. Errors name their line.
+    /// Parses, validates and compiles a policy file. Errors name their line. A policy with
+    /// `edm` rules needs [`from_toml_str_with`](Self::from_toml_str_with).
     pub fn from_toml_str(text: &str) -> Result<Self, PolicyError> {
+        Self::from_toml_str_with(text, &mut |name| {
+            Err(format!("EDM index {name:?} is not available here: load the policy with a data directory"))
+        })
+    }
+
+    /// Like [`from_toml_str`](Self::from_toml_str), with `edm` rules' indexes found by
+    /// `resolve`.
+    pub fn from_toml_str_with(text: &str, resolve: &mut EdmResolver<'_>) -> Result<Self, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyError {
             line: e.span().map(|s| line_of(text, s.start)),
             message: e.message().to_string(),
@@ -334,6 +378,7 @@ impl Policy {
         }
         let mut rules = Vec::new();
         let mut rule_names = HashSet::new();
+        let mut edm_loaded: HashMap<String, Arc<EdmIndex>> = HashMap::new();
         for r in file.rules {
             let span = r.span();
             let r = r.into_inner();
@@ -343,8 +388,12 @@ impl Policy {
             if !rule_names.insert(r.name.clone()) {
                 return Err(err(span, format!("rule name {:?} is already used", r.name)));
             }
-            if r.detectors.is_empty() && r.file_types.is_empty() {
-                return Err(err(span, format!("rule {:?} needs detectors or file_types", r.name)));
+            if r.detectors.is_empty() && r.file_types.is_empty() && r.edm.is_none() {
+                return Err(err(span, format!("rule {:?} needs detectors, edm or file_types", r.name)));
+            }
+            if let Some(e) = &r.edm {
+                check_edm(e, &mut edm_loaded, resolve)
+                    .map_err(|m| err(span.clone(), format!("rule {:?}: {m}", r.name)))?;
             }
             if r.min_count == 0 {
                 return Err(err(span, format!("rule {:?}: min_count must be at least 1", r.name)));
@@ -392,9 +441,38 @@ impl Policy {
             }
         }
         let disabled: HashSet<String> = disable.into_iter().collect();
-        let detectors = DetectorSet::build(&disabled, &custom, &hotwords, &exclusions)
+        let mut detectors = DetectorSet::build(&disabled, &custom, &hotwords, &exclusions)
             .map_err(|message| PolicyError { line: None, message })?;
-        Ok(Self { name, version: version_of(text), rules, could_not_scan, exempt_file_types, detectors })
+        let edm_names = edm_names(&rules);
+        let mut specs: Vec<(&EdmRule, &String)> = edm_names.iter().collect();
+        specs.sort();
+        for (rule, detector) in specs {
+            if let Some(index) = edm_loaded.get(&rule.index) {
+                detectors.edm.push(EdmSpec::new(
+                    detector.clone(),
+                    index.clone(),
+                    rule.min_fields,
+                    rule.proximity,
+                ));
+            }
+        }
+        let mut edm_indexes: Vec<(String, Arc<EdmIndex>)> = edm_loaded.into_iter().collect();
+        edm_indexes.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut versioned = text.to_string();
+        for (name, index) in &edm_indexes {
+            versioned.push_str(&format!("\n#edm {name} {}", hex::encode(index.build_id())));
+        }
+        let edm_indexes = edm_indexes.into_iter().map(|(_, i)| i).collect();
+        Ok(Self {
+            name,
+            version: version_of(&versioned),
+            rules,
+            could_not_scan,
+            exempt_file_types,
+            detectors,
+            edm_names,
+            edm_indexes,
+        })
     }
 
     /// Name from the `[policy]` section.
@@ -427,12 +505,68 @@ impl Policy {
     pub fn detectors(&self) -> &DetectorSet {
         &self.detectors
     }
+
+    /// The detector name an `edm` rule's matches count under (`edm:customers`).
+    pub fn edm_detector(&self, rule: &EdmRule) -> Option<&str> {
+        self.edm_names.get(rule).map(String::as_str)
+    }
+
+    /// The EDM indexes the policy uses, by name.
+    pub fn edm_indexes(&self) -> &[Arc<EdmIndex>] {
+        &self.edm_indexes
+    }
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Self::builtin()
     }
+}
+
+/// Checks an `edm` rule and loads its index once.
+fn check_edm(
+    e: &EdmRule,
+    loaded: &mut HashMap<String, Arc<EdmIndex>>,
+    resolve: &mut EdmResolver<'_>,
+) -> Result<(), String> {
+    check_name(&e.index).map_err(|m| format!("edm index {m}"))?;
+    if e.proximity > crate::edm::MAX_PROXIMITY {
+        return Err(format!("edm proximity is at most {} bytes", crate::edm::MAX_PROXIMITY));
+    }
+    let index = match loaded.get(&e.index) {
+        Some(i) => i.clone(),
+        None => {
+            let i = resolve(&e.index)?;
+            loaded.insert(e.index.clone(), i.clone());
+            i
+        }
+    };
+    if e.min_fields == 0 || e.min_fields > index.columns() {
+        return Err(format!(
+            "edm min_fields must be between 1 and the index's {} columns, not {}",
+            index.columns(),
+            e.min_fields
+        ));
+    }
+    Ok(())
+}
+
+/// Names the detector of each distinct `edm` rule: `edm:INDEX`, or with its parameters when
+/// one index has rules with different ones.
+fn edm_names(rules: &[Rule]) -> HashMap<EdmRule, String> {
+    let distinct: HashSet<&EdmRule> = rules.iter().filter_map(|r| r.edm.as_ref()).collect();
+    distinct
+        .iter()
+        .map(|e| {
+            let shared = distinct.iter().filter(|o| o.index == e.index).count() > 1;
+            let name = if shared {
+                format!("edm:{}:{}:{}", e.index, e.min_fields, e.proximity)
+            } else {
+                format!("edm:{}", e.index)
+            };
+            ((*e).clone(), name)
+        })
+        .collect()
 }
 
 fn check_name(name: &str) -> Result<(), String> {

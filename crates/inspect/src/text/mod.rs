@@ -20,7 +20,7 @@ mod markup;
 mod normalize;
 mod sniff;
 mod unescaped;
-mod unicode;
+pub(crate) mod unicode;
 mod wide;
 
 pub(crate) use blobs::{Blobs, Piece};

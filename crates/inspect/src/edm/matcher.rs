@@ -1,0 +1,401 @@
+//! Finding a row of an index in a stream of text.
+//!
+//! The hot path, per token of content: is an n-gram (1 to [`MAX_NGRAM_TOKENS`] tokens)
+//! starting here shaped like some primary value (token count, form length, a digit for
+//! numbers)? Only then is its SipHash tag computed (each token's hash once) and the
+//! prefilter asked; only when the filter says yes is the HMAC computed and the sorted table
+//! read. A primary found, the text within `proximity` bytes of it is tokenised again and the
+//! tags of all its n-grams compared with the row's other cells.
+//!
+//! The stream keeps its own window: `proximity + MAX_NGRAM_SPAN` bytes before the region
+//! being examined and as many after it, so a row whose fields straddle chunk boundaries is
+//! found whatever the chunking.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::format::EdmIndex;
+use super::keyed::{cell_tag, text_tag};
+use super::token::{is_word, next_token, push_number, push_text, token_end, Kind};
+use super::{MAX_NGRAM_SPAN, MAX_NGRAM_TOKENS, MAX_ROWS_PER_VALUE};
+
+/// Text examined per round.
+const BLOCK: usize = 256 * 1024;
+/// Rows remembered as reported, so one mention counts once.
+const MAX_REPORTED: usize = 4096;
+
+/// One `edm = { ... }` of a policy, compiled.
+#[derive(Debug, Clone)]
+pub struct EdmSpec {
+    /// The detector name in counts and evidence (`edm:customers`).
+    pub detector: String,
+    /// The index.
+    pub index: Arc<EdmIndex>,
+    /// Fields of one row needed, the primary counted.
+    pub min_fields: usize,
+    /// Bytes around the primary within which the others must lie.
+    pub proximity: usize,
+    primary: Shape,
+    any: Shape,
+}
+
+/// Which n-grams can be a value of some column.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// Bit n: a text value of n tokens exists.
+    text_tokens: u8,
+    text_len: (usize, usize),
+    number: bool,
+    number_len: (usize, usize),
+}
+
+impl Shape {
+    fn of(index: &EdmIndex, primary_only: bool) -> Self {
+        let mut s = Shape { text_len: (usize::MAX, 0), number_len: (usize::MAX, 0), ..Shape::default() };
+        for c in &index.meta().columns {
+            if (primary_only && !c.primary) || !c.has_values() {
+                continue;
+            }
+            match c.kind {
+                Kind::Text => {
+                    for n in c.min_tokens..=c.max_tokens.min(MAX_NGRAM_TOKENS as u8) {
+                        s.text_tokens |= 1 << n;
+                    }
+                    s.text_len = (s.text_len.0.min(c.min_len.into()), s.text_len.1.max(c.max_len.into()));
+                }
+                Kind::Number => {
+                    s.number = true;
+                    s.number_len =
+                        (s.number_len.0.min(c.min_len.into()), s.number_len.1.max(c.max_len.into()));
+                }
+            }
+        }
+        s
+    }
+}
+
+impl EdmSpec {
+    /// Compiles a rule's parameters against a loaded index.
+    pub fn new(detector: String, index: Arc<EdmIndex>, min_fields: usize, proximity: usize) -> Self {
+        let primary = Shape::of(&index, true);
+        let any = Shape::of(&index, false);
+        Self { detector, index, min_fields, proximity, primary, any }
+    }
+
+    fn margin(&self) -> usize {
+        self.proximity + MAX_NGRAM_SPAN
+    }
+}
+
+/// A token of the window: its span, whether it holds a digit, its letters and digits.
+#[derive(Debug, Clone, Copy)]
+struct Tok {
+    s: usize,
+    e: usize,
+    digit: bool,
+    ascii: bool,
+    alnum: usize,
+    sip: Option<u64>,
+}
+
+fn tokens(buf: &[u8], from: usize, to: usize, out: &mut Vec<Tok>) {
+    out.clear();
+    let mut i = from;
+    // A token that started before `from` belongs to the text before.
+    if i > 0 && i < buf.len() && is_word(buf[i]) && !super::token::starts_token(buf, i) {
+        i = token_end(buf, i);
+    }
+    while let Some((s, e)) = next_token(buf, i) {
+        if s >= to {
+            break;
+        }
+        let t = &buf[s..e];
+        out.push(Tok {
+            s,
+            e,
+            digit: t.iter().any(u8::is_ascii_digit),
+            ascii: t.is_ascii(),
+            alnum: t.iter().filter(|b| b.is_ascii_alphanumeric()).count(),
+            sip: None,
+        });
+        i = e;
+    }
+}
+
+/// The normal form of the n-gram that is exactly `span` (its tokens, as `grams` saw them).
+fn form_of(span: &[u8], kind: Kind, out: &mut Vec<u8>) {
+    let mut i = 0;
+    while let Some((s, e)) = next_token(span, i) {
+        match kind {
+            Kind::Text => {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                push_text(&span[s..e], out);
+            }
+            Kind::Number => push_number(&span[s..e], out),
+        }
+        i = e;
+    }
+}
+
+/// One n-gram candidate: kind, tag, span.
+#[derive(Debug, Clone, Copy)]
+struct Gram {
+    kind: Kind,
+    tag: u64,
+    s: usize,
+    e: usize,
+}
+
+/// Buffers reused from n-gram to n-gram: the form being built, the tokens' hashes.
+#[derive(Debug, Default)]
+struct Work {
+    form: Vec<u8>,
+    hashes: Vec<u64>,
+}
+
+/// Calls `f` with every n-gram starting at token `i` that fits `shape`.
+fn grams(
+    spec: &EdmSpec,
+    buf: &[u8],
+    toks: &mut [Tok],
+    i: usize,
+    shape: &Shape,
+    work: &mut Work,
+    mut f: impl FnMut(Gram),
+) {
+    let Work { form: scratch, hashes } = work;
+    let key = spec.index.key();
+    let (mut text_len, mut alnum, mut digit, mut ascii) = (0usize, 0usize, false, true);
+    hashes.clear();
+    for n in 1..=MAX_NGRAM_TOKENS {
+        let j = i + n - 1;
+        let Some(&t) = toks.get(j) else { break };
+        if t.e - toks[i].s > MAX_NGRAM_SPAN || t.e - t.s > super::MAX_TOKEN_BYTES {
+            break;
+        }
+        text_len += (t.e - t.s) + usize::from(n > 1);
+        alnum += t.alnum;
+        digit |= t.digit;
+        ascii &= t.ascii;
+        if shape.text_tokens & (1 << n) != 0
+            && (!ascii || (shape.text_len.0..=shape.text_len.1).contains(&text_len))
+        {
+            while hashes.len() < n {
+                let k = i + hashes.len();
+                let h = match toks[k].sip {
+                    Some(h) => h,
+                    None => {
+                        scratch.clear();
+                        push_text(&buf[toks[k].s..toks[k].e], scratch);
+                        let h = key.token(scratch);
+                        toks[k].sip = Some(h);
+                        h
+                    }
+                };
+                hashes.push(h);
+            }
+            // The text form itself is built later, only for tags the prefilter passes.
+            let tag = text_tag(&hashes[..n]);
+            f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e });
+        }
+        if shape.number && digit && (!ascii || (shape.number_len.0..=shape.number_len.1).contains(&alnum)) {
+            scratch.clear();
+            for tk in &toks[i..=j] {
+                push_number(&buf[tk.s..tk.e], scratch);
+            }
+            if (shape.number_len.0..=shape.number_len.1).contains(&scratch.len()) {
+                let tag = key.number_tag(scratch);
+                f(Gram { kind: Kind::Number, tag, s: toks[i].s, e: t.e });
+            }
+        }
+    }
+}
+
+/// The n-grams (start, end, 32-bit tag) of the text around one round's primaries, in token
+/// order, computed as far as the windows asked so far reach.
+#[derive(Debug, Default)]
+struct GramCache {
+    toks: Vec<Tok>,
+    /// Tokens whose n-grams are in `grams`.
+    done: usize,
+    grams: Vec<(usize, usize, u32)>,
+    work: Work,
+}
+
+impl GramCache {
+    /// The range of `grams` that starts in `lo..hi`.
+    fn window(&mut self, spec: &EdmSpec, buf: &[u8], lo: usize, hi: usize) -> std::ops::Range<usize> {
+        while self.done < self.toks.len() && self.toks[self.done].s < hi {
+            let out = &mut self.grams;
+            grams(spec, buf, &mut self.toks, self.done, &spec.any, &mut self.work, |c: Gram| {
+                out.push((c.s, c.e, cell_tag(c.tag)));
+            });
+            self.done += 1;
+        }
+        let from = self.grams.partition_point(|g| g.0 < lo);
+        let to = self.grams.partition_point(|g| g.0 < hi);
+        from..to
+    }
+}
+
+/// The rolling window of one spec over one member's text.
+#[derive(Debug, Default)]
+pub(crate) struct EdmStream {
+    buf: Vec<u8>,
+    base: u64,
+    next: u64,
+    toks: Vec<Tok>,
+    candidates: Vec<Gram>,
+    rows: Vec<u32>,
+    reported: HashMap<u32, u64>,
+}
+
+/// Where a stream reports a row found: `(detector, offset, masked evidence)`. The detection
+/// stream records it as a high-confidence match of the member (this module stays below
+/// `detect`).
+pub(crate) type Sink<'a> = dyn FnMut(&str, u64, String) + 'a;
+
+impl EdmStream {
+    pub fn write(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, mut data: &[u8]) {
+        let full = BLOCK + 2 * spec.margin();
+        while !data.is_empty() {
+            let take = full.saturating_sub(self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() >= full {
+                self.run(spec, sink, false);
+            }
+        }
+    }
+
+    pub fn finish(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>) {
+        self.run(spec, sink, true);
+        self.base += self.buf.len() as u64;
+        self.next = self.base;
+        self.buf.clear();
+        self.reported.clear();
+    }
+
+    fn run(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, last: bool) {
+        let margin = spec.margin();
+        let end = if last { self.buf.len() } else { self.buf.len().saturating_sub(margin) };
+        let start = (self.next.saturating_sub(self.base) as usize).min(end);
+        if start < end {
+            self.examine(spec, sink, start, end);
+        }
+        self.next = self.base + end as u64;
+        if !last {
+            let keep = end.saturating_sub(margin);
+            self.buf.drain(..keep);
+            self.base += keep as u64;
+        }
+    }
+
+    /// Looks for primaries starting in `buf[start..end]`.
+    fn examine(&mut self, spec: &EdmSpec, sink: &mut Sink<'_>, start: usize, end: usize) {
+        let buf = std::mem::take(&mut self.buf);
+        let mut toks = std::mem::take(&mut self.toks);
+        tokens(&buf, start, (end + MAX_NGRAM_SPAN).min(buf.len()), &mut toks);
+        let mut work = Work::default();
+        // Three passes: the tags of every primary-shaped n-gram, then the prefilter over all
+        // of them (independent loads the processor overlaps, where one lookup per n-gram
+        // would wait for each cache miss in turn), then the HMAC and the table for the few
+        // that pass.
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        for i in 0..toks.len() {
+            if toks[i].s >= end {
+                break;
+            }
+            grams(spec, &buf, &mut toks, i, &spec.primary, &mut work, |g| candidates.push(g));
+        }
+        candidates.retain(|g| spec.index.may_hold(g.tag));
+        let mut hits: Vec<(Gram, u64)> = Vec::new();
+        let mut rows = Vec::new();
+        for g in &candidates {
+            work.form.clear();
+            form_of(&buf[g.s..g.e], g.kind, &mut work.form);
+            let hash = spec.index.key().primary(g.kind, &work.form);
+            rows.clear();
+            spec.index.rows_of(hash, 1, &mut rows);
+            if !rows.is_empty() {
+                hits.push((*g, hash));
+            }
+        }
+        self.candidates = candidates;
+        if !hits.is_empty() {
+            // The n-grams around the primaries, each computed once however many windows
+            // it is in (dense primaries would otherwise hash the same text again and again).
+            let lo = start.saturating_sub(spec.margin());
+            let hi = (end + spec.margin()).min(buf.len());
+            let mut cache = GramCache::default();
+            tokens(&buf, lo, hi, &mut cache.toks);
+            for (g, hash) in hits {
+                self.corroborate(spec, sink, &buf, &mut cache, g, hash);
+            }
+        }
+        self.toks = toks;
+        self.buf = buf;
+    }
+
+    /// Checks the rows of a primary found at `g` against the text around it.
+    fn corroborate(
+        &mut self,
+        spec: &EdmSpec,
+        sink: &mut Sink<'_>,
+        buf: &[u8],
+        cache: &mut GramCache,
+        g: Gram,
+        hash: u64,
+    ) {
+        self.rows.clear();
+        spec.index.rows_of(hash, MAX_ROWS_PER_VALUE, &mut self.rows);
+        let lo = g.s.saturating_sub(spec.proximity);
+        let hi = (g.e + spec.proximity).min(buf.len());
+        let primary_tag = cell_tag(g.tag);
+        let mut range: Option<std::ops::Range<usize>> = None;
+        for &row in &self.rows {
+            let Some(view) = spec.index.row(row) else { continue };
+            let cols = &spec.index.meta().columns;
+            let Some(pc) = (0..cols.len())
+                .find(|&c| cols[c].primary && cols[c].kind == g.kind && view.tag(c) == primary_tag)
+            else {
+                continue;
+            };
+            let at = self.base + g.s as u64;
+            if self.reported.get(&row).is_some_and(|&o| at.saturating_sub(o) <= spec.proximity as u64) {
+                continue;
+            }
+            let r = range.get_or_insert_with(|| cache.window(spec, buf, lo, hi)).clone();
+            let window = &cache.grams[r];
+            // Within the window, and not the primary itself.
+            let near = |t: u32| window.iter().any(|w| w.2 == t && w.1 <= hi && (w.1 <= g.s || w.0 >= g.e));
+            let mut matched = vec![cols[pc].name.as_str()];
+            for (c, col) in cols.iter().enumerate() {
+                let t = view.tag(c);
+                if c == pc || t == 0 {
+                    continue;
+                }
+                if near(t) {
+                    matched.push(col.name.as_str());
+                }
+            }
+            if matched.len() >= spec.min_fields {
+                if self.reported.len() >= MAX_REPORTED {
+                    self.reported.clear();
+                }
+                self.reported.insert(row, at);
+                let masked = format!(
+                    "{} row {} (line {}): {}",
+                    spec.index.meta().name,
+                    view.record(),
+                    view.line(),
+                    matched.join(", ")
+                );
+                sink(&spec.detector, at, masked);
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Tokens and normal forms: what a table cell and a run of content text become before they
+//! are hashed, so that the same value written two ways hashes the same.
+//!
+//! A token is a run of word bytes (ASCII letters and digits, and every byte of a non-ASCII
+//! character) in which single connectors (`.` `-` `_` `@` `+` `'` `/`) may sit between word
+//! bytes: `jane.doe@example.com`, `123-45-6789`, `O'Brien` and `01/02/1980` are one token
+//! each, `Doe,` is `Doe`. Everything else separates tokens.
+//!
+//! A value has two forms, one per [`Kind`] of column:
+//! - **text**: its tokens lowercased and joined by one space (`"  Jane   DOE "` is
+//!   `jane doe`): case and whitespace do not matter, punctuation between words does not.
+//! - **number**: the letters and digits of its tokens, lowercased, concatenated
+//!   (`(555) 123-4567`, `555.123.4567` and `5551234567` are all `5551234567`): the
+//!   delimiters people put in phone, account and identity numbers do not matter.
+//!
+//! Cells are first folded as the engine folds content (`text::unicode`: digits of every
+//! script, Unicode spaces and dashes, invisible characters), so both sides agree.
+
+use crate::text::unicode::{fold, Folded};
+
+use super::MAX_TOKEN_BYTES;
+
+/// How a column's values are normalised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Kind {
+    /// Names, addresses, e-mail: case and whitespace ignored.
+    Text,
+    /// Phone, account, identity numbers: only letters and digits count.
+    Number,
+}
+
+impl Kind {
+    /// The byte that separates the two kinds' hash inputs.
+    pub(crate) fn tag(self) -> u8 {
+        match self {
+            Kind::Text => b't',
+            Kind::Number => b'n',
+        }
+    }
+
+    /// Parses `text` or `number`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "text" => Some(Kind::Text),
+            "number" => Some(Kind::Number),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `b` belongs to a word.
+#[inline]
+pub(crate) fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b >= 0x80
+}
+
+/// Whether `b` may join two word bytes inside a token.
+#[inline]
+pub(crate) fn is_connector(b: u8) -> bool {
+    matches!(b, b'.' | b'-' | b'_' | b'@' | b'+' | b'\'' | b'/')
+}
+
+/// Whether a token starts at `buf[i]` (not in the middle of one).
+#[inline]
+pub(crate) fn starts_token(buf: &[u8], i: usize) -> bool {
+    if !buf.get(i).copied().is_some_and(is_word) {
+        return false;
+    }
+    match i {
+        0 => true,
+        1 => !is_word(buf[0]),
+        _ => !(is_word(buf[i - 1]) || is_connector(buf[i - 1]) && is_word(buf[i - 2])),
+    }
+}
+
+/// The end of the token starting at `buf[i]` (`starts_token(buf, i)` holds).
+#[inline]
+pub(crate) fn token_end(buf: &[u8], i: usize) -> usize {
+    let mut j = i + 1;
+    while j < buf.len() {
+        let b = buf[j];
+        if is_word(b) || (is_connector(b) && buf.get(j + 1).copied().is_some_and(is_word)) {
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    j
+}
+
+/// The next token at or after `i`: `(start, end)`.
+#[inline]
+pub(crate) fn next_token(buf: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    while i < buf.len() {
+        if is_word(buf[i]) {
+            return Some((i, token_end(buf, i)));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Appends the text form of one token (lowercased) to `out`.
+pub(crate) fn push_text(token: &[u8], out: &mut Vec<u8>) {
+    if token.is_ascii() {
+        out.extend(token.iter().map(u8::to_ascii_lowercase));
+    } else {
+        out.extend_from_slice(String::from_utf8_lossy(token).to_lowercase().as_bytes());
+    }
+}
+
+/// Appends the number form of one token (its letters and digits, lowercased) to `out`.
+pub(crate) fn push_number(token: &[u8], out: &mut Vec<u8>) {
+    if token.is_ascii() {
+        out.extend(token.iter().filter(|b| b.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase));
+    } else {
+        let lower = String::from_utf8_lossy(token).to_lowercase();
+        out.extend(lower.bytes().filter(|&b| b.is_ascii_alphanumeric() || b >= 0x80));
+    }
+}
+
+/// A cell after folding and tokenising.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cell {
+    /// The folded text.
+    pub folded: Vec<u8>,
+    /// Token spans in `folded`.
+    pub tokens: Vec<(usize, usize)>,
+}
+
+impl Cell {
+    /// Folds and tokenises one cell.
+    pub fn new(raw: &str) -> Self {
+        let mut folded = Vec::with_capacity(raw.len());
+        let mut tmp = [0u8; 4];
+        for c in raw.chars() {
+            match fold(u32::from(c)) {
+                Folded::Keep => folded.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes()),
+                Folded::Drop => {}
+                Folded::Ascii(b) => folded.push(b),
+            }
+        }
+        let mut tokens = Vec::new();
+        let mut i = 0;
+        while let Some((s, e)) = next_token(&folded, i) {
+            tokens.push((s, e));
+            i = e;
+        }
+        Self { folded, tokens }
+    }
+
+    /// True when the cell has no token (empty, or punctuation only).
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
+    /// Whether the cell looks like a number: a digit, and digits at least half of its
+    /// letters and digits.
+    pub fn looks_numeric(&self) -> bool {
+        let (mut digits, mut alnum) = (0usize, 0usize);
+        for &(s, e) in &self.tokens {
+            for &b in &self.folded[s..e] {
+                digits += usize::from(b.is_ascii_digit());
+                alnum += usize::from(is_word(b));
+            }
+        }
+        digits > 0 && digits * 2 >= alnum
+    }
+
+    /// The normal form for `kind`, or `None` when the cell cannot be found in content: no
+    /// token, more tokens than an n-gram holds, a token longer than [`MAX_TOKEN_BYTES`], or
+    /// a number without a digit.
+    pub fn form(&self, kind: Kind) -> Option<Vec<u8>> {
+        if self.tokens.is_empty()
+            || self.tokens.len() > super::MAX_NGRAM_TOKENS
+            || self.tokens.iter().any(|&(s, e)| e - s > MAX_TOKEN_BYTES)
+        {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.folded.len());
+        match kind {
+            Kind::Text => {
+                for (k, &(s, e)) in self.tokens.iter().enumerate() {
+                    if k > 0 {
+                        out.push(b' ');
+                    }
+                    push_text(&self.folded[s..e], &mut out);
+                }
+            }
+            Kind::Number => {
+                for &(s, e) in &self.tokens {
+                    push_number(&self.folded[s..e], &mut out);
+                }
+                if !out.iter().any(u8::is_ascii_digit) {
+                    return None;
+                }
+            }
+        }
+        (out.len() <= super::MAX_FORM_BYTES).then_some(out)
+    }
+
+    /// The cell's tokens as byte slices.
+    pub fn token_bytes(&self) -> impl Iterator<Item = &[u8]> {
+        self.tokens.iter().map(|&(s, e)| &self.folded[s..e])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(s: &str) -> String {
+        String::from_utf8(Cell::new(s).form(Kind::Text).unwrap_or_default()).unwrap()
+    }
+    fn number(s: &str) -> String {
+        String::from_utf8(Cell::new(s).form(Kind::Number).unwrap_or_default()).unwrap()
+    }
+
+    #[test]
+    fn text_forms_ignore_case_space_and_outer_punctuation() {
+        assert_eq!(text("  Jane   DOE "), "jane doe");
+        assert_eq!(text("Doe, Jane."), "doe jane");
+        assert_eq!(text("Jane.Doe@Example.COM"), "jane.doe@example.com");
+        assert_eq!(text("O'Brien"), "o'brien");
+        assert_eq!(text("1 Main Street"), "1 main street");
+        assert_eq!(text("ÉLODIE Dupré"), "élodie dupré");
+        // A non-breaking space and a zero-width space, as the engine folds them.
+        assert_eq!(text("Jane\u{a0}Do\u{200b}e"), "jane doe");
+        assert_eq!(text("a b c d e f"), "", "six tokens cannot be an n-gram");
+    }
+
+    #[test]
+    fn number_forms_drop_delimiters() {
+        for s in ["(555) 123-4567", "555.123.4567", "5551234567", "555 123 4567", "555-123-4567"] {
+            assert_eq!(number(s), "5551234567", "{s}");
+        }
+        assert_eq!(number("AB-12 34"), "ab1234");
+        assert_eq!(number("n/a"), "");
+        // Full-width and Arabic-Indic digits fold to ASCII.
+        assert_eq!(number("１２３-٤٥"), "12345");
+        assert!(Cell::new("555-123-4567").looks_numeric());
+        assert!(!Cell::new("1 Main Street").looks_numeric());
+    }
+
+    #[test]
+    fn token_boundaries() {
+        let buf = b"x jane.doe@example.com, (555) 123-4567 -- end-";
+        let mut toks = Vec::new();
+        let mut i = 0;
+        while let Some((s, e)) = next_token(buf, i) {
+            assert!(starts_token(buf, s));
+            toks.push(std::str::from_utf8(&buf[s..e]).unwrap());
+            i = e;
+        }
+        assert_eq!(toks, ["x", "jane.doe@example.com", "555", "123-4567", "end"]);
+        assert!(!starts_token(buf, 7), "inside jane.doe");
+    }
+}
