@@ -69,6 +69,7 @@ fn fixture() -> &'static Fixture {
         let service = |mode| {
             let settings = DlpSettings {
                 policy_path: None,
+                data_dir: spool.path().to_path_buf(),
                 limits: inspect::Limits::default(),
                 mode,
                 reqmod_service: "reqmod".to_string(),

@@ -3,59 +3,10 @@
 //! carrying only decoys (Luhn-invalid card-like numbers, SSNs in invalid ranges, IBANs with
 //! a bad checksum, order ids, UUIDs, hashes, timestamps) must be allowed.
 
-use std::sync::Arc;
+mod support;
 
 use inspect::testkit::evasion::{document, DECOYS, VALUES};
-use inspect::{Engine, Limits, Policy, ScanContext, Verdict};
-
-fn scan(bytes: &[u8], content_type: Option<&str>) -> Verdict {
-    let ctx = ScanContext { content_type: content_type.map(str::to_string), ..ScanContext::default() };
-    Engine::new(Arc::new(Policy::builtin()), Limits::default()).scan_bytes(ctx, bytes)
-}
-
-#[track_caller]
-fn blocks_as(bytes: &[u8], content_type: Option<&str>, detector: &str) {
-    let v = scan(bytes, content_type);
-    assert!(
-        v.is_block() && v.counts.get(detector).copied().unwrap_or(0) > 0 && v.could_not_scan.is_none(),
-        "expected a block by {detector} for {:?}: {v:?}",
-        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
-    );
-}
-
-#[track_caller]
-fn blocks(bytes: &[u8], detector: &str) {
-    blocks_as(bytes, None, detector);
-}
-
-#[track_caller]
-fn allows_as(bytes: &[u8], content_type: Option<&str>) {
-    let v = scan(bytes, content_type);
-    assert!(
-        !v.is_block() && v.could_not_scan.is_none(),
-        "expected no block for {:?}: {v:?}",
-        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
-    );
-}
-
-#[track_caller]
-fn allows(bytes: &[u8]) {
-    allows_as(bytes, None);
-}
-
-/// Every valid value disguised by `disguise` blocks; the decoys disguised the same way pass.
-#[track_caller]
-fn technique_as(content_type: Option<&str>, disguise: impl Fn(&str) -> Vec<u8>) {
-    for (det, value) in VALUES {
-        blocks_as(&disguise(&document(&[value])), content_type, det);
-    }
-    allows_as(&disguise(&document(DECOYS)), content_type);
-}
-
-#[track_caller]
-fn technique(disguise: impl Fn(&str) -> Vec<u8>) {
-    technique_as(None, disguise);
-}
+use support::{allows, blocks, scan, technique};
 
 /// IBANs written in lower case (as users type them, and as an attacker would to walk
 /// around a detector of capitals), plain, grouped, capitalised or wrapped. The checksum

@@ -3,48 +3,9 @@
 //! card-like numbers, SSNs in invalid ranges, IBANs with a bad checksum, order ids, UUIDs,
 //! hashes, timestamps) must be allowed.
 
-use std::sync::Arc;
+mod support;
 
-use inspect::{Engine, Limits, Policy, ScanContext, Verdict};
-
-fn engine() -> Engine {
-    Engine::new(Arc::new(Policy::builtin()), Limits::default())
-}
-
-fn scan(bytes: &[u8], content_type: Option<&str>) -> Verdict {
-    let ctx = ScanContext { content_type: content_type.map(str::to_string), ..ScanContext::default() };
-    engine().scan_bytes(ctx, bytes)
-}
-
-#[track_caller]
-fn blocks(bytes: &[u8], detector: &str) {
-    blocks_as(bytes, None, detector);
-}
-
-#[track_caller]
-fn blocks_as(bytes: &[u8], content_type: Option<&str>, detector: &str) {
-    let v = scan(bytes, content_type);
-    assert!(
-        v.is_block() && v.counts.get(detector).copied().unwrap_or(0) > 0 && v.could_not_scan.is_none(),
-        "expected a block by {detector} for {:?}: {v:?}",
-        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
-    );
-}
-
-#[track_caller]
-fn allows(bytes: &[u8]) {
-    allows_as(bytes, None);
-}
-
-#[track_caller]
-fn allows_as(bytes: &[u8], content_type: Option<&str>) {
-    let v = scan(bytes, content_type);
-    assert!(
-        !v.is_block() && v.could_not_scan.is_none(),
-        "expected no block for {:?}: {v:?}",
-        String::from_utf8_lossy(&bytes[..bytes.len().min(400)])
-    );
-}
+use support::{allows, allows_as, blocks, blocks_as, scan, technique, technique_as};
 
 /// A CSV field after a numeric field is a value of its own, not the fraction of a decimal
 /// number: `1,4111111111111111` holds a card. Groups of three after a comma stay thousands.
@@ -62,21 +23,6 @@ use inspect::testkit::evasion::{
     cp1252_separators, digits_in, document, fullwidth, html_refs, interleave, json_u, percent,
     quoted_printable_digits, separators, utf16be, utf32, DECOYS, VALUES,
 };
-
-/// Every valid value disguised by `disguise` must block; every decoy disguised the same way
-/// must pass. `disguise` gets the whole document and returns the bytes to scan.
-#[track_caller]
-fn technique(disguise: impl Fn(&str) -> Vec<u8>) {
-    technique_as(None, disguise);
-}
-
-#[track_caller]
-fn technique_as(content_type: Option<&str>, disguise: impl Fn(&str) -> Vec<u8>) {
-    for (det, value) in VALUES {
-        blocks_as(&disguise(&document(&[value])), content_type, det);
-    }
-    allows_as(&disguise(&document(DECOYS)), content_type);
-}
 
 /// Applies `f` to the values only (the text around them stays plain).
 fn values_only(text: &str, f: impl Fn(&str) -> String) -> Vec<u8> {

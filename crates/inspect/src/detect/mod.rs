@@ -258,16 +258,7 @@ impl DetectStream {
 
     /// Appends text, examining full blocks as they fill.
     pub(crate) fn write(&mut self, found: &mut Found<'_>, mut data: &[u8]) {
-        if !found.set.edm.is_empty() {
-            self.edm.resize_with(found.set.edm.len(), Default::default);
-            let (hits, member) = (&mut *found.hits, found.member);
-            let mut sink = |detector: &str, at: u64, masked: String| {
-                hits.record(detector, Confidence::High, member, at, masked);
-            };
-            for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
-                stream.write(spec, &mut sink, data);
-            }
-        }
+        self.each_edm(found, |spec, stream, sink| stream.write(spec, sink, data));
         while !data.is_empty() {
             let room = (BLOCK + LOOKAHEAD + LOOKBEHIND).saturating_sub(self.buf.len());
             let take = room.min(data.len());
@@ -279,18 +270,28 @@ impl DetectStream {
         }
     }
 
+    /// Runs `step` on each `edm` rule's stream, its matches reported into `found`.
+    fn each_edm(
+        &mut self,
+        found: &mut Found<'_>,
+        mut step: impl FnMut(&crate::edm::EdmSpec, &mut crate::edm::EdmStream, &mut crate::edm::Sink<'_>),
+    ) {
+        if found.set.edm.is_empty() {
+            return;
+        }
+        self.edm.resize_with(found.set.edm.len(), Default::default);
+        let (hits, member) = (&mut *found.hits, found.member);
+        let mut sink = |detector: &str, at: u64, masked: String| {
+            hits.record(detector, Confidence::High, member, at, masked);
+        };
+        for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
+            step(spec, stream, &mut sink);
+        }
+    }
+
     /// Examines everything left; the stream is empty afterwards.
     pub(crate) fn finish(&mut self, found: &mut Found<'_>) {
-        if !found.set.edm.is_empty() {
-            self.edm.resize_with(found.set.edm.len(), Default::default);
-            let (hits, member) = (&mut *found.hits, found.member);
-            let mut sink = |detector: &str, at: u64, masked: String| {
-                hits.record(detector, Confidence::High, member, at, masked);
-            };
-            for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
-                stream.finish(spec, &mut sink);
-            }
-        }
+        self.each_edm(found, |spec, stream, sink| stream.finish(spec, sink));
         self.run(found, true);
         self.base += self.buf.len() as u64;
         self.next = self.base;

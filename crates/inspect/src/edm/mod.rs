@@ -23,7 +23,7 @@ pub use build::{
 };
 pub use format::{Column, EdmIndex, FormatError, IndexBytes, Meta, FORMAT_VERSION};
 pub use keyed::{EdmKey, KEY_BYTES};
-pub(crate) use matcher::{EdmSpec, EdmStream};
+pub(crate) use matcher::{EdmSpec, EdmStream, Sink};
 pub use token::{Cell, Kind};
 
 /// Most tokens in a value that can be found ("1 Main Street" is three).
