@@ -208,6 +208,9 @@ fn a_comment_inside_a_value() {
         ("<html><body>4111<!---->1111<!-- -->1111<!--\n-->1111</body></html>", "credit_card"),
         ("<p>ssn 123-45<!-- split -->-6789</p>", "us_ssn"),
         ("<p>nothing here</p><!-- card 4111 1111 1111 1111 -->", "credit_card"),
+        // An empty comment (`<!-->`, `<!--->`) ends at once, as browsers read it.
+        ("<p>card 4111 1111<!--> 1111 1111</p><!-- -->", "credit_card"),
+        ("<p>card 4111 1111<!---> 1111 1111</p>", "credit_card"),
         ("<?xml version=\"1.0\"?><r>DE89 3704<!-- a -->0044 0532 0130 00</r>", "iban"),
     ] {
         blocks(text.as_bytes(), det);

@@ -88,6 +88,9 @@ pub(crate) struct Markup {
     attr_tail: Vec<u8>,
     /// Closing bytes (`-` in a comment, `]` in CDATA) held back, at most two.
     held: u8,
+    /// Whether the comment just opened holds no text yet: HTML ends `<!-->` and `<!--->`
+    /// there (an empty comment), and the text after them is shown.
+    fresh: bool,
 }
 
 /// Attributes of inline tags that hold data rather than formatting: links (a `data:` URI
@@ -139,6 +142,7 @@ impl Markup {
             track_attrs: false,
             attr_tail: Vec::with_capacity(ATTR_TAIL),
             held: 0,
+            fresh: false,
         }
     }
 
@@ -214,6 +218,7 @@ impl Markup {
                     // around it joins as a browser shows it (`4111 1111<!-- -->1111 1111`).
                     self.state = Tag::Comment;
                     self.held = 0;
+                    self.fresh = true;
                     aside.push(b'\n');
                     self.byte(b, out, aside);
                     return;
@@ -287,7 +292,11 @@ impl Markup {
                 } else {
                     (b']', &b""[..], out)
                 };
-                if b == b'>' && self.held == 2 {
+                let empty_comment = self.state == Tag::Comment && self.fresh;
+                if b != close {
+                    self.fresh = false;
+                }
+                if b == b'>' && (self.held == 2 || empty_comment) {
                     to.extend_from_slice(end);
                     self.held = 0;
                     self.state = Tag::Text;
@@ -451,6 +460,9 @@ mod tests {
         // The text around a comment joins, as a browser shows it.
         let s = markup(&[b"<p>4111 1111<!-- x --> 1111<!---->1111</p>"]);
         assert!(s.contains("4111 1111 11111111"), "{s:?}");
+        // `<!-->` and `<!--->` are empty comments: what follows them is shown.
+        let s = markup(&[b"<p>4111<!-->1111<!--->1111<!-- -->1111</p>"]);
+        assert!(s.contains("4111111111111111"), "{s:?}");
         let s = markup(&[b"<a><![CDATA[x<y]]></a>"]);
         assert!(s.contains("x<y"), "{s:?}");
     }
