@@ -89,34 +89,24 @@ fn tokenize(buf: &[u8], start: usize, first_end: usize, wrap: bool) -> Token {
         if t.n == MAX_GROUPS || e - i > 19 {
             break;
         }
-        let Some(&c) = buf.get(e) else { break };
-        if matches!(c, b' ' | b'-' | b'.' | b'\t') {
-            // A token's separators are the same bytes throughout; a line break alone
-            // (`sep_len` 0) stood for blanks of any kind.
-            let next = if buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
-                Some(e + 1)
-            } else if is_blank(&c) {
-                blanks_before(buf, e, u8::is_ascii_digit)
-            } else {
-                None
-            };
-            if let Some(next) = next {
-                let fits = t.sep == 0
-                    || (t.sep_len == 0 && is_blank(&c))
-                    || (t.sep == c
-                        && usize::from(t.sep_len) == next - e
-                        && (next == e + 1 || same_bytes(t.separator(buf), &buf[e..next])));
-                if fits {
-                    if t.sep_len == 0 {
-                        // At most MAX_BLANKS bytes, and at most MAX_GROUPS groups.
-                        t.sep_len = u8::try_from(next - e).unwrap_or(u8::MAX);
-                        t.sep_group = u8::try_from(t.n - 1).unwrap_or(u8::MAX);
-                    }
-                    t.sep = c;
-                    i = next;
-                    e = run_end(buf, i);
-                    continue;
+        // A token's separators are the same bytes throughout; a line break alone
+        // (`sep_len` 0) stood for blanks of any kind.
+        if let Some((c, next)) = separator_at(buf, e) {
+            let fits = t.sep == 0
+                || (t.sep_len == 0 && is_blank(&c))
+                || (t.sep == c
+                    && usize::from(t.sep_len) == next - e
+                    && (next == e + 1 || same_bytes(t.separator(buf), &buf[e..next])));
+            if fits {
+                if t.sep_len == 0 {
+                    // At most MAX_BLANKS bytes, and at most MAX_GROUPS groups.
+                    t.sep_len = u8::try_from(next - e).unwrap_or(u8::MAX);
+                    t.sep_group = u8::try_from(t.n - 1).unwrap_or(u8::MAX);
                 }
+                t.sep = c;
+                i = next;
+                e = run_end(buf, i);
+                continue;
             }
         }
         // Once, a line break where blanks would be.
@@ -144,8 +134,8 @@ fn is_blank(b: &u8) -> bool {
     matches!(b, b' ' | b'\t')
 }
 
-/// The separator after a group that ends at `e`, and where the next group starts: `-` or
-/// `.`, or 1 to [`MAX_BLANKS`] spaces and tabs (kind `b' '`), followed by a digit.
+/// The separator after a group that ends at `e`, as its first byte, and where the next
+/// group starts: `-` or `.`, or 1 to [`MAX_BLANKS`] spaces and tabs, followed by a digit.
 #[inline]
 fn separator_at(buf: &[u8], e: usize) -> Option<(u8, usize)> {
     let c = *buf.get(e)?;
@@ -154,10 +144,10 @@ fn separator_at(buf: &[u8], e: usize) -> Option<(u8, usize)> {
     }
     // One byte, then a digit: nearly every grouped number.
     if buf.get(e + 1).is_some_and(u8::is_ascii_digit) {
-        return Some((if c == b'\t' { b' ' } else { c }, e + 1));
+        return Some((c, e + 1));
     }
     if is_blank(&c) {
-        blanks_before(buf, e, u8::is_ascii_digit).map(|next| (b' ', next))
+        blanks_before(buf, e, u8::is_ascii_digit).map(|next| (c, next))
     } else {
         None
     }
@@ -368,12 +358,12 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
         // before it with the same separator (then it is not the token's start). An invoice
         // number (`INV-2024-000123`) stops at the third group.
         (4, Some(b' ' | b'-' | b'.' | b'\t' | b'\r' | b'\n')) => match separator_at(buf, e) {
-            Some((kind, next)) => {
+            Some((sep, next)) => {
                 let e2 = run_end(buf, next);
                 let digit_at = |j: usize| buf.get(j).is_some_and(u8::is_ascii_digit);
                 matches!(e2 - next, 4 | 6)
-                    && (separator_at(buf, e2).is_some_and(|(k, _)| k == kind)
-                        || (kind == b' ' && line_break(buf, e2).is_some_and(digit_at)))
+                    && (separator_at(buf, e2).is_some_and(|(k, _)| k == sep)
+                        || (is_blank(&sep) && line_break(buf, e2).is_some_and(digit_at)))
                     && !separator_before(buf, i, &buf[e..next])
             }
             // A card wrapped after its first group.
