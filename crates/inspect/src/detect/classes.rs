@@ -53,7 +53,8 @@ pub(super) struct BlockClasses {
     pub dash: u64,
     pub dot: u64,
     pub close_paren: u64,
-    /// Tab, carriage return and line feed.
+    /// Tab, line feed, vertical tab, form feed and carriage return (one range compare; the
+    /// bulk test may keep a run too many, never one too few).
     pub breaks: u64,
 }
 
@@ -122,7 +123,8 @@ mod sse2 {
         let mut c = BlockClasses::empty(digits);
         for (k, v) in lanes(block).enumerate() {
             let at = |mask: m128i| bits(mask) << (16 * k);
-            let letter = bitor_m128i(in_range(v, b'A', 25), in_range(v, b'a', 25));
+            // Setting bit 5 folds `A-Z` onto `a-z` and no other byte into them.
+            let letter = in_range(bitor_m128i(v, splat(0x20)), b'a', 25);
             c.word |= at(bitor_m128i(letter, is(v, b'_')));
             c.letter |= at(letter);
             c.plus |= at(is(v, b'+'));
@@ -130,7 +132,7 @@ mod sse2 {
             c.dash |= at(is(v, b'-'));
             c.dot |= at(is(v, b'.'));
             c.close_paren |= at(is(v, b')'));
-            c.breaks |= at(bitor_m128i(bitor_m128i(is(v, b'\t'), is(v, b'\r')), is(v, b'\n')));
+            c.breaks |= at(in_range(v, b'\t', 4));
         }
         c
     }
@@ -181,7 +183,7 @@ fn table_classes(block: &[u8; 64], digits: u64) -> BlockClasses {
         c.dash |= u64::from(b == b'-') << j;
         c.dot |= u64::from(b == b'.') << j;
         c.close_paren |= u64::from(b == b')') << j;
-        c.breaks |= u64::from(matches!(b, b'\t' | b'\r' | b'\n')) << j;
+        c.breaks |= u64::from(matches!(b, b'\t'..=b'\r')) << j;
     }
     c
 }

@@ -78,8 +78,9 @@ fn run_end(buf: &[u8], mut i: usize) -> usize {
 /// The token of groups joined by one kind of separator ([`separator_at`]) from the run of
 /// digits `buf[start..first_end]`; with `wrap`, one line break may stand for blanks.
 #[inline(always)]
-fn tokenize(buf: &[u8], start: usize, first_end: usize, wrap: bool) -> Token {
-    let mut t = Token::default();
+fn tokenize(buf: &[u8], start: usize, first_end: usize, wrap: bool, t: &mut Token) {
+    // Only `n` groups are read: the array is left as it is.
+    (t.n, t.sep, t.sep_len, t.sep_group, t.broken, t.end) = (0, 0, 0, 0, None, 0);
     let mut i = start;
     let mut e = first_end;
     loop {
@@ -123,7 +124,6 @@ fn tokenize(buf: &[u8], start: usize, first_end: usize, wrap: bool) -> Token {
         }
         break;
     }
-    t
 }
 
 /// Most blanks (spaces and tabs) that join two groups of a number: two spaces, or a tab
@@ -277,13 +277,13 @@ fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> 
     let c: BlockClasses = classes::classes(block, m);
     // Bit j: the byte j + n is of the class (`after(x, n)`), for a run of n at j.
     let after = |x: u64, n: u32| x >> n;
-    // Three digits, then `)`, or a separator and a group of two or three (SSN, phone), or
-    // blanks and no digit (maybe more blanks).
+    // Three digits, then `)`, or a separator (a tab is one) and a group of two or three
+    // (SSN, phone), or blanks and no digit (maybe more blanks).
     let len3 = ge3 & !ge4;
     let groups_2_3 = ge2 & !ge4;
     let three = len3
         & (after(c.close_paren, 3)
-            | (after(c.space | c.dash | c.dot, 3) & after(groups_2_3, 4))
+            | (after(c.space | c.dash | c.dot | c.breaks, 3) & after(groups_2_3, 4))
             | (after(c.space | c.breaks, 3) & !after(m, 4)));
     // Four digits, then a space, dash or dot and a group of four or six (a grouped card),
     // a space and no digit (maybe more blanks or a line break), or a tab or line break.
@@ -421,12 +421,19 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
     // A token that takes a line break in is one reading; the same digits up to the break
     // are another, tried when the first finds nothing (`4111 1111 1111 1111` on one line
     // and a number at the start of the next must not hide the card).
-    let wrapped = tokenize(buf, i, e, true);
-    if buf.get(wrapped.end).is_some_and(|&b| is_word(b)) && wrapped.n == 1 {
-        return;
-    }
-    if !validate_token(buf, base, i, &wrapped, found, digits) && second_reading_may_find(&wrapped) {
-        validate_token(buf, base, i, &tokenize(buf, i, e, false), found, digits);
+    // Every card and SSN token starts with a group of 3 or 4 digits, or is one run of 9 or
+    // of 13 or more: any other run can only begin a phone number (`+49 ...`).
+    let len = e - i;
+    if matches!(len, 3 | 4 | 9) || len >= 13 {
+        let mut token = Token::default();
+        tokenize(buf, i, e, true, &mut token);
+        if buf.get(token.end).is_some_and(|&b| is_word(b)) && token.n == 1 {
+            return;
+        }
+        if !validate_token(buf, base, i, &token, found, digits) && second_reading_may_find(&token) {
+            tokenize(buf, i, e, false, &mut token);
+            validate_token(buf, base, i, &token, found, digits);
+        }
     }
     if set.enabled(Builtin::Phone) {
         phone(buf, base, i, e, found);
