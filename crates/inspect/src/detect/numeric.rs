@@ -4,8 +4,9 @@
 //! The scan finds the digits of each 64-byte block as a bit mask ([`classes`]: SSE2 on
 //! x86-64), skips blocks without one, and looks at each
 //! run of digits once, at its first digit, with its length from the mask.
-//! [`worth_examining`] then refuses most runs from their length and the bytes around them
-//! alone (a table load for the byte before): in number-dense text most runs are dates,
+//! [`worth_examining`] (or, in a block of three runs or more, [`worth_a_look`], for all the
+//! block's runs at once) then refuses most runs from their length and the bytes around them
+//! alone: in number-dense text most runs are dates,
 //! amounts, times, parts of ids or later groups of a grouped number. Only the rest go to
 //! [`candidate`], where a run may start a token of digit groups joined by one kind of
 //! separator, and the token's shape decides which validators run.
@@ -202,11 +203,19 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
     let mut i = start;
     let mut digits = Vec::with_capacity(32);
     let mut prev_digit = before(buf, i).is_some_and(|b| b.is_ascii_digit());
+    // The digits and classes of the block's first lane (16 bytes), when the block before
+    // judged only its first [`JUDGED`] bytes and so has read them: each byte is classified
+    // once.
+    let mut carried: Option<(u64, BlockClasses)> = None;
     while i + 64 <= end {
         let Ok(block) = <&[u8; 64]>::try_from(&buf[i..i + 64]) else {
             break;
         };
-        let m = classes::digits(block);
+        let known = carried.take();
+        let m = match known {
+            Some((digits, _)) => digits | classes::digits::<1>(block),
+            None => classes::digits::<0>(block),
+        };
         if m == 0 {
             prev_digit = false;
             i += 64;
@@ -220,17 +229,24 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
         // block starts after them.
         let two = all_starts & all_starts.wrapping_sub(1);
         let three = two & two.wrapping_sub(1);
-        let (mut starts, stride) = if three != 0 {
-            (worth_a_look(buf, i, block, m, all_starts & ((1 << JUDGED) - 1)), JUDGED)
+        let (mut starts, stride, judged) = if three != 0 {
+            let c = match known {
+                Some((_, c)) => classes::classes::<1>(block, c),
+                None => classes::classes::<0>(block, BlockClasses::default()),
+            };
+            carried = Some((m >> JUDGED, c.shifted(JUDGED as u32)));
+            (worth_a_look(buf, i, &c, m, all_starts & ((1 << JUDGED) - 1)), JUDGED, true)
         } else {
-            (all_starts, 64)
+            (all_starts, 64, false)
         };
         while starts != 0 {
             let j = starts.trailing_zeros() as usize;
             // The run's end, from the mask while it stays inside the block.
             let ones = (m >> j).trailing_ones() as usize;
             let e = if j + ones < 64 { i + j + ones } else { run_end(buf, i + 64) };
-            if worth_examining(buf, i + j, e) {
+            // The bulk test keeps few runs [`worth_examining`] would refuse, and
+            // [`candidate`] refuses those: a second look would cost more than it saves.
+            if judged || worth_examining(buf, i + j, e) {
                 candidate(buf, base, i + j, e, found, &mut digits);
             }
             starts &= starts - 1;
@@ -250,19 +266,21 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
 }
 
 /// The run starts of a block (digit mask `m`, run starts `starts`, at `buf[i..i + 64]`)
-/// that [`worth_examining`] may keep: in a CSV row most runs (dates, amounts, times, parts
-/// of ids) it refuses by their length and the bytes around them, and all of those come
-/// from masks for all runs at once, a few operations per block instead of a look per run.
+/// that can begin a match: in a CSV row most runs (dates, amounts, times, parts of ids,
+/// later groups of a grouped number) can not by their length and the bytes around them,
+/// and all of those come from masks for all runs at once, a few operations per block
+/// instead of a look per run. The kept runs go to [`candidate`] without
+/// [`worth_examining`]: every run it refuses that a match could start at is refused here
+/// too, and the few it refuses that are kept here, [`candidate`] refuses.
 ///
-/// Exactly as [`worth_examining`]: a run is kept after a `+`, or when it is two digits or
-/// more after two letters (an IBAN country code, of either case); after any other word byte
-/// it is refused; otherwise runs of 9 or
-/// 13 digits or more are kept, runs of 3 and 4 only before what can follow the first group
-/// of a phone number, SSN or grouped card, and no other. Only runs that start in the first
-/// [`JUDGED`] bytes are judged (`starts` holds no other): their lengths, and those of the
-/// groups after them, are exact from the mask.
+/// A run is kept after a `+`, or when it is two digits or more after two letters (an IBAN
+/// country code, of either case) that are a word of their own; after any other word byte
+/// it is refused; otherwise runs of 9 or 13 digits or more are kept, runs of 3 and 4 only
+/// before what can follow the first group of a phone number, SSN or grouped card, and no
+/// other. Only runs that start in the first [`JUDGED`] bytes are judged (`starts` holds no
+/// other): their lengths, and those of the groups after them, are exact from the mask.
 #[inline(always)]
-fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> u64 {
+fn worth_a_look(buf: &[u8], i: usize, c: &BlockClasses, m: u64, starts: u64) -> u64 {
     // Bit j of `geN`: the run of digits from j is N long or longer (within the block).
     let ge2 = m & (m >> 1);
     let ge3 = ge2 & (m >> 2);
@@ -274,40 +292,46 @@ fn worth_a_look(buf: &[u8], i: usize, block: &[u8; 64], m: u64, starts: u64) -> 
     let ge9 = ge8 & (m >> 8);
     let ge10 = ge8 & (ge2 >> 8);
     let ge13 = ge8 & (ge5 >> 8);
-    let c: BlockClasses = classes::classes(block, m);
     // Bit j: the byte j + n is of the class (`after(x, n)`), for a run of n at j.
     let after = |x: u64, n: u32| x >> n;
     // Three digits, then `)`, or a separator (a tab is one) and a group of two or three
-    // (SSN, phone), or blanks and no digit (maybe more blanks).
+    // (SSN, phone), or two blanks (maybe a third, then a group).
     let len3 = ge3 & !ge4;
     let groups_2_3 = ge2 & !ge4;
     let three = len3
         & (after(c.close_paren, 3)
-            | (after(c.space | c.dash | c.dot | c.breaks, 3) & after(groups_2_3, 4))
-            | (after(c.space | c.breaks, 3) & !after(m, 4)));
-    // Four digits, then a space, dash or dot and a group of four or six (a grouped card),
-    // a space and no digit (maybe more blanks or a line break), or a tab or line break.
+            | (after(c.sep, 3) & after(groups_2_3, 4))
+            | (after(c.blank, 3) & after(c.blank, 4)));
+    // Four digits, then a separator, a group of four or six and what can join a third
+    // group (a grouped card, maybe wrapped after its first or second group; an invoice
+    // number, `INV-2024-000123`, has no third), or two blanks (more blanks and a group, or
+    // a line break: a card wrapped after its first group). After four digits and a line
+    // break, a group of another length starts no card, SSN or phone number.
     let len4 = ge4 & !ge5;
-    let groups_4_6 = (ge4 & !ge5) | (ge6 & !ge7);
-    let four = len4
-        & ((after(c.space | c.dash | c.dot, 4) & after(groups_4_6, 5))
-            | (after(c.space, 4) & !after(m, 5))
-            | after(c.breaks, 4));
+    let len6 = ge6 & !ge7;
+    let second = (after(len4, 5) & after(c.sep, 9)) | (after(len6, 5) & after(c.sep, 11));
+    // A group of four that continues a group before it with the same one-byte separator
+    // (`4111 1111 ...` at its second group) starts no token.
+    let continues = (c.join << 1) & (m << 2) & classes::same_around_four(buf, i) & after(m, 5);
+    let four = len4 & ((after(c.sep, 4) & second) | (after(c.blank, 4) & after(c.blank, 5))) & !continues;
     let by_length = three | four | (ge9 & !ge10) | ge13;
     // The classes of the two bytes before the block.
     let class_at = |back: usize| if i >= back { CLASS[usize::from(buf[i - back])] } else { 0 };
-    let (b1, b2) = (class_at(1), class_at(2));
+    let (b1, b2, b3) = (class_at(1), class_at(2), class_at(3));
     let flag = |class: u8, bit: u8| u64::from(class & bit != 0);
     let prev_word = (c.word << 1) | flag(b1, WORD);
     let prev_plus = (c.plus << 1) | flag(b1, PLUS);
     let prev_letter = (c.letter << 1) | flag(b1, LETTER);
     let prev2_letter = (c.letter << 2) | (flag(b1, LETTER) << 1) | flag(b2, LETTER);
-    starts & ((by_length & !prev_word) | prev_plus | (prev_letter & prev2_letter & ge2))
+    // An IBAN's country code is a word of its own: `ee77` in a hex id is no IBAN.
+    let prev3_word = ((c.word | m) << 3) | (flag(b1, WORD) << 2) | (flag(b2, WORD) << 1) | flag(b3, WORD);
+    starts & ((by_length & !prev_word) | prev_plus | (prev_letter & prev2_letter & !prev3_word & ge2))
 }
 
 /// How many of a block's first bytes [`worth_a_look`] judges the runs of: a run of 12
 /// digits starting in them, or one of 4 and a group of 6 after it, ends inside the block.
 const JUDGED: usize = 48;
+const _: () = assert!(JUDGED == 48, "a block carries its last lane (bytes 48..64) to the next");
 
 /// Runs of these lengths are worth a look whatever comes before them (and of 13 or more).
 const BY_LENGTH: u32 = (1 << 3) | (1 << 4) | (1 << 9);
