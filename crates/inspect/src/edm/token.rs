@@ -50,16 +50,48 @@ impl Kind {
     }
 }
 
+/// Classes of a byte for the tokeniser ([`CLASS`]), so that reading a token is one table
+/// load per byte: a word byte, a connector, an ASCII digit, an ASCII letter or digit, a
+/// byte of a non-ASCII character.
+pub(crate) const WORD: u8 = 1;
+pub(crate) const CONNECTOR: u8 = 2;
+pub(crate) const DIGIT: u8 = 4;
+pub(crate) const ALNUM: u8 = 8;
+pub(crate) const HIGH: u8 = 16;
+
+/// The class bits of every byte.
+pub(crate) const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            t[b] |= WORD | ALNUM;
+        }
+        if c.is_ascii_digit() {
+            t[b] |= DIGIT;
+        }
+        if c >= 0x80 {
+            t[b] |= WORD | HIGH;
+        }
+        if matches!(c, b'.' | b'-' | b'_' | b'@' | b'+' | b'\'' | b'/') {
+            t[b] |= CONNECTOR;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Whether `b` belongs to a word.
 #[inline]
 pub(crate) fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80
+    CLASS[usize::from(b)] & WORD != 0
 }
 
 /// Whether `b` may join two word bytes inside a token.
 #[inline]
 pub(crate) fn is_connector(b: u8) -> bool {
-    matches!(b, b'.' | b'-' | b'_' | b'@' | b'+' | b'\'' | b'/')
+    CLASS[usize::from(b)] & CONNECTOR != 0
 }
 
 /// Whether a token starts at `buf[i]` (not in the middle of one).
