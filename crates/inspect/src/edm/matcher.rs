@@ -223,6 +223,13 @@ fn grams(
                 f(Gram { kind: Kind::Number, tag, s: toks[i].s, e: t.e });
             }
         }
+        // Longer n-grams only grow: stop when none can fit (most tokens, when the primary
+        // values are one token long).
+        let more_text = shape.text_tokens >> (n + 1) != 0 && (!ascii || text_len < shape.text_len.1);
+        let more_number = shape.number && (!ascii || alnum < shape.number_len.1);
+        if !more_text && !more_number {
+            break;
+        }
     }
 }
 
