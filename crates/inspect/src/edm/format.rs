@@ -25,7 +25,9 @@ use super::token::Kind;
 /// The first bytes of every index file.
 pub const MAGIC: &[u8; 8] = b"DLPGEDM1";
 /// The layout version this code reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2: accents and other combining marks no longer count in the forms (version 1
+/// indexes hashed `José` and `Jose\u{301}` apart).
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes of the header.
 pub const HEADER_BYTES: usize = 160;
 /// Bytes of one primary-table entry.
@@ -103,9 +105,12 @@ pub struct Meta {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FormatError {
-    /// Not an index file, or a version this build does not read.
-    #[error("not a dlpgate EDM index (or a format version this build does not read)")]
+    /// Not an index file.
+    #[error("not a dlpgate EDM index")]
     NotAnIndex,
+    /// An index of another format version.
+    #[error("an EDM index of format version {0}; this build reads version {FORMAT_VERSION}: build it again with `dlpgate edm index`")]
+    OtherVersion(u32),
     /// The key does not belong to the index.
     #[error("the key does not belong to this index (key check failed)")]
     WrongKey,
@@ -157,11 +162,14 @@ impl std::fmt::Debug for EdmIndex {
 
 /// Checks the header and gives the five sections' (offset, length), each inside the file.
 fn sections(b: &[u8]) -> Result<[(usize, usize); 5], FormatError> {
-    if b.len() < HEADER_BYTES
-        || &b[..8] != MAGIC
-        || u32_at(b, at::VERSION) != FORMAT_VERSION
-        || u32_at(b, at::HEADER_LEN) as usize != HEADER_BYTES
-    {
+    if b.len() < HEADER_BYTES || &b[..8] != MAGIC {
+        return Err(FormatError::NotAnIndex);
+    }
+    let version = u32_at(b, at::VERSION);
+    if version != FORMAT_VERSION {
+        return Err(FormatError::OtherVersion(version));
+    }
+    if u32_at(b, at::HEADER_LEN) as usize != HEADER_BYTES {
         return Err(FormatError::NotAnIndex);
     }
     let damaged = |what: &str| FormatError::Damaged(what.to_string());

@@ -158,6 +158,36 @@ fn the_index_holds_no_value_and_needs_its_key() {
         EdmIndex::open(Arc::new(vec![0u8; 10]), EdmKey::new(&SECRET)),
         Err(FormatError::NotAnIndex)
     ));
+    // An index of another format version says so, and what to do.
+    let mut old = bytes.clone();
+    old[8..12].copy_from_slice(&1u32.to_le_bytes());
+    let e = EdmIndex::open(Arc::new(old), EdmKey::new(&SECRET)).unwrap_err();
+    assert!(matches!(e, FormatError::OtherVersion(1)), "{e}");
+    assert!(e.to_string().contains("dlpgate edm index"), "{e}");
+}
+
+/// Accents and how characters are composed do not hide a row, in the table or the content.
+#[test]
+fn accents_and_unicode_composition_do_not_matter() {
+    // The second name is written decomposed in the table (an e and a combining acute).
+    let rows = vec![
+        vec!["C000001".to_string(), "José Müller".to_string(), "jm@example.com".to_string()],
+        vec!["C000002".to_string(), "Zoe\u{301} \u{c5}sa".to_string(), "z@example.com".to_string()],
+    ];
+    let (bytes, _) = build(&["id", "name", "email"], &rows, &["id"]).unwrap();
+    let e = engine(bytes, "{ index = \"customers\", min_fields = 2, proximity = 300 }");
+    let scan = |t: &str| e.scan_bytes(ScanContext::default(), t.as_bytes());
+    for text in [
+        "C000001 Jose\u{301} Mu\u{308}ller",
+        "c000001: JOSE MULLER",
+        "C000001 José Müller",
+        "C000002 Zoé Åsa",
+        "C000002 zoe A\u{30a}SA",
+    ] {
+        assert!(scan(text).is_block(), "{text:?}");
+    }
+    // Another name with the same id is no row.
+    assert!(!scan("C000001 Jose Martinez").is_block());
 }
 
 #[test]
