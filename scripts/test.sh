@@ -17,6 +17,7 @@ declare -A peers=(
   [/usr/bin/curl]=curl
   [/usr/sbin/haproxy]=haproxy
   [/usr/lib/postgresql]=postgresql
+  [/usr/bin/systemd-analyze]=systemd
 )
 missing=()
 for file in "${!peers[@]}"; do

@@ -11,8 +11,22 @@ pub struct Cli {
     /// Log filter, e.g. `info`, `debug` or `dlpgate=debug,icap=trace`.
     #[arg(long, global = true, env = "DLPGATE_LOG", default_value = "info")]
     pub log: String,
+    /// Log lines as plain text, or as one JSON object per line (for journald, Loki,
+    /// Elasticsearch and other collectors).
+    #[arg(long, global = true, env = "DLPGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (coloured on a terminal).
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields` (with `message`), `target`,
+    /// and the spans.
+    Json,
 }
 
 /// The subcommands.
@@ -38,16 +52,27 @@ pub enum Command {
     Scan(crate::scan::ScanArgs),
     /// Exact Data Match indexes of your own tables: index, list, remove.
     Edm(crate::edm::EdmArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(crate::manuals::CompletionsArgs),
+    /// Write the man pages (dlpgate.1 and one per subcommand).
+    Man(crate::manuals::ManArgs),
 }
 
 /// Runs a parsed command line and gives the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     if let Command::Tunnel(args) = cli.command {
-        return run_tunnel(args, &cli.log);
+        return run_tunnel(args, &cli.log, cli.log_format);
     }
-    init_logging(&cli.log, None);
-    if matches!(cli.command, Command::Policy(_) | Command::Incidents(_) | Command::Cert(_) | Command::Edm(_))
-    {
+    init_logging(&cli.log, cli.log_format, None);
+    if matches!(
+        cli.command,
+        Command::Policy(_)
+            | Command::Incidents(_)
+            | Command::Cert(_)
+            | Command::Edm(_)
+            | Command::Completions(_)
+            | Command::Man(_)
+    ) {
         // Commands that only print end quietly when their reader goes away, as Unix tools
         // do (Rust ignores SIGPIPE, so `policy test DIR | head -1` panicked in println!).
         // Not for commands that talk over sockets: a peer's reset must be an error there.
@@ -63,6 +88,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Connector(args) => crate::connector::run(args),
         Command::Scan(args) => crate::scan::run(args),
         Command::Edm(args) => exit_code(crate::edm::run(args)),
+        Command::Completions(args) => exit_code(crate::manuals::completions(args)),
+        Command::Man(args) => exit_code(crate::manuals::man(args)),
     }
 }
 
@@ -78,7 +105,7 @@ fn exit_code(result: anyhow::Result<()>) -> ExitCode {
 
 /// The tunnel reads its log level and file from stunnel.conf (`debug`, `output`), unless
 /// `--log` says otherwise.
-fn run_tunnel(args: crate::tunnel::TunnelArgs, log: &str) -> ExitCode {
+fn run_tunnel(args: crate::tunnel::TunnelArgs, log: &str, format: LogFormat) -> ExitCode {
     let config = match crate::tunnel::config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
@@ -100,26 +127,22 @@ fn run_tunnel(args: crate::tunnel::TunnelArgs, log: &str) -> ExitCode {
         }
         None => None,
     };
-    init_logging(&filter, output);
+    init_logging(&filter, format, output);
     exit_code(crate::tunnel::run(args, config))
 }
 
-fn init_logging(filter: &str, file: Option<std::fs::File>) {
+fn init_logging(filter: &str, format: LogFormat, file: Option<std::fs::File>) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if let Some(file) = file {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .try_init();
-        return;
-    }
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     // Colour only on a terminal: log files and journald get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let ansi = file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = match (format, file) {
+        (LogFormat::Json, Some(file)) => builder.json().with_writer(std::sync::Mutex::new(file)).try_init(),
+        (LogFormat::Json, None) => builder.json().with_writer(std::io::stderr).try_init(),
+        (LogFormat::Text, Some(file)) => {
+            builder.with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init()
+        }
+        (LogFormat::Text, None) => builder.with_ansi(ansi).with_writer(std::io::stderr).try_init(),
+    };
 }

@@ -28,6 +28,7 @@
 //!   allow/block/error (profiles generic, symantec, dlpgate).
 //! - [`scan`]: `dlpgate scan`: walk, balance and fail over across servers, output, quarantine,
 //!   resume.
+//! - [`manuals`]: `dlpgate completions SHELL` and `dlpgate man`, generated from [`cli`].
 
 pub mod bench;
 pub mod cert;
@@ -39,6 +40,7 @@ pub mod dlp;
 pub mod edm;
 pub mod fsat;
 pub mod incidents;
+pub mod manuals;
 pub mod metrics;
 pub mod policy_cmd;
 pub mod runtime;
