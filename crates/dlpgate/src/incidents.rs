@@ -56,6 +56,12 @@ pub enum Format {
     Json,
     /// CSV with a header row.
     Csv,
+    /// ArcSight CEF, one line per incident.
+    Cef,
+    /// RFC 5424 syslog messages with the incident as structured data, one per line.
+    Rfc5424,
+    /// JSON Lines with Elastic Common Schema field names.
+    Ecs,
 }
 
 /// The subcommands.
@@ -142,6 +148,16 @@ pub fn run(args: IncidentsArgs) -> anyhow::Result<()> {
                     }
                 }
                 Format::Csv => export_csv(&incidents),
+                Format::Cef => incidents.iter().for_each(|i| println!("{}", crate::siem::cef(i))),
+                Format::Rfc5424 => {
+                    let host = crate::siem::hostname();
+                    incidents.iter().for_each(|i| println!("{}", crate::siem::rfc5424(i, &host)));
+                }
+                Format::Ecs => {
+                    for i in &incidents {
+                        println!("{}", serde_json::to_string(&crate::siem::ecs(i)).context("encoding JSON")?);
+                    }
+                }
             }
             Ok(())
         }

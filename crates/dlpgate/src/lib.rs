@@ -29,6 +29,7 @@
 //! - [`scan`]: `dlpgate scan`: walk, balance and fail over across servers, output, quarantine,
 //!   resume.
 //! - [`manuals`]: `dlpgate completions SHELL` and `dlpgate man`, generated from [`cli`].
+//! - [`siem`]: incidents as SIEMs read them (CEF, RFC 5424, ECS JSON).
 
 pub mod bench;
 pub mod cert;
@@ -46,5 +47,6 @@ pub mod policy_cmd;
 pub mod runtime;
 pub mod scan;
 pub mod serve;
+pub mod siem;
 pub mod store;
 pub mod tunnel;
