@@ -47,6 +47,8 @@ impl Json {
                         b't' => out.push(b'\t'),
                         b'b' | b'f' => out.push(b' '),
                         b'u' => self.state = JsonState::Unicode { n: 0, acc: 0 },
+                        // Not JSON, but JSON5 and JavaScript: left for the normaliser.
+                        b'x' => out.extend_from_slice(b"\\x"),
                         _ => out.push(b),
                     }
                 }
