@@ -108,6 +108,11 @@ pub(crate) enum Charset {
     Utf16Le,
     /// UTF-16 big endian.
     Utf16Be,
+    /// UTF-16 little endian after one stray byte (no byte order mark): the byte is left to
+    /// the byte-by-byte reading every wide text also gets.
+    Utf16LeOdd,
+    /// UTF-16 big endian after one stray byte.
+    Utf16BeOdd,
     /// UTF-32 little endian (by its byte order mark).
     Utf32Le,
     /// UTF-32 big endian (by its byte order mark).
@@ -305,7 +310,8 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if charset != Charset::Bytes {
         // Structure sniffing on the ASCII projection of UTF-16.
         let (skip, step) = match charset {
-            Charset::Utf16Be => (1, 2),
+            Charset::Utf16Be | Charset::Utf16LeOdd => (1, 2),
+            Charset::Utf16BeOdd => (2, 2),
             Charset::Utf32Le => (0, 4),
             Charset::Utf32Be => (3, 4),
             _ => (0, 2),
@@ -326,22 +332,49 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     Kind::Text(Charset::Bytes, markup)
 }
 
-/// UTF-16 without a BOM: many zero bytes on one parity and few on the other.
+/// UTF-16 without a BOM. Each of four readings (either byte order, from the first byte or
+/// after one stray byte) is judged on its code units: *wide* units have a high byte text
+/// read byte by byte rarely holds (zero: ASCII and Latin-1; 0xFF: full-width forms), *bad*
+/// units are no text (NUL, control characters, C1 controls, private use, noncharacters).
+/// A reading is UTF-16 when at least 40% of its units are wide and at most 10% bad; of
+/// several, the one with the fewest bad units (then the most wide ones, then no stray
+/// byte, then little endian). Judging units rather than where zero bytes fall keeps text
+/// with no zero byte (full-width digits, CJK around them), and a stray byte in front moves
+/// the reading, not the verdict: big-endian text after one byte is no little-endian text
+/// once its characters change between ASCII and full-width.
 fn utf16_guess(head: &[u8]) -> Option<Charset> {
-    let n = head.len() / 2;
-    // Without a single zero byte it is not UTF-16 (the common case, found with SIMD).
-    if n < 4 || memchr::memchr(0, head).is_none() {
+    // Without a zero or 0xFF byte it is not UTF-16 of this kind (the common case, with SIMD).
+    if head.len() < 8 || memchr::memchr2(0, 0xFF, head).is_none() {
         return None;
     }
-    let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
-    let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-    if odd * 10 >= n * 4 && even * 10 <= n {
-        Some(Charset::Utf16Le)
-    } else if even * 10 >= n * 4 && odd * 10 <= n {
-        Some(Charset::Utf16Be)
-    } else {
-        None
+    let readings =
+        [(Charset::Utf16Le, 0), (Charset::Utf16Be, 0), (Charset::Utf16LeOdd, 1), (Charset::Utf16BeOdd, 1)];
+    let mut best: Option<(Charset, usize, usize)> = None;
+    for (charset, skip) in readings {
+        let big = matches!(charset, Charset::Utf16Be | Charset::Utf16BeOdd);
+        let (mut wide, mut bad, mut units) = (0usize, 0usize, 0usize);
+        for pair in head[skip..].chunks_exact(2) {
+            let (hi, lo) = if big { (pair[0], pair[1]) } else { (pair[1], pair[0]) };
+            units += 1;
+            match (hi, lo) {
+                (0, 0) => bad += 1,
+                (0, 0x09 | 0x0A | 0x0C | 0x0D) => wide += 1,
+                (0, 0x01..=0x1F | 0x7F..=0x9F) => bad += 1,
+                (0, _) => wide += 1,
+                (0xFF, 0x01..=0xEF) => wide += 1,
+                (0xFF, 0xF0..=0xFF) if lo != 0xFD => bad += 1,
+                (0xE0..=0xF8, _) => bad += 1,
+                _ => {}
+            }
+        }
+        if units < 4 || wide * 10 < units * 4 || bad * 10 > units {
+            continue;
+        }
+        if best.is_none_or(|(_, w, b)| bad < b || (bad == b && wide > w)) {
+            best = Some((charset, wide, bad));
+        }
     }
+    best.map(|(charset, _, _)| charset)
 }
 
 fn markup_of(text: &[u8]) -> Markup {
@@ -421,6 +454,29 @@ fn looks_like_email(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_without_a_byte_order_mark() {
+        let be = |t: &str| t.encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<u8>>();
+        let le = |t: &str| t.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+        let kind = |b: &[u8]| match identify(b, None) {
+            Kind::Text(c, _) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(kind(&be("card ４１１１ １１１１")), Charset::Utf16Be);
+        assert_eq!(kind(&le("卡号４１１１１１１１")), Charset::Utf16Le);
+        assert_eq!(kind(&le("plain ascii")), Charset::Utf16Le);
+        // A stray byte: big-endian text with ASCII and full-width characters.
+        assert_eq!(kind(&[&b"x"[..], &be("a ４１ b ４１ c ４")].concat()), Charset::Utf16BeOdd);
+        assert_eq!(kind(&[&b"x"[..], &le("a ４１ b ４１ c ４")].concat()), Charset::Utf16LeOdd);
+        // Not UTF-16: text, Latin-1 with a few 0xFF bytes, binary with zeros everywhere.
+        assert_eq!(kind(b"plain text, nothing wide"), Charset::Bytes);
+        assert_eq!(kind(b"caf\xe9 \xff na\xefve \xffa \xffb ok"), Charset::Bytes);
+        assert!(!matches!(
+            identify(&[0u8, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7], None),
+            Kind::Text(Charset::Utf16Be, _)
+        ));
+    }
 
     #[test]
     fn mostly_text_counts_control_bytes_as_the_plain_definition_does() {

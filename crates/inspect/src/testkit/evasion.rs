@@ -232,6 +232,7 @@ pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
             ("cp1252", cp1252_separators(text), None),
             ("utf16be", utf16be(text), None),
             ("utf32le", utf32(text, false), None),
+            ("utf16be_fullwidth_stray", [&b"7"[..], &utf16be(&fullwidth(text))].concat(), None),
             ("base64_json", format!("{{\"file\": \"{}\"}}", base64_std(text.as_bytes())).into_bytes(), None),
             ("base64_zip_xml", format!("<f>\n{}\n</f>", base64_wrapped(&zip, 76, "\n")).into_bytes(), None),
             (

@@ -27,7 +27,7 @@ pub(crate) use blobs::{Blobs, Piece};
 pub(crate) use json::Json;
 pub(crate) use markup::Markup;
 pub(crate) use normalize::{Normalizer, Options};
-pub(crate) use wide::{Utf16Anywhere, Wide};
+pub(crate) use wide::{Utf16Anywhere, Wide, WideEdges};
 
 /// The UTF-16 decoder is the [`Wide`] decoder (kept under its old name for the PDF reader).
 pub(crate) type Utf16 = Wide;
