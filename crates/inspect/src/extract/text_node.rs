@@ -20,6 +20,10 @@ pub(crate) struct TextNode {
     /// its own, `member/(tags)`, so that it neither cuts the text apart nor goes unread.
     aside: Option<Box<TextNode>>,
     aside_buf: Vec<u8>,
+    /// The text of hidden HTML elements (`display:none` ...), read apart from what is
+    /// shown: `member/(hidden)`.
+    hidden: Option<Box<TextNode>>,
+    hidden_buf: Vec<u8>,
     json: Option<text::Json>,
     norm: text::Normalizer,
     /// Whether the text is normalised (not binary data).
@@ -67,6 +71,8 @@ impl TextNode {
             markup: (markup == Markup::Tags).then(text::Markup::new),
             aside: None,
             aside_buf: Vec::new(),
+            hidden: None,
+            hidden_buf: Vec::new(),
             json: (markup == Markup::Json).then(text::Json::new),
             norm: text::Normalizer::new(opts),
             normalize: true,
@@ -199,6 +205,11 @@ impl TextNode {
             b.clear();
             if let Some(mk) = &mut self.markup {
                 mk.push(text, &mut b, &mut self.aside_buf);
+                // Hidden elements' text, read apart: with the tags, on lines of its own.
+                let hidden = mk.hidden_text();
+                if !hidden.is_empty() {
+                    self.hidden_buf.append(hidden);
+                }
             } else if let Some(j) = &mut self.json {
                 j.push(text, &mut b);
             }
@@ -220,6 +231,15 @@ impl TextNode {
         self.read_unescaped(cx);
         if !self.aside_buf.is_empty() {
             self.write_aside(cx);
+        }
+        if !self.hidden_buf.is_empty() {
+            let m = &self.m;
+            let node = self.hidden.get_or_insert_with(|| {
+                let hidden = Member { path: m.child("(hidden)").path, depth: m.depth };
+                Box::new(TextNode::new(hidden, Charset::Bytes, Markup::Plain))
+            });
+            node.write(cx, &self.hidden_buf);
+            self.hidden_buf.clear();
         }
     }
 
@@ -337,6 +357,9 @@ impl TextNode {
         }
         if let Some(mut aside) = self.aside.take() {
             aside.finish(cx);
+        }
+        if let Some(mut hidden) = self.hidden.take() {
+            hidden.finish(cx);
         }
         self.decoded.clear();
         self.pieces.clear();

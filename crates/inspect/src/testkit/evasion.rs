@@ -232,6 +232,20 @@ pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
             ("cp1252", cp1252_separators(text), None),
             ("utf16be", utf16be(text), None),
             ("utf32le", utf32(text, false), None),
+            (
+                "combining_keycaps",
+                text.chars()
+                    .flat_map(|c| if c.is_ascii_digit() { vec![c, '\u{FE0F}', '\u{20E3}'] } else { vec![c] })
+                    .collect::<String>()
+                    .into_bytes(),
+                None,
+            ),
+            (
+                "html_hidden_decoys",
+                format!("<html><body><p>{}</p></body></html>", text.replace(' ', " <span hidden>7</span>"))
+                    .into_bytes(),
+                None,
+            ),
             ("utf16be_fullwidth_stray", [&b"7"[..], &utf16be(&fullwidth(text))].concat(), None),
             ("base64_json", format!("{{\"file\": \"{}\"}}", base64_std(text.as_bytes())).into_bytes(), None),
             ("base64_zip_xml", format!("<f>\n{}\n</f>", base64_wrapped(&zip, 76, "\n")).into_bytes(), None),

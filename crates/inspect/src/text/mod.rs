@@ -3,7 +3,8 @@
 //!
 //! - [`Wide`]: UTF-16 and UTF-32 to UTF-8; [`Utf16Anywhere`]: UTF-16 text inside
 //!   other text or binary data.
-//! - [`Markup`]: HTML and XML to text; [`Json`]: JSON string contents with escapes decoded.
+//! - [`Markup`]: HTML and XML to text (hidden elements apart, `hidden`); [`Json`]: JSON
+//!   string contents with escapes decoded.
 //! - [`Normalizer`]: what every member's text goes through last: escapes (percent, `\u`,
 //!   quoted-printable, form bodies), character references, and the Unicode fold of
 //!   `unicode` (digits of every script, spaces, dashes, invisible characters).
@@ -15,6 +16,7 @@
 mod blobs;
 mod chars;
 mod entities;
+mod hidden;
 mod json;
 mod markup;
 mod normalize;
