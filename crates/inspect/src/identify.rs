@@ -117,6 +117,20 @@ pub(crate) enum Charset {
     Utf32Le,
     /// UTF-32 big endian (by its byte order mark).
     Utf32Be,
+    /// UTF-32 without a byte order mark, little or big endian, after 0 to 3 stray bytes.
+    Utf32LeAfter(u8),
+    Utf32BeAfter(u8),
+}
+
+impl Charset {
+    /// Stray bytes before the first code unit.
+    pub fn skip(self) -> usize {
+        match self {
+            Charset::Utf16LeOdd | Charset::Utf16BeOdd => 1,
+            Charset::Utf32LeAfter(n) | Charset::Utf32BeAfter(n) => usize::from(n),
+            _ => 0,
+        }
+    }
 }
 
 /// How to turn a text stream into scannable text.
@@ -305,7 +319,7 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     } else if m(&[0xFE, 0xFF]) {
         (Charset::Utf16Be, &head[2..])
     } else {
-        (utf16_guess(head).unwrap_or(Charset::Bytes), head)
+        (utf32_guess(head).or_else(|| utf16_guess(head)).unwrap_or(Charset::Bytes), head)
     };
     if charset != Charset::Bytes {
         // Structure sniffing on the ASCII projection of UTF-16.
@@ -314,6 +328,8 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
             Charset::Utf16BeOdd => (2, 2),
             Charset::Utf32Le => (0, 4),
             Charset::Utf32Be => (3, 4),
+            Charset::Utf32LeAfter(n) => (usize::from(n), 4),
+            Charset::Utf32BeAfter(n) => (usize::from(n) + 3, 4),
             _ => (0, 2),
         };
         let ascii: Vec<u8> = body.iter().skip(skip).step_by(step).copied().collect();
@@ -375,6 +391,52 @@ fn utf16_guess(head: &[u8]) -> Option<Charset> {
         }
     }
     best.map(|(charset, _, _)| charset)
+}
+
+/// UTF-32 without a BOM (Python's `utf-32-le` and `utf-32-be` codecs write none), in either
+/// byte order and after 0 to 3 stray bytes: the reading whose code units are characters of
+/// text (at most 10% that are not: NUL, control characters, surrogates, beyond U+10FFFF)
+/// and whose characters are mostly below U+0800 or full-width (at least 60%); of several,
+/// the fewest units that are no text, then the most ASCII (a stray byte shifts ASCII
+/// into the second byte of each unit), then whole units to the head's end, then the fewest
+/// stray bytes.
+fn utf32_guess(head: &[u8]) -> Option<Charset> {
+    // Every unit of a BMP character has two zero bytes.
+    if head.len() < 16 || memchr::memchr(0, head).is_none() {
+        return None;
+    }
+    let mut best: Option<(Charset, (usize, usize, bool))> = None;
+    for skip in 0..4u8 {
+        for big in [false, true] {
+            let (mut bad, mut plain, mut ascii, mut units) = (0usize, 0usize, 0usize, 0usize);
+            for unit in head[usize::from(skip)..].chunks_exact(4) {
+                let bytes = [unit[0], unit[1], unit[2], unit[3]];
+                let v = if big { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) };
+                units += 1;
+                match v {
+                    0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E => {
+                        plain += 1;
+                        ascii += 1;
+                    }
+                    0..=0x1F | 0x7F..=0x9F | 0xD800..=0xDFFF | 0x11_0000.. => bad += 1,
+                    0xA0..=0x07FF | 0x3000..=0x303F | 0xFF01..=0xFFEF => plain += 1,
+                    _ => {}
+                }
+            }
+            if units < 4 || plain * 10 < units * 6 || bad * 10 > units {
+                continue;
+            }
+            let charset = if big { Charset::Utf32BeAfter(skip) } else { Charset::Utf32LeAfter(skip) };
+            // Whole units to the end of a short object (`7` then big-endian `4111...` is
+            // also little-endian `74111...` but for its last byte).
+            let whole = (head.len() - usize::from(skip)).is_multiple_of(4);
+            let score = (usize::MAX - bad, ascii, whole);
+            if best.is_none_or(|(_, s)| score > s) {
+                best = Some((charset, score));
+            }
+        }
+    }
+    best.map(|(charset, _)| charset)
 }
 
 fn markup_of(text: &[u8]) -> Markup {

@@ -75,3 +75,25 @@ fn a_stray_digit_at_either_end() {
         }
     }
 }
+
+/// UTF-32 without a byte order mark, as Python's `utf-32-le` and `utf-32-be` codecs write
+/// it, alone, in full-width characters and after one to three stray bytes.
+#[test]
+fn utf32_without_a_byte_order_mark() {
+    let utf32 = |t: &str, big: bool| -> Vec<u8> {
+        t.chars()
+            .flat_map(|c| if big { (c as u32).to_be_bytes() } else { (c as u32).to_le_bytes() })
+            .collect()
+    };
+    for big in [false, true] {
+        technique(|t| utf32(t, big));
+        technique(|t| utf32(&fullwidth(t), big));
+        for stray in [&b"x"[..], b"7 ", b"\xFF\x00\x01"] {
+            technique(|t| [stray, &utf32(t, big)].concat());
+        }
+        for (det, value) in VALUES {
+            blocks(&utf32(value, big), det);
+            blocks(&[&b"7"[..], &utf32(value, big)].concat(), det);
+        }
+    }
+}

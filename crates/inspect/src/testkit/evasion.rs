@@ -246,6 +246,12 @@ pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
                     .into_bytes(),
                 None,
             ),
+            (
+                "utf32le_no_bom_stray",
+                [&b"x"[..], &text.chars().flat_map(|c| (c as u32).to_le_bytes()).collect::<Vec<u8>>()]
+                    .concat(),
+                None,
+            ),
             ("utf16be_fullwidth_stray", [&b"7"[..], &utf16be(&fullwidth(text))].concat(), None),
             ("base64_json", format!("{{\"file\": \"{}\"}}", base64_std(text.as_bytes())).into_bytes(), None),
             ("base64_zip_xml", format!("<f>\n{}\n</f>", base64_wrapped(&zip, 76, "\n")).into_bytes(), None),

@@ -19,13 +19,13 @@ pub(crate) struct Wide {
 
 impl Wide {
     pub fn new(charset: Charset) -> Self {
-        let skip = usize::from(matches!(charset, Charset::Utf16LeOdd | Charset::Utf16BeOdd));
+        let skip = charset.skip();
         Self { charset, part: [0; 4], have: 0, high: None, skip, last_high: 0 }
     }
 
     fn unit_len(&self) -> usize {
         match self.charset {
-            Charset::Utf32Le | Charset::Utf32Be => 4,
+            Charset::Utf32Le | Charset::Utf32Be | Charset::Utf32LeAfter(_) | Charset::Utf32BeAfter(_) => 4,
             _ => 2,
         }
     }
@@ -77,11 +77,11 @@ impl Wide {
 
     fn unit(&mut self, u: &[u8], out: &mut Vec<u8>) {
         let c = match (self.charset, u) {
-            (Charset::Utf32Le, &[a, b, c, d]) => {
+            (Charset::Utf32Le | Charset::Utf32LeAfter(_), &[a, b, c, d]) => {
                 self.high = None;
                 char::from_u32(u32::from_le_bytes([a, b, c, d]))
             }
-            (Charset::Utf32Be, &[a, b, c, d]) => {
+            (Charset::Utf32Be | Charset::Utf32BeAfter(_), &[a, b, c, d]) => {
                 self.high = None;
                 char::from_u32(u32::from_be_bytes([a, b, c, d]))
             }
