@@ -19,7 +19,8 @@ impl Hidden {
     /// (`attrs`: the attribute list outside quoted values) or a `style` that hides
     /// (`style`: its value). Void elements hold no content and start nothing.
     pub fn starts(local: &[u8], attrs: &[u8], style: &[u8]) -> Option<Self> {
-        if is_void(local) || !(has_hidden_attribute(attrs) || style_hides(style)) {
+        // Most tags have neither: the cheap tests first.
+        if !(has_hidden_attribute(attrs) || style_hides(style)) || is_void(local) {
             return None;
         }
         Some(Self { name: local.to_ascii_lowercase(), depth: 1 })
@@ -42,19 +43,30 @@ impl Hidden {
 /// A `hidden` attribute among the attribute names (not `aria-hidden`, which hides nothing
 /// from the eye).
 fn has_hidden_attribute(attrs: &[u8]) -> bool {
+    if attrs.len() < 6 || memchr::memchr2(b'h', b'H', attrs).is_none() {
+        return false;
+    }
     let name_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':' | b'.');
     attrs.split(|&b| !name_byte(b)).any(|word| word.eq_ignore_ascii_case(b"hidden"))
 }
 
 /// `display: none` or `visibility: hidden` in a `style` value, in any case and spacing.
+/// Only the bytes around each `:` are looked at, and nothing is copied.
 fn style_hides(style: &[u8]) -> bool {
-    if style.is_empty() {
-        return false;
+    let starts = |v: &[u8], w: &[u8]| v.len() >= w.len() && v[..w.len()].eq_ignore_ascii_case(w);
+    let ends = |p: &[u8], w: &[u8]| p.len() >= w.len() && p[p.len() - w.len()..].eq_ignore_ascii_case(w);
+    let mut at = 0;
+    while let Some(k) = memchr::memchr(b':', &style[at..]) {
+        let colon = at + k;
+        let (property, value) = (style[..colon].trim_ascii_end(), style[colon + 1..].trim_ascii_start());
+        if (starts(value, b"none") && ends(property, b"display"))
+            || (starts(value, b"hidden") && ends(property, b"visibility"))
+        {
+            return true;
+        }
+        at = colon + 1;
     }
-    let compact: Vec<u8> =
-        style.iter().filter(|b| !b.is_ascii_whitespace()).map(u8::to_ascii_lowercase).collect();
-    let has = |needle: &[u8]| memchr::memmem::find(&compact, needle).is_some();
-    has(b"display:none") || has(b"visibility:hidden")
+    false
 }
 
 /// HTML's void elements: no content, no closing tag.

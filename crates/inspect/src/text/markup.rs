@@ -86,6 +86,9 @@ pub(crate) struct Markup {
     keep: bool,
     /// Whether the open tag is an inline HTML tag, whose data attributes are text.
     track_attrs: bool,
+    /// Whether the open tag has no namespace prefix (HTML): its attributes are looked at
+    /// for what hides an element.
+    html: bool,
     /// The last bytes of the attribute list before a quote (the attribute's name).
     attr_tail: Vec<u8>,
     /// Closing bytes (`-` in a comment, `]` in CDATA) held back, at most two.
@@ -143,6 +146,18 @@ fn attribute_name(tail: &[u8]) -> &[u8] {
     &t[start..]
 }
 
+/// Whether the attribute list `tail` ends with `style=` (a quoted value follows).
+fn is_style(tail: &[u8]) -> bool {
+    let Some(t) = tail.trim_ascii_end().strip_suffix(b"=") else {
+        return false;
+    };
+    let t = t.trim_ascii_end();
+    t.len() >= 5
+        && t[t.len() - 5..].eq_ignore_ascii_case(b"style")
+        && (t.len() == 5
+            || !t[t.len() - 6].is_ascii_alphanumeric() && !matches!(t[t.len() - 6], b'-' | b'_' | b':'))
+}
+
 /// Appends `data` to `buf` up to [`ATTRS_MAX`] bytes in all.
 fn bounded(buf: &mut Vec<u8>, data: &[u8]) {
     let room = ATTRS_MAX.saturating_sub(buf.len());
@@ -164,6 +179,7 @@ impl Markup {
             inline: false,
             keep: false,
             track_attrs: false,
+            html: false,
             attr_tail: Vec::with_capacity(ATTR_TAIL),
             held: 0,
             fresh: false,
@@ -195,11 +211,13 @@ impl Markup {
                     let k = memchr::memchr3(b'>', b'"', b'\'', rest);
                     let seg = &rest[..k.unwrap_or(rest.len())];
                     aside.extend_from_slice(seg);
-                    // The attribute names: which one a quoted value belongs to, and `hidden`.
-                    self.attr_tail.extend_from_slice(&seg[seg.len().saturating_sub(ATTR_TAIL)..]);
-                    let excess = self.attr_tail.len().saturating_sub(ATTR_TAIL);
-                    self.attr_tail.drain(..excess);
-                    bounded(&mut self.attrs, seg);
+                    if self.html {
+                        // The attribute names: which one a quoted value belongs to, `hidden`.
+                        self.attr_tail.extend_from_slice(&seg[seg.len().saturating_sub(ATTR_TAIL)..]);
+                        let excess = self.attr_tail.len().saturating_sub(ATTR_TAIL);
+                        self.attr_tail.drain(..excess);
+                        bounded(&mut self.attrs, seg);
+                    }
                     k
                 }
                 Tag::Quote(q) => {
@@ -287,7 +305,8 @@ impl Markup {
                         self.state = Tag::Attrs;
                         self.inline = is_inline(&self.name);
                         // Only HTML's inline tags (no namespace prefix) carry data attributes.
-                        self.track_attrs = self.inline && !self.name.contains(&b':');
+                        self.html = !self.name.contains(&b':');
+                        self.track_attrs = self.inline && self.html;
                         self.attr_tail.clear();
                         bounded(&mut self.attrs, &[b]);
                     }
@@ -306,7 +325,7 @@ impl Markup {
                 b'>' => self.end_tag(out, aside),
                 b'"' | b'\'' => {
                     self.state = Tag::Quote(b);
-                    self.in_style = attribute_name(&self.attr_tail).eq_ignore_ascii_case(b"style");
+                    self.in_style = is_style(&self.attr_tail);
                     self.keep = !self.inline || (self.track_attrs && data_attribute(&self.attr_tail));
                     self.attr_tail.clear();
                     if self.keep {
