@@ -33,6 +33,9 @@ fn javascript_escapes() {
     technique_as(Some("application/json"), |t| {
         format!("{{\"src\": \"{}\"}}", js_hex(t).replace('\\', "\\\\").replace('\n', "\\n")).into_bytes()
     });
+    technique_as(Some("application/json"), |t| {
+        format!("{{\"notes\": \"{}\"}}", js_code_point(t).replace('\n', "\\n")).into_bytes()
+    });
     technique_as(Some("application/x-www-form-urlencoded"), |t| format!("q={}", percent_u(t)).into_bytes());
     // Upper-case hex digits, a `%U`, and escapes of every character, not only digits.
     blocks(b"card \\x34\\x31\\x31\\x31\\x20\\x31\\x31\\x31\\x31 1111 1111", "credit_card");

@@ -55,7 +55,12 @@ impl Json {
                 JsonState::Unicode { n, acc } => {
                     let Some(v) = (b as char).to_digit(16) else {
                         self.state = JsonState::Str;
-                        out.push(b);
+                        if n == 0 && b == b'{' {
+                            // JavaScript's `\u{34}`: left for the normaliser, as `\x` is.
+                            out.extend_from_slice(b"\\u{");
+                        } else {
+                            out.push(b);
+                        }
                         continue;
                     };
                     let acc = (acc << 4) | v as u16;
