@@ -108,10 +108,29 @@ pub(crate) enum Charset {
     Utf16Le,
     /// UTF-16 big endian.
     Utf16Be,
+    /// UTF-16 little endian after one stray byte (no byte order mark): the byte is left to
+    /// the byte-by-byte reading every wide text also gets.
+    Utf16LeOdd,
+    /// UTF-16 big endian after one stray byte.
+    Utf16BeOdd,
     /// UTF-32 little endian (by its byte order mark).
     Utf32Le,
     /// UTF-32 big endian (by its byte order mark).
     Utf32Be,
+    /// UTF-32 without a byte order mark, little or big endian, after 0 to 3 stray bytes.
+    Utf32LeAfter(u8),
+    Utf32BeAfter(u8),
+}
+
+impl Charset {
+    /// Stray bytes before the first code unit.
+    pub fn skip(self) -> usize {
+        match self {
+            Charset::Utf16LeOdd | Charset::Utf16BeOdd => 1,
+            Charset::Utf32LeAfter(n) | Charset::Utf32BeAfter(n) => usize::from(n),
+            _ => 0,
+        }
+    }
 }
 
 /// How to turn a text stream into scannable text.
@@ -300,14 +319,17 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     } else if m(&[0xFE, 0xFF]) {
         (Charset::Utf16Be, &head[2..])
     } else {
-        (utf16_guess(head).unwrap_or(Charset::Bytes), head)
+        (utf32_guess(head).or_else(|| utf16_guess(head)).unwrap_or(Charset::Bytes), head)
     };
     if charset != Charset::Bytes {
         // Structure sniffing on the ASCII projection of UTF-16.
         let (skip, step) = match charset {
-            Charset::Utf16Be => (1, 2),
+            Charset::Utf16Be | Charset::Utf16LeOdd => (1, 2),
+            Charset::Utf16BeOdd => (2, 2),
             Charset::Utf32Le => (0, 4),
             Charset::Utf32Be => (3, 4),
+            Charset::Utf32LeAfter(n) => (usize::from(n), 4),
+            Charset::Utf32BeAfter(n) => (usize::from(n) + 3, 4),
             _ => (0, 2),
         };
         let ascii: Vec<u8> = body.iter().skip(skip).step_by(step).copied().collect();
@@ -326,22 +348,95 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     Kind::Text(Charset::Bytes, markup)
 }
 
-/// UTF-16 without a BOM: many zero bytes on one parity and few on the other.
+/// UTF-16 without a BOM. Each of four readings (either byte order, from the first byte or
+/// after one stray byte) is judged on its code units: *wide* units have a high byte text
+/// read byte by byte rarely holds (zero: ASCII and Latin-1; 0xFF: full-width forms), *bad*
+/// units are no text (NUL, control characters, C1 controls, private use, noncharacters).
+/// A reading is UTF-16 when at least 40% of its units are wide and at most 10% bad; of
+/// several, the one with the fewest bad units (then the most wide ones, then no stray
+/// byte, then little endian). Judging units rather than where zero bytes fall keeps text
+/// with no zero byte (full-width digits, CJK around them), and a stray byte in front moves
+/// the reading, not the verdict: big-endian text after one byte is no little-endian text
+/// once its characters change between ASCII and full-width.
 fn utf16_guess(head: &[u8]) -> Option<Charset> {
-    let n = head.len() / 2;
-    // Without a single zero byte it is not UTF-16 (the common case, found with SIMD).
-    if n < 4 || memchr::memchr(0, head).is_none() {
+    // Without a zero or 0xFF byte it is not UTF-16 of this kind (the common case, with SIMD).
+    if head.len() < 8 || memchr::memchr2(0, 0xFF, head).is_none() {
         return None;
     }
-    let even = head.iter().step_by(2).filter(|&&b| b == 0).count();
-    let odd = head.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-    if odd * 10 >= n * 4 && even * 10 <= n {
-        Some(Charset::Utf16Le)
-    } else if even * 10 >= n * 4 && odd * 10 <= n {
-        Some(Charset::Utf16Be)
-    } else {
-        None
+    let readings =
+        [(Charset::Utf16Le, 0), (Charset::Utf16Be, 0), (Charset::Utf16LeOdd, 1), (Charset::Utf16BeOdd, 1)];
+    let mut best: Option<(Charset, usize, usize)> = None;
+    for (charset, skip) in readings {
+        let big = matches!(charset, Charset::Utf16Be | Charset::Utf16BeOdd);
+        let (mut wide, mut bad, mut units) = (0usize, 0usize, 0usize);
+        for pair in head[skip..].chunks_exact(2) {
+            let (hi, lo) = if big { (pair[0], pair[1]) } else { (pair[1], pair[0]) };
+            units += 1;
+            match (hi, lo) {
+                (0, 0) => bad += 1,
+                (0, 0x09 | 0x0A | 0x0C | 0x0D) => wide += 1,
+                (0, 0x01..=0x1F | 0x7F..=0x9F) => bad += 1,
+                (0, _) => wide += 1,
+                (0xFF, 0x01..=0xEF) => wide += 1,
+                (0xFF, 0xF0..=0xFF) if lo != 0xFD => bad += 1,
+                (0xE0..=0xF8, _) => bad += 1,
+                _ => {}
+            }
+        }
+        if units < 4 || wide * 10 < units * 4 || bad * 10 > units {
+            continue;
+        }
+        if best.is_none_or(|(_, w, b)| bad < b || (bad == b && wide > w)) {
+            best = Some((charset, wide, bad));
+        }
     }
+    best.map(|(charset, _, _)| charset)
+}
+
+/// UTF-32 without a BOM (Python's `utf-32-le` and `utf-32-be` codecs write none), in either
+/// byte order and after 0 to 3 stray bytes: the reading whose code units are characters of
+/// text (at most 10% that are not: NUL, control characters, surrogates, beyond U+10FFFF)
+/// and whose characters are mostly below U+0800 or full-width (at least 60%); of several,
+/// the fewest units that are no text, then the most ASCII (a stray byte shifts ASCII
+/// into the second byte of each unit), then whole units to the head's end, then the fewest
+/// stray bytes.
+fn utf32_guess(head: &[u8]) -> Option<Charset> {
+    // Every unit of a BMP character has two zero bytes.
+    if head.len() < 16 || memchr::memchr(0, head).is_none() {
+        return None;
+    }
+    let mut best: Option<(Charset, (usize, usize, bool))> = None;
+    for skip in 0..4u8 {
+        for big in [false, true] {
+            let (mut bad, mut plain, mut ascii, mut units) = (0usize, 0usize, 0usize, 0usize);
+            for unit in head[usize::from(skip)..].chunks_exact(4) {
+                let bytes = [unit[0], unit[1], unit[2], unit[3]];
+                let v = if big { u32::from_be_bytes(bytes) } else { u32::from_le_bytes(bytes) };
+                units += 1;
+                match v {
+                    0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E => {
+                        plain += 1;
+                        ascii += 1;
+                    }
+                    0..=0x1F | 0x7F..=0x9F | 0xD800..=0xDFFF | 0x11_0000.. => bad += 1,
+                    0xA0..=0x07FF | 0x3000..=0x303F | 0xFF01..=0xFFEF => plain += 1,
+                    _ => {}
+                }
+            }
+            if units < 4 || plain * 10 < units * 6 || bad * 10 > units {
+                continue;
+            }
+            let charset = if big { Charset::Utf32BeAfter(skip) } else { Charset::Utf32LeAfter(skip) };
+            // Whole units to the end of a short object (`7` then big-endian `4111...` is
+            // also little-endian `74111...` but for its last byte).
+            let whole = (head.len() - usize::from(skip)).is_multiple_of(4);
+            let score = (usize::MAX - bad, ascii, whole);
+            if best.is_none_or(|(_, s)| score > s) {
+                best = Some((charset, score));
+            }
+        }
+    }
+    best.map(|(charset, _)| charset)
 }
 
 fn markup_of(text: &[u8]) -> Markup {
@@ -421,6 +516,29 @@ fn looks_like_email(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_without_a_byte_order_mark() {
+        let be = |t: &str| t.encode_utf16().flat_map(u16::to_be_bytes).collect::<Vec<u8>>();
+        let le = |t: &str| t.encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>();
+        let kind = |b: &[u8]| match identify(b, None) {
+            Kind::Text(c, _) => c,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(kind(&be("card ４１１１ １１１１")), Charset::Utf16Be);
+        assert_eq!(kind(&le("卡号４１１１１１１１")), Charset::Utf16Le);
+        assert_eq!(kind(&le("plain ascii")), Charset::Utf16Le);
+        // A stray byte: big-endian text with ASCII and full-width characters.
+        assert_eq!(kind(&[&b"x"[..], &be("a ４１ b ４１ c ４")].concat()), Charset::Utf16BeOdd);
+        assert_eq!(kind(&[&b"x"[..], &le("a ４１ b ４１ c ４")].concat()), Charset::Utf16LeOdd);
+        // Not UTF-16: text, Latin-1 with a few 0xFF bytes, binary with zeros everywhere.
+        assert_eq!(kind(b"plain text, nothing wide"), Charset::Bytes);
+        assert_eq!(kind(b"caf\xe9 \xff na\xefve \xffa \xffb ok"), Charset::Bytes);
+        assert!(!matches!(
+            identify(&[0u8, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7], None),
+            Kind::Text(Charset::Utf16Be, _)
+        ));
+    }
 
     #[test]
     fn mostly_text_counts_control_bytes_as_the_plain_definition_does() {

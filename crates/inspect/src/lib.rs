@@ -73,10 +73,12 @@
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
 //!   bounded output and bounded windows.
 //! - [`identify`]: content types by magic bytes and structure.
-//! - `text`: streaming filters: UTF-16 and UTF-32 (and UTF-16 runs inside other bytes),
-//!   markup (with what is not text kept aside), JSON, and the normaliser every
+//! - `text`: streaming filters: UTF-16 and UTF-32 (and UTF-16 runs inside other bytes, and
+//!   the ends of UTF-16 read both ways), markup (with what is not text kept aside, and the
+//!   text of hidden elements apart: `text::hidden`), JSON, and the normaliser every
 //!   member's text goes through before detection (escapes, character references, digits
-//!   of every script, Unicode spaces and dashes, invisible characters, Windows-1252).
+//!   of every script, Unicode spaces and dashes, invisible characters and combining marks,
+//!   Windows-1252).
 //! - [`detect`]: the matchers: built-in types, custom regexes, dictionaries, over a bounded
 //!   rolling window; its `Found` sink masks values as they are reported.
 //! - [`edm`]: Exact Data Match: rows of the organisation's own tables found in content, from

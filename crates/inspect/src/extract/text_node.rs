@@ -20,6 +20,10 @@ pub(crate) struct TextNode {
     /// its own, `member/(tags)`, so that it neither cuts the text apart nor goes unread.
     aside: Option<Box<TextNode>>,
     aside_buf: Vec<u8>,
+    /// The text of hidden HTML elements (`display:none` ...), read apart from what is
+    /// shown: `member/(hidden)`.
+    hidden: Option<Box<TextNode>>,
+    hidden_buf: Vec<u8>,
     json: Option<text::Json>,
     norm: text::Normalizer,
     /// Whether the text is normalised (not binary data).
@@ -39,6 +43,8 @@ pub(crate) struct TextNode {
     /// order mark put in front of ASCII text would otherwise turn it into CJK characters
     /// for the engine and hide it; real UTF-16 text holds no values read this way.
     as_bytes: Option<DetectStream>,
+    /// UTF-16 text's ends, read the other way too (see [`text::WideEdges`]).
+    edges: Option<Box<text::WideEdges>>,
     /// The raw text around escapes that may have eaten a value's digits (`%4111 ...`),
     /// read again without escapes decoded: a fold-only normaliser and a stream of its own.
     unescaped: Option<Box<(text::Normalizer, DetectStream, Vec<u8>)>>,
@@ -65,6 +71,8 @@ impl TextNode {
             markup: (markup == Markup::Tags).then(text::Markup::new),
             aside: None,
             aside_buf: Vec::new(),
+            hidden: None,
+            hidden_buf: Vec::new(),
             json: (markup == Markup::Json).then(text::Json::new),
             norm: text::Normalizer::new(opts),
             normalize: true,
@@ -77,6 +85,7 @@ impl TextNode {
             utf16_runs: None,
             watch: None,
             as_bytes: (charset != Charset::Bytes).then(DetectStream::new),
+            edges: text::WideEdges::new(charset).map(Box::new),
             unescaped: None,
             raw_seen: 0,
             cut: false,
@@ -172,34 +181,65 @@ impl TextNode {
             let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
             stream.write(&mut found, data);
         }
-        let mut text = data;
-        if let Some(u) = &mut self.wide {
-            self.a.clear();
-            u.push(text, &mut self.a);
-            text = &self.a;
+        if let Some(e) = &mut self.edges {
+            e.push(data);
         }
-        if self.markup.is_some() || self.json.is_some() {
-            self.b.clear();
-            if let Some(mk) = &mut self.markup {
-                mk.push(text, &mut self.b, &mut self.aside_buf);
-            } else if let Some(j) = &mut self.json {
-                j.push(text, &mut self.b);
+        let mut a = std::mem::take(&mut self.a);
+        let text = match &mut self.wide {
+            Some(u) => {
+                a.clear();
+                u.push(data, &mut a);
+                &a
             }
-            text = &self.b;
-        }
+            None => data,
+        };
+        self.write_decoded(cx, text, ascii);
+        self.a = a;
+    }
+
+    /// The member's text after charset decoding: markup or JSON, then normalisation, then
+    /// detection.
+    fn write_decoded(&mut self, cx: &mut Ctx<'_>, text: &[u8], ascii: bool) {
+        let (mut b, mut c) = (std::mem::take(&mut self.b), std::mem::take(&mut self.c));
+        let text = if self.markup.is_some() || self.json.is_some() {
+            b.clear();
+            if let Some(mk) = &mut self.markup {
+                mk.push(text, &mut b, &mut self.aside_buf);
+                // Hidden elements' text, read apart: with the tags, on lines of its own.
+                let hidden = mk.hidden_text();
+                if !hidden.is_empty() {
+                    self.hidden_buf.append(hidden);
+                }
+            } else if let Some(j) = &mut self.json {
+                j.push(text, &mut b);
+            }
+            &b[..]
+        } else {
+            text
+        };
         // What is known of the bytes holds for the text only when no filter changed them.
         let ascii = ascii && self.wide.is_none() && self.markup.is_none() && self.json.is_none();
-        let text = if self.normalize { self.norm.push(text, &mut self.c, ascii) } else { text };
+        let text = if self.normalize { self.norm.push(text, &mut c, ascii) } else { text };
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
         self.decoded.clear();
         self.pieces.clear();
         self.blobs.push(text, &mut self.decoded, &mut self.pieces);
+        (self.b, self.c) = (b, c);
         self.open_blobs(cx);
         self.read_unescaped(cx);
         if !self.aside_buf.is_empty() {
             self.write_aside(cx);
+        }
+        if !self.hidden_buf.is_empty() {
+            let m = &self.m;
+            let node = self.hidden.get_or_insert_with(|| {
+                let hidden = Member { path: m.child("(hidden)").path, depth: m.depth };
+                Box::new(TextNode::new(hidden, Charset::Bytes, Markup::Plain))
+            });
+            node.write(cx, &self.hidden_buf);
+            self.hidden_buf.clear();
         }
     }
 
@@ -269,6 +309,15 @@ impl TextNode {
         if cx.stopped() {
             return;
         }
+        if let Some(u) = &mut self.wide {
+            let mut a = std::mem::take(&mut self.a);
+            a.clear();
+            u.finish(&mut a);
+            if !a.is_empty() {
+                self.write_decoded(cx, &a, false);
+            }
+            self.a = a;
+        }
         self.c.clear();
         if self.normalize {
             self.norm.finish(&mut self.c);
@@ -292,11 +341,25 @@ impl TextNode {
         if let Some(stream) = &mut self.as_bytes {
             stream.finish(&mut found);
         }
+        if let Some(mut e) = self.edges.take() {
+            let mut wide = Vec::new();
+            e.finish(&mut wide);
+            let mut norm =
+                text::Normalizer::new(text::Options { fold_only: true, ..text::Options::default() });
+            let (mut out, mut stream) = (Vec::new(), DetectStream::new());
+            stream.write(&mut found, norm.push(&wide, &mut out, false));
+            norm.finish(&mut out);
+            stream.write(&mut found, &out);
+            stream.finish(&mut found);
+        }
         if let Some(w) = &mut self.watch {
             w.finish(cx);
         }
         if let Some(mut aside) = self.aside.take() {
             aside.finish(cx);
+        }
+        if let Some(mut hidden) = self.hidden.take() {
+            hidden.finish(cx);
         }
         self.decoded.clear();
         self.pieces.clear();

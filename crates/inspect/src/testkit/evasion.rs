@@ -82,6 +82,26 @@ pub fn json_u(s: &str) -> String {
     s.encode_utf16().map(|u| format!("\\u{u:04x}")).collect()
 }
 
+/// Every digit as a JavaScript (or C, Python) hex escape: `\x34`.
+pub fn js_hex(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { format!("\\x{:02x}", c as u32) } else { c.to_string() })
+        .collect()
+}
+
+/// Every digit as a JavaScript code point escape: `\u{34}`.
+pub fn js_code_point(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_digit() { format!("\\u{{{:x}}}", c as u32) } else { c.to_string() })
+        .collect()
+}
+
+/// Every character as a `%uXXXX` escape, as JavaScript's `escape()` writes characters
+/// beyond Latin-1 and IIS decodes them (surrogate pairs beyond the BMP).
+pub fn percent_u(s: &str) -> String {
+    s.encode_utf16().map(|u| format!("%u{u:04X}")).collect()
+}
+
 /// Quoted-printable with every digit escaped (`=34`) and soft line breaks every 40
 /// characters of output.
 pub fn quoted_printable_digits(s: &str) -> String {
@@ -191,6 +211,19 @@ pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
             ("form", form(), Some("application/x-www-form-urlencoded")),
             ("json_u", format!("{{\"n\": \"{}\"}}", json_u(text)).into_bytes(), None),
             ("quoted_printable", quoted_printable_digits(text).into_bytes(), None),
+            ("js_hex", js_hex(text).into_bytes(), None),
+            ("js_code_point", js_code_point(text).into_bytes(), None),
+            ("percent_u", percent_u(text).into_bytes(), None),
+            (
+                "qp_over_percent",
+                format!("Notes=\r\n{}", percent(text).replace('%', "=25")).into_bytes(),
+                None,
+            ),
+            (
+                "reference_over_percent",
+                format!("<a href=\"{}\">x</a>", percent(text).replace('%', "&#37;")).into_bytes(),
+                None,
+            ),
             // One escape character in front of each value (`%4111 ...`, `&#123-...`), and a
             // soft line break that makes `KEY=4111...` quoted-printable.
             ("escape_lead", text.replace("file: ", "file: %").into_bytes(), None),
@@ -199,6 +232,27 @@ pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
             ("cp1252", cp1252_separators(text), None),
             ("utf16be", utf16be(text), None),
             ("utf32le", utf32(text, false), None),
+            (
+                "combining_keycaps",
+                text.chars()
+                    .flat_map(|c| if c.is_ascii_digit() { vec![c, '\u{FE0F}', '\u{20E3}'] } else { vec![c] })
+                    .collect::<String>()
+                    .into_bytes(),
+                None,
+            ),
+            (
+                "html_hidden_decoys",
+                format!("<html><body><p>{}</p></body></html>", text.replace(' ', " <span hidden>7</span>"))
+                    .into_bytes(),
+                None,
+            ),
+            (
+                "utf32le_no_bom_stray",
+                [&b"x"[..], &text.chars().flat_map(|c| (c as u32).to_le_bytes()).collect::<Vec<u8>>()]
+                    .concat(),
+                None,
+            ),
+            ("utf16be_fullwidth_stray", [&b"7"[..], &utf16be(&fullwidth(text))].concat(), None),
             ("base64_json", format!("{{\"file\": \"{}\"}}", base64_std(text.as_bytes())).into_bytes(), None),
             ("base64_zip_xml", format!("<f>\n{}\n</f>", base64_wrapped(&zip, 76, "\n")).into_bytes(), None),
             (

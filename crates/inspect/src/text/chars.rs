@@ -30,6 +30,13 @@ enum Chars {
         buf: [u8; MAX_NAME],
         len: u8,
     },
+    /// After a reference to `%` (`&#37;`, `&percnt;`) of `len` bytes, with the first hex
+    /// digit of the percent escape it may begin once read: a browser turns `&#37;34` in a
+    /// link into `%34`, and the server decodes that.
+    RefPct {
+        first: Option<u8>,
+        len: u8,
+    },
 }
 
 /// The second stage's state.
@@ -68,6 +75,10 @@ impl CharStage {
             Chars::Dec(v) | Chars::Hex(v) => emit_char(entities::numeric(v), out),
             Chars::HexStart(x) => out.extend_from_slice(&[b'&', b'#', x]),
             Chars::Name { buf, len } => named_reference(&buf[..usize::from(len)], false, out),
+            Chars::RefPct { first, .. } => {
+                out.push(b'%');
+                out.extend(first);
+            }
         }
     }
 
@@ -163,6 +174,24 @@ impl CharStage {
                     self.end_numeric(v, b, out);
                 }
             }
+            Chars::RefPct { first, len } => match first {
+                None if b.is_ascii_hexdigit() => self.state = Chars::RefPct { first: Some(b), len },
+                Some(h) if b.is_ascii_hexdigit() => {
+                    self.state = Chars::Idle;
+                    let x = (hex(h) << 4) | hex(b);
+                    if x.is_ascii_alphanumeric() || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic()) {
+                        // `&#37;4111 1111 ...` reads `%4111 1111 ...` in a browser.
+                        self.odd_reference = Some((usize::from(len) + 2, usize::from(len)));
+                    }
+                    self.push(x, out);
+                }
+                _ => {
+                    self.state = Chars::Idle;
+                    out.push(b'%');
+                    out.extend(first);
+                    self.push(b, out);
+                }
+            },
             Chars::Name { mut buf, len } => {
                 let n = usize::from(len);
                 if b.is_ascii_alphanumeric() && n < MAX_NAME {
@@ -172,7 +201,11 @@ impl CharStage {
                 }
                 self.state = Chars::Idle;
                 if b == b';' {
-                    named_reference(&buf[..n], true, out);
+                    if entities::named(&buf[..n], true) == Some(u32::from(b'%')) {
+                        self.state = Chars::RefPct { first: None, len: len.saturating_add(2) };
+                    } else {
+                        named_reference(&buf[..n], true, out);
+                    }
                 } else {
                     named_reference(&buf[..n], false, out);
                     self.push(b, out);
@@ -187,7 +220,12 @@ impl CharStage {
         if b != b';' || value > 0x10FFFF || char::from_u32(value).is_some_and(|c| c.is_ascii_alphanumeric()) {
             self.odd_reference = Some((usize::from(self.ref_len) + 1, usize::from(self.ref_intro)));
         }
-        emit_char(entities::numeric(value), out);
+        if value == u32::from(b'%') {
+            let len = self.ref_len.saturating_add(u8::from(b == b';'));
+            self.state = Chars::RefPct { first: None, len };
+        } else {
+            emit_char(entities::numeric(value), out);
+        }
         if b != b';' {
             self.push(b, out);
         }

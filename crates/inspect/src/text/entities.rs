@@ -55,6 +55,7 @@ const NAMED: &[(&str, u32)] = &[
     ("ndash", 0x2013),
     ("num", 0x23),
     ("numsp", 0x2007),
+    ("percnt", 0x25),
     ("period", 0x2E),
     ("plus", 0x2B),
     ("puncsp", 0x2008),

@@ -47,13 +47,20 @@ impl Json {
                         b't' => out.push(b'\t'),
                         b'b' | b'f' => out.push(b' '),
                         b'u' => self.state = JsonState::Unicode { n: 0, acc: 0 },
+                        // Not JSON, but JSON5 and JavaScript: left for the normaliser.
+                        b'x' => out.extend_from_slice(b"\\x"),
                         _ => out.push(b),
                     }
                 }
                 JsonState::Unicode { n, acc } => {
                     let Some(v) = (b as char).to_digit(16) else {
                         self.state = JsonState::Str;
-                        out.push(b);
+                        if n == 0 && b == b'{' {
+                            // JavaScript's `\u{34}`: left for the normaliser, as `\x` is.
+                            out.extend_from_slice(b"\\u{");
+                        } else {
+                            out.push(b);
+                        }
                         continue;
                     };
                     let acc = (acc << 4) | v as u16;

@@ -8,6 +8,8 @@
 //! would cut a value split across runs apart; dropped, they would hide whatever is put in
 //! them (`<span x="4111 1111 1111 1111">`, `<input value=4111-1111-1111-1111>`).
 
+use super::hidden::{Hidden, ATTRS_MAX};
+
 /// Local names of tags that do not separate words: runs and formatting in office XML,
 /// inline elements in HTML. Every other tag becomes a line break. [`is_inline`] holds the
 /// same names as a match; this sorted list is what the tests check it against.
@@ -84,6 +86,9 @@ pub(crate) struct Markup {
     keep: bool,
     /// Whether the open tag is an inline HTML tag, whose data attributes are text.
     track_attrs: bool,
+    /// Whether the open tag has no namespace prefix (HTML): its attributes are looked at
+    /// for what hides an element.
+    html: bool,
     /// The last bytes of the attribute list before a quote (the attribute's name).
     attr_tail: Vec<u8>,
     /// Closing bytes (`-` in a comment, `]` in CDATA) held back, at most two.
@@ -91,6 +96,16 @@ pub(crate) struct Markup {
     /// Whether the comment just opened holds no text yet: HTML ends `<!-->` and `<!--->`
     /// there (an empty comment), and the text after them is shown.
     fresh: bool,
+    /// The open tag's attribute list outside quoted values, and its `style` value (both
+    /// cut at [`ATTRS_MAX`]), and whether the quoted value being read is the style.
+    attrs: Vec<u8>,
+    style: Vec<u8>,
+    in_style: bool,
+    /// The element being read that a browser does not show (see `hidden`): its text goes
+    /// to [`Markup::hidden_text`], each element on lines of its own, apart from both the
+    /// text shown and the tags (which would cut a value in it apart).
+    hidden: Option<Hidden>,
+    hid: Vec<u8>,
 }
 
 /// Attributes of inline tags that hold data rather than formatting: links (a `data:` URI
@@ -116,18 +131,42 @@ const DATA_ATTRIBUTES: &[&[u8]] = &[
 /// Bytes of an attribute list kept to name the attribute a quoted value belongs to.
 const ATTR_TAIL: usize = 32;
 
-/// Whether the attribute list `tail` ends with `name=` for a data attribute.
-fn data_attribute(tail: &[u8]) -> bool {
+/// The attribute a value after the attribute list `tail` belongs to: the name before its
+/// `=` (empty when there is none).
+fn attribute_name(tail: &[u8]) -> &[u8] {
     let t = tail.trim_ascii_end();
     let Some(t) = t.strip_suffix(b"=") else {
-        return false;
+        return b"";
     };
     let t = t.trim_ascii_end();
     let start = t
         .iter()
         .rposition(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b':')))
         .map_or(0, |k| k + 1);
-    let name = &t[start..];
+    &t[start..]
+}
+
+/// Whether the attribute list `tail` ends with `style=` (a quoted value follows).
+fn is_style(tail: &[u8]) -> bool {
+    let Some(t) = tail.trim_ascii_end().strip_suffix(b"=") else {
+        return false;
+    };
+    let t = t.trim_ascii_end();
+    t.len() >= 5
+        && t[t.len() - 5..].eq_ignore_ascii_case(b"style")
+        && (t.len() == 5
+            || !t[t.len() - 6].is_ascii_alphanumeric() && !matches!(t[t.len() - 6], b'-' | b'_' | b':'))
+}
+
+/// Appends `data` to `buf` up to [`ATTRS_MAX`] bytes in all.
+fn bounded(buf: &mut Vec<u8>, data: &[u8]) {
+    let room = ATTRS_MAX.saturating_sub(buf.len());
+    buf.extend_from_slice(&data[..room.min(data.len())]);
+}
+
+/// Whether the attribute list `tail` ends with `name=` for a data attribute.
+fn data_attribute(tail: &[u8]) -> bool {
+    let name = attribute_name(tail);
     name.len() > 5 && name[..5].eq_ignore_ascii_case(b"data-")
         || DATA_ATTRIBUTES.iter().any(|a| a.eq_ignore_ascii_case(name))
 }
@@ -140,9 +179,15 @@ impl Markup {
             inline: false,
             keep: false,
             track_attrs: false,
+            html: false,
             attr_tail: Vec::with_capacity(ATTR_TAIL),
             held: 0,
             fresh: false,
+            attrs: Vec::new(),
+            style: Vec::new(),
+            in_style: false,
+            hidden: None,
+            hid: Vec::new(),
         }
     }
 
@@ -151,9 +196,11 @@ impl Markup {
     pub fn push(&mut self, data: &[u8], out: &mut Vec<u8>, aside: &mut Vec<u8>) {
         // Text, attribute lists and quoted values are skimmed with memchr; only the bytes
         // that change state go through the state machine.
+        let mut hid = std::mem::take(&mut self.hid);
         let mut i = 0;
         while i < data.len() {
             let rest = &data[i..];
+            let out: &mut Vec<u8> = if self.hidden.is_some() { &mut hid } else { &mut *out };
             let hit = match self.state {
                 Tag::Text => {
                     let k = memchr::memchr(b'<', rest);
@@ -162,36 +209,52 @@ impl Markup {
                 }
                 Tag::Attrs => {
                     let k = memchr::memchr3(b'>', b'"', b'\'', rest);
-                    aside.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
-                    if self.track_attrs {
-                        // Only an inline HTML tag's attribute names matter.
-                        let seg = &rest[..k.unwrap_or(rest.len())];
+                    let seg = &rest[..k.unwrap_or(rest.len())];
+                    aside.extend_from_slice(seg);
+                    if self.html {
+                        // The attribute names: which one a quoted value belongs to, `hidden`.
                         self.attr_tail.extend_from_slice(&seg[seg.len().saturating_sub(ATTR_TAIL)..]);
                         let excess = self.attr_tail.len().saturating_sub(ATTR_TAIL);
                         self.attr_tail.drain(..excess);
+                        bounded(&mut self.attrs, seg);
                     }
-                    k
-                }
-                Tag::Quote(q) if !self.keep => {
-                    let k = memchr::memchr(q, rest);
-                    aside.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
                     k
                 }
                 Tag::Quote(q) => {
                     let k = memchr::memchr(q, rest);
-                    out.extend_from_slice(&rest[..k.unwrap_or(rest.len())]);
+                    let seg = &rest[..k.unwrap_or(rest.len())];
+                    if self.in_style {
+                        bounded(&mut self.style, seg);
+                    }
+                    if self.keep { &mut *out } else { &mut *aside }.extend_from_slice(seg);
                     k
                 }
                 _ => Some(0),
             };
-            match hit {
+            let more = match hit {
                 Some(k) => {
+                    let was_hidden = self.hidden.is_some();
                     self.byte(rest[k], out, aside);
+                    if self.hidden.is_some() != was_hidden {
+                        // A hidden element's text on lines of its own.
+                        hid.push(b'\n');
+                    }
                     i += k + 1;
+                    true
                 }
-                None => return,
+                None => false,
+            };
+            if !more {
+                break;
             }
         }
+        self.hid = hid;
+    }
+
+    /// The text of hidden elements read so far (see `hidden`), for the caller to read and
+    /// clear: a third stream besides the text shown and the aside.
+    pub fn hidden_text(&mut self) -> &mut Vec<u8> {
+        &mut self.hid
     }
 
     fn byte(&mut self, b: u8, out: &mut Vec<u8>, aside: &mut Vec<u8>) {
@@ -200,6 +263,8 @@ impl Markup {
                 b'<' => {
                     self.state = Tag::Name;
                     self.name.clear();
+                    self.attrs.clear();
+                    self.style.clear();
                 }
                 _ => out.push(b),
             },
@@ -240,8 +305,10 @@ impl Markup {
                         self.state = Tag::Attrs;
                         self.inline = is_inline(&self.name);
                         // Only HTML's inline tags (no namespace prefix) carry data attributes.
-                        self.track_attrs = self.inline && !self.name.contains(&b':');
+                        self.html = !self.name.contains(&b':');
+                        self.track_attrs = self.inline && self.html;
                         self.attr_tail.clear();
+                        bounded(&mut self.attrs, &[b]);
                     }
                     _ => {
                         if self.name.len() < 64 {
@@ -258,6 +325,7 @@ impl Markup {
                 b'>' => self.end_tag(out, aside),
                 b'"' | b'\'' => {
                     self.state = Tag::Quote(b);
+                    self.in_style = is_style(&self.attr_tail);
                     self.keep = !self.inline || (self.track_attrs && data_attribute(&self.attr_tail));
                     self.attr_tail.clear();
                     if self.keep {
@@ -276,11 +344,16 @@ impl Markup {
                     } else {
                         aside.push(b' ');
                     }
-                } else if !self.keep {
-                    // Formatting attributes of runs: not text, but not left unread.
-                    aside.push(b);
                 } else {
-                    out.push(b);
+                    if self.in_style {
+                        bounded(&mut self.style, &[b]);
+                    }
+                    if self.keep {
+                        out.push(b);
+                    } else {
+                        // Formatting attributes of runs: not text, but not left unread.
+                        aside.push(b);
+                    }
                 }
             }
             Tag::Comment | Tag::Cdata => {
@@ -317,8 +390,23 @@ impl Markup {
         self.state = Tag::Text;
         aside.push(b'\n');
         let local = local_name(&self.name);
+        let closing = self.name.first() == Some(&b'/');
+        let self_closing =
+            self.name.last() == Some(&b'/') || self.attrs.trim_ascii_end().last() == Some(&b'/');
+        if let Some(h) = &mut self.hidden {
+            if h.tag(local, closing, self_closing) {
+                self.hidden = None;
+            }
+        } else if !closing && !self_closing {
+            self.hidden = Hidden::starts(local, &self.attrs, &self.style);
+        }
         if local.eq_ignore_ascii_case(b"tab") || local.eq_ignore_ascii_case(b"s") {
             out.push(b' ');
+        } else if local.eq_ignore_ascii_case(b"td") || local.eq_ignore_ascii_case(b"th") {
+            // The cells of a row read as a TSV row does (a cell's end may be left out).
+            if !closing {
+                out.push(b'\t');
+            }
         } else if !self.inline {
             out.push(b'\n');
         }
@@ -413,6 +501,26 @@ mod tests {
         assert_eq!(whole.1, b"!--\n card 4111 1111 1111 1111 -- x -\n![CDATA[!--\n\n");
         for size in 1..html.len() {
             assert_eq!(markup_in_pieces(html, size), whole, "pieces of {size} bytes");
+        }
+    }
+
+    #[test]
+    fn hidden_elements_are_read_apart_split_anywhere() {
+        let html = b"<p>4111 1111 <span style=\"display: none\">99<span>9</span>9 <br/></span>1111 1111</p><div hidden>a<div>b</div>c</div>d<input hidden value=x>e<td>1</td><td>2";
+        let hidden_in_pieces = |size: usize| {
+            let (mut m, mut text, mut aside, mut hidden) =
+                (Markup::new(), Vec::new(), Vec::new(), Vec::new());
+            for piece in html.chunks(size) {
+                m.push(piece, &mut text, &mut aside);
+                hidden.append(m.hidden_text());
+            }
+            (text, aside, hidden)
+        };
+        let whole = hidden_in_pieces(html.len());
+        assert_eq!(String::from_utf8_lossy(&whole.0), "\n4111 1111 1111 1111\n\nd\ne\t1\t2");
+        assert_eq!(String::from_utf8_lossy(&whole.2), "\n9999 \n\n\na\nb\nc\n\n");
+        for size in 1..html.len() {
+            assert_eq!(hidden_in_pieces(size), whole, "pieces of {size}");
         }
     }
 

@@ -33,6 +33,9 @@ use super::unicode::{fold, Folded};
 pub(crate) const SNIFF_MAX: usize = 4096;
 /// The head is sniffed again after growing by this much (and when full or ended).
 const SNIFF_STEP: usize = 256;
+/// Hex digits of a `\u{...}` escape: enough for U+10FFFF with leading zeros of JavaScript
+/// source as it is written (`\u{0034}`).
+const MAX_BRACE: usize = 6;
 
 /// Which decoders a member needs, from what is known before its text.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,6 +58,19 @@ enum Esc {
     Backslash,
     /// In `\uXXXX`: the digits read so far.
     U {
+        n: u8,
+        raw: [u8; 4],
+    },
+    /// In `\u{X...}` (JavaScript): the digits read so far, at most [`MAX_BRACE`].
+    UBrace {
+        n: u8,
+        raw: [u8; MAX_BRACE],
+    },
+    /// In `\xXX` (JavaScript, C, Python), with the first hex digit once read.
+    X(Option<u8>),
+    /// In `%uXXXX` (JavaScript's `escape()`, decoded by IIS): the digits read so far.
+    PctU {
+        u: u8,
         n: u8,
         raw: [u8; 4],
     },
@@ -184,11 +200,10 @@ impl Normalizer {
                 first.into_iter().for_each(|h| self.chars.push(h, out));
             }
             Esc::Backslash => self.chars.push(b'\\', out),
-            Esc::U { n, raw } => {
-                self.chars.push(b'\\', out);
-                self.chars.push(b'u', out);
-                raw[..usize::from(n)].iter().for_each(|&h| self.chars.push(h, out));
-            }
+            Esc::U { n, raw } => self.unfinished(b"\\u", &raw[..usize::from(n)], out),
+            Esc::UBrace { n, raw } => self.unfinished(b"\\u{", &raw[..usize::from(n)], out),
+            Esc::X(first) => self.unfinished(b"\\x", first.as_slice(), out),
+            Esc::PctU { u, n, raw } => self.unfinished(&[b'%', u], &raw[..usize::from(n)], out),
             Esc::Qp(first) => {
                 self.chars.push(b'=', out);
                 first.into_iter().for_each(|h| self.chars.push(h, out));
@@ -196,6 +211,12 @@ impl Normalizer {
         }
         self.lone_high(out);
         self.chars.finish(out);
+    }
+
+    /// Writes an escape that did not complete as the text it is.
+    fn unfinished(&mut self, intro: &[u8], digits: &[u8], out: &mut Vec<u8>) {
+        self.lone_high(out);
+        intro.iter().chain(digits).for_each(|&b| self.chars.push(b, out));
     }
 
     fn decided(&mut self, qp: bool, form: bool) {
@@ -329,7 +350,13 @@ impl Normalizer {
                     None => self.outer = Some(Some(x)),
                     Some(h) => {
                         self.outer = None;
-                        self.percent_byte((hex(h) << 4) | hex(x), out);
+                        let v = (hex(h) << 4) | hex(x);
+                        // `%254111 ...` and `=254111 ...` read `%4111 ...` once decoded, and
+                        // that is what a reader sees: the usual shape, `%25` and two digits.
+                        if odd_byte(v) || (h.is_ascii_alphabetic() && x.is_ascii_alphabetic()) {
+                            self.odd_escape = Some((5, 3));
+                        }
+                        self.percent_byte(v, out);
                     }
                 }
                 return;
@@ -360,10 +387,14 @@ impl Normalizer {
             return;
         }
         match self.esc {
-            // Inside an escape begun by a decoded `%`: raw hex digits continue it.
-            Esc::Idle if self.outer.is_some() && b != b'%' => self.percent_byte(b, out),
+            // Inside an escape begun by a decoded `%`: raw hex digits continue it, and so do
+            // the bytes quoted-printable escapes decode (`=25=34=31` is `%41`).
+            Esc::Idle if self.outer.is_some() && b != b'%' && !(b == b'=' && self.qp) => {
+                self.percent_byte(b, out)
+            }
             Esc::Idle => {
-                if b != b'\\' {
+                // `\u` and `%u` escapes may be the low half of a surrogate pair.
+                if b != b'\\' && b != b'%' {
                     self.lone_high(out);
                 }
                 match b {
@@ -376,8 +407,12 @@ impl Normalizer {
                 }
             }
             Esc::Pct(None) if b.is_ascii_hexdigit() => self.esc = Esc::Pct(Some(b)),
+            Esc::Pct(None) if matches!(b, b'u' | b'U') && self.outer.is_none() => {
+                self.esc = Esc::PctU { u: b, n: 0, raw: [0; 4] }
+            }
             Esc::Pct(Some(h)) if b.is_ascii_hexdigit() => {
                 self.esc = Esc::Idle;
+                self.lone_high(out);
                 let x = (hex(h) << 4) | hex(b);
                 // Two letters may be an IBAN's country code (`%DE89 ...`).
                 if odd_byte(x) || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic()) {
@@ -387,12 +422,71 @@ impl Normalizer {
             }
             Esc::Pct(first) => {
                 self.esc = Esc::Idle;
+                self.lone_high(out);
                 self.flush_percent_nest(out);
                 self.chars.push(b'%', out);
                 first.into_iter().for_each(|h| self.chars.push(h, out));
                 self.escapes(b, out);
             }
             Esc::Backslash if b == b'u' => self.esc = Esc::U { n: 0, raw: [0; 4] },
+            Esc::Backslash if b == b'x' => {
+                self.lone_high(out);
+                self.esc = Esc::X(None);
+            }
+            Esc::X(None) if b.is_ascii_hexdigit() => self.esc = Esc::X(Some(b)),
+            Esc::X(Some(h)) if b.is_ascii_hexdigit() => {
+                self.esc = Esc::Idle;
+                let x = (hex(h) << 4) | hex(b);
+                if odd_byte(x) || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic()) {
+                    self.odd_escape = Some((4, 2));
+                }
+                // A byte, as in C and Python (`\xC3\xA9` is UTF-8); in JavaScript the
+                // character U+00XX, which a byte of 0x80 or more not starting UTF-8 reads as.
+                self.chars.push(x, out);
+            }
+            Esc::X(first) => {
+                self.esc = Esc::Idle;
+                self.unfinished(b"\\x", first.as_slice(), out);
+                self.escapes(b, out);
+            }
+            Esc::U { n: 0, .. } if b == b'{' => {
+                self.lone_high(out);
+                self.esc = Esc::UBrace { n: 0, raw: [0; MAX_BRACE] };
+            }
+            Esc::UBrace { n, mut raw } if b.is_ascii_hexdigit() && usize::from(n) < MAX_BRACE => {
+                raw[usize::from(n)] = b;
+                self.esc = Esc::UBrace { n: n + 1, raw };
+            }
+            Esc::UBrace { n, raw } if b == b'}' && n > 0 => {
+                self.esc = Esc::Idle;
+                let v = raw[..usize::from(n)].iter().fold(0u32, |acc, &h| (acc << 4) | u32::from(hex(h)));
+                let c = char::from_u32(v).unwrap_or('\u{FFFD}');
+                let mut buf = [0u8; 4];
+                c.encode_utf8(&mut buf).bytes().for_each(|b| self.chars.push(b, out));
+            }
+            Esc::UBrace { n, raw } => {
+                self.esc = Esc::Idle;
+                self.unfinished(b"\\u{", &raw[..usize::from(n)], out);
+                self.escapes(b, out);
+            }
+            Esc::PctU { u, n, mut raw } if b.is_ascii_hexdigit() => {
+                raw[usize::from(n)] = b;
+                if n < 3 {
+                    self.esc = Esc::PctU { u, n: n + 1, raw };
+                } else {
+                    self.esc = Esc::Idle;
+                    if raw.iter().all(u8::is_ascii_digit) {
+                        self.odd_escape = Some((6, 2));
+                    }
+                    let unit = raw.iter().fold(0u16, |acc, &h| (acc << 4) | u16::from(hex(h)));
+                    self.utf16_unit(unit, out);
+                }
+            }
+            Esc::PctU { u, n, raw } => {
+                self.esc = Esc::Idle;
+                self.unfinished(&[b'%', u], &raw[..usize::from(n)], out);
+                self.escapes(b, out);
+            }
             Esc::Backslash => {
                 self.esc = Esc::Idle;
                 self.lone_high(out);
@@ -439,7 +533,9 @@ impl Normalizer {
                     if odd_byte(x) || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic()) {
                         self.odd_escape = Some((3, 1));
                     }
-                    self.chars.push(x, out);
+                    // Quoted-printable over percent-encoding: `=25` is a `%` that begins an
+                    // escape, as the URL the mail holds is decoded once it is opened.
+                    self.percent_byte(x, out);
                 } else {
                     self.chars.push(b'=', out);
                     self.chars.push(h, out);
@@ -514,7 +610,7 @@ const fn classes(qp: bool, form: bool) -> [u8; 256] {
             b'=' if qp => 0,
             b'+' if form => 0,
             0..=0x7F => PLAIN,
-            0xC3..=0xCC | 0xCE | 0xCF | 0xD0..=0xD5 | 0xD7 | 0xDA | 0xDD | 0xDE => 2,
+            0xC3..=0xCB | 0xCE | 0xCF | 0xD0..=0xD5 | 0xD7 | 0xDA | 0xDD | 0xDE => 2,
             0xC2..=0xDF => 2 | MAY_FOLD,
             0xE4..=0xE9 | 0xEB..=0xEE => 3,
             0xE0..=0xEF => 3 | MAY_FOLD,
@@ -699,6 +795,35 @@ mod tests {
         // Encoded twice (or more): decoded as often; a `%` that starts nothing stays.
         check(PLAIN, b"%2534%252531 %25zz 100%25 %2525", b"41 %zz 100% %");
         check(PLAIN, b"%25%33%34%25%33%31 %25%3 %25%7A", b"41 %%3 %z");
+    }
+
+    #[test]
+    fn javascript_escapes() {
+        check(
+            PLAIN,
+            b"\\x34\\x31\\X31 \\xc3\\xa9 \\x4 \\xzz \\x",
+            "41\\X31 \u{e9} \\x4 \\xzz \\x".as_bytes(),
+        );
+        check(
+            PLAIN,
+            b"\\u{34}\\u{0031}\\u{1F600} \\u{} \\u{1234567} \\u{34",
+            "41\u{1F600} \\u{} \\u{1234567} \\u{34".as_bytes(),
+        );
+        check(
+            PLAIN,
+            b"%u0034%U0031 %uD83D%uDE00 %uD83Dx %u12 %uzz",
+            "41 \u{1F600} \u{FFFD}x %u12 %uzz".as_bytes(),
+        );
+        // Mixed with `\u` halves of a pair, and a `%uXXXX` inside a doubly encoded escape.
+        check(PLAIN, b"\\uD83D%uDE00 %25u0034", "\u{1F600} %u0034".as_bytes());
+    }
+
+    #[test]
+    fn stacked_escapes() {
+        // Quoted-printable over percent: `=25` begins a percent escape.
+        check(SNIFF, b"a=\r\n=2534=2531 =25=33=34 100=25 x\r\n", b"a41 4 100% x\r\n");
+        // A character reference to `%` begins one too.
+        check(PLAIN, b"&#37;34&percnt;31&#x25;31 100&#37; &#37;zz &#37", b"411 100% %zz %");
     }
 
     #[test]

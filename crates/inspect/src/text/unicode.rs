@@ -1,6 +1,7 @@
 //! What a character becomes before detection: decimal digits of every script fold to ASCII
 //! digits, Unicode spaces to a space, dashes and hyphens to `-`, invisible characters
-//! (zero-width, soft hyphen, bidi controls, variation selectors, tags) to nothing.
+//! (zero-width, soft hyphen, bidi controls, variation selectors, tags) and combining marks
+//! of no script (accents, enclosing keycaps) to nothing.
 //!
 //! The tables follow the Unicode 15 character database: every `Nd` block, the `Zs` spaces,
 //! the `Pd` dashes (with U+2212 MINUS SIGN), the `Cf` format characters and the other
@@ -43,7 +44,10 @@ pub(crate) fn fold(cp: u32) -> Folded {
     use Folded::{Ascii, Drop, Keep};
     match cp {
         // Letters of the common scripts first: nothing in them folds.
-        0..=0x7F | 0xBA..=0x034E | 0x0350..=0x0589 | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 => Keep,
+        0..=0x7F | 0xBA..=0x02FF | 0x0370..=0x0589 | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 => Keep,
+        // Combining marks of no script (accents, strokes, the keycap of `4️⃣`): a reader
+        // sees the digit or letter they sit on.
+        0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F => Drop,
         0x85 => Ascii(b'\n'),
         0xA0 => Ascii(b' '),
         0xB2 => Ascii(b'2'),
@@ -187,7 +191,7 @@ mod tests {
                 _ => Folded::Keep,
             }
         };
-        for cp in (0xBA..=0x034E).chain(0x0350..=0x0589).chain(0x4E00..=0x9FFF).chain(0xAC00..=0xD7A3) {
+        for cp in (0xBA..=0x02FF).chain(0x0370..=0x0589).chain(0x4E00..=0x9FFF).chain(0xAC00..=0xD7A3) {
             assert_eq!(slow(cp), Folded::Keep, "{cp:#x}");
         }
     }

@@ -11,21 +11,31 @@ pub(crate) struct Wide {
     part: [u8; 4],
     have: usize,
     high: Option<u16>,
+    /// Stray bytes still to pass over before the first unit.
+    skip: usize,
+    /// The high byte of the last UTF-16 unit.
+    last_high: u8,
 }
 
 impl Wide {
     pub fn new(charset: Charset) -> Self {
-        Self { charset, part: [0; 4], have: 0, high: None }
+        let skip = charset.skip();
+        Self { charset, part: [0; 4], have: 0, high: None, skip, last_high: 0 }
     }
 
     fn unit_len(&self) -> usize {
         match self.charset {
-            Charset::Utf32Le | Charset::Utf32Be => 4,
+            Charset::Utf32Le | Charset::Utf32Be | Charset::Utf32LeAfter(_) | Charset::Utf32BeAfter(_) => 4,
             _ => 2,
         }
     }
 
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        if self.skip > 0 {
+            let k = self.skip.min(data.len());
+            self.skip -= k;
+            data = &data[k..];
+        }
         let size = self.unit_len();
         if self.have > 0 {
             let take = (size - self.have).min(data.len());
@@ -48,24 +58,47 @@ impl Wide {
         self.have = rest.len();
     }
 
+    /// Ends the text. One byte left over from UTF-16 is the low byte of a last character
+    /// whose high byte is taken to be the one before's: big-endian text after one stray
+    /// byte, read as little-endian (its characters all ASCII, or all full-width), ends so.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let size = self.unit_len();
+        if size == 2 && self.have == 1 {
+            let (lo, hi) = (self.part[0], self.last_high);
+            let unit = if matches!(self.charset, Charset::Utf16Be | Charset::Utf16BeOdd) {
+                [hi, lo]
+            } else {
+                [lo, hi]
+            };
+            self.unit(&unit, out);
+        }
+        self.have = 0;
+    }
+
     fn unit(&mut self, u: &[u8], out: &mut Vec<u8>) {
         let c = match (self.charset, u) {
-            (Charset::Utf32Le, &[a, b, c, d]) => {
+            (Charset::Utf32Le | Charset::Utf32LeAfter(_), &[a, b, c, d]) => {
                 self.high = None;
                 char::from_u32(u32::from_le_bytes([a, b, c, d]))
             }
-            (Charset::Utf32Be, &[a, b, c, d]) => {
+            (Charset::Utf32Be | Charset::Utf32BeAfter(_), &[a, b, c, d]) => {
                 self.high = None;
                 char::from_u32(u32::from_be_bytes([a, b, c, d]))
             }
-            (Charset::Utf16Be, &[a, b]) => match self.utf16(u16::from_be_bytes([a, b])) {
-                Some(c) => c,
-                None => return,
-            },
-            (_, &[a, b]) => match self.utf16(u16::from_le_bytes([a, b])) {
-                Some(c) => c,
-                None => return,
-            },
+            (Charset::Utf16Be | Charset::Utf16BeOdd, &[a, b]) => {
+                self.last_high = a;
+                match self.utf16(u16::from_be_bytes([a, b])) {
+                    Some(c) => c,
+                    None => return,
+                }
+            }
+            (_, &[a, b]) => {
+                self.last_high = b;
+                match self.utf16(u16::from_le_bytes([a, b])) {
+                    Some(c) => c,
+                    None => return,
+                }
+            }
             _ => None,
         };
         let c = c.unwrap_or('\u{FFFD}');
@@ -91,6 +124,72 @@ impl Wide {
             self.high = None;
             char::from_u32(u32::from(u))
         })
+    }
+}
+
+/// Bytes kept at each end of UTF-16 text for [`WideEdges`]: a grouped IBAN (42 characters)
+/// and a stray byte.
+const EDGE: usize = 96;
+
+/// The ends of UTF-16 text read the other way. Big-endian text after one stray byte is,
+/// byte for byte, little-endian text from the first byte when its characters are all ASCII
+/// or all full-width (and the same the other way round): which one was meant cannot be
+/// told, and the readings differ only at the ends, where the stray byte is glued to the
+/// first character or the last one is lost. So the first [`EDGE`] bytes are also read with
+/// the other alignment, and the last [`EDGE`] without a byte left over at the end.
+#[derive(Debug)]
+pub(crate) struct WideEdges {
+    charset: Charset,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    seen: u64,
+}
+
+impl WideEdges {
+    /// For UTF-16 text only.
+    pub fn new(charset: Charset) -> Option<Self> {
+        matches!(charset, Charset::Utf16Le | Charset::Utf16Be | Charset::Utf16LeOdd | Charset::Utf16BeOdd)
+            .then(|| Self { charset, head: Vec::new(), tail: Vec::new(), seen: 0 })
+    }
+
+    pub fn push(&mut self, data: &[u8]) {
+        self.seen += data.len() as u64;
+        let take = (EDGE - self.head.len()).min(data.len());
+        self.head.extend_from_slice(&data[..take]);
+        let keep = &data[data.len().saturating_sub(EDGE)..];
+        if self.tail.len() + keep.len() > 2 * EDGE {
+            self.tail.drain(..self.tail.len() + keep.len() - EDGE);
+        }
+        self.tail.extend_from_slice(keep);
+    }
+
+    /// The two other readings, as UTF-8, a line break between them.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let other = match self.charset {
+            Charset::Utf16Le => Charset::Utf16BeOdd,
+            Charset::Utf16Be => Charset::Utf16LeOdd,
+            Charset::Utf16LeOdd => Charset::Utf16Be,
+            _ => Charset::Utf16Le,
+        };
+        let mut w = Wide::new(other);
+        w.push(&self.head, out);
+        w.finish(out);
+        out.push(b'\n');
+        let tail = &self.tail[self.tail.len().saturating_sub(EDGE)..];
+        let skip = u64::from(matches!(self.charset, Charset::Utf16LeOdd | Charset::Utf16BeOdd));
+        let start = self.seen - tail.len() as u64;
+        let tail = if start >= skip && (start - skip).is_multiple_of(2) {
+            tail
+        } else {
+            tail.get(1..).unwrap_or_default()
+        };
+        let order = match self.charset {
+            Charset::Utf16Be | Charset::Utf16BeOdd => Charset::Utf16Be,
+            _ => Charset::Utf16Le,
+        };
+        // No `finish`: a byte left over is dropped.
+        Wide::new(order).push(tail, out);
+        out.push(b'\n');
     }
 }
 

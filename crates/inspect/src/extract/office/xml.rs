@@ -196,10 +196,11 @@ impl XmlText {
 
     /// Malformed or oversized markup: every byte still read, by the lenient tag filter.
     fn lenient(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
-        let (mut out, mut aside) = (Vec::new(), Vec::new());
-        text::Markup::new().push(data, &mut out, &mut aside);
+        let (mut out, mut aside, mut markup) = (Vec::new(), Vec::new(), text::Markup::new());
+        markup.push(data, &mut out, &mut aside);
         self.side.value(cx, &out);
         self.side.value(cx, &aside);
+        self.side.value(cx, markup.hidden_text());
     }
 
     fn event(&mut self, cx: &mut Ctx<'_>, ev: Event<'_>) {

@@ -84,6 +84,8 @@ struct Gs {
     rise: f64,
     font: Option<Rc<Font>>,
     size: f64,
+    /// Text render mode (`Tr`): 3 and 7 draw nothing.
+    render: i64,
 }
 
 /// Text of the pages being read.
@@ -167,6 +169,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
             rise: 0.0,
             font: None,
             size: 0.0,
+            render: 0,
         };
         let mut saved: Vec<Gs> = Vec::new();
         let mut unbalanced_saves = 0usize;
@@ -280,6 +283,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                         b"Tz" => gs.scale = num(0) / 100.0,
                         b"TL" => gs.leading = num(0),
                         b"Ts" => gs.rise = num(0),
+                        b"Tr" => gs.render = num(0) as i64,
                         b"Tf" => {
                             if let Some(Operand::Name(n)) = args.first() {
                                 gs.font = Some(self.font(resources, &mut fonts_here, n)?);
@@ -467,6 +471,7 @@ impl<'c, 'x, 'a> Interp<'c, 'x, 'a> {
                 advance: finite((p1.0 - p0.0) * dir.0 + (p1.1 - p0.1) * dir.1),
                 size: finite(size),
                 text: (start, self.runs.text.len()),
+                hidden: matches!(gs.render, 3 | 7),
             });
             if self.runs.runs.len() >= MAX_RUNS {
                 let mut out = std::mem::take(&mut self.extra);

@@ -42,6 +42,7 @@ pub const PDF_CASES: &[&str] = &[
     "unknown_filter",
     "split_ops",
     "kerning_spaces",
+    "letter_spaced",
     "reordered",
     "rotated",
     "form_xobject",
@@ -185,6 +186,7 @@ pub fn pdf_case(case: &str, lines: &[&str]) -> Vec<u8> {
         "unknown_filter" => page_pdf(&plain, "/Filter /NoSuchDecode"),
         "split_ops" => page_pdf(&flate(&split_content(lines)), "/Filter /FlateDecode"),
         "kerning_spaces" => page_pdf(&flate(&kerning_content(lines)), "/Filter /FlateDecode"),
+        "letter_spaced" => page_pdf(&flate(&letter_spaced_content(lines)), "/Filter /FlateDecode"),
         "reordered" => page_pdf(&flate(&reordered_content(lines, false)), "/Filter /FlateDecode"),
         "rotated" => page_pdf(&flate(&reordered_content(lines, true)), "/Filter /FlateDecode"),
         "form_xobject" => form_xobject(lines),
@@ -333,6 +335,22 @@ fn kerning_content(lines: &[&str]) -> Vec<u8> {
     for l in lines {
         let words: Vec<String> = l.split(' ').map(literal).collect();
         let _ = writeln!(c, "() ' [{}] TJ", words.join(" -600 "));
+    }
+    c.push_str("ET\n");
+    c.into_bytes()
+}
+
+/// Every glyph its own string in a `TJ` array, 0.25 of the font size apart (letter-spacing,
+/// as print drivers and designers' tracking write it); words 0.6 further apart, with no
+/// space glyph.
+fn letter_spaced_content(lines: &[&str]) -> Vec<u8> {
+    let mut c = String::from("BT /F1 10 Tf 12 TL 40 800 Td\n");
+    for l in lines {
+        let words: Vec<String> = l
+            .split(' ')
+            .map(|w| w.chars().map(|ch| literal(&ch.to_string())).collect::<Vec<_>>().join(" -250 "))
+            .collect();
+        let _ = writeln!(c, "() ' [{}] TJ", words.join(" -850 "));
     }
     c.push_str("ET\n");
     c.into_bytes()
