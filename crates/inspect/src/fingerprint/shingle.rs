@@ -1,20 +1,21 @@
 //! Words, shingles and winnowing: the fingerprints of one text stream.
 //!
 //! The hot path, per byte: a table lookup says whether an ASCII byte is part of a word and
-//! gives its lower case, folded into the word's FNV-1a hash. Bytes from 0x80 up are decoded
+//! gives its lower case, shifted into the word's state (folded every 8 bytes). Bytes from 0x80 up are decoded
 //! as UTF-8 (a sequence cut by a chunk boundary waits for the rest), lower-cased with
 //! `char::to_lowercase` when alphanumeric, and are separators otherwise. Per word: the
 //! word hash is mixed, the rolling hash of the last [`SHINGLE_WORDS`] words is updated in
 //! O(1) (a cyclic polynomial: rotate, take out the word that left, put in the new one), and
-//! the winnowing window of the last [`WINDOW`] shingles is updated with a monotonic queue.
+//! the winnowing window of the last [`WINDOW`] shingles is updated (its least hash is found
+//! again only when the least leaves the window).
 //!
 //! What counts as text is therefore only the sequence of lower-cased words: line breaks,
 //! case, punctuation, whitespace and markup make no difference.
 
 use super::{SHINGLE_WORDS, WINDOW};
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+/// Multiplier folding each further 8 bytes of a long word into its state.
+const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Per ASCII byte: its lower case when it is a letter or digit, else 0 (a separator).
 static ASCII_WORD: [u8; 128] = {
@@ -32,6 +33,14 @@ static ASCII_WORD: [u8; 128] = {
     t
 };
 
+/// A cheap mixer (one multiply): enough for word hashes and for ranking shingles, whose
+/// inputs an attacker gains nothing by choosing (a collision can only add a match).
+#[inline(always)]
+fn mix(h: u64) -> u64 {
+    let x = (h ^ (h >> 31)).wrapping_mul(0xd6e8_feb8_6659_fd93);
+    x ^ (x >> 32)
+}
+
 /// The 64-bit finaliser of MurmurHash3: every input bit affects every output bit.
 #[inline]
 pub(crate) fn fmix(mut h: u64) -> u64 {
@@ -45,19 +54,26 @@ pub(crate) fn fmix(mut h: u64) -> u64 {
 /// Turns one stream of text into winnowed fingerprints, fed in chunks of any size.
 #[derive(Debug, Clone)]
 pub struct Shingler {
-    /// FNV-1a state of the word being read, and whether one is being read.
+    /// The word being read: its bytes shifted in (folded every 8 bytes), and its length.
     word: u64,
-    in_word: bool,
+    word_len: u32,
     /// Bytes of a UTF-8 sequence cut by the end of a chunk.
     pending: [u8; 4],
     pending_len: usize,
-    /// The hashes of the last [`SHINGLE_WORDS`] words, a ring; `words` counts all words.
+    /// The hashes of the last [`SHINGLE_WORDS`] words, a ring at `slot`; `words` counts
+    /// all words.
     ring: [u64; SHINGLE_WORDS],
+    slot: usize,
     words: u64,
     rolling: u64,
-    /// The winnowing queue: (shingle number, hash), hashes increasing from the front.
-    queue: std::collections::VecDeque<(u64, u64)>,
+    /// The last [`WINDOW`] shingle hashes, a ring indexed by shingle number.
+    window: [u64; WINDOW],
+    slot_w: usize,
     shingles: u64,
+    /// The shingle number and hash of the least hash of the current window (the earliest of
+    /// equals).
+    least: u64,
+    least_hash: u64,
     /// The shingle number last selected.
     selected: Option<u64>,
 }
@@ -72,15 +88,19 @@ impl Shingler {
     /// A stream at its start.
     pub fn new() -> Self {
         Self {
-            word: FNV_OFFSET,
-            in_word: false,
+            word: 0,
+            word_len: 0,
             pending: [0; 4],
             pending_len: 0,
             ring: [0; SHINGLE_WORDS],
+            slot: 0,
             words: 0,
             rolling: 0,
-            queue: std::collections::VecDeque::with_capacity(WINDOW + 1),
+            window: [0; WINDOW],
+            slot_w: 0,
             shingles: 0,
+            least: 0,
+            least_hash: 0,
             selected: None,
         }
     }
@@ -91,48 +111,46 @@ impl Shingler {
             text = self.complete_pending(text, out);
         }
         let mut i = 0;
+        // The word in progress lives in registers while ASCII bytes go by.
+        let (mut word, mut len) = (self.word, self.word_len);
         while i < text.len() {
             let b = text[i];
             if b < 0x80 {
                 let l = ASCII_WORD[b as usize];
                 if l != 0 {
-                    self.word = (self.word ^ u64::from(l)).wrapping_mul(FNV_PRIME);
-                    self.in_word = true;
-                } else if self.in_word {
-                    self.end_word(out);
+                    (word, len) = add_byte(word, len, l);
+                } else if len > 0 {
+                    self.end_word(word, len, out);
+                    (word, len) = (0, 0);
                 }
                 i += 1;
                 continue;
             }
-            let len = utf8_len(b);
-            if i + len > text.len() {
+            (self.word, self.word_len) = (word, len);
+            let n = utf8_len(b);
+            if i + n > text.len() {
                 // Cut by the chunk's end: wait for the rest.
                 let rest = &text[i..];
                 self.pending[..rest.len()].copy_from_slice(rest);
                 self.pending_len = rest.len();
                 return;
             }
-            self.wide(&text[i..i + len], out);
-            i += len.max(1);
+            self.wide(&text[i..i + n], out);
+            (word, len) = (self.word, self.word_len);
+            i += n;
         }
+        (self.word, self.word_len) = (word, len);
     }
 
     /// Ends the stream: the last word, and for a stream shorter than one window, its least
     /// shingle (so short documents still have a fingerprint).
     pub fn finish(&mut self, out: &mut impl FnMut(u64)) {
-        if self.pending_len > 0 {
-            self.pending_len = 0;
-            if self.in_word {
-                self.end_word(out);
-            }
-        }
-        if self.in_word {
-            self.end_word(out);
+        self.pending_len = 0;
+        if self.word_len > 0 {
+            self.end_word(self.word, self.word_len, out);
         }
         if self.shingles > 0 && self.shingles < WINDOW as u64 {
-            if let Some(&(_, h)) = self.queue.front() {
-                out(h);
-            }
+            out(self.least_hash);
         }
         *self = Self::new();
     }
@@ -166,27 +184,27 @@ impl Shingler {
                 let mut buf = [0u8; 4];
                 for l in c.to_lowercase() {
                     for &b in l.encode_utf8(&mut buf).as_bytes() {
-                        self.word = (self.word ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+                        (self.word, self.word_len) = add_byte(self.word, self.word_len, b);
                     }
                 }
-                self.in_word = true;
             }
             _ => {
-                if self.in_word {
-                    self.end_word(out);
+                if self.word_len > 0 {
+                    self.end_word(self.word, self.word_len, out);
                 }
             }
         }
     }
 
-    #[inline]
-    fn end_word(&mut self, out: &mut impl FnMut(u64)) {
-        let h = fmix(self.word);
-        self.word = FNV_OFFSET;
-        self.in_word = false;
-        let slot = (self.words % SHINGLE_WORDS as u64) as usize;
-        let leaving = self.ring[slot];
-        self.ring[slot] = h;
+    /// Ends the word whose state is `word` and length `len`.
+    #[inline(always)]
+    fn end_word(&mut self, word: u64, len: u32, out: &mut impl FnMut(u64)) {
+        let h = mix(word ^ (u64::from(len) << 56));
+        self.word = 0;
+        self.word_len = 0;
+        let leaving = self.ring[self.slot];
+        self.ring[self.slot] = h;
+        self.slot = if self.slot + 1 == SHINGLE_WORDS { 0 } else { self.slot + 1 };
         self.words += 1;
         // Cyclic polynomial: each word's hash is rotated by its distance from the end.
         self.rolling = self.rolling.rotate_left(1) ^ h;
@@ -194,31 +212,55 @@ impl Shingler {
             self.rolling ^= leaving.rotate_left(SHINGLE_WORDS as u32);
         }
         if self.words >= SHINGLE_WORDS as u64 {
-            self.winnow(fmix(self.rolling ^ 0x5348_494e_474c_4531), out);
+            self.winnow(mix(self.rolling ^ 0x5348_494e_474c_4531), out);
         }
     }
 
     /// Robust winnowing: the least hash of each window of [`WINDOW`] shingles, the earlier
     /// one among equals, and a selection is not repeated while it stays the least.
-    #[inline]
+    #[inline(always)]
     fn winnow(&mut self, h: u64, out: &mut impl FnMut(u64)) {
         let n = self.shingles;
         self.shingles += 1;
-        while self.queue.back().is_some_and(|&(_, b)| b > h) {
-            self.queue.pop_back();
+        let w = WINDOW as u64;
+        self.window[self.slot_w] = h;
+        self.slot_w = if self.slot_w + 1 == WINDOW { 0 } else { self.slot_w + 1 };
+        if n == 0 || h < self.least_hash {
+            (self.least, self.least_hash) = (n, h);
+        } else if self.least + w <= n {
+            self.rescan(n);
         }
-        self.queue.push_back((n, h));
-        if self.queue.front().is_some_and(|&(p, _)| p + (WINDOW as u64) <= n) {
-            self.queue.pop_front();
+        if n + 1 >= w && self.selected != Some(self.least) {
+            self.selected = Some(self.least);
+            out(self.least_hash);
         }
-        if n + 1 >= WINDOW as u64 {
-            if let Some(&(p, f)) = self.queue.front() {
-                if self.selected != Some(p) {
-                    self.selected = Some(p);
-                    out(f);
-                }
+    }
+
+    /// The least left the window ending at shingle `n`: finds the earliest least of it.
+    #[cold]
+    fn rescan(&mut self, n: u64) {
+        let w = WINDOW as u64;
+        let from = n + 1 - w;
+        (self.least, self.least_hash) = (from, self.window[(from % w) as usize]);
+        for p in from + 1..=n {
+            let h = self.window[(p % w) as usize];
+            if h < self.least_hash {
+                (self.least, self.least_hash) = (p, h);
             }
         }
+    }
+}
+
+/// One byte of a word (lower-cased) into its state: shifted in, and every 8 bytes the
+/// state is folded, so a word's first 8 bytes go in unmixed and nothing is lost after them.
+#[inline(always)]
+fn add_byte(word: u64, len: u32, b: u8) -> (u64, u32) {
+    let word = (word << 8) | u64::from(b);
+    let len = len + 1;
+    if len.is_multiple_of(8) {
+        (word.wrapping_mul(FOLD) ^ u64::from(len), len)
+    } else {
+        (word, len)
     }
 }
 
