@@ -38,6 +38,8 @@ pub enum Command {
     Scan(crate::scan::ScanArgs),
     /// Exact Data Match indexes of your own tables: index, list, remove.
     Edm(crate::edm::EdmArgs),
+    /// Document fingerprints of your protected documents: add, list, remove.
+    Fingerprint(crate::fingerprint::FingerprintArgs),
 }
 
 /// Runs a parsed command line and gives the process exit code.
@@ -46,8 +48,14 @@ pub fn run(cli: Cli) -> ExitCode {
         return run_tunnel(args, &cli.log);
     }
     init_logging(&cli.log, None);
-    if matches!(cli.command, Command::Policy(_) | Command::Incidents(_) | Command::Cert(_) | Command::Edm(_))
-    {
+    if matches!(
+        cli.command,
+        Command::Policy(_)
+            | Command::Incidents(_)
+            | Command::Cert(_)
+            | Command::Edm(_)
+            | Command::Fingerprint(_)
+    ) {
         // Commands that only print end quietly when their reader goes away, as Unix tools
         // do (Rust ignores SIGPIPE, so `policy test DIR | head -1` panicked in println!).
         // Not for commands that talk over sockets: a peer's reset must be an error there.
@@ -63,6 +71,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Connector(args) => crate::connector::run(args),
         Command::Scan(args) => crate::scan::run(args),
         Command::Edm(args) => exit_code(crate::edm::run(args)),
+        Command::Fingerprint(args) => exit_code(crate::fingerprint::run(args)),
     }
 }
 
