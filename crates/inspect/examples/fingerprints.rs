@@ -5,6 +5,7 @@
 //! cargo run --release -p inspect --features testkit --example fingerprints -- eval 200 40
 //! cargo run --release -p inspect --features testkit --example fingerprints -- bench 10000 32
 //! cargo run --release -p inspect --features testkit --example fingerprints -- write-docs /tmp/fpdocs 100000
+//! cargo run --release -p inspect --features testkit --example fingerprints -- fuzz-seeds fuzz/corpus/fingerprint_files
 //! ```
 //!
 //! `eval N C` indexes N generated documents (a shared licence header subtracted as a
@@ -46,9 +47,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for i in 0..n(3, 100_000) {
                 std::fs::write(dir.join(format!("doc{i:06}.txt")), document(i))?;
             }
+            // The licence header every document starts with, for `--exclude`.
+            std::fs::write(dir.with_extension("licence.txt"), licence_header())?;
             Ok(())
         }
-        _ => Err("usage: fingerprints eval N C | bench N MIB | write-docs DIR N".into()),
+        Some("fuzz-seeds") => {
+            // The `fingerprint_files` fuzz target reads its first byte as a selector.
+            let dir = std::path::PathBuf::from(args.get(2).ok_or("fuzz-seeds DIR")?);
+            std::fs::create_dir_all(&dir)?;
+            let docs: Vec<String> = (0..2).map(|i| protected_document(i, 40)).collect();
+            let mut index = vec![1u8];
+            index.extend(index_of(&docs, None)?);
+            std::fs::write(dir.join("index_small"), index)?;
+            let mut records = vec![0u8];
+            inspect::fingerprint::write_magic(&mut records)?;
+            let r = inspect::fingerprint::DocumentRecord {
+                name: "a/b.docx".into(),
+                template: false,
+                size: 3,
+                sha256: [7; 32],
+                fingerprints: vec![1, 2, 3],
+            };
+            inspect::fingerprint::write_record(&mut records, &r)?;
+            inspect::fingerprint::write_record(
+                &mut records,
+                &inspect::fingerprint::DocumentRecord { template: true, ..r },
+            )?;
+            std::fs::write(dir.join("records_small"), records)?;
+            Ok(())
+        }
+        _ => Err("usage: fingerprints eval N C | bench N MIB | write-docs DIR N | fuzz-seeds DIR".into()),
     }
 }
 
@@ -97,6 +125,9 @@ fn eval(n: usize, c: usize) -> Result<(), Box<dyn std::error::Error>> {
     // Per kind and share: cases blocked for the right document.
     let mut hits = vec![[0usize; SHARES.len()]; KINDS.len()];
     let mut total = vec![0usize; KINDS.len()];
+    // Per kind, the share of its document found (the best share of any document for cases
+    // that must pass), from the lowest rule's evidence.
+    let mut shares: Vec<Vec<f64>> = vec![Vec::new(); KINDS.len()];
     let (mut tp, mut fp, mut positives) = ([0usize; SHARES.len()], [0usize; SHARES.len()], 0);
     for case in cases(&docs, c) {
         let k = KINDS.iter().position(|&k| k == case.kind).unwrap_or(0);
@@ -104,6 +135,15 @@ fn eval(n: usize, c: usize) -> Result<(), Box<dyn std::error::Error>> {
         positives += usize::from(case.doc.is_some());
         let ctx = ScanContext { filename: Some(case.filename.clone()), ..ScanContext::default() };
         let v = engine.scan_bytes(ctx, &case.bytes);
+        let lowest = format!("fingerprint:contracts:{}", SHARES[0]);
+        let best = v
+            .evidence
+            .iter()
+            .filter(|e| e.detector == lowest)
+            .filter(|e| case.doc.is_none_or(|d| e.masked.starts_with(&format!("contracts: doc{d}.txt:"))))
+            .map(|e| share_of(&e.masked))
+            .fold(0.0, f64::max);
+        shares[k].push(best);
         for (j, s) in SHARES.iter().enumerate() {
             let detector = format!("fingerprint:contracts:{s}");
             let found: Vec<&str> =
@@ -123,22 +163,39 @@ fn eval(n: usize, c: usize) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{n} protected documents (~10 KiB each, a shared licence header subtracted), {c} cases per kind\n"
     );
-    print!("| case | ");
+    print!("| case | median share found | ");
     println!("{} |", SHARES.iter().map(|s| format!("{s}")).collect::<Vec<_>>().join(" | "));
-    println!("|---|{}", "---|".repeat(SHARES.len()));
+    println!("|---|---|{}", "---|".repeat(SHARES.len()));
     for (k, kind) in KINDS.iter().enumerate() {
         let cells: Vec<String> =
             hits[k].iter().map(|&h| format!("{:.0}%", 100.0 * h as f64 / total[k].max(1) as f64)).collect();
         let verb = if k >= KINDS.len() - 2 { "wrongly blocked" } else { "found" };
-        println!("| {kind} ({verb}) | {} |", cells.join(" | "));
+        shares[k].sort_by(f64::total_cmp);
+        let median = shares[k].get(shares[k].len() / 2).copied().unwrap_or(0.0);
+        let median = if median > 1.0 { "exact copy".to_string() } else { format!("{:.0}%", 100.0 * median) };
+        println!("| {kind} ({verb}) | {median} | {} |", cells.join(" | "));
     }
     let p: Vec<String> =
         (0..SHARES.len()).map(|j| format!("{:.3}", tp[j] as f64 / (tp[j] + fp[j]).max(1) as f64)).collect();
     let r: Vec<String> =
         (0..SHARES.len()).map(|j| format!("{:.3}", tp[j] as f64 / positives.max(1) as f64)).collect();
-    println!("| **precision** | {} |", p.join(" | "));
-    println!("| **recall** (all positive kinds) | {} |", r.join(" | "));
+    println!("| **precision** | | {} |", p.join(" | "));
+    println!("| **recall** (all positive kinds) | | {} |", r.join(" | "));
     Ok(())
+}
+
+/// The share an evidence string gives (`...: 43% of its fingerprints ...`); 2.0 for an exact
+/// copy; 0 below the lowest rule (no evidence).
+fn share_of(masked: &str) -> f64 {
+    if masked.ends_with("exact copy") {
+        return 2.0;
+    }
+    masked
+        .split(": ")
+        .nth(2)
+        .and_then(|s| s.split('%').next())
+        .and_then(|p| p.parse::<f64>().ok())
+        .map_or(0.0, |p| p / 100.0)
 }
 
 fn bench(n: usize, mib: usize) -> Result<(), Box<dyn std::error::Error>> {

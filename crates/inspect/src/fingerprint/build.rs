@@ -166,7 +166,10 @@ impl<F: Read + Write + Seek> Builder<F> {
         }
         let mut out = BufWriter::with_capacity(1 << 20, out);
         out.write_all(&[0u8; HEADER_BYTES])?;
-        let dir_bits = (64 - self.pushed.max(64).leading_zeros() - 1).clamp(6, MAX_DIR_BITS);
+        // About four entries per directory bucket: a quarter of the file a bucket per entry
+        // would take, and still one cache line per lookup.
+        let dir_bits =
+            (64 - self.pushed.max(64).leading_zeros() - 1).saturating_sub(2).clamp(6, MAX_DIR_BITS);
         let bloom_words = (self.pushed * BLOOM_BITS_PER_ENTRY / 64).max(64).next_power_of_two();
         let bloom_log2 = bloom_words.trailing_zeros();
         let mut bloom = vec![0u64; bloom_words as usize];

@@ -1,9 +1,10 @@
 //! Words, shingles and winnowing: the fingerprints of one text stream.
 //!
 //! The hot path, per byte: a table lookup says whether an ASCII byte is part of a word and
-//! gives its lower case, shifted into the word's state (folded every 8 bytes). Bytes from 0x80 up are decoded
-//! as UTF-8 (a sequence cut by a chunk boundary waits for the rest), lower-cased with
-//! `char::to_lowercase` when alphanumeric, and are separators otherwise. Per word: the
+//! gives its lower case, rotated into the word's state (folded every 8 bytes). Bytes from
+//! 0x80 up are decoded as UTF-8 (a sequence cut by a chunk boundary waits for the rest),
+//! lower-cased with `char::to_lowercase` when alphanumeric, and are separators otherwise.
+//! Per word: the
 //! word hash is mixed, the rolling hash of the last [`SHINGLE_WORDS`] words is updated in
 //! O(1) (a cyclic polynomial: rotate, take out the word that left, put in the new one), and
 //! the winnowing window of the last [`WINDOW`] shingles is updated (its least hash is found
@@ -251,11 +252,12 @@ impl Shingler {
     }
 }
 
-/// One byte of a word (lower-cased) into its state: shifted in, and every 8 bytes the
-/// state is folded, so a word's first 8 bytes go in unmixed and nothing is lost after them.
+/// One byte of a word (lower-cased) into its state: rotated in (for a word's first 8 bytes,
+/// the same as shifted in), and every 8 bytes the state is folded; rotation loses no bit,
+/// so every byte of a long word counts.
 #[inline(always)]
 fn add_byte(word: u64, len: u32, b: u8) -> (u64, u32) {
-    let word = (word << 8) | u64::from(b);
+    let word = word.rotate_left(8) ^ u64::from(b);
     let len = len + 1;
     if len.is_multiple_of(8) {
         (word.wrapping_mul(FOLD) ^ u64::from(len), len)
@@ -350,6 +352,15 @@ mod tests {
             let run = set(&format!("unrelated lead {} trailing words", words[start..start + t].join(" ")));
             assert!(!run.is_disjoint(&doc), "run at {start}");
         }
+    }
+
+    #[test]
+    fn every_byte_of_a_long_word_counts() {
+        let a = set("the quick brown fox jumps over internationalisation-free lazy dogs");
+        let b = set("the quick brown fox jumps over zzzernationalisation-free lazy dogs");
+        let c = set("the quick brown fox jumps over internationalisatioz-free lazy dogs");
+        assert!(!a.is_empty());
+        assert!(a.is_disjoint(&b) && a.is_disjoint(&c));
     }
 
     #[test]
