@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
-use inspect::fingerprint::{read_records, DocumentRecord, FingerprintIndex, DEFAULT_MAX_DOC_FREQUENCY};
+use inspect::fingerprint::{read_records, DocumentRecord, DEFAULT_MAX_DOC_FREQUENCY};
 use inspect::{Engine, Limits, Policy, ScanContext};
 use sha2::Digest;
 
@@ -255,8 +255,8 @@ fn display_name(path: &Path) -> String {
 
 /// The document-frequency cap the existing index was built with.
 fn previous_cap(data_dir: &Path, name: &str) -> Option<u32> {
-    let bytes = std::fs::read(files::index_path(data_dir, name)).ok()?;
-    FingerprintIndex::peek_meta(&bytes).ok().map(|m| m.max_doc_frequency)
+    // Mapped, not read: an index of 100,000 documents is a few hundred MiB.
+    files::open_index(data_dir, name).ok().map(|i| i.meta().max_doc_frequency)
 }
 
 fn list(data_dir: &Path, name: Option<&str>) -> anyhow::Result<()> {

@@ -9,6 +9,7 @@
 //! decides the rules; an object whose bytes hash to a document's SHA-256 is an exact copy.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
 
@@ -70,13 +71,13 @@ struct IndexState {
     index: Arc<FingerprintIndex>,
     tracked: Tracked,
     /// Per document, its distinct fingerprints found.
-    counts: HashMap<u32, u32>,
+    counts: HashMap<u32, u32, Fast>,
 }
 
 /// The fingerprints already counted, by the number of their first entry.
 #[derive(Debug)]
 enum Tracked {
-    Set(HashSet<u32>),
+    Set(HashSet<u32, Fast>),
     Bits(Vec<u64>),
 }
 
@@ -122,8 +123,8 @@ impl ObjectPrints {
                 .iter()
                 .map(|i| IndexState {
                     index: i.clone(),
-                    tracked: Tracked::Set(HashSet::new()),
-                    counts: HashMap::new(),
+                    tracked: Tracked::Set(HashSet::default()),
+                    counts: HashMap::default(),
                 })
                 .collect(),
             pending: Vec::with_capacity(LOOKUP_BATCH),
@@ -277,6 +278,27 @@ impl Matching {
         self.pending.clear();
     }
 }
+
+/// A multiplicative hasher for the sets of entry and document numbers: they are small
+/// integers the index chose, the sets are bounded, and SipHash cost more than the lookups.
+#[derive(Debug, Default, Clone, Copy)]
+struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Fast = BuildHasherDefault<NumberHasher>;
 
 /// Keeps the distinct least [`MAX_FINGERPRINTS_PER_DOCUMENT`] hashes, sorted.
 fn bottom(v: &mut Vec<u64>) {

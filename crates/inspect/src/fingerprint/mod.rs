@@ -23,7 +23,7 @@ mod format;
 mod matcher;
 mod shingle;
 
-pub use build::{BuildError, BuildOptions, Builder, Report};
+pub use build::{BuildError, BuildOptions, Builder, Report, SHARDS};
 pub use documents::{read_records, write_magic, write_record, DocumentRecord, RecordError, MAX_NAME_BYTES};
 pub use format::{Document, FingerprintIndex, FormatError, IndexBytes, Meta, FORMAT_VERSION};
 pub use matcher::Collected;
