@@ -2,7 +2,8 @@
 //! documents, whole or in excerpts, in content, whatever its format, line breaks, case or
 //! punctuation.
 //!
-//! - `shingle`: words, [`SHINGLE_WORDS`]-word shingles and winnowing ([`Shingler`]).
+//! - `shingle`: words, [`SHINGLE_WORDS`]-word shingles and winnowing ([`Shingler`]);
+//!   `words`: the word bytes of a 64-byte block as a bit mask, for its fast path.
 //! - `format`: the index file ([`FingerprintIndex`]), read in place from a memory map.
 //! - `build`: the [`Builder`], documents in, index out, in bounded memory.
 //! - `documents`: the per-document records kept beside an index so that documents can be
@@ -22,6 +23,7 @@ mod documents;
 mod format;
 mod matcher;
 mod shingle;
+mod words;
 
 pub use build::{BuildError, BuildOptions, Builder, Report, SHARDS};
 pub use documents::{read_records, write_magic, write_record, DocumentRecord, RecordError, MAX_NAME_BYTES};

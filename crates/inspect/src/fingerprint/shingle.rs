@@ -115,32 +115,95 @@ impl Shingler {
         // The word in progress lives in registers while ASCII bytes go by.
         let (mut word, mut len) = (self.word, self.word_len);
         while i < text.len() {
-            let b = text[i];
-            if b < 0x80 {
-                let l = ASCII_WORD[b as usize];
-                if l != 0 {
-                    (word, len) = add_byte(word, len, l);
-                } else if len > 0 {
-                    self.end_word(word, len, out);
-                    (word, len) = (0, 0);
+            // An ASCII block: its words from the masks, one step per word.
+            if let Some(block) = text.get(i..i + 64).and_then(|b| <&[u8; 64]>::try_from(b).ok()) {
+                let m = super::words::masks(block);
+                if m.high == 0 {
+                    self.block(block, text.get(i..).unwrap_or_default(), m.word, &mut word, &mut len, out);
+                    i += 64;
+                    continue;
                 }
-                i += 1;
-                continue;
             }
-            (self.word, self.word_len) = (word, len);
-            let n = utf8_len(b);
-            if i + n > text.len() {
-                // Cut by the chunk's end: wait for the rest.
-                let rest = &text[i..];
-                self.pending[..rest.len()].copy_from_slice(rest);
-                self.pending_len = rest.len();
-                return;
+            // Otherwise byte by byte, up to 64 bytes (a UTF-8 sequence may end past them).
+            let end = (i + 64).min(text.len());
+            while i < end {
+                let b = text[i];
+                if b < 0x80 {
+                    let l = ASCII_WORD[b as usize];
+                    if l != 0 {
+                        (word, len) = add_byte(word, len, l);
+                    } else if len > 0 {
+                        self.end_word(word, len, out);
+                        (word, len) = (0, 0);
+                    }
+                    i += 1;
+                    continue;
+                }
+                (self.word, self.word_len) = (word, len);
+                let n = utf8_len(b);
+                if i + n > text.len() {
+                    // Cut by the chunk's end: wait for the rest.
+                    let rest = &text[i..];
+                    self.pending[..rest.len()].copy_from_slice(rest);
+                    self.pending_len = rest.len();
+                    return;
+                }
+                self.wide(&text[i..i + n], out);
+                (word, len) = (self.word, self.word_len);
+                i += n;
             }
-            self.wide(&text[i..i + n], out);
-            (word, len) = (self.word, self.word_len);
-            i += n;
         }
         (self.word, self.word_len) = (word, len);
+    }
+
+    /// The words of a 64-byte ASCII block (`text` starts with it), from its mask of word
+    /// bytes: the same states the byte-by-byte path reaches. A word of fewer than 8 bytes
+    /// that starts in the block is read as one load.
+    #[inline(always)]
+    fn block(
+        &mut self,
+        block: &[u8; 64],
+        text: &[u8],
+        mut mask: u64,
+        word: &mut u64,
+        len: &mut u32,
+        out: &mut impl FnMut(u64),
+    ) {
+        let mut at = 0u32;
+        loop {
+            if mask == 0 {
+                // Separators to the block's end end the word; a word that reaches it goes on.
+                if at < 64 && *len > 0 {
+                    self.end_word(*word, *len, out);
+                    (*word, *len) = (0, 0);
+                }
+                return;
+            }
+            let s = mask.trailing_zeros();
+            if s > at && *len > 0 {
+                self.end_word(*word, *len, out);
+                (*word, *len) = (0, 0);
+            }
+            let run = (!(mask >> s)).trailing_zeros();
+            let e = s + run;
+            let eight = text.get(s as usize..s as usize + 8).and_then(|b| <[u8; 8]>::try_from(b).ok());
+            match eight {
+                Some(bytes) if *len == 0 && run < 8 => {
+                    // Lower case is `| 0x20` for ASCII letters and digits alike.
+                    let keep = (1u64 << (8 * run)) - 1;
+                    let x = (u64::from_le_bytes(bytes) & keep) | (0x2020_2020_2020_2020 & keep);
+                    *word = x.swap_bytes() >> (64 - 8 * run);
+                    *len = run;
+                }
+                _ => {
+                    for &b in &block[s as usize..e as usize] {
+                        (*word, *len) = add_byte(*word, *len, b | 0x20);
+                    }
+                }
+            }
+            at = e;
+            mask = if e >= 64 { 0 } else { mask & (!0u64 << e) };
+        }
     }
 
     /// Ends the stream: the last word, and for a stream shorter than one window, its least
@@ -351,6 +414,50 @@ mod tests {
         for start in 0..words.len() - t {
             let run = set(&format!("unrelated lead {} trailing words", words[start..start + t].join(" ")));
             assert!(!run.is_disjoint(&doc), "run at {start}");
+        }
+    }
+
+    #[test]
+    fn blocks_and_bytes_give_the_same_fingerprints() {
+        // Whole (64-byte blocks where the text is ASCII) against one byte per push (the
+        // byte path only), on ASCII, punctuation, long words, digits and UTF-8 mixed.
+        let mut rng = crate::testkit::numbers::Rng::new(9);
+        let pieces = [
+            "the",
+            "Contract",
+            "42",
+            "x",
+            "supercalifragilistic",
+            "ÄRGER",
+            "straße",
+            "—",
+            ", ",
+            " ",
+            "\n",
+            "..",
+            "e\u{301}",
+            "naïve",
+            "ABCDEFG",
+            "abcdefgh",
+            "abcdefghi",
+        ];
+        for round in 0..20 {
+            let mut text = String::new();
+            for _ in 0..(200 + round * 50) {
+                text.push_str(pieces[rng.below(pieces.len() as u64) as usize]);
+                if rng.below(3) > 0 {
+                    text.push(' ');
+                }
+            }
+            let whole = fingerprints_of_text(text.as_bytes());
+            let mut s = Shingler::new();
+            let mut v = Vec::new();
+            for b in text.as_bytes() {
+                s.push(std::slice::from_ref(b), &mut |h| v.push(h));
+            }
+            s.finish(&mut |h| v.push(h));
+            assert!(!whole.is_empty());
+            assert_eq!(v, whole, "round {round}");
         }
     }
 
