@@ -56,6 +56,8 @@ pub enum Command {
     Completions(crate::manuals::CompletionsArgs),
     /// Write the man pages (dlpgate.1 and one per subcommand).
     Man(crate::manuals::ManArgs),
+    /// Document fingerprints of your protected documents: add, list, remove.
+    Fingerprint(crate::fingerprint::FingerprintArgs),
 }
 
 /// Runs a parsed command line and gives the process exit code.
@@ -72,6 +74,7 @@ pub fn run(cli: Cli) -> ExitCode {
             | Command::Edm(_)
             | Command::Completions(_)
             | Command::Man(_)
+            | Command::Fingerprint(_)
     ) {
         // Commands that only print end quietly when their reader goes away, as Unix tools
         // do (Rust ignores SIGPIPE, so `policy test DIR | head -1` panicked in println!).
@@ -90,6 +93,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Edm(args) => exit_code(crate::edm::run(args)),
         Command::Completions(args) => exit_code(crate::manuals::completions(args)),
         Command::Man(args) => exit_code(crate::manuals::man(args)),
+        Command::Fingerprint(args) => exit_code(crate::fingerprint::run(args)),
     }
 }
 

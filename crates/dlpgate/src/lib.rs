@@ -15,6 +15,8 @@
 //!   verification mapping, byte-exact forwarding with failover and PROXY headers).
 //! - [`edm`]: `dlpgate edm index|list|remove`: Exact Data Match indexes and their keys in the
 //!   data directory, mapped for policies' `edm` rules.
+//! - [`fingerprint`]: `dlpgate fingerprint add|list|remove`: document fingerprint indexes
+//!   of protected documents in the data directory, mapped for policies' `fingerprint` rules.
 //! - [`policy_cmd`]: `dlpgate policy check|test|default`.
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`runtime`]: what long-running commands share: shutdown and reload signals, the TLS
@@ -39,6 +41,7 @@ pub mod config_file;
 pub mod connector;
 pub mod dlp;
 pub mod edm;
+pub mod fingerprint;
 pub mod fsat;
 pub mod incidents;
 pub mod manuals;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::Hits;
 use crate::extract::{scan_7z, scan_cfb, scan_zip, Ctx, Member, Node, State, TextNode};
+use crate::fingerprint::ObjectPrints;
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
 use crate::limits::{Budget, LimitKind, Limits, MemoryAccount};
 use crate::meta::MetaText;
@@ -125,6 +126,7 @@ impl Engine {
                 budget,
                 types: BTreeSet::new(),
                 text_bytes: 0,
+                prints: ObjectPrints::matching(self.policy.fingerprint_indexes()),
             },
             ctx,
             node,
@@ -155,27 +157,53 @@ impl Engine {
     /// Scans an object from a seekable reader (a spooled temp file, a file on disk). Zip and
     /// 7z archives and office documents are read in place, without loading them into memory;
     /// everything else streams through a [`Scanner`]. IO errors are the caller's.
-    pub fn scan_reader<R: Read + Seek>(&self, ctx: ScanContext, mut reader: R) -> std::io::Result<Verdict> {
+    pub fn scan_reader<R: Read + Seek>(&self, ctx: ScanContext, reader: R) -> std::io::Result<Verdict> {
+        Ok(self.read_all(self.scanner(ctx), reader)?.conclude())
+    }
+
+    /// The fingerprints of a document to protect, read as a scan reads it: every format the
+    /// engine extracts gives its text, so a document and its copies in other formats get
+    /// the same fingerprints. For `dlpgate fingerprint add`; the engine's detectors run
+    /// too, so an engine from [`Policy::for_fingerprinting`] (no detector) is quickest.
+    pub fn fingerprint_reader<R: Read + Seek>(
+        &self,
+        ctx: ScanContext,
+        reader: R,
+    ) -> std::io::Result<crate::fingerprint::Collected> {
+        let mut s = self.scanner(ctx);
+        s.state.prints = Some(Box::new(ObjectPrints::Collect(Vec::new())));
+        let mut s = self.read_all(s, reader)?;
+        let prints = s.state.prints.take();
+        let verdict = s.conclude();
+        Ok(crate::fingerprint::Collected {
+            fingerprints: prints.map(|p| p.collected()).unwrap_or_default(),
+            could_not_scan: verdict.could_not_scan,
+            text_bytes: verdict.scanned_bytes,
+        })
+    }
+
+    /// Reads `reader` whole into `s` (containers in place), and ends its body.
+    fn read_all<R: Read + Seek>(&self, mut s: Scanner, mut reader: R) -> std::io::Result<Scanner> {
+        if let Some(p) = s.state.prints.as_deref_mut() {
+            p.hash_reader(&mut reader)?;
+        }
         let mut head = Vec::with_capacity(SNIFF_LEN);
         (&mut reader).take(SNIFF_LEN as u64).read_to_end(&mut head)?;
         reader.seek(SeekFrom::Start(0))?;
-        let kind = identify(&head, ctx.content_type.as_deref());
-        if ctx.content_encoding.is_none() && matches!(kind, Kind::Zip | Kind::SevenZ) {
-            let mut s = self.scanner(ctx);
+        let kind = identify(&head, s.ctx.content_type.as_deref());
+        if s.ctx.content_encoding.is_none() && matches!(kind, Kind::Zip | Kind::SevenZ) {
             s.state.types.insert(kind.file_type());
             s.with_ctx(|cx, m| match kind {
                 Kind::SevenZ => scan_7z(cx, reader, m),
                 _ => scan_zip(cx, reader, m),
             });
-            return Ok(s.conclude());
+            return Ok(s);
         }
-        if ctx.content_encoding.is_none() && kind == Kind::Raw(FileType::Ole) {
-            let mut s = self.scanner(ctx);
+        if s.ctx.content_encoding.is_none() && kind == Kind::Raw(FileType::Ole) {
             s.state.types.insert(FileType::Ole);
             s.with_ctx(|cx, m| scan_cfb(cx, reader, m));
-            return Ok(s.conclude());
+            return Ok(s);
         }
-        let mut s = self.scanner(ctx);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             match reader.read(&mut buf) {
@@ -185,7 +213,8 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
-        Ok(s.finish())
+        s.end();
+        Ok(s)
     }
 }
 
@@ -213,6 +242,9 @@ pub struct Scanner {
 impl Scanner {
     /// Feeds the next bytes of the (de-chunked) body.
     pub fn feed(&mut self, chunk: &[u8]) {
+        if let Some(p) = self.state.prints.as_deref_mut().filter(|p| p.wants_raw()) {
+            p.raw(chunk);
+        }
         self.state.budget.enter();
         let mut cx =
             Ctx { set: &self.policy.detectors, exempt: self.policy.exempt_file_types(), st: &mut self.state };
@@ -243,12 +275,17 @@ impl Scanner {
 
     /// Ends the body and decides.
     pub fn finish(mut self) -> Verdict {
+        self.end();
+        self.conclude()
+    }
+
+    /// Ends the body.
+    fn end(&mut self) {
         self.state.budget.enter();
         let mut cx =
             Ctx { set: &self.policy.detectors, exempt: self.policy.exempt_file_types(), st: &mut self.state };
         self.node.finish(&mut cx);
         self.state.budget.leave();
-        self.conclude()
     }
 
     /// Scans the context's meta texts, each as a member of its own.
@@ -281,7 +318,11 @@ impl Scanner {
     fn conclude(self) -> Verdict {
         let subject =
             Subject { method: self.ctx.method, user: self.ctx.user.as_deref(), groups: &self.ctx.groups };
-        let State { hits, mut budget, types, text_bytes } = self.state;
+        let State { mut hits, mut budget, types, text_bytes, prints } = self.state;
+        if let Some(p) = prints {
+            let member = self.ctx.filename.as_deref().unwrap_or_default();
+            p.conclude(self.policy.fingerprint_specs(), &mut hits, member);
+        }
         decide(&self.policy, subject, hits, types, budget.stopped.take(), text_bytes)
     }
 }

@@ -83,6 +83,9 @@
 //!   rolling window; its `Found` sink masks values as they are reported.
 //! - [`edm`]: Exact Data Match: rows of the organisation's own tables found in content, from
 //!   an index of keyed hashes the caller maps and hands to the policy; its builder, too.
+//! - [`fingerprint`]: document fingerprints: protected documents found whole or in excerpts,
+//!   in any format, from an index of winnowed shingle hashes the caller maps and hands to
+//!   the policy; its builder, and the text of a document read by the engine's extraction.
 //! - [`mask`]: how values are masked.
 //! - [`meta`]: text besides the body (the request URL, file names), scanned first.
 //! - [`verdict`]: counts, evidence and the rule decision.
@@ -98,6 +101,7 @@ pub mod detect;
 pub mod edm;
 pub mod engine;
 mod extract;
+pub mod fingerprint;
 pub mod identify;
 pub mod limits;
 pub mod mask;
@@ -114,5 +118,8 @@ pub use engine::{Engine, PreviewDecision, ScanContext, Scanner};
 pub use identify::FileType;
 pub use limits::{CouldNotScan, LimitKind, Limits, MemoryAccount};
 pub use meta::MetaText;
-pub use policy::{Action, EdmRule, Method, Policy, PolicyError, Rule, Scope, Severity, DEFAULT_POLICY_TOML};
+pub use policy::{
+    Action, EdmRule, FingerprintRule, IndexResolver, Method, Policy, PolicyError, Rule, Scope, Severity,
+    DEFAULT_POLICY_TOML,
+};
 pub use verdict::{Decision, RuleMatch, Verdict};

@@ -19,6 +19,7 @@ pub mod pdfkit;
 
 pub use containers::*;
 pub mod evasion;
+pub mod fingerprints;
 pub mod legacy;
 pub mod numbers;
 pub mod office;

@@ -123,7 +123,11 @@ pub(crate) fn decide(
         if let Some(name) = r.edm.as_ref().and_then(|e| policy.edm_detector(e)) {
             count += hits.count(name, r.min_confidence);
         }
-        let detectors_ok = (r.detectors.is_empty() && r.edm.is_none()) || count >= r.min_count;
+        if let Some(name) = r.fingerprint.as_ref().and_then(|f| policy.fingerprint_detector(f)) {
+            count += hits.count(name, r.min_confidence);
+        }
+        let detectors_ok =
+            (r.detectors.is_empty() && r.edm.is_none() && r.fingerprint.is_none()) || count >= r.min_count;
         let types_ok = r.file_types.is_empty() || r.file_types.iter().any(|t| file_types.contains(t));
         if detectors_ok && types_ok {
             rules.push(RuleMatch { name: r.name.clone(), severity: r.severity, action: r.action, count });

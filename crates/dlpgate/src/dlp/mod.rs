@@ -430,6 +430,10 @@ impl icap::watch::Reload for DlpService {
         let mut files: Vec<PathBuf> = self.settings.policy_path.iter().cloned().collect();
         // A rebuilt EDM index (or its key) reloads the policy that uses it.
         files.extend(crate::edm::files::watched(&self.settings.data_dir, self.current().engine.policy()));
+        files.extend(crate::fingerprint::files::watched(
+            &self.settings.data_dir,
+            self.current().engine.policy(),
+        ));
         files
     }
 

@@ -151,10 +151,22 @@ pub fn watched(data_dir: &Path, policy: &inspect::Policy) -> Vec<PathBuf> {
     out
 }
 
-/// Loads a policy file, finding its EDM indexes in `data_dir`.
+/// Loads a policy file, finding its EDM and fingerprint indexes in `data_dir`.
 pub fn load_policy(path: &Path, data_dir: &Path) -> Result<inspect::Policy, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the policy {}: {e}", path.display()))?;
-    inspect::Policy::from_toml_str_with(&text, &mut |name| open_index(data_dir, name))
+    inspect::Policy::from_toml_str_with_indexes(&text, &mut DataDir(data_dir))
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The indexes of a data directory, as a policy being loaded asks for them.
+struct DataDir<'a>(&'a Path);
+
+impl inspect::IndexResolver for DataDir<'_> {
+    fn edm(&mut self, name: &str) -> Result<Arc<EdmIndex>, String> {
+        open_index(self.0, name)
+    }
+    fn fingerprint(&mut self, name: &str) -> Result<Arc<inspect::fingerprint::FingerprintIndex>, String> {
+        crate::fingerprint::files::open_index(self.0, name)
+    }
 }

@@ -54,6 +54,9 @@ pub(crate) struct State {
     pub budget: Budget,
     pub types: BTreeSet<FileType>,
     pub text_bytes: u64,
+    /// Fingerprints of the object's text, when the policy has fingerprint rules (or a
+    /// document is being indexed); `None` costs nothing.
+    pub prints: Option<Box<crate::fingerprint::ObjectPrints>>,
 }
 
 /// What every node needs: the detectors and the scan's state.

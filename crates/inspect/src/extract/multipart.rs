@@ -338,6 +338,7 @@ mod tests {
             budget: Budget::new(Limits::default(), None),
             types: BTreeSet::new(),
             text_bytes: 0,
+            prints: None,
         };
         let mut cx = Ctx { set: &policy.detectors, exempt: &[], st: &mut st };
         let mut node = MultipartNode::new(Member { path: String::new(), depth: 0 }, "XyZ");

@@ -55,6 +55,10 @@ pub(crate) struct TextNode {
     b: Vec<u8>,
     c: Vec<u8>,
     since_check: usize,
+    /// The member's fingerprints (`crate::fingerprint`), made when the scan keeps them;
+    /// `shingle` is false for binary data and for what markup keeps aside.
+    shingler: Option<Box<crate::fingerprint::Shingler>>,
+    shingle: bool,
 }
 
 /// Bytes of text between two CPU-time checks.
@@ -93,6 +97,8 @@ impl TextNode {
             b: Vec::new(),
             c: Vec::new(),
             since_check: 0,
+            shingler: None,
+            shingle: true,
         }
     }
 
@@ -102,6 +108,7 @@ impl TextNode {
     /// bytes in front of a JSON upload must not hide the files it carries.
     pub fn binary(&mut self) {
         self.normalize = false;
+        self.shingle = false;
     }
 
     /// Reads UTF-16 text inside the member's bytes too ([`text::Utf16Anywhere`]): UTF-16
@@ -223,6 +230,9 @@ impl TextNode {
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
+        if let Some(p) = cx.st.prints.as_deref_mut().filter(|_| self.shingle) {
+            self.shingler.get_or_insert_with(Box::default).push(text, &mut |fp| p.add(fp));
+        }
         self.decoded.clear();
         self.pieces.clear();
         self.blobs.push(text, &mut self.decoded, &mut self.pieces);
@@ -264,7 +274,9 @@ impl TextNode {
         let m = &self.m;
         let node = self.aside.get_or_insert_with(|| {
             let tags = Member { path: m.child("(tags)").path, depth: m.depth };
-            Box::new(TextNode::new(tags, Charset::Bytes, Markup::Plain))
+            let mut aside = TextNode::new(tags, Charset::Bytes, Markup::Plain);
+            aside.shingle = false;
+            Box::new(aside)
         });
         node.write(cx, &self.aside_buf);
         self.aside_buf.clear();
@@ -326,6 +338,11 @@ impl TextNode {
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, &self.c);
         self.stream.finish(&mut found);
+        if let Some(p) = cx.st.prints.as_deref_mut().filter(|_| self.shingle) {
+            let s = self.shingler.get_or_insert_with(Box::default);
+            s.push(&self.c, &mut |fp| p.add(fp));
+            s.finish(&mut |fp| p.add(fp));
+        }
         self.read_unescaped(cx);
         if let Some(u) = &mut self.unescaped {
             let (norm, stream, out) = &mut **u;

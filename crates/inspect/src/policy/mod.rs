@@ -12,7 +12,13 @@ use toml::Spanned;
 
 use crate::detect::{Builtin, Confidence, CustomSpec, DetectorSet};
 use crate::edm::{EdmIndex, EdmSpec};
+use crate::fingerprint::{FingerprintIndex, FingerprintSpec};
 use crate::identify::FileType;
+
+mod fingerprint_rule;
+
+use fingerprint_rule::{check_fingerprint, fingerprint_names, EdmOnly};
+pub use fingerprint_rule::{FingerprintRule, IndexResolver, DEFAULT_MIN_CONTAINMENT};
 
 /// The text of the built-in default policy.
 pub const DEFAULT_POLICY_TOML: &str = include_str!("default.toml");
@@ -145,6 +151,10 @@ pub struct Rule {
     /// Exact Data Match: rows of an index found in the content (`docs/POLICY.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edm: Option<EdmRule>,
+    /// Document fingerprints: a share of a protected document found in the content
+    /// (`docs/POLICY.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<FingerprintRule>,
 }
 
 /// `edm = { index = "customers", min_fields = 2, proximity = 300 }`: a row of the index
@@ -278,6 +288,10 @@ pub struct Policy {
     /// The detector name of each distinct `edm` rule.
     edm_names: HashMap<EdmRule, String>,
     edm_indexes: Vec<Arc<EdmIndex>>,
+    /// The detector name of each distinct `fingerprint` rule.
+    fingerprint_names: HashMap<FingerprintRule, String>,
+    fingerprint_indexes: Vec<Arc<FingerprintIndex>>,
+    fingerprint_specs: Vec<FingerprintSpec>,
 }
 
 /// Finds an EDM index by name for a policy being loaded (the server maps it from the data
@@ -305,6 +319,27 @@ impl Policy {
     /// Like [`from_toml_str`](Self::from_toml_str), with `edm` rules' indexes found by
     /// `resolve`.
     pub fn from_toml_str_with(text: &str, resolve: &mut EdmResolver<'_>) -> Result<Self, PolicyError> {
+        Self::from_toml_str_with_indexes(text, &mut EdmOnly(resolve))
+    }
+
+    /// A policy with no rule and no detector: the engine only extracts text. For reading
+    /// documents to fingerprint ([`Engine::fingerprint_reader`](crate::Engine::fingerprint_reader)).
+    pub fn for_fingerprinting() -> Self {
+        let all: Vec<String> = Builtin::ALL.iter().map(|b| format!("{:?}", b.name())).collect();
+        let text = format!("[policy]\nname = \"fingerprinting\"\ndisable = [{}]\n", all.join(", "));
+        match Self::from_toml_str(&text) {
+            Ok(p) => p,
+            // A unit test proves it valid.
+            Err(e) => unreachable!("fingerprinting policy is invalid: {e}"),
+        }
+    }
+
+    /// Like [`from_toml_str`](Self::from_toml_str), with `edm` and `fingerprint` rules'
+    /// indexes found by `resolve`.
+    pub fn from_toml_str_with_indexes(
+        text: &str,
+        resolve: &mut dyn IndexResolver,
+    ) -> Result<Self, PolicyError> {
         let file: PolicyFile = toml::from_str(text).map_err(|e| PolicyError {
             line: e.span().map(|s| line_of(text, s.start)),
             message: e.message().to_string(),
@@ -379,6 +414,7 @@ impl Policy {
         let mut rules = Vec::new();
         let mut rule_names = HashSet::new();
         let mut edm_loaded: HashMap<String, Arc<EdmIndex>> = HashMap::new();
+        let mut fp_loaded: HashMap<String, Arc<FingerprintIndex>> = HashMap::new();
         for r in file.rules {
             let span = r.span();
             let r = r.into_inner();
@@ -388,11 +424,19 @@ impl Policy {
             if !rule_names.insert(r.name.clone()) {
                 return Err(err(span, format!("rule name {:?} is already used", r.name)));
             }
-            if r.detectors.is_empty() && r.file_types.is_empty() && r.edm.is_none() {
-                return Err(err(span, format!("rule {:?} needs detectors, edm or file_types", r.name)));
+            if r.detectors.is_empty() && r.file_types.is_empty() && r.edm.is_none() && r.fingerprint.is_none()
+            {
+                return Err(err(
+                    span,
+                    format!("rule {:?} needs detectors, edm, fingerprint or file_types", r.name),
+                ));
             }
             if let Some(e) = &r.edm {
-                check_edm(e, &mut edm_loaded, resolve)
+                check_edm(e, &mut edm_loaded, &mut |n| resolve.edm(n))
+                    .map_err(|m| err(span.clone(), format!("rule {:?}: {m}", r.name)))?;
+            }
+            if let Some(f) = &r.fingerprint {
+                check_fingerprint(f, &mut fp_loaded, resolve)
                     .map_err(|m| err(span.clone(), format!("rule {:?}: {m}", r.name)))?;
             }
             if r.min_count == 0 {
@@ -463,6 +507,26 @@ impl Policy {
             versioned.push_str(&format!("\n#edm {name} {}", hex::encode(index.build_id())));
         }
         let edm_indexes = edm_indexes.into_iter().map(|(_, i)| i).collect();
+        let mut fp_indexes: Vec<(String, Arc<FingerprintIndex>)> = fp_loaded.into_iter().collect();
+        fp_indexes.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, index) in &fp_indexes {
+            versioned.push_str(&format!("\n#fingerprint {name} {}", hex::encode(index.build_id())));
+        }
+        let fingerprint_names = fingerprint_names(&rules);
+        let mut fp_rules: Vec<(&FingerprintRule, &String)> = fingerprint_names.iter().collect();
+        fp_rules.sort();
+        let fingerprint_specs = fp_rules
+            .into_iter()
+            .filter_map(|(rule, detector)| {
+                let slot = fp_indexes.iter().position(|(n, _)| *n == rule.index)?;
+                Some(FingerprintSpec {
+                    detector: detector.clone(),
+                    slot,
+                    min_containment: rule.min_containment,
+                })
+            })
+            .collect();
+        let fingerprint_indexes = fp_indexes.into_iter().map(|(_, i)| i).collect();
         Ok(Self {
             name,
             version: version_of(&versioned),
@@ -472,6 +536,9 @@ impl Policy {
             detectors,
             edm_names,
             edm_indexes,
+            fingerprint_names,
+            fingerprint_indexes,
+            fingerprint_specs,
         })
     }
 
@@ -514,6 +581,20 @@ impl Policy {
     /// The EDM indexes the policy uses, by name.
     pub fn edm_indexes(&self) -> &[Arc<EdmIndex>] {
         &self.edm_indexes
+    }
+
+    /// The detector name a `fingerprint` rule's matches count under (`fingerprint:contracts`).
+    pub fn fingerprint_detector(&self, rule: &FingerprintRule) -> Option<&str> {
+        self.fingerprint_names.get(rule).map(String::as_str)
+    }
+
+    /// The fingerprint indexes the policy uses, by name.
+    pub fn fingerprint_indexes(&self) -> &[Arc<FingerprintIndex>] {
+        &self.fingerprint_indexes
+    }
+
+    pub(crate) fn fingerprint_specs(&self) -> &[FingerprintSpec] {
+        &self.fingerprint_specs
     }
 }
 
@@ -569,7 +650,7 @@ fn edm_names(rules: &[Rule]) -> HashMap<EdmRule, String> {
         .collect()
 }
 
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Err(format!("name {name:?} must be non-empty ASCII letters, digits, '_' or '-'"));
     }

@@ -13,6 +13,7 @@ fn lanes(xml: &str, dialect: Dialect) -> [String; 4] {
         budget: Budget::new(Limits::default(), None),
         types: Default::default(),
         text_bytes: 0,
+        prints: None,
     };
     let mut cx = Ctx { set: &policy.detectors, exempt: &[], st: &mut st };
     let m = Member { path: "part.xml".into(), depth: 1 };
@@ -145,6 +146,7 @@ fn windows_cut_anywhere_read_the_same() {
             budget: Budget::new(Limits::default(), None),
             types: Default::default(),
             text_bytes: 0,
+            prints: None,
         };
         let mut cx = Ctx { set: &policy.detectors, exempt: &[], st: &mut st };
         let m = Member { path: "p".into(), depth: 1 };

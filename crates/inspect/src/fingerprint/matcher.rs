@@ -1,0 +1,308 @@
+//! The per-object state of a scan with fingerprint rules (or of a document being indexed).
+//!
+//! Every text stream of the object (each member, each part) runs its own [`Shingler`]
+//! (`super::Shingler`); the fingerprints they select all come here, so an excerpt split
+//! across an object's parts still counts whole. In a scan they are looked up in batches of
+//! [`LOOKUP_BATCH`]: the Bloom filter first, then the sorted table for the few that pass.
+//! A fingerprint found is counted once for each of its documents, however often the
+//! object repeats it. When the object ends, each document's share of fingerprints found
+//! decides the rules; an object whose bytes hash to a document's SHA-256 is an exact copy.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::format::FingerprintIndex;
+use super::{
+    LOOKUP_BATCH, MAX_FINGERPRINTS_PER_DOCUMENT, MAX_TRACKED_FINGERPRINTS, MIN_MATCHED_FINGERPRINTS,
+};
+use crate::detect::{Confidence, Hits};
+use crate::limits::CouldNotScan;
+
+/// One `fingerprint = { ... }` of a policy, compiled.
+#[derive(Debug, Clone)]
+pub(crate) struct FingerprintSpec {
+    /// The detector name in counts and evidence (`fingerprint:contracts`).
+    pub detector: String,
+    /// Which of the policy's indexes.
+    pub slot: usize,
+    /// Share of a document's fingerprints that must be found.
+    pub min_containment: f64,
+}
+
+/// The fingerprints of a document being indexed, as the engine read it.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    /// Distinct fingerprints, sorted (the least [`MAX_FINGERPRINTS_PER_DOCUMENT`] of them).
+    pub fingerprints: Vec<u64>,
+    /// Set when part of the document could not be read (its text is then incomplete).
+    pub could_not_scan: Option<CouldNotScan>,
+    /// Bytes of text read.
+    pub text_bytes: u64,
+}
+
+/// What a scan keeps about fingerprints for one object.
+#[derive(Debug)]
+pub(crate) enum ObjectPrints {
+    /// Indexing a document: keep its fingerprints.
+    Collect(Vec<u64>),
+    /// Scanning: look them up.
+    Match(Box<Matching>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Matching {
+    indexes: Vec<IndexState>,
+    pending: Vec<u64>,
+    /// The object's SHA-256 so far, while it is no larger than the largest document.
+    sha: Option<Sha256>,
+    size: u64,
+    max_size: u64,
+    /// The digest of an object read from a file, taken before the scan read it.
+    file_digest: Option<[u8; 32]>,
+    hashed_file: bool,
+}
+
+#[derive(Debug)]
+struct IndexState {
+    index: Arc<FingerprintIndex>,
+    tracked: Tracked,
+    /// Per document, its distinct fingerprints found.
+    counts: HashMap<u32, u32, Fast>,
+}
+
+/// The fingerprints already counted, by the number of their first entry.
+#[derive(Debug)]
+enum Tracked {
+    Set(HashSet<u32, Fast>),
+    Bits(Vec<u64>),
+}
+
+impl Tracked {
+    /// Marks `key`; false when it was marked already.
+    fn insert(&mut self, key: u32, entries: usize) -> bool {
+        if let Tracked::Set(set) = self {
+            if set.len() < MAX_TRACKED_FINGERPRINTS {
+                return set.insert(key);
+            }
+            let mut bits = vec![0u64; entries.div_ceil(64)];
+            for &k in set.iter() {
+                if let Some(w) = bits.get_mut(k as usize / 64) {
+                    *w |= 1 << (k % 64);
+                }
+            }
+            *self = Tracked::Bits(bits);
+        }
+        match self {
+            Tracked::Bits(bits) => match bits.get_mut(key as usize / 64) {
+                Some(w) => {
+                    let bit = 1u64 << (key % 64);
+                    let new = *w & bit == 0;
+                    *w |= bit;
+                    new
+                }
+                None => false,
+            },
+            Tracked::Set(set) => set.insert(key),
+        }
+    }
+}
+
+impl ObjectPrints {
+    /// The state of a scan under a policy with fingerprint indexes (none without).
+    pub(crate) fn matching(indexes: &[Arc<FingerprintIndex>]) -> Option<Box<Self>> {
+        if indexes.is_empty() {
+            return None;
+        }
+        let max_size = indexes.iter().map(|i| i.max_doc_size()).max().unwrap_or(0);
+        Some(Box::new(ObjectPrints::Match(Box::new(Matching {
+            indexes: indexes
+                .iter()
+                .map(|i| IndexState {
+                    index: i.clone(),
+                    tracked: Tracked::Set(HashSet::default()),
+                    counts: HashMap::default(),
+                })
+                .collect(),
+            pending: Vec::with_capacity(LOOKUP_BATCH),
+            sha: Some(Sha256::new()),
+            size: 0,
+            max_size,
+            file_digest: None,
+            hashed_file: false,
+        }))))
+    }
+
+    /// The bytes of the object as they arrive, for the exact-copy check.
+    pub(crate) fn raw(&mut self, data: &[u8]) {
+        if let ObjectPrints::Match(m) = self {
+            m.size += data.len() as u64;
+            if m.size > m.max_size {
+                m.sha = None;
+            } else if let Some(sha) = &mut m.sha {
+                sha.update(data);
+            }
+        }
+    }
+
+    /// Whether the exact-copy check still wants the object's bytes.
+    pub(crate) fn wants_raw(&self) -> bool {
+        matches!(self, ObjectPrints::Match(m) if m.sha.is_some() && !m.hashed_file)
+    }
+
+    /// Hashes an object read from a file (zip and office files are then read in place, never
+    /// fed), when it is no larger than the largest document; leaves `r` at its start.
+    pub(crate) fn hash_reader<R: Read + Seek>(&mut self, r: &mut R) -> io::Result<()> {
+        let ObjectPrints::Match(m) = self else { return Ok(()) };
+        let len = r.seek(SeekFrom::End(0))?;
+        r.seek(SeekFrom::Start(0))?;
+        m.hashed_file = true;
+        m.size = len;
+        m.sha = None;
+        if len > m.max_size {
+            return Ok(());
+        }
+        let mut sha = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut left = len;
+        while left > 0 {
+            let n = r.read(&mut buf[..(left.min(64 * 1024)) as usize])?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            left -= n as u64;
+        }
+        m.file_digest = Some(sha.finalize().into());
+        r.seek(SeekFrom::Start(0))?;
+        Ok(())
+    }
+
+    /// One fingerprint selected in any of the object's text streams.
+    #[inline]
+    pub(crate) fn add(&mut self, fp: u64) {
+        match self {
+            ObjectPrints::Collect(v) => {
+                v.push(fp);
+                if v.len() >= 4 * MAX_FINGERPRINTS_PER_DOCUMENT {
+                    bottom(v);
+                }
+            }
+            ObjectPrints::Match(m) => {
+                m.pending.push(fp);
+                if m.pending.len() >= LOOKUP_BATCH {
+                    m.flush();
+                }
+            }
+        }
+    }
+
+    /// The fingerprints collected (for indexing).
+    pub(crate) fn collected(self) -> Vec<u64> {
+        match self {
+            ObjectPrints::Collect(mut v) => {
+                bottom(&mut v);
+                v
+            }
+            ObjectPrints::Match(_) => Vec::new(),
+        }
+    }
+
+    /// Decides the specs: records a high-confidence match of each document whose share is
+    /// reached (or which the object copies exactly) into `hits`.
+    pub(crate) fn conclude(self, specs: &[FingerprintSpec], hits: &mut Hits, member: &str) {
+        let ObjectPrints::Match(mut m) = self else { return };
+        m.flush();
+        let digest: Option<[u8; 32]> = m.file_digest.or_else(|| m.sha.take().map(|s| s.finalize().into()));
+        for spec in specs {
+            let Some(state) = m.indexes.get(spec.slot) else { continue };
+            let index = &state.index;
+            let mut exact = Vec::new();
+            if let Some(d) = &digest {
+                index.exact(d, m.size, &mut exact);
+            }
+            // (share, document, found, of): exact copies first, then by share.
+            let mut found: Vec<(f64, u32, u32, u32)> = exact.iter().map(|&d| (2.0, d, 0, 0)).collect();
+            for (&doc, &count) in &state.counts {
+                let total = index.fingerprints_of(doc);
+                if total == 0 || exact.contains(&doc) {
+                    continue;
+                }
+                let share = f64::from(count) / f64::from(total);
+                if count >= MIN_MATCHED_FINGERPRINTS.min(total) && share >= spec.min_containment {
+                    found.push((share, doc, count, total));
+                }
+            }
+            found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+            for (share, doc, count, total) in found {
+                let name = index.document(doc).map_or_else(|| format!("document {doc}"), |d| d.name);
+                let masked = if share > 1.5 {
+                    format!("{}: {name}: exact copy", index.meta().name)
+                } else {
+                    format!(
+                        "{}: {name}: {:.0}% of its fingerprints ({count} of {total})",
+                        index.meta().name,
+                        (share * 100.0).min(100.0)
+                    )
+                };
+                hits.record(&spec.detector, Confidence::High, member, 0, masked);
+            }
+        }
+    }
+}
+
+impl Matching {
+    /// Looks the pending fingerprints up in every index.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut passed = Vec::new();
+        for state in &mut self.indexes {
+            let index = &state.index;
+            passed.clear();
+            passed.extend(self.pending.iter().copied().filter(|&fp| index.may_hold(fp)));
+            for &fp in &passed {
+                let range = index.postings(fp);
+                if range.is_empty() || !state.tracked.insert(range.start as u32, index.entries()) {
+                    continue;
+                }
+                for e in range {
+                    *state.counts.entry(index.entry_doc(e)).or_insert(0) += 1;
+                }
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+/// A multiplicative hasher for the sets of entry and document numbers: they are small
+/// integers the index chose, the sets are bounded, and SipHash cost more than the lookups.
+#[derive(Debug, Default, Clone, Copy)]
+struct NumberHasher(u64);
+
+impl Hasher for NumberHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Fast = BuildHasherDefault<NumberHasher>;
+
+/// Keeps the distinct least [`MAX_FINGERPRINTS_PER_DOCUMENT`] hashes, sorted.
+fn bottom(v: &mut Vec<u64>) {
+    v.sort_unstable();
+    v.dedup();
+    v.truncate(MAX_FINGERPRINTS_PER_DOCUMENT);
+}

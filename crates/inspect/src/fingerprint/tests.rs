@@ -1,0 +1,204 @@
+//! Building an index in memory and finding its documents through the engine.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use super::*;
+use crate::testkit::fingerprints::{protected_document, Corpus};
+use crate::{Engine, IndexResolver, Limits, Policy, ScanContext};
+
+/// The fingerprints of `bytes` as the engine reads them.
+pub(crate) fn prints_of(bytes: &[u8]) -> Vec<u64> {
+    let e = Engine::new(Arc::new(Policy::for_fingerprinting()), Limits::default());
+    e.fingerprint_reader(ScanContext::default(), Cursor::new(bytes)).unwrap().fingerprints
+}
+
+pub(crate) fn build(docs: &[(&str, &[u8])], templates: &[&[u8]], cap: u32) -> (Vec<u8>, Report) {
+    let opts =
+        BuildOptions { name: "contracts".into(), max_doc_frequency: cap, built_at: 0, build_id: [3; 16] };
+    let mut b = Builder::new(opts, || Ok(Cursor::new(Vec::new()))).unwrap();
+    for t in templates {
+        b.push_template(&prints_of(t));
+    }
+    for (name, bytes) in docs {
+        use sha2::Digest;
+        let sha: [u8; 32] = sha2::Sha256::digest(bytes).into();
+        b.push_document(name, bytes.len() as u64, sha, &prints_of(bytes)).unwrap();
+    }
+    let (out, report) = b.finish(Cursor::new(Vec::new())).unwrap();
+    (out.into_inner(), report)
+}
+
+struct One(Arc<FingerprintIndex>);
+impl IndexResolver for One {
+    fn edm(&mut self, name: &str) -> Result<Arc<crate::edm::EdmIndex>, String> {
+        Err(format!("no edm {name}"))
+    }
+    fn fingerprint(&mut self, name: &str) -> Result<Arc<FingerprintIndex>, String> {
+        assert_eq!(name, "contracts");
+        Ok(self.0.clone())
+    }
+}
+
+pub(crate) fn engine(index: Vec<u8>, min: f64) -> Engine {
+    let index = Arc::new(FingerprintIndex::open(Arc::new(index)).unwrap());
+    let text = format!(
+        "[[rule]]\nname = \"contracts\"\nfingerprint = {{ index = \"contracts\", min_containment = {min} }}\n"
+    );
+    let policy = Policy::from_toml_str_with_indexes(&text, &mut One(index)).unwrap();
+    Engine::new(Arc::new(policy), Limits::default())
+}
+
+#[test]
+fn excerpts_reformatted_copies_and_exact_copies_match() {
+    let docs: Vec<String> = (0..20).map(|i| protected_document(i, 1500)).collect();
+    let named: Vec<(String, &[u8])> =
+        docs.iter().enumerate().map(|(i, d)| (format!("doc{i}.txt"), d.as_bytes())).collect();
+    let named: Vec<(&str, &[u8])> = named.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    let (bytes, report) = build(&named, &[], DEFAULT_MAX_DOC_FREQUENCY);
+    assert_eq!(report.documents, 20);
+    assert!(report.exact_only.is_empty());
+    let e = engine(bytes.clone(), 0.3);
+    let scan = |t: &[u8]| e.scan_bytes(ScanContext::default(), t);
+    // An exact copy, a third inside other text, and a reformatted copy.
+    let v = scan(docs[4].as_bytes());
+    assert!(v.is_block(), "{v:?}");
+    assert!(v.evidence[0].masked.contains("doc4.txt: exact copy"), "{v:?}");
+    let words: Vec<&str> = docs[7].split_whitespace().collect();
+    let third = words[500..1000].join(" ");
+    let filler = Corpus::new(99).prose(2000);
+    let v = scan(format!("{filler}\n{third}\n{filler}").as_bytes());
+    assert!(v.is_block(), "{v:?}");
+    assert!(v.evidence[0].masked.starts_with("contracts: doc7.txt: 3"), "{v:?}");
+    let upper = docs[9].to_uppercase().replace(". ", ".\n\n").replace(' ', "  ");
+    assert!(scan(upper.as_bytes()).is_block());
+    // Unrelated prose, and a tenth at 0.3, do not.
+    assert!(!scan(filler.as_bytes()).is_block());
+    let tenth = words[100..250].join(" ");
+    assert!(!scan(format!("{filler} {tenth}").as_bytes()).is_block());
+    assert!(engine(bytes, 0.05)
+        .scan_bytes(ScanContext::default(), format!("{filler} {tenth}").as_bytes())
+        .is_block());
+}
+
+#[test]
+fn templates_and_common_passages_are_dropped() {
+    let licence = Corpus::new(5).prose(400);
+    let docs: Vec<String> = (0..6).map(|i| format!("{licence}\n{}", protected_document(i, 800))).collect();
+    let named: Vec<(String, &[u8])> =
+        docs.iter().enumerate().map(|(i, d)| (format!("d{i}"), d.as_bytes())).collect();
+    let named: Vec<(&str, &[u8])> = named.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    // Without the template, the shared licence alone matches every document at 0.3.
+    let other = format!("{licence}\n{}", Corpus::new(77).prose(300));
+    let (plain, _) = build(&named, &[], DEFAULT_MAX_DOC_FREQUENCY);
+    assert!(engine(plain, 0.3).scan_bytes(ScanContext::default(), other.as_bytes()).is_block());
+    // Subtracted as a template, it no longer does; the documents' own text still does.
+    let (sub, report) = build(&named, &[licence.as_bytes()], DEFAULT_MAX_DOC_FREQUENCY);
+    assert!(report.dropped_excluded > 10, "{report:?}");
+    let e = engine(sub, 0.3);
+    assert!(!e.scan_bytes(ScanContext::default(), other.as_bytes()).is_block());
+    assert!(e.scan_bytes(ScanContext::default(), docs[2].as_bytes()).is_block());
+    // A document-frequency cap of 5 drops what all six share.
+    let (capped, report) = build(&named, &[], 5);
+    assert!(report.dropped_common > 10, "{report:?}");
+    assert!(!engine(capped, 0.3).scan_bytes(ScanContext::default(), other.as_bytes()).is_block());
+}
+
+#[test]
+fn an_excerpt_split_across_parts_of_an_object_counts_whole() {
+    let doc = protected_document(3, 1500);
+    let (bytes, _) = build(&[("board.txt", doc.as_bytes())], &[], DEFAULT_MAX_DOC_FREQUENCY);
+    let e = engine(bytes, 0.5);
+    let words: Vec<&str> = doc.split_whitespace().collect();
+    let a = words[..450].join(" ");
+    let b = words[450..900].join(" ");
+    // Each half alone is under 50%; both members of one zip together are over.
+    let zip_a = crate::testkit::zip_of(&[("a.txt", a.as_bytes())]);
+    assert!(!e.scan_bytes(ScanContext::default(), &zip_a).is_block());
+    let zip = crate::testkit::zip_of(&[("a.txt", a.as_bytes()), ("b.txt", b.as_bytes())]);
+    let v = e.scan_bytes(ScanContext::default(), &zip);
+    assert!(v.is_block(), "{v:?}");
+}
+
+#[test]
+fn damaged_indexes_are_refused_or_harmless() {
+    let doc = protected_document(1, 600);
+    let (bytes, _) = build(&[("x", doc.as_bytes())], &[], DEFAULT_MAX_DOC_FREQUENCY);
+    assert!(FingerprintIndex::open(Arc::new(bytes.clone())).is_ok());
+    assert!(matches!(FingerprintIndex::open(Arc::new(bytes[..100].to_vec())), Err(FormatError::NotAnIndex)));
+    assert!(FingerprintIndex::open(Arc::new(bytes[..bytes.len() - 1].to_vec())).is_err());
+    // Every single-byte change: an error or an index that answers without panicking.
+    for i in (0..bytes.len()).step_by(7) {
+        let mut b = bytes.clone();
+        b[i] ^= 0xA5;
+        if let Ok(idx) = FingerprintIndex::open(Arc::new(b)) {
+            let e = engine_of(idx);
+            let _ = e.scan_bytes(ScanContext::default(), doc.as_bytes());
+        }
+    }
+}
+
+fn engine_of(index: FingerprintIndex) -> Engine {
+    let text = "[[rule]]\nname = \"c\"\nfingerprint = { index = \"contracts\" }\n";
+    let policy = Policy::from_toml_str_with_indexes(text, &mut One(Arc::new(index))).unwrap();
+    Engine::new(Arc::new(policy), Limits::default())
+}
+
+#[test]
+fn policy_errors_and_versions() {
+    let doc = protected_document(1, 300);
+    let (bytes, _) = build(&[("x", doc.as_bytes())], &[], DEFAULT_MAX_DOC_FREQUENCY);
+    let index = Arc::new(FingerprintIndex::open(Arc::new(bytes)).unwrap());
+    for bad in ["0", "1.5", "-0.2", "nan"] {
+        let text = format!(
+            "[[rule]]\nname = \"c\"\nfingerprint = {{ index = \"contracts\", min_containment = {bad} }}\n"
+        );
+        let e = Policy::from_toml_str_with_indexes(&text, &mut One(index.clone()));
+        assert!(e.is_err(), "{bad}");
+    }
+    let e = Policy::from_toml_str("[[rule]]\nname = \"c\"\nfingerprint = { index = \"contracts\" }\n")
+        .unwrap_err();
+    assert!(e.message.contains("fingerprint index \"contracts\" is not available"), "{e}");
+    // A rebuilt index (a new build id) changes the policy version.
+    let text = "[[rule]]\nname = \"c\"\nfingerprint = { index = \"contracts\" }\n";
+    let a = Policy::from_toml_str_with_indexes(text, &mut One(index.clone())).unwrap();
+    let opts =
+        BuildOptions { name: "contracts".into(), max_doc_frequency: 8, built_at: 0, build_id: [4; 16] };
+    let mut b = Builder::new(opts, || Ok(Cursor::new(Vec::new()))).unwrap();
+    b.push_document("x", 1, [0; 32], &prints_of(doc.as_bytes())).unwrap();
+    let rebuilt = b.finish(Cursor::new(Vec::new())).unwrap().0.into_inner();
+    let rebuilt = Arc::new(FingerprintIndex::open(Arc::new(rebuilt)).unwrap());
+    let b = Policy::from_toml_str_with_indexes(text, &mut One(rebuilt)).unwrap();
+    assert_ne!(a.version(), b.version());
+    // The fingerprinting policy is valid.
+    assert!(Policy::for_fingerprinting().rules().is_empty());
+}
+
+#[test]
+fn records_round_trip_and_damage_is_an_error() {
+    let r = DocumentRecord {
+        name: "a/b.docx".into(),
+        template: false,
+        size: 9,
+        sha256: [1; 32],
+        fingerprints: vec![1, 2, 3],
+    };
+    let t = DocumentRecord { name: "tpl".into(), template: true, fingerprints: vec![9], ..r.clone() };
+    let mut out = Vec::new();
+    write_magic(&mut out).unwrap();
+    write_record(&mut out, &r).unwrap();
+    let boundary = out.len();
+    write_record(&mut out, &t).unwrap();
+    let mut back = Vec::new();
+    read_records(out.as_slice(), |x| {
+        back.push(x);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(back, [r, t]);
+    // A cut anywhere but between records is an error.
+    for cut in (1..out.len()).filter(|&c| c != 8 && c != boundary) {
+        assert!(read_records(&out[..cut], |_| Ok(())).is_err(), "cut at {cut}");
+    }
+    assert!(read_records(&b""[..], |_| Ok(())).is_ok());
+}
