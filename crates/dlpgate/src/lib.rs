@@ -31,6 +31,7 @@
 //! - [`scan`]: `dlpgate scan`: walk, balance and fail over across servers, output, quarantine,
 //!   resume.
 //! - [`manuals`]: `dlpgate completions SHELL` and `dlpgate man`, generated from [`cli`].
+//! - [`index_files`]: index names and the read-only map EDM and fingerprint indexes share.
 //! - [`siem`]: incidents as SIEMs read them (CEF, RFC 5424, ECS JSON).
 
 pub mod bench;
@@ -44,6 +45,7 @@ pub mod edm;
 pub mod fingerprint;
 pub mod fsat;
 pub mod incidents;
+pub mod index_files;
 pub mod manuals;
 pub mod metrics;
 pub mod policy_cmd;

@@ -17,21 +17,7 @@ use inspect::edm::{EdmIndex, EdmKey, KEY_BYTES};
 pub const INDEX_DIR: &str = "edm";
 /// Subdirectory of the data directory holding the keys.
 pub const KEY_DIR: &str = "edm-keys";
-/// Longest index name.
-pub const MAX_NAME_LEN: usize = 64;
-
-/// Refuses a name that is not 1-64 ASCII letters, digits, `_` or `-`.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name.len() > MAX_NAME_LEN
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(format!(
-            "index name {name:?} must be 1 to {MAX_NAME_LEN} ASCII letters, digits, '_' or '-'"
-        ));
-    }
-    Ok(())
-}
+pub use crate::index_files::{check_name, Mapped, MAX_NAME_LEN};
 
 /// The index file of `name`.
 pub fn index_path(data_dir: &Path, name: &str) -> PathBuf {
@@ -91,42 +77,16 @@ pub fn load_or_create_key(path: &Path) -> Result<([u8; KEY_BYTES], bool, Vec<Str
     Ok((key, true, notes))
 }
 
-/// The bytes of an index file, mapped.
-#[derive(Debug)]
-pub struct Mapped(memmap2::Mmap);
-
-impl AsRef<[u8]> for Mapped {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// Maps `file` read-only.
-#[allow(unsafe_code)]
-fn map(file: &std::fs::File) -> std::io::Result<Mapped> {
-    // SAFETY: the map is read-only, and index files are never changed in place: `edm index`
-    // writes a new file and renames it over the old one, so the mapped inode keeps its bytes.
-    // The files sit in a 0700 directory of the server's user; only that user truncating an
-    // index by hand could change mapped bytes (the process would then get SIGBUS).
-    let map = unsafe { memmap2::Mmap::map(file)? };
-    Ok(Mapped(map))
-}
-
 /// Opens the index `name` of `data_dir` with its key: mapped, checked, not read into memory.
 pub fn open_index(data_dir: &Path, name: &str) -> Result<Arc<EdmIndex>, String> {
     check_name(name)?;
     let path = index_path(data_dir, name);
-    let file = std::fs::File::open(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "no EDM index {name:?} in {} (build it with `dlpgate edm index --name {name} ...`)",
-                data_dir.display()
-            )
-        } else {
-            format!("cannot open the EDM index {}: {e}", path.display())
-        }
+    let bytes = crate::index_files::map_index(&path, "EDM index", || {
+        format!(
+            "no EDM index {name:?} in {} (build it with `dlpgate edm index --name {name} ...`)",
+            data_dir.display()
+        )
     })?;
-    let bytes = Arc::new(map(&file).map_err(|e| format!("cannot map {}: {e}", path.display()))?);
     let meta = EdmIndex::peek_meta((*bytes).as_ref()).map_err(|e| format!("{}: {e}", path.display()))?;
     let key_file = meta.key_file.map(PathBuf::from).unwrap_or_else(|| key_path(data_dir, name));
     let (key, warning) = load_key(&key_file)?;

@@ -14,21 +14,7 @@ use inspect::fingerprint::{read_records, BuildOptions, Builder, FingerprintIndex
 
 /// Subdirectory of the data directory holding the indexes.
 pub const INDEX_DIR: &str = "fingerprints";
-/// Longest index name.
-pub const MAX_NAME_LEN: usize = 64;
-
-/// Refuses a name that is not 1-64 ASCII letters, digits, `_` or `-`.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty()
-        || name.len() > MAX_NAME_LEN
-        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(format!(
-            "index name {name:?} must be 1 to {MAX_NAME_LEN} ASCII letters, digits, '_' or '-'"
-        ));
-    }
-    Ok(())
-}
+pub use crate::index_files::{check_name, Mapped, MAX_NAME_LEN};
 
 /// The index file of `name`.
 pub fn index_path(data_dir: &Path, name: &str) -> PathBuf {
@@ -40,43 +26,16 @@ pub fn records_path(data_dir: &Path, name: &str) -> PathBuf {
     data_dir.join(INDEX_DIR).join(format!("{name}.docs"))
 }
 
-/// The bytes of an index file, mapped.
-#[derive(Debug)]
-pub struct Mapped(memmap2::Mmap);
-
-impl AsRef<[u8]> for Mapped {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-/// Maps `file` read-only.
-#[allow(unsafe_code)]
-fn map(file: &std::fs::File) -> std::io::Result<Mapped> {
-    // SAFETY: the map is read-only, and index files are never changed in place: `fingerprint
-    // add|remove` write a new file and rename it over the old one, so the mapped inode keeps
-    // its bytes. The files sit in a 0700 directory of the server's user; only that user
-    // truncating an index by hand could change mapped bytes (the process would then get
-    // SIGBUS).
-    let map = unsafe { memmap2::Mmap::map(file)? };
-    Ok(Mapped(map))
-}
-
 /// Opens the index `name` of `data_dir`: mapped, checked, not read into memory.
 pub fn open_index(data_dir: &Path, name: &str) -> Result<Arc<FingerprintIndex>, String> {
     check_name(name)?;
     let path = index_path(data_dir, name);
-    let file = std::fs::File::open(&path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            format!(
-                "no fingerprint index {name:?} in {} (build it with `dlpgate fingerprint add --name {name} FILE...`)",
-                data_dir.display()
-            )
-        } else {
-            format!("cannot open the fingerprint index {}: {e}", path.display())
-        }
+    let bytes = crate::index_files::map_index(&path, "fingerprint index", || {
+        format!(
+            "no fingerprint index {name:?} in {} (build it with `dlpgate fingerprint add --name {name} FILE...`)",
+            data_dir.display()
+        )
     })?;
-    let bytes = Arc::new(map(&file).map_err(|e| format!("cannot map {}: {e}", path.display()))?);
     let index = FingerprintIndex::open(bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Arc::new(index))
 }
