@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// ICAP data-loss prevention: server, TLS tunnel and client in one binary.
 #[derive(Debug, Parser)]
@@ -91,8 +91,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Connector(args) => crate::connector::run(args),
         Command::Scan(args) => crate::scan::run(args),
         Command::Edm(args) => exit_code(crate::edm::run(args)),
-        Command::Completions(args) => exit_code(crate::manuals::completions(args)),
-        Command::Man(args) => exit_code(crate::manuals::man(args)),
+        Command::Completions(args) => exit_code(crate::manuals::completions(args, Cli::command())),
+        Command::Man(args) => exit_code(crate::manuals::man(args, Cli::command())),
         Command::Fingerprint(args) => exit_code(crate::fingerprint::run(args)),
     }
 }

@@ -1,12 +1,10 @@
 //! Shell completions and man pages, generated from the command line's own definition so
-//! that they never drift from it (`dlpgate completions bash`, `dlpgate man --out DIR`).
+//! that they never drift from it (`dlpgate completions bash`, `dlpgate man --out DIR`). The
+//! definition is handed in by `cli`, which this module sits below.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::CommandFactory;
-
-use crate::cli::Cli;
 
 /// `dlpgate completions SHELL`.
 #[derive(Debug, clap::Args)]
@@ -26,18 +24,17 @@ pub struct ManArgs {
     pub out: PathBuf,
 }
 
-/// Writes the completion script to standard output.
-pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {
-    let mut cmd = Cli::command();
+/// Writes the completion script of `cmd` (the whole command line) to standard output.
+pub fn completions(args: CompletionsArgs, mut cmd: clap::Command) -> anyhow::Result<()> {
     clap_complete::generate(args.shell, &mut cmd, "dlpgate", &mut std::io::stdout());
     Ok(())
 }
 
-/// Writes the man pages, and lists them on standard output.
-pub fn man(args: ManArgs) -> anyhow::Result<()> {
+/// Writes the man pages of `cmd` (the whole command line), and lists them on standard output.
+pub fn man(args: ManArgs, cmd: clap::Command) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot make {}", args.out.display()))?;
     let before = pages(&args.out)?;
-    clap_mangen::generate_to(Cli::command(), &args.out)
+    clap_mangen::generate_to(cmd, &args.out)
         .with_context(|| format!("cannot write the man pages in {}", args.out.display()))?;
     let written = pages(&args.out)?;
     println!("{} man pages in {} ({} new)", written.len(), args.out.display(), written.len() - before.len());
