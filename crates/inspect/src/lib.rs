@@ -73,6 +73,8 @@
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
 //!   bounded output and bounded windows.
 //! - [`identify`]: content types by magic bytes and structure.
+//! - `index_bytes`: what the EDM and fingerprint index files share (little-endian reads,
+//!   the mixer, the one-word Bloom filter).
 //! - `text`: streaming filters: UTF-16 and UTF-32 (and UTF-16 runs inside other bytes, and
 //!   the ends of UTF-16 read both ways), markup (with what is not text kept aside, and the
 //!   text of hidden elements apart: `text::hidden`), JSON, and the normaliser every
@@ -103,6 +105,7 @@ pub mod engine;
 mod extract;
 pub mod fingerprint;
 pub mod identify;
+mod index_bytes;
 pub mod limits;
 pub mod mask;
 pub mod meta;

@@ -10,10 +10,11 @@
 use std::collections::HashMap;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
-use super::format::{at, bloom_bits, Column, Meta, FORMAT_VERSION, HEADER_BYTES, MAGIC};
-use super::keyed::{cell_tag, fmix, text_tag, EdmKey};
+use super::format::{at, Column, Meta, FORMAT_VERSION, HEADER_BYTES, MAGIC};
+use super::keyed::{cell_tag, text_tag, EdmKey};
 use super::token::{push_text, Cell, Kind};
 use super::{MAX_COLUMNS, MAX_ROWS};
+use crate::index_bytes::{bloom_bits, fmix};
 
 /// Scratch files the primary hashes (and the row digests) are spread over.
 pub const SHARDS: usize = 256;

@@ -15,6 +15,7 @@
 //! length. Integers are little-endian. Every offset is checked against the file at load; a
 //! damaged file gives wrong answers or a load error, never a read out of bounds.
 
+use crate::index_bytes::{bloom_bits, u32_at, u64_at};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -189,14 +190,6 @@ fn sections(b: &[u8]) -> Result<[(usize, usize); 5], FormatError> {
     Ok(out)
 }
 
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    b.get(i..i + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
-}
-
-fn u64_at(b: &[u8], i: usize) -> u64 {
-    b.get(i..i + 8).and_then(|s| s.try_into().ok()).map_or(0, u64::from_le_bytes)
-}
-
 impl EdmIndex {
     /// Checks the layout of `bytes` and the key; nothing is copied.
     pub fn open(bytes: IndexBytes, key: EdmKey) -> Result<Self, FormatError> {
@@ -346,13 +339,4 @@ impl RowView<'_> {
     pub fn tag(&self, c: usize) -> u32 {
         u32_at(self.bytes, 8 + 4 * c)
     }
-}
-
-/// The filter word and the three bits a tag sets in it.
-#[inline]
-pub(crate) fn bloom_bits(tag: u64, mask: u64) -> (u64, u64) {
-    let h = super::keyed::fmix(tag ^ 0xb10f_b10f_b10f_b10f);
-    let word = (h >> 18) & mask;
-    let bits = (1u64 << (h & 63)) | (1u64 << ((h >> 6) & 63)) | (1u64 << ((h >> 12) & 63));
-    (word, bits)
 }

@@ -18,6 +18,7 @@
 //! computed. The mix of per-token PRF outputs adds no structure an attacker can use, since
 //! the outputs themselves are unknown to them.
 
+use crate::index_bytes::fmix;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 use siphasher::sip::SipHasher13;
@@ -124,16 +125,6 @@ pub(crate) fn cell_tag(tag: u64) -> u32 {
     } else {
         t
     }
-}
-
-/// The MurmurHash3 finaliser: every output bit depends on every input bit.
-#[inline]
-pub(crate) fn fmix(mut k: u64) -> u64 {
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    k ^= k >> 33;
-    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    k ^ (k >> 33)
 }
 
 #[cfg(test)]

@@ -8,12 +8,13 @@
 //! more documents than the cap, are dropped, and the rest appended. Memory holds the
 //! document table, one shard, the directory and the filter, never all the entries.
 
+use crate::index_bytes::bloom_bits;
 use std::collections::HashSet;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use super::format::{
-    at, bloom_bits, Meta, DOC_BYTES, ENTRY_BYTES, EXACT_BYTES, FORMAT_VERSION, HEADER_BYTES, MAGIC,
-    MAX_DIR_BITS, SECTIONS,
+    at, Meta, DOC_BYTES, ENTRY_BYTES, EXACT_BYTES, FORMAT_VERSION, HEADER_BYTES, MAGIC, MAX_DIR_BITS,
+    SECTIONS,
 };
 use super::{MAX_DOCUMENTS, MAX_FINGERPRINTS_PER_DOCUMENT, SHINGLE_WORDS, WINDOW};
 

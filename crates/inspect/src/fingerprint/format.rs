@@ -19,11 +19,10 @@
 //! checked at load; a damaged file gives wrong answers or a load error, never a read out of
 //! bounds.
 
+use crate::index_bytes::{bloom_bits, u32_at, u64_at};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-
-use super::shingle::fmix;
 
 /// The first bytes of every index file.
 pub const MAGIC: &[u8; 8] = b"DLPGFPI1";
@@ -162,14 +161,6 @@ fn sections(b: &[u8]) -> Result<[(usize, usize); SECTIONS], FormatError> {
         *o = (off as usize, len as usize);
     }
     Ok(out)
-}
-
-pub(crate) fn u32_at(b: &[u8], i: usize) -> u32 {
-    b.get(i..i + 4).and_then(|s| s.try_into().ok()).map_or(0, u32::from_le_bytes)
-}
-
-pub(crate) fn u64_at(b: &[u8], i: usize) -> u64 {
-    b.get(i..i + 8).and_then(|s| s.try_into().ok()).map_or(0, u64::from_le_bytes)
 }
 
 impl FingerprintIndex {
@@ -349,13 +340,4 @@ impl FingerprintIndex {
     pub(crate) fn entry_doc(&self, i: usize) -> u32 {
         u32_at(self.b(), self.entries_at + i * ENTRY_BYTES + 4)
     }
-}
-
-/// The filter word and the three bits a fingerprint sets in it.
-#[inline]
-pub(crate) fn bloom_bits(fp: u64, mask: u64) -> (u64, u64) {
-    let h = fmix(fp ^ 0xb10f_b10f_b10f_b10f);
-    let word = (h >> 18) & mask;
-    let bits = (1u64 << (h & 63)) | (1u64 << ((h >> 6) & 63)) | (1u64 << ((h >> 12) & 63));
-    (word, bits)
 }

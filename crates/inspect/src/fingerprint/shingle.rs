@@ -42,16 +42,6 @@ fn mix(h: u64) -> u64 {
     x ^ (x >> 32)
 }
 
-/// The 64-bit finaliser of MurmurHash3: every input bit affects every output bit.
-#[inline]
-pub(crate) fn fmix(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
 /// Turns one stream of text into winnowed fingerprints, fed in chunks of any size.
 #[derive(Debug, Clone)]
 pub struct Shingler {
