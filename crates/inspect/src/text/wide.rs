@@ -127,9 +127,10 @@ impl Wide {
     }
 }
 
-/// Bytes kept at each end of UTF-16 text for [`WideEdges`]: a grouped IBAN (42 characters)
-/// and a stray byte.
-const EDGE: usize = 96;
+/// Bytes kept at each end of UTF-16 text for [`WideEdges`]: twice a grouped IBAN
+/// (42 characters) and a stray byte, so that a value at the very end still lies whole
+/// inside once the reading is cut back to a safe place ([`safe_end`]).
+const EDGE: usize = 192;
 
 /// The ends of UTF-16 text read the other way. Big-endian text after one stray byte is,
 /// byte for byte, little-endian text from the first byte when its characters are all ASCII
@@ -137,6 +138,9 @@ const EDGE: usize = 96;
 /// told, and the readings differ only at the ends, where the stray byte is glued to the
 /// first character or the last one is lost. So the first [`EDGE`] bytes are also read with
 /// the other alignment, and the last [`EDGE`] without a byte left over at the end.
+///
+/// A reading of part of the text is cut where it cannot have split a value: cutting
+/// `4111111111111112` after nine digits would make an SSN of a decoy.
 #[derive(Debug)]
 pub(crate) struct WideEdges {
     charset: Charset,
@@ -163,7 +167,7 @@ impl WideEdges {
         self.tail.extend_from_slice(keep);
     }
 
-    /// The two other readings, as UTF-8, a line break between them.
+    /// The two other readings, as UTF-8, a line break after each.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         let other = match self.charset {
             Charset::Utf16Le => Charset::Utf16BeOdd,
@@ -171,9 +175,16 @@ impl WideEdges {
             Charset::Utf16LeOdd => Charset::Utf16Be,
             _ => Charset::Utf16Le,
         };
+        let whole = self.seen <= EDGE as u64;
         let mut w = Wide::new(other);
-        w.push(&self.head, out);
-        w.finish(out);
+        let mut head = Vec::new();
+        w.push(&self.head, &mut head);
+        if whole {
+            w.finish(&mut head);
+        } else {
+            head.truncate(safe_end(&head));
+        }
+        out.extend_from_slice(&head);
         out.push(b'\n');
         let tail = &self.tail[self.tail.len().saturating_sub(EDGE)..];
         let skip = u64::from(matches!(self.charset, Charset::Utf16LeOdd | Charset::Utf16BeOdd));
@@ -188,9 +199,34 @@ impl WideEdges {
             _ => Charset::Utf16Le,
         };
         // No `finish`: a byte left over is dropped.
-        Wide::new(order).push(tail, out);
+        let mut reading = Vec::new();
+        Wide::new(order).push(tail, &mut reading);
+        let from = if start <= skip { 0 } else { safe_start(&reading) };
+        out.extend_from_slice(&reading[from..]);
         out.push(b'\n');
     }
+}
+
+/// Where a piece of text may be cut without splitting a value: just after a blank whose
+/// neighbours are both ASCII and not digits. Values hold no such blank inside (their groups
+/// are digits, or letters next to digits), and characters outside ASCII may be digits of
+/// another script.
+fn is_safe_cut(text: &[u8], blank: usize) -> bool {
+    let plain = |b: u8| b.is_ascii() && !b.is_ascii_digit();
+    blank > 0
+        && matches!(text[blank], b' ' | b'\t' | b'\r' | b'\n')
+        && text.get(blank + 1).is_some_and(|&b| plain(b))
+        && plain(text[blank - 1])
+}
+
+/// The length of the longest prefix of `text` that ends at a safe cut (0 when none).
+fn safe_end(text: &[u8]) -> usize {
+    (1..text.len()).rev().find(|&i| is_safe_cut(text, i)).map_or(0, |i| i + 1)
+}
+
+/// Where the longest suffix of `text` that starts at a safe cut begins (the end when none).
+fn safe_start(text: &[u8]) -> usize {
+    (1..text.len()).find(|&i| is_safe_cut(text, i)).map_or(text.len(), |i| i + 1)
 }
 
 /// Characters a run needs before it is text.
@@ -378,5 +414,30 @@ mod tests {
         let mut out = Vec::new();
         d.push(&[0, 0, 0x11, 0, 0, 0xD8, 0, 0], &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "\u{FFFD}\u{FFFD}");
+    }
+
+    /// The other readings of a long text's ends never hold a number cut short.
+    #[test]
+    fn edge_readings_cut_between_words() {
+        let filler = "the the the ".repeat(20);
+        let text = format!("order 4111111111111112 the {filler} end 4111111111111112");
+        for lead in [0usize, 1] {
+            let pad = "x ".repeat(lead * 43);
+            let t = format!("{pad}{text}");
+            let mut bytes: Vec<u8> = t.encode_utf16().flat_map(u16::to_be_bytes).collect();
+            bytes.insert(0, b'7');
+            let mut e = WideEdges::new(Charset::Utf16BeOdd).unwrap();
+            e.push(&bytes);
+            let mut out = Vec::new();
+            e.finish(&mut out);
+            let out = String::from_utf8(out).unwrap();
+            for run in out.split(|c: char| !c.is_ascii_digit()).filter(|r| !r.is_empty()) {
+                assert!(run.len() == 16 || run.len() == 1, "{run:?} in {out:?}");
+            }
+            assert!(out.contains("end 4111111111111112\n"), "{out:?}");
+        }
+        assert_eq!(safe_end(b"the order 4111111111"), 4);
+        assert_eq!(safe_end(b"41111"), 0);
+        assert_eq!(safe_start(b"111112, the end"), 8);
     }
 }
