@@ -7,6 +7,7 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::coverage::{scan_gaps, scan_name};
 use super::zip_layout::{self, EntryAt, Window};
+use super::zip_salvage;
 use super::{office, pump_decoded, pump_member, Ctx, Member, TextNode};
 use crate::decode::Format;
 use crate::identify::{Charset, FileType, Markup};
@@ -41,6 +42,7 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
     let mut za = match ZipArchive::new(&mut window) {
         Ok(z) => z,
         Err(e) => {
+            zip_salvage::local_entries(cx, &mut window, m);
             cx.corrupt(&m.path, format!("zip: {e}"));
             return;
         }

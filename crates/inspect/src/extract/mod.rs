@@ -31,6 +31,7 @@ mod signatures;
 mod tar;
 mod text_node;
 mod zip_layout;
+mod zip_salvage;
 
 use std::collections::BTreeSet;
 
@@ -344,7 +345,11 @@ pub(crate) fn pump_decoded(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: 
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return cx.corrupt(&m.path, e.to_string()),
+            Err(e) => {
+                // What was read is inspected before the member is called corrupt.
+                node.finish(cx);
+                return cx.corrupt(&m.path, e.to_string());
+            }
         };
         if !cx.st.budget.check_time(&m.path) {
             return;
@@ -376,6 +381,9 @@ fn pump(cx: &mut Ctx<'_>, reader: &mut dyn std::io::Read, m: Member, decompresse
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
+                // A member whose check fails at its end (a zip CRC) was read whole: what
+                // it holds is inspected before it is called corrupt.
+                node.finish(cx);
                 cx.corrupt(&m.path, e.to_string());
                 return;
             }

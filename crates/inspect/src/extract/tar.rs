@@ -46,6 +46,12 @@ enum TarState {
     Pad(u64),
     /// After the end-of-archive marker: zero padding, then anything else is trailing data.
     End,
+    /// A header that does not parse: it and everything after it are scanned as they are,
+    /// and the archive is called corrupt at its end (what it holds is still inspected).
+    Damaged {
+        detail: &'static str,
+        rest: Box<TextNode>,
+    },
 }
 
 /// A streaming tar reader.
@@ -80,6 +86,12 @@ impl TarNode {
     pub fn write(&mut self, cx: &mut Ctx<'_>, mut data: &[u8]) {
         while !data.is_empty() && !cx.stopped() {
             match &mut self.state {
+                TarState::Damaged { rest, .. } => {
+                    if cx.st.budget.check_time(&self.m.path) {
+                        rest.write(cx, data);
+                    }
+                    return;
+                }
                 TarState::End => {
                     if self.after.is_none() {
                         // Zero padding to the end of a record carries nothing.
@@ -179,14 +191,10 @@ impl TarNode {
         }
         self.zero_blocks = 0;
         if !checksum_ok(h) {
-            cx.corrupt(&self.m.path, "tar header checksum");
-            self.state = TarState::End;
-            return;
+            return self.damaged(cx, "tar header checksum");
         }
         let Some(size) = octal(&h[124..136]) else {
-            cx.corrupt(&self.m.path, "tar size field");
-            self.state = TarState::End;
-            return;
+            return self.damaged(cx, "tar size field");
         };
         let pad = (512 - size % 512) % 512;
         let kind = h[156];
@@ -241,6 +249,19 @@ impl TarNode {
         }
     }
 
+    /// Scans the header just read, and all that follows, as bytes: their text, UTF-16 runs
+    /// and the containers their signatures announce (sniffing would read another tar).
+    fn damaged(&mut self, cx: &mut Ctx<'_>, detail: &'static str) {
+        let m = self.m.child("(damaged archive)");
+        if !cx.st.budget.add_member(&m.path) {
+            self.state = TarState::End;
+            return;
+        }
+        let mut rest = Box::new(damaged_bytes(m));
+        rest.write(cx, &self.header);
+        self.state = TarState::Damaged { detail, rest };
+    }
+
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {
         if cx.stopped() {
             return;
@@ -257,12 +278,29 @@ impl TarNode {
                 }
                 cx.corrupt(&self.m.path, "tar member truncated");
             }
-            TarState::Header => cx.corrupt(&self.m.path, "tar header truncated"),
+            TarState::Header => {
+                let mut rest = damaged_bytes(self.m.child("(damaged archive)"));
+                rest.write(cx, &self.header);
+                rest.finish(cx);
+                cx.corrupt(&self.m.path, "tar header truncated");
+            }
+            TarState::Damaged { detail, mut rest } => {
+                rest.finish(cx);
+                cx.corrupt(&self.m.path, detail);
+            }
         }
         if let Some(a) = &mut self.after {
             a.finish(cx);
         }
     }
+}
+
+/// A damaged archive's bytes, read as text of unknown encoding.
+fn damaged_bytes(m: Member) -> TextNode {
+    let mut t = TextNode::new(m, Charset::Bytes, Markup::Plain);
+    t.watch_embedded();
+    t.read_utf16_runs();
+    t
 }
 
 fn meta_node<'a>(meta: &'a mut Option<Box<TextNode>>, m: &Member) -> &'a mut TextNode {
