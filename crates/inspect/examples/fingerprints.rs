@@ -66,7 +66,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 template: false,
                 size: 3,
                 sha256: [7; 32],
-                fingerprints: vec![1, 2, 3],
+                prints: [1, 2, 3]
+                    .map(|hash| inspect::fingerprint::Print { hash, at: hash as u32 * 5 })
+                    .to_vec(),
+                words: 30,
             };
             inspect::fingerprint::write_record(&mut records, &r)?;
             inspect::fingerprint::write_record(
@@ -87,8 +90,7 @@ fn document(i: usize) -> String {
 
 fn index_of(docs: &[String], template: Option<&str>) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
     let reader = Engine::new(Arc::new(Policy::for_fingerprinting()), Limits::default());
-    let prints =
-        |b: &[u8]| reader.fingerprint_reader(ScanContext::default(), Cursor::new(b)).map(|c| c.fingerprints);
+    let prints = |b: &[u8]| reader.fingerprint_reader(ScanContext::default(), Cursor::new(b));
     let opts = BuildOptions {
         name: "contracts".into(),
         max_doc_frequency: DEFAULT_MAX_DOC_FREQUENCY,
@@ -97,11 +99,13 @@ fn index_of(docs: &[String], template: Option<&str>) -> Result<Vec<u8>, Box<dyn 
     };
     let mut b = Builder::new(opts, || Ok(Cursor::new(Vec::new())))?;
     if let Some(t) = template {
-        b.push_template(&prints(t.as_bytes())?);
+        let hashes: Vec<u64> = prints(t.as_bytes())?.prints.iter().map(|p| p.hash).collect();
+        b.push_template(&hashes);
     }
     for (i, d) in docs.iter().enumerate() {
         let sha: [u8; 32] = sha2::Sha256::digest(d.as_bytes()).into();
-        b.push_document(&format!("doc{i}.txt"), d.len() as u64, sha, &prints(d.as_bytes())?)?;
+        let c = prints(d.as_bytes())?;
+        b.push_document(&format!("doc{i}.txt"), d.len() as u64, sha, &c.prints, c.words)?;
     }
     Ok(b.finish(Cursor::new(Vec::new()))?.0.into_inner())
 }
@@ -184,7 +188,7 @@ fn eval(n: usize, c: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The share an evidence string gives (`...: 43% of its fingerprints ...`); 2.0 for an exact
+/// The share an evidence string gives (`...: 43% of its text ...`); 2.0 for an exact
 /// copy; 0 below the lowest rule (no evidence).
 fn share_of(masked: &str) -> f64 {
     if masked.ends_with("exact copy") {

@@ -171,12 +171,14 @@ impl Engine {
         reader: R,
     ) -> std::io::Result<crate::fingerprint::Collected> {
         let mut s = self.scanner(ctx);
-        s.state.prints = Some(Box::new(ObjectPrints::Collect(Vec::new())));
+        s.state.prints = Some(ObjectPrints::collecting());
         let mut s = self.read_all(s, reader)?;
         let prints = s.state.prints.take();
         let verdict = s.conclude();
+        let (prints, words) = prints.map(|p| p.collected()).unwrap_or_default();
         Ok(crate::fingerprint::Collected {
-            fingerprints: prints.map(|p| p.collected()).unwrap_or_default(),
+            prints,
+            words,
             could_not_scan: verdict.could_not_scan,
             text_bytes: verdict.scanned_bytes,
         })

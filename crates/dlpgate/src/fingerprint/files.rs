@@ -72,8 +72,8 @@ pub fn rebuild(
     let mut failed: Option<anyhow::Error> = None;
     read_records(BufReader::with_capacity(1 << 20, input), |r| {
         if r.template {
-            builder.push_template(&r.fingerprints);
-        } else if let Err(e) = builder.push_document(&r.name, r.size, r.sha256, &r.fingerprints) {
+            builder.push_template(&r.prints.iter().map(|p| p.hash).collect::<Vec<u64>>());
+        } else if let Err(e) = builder.push_document(&r.name, r.size, r.sha256, &r.prints, r.words) {
             failed = Some(anyhow!("{e}"));
             return Err(inspect::fingerprint::RecordError::Damaged("stopped".into()));
         }

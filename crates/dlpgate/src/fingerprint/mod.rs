@@ -146,7 +146,7 @@ fn add_documents(data_dir: &Path, args: AddArgs) -> anyhow::Result<()> {
     let (mut added, mut templates) = (0u64, 0u64);
     for input in &inputs {
         let record = read_document(&engine, input)?;
-        if record.fingerprints.is_empty() && input.template {
+        if record.prints.is_empty() && input.template {
             eprintln!("note: template {} has too little text to subtract anything", input.path.display());
         }
         out.push(&record)?;
@@ -202,7 +202,7 @@ fn read_document(engine: &Engine, input: &Input) -> anyhow::Result<DocumentRecor
             path.display()
         );
     }
-    if collected.fingerprints.is_empty() && !input.template {
+    if collected.prints.is_empty() && !input.template {
         eprintln!("note: {}: too little text for fingerprints; only exact copies will match", path.display());
     }
     Ok(DocumentRecord {
@@ -210,7 +210,8 @@ fn read_document(engine: &Engine, input: &Input) -> anyhow::Result<DocumentRecor
         template: input.template,
         size,
         sha256: sha.finalize().into(),
-        fingerprints: collected.fingerprints,
+        prints: collected.prints,
+        words: collected.words,
     })
 }
 
@@ -276,7 +277,7 @@ fn list(data_dir: &Path, name: Option<&str>) -> anyhow::Result<()> {
                 "{}: {what}, {} bytes, {} fingerprints, sha256 {}",
                 r.name,
                 r.size,
-                r.fingerprints.len(),
+                r.prints.len(),
                 hex::encode(r.sha256)
             );
             Ok(())

@@ -4,6 +4,7 @@
 
 use super::{probe, Ctx, Member, Node};
 use crate::detect::{DetectStream, Found};
+use crate::fingerprint::Shingler;
 use crate::identify::{Charset, Markup};
 use crate::limits::LimitKind;
 use crate::text;
@@ -57,7 +58,7 @@ pub(crate) struct TextNode {
     since_check: usize,
     /// The member's fingerprints (`crate::fingerprint`), made when the scan keeps them;
     /// `shingle` is false for binary data and for what markup keeps aside.
-    shingler: Option<Box<crate::fingerprint::Shingler>>,
+    shingler: Option<Box<Shingler>>,
     shingle: bool,
 }
 
@@ -231,7 +232,8 @@ impl TextNode {
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };
         self.stream.write(&mut found, text);
         if let Some(p) = cx.st.prints.as_deref_mut().filter(|_| self.shingle) {
-            self.shingler.get_or_insert_with(Box::default).push(text, &mut |fp| p.add(fp));
+            let s = self.shingler.get_or_insert_with(|| Box::new(Shingler::numbered(p.new_stream())));
+            s.push(text, &mut |fp, at| p.add(fp, at));
         }
         self.decoded.clear();
         self.pieces.clear();
@@ -339,9 +341,10 @@ impl TextNode {
         self.stream.write(&mut found, &self.c);
         self.stream.finish(&mut found);
         if let Some(p) = cx.st.prints.as_deref_mut().filter(|_| self.shingle) {
-            let s = self.shingler.get_or_insert_with(Box::default);
-            s.push(&self.c, &mut |fp| p.add(fp));
-            s.finish(&mut |fp| p.add(fp));
+            let s = self.shingler.get_or_insert_with(|| Box::new(Shingler::numbered(p.new_stream())));
+            s.push(&self.c, &mut |fp, at| p.add(fp, at));
+            let shingles = s.finish(&mut |fp, at| p.add(fp, at));
+            p.end_stream(shingles);
         }
         self.read_unescaped(cx);
         if let Some(u) = &mut self.unescaped {

@@ -2,7 +2,7 @@
 //!
 //! Documents are pushed one at a time with their fingerprints (from
 //! [`Engine::fingerprint_reader`](crate::Engine::fingerprint_reader), or from the records
-//! kept beside an index). Each (fingerprint, document) pair goes to one of [`SHARDS`]
+//! kept beside an index). Each (fingerprint, document, position) goes to one of [`SHARDS`]
 //! scratch files by the fingerprint's top bits; templates' fingerprints are held in a set.
 //! At the end each shard is read back and sorted: fingerprints of a template, or shared by
 //! more documents than the cap, are dropped, and the rest appended. Memory holds the
@@ -10,13 +10,15 @@
 
 use crate::index_bytes::bloom_bits;
 use std::collections::HashSet;
+
+use super::matcher::{coverage, spacing};
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use super::format::{
     at, Meta, DOC_BYTES, ENTRY_BYTES, EXACT_BYTES, FORMAT_VERSION, HEADER_BYTES, MAGIC, MAX_DIR_BITS,
     SECTIONS,
 };
-use super::{MAX_DOCUMENTS, MAX_FINGERPRINTS_PER_DOCUMENT, SHINGLE_WORDS, WINDOW};
+use super::{Print, MAX_DOCUMENTS, MAX_FINGERPRINTS_PER_DOCUMENT, SHINGLE_WORDS, WINDOW};
 
 /// Scratch files the entries are spread over (by the top 6 bits of the fingerprint).
 pub const SHARDS: usize = 64;
@@ -97,6 +99,11 @@ struct Doc {
     size: u64,
     sha256: [u8; 32],
     kept: u32,
+    words: u32,
+    /// Fingerprints pushed (their positions are in the positions file, in document order).
+    pushed: u32,
+    /// Words of the document that its kept fingerprints cover: what shares are of.
+    span: u32,
 }
 
 /// Builds one index. `F` is a scratch file.
@@ -104,6 +111,8 @@ pub struct Builder<F: Read + Write + Seek> {
     opts: BuildOptions,
     docs: Vec<Doc>,
     shards: Vec<BufWriter<F>>,
+    /// Every document's (fingerprint, position), in document order (taken at the end).
+    positions: Option<BufWriter<F>>,
     templates: HashSet<u64>,
     template_docs: u64,
     pushed: u64,
@@ -125,7 +134,16 @@ impl<F: Read + Write + Seek> Builder<F> {
         for _ in 0..SHARDS {
             shards.push(BufWriter::with_capacity(64 * 1024, scratch()?));
         }
-        Ok(Self { opts, docs: Vec::new(), shards, templates: HashSet::new(), template_docs: 0, pushed: 0 })
+        let positions = Some(BufWriter::with_capacity(64 * 1024, scratch()?));
+        Ok(Self {
+            opts,
+            docs: Vec::new(),
+            shards,
+            positions,
+            templates: HashSet::new(),
+            template_docs: 0,
+            pushed: 0,
+        })
     }
 
     /// Subtracts a template's fingerprints from every document.
@@ -134,29 +152,39 @@ impl<F: Read + Write + Seek> Builder<F> {
         self.templates.extend(fingerprints.iter().copied());
     }
 
-    /// Adds a protected document.
+    /// Adds a protected document: its fingerprints and their positions, and its length in
+    /// words.
     pub fn push_document(
         &mut self,
         name: &str,
         size: u64,
         sha256: [u8; 32],
-        fingerprints: &[u64],
+        prints: &[Print],
+        words: u64,
     ) -> Result<(), BuildError> {
         if self.docs.len() >= MAX_DOCUMENTS {
             return Err(BuildError::Input(format!("an index holds at most {MAX_DOCUMENTS} documents")));
         }
         let doc = self.docs.len() as u32;
-        let mut fps: Vec<u64> = fingerprints.to_vec();
-        fps.sort_unstable();
-        fps.dedup();
-        fps.truncate(MAX_FINGERPRINTS_PER_DOCUMENT);
-        for fp in fps {
-            let s = &mut self.shards[(fp >> 58) as usize];
-            s.write_all(&fp.to_le_bytes())?;
+        let Some(positions) = self.positions.as_mut() else {
+            return Err(BuildError::Input("the build has ended".into()));
+        };
+        let mut prints: Vec<Print> = prints.to_vec();
+        prints.sort_unstable();
+        prints.dedup_by_key(|p| p.hash);
+        prints.truncate(MAX_FINGERPRINTS_PER_DOCUMENT);
+        for p in &prints {
+            let s = &mut self.shards[(p.hash >> 58) as usize];
+            s.write_all(&p.hash.to_le_bytes())?;
             s.write_all(&doc.to_le_bytes())?;
+            s.write_all(&p.at.to_le_bytes())?;
+            positions.write_all(&p.hash.to_le_bytes())?;
+            positions.write_all(&p.at.to_le_bytes())?;
             self.pushed += 1;
         }
-        self.docs.push(Doc { name: name.to_string(), size, sha256, kept: 0 });
+        let words = u32::try_from(words).unwrap_or(u32::MAX);
+        let pushed = prints.len() as u32;
+        self.docs.push(Doc { name: name.to_string(), size, sha256, kept: 0, words, pushed, span: 0 });
         Ok(())
     }
 
@@ -178,9 +206,10 @@ impl<F: Read + Write + Seek> Builder<F> {
         let mut report = Report { templates: self.template_docs, ..Report::default() };
         let cap = self.opts.max_doc_frequency as usize;
         let mut written: u64 = 0;
-        let mut kept: Vec<(u64, u32)> = Vec::new();
+        let mut common: HashSet<u64> = HashSet::new();
+        let mut kept: Vec<(u64, u32, u32)> = Vec::new();
         for shard in std::mem::take(&mut self.shards) {
-            let mut recs: Vec<(u64, u32)> = read_back(shard)?;
+            let mut recs: Vec<(u64, u32, u32)> = read_back(shard)?;
             recs.sort_unstable();
             recs.dedup();
             kept.clear();
@@ -195,6 +224,7 @@ impl<F: Read + Write + Seek> Builder<F> {
                     report.dropped_excluded += 1;
                 } else if j - i > cap {
                     report.dropped_common += 1;
+                    common.insert(fp);
                 } else {
                     kept.extend_from_slice(&recs[i..j]);
                 }
@@ -202,8 +232,8 @@ impl<F: Read + Write + Seek> Builder<F> {
             }
             drop(recs);
             // The file's order: directory bucket, then the low 32 bits, then the document.
-            kept.sort_unstable_by_key(|&(fp, doc)| (fp >> (64 - dir_bits), fp as u32, doc));
-            for &(fp, doc) in &kept {
+            kept.sort_unstable_by_key(|&(fp, doc, _)| (fp >> (64 - dir_bits), fp as u32, doc));
+            for &(fp, doc, at) in &kept {
                 let (word, bits) = bloom_bits(fp, bloom_words - 1);
                 bloom[word as usize] |= bits;
                 dir[(fp >> (64 - dir_bits)) as usize + 1] += 1;
@@ -212,12 +242,15 @@ impl<F: Read + Write + Seek> Builder<F> {
                 }
                 out.write_all(&(fp as u32).to_le_bytes())?;
                 out.write_all(&doc.to_le_bytes())?;
+                out.write_all(&at.to_le_bytes())?;
                 written += 1;
             }
         }
         if written > u64::from(u32::MAX) {
             return Err(BuildError::Input("too many fingerprint entries for one index".into()));
         }
+        self.measure_spans(&common)?;
+        drop(common);
         for i in 1..dir.len() {
             dir[i] += dir[i - 1];
         }
@@ -244,7 +277,7 @@ impl<F: Read + Write + Seek> Builder<F> {
             out.write_all(&d.kept.to_le_bytes())?;
             out.write_all(&(name_off as u32).to_le_bytes())?;
             out.write_all(&(name_len as u32).to_le_bytes())?;
-            out.write_all(&0u32.to_le_bytes())?;
+            out.write_all(&d.span.to_le_bytes())?;
             name_off += name_len;
             max_doc_size = max_doc_size.max(d.size);
             if d.kept == 0 {
@@ -311,24 +344,57 @@ impl<F: Read + Write + Seek> Builder<F> {
     }
 }
 
+impl<F: Read + Write + Seek> Builder<F> {
+    /// Measures each document's span: the words its kept fingerprints cover ([`coverage`],
+    /// without a run's reach past its ends), so that a copy counts 100% and template and
+    /// common passages (whose fingerprints were dropped) count in no share.
+    fn measure_spans(&mut self, common: &HashSet<u64>) -> io::Result<()> {
+        let Some(positions) = self.positions.take() else { return Ok(()) };
+        let mut f = positions.into_inner().map_err(|e| e.into_error())?;
+        f.seek(SeekFrom::Start(0))?;
+        let mut r = BufReader::with_capacity(256 * 1024, f);
+        let mut rec = [0u8; 12];
+        let mut ats = Vec::new();
+        for d in &mut self.docs {
+            ats.clear();
+            for _ in 0..d.pushed {
+                r.read_exact(&mut rec)?;
+                let hash = rec[..8].try_into().map_or(0, u64::from_le_bytes);
+                if !self.templates.contains(&hash) && !common.contains(&hash) {
+                    ats.push(rec[8..].try_into().map_or(0, u32::from_le_bytes));
+                }
+            }
+            ats.sort_unstable();
+            ats.dedup();
+            let mut span = coverage(&ats, spacing(d.words, d.kept), 0).ceil();
+            if d.words > 0 {
+                span = span.min(f64::from(d.words));
+            }
+            d.span = if ats.is_empty() { 0 } else { (span as u32).max(1) };
+        }
+        Ok(())
+    }
+}
+
 fn put32(h: &mut [u8], at: usize, v: u32) {
     h[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
 
-/// Reads a scratch file back as (fingerprint, document) records.
-fn read_back<F: Read + Write + Seek>(shard: BufWriter<F>) -> io::Result<Vec<(u64, u32)>> {
+/// Reads a scratch file back as (fingerprint, document, position) records.
+fn read_back<F: Read + Write + Seek>(shard: BufWriter<F>) -> io::Result<Vec<(u64, u32, u32)>> {
     let mut f = shard.into_inner().map_err(|e| e.into_error())?;
     let len = f.stream_position()?;
     f.seek(SeekFrom::Start(0))?;
-    let n = len / 12;
+    let n = len / 16;
     let mut out = Vec::with_capacity(n as usize);
     let mut r = BufReader::with_capacity(256 * 1024, f);
-    let mut rec = [0u8; 12];
+    let mut rec = [0u8; 16];
     for _ in 0..n {
         r.read_exact(&mut rec)?;
         let fp = rec[..8].try_into().map_or(0, u64::from_le_bytes);
-        let doc = rec[8..].try_into().map_or(0, u32::from_le_bytes);
-        out.push((fp, doc));
+        let doc = rec[8..12].try_into().map_or(0, u32::from_le_bytes);
+        let at = rec[12..].try_into().map_or(0, u32::from_le_bytes);
+        out.push((fp, doc, at));
     }
     Ok(out)
 }

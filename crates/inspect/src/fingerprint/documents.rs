@@ -4,9 +4,10 @@
 //! it, without the original files.
 //!
 //! ```text
-//! magic "DLPGFPD1"
+//! magic "DLPGFPD2"
 //! per record: kind u8 (1 document, 2 template), name length u32, name, size u64,
-//!             sha256 [32], fingerprints u32, fingerprints u64 each
+//!             sha256 [32], words u64, fingerprints u32, then (fingerprint u64,
+//!             position u32) each
 //! ```
 //!
 //! Read as a stream, one record in memory at a time; lengths are checked before anything
@@ -14,10 +15,12 @@
 
 use std::io::{self, Read, Write};
 
-use super::MAX_FINGERPRINTS_PER_DOCUMENT;
+use super::{Print, MAX_FINGERPRINTS_PER_DOCUMENT};
 
 /// The first bytes of a records file.
-pub const RECORDS_MAGIC: &[u8; 8] = b"DLPGFPD1";
+pub const RECORDS_MAGIC: &[u8; 8] = b"DLPGFPD2";
+/// The first bytes of a records file of the first version (fingerprints without positions).
+const RECORDS_MAGIC_V1: &[u8; 8] = b"DLPGFPD1";
 /// Longest document name, in bytes.
 pub const MAX_NAME_BYTES: usize = 4096;
 
@@ -32,8 +35,10 @@ pub struct DocumentRecord {
     pub size: u64,
     /// SHA-256 of the file.
     pub sha256: [u8; 32],
-    /// Its fingerprints, distinct and sorted.
-    pub fingerprints: Vec<u64>,
+    /// Its fingerprints with their positions, distinct and sorted.
+    pub prints: Vec<Print>,
+    /// Its length in words.
+    pub words: u64,
 }
 
 /// Why a records file cannot be read.
@@ -57,15 +62,17 @@ pub fn write_magic(out: &mut impl Write) -> io::Result<()> {
 pub fn write_record(out: &mut impl Write, r: &DocumentRecord) -> io::Result<()> {
     let name = r.name.as_bytes();
     let name = &name[..name.len().min(MAX_NAME_BYTES)];
-    let count = r.fingerprints.len().min(MAX_FINGERPRINTS_PER_DOCUMENT);
+    let count = r.prints.len().min(MAX_FINGERPRINTS_PER_DOCUMENT);
     out.write_all(&[if r.template { 2 } else { 1 }])?;
     out.write_all(&(name.len() as u32).to_le_bytes())?;
     out.write_all(name)?;
     out.write_all(&r.size.to_le_bytes())?;
     out.write_all(&r.sha256)?;
+    out.write_all(&r.words.to_le_bytes())?;
     out.write_all(&(count as u32).to_le_bytes())?;
-    for fp in &r.fingerprints[..count] {
-        out.write_all(&fp.to_le_bytes())?;
+    for p in &r.prints[..count] {
+        out.write_all(&p.hash.to_le_bytes())?;
+        out.write_all(&p.at.to_le_bytes())?;
     }
     Ok(())
 }
@@ -81,6 +88,11 @@ pub fn read_records<R: Read>(
     match read_full(&mut input, &mut magic)? {
         0 => return Ok(()),
         8 if &magic == RECORDS_MAGIC => {}
+        8 if &magic == RECORDS_MAGIC_V1 => {
+            return Err(damaged(
+                "written by an earlier dlpgate (fingerprints without positions): remove the index and add its documents again",
+            ))
+        }
         _ => return Err(damaged("not a dlpgate document records file")),
     }
     loop {
@@ -104,14 +116,29 @@ pub fn read_records<R: Read>(
         input.read_exact(&mut size)?;
         let mut sha256 = [0u8; 32];
         input.read_exact(&mut sha256)?;
+        let mut words = [0u8; 8];
+        input.read_exact(&mut words)?;
         let count = read_u32(&mut input)? as usize;
         if count > MAX_FINGERPRINTS_PER_DOCUMENT {
             return Err(damaged("too many fingerprints in a record"));
         }
-        let mut raw = vec![0u8; count * 8];
+        let mut raw = vec![0u8; count * 12];
         input.read_exact(&mut raw)?;
-        let fingerprints = raw.chunks_exact(8).map(|c| c.try_into().map_or(0, u64::from_le_bytes)).collect();
-        f(DocumentRecord { name, template, size: u64::from_le_bytes(size), sha256, fingerprints })?;
+        let prints = raw
+            .chunks_exact(12)
+            .map(|c| Print {
+                hash: c[..8].try_into().map_or(0, u64::from_le_bytes),
+                at: c[8..].try_into().map_or(0, u32::from_le_bytes),
+            })
+            .collect();
+        f(DocumentRecord {
+            name,
+            template,
+            size: u64::from_le_bytes(size),
+            sha256,
+            prints,
+            words: u64::from_le_bytes(words),
+        })?;
     }
 }
 

@@ -3,11 +3,12 @@
 //! ```text
 //! header   192 bytes (below)
 //! docs     per document, 56 bytes: sha256 [32], size u64, fingerprints u32, name offset
-//!          u32, name length u32, reserved u32
+//!          u32, name length u32, span u32 (the words its fingerprints cover: what shares are of)
 //! names    the documents' names, UTF-8, one after the other
 //! exact    (first 8 bytes of the sha256 as u64, document u32), sorted: exact copies
 //! dir      2^dir_bits + 1 u32: index of the first entry whose fingerprint's top bits are >= i
-//! entries  (fingerprint's low 32 bits u32, document u32), sorted by top bits, low bits, document
+//! entries  (fingerprint's low 32 bits u32, document u32, position u32), sorted by top bits,
+//!          low bits, document
 //! bloom    2^bloom_log2 u64 words: a blocked Bloom filter of the fingerprints, 3 bits each
 //! meta     JSON: name, counts, options
 //! ```
@@ -27,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// The first bytes of every index file.
 pub const MAGIC: &[u8; 8] = b"DLPGFPI1";
 /// The layout version this code reads and writes (it covers the text normalisation too).
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Bytes of the header.
 pub const HEADER_BYTES: usize = 192;
 /// Bytes of one document record.
@@ -35,7 +36,7 @@ pub const DOC_BYTES: usize = 56;
 /// Bytes of one exact-copy entry.
 pub const EXACT_BYTES: usize = 12;
 /// Bytes of one fingerprint entry.
-pub const ENTRY_BYTES: usize = 8;
+pub const ENTRY_BYTES: usize = 12;
 /// Sections, in header order.
 pub(crate) const SECTIONS: usize = 7;
 /// Largest directory (2^26 buckets of 4 bytes).
@@ -105,6 +106,9 @@ pub struct Document {
     pub sha256: [u8; 32],
     /// Its fingerprints in the index (after common and template ones were dropped).
     pub fingerprints: u32,
+    /// The words of its text that its fingerprints in the index cover (template and
+    /// common passages left out): what shares are of.
+    pub span: u32,
 }
 
 /// A loaded index: its sections read in place.
@@ -264,7 +268,13 @@ impl FingerprintIndex {
         } else {
             String::from("?")
         };
-        Some(Document { name, size: u64_at(rec, 32), sha256, fingerprints: u32_at(rec, 40) })
+        Some(Document {
+            name,
+            size: u64_at(rec, 32),
+            sha256,
+            fingerprints: u32_at(rec, 40),
+            span: u32_at(rec, 52),
+        })
     }
 
     /// The fingerprint count of `doc`, without its name.
@@ -274,6 +284,15 @@ impl FingerprintIndex {
             return 0;
         }
         u32_at(self.b(), self.docs_at + doc as usize * DOC_BYTES + 40)
+    }
+
+    /// The span of `doc` in words.
+    #[inline]
+    pub(crate) fn span_of(&self, doc: u32) -> u32 {
+        if doc as usize >= self.documents {
+            return 0;
+        }
+        u32_at(self.b(), self.docs_at + doc as usize * DOC_BYTES + 52)
     }
 
     /// The documents whose file is `sha256` and `size` bytes long.
@@ -339,5 +358,11 @@ impl FingerprintIndex {
     #[inline]
     pub(crate) fn entry_doc(&self, i: usize) -> u32 {
         u32_at(self.b(), self.entries_at + i * ENTRY_BYTES + 4)
+    }
+
+    /// The position in its document of entry `i`'s fingerprint.
+    #[inline]
+    pub(crate) fn entry_at(&self, i: usize) -> u32 {
+        u32_at(self.b(), self.entries_at + i * ENTRY_BYTES + 8)
     }
 }

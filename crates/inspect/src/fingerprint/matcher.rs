@@ -7,6 +7,11 @@
 //! A fingerprint found is counted once for each of its documents, however often the
 //! object repeats it. When the object ends, each document's share of fingerprints found
 //! decides the rules; an object whose bytes hash to a document's SHA-256 is an exact copy.
+//!
+//! The share is of the document's text, measured from where its fingerprints found lie in
+//! it ([`coverage`]): fingerprints close together are one run of shared text, counted whole
+//! to its ends, so a contiguous excerpt of 30% of a document counts at least 30% (a count
+//! of fingerprints would say a little less, and vary with how they happen to fall).
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -16,8 +21,10 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::format::FingerprintIndex;
+use super::shingle::POSITION_BITS;
 use super::{
-    LOOKUP_BATCH, MAX_FINGERPRINTS_PER_DOCUMENT, MAX_TRACKED_FINGERPRINTS, MIN_MATCHED_FINGERPRINTS,
+    LOOKUP_BATCH, MAX_FINGERPRINTS_PER_DOCUMENT, MAX_TRACKED_FINGERPRINTS, MAX_TRACKED_POSITIONS, MERGE_GAP,
+    MIN_MATCHED_FINGERPRINTS, SHINGLE_WORDS, WINDOW,
 };
 use crate::detect::{Confidence, Hits};
 use crate::limits::CouldNotScan;
@@ -33,11 +40,25 @@ pub(crate) struct FingerprintSpec {
     pub min_containment: f64,
 }
 
+/// A fingerprint of a document and where it lies: `at` is the stream and shingle number
+/// ([`position`](super::shingle::position)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Print {
+    /// The fingerprint.
+    pub hash: u64,
+    /// Its position in the document.
+    pub at: u32,
+}
+
 /// The fingerprints of a document being indexed, as the engine read it.
 #[derive(Debug, Clone, Default)]
 pub struct Collected {
-    /// Distinct fingerprints, sorted (the least [`MAX_FINGERPRINTS_PER_DOCUMENT`] of them).
-    pub fingerprints: Vec<u64>,
+    /// Distinct fingerprints, each at its first position, sorted by hash (the least
+    /// [`MAX_FINGERPRINTS_PER_DOCUMENT`] of them).
+    pub prints: Vec<Print>,
+    /// Words in the document's text streams that have a shingle: its length, which
+    /// shares are of.
+    pub words: u64,
     /// Set when part of the document could not be read (its text is then incomplete).
     pub could_not_scan: Option<CouldNotScan>,
     /// Bytes of text read.
@@ -48,9 +69,18 @@ pub struct Collected {
 #[derive(Debug)]
 pub(crate) enum ObjectPrints {
     /// Indexing a document: keep its fingerprints.
-    Collect(Vec<u64>),
+    Collect(Box<Collecting>),
     /// Scanning: look them up.
     Match(Box<Matching>),
+}
+
+/// A document being indexed: its fingerprints, its streams numbered as they start, and
+/// their length.
+#[derive(Debug, Default)]
+pub(crate) struct Collecting {
+    prints: Vec<Print>,
+    streams: u32,
+    words: u64,
 }
 
 #[derive(Debug)]
@@ -64,14 +94,25 @@ pub(crate) struct Matching {
     /// The digest of an object read from a file, taken before the scan read it.
     file_digest: Option<[u8; 32]>,
     hashed_file: bool,
+    /// Positions still to be kept, over all indexes ([`MAX_TRACKED_POSITIONS`]).
+    positions_left: usize,
 }
 
 #[derive(Debug)]
 struct IndexState {
     index: Arc<FingerprintIndex>,
     tracked: Tracked,
-    /// Per document, its distinct fingerprints found.
-    counts: HashMap<u32, u32, Fast>,
+    /// Per document, what was found of it.
+    found: HashMap<u32, Found, Fast>,
+}
+
+/// What an object holds of one document.
+#[derive(Debug, Default)]
+struct Found {
+    /// Its distinct fingerprints found.
+    count: u32,
+    /// Their positions in the document, while the object's budget for them lasts.
+    positions: Vec<u32>,
 }
 
 /// The fingerprints already counted, by the number of their first entry.
@@ -124,7 +165,7 @@ impl ObjectPrints {
                 .map(|i| IndexState {
                     index: i.clone(),
                     tracked: Tracked::Set(HashSet::default()),
-                    counts: HashMap::default(),
+                    found: HashMap::default(),
                 })
                 .collect(),
             pending: Vec::with_capacity(LOOKUP_BATCH),
@@ -133,6 +174,7 @@ impl ObjectPrints {
             max_size,
             file_digest: None,
             hashed_file: false,
+            positions_left: MAX_TRACKED_POSITIONS,
         }))))
     }
 
@@ -181,14 +223,40 @@ impl ObjectPrints {
         Ok(())
     }
 
-    /// One fingerprint selected in any of the object's text streams.
-    #[inline]
-    pub(crate) fn add(&mut self, fp: u64) {
+    /// The state of a document being indexed.
+    pub(crate) fn collecting() -> Box<Self> {
+        Box::new(ObjectPrints::Collect(Box::default()))
+    }
+
+    /// Numbers a text stream of the object as it starts (positions are per stream).
+    pub(crate) fn new_stream(&mut self) -> u32 {
         match self {
-            ObjectPrints::Collect(v) => {
-                v.push(fp);
-                if v.len() >= 4 * MAX_FINGERPRINTS_PER_DOCUMENT {
-                    bottom(v);
+            ObjectPrints::Collect(c) => {
+                c.streams = c.streams.saturating_add(1);
+                c.streams - 1
+            }
+            ObjectPrints::Match(_) => 0,
+        }
+    }
+
+    /// A text stream of the object ended after `shingles` shingles (a stream too short
+    /// for one holds no word a share could count).
+    pub(crate) fn end_stream(&mut self, shingles: u64) {
+        if let ObjectPrints::Collect(c) = self {
+            if shingles > 0 {
+                c.words = c.words.saturating_add(shingles + SHINGLE_WORDS as u64 - 1);
+            }
+        }
+    }
+
+    /// One fingerprint selected in any of the object's text streams, at position `at`.
+    #[inline]
+    pub(crate) fn add(&mut self, fp: u64, at: u32) {
+        match self {
+            ObjectPrints::Collect(c) => {
+                c.prints.push(Print { hash: fp, at });
+                if c.prints.len() >= 4 * MAX_FINGERPRINTS_PER_DOCUMENT {
+                    bottom(&mut c.prints);
                 }
             }
             ObjectPrints::Match(m) => {
@@ -200,14 +268,14 @@ impl ObjectPrints {
         }
     }
 
-    /// The fingerprints collected (for indexing).
-    pub(crate) fn collected(self) -> Vec<u64> {
+    /// The fingerprints collected and the words read (for indexing).
+    pub(crate) fn collected(self) -> (Vec<Print>, u64) {
         match self {
-            ObjectPrints::Collect(mut v) => {
-                bottom(&mut v);
-                v
+            ObjectPrints::Collect(mut c) => {
+                bottom(&mut c.prints);
+                (c.prints, c.words)
             }
-            ObjectPrints::Match(_) => Vec::new(),
+            ObjectPrints::Match(_) => (Vec::new(), 0),
         }
     }
 
@@ -216,6 +284,12 @@ impl ObjectPrints {
     pub(crate) fn conclude(self, specs: &[FingerprintSpec], hits: &mut Hits, member: &str) {
         let ObjectPrints::Match(mut m) = self else { return };
         m.flush();
+        for state in &mut m.indexes {
+            for f in state.found.values_mut() {
+                f.positions.sort_unstable();
+                f.positions.dedup();
+            }
+        }
         let digest: Option<[u8; 32]> = m.file_digest.or_else(|| m.sha.take().map(|s| s.finalize().into()));
         for spec in specs {
             let Some(state) = m.indexes.get(spec.slot) else { continue };
@@ -226,14 +300,14 @@ impl ObjectPrints {
             }
             // (share, document, found, of): exact copies first, then by share.
             let mut found: Vec<(f64, u32, u32, u32)> = exact.iter().map(|&d| (2.0, d, 0, 0)).collect();
-            for (&doc, &count) in &state.counts {
+            for (&doc, f) in &state.found {
                 let total = index.fingerprints_of(doc);
                 if total == 0 || exact.contains(&doc) {
                     continue;
                 }
-                let share = f64::from(count) / f64::from(total);
-                if count >= MIN_MATCHED_FINGERPRINTS.min(total) && share >= spec.min_containment {
-                    found.push((share, doc, count, total));
+                let share = share_found(f, total, index.span_of(doc));
+                if f.count >= MIN_MATCHED_FINGERPRINTS.min(total) && share >= spec.min_containment {
+                    found.push((share, doc, f.count, total));
                 }
             }
             found.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -243,7 +317,7 @@ impl ObjectPrints {
                     format!("{}: {name}: exact copy", index.meta().name)
                 } else {
                     format!(
-                        "{}: {name}: {:.0}% of its fingerprints ({count} of {total})",
+                        "{}: {name}: {:.0}% of its text ({count} of its {total} fingerprints)",
                         index.meta().name,
                         (share * 100.0).min(100.0)
                     )
@@ -271,7 +345,12 @@ impl Matching {
                     continue;
                 }
                 for e in range {
-                    *state.counts.entry(index.entry_doc(e)).or_insert(0) += 1;
+                    let f = state.found.entry(index.entry_doc(e)).or_default();
+                    f.count += 1;
+                    if self.positions_left > 0 {
+                        f.positions.push(index.entry_at(e));
+                        self.positions_left -= 1;
+                    }
                 }
             }
         }
@@ -300,9 +379,71 @@ impl Hasher for NumberHasher {
 
 type Fast = BuildHasherDefault<NumberHasher>;
 
-/// Keeps the distinct least [`MAX_FINGERPRINTS_PER_DOCUMENT`] hashes, sorted.
-fn bottom(v: &mut Vec<u64>) {
+/// Fingerprints a run needs before it counts to its ends (a passage of about 25 words).
+const MIN_RUN: usize = 3;
+
+/// Keeps the distinct least [`MAX_FINGERPRINTS_PER_DOCUMENT`] hashes, sorted, each at its
+/// first position.
+fn bottom(v: &mut Vec<Print>) {
     v.sort_unstable();
-    v.dedup();
+    v.dedup_by_key(|p| p.hash);
     v.truncate(MAX_FINGERPRINTS_PER_DOCUMENT);
+}
+
+/// The share of a document (`words` of it covered by its `total` fingerprints in the
+/// index, its span) that an object holds. Without every position (the object's budget ran out), each fingerprint
+/// counts for the document's average spacing.
+fn share_found(f: &Found, total: u32, words: u32) -> f64 {
+    if words == 0 || total == 0 {
+        return f64::from(f.count) / f64::from(total.max(1));
+    }
+    let spacing = spacing(words, total);
+    let covered = if f.positions.len() == f.count as usize {
+        coverage(&f.positions, spacing, WINDOW as u32 - 1)
+    } else {
+        f64::from(f.count) * spacing
+    };
+    (covered / f64::from(words)).min(1.0)
+}
+
+/// Words per fingerprint kept: about `(WINDOW + 1) / 2`, more for a document whose
+/// fingerprints were sampled ([`MAX_FINGERPRINTS_PER_DOCUMENT`]).
+pub(crate) fn spacing(words: u32, total: u32) -> f64 {
+    (f64::from(words) / f64::from(total.max(1))).max((WINDOW as f64 + 1.0) / 2.0)
+}
+
+/// The words of a document covered by the fingerprints found at `positions` (sorted,
+/// distinct). Fingerprints of one stream at most [`MERGE_GAP`] apart are one run of shared
+/// text (an edited word loses the few fingerprints around it, not the run). A run counts
+/// its shingles and the last one's other five words, from the start of its stream when it
+/// begins within the first window, and `reach` shingles further on each side: a scan
+/// passes `WINDOW - 1` (had the shared text gone on further, winnowing would have selected
+/// another fingerprint inside it, so a contiguous excerpt counts at least its length); the
+/// span of an indexed document is measured with 0 (it is no longer than its fingerprints
+/// show). A run of fewer than [`MIN_RUN`] fingerprints (a stock phrase, a short quotation)
+/// counts `spacing` for each, as a count would.
+pub(crate) fn coverage(positions: &[u32], spacing: f64, reach: u32) -> f64 {
+    let stream = |p: u32| p >> POSITION_BITS;
+    let local = |p: u32| p & ((1 << POSITION_BITS) - 1);
+    let mut covered = 0.0;
+    let mut i = 0;
+    while i < positions.len() {
+        let first = positions[i];
+        let mut j = i;
+        while j + 1 < positions.len()
+            && stream(positions[j + 1]) == stream(first)
+            && positions[j + 1] - positions[j] <= MERGE_GAP
+        {
+            j += 1;
+        }
+        let found = j + 1 - i;
+        covered += if found < MIN_RUN {
+            found as f64 * spacing
+        } else {
+            let front = if local(first) < WINDOW as u32 { local(first) } else { reach };
+            f64::from(positions[j] - first + 1 + front + reach + SHINGLE_WORDS as u32 - 1)
+        };
+        i = j + 1;
+    }
+    covered
 }

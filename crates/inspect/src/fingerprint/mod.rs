@@ -28,9 +28,9 @@ mod words;
 pub use build::{BuildError, BuildOptions, Builder, Report, SHARDS};
 pub use documents::{read_records, write_magic, write_record, DocumentRecord, RecordError, MAX_NAME_BYTES};
 pub use format::{Document, FingerprintIndex, FormatError, IndexBytes, Meta, FORMAT_VERSION};
-pub use matcher::Collected;
+pub use matcher::{Collected, Print};
 pub(crate) use matcher::{FingerprintSpec, ObjectPrints};
-pub use shingle::{fingerprints_of_text, Shingler};
+pub use shingle::{fingerprints_of_text, position, Shingler, POSITION_BITS};
 
 /// Words in a shingle. Six words is a short clause: long enough that shared phrases of
 /// ordinary language ("in accordance with the terms of") rarely make a whole shingle, short
@@ -55,6 +55,12 @@ pub const MAX_TRACKED_FINGERPRINTS: usize = 65_536;
 /// Fewest fingerprints of a document that must be found for a share to count (an exact
 /// copy counts whatever its size): one shared 17-word run is not a leak of a short note.
 pub const MIN_MATCHED_FINGERPRINTS: u32 = 3;
+/// Fingerprints of a document at most this many shingles apart, both found, are taken for
+/// one run of shared text: two windows and a shingle, the most an edited word can part them.
+pub const MERGE_GAP: u32 = 2 * WINDOW as u32 + SHINGLE_WORDS as u32;
+/// Most positions of found fingerprints kept per scanned object (4 bytes each); past it,
+/// shares are estimated from counts.
+pub const MAX_TRACKED_POSITIONS: usize = 1 << 22;
 /// Fingerprints looked up together (independent loads the processor overlaps).
 pub(crate) const LOOKUP_BATCH: usize = 1024;
 

@@ -67,6 +67,8 @@ pub struct Shingler {
     least_hash: u64,
     /// The shingle number last selected.
     selected: Option<u64>,
+    /// Which of an object's text streams this is: the high bits of every position given.
+    stream: u32,
 }
 
 impl Default for Shingler {
@@ -93,11 +95,18 @@ impl Shingler {
             least: 0,
             least_hash: 0,
             selected: None,
+            stream: 0,
         }
     }
 
-    /// Reads `text`, calling `out` with each fingerprint selected.
-    pub fn push(&mut self, mut text: &[u8], out: &mut impl FnMut(u64)) {
+    /// A stream numbered `stream` among an object's streams: the positions it gives are
+    /// `stream << POSITION_BITS` plus the shingle's number (see [`position`]).
+    pub fn numbered(stream: u32) -> Self {
+        Self { stream, ..Self::new() }
+    }
+
+    /// Reads `text`, calling `out` with each fingerprint selected and its position.
+    pub fn push(&mut self, mut text: &[u8], out: &mut impl FnMut(u64, u32)) {
         if self.pending_len > 0 {
             text = self.complete_pending(text, out);
         }
@@ -157,7 +166,7 @@ impl Shingler {
         mut mask: u64,
         word: &mut u64,
         len: &mut u32,
-        out: &mut impl FnMut(u64),
+        out: &mut impl FnMut(u64, u32),
     ) {
         let mut at = 0u32;
         loop {
@@ -197,20 +206,22 @@ impl Shingler {
     }
 
     /// Ends the stream: the last word, and for a stream shorter than one window, its least
-    /// shingle (so short documents still have a fingerprint).
-    pub fn finish(&mut self, out: &mut impl FnMut(u64)) {
+    /// shingle (so short documents still have a fingerprint). Gives the stream's shingles.
+    pub fn finish(&mut self, out: &mut impl FnMut(u64, u32)) -> u64 {
         self.pending_len = 0;
         if self.word_len > 0 {
             self.end_word(self.word, self.word_len, out);
         }
         if self.shingles > 0 && self.shingles < WINDOW as u64 {
-            out(self.least_hash);
+            out(self.least_hash, position(self.stream, self.least));
         }
-        *self = Self::new();
+        let shingles = self.shingles;
+        *self = Self::numbered(self.stream);
+        shingles
     }
 
     /// Completes a UTF-8 sequence begun in the previous chunk; returns the rest of `text`.
-    fn complete_pending<'a>(&mut self, text: &'a [u8], out: &mut impl FnMut(u64)) -> &'a [u8] {
+    fn complete_pending<'a>(&mut self, text: &'a [u8], out: &mut impl FnMut(u64, u32)) -> &'a [u8] {
         let need = utf8_len(self.pending[0]);
         let take = need.saturating_sub(self.pending_len).min(text.len());
         let mut seq = [0u8; 4];
@@ -229,7 +240,7 @@ impl Shingler {
 
     /// One byte sequence from 0x80 up: a letter or digit of the word, or a separator.
     #[cold]
-    fn wide(&mut self, seq: &[u8], out: &mut impl FnMut(u64)) {
+    fn wide(&mut self, seq: &[u8], out: &mut impl FnMut(u64, u32)) {
         let c = std::str::from_utf8(seq).ok().and_then(|s| s.chars().next());
         match c {
             // Combining diacritical marks: part of the word, not hashed ("e\u{301}" = "e").
@@ -252,7 +263,7 @@ impl Shingler {
 
     /// Ends the word whose state is `word` and length `len`.
     #[inline(always)]
-    fn end_word(&mut self, word: u64, len: u32, out: &mut impl FnMut(u64)) {
+    fn end_word(&mut self, word: u64, len: u32, out: &mut impl FnMut(u64, u32)) {
         let h = mix(word ^ (u64::from(len) << 56));
         self.word = 0;
         self.word_len = 0;
@@ -273,7 +284,7 @@ impl Shingler {
     /// Robust winnowing: the least hash of each window of [`WINDOW`] shingles, the earlier
     /// one among equals, and a selection is not repeated while it stays the least.
     #[inline(always)]
-    fn winnow(&mut self, h: u64, out: &mut impl FnMut(u64)) {
+    fn winnow(&mut self, h: u64, out: &mut impl FnMut(u64, u32)) {
         let n = self.shingles;
         self.shingles += 1;
         let w = WINDOW as u64;
@@ -286,7 +297,7 @@ impl Shingler {
         }
         if n + 1 >= w && self.selected != Some(self.least) {
             self.selected = Some(self.least);
-            out(self.least_hash);
+            out(self.least_hash, position(self.stream, self.least));
         }
     }
 
@@ -303,6 +314,18 @@ impl Shingler {
             }
         }
     }
+}
+
+/// Bits of a position that number the shingle within its stream; the bits above number
+/// the stream. Shingles past 2^20 in one stream (about 6 MiB of text) share the last
+/// number, and streams past 4,095 the last stream: positions then only undercount.
+pub const POSITION_BITS: u32 = 20;
+
+/// The position of shingle `shingle` of stream `stream`.
+#[inline(always)]
+pub fn position(stream: u32, shingle: u64) -> u32 {
+    let local = shingle.min((1 << POSITION_BITS) - 1) as u32;
+    (stream.min((1 << (32 - POSITION_BITS)) - 1) << POSITION_BITS) | local
 }
 
 /// One byte of a word (lower-cased) into its state: rotated in (for a word's first 8 bytes,
@@ -334,8 +357,8 @@ fn utf8_len(b: u8) -> usize {
 pub fn fingerprints_of_text(text: &[u8]) -> Vec<u64> {
     let mut s = Shingler::new();
     let mut v = Vec::new();
-    s.push(text, &mut |h| v.push(h));
-    s.finish(&mut |h| v.push(h));
+    s.push(text, &mut |h, _| v.push(h));
+    s.finish(&mut |h, _| v.push(h));
     v
 }
 
@@ -385,10 +408,10 @@ mod tests {
                 let mut s = Shingler::new();
                 let mut v = Vec::new();
                 let b = text.as_bytes();
-                s.push(&b[..cut], &mut |h| v.push(h));
-                s.push(&b[cut..cut2], &mut |h| v.push(h));
-                s.push(&b[cut2..], &mut |h| v.push(h));
-                s.finish(&mut |h| v.push(h));
+                s.push(&b[..cut], &mut |h, _| v.push(h));
+                s.push(&b[cut..cut2], &mut |h, _| v.push(h));
+                s.push(&b[cut2..], &mut |h, _| v.push(h));
+                s.finish(&mut |h, _| v.push(h));
                 assert_eq!(v, whole, "cut at {cut}, {cut2}");
             }
         }
@@ -443,9 +466,9 @@ mod tests {
             let mut s = Shingler::new();
             let mut v = Vec::new();
             for b in text.as_bytes() {
-                s.push(std::slice::from_ref(b), &mut |h| v.push(h));
+                s.push(std::slice::from_ref(b), &mut |h, _| v.push(h));
             }
-            s.finish(&mut |h| v.push(h));
+            s.finish(&mut |h, _| v.push(h));
             assert!(!whole.is_empty());
             assert_eq!(v, whole, "round {round}");
         }

@@ -8,9 +8,22 @@ use crate::testkit::fingerprints::{protected_document, Corpus};
 use crate::{Engine, IndexResolver, Limits, Policy, ScanContext};
 
 /// The fingerprints of `bytes` as the engine reads them.
-pub(crate) fn prints_of(bytes: &[u8]) -> Vec<u64> {
+pub(crate) fn collected(bytes: &[u8]) -> Collected {
     let e = Engine::new(Arc::new(Policy::for_fingerprinting()), Limits::default());
-    e.fingerprint_reader(ScanContext::default(), Cursor::new(bytes)).unwrap().fingerprints
+    e.fingerprint_reader(ScanContext::default(), Cursor::new(bytes)).unwrap()
+}
+
+/// The fingerprint hashes of `bytes`.
+pub(crate) fn prints_of(bytes: &[u8]) -> Vec<u64> {
+    collected(bytes).prints.iter().map(|p| p.hash).collect()
+}
+
+/// Adds a document to a build.
+fn push(b: &mut Builder<Cursor<Vec<u8>>>, name: &str, bytes: &[u8]) {
+    use sha2::Digest;
+    let sha: [u8; 32] = sha2::Sha256::digest(bytes).into();
+    let c = collected(bytes);
+    b.push_document(name, bytes.len() as u64, sha, &c.prints, c.words).unwrap();
 }
 
 pub(crate) fn build(docs: &[(&str, &[u8])], templates: &[&[u8]], cap: u32) -> (Vec<u8>, Report) {
@@ -21,9 +34,7 @@ pub(crate) fn build(docs: &[(&str, &[u8])], templates: &[&[u8]], cap: u32) -> (V
         b.push_template(&prints_of(t));
     }
     for (name, bytes) in docs {
-        use sha2::Digest;
-        let sha: [u8; 32] = sha2::Sha256::digest(bytes).into();
-        b.push_document(name, bytes.len() as u64, sha, &prints_of(bytes)).unwrap();
+        push(&mut b, name, bytes);
     }
     let (out, report) = b.finish(Cursor::new(Vec::new())).unwrap();
     (out.into_inner(), report)
@@ -165,7 +176,7 @@ fn policy_errors_and_versions() {
     let opts =
         BuildOptions { name: "contracts".into(), max_doc_frequency: 8, built_at: 0, build_id: [4; 16] };
     let mut b = Builder::new(opts, || Ok(Cursor::new(Vec::new()))).unwrap();
-    b.push_document("x", 1, [0; 32], &prints_of(doc.as_bytes())).unwrap();
+    push(&mut b, "x", doc.as_bytes());
     let rebuilt = b.finish(Cursor::new(Vec::new())).unwrap().0.into_inner();
     let rebuilt = Arc::new(FingerprintIndex::open(Arc::new(rebuilt)).unwrap());
     let b = Policy::from_toml_str_with_indexes(text, &mut One(rebuilt)).unwrap();
@@ -181,9 +192,15 @@ fn records_round_trip_and_damage_is_an_error() {
         template: false,
         size: 9,
         sha256: [1; 32],
-        fingerprints: vec![1, 2, 3],
+        prints: vec![Print { hash: 1, at: 7 }, Print { hash: 2, at: 3 }, Print { hash: 3, at: 1 << 20 }],
+        words: 1234,
     };
-    let t = DocumentRecord { name: "tpl".into(), template: true, fingerprints: vec![9], ..r.clone() };
+    let t = DocumentRecord {
+        name: "tpl".into(),
+        template: true,
+        prints: vec![Print { hash: 9, at: 0 }],
+        ..r.clone()
+    };
     let mut out = Vec::new();
     write_magic(&mut out).unwrap();
     write_record(&mut out, &r).unwrap();
@@ -201,4 +218,80 @@ fn records_round_trip_and_damage_is_an_error() {
         assert!(read_records(&out[..cut], |_| Ok(())).is_err(), "cut at {cut}");
     }
     assert!(read_records(&b""[..], |_| Ok(())).is_ok());
+}
+
+/// The share found of a document, from the evidence of a rule at 0.01 (0 when none).
+fn share_in(e: &Engine, text: &str, doc: &str) -> f64 {
+    let v = e.scan_bytes(ScanContext::default(), text.as_bytes());
+    v.evidence
+        .iter()
+        .find(|ev| ev.masked.starts_with(&format!("contracts: {doc}: ")))
+        .and_then(|ev| ev.masked.split(": ").nth(2)?.split('%').next()?.parse::<f64>().ok())
+        .map_or(0.0, |p| p / 100.0)
+}
+
+/// A contiguous excerpt of a share p of a document counts at least p, wherever it starts
+/// (a count of fingerprints would say a little less, more or less at random); an edited
+/// copy counts nearly whole; unrelated text on the topic counts next to nothing.
+#[test]
+fn excerpts_count_at_least_their_share() {
+    let docs: Vec<String> = (0..12).map(|i| protected_document(i, 1500)).collect();
+    let named: Vec<(String, &[u8])> =
+        docs.iter().enumerate().map(|(i, d)| (format!("doc{i}.txt"), d.as_bytes())).collect();
+    let named: Vec<(&str, &[u8])> = named.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    let (bytes, _) = build(&named, &[], DEFAULT_MAX_DOC_FREQUENCY);
+    let low = engine(bytes.clone(), 0.01);
+    let at: Vec<(f64, Engine)> = [0.1, 0.3, 0.6].map(|s| (s, engine(bytes.clone(), s))).into();
+    let filler = Corpus::new(41).prose(600);
+    for (i, doc) in docs.iter().enumerate() {
+        let name = format!("doc{i}.txt");
+        // Stock phrases of the topic in the filler count a little on their own.
+        let base = share_in(&low, &format!("{filler}\n{filler}"), &name);
+        assert!(base < 0.05, "doc {i}: the filler alone counted {base}");
+        let words: Vec<&str> = doc.split_whitespace().collect();
+        for (k, (share, e)) in at.iter().enumerate() {
+            for start in [0, 137 * i % 400, words.len() - (words.len() as f64 * share).ceil() as usize] {
+                let n = (words.len() as f64 * share).ceil() as usize;
+                let excerpt = words[start..start + n].join(" ");
+                let text = format!("{filler}\n{excerpt}\n{filler}");
+                let v = e.scan_bytes(ScanContext::default(), text.as_bytes());
+                let found = share_in(&low, &text, &name);
+                assert!(v.is_block(), "doc {i}: a {share} excerpt from word {start} counted {found}");
+                assert!(
+                    found <= share + base + 0.04,
+                    "doc {i}: {share} excerpt from word {start} counted {found}"
+                );
+                let _ = k;
+            }
+        }
+        let edited = crate::testkit::fingerprints::edited(doc, 20, i as u64);
+        let found = share_in(&low, &edited, &name);
+        assert!(found >= 0.8, "doc {i}: one word in 20 edited counted {found}");
+    }
+    let unrelated = Corpus::new(7).prose(1500);
+    for i in 0..docs.len() {
+        let v = low.scan_bytes(ScanContext::default(), unrelated.as_bytes());
+        let found = share_in(&low, &unrelated, &format!("doc{i}.txt"));
+        assert!(found < 0.06, "doc {i}: unrelated text counted {found}: {:?}", v.evidence);
+    }
+}
+
+#[test]
+fn coverage_of_runs() {
+    let w = WINDOW as u32;
+    // One run of fingerprints 6 apart from shingle 100 to 400: 301 shingles, the reach
+    // of a window on either side and the last shingle's five other words.
+    let run: Vec<u32> = (100..=400).step_by(6).collect();
+    assert_eq!(matcher::coverage(&run, 6.5, w - 1), f64::from(301 + 2 * (w - 1) + 5));
+    // Measured for a span, without the reach.
+    assert_eq!(matcher::coverage(&run, 6.5, 0), f64::from(301 + 5));
+    // At the start of a stream the run cannot reach before it.
+    let start: Vec<u32> = (3..=300).step_by(6).collect();
+    assert_eq!(matcher::coverage(&start, 6.5, w - 1), f64::from(295 + 3 + (w - 1) + 5));
+    // Lone fingerprints, far apart, and runs of two count for the spacing; runs do not join
+    // across streams.
+    assert_eq!(matcher::coverage(&[10, 500, 5000, 5010], 6.5, w - 1), 4.0 * 6.5);
+    let s1 = position(1, 0);
+    let across = [(1 << POSITION_BITS) - 2, (1 << POSITION_BITS) - 1, s1, s1 + 1];
+    assert_eq!(matcher::coverage(&across, 6.5, w - 1), 4.0 * 6.5);
 }
