@@ -19,6 +19,7 @@ mod hotwords;
 mod iban;
 mod numeric;
 mod secrets;
+mod spaced;
 
 use std::collections::{HashMap, HashSet};
 

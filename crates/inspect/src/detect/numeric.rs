@@ -12,7 +12,7 @@
 //! separator, and the token's shape decides which validators run.
 
 use super::classes::{self, digit_mask8, BlockClasses, CLASS, COMMA, DOT, LETTER, PLUS, WORD};
-use super::{before, context, is_word, Builtin, Confidence, Found};
+use super::{before, context, is_word, spaced, Builtin, Confidence, Found};
 
 const MAX_GROUPS: usize = 8;
 
@@ -207,6 +207,8 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
     // judged only its first [`JUDGED`] bytes and so has read them: each byte is classified
     // once.
     let mut carried: Option<(u64, BlockClasses)> = None;
+    // Where the last row of lone digits read ended ([`spaced`]).
+    let mut spaced_done = 0;
     while i + 64 <= end {
         let Ok(block) = <&[u8; 64]>::try_from(&buf[i..i + 64]) else {
             break;
@@ -235,6 +237,13 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
                 None => classes::classes::<0>(block, BlockClasses::default()),
             };
             carried = Some((m >> JUDGED, c.shifted(JUDGED as u32)));
+            // A card written one digit at a time makes a block of many runs.
+            let mut rows = spaced::rows(m);
+            while rows != 0 {
+                let k = i + rows.trailing_zeros() as usize;
+                spaced::at(buf, base, k, start, end, found, &mut spaced_done);
+                rows &= rows - 1;
+            }
             (worth_a_look(buf, i, &c, m, all_starts & ((1 << JUDGED) - 1)), JUDGED, true)
         } else {
             (all_starts, 64, false)
@@ -256,6 +265,9 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
     }
     while i < end {
         if buf[i].is_ascii_digit() && !before(buf, i).is_some_and(|b| b.is_ascii_digit()) {
+            if spaced::may_start(buf, i) {
+                spaced::at(buf, base, i, start, end, found, &mut spaced_done);
+            }
             let e = run_end(buf, i);
             if worth_examining(buf, i, e) {
                 candidate(buf, base, i, e, found, &mut digits);
