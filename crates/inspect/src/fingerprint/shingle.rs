@@ -13,6 +13,8 @@
 //! What counts as text is therefore only the sequence of lower-cased words: line breaks,
 //! case, punctuation, whitespace and markup make no difference.
 
+use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+
 use super::{SHINGLE_WORDS, WINDOW};
 
 /// Multiplier folding each further 8 bytes of a long word into its state.
@@ -243,15 +245,25 @@ impl Shingler {
     fn wide(&mut self, seq: &[u8], out: &mut impl FnMut(u64, u32)) {
         let c = std::str::from_utf8(seq).ok().and_then(|s| s.chars().next());
         match c {
-            // Combining diacritical marks: part of the word, not hashed ("e\u{301}" = "e").
-            Some(c) if ('\u{300}'..='\u{36f}').contains(&c) => {}
+            // Combining marks: part of the word, not hashed ("e\u{301}" = "e").
+            Some(c) if is_combining_mark(c) => {}
             Some(c) if c.is_alphanumeric() => {
+                // Decomposed without its marks, then lower-cased: `é` composed, `e` and an
+                // accent, and `e` alone are one letter, so an accent dropped on the way
+                // (a copy converted to ASCII) hides nothing.
                 let mut buf = [0u8; 4];
-                for l in c.to_lowercase() {
-                    for &b in l.encode_utf8(&mut buf).as_bytes() {
-                        (self.word, self.word_len) = add_byte(self.word, self.word_len, b);
+                let (mut word, mut len) = (self.word, self.word_len);
+                decompose_canonical(c, |d| {
+                    if is_combining_mark(d) {
+                        return;
                     }
-                }
+                    for l in d.to_lowercase() {
+                        for &b in l.encode_utf8(&mut buf).as_bytes() {
+                            (word, len) = add_byte(word, len, b);
+                        }
+                    }
+                });
+                (self.word, self.word_len) = (word, len);
             }
             _ => {
                 if self.word_len > 0 {
@@ -399,6 +411,17 @@ mod tests {
         let a = set("Ärger über Öl und Straße führt zu Ähnlichem bei Müller in Köln heute früh wieder");
         let b = set("ärger ÜBER öl und straße FÜHRT zu ähnlichem bei MÜLLER in köln heute früh wieder");
         assert_eq!(a, b);
+        // Accents dropped, or written as combining marks, change nothing.
+        let c = set("Arger uber Ol und Strasse fuhrt zu Ahnlichem bei Muller in Koln heute fruh wieder");
+        let d = set("A\u{308}rger u\u{308}ber O\u{308}l und Straße fu\u{308}hrt zu A\u{308}hnlichem bei Mu\u{308}ller in Ko\u{308}ln heute fru\u{308}h wieder");
+        assert_eq!(d, a);
+        assert_ne!(c, a, "ß is no ss");
+        let e = set("Ärger über Öl und Straße führt zu Ähnlichem bei Müller in Köln heute früh wieder"
+            .replace(['Ä', 'ä'], "a")
+            .replace(['Ü', 'ü'], "u")
+            .replace(['Ö', 'ö'], "o")
+            .as_str());
+        assert_eq!(e, a);
         assert!(!a.is_empty());
         // Any chunking gives the same fingerprints.
         let text = "Ärger über Öl und Straße führt zu Ähnlichem bei Müller in Köln heute früh wieder";
