@@ -58,8 +58,15 @@ pub async fn start(
         senders.push(sender);
     }
     let (dir, url) = (data_dir.to_path_buf(), store_url.map(str::to_string));
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    // The cursors of new sinks are placed now, before the listeners open: a sink sees every
+    // incident made after start-up.
     let queue = tokio::task::spawn_blocking(move || {
-        crate::store::delivery_queue::open_queue(&dir, url.as_deref(), &postgres)
+        let queue = crate::store::delivery_queue::open_queue(&dir, url.as_deref(), &postgres)?;
+        for name in &names {
+            queue.cursor(name)?;
+        }
+        Ok::<_, crate::store::StoreError>(queue)
     })
     .await
     .context("opening the SIEM delivery queue")?

@@ -26,6 +26,9 @@ use tokio_rustls::TlsConnector;
 use super::encode::{octet_counted, Payload};
 use super::target::{HostPort, HttpTarget, Receiver, SinkSpec};
 
+/// Longest syslog message sent over UDP, in bytes: longer ones are cut (at a character
+/// boundary) to fit a datagram, rather than fail for ever.
+pub const MAX_UDP_MESSAGE: usize = 65_000;
 /// Bytes of an HTTP answer's body read (for the log); the rest is dropped.
 pub const MAX_ANSWER_BODY: usize = 4096;
 /// The system's CA bundle (Debian's path), trusted when `--siem-ca` is not given.
@@ -243,7 +246,11 @@ async fn send_udp(to: &HostPort, messages: &[String]) -> Result<(), SendError> {
     let socket = UdpSocket::bind(local).await.map_err(|e| io("bind", e))?;
     socket.connect(addr).await.map_err(|e| io(&format!("connect {to}"), e))?;
     for m in messages {
-        socket.send(m.as_bytes()).await.map_err(|e| io(&format!("send to {to}"), e))?;
+        let mut end = m.len().min(MAX_UDP_MESSAGE);
+        while !m.is_char_boundary(end) {
+            end -= 1;
+        }
+        socket.send(&m.as_bytes()[..end]).await.map_err(|e| io(&format!("send to {to}"), e))?;
     }
     Ok(())
 }
