@@ -548,6 +548,28 @@ fn bad_siem_settings_stop_start_up_with_a_reason() {
     }
 }
 
+#[test]
+fn syslog_over_udp_sends_one_datagram_per_incident() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let url = format!("syslog+udp://127.0.0.1:{port}");
+    let server = Dlpgate::start(&["--siem", &url, "--siem-format", "json", "--siem-poll-ms", "100"]);
+    let made = make_incidents(&server, 20, 1);
+    let mut got = HashSet::new();
+    let mut buf = vec![0u8; 65_536];
+    while got.len() < made.len() {
+        let n = socket.recv(&mut buf).unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        // One RFC 5424 message per datagram, no framing, an ECS document as its text.
+        assert!(text.starts_with("<108>1 ") && !text.contains('\n'), "{text}");
+        let doc: serde_json::Value = serde_json::from_str(&text[text.find(" - {").unwrap() + 3..]).unwrap();
+        assert_eq!(ids_in(&text).len(), 1, "{text}");
+        got.insert(doc["event"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(got, made);
+}
+
 // ---------------------------------------------------------------- PostgreSQL's commit order
 
 /// One incident row with only the required columns.
