@@ -622,3 +622,26 @@ fn postgres_cursor_never_passes_a_transaction_still_running() {
     let rest: Vec<String> = again.after(cursor, 10).unwrap().into_iter().map(|(_, i)| i.id).collect();
     assert_eq!(rest, ["inc-later"]);
 }
+
+#[test]
+fn serve_on_postgres_delivers_every_incident_and_resumes_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = support::postgres::Postgres::start(dir.path());
+    let url = pg.url();
+    let hook = HttpReceiver::start("Bearer t", Duration::ZERO);
+    let token = token_file(dir.path(), "token", "t");
+    let sink = hook.url("/hook");
+    let args = ["--store", &url, "--siem", &sink, "--siem-token-file", &token, "--siem-poll-ms", "100"];
+    let server = Dlpgate::start(&args);
+    let mut made = make_incidents(&server, 100, 4);
+    wait_until(Duration::from_secs(20), "every incident from PostgreSQL", || hook.distinct() == made);
+    // Stopped once the cursor is past every incident: nothing is in flight.
+    let behind = "SELECT count(*) FROM dlpgate_incidents i, siem_cursor c WHERE (i.siem_tx, i.siem_seq) > (c.tx, c.seq)";
+    wait_until(Duration::from_secs(10), "the cursor past every incident", || pg.psql(behind).trim() == "0");
+    drop(server);
+    let server = Dlpgate::start(&args);
+    made.extend(make_incidents(&server, 50, 2));
+    wait_until(Duration::from_secs(20), "the incidents after the restart", || hook.distinct() == made);
+    assert_eq!(hook.ids().len(), made.len(), "a clean restart sends nothing twice");
+    assert_eq!(pg.psql("SELECT count(*) FROM siem_cursor").trim(), "1");
+}

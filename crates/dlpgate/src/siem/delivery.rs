@@ -14,7 +14,7 @@ use prometheus_client::registry::Registry;
 
 use super::encode::{encode, Payload};
 use super::send::{SendError, Sender};
-use super::target::{SiemFormat, SinkSpec};
+use super::target::SinkSpec;
 use crate::store::delivery_queue::{DeliveryQueue, QueuePosition};
 use crate::store::{Incident, StoreError};
 
@@ -232,15 +232,6 @@ fn log_failure(sink: &str, e: &SendError, failures: u32, wait: Duration, backlog
 pub fn spawn_all(tasks: Vec<SinkTask>) {
     for task in tasks {
         tokio::spawn(task.run());
-    }
-}
-
-/// The format's name as `--siem-format` spells it.
-pub fn format_name(f: SiemFormat) -> &'static str {
-    match f {
-        SiemFormat::Cef => "cef",
-        SiemFormat::Rfc5424 => "rfc5424",
-        SiemFormat::Json => "json",
     }
 }
 

@@ -170,12 +170,29 @@ const CURRENT_TX: &str = "pg_current_xact_id()::text::bigint";
 const OLDEST_RUNNING_TX: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
 /// Adds the delivery-order columns (rows already there get the id of this transaction) and
-/// the cursor table.
+/// the cursor table. The columns are looked for first: `ALTER TABLE` locks the table against
+/// every other server's inserts, even when it has nothing to add.
 fn prepare_postgres(store: &PostgresStore) -> Result<(), StoreError> {
     let table = postgres::TABLE;
+    let present = store.call(store.deadline, async |c| {
+        c.query(
+            "SELECT count(*) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 AND column_name IN ('siem_tx', 'siem_seq')",
+            &[&table],
+        )
+        .await
+    })?;
+    let present: i64 = present.first().map_or(Ok(0), |r| r.try_get(0)).map_err(query_error)?;
+    let columns = if present == 2 {
+        String::new()
+    } else {
+        format!(
+            "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS siem_tx BIGINT NOT NULL DEFAULT ({CURRENT_TX});
+             ALTER TABLE {table} ADD COLUMN IF NOT EXISTS siem_seq BIGINT GENERATED ALWAYS AS IDENTITY;"
+        )
+    };
     let ddl = format!(
-        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS siem_tx BIGINT NOT NULL DEFAULT ({CURRENT_TX});
-         ALTER TABLE {table} ADD COLUMN IF NOT EXISTS siem_seq BIGINT GENERATED ALWAYS AS IDENTITY;
+        "{columns}
          CREATE INDEX IF NOT EXISTS {table}_siem ON {table} (siem_tx, siem_seq);
          {CURSOR_SCHEMA};"
     );
