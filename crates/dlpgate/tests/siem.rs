@@ -273,7 +273,20 @@ fn kill_9_mid_delivery_then_a_restart_delivers_the_rest() {
     let hook = HttpReceiver::start("Bearer t", Duration::from_millis(200));
     let token = token_file(dir.path(), "token", "t");
     let url = hook.url("/hook");
-    let args = ["--siem", &url, "--siem-token-file", &token, "--siem-batch", "20", "--siem-poll-ms", "100"];
+    // The restarted server listens on another port, so it is another owner: it takes the
+    // sink over once the killed one's lease has run out.
+    let args = [
+        "--siem",
+        &url,
+        "--siem-token-file",
+        &token,
+        "--siem-batch",
+        "20",
+        "--siem-poll-ms",
+        "100",
+        "--siem-lease-ms",
+        "2000",
+    ];
     let mut server = Dlpgate::start_with_data(&data, &args);
     let made = make_incidents(&server, 300, 4);
     wait_until(Duration::from_secs(30), "some incidents delivered", || hook.distinct().len() >= 60);
@@ -631,7 +644,18 @@ fn serve_on_postgres_delivers_every_incident_and_resumes_after_a_restart() {
     let hook = HttpReceiver::start("Bearer t", Duration::ZERO);
     let token = token_file(dir.path(), "token", "t");
     let sink = hook.url("/hook");
-    let args = ["--store", &url, "--siem", &sink, "--siem-token-file", &token, "--siem-poll-ms", "100"];
+    let args = [
+        "--store",
+        &url,
+        "--siem",
+        &sink,
+        "--siem-token-file",
+        &token,
+        "--siem-poll-ms",
+        "100",
+        "--siem-lease-ms",
+        "2000",
+    ];
     let server = Dlpgate::start(&args);
     let mut made = make_incidents(&server, 100, 4);
     wait_until(Duration::from_secs(20), "every incident from PostgreSQL", || hook.distinct() == made);
@@ -644,4 +668,41 @@ fn serve_on_postgres_delivers_every_incident_and_resumes_after_a_restart() {
     wait_until(Duration::from_secs(20), "the incidents after the restart", || hook.distinct() == made);
     assert_eq!(hook.ids().len(), made.len(), "a clean restart sends nothing twice");
     assert_eq!(pg.psql("SELECT count(*) FROM siem_cursor").trim(), "1");
+}
+
+#[test]
+fn two_servers_on_one_postgres_send_each_incident_once_and_one_takes_over_when_the_other_dies() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = support::postgres::Postgres::start(dir.path());
+    let url = pg.url();
+    let hook = HttpReceiver::start("Bearer t", Duration::ZERO);
+    let token = token_file(dir.path(), "token", "t");
+    let sink = hook.url("/hook");
+    let args = [
+        "--store",
+        &url,
+        "--siem",
+        &sink,
+        "--siem-token-file",
+        &token,
+        "--siem-poll-ms",
+        "100",
+        "--siem-lease-ms",
+        "5000",
+    ];
+    let mut servers = [Dlpgate::start(&args), Dlpgate::start(&args)];
+    let mut made = make_incidents(&servers[0], 100, 2);
+    made.extend(make_incidents(&servers[1], 100, 2));
+    wait_until(Duration::from_secs(20), "every incident of both servers", || hook.distinct() == made);
+    assert_eq!(hook.ids().len(), made.len(), "one server sends the sink: no incident twice");
+
+    // The server holding the sink dies; the other takes over once the lease has run out.
+    let owner = pg.psql("SELECT owner FROM siem_cursor");
+    let holder = servers.iter().position(|s| owner.trim().ends_with(&format!("/{}", s.addr))).unwrap();
+    servers[holder].guard.child.kill().unwrap();
+    servers[holder].guard.child.wait().unwrap();
+    let survivor = &servers[1 - holder];
+    made.extend(make_incidents(survivor, 50, 1));
+    wait_until(Duration::from_secs(30), "the survivor delivering", || hook.distinct() == made);
+    assert!(pg.psql("SELECT owner FROM siem_cursor").trim().ends_with(&format!("/{}", survivor.addr)));
 }

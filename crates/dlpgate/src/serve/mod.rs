@@ -109,9 +109,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let siem_metrics = crate::siem::delivery::SiemMetrics::default();
     let siem_postgres = postgres_settings(&args);
-    crate::siem::start(&args.siem, &args.data_dir, args.store.as_deref(), siem_postgres, &siem_metrics)
-        .await
-        .context("starting the SIEM sinks")?;
+    crate::siem::start(
+        &args.siem,
+        &args.data_dir,
+        args.store.as_deref(),
+        siem_postgres,
+        &siem_metrics,
+        args.listen,
+    )
+    .await
+    .context("starting the SIEM sinks")?;
     if let Some(addr) = args.metrics_listen {
         let mut registry = prometheus_client::registry::Registry::default();
         metrics.register(&mut registry);

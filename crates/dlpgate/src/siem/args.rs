@@ -49,6 +49,11 @@ pub struct SiemArgs {
     /// wait starts at 500 ms and doubles).
     #[arg(long = "siem-retry-max-ms", default_value_t = DeliverySettings::DEFAULT_RETRY_MAX.as_millis() as u64)]
     pub retry_max_ms: u64,
+    /// Milliseconds a server holds a sink once it claimed it (renewed every third of it).
+    /// Several servers on one PostgreSQL store: one sends each sink's incidents, and another
+    /// takes over this long after it stopped.
+    #[arg(long = "siem-lease-ms", default_value_t = DeliverySettings::DEFAULT_LEASE.as_millis() as u64)]
+    pub lease_ms: u64,
     /// Milliseconds a sink has to acknowledge a batch.
     #[arg(long = "siem-send-timeout-ms", default_value_t = DeliverySettings::DEFAULT_SEND_TIMEOUT.as_millis() as u64)]
     pub send_timeout_ms: u64,
@@ -62,6 +67,7 @@ impl SiemArgs {
             poll: Duration::from_millis(self.poll_ms.max(1)),
             retry_max: Duration::from_millis(self.retry_max_ms.max(1)),
             send_timeout: Duration::from_millis(self.send_timeout_ms.max(1)),
+            lease: Duration::from_millis(self.lease_ms.max(1)),
             ..DeliverySettings::default()
         }
     }

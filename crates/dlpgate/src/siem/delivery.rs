@@ -4,7 +4,7 @@
 //! to the store, and the tasks read the store on their own connection.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -33,6 +33,9 @@ pub struct DeliverySettings {
     pub retry_max: Duration,
     /// A batch not acknowledged within this is a failure.
     pub send_timeout: Duration,
+    /// How long a server holds a sink once it claimed it (renewed every third of it): with
+    /// several servers on one store, the others wait, and take over this long after it died.
+    pub lease: Duration,
 }
 
 impl DeliverySettings {
@@ -48,6 +51,8 @@ impl DeliverySettings {
     pub const DEFAULT_RETRY_MAX: Duration = Duration::from_secs(30);
     /// Default send timeout.
     pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default lease on a sink.
+    pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
     /// The wait before try number `failures + 1` (after `failures` failures in a row).
     pub fn backoff(&self, failures: u32) -> Duration {
@@ -65,6 +70,7 @@ impl Default for DeliverySettings {
             retry_initial: Self::DEFAULT_RETRY_INITIAL,
             retry_max: Self::DEFAULT_RETRY_MAX,
             send_timeout: Self::DEFAULT_SEND_TIMEOUT,
+            lease: Self::DEFAULT_LEASE,
         }
     }
 }
@@ -117,6 +123,9 @@ pub struct SinkTask {
     pub metrics: SiemMetrics,
     /// This machine's name, for syslog and HEC.
     pub host: String,
+    /// Who holds the sink's lease: this machine and the server's listening address, unique
+    /// among running servers and the same after a restart (which then resumes at once).
+    pub owner: String,
 }
 
 impl SinkTask {
@@ -128,10 +137,28 @@ impl SinkTask {
             self.metrics.delivered.get_or_create(&label).clone(),
             self.metrics.failed.get_or_create(&label).clone(),
         );
-        let mut cursor = self.store_retrying("read the cursor", |q, name| q.cursor(name)).await;
+        let owner = self.owner.clone();
+        let lease = self.settings.lease;
         tracing::info!(sink = %self.spec.name, format = ?self.spec.format, "SIEM sink started");
+        let mut cursor = QueuePosition::default();
+        // When this server last took or renewed the sink's lease; `None` while it does not hold it.
+        let mut held: Option<Instant> = None;
         let mut failures = 0u32;
         loop {
+            if held.is_none_or(|at| at.elapsed() >= lease / 3) {
+                if !self.claim(&owner).await {
+                    if held.take().is_some() {
+                        tracing::warn!(sink = %self.spec.name, "another server took this SIEM sink over");
+                    }
+                    tokio::time::sleep(self.settings.poll).await;
+                    continue;
+                }
+                if held.is_none() {
+                    // Taken (over): start where the last holder left off.
+                    cursor = self.store_retrying("read the cursor", |q, name| q.cursor(name)).await;
+                }
+                held = Some(Instant::now());
+            }
             let limit = self.settings.batch.max(1);
             let rows = self.store_retrying("read incidents", move |q, _| q.after(cursor, limit)).await;
             if rows.is_empty() {
@@ -146,17 +173,30 @@ impl SinkTask {
             };
             queued.set(i64::try_from(backlog).unwrap_or(i64::MAX));
             let (last, payload, count) = self.fit(&rows);
-            loop {
+            let mut sent = false;
+            while !sent {
                 match self.sender.send(&payload).await {
-                    Ok(()) => break,
+                    Ok(()) => sent = true,
                     Err(e) => {
                         failures = failures.saturating_add(1);
                         failed.inc_by(count as u64);
                         let wait = self.settings.backoff(failures);
                         log_failure(&self.spec.name, &e, failures, wait, backlog);
                         tokio::time::sleep(wait).await;
+                        if held.is_some_and(|at| at.elapsed() >= lease / 3) {
+                            if !self.claim(&owner).await {
+                                break;
+                            }
+                            held = Some(Instant::now());
+                        }
                     }
                 }
+            }
+            if !sent {
+                // Lost the lease while retrying: the new holder sends this batch.
+                held = None;
+                tracing::warn!(sink = %self.spec.name, "another server took this SIEM sink over");
+                continue;
             }
             if failures > 0 {
                 tracing::info!(sink = %self.spec.name, after_failures = failures, "SIEM sink delivering again");
@@ -167,6 +207,12 @@ impl SinkTask {
             cursor = last;
             queued.set(i64::try_from(backlog.saturating_sub(count as u64)).unwrap_or(i64::MAX));
         }
+    }
+
+    /// Takes or renews this server's lease on the sink.
+    async fn claim(&self, owner: &str) -> bool {
+        let (owner, lease) = (owner.to_string(), self.settings.lease);
+        self.store_retrying("claim the sink", move |q, name| q.claim(name, &owner, lease)).await
     }
 
     /// The leading incidents of `rows` that fit the byte limit (one at least), encoded: the

@@ -39,6 +39,7 @@ pub async fn start(
     store_url: Option<&str>,
     postgres: PostgresSettings,
     metrics: &delivery::SiemMetrics,
+    listen: std::net::SocketAddr,
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     if args.urls.is_empty() {
@@ -82,6 +83,7 @@ pub async fn start(
             settings,
             metrics: metrics.clone(),
             host: host.clone(),
+            owner: format!("{host}/{listen}"),
         })
         .collect();
     delivery::spawn_all(tasks);

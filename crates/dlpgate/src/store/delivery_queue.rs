@@ -16,6 +16,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rusqlite::{params, OptionalExtension};
 
@@ -47,6 +48,11 @@ pub trait DeliveryQueue: Send + Sync + std::fmt::Debug {
     fn advance(&self, sink: &str, position: QueuePosition) -> Result<(), StoreError>;
     /// How many incidents are after `position` (the sink's backlog).
     fn backlog(&self, position: QueuePosition) -> Result<u64, StoreError>;
+    /// Takes the sink's lease for `owner`, or renews it, for `lease` from now: true when
+    /// `owner` holds it, false while another owner's lease runs. With several servers on one
+    /// store, one sends a sink's incidents at a time; when it dies, another takes over once
+    /// its lease has run out.
+    fn claim(&self, sink: &str, owner: &str, lease: Duration) -> Result<bool, StoreError>;
 }
 
 /// The cursor table: the same text for both stores.
@@ -54,7 +60,9 @@ const CURSOR_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS siem_cursor (
     sink_name TEXT PRIMARY KEY,
     tx BIGINT NOT NULL,
     seq BIGINT NOT NULL,
-    updated_ms BIGINT NOT NULL
+    updated_ms BIGINT NOT NULL,
+    owner TEXT,
+    lease_until_ms BIGINT NOT NULL DEFAULT 0
 )";
 
 /// Opens the queue on the same store `serve` records into, on a connection (SQLite) or pool
@@ -162,6 +170,20 @@ impl DeliveryQueue for SqliteStore {
             .map_err(query_error)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    fn claim(&self, sink: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let until = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX));
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE siem_cursor SET owner = ?2, lease_until_ms = ?3 \
+                 WHERE sink_name = ?1 AND (owner IS NULL OR owner = ?2 OR lease_until_ms < ?4)",
+                params![sink, owner, until, now],
+            )
+            .map_err(query_error)?;
+        Ok(changed == 1)
+    }
 }
 
 /// The transaction id of a row's insert, as a plain 64-bit number.
@@ -266,6 +288,22 @@ impl DeliveryQueue for PostgresStore {
         let n: i64 = rows.first().map_or(Ok(0), |r| r.try_get(0)).map_err(query_error)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    fn claim(&self, sink: &str, owner: &str, lease: Duration) -> Result<bool, StoreError> {
+        // The database's clock, not the servers': they may disagree.
+        let lease = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        let changed = self.call(self.deadline, async |c| {
+            c.execute(
+                "UPDATE siem_cursor SET owner = $2, \
+                 lease_until_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3 \
+                 WHERE sink_name = $1 AND (owner IS NULL OR owner = $2 \
+                 OR lease_until_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
+                &[&sink, &owner, &lease],
+            )
+            .await
+        })?;
+        Ok(changed == 1)
+    }
 }
 
 #[cfg(test)]
@@ -301,5 +339,20 @@ mod tests {
         // Another sink has a cursor of its own, at the end.
         let b = queue.cursor("b").unwrap();
         assert_eq!(queue.backlog(b).unwrap(), 0);
+    }
+
+    #[test]
+    fn one_owner_holds_a_sink_until_its_lease_runs_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = open_queue(dir.path(), None, &PostgresSettings::default()).unwrap();
+        queue.cursor("s").unwrap();
+        let long = Duration::from_secs(60);
+        assert!(queue.claim("s", "node-1", long).unwrap());
+        assert!(!queue.claim("s", "node-2", long).unwrap(), "node-1's lease runs");
+        assert!(queue.claim("s", "node-1", long).unwrap(), "renewed");
+        assert!(queue.claim("s", "node-1", Duration::ZERO).unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(queue.claim("s", "node-2", long).unwrap(), "an expired lease is taken over");
+        assert!(!queue.claim("s", "node-1", long).unwrap());
     }
 }
