@@ -18,6 +18,9 @@ declare -A peers=(
   [/usr/sbin/haproxy]=haproxy
   [/usr/lib/postgresql]=postgresql
   [/usr/bin/systemd-analyze]=systemd
+  [/usr/sbin/rsyslogd]=rsyslog
+  [/usr/sbin/e2guardian]=e2guardian
+  [/usr/lib/$multiarch/rsyslog/lmnsd_gtls.so]=rsyslog-gnutls
 )
 missing=()
 for file in "${!peers[@]}"; do
@@ -32,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 # Debian starts the packaged daemons; the tests start their own on other ports.
-for svc in squid c-icap stunnel4; do
+for svc in squid c-icap stunnel4 rsyslog e2guardian; do
   (command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1) || true
 done
 

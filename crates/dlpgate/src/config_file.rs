@@ -52,9 +52,20 @@ fn flags_from_file(path: &Path) -> Result<Vec<OsString>, String> {
             toml::Value::Boolean(false) => {}
             toml::Value::String(s) => flags.push(OsString::from(format!("--{flag}={s}"))),
             toml::Value::Integer(n) => flags.push(OsString::from(format!("--{flag}={n}"))),
+            // A list repeats the flag (`siem = ["syslog+tcp://a:514", "https://b/hook"]`).
+            toml::Value::Array(items) => {
+                for item in items {
+                    match item {
+                        toml::Value::String(s) => flags.push(OsString::from(format!("--{flag}={s}"))),
+                        other => {
+                            return Err(format!("{}: `{key}` lists strings, not {other}", path.display()))
+                        }
+                    }
+                }
+            }
             other => {
                 return Err(format!(
-                    "{}: `{key}` must be a string, a number or a boolean, not {other}",
+                    "{}: `{key}` must be a string, a number, a boolean or a list of strings, not {other}",
                     path.display()
                 ))
             }
@@ -92,5 +103,29 @@ mod tests {
             .map(OsString::from)
             .collect();
         assert!(expand(args).unwrap_err().contains("unknown setting `lisen`"));
+    }
+
+    #[test]
+    fn a_list_repeats_its_flag_in_order() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.path().join("dlpgate.toml");
+        std::fs::write(
+            &file,
+            "siem = [\"syslog+tcp://a:514\", \"https://b/hook\"]\nsiem-format = [\"cef\"]\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let args = ["dlpgate", "serve", "--config", file.to_str().unwrap_or_default()]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let out: Vec<String> =
+            expand(args).unwrap_or_default().iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(out[2..], ["--siem=syslog+tcp://a:514", "--siem=https://b/hook", "--siem-format=cef"]);
+        std::fs::write(&file, "siem = [1]\n").unwrap_or_else(|e| panic!("{e}"));
+        let args = ["dlpgate", "serve", "--config", file.to_str().unwrap_or_default()]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert!(expand(args).unwrap_err().contains("lists strings"));
     }
 }

@@ -8,7 +8,8 @@
 //! - [`dlp`]: the DLP service: engine on the body, block page, incidents, metrics.
 //! - [`incidents`]: `dlpgate incidents list|show|export`.
 //! - [`store`]: the incident store (SQLite, PostgreSQL), its journal for when the store is down,
-//!   and the recorder that makes each incident durable before its answer leaves.
+//!   the recorder that makes each incident durable before its answer leaves, and the
+//!   delivery queue the SIEM sinks read.
 //! - [`fsat`]: file operations relative to directory descriptors that never follow a link
 //!   nor replace a file (quarantine, key files, the data directory).
 //! - [`tunnel`]: `dlpgate tunnel`, a stunnel-compatible TLS tunnel (stunnel.conf parser,
@@ -32,7 +33,8 @@
 //!   resume.
 //! - [`manuals`]: `dlpgate completions SHELL` and `dlpgate man`, generated from [`cli`].
 //! - [`index_files`]: index names and the read-only map EDM and fingerprint indexes share.
-//! - [`siem`]: incidents as SIEMs read them (CEF, RFC 5424, ECS JSON).
+//! - [`siem`]: incidents as SIEMs read them (CEF, RFC 5424, ECS JSON), and the `serve --siem`
+//!   sinks that deliver them at least once (syslog UDP/TCP/TLS, Splunk HEC, webhooks).
 
 pub mod bench;
 pub mod cert;

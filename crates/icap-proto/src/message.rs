@@ -261,6 +261,9 @@ pub struct ServiceOptions {
     /// reads requests sent one after another on a connection before their answers, and
     /// answers them in order; a client may have this many in flight per connection.
     pub pipeline_depth: Option<u32>,
+    /// `X-Allow-Out`: the extension headers the service sends in its answers. Some clients
+    /// (e2guardian) read a header such as `X-Infection-Found` only when it is announced here.
+    pub x_allow_out: Vec<String>,
 }
 
 impl ServiceOptions {
@@ -280,6 +283,7 @@ impl ServiceOptions {
             transfer_complete: Vec::new(),
             x_include: Vec::new(),
             pipeline_depth: None,
+            x_allow_out: Vec::new(),
         }
     }
 
@@ -316,6 +320,7 @@ impl ServiceOptions {
                 .ok()
                 .flatten()
                 .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            x_allow_out: list("x-allow-out"),
         })
     }
 
@@ -350,6 +355,7 @@ impl ServiceOptions {
             ("Transfer-Ignore", &self.transfer_ignore),
             ("Transfer-Complete", &self.transfer_complete),
             ("X-Include", &self.x_include),
+            ("X-Allow-Out", &self.x_allow_out),
         ] {
             if !list.is_empty() {
                 headers.set(name, list.join(", "));
@@ -411,9 +417,11 @@ mod tests {
         opts.transfer_ignore = vec!["html".into()];
         opts.transfer_preview = vec!["*".into()];
         opts.pipeline_depth = Some(16);
+        opts.x_allow_out = vec!["X-Infection-Found".into(), "X-Incident-ID".into()];
         let mut h = Headers::new();
         opts.to_headers(&mut h);
         assert_eq!(ServiceOptions::from_headers(&h).unwrap(), opts);
+        assert_eq!(h.get("X-Allow-Out"), Some("X-Infection-Found, X-Incident-ID"));
         // The extension is optional and never breaks an OPTIONS answer.
         h.set("X-Pipeline-Depth", "lots");
         assert_eq!(ServiceOptions::from_headers(&h).unwrap().pipeline_depth, None);

@@ -10,6 +10,11 @@ use inspect::Verdict;
 /// The ICAP header that carries the incident id.
 pub const INCIDENT_HEADER: &str = "X-Incident-ID";
 
+/// Every ICAP header a block answer may carry, announced in OPTIONS as `X-Allow-Out`: e2guardian
+/// shows the threat of `X-Infection-Found` on its block page only when it is announced.
+pub const ANSWER_HEADERS: [&str; 4] =
+    ["X-Infection-Found", "X-Violations-Found", "X-Response-Info", INCIDENT_HEADER];
+
 /// Builds the block answer.
 /// `incident_id` is `None` when the incident could not be recorded anywhere.
 pub fn block_reply(verdict: &Verdict, incident_id: Option<&str>, file_name: Option<&str>) -> Reply {
@@ -63,4 +68,24 @@ fn page(threats: &[String], incident_id: Option<&str>) -> String {
          </body></html>\n",
         incident_id.map_or(String::new(), |id| format!("Incident: <code>{}</code>. ", escape_html(id)))
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_header_of_a_block_answer_is_announced() {
+        let verdict =
+            Verdict { decision: inspect::Decision::Block, ..Verdict::exempt(&inspect::Policy::builtin()) };
+        let reply = block_reply(&verdict, Some("inc-1"), Some("a.txt"));
+        let names: Vec<&str> = reply.headers.iter().map(|(name, _)| name).collect();
+        assert_eq!(names.len(), ANSWER_HEADERS.len());
+        for name in names {
+            assert!(
+                ANSWER_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)),
+                "{name} is not in X-Allow-Out"
+            );
+        }
+    }
 }

@@ -381,6 +381,7 @@ fn build_state(settings: &DlpSettings) -> anyhow::Result<PolicyState> {
             "X-Authenticated-User".to_string(),
             "X-Authenticated-Groups".to_string(),
         ];
+        o.x_allow_out = block::ANSWER_HEADERS.map(str::to_string).to_vec();
         Arc::new(o)
     };
     Ok(PolicyState {

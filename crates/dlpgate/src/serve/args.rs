@@ -134,6 +134,9 @@ pub struct ServeArgs {
     /// TLS settings for the icaps:// listener.
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// SIEM sinks (boxed: they would make `serve`'s settings the one large command).
+    #[command(flatten)]
+    pub siem: Box<crate::siem::SiemArgs>,
 }
 
 /// The icaps:// listener: off until a certificate is given.

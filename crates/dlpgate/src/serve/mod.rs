@@ -107,10 +107,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         });
         tracing::info!(listen = %addr, "dlpgate serving icaps://{addr}/{{echo,reqmod,respmod}}");
     }
+    let siem_metrics = crate::siem::delivery::SiemMetrics::default();
+    let siem_postgres = postgres_settings(&args);
+    crate::siem::start(
+        &args.siem,
+        &args.data_dir,
+        args.store.as_deref(),
+        siem_postgres,
+        &siem_metrics,
+        args.listen,
+    )
+    .await
+    .context("starting the SIEM sinks")?;
     if let Some(addr) = args.metrics_listen {
         let mut registry = prometheus_client::registry::Registry::default();
         metrics.register(&mut registry);
         recorder.register(&mut registry);
+        siem_metrics.register(&mut registry);
         crate::metrics::serve(addr, Arc::new(registry)).await?;
     }
     tracing::info!(
@@ -156,11 +169,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 /// Opens the incident store and its journal in the data directory.
 async fn open_recorder(args: &ServeArgs) -> anyhow::Result<Arc<IncidentRecorder>> {
     let write_timeout = Duration::from_millis(args.store_write_timeout_ms.max(1));
-    let postgres = PostgresSettings {
-        connect_timeout: Duration::from_secs(args.store_connect_timeout.max(1)),
-        statement_timeout: write_timeout,
-        pool_size: args.store_pool_size.max(1),
-    };
+    let postgres = postgres_settings(args);
     let (data_dir, url) = (args.data_dir.clone(), args.store.clone());
     let store =
         tokio::task::spawn_blocking(move || crate::store::open_store(&data_dir, url.as_deref(), &postgres))
@@ -173,6 +182,15 @@ async fn open_recorder(args: &ServeArgs) -> anyhow::Result<Arc<IncidentRecorder>
         tracing::info!(pending = found.pending, "journalled incidents found; replaying them into the store");
     }
     Ok(Arc::new(IncidentRecorder::new(store, journal, write_timeout)))
+}
+
+/// The PostgreSQL settings of `--store-*`.
+fn postgres_settings(args: &ServeArgs) -> PostgresSettings {
+    PostgresSettings {
+        connect_timeout: Duration::from_secs(args.store_connect_timeout.max(1)),
+        statement_timeout: Duration::from_millis(args.store_write_timeout_ms.max(1)),
+        pool_size: args.store_pool_size.max(1),
+    }
 }
 
 /// Loads the TLS settings when a certificate is given; start-up fails on any error.

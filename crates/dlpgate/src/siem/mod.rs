@@ -2,18 +2,93 @@
 //! with Elastic Common Schema field names. Each format carries only what the incident
 //! store holds: masked evidence, never a matched value.
 //!
-//! `dlpgate incidents export --format cef|rfc5424|ecs` writes them today; the SIEM sinks of
-//! `serve` (issue 14) send the same lines.
+//! `dlpgate incidents export --format cef|rfc5424|ecs` writes them, and the SIEM sinks of
+//! `serve --siem URL` send the same lines, at least once (docs/SIEM.md):
+//! - [`args`]: the `--siem*` flags;
+//! - [`target`]: what a `--siem` URL names, and the pairing with formats and token files;
+//! - [`encode`]: a batch as syslog messages or an HTTP body;
+//! - [`send`]: one batch to one receiver, and its receipt;
+//! - [`delivery`]: a task per sink that reads the store after its cursor, sends, retries and
+//!   moves the cursor, and the `dlpgate_siem_*` metrics.
 
+pub mod args;
 mod cef;
+pub mod delivery;
 mod ecs;
+pub mod encode;
+pub mod send;
 mod syslog;
+pub mod target;
 
+use std::path::Path;
+use std::sync::Arc;
+
+pub use args::SiemArgs;
 pub use cef::cef;
 pub use ecs::ecs;
 pub use syslog::rfc5424;
 
-use crate::store::Incident;
+use crate::store::{Incident, PostgresSettings};
+
+/// Checks every `--siem` sink (URL, token file, TLS files), opens the store's delivery queue
+/// and starts one delivery task per sink. Any error stops start-up: a sink configured but
+/// not working would lose nothing, but nobody would know.
+pub async fn start(
+    args: &SiemArgs,
+    data_dir: &Path,
+    store_url: Option<&str>,
+    postgres: PostgresSettings,
+    metrics: &delivery::SiemMetrics,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if args.urls.is_empty() {
+        return Ok(());
+    }
+    let specs =
+        target::sink_specs(&args.urls, &args.formats, &args.token_files).map_err(anyhow::Error::msg)?;
+    let settings = args.delivery();
+    let tls = args.tls();
+    let mut senders = Vec::new();
+    for spec in &specs {
+        let (sender, warnings) =
+            send::Sender::new(spec, &tls, settings.send_timeout).map_err(anyhow::Error::msg)?;
+        for warning in warnings {
+            tracing::warn!(sink = %spec.name, "{warning}");
+        }
+        senders.push(sender);
+    }
+    let (dir, url) = (data_dir.to_path_buf(), store_url.map(str::to_string));
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    // The cursors of new sinks are placed now, before the listeners open: a sink sees every
+    // incident made after start-up.
+    let queue = tokio::task::spawn_blocking(move || {
+        let queue = crate::store::delivery_queue::open_queue(&dir, url.as_deref(), &postgres)?;
+        for name in &names {
+            queue.cursor(name)?;
+        }
+        Ok::<_, crate::store::StoreError>(queue)
+    })
+    .await
+    .context("opening the SIEM delivery queue")?
+    .context("opening the SIEM delivery queue")?;
+    let host = hostname();
+    let tasks = specs
+        .into_iter()
+        .zip(senders)
+        .map(|(spec, sender)| delivery::SinkTask {
+            spec,
+            sender,
+            queue: Arc::clone(&queue),
+            settings,
+            metrics: metrics.clone(),
+            host: host.clone(),
+            owner: format!("{host}/{listen}"),
+        })
+        .collect();
+    delivery::spawn_all(tasks);
+    Ok(())
+}
 
 /// The product version in every format's header.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

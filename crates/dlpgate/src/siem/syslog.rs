@@ -15,15 +15,6 @@ const FACILITY: u8 = 13;
 
 /// One incident as an RFC 5424 message (without framing or line break).
 pub fn rfc5424(i: &Incident, hostname: &str) -> String {
-    // Warning for blocks, notice for monitored, informational otherwise; critical rules are
-    // critical (2).
-    let level = match (i.severity.as_deref(), i.action.as_str()) {
-        (Some("critical"), _) => 2,
-        (_, "block") => 4,
-        (_, "monitor") => 5,
-        _ => 6,
-    };
-    let host = if hostname.is_empty() { "-" } else { hostname };
     let mut sd = format!("[{SD_ID}");
     let mut param = |name: &str, v: &str| {
         sd.push_str(&format!(" {name}=\"{}\"", escape(v)));
@@ -54,11 +45,28 @@ pub fn rfc5424(i: &Incident, hostname: &str) -> String {
     sd.push(']');
     let what = i.file_name.as_deref().or(i.url.as_deref()).unwrap_or("a request");
     let text = format!("{} {}", super::outcome(i), what).replace(['\r', '\n'], " ");
-    format!(
-        "<{}>1 {} {host} dlpgate - incident {sd} \u{feff}{text}",
-        FACILITY * 8 + level,
-        format_time(i.time)
-    )
+    format!("{} {sd} \u{feff}{text}", header(i, hostname))
+}
+
+/// An RFC 5424 message whose text is `text` (a CEF line, an ECS document), without
+/// structured data: what syslog sinks send in the `cef` and `json` formats. Line breaks in
+/// `text` become spaces.
+pub fn rfc5424_carrying(i: &Incident, hostname: &str, text: &str) -> String {
+    format!("{} - {}", header(i, hostname), text.replace(['\r', '\n'], " "))
+}
+
+/// `<PRI>1 TIMESTAMP HOST dlpgate - incident`: PRI from the incident's severity and action.
+fn header(i: &Incident, hostname: &str) -> String {
+    // Warning for blocks, notice for monitored, informational otherwise; critical rules are
+    // critical (2).
+    let level = match (i.severity.as_deref(), i.action.as_str()) {
+        (Some("critical"), _) => 2,
+        (_, "block") => 4,
+        (_, "monitor") => 5,
+        _ => 6,
+    };
+    let host = if hostname.is_empty() { "-" } else { hostname };
+    format!("<{}>1 {} {host} dlpgate - incident", FACILITY * 8 + level, format_time(i.time))
 }
 
 /// A PARAM-VALUE: `"`, `\` and `]` escaped; control characters (a line break in a file

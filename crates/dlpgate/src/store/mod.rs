@@ -3,7 +3,9 @@
 //! store is down ([`journal`]), with the recorder that chooses between them ([`durable`]).
 //! The store API is synchronous (the PostgreSQL client runs its own small runtime): call it
 //! from async code with `tokio::task::spawn_blocking`, as the recorder does.
+//! [`delivery_queue`] reads the store in the order incidents arrived, for the SIEM sinks.
 
+pub mod delivery_queue;
 pub mod durable;
 pub mod journal;
 mod model;

@@ -19,7 +19,7 @@ use super::row::{schema, IncidentRow, ADDED_COLUMNS, COLUMNS};
 use super::{IncidentStore, StoreError};
 
 /// The table: prefixed, since a shared database may hold other applications' tables.
-const TABLE: &str = "dlpgate_incidents";
+pub(super) const TABLE: &str = "dlpgate_incidents";
 /// Values per row in [`COLUMNS`].
 const WIDTH: usize = 21;
 
@@ -29,7 +29,7 @@ pub struct PostgresStore {
     /// `None` only while dropping.
     runtime: Option<tokio::runtime::Runtime>,
     pool: Pool,
-    deadline: Duration,
+    pub(super) deadline: Duration,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -101,7 +101,7 @@ impl PostgresStore {
 
     /// Runs `op` on a pooled connection within the deadline. A connection that turns out to be
     /// closed (a database restart) is dropped and `op` runs once more on a new one.
-    fn call<T>(
+    pub(super) fn call<T>(
         &self,
         within: Duration,
         op: impl AsyncFn(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
@@ -202,7 +202,7 @@ fn with_causes(e: &dyn std::error::Error) -> String {
 }
 
 /// A row of [`COLUMNS`] read back.
-fn to_incident(row: &Row) -> Result<Incident, StoreError> {
+pub(super) fn to_incident(row: &Row) -> Result<Incident, StoreError> {
     fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, i: usize) -> Result<T, StoreError> {
         row.try_get(i).map_err(|e| StoreError::Query(e.to_string()))
     }

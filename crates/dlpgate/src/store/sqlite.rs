@@ -11,7 +11,7 @@ use super::row::{schema, IncidentRow, ADDED_COLUMNS, COLUMNS};
 use super::{IncidentStore, StoreError};
 
 /// The table.
-const TABLE: &str = "incidents";
+pub(super) const TABLE: &str = "incidents";
 
 /// The SQLite store.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl SqliteStore {
         Ok(Self { conn: Mutex::new(conn) })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -82,7 +82,7 @@ fn query_error(e: impl std::fmt::Display) -> StoreError {
 }
 
 /// A row of [`COLUMNS`] read back (its JSON columns are parsed by the caller).
-fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
+pub(super) fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentRow> {
     Ok(IncidentRow {
         id: row.get(0)?,
         time_ms: row.get(1)?,
