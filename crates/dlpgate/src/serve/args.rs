@@ -134,6 +134,9 @@ pub struct ServeArgs {
     /// TLS settings for the icaps:// listener.
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// The web console (off unless --console-listen is given).
+    #[command(flatten)]
+    pub console: Box<crate::console::ConsoleListenArgs>,
 }
 
 /// The icaps:// listener: off until a certificate is given.

@@ -1,0 +1,12 @@
+//! One module per page. Every value rendered goes through maud, which escapes it.
+
+pub mod admin;
+pub mod certificates;
+pub mod dashboard;
+pub mod export;
+pub mod incident;
+pub mod incidents;
+pub mod layout;
+pub mod login;
+pub mod policy;
+pub mod tester;
