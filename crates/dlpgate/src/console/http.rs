@@ -48,7 +48,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/audit", get(pages::admin::audit))
         .route("/logout", post(pages::login::logout))
         .fallback(not_found)
-        .route_layer(middleware::from_fn_with_state(console.clone(), require_session));
+        .layer(middleware::from_fn_with_state(console.clone(), require_session));
     Router::new()
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/healthz", get(|| async { "ok" }))

@@ -92,16 +92,19 @@ impl ConsoleDb {
             .with_context(|| format!("opening {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA).context("creating the console tables")?;
-        let has_rule_index: bool = conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'console_incident_rules_fill'",
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        if !has_rule_index {
-            // Table, backfill and trigger in one transaction: no insert falls between them.
-            conn.execute_batch(&format!("BEGIN IMMEDIATE; {RULE_INDEX} COMMIT;"))
-                .context("building the per-rule incident index")?;
-        }
+        // Table, backfill and trigger in one transaction, so that no insert falls between
+        // them; checked again inside it, as another process may be opening the same file.
+        conn.execute_batch("BEGIN IMMEDIATE").context("locking the store")?;
+        let built = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'console_incident_rules_fill'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .and_then(|found| if found == 0 { conn.execute_batch(RULE_INDEX) } else { Ok(()) });
+        let end = if built.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        conn.execute_batch(end).context("building the per-rule incident index")?;
+        built.context("building the per-rule incident index")?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
