@@ -18,6 +18,7 @@ declare -A peers=(
   [/usr/sbin/haproxy]=haproxy
   [/usr/lib/postgresql]=postgresql
   [/usr/bin/systemd-analyze]=systemd
+  [/usr/bin/chromium]=chromium
 )
 missing=()
 for file in "${!peers[@]}"; do
@@ -30,6 +31,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+fi
+# Playwright for Python drives chromium in the web console's browser test (the system
+# chromium: Playwright's own browser download is not needed).
+if ! python3 -c "import playwright" 2>/dev/null; then
+  echo "installing Playwright for Python (pip)"
+  python3 -m pip install -q playwright
 fi
 # Debian starts the packaged daemons; the tests start their own on other ports.
 for svc in squid c-icap stunnel4; do

@@ -38,12 +38,16 @@ pub struct TokenOnly {
 }
 
 /// GET /login.
-pub async fn form(State(console): State<Arc<Console>>) -> Response {
-    login_page(&console, StatusCode::OK, None)
+pub async fn form(State(console): State<Arc<Console>>, headers: HeaderMap) -> Response {
+    login_page(&console, &headers, StatusCode::OK, None)
 }
 
-fn login_page(console: &Console, status: StatusCode, message: Option<&str>) -> Response {
-    let token = random_token();
+/// The login form. Its token is the browser's login cookie when it has one: a second load
+/// (a redirected favicon request, another tab) must not invalidate the form on screen.
+fn login_page(console: &Console, headers: &HeaderMap, status: StatusCode, message: Option<&str>) -> Response {
+    let token = cookie(headers, LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(random_token);
     let cookie = set_cookie(LOGIN_COOKIE, &token, "/login", LOGIN_FORM_LIFETIME, console.https);
     (status, [(header::SET_COOKIE, cookie)], render(&token, message)).into_response()
 }
@@ -92,6 +96,7 @@ pub async fn submit(
         tracing::warn!(%peer, user = %name, "console login throttled");
         return Ok(login_page(
             &console,
+            &headers,
             StatusCode::TOO_MANY_REQUESTS,
             Some("Too many failed logins: wait a few minutes."),
         ));
@@ -111,7 +116,7 @@ pub async fn submit(
         let actor = name.chars().take(64).collect::<String>();
         let detail = format!("from {}", peer.ip());
         console.db.call(move |c| accounts::audit(c, &actor, "login_failed", None, Some(&detail))).await?;
-        return Ok(login_page(&console, StatusCode::UNAUTHORIZED, Some("Wrong name or password.")));
+        return Ok(login_page(&console, &headers, StatusCode::UNAUTHORIZED, Some("Wrong name or password.")));
     };
     let token = console.sessions.create(&user.name, user.role);
     let (actor, detail) = (user.name.clone(), format!("from {}", peer.ip()));
