@@ -98,14 +98,11 @@ pub async fn start(args: &ConsoleListenArgs, context: ServeContext) -> anyhow::R
 }
 
 async fn open(args: &ConsoleListenArgs, context: &ServeContext, https: bool) -> anyhow::Result<Console> {
+    let db = db::ConsoleDb::open(&context.data_dir, context.store.as_deref()).await?;
     let (data_dir, url) = (context.data_dir.clone(), context.store.clone());
-    let (db, store) = tokio::task::spawn_blocking(move || {
-        let db = db::ConsoleDb::open(&data_dir, url.as_deref())?;
-        let store = crate::store::open_existing(&data_dir, url.as_deref())?;
-        anyhow::Ok((db, store))
-    })
-    .await
-    .context("opening the console database")??;
+    let store = tokio::task::spawn_blocking(move || crate::store::open_existing(&data_dir, url.as_deref()))
+        .await
+        .context("opening the incident store")??;
     let mut certificates = Vec::new();
     if let Some(cert) = &context.icap_cert {
         certificates.push(("ICAP server (icaps://)".to_string(), cert.clone()));

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 
 use super::auth::{hash_password, MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
-use super::db::{accounts, ConsoleDb};
+use super::db::ConsoleDb;
 use super::UserCommand;
 
 /// The audit log's actor for command-line changes.
@@ -15,40 +15,36 @@ const CLI_ACTOR: &str = "(command line)";
 
 /// Runs a `console user` command.
 pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run_async(cmd))
+}
+
+async fn run_async(cmd: UserCommand) -> anyhow::Result<()> {
     match cmd {
         UserCommand::Add { name, role, password_file, store } => {
             check_name(&name)?;
             let password = read_password(password_file.as_deref())?;
             check_password(&password)?;
-            let db = ConsoleDb::open(&store.data_dir, store.store.as_deref())?;
+            let db = ConsoleDb::open(&store.data_dir, store.store.as_deref()).await?;
             let hash = hash_password(&password)?;
-            let added = db.call_blocking(|c| {
-                let added = accounts::add_user(c, &name, role, &hash)?;
-                if added {
-                    accounts::audit(c, CLI_ACTOR, "user_add", Some(&name), Some(role.as_str()))?;
-                }
-                Ok(added)
-            })?;
+            let added = db.add_user(&name, role, &hash, CLI_ACTOR).await?;
             if !added {
                 bail!("the account {name:?} exists already (remove it first to change it)");
             }
             println!("added {name} ({})", role.as_str());
         }
         UserCommand::List { store } => {
-            let db = ConsoleDb::open(&store.data_dir, store.store.as_deref())?;
-            for user in db.call_blocking(accounts::users)? {
+            let db = ConsoleDb::open(&store.data_dir, store.store.as_deref()).await?;
+            for user in db.users().await? {
                 println!("{}\t{}", user.name, user.role.as_str());
             }
         }
         UserCommand::Remove { name, store } => {
-            let db = ConsoleDb::open(&store.data_dir, store.store.as_deref())?;
-            let removed = db.call_blocking(|c| {
-                let removed = accounts::remove_user(c, &name)?;
-                if removed {
-                    accounts::audit(c, CLI_ACTOR, "user_remove", Some(&name), None)?;
-                }
-                Ok(removed)
-            })?;
+            let db = ConsoleDb::open(&store.data_dir, store.store.as_deref()).await?;
+            let removed = db.remove_user(&name, CLI_ACTOR).await?;
             if !removed {
                 bail!("no account {name:?}");
             }

@@ -7,8 +7,8 @@
 pub mod durable;
 pub mod journal;
 mod model;
-mod pg_tls;
-mod pg_url;
+pub(crate) mod pg_tls;
+pub(crate) mod pg_url;
 mod postgres;
 mod row;
 mod sqlite;

@@ -1,10 +1,12 @@
 //! The console's tables next to the incidents: accounts, the audit log, triage, and the
-//! per-rule index the incident list filters by, in the same SQLite file as the incidents.
+//! per-rule index the incident list filters by, in the same store as the incidents (the
+//! SQLite file of the data directory, or the shared PostgreSQL database).
 //!
 //! The incident table is written by `dlpgate serve` ([`crate::store`]); the console only adds
-//! indexes and a trigger to it. SQLite is synchronous: every call runs on a blocking thread.
+//! indexes and a trigger to it. SQLite is synchronous: its calls run on a blocking thread.
 
 pub mod accounts;
+mod postgres;
 pub mod query;
 
 use std::path::Path;
@@ -12,6 +14,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use rusqlite::Connection;
+
+use crate::console::auth::Role;
 
 pub use accounts::{AuditEntry, Triage, TriageStatus, UserRow};
 pub use query::{DashboardCounts, IncidentQuery, IncidentSummary, Page, PAGE_SIZE};
@@ -69,51 +73,189 @@ CREATE TRIGGER console_incident_rules_fill AFTER INSERT ON incidents BEGIN
 END;
 ";
 
-/// The console's database: one SQLite connection, used from blocking threads.
+/// The console's database.
 #[derive(Debug, Clone)]
 pub struct ConsoleDb {
-    conn: Arc<Mutex<Connection>>,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    /// One SQLite connection, used from blocking threads.
+    Sqlite(Arc<Mutex<Connection>>),
+    /// A connection pool.
+    Postgres(Arc<postgres::PgConsole>),
 }
 
 impl ConsoleDb {
-    /// Opens the SQLite store of `data_dir` (creating it, private, as `serve` does) and adds
-    /// the console's tables and indexes when missing.
-    pub fn open(data_dir: &Path, store_url: Option<&str>) -> anyhow::Result<Self> {
-        if store_url.is_some() {
-            anyhow::bail!(
-                "the console keeps its accounts next to the incidents and works with the SQLite store \
-                 of --data-dir only for now: --store is not supported by the console yet"
-            );
+    /// Opens the store the incidents are in (the SQLite file of `data_dir`, created private
+    /// as `serve` does, or the PostgreSQL `store_url`) and adds the console's tables and
+    /// indexes when missing. Call inside a tokio runtime.
+    pub async fn open(data_dir: &Path, store_url: Option<&str>) -> anyhow::Result<Self> {
+        match store_url {
+            None => {
+                let data_dir = data_dir.to_path_buf();
+                let conn = tokio::task::spawn_blocking(move || open_sqlite(&data_dir))
+                    .await
+                    .context("opening the console database")??;
+                Ok(Self { backend: Backend::Sqlite(Arc::new(Mutex::new(conn))) })
+            }
+            Some(url) => {
+                // The incident table first, made as `serve` makes it.
+                let (dir, owned) = (data_dir.to_path_buf(), url.to_string());
+                let settings = crate::store::PostgresSettings::default();
+                tokio::task::spawn_blocking(move || {
+                    crate::store::open_store(&dir, Some(&owned), &settings).map(drop)
+                })
+                .await
+                .context("opening the incident store")??;
+                Ok(Self { backend: Backend::Postgres(Arc::new(postgres::PgConsole::open(url).await?)) })
+            }
         }
-        let path = data_dir.join(crate::store::SQLITE_FILE);
-        // Creates the file with the store's modes and its incident table.
-        drop(crate::store::SqliteStore::open(&path, true)?);
-        let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
-            .with_context(|| format!("opening {}", path.display()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA).context("creating the console tables")?;
-        // Table, backfill and trigger in one transaction, so that no insert falls between
-        // them; checked again inside it, as another process may be opening the same file.
-        conn.execute_batch("BEGIN IMMEDIATE").context("locking the store")?;
-        let built = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'console_incident_rules_fill'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .and_then(|found| if found == 0 { conn.execute_batch(RULE_INDEX) } else { Ok(()) });
-        let end = if built.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        conn.execute_batch(end).context("building the per-rule incident index")?;
-        built.context("building the per-rule incident index")?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
-    /// Runs `op` on the connection, on a blocking thread.
-    pub async fn call<T: Send + 'static>(
+    /// Adds an account and audits it (`actor` made the change); false when the name is taken.
+    pub async fn add_user(&self, name: &str, role: Role, hash: &str, actor: &str) -> anyhow::Result<bool> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.add_user(name, role, hash, actor).await,
+            Backend::Sqlite(_) => {
+                let (name, hash, actor) = (name.to_string(), hash.to_string(), actor.to_string());
+                self.call(move |c| {
+                    let tx = c.unchecked_transaction()?;
+                    let added = accounts::add_user(&tx, &name, role, &hash)?;
+                    if added {
+                        accounts::audit(&tx, &actor, "user_add", Some(&name), Some(role.as_str()))?;
+                    }
+                    tx.commit()?;
+                    Ok(added)
+                })
+                .await
+            }
+        }
+    }
+
+    /// Removes an account and audits it; false when there was none.
+    pub async fn remove_user(&self, name: &str, actor: &str) -> anyhow::Result<bool> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.remove_user(name, actor).await,
+            Backend::Sqlite(_) => {
+                let (name, actor) = (name.to_string(), actor.to_string());
+                self.call(move |c| {
+                    let tx = c.unchecked_transaction()?;
+                    let removed = accounts::remove_user(&tx, &name)?;
+                    if removed {
+                        accounts::audit(&tx, &actor, "user_remove", Some(&name), None)?;
+                    }
+                    tx.commit()?;
+                    Ok(removed)
+                })
+                .await
+            }
+        }
+    }
+
+    /// One account.
+    pub async fn user(&self, name: &str) -> anyhow::Result<Option<UserRow>> {
+        match &self.backend {
+            Backend::Postgres(pg) => Ok(pg.users(Some(name)).await?.into_iter().next()),
+            Backend::Sqlite(_) => {
+                let name = name.to_string();
+                self.call(move |c| accounts::user(c, &name)).await
+            }
+        }
+    }
+
+    /// Every account, by name.
+    pub async fn users(&self) -> anyhow::Result<Vec<UserRow>> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.users(None).await,
+            Backend::Sqlite(_) => self.call(accounts::users).await,
+        }
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: Option<&str>,
+        detail: Option<&str>,
+    ) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.audit(actor, action, target, detail).await,
+            Backend::Sqlite(_) => {
+                let (actor, action) = (actor.to_string(), action.to_string());
+                let (target, detail) = (target.map(str::to_string), detail.map(str::to_string));
+                self.call(move |c| accounts::audit(c, &actor, &action, target.as_deref(), detail.as_deref()))
+                    .await
+            }
+        }
+    }
+
+    /// The newest `limit` audit entries, optionally about one target.
+    pub async fn audit_log(&self, target: Option<&str>, limit: usize) -> anyhow::Result<Vec<AuditEntry>> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.audit_log(target, limit).await,
+            Backend::Sqlite(_) => {
+                let target = target.map(str::to_string);
+                self.call(move |c| accounts::audit_log(c, target.as_deref(), limit)).await
+            }
+        }
+    }
+
+    /// An incident's triage (none: new).
+    pub async fn triage(&self, incident: &str) -> anyhow::Result<Option<Triage>> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.triage(incident).await,
+            Backend::Sqlite(_) => {
+                let incident = incident.to_string();
+                self.call(move |c| accounts::triage(c, &incident)).await
+            }
+        }
+    }
+
+    /// Sets an incident's triage and audits it, in one transaction.
+    pub async fn set_triage(
+        &self,
+        incident: &str,
+        status: TriageStatus,
+        note: &str,
+        by: &str,
+    ) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.set_triage(incident, status, note, by).await,
+            Backend::Sqlite(_) => {
+                let (incident, note, by) = (incident.to_string(), note.to_string(), by.to_string());
+                self.call(move |c| accounts::set_triage(c, &incident, status, &note, &by)).await
+            }
+        }
+    }
+
+    /// One page of the incident list.
+    pub async fn incidents(&self, q: IncidentQuery) -> anyhow::Result<Page> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.incidents(&q).await,
+            Backend::Sqlite(_) => self.call(move |c| query::incidents(c, &q)).await,
+        }
+    }
+
+    /// The dashboard's counts since `since_ms`.
+    pub async fn dashboard(&self, since_ms: i64, top: usize) -> anyhow::Result<DashboardCounts> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.dashboard(since_ms, top).await,
+            Backend::Sqlite(_) => self.call(move |c| query::dashboard(c, since_ms, top)).await,
+        }
+    }
+
+    /// Runs `op` on the SQLite connection, on a blocking thread.
+    async fn call<T: Send + 'static>(
         &self,
         op: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
-        let conn = self.conn.clone();
+        let Backend::Sqlite(conn) = &self.backend else {
+            anyhow::bail!("not a SQLite store");
+        };
+        let conn = conn.clone();
         tokio::task::spawn_blocking(move || {
             let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
             op(&conn)
@@ -122,12 +264,31 @@ impl ConsoleDb {
         .context("console database task")?
         .context("console database")
     }
+}
 
-    /// Runs `op` on the connection on this thread (command-line use).
-    pub fn call_blocking<T>(&self, op: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> anyhow::Result<T> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        op(&conn).context("console database")
-    }
+/// Opens the SQLite file of `data_dir` with the console's tables, indexes and rule index.
+fn open_sqlite(data_dir: &Path) -> anyhow::Result<Connection> {
+    let path = data_dir.join(crate::store::SQLITE_FILE);
+    // Creates the file with the store's modes and its incident table.
+    drop(crate::store::SqliteStore::open(&path, true)?);
+    let conn = Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .with_context(|| format!("opening {}", path.display()))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(SCHEMA).context("creating the console tables")?;
+    // Table, backfill and trigger in one transaction, so that no insert falls between
+    // them; checked again inside it, as another process may be opening the same file.
+    conn.execute_batch("BEGIN IMMEDIATE").context("locking the store")?;
+    let built = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'console_incident_rules_fill'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .and_then(|found| if found == 0 { conn.execute_batch(RULE_INDEX) } else { Ok(()) });
+    let end = if built.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end).context("building the per-rule incident index")?;
+    built.context("building the per-rule incident index")?;
+    Ok(conn)
 }
 
 /// Milliseconds since the Unix epoch, now.

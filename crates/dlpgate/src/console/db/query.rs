@@ -68,46 +68,86 @@ pub struct Page {
     pub next: Option<(i64, String)>,
 }
 
-/// Runs the query: one page, and whether there is another.
-pub fn incidents(conn: &Connection, q: &IncidentQuery) -> rusqlite::Result<Page> {
-    // With a rule, the rows come from the rule index in time order; else from the incidents.
-    // A triage status other than `new` is rare (people set it): its few rows come first
-    // (CROSS JOIN fixes SQLite's join order), so that the time order is not walked for them.
-    let triaged = q.status.as_deref().is_some_and(|s| s != "new");
-    let (base, time, id) = match &q.rule {
-        Some(_) => (
-            "console_incident_rules r JOIN incidents i ON i.id = r.incident_id",
-            "r.time_ms",
-            "r.incident_id",
-        ),
-        None => ("incidents i", "i.time_ms", "i.id"),
-    };
-    let from = match (triaged, q.rule.is_some()) {
-        (false, _) => format!("{base} LEFT JOIN console_triage t ON t.incident_id = i.id"),
-        (true, false) => "console_triage t CROSS JOIN incidents i ON i.id = t.incident_id".to_string(),
-        (true, true) => "console_triage t CROSS JOIN incidents i ON i.id = t.incident_id \
-                         CROSS JOIN console_incident_rules r ON r.time_ms = i.time_ms AND r.incident_id = i.id"
-            .to_string(),
-    };
-    let mut sql = format!(
-        "SELECT i.id, i.time_ms, i.service, i.client_addr, i.user_name, i.file_name, i.url, i.rules_json, \
-         i.action, COALESCE(t.status, 'new') FROM {from} WHERE 1 = 1"
-    );
-    let mut args: Vec<Value> = Vec::new();
-    macro_rules! cond {
-        ($part:expr, $value:expr) => {{
-            sql.push_str(&$part);
-            args.push($value);
-        }};
+/// The SQL dialects the console speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// SQLite: `?1` placeholders, `instr`, tables without a prefix.
+    Sqlite,
+    /// PostgreSQL: `$1` placeholders, `strpos`, tables prefixed `dlpgate_`.
+    Postgres,
+}
+
+/// A query argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// A 64-bit integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+/// Statement text and its arguments, numbered as they are pushed.
+struct Statement {
+    dialect: Dialect,
+    sql: String,
+    args: Vec<Param>,
+}
+
+impl Statement {
+    /// The placeholder of a new argument.
+    fn arg(&mut self, value: Param) -> String {
+        self.args.push(value);
+        match self.dialect {
+            Dialect::Sqlite => format!("?{}", self.args.len()),
+            Dialect::Postgres => format!("${}", self.args.len()),
+        }
     }
+}
+
+/// The statement of a list query, and its arguments. Columns: id, time_ms, service,
+/// client_addr, user_name, file_name, url, rules_json, action, status.
+pub fn incident_sql(q: &IncidentQuery, dialect: Dialect) -> (String, Vec<Param>) {
+    let (incidents, rules_table, triage_table) = match dialect {
+        Dialect::Sqlite => ("incidents", "console_incident_rules", "console_triage"),
+        Dialect::Postgres => {
+            ("dlpgate_incidents", "dlpgate_console_incident_rules", "dlpgate_console_triage")
+        }
+    };
+    // With a rule, the rows come from the rule index in time order; else from the incidents.
+    // A triage status other than `new` is rare (people set it): its few rows come first (in
+    // SQLite, CROSS JOIN fixes the join order), so that the time order is not walked for them.
+    let triaged = q.status.as_deref().is_some_and(|s| s != "new");
+    let cross = if dialect == Dialect::Sqlite { "CROSS JOIN" } else { "JOIN" };
+    let (time, id) = if q.rule.is_some() { ("r.time_ms", "r.incident_id") } else { ("i.time_ms", "i.id") };
+    let from = match (triaged, q.rule.is_some()) {
+        (false, false) => format!("{incidents} i LEFT JOIN {triage_table} t ON t.incident_id = i.id"),
+        (false, true) => format!(
+            "{rules_table} r JOIN {incidents} i ON i.id = r.incident_id \
+             LEFT JOIN {triage_table} t ON t.incident_id = i.id"
+        ),
+        (true, false) => format!("{triage_table} t {cross} {incidents} i ON i.id = t.incident_id"),
+        (true, true) => format!(
+            "{triage_table} t {cross} {incidents} i ON i.id = t.incident_id \
+             {cross} {rules_table} r ON r.time_ms = i.time_ms AND r.incident_id = i.id"
+        ),
+    };
+    let mut st = Statement {
+        dialect,
+        sql: format!(
+            "SELECT i.id, i.time_ms, i.service, i.client_addr, i.user_name, i.file_name, i.url, i.rules_json, \
+             i.action, COALESCE(t.status, 'new') FROM {from} WHERE 1 = 1"
+        ),
+        args: Vec::new(),
+    };
+    let mut conds = Vec::new();
     if let Some(rule) = &q.rule {
-        cond!(" AND r.rule = ?", Value::Text(rule.clone()));
+        conds.push(format!("r.rule = {}", st.arg(Param::Text(rule.clone()))));
     }
     if let Some(ms) = q.from_ms {
-        cond!(&format!(" AND {time} >= ?"), Value::Integer(ms));
+        conds.push(format!("{time} >= {}", st.arg(Param::Int(ms))));
     }
     if let Some(ms) = q.to_ms {
-        cond!(&format!(" AND {time} < ?"), Value::Integer(ms));
+        conds.push(format!("{time} < {}", st.arg(Param::Int(ms))));
     }
     for (column, value) in [
         ("i.action", &q.action),
@@ -116,38 +156,56 @@ pub fn incidents(conn: &Connection, q: &IncidentQuery) -> rusqlite::Result<Page>
         ("i.service", &q.service),
     ] {
         if let Some(value) = value {
-            cond!(&format!(" AND {column} = ?"), Value::Text(value.clone()));
+            conds.push(format!("{column} = {}", st.arg(Param::Text(value.clone()))));
         }
     }
     match q.status.as_deref() {
         None => {}
-        Some("new") => sql.push_str(" AND t.status IS NULL"),
-        Some(status) => cond!(" AND t.status = ?", Value::Text(status.to_string())),
+        Some("new") => conds.push("t.status IS NULL".to_string()),
+        Some(status) => conds.push(format!("t.status = {}", st.arg(Param::Text(status.to_string())))),
     }
     if let Some(text) = &q.text {
-        let lower = text.to_lowercase();
-        sql.push_str(
-            " AND (instr(lower(i.file_name), ?1x) > 0 OR instr(lower(i.url), ?1x) > 0 \
-             OR instr(lower(i.user_name), ?1x) > 0 OR i.id = ?2x OR i.sha256 = ?1x)",
-        );
-        // Numbered placeholders cannot mix with '?': spell each one out.
-        let n = args.len();
-        sql = sql.replace("?1x", &format!("?{}", n + 1)).replace("?2x", &format!("?{}", n + 2));
-        args.push(Value::Text(lower));
-        args.push(Value::Text(text.clone()));
+        let find = if dialect == Dialect::Sqlite { "instr" } else { "strpos" };
+        let lower = st.arg(Param::Text(text.to_lowercase()));
+        let exact = st.arg(Param::Text(text.clone()));
+        conds.push(format!(
+            "({find}(lower(i.file_name), {lower}) > 0 OR {find}(lower(i.url), {lower}) > 0 \
+             OR {find}(lower(i.user_name), {lower}) > 0 OR i.id = {exact} OR i.sha256 = {lower})"
+        ));
     }
     if let Some((ms, last)) = &q.after {
-        let n = args.len();
-        sql.push_str(&format!(" AND ({time}, {id}) < (?{}, ?{})", n + 1, n + 2));
-        args.push(Value::Integer(*ms));
-        args.push(Value::Text(last.clone()));
+        let (ms, last) = (st.arg(Param::Int(*ms)), st.arg(Param::Text(last.clone())));
+        conds.push(format!("({time}, {id}) < ({ms}, {last})"));
     }
-    let n = args.len();
-    sql.push_str(&format!(" ORDER BY {time} DESC, {id} DESC LIMIT ?{}", n + 1));
-    args.push(Value::Integer(i64::try_from(q.limit.saturating_add(1)).unwrap_or(i64::MAX)));
-    let sql = number_placeholders(&sql);
+    for cond in conds {
+        st.sql.push_str(" AND ");
+        st.sql.push_str(&cond);
+    }
+    let limit = st.arg(Param::Int(i64::try_from(q.limit.saturating_add(1)).unwrap_or(i64::MAX)));
+    st.sql.push_str(&format!(" ORDER BY {time} DESC, {id} DESC LIMIT {limit}"));
+    (st.sql, st.args)
+}
+
+/// Cuts the extra row a query asks for into the next page's cursor.
+pub fn paginate(mut rows: Vec<IncidentSummary>, limit: usize) -> Page {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| (r.time_ms, r.id.clone()))
+    } else {
+        None
+    };
+    Page { rows, next }
+}
+
+/// Runs the query on SQLite: one page, and whether there is another.
+pub fn incidents(conn: &Connection, q: &IncidentQuery) -> rusqlite::Result<Page> {
+    let (sql, args) = incident_sql(q, Dialect::Sqlite);
+    let args = args.into_iter().map(|a| match a {
+        Param::Int(n) => Value::Integer(n),
+        Param::Text(t) => Value::Text(t),
+    });
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt
+    let rows = stmt
         .query_map(rusqlite::params_from_iter(args), |r| {
             let rules: String = r.get(7)?;
             Ok(IncidentSummary {
@@ -164,42 +222,7 @@ pub fn incidents(conn: &Connection, q: &IncidentQuery) -> rusqlite::Result<Page>
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let next = if rows.len() > q.limit {
-        rows.truncate(q.limit);
-        rows.last().map(|r| (r.time_ms, r.id.clone()))
-    } else {
-        None
-    };
-    Ok(Page { rows, next })
-}
-
-/// Gives every bare `?` its number, so that bare and numbered placeholders can share a
-/// statement (SQLite numbers a bare `?` after the largest number seen so far, which is not
-/// what the argument list holds).
-fn number_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 16);
-    let mut n = 0;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '?' {
-            out.push(c);
-            continue;
-        }
-        if chars.peek().is_some_and(char::is_ascii_digit) {
-            let mut digits = String::new();
-            while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
-                digits.push(d);
-                chars.next();
-            }
-            n = n.max(digits.parse().unwrap_or(0));
-            out.push('?');
-            out.push_str(&digits);
-        } else {
-            n += 1;
-            out.push_str(&format!("?{n}"));
-        }
-    }
-    out
+    Ok(paginate(rows, q.limit))
 }
 
 /// What the dashboard draws.
@@ -245,7 +268,7 @@ pub fn dashboard(conn: &Connection, since_ms: i64, top: usize) -> rusqlite::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::db::{accounts, ConsoleDb, TriageStatus};
+    use crate::console::db::{ConsoleDb, TriageStatus};
     use crate::store::{from_millis, Incident, IncidentStore, SqliteStore};
 
     fn incident(n: i64, rule: &str, user: &str, action: &str) -> Incident {
@@ -287,12 +310,13 @@ mod tests {
         for n in 0..50 {
             store.record(&incident(n, rule(n), if n % 5 == 0 { "ann" } else { "bob" }, "block")).unwrap();
         }
-        let db = ConsoleDb::open(dir.path(), None).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let db = runtime.block_on(ConsoleDb::open(dir.path(), None)).unwrap();
         for n in 50..100 {
             let action = if n % 10 == 0 { "monitor" } else { "block" };
             store.record(&incident(n, rule(n), if n % 5 == 0 { "ann" } else { "bob" }, action)).unwrap();
         }
-        let run = |q: IncidentQuery| db.call_blocking(|c| incidents(c, &q)).unwrap();
+        let run = |q: IncidentQuery| runtime.block_on(db.incidents(q)).unwrap();
         let all_pages = |q: IncidentQuery| {
             let mut seen = Vec::new();
             let mut q = IncidentQuery { limit: 7, ..q };
@@ -331,8 +355,8 @@ mod tests {
         let q = IncidentQuery { text: Some("%".into()), limit: 50, ..Default::default() };
         assert!(run(q).rows.is_empty(), "no LIKE wildcards");
 
-        db.call_blocking(|c| accounts::set_triage(c, "inc-0040", TriageStatus::Resolved, "", "ann")).unwrap();
-        db.call_blocking(|c| accounts::set_triage(c, "inc-0041", TriageStatus::Resolved, "", "ann")).unwrap();
+        runtime.block_on(db.set_triage("inc-0040", TriageStatus::Resolved, "", "ann")).unwrap();
+        runtime.block_on(db.set_triage("inc-0041", TriageStatus::Resolved, "", "ann")).unwrap();
         let q = IncidentQuery { status: Some("resolved".into()), limit: 50, ..Default::default() };
         assert_eq!(ids(&run(q)), vec!["inc-0041", "inc-0040"]);
         let q = IncidentQuery {

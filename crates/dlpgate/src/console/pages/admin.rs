@@ -9,7 +9,6 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::console::auth::{hash_password, CurrentUser, Role};
-use crate::console::db::accounts;
 use crate::console::http::{check_csrf, require, PageError};
 use crate::console::Console;
 
@@ -24,7 +23,7 @@ pub async fn users(
     Extension(user): Extension<CurrentUser>,
 ) -> Result<Response, PageError> {
     require(&user, Role::Admin)?;
-    let rows = console.db.call(accounts::users).await?;
+    let rows = console.db.users().await?;
     let body = html! {
         table {
             thead { tr { th { "Name" } th { "Role" } th { "Created" } } }
@@ -70,18 +69,7 @@ pub async fn add_user(
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
         .map_err(|e| PageError::Internal(e.into()))??;
-    let actor = user.name.clone();
-    let target = name.clone();
-    let added = console
-        .db
-        .call(move |c| {
-            let added = accounts::add_user(c, &target, role, &hash)?;
-            if added {
-                accounts::audit(c, &actor, "user_add", Some(&target), Some(role.as_str()))?;
-            }
-            Ok(added)
-        })
-        .await?;
+    let added = console.db.add_user(&name, role, &hash, &user.name).await?;
     if !added {
         return Err(PageError::BadRequest(format!("the account {name:?} exists already")));
     }
@@ -94,7 +82,7 @@ pub async fn audit(
     Extension(user): Extension<CurrentUser>,
 ) -> Result<Response, PageError> {
     require(&user, Role::Admin)?;
-    let entries = console.db.call(|c| accounts::audit_log(c, None, AUDIT_SHOWN)).await?;
+    let entries = console.db.audit_log(None, AUDIT_SHOWN).await?;
     let body = html! {
         p.note { "The newest " (AUDIT_SHOWN) " entries: logins, failed logins, triage, exports and account changes." }
         table {

@@ -10,7 +10,7 @@ use axum::Extension;
 use maud::{html, Markup};
 
 use crate::console::auth::CurrentUser;
-use crate::console::db::{now_ms, query, DashboardCounts};
+use crate::console::db::{now_ms, DashboardCounts};
 use crate::console::http::PageError;
 use crate::console::Console;
 
@@ -29,7 +29,7 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let now_hour = now_ms() / 3_600_000;
     let since = (now_hour - CHART_HOURS + 1) * 3_600_000;
-    let counts = console.db.call(move |c| query::dashboard(c, since, TOP_NAMES)).await?;
+    let counts = console.db.dashboard(since, TOP_NAMES).await?;
     let body = html! {
         div.box { h2 { "Incidents per hour, last " (CHART_HOURS) " hours (UTC)" } (chart(&counts, now_hour)) }
         div.grid {

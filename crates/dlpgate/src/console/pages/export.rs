@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 
 use crate::console::auth::{CurrentUser, Role};
-use crate::console::db::{accounts, query, IncidentSummary};
+use crate::console::db::IncidentSummary;
 use crate::console::http::{require, PageError};
 use crate::console::Console;
 use crate::store::Incident;
@@ -100,10 +100,9 @@ async fn fetch(
 ) -> Result<Vec<(Incident, String)>, PageError> {
     require(user, Role::Analyst)?;
     let q = filters.to_query(MAX_EXPORT_ROWS)?;
-    let page = console.db.call(move |c| query::incidents(c, &q)).await?;
-    let (actor, detail) =
-        (user.name.clone(), format!("{format} {} incidents: {}", page.rows.len(), filters.query_string()));
-    console.db.call(move |c| accounts::audit(c, &actor, "export", None, Some(&detail))).await?;
+    let page = console.db.incidents(q).await?;
+    let detail = format!("{format} {} incidents: {}", page.rows.len(), filters.query_string());
+    console.db.audit(&user.name, "export", None, Some(&detail)).await?;
     let store = console.store.clone();
     let rows: Vec<IncidentSummary> = page.rows;
     tokio::task::spawn_blocking(move || {

@@ -10,7 +10,7 @@ use maud::html;
 use serde::Deserialize;
 
 use crate::console::auth::{CurrentUser, Role};
-use crate::console::db::{accounts, TriageStatus};
+use crate::console::db::TriageStatus;
 use crate::console::http::{check_csrf, require, PageError, MAX_NOTE_CHARS};
 use crate::console::Console;
 
@@ -33,13 +33,8 @@ pub async fn show(
         .map_err(|e| PageError::Internal(e.into()))?
         .map_err(|e| PageError::Internal(e.into()))?
         .ok_or(PageError::NotFound)?;
-    let lookup = id.clone();
-    let (triage, history) = console
-        .db
-        .call(move |c| {
-            Ok((accounts::triage(c, &lookup)?, accounts::audit_log(c, Some(&lookup), HISTORY_SHOWN)?))
-        })
-        .await?;
+    let triage = console.db.triage(&id).await?;
+    let history = console.db.audit_log(Some(&id), HISTORY_SHOWN).await?;
     let status = triage.as_ref().map_or(TriageStatus::New, |t| t.status);
     let i = &incident;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -163,7 +158,6 @@ pub async fn triage(
     if !exists {
         return Err(PageError::NotFound);
     }
-    let (target, by, note) = (id.clone(), user.name.clone(), form.note.trim().to_string());
-    console.db.call(move |c| accounts::set_triage(c, &target, status, &note, &by)).await?;
+    console.db.set_triage(&id, status, form.note.trim(), &user.name).await?;
     Ok(Redirect::to(&format!("/incidents/{}", encode(&id))).into_response())
 }

@@ -10,7 +10,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use crate::console::auth::{CurrentUser, Role};
-use crate::console::db::{query, IncidentQuery, TriageStatus, PAGE_SIZE};
+use crate::console::db::{IncidentQuery, TriageStatus, PAGE_SIZE};
 use crate::console::http::PageError;
 use crate::console::Console;
 
@@ -138,7 +138,7 @@ pub async fn list(
     Query(filters): Query<Filters>,
 ) -> Result<Response, PageError> {
     let q = filters.to_query(PAGE_SIZE)?;
-    let page_rows = console.db.call(move |c| query::incidents(c, &q)).await?;
+    let page_rows = console.db.incidents(q).await?;
     let base = filters.query_string();
     let body = html! {
         (filter_form(&filters))

@@ -13,7 +13,6 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
 use crate::console::auth::{random_token, same_token, verify_password, CurrentUser, MAX_PASSWORD_BYTES};
-use crate::console::db::accounts;
 use crate::console::http::{check_csrf, cookie, session_cookie, set_cookie, PageError};
 use crate::console::http::{SESSION_COOKIE_HTTP, SESSION_COOKIE_HTTPS};
 use crate::console::Console;
@@ -103,7 +102,7 @@ pub async fn submit(
     }
     let password = login.password;
     let lookup = name.clone();
-    let user = console.db.call(move |c| accounts::user(c, &lookup)).await?;
+    let user = console.db.user(&lookup).await?;
     let verified = tokio::task::spawn_blocking(move || {
         let hash = user.as_ref().map_or(crate::console::auth::decoy_hash(), |u| u.password_hash.as_str());
         let ok = password.len() <= MAX_PASSWORD_BYTES && verify_password(hash, &password);
@@ -115,12 +114,12 @@ pub async fn submit(
         console.throttle.failed(&keys);
         let actor = name.chars().take(64).collect::<String>();
         let detail = format!("from {}", peer.ip());
-        console.db.call(move |c| accounts::audit(c, &actor, "login_failed", None, Some(&detail))).await?;
+        console.db.audit(&actor, "login_failed", None, Some(&detail)).await?;
         return Ok(login_page(&console, &headers, StatusCode::UNAUTHORIZED, Some("Wrong name or password.")));
     };
     let token = console.sessions.create(&user.name, user.role);
     let (actor, detail) = (user.name.clone(), format!("from {}", peer.ip()));
-    console.db.call(move |c| accounts::audit(c, &actor, "login", None, Some(&detail))).await?;
+    console.db.audit(&actor, "login", None, Some(&detail)).await?;
     let name = if console.https { SESSION_COOKIE_HTTPS } else { SESSION_COOKIE_HTTP };
     let session = set_cookie(name, &token, "/", console.sessions.lifetime(), console.https);
     let clear = set_cookie(LOGIN_COOKIE, "", "/login", Duration::ZERO, console.https);
@@ -144,8 +143,7 @@ pub async fn logout(
     if let Some(token) = session_cookie(&headers, console.https) {
         console.sessions.remove(&token);
     }
-    let actor = user.name.clone();
-    console.db.call(move |c| accounts::audit(c, &actor, "logout", None, None)).await?;
+    console.db.audit(&user.name, "logout", None, None).await?;
     let name = if console.https { SESSION_COOKIE_HTTPS } else { SESSION_COOKIE_HTTP };
     let clear = set_cookie(name, "", "/", Duration::ZERO, console.https);
     Ok(([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response())
