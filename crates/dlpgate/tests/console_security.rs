@@ -7,62 +7,15 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::console::{csrf_of, form, http, wait_for, Http, FORM};
 use support::{free_port, Dlpgate};
 
 /// The password every test account gets.
 const PASSWORD: &str = "correct horse battery staple";
-
-struct Http {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Http {
-    fn header(&self, name: &str) -> Vec<String> {
-        self.head
-            .lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim().to_string())
-            .collect()
-    }
-}
-
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Http {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(request.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    let text = String::from_utf8_lossy(&answer).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Http { status, head: head.to_string(), body: body.to_string() }
-}
-
-/// Form-encodes pairs.
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
-            .collect::<String>()
-    };
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&").into_bytes()
-}
-
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 /// A server with a console, and accounts of each role.
 struct Console {
@@ -153,21 +106,6 @@ impl Console {
         let answer = String::from_utf8_lossy(&answer).to_string();
         support::load::incident_id(&answer).unwrap_or_else(|| panic!("no incident id in {answer}"))
     }
-}
-
-/// Waits until the console listens (it starts after the ICAP listener the support waits for).
-fn wait_for(port: u16) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !support::listening(port) {
-        assert!(std::time::Instant::now() < deadline, "the console is not listening on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The `csrf` hidden field of a page.
-fn csrf_of(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
-    page[at..].split('"').next().unwrap().to_string()
 }
 
 #[test]
