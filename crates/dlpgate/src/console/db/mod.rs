@@ -50,6 +50,7 @@ CREATE INDEX IF NOT EXISTS incidents_action_time ON incidents (action, time_ms, 
 CREATE INDEX IF NOT EXISTS incidents_user_time ON incidents (user_name, time_ms, id);
 CREATE INDEX IF NOT EXISTS incidents_client_time ON incidents (client_addr, time_ms, id);
 CREATE INDEX IF NOT EXISTS incidents_service_time ON incidents (service, time_ms, id);
+CREATE INDEX IF NOT EXISTS incidents_sha256 ON incidents (sha256);
 ";
 
 /// One row per (rule, incident): the rules are a JSON list in the incident row, which no

@@ -48,6 +48,7 @@ CREATE INDEX IF NOT EXISTS dlpgate_incidents_action_time ON dlpgate_incidents (a
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_user_time ON dlpgate_incidents (user_name, time_ms, id);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_client_time ON dlpgate_incidents (client_addr, time_ms, id);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_service_time ON dlpgate_incidents (service, time_ms, id);
+CREATE INDEX IF NOT EXISTS dlpgate_incidents_sha256 ON dlpgate_incidents (sha256);
 ";
 
 /// The per-rule index, its backfill and its trigger, made once under a lock on the incidents

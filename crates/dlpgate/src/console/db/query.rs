@@ -165,13 +165,21 @@ pub fn incident_sql(q: &IncidentQuery, dialect: Dialect) -> (String, Vec<Param>)
         Some(status) => conds.push(format!("t.status = {}", st.arg(Param::Text(status.to_string())))),
     }
     if let Some(text) = &q.text {
-        let find = if dialect == Dialect::Sqlite { "instr" } else { "strpos" };
-        let lower = st.arg(Param::Text(text.to_lowercase()));
-        let exact = st.arg(Param::Text(text.clone()));
-        conds.push(format!(
-            "({find}(lower(i.file_name), {lower}) > 0 OR {find}(lower(i.url), {lower}) > 0 \
-             OR {find}(lower(i.user_name), {lower}) > 0 OR i.id = {exact} OR i.sha256 = {lower})"
-        ));
+        // An incident id or a SHA-256 is looked up by its index; other text is searched for
+        // in the file name, URL and user of each row (a scan, newest first, until a page is
+        // full: narrow it with a time range when the text is rare).
+        if text.starts_with("inc-") && text.len() <= 64 {
+            conds.push(format!("i.id = {}", st.arg(Param::Text(text.clone()))));
+        } else if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            conds.push(format!("i.sha256 = {}", st.arg(Param::Text(text.to_ascii_lowercase()))));
+        } else {
+            let find = if dialect == Dialect::Sqlite { "instr" } else { "strpos" };
+            let lower = st.arg(Param::Text(text.to_lowercase()));
+            conds.push(format!(
+                "({find}(lower(i.file_name), {lower}) > 0 OR {find}(lower(i.url), {lower}) > 0 \
+                 OR {find}(lower(i.user_name), {lower}) > 0)"
+            ));
+        }
     }
     if let Some((ms, last)) = &q.after {
         let (ms, last) = (st.arg(Param::Int(*ms)), st.arg(Param::Text(last.clone())));
@@ -352,6 +360,10 @@ mod tests {
         assert_eq!(ids(&run(q)), vec!["inc-0012", "inc-0011", "inc-0010"]);
         let q = IncidentQuery { text: Some("file-42.TXT".into()), limit: 50, ..Default::default() };
         assert_eq!(ids(&run(q)), vec!["inc-0042"], "search ignores case");
+        let q = IncidentQuery { text: Some("inc-0042".into()), limit: 50, ..Default::default() };
+        assert_eq!(ids(&run(q)), vec!["inc-0042"], "by id");
+        let q = IncidentQuery { text: Some(format!("{:064X}", 42)), limit: 50, ..Default::default() };
+        assert_eq!(ids(&run(q)), vec!["inc-0042"], "by SHA-256, any case");
         let q = IncidentQuery { text: Some("%".into()), limit: 50, ..Default::default() };
         assert!(run(q).rows.is_empty(), "no LIKE wildcards");
 
