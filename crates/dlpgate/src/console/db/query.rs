@@ -244,13 +244,15 @@ pub struct DashboardCounts {
     pub top_users: Vec<(String, u64)>,
 }
 
-/// Counts since `since_ms`, at most `top` names per list.
+/// Counts since `since_ms`, at most `top` names per list. Each count reads the time index
+/// (INDEXED BY): without table statistics SQLite preferred walking the whole rule or user
+/// index for the GROUP BY, 107 ms at 1,000,000 incidents for an empty day.
 pub fn dashboard(conn: &Connection, since_ms: i64, top: usize) -> rusqlite::Result<DashboardCounts> {
     let top = i64::try_from(top).unwrap_or(10);
     let per_hour = conn
         .prepare_cached(
-            "SELECT time_ms / 3600000 AS h, SUM(action = 'block'), SUM(action <> 'block') FROM incidents \
-             WHERE time_ms >= ?1 GROUP BY h ORDER BY h",
+            "SELECT time_ms / 3600000 AS h, SUM(action = 'block'), SUM(action <> 'block') \
+             FROM incidents INDEXED BY incidents_time_id WHERE time_ms >= ?1 GROUP BY h ORDER BY h",
         )?
         .query_map(params![since_ms], |r| {
             Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
@@ -258,14 +260,16 @@ pub fn dashboard(conn: &Connection, since_ms: i64, top: usize) -> rusqlite::Resu
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let top_rules = conn
         .prepare_cached(
-            "SELECT rule, count(*) AS n FROM console_incident_rules WHERE time_ms >= ?1 \
+            "SELECT rule, count(*) AS n FROM console_incident_rules INDEXED BY console_incident_rules_time \
+             WHERE time_ms >= ?1 \
              GROUP BY rule ORDER BY n DESC, rule LIMIT ?2",
         )?
         .query_map(params![since_ms, top], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let top_users = conn
         .prepare_cached(
-            "SELECT user_name, count(*) AS n FROM incidents WHERE time_ms >= ?1 AND user_name IS NOT NULL \
+            "SELECT user_name, count(*) AS n FROM incidents INDEXED BY incidents_time_id \
+             WHERE time_ms >= ?1 AND user_name IS NOT NULL \
              GROUP BY user_name ORDER BY n DESC, user_name LIMIT ?2",
         )?
         .query_map(params![since_ms, top], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
