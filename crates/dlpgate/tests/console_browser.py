@@ -110,9 +110,35 @@ with sync_playwright() as p:
     page.click("form[action='/policy/test'] button[type=submit]")
     expect(page.locator("#verdict")).to_contain_text("ALLOW")
 
+    # A connector to this server over icaps, with its CA uploaded in the wizard: the
+    # four-step connectivity test passes.
+    page.click("header >> text=Connectors")
+    page.fill("form[action='/connectors'] input[name=name]", "local-dlp")
+    page.fill("textarea[name=servers]", os.environ["ICAPS_URL"])
+    page.set_input_files("input[name=trust]", os.environ["CA_FILE"])
+    page.click("form[action='/connectors'] button[type=submit]")
+    expect(page.locator("tbody")).to_contain_text("local-dlp")
+    page.locator("tr", has_text="local-dlp").get_by_role("button", name="Test").click()
+    result = page.locator("#connector-test")
+    expect(result).to_contain_text("PASSED", timeout=60000)
+    for step in ["1. connect", "2. TLS", "3. OPTIONS", "4. samples"]:
+        expect(result.locator("tr", has_text=step).first).to_contain_text("ok")
+    shot(page, "10-connector-test")
+    # One whose server is down fails at step 1, saying what to do.
+    page.fill("form[action='/connectors'] input[name=name]", "dead-dlp")
+    page.fill("textarea[name=servers]", os.environ["DEAD_URL"])
+    page.click("form[action='/connectors'] button[type=submit]")
+    page.locator("tr", has_text="dead-dlp").get_by_role("button", name="Test").click()
+    result = page.locator("#connector-test")
+    expect(result).to_contain_text("FAILED", timeout=60000)
+    expect(result.locator("tr", has_text="1. connect")).to_contain_text("FAILED")
+    expect(result).to_contain_text("what to do")
+    shot(page, "11-connector-failure")
+
     page.click("header >> text=Audit log")
     expect(page.locator("main")).to_contain_text("login_failed")
     expect(page.locator("main")).to_contain_text("triage")
+    expect(page.locator("main")).to_contain_text("connector_test")
     shot(page, "08-audit")
     page.click("header >> text=Certificates")
     shot(page, "09-certificates")

@@ -1,7 +1,8 @@
 //! The web console end to end in a real browser: Debian's chromium, headless, driven by
 //! Playwright for Python (tests/console_browser.py). A c-icap-client upload causes an
-//! incident; the browser logs in, filters to it, opens it, resolves it, and tests a file in
-//! the policy tester. Screenshots of each page go to target/console-screenshots/.
+//! incident; the browser logs in, filters to it, opens it, resolves it, tests a file in the
+//! policy tester, adds a connector to this server over icaps (its CA uploaded) and runs its
+//! connectivity test, then one to a closed port whose test fails at step 1. Screenshots of each page go to target/console-screenshots/.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -21,7 +22,24 @@ const PASSWORD: &str = "correct horse battery staple";
 fn an_analyst_triages_an_incident_and_tests_a_file_in_a_browser() {
     let chromium = require("chromium");
     let port = free_port();
-    let server = Dlpgate::start(&["--console-listen", &format!("127.0.0.1:{port}")]);
+    let tls_port = free_port();
+    let certs = tempfile::tempdir().unwrap();
+    support::cert_init(certs.path());
+    let cert = |name: &str| certs.path().join(name).display().to_string();
+    let connectors = certs.path().join("connectors");
+    let server = Dlpgate::start(&[
+        "--console-listen",
+        &format!("127.0.0.1:{port}"),
+        "--console-connector-dir",
+        &connectors.display().to_string(),
+        "--cert",
+        &cert("server.crt"),
+        "--key",
+        &cert("server.key"),
+        "--tls-listen",
+        &format!("127.0.0.1:{tls_port}"),
+        "--allow-any-client",
+    ]);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !support::listening(port) {
         assert!(std::time::Instant::now() < deadline, "the console is not listening");
@@ -63,6 +81,9 @@ fn an_analyst_triages_an_incident_and_tests_a_file_in_a_browser() {
         .arg(&upload)
         .arg(&shots)
         .env("CHROMIUM", chromium)
+        .env("ICAPS_URL", format!("icaps://127.0.0.1:{tls_port}/reqmod"))
+        .env("CA_FILE", cert("ca.crt"))
+        .env("DEAD_URL", format!("icap://127.0.0.1:{}/reqmod", free_port()))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

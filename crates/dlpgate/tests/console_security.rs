@@ -122,6 +122,7 @@ fn no_route_answers_without_a_session_but_login_and_healthz() {
         "/policy".to_string(),
         "/policy/test".to_string(),
         "/certificates".to_string(),
+        "/connectors".to_string(),
         "/users".to_string(),
         "/audit".to_string(),
         "/no/such/page".to_string(),
@@ -217,6 +218,8 @@ fn roles_are_enforced_on_the_server() {
     for path in ["/users", "/audit"] {
         assert_eq!(console.get(path, &analyst).status, 403, "analyst GET {path}");
     }
+    let test = console.post("/connectors/test", &analyst, &[("csrf", &analyst_csrf), ("name", "x")]);
+    assert_eq!(test.status, 403, "an analyst ran a connector test");
     let add = console.post(
         "/users",
         &analyst,
@@ -240,7 +243,9 @@ fn roles_are_enforced_on_the_server() {
         &[("csrf", &viewer_csrf), ("status", "resolved"), ("note", "")],
     );
     assert_eq!(triage.status, 403, "a viewer triaged");
-    for path in ["/incidents/export.csv", "/incidents/export.json", "/policy/test", "/users", "/audit"] {
+    for path in
+        ["/incidents/export.csv", "/incidents/export.json", "/policy/test", "/users", "/audit", "/connectors"]
+    {
         assert_eq!(console.get(path, &viewer).status, 403, "viewer GET {path}");
     }
     assert_eq!(console.get(&format!("/incidents/{id}"), &viewer).status, 200);

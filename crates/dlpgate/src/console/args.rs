@@ -26,6 +26,10 @@ pub struct ConsoleListenArgs {
     /// can read it.
     #[arg(long)]
     pub console_key: Option<PathBuf>,
+    /// The directory of connectors.toml the console's Connectors page reads and adds to
+    /// (default: $XDG_CONFIG_HOME/dlpgate or ~/.config/dlpgate, as `dlpgate connector`).
+    #[arg(long)]
+    pub console_connector_dir: Option<PathBuf>,
     /// Seconds without a request after which a console session ends.
     #[arg(long, default_value_t = super::auth::DEFAULT_IDLE_TIMEOUT.as_secs())]
     pub console_idle_timeout: u64,

@@ -44,6 +44,13 @@ pub fn router(console: Arc<Console>) -> Router {
                 .layer(DefaultBodyLimit::max(pages::tester::MAX_UPLOAD_BYTES + MAX_FORM_BYTES)),
         )
         .route("/certificates", get(pages::certificates::show))
+        .route(
+            "/connectors",
+            get(pages::connectors::list)
+                .post(pages::connectors::add)
+                .layer(DefaultBodyLimit::max(pages::connectors::MAX_TRUST_BYTES + MAX_FORM_BYTES)),
+        )
+        .route("/connectors/test", post(pages::connectors::test))
         .route("/users", get(pages::admin::users).post(pages::admin::add_user))
         .route("/audit", get(pages::admin::audit))
         .route("/logout", post(pages::login::logout))

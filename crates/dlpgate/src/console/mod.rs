@@ -36,6 +36,8 @@ pub struct Console {
     pub policy: PolicySource,
     /// Certificates shown on the certificates page (the ICAP server's and the console's).
     pub certificates: Vec<(String, PathBuf)>,
+    /// Where connectors.toml is (the Connectors page).
+    pub connector_dir: PathBuf,
     /// Served over HTTPS: cookies are `Secure` and `__Host-`, and HSTS is sent.
     pub https: bool,
 }
@@ -120,6 +122,7 @@ async fn open(args: &ConsoleListenArgs, context: &ServeContext, https: bool) -> 
         throttle: auth::LoginThrottle::default(),
         policy: PolicySource { path: context.policy.clone(), data_dir: context.data_dir.clone() },
         certificates,
+        connector_dir: crate::connector::config_dir(args.console_connector_dir.as_deref()),
         https,
     })
 }

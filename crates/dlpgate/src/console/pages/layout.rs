@@ -61,6 +61,7 @@ pub fn page(title: &str, user: &CurrentUser, body: Markup) -> Markup {
                     a href="/incidents" { "Incidents" }
                     a href="/policy" { "Policy" }
                     @if user.role >= Role::Analyst { a href="/policy/test" { "Tester" } }
+                    @if user.role >= Role::Analyst { a href="/connectors" { "Connectors" } }
                     a href="/certificates" { "Certificates" }
                     @if user.role >= Role::Admin {
                         a href="/users" { "Accounts" }

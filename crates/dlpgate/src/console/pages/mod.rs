@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod certificates;
+pub mod connectors;
 pub mod dashboard;
 pub mod export;
 pub mod incident;
