@@ -343,3 +343,59 @@ fn plain_http_is_refused_off_loopback_and_https_cookies_are_secure() {
     let plain = curl(&[&format!("http://127.0.0.1:{port}/login")]);
     assert!(!plain.contains("200"), "{plain}");
 }
+
+#[test]
+fn policy_edits_are_validated_audited_and_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    let original = String::from_utf8(
+        Command::new(env!("CARGO_BIN_EXE_dlpgate")).args(["policy", "default"]).output().unwrap().stdout,
+    )
+    .unwrap();
+    std::fs::write(&policy, &original).unwrap();
+    let port = free_port();
+    let server = Dlpgate::start(&[
+        "--console-listen",
+        &format!("127.0.0.1:{port}"),
+        "--policy",
+        &policy.display().to_string(),
+    ]);
+    wait_for(port);
+    let console = Console { server, port };
+    console.add_user("ann", "admin");
+    console.add_user("ana", "analyst");
+
+    // An analyst cannot, and nobody can without the token.
+    let (analyst, analyst_csrf) = console.login("ana");
+    assert_eq!(
+        console.post("/policy", &analyst, &[("csrf", &analyst_csrf), ("policy", "x = 1")]).status,
+        403
+    );
+    let (admin, csrf) = console.login("ann");
+    assert_eq!(console.post("/policy", &admin, &[("policy", &original)]).status, 403);
+    assert!(!console.get("/policy", &analyst).body.contains("<textarea"), "an analyst is offered the editor");
+
+    // A broken policy is refused with its line, and the file is left alone.
+    let broken = original.replacen("[[rule]]", "[[rule]]\nmin_count = \"many\"", 1);
+    let refused = console.post("/policy", &admin, &[("csrf", &csrf), ("policy", &broken)]);
+    assert_eq!(refused.status, 200, "{}", refused.head);
+    assert!(refused.body.contains("Not saved") && refused.body.contains("line"), "{}", refused.body);
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), original);
+
+    // A valid change is saved, reloaded by the server, and in the version history.
+    let changed = original.replacen("name = \"credit-card\"", "name = \"card-numbers\"", 1);
+    assert_ne!(changed, original);
+    let saved = console.post("/policy", &admin, &[("csrf", &csrf), ("policy", &changed)]);
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(std::fs::read_to_string(&policy).unwrap(), changed);
+    console.server.wait_for_log("changed on disk: reloaded", 1);
+    let page = console.get("/policy", &admin).body;
+    assert!(
+        page.contains("card-numbers") && page.contains("Version history") && page.contains("-&gt;"),
+        "{page}"
+    );
+    assert!(console.get("/audit", &admin).body.contains("policy_change"));
+    // The server blocks with the renamed rule.
+    let id = console.incident("after-edit.txt");
+    assert!(console.get(&format!("/incidents/{id}"), &admin).body.contains("card-numbers"));
+}

@@ -36,7 +36,12 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/incidents/export.json", get(pages::export::json))
         .route("/incidents/{id}", get(pages::incident::show))
         .route("/incidents/{id}/triage", post(pages::incident::triage))
-        .route("/policy", get(pages::policy::show))
+        .route(
+            "/policy",
+            get(pages::policy::show)
+                .post(pages::policy_edit::save)
+                .layer(DefaultBodyLimit::max(pages::policy_edit::MAX_POLICY_BYTES * 4)),
+        )
         .route(
             "/policy/test",
             get(pages::tester::form)

@@ -10,4 +10,5 @@ pub mod incidents;
 pub mod layout;
 pub mod login;
 pub mod policy;
+pub mod policy_edit;
 pub mod tester;

@@ -25,6 +25,15 @@ pub async fn show(
     State(console): State<Arc<Console>>,
     Extension(user): Extension<CurrentUser>,
 ) -> Result<Response, PageError> {
+    render(&console, &user, None).await
+}
+
+/// The policy page; `rejected` is an edit that did not validate (its error, its text).
+pub async fn render(
+    console: &Console,
+    user: &CurrentUser,
+    rejected: Option<(String, String)>,
+) -> Result<Response, PageError> {
     let source = console.policy.clone();
     let loaded = tokio::task::spawn_blocking(move || source.load())
         .await
@@ -64,8 +73,7 @@ pub async fn show(
                     }
                 }
             }
-            h2 { "Source" }
-            pre { (text) }
+            (super::policy_edit::history_and_form(console, user, &text, rejected.as_ref()).await?)
         },
     };
     Ok(page("Policy", &user, body).into_response())
