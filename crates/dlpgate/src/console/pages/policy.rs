@@ -76,7 +76,7 @@ pub async fn render(
             (super::policy_edit::history_and_form(console, user, &text, rejected.as_ref()).await?)
         },
     };
-    Ok(page("Policy", &user, body).into_response())
+    Ok(page("Policy", user, body).into_response())
 }
 
 #[cfg(test)]
