@@ -186,9 +186,11 @@ pub async fn test(
     let name = form.name.unwrap_or_default();
     let exe = std::env::current_exe().map_err(|e| PageError::Internal(e.into()))?;
     let mut command = tokio::process::Command::new(exe);
+    // `--` before the name: a name starting with `-` is a name, never a flag.
     command
-        .args(["connector", "test", &name, "--config-dir"])
+        .args(["connector", "--config-dir"])
         .arg(&console.connector_dir)
+        .args(["test", "--", &name])
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     let output = tokio::time::timeout(TEST_TIMEOUT, command.output())

@@ -89,7 +89,9 @@ pub async fn submit(
             "the login form expired or was not this server's: reload it".into(),
         ));
     }
-    let name = login.name.trim().to_string();
+    // Names are at most 64 characters: a longer one cannot exist, and is cut before it becomes
+    // a throttle key (whose count is bounded, not their size).
+    let name: String = login.name.trim().chars().take(64).collect();
     let keys = vec![format!("ip:{}", peer.ip()), format!("user:{}", name.to_lowercase())];
     if console.throttle.blocked(&keys) {
         tracing::warn!(%peer, user = %name, "console login throttled");
