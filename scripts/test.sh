@@ -21,6 +21,7 @@ declare -A peers=(
   [/usr/sbin/rsyslogd]=rsyslog
   [/usr/sbin/e2guardian]=e2guardian
   [/usr/lib/$multiarch/rsyslog/lmnsd_gtls.so]=rsyslog-gnutls
+  [/usr/bin/chromium]=chromium
 )
 missing=()
 for file in "${!peers[@]}"; do
@@ -33,6 +34,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
     $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
+fi
+# Playwright for Python drives chromium in the web console's browser test (the system
+# chromium: Playwright's own browser download is not needed).
+if ! python3 -c "import playwright" 2>/dev/null; then
+  echo "installing Playwright for Python (pip)"
+  # A Debian python3 refuses to install into itself (PEP 668) unless told to.
+  python3 -m pip install -q playwright || python3 -m pip install -q --break-system-packages playwright
 fi
 # Debian starts the packaged daemons; the tests start their own on other ports.
 for svc in squid c-icap stunnel4 rsyslog e2guardian; do

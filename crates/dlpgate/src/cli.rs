@@ -58,6 +58,8 @@ pub enum Command {
     Man(crate::manuals::ManArgs),
     /// Document fingerprints of your protected documents: add, list, remove.
     Fingerprint(crate::fingerprint::FingerprintArgs),
+    /// The web console alone (against a server's data directory), and its accounts.
+    Console(crate::console::ConsoleArgs),
 }
 
 /// Runs a parsed command line and gives the process exit code.
@@ -94,6 +96,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Completions(args) => exit_code(crate::manuals::completions(args, Cli::command())),
         Command::Man(args) => exit_code(crate::manuals::man(args, Cli::command())),
         Command::Fingerprint(args) => exit_code(crate::fingerprint::run(args)),
+        Command::Console(args) => exit_code(crate::console::run(args)),
     }
 }
 

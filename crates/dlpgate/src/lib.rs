@@ -35,6 +35,8 @@
 //! - [`index_files`]: index names and the read-only map EDM and fingerprint indexes share.
 //! - [`siem`]: incidents as SIEMs read them (CEF, RFC 5424, ECS JSON), and the `serve --siem`
 //!   sinks that deliver them at least once (syslog UDP/TCP/TLS, Splunk HEC, webhooks).
+//! - [`console`]: the web console (`serve --console-listen`, `dlpgate console`): accounts,
+//!   sessions, incidents with triage and export, the policy and its tester, the dashboard.
 
 pub mod bench;
 pub mod cert;
@@ -42,6 +44,7 @@ pub mod cli;
 pub mod client;
 pub mod config_file;
 pub mod connector;
+pub mod console;
 pub mod dlp;
 pub mod edm;
 pub mod fingerprint;

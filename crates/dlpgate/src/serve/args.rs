@@ -137,6 +137,9 @@ pub struct ServeArgs {
     /// SIEM sinks (boxed: they would make `serve`'s settings the one large command).
     #[command(flatten)]
     pub siem: Box<crate::siem::SiemArgs>,
+    /// The web console (off unless --console-listen is given).
+    #[command(flatten)]
+    pub console: Box<crate::console::ConsoleListenArgs>,
 }
 
 /// The icaps:// listener: off until a certificate is given.

@@ -126,6 +126,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         siem_metrics.register(&mut registry);
         crate::metrics::serve(addr, Arc::new(registry)).await?;
     }
+    let console = crate::console::ServeContext {
+        data_dir: args.data_dir.clone(),
+        store: args.store.clone(),
+        policy: args.policy.clone(),
+        icap_cert: args.tls.cert.clone(),
+    };
+    crate::console::start(&args.console, console).await?;
     tracing::info!(
         policy = %args.policy.as_ref().map_or("built-in default".to_string(), |p| p.display().to_string()),
         version = %service.policy_version(),

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod c_icap_client;
+pub mod console;
 pub mod load;
 
 pub use testpeers::*;
