@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""The web console's incident list at scale: fills a SQLite store with N incidents (1,000,000
-by default) shaped like real ones, starts `dlpgate console` on it, logs in, and times list
+"""The web console's incident list at scale: fills a SQLite store (or, with --postgres, a
+temporary PostgreSQL cluster of the Debian package, run as its `postgres` user) with N
+incidents (1,000,000 by default) shaped like real ones, starts `dlpgate console` on it, logs in, and times list
 pages under each filter (first page, a deep page by cursor, rule, action, user, client,
 service, status, search, time range). Prints the median and the slowest of REPEAT loads per
 case, in milliseconds, measured by the client over loopback (whole request, HTML included).
 
-    scripts/bench-console.py [--incidents N] [--binary target/release/dlpgate] [--repeat 15]
+    scripts/bench-console.py [--incidents N] [--binary target/release/dlpgate] [--repeat 15] [--postgres]
 """
 
 import argparse
+import csv
+import glob
 import http.client
 import json
 import os
@@ -27,19 +30,58 @@ parser.add_argument("--incidents", type=int, default=1_000_000)
 parser.add_argument("--binary", default="target/release/dlpgate")
 parser.add_argument("--repeat", type=int, default=15)
 parser.add_argument("--port", type=int, default=19181)
+parser.add_argument("--postgres", action="store_true", help="a PostgreSQL store instead of SQLite")
 args = parser.parse_args()
 
 work = tempfile.mkdtemp(prefix="bench-console-")
 data = os.path.join(work, "data")
 password = "benchmark password 1"
+COLUMNS = ("id, time_ms, service, method, client_addr, tls_subject, user_name, groups_json, url, file_name, "
+           "content_type, size, sha256, rules_json, counts_json, evidence_json, action, reason, severity, "
+           "policy_version, claimed_json")
+pg_ctl = None
+if args.postgres:
+    # A throw-away cluster on loopback, owned by the package's `postgres` user.
+    bin_dir = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
+    cluster = os.path.join(work, "pg")
+    os.chmod(work, 0o755)
+    subprocess.run(["install", "-d", "-o", "postgres", "-g", "postgres", cluster], check=True)
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(as_pg + [f"{bin_dir}/initdb", "-D", cluster, "-A", "trust", "-U", "postgres"],
+                   check=True, stdout=subprocess.DEVNULL)
+    pg_port = args.port + 1
+    pg_ctl = as_pg + [f"{bin_dir}/pg_ctl", "-D", cluster, "-w", "-l", os.path.join(cluster, "log")]
+    subprocess.run(pg_ctl + ["-o", f"-p {pg_port} -k {cluster} -c listen_addresses=127.0.0.1 -c fsync=off",
+                             "start"], check=True, stdout=subprocess.DEVNULL)
+    store = ["--store", f"postgres://postgres@127.0.0.1:{pg_port}/postgres"]
+else:
+    store = ["--data-dir", data]
+
+
+def sql(query):
+    """One value of a query on the store."""
+    if args.postgres:
+        out = subprocess.run(["psql", store[1], "-At", "-F", "\t", "-c", query.replace("incidents", "dlpgate_incidents")],
+                             check=True, capture_output=True, text=True).stdout.strip()
+        return out.split("\t")
+    db = sqlite3.connect(os.path.join(data, "incidents.db"))
+    row = db.execute(query).fetchone()
+    db.close()
+    return [str(v) for v in row]
+
 
 # The store and the console tables, as the binary makes them.
 subprocess.run(
-    [args.binary, "console", "user", "add", "bench", "--role", "admin", "--data-dir", data],
+    [args.binary, "console", "user", "add", "bench", "--role", "admin"] + store,
     input=password.encode(), check=True, stdout=subprocess.DEVNULL,
 )
-db = sqlite3.connect(os.path.join(data, "incidents.db"))
-db.execute("PRAGMA synchronous = OFF")
+if args.postgres:
+    rows_file = os.path.join(work, "incidents.csv")
+    out = open(rows_file, "w", newline="")
+    writer = csv.writer(out)
+else:
+    db = sqlite3.connect(os.path.join(data, "incidents.db"))
+    db.execute("PRAGMA synchronous = OFF")
 rules = ["credit-card", "us-ssn", "iban", "private-key", "aws-access-key", "github-token", "other-secrets"]
 weights = [40, 20, 15, 5, 5, 5, 10]
 users = [f"user{n:05d}" for n in range(5000)]
@@ -65,19 +107,29 @@ for n in range(args.incidents):
         "bench", None,
     ))
     if len(batch) == 50_000:
-        db.executemany(f"INSERT INTO incidents VALUES ({','.join('?' * 21)})", batch)
-        db.commit()
+        if args.postgres:
+            writer.writerows(batch)
+        else:
+            db.executemany(f"INSERT INTO incidents ({COLUMNS}) VALUES ({','.join('?' * 21)})", batch)
+            db.commit()
         batch = []
-if batch:
-    db.executemany(f"INSERT INTO incidents VALUES ({','.join('?' * 21)})", batch)
-    db.commit()
-db.close()
+if args.postgres:
+    writer.writerows(batch)
+    out.close()
+    subprocess.run(["psql", store[1], "-q", "-c",
+                    f"\\copy dlpgate_incidents ({COLUMNS}) FROM '{rows_file}' WITH (FORMAT csv)"], check=True)
+    subprocess.run(["psql", store[1], "-q", "-c", "ANALYZE"], check=True)
+else:
+    if batch:
+        db.executemany(f"INSERT INTO incidents ({COLUMNS}) VALUES ({','.join('?' * 21)})", batch)
+        db.commit()
+    db.close()
 print(f"{args.incidents} incidents written in {time.time() - t0:.0f} s (the trigger fills the rule index)",
       file=sys.stderr)
 
 # An existing store of that size: the console adds nothing more at start-up.
 server = subprocess.Popen(
-    [args.binary, "console", "--data-dir", data, "--console-listen", f"127.0.0.1:{args.port}"],
+    [args.binary, "console"] + store + ["--console-listen", f"127.0.0.1:{args.port}"],
     stderr=subprocess.DEVNULL,
 )
 try:
@@ -107,12 +159,9 @@ try:
     cookie = {"Cookie": session.split(";")[0]}
 
     # A cursor deep in the table: the 500,000th newest incident.
-    db = sqlite3.connect(os.path.join(data, "incidents.db"))
-    deep = db.execute("SELECT time_ms, id FROM incidents ORDER BY time_ms DESC, id DESC LIMIT 1 OFFSET ?",
-                      (args.incidents // 2,)).fetchone()
-    rare_user = db.execute("SELECT user_name FROM incidents WHERE user_name IS NOT NULL LIMIT 1").fetchone()[0]
-    last_ms = db.execute("SELECT max(time_ms) FROM incidents").fetchone()[0]
-    db.close()
+    deep = sql(f"SELECT time_ms, id FROM incidents ORDER BY time_ms DESC, id DESC LIMIT 1 OFFSET {args.incidents // 2}")
+    rare_user = sql("SELECT user_name FROM incidents WHERE user_name IS NOT NULL LIMIT 1")[0]
+    last_ms = int(sql("SELECT max(time_ms) FROM incidents")[0])
 
     def day(ms):
         return time.strftime("%Y-%m-%dT%H:%M", time.gmtime(ms / 1000))
@@ -133,7 +182,7 @@ try:
         ("search: text that matches nothing (whole scan)", "/incidents?q=no-such-file"),
         ("dashboard (24 h: 43,200 incidents)", "/"),
     ]
-    print(f"| page ({args.incidents:,} incidents) | median ms | slowest ms | rows |")
+    print(f"| page ({args.incidents:,} incidents, {'PostgreSQL' if args.postgres else 'SQLite'}) | median ms | slowest ms | rows |")
     print("|---|---|---|---|")
     for label, path in cases:
         times = []
@@ -149,4 +198,6 @@ try:
 finally:
     server.terminate()
     server.wait()
+    if pg_ctl:
+        subprocess.run(pg_ctl + ["-m", "immediate", "stop"], stdout=subprocess.DEVNULL)
     subprocess.run(["rm", "-rf", work])
