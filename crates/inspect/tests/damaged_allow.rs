@@ -102,3 +102,15 @@ fn readable_values_in_damaged_containers_block() {
     }
     assert!(missed.is_empty(), "{missed:#?}");
 }
+
+/// A prefix in front of a damaged archive does not hide it either.
+#[test]
+fn damaged_archives_after_a_prefix_block() {
+    let engine = allow_engine();
+    for (name, data) in cases() {
+        let mut prefixed = b"some text before the archive\n".to_vec();
+        prefixed.extend_from_slice(&data);
+        let v = engine.scan_bytes(ScanContext::default(), &prefixed);
+        assert!(v.is_block(), "prefix + {name}: {v:?}");
+    }
+}

@@ -249,9 +249,9 @@ fn excerpts_count_at_least_their_share() {
         let base = share_in(&low, &format!("{filler}\n{filler}"), &name);
         assert!(base < 0.05, "doc {i}: the filler alone counted {base}");
         let words: Vec<&str> = doc.split_whitespace().collect();
-        for (k, (share, e)) in at.iter().enumerate() {
-            for start in [0, 137 * i % 400, words.len() - (words.len() as f64 * share).ceil() as usize] {
-                let n = (words.len() as f64 * share).ceil() as usize;
+        for (share, e) in &at {
+            let n = (words.len() as f64 * share).ceil() as usize;
+            for start in [0, 137 * i % 400, words.len() - n] {
                 let excerpt = words[start..start + n].join(" ");
                 let text = format!("{filler}\n{excerpt}\n{filler}");
                 let v = e.scan_bytes(ScanContext::default(), text.as_bytes());
@@ -261,7 +261,6 @@ fn excerpts_count_at_least_their_share() {
                     found <= share + base + 0.04,
                     "doc {i}: {share} excerpt from word {start} counted {found}"
                 );
-                let _ = k;
             }
         }
         let edited = crate::testkit::fingerprints::edited(doc, 20, i as u64);
