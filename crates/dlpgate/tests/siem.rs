@@ -7,7 +7,7 @@
 
 mod support;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -380,57 +380,6 @@ fn spawn_rsyslogd(conf: &Path, pidfile: &Path) -> ChildGuard {
     ChildGuard::spawn("rsyslogd", &mut cmd)
 }
 
-/// A CEF line read back as the specification says: header fields split at unescaped `|`,
-/// extension keys found as `key=` after a space, values unescaped.
-fn parse_cef(line: &str) -> (Vec<String>, HashMap<String, String>) {
-    let body = &line[line.find("CEF:").unwrap() + 4..];
-    let mut header = Vec::new();
-    let mut field = String::new();
-    let mut chars = body.chars();
-    while header.len() < 7 {
-        match chars.next().unwrap() {
-            '\\' => field.push(chars.next().unwrap()),
-            '|' => header.push(std::mem::take(&mut field)),
-            c => field.push(c),
-        }
-    }
-    let rest: String = chars.collect();
-    let bytes = rest.as_bytes();
-    let mut starts = Vec::new();
-    for (k, _) in rest.match_indices('=') {
-        let escaped = rest[..k].bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1;
-        if escaped {
-            continue;
-        }
-        let key_start = rest[..k].rfind(' ').map_or(0, |s| s + 1);
-        if rest[key_start..k].bytes().all(|b| b.is_ascii_alphanumeric())
-            && (key_start == 0 || bytes[key_start - 1] == b' ')
-        {
-            starts.push((key_start, k));
-        }
-    }
-    let mut ext = HashMap::new();
-    for (n, &(ks, eq)) in starts.iter().enumerate() {
-        let end = starts.get(n + 1).map_or(rest.len(), |&(next, _)| next.saturating_sub(1));
-        let mut v = String::new();
-        let mut cs = rest[eq + 1..end].chars();
-        while let Some(c) = cs.next() {
-            if c == '\\' {
-                match cs.next() {
-                    Some('n') => v.push('\n'),
-                    Some('r') => v.push('\r'),
-                    Some(o) => v.push(o),
-                    None => {}
-                }
-            } else {
-                v.push(c);
-            }
-        }
-        ext.insert(rest[ks..eq].to_string(), v);
-    }
-    (header, ext)
-}
-
 /// A REQMOD whose URL and file name hold every character CEF and RFC 5424 escape; its id.
 fn make_special_incident(server: &Dlpgate) -> String {
     let url = "http://upload.test/a|b\\c=d\"e]f?x=1&y=a=b|c\\\\";
@@ -516,7 +465,7 @@ fn rsyslog_gets_every_incident_over_tcp_and_tls_and_cef_values_parse_back() {
     }
     let lines = tcp.lines();
     let line = lines.iter().find(|l| l.contains(&special)).unwrap();
-    let (header, ext) = parse_cef(line);
+    let (header, ext) = support::cef::parse_cef(line);
     assert_eq!(header[..3], ["0", "dlpgate", "dlpgate"]);
     assert_eq!(ext["externalId"], special);
     assert_eq!(ext["fname"], file_name, "{line}");

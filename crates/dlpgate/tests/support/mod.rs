@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod c_icap_client;
+pub mod cef;
 pub mod console;
 pub mod load;
 
