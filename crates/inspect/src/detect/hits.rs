@@ -21,7 +21,17 @@ impl Hits {
         Self { max_evidence, ..Self::default() }
     }
 
-    pub fn record(&mut self, detector: &str, conf: Confidence, member: &str, offset: u64, masked: String) {
+    /// Counts one match; keeps it as evidence while there is room. `masked` is called only
+    /// then: text dense with e-mail addresses or phone numbers would otherwise mask every
+    /// one of them to keep none.
+    pub fn record(
+        &mut self,
+        detector: &str,
+        conf: Confidence,
+        member: &str,
+        offset: u64,
+        masked: impl FnOnce() -> String,
+    ) {
         match self.counts.get_mut(detector) {
             Some(c) => c[conf.index()] += 1,
             None => {
@@ -34,7 +44,7 @@ impl Hits {
             self.evidence.push(Evidence {
                 detector: detector.to_string(),
                 confidence: conf,
-                masked,
+                masked: masked(),
                 member: member.to_string(),
                 offset,
             });

@@ -232,8 +232,8 @@ impl Found<'_> {
         if self.set.excluded(id, value) {
             return;
         }
-        let masked = mask(self.set.name(id), value);
-        self.hits.record(self.set.name(id), conf, self.member, offset, masked);
+        let name = self.set.name(id);
+        self.hits.record(name, conf, self.member, offset, || mask(name, value));
     }
 }
 
@@ -283,7 +283,7 @@ impl DetectStream {
         self.edm.resize_with(found.set.edm.len(), Default::default);
         let (hits, member) = (&mut *found.hits, found.member);
         let mut sink = |detector: &str, at: u64, masked: String| {
-            hits.record(detector, Confidence::High, member, at, masked);
+            hits.record(detector, Confidence::High, member, at, || masked);
         };
         for (spec, stream) in found.set.edm.iter().zip(&mut self.edm) {
             step(spec, stream, &mut sink);

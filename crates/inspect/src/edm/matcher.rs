@@ -102,6 +102,11 @@ struct Tok {
 
 fn tokens(buf: &[u8], from: usize, to: usize, out: &mut Vec<Tok>) {
     out.clear();
+    tokens_onto(buf, from, to, out);
+}
+
+/// [`tokens`] appended to `out`.
+fn tokens_onto(buf: &[u8], from: usize, to: usize, out: &mut Vec<Tok>) {
     let mut i = from;
     // A token that started before `from` belongs to the text before.
     if i > 0 && i < buf.len() && is_word(buf[i]) && !super::token::starts_token(buf, i) {
@@ -234,10 +239,14 @@ fn grams(
 }
 
 /// The n-grams (start, end, 32-bit tag) of the text around one round's primaries, in token
-/// order, computed as far as the windows asked so far reach.
+/// order. Tokens are read only around the windows asked (in text order), as far as they
+/// reach, and each n-gram is computed once however many windows it is in (dense primaries
+/// would otherwise hash the same text again and again).
 #[derive(Debug, Default)]
 struct GramCache {
     toks: Vec<Tok>,
+    /// Tokens are read up to here (a token starting before it is in `toks`).
+    read_to: usize,
     /// Tokens whose n-grams are in `grams`.
     done: usize,
     grams: Vec<(usize, usize, u32)>,
@@ -245,8 +254,34 @@ struct GramCache {
 }
 
 impl GramCache {
-    /// The range of `grams` that starts in `lo..hi`.
+    /// Forgets the text of an earlier round.
+    fn clear(&mut self) {
+        self.toks.clear();
+        self.grams.clear();
+        self.read_to = 0;
+        self.done = 0;
+    }
+
+    /// The range of `grams` that starts in `lo..hi`. Windows are asked with `lo` never
+    /// decreasing.
     fn window(&mut self, spec: &EdmSpec, buf: &[u8], lo: usize, hi: usize) -> std::ops::Range<usize> {
+        // An n-gram starting before `hi` ends within `MAX_NGRAM_SPAN` of it.
+        let need = (hi + MAX_NGRAM_SPAN).min(buf.len());
+        if self.toks.is_empty() || lo >= self.read_to {
+            // Nothing read reaches this window: start again at its start.
+            self.clear();
+            tokens(buf, lo, need, &mut self.toks);
+            self.read_to = need;
+        } else if need > self.read_to {
+            let from = self.toks.last().map_or(self.read_to, |t| t.e.max(self.read_to));
+            tokens_onto(buf, from, need, &mut self.toks);
+            self.read_to = need;
+        }
+        // Tokens before this window's start are never needed again.
+        let first = self.toks.partition_point(|t| t.s < lo);
+        if first > self.done {
+            self.done = first;
+        }
         while self.done < self.toks.len() && self.toks[self.done].s < hi {
             let out = &mut self.grams;
             grams(spec, buf, &mut self.toks, self.done, &spec.any, &mut self.work, |c: Gram| {
@@ -269,6 +304,7 @@ pub(crate) struct EdmStream {
     toks: Vec<Tok>,
     candidates: Vec<Gram>,
     rows: Vec<u32>,
+    cache: GramCache,
     reported: HashMap<u32, u64>,
 }
 
@@ -346,15 +382,12 @@ impl EdmStream {
         }
         self.candidates = candidates;
         if !hits.is_empty() {
-            // The n-grams around the primaries, each computed once however many windows
-            // it is in (dense primaries would otherwise hash the same text again and again).
-            let lo = start.saturating_sub(spec.margin());
-            let hi = (end + spec.margin()).min(buf.len());
-            let mut cache = GramCache::default();
-            tokens(&buf, lo, hi, &mut cache.toks);
+            let mut cache = std::mem::take(&mut self.cache);
+            cache.clear();
             for (g, hash) in hits {
                 self.corroborate(spec, sink, &buf, &mut cache, g, hash);
             }
+            self.cache = cache;
         }
         self.toks = toks;
         self.buf = buf;

@@ -114,6 +114,46 @@ fn found_whatever_the_chunking() {
     }
 }
 
+/// Rows spread over several rounds of the matcher, near round ends and packed together, are
+/// each found once: the n-grams around each primary are read for its own window.
+#[test]
+fn rows_all_over_a_long_text_are_each_found() {
+    let (bytes, _) = build(&HEADER, &table(), &["id"]).unwrap();
+    let e = engine(bytes, "{ index = \"customers\", min_fields = 2 }");
+    let filler = "lorem ipsum 4711 dolor C123 sit amet user@example.org ".repeat(16_000).into_bytes();
+    let mut text = Vec::new();
+    let mut planted = 0;
+    let mut x = 12_345usize;
+    let mut from = 0;
+    while from < filler.len() {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345) % (1 << 31);
+        let to = (from + 1 + x % 40_000).min(filler.len());
+        text.extend_from_slice(&filler[from..to]);
+        // One row, or five back to back.
+        for _ in 0..if planted % 7 == 3 { 5 } else { 1 } {
+            let i = planted * 3 % 300;
+            let (id, name, gap) = (format!("C{:06}", 100_000 + i * 7), format!("First{i} Last{i}"), x % 250);
+            let row = if planted % 2 == 0 {
+                format!(" {id} {:gap$} {name} ", "")
+            } else {
+                format!(" {name} {:gap$} {id} ", "")
+            };
+            text.extend_from_slice(row.as_bytes());
+            planted += 1;
+        }
+        from = to;
+    }
+    assert!(text.len() > 3 * 256 * 1024 && planted > 40, "{} {planted}", text.len());
+    for chunk in [4096usize, 65_536, 1 << 20] {
+        let mut s = e.scanner(ScanContext::default());
+        for c in text.chunks(chunk) {
+            s.feed(c);
+        }
+        let v = s.finish();
+        assert_eq!(v.counts.get("edm:customers"), Some(&planted), "chunk {chunk}");
+    }
+}
+
 #[test]
 fn bad_rows_are_counted_and_over_the_threshold_fail() {
     let mut rows = table();

@@ -322,7 +322,7 @@ impl ObjectPrints {
                         (share * 100.0).min(100.0)
                     )
                 };
-                hits.record(&spec.detector, Confidence::High, member, 0, masked);
+                hits.record(&spec.detector, Confidence::High, member, 0, || masked);
             }
         }
     }
