@@ -15,7 +15,7 @@
 //! length. Integers are little-endian. Every offset is checked against the file at load; a
 //! damaged file gives wrong answers or a load error, never a read out of bounds.
 
-use crate::index_bytes::{bloom_bits, u32_at, u64_at};
+use crate::index_bytes::{u32_at, u64_at, Prefilter};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -275,12 +275,9 @@ impl EdmIndex {
         (*self.bytes).as_ref()
     }
 
-    /// Whether the prefilter may hold a primary whose tag is `tag`.
-    #[inline]
-    pub(crate) fn may_hold(&self, tag: u64) -> bool {
-        let (word, bits) = bloom_bits(tag, self.bloom_mask);
-        let w = u64_at(self.b(), self.bloom_at + 8 * word as usize);
-        w & bits == bits
+    /// The prefilter, to ask about many keys at once.
+    pub(crate) fn prefilter(&self) -> Prefilter<'_> {
+        Prefilter::new(self.b().get(self.bloom_at..).unwrap_or_default(), self.bloom_mask)
     }
 
     /// The rows whose primary hash is `hash`, at most `limit` of them.

@@ -367,7 +367,7 @@ impl EdmStream {
             }
             grams(spec, &buf, &mut toks, i, &spec.primary, &mut work, |g| candidates.push(g));
         }
-        candidates.retain(|g| spec.index.may_hold(g.tag));
+        spec.index.prefilter().retain(&mut candidates, |g| g.tag);
         let mut hits: Vec<(Gram, u64)> = Vec::new();
         let mut rows = Vec::new();
         for g in &candidates {

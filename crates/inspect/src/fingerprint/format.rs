@@ -20,7 +20,7 @@
 //! checked at load; a damaged file gives wrong answers or a load error, never a read out of
 //! bounds.
 
-use crate::index_bytes::{bloom_bits, u32_at, u64_at};
+use crate::index_bytes::{u32_at, u64_at, Prefilter};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -321,12 +321,9 @@ impl FingerprintIndex {
         }
     }
 
-    /// Whether the filter may hold fingerprint `fp`.
-    #[inline]
-    pub(crate) fn may_hold(&self, fp: u64) -> bool {
-        let (word, bits) = bloom_bits(fp, self.bloom_mask);
-        let w = u64_at(self.b(), self.bloom_at + 8 * word as usize);
-        w & bits == bits
+    /// The prefilter, to ask about many keys at once.
+    pub(crate) fn prefilter(&self) -> Prefilter<'_> {
+        Prefilter::new(self.b().get(self.bloom_at..).unwrap_or_default(), self.bloom_mask)
     }
 
     /// The entries of fingerprint `fp`: a range of entry numbers (empty when absent).

@@ -338,7 +338,8 @@ impl Matching {
         for state in &mut self.indexes {
             let index = &state.index;
             passed.clear();
-            passed.extend(self.pending.iter().copied().filter(|&fp| index.may_hold(fp)));
+            passed.extend_from_slice(&self.pending);
+            index.prefilter().retain(&mut passed, |&fp| fp);
             for &fp in &passed {
                 let range = index.postings(fp);
                 if range.is_empty() || !state.tracked.insert(range.start as u32, index.entries()) {
