@@ -100,15 +100,33 @@ impl Member {
 /// A stage of the pipeline.
 #[derive(Debug)]
 pub(crate) enum Node {
-    Sniff { m: Member, head: Vec<u8>, content_type: Option<String> },
+    Sniff {
+        m: Member,
+        head: Vec<u8>,
+        content_type: Option<String>,
+    },
     Text(Box<TextNode>),
     Decode(Box<DecodeNode>),
     Tar(Box<tar::TarNode>),
     Multipart(Box<multipart::MultipartNode>),
     Media(Box<media::MediaNode>),
     Binary(Box<embedded::BinaryNode>),
-    Buffer { m: Member, kind: Kind, data: Vec<u8> },
+    Buffer {
+        m: Member,
+        kind: Kind,
+        data: Vec<u8>,
+    },
+    /// A member hashed as it passes, for exact copies of protected documents.
+    Hashed(Box<HashedNode>),
     Done,
+}
+
+/// A member's node with the hash of the bytes written to it.
+#[derive(Debug)]
+pub(crate) struct HashedNode {
+    path: String,
+    hash: crate::fingerprint::MemberHash,
+    inner: Node,
 }
 
 impl Node {
@@ -140,13 +158,17 @@ impl Node {
         match self {
             Node::Buffer { .. } => true,
             Node::Decode(d) => d.child.is_buffering(),
+            Node::Hashed(h) => h.inner.is_buffering(),
             _ => false,
         }
     }
 
     /// Whether this node is plain text (or not sniffed yet).
     pub fn is_plain_text(&self) -> bool {
-        matches!(self, Node::Sniff { .. } | Node::Text(_))
+        match self {
+            Node::Hashed(h) => h.inner.is_plain_text(),
+            _ => matches!(self, Node::Sniff { .. } | Node::Text(_)),
+        }
     }
 
     pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
@@ -168,6 +190,10 @@ impl Node {
             Node::Multipart(p) => p.write(cx, data),
             Node::Media(n) => n.write(cx, data),
             Node::Binary(n) => n.write(cx, data),
+            Node::Hashed(h) => {
+                h.hash.update(data);
+                h.inner.write(cx, data);
+            }
             Node::Buffer { m, data: buf, .. } => {
                 if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
                     cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
@@ -202,6 +228,13 @@ impl Node {
             Node::Multipart(mut p) => p.finish(cx),
             Node::Media(mut n) => n.finish(cx),
             Node::Binary(mut n) => n.finish(cx),
+            Node::Hashed(h) => {
+                let HashedNode { path, hash, mut inner } = *h;
+                inner.finish(cx);
+                if let Some(p) = cx.st.prints.as_deref_mut() {
+                    p.member_read(&path, hash);
+                }
+            }
             Node::Buffer { m, kind, data } => {
                 if !cx.stopped() {
                     extract_buffer(cx, &m, &kind, &data);
@@ -230,6 +263,9 @@ impl Node {
             cx.st.budget.limit(LimitKind::MaxDepth, &m.path);
             return;
         }
+        // A member (not the object itself, hashed as a whole) is hashed for exact copies.
+        let hasher = if m.depth > 0 { cx.st.prints.as_deref().and_then(|p| p.member_hasher()) } else { None };
+        let path = hasher.as_ref().map(|_| m.path.clone());
         *self = match kind {
             Kind::Text(charset, markup) => {
                 let mut t = TextNode::new(m, charset, markup);
@@ -285,6 +321,10 @@ impl Node {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
         };
+        if let (Some(hash), Some(path), false) = (hasher, path, matches!(self, Node::Done)) {
+            let inner = std::mem::replace(self, Node::Done);
+            *self = Node::Hashed(Box::new(HashedNode { path, hash, inner }));
+        }
         self.write(cx, &head);
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::format::FingerprintIndex;
+use super::member_copy::{MemberDigest, MemberHash, MAX_MEMBER_DIGESTS};
 use super::shingle::POSITION_BITS;
 use super::{
     LOOKUP_BATCH, MAX_FINGERPRINTS_PER_DOCUMENT, MAX_TRACKED_FINGERPRINTS, MAX_TRACKED_POSITIONS, MERGE_GAP,
@@ -96,6 +97,8 @@ pub(crate) struct Matching {
     hashed_file: bool,
     /// Positions still to be kept, over all indexes ([`MAX_TRACKED_POSITIONS`]).
     positions_left: usize,
+    /// The digests of the object's members ([`MAX_MEMBER_DIGESTS`] at most).
+    members: Vec<MemberDigest>,
 }
 
 #[derive(Debug)]
@@ -175,6 +178,7 @@ impl ObjectPrints {
             file_digest: None,
             hashed_file: false,
             positions_left: MAX_TRACKED_POSITIONS,
+            members: Vec::new(),
         }))))
     }
 
@@ -193,6 +197,28 @@ impl ObjectPrints {
     /// Whether the exact-copy check still wants the object's bytes.
     pub(crate) fn wants_raw(&self) -> bool {
         matches!(self, ObjectPrints::Match(m) if m.sha.is_some() && !m.hashed_file)
+    }
+
+    /// A hasher for one member of the object, when exact copies are looked for and there
+    /// is room for its digest.
+    pub(crate) fn member_hasher(&self) -> Option<MemberHash> {
+        match self {
+            ObjectPrints::Match(m) if m.max_size > 0 && m.members.len() < MAX_MEMBER_DIGESTS => {
+                Some(MemberHash::new(m.max_size))
+            }
+            _ => None,
+        }
+    }
+
+    /// A member read whole: its digest is compared with the documents' when the object ends.
+    pub(crate) fn member_read(&mut self, path: &str, hash: MemberHash) {
+        if let ObjectPrints::Match(m) = self {
+            if let Some((sha256, size)) = hash.finish() {
+                if m.members.len() < MAX_MEMBER_DIGESTS {
+                    m.members.push(MemberDigest { path: path.to_string(), sha256, size });
+                }
+            }
+        }
     }
 
     /// Hashes an object read from a file (zip and office files are then read in place, never
@@ -294,10 +320,23 @@ impl ObjectPrints {
         for spec in specs {
             let Some(state) = m.indexes.get(spec.slot) else { continue };
             let index = &state.index;
+            // Exact copies: the object, then its members (the first member copying a
+            // document names it).
             let mut exact = Vec::new();
+            let mut copied_as: Vec<(u32, Option<&str>)> = Vec::new();
             if let Some(d) = &digest {
                 index.exact(d, m.size, &mut exact);
+                copied_as.extend(exact.drain(..).map(|doc| (doc, None)));
             }
+            for member in &m.members {
+                index.exact(&member.sha256, member.size, &mut exact);
+                for doc in exact.drain(..) {
+                    if !copied_as.iter().any(|c| c.0 == doc) {
+                        copied_as.push((doc, Some(member.path.as_str())));
+                    }
+                }
+            }
+            exact.extend(copied_as.iter().map(|c| c.0));
             // (share, document, found, of): exact copies first, then by share.
             let mut found: Vec<(f64, u32, u32, u32)> = exact.iter().map(|&d| (2.0, d, 0, 0)).collect();
             for (&doc, f) in &state.found {
@@ -314,7 +353,10 @@ impl ObjectPrints {
             for (share, doc, count, total) in found {
                 let name = index.document(doc).map_or_else(|| format!("document {doc}"), |d| d.name);
                 let masked = if share > 1.5 {
-                    format!("{}: {name}: exact copy", index.meta().name)
+                    match copied_as.iter().find(|c| c.0 == doc).and_then(|c| c.1) {
+                        Some(path) => format!("{}: {name}: exact copy in {path}", index.meta().name),
+                        None => format!("{}: {name}: exact copy", index.meta().name),
+                    }
                 } else {
                     format!(
                         "{}: {name}: {:.0}% of its text ({count} of its {total} fingerprints)",

@@ -11,6 +11,8 @@
 //! - `matcher`: the per-object state a scan keeps (`ObjectPrints`): fingerprints found in
 //!   any of the object's text streams, looked up in the policy's indexes, and the share of
 //!   each protected document found when the object ends.
+//! - `member_copy`: the digests of the object's members, so a document inside an archive,
+//!   a compressed stream or an attachment is an exact copy too.
 //!
 //! The engine never opens an index itself: the caller maps the file and hands
 //! [`FingerprintIndex`] to the policy (`Policy::from_toml_str_with_indexes`). The text of a
@@ -22,6 +24,7 @@ mod build;
 mod documents;
 mod format;
 mod matcher;
+mod member_copy;
 mod shingle;
 mod words;
 
@@ -30,6 +33,8 @@ pub use documents::{read_records, write_magic, write_record, DocumentRecord, Rec
 pub use format::{Document, FingerprintIndex, FormatError, IndexBytes, Meta, FORMAT_VERSION};
 pub use matcher::{Collected, Print};
 pub(crate) use matcher::{FingerprintSpec, ObjectPrints};
+pub(crate) use member_copy::MemberHash;
+pub use member_copy::MAX_MEMBER_DIGESTS;
 pub use shingle::{fingerprints_of_text, position, Shingler, POSITION_BITS};
 
 /// Words in a shingle. Six words is a short clause: long enough that shared phrases of

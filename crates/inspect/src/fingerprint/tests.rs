@@ -294,3 +294,36 @@ fn coverage_of_runs() {
     let across = [(1 << POSITION_BITS) - 2, (1 << POSITION_BITS) - 1, s1, s1 + 1];
     assert_eq!(matcher::coverage(&across, 6.5, w - 1), 4.0 * 6.5);
 }
+
+/// A protected document with little text (a drawing, a table of numbers) is found by its
+/// hash alone: inside a zip, a gzip stream, a tar, or base64 in JSON it is an exact copy
+/// too, and names the member; the same bytes changed by one are not.
+#[test]
+fn exact_copies_inside_containers_match() {
+    use crate::testkit::evasion::base64_std;
+    use crate::testkit::{gzip, zip_of};
+    use crate::testkit::{tar_entries, TarEntry};
+    let drawing: Vec<u8> =
+        (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>();
+    let (bytes, report) = build(&[("drawing.bin", &drawing)], &[], DEFAULT_MAX_DOC_FREQUENCY);
+    assert_eq!(report.documents, 1);
+    let e = engine(bytes, 0.9);
+    let scan = |b: &[u8]| e.scan_bytes(ScanContext::default(), b);
+    let tar = tar_entries(&[TarEntry { name: "plans/drawing.bin", kind: b'0', link: "", data: &drawing }]);
+    let json = format!("{{\"file\": \"{}\"}}", base64_std(&drawing));
+    for (what, object) in [
+        ("zip", zip_of(&[("readme.txt", b"hello"), ("plans/drawing.bin", &drawing)])),
+        ("gzip", gzip(&drawing)),
+        ("tar.gz", gzip(&tar)),
+        ("base64 in JSON", json.into_bytes()),
+        ("zip in a zip", zip_of(&[("inner.zip", &zip_of(&[("d.bin", &drawing)]))])),
+    ] {
+        let v = scan(&object);
+        assert!(v.is_block(), "{what}: {v:?}");
+        assert!(v.evidence.iter().any(|e| e.masked.contains("drawing.bin: exact copy in ")), "{what}: {v:?}");
+    }
+    let mut changed = drawing.clone();
+    changed[10_000] ^= 1;
+    assert!(!scan(&zip_of(&[("plans/drawing.bin", &changed)])).is_block());
+    assert!(!scan(&gzip(&drawing[..19_999])).is_block());
+}
