@@ -49,7 +49,7 @@ pub struct IndexArgs {
     /// Columns whose values start a match, comma-separated (e.g. `id,email`).
     #[arg(long, value_delimiter = ',', required = true)]
     pub primary: Vec<String>,
-    /// A column's kind, `COL=text` or `COL=number`, when the guess from the first rows is
+    /// A column's kind, `COL=text`, `COL=number` or `COL=phone`, when the guess from the first rows is
     /// wrong (repeatable).
     #[arg(long = "kind", value_name = "COL=KIND")]
     pub kinds: Vec<String>,
@@ -76,10 +76,11 @@ fn build(data_dir: &std::path::Path, args: IndexArgs) -> anyhow::Result<()> {
     files::check_name(&args.name).map_err(|e| anyhow!(e))?;
     let mut kinds = HashMap::new();
     for k in &args.kinds {
-        let (col, kind) =
-            k.split_once('=').ok_or_else(|| anyhow!("--kind {k:?}: write COL=text or COL=number"))?;
+        let (col, kind) = k
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--kind {k:?}: write COL=text, COL=number or COL=phone"))?;
         let kind = Kind::from_name(kind.trim())
-            .ok_or_else(|| anyhow!("--kind {k:?}: the kind is text or number"))?;
+            .ok_or_else(|| anyhow!("--kind {k:?}: the kind is text, number or phone"))?;
         kinds.insert(col.trim().to_string(), kind);
     }
     if !(0.0..=100.0).contains(&args.max_bad) {

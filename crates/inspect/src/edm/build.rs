@@ -12,7 +12,7 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
 use super::format::{at, Column, Meta, FORMAT_VERSION, HEADER_BYTES, MAGIC};
 use super::keyed::{cell_tag, text_tag, EdmKey};
-use super::token::{push_text, Cell, Kind};
+use super::token::{is_phone_header, push_text, Cell, Kind};
 use super::{MAX_COLUMNS, MAX_ROWS};
 use crate::index_bytes::{bloom_bits, fmix};
 
@@ -114,6 +114,7 @@ fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::Text => "text",
         Kind::Number => "number",
+        Kind::Phone => "phone",
     }
 }
 
@@ -310,7 +311,7 @@ impl<O: Write + Seek, F: Read + Write + Seek> Builder<O, F> {
                 }
             }
             if filled > 0 && numeric as f64 >= NUMBER_COLUMN_SHARE * filled as f64 {
-                col.kind = Kind::Number;
+                col.kind = if is_phone_header(&col.name) { Kind::Phone } else { Kind::Number };
             }
         }
         for (line, record, cells) in sample {
@@ -344,7 +345,7 @@ impl<O: Write + Seek, F: Read + Write + Seek> Builder<O, F> {
                     }
                     text_tag(&self.token_hashes)
                 }
-                Kind::Number => self.key.number_tag(&form),
+                Kind::Number | Kind::Phone => self.key.number_tag(&form),
             };
             self.columns[c].widen(cell.tokens.len(), form.len());
             tags.push(cell_tag(tag));

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use super::format::EdmIndex;
 use super::keyed::{cell_tag, text_tag};
 use super::token::{
-    is_word, next_token, push_number, push_text, token_end, Kind, ALNUM, CLASS, CONNECTOR, DIGIT, HIGH, WORD,
+    is_word, next_token, phone_form, push_number, push_text, token_end, Kind, ALNUM, CLASS, CONNECTOR, DIGIT,
+    HIGH, MAX_PHONE_DIGITS, MAX_PHONE_TOKENS, WORD,
 };
 use super::{MAX_NGRAM_SPAN, MAX_NGRAM_TOKENS, MAX_ROWS_PER_VALUE};
 
@@ -49,11 +50,19 @@ struct Shape {
     text_len: (usize, usize),
     number: bool,
     number_len: (usize, usize),
+    /// A phone column: lengths of its phone forms.
+    phone: bool,
+    phone_len: (usize, usize),
 }
 
 impl Shape {
     fn of(index: &EdmIndex, primary_only: bool) -> Self {
-        let mut s = Shape { text_len: (usize::MAX, 0), number_len: (usize::MAX, 0), ..Shape::default() };
+        let mut s = Shape {
+            text_len: (usize::MAX, 0),
+            number_len: (usize::MAX, 0),
+            phone_len: (usize::MAX, 0),
+            ..Shape::default()
+        };
         for c in &index.meta().columns {
             if (primary_only && !c.primary) || !c.has_values() {
                 continue;
@@ -69,6 +78,10 @@ impl Shape {
                     s.number = true;
                     s.number_len =
                         (s.number_len.0.min(c.min_len.into()), s.number_len.1.max(c.max_len.into()));
+                }
+                Kind::Phone => {
+                    s.phone = true;
+                    s.phone_len = (s.phone_len.0.min(c.min_len.into()), s.phone_len.1.max(c.max_len.into()));
                 }
             }
         }
@@ -151,9 +164,12 @@ fn form_of(span: &[u8], kind: Kind, out: &mut Vec<u8>) {
                 }
                 push_text(&span[s..e], out);
             }
-            Kind::Number => push_number(&span[s..e], out),
+            Kind::Number | Kind::Phone => push_number(&span[s..e], out),
         }
         i = e;
+    }
+    if kind == Kind::Phone && phone_form(out).is_none() {
+        out.clear();
     }
 }
 
@@ -187,7 +203,10 @@ fn grams(
     let key = spec.index.key();
     let (mut text_len, mut alnum, mut digit, mut ascii) = (0usize, 0usize, false, true);
     hashes.clear();
-    for n in 1..=MAX_NGRAM_TOKENS {
+    // Phone numbers may have more tokens than other values (`+33 1 23 45 67 89`).
+    let most = if shape.phone { MAX_PHONE_TOKENS } else { MAX_NGRAM_TOKENS };
+    for n in 1..=most {
+        let other = n <= MAX_NGRAM_TOKENS;
         let j = i + n - 1;
         let Some(&t) = toks.get(j) else { break };
         if t.e - toks[i].s > MAX_NGRAM_SPAN || t.e - t.s > super::MAX_TOKEN_BYTES {
@@ -197,7 +216,8 @@ fn grams(
         alnum += t.alnum;
         digit |= t.digit;
         ascii &= t.ascii;
-        if shape.text_tokens & (1 << n) != 0
+        if other
+            && shape.text_tokens & (1 << n) != 0
             && (!ascii || (shape.text_len.0..=shape.text_len.1).contains(&text_len))
         {
             while hashes.len() < n {
@@ -218,21 +238,34 @@ fn grams(
             let tag = text_tag(&hashes[..n]);
             f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e });
         }
-        if shape.number && digit && (!ascii || (shape.number_len.0..=shape.number_len.1).contains(&alnum)) {
+        let as_number =
+            other && shape.number && (!ascii || (shape.number_len.0..=shape.number_len.1).contains(&alnum));
+        let as_phone = shape.phone && (!ascii || alnum <= MAX_PHONE_DIGITS);
+        if digit && (as_number || as_phone) {
             scratch.clear();
             for tk in &toks[i..=j] {
                 push_number(&buf[tk.s..tk.e], scratch);
             }
-            if (shape.number_len.0..=shape.number_len.1).contains(&scratch.len()) {
+            if as_number && (shape.number_len.0..=shape.number_len.1).contains(&scratch.len()) {
                 let tag = key.number_tag(scratch);
                 f(Gram { kind: Kind::Number, tag, s: toks[i].s, e: t.e });
+            }
+            if as_phone
+                && phone_form(scratch).is_some()
+                && (shape.phone_len.0..=shape.phone_len.1).contains(&scratch.len())
+            {
+                let tag = key.number_tag(scratch);
+                f(Gram { kind: Kind::Phone, tag, s: toks[i].s, e: t.e });
             }
         }
         // Longer n-grams only grow: stop when none can fit (most tokens, when the primary
         // values are one token long).
-        let more_text = shape.text_tokens >> (n + 1) != 0 && (!ascii || text_len < shape.text_len.1);
-        let more_number = shape.number && (!ascii || alnum < shape.number_len.1);
-        if !more_text && !more_number {
+        let more_other = n < MAX_NGRAM_TOKENS;
+        let more_text =
+            more_other && shape.text_tokens >> (n + 1) != 0 && (!ascii || text_len < shape.text_len.1);
+        let more_number = more_other && shape.number && (!ascii || alnum < shape.number_len.1);
+        let more_phone = shape.phone && (!ascii || alnum < MAX_PHONE_DIGITS);
+        if !more_text && !more_number && !more_phone {
             break;
         }
     }

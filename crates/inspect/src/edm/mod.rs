@@ -24,7 +24,7 @@ pub use build::{
 pub use format::{Column, EdmIndex, FormatError, IndexBytes, Meta, FORMAT_VERSION};
 pub use keyed::{EdmKey, KEY_BYTES};
 pub(crate) use matcher::{EdmSpec, EdmStream, Sink};
-pub use token::{Cell, Kind};
+pub use token::{Cell, Kind, MAX_PHONE_DIGITS, MAX_PHONE_TOKENS, PHONE_DIGITS};
 
 /// Most tokens in a value that can be found ("1 Main Street" is three).
 pub const MAX_NGRAM_TOKENS: usize = 5;

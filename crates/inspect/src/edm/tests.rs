@@ -71,7 +71,7 @@ const HEADER: [&str; 5] = ["id", "name", "email", "phone", "address"];
 fn a_row_is_found_and_near_misses_are_not() {
     let (bytes, report) = build(&HEADER, &table(), &["id", "email"]).unwrap();
     assert_eq!(report.rows, 300);
-    assert_eq!(report.columns[3].kind, Kind::Number);
+    assert_eq!(report.columns[3].kind, Kind::Phone);
     assert_eq!(report.columns[1].kind, Kind::Text);
     let e = engine(bytes, "{ index = \"customers\", min_fields = 2, proximity = 300 }");
     let scan = |t: &str| e.scan_bytes(ScanContext::default(), t.as_bytes());
@@ -92,6 +92,40 @@ fn a_row_is_found_and_near_misses_are_not() {
     assert!(!scan("Ticket for C999999 from First42 Last42").is_block(), "an id in no row");
     // Proximity counts before the primary too.
     assert!(scan("First42 Last42 wrote about C100294").is_block());
+}
+
+/// A phone column matches its numbers in national and international form, as primary and
+/// as corroborating field; another number column keeps every digit.
+#[test]
+fn phones_match_in_national_and_international_form() {
+    let header = ["id", "name", "phone", "account"];
+    let rows: Vec<Vec<String>> = (0..50)
+        .map(|i| {
+            vec![
+                format!("C{:06}", 100_000 + i),
+                format!("First{i} Last{i}"),
+                format!("+44 20 7946 {:04}", 1000 + i),
+                format!("{:010}", 4_000_000_000u64 + i as u64),
+            ]
+        })
+        .collect();
+    let (bytes, report) = build(&header, &rows, &["id", "phone"]).unwrap();
+    assert_eq!(report.columns[2].kind, Kind::Phone, "{report}");
+    assert_eq!(report.columns[3].kind, Kind::Number, "{report}");
+    let e = engine(bytes, "{ index = \"customers\", min_fields = 2 }");
+    let scan = |t: &str| e.scan_bytes(ScanContext::default(), t.as_bytes());
+    // The national form corroborates the id, and is a primary the name corroborates.
+    assert!(scan("C100007 called from 020 7946 1007").is_block());
+    assert!(scan("First7 Last7, tel. (020) 7946-1007").is_block());
+    assert!(scan("First7 Last7, tel. 0044 20 7946 1007").is_block());
+    assert!(scan("First7 Last7, tel. +442079461007").is_block());
+    // Another row's phone, or a number ending alike in an account column, do not.
+    assert!(!scan("First7 Last7, tel. 020 7946 1008").is_block());
+    assert!(!scan("C100007 account 94000000007").is_block(), "accounts keep every digit");
+    assert!(scan("C100007 account 4000000007").is_block());
+    // Groups of two, as French numbers are written, with the country code: six tokens.
+    assert!(!scan("First7 Last7, tel. +44 20 79 46 10 08").is_block());
+    assert!(scan("First7 Last7, tel. +44 20 79 46 10 07").is_block());
 }
 
 #[test]

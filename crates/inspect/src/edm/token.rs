@@ -14,6 +14,10 @@
 //! - **number**: the letters and digits of its tokens, lowercased, concatenated
 //!   (`(555) 123-4567`, `555.123.4567` and `5551234567` are all `5551234567`): the
 //!   delimiters people put in phone, account and identity numbers do not matter.
+//! - **phone**: the number form's last [`PHONE_DIGITS`] digits, so a number written with its
+//!   country code or trunk prefix and without are one (`+1 555 123 4567`, `(555) 123-4567`;
+//!   `+44 20 7946 0958`, `020 7946 0958`): the digits that differ between the national and
+//!   the international forms all come before the subscriber's last nine.
 //!
 //! Cells are first folded as the engine folds content (`text::unicode`: digits of every
 //! script, Unicode spaces and dashes, invisible characters), so both sides agree.
@@ -29,8 +33,44 @@ use super::MAX_TOKEN_BYTES;
 pub enum Kind {
     /// Names, addresses, e-mail: case and whitespace ignored.
     Text,
-    /// Phone, account, identity numbers: only letters and digits count.
+    /// Account and identity numbers: only letters and digits count.
     Number,
+    /// Phone numbers: only the last [`PHONE_DIGITS`] digits count.
+    Phone,
+}
+
+/// Digits of a phone number that its national and international forms share: the
+/// shortest national significant numbers in common use (France, Spain, Italy's mobiles,
+/// Switzerland) have nine, and longer ones keep their last nine.
+pub const PHONE_DIGITS: usize = 9;
+
+/// Most digits of a phone number in any form (E.164 allows 15, plus a `00` or trunk prefix).
+pub const MAX_PHONE_DIGITS: usize = 17;
+
+/// Most tokens of a phone number (`+33 1 23 45 67 89` is six): more than other values.
+pub const MAX_PHONE_TOKENS: usize = 8;
+
+/// Header words that make a numeric column a phone column (`Phone`, `tel_home`,
+/// `MobileNumber`, `cellphone`): one of these words, a word holding `phone`, or one
+/// starting with `mobile`.
+const PHONE_HEADERS: [&str; 5] = ["phone", "tel", "mobile", "fax", "cell"];
+
+/// Whether a column named `name` holds phone numbers, when its values look numeric.
+pub(crate) fn is_phone_header(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| PHONE_HEADERS.contains(&w) || w.contains("phone") || w.starts_with("mobile"))
+}
+
+/// Cuts a number form to its phone form, in place; `None` when it is not all digits or
+/// longer than a phone number can be.
+pub(crate) fn phone_form(form: &mut Vec<u8>) -> Option<()> {
+    if form.len() > MAX_PHONE_DIGITS || !form.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let cut = form.len().saturating_sub(PHONE_DIGITS);
+    form.drain(..cut);
+    Some(())
 }
 
 impl Kind {
@@ -39,6 +79,7 @@ impl Kind {
         match self {
             Kind::Text => b't',
             Kind::Number => b'n',
+            Kind::Phone => b'p',
         }
     }
 
@@ -47,6 +88,7 @@ impl Kind {
         match name {
             "text" => Some(Kind::Text),
             "number" => Some(Kind::Number),
+            "phone" => Some(Kind::Phone),
             _ => None,
         }
     }
@@ -215,8 +257,9 @@ impl Cell {
     /// token, more tokens than an n-gram holds, a token longer than [`MAX_TOKEN_BYTES`], or
     /// a number without a digit.
     pub fn form(&self, kind: Kind) -> Option<Vec<u8>> {
+        let most_tokens = if kind == Kind::Phone { MAX_PHONE_TOKENS } else { super::MAX_NGRAM_TOKENS };
         if self.tokens.is_empty()
-            || self.tokens.len() > super::MAX_NGRAM_TOKENS
+            || self.tokens.len() > most_tokens
             || self.tokens.iter().any(|&(s, e)| e - s > MAX_TOKEN_BYTES)
         {
             return None;
@@ -231,12 +274,15 @@ impl Cell {
                     push_text(&self.folded[s..e], &mut out);
                 }
             }
-            Kind::Number => {
+            Kind::Number | Kind::Phone => {
                 for &(s, e) in &self.tokens {
                     push_number(&self.folded[s..e], &mut out);
                 }
                 if !out.iter().any(u8::is_ascii_digit) {
                     return None;
+                }
+                if kind == Kind::Phone {
+                    phone_form(&mut out)?;
                 }
             }
         }
@@ -287,6 +333,25 @@ mod tests {
         assert_eq!(number("１２３-٤٥"), "12345");
         assert!(Cell::new("555-123-4567").looks_numeric());
         assert!(!Cell::new("1 Main Street").looks_numeric());
+    }
+
+    #[test]
+    fn phone_forms_keep_the_digits_both_forms_share() {
+        let phone = |s: &str| String::from_utf8(Cell::new(s).form(Kind::Phone).unwrap_or_default()).unwrap();
+        for s in ["+1 (555) 123-4567", "(555) 123-4567", "001 555 123 4567", "1-555-123-4567"] {
+            assert_eq!(phone(s), "551234567", "{s}");
+        }
+        assert_eq!(phone("+44 20 7946 0958"), phone("020 7946 0958"));
+        assert_eq!(phone("+33 1 23 45 67 89"), phone("01 23 45 67 89"));
+        assert_eq!(phone("+49 30 901820"), "930901820");
+        assert_eq!(phone("12345"), "12345", "short numbers are kept whole");
+        assert_eq!(phone("ext 12"), "", "letters: not a phone number");
+        assert_eq!(phone("123456789012345678"), "", "longer than any phone number");
+        assert!(is_phone_header("Phone") && is_phone_header("mobile_number") && is_phone_header("Tel."));
+        assert!(is_phone_header("telephone") && is_phone_header("MobileNumber"));
+        assert!(
+            !is_phone_header("hotel") && !is_phone_header("customer_id") && !is_phone_header("cancellations")
+        );
     }
 
     #[test]
