@@ -41,6 +41,10 @@ pub struct HistoryArgs {
 
 /// Validates and stores the file. Exit code: 0 stored (or already the newest), 2 an error.
 pub fn push(args: &PushArgs) -> ExitCode {
+    if let Err(e) = crate::store::policy_versions::check_url(&args.store) {
+        eprintln!("dlpgate: error: {}\nnothing stored", describe(&e));
+        return ExitCode::from(2);
+    }
     // Read once, and the bytes checked are the bytes stored.
     let text = match std::fs::read_to_string(&args.file) {
         Ok(text) => text,
