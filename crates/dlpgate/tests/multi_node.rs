@@ -355,3 +355,40 @@ fn two_nodes_behind_haproxy_lose_no_request_record_each_incident_once_and_follow
     }
     eprintln!("push in force on both nodes after {} ms", took.as_millis());
 }
+
+/// Not a test: the figure docs/BENCHMARKS.md quotes, the time from the start of
+/// `dlpgate policy push` to the new ISTag on both of two nodes, over [`PUSHES`] pushes
+/// (median and worst). Run with `cargo test -p dlpgate --test multi_node --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn policy_propagation_time() {
+    const PUSHES: usize = 21;
+    let dir = tempfile::tempdir().unwrap();
+    let pg = Postgres::start(dir.path());
+    let url = pg.url();
+    let nodes = [node(&dir.path().join("n1"), &url), node(&dir.path().join("n2"), &url)];
+    let mut took = Vec::new();
+    for i in 0..PUSHES {
+        let file = dir.path().join(format!("p{i}.toml"));
+        std::fs::write(&file, PUSHED_POLICY.replace("\"pushed\"", &format!("\"pushed-{i}\""))).unwrap();
+        let before = istag(nodes[0].addr);
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+            .args(["policy", "push", "--store", &url])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_until(Duration::from_secs(10), "the push on both nodes", || {
+            nodes.iter().all(|n| istag(n.addr) != before)
+        });
+        took.push(started.elapsed());
+    }
+    took.sort();
+    eprintln!(
+        "policy push to both nodes: median {} ms, worst {} ms over {PUSHES} pushes (push command included)",
+        took[PUSHES / 2].as_millis(),
+        took[PUSHES - 1].as_millis()
+    );
+}
