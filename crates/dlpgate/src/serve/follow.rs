@@ -4,7 +4,8 @@
 //! with). A push wakes it through PostgreSQL's LISTEN/NOTIFY; it also checks every
 //! `--policy-poll-interval-ms`, since a notification sent while its listening connection was
 //! down is lost. A version this node refuses (stored by another dlpgate version, or naming an
-//! index this node lacks) is logged once and the policy in force stays.
+//! index this node lacks) is logged and the policy in force stays; it is tried again a minute
+//! later (the index it names may have been copied in by then).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,9 @@ use crate::store::PostgresSettings;
 /// Default for `--policy-poll-interval-ms`: how often a node checks the store for a new
 /// policy version even without a notification.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// How long a node leaves a version it refused before trying it again (an index it named
+/// may have been copied in meanwhile).
+const REFUSED_RETRY: Duration = Duration::from_secs(60);
 /// Stored versions a node looks back through at start for one it accepts.
 const START_LOOKBACK: usize = 20;
 
@@ -67,7 +71,7 @@ pub async fn follow(
     interval: Duration,
 ) {
     let mut listener: Option<PolicyListener> = None;
-    let mut refused: Option<(i64, String)> = None;
+    let mut refused: Option<Refused> = None;
     let mut listen_failed = false;
     loop {
         if listener.is_none() {
@@ -103,13 +107,15 @@ pub async fn follow(
     }
 }
 
+/// A version this node refused, and when.
+struct Refused {
+    version: (i64, String),
+    at: std::time::Instant,
+}
+
 /// Puts the newest stored version in force when it is not already, unless this node refused
-/// it before.
-async fn check(
-    versions: &Arc<PolicyVersions>,
-    service: &Arc<DlpService>,
-    refused: &mut Option<(i64, String)>,
-) {
+/// it less than [`REFUSED_RETRY`] ago.
+async fn check(versions: &Arc<PolicyVersions>, service: &Arc<DlpService>, refused: &mut Option<Refused>) {
     let reader = versions.clone();
     let newest = match tokio::task::spawn_blocking(move || reader.newest()).await {
         Ok(Ok(Some(newest))) => newest,
@@ -123,7 +129,9 @@ async fn check(
             return;
         }
     };
-    if service.stored_version() == Some(newest.0) || refused.as_ref() == Some(&newest) {
+    let refused_lately =
+        refused.as_ref().is_some_and(|r| r.version == newest && r.at.elapsed() < REFUSED_RETRY);
+    if service.stored_version() == Some(newest.0) || refused_lately {
         return;
     }
     let reader = versions.clone();
@@ -147,7 +155,7 @@ async fn check(
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, stored_version = number, "stored policy version refused; the policy in force stays");
-            *refused = Some(newest);
+            *refused = Some(Refused { version: newest, at: std::time::Instant::now() });
         }
         Err(e) => tracing::error!(error = %e, "loading a stored policy version failed"),
     }
