@@ -99,6 +99,11 @@ fn pushes_are_validated_followed_by_polling_too_and_bad_stored_versions_change_n
     assert!(!blocks(node.addr, LEAK) && blocks(node.addr, b"the Bluebird plan\n"));
     let scraped = http_get(metrics, "/metrics");
     assert!(scraped.contains("dlpgate_policy_stored_version 1"), "{scraped}");
+    // SIGHUP reloads the stored version in force, not the built-in policy.
+    let status = Command::new("kill").args(["-HUP", &node.guard.pid().to_string()]).status().unwrap();
+    assert!(status.success());
+    node.wait_for_log("SIGHUP: policy reloaded", 1);
+    assert_eq!(istag(node.addr), codename);
 
     // A version this dlpgate refuses: logged, and the policy in force stays.
     store_behind_the_back(&pg, "[[rule]]\nname = \"broken\"\ndetectors = [\"from_the_future\"]\n");

@@ -63,7 +63,8 @@ pub struct ServeArgs {
     pub policy: Option<PathBuf>,
     /// With --store postgres://... and no --policy, the node follows the policy versions
     /// `dlpgate policy push` stores there: woken by each push (LISTEN/NOTIFY), and checking
-    /// the store every this many milliseconds anyway, in case a notification was missed.
+    /// the store every this many milliseconds anyway, in case a notification was missed
+    /// (at least 100).
     #[arg(long, default_value_t = crate::serve::follow::DEFAULT_POLL_INTERVAL.as_millis() as u64)]
     pub policy_poll_interval_ms: u64,
     /// blocking: block what the policy blocks (the seed's "Mode: Blocking"); monitor: allow

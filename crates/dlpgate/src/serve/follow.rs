@@ -19,6 +19,8 @@ use crate::store::PostgresSettings;
 /// Default for `--policy-poll-interval-ms`: how often a node checks the store for a new
 /// policy version even without a notification.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// The shortest interval taken: a smaller one (0 included) means this.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a node leaves a version it refused before trying it again (an index it named
 /// may have been copied in meanwhile).
 const REFUSED_RETRY: Duration = Duration::from_secs(60);

@@ -167,7 +167,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut _watcher = None;
     let mut _policy_watcher = None;
     if let Some((versions, _)) = follow {
-        let interval = Duration::from_millis(args.policy_poll_interval_ms.max(1));
+        let interval = Duration::from_millis(args.policy_poll_interval_ms).max(follow::MIN_POLL_INTERVAL);
         let (service, url, settings) =
             (service.clone(), args.store.clone().unwrap_or_default(), postgres_settings(&args));
         tokio::spawn(follow::follow(versions, service, url, settings, interval));
