@@ -51,7 +51,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // stores there.
     let follow = match (&args.policy, args.store.as_deref()) {
         (None, Some(url)) => {
-            let (versions, newest) = follow::start(url, &postgres_settings(&args), &args.data_dir).await?;
+            // One connection is plenty for a query every few seconds.
+            let settings = PostgresSettings { pool_size: 1, ..postgres_settings(&args) };
+            let (versions, newest) = follow::start(url, &settings, &args.data_dir).await?;
             Some((versions, Arc::new(StoredPolicy::new(newest))))
         }
         _ => None,
