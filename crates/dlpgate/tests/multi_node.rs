@@ -77,7 +77,8 @@ detectors = ["codenames"]
 action = "block"
 "#;
 
-/// The haproxy configuration of docs/DEPLOY.md, with this test's ports.
+/// The haproxy configuration of docs/DEPLOY.md, with this test's ports, and a log on
+/// standard error.
 fn haproxy_config(listen: u16, nodes: &[u16]) -> String {
     let servers: String = nodes
         .iter()
@@ -354,6 +355,21 @@ fn two_nodes_behind_haproxy_lose_no_request_record_each_incident_once_and_follow
         node.wait_for_log("stored policy version in force", 1);
     }
     eprintln!("push in force on both nodes after {} ms", took.as_millis());
+}
+
+/// docs/DEPLOY.md shows the configuration this test runs, line for line (the addresses and
+/// the log lines apart).
+#[test]
+fn the_deploy_guide_shows_the_tested_haproxy_configuration() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/DEPLOY.md")).unwrap();
+    let shown: HashSet<&str> = guide.lines().map(str::trim).collect();
+    for line in haproxy_config(1344, &[]).lines().map(str::trim) {
+        if line.starts_with("log") || line.starts_with("option tcplog") || line.starts_with("bind") {
+            continue;
+        }
+        assert!(shown.contains(line), "docs/DEPLOY.md lacks the tested line {line:?}");
+    }
 }
 
 /// Not a test: the figure docs/BENCHMARKS.md quotes, the time from the start of
