@@ -9,8 +9,10 @@
 
 mod support;
 
+use std::time::Duration;
 use support::postgres::Postgres;
-use support::{free_port, Dlpgate};
+
+use support::{free_port, wait_until, Dlpgate};
 
 /// Rounds, each on a fresh database: the race is lost only now and then.
 const ROUNDS: usize = 6;
@@ -41,8 +43,14 @@ fn servers_started_at_once_on_an_empty_database_all_create_their_tables() {
                 .collect();
             starts.into_iter().map(|h| h.join().expect("a server failed to start")).collect()
         });
-        for server in &servers {
+        // A server listens before its SIEM sinks open the delivery queue: wait for them.
+        for mut server in servers {
+            server.wait_for_log("SIEM sink started", 1);
             let log = server.log();
+            assert!(
+                server.guard.child.try_wait().unwrap().is_none(),
+                "round {round}: a server exited:\n{log}"
+            );
             assert!(!log.contains("ERROR") && !log.contains("panicked"), "round {round}:\n{log}");
         }
         let tables = psql_in(
