@@ -9,10 +9,8 @@
 
 mod support;
 
-use std::time::Duration;
 use support::postgres::Postgres;
-
-use support::{free_port, wait_until, Dlpgate};
+use support::{free_port, Dlpgate};
 
 /// Rounds, each on a fresh database: the race is lost only now and then.
 const ROUNDS: usize = 6;
