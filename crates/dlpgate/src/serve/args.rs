@@ -71,8 +71,8 @@ pub struct ServeArgs {
     /// everything and record incidents.
     #[arg(long, value_enum, default_value = "blocking")]
     pub mode: crate::dlp::Mode,
-    /// Incident store: `postgres://user@host/db` for a shared PostgreSQL; default SQLite in
-    /// --data-dir.
+    /// Incident store: `postgres://user@host/db` for a shared PostgreSQL (several nodes; then,
+    /// without --policy, also the policy versions they follow); default SQLite in --data-dir.
     #[arg(long)]
     pub store: Option<String>,
     /// Milliseconds an incident write to the store may take before the verdict goes on without
