@@ -136,4 +136,9 @@ fn pushes_are_validated_followed_by_polling_too_and_bad_stored_versions_change_n
     let lines: Vec<&str> = history.lines().collect();
     assert_eq!(lines.len(), 4, "a header and three versions:\n{history}");
     assert!(lines[1].trim_start().starts_with("3 ") && lines[1].contains("ann"), "{history}");
+    // A version's text, byte for byte, to go back to it.
+    let (ok, text, err) = dlpgate(&["policy", "history", "--store", &url, "--text", "1"]);
+    assert!(ok && text == CODENAME_POLICY, "{text}{err}");
+    let (ok, _, err) = dlpgate(&["policy", "history", "--store", &url, "--text", "9"]);
+    assert!(!ok && err.contains("no policy version 9"), "{err}");
 }

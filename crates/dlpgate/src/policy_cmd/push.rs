@@ -37,6 +37,10 @@ pub struct HistoryArgs {
     /// Versions listed, newest first.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Print this version's policy text instead of the list (to go back to it: save it and
+    /// push it again).
+    #[arg(long, value_name = "VERSION")]
+    pub text: Option<i64>,
 }
 
 /// Validates and stores the file. Exit code: 0 stored (or already the newest), 2 an error.
@@ -89,8 +93,11 @@ pub fn push(args: &PushArgs) -> ExitCode {
     }
 }
 
-/// Prints one line per version, newest first.
+/// Prints one line per version, newest first, or one version's text.
 pub fn history(args: &HistoryArgs) -> ExitCode {
+    if let Some(version) = args.text {
+        return text(&args.store, version);
+    }
     let result = PolicyVersions::open(&args.store, &PostgresSettings::default())
         .and_then(|versions| versions.history(args.limit));
     match result {
@@ -111,6 +118,24 @@ pub fn history(args: &HistoryArgs) -> ExitCode {
                 );
             }
             ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("dlpgate: error: {}", describe(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Prints a stored version's text as it was pushed.
+fn text(store: &str, version: i64) -> ExitCode {
+    match PolicyVersions::open(store, &PostgresSettings::default()).and_then(|v| v.get(version)) {
+        Ok(Some(stored)) => {
+            print!("{}", stored.text);
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("dlpgate: error: no policy version {version} is stored");
+            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("dlpgate: error: {}", describe(&e));
