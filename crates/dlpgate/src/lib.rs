@@ -8,8 +8,8 @@
 //! - [`dlp`]: the DLP service: engine on the body, block page, incidents, metrics.
 //! - [`incidents`]: `dlpgate incidents list|show|export`.
 //! - [`store`]: the incident store (SQLite, PostgreSQL), its journal for when the store is down,
-//!   the recorder that makes each incident durable before its answer leaves, and the
-//!   delivery queue the SIEM sinks read.
+//!   the recorder that makes each incident durable before its answer leaves, the
+//!   delivery queue the SIEM sinks read, and the stored policy versions.
 //! - [`fsat`]: file operations relative to directory descriptors that never follow a link
 //!   nor replace a file (quarantine, key files, the data directory).
 //! - [`tunnel`]: `dlpgate tunnel`, a stunnel-compatible TLS tunnel (stunnel.conf parser,
@@ -18,7 +18,8 @@
 //!   data directory, mapped for policies' `edm` rules.
 //! - [`fingerprint`]: `dlpgate fingerprint add|list|remove`: document fingerprint indexes
 //!   of protected documents in the data directory, mapped for policies' `fingerprint` rules.
-//! - [`policy_cmd`]: `dlpgate policy check|test|default`.
+//! - [`policy_cmd`]: `dlpgate policy check|test|default`, and `push|history`: the policy
+//!   versions in the shared PostgreSQL store that nodes follow (`serve::follow`).
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`runtime`]: what long-running commands share: shutdown and reload signals, the TLS
 //!   version flag.

@@ -1,4 +1,5 @@
-//! `dlpgate policy`: validate a policy file, and run the engine locally on files.
+//! `dlpgate policy`: validate a policy file, run the engine locally on files, and store
+//! versions in the shared PostgreSQL store for the nodes that follow it ([`push`]).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -6,6 +7,8 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use inspect::{Decision, Engine, Limits, Policy, ScanContext};
+
+pub mod push;
 
 /// The `policy` subcommands.
 #[derive(Debug, Subcommand)]
@@ -17,6 +20,12 @@ pub enum PolicyCommand {
     Test(TestArgs),
     /// Print the built-in default policy (a starting point for your own).
     Default,
+    /// Validate a policy file as `serve` does, then store it as the newest version in the
+    /// shared PostgreSQL store: every node started with that --store and no --policy loads it
+    /// within seconds.
+    Push(push::PushArgs),
+    /// List the policy versions stored with `push`, newest first.
+    History(push::HistoryArgs),
 }
 
 /// `policy check`.
@@ -73,6 +82,8 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         PolicyCommand::Test(args) => test(&args),
+        PolicyCommand::Push(args) => push::push(&args),
+        PolicyCommand::History(args) => push::history(&args),
     }
 }
 

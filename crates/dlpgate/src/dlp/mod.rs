@@ -7,11 +7,12 @@ pub mod body;
 pub mod context;
 pub mod options;
 pub mod pool;
+pub mod source;
 pub mod stats;
 pub mod trust;
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
 use icap::server::{BodyEvent, Exchange, Outcome, Service};
@@ -23,6 +24,7 @@ use crate::store::{EvidenceRecord, Incident};
 use body::{BodyScan, EngineMemory, Room};
 use context::{identity, scan_context, Identity};
 use pool::{PoolError, ScanPool};
+pub use source::{FetchedPolicy, PolicySource, StoredPolicy};
 use stats::ServeMetrics;
 
 /// Blocking (the seed's "Mode: Blocking") or monitor-only.
@@ -39,8 +41,8 @@ pub enum Mode {
 /// The service's settings.
 #[derive(Debug, Clone)]
 pub struct DlpSettings {
-    /// Policy file; `None` is the built-in default policy.
-    pub policy_path: Option<PathBuf>,
+    /// The built-in policy, a file, or the versions stored in the shared store.
+    pub policy: PolicySource,
     /// The data directory, where the policy's EDM indexes are found by name.
     pub data_dir: PathBuf,
     /// Engine limits per object.
@@ -82,6 +84,8 @@ struct PolicyState {
     engine: Engine,
     reqmod: Arc<ServiceOptions>,
     respmod: Arc<ServiceOptions>,
+    /// The stored version the policy came from, if it did.
+    stored_version: Option<i64>,
 }
 
 /// The DLP service.
@@ -89,6 +93,9 @@ struct PolicyState {
 pub struct DlpService {
     settings: DlpSettings,
     state: RwLock<Arc<PolicyState>>,
+    /// Held from loading a policy to putting it in force, so two reloads (SIGHUP and a stored
+    /// version arriving) cannot put an older one back.
+    reloading: Mutex<()>,
     echo: Arc<ServiceOptions>,
     recorder: Arc<IncidentRecorder>,
     metrics: Arc<ServeMetrics>,
@@ -102,14 +109,25 @@ impl DlpService {
         recorder: Arc<IncidentRecorder>,
         metrics: Arc<ServeMetrics>,
     ) -> anyhow::Result<Self> {
-        let state = build_state(&settings)?;
+        let (policy, stored_version) =
+            settings.policy.load(&settings.data_dir).map_err(anyhow::Error::msg)?;
+        let state = build_state(&settings, policy, stored_version);
+        metrics.policy_in_force(state.engine.policy().version(), stored_version);
         let echo = Arc::new(options::base_options(
             "echo",
             vec![Method::Reqmod, Method::Respmod],
             settings.max_connections,
         ));
         let pool = ScanPool::new(settings.scan_threads, settings.room.wait);
-        Ok(Self { settings, state: RwLock::new(Arc::new(state)), echo, recorder, metrics, pool })
+        Ok(Self {
+            settings,
+            state: RwLock::new(Arc::new(state)),
+            reloading: Mutex::new(()),
+            echo,
+            recorder,
+            metrics,
+            pool,
+        })
     }
 
     fn current(&self) -> Arc<PolicyState> {
@@ -124,15 +142,43 @@ impl DlpService {
         self.current().engine.policy().version().to_string()
     }
 
-    /// Reads the policy file again; a broken policy is refused and the old one stays.
+    /// The stored version in force (`None`: a file or the built-in policy).
+    pub fn stored_version(&self) -> Option<i64> {
+        self.current().stored_version
+    }
+
+    /// Loads the policy again (the file, or the stored version in force, with its indexes); a
+    /// broken policy is refused and the old one stays.
     pub fn reload_policy(&self) -> anyhow::Result<String> {
-        let state = build_state(&self.settings)?;
+        let _turn = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let (policy, stored_version) =
+            self.settings.policy.load(&self.settings.data_dir).map_err(anyhow::Error::msg)?;
+        Ok(self.put_in_force(build_state(&self.settings, policy, stored_version)))
+    }
+
+    /// Puts a stored version in force, the way [`reload_policy`](Self::reload_policy) does:
+    /// requests under way finish on the policy they started with. A version that does not
+    /// load is refused and the old policy stays. Only for a node following the store.
+    pub fn adopt_stored(&self, fetched: FetchedPolicy) -> anyhow::Result<String> {
+        let PolicySource::Stored(cell) = &self.settings.policy else {
+            anyhow::bail!("this server follows a policy file, not the store");
+        };
+        let _turn = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
+        let policy = source::parse_stored(&fetched, &self.settings.data_dir).map_err(anyhow::Error::msg)?;
+        let state = build_state(&self.settings, policy, Some(fetched.version));
+        cell.set(Arc::new(fetched));
+        Ok(self.put_in_force(state))
+    }
+
+    /// Swaps the policy state; gives the policy's version (its text's hash).
+    fn put_in_force(&self, state: PolicyState) -> String {
         let version = state.engine.policy().version().to_string();
+        self.metrics.policy_in_force(&version, state.stored_version);
         match self.state.write() {
             Ok(mut g) => *g = Arc::new(state),
             Err(p) => *p.into_inner() = Arc::new(state),
         }
-        Ok(version)
+        version
     }
 
     async fn inspect(&self, state: &PolicyState, exchange: &mut Exchange<'_>) -> Outcome {
@@ -359,13 +405,10 @@ fn spool_error(e: &std::io::Error) -> Outcome {
     Outcome::Error { status: 500, reason: "cannot spool the body for scanning".to_string() }
 }
 
-fn build_state(settings: &DlpSettings) -> anyhow::Result<PolicyState> {
-    let policy = match &settings.policy_path {
-        None => Policy::builtin(),
-        Some(path) => {
-            crate::edm::files::load_policy(path, &settings.data_dir).map_err(|e| anyhow::anyhow!(e))?
-        }
-    };
+/// The engine and the OPTIONS answers of a policy. The ISTag depends on the policy's text
+/// only, never on the node (its start time, its address): nodes that follow one stored
+/// version announce the same ISTag.
+fn build_state(settings: &DlpSettings, policy: Policy, stored_version: Option<i64>) -> PolicyState {
     let memory = Arc::new(EngineMemory(settings.room.memory.clone()));
     let engine = Engine::new(Arc::new(policy), settings.limits.clone()).with_memory(memory);
     let options = |name: &str, method: Method| {
@@ -384,11 +427,12 @@ fn build_state(settings: &DlpSettings) -> anyhow::Result<PolicyState> {
         o.x_allow_out = block::ANSWER_HEADERS.map(str::to_string).to_vec();
         Arc::new(o)
     };
-    Ok(PolicyState {
+    PolicyState {
         reqmod: options(&settings.reqmod_service, Method::Reqmod),
         respmod: options(&settings.respmod_service, Method::Respmod),
         engine,
-    })
+        stored_version,
+    }
 }
 
 impl Service for DlpService {
@@ -428,7 +472,7 @@ impl Service for DlpService {
 
 impl icap::watch::Reload for DlpService {
     fn watched_files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = self.settings.policy_path.iter().cloned().collect();
+        let mut files: Vec<PathBuf> = self.settings.policy.file().map(PathBuf::from).into_iter().collect();
         // A rebuilt EDM index (or its key) reloads the policy that uses it.
         files.extend(crate::edm::files::watched(&self.settings.data_dir, self.current().engine.policy()));
         files.extend(crate::fingerprint::files::watched(

@@ -1,5 +1,6 @@
 //! The server's Prometheus metrics: requests by method, status and verdict, verdicts, bytes scanned,
-//! request and engine latency, open connections, TLS handshake failures, store errors.
+//! request and engine latency, open connections, TLS handshake failures, store errors, the
+//! policy in force.
 
 use std::time::Duration;
 
@@ -37,6 +38,13 @@ pub struct ReasonLabels {
     pub reason: String,
 }
 
+/// Labels of the policy in force.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabels {
+    /// The policy's version: a hash of its text, as in the ISTag and incidents.
+    pub version: String,
+}
+
 /// Every metric of `dlpgate serve`.
 #[derive(Debug)]
 pub struct ServeMetrics {
@@ -51,6 +59,8 @@ pub struct ServeMetrics {
     overloaded: Counter,
     memory_in_use: Gauge,
     spool_in_use: Gauge,
+    policy_info: Family<PolicyLabels, Gauge>,
+    policy_stored_version: Gauge,
     /// The memory and spool budgets, read into the gauges as requests are answered.
     budgets: std::sync::OnceLock<(icap::server::ByteBudget, icap::server::ByteBudget)>,
 }
@@ -69,6 +79,8 @@ impl Default for ServeMetrics {
             overloaded: Counter::default(),
             memory_in_use: Gauge::default(),
             spool_in_use: Gauge::default(),
+            policy_info: Family::default(),
+            policy_stored_version: Gauge::default(),
             budgets: std::sync::OnceLock::new(),
         }
     }
@@ -109,6 +121,23 @@ impl ServeMetrics {
             "Bytes of the --max-spool budget in use",
             self.spool_in_use.clone(),
         );
+        r.register(
+            "policy_info",
+            "The policy in force: 1, labelled with its version (a hash of its text, as in the ISTag)",
+            self.policy_info.clone(),
+        );
+        r.register(
+            "policy_stored_version",
+            "The stored policy version in force (policy push); 0 for a policy file or the built-in policy",
+            self.policy_stored_version.clone(),
+        );
+    }
+
+    /// A policy was put in force.
+    pub fn policy_in_force(&self, version: &str, stored_version: Option<i64>) {
+        self.policy_info.clear();
+        self.policy_info.get_or_create(&PolicyLabels { version: version.to_string() }).set(1);
+        self.policy_stored_version.set(stored_version.unwrap_or(0));
     }
 
     /// Reports what the budgets hold in the gauges from now on.

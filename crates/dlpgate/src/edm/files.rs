@@ -115,8 +115,14 @@ pub fn watched(data_dir: &Path, policy: &inspect::Policy) -> Vec<PathBuf> {
 pub fn load_policy(path: &Path, data_dir: &Path) -> Result<inspect::Policy, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the policy {}: {e}", path.display()))?;
-    inspect::Policy::from_toml_str_with_indexes(&text, &mut DataDir(data_dir))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    parse_policy(&text, data_dir, &path.display().to_string())
+}
+
+/// Parses a policy text (a stored version), finding its EDM and fingerprint indexes in
+/// `data_dir`; errors start with `what` and name their line.
+pub fn parse_policy(text: &str, data_dir: &Path, what: &str) -> Result<inspect::Policy, String> {
+    inspect::Policy::from_toml_str_with_indexes(text, &mut DataDir(data_dir))
+        .map_err(|e| format!("{what}: {e}"))
 }
 
 /// The indexes of a data directory, as a policy being loaded asks for them.

@@ -56,16 +56,23 @@ pub struct ServeArgs {
     /// Worker threads (default: one per core).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Policy file (TOML); the built-in default policy when absent. Reloaded on SIGHUP and
+    /// Policy file (TOML); when absent, the newest version stored with `dlpgate policy push`
+    /// when --store is PostgreSQL, else the built-in default policy. Reloaded on SIGHUP and
     /// when the file changes; a broken policy is refused and the old one stays.
     #[arg(long)]
     pub policy: Option<PathBuf>,
+    /// With --store postgres://... and no --policy, the node follows the policy versions
+    /// `dlpgate policy push` stores there: woken by each push (LISTEN/NOTIFY), and checking
+    /// the store every this many milliseconds anyway, in case a notification was missed
+    /// (at least 100).
+    #[arg(long, default_value_t = crate::serve::follow::DEFAULT_POLL_INTERVAL.as_millis() as u64)]
+    pub policy_poll_interval_ms: u64,
     /// blocking: block what the policy blocks (the seed's "Mode: Blocking"); monitor: allow
     /// everything and record incidents.
     #[arg(long, value_enum, default_value = "blocking")]
     pub mode: crate::dlp::Mode,
-    /// Incident store: `postgres://user@host/db` for a shared PostgreSQL; default SQLite in
-    /// --data-dir.
+    /// Incident store: `postgres://user@host/db` for a shared PostgreSQL (several nodes; then,
+    /// without --policy, also the policy versions they follow); default SQLite in --data-dir.
     #[arg(long)]
     pub store: Option<String>,
     /// Milliseconds an incident write to the store may take before the verdict goes on without

@@ -10,13 +10,14 @@ use icap::server::{bind, Listener, Server, ServerConfig, Transport};
 use icap::tls::{ReloadableTls, TlsServerSettings};
 
 use crate::dlp::stats::ServeMetrics;
-use crate::dlp::{DlpService, DlpSettings};
+use crate::dlp::{DlpService, DlpSettings, PolicySource, StoredPolicy};
 use crate::runtime::{raise_nofile_limit, reload_on_sighup, shutdown_signal};
 use crate::store::durable::IncidentRecorder;
 use crate::store::journal::Journal;
 use crate::store::PostgresSettings;
 
 mod args;
+pub mod follow;
 
 pub use args::{ServeArgs, TlsArgs, DEFAULT_TLS_LISTEN};
 
@@ -46,8 +47,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         wait: Duration::from_millis(args.overload_wait_ms),
     };
     metrics.watch_budgets(room.memory.clone(), room.disk.clone());
+    // With a shared store and no policy file, the node follows the versions `policy push`
+    // stores there.
+    let follow = match (&args.policy, args.store.as_deref()) {
+        (None, Some(url)) => {
+            // One connection is plenty for a query every few seconds.
+            let settings = PostgresSettings { pool_size: 1, ..postgres_settings(&args) };
+            let (versions, newest) = follow::start(url, &settings, &args.data_dir).await?;
+            Some((versions, Arc::new(StoredPolicy::new(newest))))
+        }
+        _ => None,
+    };
+    let policy = match (&args.policy, &follow) {
+        (Some(path), _) => PolicySource::File(path.clone()),
+        (None, Some((_, cell))) => PolicySource::Stored(cell.clone()),
+        (None, None) => PolicySource::Builtin,
+    };
     let settings = DlpSettings {
-        policy_path: args.policy.clone(),
+        policy: policy.clone(),
         data_dir: args.data_dir.clone(),
         limits: inspect::Limits::default(),
         mode: args.mode,
@@ -134,7 +151,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     crate::console::start(&args.console, console).await?;
     tracing::info!(
-        policy = %args.policy.as_ref().map_or("built-in default".to_string(), |p| p.display().to_string()),
+        policy = %policy.describe(),
         version = %service.policy_version(),
         mode = ?args.mode,
         "DLP policy loaded"
@@ -151,7 +168,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Kept alive for as long as the server runs.
     let mut _watcher = None;
     let mut _policy_watcher = None;
-    if args.policy.is_some() {
+    if let Some((versions, _)) = follow {
+        let interval = Duration::from_millis(args.policy_poll_interval_ms).max(follow::MIN_POLL_INTERVAL);
+        let (service, url, settings) =
+            (service.clone(), args.store.clone().unwrap_or_default(), postgres_settings(&args));
+        tokio::spawn(follow::follow(versions, service, url, settings, interval));
+    }
+    if !matches!(policy, PolicySource::Builtin) {
         match icap::watch::watch_files(service.clone()) {
             Ok(w) => _policy_watcher = Some(w),
             Err(e) => tracing::warn!(error = %e, "cannot watch the policy file; reload with SIGHUP"),

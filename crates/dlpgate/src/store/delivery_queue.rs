@@ -218,7 +218,7 @@ fn prepare_postgres(store: &PostgresStore) -> Result<(), StoreError> {
          CREATE INDEX IF NOT EXISTS {table}_siem ON {table} (siem_tx, siem_seq);
          {CURSOR_SCHEMA};"
     );
-    store.call(store.deadline * 4, async |c| c.batch_execute(&ddl).await)
+    store.create_schema(&ddl, store.deadline * 4)
 }
 
 impl DeliveryQueue for PostgresStore {

@@ -4,6 +4,7 @@
 //! The store API is synchronous (the PostgreSQL client runs its own small runtime): call it
 //! from async code with `tokio::task::spawn_blocking`, as the recorder does.
 //! [`delivery_queue`] reads the store in the order incidents arrived, for the SIEM sinks.
+//! [`policy_versions`] keeps the policy versions several nodes follow (PostgreSQL only).
 
 pub mod delivery_queue;
 pub mod durable;
@@ -11,6 +12,7 @@ pub mod journal;
 mod model;
 pub(crate) mod pg_tls;
 pub(crate) mod pg_url;
+pub mod policy_versions;
 mod postgres;
 mod row;
 mod sqlite;

@@ -20,6 +20,9 @@ use super::{IncidentStore, StoreError};
 
 /// The table: prefixed, since a shared database may hold other applications' tables.
 pub(super) const TABLE: &str = "dlpgate_incidents";
+/// The advisory lock key every dlpgate schema change holds ("dlpgate" in ASCII), so that
+/// servers starting at once create tables one after the other.
+pub(crate) const SCHEMA_LOCK: i64 = 0x0064_6c70_6761_7465;
 /// Values per row in [`COLUMNS`].
 const WIDTH: usize = 21;
 
@@ -51,6 +54,19 @@ impl Drop for PostgresStore {
 impl PostgresStore {
     /// Connects and creates the table when missing. Blocking: call it off async workers.
     pub fn open(url: &str, shown: String, settings: &PostgresSettings) -> Result<Self, StoreError> {
+        let store = Self::connect(url, shown.clone(), settings)?;
+        let mut ddl = schema(TABLE);
+        for (column, kind) in ADDED_COLUMNS {
+            ddl.push_str(&format!("ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {kind};\n"));
+        }
+        store
+            .create_schema(&ddl, settings.connect_timeout + settings.statement_timeout)
+            .map_err(|e| StoreError::Open { what: shown, detail: e.to_string() })?;
+        Ok(store)
+    }
+
+    /// The pool, without touching any table (connections open on first use).
+    pub(super) fn connect(url: &str, shown: String, settings: &PostgresSettings) -> Result<Self, StoreError> {
         let open_error = |detail: String| StoreError::Open { what: shown.clone(), detail };
         let (mut config, tls) = parse(url, settings).map_err(open_error)?;
         if config.get_tcp_user_timeout().is_none() {
@@ -83,20 +99,21 @@ impl PostgresStore {
         // little longer, for that answer, before it gives up on a server that says nothing.
         let deadline =
             settings.statement_timeout + (settings.statement_timeout / 4).min(Duration::from_secs(1));
-        let store = Self { shown: shown.clone(), runtime: Some(runtime), pool, deadline };
-        let ddl = schema(TABLE);
-        store
-            .call(settings.connect_timeout + settings.statement_timeout, async |c| {
-                c.batch_execute(&ddl).await
-            })
-            .map_err(|e| open_error(e.to_string()))?;
-        for (column, kind) in ADDED_COLUMNS {
-            let alter = format!("ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {column} {kind}");
-            store
-                .call(settings.statement_timeout, async |c| c.batch_execute(&alter).await)
-                .map_err(|e| open_error(e.to_string()))?;
-        }
-        Ok(store)
+        Ok(Self { shown, runtime: Some(runtime), pool, deadline })
+    }
+
+    /// Runs schema statements (`CREATE ... IF NOT EXISTS`, `ALTER ... IF NOT EXISTS`) as one
+    /// transaction under [`SCHEMA_LOCK`]. `IF NOT EXISTS` alone does not survive a twin running
+    /// at the same moment (the loser fails on the catalog's unique index): servers started
+    /// together on an empty database take turns instead. The statements go as one simple
+    /// query, which PostgreSQL runs as one implicit transaction: the lock is held to its end,
+    /// and a failure rolls it all back, leaving the connection clean.
+    pub(crate) fn create_schema(&self, ddl: &str, within: Duration) -> Result<(), StoreError> {
+        // "already exists, skipping" notices are no news.
+        let locked = format!(
+            "SET LOCAL client_min_messages = warning;\nSELECT pg_advisory_xact_lock({SCHEMA_LOCK});\n{ddl}"
+        );
+        self.call(within, async |c| c.batch_execute(&locked).await)
     }
 
     /// Runs `op` on a pooled connection within the deadline. A connection that turns out to be

@@ -179,7 +179,17 @@ pub struct Answer {
 
 /// One REQMOD on a kept-alive connection, 204 offered, no preview.
 pub fn reqmod(reader: &mut BufReader<TcpStream>, port: u16, body: &[u8]) -> std::io::Result<Answer> {
-    let http = "POST /upload HTTP/1.1\r\nHost: upload.test\r\nContent-Type: text/plain\r\n\r\n";
+    reqmod_to(reader, port, "/upload", body)
+}
+
+/// [`reqmod`] of an upload to `target` (the URL incidents record).
+pub fn reqmod_to(
+    reader: &mut BufReader<TcpStream>,
+    port: u16,
+    target: &str,
+    body: &[u8],
+) -> std::io::Result<Answer> {
+    let http = format!("POST {target} HTTP/1.1\r\nHost: upload.test\r\nContent-Type: text/plain\r\n\r\n");
     let mut msg = format!(
         "REQMOD icap://127.0.0.1:{port}/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\nAllow: 204\r\n\
          Encapsulated: req-hdr=0, req-body={}\r\n\r\n{http}{:x}\r\n",
