@@ -195,7 +195,7 @@ fn index_policy_test_and_the_index_holds_no_value() {
     assert!(out.status.success(), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("2000 records, 2000 rows indexed, 0 refused"), "{said}");
-    assert!(said.contains("column \"phone\": number") && said.contains("column \"name\": text"), "{said}");
+    assert!(said.contains("column \"phone\": phone") && said.contains("column \"name\": text"), "{said}");
 
     // The key: 0600 in a 0700 directory apart from the index.
     use std::os::unix::fs::PermissionsExt;
