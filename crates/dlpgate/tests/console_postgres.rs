@@ -52,6 +52,16 @@ fn the_console_lists_filters_and_triages_incidents_in_postgres() {
     assert!(!get("/incidents?rule=us-ssn").body.contains("before.txt"));
     let found = get("/incidents?q=BEFORE").body;
     assert!(found.contains("before.txt") && !found.contains("after.txt"), "{found}");
+    // The trigram index serves the search; its syntax characters are literal.
+    let plan = pg.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'dlpgate_incidents_search'");
+    assert!(plan.contains("gin_trgm_ops"), "{plan}");
+    assert!(get("/incidents?q=fter.tx").body.contains("after.txt"));
+    for literal in ["%25%25%25", "___", "%22+OR+%22", "fore%25", "NEAR(", "*.txt", "-before"] {
+        let page = get(&format!("/incidents?q={literal}"));
+        assert_eq!(page.status, 200, "{literal}");
+        assert!(page.body.contains("No incident matches"), "{literal}: {}", page.body);
+    }
+    assert_eq!(get("/incidents?q=ab").status, 400, "too short for the index");
 
     let triage = http(
         port,

@@ -11,7 +11,7 @@ use tokio_postgres::types::ToSql;
 use super::accounts::{AuditEntry, Triage, TriageStatus, UserRow};
 use super::now_ms;
 use super::query::{
-    incident_sql, paginate, DashboardCounts, Dialect, IncidentQuery, IncidentSummary, Page, Param,
+    incident_sql, paginate, DashboardCounts, Dialect, IncidentQuery, IncidentSummary, Page, Param, TextPlan,
 };
 use crate::console::auth::Role;
 use crate::store::PostgresSettings;
@@ -126,6 +126,14 @@ impl PgConsole {
             tx.batch_execute(RULE_INDEX).await.context("building the per-rule incident index")?;
         }
         tx.commit().await.context("building the per-rule incident index")?;
+        // The search index: without pg_trgm (not installed, or not allowed to this role) the
+        // search still answers, by reading the rows; the log says so.
+        if let Err(e) = client.batch_execute(&super::search::pg_schema()).await {
+            tracing::warn!(
+                "no trigram index for the incident search (it will read every row): {e}; \
+                 install PostgreSQL's pg_trgm extension"
+            );
+        }
         Ok(console)
     }
 
@@ -263,7 +271,7 @@ impl PgConsole {
 
     /// One page of the incident list.
     pub async fn incidents(&self, q: &IncidentQuery) -> anyhow::Result<Page> {
-        let (sql, args) = incident_sql(q, Dialect::Postgres);
+        let (sql, args) = incident_sql(q, Dialect::Postgres, TextPlan::FromIndex);
         let params: Vec<Box<dyn ToSql + Sync + Send>> = args
             .into_iter()
             .map(|a| -> Box<dyn ToSql + Sync + Send> {

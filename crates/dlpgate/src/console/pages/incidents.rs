@@ -51,6 +51,10 @@ impl Filters {
                 return Err(PageError::BadRequest(format!("unknown triage status {s:?}")));
             }
         }
+        let search = text(&self.q)?;
+        if let Some(q) = &search {
+            crate::console::db::search::Search::parse(q).map_err(PageError::BadRequest)?;
+        }
         let after = match text(&self.after)? {
             None => None,
             Some(cursor) => {
@@ -69,7 +73,7 @@ impl Filters {
             client: text(&self.client)?,
             service: text(&self.service)?,
             status,
-            text: text(&self.q)?,
+            text: search,
             after,
             limit,
         })
@@ -207,7 +211,7 @@ fn filter_form(f: &Filters) -> Markup {
                     option value=(s.as_str()) selected[f.status.as_deref() == Some(s.as_str())] { (s.label()) }
                 }
             } }
-            label { "Search" input type="search" name="q" value=(v(&f.q)) placeholder="file, URL, user, id, SHA-256"; }
+            label { "Search" input type="search" name="q" value=(v(&f.q)) placeholder="file, URL, user (3+ characters), id, SHA-256"; }
             button type="submit" { "Filter" }
             a href="/incidents" { "Clear" }
         }
