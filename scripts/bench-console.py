@@ -178,8 +178,13 @@ try:
         ("status = new", "/incidents?status=new"),
         ("one day, 10 days ago", f"/incidents?from={day(last_ms - 11 * 86_400_000)}&to={day(last_ms - 10 * 86_400_000)}"),
         ("search: common text (report-)", "/incidents?q=report-"),
+        ("search: rare text (report-77777.)", "/incidents?q=report-77777."),
+        ("search: text in ~110 incidents (report-9999)", "/incidents?q=report-9999"),
+        ("search: user name part (user0424)", "/incidents?q=user0424"),
+        ("search: rare text + rule (report-9999, iban)", "/incidents?q=report-9999&rule=iban"),
         ("search: exact id", f"/incidents?q={deep[1]}"),
-        ("search: text that matches nothing (whole scan)", "/incidents?q=no-such-file"),
+        ("search: text that matches nothing", "/incidents?q=no-such-file"),
+        ("search: nothing, every trigram common (report-form)", "/incidents?q=report-form"),
         ("dashboard (24 h: 43,200 incidents)", "/"),
     ]
     print(f"| page ({args.incidents:,} incidents, {'PostgreSQL' if args.postgres else 'SQLite'}) | median ms | slowest ms | rows |")

@@ -56,6 +56,9 @@ pub fn router(console: Arc<Console>) -> Router {
                 .layer(DefaultBodyLimit::max(pages::connectors::MAX_TRUST_BYTES + MAX_FORM_BYTES)),
         )
         .route("/connectors/test", post(pages::connectors::test))
+        .route("/scans", get(pages::scan_jobs::list).post(pages::scan_jobs::start))
+        .route("/scans/{id}", get(pages::scan_jobs::show))
+        .route("/scans/{id}/cancel", post(pages::scan_jobs::cancel))
         .route("/users", get(pages::admin::users).post(pages::admin::add_user))
         .route("/audit", get(pages::admin::audit))
         .route("/logout", post(pages::login::logout))

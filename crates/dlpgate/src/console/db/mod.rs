@@ -9,6 +9,7 @@ pub mod accounts;
 mod postgres;
 pub mod query;
 pub mod search;
+pub mod status;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -246,6 +247,14 @@ impl ConsoleDb {
         match &self.backend {
             Backend::Postgres(pg) => pg.dashboard(since_ms, top).await,
             Backend::Sqlite(_) => self.call(move |c| query::dashboard(c, since_ms, top)).await,
+        }
+    }
+
+    /// The store's size and the SIEM sinks' cursors (`sqlite_path`: the SQLite file).
+    pub async fn store_state(&self, sqlite_path: std::path::PathBuf) -> anyhow::Result<status::StoreState> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.store_state().await,
+            Backend::Sqlite(_) => self.call(move |c| status::sqlite(c, &sqlite_path)).await,
         }
     }
 

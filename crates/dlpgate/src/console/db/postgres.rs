@@ -345,6 +345,52 @@ impl PgConsole {
     }
 }
 
+impl PgConsole {
+    /// The store's estimated size (the statistics' row count: an exact count reads the table)
+    /// and the SIEM sinks' cursors with their lag.
+    pub async fn store_state(&self) -> anyhow::Result<super::status::StoreState> {
+        use super::status::{SinkCursor, StoreState, LAG_COUNT_LIMIT};
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT greatest(reltuples, 0)::BIGINT, pg_total_relation_size(oid) FROM pg_class \
+                 WHERE oid = 'dlpgate_incidents'::regclass",
+                &[],
+            )
+            .await?;
+        let (incidents, size): (i64, i64) = (row.get(0), row.get(1));
+        let mut sinks = Vec::new();
+        let has_cursors: bool =
+            client.query_one("SELECT to_regclass('siem_cursor') IS NOT NULL", &[]).await?.get(0);
+        if has_cursors {
+            for r in client
+                .query(
+                    "SELECT sink_name, tx, seq, updated_ms, owner FROM siem_cursor ORDER BY sink_name",
+                    &[],
+                )
+                .await?
+            {
+                let (tx, seq): (i64, i64) = (r.get(1), r.get(2));
+                let lag: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM (SELECT 1 FROM dlpgate_incidents WHERE (siem_tx, siem_seq) > ($1, $2) \
+                         LIMIT $3) s",
+                        &[&tx, &seq, &(LAG_COUNT_LIMIT + 1)],
+                    )
+                    .await?
+                    .get(0);
+                sinks.push(SinkCursor { name: r.get(0), updated_ms: r.get(3), lag, owner: r.get(4) });
+            }
+        }
+        Ok(StoreState {
+            incidents: incidents.unsigned_abs(),
+            approximate: true,
+            size_bytes: size.unsigned_abs(),
+            sinks,
+        })
+    }
+}
+
 async fn audit_in(
     client: &impl deadpool_postgres::GenericClient,
     actor: &str,

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""What the console's triggers cost the server's incident inserts in SQLite.
+
+Makes a store with the binary (`dlpgate console user add`, which adds the console's tables, the
+rule-index trigger and the search index's triggers), then inserts incidents shaped like the
+server's (the same columns, WAL, synchronous=FULL, one transaction per incident as
+`SqliteStore::record` does, and also in batches of 1,000, which shows the CPU cost without the
+disk flush) under three set-ups: the bare incident table (no console), the console's rule
+trigger only (before the search index), and the rule and search triggers (now). Prints
+incidents per second, the median of ROUNDS rounds each.
+
+    scripts/bench-incident-insert.py [--binary target/release/dlpgate] [--single 2000] [--batched 50000] [--rounds 5]
+"""
+
+import argparse
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import tempfile
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--binary", default="target/release/dlpgate")
+parser.add_argument("--single", type=int, default=2000, help="incidents inserted one per transaction")
+parser.add_argument("--batched", type=int, default=50000, help="incidents inserted 1,000 per transaction")
+parser.add_argument("--rounds", type=int, default=5)
+args = parser.parse_args()
+
+COLUMNS = ("id, time_ms, service, method, client_addr, tls_subject, user_name, groups_json, url, file_name, "
+           "content_type, size, sha256, rules_json, counts_json, evidence_json, action, reason, severity, "
+           "policy_version, claimed_json")
+SEARCH_TRIGGERS = ["console_incident_search_insert", "console_incident_search_delete", "console_incident_search_update"]
+serial = 0
+
+
+def row():
+    global serial
+    serial += 1
+    n = serial
+    return (f"inc-{n:032x}", 1_700_000_000_000 + n, "reqmod", "REQMOD", f"10.0.{n % 256}.{n % 251}", None,
+            f"user{n % 5000:05d}", json.dumps(["staff"]), f"https://upload.example.test/files/report-{n}.xlsx",
+            f"report-{n}.xlsx", "text/plain", 4096, f"{n:064x}", json.dumps(["credit-card"]),
+            json.dumps({"credit_card": 1}),
+            json.dumps([{"detector": "credit_card", "masked": "4111********1111", "location": "offset 5"}]),
+            "block", None, "high", "bench", None)
+
+
+def setup(kind):
+    work = tempfile.mkdtemp(prefix="bench-insert-")
+    data = os.path.join(work, "data")
+    subprocess.run([args.binary, "console", "user", "add", "bench", "--role", "admin", "--data-dir", data],
+                   input=b"benchmark password 1", check=True, stdout=subprocess.DEVNULL)
+    db = sqlite3.connect(os.path.join(data, "incidents.db"), isolation_level=None)
+    if kind in ("bare", "rules"):
+        for trigger in SEARCH_TRIGGERS:
+            db.execute(f"DROP TRIGGER {trigger}")
+    if kind == "bare":
+        db.execute("DROP TRIGGER console_incident_rules_fill")
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = FULL")
+    return work, db
+
+
+def rate(db, count, per_tx):
+    insert = f"INSERT INTO incidents ({COLUMNS}) VALUES ({','.join('?' * 21)}) ON CONFLICT (id) DO NOTHING"
+    rows = [row() for _ in range(count)]
+    t = time.perf_counter()
+    for start in range(0, count, per_tx):
+        db.execute("BEGIN")
+        db.executemany(insert, rows[start:start + per_tx])
+        db.execute("COMMIT")
+    return count / (time.perf_counter() - t)
+
+
+print("| set-up | one per transaction, incidents/s | 1,000 per transaction, incidents/s |")
+print("|---|---|---|")
+for kind, label in [("bare", "incident table only (no console)"), ("rules", "+ rule-index trigger (before)"),
+                    ("search", "+ rule and search triggers (now)")]:
+    singles, batches = [], []
+    for _ in range(args.rounds):
+        work, db = setup(kind)
+        singles.append(rate(db, args.single, 1))
+        batches.append(rate(db, args.batched, 1000))
+        db.close()
+        subprocess.run(["rm", "-rf", work])
+    print(f"| {label} | {statistics.median(singles):,.0f} | {statistics.median(batches):,.0f} |")
