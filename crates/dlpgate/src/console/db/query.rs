@@ -4,7 +4,7 @@
 use rusqlite::types::Value;
 use rusqlite::{params, Connection};
 
-use super::search::{self, Search, INDEX_HITS_LIMIT};
+use super::search::{self, Search, INDEX_HITS_LIMIT, WALK_ROWS_PER_PAGE};
 
 /// Rows per page of the incident list.
 pub const PAGE_SIZE: usize = 50;
@@ -68,6 +68,9 @@ pub struct Page {
     pub rows: Vec<IncidentSummary>,
     /// Where the next page starts, when there is one.
     pub next: Option<(i64, String)>,
+    /// A search for a common text read its budget of rows ([`search::WALK_ROWS_PER_PAGE`])
+    /// before the page was full: `next` continues with the older incidents.
+    pub partial: bool,
 }
 
 /// The SQL dialects the console speaks.
@@ -241,51 +244,108 @@ pub fn paginate(mut rows: Vec<IncidentSummary>, limit: usize) -> Page {
     } else {
         None
     };
-    Page { rows, next }
+    Page { rows, next, partial: false }
 }
 
 /// Runs the query on SQLite: one page, and whether there is another.
 pub fn incidents(conn: &Connection, q: &IncidentQuery) -> rusqlite::Result<Page> {
-    let plan = match q.text.as_deref().map(Search::parse) {
-        Some(Ok(Search::Text(text))) => {
-            let hits: i64 = conn
-                .prepare_cached(
-                    "SELECT count(*) FROM (SELECT 1 FROM console_incident_search \
-                     WHERE console_incident_search MATCH ?1 LIMIT ?2)",
-                )?
-                .query_row(params![search::fts5_phrase(&text), INDEX_HITS_LIMIT as i64], |r| r.get(0))?;
-            if hits < INDEX_HITS_LIMIT as i64 {
-                TextPlan::FromIndex
-            } else {
-                TextPlan::WalkTime
-            }
+    incidents_with(conn, q, INDEX_HITS_LIMIT, WALK_ROWS_PER_PAGE)
+}
+
+/// [`incidents`] with the search's two limits given (tests use small ones).
+fn incidents_with(
+    conn: &Connection,
+    q: &IncidentQuery,
+    hits_limit: usize,
+    walk_rows: usize,
+) -> rusqlite::Result<Page> {
+    if let Some(Ok(Search::Text(text))) = q.text.as_deref().map(Search::parse) {
+        let hits: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM console_incident_search \
+                 WHERE console_incident_search MATCH ?1 LIMIT ?2)",
+            )?
+            .query_row(params![search::fts5_phrase(&text), hits_limit as i64], |r| r.get(0))?;
+        if hits >= hits_limit as i64 {
+            return walk_for_text(conn, q, &text, walk_rows);
         }
-        _ => TextPlan::FromIndex,
-    };
+    }
+    let rows = run_sqlite(conn, q, TextPlan::FromIndex, |_| true, usize::MAX)?;
+    Ok(paginate(rows.0, q.limit))
+}
+
+/// A common text: the other filters' rows in time order, at most `walk_rows` of them, each
+/// tested for the text (ASCII letters folded, as SQLite's `lower()` does in the index's plan),
+/// until a page is full. When the budget runs out first, the page says so and its cursor
+/// continues below the last row read: every page costs at most `walk_rows` rows, wherever the
+/// matches are.
+fn walk_for_text(
+    conn: &Connection,
+    q: &IncidentQuery,
+    text: &str,
+    walk_rows: usize,
+) -> rusqlite::Result<Page> {
+    let needle = text.to_ascii_lowercase();
+    let holds =
+        |field: &Option<String>| field.as_deref().is_some_and(|f| f.to_ascii_lowercase().contains(&needle));
+    let plain = IncidentQuery { text: None, limit: walk_rows.saturating_sub(1), ..q.clone() };
+    let (rows, read, last) = run_sqlite(
+        conn,
+        &plain,
+        TextPlan::WalkTime,
+        |r| holds(&r.file_name) || holds(&r.url) || holds(&r.user),
+        q.limit + 1,
+    )?;
+    if rows.len() > q.limit || read < walk_rows {
+        return Ok(paginate(rows, q.limit));
+    }
+    Ok(Page { rows, next: last, partial: true })
+}
+
+/// Runs a list query, keeping the rows `keep` accepts until `wanted` are kept: the rows, how
+/// many were read, and the `(time, id)` of the last one read.
+#[allow(clippy::type_complexity)]
+fn run_sqlite(
+    conn: &Connection,
+    q: &IncidentQuery,
+    plan: TextPlan,
+    keep: impl Fn(&IncidentSummary) -> bool,
+    wanted: usize,
+) -> rusqlite::Result<(Vec<IncidentSummary>, usize, Option<(i64, String)>)> {
     let (sql, args) = incident_sql(q, Dialect::Sqlite, plan);
     let args = args.into_iter().map(|a| match a {
         Param::Int(n) => Value::Integer(n),
         Param::Text(t) => Value::Text(t),
     });
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| {
-            let rules: String = r.get(7)?;
-            Ok(IncidentSummary {
-                id: r.get(0)?,
-                time_ms: r.get(1)?,
-                service: r.get(2)?,
-                client: r.get(3)?,
-                user: r.get(4)?,
-                file_name: r.get(5)?,
-                url: r.get(6)?,
-                rules: serde_json::from_str(&rules).unwrap_or_default(),
-                action: r.get(8)?,
-                status: r.get(9)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(paginate(rows, q.limit))
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        let rules: String = r.get(7)?;
+        Ok(IncidentSummary {
+            id: r.get(0)?,
+            time_ms: r.get(1)?,
+            service: r.get(2)?,
+            client: r.get(3)?,
+            user: r.get(4)?,
+            file_name: r.get(5)?,
+            url: r.get(6)?,
+            rules: serde_json::from_str(&rules).unwrap_or_default(),
+            action: r.get(8)?,
+            status: r.get(9)?,
+        })
+    })?;
+    let (mut kept, mut read, mut last) = (Vec::new(), 0, None);
+    for row in rows {
+        let row = row?;
+        read += 1;
+        last = Some((row.time_ms, row.id.clone()));
+        if keep(&row) {
+            kept.push(row);
+            if kept.len() >= wanted {
+                break;
+            }
+        }
+    }
+    Ok((kept, read, last))
 }
 
 /// What the dashboard draws.
@@ -335,7 +395,7 @@ pub fn dashboard(conn: &Connection, since_ms: i64, top: usize) -> rusqlite::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::db::{ConsoleDb, TriageStatus};
+    use crate::console::db::{open_sqlite, ConsoleDb, TriageStatus};
     use crate::store::{from_millis, Incident, IncidentStore, SqliteStore};
 
     fn incident(n: i64, rule: &str, user: &str, action: &str) -> Incident {
@@ -509,5 +569,38 @@ mod tests {
             ..Default::default()
         };
         assert!(runtime.block_on(db.incidents(q)).unwrap().rows.is_empty());
+    }
+
+    #[test]
+    fn a_common_text_reads_a_bounded_number_of_rows_per_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join(crate::store::SQLITE_FILE), true).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let db = runtime.block_on(ConsoleDb::open(dir.path(), None)).unwrap();
+        for n in 0..30 {
+            let name = if n < 5 { format!("Old-{n}.txt") } else { format!("new-{n}.txt") };
+            store.record(&Incident { file_name: Some(name), ..incident(n, "iban", "bob", "block") }).unwrap();
+        }
+        drop(db);
+        let conn = open_sqlite(dir.path()).unwrap();
+        // Two index hits or more: the walk; ten rows a page at most.
+        let mut q = IncidentQuery { text: Some("OLD-".into()), limit: 3, ..Default::default() };
+        let (mut seen, mut partial) = (Vec::new(), Vec::new());
+        loop {
+            let page = incidents_with(&conn, &q, 2, 10).unwrap();
+            seen.extend(page.rows.iter().map(|r| r.id.clone()));
+            partial.push(page.partial);
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["inc-0004", "inc-0003", "inc-0002", "inc-0001", "inc-0000"]);
+        assert_eq!(partial, [true, true, false, false], "two pages of ten rows without a match");
+        // The same search through the index's hits: one pass, full pages.
+        let q = IncidentQuery { text: Some("OLD-".into()), limit: 10, ..Default::default() };
+        let page = incidents_with(&conn, &q, 100, 10).unwrap();
+        assert_eq!(page.rows.len(), 5);
+        assert!(!page.partial && page.next.is_none());
     }
 }

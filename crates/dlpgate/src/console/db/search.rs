@@ -17,9 +17,12 @@ pub const MIN_SEARCH_CHARS: usize = 3;
 
 /// In SQLite, a search with fewer index hits than this is answered from the hits (each looked
 /// up, filtered and sorted: at most this many lookups); one with more walks the time order and
-/// tests each row, which finds a page after about `rows / hits * page` rows. Both stay within
-/// milliseconds at 1,000,000 incidents; see docs/BENCHMARKS.md.
-pub const INDEX_HITS_LIMIT: usize = 10_000;
+/// tests each row (at most [`WALK_ROWS_PER_PAGE`] a page). See docs/BENCHMARKS.md.
+pub const INDEX_HITS_LIMIT: usize = 3_000;
+
+/// Rows a common text's search reads for one page at most: when they hold fewer matches than
+/// a page, the page says so and continues below the last row read.
+pub const WALK_ROWS_PER_PAGE: usize = 50_000;
 
 /// The SQLite full-text table over the incidents' file name, URL and user, and the triggers
 /// that keep it in step with every insert, delete and update, whoever writes. The backfill

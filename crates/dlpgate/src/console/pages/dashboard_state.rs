@@ -89,7 +89,7 @@ pub fn siem(live: Option<&LiveMetrics>, state: &Result<StoreState, String>) -> M
                                 } @else {
                                     td colspan="3" { span.note { "not run by this server" } }
                                 }
-                                td.wrap { @match sink.and_then(|s| s.last_error.as_ref()) {
+                                td { @match sink.and_then(|s| s.last_error.as_ref()) {
                                     Some((at, e)) => { (time(*at)) ": " (e) },
                                     None => "none",
                                 } }

@@ -153,8 +153,17 @@ pub async fn list(
                 a href={ "/incidents/export.json?" (base) } { "JSON" }
             }
         }
-        @if page_rows.rows.is_empty() {
+        @if page_rows.partial {
+            p.note id="search-partial" {
+                "This text is common: the newest " (crate::console::db::search::WALK_ROWS_PER_PAGE)
+                " incidents of this page's range were searched"
+                @if let Some((ms, _)) = &page_rows.next { " (down to " (time(*ms)) ")" }
+                ". Older incidents may match too: continue below, or narrow the search with a time range or filter."
+            }
+        }
+        @if page_rows.rows.is_empty() && !page_rows.partial {
             p { "No incident matches." }
+        } @else if page_rows.rows.is_empty() {
         } @else {
             table {
                 thead { tr { th { "Time" } th { "Action" } th { "Rules" } th { "User" } th { "Client" } th { "Service" } th { "File / URL" } th { "Status" } } }
@@ -175,7 +184,8 @@ pub async fn list(
             }
         }
         @if let Some((ms, id)) = &page_rows.next {
-            p { a href={ "/incidents?" (base) "&after=" (ms) ":" (encode(id)) } { "Older incidents →" } }
+            p { a href={ "/incidents?" (base) "&after=" (ms) ":" (encode(id)) } {
+                @if page_rows.partial { "Search older incidents →" } @else { "Older incidents →" } } }
         }
     };
     Ok(page("Incidents", &user, body).into_response())

@@ -175,9 +175,10 @@ fn job_body(job: &JobView, user: &CurrentUser) -> Markup {
             }
         }
         @if !job.results.is_empty() {
+            p.note { "Blocked files first, then files without a verdict, then allowed ones." }
             table id="scan-results" {
                 thead { tr { th { "File" } th { "Verdict" } th { "Rules" } th { "Masked evidence" } th { "Incident / reason" } } }
-                tbody { @for r in &job.results {
+                tbody { @for r in by_verdict(&job.results) {
                     tr {
                         td.wrap { (r.record.path) }
                         td { span class=(super::incidents::action_class(r.record.verdict.as_str())) { (r.record.verdict.as_str()) } }
@@ -194,6 +195,19 @@ fn job_body(job: &JobView, user: &CurrentUser) -> Markup {
             }
         }
     }
+}
+
+/// Blocked, then without a verdict, then skipped, then allowed; by path within each.
+fn by_verdict(results: &[jobs::FileResult]) -> Vec<&jobs::FileResult> {
+    let rank = |r: &jobs::FileResult| match r.record.verdict.as_str() {
+        "block" => 0,
+        "error" => 1,
+        "skipped" => 2,
+        _ => 3,
+    };
+    let mut sorted: Vec<&jobs::FileResult> = results.iter().collect();
+    sorted.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.record.path.cmp(&b.record.path)));
+    sorted
 }
 
 /// The cancel form.
