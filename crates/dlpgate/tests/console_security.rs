@@ -502,3 +502,56 @@ fn scan_jobs_refuse_bad_paths_and_report_a_real_scan() {
     assert!(audit.contains("scan_start") && audit.contains("connector=self job=1"), "{audit}");
     assert!(!audit.contains("scan_cancel"), "{audit}");
 }
+
+#[test]
+fn a_session_survives_a_restart_and_works_on_a_second_console() {
+    let console = Console::start();
+    let id = console.incident("report.txt");
+    let (cookie, csrf) = console.login("ann");
+    let data = console.server.dir.path().join("data");
+    let start_second = |port: u16| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlpgate"));
+        cmd.args(["console", "--console-listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let guard = support::ChildGuard::spawn("dlpgate console", &mut cmd);
+        wait_for(port);
+        guard
+    };
+    let second = free_port();
+    let guard = start_second(second);
+    let page = http(second, "GET", "/", &[("Cookie", &cookie)], b"");
+    assert_eq!(page.status, 200, "the second console logged the user out: {}", page.head);
+    assert!(page.body.contains("ann (admin)"), "{}", page.body);
+    // The session's CSRF token came along: a state change works there.
+    let triage = http(
+        second,
+        "POST",
+        &format!("/incidents/{id}/triage"),
+        &[FORM, ("Cookie", &cookie)],
+        &form(&[("csrf", &csrf), ("status", "resolved"), ("note", "")]),
+    );
+    assert_eq!(triage.status, 303, "{}", triage.head);
+    // A restart of that console: still logged in.
+    drop(guard);
+    let guard = start_second(second);
+    assert_eq!(
+        http(second, "GET", "/incidents", &[("Cookie", &cookie)], b"").status,
+        200,
+        "a restart logged out"
+    );
+    // The store holds the cookie's hash, never the cookie.
+    let token = cookie.split_once('=').unwrap().1;
+    for file in ["incidents.db", "incidents.db-wal"] {
+        let bytes = std::fs::read(data.join(file)).unwrap_or_default();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "{file} holds the cookie");
+    }
+    // A logout there ends it there, after a restart too.
+    let logout = http(second, "POST", "/logout", &[FORM, ("Cookie", &cookie)], &form(&[("csrf", &csrf)]));
+    assert_eq!(logout.status, 303, "{}", logout.head);
+    assert_eq!(http(second, "GET", "/", &[("Cookie", &cookie)], b"").status, 303);
+    drop(guard);
+    let _guard = start_second(second);
+    assert_eq!(http(second, "GET", "/", &[("Cookie", &cookie)], b"").status, 303, "a logout was undone");
+}

@@ -9,6 +9,7 @@ pub mod accounts;
 mod postgres;
 pub mod query;
 pub mod search;
+pub mod sessions;
 pub mod status;
 
 use std::path::Path;
@@ -258,6 +259,59 @@ impl ConsoleDb {
         }
     }
 
+    /// Saves a new session (by the hash of its cookie) and drops ended ones.
+    pub async fn save_session(
+        &self,
+        hash: &str,
+        user: &crate::console::auth::CurrentUser,
+        lifetime: std::time::Duration,
+        idle: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let (lifetime, idle, now) = (ms(lifetime), ms(idle), now_ms());
+        match &self.backend {
+            Backend::Postgres(pg) => pg.save_session(hash, &user.name, &user.csrf, now, lifetime, idle).await,
+            Backend::Sqlite(_) => {
+                let (hash, name, csrf) = (hash.to_string(), user.name.clone(), user.csrf.clone());
+                self.call(move |c| sessions::save(c, &hash, &name, &csrf, now, lifetime, idle)).await
+            }
+        }
+    }
+
+    /// The session stored under `hash`, with its account's role now.
+    pub async fn load_session(&self, hash: &str) -> anyhow::Result<Option<sessions::StoredSession>> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.load_session(hash).await,
+            Backend::Sqlite(_) => {
+                let hash = hash.to_string();
+                self.call(move |c| sessions::load(c, &hash)).await
+            }
+        }
+    }
+
+    /// Records a session's activity; false when the store no longer holds it.
+    pub async fn touch_session(&self, hash: &str) -> anyhow::Result<bool> {
+        let now = now_ms();
+        match &self.backend {
+            Backend::Postgres(pg) => pg.touch_session(hash, now).await,
+            Backend::Sqlite(_) => {
+                let hash = hash.to_string();
+                self.call(move |c| sessions::touch(c, &hash, now)).await
+            }
+        }
+    }
+
+    /// Ends a stored session.
+    pub async fn delete_session(&self, hash: &str) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.delete_session(hash).await,
+            Backend::Sqlite(_) => {
+                let hash = hash.to_string();
+                self.call(move |c| sessions::delete(c, &hash)).await
+            }
+        }
+    }
+
     /// Runs `op` on the SQLite connection, on a blocking thread.
     async fn call<T: Send + 'static>(
         &self,
@@ -286,6 +340,7 @@ fn open_sqlite(data_dir: &Path) -> anyhow::Result<Connection> {
         .with_context(|| format!("opening {}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA).context("creating the console tables")?;
+    conn.execute_batch(sessions::SCHEMA).context("creating the console's session table")?;
     // Table, backfill and trigger in one transaction, so that no insert falls between
     // them; checked again inside it, as another process may be opening the same file.
     conn.execute_batch("BEGIN IMMEDIATE").context("locking the store")?;

@@ -43,6 +43,14 @@ CREATE TABLE IF NOT EXISTS dlpgate_console_triage (
     updated_by TEXT NOT NULL,
     updated_ms BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dlpgate_console_sessions (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    last_seen_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dlpgate_console_sessions_name ON dlpgate_console_sessions (name);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_time_id ON dlpgate_incidents (time_ms, id);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_action_time ON dlpgate_incidents (action, time_ms, id);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_user_time ON dlpgate_incidents (user_name, time_ms, id);
@@ -163,6 +171,7 @@ impl PgConsole {
     pub async fn remove_user(&self, name: &str, actor: &str) -> anyhow::Result<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        tx.execute("DELETE FROM dlpgate_console_sessions WHERE name = $1", &[&name]).await?;
         let removed = tx.execute("DELETE FROM dlpgate_console_users WHERE name = $1", &[&name]).await?;
         if removed == 1 {
             audit_in(&tx, actor, "user_remove", Some(name), None).await?;
@@ -346,6 +355,74 @@ impl PgConsole {
 }
 
 impl PgConsole {
+    /// See [`super::sessions::save`].
+    pub async fn save_session(
+        &self,
+        hash: &str,
+        name: &str,
+        csrf: &str,
+        now: i64,
+        lifetime: i64,
+        idle: i64,
+    ) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM dlpgate_console_sessions WHERE created_ms < $1 OR last_seen_ms < $2",
+                &[&now.saturating_sub(lifetime), &now.saturating_sub(idle)],
+            )
+            .await?;
+        client
+            .execute(
+                "INSERT INTO dlpgate_console_sessions (token_hash, name, csrf, created_ms, last_seen_ms) \
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (token_hash) DO UPDATE SET name = excluded.name, \
+                 csrf = excluded.csrf, created_ms = excluded.created_ms, last_seen_ms = excluded.last_seen_ms",
+                &[&hash, &name, &csrf, &now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// See [`super::sessions::load`].
+    pub async fn load_session(&self, hash: &str) -> anyhow::Result<Option<super::sessions::StoredSession>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT s.name, u.role, s.csrf, s.created_ms, s.last_seen_ms FROM dlpgate_console_sessions s \
+                 JOIN dlpgate_console_users u ON u.name = s.name WHERE s.token_hash = $1",
+                &[&hash],
+            )
+            .await?;
+        Ok(row.and_then(|r| {
+            Role::parse(r.get::<_, &str>(1)).map(|role| super::sessions::StoredSession {
+                name: r.get(0),
+                role,
+                csrf: r.get(2),
+                created_ms: r.get(3),
+                last_seen_ms: r.get(4),
+            })
+        }))
+    }
+
+    /// See [`super::sessions::touch`].
+    pub async fn touch_session(&self, hash: &str, now: i64) -> anyhow::Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE dlpgate_console_sessions SET last_seen_ms = $2 WHERE token_hash = $1",
+                &[&hash, &now],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// See [`super::sessions::delete`].
+    pub async fn delete_session(&self, hash: &str) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client.execute("DELETE FROM dlpgate_console_sessions WHERE token_hash = $1", &[&hash]).await?;
+        Ok(())
+    }
+
     /// The store's estimated size (the statistics' row count: an exact count reads the table)
     /// and the SIEM sinks' cursors with their lag.
     pub async fn store_state(&self) -> anyhow::Result<super::status::StoreState> {
