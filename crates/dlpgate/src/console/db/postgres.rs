@@ -13,6 +13,7 @@ use super::now_ms;
 use super::query::{
     incident_sql, paginate, DashboardCounts, Dialect, IncidentQuery, IncidentSummary, Page, Param, TextPlan,
 };
+use super::search::{Search, WALK_ROWS_PER_PAGE};
 use crate::console::auth::Role;
 use crate::store::PostgresSettings;
 
@@ -281,35 +282,68 @@ impl PgConsole {
     /// One page of the incident list.
     pub async fn incidents(&self, q: &IncidentQuery) -> anyhow::Result<Page> {
         let (sql, args) = incident_sql(q, Dialect::Postgres, TextPlan::FromIndex);
-        let params: Vec<Box<dyn ToSql + Sync + Send>> = args
-            .into_iter()
-            .map(|a| -> Box<dyn ToSql + Sync + Send> {
-                match a {
-                    Param::Int(n) => Box::new(n),
-                    Param::Text(t) => Box::new(t),
-                }
-            })
-            .collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let client = self.client().await?;
+        let params = boxed(args);
+        let refs = as_refs(&params);
+        let mut client = self.client().await?;
+        // A text the planner finds common is read in time order, row by row: bounded as in
+        // SQLite (at most WALK_ROWS_PER_PAGE rows a page), whatever the matches' age. A text it
+        // finds rare goes through the trigram index.
+        if let Some(Ok(Search::Text(text))) = q.text.as_deref().map(Search::parse) {
+            let plan: Vec<String> = client
+                .query(&format!("EXPLAIN {sql}"), &refs)
+                .await?
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect();
+            if !plan.iter().any(|line| line.contains("dlpgate_incidents_search")) {
+                return self.walk_for_text(&mut client, q, &text).await;
+            }
+        }
         let rows = client.query(&sql, &refs).await?;
-        let rows = rows
-            .iter()
-            .map(|r| IncidentSummary {
-                id: r.get(0),
-                time_ms: r.get(1),
-                service: r.get(2),
-                client: r.get(3),
-                user: r.get(4),
-                file_name: r.get(5),
-                url: r.get(6),
-                rules: serde_json::from_str(r.get(7)).unwrap_or_default(),
-                action: r.get(8),
-                status: r.get(9),
-            })
-            .collect();
-        Ok(paginate(rows, q.limit))
+        Ok(paginate(rows.iter().map(summary).collect(), q.limit))
+    }
+
+    /// See [`super::query`]'s `walk_for_text`: the other filters' rows in time order, fetched
+    /// in batches through a portal, until a page is full or the budget is read.
+    async fn walk_for_text(
+        &self,
+        client: &mut deadpool_postgres::Object,
+        q: &IncidentQuery,
+        text: &str,
+    ) -> anyhow::Result<Page> {
+        const BATCH: i32 = 2_000;
+        let plain = IncidentQuery { text: None, limit: WALK_ROWS_PER_PAGE.saturating_sub(1), ..q.clone() };
+        let (sql, args) = incident_sql(&plain, Dialect::Postgres, TextPlan::WalkTime);
+        let params = boxed(args);
+        let refs = as_refs(&params);
+        let needle = text.to_lowercase();
+        let holds = |f: &Option<String>| f.as_deref().is_some_and(|f| f.to_lowercase().contains(&needle));
+        let tx = client.transaction().await?;
+        let portal = tx.bind(sql.as_str(), &refs).await?;
+        let (mut kept, mut read, mut last) = (Vec::new(), 0usize, None);
+        'walk: loop {
+            let rows = tx.query_portal(&portal, BATCH).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let row = summary(row);
+                read += 1;
+                last = Some((row.time_ms, row.id.clone()));
+                if holds(&row.file_name) || holds(&row.url) || holds(&row.user) {
+                    kept.push(row);
+                    if kept.len() > q.limit {
+                        break 'walk;
+                    }
+                }
+            }
+        }
+        drop(portal);
+        tx.commit().await?;
+        if kept.len() > q.limit || read < WALK_ROWS_PER_PAGE {
+            return Ok(paginate(kept, q.limit));
+        }
+        Ok(Page { rows: kept, next: last, partial: true })
     }
 
     /// The dashboard's counts since `since_ms`.
@@ -465,6 +499,38 @@ impl PgConsole {
             size_bytes: size.unsigned_abs(),
             sinks,
         })
+    }
+}
+
+/// Query arguments as tokio-postgres takes them.
+fn boxed(args: Vec<Param>) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    args.into_iter()
+        .map(|a| -> Box<dyn ToSql + Sync + Send> {
+            match a {
+                Param::Int(n) => Box::new(n),
+                Param::Text(t) => Box::new(t),
+            }
+        })
+        .collect()
+}
+
+fn as_refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
+/// A list row (columns of [`incident_sql`]).
+fn summary(r: &tokio_postgres::Row) -> IncidentSummary {
+    IncidentSummary {
+        id: r.get(0),
+        time_ms: r.get(1),
+        service: r.get(2),
+        client: r.get(3),
+        user: r.get(4),
+        file_name: r.get(5),
+        url: r.get(6),
+        rules: serde_json::from_str(r.get(7)).unwrap_or_default(),
+        action: r.get(8),
+        status: r.get(9),
     }
 }
 

@@ -18,7 +18,7 @@ pub const MIN_SEARCH_CHARS: usize = 3;
 /// In SQLite, a search with fewer index hits than this is answered from the hits (each looked
 /// up, filtered and sorted: at most this many lookups); one with more walks the time order and
 /// tests each row (at most [`WALK_ROWS_PER_PAGE`] a page). See docs/BENCHMARKS.md.
-pub const INDEX_HITS_LIMIT: usize = 3_000;
+pub const INDEX_HITS_LIMIT: usize = 2_000;
 
 /// Rows a common text's search reads for one page at most: when they hold fewer matches than
 /// a page, the page says so and continues below the last row read.
