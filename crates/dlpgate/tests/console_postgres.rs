@@ -81,6 +81,12 @@ fn the_console_lists_filters_and_triages_incidents_in_postgres() {
 
     let dashboard = get("/").body;
     assert!(dashboard.contains("credit-card"), "{dashboard}");
+    // Apart from the server: no live metrics, and the page says so; the store's state is read.
+    assert!(dashboard.contains("not available: this console runs apart from the ICAP server"), "{dashboard}");
+    assert!(dashboard.contains("PostgreSQL postgres@127.0.0.1:"), "{dashboard}");
+    assert!(dashboard.contains("Reachable"), "{dashboard}");
+    assert!(!dashboard.contains("password"), "{dashboard}");
+    assert!(dashboard.contains("No SIEM sink"), "{dashboard}");
     let audit = get("/audit").body;
     assert!(audit.contains("triage") && audit.contains("user_add") && audit.contains("login"), "{audit}");
     let csv = get("/incidents/export.csv?rule=credit-card").body;
