@@ -102,7 +102,25 @@ impl ConsoleDb {
                 let conn = tokio::task::spawn_blocking(move || open_sqlite(&data_dir))
                     .await
                     .context("opening the console database")??;
-                Ok(Self { backend: Backend::Sqlite(Arc::new(Mutex::new(conn))) })
+                let conn = Arc::new(Mutex::new(conn));
+                // New incidents go into the search index while the console runs (and before
+                // each search): the server's insert does not index them.
+                let weak = Arc::downgrade(&conn);
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(search::CATCH_UP_EVERY);
+                    loop {
+                        tick.tick().await;
+                        let Some(conn) = weak.upgrade() else { return };
+                        let done = tokio::task::spawn_blocking(move || {
+                            search::sqlite_catch_up(&conn.lock().unwrap_or_else(|p| p.into_inner()))
+                        })
+                        .await;
+                        if let Ok(Err(e)) = done {
+                            tracing::warn!(error = %e, "console: indexing new incidents for search failed; retrying");
+                        }
+                    }
+                });
+                Ok(Self { backend: Backend::Sqlite(conn) })
             }
             Some(url) => {
                 // The incident table first, made as `serve` makes it.
@@ -381,6 +399,8 @@ fn build_search_index(conn: &Connection) -> anyhow::Result<()> {
     let end = if built.is_ok() { "COMMIT" } else { "ROLLBACK" };
     conn.execute_batch(end).context("building the incident search index")?;
     built.context("building the incident search index")?;
+    // The backfill, or what was recorded while no console ran.
+    search::sqlite_catch_up(conn).context("indexing the incidents for search")?;
     Ok(())
 }
 

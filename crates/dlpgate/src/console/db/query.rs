@@ -260,6 +260,8 @@ fn incidents_with(
     walk_rows: usize,
 ) -> rusqlite::Result<Page> {
     if let Some(Ok(Search::Text(text))) = q.text.as_deref().map(Search::parse) {
+        // Incidents recorded since the console's last pass are indexed first.
+        search::sqlite_catch_up(conn)?;
         let hits: i64 = conn
             .prepare_cached(
                 "SELECT count(*) FROM (SELECT 1 FROM console_incident_search \
@@ -602,5 +604,22 @@ mod tests {
         let page = incidents_with(&conn, &q, 100, 10).unwrap();
         assert_eq!(page.rows.len(), 5);
         assert!(!page.partial && page.next.is_none());
+        // An incident the server records later is indexed once, whichever console catches up.
+        store
+            .record(&Incident {
+                file_name: Some("late-arrival.txt".into()),
+                ..incident(40, "iban", "bob", "block")
+            })
+            .unwrap();
+        let other = open_sqlite(dir.path()).unwrap();
+        search::sqlite_catch_up(&other).unwrap();
+        search::sqlite_catch_up(&conn).unwrap();
+        let q = IncidentQuery { text: Some("late-arr".into()), limit: 10, ..Default::default() };
+        let page = incidents_with(&conn, &q, 100, 10).unwrap();
+        assert_eq!(ids(&page), vec!["inc-0040"], "found once");
+        let hits: i64 = conn
+            .query_row("SELECT count(*) FROM console_incident_search WHERE console_incident_search MATCH '\"late-arr\"'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(hits, 1, "indexed once");
     }
 }

@@ -24,29 +24,61 @@ pub const INDEX_HITS_LIMIT: usize = 2_000;
 /// a page, the page says so and continues below the last row read.
 pub const WALK_ROWS_PER_PAGE: usize = 50_000;
 
-/// The SQLite full-text table over the incidents' file name, URL and user, and the triggers
-/// that keep it in step with every insert, delete and update, whoever writes. The backfill
-/// (`rebuild`) runs once, when the table is made.
+/// The SQLite full-text table over the incidents' file name, URL and user, and how far it has
+/// indexed (`console_search_state`). Inserts are indexed by [`sqlite_catch_up`], run by the
+/// console (at start, every [`CATCH_UP_EVERY`], and before each search), not by a trigger: the
+/// server's incident insert, on the request path, does not pay for the index. Rows are never
+/// deleted and SQLite has one writer, so `rowid` grows in commit order and "after the last
+/// indexed rowid" is exactly what is new. Deletes and updates of indexed rows (none today) are
+/// kept by triggers.
 pub const SQLITE_FTS: &str = "
 CREATE VIRTUAL TABLE console_incident_search USING fts5(
     file_name, url, user_name, content = 'incidents', content_rowid = 'rowid', tokenize = 'trigram'
 );
-INSERT INTO console_incident_search (console_incident_search) VALUES ('rebuild');
-CREATE TRIGGER console_incident_search_insert AFTER INSERT ON incidents BEGIN
-    INSERT INTO console_incident_search (rowid, file_name, url, user_name)
-        VALUES (NEW.rowid, NEW.file_name, NEW.url, NEW.user_name);
-END;
-CREATE TRIGGER console_incident_search_delete AFTER DELETE ON incidents BEGIN
+CREATE TABLE console_search_state (id INTEGER PRIMARY KEY CHECK (id = 1), last_rowid INTEGER NOT NULL);
+INSERT INTO console_search_state (id, last_rowid) VALUES (1, 0);
+CREATE TRIGGER console_incident_search_delete AFTER DELETE ON incidents
+    WHEN OLD.rowid <= (SELECT last_rowid FROM console_search_state) BEGIN
     INSERT INTO console_incident_search (console_incident_search, rowid, file_name, url, user_name)
         VALUES ('delete', OLD.rowid, OLD.file_name, OLD.url, OLD.user_name);
 END;
-CREATE TRIGGER console_incident_search_update AFTER UPDATE OF file_name, url, user_name ON incidents BEGIN
+CREATE TRIGGER console_incident_search_update AFTER UPDATE OF file_name, url, user_name ON incidents
+    WHEN OLD.rowid <= (SELECT last_rowid FROM console_search_state) BEGIN
     INSERT INTO console_incident_search (console_incident_search, rowid, file_name, url, user_name)
         VALUES ('delete', OLD.rowid, OLD.file_name, OLD.url, OLD.user_name);
     INSERT INTO console_incident_search (rowid, file_name, url, user_name)
         VALUES (NEW.rowid, NEW.file_name, NEW.url, NEW.user_name);
 END;
 ";
+
+/// How often a running console indexes the incidents recorded since its last pass.
+pub const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Indexes the incidents after the last indexed one, in one write transaction (two consoles on
+/// one store take turns; neither indexes a row twice). Cheap when there is nothing new: one
+/// read of the newest `rowid`.
+pub fn sqlite_catch_up(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let newest = "SELECT coalesce(max(rowid), 0) FROM incidents";
+    let last = "SELECT last_rowid FROM console_search_state";
+    let behind: bool = conn.query_row(&format!("SELECT ({newest}) > ({last})"), [], |r| r.get(0))?;
+    if !behind {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let indexed = (|| {
+        let from: i64 = conn.query_row(last, [], |r| r.get(0))?;
+        let to: i64 = conn.query_row(newest, [], |r| r.get(0))?;
+        conn.execute(
+            "INSERT INTO console_incident_search (rowid, file_name, url, user_name) \
+             SELECT rowid, file_name, url, user_name FROM incidents WHERE rowid > ?1 AND rowid <= ?2",
+            rusqlite::params![from, to],
+        )?;
+        conn.execute("UPDATE console_search_state SET last_rowid = ?1", rusqlite::params![to.max(from)])?;
+        Ok(())
+    })();
+    conn.execute_batch(if indexed.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+    indexed
+}
 
 /// The last object [`SQLITE_FTS`] makes: when it exists, the index is complete.
 pub const SQLITE_FTS_DONE: &str = "console_incident_search_update";
