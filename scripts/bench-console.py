@@ -178,8 +178,15 @@ try:
         ("status = new", "/incidents?status=new"),
         ("one day, 10 days ago", f"/incidents?from={day(last_ms - 11 * 86_400_000)}&to={day(last_ms - 10 * 86_400_000)}"),
         ("search: common text (report-)", "/incidents?q=report-"),
+        ("search: one file name (report-77776.)", "/incidents?q=report-77776."),
+        ("search: common text, its matches 90% deep (report-10)", "/incidents?q=report-10"),
+        ("search: text in ~110 incidents (report-9999)", "/incidents?q=report-9999"),
+        ("search: user name part, ~1,600 incidents (user0424)", "/incidents?q=user0424"),
+        ("search: user name part, ~16,000 incidents (user042)", "/incidents?q=user042"),
+        ("search: rare text + rule (report-9999, iban)", "/incidents?q=report-9999&rule=iban"),
         ("search: exact id", f"/incidents?q={deep[1]}"),
-        ("search: text that matches nothing (whole scan)", "/incidents?q=no-such-file"),
+        ("search: text that matches nothing", "/incidents?q=no-such-file"),
+        ("search: nothing, every trigram common (report-form)", "/incidents?q=report-form"),
         ("dashboard (24 h: 43,200 incidents)", "/"),
     ]
     print(f"| page ({args.incidents:,} incidents, {'PostgreSQL' if args.postgres else 'SQLite'}) | median ms | slowest ms | rows |")

@@ -37,7 +37,8 @@
 //! - [`siem`]: incidents as SIEMs read them (CEF, RFC 5424, ECS JSON), and the `serve --siem`
 //!   sinks that deliver them at least once (syslog UDP/TCP/TLS, Splunk HEC, webhooks).
 //! - [`console`]: the web console (`serve --console-listen`, `dlpgate console`): accounts,
-//!   sessions, incidents with triage and export, the policy and its tester, the dashboard.
+//!   sessions (kept in the store), incidents with triage, export and full-text search, the
+//!   policy and its tester, the dashboard with the server's live metrics, scan jobs.
 
 pub mod bench;
 pub mod cert;

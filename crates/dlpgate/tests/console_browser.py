@@ -49,7 +49,18 @@ with sync_playwright() as p:
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base}/")
     expect(page.locator("h1")).to_have_text("Dashboard")
-    expect(page.locator("svg")).to_be_visible()
+    expect(page.locator("svg").first).to_be_visible()
+    # The server's own metrics: the c-icap-client's OPTIONS and REQMOD at least.
+    server_box = page.locator("div.box", has_text="Requests per second")
+    expect(server_box).to_contain_text("engine latency p50")
+    answered = int(server_box.inner_text().split("since start: ")[1].split()[0])
+    assert answered >= 2, server_box.inner_text()
+    expect(page.locator("div.box", has_text="Incident store")).to_contain_text("Reachable")
+    # The SIEM sink nobody listens on: its incident queued, its failures and last error.
+    sink = page.locator("#siem-sinks tbody tr", has_text=os.environ["SIEM_URL"])
+    expect(sink).to_have_count(1)
+    expect(sink).not_to_contain_text("none", timeout=20000)  # a last error, once it has tried
+    page.reload()
     shot(page, "02-dashboard")
 
     # The incident is in the list; filter to it by rule, action and file name.
@@ -135,10 +146,31 @@ with sync_playwright() as p:
     expect(result).to_contain_text("what to do")
     shot(page, "11-connector-failure")
 
+    # A scan job through the icaps connector: progress, then every file's result.
+    page.click("text=Run a scan job")
+    page.fill("input[name=path]", os.environ["SCAN_DIR"])
+    page.select_option("select[name=connector]", "local-dlp")
+    page.click("form[action='/scans'] button[type=submit]")
+    expect(page.locator("#scan-counts")).to_contain_text("Files:")
+    shot(page, "12-scan-job-progress")
+    expect(page.locator("#scan-status")).to_have_text("finished", timeout=60000)
+    expect(page.locator("#scan-counts")).to_contain_text("42 / 42")
+    expect(page.locator("#scan-counts")).to_contain_text("1 blocked")
+    expect(page.locator("#scan-counts")).to_contain_text("41 allowed")
+    card = page.locator("#scan-results tr", has_text="cards.txt")
+    expect(card).to_contain_text("block")
+    expect(card).to_contain_text("credit-card")
+    expect(card).to_contain_text("4111********1111")
+    expect(page.locator("main")).not_to_contain_text("4111 1111 1111 1111")
+    expect(page.locator("#scan-results tr", has_text="clean.txt")).to_contain_text("allow")
+    expect(page.locator("meta[http-equiv=refresh]")).to_have_count(0)
+    shot(page, "13-scan-job-results")
+
     page.click("header >> text=Audit log")
     expect(page.locator("main")).to_contain_text("login_failed")
     expect(page.locator("main")).to_contain_text("triage")
     expect(page.locator("main")).to_contain_text("connector_test")
+    expect(page.locator("main")).to_contain_text("scan_start")
     shot(page, "08-audit")
     page.click("header >> text=Certificates")
     shot(page, "09-certificates")

@@ -2,7 +2,10 @@
 //! Playwright for Python (tests/console_browser.py). A c-icap-client upload causes an
 //! incident; the browser logs in, filters to it, opens it, resolves it, tests a file in the
 //! policy tester, adds a connector to this server over icaps (its CA uploaded) and runs its
-//! connectivity test, then one to a closed port whose test fails at step 1. Screenshots of each page go to target/console-screenshots/.
+//! connectivity test, then one to a closed port whose test fails at step 1; the dashboard shows
+//! the server's request count and a failing SIEM sink's state; a scan job through the icaps
+//! connector shows its progress and then the card file blocked with masked evidence.
+//! Screenshots of each page go to target/console-screenshots/.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,6 +30,7 @@ fn an_analyst_triages_an_incident_and_tests_a_file_in_a_browser() {
     support::cert_init(certs.path());
     let cert = |name: &str| certs.path().join(name).display().to_string();
     let connectors = certs.path().join("connectors");
+    let siem_url = format!("syslog+tcp://127.0.0.1:{}", free_port());
     let server = Dlpgate::start(&[
         "--console-listen",
         &format!("127.0.0.1:{port}"),
@@ -39,6 +43,9 @@ fn an_analyst_triages_an_incident_and_tests_a_file_in_a_browser() {
         "--tls-listen",
         &format!("127.0.0.1:{tls_port}"),
         "--allow-any-client",
+        // A SIEM sink nobody listens on: the dashboard shows its failures and last error.
+        "--siem",
+        &siem_url,
     ]);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !support::listening(port) {
@@ -73,6 +80,14 @@ fn an_analyst_triages_an_incident_and_tests_a_file_in_a_browser() {
         .expect("the block names its incident")
         .to_string();
 
+    // What the scan job reads: a clean file, a card file, and enough others to watch progress.
+    let scan_dir = tempfile::tempdir().unwrap();
+    std::fs::write(scan_dir.path().join("clean.txt"), "minutes of the weekly meeting\n").unwrap();
+    std::fs::write(scan_dir.path().join("cards.txt"), "card 4111 1111 1111 1111\n").unwrap();
+    for n in 0..40 {
+        std::fs::write(scan_dir.path().join(format!("notes-{n:02}.txt")), format!("note {n}\n")).unwrap();
+    }
+
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/console-screenshots");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/console_browser.py");
     let out = Command::new("python3")
@@ -84,6 +99,8 @@ fn an_analyst_triages_an_incident_and_tests_a_file_in_a_browser() {
         .env("ICAPS_URL", format!("icaps://127.0.0.1:{tls_port}/reqmod"))
         .env("CA_FILE", cert("ca.crt"))
         .env("DEAD_URL", format!("icap://127.0.0.1:{}/reqmod", free_port()))
+        .env("SIEM_URL", &siem_url)
+        .env("SCAN_DIR", scan_dir.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -52,6 +52,16 @@ fn the_console_lists_filters_and_triages_incidents_in_postgres() {
     assert!(!get("/incidents?rule=us-ssn").body.contains("before.txt"));
     let found = get("/incidents?q=BEFORE").body;
     assert!(found.contains("before.txt") && !found.contains("after.txt"), "{found}");
+    // The trigram index serves the search; its syntax characters are literal.
+    let plan = pg.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'dlpgate_incidents_search'");
+    assert!(plan.contains("gin_trgm_ops"), "{plan}");
+    assert!(get("/incidents?q=fter.tx").body.contains("after.txt"));
+    for literal in ["%25%25%25", "___", "%22+OR+%22", "fore%25", "NEAR(", "*.txt", "-before"] {
+        let page = get(&format!("/incidents?q={literal}"));
+        assert_eq!(page.status, 200, "{literal}");
+        assert!(page.body.contains("No incident matches"), "{literal}: {}", page.body);
+    }
+    assert_eq!(get("/incidents?q=ab").status, 400, "too short for the index");
 
     let triage = http(
         port,
@@ -71,6 +81,12 @@ fn the_console_lists_filters_and_triages_incidents_in_postgres() {
 
     let dashboard = get("/").body;
     assert!(dashboard.contains("credit-card"), "{dashboard}");
+    // Apart from the server: no live metrics, and the page says so; the store's state is read.
+    assert!(dashboard.contains("not available: this console runs apart from the ICAP server"), "{dashboard}");
+    assert!(dashboard.contains("PostgreSQL postgres@127.0.0.1:"), "{dashboard}");
+    assert!(dashboard.contains("Reachable"), "{dashboard}");
+    assert!(!dashboard.contains("password"), "{dashboard}");
+    assert!(dashboard.contains("No SIEM sink"), "{dashboard}");
     let audit = get("/audit").body;
     assert!(audit.contains("triage") && audit.contains("user_add") && audit.contains("login"), "{audit}");
     let csv = get("/incidents/export.csv?rule=credit-card").body;

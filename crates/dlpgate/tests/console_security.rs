@@ -125,6 +125,8 @@ fn no_route_answers_without_a_session_but_login_and_healthz() {
         "/connectors".to_string(),
         "/users".to_string(),
         "/audit".to_string(),
+        "/scans".to_string(),
+        "/scans/1".to_string(),
         "/no/such/page".to_string(),
         "/login/../users".to_string(),
     ];
@@ -137,8 +139,14 @@ fn no_route_answers_without_a_session_but_login_and_healthz() {
         let forged = console.get(path, &format!("dlpgate_session={}", "ab".repeat(32)));
         assert_eq!(forged.status, 303, "GET {path} with a forged cookie");
     }
-    for path in [format!("/incidents/{id}/triage"), "/users".into(), "/policy/test".into(), "/logout".into()]
-    {
+    for path in [
+        format!("/incidents/{id}/triage"),
+        "/users".into(),
+        "/policy/test".into(),
+        "/logout".into(),
+        "/scans".into(),
+        "/scans/1/cancel".into(),
+    ] {
         let answer = http(console.port, "POST", &path, &[FORM], b"status=resolved");
         assert_eq!(answer.status, 401, "POST {path}: {}", answer.head);
     }
@@ -176,7 +184,12 @@ fn state_changes_need_the_csrf_token() {
         );
         assert_eq!(user.status, 403, "add user with token {token:?}");
         assert_eq!(console.post("/logout", &cookie, &pairs[2..]).status, 403);
+        let scan =
+            console.post("/scans", &cookie, &[&pairs[2..], &[("path", "/tmp"), ("connector", "x")]].concat());
+        assert_eq!(scan.status, 403, "scan job with token {token:?}");
+        assert_eq!(console.post("/scans/1/cancel", &cookie, &pairs[2..]).status, 403);
     }
+    assert!(!console.get("/scans", &cookie).body.contains("/scans/1\""), "a job started");
     // The tester takes a multipart form: its token is checked too.
     let multipart =
         "--XX\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\ncard 4111 1111 1111 1111\r\n--XX--\r\n";
@@ -220,6 +233,13 @@ fn roles_are_enforced_on_the_server() {
     }
     let test = console.post("/connectors/test", &analyst, &[("csrf", &analyst_csrf), ("name", "x")]);
     assert_eq!(test.status, 403, "an analyst ran a connector test");
+    // Scan jobs read files on the server: admins only, even to look at them.
+    assert_eq!(console.get("/scans", &analyst).status, 403, "analyst GET /scans");
+    assert_eq!(console.get("/scans/1", &analyst).status, 403, "analyst GET /scans/1");
+    let scan =
+        console.post("/scans", &analyst, &[("csrf", &analyst_csrf), ("path", "/tmp"), ("connector", "x")]);
+    assert_eq!(scan.status, 403, "an analyst started a scan job");
+    assert_eq!(console.post("/scans/1/cancel", &analyst, &[("csrf", &analyst_csrf)]).status, 403);
     let add = console.post(
         "/users",
         &analyst,
@@ -243,9 +263,15 @@ fn roles_are_enforced_on_the_server() {
         &[("csrf", &viewer_csrf), ("status", "resolved"), ("note", "")],
     );
     assert_eq!(triage.status, 403, "a viewer triaged");
-    for path in
-        ["/incidents/export.csv", "/incidents/export.json", "/policy/test", "/users", "/audit", "/connectors"]
-    {
+    for path in [
+        "/incidents/export.csv",
+        "/incidents/export.json",
+        "/policy/test",
+        "/users",
+        "/audit",
+        "/connectors",
+        "/scans",
+    ] {
         assert_eq!(console.get(path, &viewer).status, 403, "viewer GET {path}");
     }
     assert_eq!(console.get(&format!("/incidents/{id}"), &viewer).status, 200);
@@ -398,4 +424,134 @@ fn policy_edits_are_validated_audited_and_reloaded() {
     // The server blocks with the renamed rule.
     let id = console.incident("after-edit.txt");
     assert!(console.get(&format!("/incidents/{id}"), &admin).body.contains("card-numbers"));
+}
+
+#[test]
+fn scan_jobs_refuse_bad_paths_and_report_a_real_scan() {
+    let config = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Dlpgate::start(&[
+        "--console-listen",
+        &format!("127.0.0.1:{port}"),
+        "--console-connector-dir",
+        config.path().to_str().unwrap(),
+    ]);
+    wait_for(port);
+    let console = Console { server, port };
+    console.add_user("ann", "admin");
+    let (cookie, csrf) = console.login("ann");
+    // A connector to this same server.
+    let added = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+        .args(["connector", "--config-dir"])
+        .arg(config.path())
+        .args(["add", "self", "--server", &format!("icap://{}/reqmod", console.server.addr)])
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let files = tempfile::tempdir().unwrap();
+    std::fs::write(files.path().join("clean.txt"), b"nothing to see\n").unwrap();
+    std::fs::write(files.path().join("card.txt"), b"card 4111 1111 1111 1111\n").unwrap();
+    let dir = files.path().to_str().unwrap();
+    let start = |path: &str, connector: &str| {
+        console.post("/scans", &cookie, &[("csrf", &csrf), ("path", path), ("connector", connector)])
+    };
+    let pattern = format!("{dir}/*.txt");
+    for (path, message) in [
+        ("relative/path", "absolute path"),
+        ("/no/such/dir/anywhere", "No such file"),
+        (pattern.as_str(), "not a pattern"),
+        ("", "give a path"),
+        ("/dev/null", "neither a file nor a directory"),
+    ] {
+        let answer = start(path, "self");
+        assert_eq!(answer.status, 400, "{path}: {}", answer.head);
+        assert!(answer.body.contains(message), "{path}: {}", answer.body);
+    }
+    let unknown = start(dir, "nobody");
+    assert!(unknown.status == 400 && unknown.body.contains("no connector named"), "{}", unknown.body);
+    assert!(!console.get("/scans", &cookie).body.contains("/scans/1\""), "a refused job was kept");
+
+    let started = start(dir, "self");
+    assert_eq!(started.status, 303, "{}", started.body);
+    let job = started.header("location").join("");
+    assert_eq!(job, "/scans/1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let page = loop {
+        let page = console.get(&job, &cookie).body;
+        if !page.contains("http-equiv=\"refresh\"") {
+            break page;
+        }
+        assert!(page.contains("Cancel"), "a running job offers to cancel: {page}");
+        assert!(std::time::Instant::now() < deadline, "the job never ended: {page}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(page.contains("finished"), "{page}");
+    assert!(page.contains("2 / 2"), "both files done: {page}");
+    assert!(page.contains("1 allowed") && page.contains("1 blocked"), "{page}");
+    let card_row = page.split("<tr>").find(|row| row.contains("card.txt")).expect("a row for card.txt");
+    assert!(card_row.contains("block") && card_row.contains("credit-card"), "{card_row}");
+    assert!(card_row.contains("4111********1111"), "masked evidence: {card_row}");
+    assert!(!page.contains("4111 1111 1111 1111"), "the clear number is shown");
+    let clean_row = page.split("<tr>").find(|row| row.contains("clean.txt")).expect("a row for clean.txt");
+    assert!(clean_row.contains("allow"), "{clean_row}");
+    // A finished job cannot be cancelled; an unknown one is 404.
+    assert_eq!(console.post("/scans/1/cancel", &cookie, &[("csrf", &csrf)]).status, 303);
+    assert_eq!(console.post("/scans/99/cancel", &cookie, &[("csrf", &csrf)]).status, 404);
+    assert_eq!(console.get("/scans/99", &cookie).status, 404);
+    let audit = console.get("/audit", &cookie).body;
+    assert!(audit.contains("scan_start") && audit.contains("connector=self job=1"), "{audit}");
+    assert!(!audit.contains("scan_cancel"), "{audit}");
+}
+
+#[test]
+fn a_session_survives_a_restart_and_works_on_a_second_console() {
+    let console = Console::start();
+    let id = console.incident("report.txt");
+    let (cookie, csrf) = console.login("ann");
+    let data = console.server.dir.path().join("data");
+    let start_second = |port: u16| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dlpgate"));
+        cmd.args(["console", "--console-listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let guard = support::ChildGuard::spawn("dlpgate console", &mut cmd);
+        wait_for(port);
+        guard
+    };
+    let second = free_port();
+    let guard = start_second(second);
+    let page = http(second, "GET", "/", &[("Cookie", &cookie)], b"");
+    assert_eq!(page.status, 200, "the second console logged the user out: {}", page.head);
+    assert!(page.body.contains("ann (admin)"), "{}", page.body);
+    // The session's CSRF token came along: a state change works there.
+    let triage = http(
+        second,
+        "POST",
+        &format!("/incidents/{id}/triage"),
+        &[FORM, ("Cookie", &cookie)],
+        &form(&[("csrf", &csrf), ("status", "resolved"), ("note", "")]),
+    );
+    assert_eq!(triage.status, 303, "{}", triage.head);
+    // A restart of that console: still logged in.
+    drop(guard);
+    let guard = start_second(second);
+    assert_eq!(
+        http(second, "GET", "/incidents", &[("Cookie", &cookie)], b"").status,
+        200,
+        "a restart logged out"
+    );
+    // The store holds the cookie's hash, never the cookie.
+    let token = cookie.split_once('=').unwrap().1;
+    for file in ["incidents.db", "incidents.db-wal"] {
+        let bytes = std::fs::read(data.join(file)).unwrap_or_default();
+        assert!(!bytes.windows(token.len()).any(|w| w == token.as_bytes()), "{file} holds the cookie");
+    }
+    // A logout there ends it there, after a restart too.
+    let logout = http(second, "POST", "/logout", &[FORM, ("Cookie", &cookie)], &form(&[("csrf", &csrf)]));
+    assert_eq!(logout.status, 303, "{}", logout.head);
+    assert_eq!(http(second, "GET", "/", &[("Cookie", &cookie)], b"").status, 303);
+    drop(guard);
+    let _guard = start_second(second);
+    assert_eq!(http(second, "GET", "/", &[("Cookie", &cookie)], b"").status, 303, "a logout was undone");
 }

@@ -110,10 +110,18 @@ struct Session {
     user: CurrentUser,
     created: Instant,
     last_seen: Instant,
+    /// When `last_seen` was last written to the store.
+    saved_seen: Instant,
 }
 
-/// The live sessions, in memory, keyed by the SHA-256 of their cookie (a restart logs
-/// everyone out).
+/// How often a busy session's last activity is written to the store (its idle timeout after
+/// a restart is this much early at most).
+pub const SESSION_SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// The live sessions, in memory, keyed by the SHA-256 of their cookie. They are also kept in
+/// the store (by that hash: a copy of the database holds no usable cookie), so a restart or a
+/// second console on the same store does not log anyone out: a cookie this memory does not
+/// know is looked up there ([`Self::adopt`]).
 #[derive(Debug)]
 pub struct Sessions {
     by_hash: Mutex<HashMap<String, Session>>,
@@ -132,15 +140,54 @@ impl Sessions {
         self.lifetime
     }
 
-    /// Starts a session; gives its cookie value.
-    pub fn create(&self, name: &str, role: Role) -> String {
+    /// The idle timeout.
+    pub fn idle(&self) -> Duration {
+        self.idle
+    }
+
+    /// Starts a session; gives its cookie value and its user (to be saved in the store).
+    pub fn create(&self, name: &str, role: Role) -> (String, CurrentUser) {
         let token = random_token();
+        let user = CurrentUser { name: name.to_string(), role, csrf: random_token() };
+        self.insert(&token, user.clone(), Instant::now(), Instant::now());
+        (token, user)
+    }
+
+    /// Takes in a session the store holds (started `age` ago, last used `idle_for` ago) if it
+    /// is still alive; gives its user.
+    pub fn adopt(
+        &self,
+        token: &str,
+        user: CurrentUser,
+        age: Duration,
+        idle_for: Duration,
+    ) -> Option<CurrentUser> {
+        if token.len() != 64 || age >= self.lifetime || idle_for >= self.idle {
+            return None;
+        }
         let now = Instant::now();
-        let session = Session {
-            user: CurrentUser { name: name.to_string(), role, csrf: random_token() },
-            created: now,
-            last_seen: now,
-        };
+        let created = now.checked_sub(age)?;
+        let last_seen = now.checked_sub(idle_for)?;
+        self.insert(token, user.clone(), created, last_seen);
+        Some(user)
+    }
+
+    /// True once per [`SESSION_SAVE_EVERY`] for a session: time to save its activity.
+    pub fn save_due(&self, token: &str) -> bool {
+        let now = Instant::now();
+        let mut map = self.lock();
+        match map.get_mut(&digest(token)) {
+            Some(s) if now.duration_since(s.saved_seen) >= SESSION_SAVE_EVERY => {
+                s.saved_seen = now;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn insert(&self, token: &str, user: CurrentUser, created: Instant, last_seen: Instant) {
+        let now = Instant::now();
+        let session = Session { user, created, last_seen, saved_seen: now };
         let mut map = self.lock();
         map.retain(|_, s| self.alive(s, now));
         if map.len() >= MAX_SESSIONS {
@@ -148,8 +195,7 @@ impl Sessions {
                 map.remove(&oldest);
             }
         }
-        map.insert(digest(&token), session);
-        token
+        map.insert(digest(token), session);
     }
 
     /// The user of a live session, which counts as activity; `None` when unknown or expired.
@@ -189,7 +235,8 @@ impl Sessions {
     }
 }
 
-fn digest(token: &str) -> String {
+/// The key a session is kept under, in memory and in the store: the SHA-256 of its cookie.
+pub fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -262,13 +309,13 @@ mod tests {
     #[test]
     fn sessions_end_when_idle_and_at_their_lifetime() {
         let idle = Sessions::new(Duration::from_millis(30), Duration::from_secs(60));
-        let token = idle.create("ann", Role::Viewer);
+        let (token, _) = idle.create("ann", Role::Viewer);
         assert_eq!(idle.get(&token).unwrap().name, "ann");
         std::thread::sleep(Duration::from_millis(60));
         assert!(idle.get(&token).is_none(), "idle session still alive");
 
         let short = Sessions::new(Duration::from_secs(60), Duration::from_millis(50));
-        let token = short.create("bob", Role::Admin);
+        let (token, _) = short.create("bob", Role::Admin);
         for _ in 0..4 {
             std::thread::sleep(Duration::from_millis(20));
             let _ = short.get(&token);

@@ -56,6 +56,9 @@ pub fn router(console: Arc<Console>) -> Router {
                 .layer(DefaultBodyLimit::max(pages::connectors::MAX_TRUST_BYTES + MAX_FORM_BYTES)),
         )
         .route("/connectors/test", post(pages::connectors::test))
+        .route("/scans", get(pages::scan_jobs::list).post(pages::scan_jobs::start))
+        .route("/scans/{id}", get(pages::scan_jobs::show))
+        .route("/scans/{id}/cancel", post(pages::scan_jobs::cancel))
         .route("/users", get(pages::admin::users).post(pages::admin::add_user))
         .route("/audit", get(pages::admin::audit))
         .route("/logout", post(pages::login::logout))
@@ -72,8 +75,10 @@ pub fn router(console: Arc<Console>) -> Router {
 
 /// No session: a page asks for the login, anything else gets 401.
 async fn require_session(State(console): State<Arc<Console>>, mut request: Request, next: Next) -> Response {
-    let user =
-        session_cookie(request.headers(), console.https).and_then(|token| console.sessions.get(&token));
+    let user = match session_cookie(request.headers(), console.https) {
+        Some(token) => session_user(&console, &token).await,
+        None => None,
+    };
     match user {
         Some(user) => {
             request.extensions_mut().insert(user);
@@ -84,6 +89,43 @@ async fn require_session(State(console): State<Arc<Console>>, mut request: Reque
         }
         None => (StatusCode::UNAUTHORIZED, "log in first").into_response(),
     }
+}
+
+/// The user of a session: from memory, else from the store (a session started before a
+/// restart, or by another console on the same store). A store that does not answer counts as
+/// no session (logged).
+async fn session_user(console: &Console, token: &str) -> Option<CurrentUser> {
+    let hash = super::auth::digest(token);
+    if let Some(user) = console.sessions.get(token) {
+        if console.sessions.save_due(token) {
+            match console.db.touch_session(&hash).await {
+                Ok(true) => {}
+                // Ended elsewhere (a logout on another console, the account removed).
+                Ok(false) => {
+                    console.sessions.remove(token);
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "console: cannot save a session's activity")
+                }
+            }
+        }
+        return Some(user);
+    }
+    if token.len() != 64 {
+        return None;
+    }
+    let stored = match console.db.load_session(&hash).await {
+        Ok(stored) => stored?,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "console: cannot read the stored sessions");
+            return None;
+        }
+    };
+    let now = super::db::now_ms();
+    let ago = |ms: i64| Duration::from_millis(u64::try_from(now.saturating_sub(ms)).unwrap_or(0));
+    let user = CurrentUser { name: stored.name, role: stored.role, csrf: stored.csrf };
+    console.sessions.adopt(token, user, ago(stored.created_ms), ago(stored.last_seen_ms))
 }
 
 /// Headers on every answer, and the request deadline.

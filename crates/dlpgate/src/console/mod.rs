@@ -9,6 +9,8 @@ pub mod args;
 pub mod auth;
 pub mod db;
 mod http;
+pub mod jobs;
+pub mod live;
 mod pages;
 mod serve;
 mod users;
@@ -40,6 +42,12 @@ pub struct Console {
     pub connector_dir: PathBuf,
     /// Served over HTTPS: cookies are `Secure` and `__Host-`, and HSTS is sent.
     pub https: bool,
+    /// Scan jobs started from the Connectors page.
+    pub jobs: jobs::ScanJobs,
+    /// The server's metrics, when the console runs inside `serve`.
+    pub live: Option<live::LiveMetrics>,
+    /// Where the incident store is, as the dashboard names it (no password).
+    pub store_location: String,
 }
 
 /// The policy the console shows and tests with: the file `serve` loads (reloaded on every
@@ -77,6 +85,8 @@ pub struct ServeContext {
     pub policy: Option<PathBuf>,
     /// The ICAP server's certificate (`--cert`), shown on the certificates page.
     pub icap_cert: Option<PathBuf>,
+    /// The server's metrics registry and SIEM sink status (none for `dlpgate console`).
+    pub metrics: Option<(Arc<prometheus_client::registry::Registry>, crate::siem::delivery::SinkStatus)>,
 }
 
 /// Starts the console on `args.console_listen` inside a running server; returns once it
@@ -124,7 +134,39 @@ async fn open(args: &ConsoleListenArgs, context: &ServeContext, https: bool) -> 
         certificates,
         connector_dir: crate::connector::config_dir(args.console_connector_dir.as_deref()),
         https,
+        jobs: jobs::ScanJobs::default(),
+        live: context.metrics.clone().map(|(registry, siem)| live::LiveMetrics::start(registry, siem)),
+        store_location: match &context.store {
+            None => context.data_dir.join(crate::store::SQLITE_FILE).display().to_string(),
+            Some(url) => describe_postgres(url),
+        },
     })
+}
+
+/// A PostgreSQL store URL as the dashboard shows it: user, hosts, database, TLS mode; never a
+/// password (one in the URL or in its query is left out).
+fn describe_postgres(url: &str) -> String {
+    match crate::store::pg_url::parse(url, &crate::store::PostgresSettings::default()) {
+        Ok((config, tls)) => {
+            let hosts: Vec<String> = config
+                .get_hosts()
+                .iter()
+                .zip(config.get_ports().iter().chain(std::iter::repeat(&5432)))
+                .map(|(host, port)| match host {
+                    tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                    tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .collect();
+            format!(
+                "PostgreSQL {}@{}/{} ({})",
+                config.get_user().unwrap_or("?"),
+                hosts.join(","),
+                config.get_dbname().unwrap_or("?"),
+                if tls.is_some() { "TLS" } else { "no TLS" }
+            )
+        }
+        Err(_) => "PostgreSQL (the URL does not parse)".to_string(),
+    }
 }
 
 /// `dlpgate console`: the console alone, or its `user` commands.
@@ -146,6 +188,7 @@ pub fn run(args: ConsoleArgs) -> anyhow::Result<()> {
                     store: args.store.store.clone(),
                     policy: args.policy.clone(),
                     icap_cert: None,
+                    metrics: None,
                 };
                 start(&listen, context).await?;
                 crate::runtime::shutdown_signal().await;

@@ -136,18 +136,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await
     .context("starting the SIEM sinks")?;
+    // One registry: the /metrics endpoint's and the console dashboard's.
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    recorder.register(&mut registry);
+    siem_metrics.register(&mut registry);
+    let registry = Arc::new(registry);
     if let Some(addr) = args.metrics_listen {
-        let mut registry = prometheus_client::registry::Registry::default();
-        metrics.register(&mut registry);
-        recorder.register(&mut registry);
-        siem_metrics.register(&mut registry);
-        crate::metrics::serve(addr, Arc::new(registry)).await?;
+        crate::metrics::serve(addr, registry.clone()).await?;
     }
     let console = crate::console::ServeContext {
         data_dir: args.data_dir.clone(),
         store: args.store.clone(),
         policy: args.policy.clone(),
         icap_cert: args.tls.cert.clone(),
+        metrics: Some((registry, siem_metrics.status.clone())),
     };
     crate::console::start(&args.console, console).await?;
     tracing::info!(

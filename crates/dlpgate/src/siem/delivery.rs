@@ -81,12 +81,42 @@ struct SinkLabel {
     sink: String,
 }
 
-/// `dlpgate_siem_*`, one series per sink.
+/// `dlpgate_siem_*`, one series per sink, and what the web console shows beyond them.
 #[derive(Debug, Default, Clone)]
 pub struct SiemMetrics {
     queued: Family<SinkLabel, Gauge>,
     delivered: Family<SinkLabel, Counter>,
     failed: Family<SinkLabel, Counter>,
+    /// Each sink's last failure and last delivery.
+    pub status: SinkStatus,
+}
+
+/// Each sink's last failure and last delivery (ms since the epoch), by sink name: what the
+/// console's dashboard shows next to the counters.
+#[derive(Debug, Default, Clone)]
+pub struct SinkStatus {
+    sinks: Arc<std::sync::Mutex<std::collections::BTreeMap<String, SinkState>>>,
+}
+
+/// One sink's state.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SinkState {
+    /// The last failure to send: when, and the error.
+    pub last_error: Option<(i64, String)>,
+    /// The last batch the receiver acknowledged.
+    pub last_delivery_ms: Option<i64>,
+}
+
+impl SinkStatus {
+    /// Every sink started in this process, by name.
+    pub fn snapshot(&self) -> std::collections::BTreeMap<String, SinkState> {
+        self.sinks.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn update(&self, sink: &str, change: impl FnOnce(&mut SinkState)) {
+        let mut sinks = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
+        change(sinks.entry(sink.to_string()).or_default());
+    }
 }
 
 impl SiemMetrics {
@@ -138,6 +168,8 @@ impl SinkTask {
             self.metrics.failed.get_or_create(&label).clone(),
         );
         let owner = self.owner.clone();
+        let status = self.metrics.status.clone();
+        status.update(&self.spec.name, |_| {});
         let lease = self.settings.lease;
         tracing::info!(sink = %self.spec.name, format = ?self.spec.format, "SIEM sink started");
         let mut cursor = QueuePosition::default();
@@ -180,6 +212,11 @@ impl SinkTask {
                     Err(e) => {
                         failures = failures.saturating_add(1);
                         failed.inc_by(count as u64);
+                        let error = e.to_string();
+                        status.update(&self.spec.name, |s| {
+                            s.last_error =
+                                Some((crate::store::to_millis(std::time::SystemTime::now()), error))
+                        });
                         let wait = self.settings.backoff(failures);
                         log_failure(&self.spec.name, &e, failures, wait, backlog);
                         tokio::time::sleep(wait).await;
@@ -203,6 +240,9 @@ impl SinkTask {
                 failures = 0;
             }
             delivered.inc_by(count as u64);
+            status.update(&self.spec.name, |s| {
+                s.last_delivery_ms = Some(crate::store::to_millis(std::time::SystemTime::now()))
+            });
             self.store_retrying("move the cursor", move |q, name| q.advance(name, last)).await;
             cursor = last;
             queued.set(i64::try_from(backlog.saturating_sub(count as u64)).unwrap_or(i64::MAX));

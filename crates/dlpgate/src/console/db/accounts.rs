@@ -121,6 +121,7 @@ pub fn users(conn: &Connection) -> rusqlite::Result<Vec<UserRow>> {
 
 /// Removes an account; false when there was none.
 pub fn remove_user(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.execute("DELETE FROM console_sessions WHERE name = ?1", params![name])?;
     Ok(conn.execute("DELETE FROM console_users WHERE name = ?1", params![name])? == 1)
 }
 

@@ -8,6 +8,9 @@
 pub mod accounts;
 mod postgres;
 pub mod query;
+pub mod search;
+pub mod sessions;
+pub mod status;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -99,7 +102,25 @@ impl ConsoleDb {
                 let conn = tokio::task::spawn_blocking(move || open_sqlite(&data_dir))
                     .await
                     .context("opening the console database")??;
-                Ok(Self { backend: Backend::Sqlite(Arc::new(Mutex::new(conn))) })
+                let conn = Arc::new(Mutex::new(conn));
+                // New incidents go into the search index while the console runs (and before
+                // each search): the server's insert does not index them.
+                let weak = Arc::downgrade(&conn);
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(search::CATCH_UP_EVERY);
+                    loop {
+                        tick.tick().await;
+                        let Some(conn) = weak.upgrade() else { return };
+                        let done = tokio::task::spawn_blocking(move || {
+                            search::sqlite_catch_up(&conn.lock().unwrap_or_else(|p| p.into_inner()))
+                        })
+                        .await;
+                        if let Ok(Err(e)) = done {
+                            tracing::warn!(error = %e, "console: indexing new incidents for search failed; retrying");
+                        }
+                    }
+                });
+                Ok(Self { backend: Backend::Sqlite(conn) })
             }
             Some(url) => {
                 // The incident table first, made as `serve` makes it.
@@ -248,6 +269,67 @@ impl ConsoleDb {
         }
     }
 
+    /// The store's size and the SIEM sinks' cursors (`sqlite_path`: the SQLite file).
+    pub async fn store_state(&self, sqlite_path: std::path::PathBuf) -> anyhow::Result<status::StoreState> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.store_state().await,
+            Backend::Sqlite(_) => self.call(move |c| status::sqlite(c, &sqlite_path)).await,
+        }
+    }
+
+    /// Saves a new session (by the hash of its cookie) and drops ended ones.
+    pub async fn save_session(
+        &self,
+        hash: &str,
+        user: &crate::console::auth::CurrentUser,
+        lifetime: std::time::Duration,
+        idle: std::time::Duration,
+    ) -> anyhow::Result<()> {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let (lifetime, idle, now) = (ms(lifetime), ms(idle), now_ms());
+        match &self.backend {
+            Backend::Postgres(pg) => pg.save_session(hash, &user.name, &user.csrf, now, lifetime, idle).await,
+            Backend::Sqlite(_) => {
+                let (hash, name, csrf) = (hash.to_string(), user.name.clone(), user.csrf.clone());
+                self.call(move |c| sessions::save(c, &hash, &name, &csrf, now, lifetime, idle)).await
+            }
+        }
+    }
+
+    /// The session stored under `hash`, with its account's role now.
+    pub async fn load_session(&self, hash: &str) -> anyhow::Result<Option<sessions::StoredSession>> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.load_session(hash).await,
+            Backend::Sqlite(_) => {
+                let hash = hash.to_string();
+                self.call(move |c| sessions::load(c, &hash)).await
+            }
+        }
+    }
+
+    /// Records a session's activity; false when the store no longer holds it.
+    pub async fn touch_session(&self, hash: &str) -> anyhow::Result<bool> {
+        let now = now_ms();
+        match &self.backend {
+            Backend::Postgres(pg) => pg.touch_session(hash, now).await,
+            Backend::Sqlite(_) => {
+                let hash = hash.to_string();
+                self.call(move |c| sessions::touch(c, &hash, now)).await
+            }
+        }
+    }
+
+    /// Ends a stored session.
+    pub async fn delete_session(&self, hash: &str) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Postgres(pg) => pg.delete_session(hash).await,
+            Backend::Sqlite(_) => {
+                let hash = hash.to_string();
+                self.call(move |c| sessions::delete(c, &hash)).await
+            }
+        }
+    }
+
     /// Runs `op` on the SQLite connection, on a blocking thread.
     async fn call<T: Send + 'static>(
         &self,
@@ -276,6 +358,7 @@ fn open_sqlite(data_dir: &Path) -> anyhow::Result<Connection> {
         .with_context(|| format!("opening {}", path.display()))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA).context("creating the console tables")?;
+    conn.execute_batch(sessions::SCHEMA).context("creating the console's session table")?;
     // Table, backfill and trigger in one transaction, so that no insert falls between
     // them; checked again inside it, as another process may be opening the same file.
     conn.execute_batch("BEGIN IMMEDIATE").context("locking the store")?;
@@ -289,7 +372,36 @@ fn open_sqlite(data_dir: &Path) -> anyhow::Result<Connection> {
     let end = if built.is_ok() { "COMMIT" } else { "ROLLBACK" };
     conn.execute_batch(end).context("building the per-rule incident index")?;
     built.context("building the per-rule incident index")?;
+    build_search_index(&conn)?;
     Ok(conn)
+}
+
+/// Adds the full-text search table, its backfill and its triggers ([`search::SQLITE_FTS`])
+/// when missing, in one transaction (no insert falls between backfill and trigger; checked
+/// again inside it, as another process may be opening the same file). On an existing store the
+/// backfill reads every incident once (docs/BENCHMARKS.md has the time at 1,000,000).
+fn build_search_index(conn: &Connection) -> anyhow::Result<()> {
+    conn.execute_batch("BEGIN IMMEDIATE").context("locking the store")?;
+    let built = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+            [search::SQLITE_FTS_DONE],
+            |r| r.get::<_, i64>(0),
+        )
+        .and_then(|found| {
+            if found == 0 {
+                tracing::info!("building the incident search index (once)");
+                conn.execute_batch(search::SQLITE_FTS)
+            } else {
+                Ok(())
+            }
+        });
+    let end = if built.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.execute_batch(end).context("building the incident search index")?;
+    built.context("building the incident search index")?;
+    // The backfill, or what was recorded while no console ran.
+    search::sqlite_catch_up(conn).context("indexing the incidents for search")?;
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -11,8 +11,9 @@ use tokio_postgres::types::ToSql;
 use super::accounts::{AuditEntry, Triage, TriageStatus, UserRow};
 use super::now_ms;
 use super::query::{
-    incident_sql, paginate, DashboardCounts, Dialect, IncidentQuery, IncidentSummary, Page, Param,
+    incident_sql, paginate, DashboardCounts, Dialect, IncidentQuery, IncidentSummary, Page, Param, TextPlan,
 };
+use super::search::{Search, WALK_ROWS_PER_PAGE};
 use crate::console::auth::Role;
 use crate::store::PostgresSettings;
 
@@ -43,6 +44,14 @@ CREATE TABLE IF NOT EXISTS dlpgate_console_triage (
     updated_by TEXT NOT NULL,
     updated_ms BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dlpgate_console_sessions (
+    token_hash TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    last_seen_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dlpgate_console_sessions_name ON dlpgate_console_sessions (name);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_time_id ON dlpgate_incidents (time_ms, id);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_action_time ON dlpgate_incidents (action, time_ms, id);
 CREATE INDEX IF NOT EXISTS dlpgate_incidents_user_time ON dlpgate_incidents (user_name, time_ms, id);
@@ -126,6 +135,14 @@ impl PgConsole {
             tx.batch_execute(RULE_INDEX).await.context("building the per-rule incident index")?;
         }
         tx.commit().await.context("building the per-rule incident index")?;
+        // The search index: without pg_trgm (not installed, or not allowed to this role) the
+        // search still answers, by reading the rows; the log says so.
+        if let Err(e) = client.batch_execute(&super::search::pg_schema()).await {
+            tracing::warn!(
+                "no trigram index for the incident search (it will read every row): {e}; \
+                 install PostgreSQL's pg_trgm extension"
+            );
+        }
         Ok(console)
     }
 
@@ -155,6 +172,7 @@ impl PgConsole {
     pub async fn remove_user(&self, name: &str, actor: &str) -> anyhow::Result<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
+        tx.execute("DELETE FROM dlpgate_console_sessions WHERE name = $1", &[&name]).await?;
         let removed = tx.execute("DELETE FROM dlpgate_console_users WHERE name = $1", &[&name]).await?;
         if removed == 1 {
             audit_in(&tx, actor, "user_remove", Some(name), None).await?;
@@ -263,36 +281,69 @@ impl PgConsole {
 
     /// One page of the incident list.
     pub async fn incidents(&self, q: &IncidentQuery) -> anyhow::Result<Page> {
-        let (sql, args) = incident_sql(q, Dialect::Postgres);
-        let params: Vec<Box<dyn ToSql + Sync + Send>> = args
-            .into_iter()
-            .map(|a| -> Box<dyn ToSql + Sync + Send> {
-                match a {
-                    Param::Int(n) => Box::new(n),
-                    Param::Text(t) => Box::new(t),
-                }
-            })
-            .collect();
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-        let client = self.client().await?;
+        let (sql, args) = incident_sql(q, Dialect::Postgres, TextPlan::FromIndex);
+        let params = boxed(args);
+        let refs = as_refs(&params);
+        let mut client = self.client().await?;
+        // A text the planner finds common is read in time order, row by row: bounded as in
+        // SQLite (at most WALK_ROWS_PER_PAGE rows a page), whatever the matches' age. A text it
+        // finds rare goes through the trigram index.
+        if let Some(Ok(Search::Text(text))) = q.text.as_deref().map(Search::parse) {
+            let plan: Vec<String> = client
+                .query(&format!("EXPLAIN {sql}"), &refs)
+                .await?
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect();
+            if !plan.iter().any(|line| line.contains("dlpgate_incidents_search")) {
+                return self.walk_for_text(&mut client, q, &text).await;
+            }
+        }
         let rows = client.query(&sql, &refs).await?;
-        let rows = rows
-            .iter()
-            .map(|r| IncidentSummary {
-                id: r.get(0),
-                time_ms: r.get(1),
-                service: r.get(2),
-                client: r.get(3),
-                user: r.get(4),
-                file_name: r.get(5),
-                url: r.get(6),
-                rules: serde_json::from_str(r.get(7)).unwrap_or_default(),
-                action: r.get(8),
-                status: r.get(9),
-            })
-            .collect();
-        Ok(paginate(rows, q.limit))
+        Ok(paginate(rows.iter().map(summary).collect(), q.limit))
+    }
+
+    /// See [`super::query`]'s `walk_for_text`: the other filters' rows in time order, fetched
+    /// in batches through a portal, until a page is full or the budget is read.
+    async fn walk_for_text(
+        &self,
+        client: &mut deadpool_postgres::Object,
+        q: &IncidentQuery,
+        text: &str,
+    ) -> anyhow::Result<Page> {
+        const BATCH: i32 = 2_000;
+        let plain = IncidentQuery { text: None, limit: WALK_ROWS_PER_PAGE.saturating_sub(1), ..q.clone() };
+        let (sql, args) = incident_sql(&plain, Dialect::Postgres, TextPlan::WalkTime);
+        let params = boxed(args);
+        let refs = as_refs(&params);
+        let needle = text.to_lowercase();
+        let holds = |f: &Option<String>| f.as_deref().is_some_and(|f| f.to_lowercase().contains(&needle));
+        let tx = client.transaction().await?;
+        let portal = tx.bind(sql.as_str(), &refs).await?;
+        let (mut kept, mut read, mut last) = (Vec::new(), 0usize, None);
+        'walk: loop {
+            let rows = tx.query_portal(&portal, BATCH).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let row = summary(row);
+                read += 1;
+                last = Some((row.time_ms, row.id.clone()));
+                if holds(&row.file_name) || holds(&row.url) || holds(&row.user) {
+                    kept.push(row);
+                    if kept.len() > q.limit {
+                        break 'walk;
+                    }
+                }
+            }
+        }
+        drop(portal);
+        tx.commit().await?;
+        if kept.len() > q.limit || read < WALK_ROWS_PER_PAGE {
+            return Ok(paginate(kept, q.limit));
+        }
+        Ok(Page { rows: kept, next: last, partial: true })
     }
 
     /// The dashboard's counts since `since_ms`.
@@ -334,6 +385,152 @@ impl PgConsole {
                 .await?,
         );
         Ok(DashboardCounts { per_hour, top_rules, top_users })
+    }
+}
+
+impl PgConsole {
+    /// See [`super::sessions::save`].
+    pub async fn save_session(
+        &self,
+        hash: &str,
+        name: &str,
+        csrf: &str,
+        now: i64,
+        lifetime: i64,
+        idle: i64,
+    ) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM dlpgate_console_sessions WHERE created_ms < $1 OR last_seen_ms < $2",
+                &[&now.saturating_sub(lifetime), &now.saturating_sub(idle)],
+            )
+            .await?;
+        client
+            .execute(
+                "INSERT INTO dlpgate_console_sessions (token_hash, name, csrf, created_ms, last_seen_ms) \
+                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (token_hash) DO UPDATE SET name = excluded.name, \
+                 csrf = excluded.csrf, created_ms = excluded.created_ms, last_seen_ms = excluded.last_seen_ms",
+                &[&hash, &name, &csrf, &now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// See [`super::sessions::load`].
+    pub async fn load_session(&self, hash: &str) -> anyhow::Result<Option<super::sessions::StoredSession>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT s.name, u.role, s.csrf, s.created_ms, s.last_seen_ms FROM dlpgate_console_sessions s \
+                 JOIN dlpgate_console_users u ON u.name = s.name WHERE s.token_hash = $1",
+                &[&hash],
+            )
+            .await?;
+        Ok(row.and_then(|r| {
+            Role::parse(r.get::<_, &str>(1)).map(|role| super::sessions::StoredSession {
+                name: r.get(0),
+                role,
+                csrf: r.get(2),
+                created_ms: r.get(3),
+                last_seen_ms: r.get(4),
+            })
+        }))
+    }
+
+    /// See [`super::sessions::touch`].
+    pub async fn touch_session(&self, hash: &str, now: i64) -> anyhow::Result<bool> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE dlpgate_console_sessions SET last_seen_ms = $2 WHERE token_hash = $1",
+                &[&hash, &now],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// See [`super::sessions::delete`].
+    pub async fn delete_session(&self, hash: &str) -> anyhow::Result<()> {
+        let client = self.client().await?;
+        client.execute("DELETE FROM dlpgate_console_sessions WHERE token_hash = $1", &[&hash]).await?;
+        Ok(())
+    }
+
+    /// The store's estimated size (the statistics' row count: an exact count reads the table)
+    /// and the SIEM sinks' cursors with their lag.
+    pub async fn store_state(&self) -> anyhow::Result<super::status::StoreState> {
+        use super::status::{SinkCursor, StoreState, LAG_COUNT_LIMIT};
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT greatest(reltuples, 0)::BIGINT, pg_total_relation_size(oid) FROM pg_class \
+                 WHERE oid = 'dlpgate_incidents'::regclass",
+                &[],
+            )
+            .await?;
+        let (incidents, size): (i64, i64) = (row.get(0), row.get(1));
+        let mut sinks = Vec::new();
+        let has_cursors: bool =
+            client.query_one("SELECT to_regclass('siem_cursor') IS NOT NULL", &[]).await?.get(0);
+        if has_cursors {
+            for r in client
+                .query(
+                    "SELECT sink_name, tx, seq, updated_ms, owner FROM siem_cursor ORDER BY sink_name",
+                    &[],
+                )
+                .await?
+            {
+                let (tx, seq): (i64, i64) = (r.get(1), r.get(2));
+                let lag: i64 = client
+                    .query_one(
+                        "SELECT count(*) FROM (SELECT 1 FROM dlpgate_incidents WHERE (siem_tx, siem_seq) > ($1, $2) \
+                         LIMIT $3) s",
+                        &[&tx, &seq, &(LAG_COUNT_LIMIT + 1)],
+                    )
+                    .await?
+                    .get(0);
+                sinks.push(SinkCursor { name: r.get(0), updated_ms: r.get(3), lag, owner: r.get(4) });
+            }
+        }
+        Ok(StoreState {
+            incidents: incidents.unsigned_abs(),
+            approximate: true,
+            size_bytes: size.unsigned_abs(),
+            sinks,
+        })
+    }
+}
+
+/// Query arguments as tokio-postgres takes them.
+fn boxed(args: Vec<Param>) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    args.into_iter()
+        .map(|a| -> Box<dyn ToSql + Sync + Send> {
+            match a {
+                Param::Int(n) => Box::new(n),
+                Param::Text(t) => Box::new(t),
+            }
+        })
+        .collect()
+}
+
+fn as_refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
+/// A list row (columns of [`incident_sql`]).
+fn summary(r: &tokio_postgres::Row) -> IncidentSummary {
+    IncidentSummary {
+        id: r.get(0),
+        time_ms: r.get(1),
+        service: r.get(2),
+        client: r.get(3),
+        user: r.get(4),
+        file_name: r.get(5),
+        url: r.get(6),
+        rules: serde_json::from_str(r.get(7)).unwrap_or_default(),
+        action: r.get(8),
+        status: r.get(9),
     }
 }
 

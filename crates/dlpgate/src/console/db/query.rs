@@ -4,6 +4,8 @@
 use rusqlite::types::Value;
 use rusqlite::{params, Connection};
 
+use super::search::{self, Search, INDEX_HITS_LIMIT, WALK_ROWS_PER_PAGE};
+
 /// Rows per page of the incident list.
 pub const PAGE_SIZE: usize = 50;
 
@@ -26,7 +28,7 @@ pub struct IncidentQuery {
     pub service: Option<String>,
     /// Triage status name ([`super::TriageStatus::as_str`]).
     pub status: Option<String>,
-    /// Case-insensitive text found in the file name, URL or user, or an exact id or SHA-256.
+    /// The search box: see [`Search`].
     pub text: Option<String>,
     /// Only rows strictly older than this `(time_ms, id)`: the next page.
     pub after: Option<(i64, String)>,
@@ -66,6 +68,9 @@ pub struct Page {
     pub rows: Vec<IncidentSummary>,
     /// Where the next page starts, when there is one.
     pub next: Option<(i64, String)>,
+    /// A search for a common text read its budget of rows ([`search::WALK_ROWS_PER_PAGE`])
+    /// before the page was full: `next` continues with the older incidents.
+    pub partial: bool,
 }
 
 /// The SQL dialects the console speaks.
@@ -104,44 +109,74 @@ impl Statement {
     }
 }
 
+/// How a free-text search is answered (ids and hashes always come from their indexes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextPlan {
+    /// From the full-text index: SQLite drives the query from its hits (few of them), and
+    /// PostgreSQL tests its trigram-indexed text (its planner picks index or time order).
+    FromIndex,
+    /// Walk the time order and test each row's text: a common text fills a page quickly.
+    WalkTime,
+}
+
 /// The statement of a list query, and its arguments. Columns: id, time_ms, service,
 /// client_addr, user_name, file_name, url, rules_json, action, status.
-pub fn incident_sql(q: &IncidentQuery, dialect: Dialect) -> (String, Vec<Param>) {
+pub fn incident_sql(q: &IncidentQuery, dialect: Dialect, plan: TextPlan) -> (String, Vec<Param>) {
     let (incidents, rules_table, triage_table) = match dialect {
         Dialect::Sqlite => ("incidents", "console_incident_rules", "console_triage"),
         Dialect::Postgres => {
             ("dlpgate_incidents", "dlpgate_console_incident_rules", "dlpgate_console_triage")
         }
     };
+    let search = q.text.as_deref().map(Search::parse);
+    let mut st = Statement { dialect, sql: String::new(), args: Vec::new() };
+    // In SQLite, a text with few index hits drives the query: each hit is looked up (CROSS
+    // JOIN fixes the order), and the rule, if any, is checked per hit.
+    let hits = match (&search, dialect, plan) {
+        (Some(Ok(Search::Text(text))), Dialect::Sqlite, TextPlan::FromIndex) => {
+            let phrase = st.arg(Param::Text(search::fts5_phrase(text)));
+            Some(format!(
+                "(SELECT rowid AS rid FROM console_incident_search WHERE console_incident_search MATCH {phrase}) h \
+                 CROSS JOIN {incidents} i ON i.rowid = h.rid LEFT JOIN {triage_table} t ON t.incident_id = i.id"
+            ))
+        }
+        _ => None,
+    };
+    let rule_joined = q.rule.is_some() && hits.is_none();
     // With a rule, the rows come from the rule index in time order; else from the incidents.
     // A triage status other than `new` is rare (people set it): its few rows come first (in
     // SQLite, CROSS JOIN fixes the join order), so that the time order is not walked for them.
     let triaged = q.status.as_deref().is_some_and(|s| s != "new");
     let cross = if dialect == Dialect::Sqlite { "CROSS JOIN" } else { "JOIN" };
-    let (time, id) = if q.rule.is_some() { ("r.time_ms", "r.incident_id") } else { ("i.time_ms", "i.id") };
-    let from = match (triaged, q.rule.is_some()) {
-        (false, false) => format!("{incidents} i LEFT JOIN {triage_table} t ON t.incident_id = i.id"),
-        (false, true) => format!(
+    let (time, id) = if rule_joined { ("r.time_ms", "r.incident_id") } else { ("i.time_ms", "i.id") };
+    let from = match (hits, triaged, rule_joined) {
+        (Some(hits), _, _) => hits,
+        (None, false, false) => format!("{incidents} i LEFT JOIN {triage_table} t ON t.incident_id = i.id"),
+        (None, false, true) => format!(
             "{rules_table} r JOIN {incidents} i ON i.id = r.incident_id \
              LEFT JOIN {triage_table} t ON t.incident_id = i.id"
         ),
-        (true, false) => format!("{triage_table} t {cross} {incidents} i ON i.id = t.incident_id"),
-        (true, true) => format!(
+        (None, true, false) => format!("{triage_table} t {cross} {incidents} i ON i.id = t.incident_id"),
+        (None, true, true) => format!(
             "{triage_table} t {cross} {incidents} i ON i.id = t.incident_id \
              {cross} {rules_table} r ON r.time_ms = i.time_ms AND r.incident_id = i.id"
         ),
     };
-    let mut st = Statement {
-        dialect,
-        sql: format!(
-            "SELECT i.id, i.time_ms, i.service, i.client_addr, i.user_name, i.file_name, i.url, i.rules_json, \
-             i.action, COALESCE(t.status, 'new') FROM {from} WHERE 1 = 1"
-        ),
-        args: Vec::new(),
-    };
+    st.sql = format!(
+        "SELECT i.id, i.time_ms, i.service, i.client_addr, i.user_name, i.file_name, i.url, i.rules_json, \
+         i.action, COALESCE(t.status, 'new') FROM {from} WHERE 1 = 1"
+    );
     let mut conds = Vec::new();
     if let Some(rule) = &q.rule {
-        conds.push(format!("r.rule = {}", st.arg(Param::Text(rule.clone()))));
+        let rule = st.arg(Param::Text(rule.clone()));
+        conds.push(if rule_joined {
+            format!("r.rule = {rule}")
+        } else {
+            format!(
+                "EXISTS (SELECT 1 FROM {rules_table} r WHERE r.rule = {rule} AND r.time_ms = i.time_ms \
+                 AND r.incident_id = i.id)"
+            )
+        });
     }
     if let Some(ms) = q.from_ms {
         conds.push(format!("{time} >= {}", st.arg(Param::Int(ms))));
@@ -164,22 +199,29 @@ pub fn incident_sql(q: &IncidentQuery, dialect: Dialect) -> (String, Vec<Param>)
         Some("new") => conds.push("t.status IS NULL".to_string()),
         Some(status) => conds.push(format!("t.status = {}", st.arg(Param::Text(status.to_string())))),
     }
-    if let Some(text) = &q.text {
-        // An incident id or a SHA-256 is looked up by its index; other text is searched for
-        // in the file name, URL and user of each row (a scan, newest first, until a page is
-        // full: narrow it with a time range when the text is rare).
-        if text.starts_with("inc-") && text.len() <= 64 {
-            conds.push(format!("i.id = {}", st.arg(Param::Text(text.clone()))));
-        } else if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            conds.push(format!("i.sha256 = {}", st.arg(Param::Text(text.to_ascii_lowercase()))));
-        } else {
-            let find = if dialect == Dialect::Sqlite { "instr" } else { "strpos" };
-            let lower = st.arg(Param::Text(text.to_lowercase()));
-            conds.push(format!(
-                "({find}(lower(i.file_name), {lower}) > 0 OR {find}(lower(i.url), {lower}) > 0 \
-                 OR {find}(lower(i.user_name), {lower}) > 0)"
-            ));
+    match &search {
+        None => {}
+        // Refused by the page before it gets here; matching nothing is the safe reading.
+        Some(Err(_)) => conds.push("1 = 0".to_string()),
+        Some(Ok(Search::Id(id))) => conds.push(format!("i.id = {}", st.arg(Param::Text(id.clone())))),
+        Some(Ok(Search::Sha256(hash))) => {
+            conds.push(format!("i.sha256 = {}", st.arg(Param::Text(hash.clone()))))
         }
+        Some(Ok(Search::Text(text))) => match dialect {
+            // The same test whether the index's hits drive the query or the time order does,
+            // so both plans give the same rows (SQLite's lower() folds ASCII letters).
+            Dialect::Sqlite => {
+                let text = st.arg(Param::Text(text.clone()));
+                conds.push(format!(
+                    "(instr(lower(i.file_name), lower({text})) > 0 OR instr(lower(i.url), lower({text})) > 0 \
+                     OR instr(lower(i.user_name), lower({text})) > 0)"
+                ));
+            }
+            Dialect::Postgres => {
+                let pattern = st.arg(Param::Text(search::like_substring(text)));
+                conds.push(format!("{} ILIKE {pattern}", search::PG_SEARCH_TEXT));
+            }
+        },
     }
     if let Some((ms, last)) = &q.after {
         let (ms, last) = (st.arg(Param::Int(*ms)), st.arg(Param::Text(last.clone())));
@@ -202,35 +244,110 @@ pub fn paginate(mut rows: Vec<IncidentSummary>, limit: usize) -> Page {
     } else {
         None
     };
-    Page { rows, next }
+    Page { rows, next, partial: false }
 }
 
 /// Runs the query on SQLite: one page, and whether there is another.
 pub fn incidents(conn: &Connection, q: &IncidentQuery) -> rusqlite::Result<Page> {
-    let (sql, args) = incident_sql(q, Dialect::Sqlite);
+    incidents_with(conn, q, INDEX_HITS_LIMIT, WALK_ROWS_PER_PAGE)
+}
+
+/// [`incidents`] with the search's two limits given (tests use small ones).
+fn incidents_with(
+    conn: &Connection,
+    q: &IncidentQuery,
+    hits_limit: usize,
+    walk_rows: usize,
+) -> rusqlite::Result<Page> {
+    if let Some(Ok(Search::Text(text))) = q.text.as_deref().map(Search::parse) {
+        // Incidents recorded since the console's last pass are indexed first.
+        search::sqlite_catch_up(conn)?;
+        let hits: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM console_incident_search \
+                 WHERE console_incident_search MATCH ?1 LIMIT ?2)",
+            )?
+            .query_row(params![search::fts5_phrase(&text), hits_limit as i64], |r| r.get(0))?;
+        if hits >= hits_limit as i64 {
+            return walk_for_text(conn, q, &text, walk_rows);
+        }
+    }
+    let rows = run_sqlite(conn, q, TextPlan::FromIndex, |_| true, usize::MAX)?;
+    Ok(paginate(rows.0, q.limit))
+}
+
+/// A common text: the other filters' rows in time order, at most `walk_rows` of them, each
+/// tested for the text (ASCII letters folded, as SQLite's `lower()` does in the index's plan),
+/// until a page is full. When the budget runs out first, the page says so and its cursor
+/// continues below the last row read: every page costs at most `walk_rows` rows, wherever the
+/// matches are.
+fn walk_for_text(
+    conn: &Connection,
+    q: &IncidentQuery,
+    text: &str,
+    walk_rows: usize,
+) -> rusqlite::Result<Page> {
+    let needle = text.to_ascii_lowercase();
+    let holds =
+        |field: &Option<String>| field.as_deref().is_some_and(|f| f.to_ascii_lowercase().contains(&needle));
+    let plain = IncidentQuery { text: None, limit: walk_rows.saturating_sub(1), ..q.clone() };
+    let (rows, read, last) = run_sqlite(
+        conn,
+        &plain,
+        TextPlan::WalkTime,
+        |r| holds(&r.file_name) || holds(&r.url) || holds(&r.user),
+        q.limit + 1,
+    )?;
+    if rows.len() > q.limit || read < walk_rows {
+        return Ok(paginate(rows, q.limit));
+    }
+    Ok(Page { rows, next: last, partial: true })
+}
+
+/// Runs a list query, keeping the rows `keep` accepts until `wanted` are kept: the rows, how
+/// many were read, and the `(time, id)` of the last one read.
+#[allow(clippy::type_complexity)]
+fn run_sqlite(
+    conn: &Connection,
+    q: &IncidentQuery,
+    plan: TextPlan,
+    keep: impl Fn(&IncidentSummary) -> bool,
+    wanted: usize,
+) -> rusqlite::Result<(Vec<IncidentSummary>, usize, Option<(i64, String)>)> {
+    let (sql, args) = incident_sql(q, Dialect::Sqlite, plan);
     let args = args.into_iter().map(|a| match a {
         Param::Int(n) => Value::Integer(n),
         Param::Text(t) => Value::Text(t),
     });
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| {
-            let rules: String = r.get(7)?;
-            Ok(IncidentSummary {
-                id: r.get(0)?,
-                time_ms: r.get(1)?,
-                service: r.get(2)?,
-                client: r.get(3)?,
-                user: r.get(4)?,
-                file_name: r.get(5)?,
-                url: r.get(6)?,
-                rules: serde_json::from_str(&rules).unwrap_or_default(),
-                action: r.get(8)?,
-                status: r.get(9)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(paginate(rows, q.limit))
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        let rules: String = r.get(7)?;
+        Ok(IncidentSummary {
+            id: r.get(0)?,
+            time_ms: r.get(1)?,
+            service: r.get(2)?,
+            client: r.get(3)?,
+            user: r.get(4)?,
+            file_name: r.get(5)?,
+            url: r.get(6)?,
+            rules: serde_json::from_str(&rules).unwrap_or_default(),
+            action: r.get(8)?,
+            status: r.get(9)?,
+        })
+    })?;
+    let (mut kept, mut read, mut last) = (Vec::new(), 0, None);
+    for row in rows {
+        let row = row?;
+        read += 1;
+        last = Some((row.time_ms, row.id.clone()));
+        if keep(&row) {
+            kept.push(row);
+            if kept.len() >= wanted {
+                break;
+            }
+        }
+    }
+    Ok((kept, read, last))
 }
 
 /// What the dashboard draws.
@@ -280,7 +397,7 @@ pub fn dashboard(conn: &Connection, since_ms: i64, top: usize) -> rusqlite::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::db::{ConsoleDb, TriageStatus};
+    use crate::console::db::{open_sqlite, ConsoleDb, TriageStatus};
     use crate::store::{from_millis, Incident, IncidentStore, SqliteStore};
 
     fn incident(n: i64, rule: &str, user: &str, action: &str) -> Incident {
@@ -384,5 +501,125 @@ mod tests {
         assert_eq!(ids(&run(q)), vec!["inc-0040"]);
         let q = IncidentQuery { status: Some("new".into()), limit: 200, ..Default::default() };
         assert_eq!(run(q).rows.len(), 98);
+    }
+
+    #[test]
+    fn search_finds_substrings_through_the_index_and_reads_its_syntax_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join(crate::store::SQLITE_FILE), true).unwrap();
+        let named = |n: i64, name: &str| Incident {
+            file_name: Some(name.to_string()),
+            ..incident(n, "iban", "bob", "block")
+        };
+        // Before the console opens (backfilled by the migration) and after (the trigger).
+        store.record(&named(1, "Quarterly \"Payroll\" NEAR(final)*.xlsx")).unwrap();
+        store.record(&named(2, "minus-sign - report.txt")).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let db = runtime.block_on(ConsoleDb::open(dir.path(), None)).unwrap();
+        store.record(&named(3, "Éclair-Ünïcode.PDF")).unwrap();
+        // Many rows holding "common" take the other plan (walk the time order).
+        let many: Vec<Incident> =
+            (10..10 + INDEX_HITS_LIMIT as i64 + 5).map(|n| named(n, &format!("common-{n}.bin"))).collect();
+        store.record_many(&many).unwrap();
+        let found = |text: &str| {
+            let q = IncidentQuery { text: Some(text.into()), limit: 20, ..Default::default() };
+            let page = runtime.block_on(db.incidents(q)).unwrap();
+            page.rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(found("payroll\""), vec!["inc-0001"], "a quote is a character");
+        assert_eq!(found("NEAR(final)*"), vec!["inc-0001"], "NEAR( and * are characters");
+        assert_eq!(found("n - r"), vec!["inc-0002"], "- is a character");
+        assert!(found("\" OR \"").is_empty(), "no OR across the quotes");
+        assert!(found("final* OR minus").is_empty(), "no syntax widens the search");
+        assert!(found("no-such-file").is_empty());
+        assert!(found("x.test/common").is_empty(), "within one field, not across the URL and the file name");
+        assert_eq!(found("CLAIR-"), vec!["inc-0003"], "inserted after the index was built; any case");
+        assert_eq!(found("http://x.test/File-2.t"), vec!["inc-0002"], "in the URL");
+        let common = found("common-");
+        assert_eq!(common.len(), 20, "the walk of the time order fills a page");
+        assert_eq!(common[0], format!("inc-{:04}", 10 + INDEX_HITS_LIMIT as i64 + 4));
+        // Pages of a search with few hits, in time order, each row once.
+        let q = IncidentQuery { text: Some("common-1000".into()), limit: 3, ..Default::default() };
+        let mut seen = Vec::new();
+        let mut q = q;
+        loop {
+            let page = runtime.block_on(db.incidents(q.clone())).unwrap();
+            seen.extend(page.rows.iter().map(|r| r.id.clone()));
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = (10..10 + INDEX_HITS_LIMIT as i64 + 5)
+            .rev()
+            .filter(|n| format!("common-{n}.bin").contains("common-1000"))
+            .map(|n| format!("inc-{n:04}"))
+            .collect();
+        assert_eq!(seen, expected);
+        // A rule filter with an indexed search: checked per hit.
+        let q = IncidentQuery {
+            text: Some("payroll".into()),
+            rule: Some("iban".into()),
+            limit: 5,
+            ..Default::default()
+        };
+        assert_eq!(ids(&runtime.block_on(db.incidents(q)).unwrap()), vec!["inc-0001"]);
+        let q = IncidentQuery {
+            text: Some("payroll".into()),
+            rule: Some("us-ssn".into()),
+            limit: 5,
+            ..Default::default()
+        };
+        assert!(runtime.block_on(db.incidents(q)).unwrap().rows.is_empty());
+    }
+
+    #[test]
+    fn a_common_text_reads_a_bounded_number_of_rows_per_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join(crate::store::SQLITE_FILE), true).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let db = runtime.block_on(ConsoleDb::open(dir.path(), None)).unwrap();
+        for n in 0..30 {
+            let name = if n < 5 { format!("Old-{n}.txt") } else { format!("new-{n}.txt") };
+            store.record(&Incident { file_name: Some(name), ..incident(n, "iban", "bob", "block") }).unwrap();
+        }
+        drop(db);
+        let conn = open_sqlite(dir.path()).unwrap();
+        // Two index hits or more: the walk; ten rows a page at most.
+        let mut q = IncidentQuery { text: Some("OLD-".into()), limit: 3, ..Default::default() };
+        let (mut seen, mut partial) = (Vec::new(), Vec::new());
+        loop {
+            let page = incidents_with(&conn, &q, 2, 10).unwrap();
+            seen.extend(page.rows.iter().map(|r| r.id.clone()));
+            partial.push(page.partial);
+            match page.next {
+                Some(next) => q.after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, ["inc-0004", "inc-0003", "inc-0002", "inc-0001", "inc-0000"]);
+        assert_eq!(partial, [true, true, false, false], "two pages of ten rows without a match");
+        // The same search through the index's hits: one pass, full pages.
+        let q = IncidentQuery { text: Some("OLD-".into()), limit: 10, ..Default::default() };
+        let page = incidents_with(&conn, &q, 100, 10).unwrap();
+        assert_eq!(page.rows.len(), 5);
+        assert!(!page.partial && page.next.is_none());
+        // An incident the server records later is indexed once, whichever console catches up.
+        store
+            .record(&Incident {
+                file_name: Some("late-arrival.txt".into()),
+                ..incident(40, "iban", "bob", "block")
+            })
+            .unwrap();
+        let other = open_sqlite(dir.path()).unwrap();
+        search::sqlite_catch_up(&other).unwrap();
+        search::sqlite_catch_up(&conn).unwrap();
+        let q = IncidentQuery { text: Some("late-arr".into()), limit: 10, ..Default::default() };
+        let page = incidents_with(&conn, &q, 100, 10).unwrap();
+        assert_eq!(ids(&page), vec!["inc-0040"], "found once");
+        let hits: i64 = conn
+            .query_row("SELECT count(*) FROM console_incident_search WHERE console_incident_search MATCH '\"late-arr\"'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(hits, 1, "indexed once");
     }
 }

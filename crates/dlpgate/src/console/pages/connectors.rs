@@ -44,7 +44,8 @@ async fn render(console: &Console, user: &CurrentUser, result: Option<Markup>) -
         .map_err(|e| PageError::Internal(e.into()))?;
     Ok(html! {
         @if let Some(result) = result { (result) }
-        p.note { "Connectors file: " (console.connector_dir.join(CONNECTORS_FILE).display().to_string()) }
+        p.note { "Connectors file: " (console.connector_dir.join(CONNECTORS_FILE).display().to_string())
+            @if user.role >= Role::Admin { " · " a href="/scans" { "Run a scan job →" } } }
         @match &file {
             Err(e) => div.error { (format!("{e:#}")) },
             Ok(file) if file.connectors.is_empty() => p { "No connector yet." },

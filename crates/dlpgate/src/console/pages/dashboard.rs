@@ -1,6 +1,6 @@
 //! The dashboard: incidents per hour over the last day (block and monitor, stacked, as an SVG
-//! drawn here: no script), and the top rules and users. Allowed requests make no incident:
-//! their counts are in the server's Prometheus metrics.
+//! drawn here: no script), and the top rules and users; then the server's request rate and
+//! engine latency, the store's and the SIEM sinks' state ([`super::dashboard_state`]).
 
 use std::sync::Arc;
 
@@ -14,6 +14,7 @@ use crate::console::db::{now_ms, DashboardCounts};
 use crate::console::http::PageError;
 use crate::console::Console;
 
+use super::dashboard_state;
 use super::incidents::encode;
 use super::layout::page;
 
@@ -30,12 +31,20 @@ pub async fn show(
     let now_hour = now_ms() / 3_600_000;
     let since = (now_hour - CHART_HOURS + 1) * 3_600_000;
     let counts = console.db.dashboard(since, TOP_NAMES).await?;
+    let sqlite_file = console.policy.data_dir.join(crate::store::SQLITE_FILE);
+    let store = console.db.store_state(sqlite_file).await.map_err(|e| format!("{e:#}"));
+    let live = console.live.as_ref();
     let body = html! {
+        (dashboard_state::server(live))
         div.box { h2 { "Incidents per hour, last " (CHART_HOURS) " hours (UTC)" } (chart(&counts, now_hour)) }
         div.grid {
             div.box { h2 { "Top rules" } (top(&counts.top_rules, "rule")) }
             div.box { h2 { "Top users" } (top(&counts.top_users, "user")) }
         }
+        div.grid {
+            (dashboard_state::store(&console, &store))
+        }
+        (dashboard_state::siem(live, &store))
     };
     Ok(page("Dashboard", &user, body).into_response())
 }

@@ -101,7 +101,9 @@ async fn fetch(
     require(user, Role::Analyst)?;
     let q = filters.to_query(MAX_EXPORT_ROWS)?;
     let page = console.db.incidents(q).await?;
-    let detail = format!("{format} {} incidents: {}", page.rows.len(), filters.query_string());
+    let partial =
+        if page.partial { " (a common text: only the newest rows of the range were searched)" } else { "" };
+    let detail = format!("{format} {} incidents{partial}: {}", page.rows.len(), filters.query_string());
     console.db.audit(&user.name, "export", None, Some(&detail)).await?;
     let store = console.store.clone();
     let rows: Vec<IncidentSummary> = page.rows;

@@ -51,6 +51,10 @@ impl Filters {
                 return Err(PageError::BadRequest(format!("unknown triage status {s:?}")));
             }
         }
+        let search = text(&self.q)?;
+        if let Some(q) = &search {
+            crate::console::db::search::Search::parse(q).map_err(PageError::BadRequest)?;
+        }
         let after = match text(&self.after)? {
             None => None,
             Some(cursor) => {
@@ -69,7 +73,7 @@ impl Filters {
             client: text(&self.client)?,
             service: text(&self.service)?,
             status,
-            text: text(&self.q)?,
+            text: search,
             after,
             limit,
         })
@@ -149,8 +153,17 @@ pub async fn list(
                 a href={ "/incidents/export.json?" (base) } { "JSON" }
             }
         }
-        @if page_rows.rows.is_empty() {
+        @if page_rows.partial {
+            p.note id="search-partial" {
+                "This text is common: the newest " (crate::console::db::search::WALK_ROWS_PER_PAGE)
+                " incidents of this page's range were searched"
+                @if let Some((ms, _)) = &page_rows.next { " (down to " (time(*ms)) ")" }
+                ". Older incidents may match too: continue below, or narrow the search with a time range or filter."
+            }
+        }
+        @if page_rows.rows.is_empty() && !page_rows.partial {
             p { "No incident matches." }
+        } @else if page_rows.rows.is_empty() {
         } @else {
             table {
                 thead { tr { th { "Time" } th { "Action" } th { "Rules" } th { "User" } th { "Client" } th { "Service" } th { "File / URL" } th { "Status" } } }
@@ -171,7 +184,8 @@ pub async fn list(
             }
         }
         @if let Some((ms, id)) = &page_rows.next {
-            p { a href={ "/incidents?" (base) "&after=" (ms) ":" (encode(id)) } { "Older incidents →" } }
+            p { a href={ "/incidents?" (base) "&after=" (ms) ":" (encode(id)) } {
+                @if page_rows.partial { "Search older incidents →" } @else { "Older incidents →" } } }
         }
     };
     Ok(page("Incidents", &user, body).into_response())
@@ -207,7 +221,7 @@ fn filter_form(f: &Filters) -> Markup {
                     option value=(s.as_str()) selected[f.status.as_deref() == Some(s.as_str())] { (s.label()) }
                 }
             } }
-            label { "Search" input type="search" name="q" value=(v(&f.q)) placeholder="file, URL, user, id, SHA-256"; }
+            label { "Search" input type="search" name="q" value=(v(&f.q)) placeholder="file, URL, user (3+ characters), id, SHA-256"; }
             button type="submit" { "Filter" }
             a href="/incidents" { "Clear" }
         }

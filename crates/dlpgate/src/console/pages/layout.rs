@@ -45,12 +45,19 @@ pub fn style_hash() -> &'static str {
 
 /// A page for a logged-in user.
 pub fn page(title: &str, user: &CurrentUser, body: Markup) -> Markup {
+    page_refreshing(title, user, body, None)
+}
+
+/// A page that the browser loads again every `refresh` seconds (a `<meta http-equiv>`
+/// refresh: no script, which the CSP forbids), for progress.
+pub fn page_refreshing(title: &str, user: &CurrentUser, body: Markup, refresh: Option<u32>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
                 title { (title) " · dlpgate" }
                 style { (PreEscaped(STYLE)) }
             }

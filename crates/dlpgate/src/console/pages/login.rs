@@ -119,7 +119,9 @@ pub async fn submit(
         console.db.audit(&actor, "login_failed", None, Some(&detail)).await?;
         return Ok(login_page(&console, &headers, StatusCode::UNAUTHORIZED, Some("Wrong name or password.")));
     };
-    let token = console.sessions.create(&user.name, user.role);
+    let (token, session) = console.sessions.create(&user.name, user.role);
+    let hash = crate::console::auth::digest(&token);
+    console.db.save_session(&hash, &session, console.sessions.lifetime(), console.sessions.idle()).await?;
     let (actor, detail) = (user.name.clone(), format!("from {}", peer.ip()));
     console.db.audit(&actor, "login", None, Some(&detail)).await?;
     let name = if console.https { SESSION_COOKIE_HTTPS } else { SESSION_COOKIE_HTTP };
@@ -144,6 +146,7 @@ pub async fn logout(
     check_csrf(&user, form.csrf.as_deref())?;
     if let Some(token) = session_cookie(&headers, console.https) {
         console.sessions.remove(&token);
+        console.db.delete_session(&crate::console::auth::digest(&token)).await?;
     }
     console.db.audit(&user.name, "logout", None, None).await?;
     let name = if console.https { SESSION_COOKIE_HTTPS } else { SESSION_COOKIE_HTTP };
