@@ -91,4 +91,25 @@ fn the_console_lists_filters_and_triages_incidents_in_postgres() {
     assert!(audit.contains("triage") && audit.contains("user_add") && audit.contains("login"), "{audit}");
     let csv = get("/incidents/export.csv?rule=credit-card").body;
     assert_eq!(csv.lines().count(), 3, "{csv}");
+
+    // No --policy: the console shows what the nodes follow, the newest stored version, and
+    // sends edits to `policy push`.
+    let policy = get("/policy").body;
+    assert!(
+        policy.contains("the newest version stored in PostgreSQL") && policy.contains("default"),
+        "{policy}"
+    );
+    let file = dir.path().join("pushed.toml");
+    std::fs::write(&file, "[policy]\nname = \"pushed-by-test\"\n\n[[rule]]\nname = \"cards\"\ndetectors = [\"credit_card\"]\naction = \"block\"\n").unwrap();
+    let push = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+        .args(["policy", "push", "--store", &url])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
+    let policy = get("/policy").body;
+    assert!(policy.contains("pushed-by-test"), "{policy}");
+    let body = format!("csrf={csrf}&policy=x");
+    let edit = http(port, "POST", "/policy", &[("Cookie", &cookie), FORM], body.as_bytes());
+    assert!(edit.body.contains("policy push"), "{} {}", edit.status, edit.body);
 }

@@ -51,25 +51,66 @@ pub struct Console {
 }
 
 /// The policy the console shows and tests with: the file `serve` loads (reloaded on every
-/// page, so an edit shows at once), or the built-in default.
+/// page, so an edit shows at once), the newest version stored in a shared PostgreSQL store
+/// (what nodes without `--policy` follow), or the built-in default.
 #[derive(Debug, Clone)]
 pub struct PolicySource {
-    /// `--policy`, or none for the built-in policy.
+    /// `--policy`, or none for a stored version or the built-in policy.
     pub path: Option<PathBuf>,
     /// Where the policy's EDM and fingerprint indexes are.
     pub data_dir: PathBuf,
+    /// The PostgreSQL store whose versions are followed, when there is no `--policy`.
+    pub stored: Option<String>,
 }
 
 impl PolicySource {
-    /// The policy and its source text; an error names the file and line.
+    /// The source for `--policy`, `--store` and `--data-dir`.
+    pub fn new(path: Option<PathBuf>, store: Option<&str>, data_dir: PathBuf) -> Self {
+        let stored = match (&path, store) {
+            (None, Some(url)) if crate::store::policy_versions::check_url(url).is_ok() => {
+                Some(url.to_string())
+            }
+            _ => None,
+        };
+        Self { path, data_dir, stored }
+    }
+
+    /// The policy and its source text; an error names the file and line. Blocks: call it
+    /// off the async threads.
     pub fn load(&self) -> Result<(inspect::Policy, String), String> {
-        match &self.path {
-            None => Ok((inspect::Policy::builtin(), inspect::DEFAULT_POLICY_TOML.to_string())),
-            Some(path) => {
+        match (&self.path, &self.stored) {
+            (Some(path), _) => {
                 let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 let policy = crate::edm::files::load_policy(path, &self.data_dir)?;
                 Ok((policy, text))
             }
+            (None, Some(url)) => {
+                let settings = crate::store::PostgresSettings { pool_size: 1, ..Default::default() };
+                let versions = crate::store::policy_versions::PolicyVersions::open(url, &settings)
+                    .map_err(|e| e.to_string())?;
+                match versions.newest_with_text(1).map_err(|e| e.to_string())?.into_iter().next() {
+                    None => Ok((inspect::Policy::builtin(), inspect::DEFAULT_POLICY_TOML.to_string())),
+                    Some(v) => {
+                        let fetched =
+                            crate::dlp::FetchedPolicy { version: v.info.version, text: v.text.clone() };
+                        Ok((crate::dlp::parse_stored(&fetched, &self.data_dir)?, v.text))
+                    }
+                }
+            }
+            (None, None) => Ok((inspect::Policy::builtin(), inspect::DEFAULT_POLICY_TOML.to_string())),
+        }
+    }
+
+    /// What the policy page calls the source.
+    pub fn describe(&self) -> String {
+        match (&self.path, &self.stored) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(_)) => {
+                "the newest version stored in PostgreSQL (`dlpgate policy push`; the built-in \
+                 default until one is pushed)"
+                    .to_string()
+            }
+            (None, None) => "built-in default policy".to_string(),
         }
     }
 }
@@ -130,7 +171,7 @@ async fn open(args: &ConsoleListenArgs, context: &ServeContext, https: bool) -> 
             std::time::Duration::from_secs(args.console_session_lifetime.max(1)),
         ),
         throttle: auth::LoginThrottle::default(),
-        policy: PolicySource { path: context.policy.clone(), data_dir: context.data_dir.clone() },
+        policy: PolicySource::new(context.policy.clone(), context.store.as_deref(), context.data_dir.clone()),
         certificates,
         connector_dir: crate::connector::config_dir(args.console_connector_dir.as_deref()),
         https,

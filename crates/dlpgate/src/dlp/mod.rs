@@ -24,7 +24,7 @@ use crate::store::{EvidenceRecord, Incident};
 use body::{BodyScan, EngineMemory, Room};
 use context::{identity, scan_context, Identity};
 use pool::{PoolError, ScanPool};
-pub use source::{FetchedPolicy, PolicySource, StoredPolicy};
+pub use source::{parse_stored, FetchedPolicy, PolicySource, StoredPolicy};
 use stats::ServeMetrics;
 
 /// Blocking (the seed's "Mode: Blocking") or monitor-only.

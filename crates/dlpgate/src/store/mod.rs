@@ -25,6 +25,7 @@ pub use model::{
 };
 pub use pg_url::PostgresSettings;
 pub use postgres::PostgresStore;
+pub(crate) use postgres::SCHEMA_LOCK;
 pub use sqlite::SqliteStore;
 
 /// Why the store failed.

@@ -17,6 +17,16 @@ use super::search::{Search, WALK_ROWS_PER_PAGE};
 use crate::console::auth::Role;
 use crate::store::PostgresSettings;
 
+/// `ddl` as one implicit transaction holding the store's schema lock, so consoles (and
+/// servers) started together on an empty database take turns: `IF NOT EXISTS` alone fails
+/// for the loser of a race on the catalog.
+fn under_schema_lock(ddl: &str) -> String {
+    format!(
+        "SET LOCAL client_min_messages = warning;\nSELECT pg_advisory_xact_lock({});\n{ddl}",
+        crate::store::SCHEMA_LOCK
+    )
+}
+
 /// Statements may run this long (a list page at a million rows takes milliseconds; building
 /// the rule index of a large existing store, once, takes longer).
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -124,7 +134,7 @@ impl PgConsole {
         let console = Self { pool };
         // The incident table exists: the caller opened the incident store first.
         let mut client = console.client().await?;
-        client.batch_execute(SCHEMA).await.context("creating the console tables")?;
+        client.batch_execute(&under_schema_lock(SCHEMA)).await.context("creating the console tables")?;
         let tx = client.transaction().await?;
         tx.batch_execute("LOCK TABLE dlpgate_incidents IN SHARE ROW EXCLUSIVE MODE").await?;
         let built: i64 = tx
@@ -137,7 +147,7 @@ impl PgConsole {
         tx.commit().await.context("building the per-rule incident index")?;
         // The search index: without pg_trgm (not installed, or not allowed to this role) the
         // search still answers, by reading the rows; the log says so.
-        if let Err(e) = client.batch_execute(&super::search::pg_schema()).await {
+        if let Err(e) = client.batch_execute(&under_schema_lock(&super::search::pg_schema())).await {
             tracing::warn!(
                 "no trigram index for the incident search (it will read every row): {e}; \
                  install PostgreSQL's pg_trgm extension"

@@ -38,11 +38,7 @@ pub async fn render(
     let loaded = tokio::task::spawn_blocking(move || source.load())
         .await
         .map_err(|e| PageError::Internal(e.into()))?;
-    let file = console
-        .policy
-        .path
-        .as_ref()
-        .map_or("built-in default policy".to_string(), |p| p.display().to_string());
+    let file = console.policy.describe();
     let body = match loaded {
         Err(e) => html! {
             div.error { "The policy file does not load (the server keeps serving the last one that did): " (e) }

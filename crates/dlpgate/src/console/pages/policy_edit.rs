@@ -54,7 +54,8 @@ pub async fn history_and_form(
         } @else {
             h2 { "Source" }
             pre { (text) }
-            @if console.policy.path.is_none() { p.note { "The built-in policy cannot be edited: start the server with --policy FILE." } }
+            @if console.policy.stored.is_some() { p.note { "This policy is stored in PostgreSQL: change it with dlpgate policy push --store URL FILE, which every node follows." } }
+            @else if console.policy.path.is_none() { p.note { "The built-in policy cannot be edited: start the server with --policy FILE." } }
         }
     })
 }
@@ -75,7 +76,12 @@ pub async fn save(
     check_csrf(&user, form.csrf.as_deref())?;
     require(&user, Role::Admin)?;
     let Some(path) = console.policy.path.clone() else {
-        return Err(PageError::BadRequest("the built-in policy cannot be edited".to_string()));
+        return Err(PageError::BadRequest(if console.policy.stored.is_some() {
+            "this policy is stored in PostgreSQL: change it with `dlpgate policy push --store URL FILE`"
+                .to_string()
+        } else {
+            "the built-in policy cannot be edited".to_string()
+        }));
     };
     let text = form.policy.unwrap_or_default().replace("\r\n", "\n");
     if text.len() > MAX_POLICY_BYTES {
