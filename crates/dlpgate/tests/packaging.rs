@@ -1,6 +1,6 @@
 //! What ships around the binary: the systemd units (checked by `systemd-analyze verify`, with
 //! the built binary in place of /usr/bin/dlpgate), the example configuration (read by
-//! `serve --config`), shell completions, man pages and JSON logs.
+//! `serve --config`), shell completions, man pages, JSON logs and the container recipe.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -145,4 +145,63 @@ fn json_logs_are_one_object_per_line() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
         assert!(v["level"].is_string() && v["timestamp"].is_string() && v["fields"].is_object(), "{l}");
     }
+}
+
+/// The container recipe (no container runtime here, and its base images cannot be pulled):
+/// two stages, a non-root user, a Rust toolchain new enough for the workspace, and the
+/// image's command, run as written (only its listen address moved to loopback and its data
+/// directory to a temporary one), serves ICAP with JSON logs.
+#[test]
+fn the_container_recipe_builds_a_non_root_image_whose_command_serves() {
+    use std::io::{Read, Write};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let recipe = std::fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let directive = |name: &str| -> Vec<String> {
+        recipe.lines().filter_map(|l| l.strip_prefix(name)).map(|rest| rest.trim().to_string()).collect()
+    };
+    let stages = directive("FROM ");
+    assert_eq!(stages.len(), 2, "a build stage and a runtime stage: {stages:?}");
+    let toolchain = stages[0].strip_prefix("rust:").and_then(|t| t.split('-').next()).unwrap();
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let needed = workspace.lines().find_map(|l| l.strip_prefix("rust-version = ")).unwrap().trim_matches('"');
+    let version = |v: &str| v.split('.').map(|n| n.parse::<u32>().unwrap()).collect::<Vec<_>>();
+    assert!(version(toolchain) >= version(needed), "rust:{toolchain} cannot build rust-version {needed}");
+    assert!(stages[1].contains("nonroot"), "{stages:?}");
+    let user = directive("USER ");
+    assert_eq!(user.len(), 1);
+    assert!(!user[0].starts_with('0') && !user[0].starts_with("root"), "runs as {user:?}");
+    let entry: Vec<String> = serde_json::from_str(&directive("ENTRYPOINT ")[0]).unwrap();
+    let cmd: Vec<String> = serde_json::from_str(&directive("CMD ")[0]).unwrap();
+    assert_eq!(entry, ["/usr/local/bin/dlpgate"]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut args = cmd.clone();
+    for (flag, value) in
+        [("--listen", format!("127.0.0.1:{port}")), ("--data-dir", dir.path().display().to_string())]
+    {
+        let at = args.iter().position(|a| a == flag).unwrap_or_else(|| panic!("CMD has no {flag}: {cmd:?}"));
+        args[at + 1] = value;
+    }
+    let mut child = Command::new(bin()).args(&args).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut answer = String::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            s.write_all(b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            let mut buf = [0u8; 4096];
+            let n = s.read(&mut buf).unwrap_or(0);
+            answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let mut logs = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    let _ = child.wait();
+    assert!(answer.starts_with("ICAP/1.0 200"), "{answer:?}\n{logs}");
+    let first = logs.lines().next().unwrap_or_default();
+    assert!(serde_json::from_str::<serde_json::Value>(first).is_ok(), "JSON logs: {first}");
 }
