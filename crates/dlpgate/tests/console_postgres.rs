@@ -109,6 +109,7 @@ fn the_console_lists_filters_and_triages_incidents_in_postgres() {
     assert!(push.status.success(), "{}", String::from_utf8_lossy(&push.stderr));
     let policy = get("/policy").body;
     assert!(policy.contains("pushed-by-test"), "{policy}");
+    assert!(policy.contains("Version history") && policy.contains("version 1: pushed-by-test"), "{policy}");
     let body = format!("csrf={csrf}&policy=x");
     let edit = http(port, "POST", "/policy", &[("Cookie", &cookie), FORM], body.as_bytes());
     assert!(edit.body.contains("policy push"), "{} {}", edit.status, edit.body);

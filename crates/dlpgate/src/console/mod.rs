@@ -101,6 +101,18 @@ impl PolicySource {
         }
     }
 
+    /// The stored versions, newest first (none without a PostgreSQL store). Blocks.
+    pub fn stored_history(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::store::policy_versions::VersionInfo>, String> {
+        let Some(url) = &self.stored else { return Ok(Vec::new()) };
+        let settings = crate::store::PostgresSettings { pool_size: 1, ..Default::default() };
+        let versions =
+            crate::store::policy_versions::PolicyVersions::open(url, &settings).map_err(|e| e.to_string())?;
+        versions.history(limit).map_err(|e| e.to_string())
+    }
+
     /// What the policy page calls the source.
     pub fn describe(&self) -> String {
         match (&self.path, &self.stored) {

@@ -28,9 +28,31 @@ pub async fn history_and_form(
     text: &str,
     rejected: Option<&(String, String)>,
 ) -> Result<Markup, PageError> {
-    let history = match &console.policy.path {
-        Some(path) => console.db.audit_log(Some(&path.display().to_string()), HISTORY_SHOWN).await?,
-        None => Vec::new(),
+    // (when, who, what): the file's audited edits, or the stored versions nodes follow.
+    let history: Vec<(i64, String, String)> = match (&console.policy.path, &console.policy.stored) {
+        (Some(path), _) => console
+            .db
+            .audit_log(Some(&path.display().to_string()), HISTORY_SHOWN)
+            .await?
+            .into_iter()
+            .map(|h| (h.time_ms, h.actor, h.detail.unwrap_or_default()))
+            .collect(),
+        (None, Some(_)) => {
+            let source = console.policy.clone();
+            tokio::task::spawn_blocking(move || source.stored_history(HISTORY_SHOWN))
+                .await
+                .map_err(|e| PageError::Internal(e.into()))?
+                .map_err(|e| PageError::Internal(anyhow::anyhow!(e)))?
+                .into_iter()
+                .map(|v| {
+                    let ms =
+                        v.pushed.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                    let sha = v.sha256.get(..12).unwrap_or_default().to_string();
+                    (ms, v.pushed_by, format!("version {}: {} (sha256 {sha}...)", v.version, v.name))
+                })
+                .collect()
+        }
+        (None, None) => Vec::new(),
     };
     let editable = console.policy.path.is_some() && user.role >= Role::Admin;
     Ok(html! {
@@ -38,7 +60,7 @@ pub async fn history_and_form(
             h2 { "Version history" }
             table {
                 thead { tr { th { "When" } th { "Who" } th { "Change" } } }
-                tbody { @for h in &history { tr { td { (time(h.time_ms)) } td { (h.actor) } td { (h.detail.clone().unwrap_or_default()) } } } }
+                tbody { @for (when, who, what) in &history { tr { td { (time(*when)) } td { (who) } td { (what) } } } }
             }
         }
         @if editable {
