@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use dlpgate::dlp::body::Room;
 use dlpgate::dlp::stats::ServeMetrics;
 use dlpgate::dlp::trust::IdentityTrust;
-use dlpgate::dlp::{DlpService, DlpSettings, Mode};
+use dlpgate::dlp::{DlpService, DlpSettings, Mode, PolicySource};
 use dlpgate::store::durable::IncidentRecorder;
 use dlpgate::store::journal::Journal;
 use dlpgate::store::{Incident, IncidentFilter, IncidentStore, StoreError};
@@ -68,7 +68,7 @@ fn fixture() -> &'static Fixture {
         let store = Arc::new(RunStore::default());
         let service = |mode| {
             let settings = DlpSettings {
-                policy_path: None,
+                policy: PolicySource::Builtin,
                 data_dir: spool.path().to_path_buf(),
                 limits: inspect::Limits::default(),
                 mode,
