@@ -358,6 +358,13 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
 /// with no zero byte (full-width digits, CJK around them), and a stray byte in front moves
 /// the reading, not the verdict: big-endian text after one byte is no little-endian text
 /// once its characters change between ASCII and full-width.
+///
+/// Text mostly in Chinese, Japanese or Korean has few wide units: a reading is also UTF-16
+/// when wide and *script* units (CJK punctuation and kana, CJK ideographs, Hangul
+/// syllables) are at least 70% of its units, script units at least 30%, none is bad, a
+/// quarter of the script units have a low byte outside printable ASCII (Latin-1 or
+/// Windows-1252 text read in pairs makes "ideographs" of two ASCII letters), and the head
+/// is not UTF-8 (CJK in UTF-8 has no zero or 0xFF byte anyway).
 fn utf16_guess(head: &[u8]) -> Option<Charset> {
     // Without a zero or 0xFF byte it is not UTF-16 of this kind (the common case, with SIMD).
     if head.len() < 8 || memchr::memchr2(0, 0xFF, head).is_none() {
@@ -365,13 +372,21 @@ fn utf16_guess(head: &[u8]) -> Option<Charset> {
     }
     let readings =
         [(Charset::Utf16Le, 0), (Charset::Utf16Be, 0), (Charset::Utf16LeOdd, 1), (Charset::Utf16BeOdd, 1)];
-    let mut best: Option<(Charset, usize, usize)> = None;
+    // (by wide units, fewer bad, more wide or script units): the larger wins.
+    type Rank = (bool, std::cmp::Reverse<usize>, usize);
+    let mut best: Option<(Charset, Rank)> = None;
     for (charset, skip) in readings {
         let big = matches!(charset, Charset::Utf16Be | Charset::Utf16BeOdd);
         let (mut wide, mut bad, mut units) = (0usize, 0usize, 0usize);
+        let (mut script, mut script_off_ascii) = (0usize, 0usize);
         for pair in head[skip..].chunks_exact(2) {
             let (hi, lo) = if big { (pair[0], pair[1]) } else { (pair[1], pair[0]) };
             units += 1;
+            // A zero low byte under an ASCII letter is ASCII read one byte off, not script.
+            if lo != 0 && matches!(hi, 0x30 | 0x31 | 0x4E..=0x9F | 0xAC..=0xD7) {
+                script += 1;
+                script_off_ascii += usize::from(!(0x20..=0x7E).contains(&lo));
+            }
             match (hi, lo) {
                 (0, 0) => bad += 1,
                 (0, 0x09 | 0x0A | 0x0C | 0x0D) => wide += 1,
@@ -383,14 +398,30 @@ fn utf16_guess(head: &[u8]) -> Option<Charset> {
                 _ => {}
             }
         }
-        if units < 4 || wide * 10 < units * 4 || bad * 10 > units {
+        let mostly_wide = wide * 10 >= units * 4 && bad * 10 <= units;
+        let mostly_script = bad == 0
+            && (wide + script) * 10 >= units * 7
+            && script * 10 >= units * 3
+            && script_off_ascii * 4 >= script
+            && !is_utf8_head(head);
+        if units < 4 || !(mostly_wide || mostly_script) {
             continue;
         }
-        if best.is_none_or(|(_, w, b)| bad < b || (bad == b && wide > w)) {
-            best = Some((charset, wide, bad));
+        // A reading by its wide units comes before one by its script units.
+        let key = (mostly_wide, std::cmp::Reverse(bad), if mostly_wide { wide } else { wide + script });
+        if best.is_none_or(|(_, k)| key > k) {
+            best = Some((charset, key));
         }
     }
-    best.map(|(charset, _, _)| charset)
+    best.map(|(charset, _)| charset)
+}
+
+/// Whether `head` is UTF-8, a character cut at its end allowed.
+fn is_utf8_head(head: &[u8]) -> bool {
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
 }
 
 /// UTF-32 without a BOM (Python's `utf-32-le` and `utf-32-be` codecs write none), in either
@@ -528,6 +559,31 @@ mod tests {
         assert_eq!(kind(&be("card ４１１１ １１１１")), Charset::Utf16Be);
         assert_eq!(kind(&le("卡号４１１１１１１１")), Charset::Utf16Le);
         assert_eq!(kind(&le("plain ascii")), Charset::Utf16Le);
+        // Mostly CJK, few wide units: still UTF-16; Latin-1 text with a ÿ, CJK in UTF-8 and
+        // random bytes are not.
+        let cjk = format!(
+            "卡号：４１１１ １１１１。{}",
+            "这是一份关于季度财务报告的文件，包含多项数据和分析。".repeat(20)
+        );
+        assert_eq!(kind(&le(&cjk)), Charset::Utf16Le);
+        assert_eq!(kind(&be(&cjk)), Charset::Utf16Be);
+        assert_eq!(kind(&le(&"한국어 문서입니다 카드 번호는 없습니다 ".repeat(30))), Charset::Utf16Le);
+        let latin1: Vec<u8> =
+            "Na\u{ff}ve text in Latin-1, with a few words. ".repeat(30).chars().map(|c| c as u8).collect();
+        assert_eq!(kind(&latin1), Charset::Bytes);
+        assert_eq!(kind(cjk.as_bytes()), Charset::Bytes);
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200 {
+            let noise: Vec<u8> = (0..4096)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    (x >> 24) as u8
+                })
+                .collect();
+            assert!(!matches!(identify(&noise, None), Kind::Text(..)), "random bytes read as text");
+        }
         // A stray byte: big-endian text with ASCII and full-width characters.
         assert_eq!(kind(&[&b"x"[..], &be("a ４１ b ４１ c ４")].concat()), Charset::Utf16BeOdd);
         assert_eq!(kind(&[&b"x"[..], &le("a ４１ b ４１ c ４")].concat()), Charset::Utf16LeOdd);

@@ -46,6 +46,35 @@ fn short_full_width_values_and_cjk_around_them() {
     }
 }
 
+/// Text mostly in Chinese, Japanese or Korean, whose units are rarely wide (a zero or 0xFF
+/// byte only in spaces, full-width punctuation and the value), both byte orders; the value
+/// at its start, in its middle and at its end. (Japanese whose first KiB has no such byte,
+/// only kana, kanji and `、。`, is the case left open: docs/POLICY.md.)
+#[test]
+fn values_in_mostly_cjk_text() {
+    let chinese = "这是一份关于季度财务报告的文件，包含多项数据和分析。".repeat(30);
+    let korean = "이 문서는 분기별 재무 보고서에 관한 것으로 여러 데이터와 분석을 포함합니다".repeat(30);
+    let japanese = "本書類は四半期の財務報告に関するもので、複数のデータと分析を含みます。".repeat(30);
+    for (det, value) in VALUES {
+        let fw = fullwidth(value);
+        let mut texts = vec![format!("口座番号：{fw}。{japanese}")];
+        for f in [&chinese, &korean] {
+            texts.extend([format!("卡号：{fw}。{f}"), format!("{f}番号{fw}{f}"), format!("{f}：{fw}")]);
+        }
+        for text in texts {
+            blocks(&utf16be(&text), det);
+            blocks(&utf16le(&text), det);
+        }
+    }
+    for decoy in DECOYS {
+        let fw = fullwidth(decoy);
+        for f in [&chinese, &korean, &japanese] {
+            allows(&utf16le(&format!("卡号：{fw}。{f}")));
+            allows(&utf16be(&format!("{f}番号{fw}{f}")));
+        }
+    }
+}
+
 /// The value comes after a first KiB that is all ASCII in UTF-16, or all full-width.
 #[test]
 fn the_value_after_the_first_kib() {

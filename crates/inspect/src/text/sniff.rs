@@ -19,32 +19,55 @@ pub(super) fn decide(head: &[u8], at_end: bool) -> Option<(bool, bool)> {
     Some((quoted_printable(head, at_end)?, form_body(head, at_end)?))
 }
 
-/// Evidently quoted-printable: a soft line break (`=` ending a line) comes before anything
-/// that quoted-printable never has: a line longer than 76 characters, or a `=` followed by
-/// something other than two upper-case hex digits or a line break.
+/// Evidently quoted-printable: soft line breaks (`=` ending a line) outnumber, at some point,
+/// the lines that quoted-printable never has (longer than 76 characters, or with a `=`
+/// followed by something other than two upper-case hex digits or a line break). Counting
+/// rather than giving up at the first such line keeps a body whose first line is junk (a
+/// garbage prefix, a stray byte that UTF-16 decoding makes a character) quoted-printable:
+/// otherwise one long line in front would keep its soft breaks from being joined, and a
+/// value split across one would pass.
 fn quoted_printable(head: &[u8], at_end: bool) -> Option<bool> {
-    let mut line_start = 0;
-    let mut k = 0;
+    let (mut line_start, mut k, mut soft, mut foreign) = (0, 0, 0usize, 0usize);
+    // Whether the current line is already counted as foreign.
+    let mut counted = false;
+    let foreign_line = |counted: &mut bool, foreign: &mut usize| {
+        if !*counted {
+            *counted = true;
+            *foreign += 1;
+        }
+    };
     loop {
         let Some(d) = memchr::memchr2(b'=', b'\n', &head[k..]) else {
-            return (head.len() - line_start > QP_LINE || at_end).then_some(false);
+            return at_end.then_some(false);
         };
         k += d;
         if k - line_start > QP_LINE {
-            return Some(false);
+            foreign_line(&mut counted, &mut foreign);
         }
         if head[k] == b'\n' {
             k += 1;
             line_start = k;
+            counted = false;
             continue;
         }
         let upper_hex = |b: &u8| b.is_ascii_digit() || (b'A'..=b'F').contains(b);
         match (head.get(k + 1), head.get(k + 2)) {
-            (Some(b'\n'), _) | (Some(b'\r'), Some(b'\n')) => return Some(true),
+            (Some(b'\n'), _) | (Some(b'\r'), Some(b'\n')) => {
+                soft += 1;
+                if soft > foreign {
+                    return Some(true);
+                }
+                k += if head[k + 1] == b'\n' { 2 } else { 3 };
+                line_start = k;
+                counted = false;
+            }
             (Some(h), Some(l)) if upper_hex(h) && upper_hex(l) => k += 3,
             (Some(h), None) if upper_hex(h) || *h == b'\r' => return at_end.then_some(false),
             (None, _) => return at_end.then_some(false),
-            _ => return Some(false),
+            _ => {
+                foreign_line(&mut counted, &mut foreign);
+                k += 1;
+            }
         }
     }
 }
