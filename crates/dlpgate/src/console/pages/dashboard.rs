@@ -51,7 +51,7 @@ pub async fn show(
 
 fn top(names: &[(String, u64)], field: &str) -> Markup {
     html! {
-        @if names.is_empty() { p.note { "No incident in the last " (CHART_HOURS) " hours." } }
+        @if names.is_empty() { p.note { "No incident with a " (field) " in the last " (CHART_HOURS) " hours." } }
         @else {
             table { tbody { @for (name, n) in names {
                 tr { td { a href={ "/incidents?" (field) "=" (encode(name)) } { (name) } } td { (n) } }
