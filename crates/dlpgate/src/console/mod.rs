@@ -60,7 +60,32 @@ pub struct PolicySource {
     /// Where the policy's EDM and fingerprint indexes are.
     pub data_dir: PathBuf,
     /// The PostgreSQL store whose versions are followed, when there is no `--policy`.
-    pub stored: Option<String>,
+    pub stored: Option<Arc<StoredVersions>>,
+}
+
+/// The policy versions of a PostgreSQL store, opened at first use and kept: one connection
+/// for every page view, not a new one (and its schema check) each time.
+#[derive(Debug)]
+pub struct StoredVersions {
+    url: String,
+    opened: std::sync::Mutex<Option<Arc<crate::store::policy_versions::PolicyVersions>>>,
+}
+
+impl StoredVersions {
+    /// The versions, opened now if they were not yet. Blocks.
+    fn get(&self) -> Result<Arc<crate::store::policy_versions::PolicyVersions>, String> {
+        let mut opened = self.opened.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = opened.as_ref() {
+            return Ok(v.clone());
+        }
+        let settings = crate::store::PostgresSettings { pool_size: 1, ..Default::default() };
+        let versions = Arc::new(
+            crate::store::policy_versions::PolicyVersions::open(&self.url, &settings)
+                .map_err(|e| e.to_string())?,
+        );
+        *opened = Some(versions.clone());
+        Ok(versions)
+    }
 }
 
 impl PolicySource {
@@ -68,7 +93,7 @@ impl PolicySource {
     pub fn new(path: Option<PathBuf>, store: Option<&str>, data_dir: PathBuf) -> Self {
         let stored = match (&path, store) {
             (None, Some(url)) if crate::store::policy_versions::check_url(url).is_ok() => {
-                Some(url.to_string())
+                Some(Arc::new(StoredVersions { url: url.to_string(), opened: Default::default() }))
             }
             _ => None,
         };
@@ -84,11 +109,8 @@ impl PolicySource {
                 let policy = crate::edm::files::load_policy(path, &self.data_dir)?;
                 Ok((policy, text))
             }
-            (None, Some(url)) => {
-                let settings = crate::store::PostgresSettings { pool_size: 1, ..Default::default() };
-                let versions = crate::store::policy_versions::PolicyVersions::open(url, &settings)
-                    .map_err(|e| e.to_string())?;
-                match versions.newest_with_text(1).map_err(|e| e.to_string())?.into_iter().next() {
+            (None, Some(stored)) => {
+                match stored.get()?.newest_with_text(1).map_err(|e| e.to_string())?.into_iter().next() {
                     None => Ok((inspect::Policy::builtin(), inspect::DEFAULT_POLICY_TOML.to_string())),
                     Some(v) => {
                         let fetched =
@@ -106,11 +128,8 @@ impl PolicySource {
         &self,
         limit: usize,
     ) -> Result<Vec<crate::store::policy_versions::VersionInfo>, String> {
-        let Some(url) = &self.stored else { return Ok(Vec::new()) };
-        let settings = crate::store::PostgresSettings { pool_size: 1, ..Default::default() };
-        let versions =
-            crate::store::policy_versions::PolicyVersions::open(url, &settings).map_err(|e| e.to_string())?;
-        versions.history(limit).map_err(|e| e.to_string())
+        let Some(stored) = &self.stored else { return Ok(Vec::new()) };
+        stored.get()?.history(limit).map_err(|e| e.to_string())
     }
 
     /// What the policy page calls the source.
