@@ -48,8 +48,7 @@ fn short_full_width_values_and_cjk_around_them() {
 
 /// Text mostly in Chinese, Japanese or Korean, whose units are rarely wide (a zero or 0xFF
 /// byte only in spaces, full-width punctuation and the value), both byte orders; the value
-/// at its start, in its middle and at its end. (Japanese whose first KiB has no such byte,
-/// only kana, kanji and `、。`, is the case left open: docs/POLICY.md.)
+/// at its start, in its middle and at its end.
 #[test]
 fn values_in_mostly_cjk_text() {
     let chinese = "这是一份关于季度财务报告的文件，包含多项数据和分析。".repeat(30);
@@ -72,6 +71,25 @@ fn values_in_mostly_cjk_text() {
             allows(&utf16le(&format!("卡号：{fw}。{f}")));
             allows(&utf16be(&format!("{f}番号{fw}{f}")));
         }
+    }
+}
+
+/// Japanese whose first KiB has no zero or 0xFF byte at all (only kana, kanji and `、。`),
+/// then the value in full-width digits: both byte orders, and after a stray byte.
+#[test]
+fn values_after_kana_and_kanji_only_text() {
+    let japanese = "本書類は四半期の財務報告に関するもので、複数のデータと分析を含みます。".repeat(30);
+    let wrap = |v: &str| format!("{japanese}口座番号：{}。{japanese}", fullwidth(v));
+    for (det, value) in VALUES {
+        let text = wrap(value);
+        blocks(&utf16be(&text), det);
+        blocks(&utf16le(&text), det);
+        blocks(&[&b"x"[..], &utf16le(&text)].concat(), det);
+        blocks(&[&b"\x96"[..], &utf16be(&text)].concat(), det);
+    }
+    for decoy in DECOYS {
+        allows(&utf16le(&wrap(decoy)));
+        allows(&[&b"x"[..], &utf16be(&wrap(decoy))].concat());
     }
 }
 
