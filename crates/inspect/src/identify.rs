@@ -120,6 +120,34 @@ pub(crate) enum Charset {
     /// UTF-32 without a byte order mark, little or big endian, after 0 to 3 stray bytes.
     Utf32LeAfter(u8),
     Utf32BeAfter(u8),
+    /// A legacy double-byte encoding of Chinese, Japanese or Korean, decoded to UTF-8 (the
+    /// bytes are read as they are too).
+    Legacy(LegacyCjk),
+}
+
+/// Legacy encodings of Chinese, Japanese and Korean text. Read as bytes, their full-width
+/// digits are no digits, and in Shift_JIS and Big5 the second byte of a character may be
+/// an ASCII letter that glues itself to a value after it (`：` is `0x81 0x46`, `.F`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) enum LegacyCjk {
+    ShiftJis,
+    EucJp,
+    EucKr,
+    Gbk,
+    Big5,
+}
+
+impl LegacyCjk {
+    pub fn encoding(self) -> &'static encoding_rs::Encoding {
+        match self {
+            LegacyCjk::ShiftJis => encoding_rs::SHIFT_JIS,
+            LegacyCjk::EucJp => encoding_rs::EUC_JP,
+            LegacyCjk::EucKr => encoding_rs::EUC_KR,
+            LegacyCjk::Gbk => encoding_rs::GB18030,
+            LegacyCjk::Big5 => encoding_rs::BIG5,
+        }
+    }
 }
 
 impl Charset {
@@ -345,7 +373,28 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if markup == Markup::Plain && !mostly_text(body) {
         return Kind::Raw(FileType::Binary);
     }
-    Kind::Text(Charset::Bytes, markup)
+    Kind::Text(legacy_guess(body).map_or(Charset::Bytes, Charset::Legacy), markup)
+}
+
+/// A head is judged as a legacy CJK encoding when at least one byte in this many is
+/// above 0x7F (CJK text in such an encoding has two such bytes per character).
+const LEGACY_HIGH_SHARE: usize = 8;
+
+/// A legacy CJK encoding for a head that is not UTF-8 and has at least one byte in
+/// [`LEGACY_HIGH_SHARE`] above 0x7F, as Mozilla's detector (`chardetng`, made for
+/// unlabelled legacy web content) guesses it; `None` for any other guess (Windows-1252 and
+/// the other single-byte encodings stay bytes, folded as Windows-1252 by the normaliser).
+fn legacy_guess(head: &[u8]) -> Option<LegacyCjk> {
+    let high = head.iter().filter(|&&b| b >= 0x80).count();
+    if high == 0 || high * LEGACY_HIGH_SHARE < head.len() || is_utf8_head(head) {
+        return None;
+    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    detector.feed(head, false);
+    let guess = detector.guess(None, chardetng::Utf8Detection::Deny);
+    [LegacyCjk::ShiftJis, LegacyCjk::EucJp, LegacyCjk::EucKr, LegacyCjk::Gbk, LegacyCjk::Big5]
+        .into_iter()
+        .find(|l| l.encoding() == guess || (*l == LegacyCjk::Gbk && guess == encoding_rs::GBK))
 }
 
 /// UTF-16 without a BOM. Each of four readings (either byte order, from the first byte or
@@ -663,9 +712,9 @@ mod tests {
 
     /// Japanese in UTF-16 with no zero or 0xFF byte in its head (kana, kanji, `、。`) is
     /// UTF-16, in its byte order and after a stray byte; the same text in legacy encodings
-    /// is not.
+    /// is that legacy encoding, and single-byte text stays bytes.
     #[test]
-    fn kana_and_kanji_only_utf16() {
+    fn kana_and_kanji_only_utf16_and_legacy_cjk() {
         let japanese = "本書類は四半期の財務報告に関するもので、複数のデータと分析を含みます。".repeat(20);
         let be: Vec<u8> = japanese.encode_utf16().flat_map(u16::to_be_bytes).collect();
         let le: Vec<u8> = japanese.encode_utf16().flat_map(u16::to_le_bytes).collect();
@@ -679,13 +728,32 @@ mod tests {
         assert_eq!(charset(&be), Charset::Utf16Be);
         assert_eq!(charset(&[&b"x"[..], &le].concat()), Charset::Utf16LeOdd);
         assert_eq!(charset(&[&[0x96u8][..], &be].concat()), Charset::Utf16BeOdd);
-        for legacy in [SHIFT_JIS, EUC_JP, GBK, EUC_KR] {
+        for (legacy, name) in [
+            (SHIFT_JIS, LegacyCjk::ShiftJis),
+            (EUC_JP, LegacyCjk::EucJp),
+            (GBK, LegacyCjk::Gbk),
+            (EUC_KR, LegacyCjk::EucKr),
+        ] {
             let text = legacy.repeat(20);
-            assert_eq!(charset(&text), Charset::Bytes);
-            assert_eq!(charset(&[&b"x"[..], &text].concat()), Charset::Bytes);
+            assert_eq!(charset(&text), Charset::Legacy(name));
+            assert_eq!(charset(&[&b"x"[..], &text].concat()), Charset::Legacy(name));
         }
-        // UTF-8 Japanese is UTF-8.
+        // UTF-8 Japanese is UTF-8; Latin-1, Windows-1252 and Cyrillic text are bytes.
         assert_eq!(charset(japanese.as_bytes()), Charset::Bytes);
+        let single_byte = |t: &str, table: &dyn Fn(char) -> u8| t.chars().map(table).collect::<Vec<u8>>();
+        let latin1 =
+            single_byte(&"Ça coûte très cher à Zürich, naïve façade. ".repeat(20), &|c| c as u8);
+        assert_eq!(charset(&latin1), Charset::Bytes);
+        // Windows-1251: А-я are 0xC0-0xFF.
+        let cyrillic = single_byte(
+            &"Отчёт за квартал содержит данные и анализ ".repeat(20),
+            &|c| match c {
+                'А'..='я' => (c as u32 - 'А' as u32 + 0xC0) as u8,
+                'ё' => 0xB8,
+                _ => c as u8,
+            },
+        );
+        assert_eq!(charset(&cyrillic), Charset::Bytes);
     }
 
     #[test]

@@ -71,12 +71,15 @@ enum Layer {
     Utf16,
     QuotedPrintable,
     Percent,
+    /// The text between Chinese, Japanese or Korean sentences, in a legacy encoding with no
+    /// label: Shift_JIS, EUC-JP, GBK, Big5 or EUC-KR (by index).
+    LegacyCjk(usize),
 }
 
 impl Layer {
     /// Encodings of text apply to text only.
     fn needs_text(self) -> bool {
-        matches!(self, Layer::Utf16 | Layer::QuotedPrintable | Layer::Percent)
+        matches!(self, Layer::Utf16 | Layer::QuotedPrintable | Layer::Percent | Layer::LegacyCjk(_))
     }
 
     /// Whether what it makes is ASCII text.
@@ -99,8 +102,18 @@ fn layer() -> impl Strategy<Value = Layer> {
         Just(Layer::Utf16),
         Just(Layer::QuotedPrintable),
         Just(Layer::Percent),
+        (0..LEGACY_CJK.len()).prop_map(Layer::LegacyCjk),
     ]
 }
+
+/// Legacy encodings and a sentence of their language.
+const LEGACY_CJK: &[(&encoding_rs::Encoding, &str)] = &[
+    (encoding_rs::SHIFT_JIS, "本書類は四半期の財務報告に関するもので、複数のデータと分析を含みます。"),
+    (encoding_rs::EUC_JP, "東京都千代田区の本社で、来週の月曜日に定例会議を開催いたします。"),
+    (encoding_rs::GBK, "这是一份关于季度财务报告的文件，包含多项数据和分析。"),
+    (encoding_rs::BIG5, "這是一份關於季度財務報告的文件，包含多項數據和分析。"),
+    (encoding_rs::EUC_KR, "이 문서는 분기별 재무 보고서에 관한 것으로 여러 데이터와 분석을 포함합니다. "),
+];
 
 /// Quoted-printable as mail software writes it: `=XX` for `=` and bytes outside ASCII,
 /// soft line breaks before 76 characters.
@@ -144,6 +157,11 @@ fn wrap(layer: Layer, data: &[u8], garbage: &(Vec<u8>, Vec<u8>)) -> Vec<u8> {
         Layer::Utf16 => utf16be(std::str::from_utf8(data).unwrap()),
         Layer::QuotedPrintable => quoted_printable(data),
         Layer::Percent => percent(std::str::from_utf8(data).unwrap()).into_bytes(),
+        Layer::LegacyCjk(i) => {
+            let (encoding, sentence) = LEGACY_CJK[i];
+            let text = format!("{}{}{}", sentence.repeat(3), std::str::from_utf8(data).unwrap(), sentence);
+            encoding.encode(&text).0.into_owned()
+        }
     }
 }
 
@@ -213,7 +231,9 @@ proptest! {
             );
             // Quoted-printable is only recognised when its first line is a line (no junk in
             // front of it): docs/POLICY.md ("Not decoded").
-            let junk_before_qp = matches!((encoded, l), (Some(Layer::QuotedPrintable), Layer::Garbage));
+            // So are CJK sentences in front of it.
+            let junk_before_qp =
+                matches!((encoded, l), (Some(Layer::QuotedPrintable), Layer::Garbage | Layer::LegacyCjk(_)));
             // A tar not at the head of an object is read as bytes: docs/POLICY.md ("Known
             // limits").
             let junk_before_tar = matches!((applied.last(), l), (Some(Layer::Tar), Layer::Garbage));

@@ -89,7 +89,10 @@ impl TextNode {
             pieces: Vec::new(),
             utf16_runs: None,
             watch: None,
-            as_bytes: (charset != Charset::Bytes).then(DetectStream::new),
+            // Legacy CJK encodings keep ASCII as it is (a byte that is no character's second
+            // byte is given back as itself), so reading their bytes again would count every
+            // ASCII value twice.
+            as_bytes: is_wide(charset).then(DetectStream::new),
             edges: text::WideEdges::new(charset).map(Box::new),
             unescaped: None,
             raw_seen: 0,
@@ -115,7 +118,7 @@ impl TextNode {
     /// Reads UTF-16 text inside the member's bytes too ([`text::Utf16Anywhere`]): UTF-16
     /// put after some ASCII text, or inside binary data, is not seen by identification.
     pub fn read_utf16_runs(&mut self) {
-        if self.wide.is_none() {
+        if !self.wide.as_ref().is_some_and(text::Wide::is_wide) {
             self.utf16_runs = Some(Box::default());
         }
     }
@@ -125,7 +128,11 @@ impl TextNode {
     pub fn watch_embedded(&mut self) {
         self.watch = Some(Box::new(probe::Watch::new(
             self.m.clone(),
-            if self.wide.is_some() { probe::Anchors::Binary } else { probe::Anchors::Text },
+            if self.wide.as_ref().is_some_and(text::Wide::is_wide) {
+                probe::Anchors::Binary
+            } else {
+                probe::Anchors::Text
+            },
         )));
     }
 
@@ -145,7 +152,7 @@ impl TextNode {
             w.write(cx, data);
             // Stored zip member data is its member's to scan (ASCII-compatible text only:
             // a cut would break UTF-16 apart): left out here, with a line break in its place.
-            if w.has_stored() && self.wide.is_none() {
+            if w.has_stored() && !self.wide.as_ref().is_some_and(text::Wide::is_wide) {
                 for piece in w.unstored(at, data.len(), &mut self.cut) {
                     self.write_text(cx, piece.map_or(b"\n".as_slice(), |r| &data[r]), false);
                 }
@@ -387,4 +394,9 @@ impl TextNode {
         self.blobs.finish(&mut self.decoded, &mut self.pieces);
         self.open_blobs(cx);
     }
+}
+
+/// Whether `charset` is UTF-16 or UTF-32, whose ASCII characters are not ASCII bytes.
+fn is_wide(charset: Charset) -> bool {
+    !matches!(charset, Charset::Bytes | Charset::Legacy(_))
 }

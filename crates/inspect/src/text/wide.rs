@@ -15,12 +15,34 @@ pub(crate) struct Wide {
     skip: usize,
     /// The high byte of the last UTF-16 unit.
     last_high: u8,
+    /// For a legacy CJK encoding: its decoder (which carries a partial character).
+    legacy: Option<Box<encoding_rs::Decoder>>,
 }
 
 impl Wide {
     pub fn new(charset: Charset) -> Self {
         let skip = charset.skip();
-        Self { charset, part: [0; 4], have: 0, high: None, skip, last_high: 0 }
+        let legacy = match charset {
+            Charset::Legacy(l) => Some(Box::new(l.encoding().new_decoder_without_bom_handling())),
+            _ => None,
+        };
+        Self { charset, part: [0; 4], have: 0, high: None, skip, last_high: 0, legacy }
+    }
+
+    /// Whether it decodes UTF-16 or UTF-32 (whose ASCII characters are not ASCII bytes), not
+    /// a legacy encoding.
+    pub fn is_wide(&self) -> bool {
+        self.legacy.is_none()
+    }
+
+    /// Decodes `data` with a legacy decoder, what is no character as U+FFFD.
+    fn legacy_push(decoder: &mut encoding_rs::Decoder, data: &[u8], last: bool, out: &mut Vec<u8>) {
+        let start = out.len();
+        // Room for the worst case, so the decoder always takes all of `data`.
+        let room = decoder.max_utf8_buffer_length(data.len()).unwrap_or(data.len().saturating_mul(3) + 16);
+        out.resize(start + room, 0);
+        let (_, _, written, _) = decoder.decode_to_utf8(data, &mut out[start..], last);
+        out.truncate(start + written);
     }
 
     fn unit_len(&self) -> usize {
@@ -31,6 +53,10 @@ impl Wide {
     }
 
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        if let Some(d) = &mut self.legacy {
+            Self::legacy_push(d, data, false, out);
+            return;
+        }
         if self.skip > 0 {
             let k = self.skip.min(data.len());
             self.skip -= k;
@@ -62,6 +88,10 @@ impl Wide {
     /// whose high byte is taken to be the one before's: big-endian text after one stray
     /// byte, read as little-endian (its characters all ASCII, or all full-width), ends so.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if let Some(d) = &mut self.legacy {
+            Self::legacy_push(d, &[], true, out);
+            return;
+        }
         let size = self.unit_len();
         if size == 2 && self.have == 1 {
             let (lo, hi) = (self.part[0], self.last_high);
