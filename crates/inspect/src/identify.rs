@@ -136,6 +136,8 @@ pub(crate) enum LegacyCjk {
     EucKr,
     Gbk,
     Big5,
+    /// Seven-bit Japanese with escape sequences, as Japanese mail is traditionally sent.
+    Iso2022Jp,
 }
 
 impl LegacyCjk {
@@ -146,6 +148,7 @@ impl LegacyCjk {
             LegacyCjk::EucKr => encoding_rs::EUC_KR,
             LegacyCjk::Gbk => encoding_rs::GB18030,
             LegacyCjk::Big5 => encoding_rs::BIG5,
+            LegacyCjk::Iso2022Jp => encoding_rs::ISO_2022_JP,
         }
     }
 }
@@ -385,6 +388,13 @@ const LEGACY_HIGH_SHARE: usize = 8;
 /// unlabelled legacy web content) guesses it; `None` for any other guess (Windows-1252 and
 /// the other single-byte encodings stay bytes, folded as Windows-1252 by the normaliser).
 fn legacy_guess(head: &[u8]) -> Option<LegacyCjk> {
+    // ISO-2022-JP is ASCII: its switches to JIS X 0208 (`ESC $ B`, `ESC $ @`) tell it.
+    if memchr::memchr(0x1B, head).is_some()
+        && (memchr::memmem::find(head, b"\x1b$B").is_some()
+            || memchr::memmem::find(head, b"\x1b$@").is_some())
+    {
+        return Some(LegacyCjk::Iso2022Jp);
+    }
     let high = head.iter().filter(|&&b| b >= 0x80).count();
     if high == 0 || high * LEGACY_HIGH_SHARE < head.len() || is_utf8_head(head) {
         return None;

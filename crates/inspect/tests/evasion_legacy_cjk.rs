@@ -1,12 +1,12 @@
 //! Chinese, Japanese and Korean text in the legacy double-byte encodings that Excel, old
-//! mail clients and web pages still write (Shift_JIS, EUC-JP, GBK, Big5, EUC-KR), with no
+//! mail clients and web pages still write (Shift_JIS, ISO-2022-JP, EUC-JP, GBK, Big5, EUC-KR), with no
 //! label saying so. Read as bytes, their full-width digits are no digits, and in Shift_JIS
 //! and Big5 the second byte of `：` is an ASCII letter glued to the value after it. A valid
 //! value, in ASCII or full-width digits, must block; the decoys must be allowed.
 
 mod support;
 
-use encoding_rs::{Encoding, BIG5, EUC_JP, EUC_KR, GBK, SHIFT_JIS};
+use encoding_rs::{Encoding, BIG5, EUC_JP, EUC_KR, GBK, ISO_2022_JP, SHIFT_JIS};
 use inspect::testkit::evasion::{fullwidth, DECOYS, VALUES};
 use support::{allows, blocks};
 
@@ -18,6 +18,7 @@ fn samples() -> Vec<(&'static Encoding, String, &'static str)> {
     let korean = "이 문서는 분기별 재무 보고서에 관한 것으로 여러 데이터와 분석을 포함합니다. ".repeat(8);
     vec![
         (SHIFT_JIS, japanese.clone(), "カード番号："),
+        (ISO_2022_JP, japanese.clone(), "カード番号："),
         (EUC_JP, japanese, "口座番号："),
         (GBK, simplified, "卡号："),
         (BIG5, traditional, "卡號："),

@@ -72,7 +72,7 @@ enum Layer {
     QuotedPrintable,
     Percent,
     /// The text between Chinese, Japanese or Korean sentences, in a legacy encoding with no
-    /// label: Shift_JIS, EUC-JP, GBK, Big5 or EUC-KR (by index).
+    /// label: Shift_JIS, ISO-2022-JP, EUC-JP, GBK, Big5 or EUC-KR (by index).
     LegacyCjk(usize),
 }
 
@@ -109,6 +109,7 @@ fn layer() -> impl Strategy<Value = Layer> {
 /// Legacy encodings and a sentence of their language.
 const LEGACY_CJK: &[(&encoding_rs::Encoding, &str)] = &[
     (encoding_rs::SHIFT_JIS, "本書類は四半期の財務報告に関するもので、複数のデータと分析を含みます。"),
+    (encoding_rs::ISO_2022_JP, "来月の請求書を添付いたしますので、ご確認ください。"),
     (encoding_rs::EUC_JP, "東京都千代田区の本社で、来週の月曜日に定例会議を開催いたします。"),
     (encoding_rs::GBK, "这是一份关于季度财务报告的文件，包含多项数据和分析。"),
     (encoding_rs::BIG5, "這是一份關於季度財務報告的文件，包含多項數據和分析。"),
