@@ -379,12 +379,12 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     Kind::Text(legacy_guess(body).map_or(Charset::Bytes, Charset::Legacy), markup)
 }
 
-/// A head is judged as a legacy CJK encoding when at least one byte in this many is
-/// above 0x7F (CJK text in such an encoding has two such bytes per character).
-const LEGACY_HIGH_SHARE: usize = 8;
+/// Fewest bytes above 0x7F in a head for it to be judged as a legacy CJK encoding: four
+/// characters (a CSV export may be all ASCII but for a few labels).
+const LEGACY_MIN_HIGH: usize = 8;
 
-/// A legacy CJK encoding for a head that is not UTF-8 and has at least one byte in
-/// [`LEGACY_HIGH_SHARE`] above 0x7F, as Mozilla's detector (`chardetng`, made for
+/// A legacy CJK encoding for a head that is not UTF-8 and has at least [`LEGACY_MIN_HIGH`]
+/// bytes above 0x7F, as Mozilla's detector (`chardetng`, made for
 /// unlabelled legacy web content) guesses it; `None` for any other guess (Windows-1252 and
 /// the other single-byte encodings stay bytes, folded as Windows-1252 by the normaliser).
 fn legacy_guess(head: &[u8]) -> Option<LegacyCjk> {
@@ -396,7 +396,7 @@ fn legacy_guess(head: &[u8]) -> Option<LegacyCjk> {
         return Some(LegacyCjk::Iso2022Jp);
     }
     let high = head.iter().filter(|&&b| b >= 0x80).count();
-    if high == 0 || high * LEGACY_HIGH_SHARE < head.len() || is_utf8_head(head) {
+    if high < LEGACY_MIN_HIGH || is_utf8_head(head) {
         return None;
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
@@ -764,6 +764,15 @@ mod tests {
             },
         );
         assert_eq!(charset(&cyrillic), Charset::Bytes);
+        // Western text with a few accented letters, smart quotes and a euro sign.
+        for t in [
+            "Die Rechnung f\u{fc}r M\u{e4}rz betr\u{e4}gt 1.234,56 \u{20ac}, zahlbar bis 15.04. Gr\u{fc}\u{df}e aus K\u{f6}ln.\n",
+            "\u{201c}Le caf\u{e9} co\u{fb}te 3 \u{20ac}\u{201d}, dit-il \u{e0} l\u{2019}h\u{f4}tel. Num\u{e9}ro 4111 1111 1111 1111.\n",
+            "La se\u{f1}ora Mu\u{f1}oz pag\u{f3} con tarjeta; a\u{f1}o fiscal, \u{bf}qu\u{e9} m\u{e1}s?\n",
+        ] {
+            let cp1252 = encoding_rs::WINDOWS_1252.encode(&t.repeat(12)).0.into_owned();
+            assert_eq!(charset(&cp1252), Charset::Bytes, "{t}");
+        }
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub const FORMATS: &[&str] = &[
     "utf16le",
     "utf16be",
     "latin1",
+    "shift_jis",
+    "gbk_fullwidth",
     "html",
     "xml",
     "json",
@@ -185,6 +187,24 @@ pub fn wrap(format: &str, text: &str) -> Sample {
             let mut b = b"Caf\xe9 cr\xe8me br\xfbl\xe9e.\n".to_vec();
             b.extend_from_slice(text.as_bytes());
             sample(b)
+        }
+        // Japanese as Excel exports it: every line after a full-width colon, whose second
+        // byte in Shift_JIS is an ASCII `F`.
+        "shift_jis" => {
+            let mut s = String::from("本書類は四半期の財務報告に関するものです。\n");
+            for l in &lines {
+                s.push_str(&format!("項目：{l}\n"));
+            }
+            sample(encoding_rs::SHIFT_JIS.encode(&s).0.into_owned())
+        }
+        // Simplified Chinese in GBK, every ASCII digit written full-width.
+        "gbk_fullwidth" => {
+            let digits: String = text
+                .chars()
+                .map(|c| c.to_digit(10).map_or(c, |d| char::from_u32(0xFF10 + d).unwrap_or(c)))
+                .collect();
+            let s = format!("这是一份关于季度财务报告的文件，包含多项数据和分析。\n{digits}");
+            sample(encoding_rs::GBK.encode(&s).0.into_owned())
         }
         "html" => {
             let mut s = String::from("<!DOCTYPE html><html><head><title>t</title></head><body>");
