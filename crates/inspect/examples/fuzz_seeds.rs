@@ -19,6 +19,8 @@ fn main() -> std::io::Result<()> {
     for fmt in [
         "txt",
         "utf16le",
+        "shift_jis",
+        "gbk_fullwidth",
         "html",
         "json",
         "multipart_nohdr",
@@ -41,6 +43,11 @@ fn main() -> std::io::Result<()> {
         b.extend_from_slice(&s.bytes);
         std::fs::write(format!("{dir}/{fmt}"), b)?;
     }
+    // A uuencoded file alone, and inline in a mail body.
+    let uu = inspect::testkit::evasion::uuencode("notes.txt", text.as_bytes());
+    std::fs::write(format!("{dir}/uuencoded"), [&[0u8][..], &uu].concat())?;
+    let mail = [&b"\0From: a@b.c\r\nSubject: files\r\n\r\nHere:\r\n"[..], &uu].concat();
+    std::fs::write(format!("{dir}/eml_uuencoded"), mail)?;
     for (name, sel, fmt) in
         [("ce_gzip", 1u8, "ce_gzip"), ("ce_deflate", 2, "ce_deflate"), ("ce_br", 3, "ce_br")]
     {

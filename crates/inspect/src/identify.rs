@@ -188,6 +188,8 @@ pub(crate) enum Kind {
     Multipart(String),
     Email,
     SevenZ,
+    /// Text that starts with a uuencoded file (`begin 644 NAME`).
+    Uuencoded,
     /// Scanned as raw bytes, with this type recorded.
     Raw(FileType),
     /// An encrypted container (OOXML with a password).
@@ -209,6 +211,7 @@ impl Kind {
                 | Kind::Email
                 | Kind::Pdf
                 | Kind::Rtf
+                | Kind::Uuencoded
         )
     }
 
@@ -228,6 +231,7 @@ impl Kind {
             Kind::Rtf => FileType::Rtf,
             Kind::Multipart(_) => FileType::Multipart,
             Kind::Email => FileType::Email,
+            Kind::Uuencoded => FileType::Text,
             Kind::Raw(t) => *t,
             Kind::Encrypted => FileType::EncryptedArchive,
             Kind::Unsupported(_) => FileType::UnsupportedArchive,
@@ -368,6 +372,9 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     }
     if let Some(b) = multipart_first_line(body) {
         return Kind::Multipart(b);
+    }
+    if is_uu_begin(body) {
+        return Kind::Uuencoded;
     }
     if looks_like_email(body) {
         return Kind::Email;
@@ -531,6 +538,16 @@ fn kana_guess(head: &[u8]) -> Option<Charset> {
         }
     }
     best.filter(|_| !is_utf8_head(head)).map(|(charset, _)| charset)
+}
+
+/// Whether `head` starts with a uuencode `begin MODE NAME` line (MODE: three or four octal
+/// digits).
+fn is_uu_begin(head: &[u8]) -> bool {
+    let Some(rest) = head.strip_prefix(b"begin ") else { return false };
+    let digits = rest.iter().take_while(|b| (b'0'..=b'7').contains(b)).count();
+    (3..=4).contains(&digits)
+        && rest.get(digits) == Some(&b' ')
+        && rest.get(digits + 1).is_some_and(|b| !b.is_ascii_whitespace())
 }
 
 /// Whether `head` is UTF-8, a character cut at its end allowed.

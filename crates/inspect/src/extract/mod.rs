@@ -30,6 +30,7 @@ mod sevenz;
 mod signatures;
 mod tar;
 mod text_node;
+mod uu;
 mod zip_layout;
 mod zip_salvage;
 
@@ -317,7 +318,7 @@ impl Node {
                     .stop(CouldNotScan::Unsupported { member: m.path.clone(), format: format.to_string() });
                 Node::Done
             }
-            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email) => {
+            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email | Kind::Uuencoded) => {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
         };
@@ -356,6 +357,13 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
             cx.st.budget.release(x.held);
         }
         Kind::Email => mime::scan_email(cx, data, m),
+        // The text as it is (names, lines around the blocks), then each block's file.
+        Kind::Uuencoded => {
+            let mut t = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+            t.write(cx, data);
+            t.finish(cx);
+            uu::scan_blocks(cx, data, m);
+        }
         Kind::Raw(FileType::Ole) => office::scan_cfb(cx, std::io::Cursor::new(data), m),
         _ => {}
     }

@@ -271,3 +271,25 @@ pub fn disguised_samples() -> Vec<(String, Vec<u8>, Option<String>)> {
     }
     out
 }
+
+/// uuencode of `data` as `uuencode` writes it: a `begin 644 NAME` line, lines of 45 bytes,
+/// backquotes for zero, a backquote line and `end`.
+pub fn uuencode(name: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = format!("begin 644 {name}\n").into_bytes();
+    let ch = |v: u8| if v == 0 { b'`' } else { v + 0x20 };
+    for chunk in data.chunks(45) {
+        out.push(ch(chunk.len() as u8));
+        for g in chunk.chunks(3) {
+            let b = [g[0], g.get(1).copied().unwrap_or(0), g.get(2).copied().unwrap_or(0)];
+            out.extend([
+                ch(b[0] >> 2),
+                ch(((b[0] & 3) << 4) | (b[1] >> 4)),
+                ch(((b[1] & 15) << 2) | (b[2] >> 6)),
+                ch(b[2] & 63),
+            ]);
+        }
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"`\nend\n");
+    out
+}

@@ -1,0 +1,58 @@
+//! Files uuencoded into mail, as older clients attach them (`begin 644 NAME` ... `end` in the
+//! body) and as the `x-uuencode` transfer encoding sends them, and a `.uue` file uploaded on
+//! its own. The encoded lines read as noise; the decoded file must be scanned, archives in
+//! it too. A valid value so hidden must block, and the decoys must be allowed.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+mod support;
+
+use inspect::testkit::zip_of;
+use support::technique;
+
+fn uuencode(name: &str, data: &[u8]) -> String {
+    String::from_utf8(inspect::testkit::evasion::uuencode(name, data)).unwrap()
+}
+
+const HEAD: &str = "From: a@example.com\r\nTo: b@example.com\r\nSubject: the files\r\n";
+
+#[test]
+fn inline_in_a_plain_mail_body() {
+    technique(|doc| {
+        format!("{HEAD}\r\nHere they are.\r\n\r\n{}\r\nBye\r\n", uuencode("notes.txt", doc.as_bytes()))
+            .into_bytes()
+    });
+}
+
+#[test]
+fn as_the_x_uuencode_transfer_encoding() {
+    technique(|doc| {
+        format!(
+            "{HEAD}MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n\
+             Content-Type: text/plain\r\n\r\nSee attached.\r\n--b1\r\nContent-Type: application/octet-stream; name=\"d.txt\"\r\n\
+             Content-Transfer-Encoding: x-uuencode\r\n\r\n{}--b1--\r\n",
+            uuencode("d.txt", doc.as_bytes())
+        )
+        .into_bytes()
+    });
+}
+
+#[test]
+fn inside_a_mime_text_part_and_holding_a_zip() {
+    technique(|doc| {
+        let zip = zip_of(&[("inner/data.txt", doc.as_bytes())]);
+        format!(
+            "{HEAD}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nArchive below.\r\n{}",
+            uuencode("data.zip", &zip)
+        )
+        .into_bytes()
+    });
+}
+
+#[test]
+fn a_uue_file_alone() {
+    technique(|doc| uuencode("secret.txt", doc.as_bytes()).into_bytes());
+    technique(|doc| {
+        uuencode("secret.zip", &zip_of(&[("s.txt", doc.as_bytes())])).replace('\n', "\r\n").into_bytes()
+    });
+}
