@@ -75,6 +75,26 @@ fn unicode_spaces_and_dashes_as_separators() {
     }
 }
 
+/// Middle dots and bullets between a card's groups (`4111·1111·1111·1111`, Japanese `・`),
+/// in UTF-8 and, for the two Windows-1252 has, as its bytes.
+#[test]
+fn middle_dots_between_card_groups() {
+    for dot in ['\u{B7}', '\u{2022}', '\u{2027}', '\u{2219}', '\u{22C5}', '\u{30FB}', '\u{FF65}'] {
+        for (card, valid) in [("4111 1111 1111 1111", true), ("4111 1111 1111 1112", false)] {
+            let text = format!("payment {}\n", separators(card, dot, dot));
+            if valid {
+                blocks(text.as_bytes(), "credit_card");
+            } else {
+                allows(text.as_bytes());
+            }
+        }
+    }
+    for byte in [0x95u8, 0xB7] {
+        let text = [&b"payment 4111"[..], &[byte], b"1111", &[byte], b"1111", &[byte], b"1111\n"].concat();
+        blocks(&text, "credit_card");
+    }
+}
+
 #[test]
 fn html_character_references() {
     for hex in [false, true] {

@@ -1,5 +1,6 @@
 //! What a character becomes before detection: decimal digits of every script fold to ASCII
-//! digits, Unicode spaces to a space, dashes and hyphens to `-`, invisible characters
+//! digits, Unicode spaces to a space, dashes and hyphens to `-`, middle dots and bullets
+//! to `.`, invisible characters
 //! (zero-width, soft hyphen, bidi controls, variation selectors, tags) and combining marks
 //! of no script (accents, enclosing keycaps) to nothing.
 //!
@@ -57,6 +58,8 @@ pub(crate) fn fold(cp: u32) -> Folded {
         0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F => Drop,
         0x2010..=0x2015 | 0xFE31 | 0xFE32 | 0xFE58 | 0xFE63 => Ascii(b'-'),
         0x2028 | 0x2029 => Ascii(b'\n'),
+        // Middle dots and bullets between groups read as dots (`4111·1111·1111·1111`).
+        0xB7 | 0x2022 | 0x2027 | 0x2219 | 0x22C5 | 0x30FB | 0xFF65 => Ascii(b'.'),
         0x2070 => Ascii(b'0'),
         0x2074..=0x2079 => Ascii(b'4' + (cp - 0x2074) as u8),
         0x2080..=0x2089 => Ascii(b'0' + (cp - 0x2080) as u8),
@@ -91,6 +94,7 @@ pub(crate) fn fold(cp: u32) -> Folded {
 pub(crate) fn fold_cp1252(b: u8) -> Folded {
     match b {
         0x96 | 0x97 => Folded::Ascii(b'-'),
+        0x95 | 0xB7 => Folded::Ascii(b'.'),
         0xA0 => Folded::Ascii(b' '),
         0xAD => Folded::Drop,
         0xB2 => Folded::Ascii(b'2'),
@@ -160,7 +164,10 @@ mod tests {
         ] {
             assert_eq!(fold(c as u32), Folded::Drop, "{:#x}", c as u32);
         }
-        for c in ['a', 'é', 'ж', '中', '😀', '\u{2022}'] {
+        for c in ['\u{B7}', '\u{2022}', '\u{30FB}'] {
+            assert_eq!(fold(c as u32), Folded::Ascii(b'.'), "{:#x}", c as u32);
+        }
+        for c in ['a', 'é', 'ж', '中', '😀', '\u{2023}'] {
             assert_eq!(fold(c as u32), Folded::Keep, "{c}");
         }
         assert_eq!(cp1252(0x96), 0x2013);
