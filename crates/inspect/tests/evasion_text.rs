@@ -95,6 +95,19 @@ fn middle_dots_between_card_groups() {
     }
 }
 
+/// An IBAN's groups of four joined by dashes or dots instead of spaces, the same throughout.
+#[test]
+fn iban_groups_joined_by_dashes_or_dots() {
+    for joiner in ["-", "."] {
+        let iban = |s: &str| format!("Pay to IBAN {}\n", s.replace(' ', joiner));
+        blocks(iban("DE89 3704 0044 0532 0130 00").as_bytes(), "iban");
+        blocks(iban("GB82 WEST 1234 5698 7654 32").as_bytes(), "iban");
+        allows(iban("DE89 3704 0044 0532 0130 01").as_bytes());
+    }
+    // Mixed joiners are no IBAN's grouping.
+    allows(b"IBAN DE89-3704 0044.0532-0130 00\n");
+}
+
 #[test]
 fn html_character_references() {
     for hex in [false, true] {

@@ -141,9 +141,12 @@ pub(super) fn at(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
     let mut n = 0;
     let mut j = p;
     let mut broken = false;
+    // A dash or dot between groups of four, the same one throughout (`DE89-3704-...`).
+    let mut joiner: Option<u8> = None;
     let (mut upper, mut lower) = (false, false);
     while n < len && j < buf.len() {
         let c = buf[j];
+        let at_group_end = n % 4 == 0 && n > 0;
         if c.is_ascii_alphanumeric() {
             if n > 0 {
                 upper |= c.is_ascii_uppercase();
@@ -152,13 +155,24 @@ pub(super) fn at(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
             chars[n] = c.to_ascii_uppercase();
             n += 1;
             j += 1;
-        } else if let Some(k) =
-            super::numeric::blanks_before(buf, j, u8::is_ascii_alphanumeric).filter(|_| n % 4 == 0 && n > 0)
+        } else if let Some(k) = super::numeric::blanks_before(buf, j, u8::is_ascii_alphanumeric)
+            .filter(|_| at_group_end && joiner.is_none_or(|b| b == b' '))
         {
+            joiner = Some(b' ');
             j = k;
-        } else if let Some(next) = line_break(buf, j)
-            .filter(|&k| !broken && n % 4 == 0 && n > 0 && buf.get(k).is_some_and(u8::is_ascii_alphanumeric))
+        } else if matches!(c, b'-' | b'.')
+            && at_group_end
+            && joiner.is_none_or(|b| b == c)
+            && buf.get(j + 1).is_some_and(u8::is_ascii_alphanumeric)
         {
+            joiner = Some(c);
+            j += 1;
+        } else if let Some(next) = line_break(buf, j).filter(|&k| {
+            !broken
+                && at_group_end
+                && joiner.is_none_or(|b| b == b' ')
+                && buf.get(k).is_some_and(u8::is_ascii_alphanumeric)
+        }) {
             // Wrapped where a space was (the checksum makes a chance pairing of lines rare).
             broken = true;
             j = next;
