@@ -50,9 +50,25 @@ struct Shape {
     text_len: (usize, usize),
     number: bool,
     number_len: (usize, usize),
+    /// ASCII digits and letters of the text forms, and of the number forms.
+    text_digits: (usize, usize),
+    text_letters: (usize, usize),
+    number_digits: (usize, usize),
+    number_letters: (usize, usize),
     /// A phone column: lengths of its phone forms.
     phone: bool,
     phone_len: (usize, usize),
+}
+
+/// `range` widened to take `lo..=hi`.
+fn widen(range: &mut (usize, usize), lo: u16, hi: u16) {
+    *range = (range.0.min(lo.into()), range.1.max(hi.into()));
+}
+
+/// Whether `n` lies in `range`.
+#[inline]
+fn within(range: (usize, usize), n: usize) -> bool {
+    (range.0..=range.1).contains(&n)
 }
 
 impl Shape {
@@ -61,6 +77,10 @@ impl Shape {
             text_len: (usize::MAX, 0),
             number_len: (usize::MAX, 0),
             phone_len: (usize::MAX, 0),
+            text_digits: (usize::MAX, 0),
+            text_letters: (usize::MAX, 0),
+            number_digits: (usize::MAX, 0),
+            number_letters: (usize::MAX, 0),
             ..Shape::default()
         };
         for c in &index.meta().columns {
@@ -72,16 +92,19 @@ impl Shape {
                     for n in c.min_tokens..=c.max_tokens.min(MAX_NGRAM_TOKENS as u8) {
                         s.text_tokens |= 1 << n;
                     }
-                    s.text_len = (s.text_len.0.min(c.min_len.into()), s.text_len.1.max(c.max_len.into()));
+                    widen(&mut s.text_len, c.min_len, c.max_len);
+                    widen(&mut s.text_digits, c.min_digits, c.max_digits);
+                    widen(&mut s.text_letters, c.min_letters, c.max_letters);
                 }
                 Kind::Number => {
                     s.number = true;
-                    s.number_len =
-                        (s.number_len.0.min(c.min_len.into()), s.number_len.1.max(c.max_len.into()));
+                    widen(&mut s.number_len, c.min_len, c.max_len);
+                    widen(&mut s.number_digits, c.min_digits, c.max_digits);
+                    widen(&mut s.number_letters, c.min_letters, c.max_letters);
                 }
                 Kind::Phone => {
                     s.phone = true;
-                    s.phone_len = (s.phone_len.0.min(c.min_len.into()), s.phone_len.1.max(c.max_len.into()));
+                    widen(&mut s.phone_len, c.min_len, c.max_len);
                 }
             }
         }
@@ -102,12 +125,12 @@ impl EdmSpec {
     }
 }
 
-/// A token of the window: its span, whether it holds a digit, its letters and digits.
+/// A token of the window: its span, its ASCII letters and digits, whether it is all ASCII.
 #[derive(Debug, Clone, Copy)]
 struct Tok {
     s: usize,
     e: usize,
-    digit: bool,
+    digits: usize,
     ascii: bool,
     alnum: usize,
     sip: Option<u64>,
@@ -138,18 +161,20 @@ fn tokens_onto(buf: &[u8], from: usize, to: usize, out: &mut Vec<Tok>) {
         let s = i;
         let mut held = class(i);
         let mut alnum = usize::from(held & ALNUM != 0);
+        let mut digits = usize::from(held & DIGIT != 0);
         i += 1;
         while i < n {
             let c = class(i);
             if c & WORD != 0 {
                 held |= c;
                 alnum += usize::from(c & ALNUM != 0);
+                digits += usize::from(c & DIGIT != 0);
             } else if !(c & CONNECTOR != 0 && i + 1 < n && class(i + 1) & WORD != 0) {
                 break;
             }
             i += 1;
         }
-        out.push(Tok { s, e: i, digit: held & DIGIT != 0, ascii: held & HIGH == 0, alnum, sip: None });
+        out.push(Tok { s, e: i, digits, ascii: held & HIGH == 0, alnum, sip: None });
     }
 }
 
@@ -201,7 +226,7 @@ fn grams(
 ) {
     let Work { form: scratch, hashes } = work;
     let key = spec.index.key();
-    let (mut text_len, mut alnum, mut digit, mut ascii) = (0usize, 0usize, false, true);
+    let (mut text_len, mut alnum, mut digits, mut ascii) = (0usize, 0usize, 0usize, true);
     hashes.clear();
     // Phone numbers may have more tokens than other values (`+33 1 23 45 67 89`).
     let most = if shape.phone { MAX_PHONE_TOKENS } else { MAX_NGRAM_TOKENS };
@@ -214,11 +239,15 @@ fn grams(
         }
         text_len += (t.e - t.s) + usize::from(n > 1);
         alnum += t.alnum;
-        digit |= t.digit;
+        digits += t.digits;
         ascii &= t.ascii;
+        // An ASCII n-gram's forms have its letters and digits: they must be some value's.
+        let letters = alnum - digits;
+        let text_counts = within(shape.text_digits, digits) && within(shape.text_letters, letters);
+        let number_counts = within(shape.number_digits, digits) && within(shape.number_letters, letters);
         if other
             && shape.text_tokens & (1 << n) != 0
-            && (!ascii || (shape.text_len.0..=shape.text_len.1).contains(&text_len))
+            && (!ascii || (within(shape.text_len, text_len) && text_counts))
         {
             while hashes.len() < n {
                 let k = i + hashes.len();
@@ -239,9 +268,9 @@ fn grams(
             f(Gram { kind: Kind::Text, tag, s: toks[i].s, e: t.e });
         }
         let as_number =
-            other && shape.number && (!ascii || (shape.number_len.0..=shape.number_len.1).contains(&alnum));
+            other && shape.number && (!ascii || (within(shape.number_len, alnum) && number_counts));
         let as_phone = shape.phone && (!ascii || alnum <= MAX_PHONE_DIGITS);
-        if digit && (as_number || as_phone) {
+        if digits > 0 && (as_number || as_phone) {
             scratch.clear();
             for tk in &toks[i..=j] {
                 push_number(&buf[tk.s..tk.e], scratch);
@@ -261,9 +290,14 @@ fn grams(
         // Longer n-grams only grow: stop when none can fit (most tokens, when the primary
         // values are one token long).
         let more_other = n < MAX_NGRAM_TOKENS;
-        let more_text =
-            more_other && shape.text_tokens >> (n + 1) != 0 && (!ascii || text_len < shape.text_len.1);
-        let more_number = more_other && shape.number && (!ascii || alnum < shape.number_len.1);
+        // Letters and digits only grow too.
+        let text_room =
+            text_len < shape.text_len.1 && digits <= shape.text_digits.1 && letters <= shape.text_letters.1;
+        let number_room = alnum < shape.number_len.1
+            && digits <= shape.number_digits.1
+            && letters <= shape.number_letters.1;
+        let more_text = more_other && shape.text_tokens >> (n + 1) != 0 && (!ascii || text_room);
+        let more_number = more_other && shape.number && (!ascii || number_room);
         let more_phone = shape.phone && (!ascii || alnum < MAX_PHONE_DIGITS);
         if !more_text && !more_number && !more_phone {
             break;
@@ -489,6 +523,54 @@ impl EdmStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::edm::{EdmKey, Kind};
+
+    /// The primary-shaped n-grams of `text`, as (kind, text).
+    fn primary_grams(spec: &EdmSpec, text: &str) -> Vec<(Kind, String)> {
+        let buf = text.as_bytes();
+        let mut toks = Vec::new();
+        tokens(buf, 0, buf.len(), &mut toks);
+        let mut out = Vec::new();
+        let mut work = Work::default();
+        for i in 0..toks.len() {
+            grams(spec, buf, &mut toks, i, &spec.primary, &mut work, |g| {
+                out.push((g.kind, text[g.s..g.e].to_string()))
+            });
+        }
+        out
+    }
+
+    /// Tokens with more digits or letters than any primary value (a phone number where the
+    /// ids are a letter and six digits) are not candidates, nor are the n-grams they start.
+    #[test]
+    fn only_ngrams_with_a_primarys_letters_and_digits_are_candidates() {
+        let rows: Vec<Vec<String>> = (0..50)
+            .map(|i| vec![format!("C{:06}", 100_000 + i), format!("user{i}@example.com"), format!("Name{i}")])
+            .collect();
+        let (bytes, _) = crate::edm::tests::build(&["id", "email", "name"], &rows, &["id", "email"]).unwrap();
+        let index = Arc::new(EdmIndex::open(Arc::new(bytes), EdmKey::new(&[7; 32])).unwrap());
+        let id = &index.meta().columns[0];
+        assert_eq!(
+            (id.kind, id.min_digits, id.max_digits, id.min_letters, id.max_letters),
+            (Kind::Number, 6, 6, 1, 1)
+        );
+        let spec = EdmSpec::new("edm:customers".into(), index, 2, 300);
+        let got = primary_grams(
+            &spec,
+            "call 5551234 or (555) 12 34 or c100042 or x-555123 or ab12345, user77@example.org",
+        );
+        let want =
+            [(Kind::Number, "c100042"), (Kind::Number, "x-555123"), (Kind::Text, "user77@example.org")];
+        assert_eq!(got, want.map(|(k, t)| (k, t.to_string())));
+    }
+
+    /// An index written before letters and digits were recorded reads as "any".
+    #[test]
+    fn columns_without_letter_and_digit_counts_take_any() {
+        let old = r#"{"name":"id","kind":"number","primary":true,"min_tokens":1,"max_tokens":1,"min_len":7,"max_len":7}"#;
+        let c: crate::edm::Column = serde_json::from_str(old).unwrap();
+        assert_eq!((c.min_digits, c.max_digits, c.min_letters, c.max_letters), (0, u16::MAX, 0, u16::MAX));
+    }
 
     /// The one-pass tokeniser reads the tokens `next_token` reads, with what they hold.
     #[test]
@@ -513,13 +595,13 @@ mod tests {
                 want.push((
                     s,
                     e,
-                    t.iter().any(u8::is_ascii_digit),
+                    t.iter().filter(|b| b.is_ascii_digit()).count(),
                     t.is_ascii(),
                     t.iter().filter(|b| b.is_ascii_alphanumeric()).count(),
                 ));
                 i = e;
             }
-            let got: Vec<_> = got.iter().map(|t| (t.s, t.e, t.digit, t.ascii, t.alnum)).collect();
+            let got: Vec<_> = got.iter().map(|t| (t.s, t.e, t.digits, t.ascii, t.alnum)).collect();
             assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&buf));
         }
     }
