@@ -60,6 +60,26 @@ struct Shape {
     phone_len: (usize, usize),
 }
 
+impl Shape {
+    /// Whether [`grams`] can find anything starting at `t`: false when `t` alone already
+    /// has more bytes, digits or letters than any value (longer n-grams only add to them).
+    /// The cheap test most tokens of prose fail, before the n-gram loop.
+    #[inline]
+    fn may_start(&self, t: &Tok) -> bool {
+        let letters = t.alnum - t.digits;
+        let text = self.text_tokens != 0
+            && t.e - t.s <= self.text_len.1
+            && t.digits <= self.text_digits.1
+            && letters <= self.text_letters.1;
+        let number = self.number
+            && t.alnum <= self.number_len.1
+            && t.digits <= self.number_digits.1
+            && letters <= self.number_letters.1;
+        let phone = self.phone && letters == 0 && t.alnum <= MAX_PHONE_DIGITS;
+        !t.ascii || text || number || phone
+    }
+}
+
 /// `range` widened to take `lo..=hi`.
 fn widen(range: &mut (usize, usize), lo: u16, hi: u16) {
     *range = (range.0.min(lo.into()), range.1.max(hi.into()));
@@ -269,7 +289,8 @@ fn grams(
         }
         let as_number =
             other && shape.number && (!ascii || (within(shape.number_len, alnum) && number_counts));
-        let as_phone = shape.phone && (!ascii || alnum <= MAX_PHONE_DIGITS);
+        // A phone form is all digits: an ASCII letter anywhere rules it out.
+        let as_phone = shape.phone && letters == 0 && (!ascii || alnum <= MAX_PHONE_DIGITS);
         if digits > 0 && (as_number || as_phone) {
             scratch.clear();
             for tk in &toks[i..=j] {
@@ -298,7 +319,7 @@ fn grams(
             && letters <= shape.number_letters.1;
         let more_text = more_other && shape.text_tokens >> (n + 1) != 0 && (!ascii || text_room);
         let more_number = more_other && shape.number && (!ascii || number_room);
-        let more_phone = shape.phone && (!ascii || alnum < MAX_PHONE_DIGITS);
+        let more_phone = shape.phone && letters == 0 && (!ascii || alnum < MAX_PHONE_DIGITS);
         if !more_text && !more_number && !more_phone {
             break;
         }
@@ -351,9 +372,11 @@ impl GramCache {
         }
         while self.done < self.toks.len() && self.toks[self.done].s < hi {
             let out = &mut self.grams;
-            grams(spec, buf, &mut self.toks, self.done, &spec.any, &mut self.work, |c: Gram| {
-                out.push((c.s, c.e, cell_tag(c.tag)));
-            });
+            if spec.any.may_start(&self.toks[self.done]) {
+                grams(spec, buf, &mut self.toks, self.done, &spec.any, &mut self.work, |c: Gram| {
+                    out.push((c.s, c.e, cell_tag(c.tag)));
+                });
+            }
             self.done += 1;
         }
         let from = self.grams.partition_point(|g| g.0 < lo);
@@ -432,7 +455,9 @@ impl EdmStream {
             if toks[i].s >= end {
                 break;
             }
-            grams(spec, &buf, &mut toks, i, &spec.primary, &mut work, |g| candidates.push(g));
+            if spec.primary.may_start(&toks[i]) {
+                grams(spec, &buf, &mut toks, i, &spec.primary, &mut work, |g| candidates.push(g));
+            }
         }
         spec.index.prefilter().retain(&mut candidates, |g| g.tag);
         let mut hits: Vec<(Gram, u64)> = Vec::new();
@@ -562,6 +587,69 @@ mod tests {
         let want =
             [(Kind::Number, "c100042"), (Kind::Number, "x-555123"), (Kind::Text, "user77@example.org")];
         assert_eq!(got, want.map(|(k, t)| (k, t.to_string())));
+    }
+
+    /// `may_start` passes over a token only when the n-gram loop finds nothing from it, for
+    /// the primary shape and for every column's (random text of ids, e-mails, phone numbers,
+    /// names and non-ASCII words).
+    #[test]
+    fn may_start_refuses_only_tokens_that_start_nothing() {
+        let rows: Vec<Vec<String>> = (0..50)
+            .map(|i| {
+                vec![
+                    format!("C{:06}", 100_000 + i),
+                    format!("user{i}@example.com"),
+                    format!("Name{i} Van Last"),
+                    format!("(555) 01{:01}-{:04}", i % 10, i * 37),
+                ]
+            })
+            .collect();
+        let (bytes, _) =
+            crate::edm::tests::build(&["id", "email", "name", "phone"], &rows, &["id", "email"]).unwrap();
+        let index = Arc::new(EdmIndex::open(Arc::new(bytes), EdmKey::new(&[7; 32])).unwrap());
+        let spec = EdmSpec::new("edm:customers".into(), index, 2, 300);
+        let words = [
+            "C100042",
+            "c1",
+            "user7@example.com",
+            "Name3",
+            "Van",
+            "Last",
+            "(555)",
+            "012-0037",
+            "+1",
+            "55",
+            "Jos\u{e9}",
+            "\u{c5}sa",
+            "x",
+            "123456789012345678",
+            "a.b",
+            "-",
+            "Customer",
+            "7",
+        ];
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..(x % 12) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                text.push_str(words[(x % words.len() as u64) as usize]);
+                text.push(if x & 64 == 0 { ' ' } else { '-' });
+            }
+            let buf = text.as_bytes();
+            let mut toks = Vec::new();
+            tokens(buf, 0, buf.len(), &mut toks);
+            let mut work = Work::default();
+            for shape in [&spec.primary, &spec.any] {
+                for i in 0..toks.len() {
+                    let mut found = 0;
+                    grams(&spec, buf, &mut toks, i, shape, &mut work, |_| found += 1);
+                    assert!(found == 0 || shape.may_start(&toks[i]), "{text:?} token {i}");
+                }
+            }
+        }
     }
 
     /// An index written before letters and digits were recorded reads as "any".
