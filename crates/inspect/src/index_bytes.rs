@@ -49,8 +49,8 @@ impl<'a> Prefilter<'a> {
         Self { words, mask }
     }
 
-    /// Whether the filter may hold `key`.
-    #[inline]
+    /// Whether the filter may hold `key` (what [`retain`](Self::retain) keeps).
+    #[cfg(test)]
     pub(crate) fn may_hold(&self, key: u64) -> bool {
         let (word, bits) = bloom_bits(key, self.mask);
         u64_at(self.words, 8 * word as usize) & bits == bits
