@@ -49,8 +49,8 @@ impl<'a> Prefilter<'a> {
         Self { words, mask }
     }
 
-    /// Whether the filter may hold `key`.
-    #[inline]
+    /// Whether the filter may hold `key` (what [`retain`](Self::retain) keeps).
+    #[cfg(test)]
     pub(crate) fn may_hold(&self, key: u64) -> bool {
         let (word, bits) = bloom_bits(key, self.mask);
         u64_at(self.words, 8 * word as usize) & bits == bits
@@ -60,17 +60,25 @@ impl<'a> Prefilter<'a> {
     /// than any cache: its words are asked for a few items ahead, so their loads overlap
     /// instead of each waiting for memory in turn.
     pub(crate) fn retain<T: Copy>(&self, items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
-        for item in items.iter().take(PREFETCH_AHEAD) {
-            self.prefetch(key(item));
+        // Each key's word and bits are computed once, when its word is asked for, and kept
+        // in a ring until its turn.
+        let mut ring = [(0u64, 0u64); PREFETCH_AHEAD];
+        let probe = |item: &T| {
+            let (word, bits) = bloom_bits(key(item), self.mask);
+            self.prefetch_word(word);
+            (word, bits)
+        };
+        for (slot, item) in ring.iter_mut().zip(items.iter()) {
+            *slot = probe(item);
         }
         let mut kept = 0;
         for i in 0..items.len() {
+            let (word, bits) = ring[i % PREFETCH_AHEAD];
             if let Some(ahead) = items.get(i + PREFETCH_AHEAD) {
-                self.prefetch(key(ahead));
+                ring[i % PREFETCH_AHEAD] = probe(ahead);
             }
-            let item = items[i];
-            if self.may_hold(key(&item)) {
-                items[kept] = item;
+            if u64_at(self.words, 8 * word as usize) & bits == bits {
+                items[kept] = items[i];
                 kept += 1;
             }
         }
@@ -78,15 +86,40 @@ impl<'a> Prefilter<'a> {
     }
 
     #[inline]
-    fn prefetch(&self, key: u64) {
+    fn prefetch_word(&self, word: u64) {
         #[cfg(target_arch = "x86_64")]
-        {
-            let (word, _) = bloom_bits(key, self.mask);
-            if let Some(byte) = self.words.get(8 * word as usize) {
-                safe_arch::prefetch_t0(byte);
-            }
+        if let Some(byte) = self.words.get(8 * word as usize) {
+            safe_arch::prefetch_t0(byte);
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = key;
+        let _ = word;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `retain` keeps, in order, exactly the items `may_hold` passes, for lists shorter and
+    /// longer than the read-ahead.
+    #[test]
+    fn retain_keeps_what_may_hold_passes() {
+        let mask = 63;
+        let mut words = vec![0u8; 8 * (mask as usize + 1)];
+        for key in (0..200u64).map(|k| k * 3) {
+            let (word, bits) = bloom_bits(key, mask);
+            let at = 8 * word as usize;
+            let w = u64_at(&words, at) | bits;
+            words[at..at + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        let filter = Prefilter::new(&words, mask);
+        for len in 0..3 * PREFETCH_AHEAD + 3 {
+            let items: Vec<u64> = (0..len as u64).map(|k| k * 7 % 601).collect();
+            let want: Vec<u64> = items.iter().copied().filter(|&k| filter.may_hold(k)).collect();
+            assert!(len < 40 || (!want.is_empty() && want.len() < items.len()), "a test that cannot fail");
+            let mut got = items.clone();
+            filter.retain(&mut got, |&k| k);
+            assert_eq!(got, want, "{len} items");
+        }
     }
 }

@@ -347,7 +347,7 @@ impl<O: Write + Seek, F: Read + Write + Seek> Builder<O, F> {
                 }
                 Kind::Number | Kind::Phone => self.key.number_tag(&form),
             };
-            self.columns[c].widen(cell.tokens.len(), form.len());
+            self.columns[c].widen(cell.tokens.len(), &form);
             tags.push(cell_tag(tag));
             digest_input.extend_from_slice(&form);
             digest_input.push(0xFF);

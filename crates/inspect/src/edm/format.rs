@@ -54,22 +54,61 @@ pub struct Column {
     pub min_len: u16,
     /// Longest normal form, in bytes.
     pub max_len: u16,
+    /// Fewest ASCII digits of a normal form. With the three below, what lets a scan pass
+    /// over a token that no value can be (a 10-digit phone number where the ids are two
+    /// letters and eight digits) without hashing it. Indexes written before these were
+    /// recorded read as "any".
+    #[serde(default)]
+    pub min_digits: u16,
+    /// Most ASCII digits of a normal form.
+    #[serde(default = "any_count")]
+    pub max_digits: u16,
+    /// Fewest ASCII letters of a normal form.
+    #[serde(default)]
+    pub min_letters: u16,
+    /// Most ASCII letters of a normal form.
+    #[serde(default = "any_count")]
+    pub max_letters: u16,
+}
+
+/// The most digits or letters of a column whose index did not record them: any number.
+fn any_count() -> u16 {
+    u16::MAX
 }
 
 impl Column {
     /// A column with no value seen yet.
     pub fn new(name: String, kind: Kind, primary: bool) -> Self {
-        Self { name, kind, primary, min_tokens: u8::MAX, max_tokens: 0, min_len: u16::MAX, max_len: 0 }
+        Self {
+            name,
+            kind,
+            primary,
+            min_tokens: u8::MAX,
+            max_tokens: 0,
+            min_len: u16::MAX,
+            max_len: 0,
+            min_digits: u16::MAX,
+            max_digits: 0,
+            min_letters: u16::MAX,
+            max_letters: 0,
+        }
     }
 
-    /// Widens the shape to take a value of `tokens` tokens and `len` bytes.
-    pub(crate) fn widen(&mut self, tokens: usize, len: usize) {
+    /// Widens the shape to take a value of `tokens` tokens and normal form `form`.
+    pub(crate) fn widen(&mut self, tokens: usize, form: &[u8]) {
+        let count = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
         let t = u8::try_from(tokens).unwrap_or(u8::MAX);
-        let l = u16::try_from(len).unwrap_or(u16::MAX);
+        let l = count(form.len());
+        let digits = count(form.iter().filter(|b| b.is_ascii_digit()).count());
+        let letters = count(form.iter().filter(|b| b.is_ascii_alphabetic()).count());
         self.min_tokens = self.min_tokens.min(t);
         self.max_tokens = self.max_tokens.max(t);
         self.min_len = self.min_len.min(l);
         self.max_len = self.max_len.max(l);
+        self.min_digits = self.min_digits.min(digits);
+        self.max_digits = self.max_digits.max(digits);
+        self.min_letters = self.min_letters.min(letters);
+        self.max_letters = self.max_letters.max(letters);
     }
 
     /// Whether any value was seen.
