@@ -72,6 +72,10 @@ pub fn url_text(url: &str) -> String {
 /// `%XX` escapes decoded; in a query, `+` is a space.
 pub fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
+    // Most paths and names hold no escape: then the text is its own decoding.
+    if !b.iter().any(|&c| c == b'%' || (plus_is_space && c == b'+')) {
+        return s.to_string();
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
@@ -159,6 +163,9 @@ mod tests {
         assert_eq!(url_text("http://h"), "");
         assert_eq!(url_text("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%E2%82%AC", false), "€");
+        assert_eq!(percent_decode("a+b/c", false), "a+b/c");
+        assert_eq!(percent_decode("a+b/c", true), "a b/c");
+        assert_eq!(percent_decode("plain/näme", true), "plain/näme");
     }
 
     #[test]

@@ -172,6 +172,11 @@ impl BodyScan {
         matches!(&self.sink, Sink::Streaming { scanner, .. } if !scanner.is_plain_text())
     }
 
+    /// What the body is scanned as (its URL, file name, types and user).
+    pub fn context(&self) -> &ScanContext {
+        &self.ctx
+    }
+
     /// True when finishing is cheap: plain text, already scanned as it came.
     pub fn finishes_cheaply(&self) -> bool {
         matches!(&self.sink, Sink::Streaming { scanner, .. } if scanner.is_plain_text())

@@ -197,7 +197,7 @@ impl DlpService {
         let started = Instant::now();
         let mut body = BodyScan::with_room(
             state.engine.clone(),
-            ctx.clone(),
+            ctx,
             self.settings.memory_threshold,
             self.settings.spool_dir.clone(),
             &self.settings.room,
@@ -220,7 +220,9 @@ impl DlpService {
                     Err(e) => return body_error(&e),
                 }
             }
-            if !exchange.body_complete() && state.engine.preview(&ctx, &head) == PreviewDecision::Exempt {
+            if !exchange.body_complete()
+                && state.engine.preview(body.context(), &head) == PreviewDecision::Exempt
+            {
                 self.metrics.verdict(request.head.service(), "exempt");
                 return Outcome::allow();
             }

@@ -206,7 +206,7 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
     // The digits and classes of the block's first lane (16 bytes), when the block before
     // judged only its first [`JUDGED`] bytes and so has read them: each byte is classified
     // once.
-    let mut carried: Option<(u64, BlockClasses)> = None;
+    let mut carried: Option<(u64, BlockClasses, Before)> = None;
     // Where the last row of lone digits read ended ([`spaced`]).
     let mut spaced_done = 0;
     while i + 64 <= end {
@@ -215,7 +215,7 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
         };
         let known = carried.take();
         let m = match known {
-            Some((digits, _)) => digits | classes::digits::<1>(block),
+            Some((digits, ..)) => digits | classes::digits::<1>(block),
             None => classes::digits::<0>(block),
         };
         if m == 0 {
@@ -232,11 +232,11 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
         let two = all_starts & all_starts.wrapping_sub(1);
         let three = two & two.wrapping_sub(1);
         let (mut starts, stride, judged) = if three != 0 {
-            let c = match known {
-                Some((_, c)) => classes::classes::<1>(block, c),
-                None => classes::classes::<0>(block, BlockClasses::default()),
+            let (c, before) = match known {
+                Some((_, c, before)) => (classes::classes::<1>(block, c), before),
+                None => (classes::classes::<0>(block, BlockClasses::default()), Before::from_table(buf, i)),
             };
-            carried = Some((m >> JUDGED, c.shifted(JUDGED as u32)));
+            carried = Some((m >> JUDGED, c.shifted(JUDGED as u32), Before::from_block(&c, m)));
             // A card written one digit at a time makes a block of many runs.
             let mut rows = spaced::rows(m);
             while rows != 0 {
@@ -244,7 +244,7 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
                 spaced::at(buf, base, k, start, end, found, &mut spaced_done);
                 rows &= rows - 1;
             }
-            (worth_a_look(buf, i, &c, m, all_starts & ((1 << JUDGED) - 1)), JUDGED, true)
+            (worth_a_look(buf, i, &c, before, m, all_starts & ((1 << JUDGED) - 1)), JUDGED, true)
         } else {
             (all_starts, 64, false)
         };
@@ -292,7 +292,7 @@ pub(super) fn scan(buf: &[u8], base: u64, start: usize, end: usize, found: &mut 
 /// other. Only runs that start in the first [`JUDGED`] bytes are judged (`starts` holds no
 /// other): their lengths, and those of the groups after them, are exact from the mask.
 #[inline(always)]
-fn worth_a_look(buf: &[u8], i: usize, c: &BlockClasses, m: u64, starts: u64) -> u64 {
+fn worth_a_look(buf: &[u8], i: usize, c: &BlockClasses, before: Before, m: u64, starts: u64) -> u64 {
     // Bit j of `geN`: the run of digits from j is N long or longer (within the block).
     let ge2 = m & (m >> 1);
     let ge3 = ge2 & (m >> 2);
@@ -327,17 +327,52 @@ fn worth_a_look(buf: &[u8], i: usize, c: &BlockClasses, m: u64, starts: u64) -> 
     let continues = (c.join << 1) & (m << 2) & classes::same_around_four(buf, i) & after(m, 5);
     let four = len4 & ((after(c.sep, 4) & second) | (after(c.blank, 4) & after(c.blank, 5))) & !continues;
     let by_length = three | four | (ge9 & !ge10) | ge13;
-    // The classes of the two bytes before the block.
-    let class_at = |back: usize| if i >= back { CLASS[usize::from(buf[i - back])] } else { 0 };
-    let (b1, b2, b3) = (class_at(1), class_at(2), class_at(3));
-    let flag = |class: u8, bit: u8| u64::from(class & bit != 0);
-    let prev_word = (c.word << 1) | flag(b1, WORD);
-    let prev_plus = (c.plus << 1) | flag(b1, PLUS);
-    let prev_letter = (c.letter << 1) | flag(b1, LETTER);
-    let prev2_letter = (c.letter << 2) | (flag(b1, LETTER) << 1) | flag(b2, LETTER);
+    // The bytes before the block come in as the low bits of `before`.
+    let prev_word = (c.word << 1) | (before.word >> 2);
+    let prev_plus = (c.plus << 1) | before.plus;
+    let prev_letter = (c.letter << 1) | (before.letter >> 1);
+    let prev2_letter = (c.letter << 2) | before.letter;
     // An IBAN's country code is a word of its own: `ee77` in a hex id is no IBAN.
-    let prev3_word = ((c.word | m) << 3) | (flag(b1, WORD) << 2) | (flag(b2, WORD) << 1) | flag(b3, WORD);
+    let prev3_word = ((c.word | m) << 3) | before.word;
     starts & ((by_length & !prev_word) | prev_plus | (prev_letter & prev2_letter & !prev3_word & ge2))
+}
+
+/// The classes of the three bytes before a block that [`worth_a_look`] reads, as the low
+/// bits of masks (the byte right before the block highest): a block that follows a judged
+/// one takes them from that block's masks instead of three table loads.
+#[derive(Debug, Clone, Copy)]
+struct Before {
+    /// Word bytes, digits included (`CLASS`'s `WORD`), at `i - 3..i`.
+    word: u64,
+    /// Letters at `i - 2..i`.
+    letter: u64,
+    /// A `+` at `i - 1`.
+    plus: u64,
+}
+
+impl Before {
+    /// From the byte table, for a block at `buf[i..]`.
+    fn from_table(buf: &[u8], i: usize) -> Self {
+        let class_at = |back: usize| if i >= back { CLASS[usize::from(buf[i - back])] } else { 0 };
+        let (b1, b2, b3) = (class_at(1), class_at(2), class_at(3));
+        let flag = |class: u8, bit: u8| u64::from(class & bit != 0);
+        Self {
+            word: (flag(b1, WORD) << 2) | (flag(b2, WORD) << 1) | flag(b3, WORD),
+            letter: (flag(b1, LETTER) << 1) | flag(b2, LETTER),
+            plus: flag(b1, PLUS),
+        }
+    }
+
+    /// For the block [`JUDGED`] bytes after a block with classes `c` and digits `m`.
+    #[inline(always)]
+    fn from_block(c: &BlockClasses, m: u64) -> Self {
+        const J: u32 = JUDGED as u32;
+        Self {
+            word: ((c.word | m) >> (J - 3)) & 7,
+            letter: (c.letter >> (J - 2)) & 3,
+            plus: (c.plus >> (J - 1)) & 1,
+        }
+    }
 }
 
 /// How many of a block's first bytes [`worth_a_look`] judges the runs of: a run of 12

@@ -16,6 +16,8 @@
 
 use std::ops::Range;
 
+use super::b64_lanes::b64_mask16;
+
 /// Shortest blob, in base64 characters.
 pub(crate) const MIN_BLOB: usize = 64;
 /// Characters of a run that must show an upper-case letter, a lower-case letter and a digit.
@@ -427,14 +429,8 @@ fn skim(text: &[u8], i: usize) -> Option<usize> {
             w += SKIM_STRIDE;
             continue;
         }
-        let mut s = w;
-        while s > k && is_b64(text[s - 1]) {
-            s -= 1;
-        }
-        let mut e = w + SKIM_WINDOW;
-        while e < text.len() && e - s < MIN_BLOB && is_b64(text[e]) {
-            e += 1;
-        }
+        let s = run_start(text, k, w);
+        let e = run_end_within(text, s, w + SKIM_WINDOW);
         if e - s >= MIN_BLOB || e == text.len() {
             return Some(s);
         }
@@ -445,6 +441,49 @@ fn skim(text: &[u8], i: usize) -> Option<usize> {
     // Only a run that reaches the end may still become long enough.
     let start = text.get(i..)?.iter().rposition(|&b| !is_b64(b)).map_or(i, |p| i + p + 1);
     (start < text.len()).then_some(start)
+}
+
+/// Where the run of base64 characters that goes on at `w` starts, not before `k`: 16 bytes
+/// a step by their mask.
+#[inline]
+fn run_start(text: &[u8], k: usize, mut s: usize) -> usize {
+    while s > k {
+        let Some(lane) =
+            s.checked_sub(16).and_then(|f| text.get(f..s)).and_then(|l| <&[u8; 16]>::try_from(l).ok())
+        else {
+            while s > k && is_b64(text[s - 1]) {
+                s -= 1;
+            }
+            return s;
+        };
+        // Bit 15 is the byte right before `s`.
+        let n = (b64_mask16(lane) << 16).leading_ones() as usize;
+        s -= n.min(s - k);
+        if n < 16 {
+            break;
+        }
+    }
+    s
+}
+
+/// Where the run of base64 characters from `s` that goes on at `e` ends, or `s +`
+/// [`MIN_BLOB`] if it is that long: 16 bytes a step by their mask.
+#[inline]
+fn run_end_within(text: &[u8], s: usize, mut e: usize) -> usize {
+    while e - s < MIN_BLOB {
+        let Some(lane) = text.get(e..e + 16).and_then(|l| <&[u8; 16]>::try_from(l).ok()) else {
+            while e < text.len() && e - s < MIN_BLOB && is_b64(text[e]) {
+                e += 1;
+            }
+            return e;
+        };
+        let n = b64_mask16(lane).trailing_ones() as usize;
+        e += n.min(s + MIN_BLOB - e);
+        if n < 16 {
+            break;
+        }
+    }
+    e
 }
 
 /// Bytes the skim tests at a time, and the distance between the windows it tests.

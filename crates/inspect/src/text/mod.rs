@@ -13,6 +13,7 @@
 //! - [`Blobs`]: base64 blobs in the normalised text, decoded for the member's node to open
 //!   as child objects.
 
+mod b64_lanes;
 mod blobs;
 mod chars;
 mod entities;
