@@ -61,8 +61,8 @@
 //! - `extract`: the searcher. A tree of push nodes turning bytes into one text stream per
 //!   member: sniff, then text, decoders, tar, multipart, image/media walkers and raw binary
 //!   as streams; zip, 7z, PDF (`extract/pdf/`: structure, filters, content and layout, fonts
-//!   and CMaps, syntax), e-mail, RTF and OLE2 compound files from a bounded buffer or in
-//!   place. `extract::office` reads office documents where their text hides: OOXML and
+//!   and CMaps, syntax), e-mail, RTF, uuencoded files (`extract::uu`, also inline in mail)
+//!   and OLE2 compound files from a bounded buffer or in place. `extract::office` reads office documents where their text hides: OOXML and
 //!   OpenDocument parts with an office-aware XML reader, and doc, xls, ppt and msg streams
 //!   with their own parsers. Every byte is accounted for (`extract::coverage`): what no
 //!   parser consumed is scanned as text or as a sniffed member of its own. A member's text
@@ -72,11 +72,13 @@
 //!   (`extract::signatures`) and opened by probes (`extract::probe`, `extract::embedded_pdf`).
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
 //!   bounded output and bounded windows.
-//! - [`identify`]: content types by magic bytes and structure.
+//! - [`identify`]: content types by magic bytes and structure, and the charset of text
+//!   (byte order marks, UTF-16 and UTF-32 without one, legacy CJK encodings).
 //! - `index_bytes`: what the EDM and fingerprint index files share (little-endian reads,
 //!   the mixer, the one-word Bloom filter).
+//! - `sse2`: the byte-range test every SIMD class mask is built from.
 //! - `text`: streaming filters: UTF-16 and UTF-32 (and UTF-16 runs inside other bytes, and
-//!   the ends of UTF-16 read both ways), markup (with what is not text kept aside, and the
+//!   the ends of UTF-16 read both ways), legacy CJK encodings, markup (with what is not text kept aside, and the
 //!   text of hidden elements apart: `text::hidden`), JSON, and the normaliser every
 //!   member's text goes through before detection (escapes, character references, digits
 //!   of every script, Unicode spaces and dashes, invisible characters and combining marks,
@@ -110,6 +112,8 @@ pub mod limits;
 pub mod mask;
 pub mod meta;
 pub mod policy;
+#[cfg(target_arch = "x86_64")]
+mod sse2;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod text;

@@ -91,23 +91,10 @@ pub(super) fn digit_mask8(x: u64) -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
-    use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, min_u8_m128i, move_mask_i8_m128i,
-        set_splat_i8_m128i, sub_i8_m128i,
-    };
+    use crate::sse2::{in_range, splat};
+    use safe_arch::{bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, move_mask_i8_m128i};
 
     use super::BlockClasses;
-
-    fn splat(b: u8) -> m128i {
-        set_splat_i8_m128i(i8::from_ne_bytes([b]))
-    }
-
-    /// Lanes holding a byte in `lo..=lo + span`, as all ones.
-    #[inline(always)]
-    fn in_range(v: m128i, lo: u8, span: u8) -> m128i {
-        let x = sub_i8_m128i(v, splat(lo));
-        cmp_eq_mask_i8_m128i(min_u8_m128i(x, splat(span)), x)
-    }
 
     #[inline(always)]
     fn bits(v: m128i) -> u64 {

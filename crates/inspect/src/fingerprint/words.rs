@@ -17,18 +17,8 @@ pub(super) struct Masks {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(super) fn masks(block: &[u8; 64]) -> Masks {
-    use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, min_u8_m128i, move_mask_i8_m128i,
-        set_splat_i8_m128i, sub_i8_m128i,
-    };
-    fn splat(b: u8) -> m128i {
-        set_splat_i8_m128i(i8::from_ne_bytes([b]))
-    }
-    #[inline(always)]
-    fn in_range(v: m128i, lo: u8, span: u8) -> m128i {
-        let x = sub_i8_m128i(v, splat(lo));
-        cmp_eq_mask_i8_m128i(min_u8_m128i(x, splat(span)), x)
-    }
+    use crate::sse2::in_range;
+    use safe_arch::{bitor_m128i, load_unaligned_m128i, move_mask_i8_m128i};
     let mut m = Masks { word: 0, high: 0 };
     for (k, lane) in block.as_chunks::<16>().0.iter().enumerate() {
         let v = load_unaligned_m128i(lane);

@@ -24,21 +24,10 @@ fn is_b64_char(b: u8) -> bool {
 
 #[cfg(target_arch = "x86_64")]
 mod sse2 {
+    use crate::sse2::{in_range, splat};
     use safe_arch::{
-        bitand_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, m128i, min_u8_m128i,
-        move_mask_i8_m128i, set_splat_i8_m128i, sub_i8_m128i,
+        bitand_m128i, bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
     };
-
-    fn splat(b: u8) -> m128i {
-        set_splat_i8_m128i(i8::from_ne_bytes([b]))
-    }
-
-    /// Lanes holding a byte in `lo..=lo + span`, as all ones.
-    #[inline(always)]
-    fn in_range(v: m128i, lo: u8, span: u8) -> m128i {
-        let x = sub_i8_m128i(v, splat(lo));
-        cmp_eq_mask_i8_m128i(min_u8_m128i(x, splat(span)), x)
-    }
 
     #[inline(always)]
     pub fn b64_mask16(bytes: &[u8; 16]) -> u32 {
