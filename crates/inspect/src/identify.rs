@@ -154,6 +154,12 @@ impl LegacyCjk {
 }
 
 impl Charset {
+    /// Whether it is UTF-16 or UTF-32, whose ASCII characters are not ASCII bytes (legacy CJK
+    /// encodings keep ASCII as it is).
+    pub fn is_wide(self) -> bool {
+        !matches!(self, Charset::Bytes | Charset::Legacy(_))
+    }
+
     /// Stray bytes before the first code unit.
     pub fn skip(self) -> usize {
         match self {
@@ -188,8 +194,9 @@ pub(crate) enum Kind {
     Multipart(String),
     Email,
     SevenZ,
-    /// Text that starts with a uuencoded file (`begin 644 NAME`).
-    Uuencoded,
+    /// Text holding a uuencoded file (a `begin 644 NAME` line in its head), read as this
+    /// text and for its blocks.
+    Uuencoded(Charset, Markup),
     /// Scanned as raw bytes, with this type recorded.
     Raw(FileType),
     /// An encrypted container (OOXML with a password).
@@ -211,7 +218,7 @@ impl Kind {
                 | Kind::Email
                 | Kind::Pdf
                 | Kind::Rtf
-                | Kind::Uuencoded
+                | Kind::Uuencoded(..)
         )
     }
 
@@ -231,7 +238,7 @@ impl Kind {
             Kind::Rtf => FileType::Rtf,
             Kind::Multipart(_) => FileType::Multipart,
             Kind::Email => FileType::Email,
-            Kind::Uuencoded => FileType::Text,
+            Kind::Uuencoded(c, m) => Kind::Text(*c, *m).file_type(),
             Kind::Raw(t) => *t,
             Kind::Encrypted => FileType::EncryptedArchive,
             Kind::Unsupported(_) => FileType::UnsupportedArchive,
@@ -373,9 +380,6 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if let Some(b) = multipart_first_line(body) {
         return Kind::Multipart(b);
     }
-    if is_uu_begin(body) {
-        return Kind::Uuencoded;
-    }
     if looks_like_email(body) {
         return Kind::Email;
     }
@@ -383,7 +387,11 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if markup == Markup::Plain && !mostly_text(body) {
         return Kind::Raw(FileType::Binary);
     }
-    Kind::Text(legacy_guess(body).map_or(Charset::Bytes, Charset::Legacy), markup)
+    let charset = legacy_guess(body).map_or(Charset::Bytes, Charset::Legacy);
+    if crate::extract::holds_uu_block(body) {
+        return Kind::Uuencoded(charset, markup);
+    }
+    Kind::Text(charset, markup)
 }
 
 /// Fewest bytes above 0x7F in a head for it to be judged as a legacy CJK encoding: four
@@ -538,16 +546,6 @@ fn kana_guess(head: &[u8]) -> Option<Charset> {
         }
     }
     best.filter(|_| !is_utf8_head(head)).map(|(charset, _)| charset)
-}
-
-/// Whether `head` starts with a uuencode `begin MODE NAME` line (MODE: three or four octal
-/// digits).
-fn is_uu_begin(head: &[u8]) -> bool {
-    let Some(rest) = head.strip_prefix(b"begin ") else { return false };
-    let digits = rest.iter().take_while(|b| (b'0'..=b'7').contains(b)).count();
-    (3..=4).contains(&digits)
-        && rest.get(digits) == Some(&b' ')
-        && rest.get(digits + 1).is_some_and(|b| !b.is_ascii_whitespace())
 }
 
 /// Whether `head` is UTF-8, a character cut at its end allowed.

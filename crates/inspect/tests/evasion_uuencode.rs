@@ -56,3 +56,22 @@ fn a_uue_file_alone() {
         uuencode("secret.zip", &zip_of(&[("s.txt", doc.as_bytes())])).replace('\n', "\r\n").into_bytes()
     });
 }
+
+/// A line of text in front of the `begin` line does not hide the block.
+#[test]
+fn a_uue_file_after_a_line_of_text() {
+    technique(|doc| {
+        [&b"Here is the file you asked for:\n\n"[..], &uu_bytes("secret.txt", doc.as_bytes())].concat()
+    });
+}
+
+/// A `begin` line in front of other text takes nothing from how that text is read: a zip
+/// appended after the block is still opened.
+#[test]
+fn a_begin_line_does_not_blind_the_rest() {
+    technique(|doc| [uu_bytes("x.txt", b"nothing"), zip_of(&[("s.txt", doc.as_bytes())])].concat());
+}
+
+fn uu_bytes(name: &str, data: &[u8]) -> Vec<u8> {
+    inspect::testkit::evasion::uuencode(name, data)
+}

@@ -146,7 +146,7 @@ fn scan_decoded(cx: &mut Ctx<'_>, body: &[u8], encoding: Option<&str>, m: Member
     }
     let decoded = decode_body(body, encoding);
     // Files uuencoded inline in a mail body, or sent as `x-uuencode`.
-    let uu_parent = super::uu::may_hold_blocks(&decoded).then(|| m.clone());
+    let uu_parent = super::uu::holds_block(&decoded).then(|| m.clone());
     scan_member_bytes(cx, &decoded, m, ct);
     if let Some(parent) = uu_parent {
         super::uu::scan_blocks(cx, &decoded, &parent);

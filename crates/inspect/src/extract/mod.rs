@@ -31,6 +31,8 @@ mod signatures;
 mod tar;
 mod text_node;
 mod uu;
+
+pub(crate) use uu::holds_block as holds_uu_block;
 mod zip_layout;
 mod zip_salvage;
 
@@ -269,13 +271,7 @@ impl Node {
         let path = hasher.as_ref().map(|_| m.path.clone());
         *self = match kind {
             Kind::Text(charset, markup) => {
-                let mut t = TextNode::new(m, charset, markup);
-                t.watch_embedded();
-                t.read_utf16_runs();
-                if content_type.as_deref().is_some_and(is_form_urlencoded) {
-                    t.form_body();
-                }
-                Node::Text(Box::new(t))
+                Node::Text(Box::new(own_text(m, charset, markup, content_type.as_deref())))
             }
             // Legacy Office and Outlook: a compound file, read by its parsers.
             kind @ Kind::Raw(FileType::Ole) => Node::Buffer { m, kind, data: Vec::new() },
@@ -318,7 +314,7 @@ impl Node {
                     .stop(CouldNotScan::Unsupported { member: m.path.clone(), format: format.to_string() });
                 Node::Done
             }
-            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email | Kind::Uuencoded) => {
+            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email | Kind::Uuencoded(..)) => {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
         };
@@ -328,6 +324,18 @@ impl Node {
         }
         self.write(cx, &head);
     }
+}
+
+/// The text node of an object's own text (not text a parser extracted): containers
+/// embedded in it are opened, UTF-16 runs in it read, a form body read as one.
+fn own_text(m: Member, charset: Charset, markup: Markup, content_type: Option<&str>) -> TextNode {
+    let mut t = TextNode::new(m, charset, markup);
+    t.watch_embedded();
+    t.read_utf16_runs();
+    if content_type.is_some_and(is_form_urlencoded) {
+        t.form_body();
+    }
+    t
 }
 
 fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
@@ -357,9 +365,10 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
             cx.st.budget.release(x.held);
         }
         Kind::Email => mime::scan_email(cx, data, m),
-        // The text as it is (names, lines around the blocks), then each block's file.
-        Kind::Uuencoded => {
-            let mut t = TextNode::new(m.clone(), Charset::Bytes, Markup::Plain);
+        // The text as any text of its kind is read (names, lines around the blocks, what is
+        // appended), then each block's file.
+        Kind::Uuencoded(charset, markup) => {
+            let mut t = own_text(m.clone(), *charset, *markup, None);
             t.write(cx, data);
             t.finish(cx);
             uu::scan_blocks(cx, data, m);

@@ -92,7 +92,7 @@ impl TextNode {
             // Legacy CJK encodings keep ASCII as it is (a byte that is no character's second
             // byte is given back as itself), so reading their bytes again would count every
             // ASCII value twice.
-            as_bytes: is_wide(charset).then(DetectStream::new),
+            as_bytes: charset.is_wide().then(DetectStream::new),
             edges: text::WideEdges::new(charset).map(Box::new),
             unescaped: None,
             raw_seen: 0,
@@ -394,9 +394,4 @@ impl TextNode {
         self.blobs.finish(&mut self.decoded, &mut self.pieces);
         self.open_blobs(cx);
     }
-}
-
-/// Whether `charset` is UTF-16 or UTF-32, whose ASCII characters are not ASCII bytes.
-fn is_wide(charset: Charset) -> bool {
-    !matches!(charset, Charset::Bytes | Charset::Legacy(_))
 }

@@ -13,9 +13,13 @@ use super::{scan_member_bytes, Ctx, Member};
 /// Decoded blocks of one text, at most this many (each is a member).
 pub(crate) const MAX_UU_BLOCKS: usize = 64;
 
-/// Whether `text` may hold a block: a `begin ` at the start of a line.
-pub(crate) fn may_hold_blocks(text: &[u8]) -> bool {
-    memchr::memmem::find_iter(text, b"begin ").any(|i| i == 0 || text[i - 1] == b'\n')
+/// Whether `text` holds a `begin MODE NAME` line.
+pub(crate) fn holds_block(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"begin ").any(|i| {
+        let line = &text[i..];
+        (i == 0 || text[i - 1] == b'\n')
+            && begin_name(trim_line(&line[..memchr::memchr(b'\n', line).unwrap_or(line.len())])).is_some()
+    })
 }
 
 /// Decodes every block in `text` and scans each as a member below `parent`; what is decoded
@@ -72,7 +76,7 @@ fn begin_name(line: &[u8]) -> Option<&[u8]> {
         return None;
     }
     let name = &rest[digits + 1..];
-    (!name.is_empty()).then_some(name)
+    name.first().is_some_and(|b| !b.is_ascii_whitespace()).then_some(name)
 }
 
 fn trim_line(line: &[u8]) -> &[u8] {
@@ -132,7 +136,7 @@ mod tests {
             encode("b.txt", &b),
         ]
         .concat();
-        assert!(may_hold_blocks(&text));
+        assert!(holds_block(&text));
         let got: Vec<(Vec<u8>, Vec<u8>)> = blocks(&text)
             .map(|(name, body)| {
                 let mut out = Vec::new();

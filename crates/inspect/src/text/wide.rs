@@ -32,7 +32,7 @@ impl Wide {
     /// Whether it decodes UTF-16 or UTF-32 (whose ASCII characters are not ASCII bytes), not
     /// a legacy encoding.
     pub fn is_wide(&self) -> bool {
-        self.legacy.is_none()
+        self.charset.is_wide()
     }
 
     /// Decodes `data` with a legacy decoder, what is no character as U+FFFD.
