@@ -75,3 +75,18 @@ fn a_begin_line_does_not_blind_the_rest() {
 fn uu_bytes(name: &str, data: &[u8]) -> Vec<u8> {
     inspect::testkit::evasion::uuencode(name, data)
 }
+
+/// Text past the bytes held for its blocks is still read: a `begin` line in front of a text
+/// larger than `max_buffered_bytes` does not hide a value in that text (the blocks that
+/// could not be held make the object could-not-scan as well).
+#[test]
+fn text_past_the_held_bytes_is_still_read() {
+    let limits = inspect::Limits { max_buffered_bytes: 4096, ..inspect::Limits::default() };
+    let engine = inspect::Engine::new(std::sync::Arc::new(inspect::Policy::builtin()), limits);
+    let filler = "Nothing to see in this line of the report.\n".repeat(400);
+    let text =
+        [uu_bytes("x.txt", b"nothing"), format!("{filler}card 4111 1111 1111 1111\n").into_bytes()].concat();
+    let v = engine.scan_bytes(inspect::ScanContext::default(), &text);
+    assert!(v.counts.get("credit_card").copied().unwrap_or(0) > 0, "{v:?}");
+    assert!(v.could_not_scan.is_some(), "{v:?}");
+}

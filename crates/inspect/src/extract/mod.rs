@@ -121,6 +121,8 @@ pub(crate) enum Node {
     },
     /// A member hashed as it passes, for exact copies of protected documents.
     Hashed(Box<HashedNode>),
+    /// Text holding uuencoded files: streamed as text, held for its blocks.
+    Uu(Box<uu::UuNode>),
     Done,
 }
 
@@ -197,23 +199,13 @@ impl Node {
                 h.hash.update(data);
                 h.inner.write(cx, data);
             }
+            Node::Uu(n) => n.write(cx, data),
             Node::Buffer { m, data: buf, .. } => {
-                if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
-                    cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
-                    buf.clear();
-                    *self = Node::Done;
-                } else {
-                    if buf.capacity() - buf.len() < data.len() {
-                        // Grow by doubling, and charge the process's memory before it grows.
-                        let cap = cx.st.budget.limits.max_buffered_bytes as usize;
-                        let want = (buf.len() + data.len()).max(buf.capacity() * 2).min(cap);
-                        if !cx.st.budget.charge_memory((want - buf.capacity()) as u64, &m.path) {
-                            *self = Node::Done;
-                            return;
-                        }
-                        buf.reserve_exact(want - buf.len());
+                if !hold_more(cx, &m.path, buf, data) {
+                    if !cx.stopped() {
+                        cx.st.budget.limit(LimitKind::MaxBufferedBytes, &m.path);
                     }
-                    buf.extend_from_slice(data);
+                    *self = Node::Done;
                 }
             }
             Node::Done => {}
@@ -238,6 +230,7 @@ impl Node {
                     p.member_read(&path, hash);
                 }
             }
+            Node::Uu(mut n) => n.finish(cx),
             Node::Buffer { m, kind, data } => {
                 if !cx.stopped() {
                     extract_buffer(cx, &m, &kind, &data);
@@ -272,6 +265,10 @@ impl Node {
         *self = match kind {
             Kind::Text(charset, markup) => {
                 Node::Text(Box::new(own_text(m, charset, markup, content_type.as_deref())))
+            }
+            Kind::Uuencoded(charset, markup) => {
+                let text = own_text(m.clone(), charset, markup, content_type.as_deref());
+                Node::Uu(Box::new(uu::UuNode::new(m, text)))
             }
             // Legacy Office and Outlook: a compound file, read by its parsers.
             kind @ Kind::Raw(FileType::Ole) => Node::Buffer { m, kind, data: Vec::new() },
@@ -314,7 +311,7 @@ impl Node {
                     .stop(CouldNotScan::Unsupported { member: m.path.clone(), format: format.to_string() });
                 Node::Done
             }
-            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email | Kind::Uuencoded(..)) => {
+            kind @ (Kind::Zip | Kind::SevenZ | Kind::Pdf | Kind::Rtf | Kind::Email) => {
                 Node::Buffer { m, kind, data: Vec::new() }
             }
         };
@@ -324,6 +321,28 @@ impl Node {
         }
         self.write(cx, &head);
     }
+}
+
+/// Appends `data` to a buffer held for random access, growing it by doubling and charging
+/// the process's memory before it grows; false (and the buffer dropped) past
+/// `max_buffered_bytes`, which the caller reports, or when memory is short (reported by the
+/// charge, which stops the scan).
+fn hold_more(cx: &mut Ctx<'_>, path: &str, buf: &mut Vec<u8>, data: &[u8]) -> bool {
+    if (buf.len() + data.len()) as u64 > cx.st.budget.limits.max_buffered_bytes {
+        *buf = Vec::new();
+        return false;
+    }
+    if buf.capacity() - buf.len() < data.len() {
+        let cap = cx.st.budget.limits.max_buffered_bytes as usize;
+        let want = (buf.len() + data.len()).max(buf.capacity() * 2).min(cap);
+        if !cx.st.budget.charge_memory((want - buf.capacity()) as u64, path) {
+            *buf = Vec::new();
+            return false;
+        }
+        buf.reserve_exact(want - buf.len());
+    }
+    buf.extend_from_slice(data);
+    true
 }
 
 /// The text node of an object's own text (not text a parser extracted): containers
@@ -365,14 +384,6 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
             cx.st.budget.release(x.held);
         }
         Kind::Email => mime::scan_email(cx, data, m),
-        // The text as any text of its kind is read (names, lines around the blocks, what is
-        // appended), then each block's file.
-        Kind::Uuencoded(charset, markup) => {
-            let mut t = own_text(m.clone(), *charset, *markup, None);
-            t.write(cx, data);
-            t.finish(cx);
-            uu::scan_blocks(cx, data, m);
-        }
         Kind::Raw(FileType::Ole) => office::scan_cfb(cx, std::io::Cursor::new(data), m),
         _ => {}
     }

@@ -8,7 +8,47 @@
 //! Mail transport may strip trailing spaces, so a short line is padded with zero bits; a
 //! line that does not fit ends the block, as does `end`.
 
-use super::{scan_member_bytes, Ctx, Member};
+use super::{hold_more, scan_member_bytes, Ctx, Member, TextNode};
+use crate::limits::LimitKind;
+
+/// An object whose head holds a `begin` line: streamed through its text node as any text
+/// is, and held (up to `max_buffered_bytes`, past which the limit is reported) so that its
+/// blocks can be decoded at the end.
+#[derive(Debug)]
+pub(crate) struct UuNode {
+    m: Member,
+    text: TextNode,
+    held: Vec<u8>,
+    /// Whether holding stopped (a limit, or memory short).
+    dropped: bool,
+}
+
+impl UuNode {
+    pub fn new(m: Member, text: TextNode) -> Self {
+        Self { m, text, held: Vec::new(), dropped: false }
+    }
+
+    pub fn write(&mut self, cx: &mut Ctx<'_>, data: &[u8]) {
+        self.text.write(cx, data);
+        if !self.dropped && !hold_more(cx, &self.m.path, &mut self.held, data) {
+            self.dropped = true;
+        }
+    }
+
+    /// The text is finished first; blocks too large to hold are then reported as the limit
+    /// (could not scan), so the text was read whole either way.
+    pub fn finish(&mut self, cx: &mut Ctx<'_>) {
+        self.text.finish(cx);
+        if cx.stopped() {
+            return;
+        }
+        if self.dropped {
+            cx.st.budget.limit(LimitKind::MaxBufferedBytes, &self.m.path);
+        } else {
+            scan_blocks(cx, &self.held, &self.m);
+        }
+    }
+}
 
 /// Decoded blocks of one text, at most this many (each is a member).
 pub(crate) const MAX_UU_BLOCKS: usize = 64;
