@@ -388,7 +388,7 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         return Kind::Raw(FileType::Binary);
     }
     let charset = legacy_guess(body).map_or(Charset::Bytes, Charset::Legacy);
-    if crate::extract::holds_uu_block(body) {
+    if holds_uu_block(body) {
         return Kind::Uuencoded(charset, markup);
     }
     Kind::Text(charset, markup)
@@ -546,6 +546,26 @@ fn kana_guess(head: &[u8]) -> Option<Charset> {
         }
     }
     best.filter(|_| !is_utf8_head(head)).map(|(charset, _)| charset)
+}
+
+/// Whether `text` holds a uuencode `begin MODE NAME` line.
+pub(crate) fn holds_uu_block(text: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, b"begin ").any(|i| {
+        let line = &text[i..];
+        let line = &line[..memchr::memchr(b'\n', line).unwrap_or(line.len())];
+        (i == 0 || text[i - 1] == b'\n') && uu_begin_name(line.strip_suffix(b"\r").unwrap_or(line)).is_some()
+    })
+}
+
+/// The name of a uuencode `begin MODE NAME` line (MODE: three or four octal digits).
+pub(crate) fn uu_begin_name(line: &[u8]) -> Option<&[u8]> {
+    let rest = line.strip_prefix(b"begin ")?;
+    let digits = rest.iter().take_while(|b| (b'0'..=b'7').contains(b)).count();
+    if !(3..=4).contains(&digits) || rest.get(digits) != Some(&b' ') {
+        return None;
+    }
+    let name = &rest[digits + 1..];
+    name.first().is_some_and(|b| !b.is_ascii_whitespace()).then_some(name)
 }
 
 /// Whether `head` is UTF-8, a character cut at its end allowed.

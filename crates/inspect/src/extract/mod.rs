@@ -31,8 +31,6 @@ mod signatures;
 mod tar;
 mod text_node;
 mod uu;
-
-pub(crate) use uu::holds_block as holds_uu_block;
 mod zip_layout;
 mod zip_salvage;
 

@@ -9,6 +9,8 @@
 //! line that does not fit ends the block, as does `end`.
 
 use super::{hold_more, scan_member_bytes, Ctx, Member, TextNode};
+pub(crate) use crate::identify::holds_uu_block as holds_block;
+use crate::identify::uu_begin_name as begin_name;
 use crate::limits::LimitKind;
 
 /// An object whose head holds a `begin` line: streamed through its text node as any text
@@ -52,15 +54,6 @@ impl UuNode {
 
 /// Decoded blocks of one text, at most this many (each is a member).
 pub(crate) const MAX_UU_BLOCKS: usize = 64;
-
-/// Whether `text` holds a `begin MODE NAME` line.
-pub(crate) fn holds_block(text: &[u8]) -> bool {
-    memchr::memmem::find_iter(text, b"begin ").any(|i| {
-        let line = &text[i..];
-        (i == 0 || text[i - 1] == b'\n')
-            && begin_name(trim_line(&line[..memchr::memchr(b'\n', line).unwrap_or(line.len())])).is_some()
-    })
-}
 
 /// Decodes every block in `text` and scans each as a member below `parent`; what is decoded
 /// is held against the scan's memory budget while it is scanned.
@@ -108,18 +101,7 @@ fn blocks(text: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     })
 }
 
-/// The name of a `begin MODE NAME` line (MODE: three or four octal digits).
-fn begin_name(line: &[u8]) -> Option<&[u8]> {
-    let rest = line.strip_prefix(b"begin ")?;
-    let digits = rest.iter().take_while(|b| (b'0'..=b'7').contains(b)).count();
-    if !(3..=4).contains(&digits) || rest.get(digits) != Some(&b' ') {
-        return None;
-    }
-    let name = &rest[digits + 1..];
-    name.first().is_some_and(|b| !b.is_ascii_whitespace()).then_some(name)
-}
-
-fn trim_line(line: &[u8]) -> &[u8] {
+pub(crate) fn trim_line(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
