@@ -47,6 +47,10 @@ for svc in squid c-icap stunnel4 rsyslog e2guardian; do
   (command -v service >/dev/null && service "$svc" stop >/dev/null 2>&1) || true
 done
 
+# One build from scratch gains nothing from incremental state, which would double the
+# size of target/ (a CI disk filled up with it).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # Licences, duplicate crates, sources, and advisories when a RustSec database copy is here.
