@@ -38,6 +38,10 @@ if [ "${1:-}" = --fetch ]; then
   cargo deny fetch db
 fi
 
+# cargo-deny reads the lock file offline, every platform's crates included (wasm-bindgen,
+# windows-sys ...), which a build on this machine never downloads.
+cargo fetch --locked --quiet
+
 # cargo-deny keeps each database under db-path in a folder named after its URL.
 db_folder=advisory-db-3157b0e258782691
 if [ -d "$cargo_home/advisory-dbs/$db_folder/.git" ]; then
