@@ -22,6 +22,13 @@ declare -A peers=(
   [/usr/sbin/e2guardian]=e2guardian
   [/usr/lib/$multiarch/rsyslog/lmnsd_gtls.so]=rsyslog-gnutls
   [/usr/bin/chromium]=chromium
+  # Compressors whose files the engine must open or refuse (policy_cli.rs).
+  [/usr/bin/lz4]=lz4
+  [/usr/bin/lzip]=lzip
+  [/usr/bin/compress]=ncompress
+  [/usr/bin/lzop]=lzop
+  [/usr/bin/gcab]=gcab
+  [/usr/bin/xz]=xz-utils
 )
 missing=()
 for file in "${!peers[@]}"; do

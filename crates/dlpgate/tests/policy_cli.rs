@@ -88,3 +88,78 @@ fn test_ends_quietly_when_its_reader_goes_away() {
     assert_ne!(out.status.code(), Some(101), "{err}");
     assert_eq!(out.status.signal(), Some(13), "ended by SIGPIPE: {:?} {err}", out.status);
 }
+
+/// Files written by the real compressors: each format the engine reads is opened and its
+/// card found; each it cannot read is could-not-scan (`unsupported`), never read as raw
+/// bytes in which the compressed value would go unseen. The text repeats itself around the
+/// card, so that no compressor leaves the card's digits in the clear.
+#[test]
+fn files_from_real_compressors_are_opened_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for k in 0..60 {
+        text.push_str(&format!("order {k:06} customer 1111 paid 4111 amount {k}.00\n"));
+        if k == 30 {
+            text.push_str("card number 4111 1111 1111 1111\n");
+        }
+    }
+    let plain = dir.path().join("notes.txt");
+    std::fs::write(&plain, &text).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let out =
+            Command::new(testpeers::require(program)).args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run("lz4", &["-q", "-f", "notes.txt", "frame.lz4"]);
+    run("lz4", &["-q", "-f", "-BD", "--content-size", "-B4", "notes.txt", "linked.lz4"]);
+    run("lz4", &["-q", "-f", "-l", "notes.txt", "legacy.lz4"]);
+    run("xz", &["-k", "-f", "--format=lzma", "--suffix=.lzma", "notes.txt"]);
+    run("lzip", &["-k", "-f", "notes.txt"]);
+    run(
+        "python3",
+        &["-c", "import zlib; open('notes.zlib','wb').write(zlib.compress(open('notes.txt','rb').read()))"],
+    );
+    run("lzop", &["-q", "-f", "notes.txt"]);
+    run("gcab", &["-c", "-z", "notes.cab", "notes.txt"]);
+    // `compress -c` writes to stdout: keep its output.
+    let z = Command::new(testpeers::require("compress"))
+        .args(["-c", "notes.txt"])
+        .current_dir(dir.path())
+        .output();
+    std::fs::write(dir.path().join("notes.txt.Z"), z.unwrap().stdout).unwrap();
+
+    for (file, member) in [
+        ("frame.lz4", "unlz4"),
+        ("linked.lz4", "unlz4"),
+        ("legacy.lz4", "unlz4"),
+        ("notes.txt.lzma", "unlzma"),
+        ("notes.txt.lz", "lunzip"),
+        ("notes.zlib", "inflate"),
+    ] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains("4111 1111 1111 1111"),
+            "{file} holds the card in the clear"
+        );
+        let (code, out, err) =
+            dlpgate(&["policy", "test", "--json", dir.path().join(file).to_str().unwrap()]);
+        assert_eq!(code, 1, "{file}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        let evidence = v["verdict"]["evidence"].as_array().unwrap();
+        assert!(
+            evidence
+                .iter()
+                .any(|e| e["detector"] == "credit_card" && e["member"].as_str().unwrap().ends_with(member)),
+            "{file}: {out}"
+        );
+    }
+    for (file, format) in [("notes.txt.Z", "compress (.Z)"), ("notes.txt.lzo", "lzop"), ("notes.cab", "cab")]
+    {
+        let (code, out, err) =
+            dlpgate(&["policy", "test", "--json", dir.path().join(file).to_str().unwrap()]);
+        assert_eq!(code, 1, "{file}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(v["verdict"]["could_not_scan"]["reason"], "unsupported", "{file}: {out}");
+        assert_eq!(v["verdict"]["could_not_scan"]["format"], format, "{file}: {out}");
+    }
+}

@@ -1,7 +1,7 @@
-//! Push decoders for gzip, zlib, raw deflate, brotli, bzip2, xz and zstd with bounded
-//! output.
+//! Push decoders for gzip, zlib, raw deflate, brotli, bzip2, xz, zstd, lz4, lzma (`.lzma`,
+//! LZMA-alone) and lzip with bounded output.
 //!
-//! One concern in one file, longer than most: the seven formats share one state machine
+//! One concern in one file, longer than most: the formats share one state machine
 //! (streams in a row, trailing data, window accounting), so they stay together.
 //!
 //! Input arrives in any chunking; output leaves in pieces of at most [`OUT_CHUNK`] bytes
@@ -15,10 +15,12 @@
 //! follows. Concatenated streams (`cat a.gz b.gz`, pbzip2, multi-stream xz, zstd frames)
 //! decode as one output, as their command-line tools do.
 
+mod lz4;
 mod zstd;
 
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
 use flate2::{Decompress, FlushDecompress, Status};
+use lzma_rust2::{Action as LzAction, LzipStream, LzmaStream, Status as LzStatus, StreamResult};
 
 /// Largest piece of output handed on at once.
 pub const OUT_CHUNK: usize = 32 * 1024;
@@ -40,7 +42,16 @@ pub(crate) enum Format {
     Bzip2,
     Xz,
     Zstd,
+    /// LZ4 frames (`lz4`) or a legacy stream (`lz4 -l`).
+    Lz4,
+    /// The `.lzma` format (LZMA-alone: `xz --format=lzma`, `lzma`, 7-Zip's `-tlzma`).
+    Lzma,
+    /// `lzip` members.
+    Lzip,
 }
+
+/// The LZ4 frame and legacy magics, for identification.
+pub(crate) const LZ4_MAGICS: [[u8; 4]; 2] = [lz4::FRAME_MAGIC, lz4::LEGACY_MAGIC];
 
 impl Format {
     /// Parses one `Content-Encoding` token.
@@ -60,7 +71,8 @@ impl Format {
             Self::Gzip => Some(&[0x1f, 0x8b, 0x08]),
             Self::Bzip2 => Some(b"BZh"),
             Self::Xz => Some(b"\xFD7zXZ\x00"),
-            Self::Deflate | Self::Brotli | Self::Zstd => None,
+            Self::Lzip => Some(b"LZIP"),
+            Self::Deflate | Self::Brotli | Self::Zstd | Self::Lz4 | Self::Lzma => None,
         }
     }
 }
@@ -124,6 +136,10 @@ enum Inner {
     /// xz: zero stream padding after a stream, then maybe another stream.
     XzPadding,
     Zstd(Box<zstd::Zstd>),
+    Lz4(Box<lz4::Lz4>),
+    /// `.lzma` and lzip streams (lzma-rust2's push decoders).
+    Lzma(Box<LzmaStream>),
+    Lzip(Box<LzipStream>),
     /// A stream ended: collecting the first bytes of what follows to see whether another
     /// stream of the same format starts.
     Next(Vec<u8>),
@@ -140,6 +156,7 @@ const CORRUPT_DEFLATE: &str = "corrupt deflate stream";
 const CORRUPT_BROTLI: &str = "corrupt brotli stream";
 const CORRUPT_BZIP2: &str = "corrupt bzip2 stream";
 const CORRUPT_XZ: &str = "corrupt xz stream";
+const CORRUPT_LZMA: &str = "corrupt lzma stream";
 
 fn corrupt(s: &str) -> DecodeError {
     DecodeError::Corrupt(s.to_string())
@@ -213,6 +230,9 @@ impl Decoder {
             Inner::Brotli(state) => u64::try_from(state.ringbuffer_size).unwrap_or(0),
             Inner::Xz(_) => self.xz_out.checked_next_power_of_two().unwrap_or(u64::MAX).min(self.max_window),
             Inner::Zstd(z) => z.window(),
+            Inner::Lz4(z) => z.window(),
+            Inner::Lzma(z) => u64::from(z.memory_usage().unwrap_or(0)) * 1024,
+            Inner::Lzip(z) => u64::from(z.memory_usage().unwrap_or(0)) * 1024,
             Inner::Bzip2(_) => BZIP2_STATE_BYTES,
             _ => 0,
         }
@@ -223,8 +243,10 @@ impl Decoder {
     /// host finds the next stream itself.
     pub fn one_stream(mut self) -> Self {
         self.single = true;
-        if let Inner::Zstd(z) = &mut self.inner {
-            z.one_frame();
+        match &mut self.inner {
+            Inner::Zstd(z) => z.one_frame(),
+            Inner::Lz4(z) => z.one_stream(),
+            _ => {}
         }
         self
     }
@@ -247,6 +269,9 @@ impl Decoder {
                 Inner::Xz(xz4rust::XzDecoder::in_heap_with_alloc_dict_size(4096, max))
             }
             Format::Zstd => Inner::Zstd(Box::new(zstd::Zstd::new(max_window))),
+            Format::Lz4 => Inner::Lz4(Box::new(lz4::Lz4::new())),
+            Format::Lzma => Inner::Lzma(Box::new(LzmaStream::new_mem_limit(lz_limit_kib(max_window), None))),
+            Format::Lzip => Inner::Lzip(Box::new(LzipStream::new_mem_limit(false, lz_limit_kib(max_window)))),
         }
     }
 
@@ -495,6 +520,22 @@ impl Decoder {
                     r?;
                     return Ok(());
                 }
+                Inner::Lz4(z) => {
+                    let r = z.push(input, emit);
+                    if r.is_err() {
+                        self.inner = Inner::Failed;
+                    }
+                    r?;
+                    return Ok(());
+                }
+                Inner::Lzma(z) => {
+                    let r = lz_push(z.as_mut(), &mut self.out, input, LzAction::Run, emit, self.max_window);
+                    return self.after_lz(r, emit);
+                }
+                Inner::Lzip(z) => {
+                    let r = lz_push(z.as_mut(), &mut self.out, input, LzAction::Run, emit, self.max_window);
+                    return self.after_lz(r, emit);
+                }
                 Inner::Brotli(state) => {
                     let mut avail_in = input.len();
                     let mut in_off = 0;
@@ -550,6 +591,31 @@ impl Decoder {
         Ok(())
     }
 
+    /// Goes on after an lzma-rust2 stream took input: past its end, another lzip member or
+    /// trailing data.
+    fn after_lz(
+        &mut self,
+        r: Result<LzPushed, DecodeError>,
+        emit: &mut dyn FnMut(Out<'_>) -> bool,
+    ) -> Result<(), DecodeError> {
+        match r {
+            Err(e) => {
+                self.inner = Inner::Failed;
+                Err(e)
+            }
+            Ok(LzPushed::Paused) => Ok(()),
+            Ok(LzPushed::Ended(rest)) => {
+                self.members_done += 1;
+                self.inner = if self.format.next_magic().is_some() {
+                    Inner::Next(Vec::new())
+                } else {
+                    Inner::Trailing
+                };
+                self.push_inner(&rest, emit)
+            }
+        }
+    }
+
     /// Ends the input: an error when the stream was cut short. Bytes held back to see
     /// whether another stream starts leave as trailing data.
     pub fn finish_all(&mut self, emit: &mut dyn FnMut(Out<'_>) -> bool) -> Result<(), DecodeError> {
@@ -566,6 +632,23 @@ impl Decoder {
                 }
                 Ok(())
             }
+            Inner::Lz4(z) if z.at_boundary() => Ok(()),
+            Inner::Lz4(z) => {
+                let held = z.take_pending_trailing();
+                if held.is_empty() {
+                    return Err(corrupt("lz4 stream is truncated"));
+                }
+                emit(Out::Trailing(&held));
+                Ok(())
+            }
+            Inner::Lzma(z) => {
+                let r = lz_push(z.as_mut(), &mut self.out, &[], LzAction::Finish, emit, self.max_window);
+                self.after_lz(r, emit)
+            }
+            Inner::Lzip(z) => {
+                let r = lz_push(z.as_mut(), &mut self.out, &[], LzAction::Finish, emit, self.max_window);
+                self.after_lz(r, emit)
+            }
             Inner::Zstd(z) if z.at_boundary() => Ok(()),
             Inner::Zstd(z) => {
                 let held = z.take_pending_trailing();
@@ -576,6 +659,158 @@ impl Decoder {
                 Ok(())
             }
             _ => Err(corrupt("compressed stream is truncated")),
+        }
+    }
+}
+
+/// Output a head is decoded to, at most, to tell a compressed stream from data that only
+/// starts like one.
+const TRIAL_OUT: usize = 64 * 1024;
+
+/// Whether `head`, the first bytes of an object, is the start of a zlib stream: a header
+/// (32 KiB window, no preset dictionary, its check) and deflate data that decodes for as far
+/// as the head goes. The two header bytes alone turn up in text (`H,`, `x^`, `hK`).
+pub(crate) fn zlib_head_decodes(head: &[u8]) -> bool {
+    let [cmf, flg, ..] = *head else { return false };
+    if cmf != 0x78 || flg & 0x20 != 0 || (u16::from(cmf) << 8 | u16::from(flg)) % 31 != 0 || head.len() < 8 {
+        return false;
+    }
+    let mut z = Decompress::new(true);
+    let mut out = vec![0; TRIAL_OUT];
+    matches!(
+        z.decompress(head, &mut out, FlushDecompress::None),
+        Ok(Status::Ok | Status::StreamEnd | Status::BufError)
+    )
+}
+
+/// Whether `head` is the start of a `.lzma` (LZMA-alone) file: its 13-byte header (a
+/// properties byte as encoders write it, a dictionary size of 2^n or 2^n + 2^(n-1) from 4 KiB
+/// to 1.5 GiB, an uncompressed size that is unknown or below 1 TiB), then LZMA data that
+/// decodes for as far as the head goes (with a small dictionary, enough for that much).
+/// The format has no magic; the header alone turns up in other binary data.
+pub(crate) fn lzma_head_decodes(head: &[u8]) -> bool {
+    let Some(header) = head.get(..13) else { return false };
+    let props = header[0];
+    let (pb, lp, lc) = (props / 45, props % 45 / 9, props % 9);
+    let dict = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
+    let size = u64::from_le_bytes([
+        header[5], header[6], header[7], header[8], header[9], header[10], header[11], header[12],
+    ]);
+    if props == 0 || pb > 4 || lc + lp > 4 || !(4096..=0x6000_0000).contains(&dict) {
+        return false;
+    }
+    // Below the highest bit, nothing, or only the next one.
+    let below = dict & !(1 << dict.ilog2());
+    if below != 0 && below != 1 << (dict.ilog2() - 1) {
+        return false;
+    }
+    if size != u64::MAX && size >= 1 << 40 {
+        return false;
+    }
+    let Ok(mut z) = LzmaStream::new_with_props(size, props, dict.min(TRIAL_OUT as u32), None) else {
+        return false;
+    };
+    let mut out = vec![0; TRIAL_OUT];
+    let mut input = &head[13..];
+    let mut made = 0;
+    while made < TRIAL_OUT && !input.is_empty() {
+        match z.process(input, &mut out[made..], LzAction::Run) {
+            Ok(r) if r.bytes_consumed == 0 && r.bytes_produced == 0 => break,
+            Ok(r) => {
+                input = &input[r.bytes_consumed.min(input.len())..];
+                made += r.bytes_produced;
+                if r.status == LzStatus::StreamEnd {
+                    break;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// The memory lzma-rust2 may take for a window of `max_window` bytes, in KiB: the window and
+/// 64 KiB for the literal coder's tables of the usual `lc`+`lp` (up to 4).
+fn lz_limit_kib(max_window: u64) -> u32 {
+    u32::try_from(max_window / 1024 + 64).unwrap_or(u32::MAX)
+}
+
+/// lzma-rust2's push decoders (`.lzma` and lzip) through one interface.
+trait LzStream {
+    fn step(&mut self, input: &[u8], out: &mut [u8], action: LzAction) -> lzma_rust2::Result<StreamResult>;
+    /// Bytes taken in that followed the stream's end.
+    fn after_end(&self) -> &[u8];
+    /// KiB the stream's header asks for, once read.
+    fn needs_kib(&self) -> Option<u32>;
+}
+
+impl LzStream for LzmaStream {
+    fn step(&mut self, input: &[u8], out: &mut [u8], action: LzAction) -> lzma_rust2::Result<StreamResult> {
+        self.process(input, out, action)
+    }
+    fn after_end(&self) -> &[u8] {
+        self.unused_input()
+    }
+    fn needs_kib(&self) -> Option<u32> {
+        self.memory_usage()
+    }
+}
+
+impl LzStream for LzipStream {
+    fn step(&mut self, input: &[u8], out: &mut [u8], action: LzAction) -> lzma_rust2::Result<StreamResult> {
+        self.process(input, out, action)
+    }
+    fn after_end(&self) -> &[u8] {
+        self.unused_input()
+    }
+    fn needs_kib(&self) -> Option<u32> {
+        self.memory_usage()
+    }
+}
+
+/// What [`lz_push`] came to.
+enum LzPushed {
+    /// `emit` said stop, or the input is used up mid-stream.
+    Paused,
+    /// The stream ended; these bytes followed it.
+    Ended(Vec<u8>),
+}
+
+/// Feeds an lzma-rust2 stream, handing its output on.
+fn lz_push(
+    z: &mut dyn LzStream,
+    out: &mut [u8],
+    mut input: &[u8],
+    action: LzAction,
+    emit: &mut dyn FnMut(Out<'_>) -> bool,
+    max_window: u64,
+) -> Result<LzPushed, DecodeError> {
+    loop {
+        let r = match z.step(input, out, action) {
+            Ok(r) => r,
+            Err(_) => {
+                return Err(match z.needs_kib() {
+                    Some(kib) if kib > lz_limit_kib(max_window) => DecodeError::Window(u64::from(kib) * 1024),
+                    _ => corrupt(CORRUPT_LZMA),
+                })
+            }
+        };
+        let used = r.bytes_consumed.min(input.len());
+        let made = r.bytes_produced.min(out.len());
+        input = &input[used..];
+        if made > 0 && !emit(Out::Data(&out[..made])) {
+            return Ok(LzPushed::Paused);
+        }
+        if r.status == LzStatus::StreamEnd {
+            let mut rest = z.after_end().to_vec();
+            rest.extend_from_slice(input);
+            return Ok(LzPushed::Ended(rest));
+        }
+        if used == 0 && made == 0 {
+            if action == LzAction::Finish {
+                return Err(corrupt("compressed stream is truncated"));
+            }
+            return Ok(LzPushed::Paused);
         }
     }
 }
@@ -704,7 +939,14 @@ mod tests {
         let bz = testkit::bzip2(&text);
         let xz = testkit::xz(&text);
         let zst = testkit::zstd(&text);
+        let (lz4, lz4_legacy) = (testkit::lz4(&text), testkit::lz4_legacy(&text));
+        let (lzma, lzip) = (testkit::lzma(&text), testkit::lzip(&text));
         for chunk in [1, 7, 4096, 1 << 20] {
+            // Linked 64 KiB blocks: later blocks refer back into earlier ones.
+            assert_eq!(roundtrip(Format::Lz4, &lz4, chunk), text);
+            assert_eq!(roundtrip(Format::Lz4, &lz4_legacy, chunk), text);
+            assert_eq!(roundtrip(Format::Lzma, &lzma, chunk), text);
+            assert_eq!(roundtrip(Format::Lzip, &lzip, chunk), text);
             assert_eq!(roundtrip(Format::Gzip, &gz, chunk), text);
             assert_eq!(roundtrip(Format::Deflate, &zl, chunk), text);
             assert_eq!(roundtrip(Format::Deflate, &raw, chunk), text);
@@ -723,6 +965,9 @@ mod tests {
             (Format::Bzip2, testkit::bzip2),
             (Format::Xz, testkit::xz),
             (Format::Zstd, testkit::zstd),
+            (Format::Lz4, testkit::lz4),
+            (Format::Lz4, testkit::lz4_legacy),
+            (Format::Lzip, testkit::lzip),
         ];
         for (format, pack) in cases {
             let mut packed = pack(b"first stream, ");
@@ -734,6 +979,36 @@ mod tests {
                 assert_eq!(data, b"first stream, second stream", "{format:?} chunk {chunk}");
                 assert_eq!(trailing, b"and then plain text 123-45-6789", "{format:?} chunk {chunk}");
             }
+        }
+    }
+
+    #[test]
+    fn lz4_skippable_frames_are_meta_and_damage_is_an_error() {
+        let mut packed = vec![0x5A, 0x2A, 0x4D, 0x18, 15, 0, 0, 0];
+        packed.extend_from_slice(b"ssn 123-45-6789");
+        packed.extend(testkit::lz4(b"the frame"));
+        for chunk in [1, 5, 4096] {
+            let (data, meta, trailing, r) = run(Format::Lz4, &packed, chunk);
+            assert_eq!(
+                (data.as_slice(), meta.as_slice(), r),
+                (&b"the frame"[..], &b"ssn 123-45-6789"[..], Ok(()))
+            );
+            assert!(trailing.is_empty());
+        }
+        // A block that refers before the start of its frame, a block size above the frame's
+        // maximum, a descriptor with a reserved bit, a frame cut short.
+        let good = testkit::lz4(&text());
+        // Magic, independent 64 KiB blocks, header check (not verified); a 3-byte block: a
+        // match of 8 bytes 16 back, with nothing before it; the end mark.
+        let far =
+            [&lz4::FRAME_MAGIC[..], &[0x60, 0x40, 0], &[3, 0, 0, 0, 0x04, 0x10, 0x00], &[0; 4]].concat();
+        let mut big = testkit::lz4(b"x");
+        // After the magic, FLG, BD, the 8-byte content size and the header check.
+        big[15..19].copy_from_slice(&0x0010_0000u32.to_le_bytes());
+        let mut reserved = good.clone();
+        reserved[4] |= 0x02;
+        for bad in [&far[..], &big[..], &reserved[..], &good[..good.len() / 2]] {
+            assert!(run(Format::Lz4, bad, 4096).3.is_err());
         }
     }
 

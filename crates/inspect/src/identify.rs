@@ -47,6 +47,14 @@ pub enum FileType {
     Xz,
     /// Zstandard.
     Zstd,
+    /// LZ4 (frames or the legacy format).
+    Lz4,
+    /// `.lzma` (LZMA-alone).
+    Lzma,
+    /// lzip.
+    Lzip,
+    /// A zlib stream.
+    Zlib,
     /// A 7z archive.
     SevenZip,
     /// tar.
@@ -73,7 +81,7 @@ pub enum FileType {
     Executable,
     /// An archive or document protected by a password.
     EncryptedArchive,
-    /// An archive the engine cannot open (RAR).
+    /// An archive or compressed stream the engine cannot open (RAR, cab, `.Z` ...).
     UnsupportedArchive,
     /// Anything else: scanned as raw bytes.
     Binary,
@@ -230,6 +238,10 @@ impl Kind {
             Kind::Compressed(Format::Bzip2) => FileType::Bzip2,
             Kind::Compressed(Format::Xz) => FileType::Xz,
             Kind::Compressed(Format::Zstd) => FileType::Zstd,
+            Kind::Compressed(Format::Lz4) => FileType::Lz4,
+            Kind::Compressed(Format::Lzma) => FileType::Lzma,
+            Kind::Compressed(Format::Lzip) => FileType::Lzip,
+            Kind::Compressed(Format::Deflate) => FileType::Zlib,
             Kind::Compressed(_) => FileType::Gzip,
             Kind::SevenZ => FileType::SevenZip,
             Kind::Tar => FileType::Tar,
@@ -267,6 +279,53 @@ fn starts_with_at(head: &[u8], at: usize, magic: &[u8]) -> bool {
     head.get(at..at + magic.len()) == Some(magic)
 }
 
+/// Archive and compression formats the engine cannot open, by their magic: their content is
+/// compressed (or, in a disk image, may be), so reading their bytes as they are would let
+/// whatever they hold through. Each is could-not-scan (`unsupported`), with its name.
+fn unsupported_format(head: &[u8]) -> Option<&'static str> {
+    let m = |magic: &[u8]| head.starts_with(magic);
+    let at = |i: usize, magic: &[u8]| starts_with_at(head, i, magic);
+    let name = if m(b"Rar!\x1A\x07") {
+        "rar"
+    } else if m(&[0x1F, 0x9D]) && head.get(2).is_some_and(|f| f & 0x60 == 0 && (9..=16).contains(&(f & 0x1F)))
+    {
+        // Unix `compress` (LZW): the flags byte has its reserved bits clear and 9-16 bit codes.
+        "compress (.Z)"
+    } else if m(b"MSCF\0\0\0\0") {
+        "cab"
+    } else if m(&[0x60, 0xEA])
+        && head.len() >= 4
+        && (1..=2600).contains(&u16::from_le_bytes([head[2], head[3]]))
+    {
+        "arj"
+    } else if head.len() >= 7 && at(2, b"-l") && matches!(head[4], b'h' | b'z') && head[6] == b'-' {
+        "lha"
+    } else if at(7, b"**ACE**") {
+        "ace"
+    } else if m(b"\x89LZO\x00\r\n\x1a\n") {
+        "lzop"
+    } else if m(b"\xff\x06\x00\x00sNaPpY") {
+        "snappy"
+    } else if m(b"SZDD\x88\xf0\x27\x33") || m(b"KWAJ\x88\xf0\x27\xd1") {
+        "ms-compress"
+    } else if m(b"7kSu") || (m(b"zPQ") && matches!(head.get(3), Some(1 | 2)) && head.get(4) == Some(&1)) {
+        "zpaq"
+    } else if m(b"xar!\x00\x1c") {
+        "xar"
+    } else if m(b"hsqs") || m(b"sqsh") {
+        "squashfs"
+    } else if m(b"MSWIM\0\0\0") {
+        "wim"
+    } else if (m(b"SIT!") && at(10, b"rLau")) || m(b"StuffIt (c)1997") {
+        "stuffit"
+    } else if m(b"bvx2") || m(b"bvxn") || m(b"bvx1") {
+        "lzfse"
+    } else {
+        return None;
+    };
+    Some(name)
+}
+
 /// Decides the kind of an object from its first bytes (all of it when shorter than
 /// [`SNIFF_LEN`]) and, for multipart only, its declared Content-Type.
 pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
@@ -290,8 +349,20 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if m(b"7z\xBC\xAF\x27\x1C") {
         return Kind::SevenZ;
     }
-    if m(b"Rar!\x1A\x07") {
-        return Kind::Unsupported("rar");
+    if let Some(name) = unsupported_format(head) {
+        return Kind::Unsupported(name);
+    }
+    if crate::decode::LZ4_MAGICS.iter().any(|magic| m(magic)) {
+        return Kind::Compressed(Format::Lz4);
+    }
+    if m(b"LZIP") && head.get(4).is_some_and(|v| *v <= 1) {
+        return Kind::Compressed(Format::Lzip);
+    }
+    if crate::decode::zlib_head_decodes(head) {
+        return Kind::Compressed(Format::Deflate);
+    }
+    if crate::decode::lzma_head_decodes(head) {
+        return Kind::Compressed(Format::Lzma);
     }
     if m(b"\xFD7zXZ\x00") {
         return Kind::Compressed(Format::Xz);
@@ -843,6 +914,55 @@ mod tests {
             head.push(b);
             assert_eq!(mostly_text(&head), plain(&head), "byte {b:#x}");
             assert_eq!(mostly_text(&[b]), plain(&[b]), "byte {b:#x} alone");
+        }
+    }
+
+    #[test]
+    fn compressed_formats_without_a_reader_are_unsupported() {
+        for (head, name) in [
+            (&b"\x1F\x9D\x90text"[..], "compress (.Z)"),
+            (b"MSCF\0\0\0\0\x45\x01\0\0", "cab"),
+            (b"\x60\xEA\x2A\x00\x1E", "arj"),
+            (b"\x25\x9B-lh5-\x10\0", "lha"),
+            (b"\x00\x00\x00\x00\x00\x00\x00**ACE**", "ace"),
+            (b"\x89LZO\x00\r\n\x1a\n\x10", "lzop"),
+            (b"\xff\x06\x00\x00sNaPpY", "snappy"),
+            (b"SZDD\x88\xf0\x27\x33A", "ms-compress"),
+            (b"hsqs\x10\0\0\0", "squashfs"),
+            (b"MSWIM\0\0\0\xd0", "wim"),
+            (b"bvx2\x10\0\0\0", "lzfse"),
+        ] {
+            assert_eq!(identify(head, None), Kind::Unsupported(name), "{head:?}");
+        }
+        // Their magic bytes as the start of text are text.
+        for text in [&b"SIT! and stay"[..], b"hsq", b"x^2 + y^2 = z^2, said the note"] {
+            assert!(matches!(identify(text, None), Kind::Text(..)), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn zlib_and_lzma_alone_are_known_by_decoding_their_head() {
+        let text = b"a plain text that compresses, a plain text that compresses, once more";
+        assert_eq!(identify(&crate::testkit::zlib(text), None), Kind::Compressed(Format::Deflate));
+        assert_eq!(identify(&crate::testkit::lzma(text), None), Kind::Compressed(Format::Lzma));
+        assert_eq!(identify(&crate::testkit::lzip(text), None), Kind::Compressed(Format::Lzip));
+        assert_eq!(identify(&crate::testkit::lz4(text), None), Kind::Compressed(Format::Lz4));
+        assert_eq!(identify(&crate::testkit::lz4_legacy(text), None), Kind::Compressed(Format::Lz4));
+        // A valid header in front of data that does not decode is not the format.
+        let mut zlib = crate::testkit::zlib(text);
+        zlib[2..].fill(0xFF);
+        assert_ne!(identify(&zlib, None), Kind::Compressed(Format::Deflate));
+        let mut lzma = crate::testkit::lzma(&[text.as_slice(); 40].concat());
+        lzma[13..].iter_mut().step_by(3).for_each(|b| *b = !*b);
+        assert_ne!(identify(&lzma, None), Kind::Compressed(Format::Lzma));
+        // Headers as binary data writes them by chance: no properties, an odd dictionary size,
+        // a dictionary of zero (which once overflowed the check).
+        for head in [
+            [0x00, 0, 0, 0x80, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3],
+            [0x5D, 0x01, 0x23, 0x45, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3],
+            [0x5D, 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3],
+        ] {
+            assert!(!crate::decode::lzma_head_decodes(&head), "{head:?}");
         }
     }
 

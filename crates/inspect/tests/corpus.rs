@@ -123,6 +123,11 @@ fn office_types_are_named() {
         ("pdf", inspect::FileType::Pdf),
         ("eml", inspect::FileType::Email),
         ("tar_gz", inspect::FileType::Tar),
+        ("lz4", inspect::FileType::Lz4),
+        ("tar_lz4_legacy", inspect::FileType::Lz4),
+        ("lzma", inspect::FileType::Lzma),
+        ("lzip", inspect::FileType::Lzip),
+        ("zlib", inspect::FileType::Zlib),
     ] {
         let s = labelled_corpus().into_iter().find(|s| s.name == format!("{fmt}/negative")).unwrap();
         let v = engine.scan_bytes(ctx(&s), &s.bytes);

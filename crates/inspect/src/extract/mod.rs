@@ -282,6 +282,10 @@ impl Node {
                     Format::Bzip2 => "bunzip2",
                     Format::Xz => "unxz",
                     Format::Zstd => "unzstd",
+                    Format::Lz4 => "unlz4",
+                    Format::Lzma => "unlzma",
+                    Format::Lzip => "lunzip",
+                    Format::Deflate => "inflate",
                     _ => "gunzip",
                 };
                 let child = Node::new(m.child(name), None);

@@ -27,6 +27,7 @@ pub(super) fn sig_name(sig: Sig) -> &'static str {
         Sig::Stream(Format::Bzip2) => "bzip2",
         Sig::Stream(Format::Xz) => "xz",
         Sig::Stream(Format::Zstd) => "zstd",
+        Sig::Stream(Format::Lz4) => "lz4",
         Sig::Stream(_) => "gzip",
     }
 }
@@ -43,8 +44,9 @@ struct SigDef {
 /// Every signature, with the bytes that must be there. A zip local header's version needed
 /// has a zero high byte (`plausible_zip_header`); a 7z's major version is 0; a bzip2
 /// stream's fifteenth byte is at most 7 (a zero "randomised" bit, then the top bits of a
-/// block's origin pointer, which is below 900,000 < 2^20).
-const SIGS: [SigDef; 6] = [
+/// block's origin pointer, which is below 900,000 < 2^20). An LZ4 frame's descriptor has
+/// version 01 and its reserved bits clear.
+const SIGS: [SigDef; 7] = [
     SigDef { sig: Sig::Zip, fixed: &[(0, b'P'), (1, b'K'), (2, 3), (3, 4), (5, 0)], len: 6, text_anchor: 2 },
     SigDef {
         sig: Sig::Stream(Format::Gzip),
@@ -87,6 +89,13 @@ const SIGS: [SigDef; 6] = [
         len: SIG_MAX,
         text_anchor: 14,
     },
+    SigDef {
+        sig: Sig::Stream(Format::Lz4),
+        fixed: &[(0, 0x04), (1, 0x22), (2, 0x4D), (3, 0x18)],
+        // Magic, FLG and BD.
+        len: 6,
+        text_anchor: 0,
+    },
 ];
 
 /// How a host is searched for signatures.
@@ -102,7 +111,7 @@ pub(crate) enum Anchors {
 }
 
 /// The `memchr` groups of [`Anchors::Binary`].
-const BINARY_GROUPS: [&[u8]; 2] = [&[0x03, 0x1F, 0xFD], &[0x1C, b'&']];
+const BINARY_GROUPS: [&[u8]; 2] = [&[0x03, 0x1F, 0xFD], &[0x1C, b'&', 0x18]];
 
 /// A PDF header, found with its own search: all of its bytes are text. A version
 /// (`1.7`, `2.0`) must follow.
@@ -170,8 +179,9 @@ pub(super) fn signatures(s: &[u8], anchors: Anchors, out: &mut Vec<(usize, Sig)>
         }
         Anchors::Binary => {
             top = 0xFF;
-            let hits = memchr::memchr3_iter(BINARY_GROUPS[0][0], BINARY_GROUPS[0][1], BINARY_GROUPS[0][2], s)
-                .chain(memchr::memchr2_iter(BINARY_GROUPS[1][0], BINARY_GROUPS[1][1], s));
+            let [a, b] = BINARY_GROUPS;
+            let hits =
+                memchr::memchr3_iter(a[0], a[1], a[2], s).chain(memchr::memchr3_iter(b[0], b[1], b[2], s));
             let held = |b: u8| BINARY_GROUPS.iter().any(|g| g.contains(&b));
             for i in hits {
                 for def in &SIGS {
@@ -217,6 +227,8 @@ fn check(s: &[u8], start: usize, def: &SigDef, out: &mut Vec<(usize, Sig)>) {
             crc.update(&w[6..8]);
             crc.sum() == u32::from_le_bytes([w[8], w[9], w[10], w[11]])
         }
+        // LZ4: version 01, no reserved FLG bit, a block size of 4-7 and no other BD bit.
+        Sig::Stream(Format::Lz4) => w[4] >> 6 == 1 && w[4] & 0x02 == 0 && w[5] & 0x8F == 0 && w[5] >= 0x40,
         _ => true,
     };
     if ok {

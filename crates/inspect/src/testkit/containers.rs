@@ -1,5 +1,5 @@
 //! Generators for the compressed and archive formats beyond zip, gzip and tar: bzip2, xz,
-//! zstd and 7z, and hand-made structures for evasion tests.
+//! zstd, lz4, lzma, lzip, zlib and 7z, and hand-made structures for evasion tests.
 
 use std::io::Write;
 
@@ -23,6 +23,53 @@ pub fn xz(data: &[u8]) -> Vec<u8> {
 /// zstd of `data` (one frame, with a checksum).
 pub fn zstd(data: &[u8]) -> Vec<u8> {
     ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+}
+
+/// An LZ4 frame of `data` as the `lz4` tool writes it with `-BD --content-size`: linked
+/// 64 KiB blocks (each may refer to the one before), block and content checksums.
+pub fn lz4(data: &[u8]) -> Vec<u8> {
+    use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
+    let info = FrameInfo::new()
+        .block_size(BlockSize::Max64KB)
+        .block_mode(BlockMode::Linked)
+        .block_checksums(true)
+        .content_checksum(true)
+        .content_size(Some(data.len() as u64));
+    let mut e = FrameEncoder::with_frame_info(info, Vec::new());
+    let _ = e.write_all(data);
+    e.finish().expect("building a test fixture")
+}
+
+/// The legacy LZ4 format of `data` (`lz4 -l`: independent blocks of 8 MiB).
+pub fn lz4_legacy(data: &[u8]) -> Vec<u8> {
+    use lz4_flex::frame::{FrameEncoder, FrameInfo};
+    let mut e = FrameEncoder::with_frame_info(FrameInfo::new().legacy_frame(true), Vec::new());
+    let _ = e.write_all(data);
+    e.finish().expect("building a test fixture")
+}
+
+/// The `.lzma` (LZMA-alone) format of `data`, as `xz --format=lzma -1` writes it: unknown
+/// size, an end marker.
+pub fn lzma(data: &[u8]) -> Vec<u8> {
+    let options = lzma_rust2::LzmaOptions::with_preset(1);
+    let mut w =
+        lzma_rust2::LzmaWriter::new_use_header(Vec::new(), &options, None).expect("building a test fixture");
+    let _ = w.write_all(data);
+    w.finish().expect("building a test fixture")
+}
+
+/// An lzip file of `data` (one member).
+pub fn lzip(data: &[u8]) -> Vec<u8> {
+    let mut w = lzma_rust2::LzipWriter::new(Vec::new(), lzma_rust2::LzipOptions::with_preset(1));
+    let _ = w.write_all(data);
+    w.finish().expect("building a test fixture")
+}
+
+/// A zlib stream of `data`.
+pub fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let _ = e.write_all(data);
+    e.finish().expect("building a test fixture")
 }
 
 /// A 7z archive of `(name, data)` members (LZMA2, solid), its data encrypted with
