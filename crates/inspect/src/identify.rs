@@ -187,6 +187,8 @@ pub(crate) enum Markup {
     Tags,
     /// String escapes decoded.
     Json,
+    /// Folded lines joined: vCard, iCalendar, LDIF.
+    Folded,
 }
 
 /// What the pipeline does with an object.
@@ -235,6 +237,7 @@ impl Kind {
             Kind::Text(_, Markup::Plain) => FileType::Text,
             Kind::Text(_, Markup::Tags) => FileType::Html,
             Kind::Text(_, Markup::Json) => FileType::Json,
+            Kind::Text(_, Markup::Folded) => FileType::Text,
             Kind::Compressed(Format::Bzip2) => FileType::Bzip2,
             Kind::Compressed(Format::Xz) => FileType::Xz,
             Kind::Compressed(Format::Zstd) => FileType::Zstd,
@@ -710,6 +713,16 @@ fn markup_of(text: &[u8]) -> Markup {
         })
     {
         return Markup::Json;
+    }
+    // vCard, iCalendar and LDIF (an LDIF file starts with its version or a first entry).
+    if lower.starts_with(b"begin:vcard")
+        || lower.starts_with(b"begin:vcalendar")
+        || lower.starts_with(b"version: 1\n")
+        || lower.starts_with(b"version: 1\r\n")
+        || lower.starts_with(b"dn: ")
+        || lower.starts_with(b"dn:: ")
+    {
+        return Markup::Folded;
     }
     Markup::Plain
 }

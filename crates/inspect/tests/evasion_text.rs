@@ -488,3 +488,67 @@ fn values_hidden_inside_tags() {
         }
     }
 }
+
+/// Folds `line` as vCard, iCalendar and LDIF writers do: CRLF and a space after every 75
+/// octets (74 on continuation lines), wherever they fall, in a value too.
+fn folded(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line.as_bytes();
+    let mut width = 75;
+    while rest.len() > width {
+        out.push_str(&String::from_utf8_lossy(&rest[..width]));
+        out.push_str("\r\n ");
+        rest = &rest[width..];
+        width = 74;
+    }
+    out.push_str(&String::from_utf8_lossy(rest));
+    out
+}
+
+/// A contact's note, an event's description and an LDAP entry's description, folded at 75
+/// octets: the fold falls inside values at every offset the text puts them at.
+#[test]
+fn folded_lines_of_vcard_icalendar_and_ldif() {
+    let wraps: [fn(&str) -> String; 3] = [
+        |t| {
+            format!(
+                "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Jane Doe\r\n{}\r\nEND:VCARD\r\n",
+                folded(&format!("NOTE:{t}"))
+            )
+        },
+        |t| {
+            format!(
+                "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n{}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+                folded(&format!("DESCRIPTION:{t}"))
+            )
+        },
+        |t| {
+            format!(
+                "version: 1\ndn: cn=Jane Doe,dc=example,dc=com\n{}\n",
+                folded(&format!("description: {t}"))
+            )
+        },
+    ];
+    for wrap in wraps {
+        // Every shift of the fold against the value.
+        for pad in 0..20 {
+            technique(|t| wrap(&format!("{}{}", "x".repeat(pad), t.replace('\n', " "))).into_bytes());
+        }
+    }
+}
+
+/// A line break or tab escaped in a string (`\n`, as a SQL dump, a log line holding JSON or
+/// a vCard note writes it) parts the text before it from a value right after it.
+#[test]
+fn escaped_line_breaks_before_values() {
+    for escape in ["\\n", "\\r\\n", "\\t", "\\N"] {
+        let line =
+            |v: &str| format!("INSERT INTO notes VALUES (1,'first line{escape}{v}{escape}last line');\n");
+        for (det, value) in VALUES {
+            blocks(line(value).as_bytes(), det);
+        }
+        for decoy in DECOYS {
+            allows(line(decoy).as_bytes());
+        }
+    }
+}

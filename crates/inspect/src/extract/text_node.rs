@@ -26,6 +26,8 @@ pub(crate) struct TextNode {
     hidden: Option<Box<TextNode>>,
     hidden_buf: Vec<u8>,
     json: Option<text::Json>,
+    /// vCard, iCalendar and LDIF: folded lines joined.
+    unfold: Option<text::Unfold>,
     norm: text::Normalizer,
     /// Whether the text is normalised (not binary data).
     normalize: bool,
@@ -79,6 +81,7 @@ impl TextNode {
             hidden: None,
             hidden_buf: Vec::new(),
             json: (markup == Markup::Json).then(text::Json::new),
+            unfold: (markup == Markup::Folded).then(text::Unfold::new),
             norm: text::Normalizer::new(opts),
             normalize: true,
             stream: DetectStream::new(),
@@ -216,7 +219,7 @@ impl TextNode {
     /// detection.
     fn write_decoded(&mut self, cx: &mut Ctx<'_>, text: &[u8], ascii: bool) {
         let (mut b, mut c) = (std::mem::take(&mut self.b), std::mem::take(&mut self.c));
-        let text = if self.markup.is_some() || self.json.is_some() {
+        let text = if self.markup.is_some() || self.json.is_some() || self.unfold.is_some() {
             b.clear();
             if let Some(mk) = &mut self.markup {
                 mk.push(text, &mut b, &mut self.aside_buf);
@@ -227,13 +230,19 @@ impl TextNode {
                 }
             } else if let Some(j) = &mut self.json {
                 j.push(text, &mut b);
+            } else if let Some(u) = &mut self.unfold {
+                u.push(text, &mut b);
             }
             &b[..]
         } else {
             text
         };
         // What is known of the bytes holds for the text only when no filter changed them.
-        let ascii = ascii && self.wide.is_none() && self.markup.is_none() && self.json.is_none();
+        let ascii = ascii
+            && self.wide.is_none()
+            && self.markup.is_none()
+            && self.json.is_none()
+            && self.unfold.is_none();
         let text = if self.normalize { self.norm.push(text, &mut c, ascii) } else { text };
         cx.st.text_bytes += text.len() as u64;
         let mut found = Found { set: cx.set, hits: &mut cx.st.hits, member: &self.m.path };

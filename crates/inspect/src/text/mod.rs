@@ -4,7 +4,8 @@
 //! - [`Wide`]: UTF-16 and UTF-32 to UTF-8; [`Utf16Anywhere`]: UTF-16 text inside
 //!   other text or binary data.
 //! - [`Markup`]: HTML and XML to text (hidden elements apart, `hidden`); [`Json`]: JSON
-//!   string contents with escapes decoded.
+//!   string contents with escapes decoded; [`Unfold`]: vCard, iCalendar and LDIF lines
+//!   unfolded.
 //! - [`Normalizer`]: what every member's text goes through last: escapes (percent, `\u`,
 //!   quoted-printable, form bodies), character references, and the Unicode fold of
 //!   `unicode` (digits of every script, spaces, dashes, invisible characters).
@@ -23,6 +24,7 @@ mod markup;
 mod normalize;
 mod sniff;
 mod unescaped;
+mod unfold;
 pub(crate) mod unicode;
 mod wide;
 
@@ -30,6 +32,7 @@ pub(crate) use blobs::{Blobs, Piece};
 pub(crate) use json::Json;
 pub(crate) use markup::Markup;
 pub(crate) use normalize::{Normalizer, Options};
+pub(crate) use unfold::Unfold;
 pub(crate) use wide::{Utf16Anywhere, Wide, WideEdges};
 
 /// The UTF-16 decoder is the [`Wide`] decoder (kept under its old name for the PDF reader).

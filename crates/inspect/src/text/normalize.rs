@@ -429,6 +429,14 @@ impl Normalizer {
                 self.escapes(b, out);
             }
             Esc::Backslash if b == b'u' => self.esc = Esc::U { n: 0, raw: [0; 4] },
+            // A line break or tab escaped in a string (a SQL dump, a log line holding JSON, a
+            // vCard note, CSV from a script): a reader sees the break, which parts what is
+            // before it from a value after it (`note\n4111 ...`).
+            Esc::Backslash if matches!(b, b'n' | b'N' | b'r' | b't') => {
+                self.esc = Esc::Idle;
+                self.lone_high(out);
+                self.chars.push(if b == b't' { b'\t' } else { b'\n' }, out);
+            }
             Esc::Backslash if b == b'x' => {
                 self.lone_high(out);
                 self.esc = Esc::X(None);
@@ -816,6 +824,11 @@ mod tests {
         );
         // Mixed with `\u` halves of a pair, and a `%uXXXX` inside a doubly encoded escape.
         check(PLAIN, b"\\uD83D%uDE00 %25u0034", "\u{1F600} %u0034".as_bytes());
+    }
+
+    #[test]
+    fn escaped_line_breaks_and_tabs_are_read_as_such() {
+        check(PLAIN, b"note\\n4111 \\N1 a\\r\\nb c\\td \\\\n", b"note\n4111 \n1 a\n\nb c\td \\\n");
     }
 
     #[test]
