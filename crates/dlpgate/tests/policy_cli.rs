@@ -163,3 +163,29 @@ fn files_from_real_compressors_are_opened_or_refused() {
         assert_eq!(v["verdict"]["could_not_scan"]["format"], format, "{file}: {out}");
     }
 }
+
+/// EBCDIC written by Python's codecs (code pages 037 and 500, as mainframe exports are):
+/// the card in it is found, the decoys are not.
+#[test]
+fn ebcdic_exports_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import sys\n\
+        text = 'CUSTOMER 000123 JANE DOE OPENED 2024-01-15 ORDER 4111 1111 1111 1112\\n' * 3\n\
+        for cp in ('cp037', 'cp500'):\n\
+        \x20   open(sys.argv[1] + '/clean.' + cp, 'wb').write(text.encode(cp))\n\
+        \x20   open(sys.argv[1] + '/leak.' + cp, 'wb').write((text + 'CARD 4111 1111 1111 1111\\n').encode(cp))\n";
+    let out = Command::new(testpeers::require("python3"))
+        .args(["-c", script, dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for cp in ["cp037", "cp500"] {
+        let (code, out, err) =
+            dlpgate(&["policy", "test", dir.path().join(format!("leak.{cp}")).to_str().unwrap()]);
+        assert_eq!(code, 1, "{cp}: {out}{err}");
+        assert!(out.contains("credit_card 4111********1111"), "{cp}: {out}");
+        let (code, out, err) =
+            dlpgate(&["policy", "test", dir.path().join(format!("clean.{cp}")).to_str().unwrap()]);
+        assert_eq!(code, 0, "{cp}: {out}{err}");
+    }
+}

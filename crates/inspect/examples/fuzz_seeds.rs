@@ -21,6 +21,7 @@ fn main() -> std::io::Result<()> {
         "utf16le",
         "shift_jis",
         "gbk_fullwidth",
+        "ebcdic",
         "html",
         "json",
         "multipart_nohdr",

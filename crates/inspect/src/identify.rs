@@ -131,6 +131,8 @@ pub(crate) enum Charset {
     /// A legacy double-byte encoding of Chinese, Japanese or Korean, decoded to UTF-8 (the
     /// bytes are read as they are too).
     Legacy(LegacyCjk),
+    /// EBCDIC (code page 037 and its kin), decoded to UTF-8.
+    Ebcdic,
 }
 
 /// Legacy encodings of Chinese, Japanese and Korean text. Read as bytes, their full-width
@@ -165,7 +167,7 @@ impl Charset {
     /// Whether it is UTF-16 or UTF-32, whose ASCII characters are not ASCII bytes (legacy CJK
     /// encodings keep ASCII as it is).
     pub fn is_wide(self) -> bool {
-        !matches!(self, Charset::Bytes | Charset::Legacy(_))
+        !matches!(self, Charset::Bytes | Charset::Legacy(_) | Charset::Ebcdic)
     }
 
     /// Stray bytes before the first code unit.
@@ -460,6 +462,11 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     let markup = markup_of(body);
     if markup == Markup::Plain && !mostly_text(body) {
         return Kind::Raw(FileType::Binary);
+    }
+    if !is_utf8_head(body) && crate::text::ebcdic::looks_like(body) {
+        let mut ascii = Vec::new();
+        crate::text::ebcdic::decode(body, &mut ascii);
+        return Kind::Text(Charset::Ebcdic, markup_of(&ascii));
     }
     let charset = legacy_guess(body).map_or(Charset::Bytes, Charset::Legacy);
     if holds_uu_block(body) {

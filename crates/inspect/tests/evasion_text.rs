@@ -552,3 +552,10 @@ fn escaped_line_breaks_before_values() {
         }
     }
 }
+
+/// A mainframe export in EBCDIC (code page 037): its digits are no ASCII digits.
+#[test]
+fn ebcdic_text() {
+    technique(inspect::testkit::ebcdic);
+    technique(|t| inspect::testkit::ebcdic(&t.to_uppercase()));
+}

@@ -65,6 +65,11 @@ pub fn lzip(data: &[u8]) -> Vec<u8> {
     w.finish().expect("building a test fixture")
 }
 
+/// `text` in EBCDIC (code page 037), as a mainframe export writes it.
+pub fn ebcdic(text: &str) -> Vec<u8> {
+    crate::text::ebcdic::encode(text)
+}
+
 /// A zlib stream of `data`.
 pub fn zlib(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());

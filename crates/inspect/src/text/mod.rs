@@ -17,6 +17,7 @@
 mod b64_lanes;
 mod blobs;
 mod chars;
+pub(crate) mod ebcdic;
 mod entities;
 mod hidden;
 mod json;

@@ -1,5 +1,6 @@
 //! Wide encodings to UTF-8: UTF-16 (LE or BE) and UTF-32 (LE or BE) text, and runs of
-//! UTF-16LE text inside binary data.
+//! UTF-16LE text inside binary data; legacy CJK encodings and EBCDIC, which the text node
+//! decodes through the same filter.
 
 use crate::identify::Charset;
 
@@ -53,6 +54,10 @@ impl Wide {
     }
 
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        if self.charset == Charset::Ebcdic {
+            super::ebcdic::decode(data, out);
+            return;
+        }
         if let Some(d) = &mut self.legacy {
             Self::legacy_push(d, data, false, out);
             return;
