@@ -463,7 +463,7 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if markup == Markup::Plain && !mostly_text(body) {
         return Kind::Raw(FileType::Binary);
     }
-    if !is_utf8_head(body) && crate::text::ebcdic::looks_like(body) {
+    if crate::text::ebcdic::looks_like(body) && !is_utf8_head(body) {
         let mut ascii = Vec::new();
         crate::text::ebcdic::decode(body, &mut ascii);
         return Kind::Text(Charset::Ebcdic, markup_of(&ascii));
