@@ -491,6 +491,10 @@ fn legacy_guess(head: &[u8]) -> Option<LegacyCjk> {
     {
         return Some(LegacyCjk::Iso2022Jp);
     }
+    // Most heads are ASCII: told word by word, before a count of their high bytes.
+    if head.is_ascii() {
+        return None;
+    }
     let high = head.iter().filter(|&&b| b >= 0x80).count();
     if high < LEGACY_MIN_HIGH || is_utf8_head(head) {
         return None;
