@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use inspect::testkit::evasion::{base64_std, percent, utf16be};
-use inspect::testkit::{bzip2, gzip, tar_of, xz, zip_of, zip_stored, zstd};
+use inspect::testkit::{
+    bzip2, ebcdic, gzip, lz4, lz4_legacy, lzip, lzma, tar_of, xz, zip_of, zip_stored, zlib, zstd,
+};
 use inspect::{Engine, Limits, Policy, ScanContext, Verdict};
 use proptest::prelude::*;
 
@@ -64,6 +66,13 @@ enum Layer {
     Bzip2,
     Xz,
     Zstd,
+    Lz4,
+    Lz4Legacy,
+    Lzma,
+    Lzip,
+    Zlib,
+    /// The text after a line of capitals, in EBCDIC (code page 037).
+    Ebcdic,
     Zip,
     ZipStored,
     Tar,
@@ -79,7 +88,19 @@ enum Layer {
 impl Layer {
     /// Encodings of text apply to text only.
     fn needs_text(self) -> bool {
-        matches!(self, Layer::Utf16 | Layer::QuotedPrintable | Layer::Percent | Layer::LegacyCjk(_))
+        matches!(
+            self,
+            Layer::Utf16 | Layer::QuotedPrintable | Layer::Percent | Layer::LegacyCjk(_) | Layer::Ebcdic
+        )
+    }
+
+    /// Formats known only at the head of an object (no signature is searched for inside
+    /// other content): docs/POLICY.md ("Known limits").
+    fn only_at_head(self) -> bool {
+        matches!(
+            self,
+            Layer::Lz4Legacy | Layer::Lzma | Layer::Lzip | Layer::Zlib | Layer::Ebcdic | Layer::Tar
+        )
     }
 
     /// Whether what it makes is ASCII text.
@@ -95,6 +116,12 @@ fn layer() -> impl Strategy<Value = Layer> {
         Just(Layer::Bzip2),
         Just(Layer::Xz),
         Just(Layer::Zstd),
+        Just(Layer::Lz4),
+        Just(Layer::Lz4Legacy),
+        Just(Layer::Lzma),
+        Just(Layer::Lzip),
+        Just(Layer::Zlib),
+        Just(Layer::Ebcdic),
         Just(Layer::Zip),
         Just(Layer::ZipStored),
         Just(Layer::Tar),
@@ -149,6 +176,18 @@ fn wrap(layer: Layer, data: &[u8], garbage: &(Vec<u8>, Vec<u8>)) -> Vec<u8> {
         Layer::Bzip2 => bzip2(data),
         Layer::Xz => xz(data),
         Layer::Zstd => zstd(data),
+        Layer::Lz4 => lz4(data),
+        Layer::Lz4Legacy => lz4_legacy(data),
+        Layer::Lzma => lzma(data),
+        Layer::Lzip => lzip(data),
+        Layer::Zlib => zlib(data),
+        Layer::Ebcdic => {
+            let text = format!(
+                "QUARTERLY ACCOUNT EXTRACT FOR THE BRANCH OFFICE RUN 0042\n{}",
+                std::str::from_utf8(data).unwrap()
+            );
+            ebcdic(&text)
+        }
         Layer::Zip => zip_of(&[("readme.txt", b"nothing here"), ("data.bin", data)]),
         Layer::ZipStored => zip_stored(&[("data.bin", data)]),
         Layer::Tar => tar_of(&[("data.bin", data)]),
@@ -235,13 +274,16 @@ proptest! {
             // So are CJK sentences in front of it.
             let junk_before_qp =
                 matches!((encoded, l), (Some(Layer::QuotedPrintable), Layer::Garbage | Layer::LegacyCjk(_)));
-            // A tar not at the head of an object is read as bytes: docs/POLICY.md ("Known
-            // limits").
-            let junk_before_tar = matches!((applied.last(), l), (Some(Layer::Tar), Layer::Garbage));
+            // A tar, a legacy lz4, lzma, lzip or zlib stream and EBCDIC text not at the head of
+            // an object are read as bytes: docs/POLICY.md ("Known limits").
+            let junk_before_tar = matches!(l, Layer::Garbage) && applied.last().is_some_and(|a: &Layer| a.only_at_head());
             // Percent-encoding is undone twice over, not three times (docs/POLICY.md).
             let third_percent = matches!(l, Layer::Percent)
                 && applied.iter().filter(|a| matches!(a, Layer::Percent)).count() >= 2;
-            if stacked || junk_before_qp || junk_before_tar || third_percent {
+            // EBCDIC is known by the spaces, letters and digits of its head: prose, as a
+            // mainframe export is, not base64 or escapes written in it (docs/POLICY.md).
+            let ebcdic_of_encoded = matches!(l, Layer::Ebcdic) && !applied.is_empty();
+            if stacked || junk_before_qp || junk_before_tar || third_percent || ebcdic_of_encoded {
                 continue;
             }
             if matches!(l, Layer::QuotedPrintable | Layer::Percent) {
