@@ -744,29 +744,24 @@ trait LzStream {
     fn needs_kib(&self) -> Option<u32>;
 }
 
-impl LzStream for LzmaStream {
-    fn step(&mut self, input: &[u8], out: &mut [u8], action: LzAction) -> lzma_rust2::Result<StreamResult> {
-        self.process(input, out, action)
-    }
-    fn after_end(&self) -> &[u8] {
-        self.unused_input()
-    }
-    fn needs_kib(&self) -> Option<u32> {
-        self.memory_usage()
-    }
+/// The two streams have the same inherent methods under the same names.
+macro_rules! lz_stream {
+    ($($t:ty),*) => {$(
+        impl LzStream for $t {
+            fn step(&mut self, input: &[u8], out: &mut [u8], action: LzAction) -> lzma_rust2::Result<StreamResult> {
+                self.process(input, out, action)
+            }
+            fn after_end(&self) -> &[u8] {
+                self.unused_input()
+            }
+            fn needs_kib(&self) -> Option<u32> {
+                self.memory_usage()
+            }
+        }
+    )*};
 }
 
-impl LzStream for LzipStream {
-    fn step(&mut self, input: &[u8], out: &mut [u8], action: LzAction) -> lzma_rust2::Result<StreamResult> {
-        self.process(input, out, action)
-    }
-    fn after_end(&self) -> &[u8] {
-        self.unused_input()
-    }
-    fn needs_kib(&self) -> Option<u32> {
-        self.memory_usage()
-    }
-}
+lz_stream!(LzmaStream, LzipStream);
 
 /// What [`lz_push`] came to.
 enum LzPushed {
