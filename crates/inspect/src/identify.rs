@@ -463,9 +463,9 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if markup == Markup::Plain && !mostly_text(body) {
         return Kind::Raw(FileType::Binary);
     }
-    if crate::text::ebcdic::looks_like(body) && !is_utf8_head(body) {
+    if crate::ebcdic::looks_like(body) && !is_utf8_head(body) {
         let mut ascii = Vec::new();
-        crate::text::ebcdic::decode(body, &mut ascii);
+        crate::ebcdic::decode(body, &mut ascii);
         return Kind::Text(Charset::Ebcdic, markup_of(&ascii));
     }
     let charset = legacy_guess(body).map_or(Charset::Bytes, Charset::Legacy);

@@ -70,10 +70,11 @@
 //!   tags markup keeps aside). Containers inside text or binary data (a zip, gzip, bzip2,
 //!   xz, zstd, 7z or PDF after a text head) are found by their signatures
 //!   (`extract::signatures`) and opened by probes (`extract::probe`, `extract::embedded_pdf`).
-//! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz and zstd push decoders with
-//!   bounded output and bounded windows.
+//! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz, zstd, lz4, lzma and lzip
+//!   push decoders with bounded output and bounded windows.
+//! - `ebcdic`: EBCDIC text, known and decoded (a leaf: `identify` tells it, `text` reads it).
 //! - [`identify`]: content types by magic bytes and structure, and the charset of text
-//!   (byte order marks, UTF-16 and UTF-32 without one, legacy CJK encodings).
+//!   (byte order marks, UTF-16 and UTF-32 without one, legacy CJK encodings, EBCDIC).
 //! - `index_bytes`: what the EDM and fingerprint index files share (little-endian reads,
 //!   the mixer, the one-word Bloom filter).
 //! - `sse2`: the byte-range test every SIMD class mask is built from.
@@ -102,6 +103,7 @@
 
 mod decode;
 pub mod detect;
+mod ebcdic;
 pub mod edm;
 pub mod engine;
 mod extract;

@@ -67,7 +67,7 @@ pub fn lzip(data: &[u8]) -> Vec<u8> {
 
 /// `text` in EBCDIC (code page 037), as a mainframe export writes it.
 pub fn ebcdic(text: &str) -> Vec<u8> {
-    crate::text::ebcdic::encode(text)
+    crate::ebcdic::encode(text)
 }
 
 /// A zlib stream of `data`.

@@ -17,7 +17,6 @@
 mod b64_lanes;
 mod blobs;
 mod chars;
-pub(crate) mod ebcdic;
 mod entities;
 mod hidden;
 mod json;

@@ -55,7 +55,7 @@ impl Wide {
 
     pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         if self.charset == Charset::Ebcdic {
-            super::ebcdic::decode(data, out);
+            crate::ebcdic::decode(data, out);
             return;
         }
         if let Some(d) = &mut self.legacy {
