@@ -55,8 +55,11 @@ pub(super) struct Lz4 {
     content_checksum: bool,
     /// The frame's last [`DICT`] bytes of output, for linked blocks.
     history: Vec<u8>,
-    /// A decompressed block.
+    /// Where a block is decompressed to: `block_max` bytes once the stream's
+    /// first compressed block came.
     block: Vec<u8>,
+    /// Bytes of output buffer zeroed so far (tests check it stays one buffer per stream).
+    zeroed: usize,
     streams_done: u32,
     single: bool,
 }
@@ -73,6 +76,7 @@ impl Lz4 {
             content_checksum: false,
             history: Vec::new(),
             block: Vec::new(),
+            zeroed: 0,
             streams_done: 0,
             single: false,
         }
@@ -279,31 +283,61 @@ impl Lz4 {
 
     /// Decompresses the block in `pending` and hands its output on.
     fn block_out(&mut self, raw: bool, emit: &mut dyn FnMut(Out<'_>) -> bool) -> Result<bool, DecodeError> {
-        let made = if raw {
-            self.block.clear();
-            self.block.extend_from_slice(&self.pending);
-            self.block.len()
-        } else {
+        // The output buffer is sized (and zeroed) once per stream: zeroing a block's
+        // maximum for every block would let a stream of tiny blocks cost 4 MiB of writes
+        // per few input bytes.
+        if !raw && self.block.len() < self.block_max {
+            self.zeroed += self.block_max - self.block.len();
             self.block.resize(self.block_max, 0);
+        }
+        let out: &[u8] = if raw {
+            &self.pending
+        } else {
             let r = if self.linked {
                 lz4_flex::block::decompress_into_with_dict(&self.pending, &mut self.block, &self.history)
             } else {
                 lz4_flex::block::decompress_into(&self.pending, &mut self.block)
             };
-            r.map_err(|_| DecodeError::Corrupt("corrupt lz4 block".into()))?
+            let made = r.map_err(|_| DecodeError::Corrupt("corrupt lz4 block".into()))?;
+            &self.block[..made]
         };
-        self.block.truncate(made);
         if self.linked {
-            let keep_old = DICT.saturating_sub(made).min(self.history.len());
+            let keep_old = DICT.saturating_sub(out.len()).min(self.history.len());
             self.history.drain(..self.history.len() - keep_old);
-            let tail = made.saturating_sub(DICT);
-            self.history.extend_from_slice(&self.block[tail..]);
+            self.history.extend_from_slice(&out[out.len().saturating_sub(DICT)..]);
         }
-        for piece in self.block.chunks(OUT_CHUNK) {
+        for piece in out.chunks(OUT_CHUNK) {
             if !emit(Out::Data(piece)) {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame of 4 MiB blocks (independent) that are each one literal byte: the output
+    /// buffer is zeroed once, not once per block.
+    #[test]
+    fn tiny_blocks_cost_their_size() {
+        let mut frame = [&FRAME_MAGIC[..], &[0x60, 0x70, 0]].concat();
+        for _ in 0..10_000 {
+            frame.extend_from_slice(&[2, 0, 0, 0, 0x10, b'a']);
+        }
+        frame.extend_from_slice(&[0; 4]);
+        let (mut z, mut made) = (Lz4::new(), 0);
+        let go = z.push(&frame, &mut |o| {
+            if let Out::Data(d) = o {
+                made += d.len();
+            }
+            true
+        });
+        assert_eq!(go, Ok(true));
+        assert_eq!(made, 10_000);
+        assert!(z.at_boundary());
+        assert_eq!(z.zeroed, 4 << 20);
     }
 }
