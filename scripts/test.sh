@@ -29,6 +29,7 @@ declare -A peers=(
   [/usr/bin/lzop]=lzop
   [/usr/bin/gcab]=gcab
   [/usr/bin/xz]=xz-utils
+  [/usr/bin/7zz]=7zip
 )
 missing=()
 for file in "${!peers[@]}"; do

@@ -164,6 +164,69 @@ fn files_from_real_compressors_are_opened_or_refused() {
     }
 }
 
+/// Archives as 7-Zip writes them with each of its methods, and zip's LZMA as Python writes
+/// it: every member is read (the member's name says by which path), none is refused.
+#[test]
+fn archives_from_7zip_are_read_with_every_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    for k in 0..400 {
+        text.push_str(&format!("order {k:06} customer 1111 paid 4111 amount {k}.00\n"));
+        if k == 300 {
+            text.push_str("card number 4111 1111 1111 1111\n");
+        }
+    }
+    std::fs::write(dir.path().join("notes.txt"), &text).unwrap();
+    let seven = |args: &[&str]| {
+        let out =
+            Command::new(testpeers::require("7zz")).args(args).current_dir(dir.path()).output().unwrap();
+        assert!(out.status.success(), "7zz {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let mut files = Vec::new();
+    for method in ["LZMA", "PPMd", "Deflate64", "BZip2", "Deflate", "Copy"] {
+        let name = format!("zip-{method}.zip");
+        seven(&["a", "-bso0", "-tzip", &format!("-mm={method}"), &name, "notes.txt"]);
+        files.push(name);
+    }
+    for method in ["LZMA", "LZMA2", "PPMd", "BZip2", "Deflate"] {
+        let name = format!("7z-{method}.7z");
+        seven(&["a", "-bso0", "-t7z", &format!("-m0={method}"), &name, "notes.txt"]);
+        files.push(name);
+    }
+    let py = Command::new(testpeers::require("python3"))
+        .args([
+            "-c",
+            "import zipfile; zipfile.ZipFile('py-lzma.zip', 'w', zipfile.ZIP_LZMA).write('notes.txt')",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    files.push("py-lzma.zip".into());
+    for file in &files {
+        let path = dir.path().join(file);
+        if !file.contains("Copy") {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains("4111 1111 1111 1111"),
+                "{file} holds the card"
+            );
+        }
+        let (code, out, err) = dlpgate(&["policy", "test", "--json", path.to_str().unwrap()]);
+        assert_eq!(code, 1, "{file}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert!(v["verdict"]["could_not_scan"].is_null(), "{file}: {out}");
+        let evidence = v["verdict"]["evidence"].as_array().unwrap();
+        assert!(
+            evidence
+                .iter()
+                .any(|e| e["detector"] == "credit_card"
+                    && e["member"].as_str().unwrap().ends_with("notes.txt")),
+            "{file}: {out}"
+        );
+    }
+}
+
 /// EBCDIC written by Python's codecs (code pages 037 and 500, as mainframe exports are):
 /// the card in it is found, the decoys are not.
 #[test]

@@ -7,8 +7,8 @@ use zip::{CompressionMethod, ZipArchive};
 
 use super::coverage::{scan_gaps, scan_name};
 use super::zip_layout::{self, EntryAt, Window};
-use super::zip_salvage;
 use super::{office, pump_decoded, pump_member, Ctx, Member, TextNode};
+use super::{zip_methods, zip_salvage};
 use crate::decode::Format;
 use crate::identify::{Charset, FileType, Markup};
 use crate::limits::{CouldNotScan, LimitKind};
@@ -106,8 +106,34 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
             Some(Format::Zstd)
         } else if method == CompressionMethod::XZ {
             Some(Format::Xz)
-        } else if method == CompressionMethod::STORE || method == CompressionMethod::DEFLATE {
+        } else if method == CompressionMethod::STORE
+            || method == CompressionMethod::DEFLATE
+            || method == CompressionMethod::DEFLATE64
+        {
             None
+        } else if method == CompressionMethod::LZMA || method == CompressionMethod::PPMD {
+            let id = if method == CompressionMethod::LZMA { zip_methods::LZMA } else { zip_methods::PPMD };
+            match za.by_index_raw(i) {
+                Ok(mut f) => {
+                    let (size, compressed) = (f.size(), f.compressed_size());
+                    let max_window = cx.st.budget.limits.max_window_bytes;
+                    match zip_methods::open(id, Box::new(&mut f), size, max_window) {
+                        Ok(mut opened) => {
+                            if !cx.st.budget.hold(opened.memory, &child.path) {
+                                return;
+                            }
+                            pump_member(cx, &mut opened.reader, child, Some(compressed));
+                            cx.st.budget.release(opened.memory);
+                        }
+                        Err(zip_methods::Refusal::Memory(_)) => {
+                            return cx.st.budget.limit(LimitKind::MaxWindowBytes, &child.path);
+                        }
+                        Err(zip_methods::Refusal::Corrupt(e)) => return cx.corrupt(&child.path, e),
+                    }
+                }
+                Err(e) => return cx.corrupt(&m.path, format!("zip member {i}: {e}")),
+            }
+            continue;
         } else {
             return cx.st.budget.stop(CouldNotScan::Unsupported {
                 member: child.path,

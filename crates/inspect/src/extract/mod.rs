@@ -32,6 +32,7 @@ mod tar;
 mod text_node;
 mod uu;
 mod zip_layout;
+mod zip_methods;
 mod zip_salvage;
 
 use std::collections::BTreeSet;
