@@ -15,13 +15,14 @@ pub(super) const PLUS: u8 = 4;
 pub(super) const DOT: u8 = 8;
 pub(super) const COMMA: u8 = 16;
 
-/// `WORD` is an ASCII letter, digit or `_`, as the detectors' word boundary.
+/// `WORD` is an ASCII letter or digit, as the digit scan's word boundary (`_` is none:
+/// `card_4111111111111111` is a name holding a card).
 pub(super) const CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        if c.is_ascii_alphanumeric() || c == b'_' {
+        if c.is_ascii_alphanumeric() {
             t[b] |= WORD;
         }
         if c.is_ascii_alphabetic() {
@@ -136,7 +137,7 @@ mod sse2 {
             let letter = in_range(bitor_m128i(v, splat(0x20)), b'a', 25);
             let breaks = in_range(v, b'\t', 4);
             let blank = bitor_m128i(breaks, is(v, b' '));
-            c.word |= at(bitor_m128i(letter, is(v, b'_')));
+            c.word |= at(letter);
             c.letter |= at(letter);
             c.plus |= at(is(v, b'+'));
             let join =

@@ -2,7 +2,7 @@
 //! (one line break may stand for a space between groups), in capitals or in lower case.
 
 use super::numeric::line_break;
-use super::{is_word, Builtin, Confidence, Found};
+use super::{Builtin, Confidence, Found};
 
 /// Country code (two letters of either case) -> IBAN length: one load from
 /// [`LENGTH_BY_CODE`], since every pair of letters before a digit run in text asks.
@@ -182,7 +182,7 @@ pub(super) fn at(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
     }
     if n != len
         || (upper && lower)
-        || buf.get(j).is_some_and(|&b| is_word(b))
+        || buf.get(j).is_some_and(|&b| b.is_ascii_alphanumeric() && !label_after(buf, j, joiner))
         || !chars[2].is_ascii_digit()
         || !chars[3].is_ascii_digit()
     {
@@ -191,6 +191,16 @@ pub(super) fn at(buf: &[u8], base: u64, p: usize, found: &mut Found<'_>) {
     if iban_mod97(&chars[..n]) {
         found.report(Builtin::Iban.id(), Confidence::High, base + p as u64, &buf[p..j]);
     }
+}
+
+/// Whether the upper-case word glued at `j` to an IBAN written in one piece, ending in a
+/// digit, is a label of its own (`DE89370400440532013000BIC:COBADEFF`): the IBAN's length
+/// is fixed by its country, and a digit followed by a letter marks where it ends.
+fn label_after(buf: &[u8], j: usize, joiner: Option<u8>) -> bool {
+    joiner.is_none()
+        && j >= 1
+        && buf[j - 1].is_ascii_digit()
+        && buf.iter().skip(j).take(2).all(u8::is_ascii_uppercase)
 }
 
 /// Mod-97 of the rearranged IBAN (first four characters moved to the end) equals 1.

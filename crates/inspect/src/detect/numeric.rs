@@ -334,7 +334,14 @@ fn worth_a_look(buf: &[u8], i: usize, c: &BlockClasses, before: Before, m: u64, 
     let prev2_letter = (c.letter << 2) | before.letter;
     // An IBAN's country code is a word of its own: `ee77` in a hex id is no IBAN.
     let prev3_word = ((c.word | m) << 3) | before.word;
-    starts & ((by_length & !prev_word) | prev_plus | (prev_letter & prev2_letter & !prev3_word & ge2))
+    // One letter right before 13 digits or more: the `B` of a magnetic stripe's track 1
+    // ([`track_one`] decides).
+    let lone_letter = ge13 & prev_letter & !prev2_letter;
+    starts
+        & ((by_length & !prev_word)
+            | prev_plus
+            | (prev_letter & prev2_letter & !prev3_word & ge2)
+            | lone_letter)
 }
 
 /// The classes of the three bytes before a block that [`worth_a_look`] reads, as the low
@@ -414,8 +421,10 @@ fn worth_examining(buf: &[u8], i: usize, e: usize) -> bool {
         if prev & PLUS != 0 {
             return true;
         }
-        if prev & WORD != 0
-            || (decimal_part(buf, i, len) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()))
+        if (prev & WORD != 0 && !track_one(buf, i, e))
+            || (decimal_part(buf, i, len)
+                && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit())
+                && !matches!(buf.get(e), Some(b'E' | b'e')))
         {
             return false;
         }
@@ -468,6 +477,61 @@ fn decimal_part(buf: &[u8], i: usize, len: usize) -> bool {
     }
 }
 
+/// Whether a byte glued to a run of digits makes it part of a word: letters and digits.
+/// `_` is not one: `card_4111111111111111_exp` is how names and keys are written.
+#[inline(always)]
+fn glued(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// Whether a `.` at `e` starts a fraction of zeros only (`4111111111111111.0`, as pandas
+/// writes a column of numbers with a gap in it): the number is the integer before it.
+fn zero_fraction(buf: &[u8], e: usize) -> bool {
+    let zeros = buf.iter().skip(e + 1).take_while(|&&b| b == b'0').count();
+    (1..=6).contains(&zeros) && !buf.get(e + 1 + zeros).is_some_and(|&b| glued(b))
+}
+
+/// Whether the run `buf[i..e]` is the account number of a magnetic stripe's track 1
+/// (`%B4111111111111111^SMITH/JOHN^2812...`): `B` before it, itself not glued to a word,
+/// and `^` after it.
+#[inline]
+fn track_one(buf: &[u8], i: usize, e: usize) -> bool {
+    i >= 1 && buf[i - 1] == b'B' && buf.get(e) == Some(&b'^') && !before(buf, i - 1).is_some_and(glued)
+}
+
+/// A card written as a floating-point number in scientific notation, where the fraction
+/// `buf[i..e]` follows one digit and a point (`4.111111111111111E+15`, as Java and
+/// spreadsheets write a large double): the integer it stands for, when it has no
+/// fraction left, is judged as a card.
+fn exponent_form(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, digits: &mut Vec<u8>) {
+    if i < 2 || before(buf, i - 2).is_some_and(|b| glued(b) || b == b'.') {
+        return;
+    }
+    let mut j = e + 1;
+    if !matches!(buf.get(e), Some(b'E' | b'e')) {
+        return;
+    }
+    if buf.get(j) == Some(&b'+') {
+        j += 1;
+    }
+    let exp_end = run_end(buf, j);
+    if !(1..=2).contains(&(exp_end - j)) || buf.get(exp_end).is_some_and(|&b| glued(b) || b == b'.') {
+        return;
+    }
+    let exp = buf[j..exp_end].iter().fold(0usize, |a, &b| a * 10 + usize::from(b - b'0'));
+    let frac = e - i;
+    if frac > exp || !(12..=18).contains(&exp) {
+        return;
+    }
+    digits.clear();
+    digits.push(buf[i - 2]);
+    digits.extend_from_slice(&buf[i..e]);
+    digits.resize(exp + 1, b'0');
+    if card_valid(digits) {
+        found.report(Builtin::CreditCard.id(), Confidence::High, base + (i - 2) as u64, &buf[i - 2..exp_end]);
+    }
+}
+
 /// Runs every numeric validator whose shape fits the run of digits `buf[i..e]`.
 #[inline(never)]
 fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, digits: &mut Vec<u8>) {
@@ -479,14 +543,17 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
         && i >= 2
         && buf[i - 2].is_ascii_alphabetic()
         && buf[i - 1].is_ascii_alphabetic()
-        && !before(buf, i - 2).is_some_and(is_word)
+        && !before(buf, i - 2).is_some_and(glued)
     {
         super::iban::at(buf, base, i - 2, found);
     }
-    if prev.is_some_and(is_word) {
+    if prev.is_some_and(glued) && !track_one(buf, i, e) {
         return;
     }
     if decimal_part(buf, i, e - i) && before(buf, i - 1).is_some_and(|b| b.is_ascii_digit()) {
+        if set.enabled(Builtin::CreditCard) {
+            exponent_form(buf, base, i, e, found, digits);
+        }
         return;
     }
     // A token that takes a line break in is one reading; the same digits up to the break
@@ -498,7 +565,7 @@ fn candidate(buf: &[u8], base: u64, i: usize, e: usize, found: &mut Found<'_>, d
     if matches!(len, 3 | 4 | 9) || len >= 13 {
         let mut token = Token::default();
         tokenize(buf, i, e, true, &mut token);
-        if buf.get(token.end).is_some_and(|&b| is_word(b)) && token.n == 1 {
+        if buf.get(token.end).is_some_and(|&b| glued(b)) && token.n == 1 {
             return;
         }
         if !validate_token(buf, base, i, &token, found, digits) && second_reading_may_find(&token) {
@@ -531,14 +598,16 @@ fn validate_token(
     let set = found.set;
     let mut reported = false;
     let continues = |e: usize| {
-        buf.get(e).is_some_and(|&b| is_word(b))
-            || (matches!(buf.get(e), Some(b'.' | b',')) && buf.get(e + 1).is_some_and(u8::is_ascii_digit))
+        buf.get(e).is_some_and(|&b| glued(b))
+            || (buf.get(e) == Some(&b'.')
+                && buf.get(e + 1).is_some_and(u8::is_ascii_digit)
+                && !zero_fraction(buf, e))
     };
     let after_ok = !continues(t.end);
     // A token that continues a group before it (`12 3456 ...`) is not a token of its own.
     let left_maximal = !(t.n > 1 && separator_before(buf, i, t.separator(buf)));
     let (s0, e0) = t.groups[0];
-    let first_alone = t.n == 1 || is_blank(&t.sep);
+    let first_alone = t.n == 1 || is_blank(&t.sep) || (t.sep == b'.' && zero_fraction(buf, e0));
     let first_ok = first_alone && !continues(e0);
 
     if set.enabled(Builtin::CreditCard) {

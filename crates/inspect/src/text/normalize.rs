@@ -414,8 +414,13 @@ impl Normalizer {
                 self.esc = Esc::Idle;
                 self.lone_high(out);
                 let x = (hex(h) << 4) | hex(b);
-                // Two letters may be an IBAN's country code (`%DE89 ...`).
-                if odd_byte(x) || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic()) {
+                // Two letters may be an IBAN's country code (`%DE89 ...`); a byte that can
+                // neither be nor start a character here may be text (`%B4111...^`, a
+                // magnetic stripe's track 1).
+                if odd_byte(x)
+                    || (h.is_ascii_alphabetic() && b.is_ascii_alphabetic())
+                    || (x >= 0x80 && self.chars.is_idle() && !(0xC2..=0xF4).contains(&x))
+                {
                     self.odd_escape = Some((3, 1));
                 }
                 self.percent_byte((hex(h) << 4) | hex(b), out);

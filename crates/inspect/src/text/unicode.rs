@@ -64,6 +64,13 @@ pub(crate) fn fold(cp: u32) -> Folded {
         0x2074..=0x2079 => Ascii(b'4' + (cp - 0x2074) as u8),
         0x2080..=0x2089 => Ascii(b'0' + (cp - 0x2080) as u8),
         0x2460..=0x2468 => Ascii(b'1' + (cp - 0x2460) as u8),
+        // Parenthesized (`⑴`), full stop (`⒈`) and double-circled (`⓵`) digits one to nine.
+        0x2474..=0x247C => Ascii(b'1' + (cp - 0x2474) as u8),
+        0x2488..=0x2490 => Ascii(b'1' + (cp - 0x2488) as u8),
+        0x24F5..=0x24FD => Ascii(b'1' + (cp - 0x24F5) as u8),
+        0x24FF => Ascii(b'0'),
+        // The one dot leader and the word separator middle dot read as dots.
+        0x2024 | 0x2E31 => Ascii(b'.'),
         0x24EA => Ascii(b'0'),
         0x2776..=0x277E => Ascii(b'1' + (cp - 0x2776) as u8),
         0x2780..=0x2788 => Ascii(b'1' + (cp - 0x2780) as u8),
@@ -72,6 +79,10 @@ pub(crate) fn fold(cp: u32) -> Folded {
         // Full-width ASCII (its digits are an Nd block too).
         0xFF01..=0xFF5E => Ascii((cp - 0xFEE0) as u8),
         0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0000..=0xE0FFF => Drop,
+        // Digit zero full stop, digits with a comma (`🄂`), the sans-serif circled zeros.
+        0x1F100 => Ascii(b'0'),
+        0x1F101..=0x1F10A => Ascii(b'0' + (cp - 0x1F101) as u8),
+        0x1F10B | 0x1F10C => Ascii(b'0'),
         _ => {
             if INVISIBLE.contains(&cp) {
                 return Drop;
@@ -132,9 +143,21 @@ mod tests {
                 assert_ne!(fold(z + 10), Folded::Ascii(b'0'), "{z:#x}");
             }
         }
-        for (c, want) in
-            [('٤', b'4'), ('۴', b'4'), ('४', b'4'), ('４', b'4'), ('𝟒', b'4'), ('④', b'4'), ('⁴', b'4')]
-        {
+        for (c, want) in [
+            ('٤', b'4'),
+            ('۴', b'4'),
+            ('४', b'4'),
+            ('４', b'4'),
+            ('𝟒', b'4'),
+            ('④', b'4'),
+            ('⁴', b'4'),
+            ('⑷', b'4'),
+            ('⒋', b'4'),
+            ('⓸', b'4'),
+            ('🄅', b'4'),
+            ('·', b'.'),
+            ('․', b'.'),
+        ] {
             assert_eq!(fold(c as u32), Folded::Ascii(want), "{c}");
         }
     }
