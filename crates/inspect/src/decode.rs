@@ -16,7 +16,10 @@
 //! decode as one output, as their command-line tools do.
 
 mod lz4;
+mod radix;
 mod zstd;
+
+pub(crate) use radix::head_format as radix_head_format;
 
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
 use flate2::{Decompress, FlushDecompress, Status};
@@ -48,6 +51,10 @@ pub(crate) enum Format {
     Lzma,
     /// `lzip` members.
     Lzip,
+    /// A whole object written in hex digits (`xxd -p`, `.hex()`).
+    Hex,
+    /// A whole object written in base64 lines narrower than a blob's (`base64 -w 60`).
+    Base64,
 }
 
 /// The LZ4 frame and legacy magics, for identification.
@@ -72,7 +79,9 @@ impl Format {
             Self::Bzip2 => Some(b"BZh"),
             Self::Xz => Some(b"\xFD7zXZ\x00"),
             Self::Lzip => Some(b"LZIP"),
-            Self::Deflate | Self::Brotli | Self::Zstd | Self::Lz4 | Self::Lzma => None,
+            Self::Deflate | Self::Brotli | Self::Zstd | Self::Lz4 | Self::Lzma | Self::Hex | Self::Base64 => {
+                None
+            }
         }
     }
 }
@@ -140,6 +149,8 @@ enum Inner {
     /// `.lzma` and lzip streams (lzma-rust2's push decoders).
     Lzma(Box<LzmaStream>),
     Lzip(Box<LzipStream>),
+    /// Hex or base64 text.
+    Radix(Box<radix::RadixDecoder>),
     /// A stream ended: collecting the first bytes of what follows to see whether another
     /// stream of the same format starts.
     Next(Vec<u8>),
@@ -272,6 +283,8 @@ impl Decoder {
             Format::Lz4 => Inner::Lz4(Box::new(lz4::Lz4::new())),
             Format::Lzma => Inner::Lzma(Box::new(LzmaStream::new_mem_limit(lz_limit_kib(max_window), None))),
             Format::Lzip => Inner::Lzip(Box::new(LzipStream::new_mem_limit(false, lz_limit_kib(max_window)))),
+            Format::Hex => Inner::Radix(Box::new(radix::RadixDecoder::new(radix::Radix::Hex))),
+            Format::Base64 => Inner::Radix(Box::new(radix::RadixDecoder::new(radix::Radix::Base64))),
         }
     }
 
@@ -520,6 +533,14 @@ impl Decoder {
                     r?;
                     return Ok(());
                 }
+                Inner::Radix(z) => {
+                    if let Some(k) = z.push(input, emit) {
+                        self.members_done += 1;
+                        self.inner = Inner::Trailing;
+                        return self.push_inner(&input[k..], emit);
+                    }
+                    return Ok(());
+                }
                 Inner::Lz4(z) => {
                     let r = z.push(input, emit);
                     if r.is_err() {
@@ -632,6 +653,7 @@ impl Decoder {
                 }
                 Ok(())
             }
+            Inner::Radix(z) => z.finish(emit),
             Inner::Lz4(z) if z.at_boundary() => Ok(()),
             Inner::Lz4(z) => {
                 let held = z.take_pending_trailing();

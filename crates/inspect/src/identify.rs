@@ -247,6 +247,7 @@ impl Kind {
             Kind::Compressed(Format::Lzma) => FileType::Lzma,
             Kind::Compressed(Format::Lzip) => FileType::Lzip,
             Kind::Compressed(Format::Deflate) => FileType::Zlib,
+            Kind::Compressed(Format::Hex | Format::Base64) => FileType::Text,
             Kind::Compressed(_) => FileType::Gzip,
             Kind::SevenZ => FileType::SevenZip,
             Kind::Tar => FileType::Tar,
@@ -462,6 +463,12 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     let markup = markup_of(body);
     if markup == Markup::Plain && !mostly_text(body) {
         return Kind::Raw(FileType::Binary);
+    }
+    // A whole object in hex or narrow base64 lines (`xxd -p`, `base64 -w 60`).
+    if markup == Markup::Plain {
+        if let Some(f) = crate::decode::radix_head_format(body, crate::text::MIN_BLOB) {
+            return Kind::Compressed(f);
+        }
     }
     if crate::ebcdic::looks_like(body) && !is_utf8_head(body) {
         let mut ascii = Vec::new();

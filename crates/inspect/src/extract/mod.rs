@@ -286,6 +286,8 @@ impl Node {
                     Format::Lz4 => "unlz4",
                     Format::Lzma => "unlzma",
                     Format::Lzip => "lunzip",
+                    Format::Hex => "unhex",
+                    Format::Base64 => "unbase64",
                     Format::Deflate => "inflate",
                     _ => "gunzip",
                 };

@@ -28,7 +28,7 @@ mod unfold;
 pub(crate) mod unicode;
 mod wide;
 
-pub(crate) use blobs::{Blobs, Piece};
+pub(crate) use blobs::{Blobs, Piece, MIN_BLOB};
 pub(crate) use json::Json;
 pub(crate) use markup::Markup;
 pub(crate) use normalize::{Normalizer, Options};
