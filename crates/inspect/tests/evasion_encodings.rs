@@ -43,3 +43,17 @@ fn base64_in_narrow_lines() {
         technique(|t| wrap(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(t), width));
     }
 }
+
+/// A GIF comment longer than one sub-block (255 bytes), the value across the boundary at
+/// every offset: readers join the sub-blocks, and so does the engine.
+#[test]
+fn gif_comments_across_sub_blocks() {
+    for at in 238..256 {
+        let mut comment = vec![b'x'; at];
+        comment.extend_from_slice(b" 4111 1111 1111 1111 trailing words");
+        support::blocks(&inspect::testkit::gif(&comment, b"pixels"), "credit_card");
+        let mut decoy = vec![b'x'; at];
+        decoy.extend_from_slice(b" 4111 1111 1111 1112 trailing words");
+        support::allows(&inspect::testkit::gif(&decoy, b"pixels"));
+    }
+}

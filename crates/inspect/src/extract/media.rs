@@ -27,6 +27,12 @@ enum Piece {
     Bulk,
     /// Metadata to collect and inflate too (PNG `zTXt`, `iTXt`).
     Packed,
+    /// Metadata cut into sub-blocks (GIF comments and application data): scanned as it
+    /// is, and also joined without the length bytes between sub-blocks, as readers join
+    /// them.
+    Joined,
+    /// The end of a run of joined sub-blocks.
+    JoinedEnd,
 }
 
 /// A walker's answer for the bytes at the current position.
@@ -75,7 +81,14 @@ enum Jpeg {
 enum Gif {
     Header,
     Block,
-    SubBlocks { bulk: bool },
+    SubBlocks {
+        bulk: bool,
+    },
+    /// The data of one sub-block of `n` bytes, after its length byte.
+    SubData {
+        bulk: bool,
+        n: u8,
+    },
     Ended,
 }
 
@@ -254,13 +267,26 @@ fn gif(at: &mut Gif, d: &[u8]) -> Step {
             None => Step::Need(1),
             Some(0) => {
                 *at = Gif::Block;
+                Step::Take(1, if bulk { Piece::Meta } else { Piece::JoinedEnd })
+            }
+            // A sub-block: its length byte, then its data.
+            Some(&n) if bulk => Step::Take(1 + u64::from(n), Piece::Bulk),
+            Some(&n) => {
+                *at = Gif::SubData { bulk, n };
                 Step::Take(1, Piece::Meta)
             }
-            // A sub-block: its length byte and data.
-            Some(&n) => Step::Take(1 + u64::from(n), if bulk { Piece::Bulk } else { Piece::Meta }),
         },
+        Gif::SubData { bulk, n } => {
+            *at = Gif::SubBlocks { bulk };
+            Step::Take(u64::from(n), Piece::Joined)
+        }
         Gif::Ended => Step::End,
     }
+}
+
+/// The text node of an image's metadata read apart from its raw bytes.
+fn image_text(m: &Member) -> TextNode {
+    TextNode::new(m.child("(image text)"), Charset::Bytes, Markup::Plain)
 }
 
 /// RIFF (WAV, AVI, WebP): `left` is what remains of the declared size once known.
@@ -449,7 +475,23 @@ impl MediaNode {
                 self.raw_write(cx, bytes);
             }
             Piece::Meta | Piece::Bulk => self.raw_write(cx, bytes),
+            Piece::Joined | Piece::JoinedEnd => {
+                self.raw_write(cx, bytes);
+                let text = self.joined_text();
+                if piece == Piece::Joined {
+                    text.write(cx, bytes);
+                } else {
+                    text.write(cx, b"\n");
+                }
+            }
         }
+    }
+
+    /// The text stream of metadata read apart from the raw bytes (inflated PNG text, joined
+    /// GIF sub-blocks).
+    fn joined_text(&mut self) -> &mut TextNode {
+        let m = &self.m;
+        self.text.get_or_insert_with(|| Box::new(image_text(m)))
     }
 
     fn raw_write(&mut self, cx: &mut Ctx<'_>, bytes: &[u8]) {
@@ -479,9 +521,7 @@ impl MediaNode {
         };
         let Some(data) = compressed else { return };
         let m = &self.m;
-        let text = self.text.get_or_insert_with(|| {
-            Box::new(TextNode::new(m.child("(image text)"), Charset::Bytes, Markup::Plain))
-        });
+        let text = self.text.get_or_insert_with(|| Box::new(image_text(m)));
         let mut dec = Decoder::with_window(Format::Deflate, cx.st.budget.limits.max_window_bytes);
         let mut produced = 0u64;
         let path = &self.m.path;
