@@ -36,12 +36,109 @@ enum Kind {
     Composite {
         /// An embedded encoding CMap: its code spaces split the shown bytes.
         encoding: Option<Rc<CMap>>,
-        /// The encoding's codes are UTF-16 (`Uni...-UCS2-H`, `...-UTF16-H`).
-        unicode: bool,
+        /// What the codes of a predefined CMap named by `/Encoding` are.
+        codes: Codes,
         default_width: f32,
         /// `(first, last, width)` from `/W`, sorted.
         widths: Vec<(u32, u32, f32)>,
     },
+}
+
+/// The codes of a composite font's predefined CMap (PDF 32000 9.7.5.2), read without the
+/// font: Unicode for the `Uni...` CMaps, and the legacy CJK code pages (Shift-JIS, EUC, GBK,
+/// Big5, UHC), whose codes are those of the page: Acrobat shows and extracts them even
+/// when the font is not embedded.
+#[derive(Debug, Clone, Copy)]
+enum Codes {
+    /// Codes of two bytes with no meaning here (`Identity-H`, unknown names).
+    Opaque,
+    /// UTF-16 (`Uni...-UCS2-H`, `...-UTF16-H`).
+    Utf16,
+    /// UTF-8 (`Uni...-UTF8-H`).
+    Utf8,
+    /// The code page of a legacy CMap.
+    Legacy(&'static encoding_rs::Encoding),
+}
+
+impl Codes {
+    fn of_cmap_name(n: &[u8]) -> Codes {
+        let has = |s: &[u8]| n.windows(s.len()).any(|w| w == s);
+        if has(b"UCS2") || has(b"UTF16") {
+            Codes::Utf16
+        } else if has(b"UTF8") {
+            Codes::Utf8
+        } else if has(b"RKSJ") {
+            Codes::Legacy(encoding_rs::SHIFT_JIS)
+        } else if has(b"GB") {
+            Codes::Legacy(encoding_rs::GB18030)
+        } else if has(b"B5") || has(b"CNS") {
+            Codes::Legacy(encoding_rs::BIG5)
+        } else if has(b"KSC") || has(b"UHC") {
+            Codes::Legacy(encoding_rs::EUC_KR)
+        } else if has(b"EUC") || n == b"H" || n == b"V" || has(b"90pv") || has(b"83pv") {
+            Codes::Legacy(encoding_rs::EUC_JP)
+        } else {
+            Codes::Opaque
+        }
+    }
+
+    /// The length of the code at the start of `rest` (not empty), when the code page says.
+    fn len(self, rest: &[u8]) -> Option<usize> {
+        let b = *rest.first()?;
+        let Codes::Legacy(e) = self else {
+            return match self {
+                Codes::Utf8 => Some(match b {
+                    0xC0..=0xDF => 2,
+                    0xE0..=0xEF => 3,
+                    0xF0..=0xF7 => 4,
+                    _ => 1,
+                }),
+                _ => None,
+            };
+        };
+        Some(if e == encoding_rs::SHIFT_JIS {
+            if matches!(b, 0x81..=0x9F | 0xE0..=0xFC) {
+                2
+            } else {
+                1
+            }
+        } else if e == encoding_rs::EUC_JP {
+            match b {
+                0x8F => 3,
+                0x8E | 0xA1..=0xFE => 2,
+                _ => 1,
+            }
+        } else if e == encoding_rs::GB18030 && b >= 0x81 && rest.get(1).is_some_and(|x| x.is_ascii_digit()) {
+            4
+        } else if b >= 0x81 {
+            2
+        } else {
+            1
+        })
+    }
+
+    /// Appends the text of one code.
+    fn decode(self, code: &[u8], cid: u32, out: &mut Vec<u8>) {
+        match self {
+            Codes::Opaque => {}
+            Codes::Utf16 => {
+                if let Some(c) = char::from_u32(cid) {
+                    push_char(c, out);
+                }
+            }
+            Codes::Utf8 => {
+                if let Ok(s) = std::str::from_utf8(code) {
+                    out.extend_from_slice(s.as_bytes());
+                }
+            }
+            Codes::Legacy(e) => {
+                let (text, malformed) = e.decode_without_bom_handling(code);
+                if !malformed {
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+    }
 }
 
 /// What showing a string did.
@@ -86,14 +183,15 @@ impl Font {
                     push_char(c, out);
                 }
             }
-            Kind::Composite { encoding, unicode, default_width, widths } => {
+            Kind::Composite { encoding, codes, default_width, widths } => {
                 let mut i = 0;
                 while i < bytes.len() {
                     let rest = &bytes[i..];
-                    let n = match (&self.to_unicode, encoding) {
-                        (_, Some(e)) => e.code_len(rest, 2),
-                        (Some(m), None) => m.code_len(rest, 2),
-                        (None, None) => 2,
+                    let n = match (&self.to_unicode, encoding, codes.len(rest)) {
+                        (_, Some(e), _) => e.code_len(rest, 2),
+                        (_, None, Some(n)) => n,
+                        (Some(m), None, None) => m.code_len(rest, 2),
+                        (None, None, None) => 2,
                     }
                     .min(rest.len());
                     let code = &rest[..n];
@@ -104,11 +202,7 @@ impl Font {
                     if self.to_unicode.as_ref().is_some_and(|m| m.lookup(code, out)) {
                         continue;
                     }
-                    if *unicode {
-                        if let Some(c) = char::from_u32(cid) {
-                            push_char(c, out);
-                        }
-                    }
+                    codes.decode(code, cid, out);
                 }
             }
         }
@@ -280,12 +374,9 @@ impl FontCache {
         d: &Dict,
         to_unicode: Option<Rc<CMap>>,
     ) -> Result<Font, Stopped> {
-        let (mut encoding, mut unicode) = (None, false);
+        let (mut encoding, mut codes) = (None, Codes::Opaque);
         match d.get(b"Encoding") {
-            Some(Obj::Name(n)) => {
-                let has = |s: &[u8]| n.windows(s.len()).any(|w| w == s);
-                unicode = has(b"UCS2") || has(b"UTF16");
-            }
+            Some(Obj::Name(n)) => codes = Codes::of_cmap_name(n),
             Some(Obj::Ref(r)) => encoding = self.cmap(cx, m, doc, *r)?,
             _ => {}
         }
@@ -326,7 +417,7 @@ impl FontCache {
         if self.keep && !cx.st.budget.hold(widths.len() as u64 * 12 + 128, &m.path) {
             return Err(Stopped);
         }
-        Ok(Font { to_unicode, kind: Kind::Composite { encoding, unicode, default_width, widths } })
+        Ok(Font { to_unicode, kind: Kind::Composite { encoding, codes, default_width, widths } })
     }
 
     /// The CMap in stream object `num`, parsed once.
