@@ -131,8 +131,13 @@ impl RadixDecoder {
 /// format), is a whole object written in hex or base64, and which. Base64 lines of
 /// `blob_width` characters or more are left to the text's blob finder.
 pub(crate) fn head_format(head: &[u8], blob_width: usize) -> Option<Format> {
-    let first = *head.first()?;
-    value(Radix::Base64, first)?;
+    // Most heads are turned away by their first word: a byte of no alphabet before the
+    // first line ends.
+    let first_end =
+        head.iter().position(|&b| value(Radix::Base64, b).is_none() && b != b'=').unwrap_or(head.len());
+    if first_end < MIN_WIDTH || !matches!(head.get(first_end), None | Some(b'\r' | b'\n')) {
+        return None;
+    }
     // Lines of one width; the last may be shorter (the object's end) or cut off by the
     // head's end. One line alone is the whole head.
     let mut width = None;
