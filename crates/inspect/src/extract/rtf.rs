@@ -173,20 +173,28 @@ impl Reader<'_> {
     /// Text of group `g`: hidden text to the hidden stream, with the shown text before it on
     /// its line; shown text after hidden text to the hidden stream too, up to
     /// [`HIDDEN_CONTEXT`] bytes or the end of its line.
+    #[inline]
     fn out(&mut self, g: &Group, bytes: &[u8]) {
         if g.hidden && matches!(g.dest, Dest::Text | Dest::Aside) {
             self.hidden(g.dest, bytes);
             return;
         }
         self.x.push(self.b, self.member, g.dest, bytes);
-        if self.owed > 0 && g.dest == self.owed_from {
+        if self.owed > 0 {
+            self.owe(g.dest, bytes);
+        }
+    }
+
+    /// Shown text after hidden text, owed to the hidden stream.
+    fn owe(&mut self, dest: Dest, bytes: &[u8]) {
+        if dest == self.owed_from {
             let line = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |k| k + 1);
             let k = line.min(self.owed);
             let shown = bytes.get(..k).unwrap_or_default();
             self.x.push(self.b, self.member, Dest::Hidden, shown);
             self.owed = if shown.last() == Some(&b'\n') { 0 } else { self.owed - k };
-            let (n, at) = self.shown_len(g.dest);
-            self.seen[at] = n - (bytes.len() - k);
+            let (n, at) = self.shown_len(dest);
+            self.seen[at] = n.saturating_sub(bytes.len() - k);
         }
     }
 
@@ -325,6 +333,7 @@ impl Reader<'_> {
 
 /// A control word at `s` (its first letter): the word, its numeric parameter, and where
 /// what follows it starts (after the space that ends it, if any).
+#[inline]
 fn control_word(data: &[u8], s: usize) -> (&[u8], Option<i64>, usize) {
     let mut i = s;
     while data.get(i).is_some_and(u8::is_ascii_alphabetic) && i - s < 32 {
@@ -791,5 +800,57 @@ mod tests {
         // A stray lead byte stands for nothing and eats no digit.
         let x = extract_all(br"{\rtf1\ansicpg936 \'814\'81 5{\'81}6\'81}");
         assert_eq!(text(&x.text), "4 56", "{:?}", x.text);
+    }
+
+    #[test]
+    fn token_soup_never_panics() {
+        // Pieces of every construct the reader tracks, in pseudo-random order.
+        let pieces: &[&[u8]] = &[
+            b"{",
+            b"}",
+            b"\\uc0 ",
+            b"\\uc3 ",
+            b"\\u-10187 ",
+            b"\\u-8242",
+            b"\\u52 ",
+            b"\\'81",
+            b"\\'4",
+            b"F",
+            b"4",
+            b"\\v ",
+            b"\\v0 ",
+            b"\\plain ",
+            b"\\*",
+            b"\\info",
+            b"\\title ",
+            b"\\fonttbl",
+            b"\\f1 ",
+            b"\\fcharset128 ",
+            b"\\cpg936 ",
+            b"\\ansicpg949 ",
+            b"\\deff1 ",
+            b"\\bin3 ",
+            b"\\pict ",
+            b"ab",
+            b"\\par ",
+            b"\r\n",
+            b"\\",
+            b"\xe9",
+            b"\\footnote ",
+            b"\\deleted ",
+            b"\\'a3\\'b1",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            let mut doc = b"{\\rtf1".to_vec();
+            for _ in 0..64 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                doc.extend_from_slice(pieces[(seed % pieces.len() as u64) as usize]);
+            }
+            let x = extract_all(&doc);
+            assert!(x.hidden.len() <= 2 * doc.len() + 64, "{}", text(&doc));
+        }
     }
 }
