@@ -217,6 +217,15 @@ fn cjk_code_pages() {
         format!(r"{{\rtf1\ansi\deff0{fonts}\f0 Hi \f2 {}\par}}", hex_escapes(&fullwidth(t), GBK, false))
             .into_bytes()
     });
+    // As Word writes it: Latin fonts of character set 0, the double-byte font associated
+    // (`\dbch\afN`), the complex-script one set apart (`\rtlch\afN`).
+    technique(|t| {
+        format!(
+            r"{{\rtf1\ansi\ansicpg932\deff0{{\fonttbl{{\f0\fcharset0 Century;}}{{\f13\fcharset128 MS Mincho;}}}}\loch\f0\hich\af0\dbch\af13 {{\rtlch\fcs1 \af0 \ltrch\fcs0 {}}}\par}}",
+            hex_escapes(&label(t), SHIFT_JIS, false)
+        )
+        .into_bytes()
+    });
     // Full-width digits in each double-byte code page.
     for (cpg, charset, enc) in [(936, 134, GBK), (950, 136, BIG5), (949, 129, EUC_KR), (932, 128, SHIFT_JIS)]
     {

@@ -15,8 +15,8 @@
 //! and hidden text is still read.
 //!
 //! `\'hh` escapes (and 8-bit bytes) are read in the code page of the font (`\fcharsetN`,
-//! `\cpgN` in the font table) or of the document (`\ansicpgN`), double-byte characters
-//! whole; Windows-1252 bytes are kept as they are (the normaliser reads them). The `N`
+//! `\cpgN` in the font table; for `\hich` and `\dbch` text, of the font associated with
+//! it, `\afN`) or of the document (`\ansicpgN`), double-byte characters whole; Windows-1252 bytes are kept as they are (the normaliser reads them). The `N`
 //! fallback characters after a `\uN` (`\ucN`, a property of the group) are skipped
 //! exactly, surrogate pairs joined.
 
@@ -76,6 +76,32 @@ struct Group {
     separate: bool,
     /// Inside the font table: `\fN` names the font being defined.
     fonttbl: bool,
+    /// The kind of characters that follow (`\loch`, `\hich`, `\dbch`), and the code pages
+    /// of the fonts associated with high-ANSI and double-byte characters (`\hich\afN`,
+    /// `\dbch\afN`, as Word writes them), when given.
+    kind: Kind,
+    hich: Option<Option<&'static Encoding>>,
+    dbch: Option<Option<&'static Encoding>>,
+}
+
+/// Which characters the text is made of (`\loch`, `\hich`, `\dbch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Loch,
+    Hich,
+    Dbch,
+}
+
+impl Group {
+    /// The code page of the group's `\'hh` and 8-bit bytes: the associated font's for
+    /// high-ANSI or double-byte text, else the font's.
+    fn bytes_enc(&self) -> Option<&'static Encoding> {
+        match self.kind {
+            Kind::Loch => self.enc,
+            Kind::Hich => self.hich.unwrap_or(self.enc),
+            Kind::Dbch => self.dbch.unwrap_or(self.enc),
+        }
+    }
 }
 
 /// What an RTF document holds.
@@ -161,6 +187,8 @@ struct Reader<'a> {
     lead: Option<u8>,
     /// A high surrogate (`\uN`), waiting for its low one.
     high: Option<u32>,
+    /// The control word before was `\hich` or `\dbch`: an `\afN` now is their font.
+    after: Option<Kind>,
     /// Shown text still owed to the hidden stream after hidden text, and the stream it is
     /// shown in ([`Dest::Text`] or [`Dest::Aside`]).
     owed: usize,
@@ -240,7 +268,7 @@ impl Reader<'_> {
             self.x.push_raw(self.b, self.member, k, &[v]);
             return;
         }
-        let Some(enc) = g.enc else {
+        let Some(enc) = g.bytes_enc() else {
             self.out(g, &[v]);
             return;
         };
@@ -261,7 +289,7 @@ impl Reader<'_> {
     /// double-byte character's second byte may be an ASCII letter after a `\'hh` lead).
     fn run(&mut self, g: &Group, run: &[u8]) {
         self.high = None;
-        let enc = match (g.enc, g.dest) {
+        let enc = match (g.bytes_enc(), g.dest) {
             (Some(enc), Dest::Text | Dest::Aside) => enc,
             _ => {
                 self.lead = None;
@@ -505,12 +533,23 @@ pub(crate) fn extract(data: &[u8], b: &mut Budget, member: &str) -> Extracted {
         deff: None,
         lead: None,
         high: None,
+        after: None,
         owed: 0,
         owed_from: Dest::Text,
         seen: [0; 2],
     };
     let mut next_check = TIME_CHECK_BYTES;
-    let root = Group { dest: Dest::Text, uc: 1, enc: None, hidden: false, separate: false, fonttbl: false };
+    let root = Group {
+        dest: Dest::Text,
+        uc: 1,
+        enc: None,
+        hidden: false,
+        separate: false,
+        fonttbl: false,
+        kind: Kind::Loch,
+        hich: None,
+        dbch: None,
+    };
     let mut groups: Vec<Group> = vec![root];
     // Hex digits arrive one at a time: blobs hold nibbles until the end, then are packed.
     let mut extra_depth = 0usize;
@@ -571,6 +610,7 @@ pub(crate) fn extract(data: &[u8], b: &mut Budget, member: &str) -> Extracted {
                     i = end;
                     r.lead = None;
                     let high = r.high.take();
+                    let after = r.after.take();
                     if word == b"bin" {
                         // Raw bytes follow.
                         let n = usize::try_from(arg.unwrap_or(0)).unwrap_or(0).min(data.len() - i);
@@ -652,9 +692,25 @@ pub(crate) fn extract(data: &[u8], b: &mut Budget, member: &str) -> Extracted {
                         b"plain" => {
                             top.hidden = false;
                             top.enc = r.font_enc(r.deff);
+                            (top.kind, top.hich, top.dbch) = (Kind::Loch, None, None);
                         }
+                        b"loch" => top.kind = Kind::Loch,
+                        b"hich" => (top.kind, r.after) = (Kind::Hich, Some(Kind::Hich)),
+                        b"dbch" => (top.kind, r.after) = (Kind::Dbch, Some(Kind::Dbch)),
+                        b"af" if !g.fonttbl => match after {
+                            Some(Kind::Hich) => top.hich = Some(r.font_enc(arg)),
+                            Some(Kind::Dbch) => top.dbch = Some(r.font_enc(arg)),
+                            _ => {}
+                        },
                         b"f" if g.fonttbl => r.font = arg,
-                        b"f" => top.enc = r.font_enc(arg),
+                        b"f" => {
+                            top.enc = r.font_enc(arg);
+                            match top.kind {
+                                Kind::Loch => {}
+                                Kind::Hich => top.hich = Some(top.enc),
+                                Kind::Dbch => top.dbch = Some(top.enc),
+                            }
+                        }
                         b"fcharset" if g.fonttbl && arg != Some(1) => {
                             r.set_font(charset(arg.unwrap_or(0)), false)
                         }
@@ -797,6 +853,12 @@ mod tests {
             br"{\rtf1\ansi\ansicpg932\deff0{\fonttbl{\f0\fcharset0 A;}{\f1\fcharset128 B;}{\f2\cpg936\fcharset0 C;}}\f1 \'81F\'82\'4f{\f2\'a3\'b1}\f0\'e9}",
         );
         assert_eq!(x.text, "：０１".bytes().chain([0xE9]).collect::<Vec<u8>>(), "{:?}", text(&x.text));
+        // Word: Latin text in `\loch\fN`, double-byte text in the font after `\dbch\afN`
+        // (`\afN` after another word is the complex-script font).
+        let x = extract_all(
+            br"{\rtf1\ansi\ansicpg932\deff0{\fonttbl{\f0\fcharset0 A;}{\f13\fcharset128 B;}}\loch\f0\hich\af0\dbch\af13 {\rtlch\af0 \ltrch\'82\'4f}\loch\f0 \'e9}",
+        );
+        assert_eq!(x.text, "０".bytes().chain([0xE9]).collect::<Vec<u8>>(), "{:?}", text(&x.text));
         // A stray lead byte stands for nothing and eats no digit.
         let x = extract_all(br"{\rtf1\ansicpg936 \'814\'81 5{\'81}6\'81}");
         assert_eq!(text(&x.text), "4 56", "{:?}", x.text);
