@@ -575,8 +575,13 @@ pub(crate) fn extract(data: &[u8], b: &mut Budget, member: &str) -> Extracted {
                     // destination too: its letters are no hex digits of the data).
                     if data.get(i..i + 2) == Some(b"\\*") {
                         child.dest = Dest::Aside;
-                        child.separate = true;
-                        r.out(&child, b"\n");
+                        // Not the pieces of the HTML an e-mail's RTF body encapsulates: they
+                        // make one text.
+                        let rest = data.get(i + 2..).unwrap_or_default();
+                        child.separate = !(rest.starts_with(b"\\htmltag") || rest.starts_with(b"\\mhtmltag"));
+                        if child.separate {
+                            r.out(&child, b"\n");
+                        }
                     }
                     groups.push(child);
                 } else {
@@ -837,6 +842,12 @@ mod tests {
         for line in ["41", "x", "HL 7", "9", "1"] {
             assert!(aside.lines().any(|l| l == line), "{line:?} in {aside:?}");
         }
+    }
+
+    #[test]
+    fn encapsulated_html_is_one_text() {
+        let x = extract_all(br#"{\rtf1\fromhtml1 {\*\htmltag84 <a title="4111 }{\*\htmltag84 1111">}x}"#);
+        assert_eq!(text(&x.aside), "<a title=\"4111 1111\">");
     }
 
     #[test]
