@@ -369,7 +369,11 @@ fn extract_buffer(cx: &mut Ctx<'_>, m: &Member, kind: &Kind, data: &[u8]) {
         Kind::Pdf => pdf::scan_pdf(cx, data, m),
         Kind::Rtf => {
             let x = rtf::extract(data, &mut cx.st.budget, &m.path);
-            for (text, member) in [(&x.text, m.clone()), (&x.aside, m.child("(rtf other text)"))] {
+            for (text, member) in [
+                (&x.text, m.clone()),
+                (&x.aside, m.child("(rtf other text)")),
+                (&x.hidden, m.child("(rtf hidden text)")),
+            ] {
                 if !text.is_empty() {
                     let mut t = TextNode::new(member, Charset::Bytes, Markup::Plain);
                     t.write(cx, text);
