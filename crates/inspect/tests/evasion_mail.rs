@@ -194,6 +194,27 @@ fn body_in_its_charset() {
     );
 }
 
+/// A part in its charset is decoded a slice at a time: a value across the slices' seams
+/// (64 KiB) reads whole.
+#[test]
+fn long_body_in_its_charset() {
+    for pad in [65_530, 65_536 - 7, 65_536 - 20] {
+        let filler = "x".repeat(pad);
+        let body = format!(
+            "{filler} {}
+",
+            utf7("4111 1111 1111 1111")
+        );
+        blocks(&mail("Content-Type: text/plain; charset=utf-7", body.as_bytes()), "credit_card");
+        let body = format!(
+            "{filler} {}
+",
+            utf7("4111 1111 1111 1112")
+        );
+        allows(&mail("Content-Type: text/plain; charset=utf-7", body.as_bytes()));
+    }
+}
+
 /// Japanese mail in ISO-2022-JP (which identification reads so by its escapes) and UTF-16
 /// with a byte order mark are read once: a value counts once.
 #[test]

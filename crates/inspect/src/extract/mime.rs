@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::coverage::{sanitize, scan_name};
-use super::{scan_member_bytes, Ctx, Member, TextNode};
+use super::{scan_member_bytes, Ctx, Member, Node, TextNode};
 use crate::identify::{multipart_boundary, multipart_first_line, Charset, Kind, Markup};
 use crate::text::charsets::{self, Label};
 
@@ -323,8 +323,8 @@ fn scan_decoded(cx: &mut Ctx<'_>, body: &[u8], h: &Headers, m: Member, ct: Optio
 /// Reads a text part in the charset its Content-Type names (`charset=`), as its reader
 /// shows it: UTF-7, UTF-16, ISO-2022-KR, HZ, Shift_JIS, KOI8-R ... (see [`charsets`]), as
 /// a member of its own, `(charset NAME)`, when that reads differently from the bytes (which
-/// were read already: a label proves nothing). Text in ASCII with none of the charset's
-/// shifts reads the same and costs one pass over its bytes.
+/// were read already: a label proves nothing), decoded as it is scanned. Text in ASCII with
+/// none of the charset's shifts reads the same and costs one pass over its bytes.
 pub(crate) fn scan_in_charset(cx: &mut Ctx<'_>, body: &[u8], charset: Option<&str>, m: &Member) {
     let Some(name) = charset else { return };
     let Some(label) = Label::of(name.as_bytes()).filter(|l| l.transforms()) else { return };
@@ -340,19 +340,29 @@ pub(crate) fn scan_in_charset(cx: &mut Ctx<'_>, body: &[u8], charset: Option<&st
     if same || read_so_already(body, label) || cx.stopped() {
         return;
     }
-    let cost = charsets::decoded_cap(body.len()) as u64;
-    if !cx.st.budget.hold(cost, &m.path) {
+    let name: String =
+        name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(40).collect();
+    let member = m.child(&format!("(charset {name})"));
+    if !cx.st.budget.add_member(&member.path) || !cx.st.budget.check_time(&member.path) {
         return;
     }
-    let mut text = Vec::with_capacity(body.len() + body.len() / 2);
-    charsets::decode_all(label, body, &mut text);
-    if text != body {
-        let name: String =
-            name.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')).take(40).collect();
-        scan_member_bytes(cx, &text, m.child(&format!("(charset {name})")), None);
+    // Decoded a slice at a time into the member's node: memory stays small whatever the
+    // part's size.
+    let mut node = Node::new(member, None);
+    let mut decoder = charsets::Decoder::new(label);
+    let mut text = Vec::new();
+    for piece in body.chunks(64 * 1024) {
+        text.clear();
+        decoder.push(piece, &mut text);
+        node.write(cx, &text);
+        if cx.stopped() {
+            return;
+        }
     }
-    drop(text);
-    cx.st.budget.release(cost);
+    text.clear();
+    decoder.finish(&mut text);
+    node.write(cx, &text);
+    node.finish(cx);
 }
 
 /// Whether the bytes, as identification reads them, are read in the charset `label` names

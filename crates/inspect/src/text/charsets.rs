@@ -178,12 +178,6 @@ pub(crate) fn decode_all(label: Label, data: &[u8], out: &mut Vec<u8>) {
     d.finish(out);
 }
 
-/// The most bytes of UTF-8 that [`decode_all`] makes of `len` bytes (three per byte, and a
-/// little for what a decoder holds back).
-pub(crate) fn decoded_cap(len: usize) -> usize {
-    len.saturating_mul(3).saturating_add(16)
-}
-
 fn rs_push(d: &mut encoding_rs::Decoder, data: &[u8], last: bool, out: &mut Vec<u8>) {
     let start = out.len();
     let room = d.max_utf8_buffer_length(data.len()).unwrap_or(data.len().saturating_mul(3) + 16);
