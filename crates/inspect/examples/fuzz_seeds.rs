@@ -54,6 +54,20 @@ fn main() -> std::io::Result<()> {
     std::fs::write(format!("{dir}/uuencoded"), [&[0u8][..], &uu].concat())?;
     let mail = [&b"\0From: a@b.c\r\nSubject: files\r\n\r\nHere:\r\n"[..], &uu].concat();
     std::fs::write(format!("{dir}/eml_uuencoded"), mail)?;
+    // Mail, vCard and text in the charsets and encodings their readers decode.
+    let seeds: [(&str, &[u8]); 8] = [
+        ("eml_utf7_body", b"From: a@b.c\r\nTo: d@e.f\r\nContent-Type: text/plain; charset=UTF-7\r\n\r\ncard +ADQAMQAxADEAIAAxADEAMQAxACAAMQAxADEAMQAgADEAMQAxADE- a+-b +2D3eAA-\r\n"),
+        ("eml_hz_body", b"From: a@b.c\r\nTo: d@e.f\r\nContent-Type: text/plain; charset=HZ-GB-2312\r\n\r\n~{?(:E#4#1#1#1!!#1#1#1#1!!#1#1#1#1!!#1#1#1#1~} ~~ ~\n~{#\r\n"),
+        ("eml_iso2022kr_body", b"From: a@b.c\r\nTo: d@e.f\r\nContent-Type: text/plain; charset=ISO-2022-KR\r\n\r\n\x1b$)C\x0e9xH##4#1#1#1!!#1#1#1#1!!#1#1#1#1!!#1#1#1#1\x0f \x1b$\x0e#\r\n"),
+        ("eml_2047_charsets", b"From: a@b.c\r\nSubject: =?ISO-2022-JP?B?GyRCSFY5ZiM0IzEjMSMxGyhC?= =?UTF-16?B?//40ADEA?= =?UTF-7*en?Q?+ADQAMQ-?= =?utf-32?B?AAAANA==?=\r\n\r\nx\r\n"),
+        ("eml_b64_junk", b"From: a@b.c\r\nTo: d@e.f\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n!!Q.2.F.y.Z.C.B.u.d.W.1.i.Z.X.I.g.N.D.E.x.M.S.A.x.M.T.E.x.I.D.E.x.M.T.E.g.M.T.E.x.M.Q==Cg=\r\n"),
+        ("eml_2231_continued", b"From: a@b.c\r\nContent-Type: multipart/mixed; boundary=XX\r\n\r\n--XX\r\nContent-Type: text/plain; name*1=\" 1111\"; name*0=\"4111\"\r\nContent-Disposition: attachment; filename*0*=utf-8''%34%31; filename*1=\"11 1111 1111 1111.txt\"; x*=iso-8859-1'en'%E9\r\n\r\nxx\r\n--XX--\r\n"),
+        ("vcf_qp_soft_break", b"BEGIN:VCARD\r\nVERSION:2.1\r\nNOTE;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:f=C3=BCr 4111 1=\r\n111 1111 1111 =4=\r\n\r\nN;QUOTED-PRINTABLE;CHARSET=ISO-8859-2:=B1=\nx\r\nEND:VCARD\r\n"),
+        ("txt_utf7_signature", b"+/v8-Card number: +ADQAMQAxADEAIAAxADEAMQAxACAAMQAxADEAMQAgADEAMQAxADE- +/v9\n"),
+    ];
+    for (name, bytes) in seeds {
+        std::fs::write(format!("{dir}/{name}"), [&[0u8][..], bytes].concat())?;
+    }
     for (name, sel, fmt) in
         [("ce_gzip", 1u8, "ce_gzip"), ("ce_deflate", 2, "ce_deflate"), ("ce_br", 3, "ce_br")]
     {

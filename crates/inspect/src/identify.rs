@@ -133,6 +133,8 @@ pub(crate) enum Charset {
     Legacy(LegacyCjk),
     /// EBCDIC (code page 037 and its kin), decoded to UTF-8.
     Ebcdic,
+    /// UTF-7 (by its signature `+/v8`, or a label), decoded to UTF-8.
+    Utf7,
 }
 
 /// Legacy encodings of Chinese, Japanese and Korean text. Read as bytes, their full-width
@@ -167,7 +169,7 @@ impl Charset {
     /// Whether it is UTF-16 or UTF-32, whose ASCII characters are not ASCII bytes (legacy CJK
     /// encodings keep ASCII as it is).
     pub fn is_wide(self) -> bool {
-        !matches!(self, Charset::Bytes | Charset::Legacy(_) | Charset::Ebcdic)
+        !matches!(self, Charset::Bytes | Charset::Legacy(_) | Charset::Ebcdic | Charset::Utf7)
     }
 
     /// Stray bytes before the first code unit.
@@ -437,6 +439,13 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         (Charset::Utf16Le, &head[2..])
     } else if m(&[0xFE, 0xFF]) {
         (Charset::Utf16Be, &head[2..])
+    } else if utf7_signature(head) {
+        let mut text = Vec::new();
+        crate::text::charsets::decode_all(crate::text::charsets::Label::Utf7, head, &mut text);
+        return Kind::Text(
+            Charset::Utf7,
+            markup_of(text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&text)),
+        );
     } else {
         (utf32_guess(head).or_else(|| utf16_guess(head)).unwrap_or(Charset::Bytes), head)
     };
@@ -480,6 +489,12 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         return Kind::Uuencoded(charset, markup);
     }
     Kind::Text(charset, markup)
+}
+
+/// The UTF-7 signature (the byte order mark U+FEFF in UTF-7): `+/v8`, `+/v9`, `+/v+` or
+/// `+/v/` (the last base64 character carries bits of the next character).
+fn utf7_signature(head: &[u8]) -> bool {
+    head.starts_with(b"+/v") && matches!(head.get(3), Some(b'8' | b'9' | b'+' | b'/'))
 }
 
 /// Fewest bytes above 0x7F in a head for it to be judged as a legacy CJK encoding: four

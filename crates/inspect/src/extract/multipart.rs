@@ -7,10 +7,11 @@
 use memchr::memmem;
 
 use super::coverage::{sanitize, scan_name};
-use super::mime::{decode_body, decode_cost, encoded_words, parse_headers};
-use super::{Ctx, Member, Node, TextNode};
+use super::mime::{decode_body_junk, decode_cost, head_text, parse_headers, scan_in_charset};
+use super::{scan_member_bytes, Ctx, Member, Node, TextNode};
 use crate::identify::{multipart_boundary, Charset, Markup};
 use crate::limits::LimitKind;
+use crate::text::charsets::Label;
 
 /// Largest header block of one part.
 const MAX_PART_HEADERS: usize = 64 * 1024;
@@ -29,6 +30,10 @@ enum State {
         /// A part with a transfer encoding, collected to be decoded at its end: the
         /// encoding, the bytes, and what they hold of the budget.
         encoded: Option<(String, Vec<u8>, u64)>,
+        /// The part's member, and the charset of a text part whose charset reads differently
+        /// from its bytes (such a part is collected too, to be read in it at its end).
+        part: Member,
+        charset: Option<String>,
     },
     /// After the closing delimiter: the epilogue, a member of its own.
     Epilogue(Box<Node>),
@@ -95,7 +100,9 @@ impl MultipartNode {
                 let skip = if self.fresh { 2.min(self.buf.len()) } else { 0 };
                 self.text.write(cx, &self.buf[skip..]);
             }
-            State::Body { mut child, encoded, .. } => end_part(cx, &self.m, &mut child, encoded),
+            State::Body { mut child, encoded, part, charset } => {
+                end_part(cx, &self.m, &mut child, encoded, &part, charset.as_deref())
+            }
             State::Epilogue(mut e) => e.finish(cx),
             // A body cut inside a delimiter line or a part's headers: scan what is there.
             State::AfterDelimiter | State::Headers => self.text.write(cx, &self.buf),
@@ -218,10 +225,10 @@ impl MultipartNode {
                         return;
                     }
                     self.consume(take + dl);
-                    if let State::Body { mut child, encoded, .. } =
+                    if let State::Body { mut child, encoded, part, charset } =
                         std::mem::replace(&mut self.state, State::AfterDelimiter)
                     {
-                        end_part(cx, &self.m, &mut child, encoded);
+                        end_part(cx, &self.m, &mut child, encoded, &part, charset.as_deref());
                     }
                 }
             }
@@ -239,7 +246,7 @@ impl MultipartNode {
     fn start_part(&mut self, cx: &mut Ctx<'_>, head: &[u8]) {
         self.parts += 1;
         let before = cx.st.hits.total();
-        self.text.write(cx, &encoded_words(head));
+        self.text.write(cx, &head_text(head));
         self.text.write(cx, b"\n");
         let h = parse_headers(head);
         let mut label = h.label(self.parts);
@@ -256,9 +263,13 @@ impl MultipartNode {
             return;
         }
         let ct = h.content_type.filter(|c| multipart_boundary(c).is_some());
-        let encoded =
-            h.encoding.filter(|e| e == "base64" || e == "quoted-printable").map(|e| (e, Vec::new(), 0));
-        self.state = State::Body { child: Box::new(Node::new(m, ct)), encoded };
+        let charset = h.charset.filter(|c| Label::of(c.as_bytes()).is_some_and(Label::transforms));
+        let encoded = h
+            .encoding
+            .filter(|e| e == "base64" || e == "quoted-printable")
+            .or_else(|| charset.as_ref().map(|_| "8bit".to_string()))
+            .map(|e| (e, Vec::new(), 0));
+        self.state = State::Body { child: Box::new(Node::new(m.clone(), ct)), encoded, part: m, charset };
     }
 }
 
@@ -304,20 +315,37 @@ fn headers_end(buf: &[u8], searched: &mut usize, work: &mut u64) -> Option<(usiz
 }
 
 /// Decodes a collected part, if it was encoded (holding the decoded copy while it exists),
-/// and ends its node.
-fn end_part(cx: &mut Ctx<'_>, m: &Member, child: &mut Node, encoded: Option<(String, Vec<u8>, u64)>) {
-    if let Some((enc, v, held)) = encoded {
-        let cost = decode_cost(v.len(), Some(&enc));
-        if cx.st.budget.hold(cost, &m.path) {
-            let decoded = decode_body(&v, Some(&enc));
-            child.write(cx, &decoded);
-            drop(decoded);
-            cx.st.budget.release(cost);
-        }
-        drop(v);
-        cx.st.budget.release(held);
+/// and ends its node; a text part is read in its charset too, base64 with bytes outside
+/// its alphabet as it is written too (see `mime::scan_decoded`).
+fn end_part(
+    cx: &mut Ctx<'_>,
+    m: &Member,
+    child: &mut Node,
+    encoded: Option<(String, Vec<u8>, u64)>,
+    part: &Member,
+    charset: Option<&str>,
+) {
+    let Some((enc, v, held)) = encoded else {
+        return child.finish(cx);
+    };
+    let cost = decode_cost(v.len(), Some(&enc));
+    let mut junk = false;
+    if cx.st.budget.hold(cost, &m.path) {
+        let (decoded, j) = decode_body_junk(&v, Some(&enc));
+        junk = j;
+        child.write(cx, &decoded);
+        child.finish(cx);
+        scan_in_charset(cx, &decoded, charset, part);
+        drop(decoded);
+        cx.st.budget.release(cost);
+    } else {
+        child.finish(cx);
     }
-    child.finish(cx);
+    if junk {
+        scan_member_bytes(cx, &v, part.child("(as written)"), None);
+    }
+    drop(v);
+    cx.st.budget.release(held);
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Streaming text filters, each a small state machine that takes any chunking of its input
 //! and appends its output to a `Vec`, so the text of a member is scanned as it arrives:
 //!
-//! - [`Wide`]: UTF-16 and UTF-32 to UTF-8; [`Utf16Anywhere`]: UTF-16 text inside
+//! - [`Wide`]: UTF-16 and UTF-32 to UTF-8 (and UTF-7, legacy CJK, EBCDIC; [`charsets`]: text
+//!   in the charset a label names); [`Utf16Anywhere`]: UTF-16 text inside
 //!   other text or binary data.
 //! - [`Markup`]: HTML and XML to text (hidden elements apart, `hidden`); [`Json`]: JSON
 //!   string contents with escapes decoded; [`Unfold`]: vCard, iCalendar and LDIF lines
@@ -17,6 +18,7 @@
 mod b64_lanes;
 mod blobs;
 mod chars;
+pub(crate) mod charsets;
 mod entities;
 mod hidden;
 mod json;

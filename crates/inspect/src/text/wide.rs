@@ -18,6 +18,8 @@ pub(crate) struct Wide {
     last_high: u8,
     /// For a legacy CJK encoding: its decoder (which carries a partial character).
     legacy: Option<Box<encoding_rs::Decoder>>,
+    /// For UTF-7: its decoder.
+    utf7: Option<Box<super::charsets::Utf7>>,
 }
 
 impl Wide {
@@ -27,7 +29,8 @@ impl Wide {
             Charset::Legacy(l) => Some(Box::new(l.encoding().new_decoder_without_bom_handling())),
             _ => None,
         };
-        Self { charset, part: [0; 4], have: 0, high: None, skip, last_high: 0, legacy }
+        let utf7 = (charset == Charset::Utf7).then(Box::default);
+        Self { charset, part: [0; 4], have: 0, high: None, skip, last_high: 0, legacy, utf7 }
     }
 
     /// Whether it decodes UTF-16 or UTF-32 (whose ASCII characters are not ASCII bytes), not
@@ -60,6 +63,10 @@ impl Wide {
         }
         if let Some(d) = &mut self.legacy {
             Self::legacy_push(d, data, false, out);
+            return;
+        }
+        if let Some(u) = &mut self.utf7 {
+            u.push(data, out);
             return;
         }
         if self.skip > 0 {
@@ -95,6 +102,10 @@ impl Wide {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if let Some(d) = &mut self.legacy {
             Self::legacy_push(d, &[], true, out);
+            return;
+        }
+        if let Some(u) = &mut self.utf7 {
+            u.finish(out);
             return;
         }
         let size = self.unit_len();
