@@ -1,0 +1,118 @@
+//! Markup that a browser, an XML reader or an office application joins into one value
+//! must not split it for the scanner: HTML's inline, unknown and custom elements, SVG text
+//! spans, mixed content and processing instructions in other XML. Values that only sit
+//! next to each other in separate fields are not joined.
+
+mod support;
+
+use support::{allows, blocks, technique};
+
+/// Elements a browser shows inline that once read as line breaks.
+const INLINE: &[&str] = &[
+    "wbr", "kbd", "samp", "var", "cite", "dfn", "q", "s", "strike", "tt", "nobr", "time", "data", "label",
+    "output", "bdi", "bdo", "acronym", "blink", "x-foo", "my-el", "foo", "img", "input", "select", "button",
+    "iframe", "math", "svg", "ruby", "span",
+];
+
+/// `doc` as an HTML page whose every digit is wrapped in `<tag>` (or followed by it when
+/// `void`), one paragraph per line.
+fn html_wrapping_digits(doc: &str, tag: &str, void: bool) -> Vec<u8> {
+    let mut s = String::from("<!DOCTYPE html><html><body><p>");
+    for c in doc.chars() {
+        match c {
+            '\n' => s.push_str("</p>\n<p>"),
+            '0'..='9' if void => s.push_str(&format!("{c}<{tag}>")),
+            '0'..='9' => s.push_str(&format!("<{tag}>{c}</{tag}>")),
+            '<' => s.push_str("&lt;"),
+            '&' => s.push_str("&amp;"),
+            c => s.push(c),
+        }
+    }
+    s.push_str("</p></body></html>");
+    s.into_bytes()
+}
+
+#[test]
+fn html_inline_and_unknown_elements_join_digits() {
+    for tag in INLINE {
+        technique(|doc| html_wrapping_digits(doc, tag, false));
+    }
+    technique(|doc| html_wrapping_digits(doc, "wbr", true));
+    technique(|doc| html_wrapping_digits(doc, "img src=x.png", true));
+}
+
+#[test]
+fn html_red_team_reproducers_block() {
+    blocks(b"<html><body><p>Card: 4111<wbr>1111<wbr>1111<wbr>1111</p></body></html>", "credit_card");
+    for tag in INLINE {
+        let glued = format!("<html><body><p>Card number: 4111<{tag}>1111</{tag}>11111111</p></body></html>");
+        blocks(glued.as_bytes(), "credit_card");
+        let spaced =
+            format!("<html><body><p>Card number: 4111 <{tag}>1111</{tag}> 1111 1111</p></body></html>");
+        blocks(spaced.as_bytes(), "credit_card");
+    }
+    blocks(b"<html><body><p>Card number: 4111 <img>1111 1111 1111</p></body></html>", "credit_card");
+}
+
+#[test]
+fn html_block_elements_still_separate() {
+    // Two cells, two paragraphs, two list items: never one number.
+    allows(b"<html><body><table><tr><td>4111 1111</td><td>1111 1111</td></tr></table></body></html>");
+    allows(b"<html><body><p>4111 1111</p><p>1111 1111</p><ul><li>4111 1111</li><li>1111 1111</li></ul></body></html>");
+    allows(b"<html><body><div>4111 1111<br>1111 1111</div></body></html>");
+}
+
+#[test]
+fn svg_text_spans_join() {
+    blocks(
+        b"<svg xmlns=\"http://www.w3.org/2000/svg\"><text x=\"0\" y=\"10\">4111<tspan>1111</tspan><tspan>1111</tspan><tspan>1111</tspan></text></svg>",
+        "credit_card",
+    );
+    blocks(
+        b"<html><body><p>Card: <svg><text>4111 <tspan>1111</tspan> 1111 1111</text></svg></p></body></html>",
+        "credit_card",
+    );
+}
+
+#[test]
+fn xml_mixed_content_and_processing_instructions_join() {
+    let docs: &[&[u8]] = &[
+        b"<?xml version=\"1.0\"?><article><para>Card <emphasis>4111</emphasis><phrase>1111</phrase><literal>1111</literal><emphasis>1111</emphasis></para></article>",
+        b"<?xml version=\"1.0\"?><topic><body><p>Card <ph>4111</ph><ph>1111</ph><ph>1111</ph><ph>1111</ph></p></body></topic>",
+        b"<?xml version=\"1.0\"?><xliff><file><body><trans-unit><source>Card 4111<x id=\"1\"/>1111<x id=\"2\"/>1111<x id=\"3\"/>1111</source></trans-unit></body></file></xliff>",
+        b"<?xml version=\"1.0\"?><r>4111<?pi x?>1111<?pi?>1111<?pi?>1111</r>",
+        b"<?xml version=\"1.0\"?><r>4111 <?pi x?>1111 <?pi?>1111 <?pi?>1111</r>",
+        b"<?xml version=\"1.0\"?><card>Card 4111 <x/>1111 <x/>1111 <x/>1111</card>",
+        b"<?xml version=\"1.0\"?><r xmlns:a=\"u\">Card number: <a:b>4111</a:b><a:b>1111</a:b><a:b>1111</a:b><a:b>1111</a:b></r>",
+    ];
+    for doc in docs {
+        blocks(doc, "credit_card");
+    }
+    // Every value of a document in mixed content, each digit in an element.
+    technique(|doc| {
+        let mut s = String::from("<?xml version=\"1.0\"?><article>");
+        for line in doc.lines() {
+            s.push_str("<para>");
+            for c in line.chars() {
+                match c {
+                    '0'..='9' => s.push_str(&format!("<emphasis role=\"x\">{c}</emphasis>")),
+                    '<' => s.push_str("&lt;"),
+                    '&' => s.push_str("&amp;"),
+                    c => s.push(c),
+                }
+            }
+            s.push_str("</para>\n");
+        }
+        s.push_str("</article>");
+        s.into_bytes()
+    });
+}
+
+#[test]
+fn xml_fields_in_elements_of_their_own_stay_apart() {
+    // Four 4-digit fields whose digits together are a Luhn-valid card number.
+    allows(b"<?xml version=\"1.0\"?><rows><row><a>4111</a><b>1111</b><c>1111</c><d>1111</d></row></rows>");
+    allows(b"<rows><row><n>4111</n><n>1111</n><n>1111</n><n>1111</n></row></rows>");
+    allows(b"<?xml version=\"1.0\"?>\n<rows>\n  <row>\n    <id>4111</id>\n    <id>1111</id>\n    <id>1111</id>\n    <id>1111</id>\n  </row>\n</rows>\n");
+    allows(b"<?xml version=\"1.0\"?><r><v>4111</v><v>1111</v></r><r><v>1111</v><v>1111</v></r>");
+}
