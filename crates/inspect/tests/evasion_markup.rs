@@ -1,10 +1,12 @@
 //! Markup that a browser, an XML reader or an office application joins into one value
 //! must not split it for the scanner: HTML's inline, unknown and custom elements, SVG text
-//! spans, mixed content and processing instructions in other XML. Values that only sit
-//! next to each other in separate fields are not joined.
+//! spans, mixed content and processing instructions in other XML, markup compatibility's
+//! alternate content in office documents. Values
+//! that only sit next to each other in separate fields are not joined.
 
 mod support;
 
+use inspect::testkit::zip_of;
 use support::{allows, blocks, technique};
 
 /// Elements a browser shows inline that once read as line breaks.
@@ -115,4 +117,46 @@ fn xml_fields_in_elements_of_their_own_stay_apart() {
     allows(b"<rows><row><n>4111</n><n>1111</n><n>1111</n><n>1111</n></row></rows>");
     allows(b"<?xml version=\"1.0\"?>\n<rows>\n  <row>\n    <id>4111</id>\n    <id>1111</id>\n    <id>1111</id>\n    <id>1111</id>\n  </row>\n</rows>\n");
     allows(b"<?xml version=\"1.0\"?><r><v>4111</v><v>1111</v></r><r><v>1111</v><v>1111</v></r>");
+}
+
+/// A Word document whose body is `paragraphs` (WordprocessingML).
+fn docx_of(paragraphs: &str) -> Vec<u8> {
+    let doc = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\" xmlns:mc=\"http://schemas.openxmlformats.org/markup-compatibility/2006\" xmlns:w14=\"http://schemas.microsoft.com/office/word/2010/wordml\"><w:body>{paragraphs}</w:body></w:document>"
+    );
+    zip_of(&[
+        ("[Content_Types].xml", b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/word/document.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml\"/></Types>"),
+        ("_rels/.rels", b"<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument\" Target=\"word/document.xml\"/></Relationships>"),
+        ("word/document.xml", doc.as_bytes()),
+    ])
+}
+
+fn w_run(text: &str) -> String {
+    format!("<w:r><w:t xml:space=\"preserve\">{text}</w:t></w:r>")
+}
+
+#[test]
+fn docx_alternate_content_reads_the_choice_in_place_and_the_fallback_apart() {
+    let alternate = |choice: &str, fallback: &str| {
+        format!(
+            "<mc:AlternateContent><mc:Choice Requires=\"w14\">{}</mc:Choice><mc:Fallback>{}</mc:Fallback></mc:AlternateContent>",
+            w_run(choice),
+            w_run(fallback)
+        )
+    };
+    // The same text in both branches, in the middle of a value.
+    let p = format!(
+        "<w:p>{}{}{}</w:p>",
+        w_run("Card "),
+        alternate("4111 1111", "4111 1111"),
+        w_run(" 1111 1111")
+    );
+    blocks(&docx_of(&p), "credit_card");
+    // Text only in the fallback is read too, as text of its own.
+    let p = format!("<w:p>{}{}</w:p>", w_run("Note"), alternate("", "card 4111 1111 1111 1111"));
+    blocks(&docx_of(&p), "credit_card");
+    // The fallback is not spliced into the value around it.
+    let p =
+        format!("<w:p>{}{}{}</w:p>", w_run("Card 4111 1111"), alternate("", " 1111 1111"), w_run(" on file"));
+    allows(&docx_of(&p));
 }

@@ -297,8 +297,11 @@ impl XmlText {
                 f.side = false;
                 self.para_boundary(f.para);
             }
-            b"rPh" if !odf => {
-                // Phonetic reading of a string: a text of its own.
+            b"rPh" | b"Fallback" if !odf => {
+                // Phonetic reading of a string, and the fallback of markup compatibility's
+                // `mc:AlternateContent` (the same content again, for older readers, after the
+                // `mc:Choice` read in its place): a text of its own, read but not spliced
+                // into the text around it.
                 f.para = parent.para.saturating_add(1);
                 f.text = false;
                 self.para_boundary(f.para);
