@@ -1,7 +1,7 @@
 //! Markup that a browser, an XML reader or an office application joins into one value
 //! must not split it for the scanner: HTML's inline, unknown and custom elements, SVG text
 //! spans, mixed content and processing instructions in other XML, markup compatibility's
-//! alternate content in office documents. Values
+//! alternate content in office documents, and SpreadsheetML's `_xHHHH_` escapes. Values
 //! that only sit next to each other in separate fields are not joined.
 
 mod support;
@@ -159,4 +159,41 @@ fn docx_alternate_content_reads_the_choice_in_place_and_the_fallback_apart() {
     let p =
         format!("<w:p>{}{}{}</w:p>", w_run("Card 4111 1111"), alternate("", " 1111 1111"), w_run(" on file"));
     allows(&docx_of(&p));
+}
+
+/// A workbook with one sheet of `cells` (SpreadsheetML `c` elements of row 1), shared
+/// strings `sst` and number formats `formats` (`numFmt` elements; style 1 uses the first).
+fn xlsx_of(cells: &str, sst: &str, formats: &str) -> Vec<u8> {
+    const NS: &str = "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"";
+    let sheet = format!("<?xml version=\"1.0\"?><worksheet {NS}><sheetData><row r=\"1\">{cells}</row></sheetData></worksheet>");
+    let sst = format!("<?xml version=\"1.0\"?><sst {NS}>{sst}</sst>");
+    let styles = format!("<?xml version=\"1.0\"?><styleSheet {NS}><numFmts>{formats}</numFmts><cellXfs count=\"2\"><xf numFmtId=\"0\"/><xf numFmtId=\"164\" applyNumberFormat=\"1\"/></cellXfs></styleSheet>");
+    zip_of(&[
+        ("[Content_Types].xml", b"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\"><Default Extension=\"xml\" ContentType=\"application/xml\"/><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/></Types>"),
+        ("xl/workbook.xml", format!("<?xml version=\"1.0\"?><workbook {NS}><sheets><sheet name=\"S\" sheetId=\"1\"/></sheets></workbook>").as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ("xl/styles.xml", styles.as_bytes()),
+        ("xl/sharedStrings.xml", sst.as_bytes()),
+    ])
+}
+
+/// `s` with every character but spaces and dashes written as an `_xHHHH_` escape.
+fn xstring_escaped(s: &str) -> String {
+    s.chars()
+        .map(|c| if c == ' ' || c == '-' { c.to_string() } else { format!("_x{:04X}_", u32::from(c)) })
+        .collect()
+}
+
+#[test]
+fn xlsx_xstring_escapes_are_decoded() {
+    let sst = |t: &str| xlsx_of("<c r=\"A1\" t=\"s\"><v>0</v></c>", &format!("<si><t>{t}</t></si>"), "");
+    blocks(&sst("_x0034_111 1111 1111 1111"), "credit_card");
+    technique(|doc| sst(&xstring_escaped(doc).replace('\n', "_x000A_")));
+    // In inline strings, split by a character reference, and in rich text runs.
+    let inline = |t: &str| xlsx_of(&format!("<c r=\"A1\" t=\"inlineStr\"><is><t>{t}</t></is></c>"), "", "");
+    technique(|doc| inline(&xstring_escaped(doc).replace('\n', "&#10;")));
+    blocks(&inline("_x00&#51;4_111 1111 1111 1111"), "credit_card");
+    blocks(&sst("<r><t>_x0034_111 </t></r><r><t>1111 1111 1111</t></r>"), "credit_card");
+    // `_x005F_` escapes the underscore: `_x0034_` is then shown as written.
+    allows(&sst("_x005F_x0034_111 1111 1111 1111"));
 }

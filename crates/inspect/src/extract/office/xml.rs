@@ -31,7 +31,7 @@ use std::io::Read;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::literals::{header_footer_text, join_literals, whole_number_digits};
+use super::literals::{decode_xstring, header_footer_text, join_literals, whole_number_digits};
 use super::{meter, Sink};
 use crate::extract::{Ctx, Member};
 use crate::text;
@@ -90,6 +90,9 @@ struct Frame {
     header: bool,
     /// A hash of the element's local name, to match its end tag.
     name: u32,
+    /// A SpreadsheetML string or cell value (`si`, `is`, `v`): its `_xHHHH_` escapes are
+    /// decoded.
+    xstring: bool,
 }
 
 const ROOT: Frame = Frame {
@@ -101,6 +104,7 @@ const ROOT: Frame = Frame {
     formula: false,
     header: false,
     name: 0,
+    xstring: false,
 };
 
 /// Attributes that change how an element reads.
@@ -131,6 +135,9 @@ pub(super) struct XmlText {
     /// Bytes of displayed text still owed to the alt lane after a revision.
     alt_after: usize,
     formula: Vec<u8>,
+    /// The end of a SpreadsheetML string that may be the start of an `_xHHHH_` escape the
+    /// next text event completes (a character reference cuts text into events).
+    xhold: Vec<u8>,
     events: u32,
     /// Captured lanes (body, nested, side, alt) instead of detection, for unit tests.
     #[cfg(test)]
@@ -150,6 +157,7 @@ impl XmlText {
             tail: Vec::new(),
             alt_after: 0,
             formula: Vec::new(),
+            xhold: Vec::new(),
             events: 0,
             #[cfg(test)]
             capture: None,
@@ -204,6 +212,11 @@ impl XmlText {
     }
 
     fn event(&mut self, cx: &mut Ctx<'_>, ev: Event<'_>) {
+        if !self.xhold.is_empty() && !matches!(ev, Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) {
+            // No escape completes it.
+            let held = std::mem::take(&mut self.xhold);
+            self.text_as_is(cx, &held);
+        }
         match ev {
             Event::Start(e) => {
                 let sp = self.attributes(cx, &e);
@@ -295,8 +308,10 @@ impl XmlText {
                 f.para = parent.para.saturating_add(1);
                 f.text = odf;
                 f.side = false;
+                f.xstring = !odf && matches!(name, b"si" | b"is");
                 self.para_boundary(f.para);
             }
+            b"v" if !odf => f.xstring = true,
             b"rPh" | b"Fallback" if !odf => {
                 // Phonetic reading of a string, and the fallback of markup compatibility's
                 // `mc:AlternateContent` (the same content again, for older readers, after the
@@ -449,6 +464,19 @@ impl XmlText {
     }
 
     fn text(&mut self, cx: &mut Ctx<'_>, t: &[u8]) {
+        if self.top().xstring && (!self.xhold.is_empty() || memchr::memchr(b'_', t).is_some()) {
+            let mut raw = std::mem::take(&mut self.xhold);
+            raw.extend_from_slice(t);
+            let mut decoded = Vec::with_capacity(raw.len());
+            let held = decode_xstring(&raw, &mut decoded);
+            self.xhold.extend_from_slice(raw.get(held..).unwrap_or_default());
+            self.text_as_is(cx, &decoded);
+            return;
+        }
+        self.text_as_is(cx, t);
+    }
+
+    fn text_as_is(&mut self, cx: &mut Ctx<'_>, t: &[u8]) {
         if t.is_empty() {
             return;
         }
@@ -548,6 +576,8 @@ impl XmlText {
     }
 
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {
+        let held = std::mem::take(&mut self.xhold);
+        self.text_as_is(cx, &held);
         #[cfg(test)]
         if let Some(cap) = &mut self.capture {
             for (k, s) in
