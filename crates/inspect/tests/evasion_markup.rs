@@ -197,3 +197,31 @@ fn xlsx_xstring_escapes_are_decoded() {
     // `_x005F_` escapes the underscore: `_x0034_` is then shown as written.
     allows(&sst("_x005F_x0034_111 1111 1111 1111"));
 }
+
+#[test]
+fn xlsx_numbers_read_as_their_digit_mask_shows_them() {
+    let ssn_cell = |code: &str, value: &str| {
+        xlsx_of(
+            &format!("<c r=\"A1\" t=\"s\"><v>0</v></c><c r=\"B1\" s=\"1\"><v>{value}</v></c>"),
+            "<si><t>Social Security Number</t></si>",
+            &format!("<numFmt numFmtId=\"164\" formatCode=\"{code}\"/>"),
+        )
+    };
+    // Excel's Social Security Number format, as Excel writes it and as people type it.
+    for code in [r"000\-00\-0000", "000-00-0000", "&quot;&quot;000&quot;-&quot;00&quot;-&quot;0000"] {
+        blocks(&ssn_cell(code, "219099999"), "us_ssn");
+        blocks(&ssn_cell(code, "123456789"), "us_ssn");
+        blocks(&ssn_cell(code, "2.19099999E8"), "us_ssn");
+        // Invalid areas stay invalid once shown.
+        allows(&ssn_cell(code, "666123456"));
+        allows(&ssn_cell(code, "900123456"));
+    }
+    // A card number in a grouping mask.
+    blocks(&ssn_cell("0000 0000 0000 0000", "4111111111111111"), "credit_card");
+    // The mask applies to numbers only: a text cell in the same style is read as it is.
+    allows(&xlsx_of(
+        "<c r=\"B1\" s=\"1\" t=\"str\"><v>219099999</v></c>",
+        "",
+        r#"<numFmt numFmtId="164" formatCode="000\-00\-0000"/>"#,
+    ));
+}

@@ -27,11 +27,13 @@
 //! side lane instead. Nesting deeper than [`MAX_STACK`] shares the deepest frame.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::literals::{decode_xstring, header_footer_text, join_literals, whole_number_digits};
+use super::numfmt::CellFormats;
 use super::{meter, Sink};
 use crate::extract::{Ctx, Member};
 use crate::text;
@@ -93,6 +95,8 @@ struct Frame {
     /// A SpreadsheetML string or cell value (`si`, `is`, `v`): its `_xHHHH_` escapes are
     /// decoded.
     xstring: bool,
+    /// A cell's value (`c/v`): collected, to read it as its number format shows it.
+    cell_value: bool,
 }
 
 const ROOT: Frame = Frame {
@@ -105,6 +109,7 @@ const ROOT: Frame = Frame {
     header: false,
     name: 0,
     xstring: false,
+    cell_value: false,
 };
 
 /// Attributes that change how an element reads.
@@ -116,6 +121,10 @@ struct Special {
     count: Option<u16>,
     /// `w:char`: the character of a `w:sym`.
     sym: Option<u32>,
+    /// `s`: a cell's style.
+    style: Option<u32>,
+    /// `t` other than `n`: a cell whose value is no number.
+    typed: bool,
 }
 
 /// The office-aware reader of one XML part.
@@ -138,6 +147,10 @@ pub(super) struct XmlText {
     /// The end of a SpreadsheetML string that may be the start of an `_xHHHH_` escape the
     /// next text event completes (a character reference cuts text into events).
     xhold: Vec<u8>,
+    /// A workbook's number formats, the digit mask of the cell being read, and its value.
+    formats: Option<Arc<CellFormats>>,
+    mask: Option<u16>,
+    cell: Vec<u8>,
     events: u32,
     /// Captured lanes (body, nested, side, alt) instead of detection, for unit tests.
     #[cfg(test)]
@@ -158,6 +171,9 @@ impl XmlText {
             alt_after: 0,
             formula: Vec::new(),
             xhold: Vec::new(),
+            formats: None,
+            mask: None,
+            cell: Vec::new(),
             events: 0,
             #[cfg(test)]
             capture: None,
@@ -285,6 +301,8 @@ impl XmlText {
                 b"char" => {
                     sp.sym = std::str::from_utf8(&value).ok().and_then(|s| u32::from_str_radix(s, 16).ok())
                 }
+                b"s" => sp.style = std::str::from_utf8(&value).ok().and_then(|s| s.parse().ok()),
+                b"t" => sp.typed = value.as_slice() != b"n",
                 _ => {}
             }
             self.side.value(cx, &value);
@@ -311,7 +329,17 @@ impl XmlText {
                 f.xstring = !odf && matches!(name, b"si" | b"is");
                 self.para_boundary(f.para);
             }
-            b"v" if !odf => f.xstring = true,
+            b"v" if !odf => {
+                f.xstring = true;
+                f.cell_value = self.mask.is_some();
+                self.cell.clear();
+            }
+            b"c" if !odf => {
+                self.mask = match &self.formats {
+                    Some(formats) if !sp.typed => sp.style.and_then(|s| formats.mask_of(s)),
+                    _ => None,
+                };
+            }
             b"rPh" | b"Fallback" if !odf => {
                 // Phonetic reading of a string, and the fallback of markup compatibility's
                 // `mc:AlternateContent` (the same content again, for older readers, after the
@@ -409,6 +437,16 @@ impl XmlText {
         }
         let Some(f) = self.stack.pop() else { return };
         let parent = self.top();
+        if f.cell_value {
+            // A number shown through a digit mask (`000-00-0000`): read as shown too.
+            let mut shown = Vec::new();
+            if let (Some(formats), Some(mask)) = (&self.formats, self.mask) {
+                if formats.render(mask, &self.cell, &mut shown) {
+                    self.body.value(cx, &shown);
+                }
+            }
+            self.cell.clear();
+        }
         if f.para > parent.para {
             self.para_boundary(f.para);
         }
@@ -491,6 +529,9 @@ impl XmlText {
         }
         if f.formula && self.formula.len() + t.len() <= MAX_FORMULA {
             self.formula.extend_from_slice(t);
+        }
+        if f.cell_value && self.cell.len() + t.len() <= 64 {
+            self.cell.extend_from_slice(t);
         }
         if f.para == 0 {
             if !is_blank(t) {
@@ -605,9 +646,11 @@ pub(super) fn scan_xml(
     m: &Member,
     compressed: Option<u64>,
     dialect: Dialect,
+    formats: Option<Arc<CellFormats>>,
     head: Vec<u8>,
 ) {
     let mut x = XmlText::new(m, dialect);
+    x.formats = formats;
     let mut produced = head.len() as u64;
     let mut buf = head;
     let mut eof = false;
@@ -686,7 +729,7 @@ fn is_blank(t: &[u8]) -> bool {
 }
 
 /// Decodes the five XML entities and character references; anything else stays as written.
-fn unescape(raw: &[u8], out: &mut Vec<u8>) {
+pub(super) fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while let Some(k) = memchr::memchr(b'&', &raw[i..]) {
         out.extend_from_slice(&raw[i..i + k]);
