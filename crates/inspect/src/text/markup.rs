@@ -498,36 +498,41 @@ impl Markup {
     /// attributes are read, and decides the document's [`Mode`] at its first element.
     fn classify(&mut self) {
         let name = self.name.as_slice();
-        // Only HTML's inline tags (no namespace prefix) carry data attributes.
-        self.html = !name.contains(&b':');
-        if let Some(rest) = name.strip_prefix(b"!") {
-            // A doctype (comments and CDATA do not come here).
-            if self.mode == Mode::Undecided {
-                let html = rest.len() >= 12 && rest[..12].eq_ignore_ascii_case(b"doctype html");
-                if html {
-                    self.mode = Mode::Html;
-                } else {
+        match name.first() {
+            Some(b'!') => {
+                self.html = false;
+                // A doctype (comments and CDATA do not come here).
+                if self.mode == Mode::Undecided {
+                    let html = name.len() >= 13 && name[1..13].eq_ignore_ascii_case(b"doctype html");
+                    if html {
+                        self.mode = Mode::Html;
+                    } else {
+                        self.declared = true;
+                    }
+                }
+                self.brk = Break::Line;
+                self.inline = false;
+                self.track_attrs = false;
+                return;
+            }
+            Some(b'?') => {
+                // A processing instruction (or HTML's bogus comment): read aside, it shows
+                // nothing and splits nothing.
+                self.html = false;
+                if self.mode == Mode::Undecided && name.len() >= 4 && name[1..4].eq_ignore_ascii_case(b"xml")
+                {
                     self.declared = true;
                 }
+                self.brk = Break::None;
+                self.inline = true;
+                self.track_attrs = false;
+                return;
             }
-            self.brk = Break::Line;
-            self.inline = false;
-            self.track_attrs = false;
-            return;
+            _ => {}
         }
-        if name.first() == Some(&b'?') {
-            // A processing instruction (or HTML's bogus comment): read aside, it shows nothing
-            // and splits nothing.
-            if self.mode == Mode::Undecided && name.len() >= 4 && name[1..4].eq_ignore_ascii_case(b"xml") {
-                self.declared = true;
-            }
-            self.brk = Break::None;
-            self.inline = true;
-            self.track_attrs = false;
-            return;
-        }
-        let local = local_name(name);
-        let prefixed = !self.html;
+        let (local, prefixed) = split_name(name);
+        // Only HTML's inline tags (no namespace prefix) carry data attributes.
+        self.html = !prefixed;
         let mut lower = [0u8; 24];
         let l: &[u8] = match lower.get_mut(..local.len()) {
             Some(l) => {
@@ -546,38 +551,28 @@ impl Markup {
                 Mode::Xml
             };
         }
-        self.brk = if l == b"tab" || (l == b"s" && prefixed) {
-            Break::Space
-        } else if l == b"td" || l == b"th" {
+        self.brk = match l {
+            b"tab" => Break::Space,
+            b"s" if prefixed => Break::Space,
             // The cells of a row read as a TSV row does (a cell's end may be left out).
-            if closing {
-                Break::None
-            } else {
-                Break::Cell
-            }
-        } else if self.mode == Mode::Html {
-            if block > 0 {
-                Break::Line
-            } else {
-                Break::None
-            }
-        } else if block == 2 {
-            Break::Line
-        } else if (prefixed && is_inline(l)) || l == b"tspan" {
-            Break::None
-        } else {
-            Break::Soft
+            b"td" | b"th" if closing => Break::None,
+            b"td" | b"th" => Break::Cell,
+            _ if block == 2 || (block == 1 && self.mode == Mode::Html) => Break::Line,
+            _ if self.mode == Mode::Html => Break::None,
+            b"tspan" => Break::None,
+            _ if prefixed && is_inline(l) => Break::None,
+            _ => Break::Soft,
         };
         if self.mode == Mode::Html {
             self.inline = self.brk == Break::None;
-            self.track_attrs = self.inline && self.html;
+            self.track_attrs = self.inline && !prefixed;
         } else {
             // Attribute values of an element inside mixed content are aside: among the text
             // they would cut apart what the parent's text content joins.
             let mixed = !closing && self.stack.last().is_some_and(|o| o.mixed);
             let joins = self.brk == Break::None || is_inline(l);
             self.inline = joins || mixed;
-            self.track_attrs = self.html && !mixed && joins;
+            self.track_attrs = !prefixed && !mixed && joins;
         }
     }
 
@@ -669,6 +664,16 @@ impl Markup {
 fn name_hash(name: &[u8]) -> u32 {
     name.iter()
         .fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193))
+}
+
+/// The local name of a tag (`/w:t/` -> `t`), and whether it has a namespace prefix.
+fn split_name(name: &[u8]) -> (&[u8], bool) {
+    let name = name.strip_prefix(b"/").unwrap_or(name);
+    let name = name.strip_suffix(b"/").unwrap_or(name);
+    match name.iter().rposition(|&c| c == b':') {
+        Some(k) => (&name[k + 1..], true),
+        None => (name, false),
+    }
 }
 
 /// The local name of a tag (`/w:t/` -> `t`).
