@@ -476,7 +476,9 @@ impl Markup {
             out.extend_from_slice(seg);
             return;
         };
-        out.extend_from_slice(&seg[..k]);
+        if k > 0 {
+            out.extend_from_slice(&seg[..k]);
+        }
         self.own_text(out);
         out.extend_from_slice(&seg[k..]);
     }
@@ -660,10 +662,9 @@ impl Markup {
     }
 }
 
-/// FNV-1a of an element's local name.
+/// FNV-1a of an element's local name (XML names are case-sensitive).
 fn name_hash(name: &[u8]) -> u32 {
-    name.iter()
-        .fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0193))
+    name.iter().fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 /// The local name of a tag (`/w:t/` -> `t`), and whether it has a namespace prefix.
