@@ -41,6 +41,10 @@ fn html_inline_and_unknown_elements_join_digits() {
     }
     technique(|doc| html_wrapping_digits(doc, "wbr", true));
     technique(|doc| html_wrapping_digits(doc, "img src=x.png", true));
+    // Void elements that show nothing break nothing either.
+    for void in ["area", "meta", "link rel=x", "param", "source"] {
+        technique(|doc| html_wrapping_digits(doc, void, true));
+    }
 }
 
 #[test]

@@ -690,8 +690,9 @@ fn local_name(name: &[u8]) -> &[u8] {
 /// HTML's elements that are not shown inline (lower case local name `l`): 2 for those that
 /// structure any document (paragraphs, lists, tables, sections, headings, breaks), which
 /// break the text in other XML too; 1 for those a browser shows apart or not at all
-/// (metadata, scripts, form options), whose names other vocabularies use for inline
-/// elements (DocBook's `link` and `option`). Every other element is inline in HTML.
+/// (scripts, templates, form options), whose names other vocabularies use for inline
+/// elements (DocBook's `option`). Every other element is inline in HTML, void elements
+/// that show nothing too (`meta`, `link`, `area`, `param`: no box, no break).
 fn block_level(l: &[u8]) -> u8 {
     match l {
         b"address" | b"article" | b"aside" | b"blockquote" | b"body" | b"br" | b"dd" | b"div" | b"dl"
@@ -699,11 +700,10 @@ fn block_level(l: &[u8]) -> u8 {
         | b"h4" | b"h5" | b"h6" | b"head" | b"header" | b"hr" | b"html" | b"li" | b"main" | b"nav"
         | b"ol" | b"p" | b"pre" | b"section" | b"table" | b"tbody" | b"td" | b"tfoot" | b"th" | b"thead"
         | b"tr" | b"ul" => 2,
-        b"area" | b"base" | b"basefont" | b"caption" | b"center" | b"col" | b"colgroup" | b"datalist"
-        | b"details" | b"dialog" | b"dir" | b"frame" | b"frameset" | b"hgroup" | b"legend" | b"link"
-        | b"listing" | b"menu" | b"meta" | b"noembed" | b"noframes" | b"noscript" | b"optgroup"
-        | b"option" | b"param" | b"plaintext" | b"script" | b"search" | b"style" | b"summary"
-        | b"template" | b"title" | b"xmp" => 1,
+        b"caption" | b"center" | b"colgroup" | b"datalist" | b"details" | b"dialog" | b"dir" | b"frame"
+        | b"frameset" | b"hgroup" | b"legend" | b"listing" | b"menu" | b"noembed" | b"noframes"
+        | b"noscript" | b"optgroup" | b"option" | b"plaintext" | b"script" | b"search" | b"style"
+        | b"summary" | b"template" | b"title" | b"xmp" => 1,
         _ => 0,
     }
 }
@@ -715,8 +715,11 @@ fn html_inline(l: &[u8]) -> bool {
         l,
         b"a" | b"abbr"
             | b"acronym"
+            | b"area"
             | b"audio"
             | b"b"
+            | b"base"
+            | b"basefont"
             | b"bdi"
             | b"bdo"
             | b"big"
@@ -725,6 +728,7 @@ fn html_inline(l: &[u8]) -> bool {
             | b"canvas"
             | b"cite"
             | b"code"
+            | b"col"
             | b"data"
             | b"del"
             | b"dfn"
@@ -738,12 +742,15 @@ fn html_inline(l: &[u8]) -> bool {
             | b"ins"
             | b"kbd"
             | b"label"
+            | b"link"
             | b"map"
             | b"mark"
+            | b"meta"
             | b"meter"
             | b"nobr"
             | b"object"
             | b"output"
+            | b"param"
             | b"picture"
             | b"progress"
             | b"q"

@@ -137,7 +137,8 @@ impl CellFormats {
         let digits = &digits[lead..];
         let start = out.len();
         render(toks, digits, out);
-        if out[start..] == *t {
+        // Plain digits are read already (float forms as digits, see `whole_number_digits`).
+        if out[start..] == *t || out[start..] == *digits {
             out.truncate(start);
             return false;
         }
@@ -251,6 +252,7 @@ mod tests {
         assert_eq!(shown("\"ID \"0", "7").as_deref(), Some("ID 7"));
         // What changes nothing, and what is no digit mask, is not rendered.
         assert_eq!(shown("0", "219099999"), None);
+        assert_eq!(shown("#", "2.19099999E8"), None);
         for code in ["0.00", "#,##0", "0.00E+00", "0%", "yyyy-mm-dd", "[Red]000-00-0000", "@", "General"] {
             assert!(parse_mask(code.as_bytes()).is_none(), "{code}");
         }
