@@ -144,7 +144,7 @@ pub(crate) fn scan_zip<R: Read + Seek>(cx: &mut Ctx<'_>, mut reader: R, m: &Memb
             Some(format) => za.by_index_raw(i).map(|mut f| pump_decoded(cx, &mut f, child, format)),
             None => za.by_index(i).map(|mut f| {
                 let compressed = f.compressed_size();
-                match dialect {
+                match &dialect {
                     Some(d) => {
                         let name = f.name().to_string();
                         office::scan_part(cx, &mut f, &name, child, Some(compressed), d);

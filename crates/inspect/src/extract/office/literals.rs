@@ -1,6 +1,7 @@
 //! What formulas, headers and numbers say once computed: the string literals a formula
 //! concatenates, the text of an Excel header or footer without its codes, and the digits
-//! of a whole number a cell stores in exponent or float form.
+//! of a whole number a cell stores in exponent or float form, and the characters a
+//! spreadsheet string escapes as `_xHHHH_`.
 
 /// Joins the string literals of a formula that concatenation puts together: literals
 /// joined by `&`, and the arguments of `CONCATENATE`/`CONCAT`, so that
@@ -215,6 +216,73 @@ pub(super) fn whole_number_digits(text: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
+/// Decodes the `_xHHHH_` escapes of a SpreadsheetML string (ECMA-376 `ST_Xstring`: a
+/// UTF-16 code unit in four hex digits, `_x005F_` for an underscore that would start one),
+/// as Excel shows it, appending to `out`. Returns where an escape the end of `t` may cut
+/// begins (`t.len()` when none does): the caller holds those bytes back for the text that
+/// follows.
+pub(super) fn decode_xstring(t: &[u8], out: &mut Vec<u8>) -> usize {
+    /// The code unit of a whole escape at the start of `s`.
+    fn unit(s: &[u8]) -> Option<u16> {
+        let hex = s.get(..7)?;
+        if hex[0] != b'_' || hex[1] != b'x' || hex[6] != b'_' {
+            return None;
+        }
+        let digits = std::str::from_utf8(&hex[2..6]).ok()?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u16::from_str_radix(digits, 16).ok()
+    }
+    /// Whether `s` (shorter than an escape) may be the start of one.
+    fn may_start(s: &[u8]) -> bool {
+        s.iter().enumerate().all(|(k, &b)| match k {
+            0 => b == b'_',
+            1 => b == b'x',
+            _ => b.is_ascii_hexdigit(),
+        })
+    }
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'_', &t[i..]) {
+        out.extend_from_slice(&t[i..i + k]);
+        let at = i + k;
+        let rest = &t[at..];
+        if rest.len() < 7 && may_start(rest) {
+            return at;
+        }
+        let Some(u) = unit(rest) else {
+            out.push(b'_');
+            i = at + 1;
+            continue;
+        };
+        let mut used = 7;
+        let c = if (0xD800..0xDC00).contains(&u) {
+            // A surrogate pair is two escapes.
+            match rest.get(7..).and_then(unit) {
+                Some(low) if (0xDC00..0xE000).contains(&low) => {
+                    used = 14;
+                    char::from_u32(0x10000 + ((u32::from(u) - 0xD800) << 10) + (u32::from(low) - 0xDC00))
+                }
+                _ if rest.len() < 14 && may_start(&rest[7..]) => return at,
+                _ => None,
+            }
+        } else {
+            char::from_u32(u32::from(u))
+        };
+        match c {
+            Some(c) => {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+            // A lone surrogate: left as written.
+            None => out.extend_from_slice(&rest[..used]),
+        }
+        i = at + used;
+    }
+    out.extend_from_slice(&t[i..]);
+    t.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +342,28 @@ mod tests {
         let mut out = Vec::new();
         header_footer_text(b"&L&\"Arial,Bold\"&12Page &P&C4111 0000&K00FF00 0000 0032&RA&&B", &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "\nPage \n\n4111 0000 0000 0032\nA&B");
+    }
+
+    #[test]
+    fn xstring_escapes_decode_as_excel_shows_them() {
+        let decode = |t: &str| {
+            let mut out = Vec::new();
+            let held = decode_xstring(t.as_bytes(), &mut out);
+            (String::from_utf8(out).unwrap_or_default(), held)
+        };
+        assert_eq!(decode("_x0034_111 1111"), ("4111 1111".into(), 15));
+        assert_eq!(
+            decode("_x0034__x0031__X0031_ a_b _x12_ _x00zz_."),
+            ("41_X0031_ a_b _x12_ _x00zz_.".into(), 40)
+        );
+        // `_x005F_` escapes the underscore: what follows is shown as written.
+        assert_eq!(decode("_x005F_x0034_1"), ("_x0034_1".into(), 14));
+        assert_eq!(decode("_xD83D__xDE00_!"), ("\u{1F600}!".into(), 15));
+        assert_eq!(decode("_xDE00_"), ("_xDE00_".into(), 7));
+        // An escape the end may cut is held back.
+        assert_eq!(decode("41_x00"), ("41".into(), 2));
+        assert_eq!(decode("41_"), ("41".into(), 2));
+        assert_eq!(decode("_xD83D__x"), ("".into(), 0));
+        assert_eq!(decode("_xD83D_ "), ("_xD83D_ ".into(), 8));
     }
 }

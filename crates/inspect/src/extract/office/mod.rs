@@ -21,6 +21,7 @@ mod doc;
 mod literals;
 mod lzfu;
 mod msg;
+mod numfmt;
 mod ole;
 mod package;
 mod ppt;

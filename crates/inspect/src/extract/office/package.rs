@@ -3,9 +3,11 @@
 //! generic pipeline for what it recognises, raw bytes plus UTF-16 runs for the rest.
 
 use std::io::{Read, Seek};
+use std::sync::Arc;
 
 use zip::ZipArchive;
 
+use super::numfmt::CellFormats;
 use super::xml::{scan_xml, Dialect};
 use super::{meter, RawSink};
 use crate::extract::{Ctx, Member, Node};
@@ -13,6 +15,15 @@ use crate::identify::{identify, Charset, FileType, Kind, SNIFF_LEN};
 
 /// The most of an OpenDocument manifest read to find its encryption entries.
 const MAX_MANIFEST: u64 = 4 << 20;
+
+/// How the parts of an office package are read: its vocabulary, and a workbook's number
+/// formats (read first, wherever the styles part lies in the zip: the sheets' numeric cells
+/// are read as their formats show them).
+#[derive(Debug)]
+pub(crate) struct Package {
+    dialect: Dialect,
+    formats: Option<Arc<CellFormats>>,
+}
 
 /// How the parts of an office package of type `t` are read, or `None` when the package is
 /// encrypted (reported): a password-protected OpenDocument file is a plain zip whose parts
@@ -22,7 +33,7 @@ pub(crate) fn package_dialect<R: Read + Seek>(
     za: &mut ZipArchive<R>,
     m: &Member,
     t: FileType,
-) -> Option<Dialect> {
+) -> Option<Package> {
     let dialect = match t {
         FileType::Odt | FileType::Ods | FileType::Odp => Dialect::Odf,
         _ => Dialect::Ooxml,
@@ -31,7 +42,15 @@ pub(crate) fn package_dialect<R: Read + Seek>(
         cx.encrypted(&m.path);
         return None;
     }
-    Some(dialect)
+    // A workbook's styles (their first MAX_STYLES bytes), before any sheet; the part is
+    // scanned again in its turn like any other.
+    let formats = match za.by_name("xl/styles.xml") {
+        Ok(f) if dialect == Dialect::Ooxml => {
+            Some(CellFormats::read(f)).filter(|f| !f.is_empty()).map(Arc::new)
+        }
+        _ => None,
+    };
+    Some(Package { dialect, formats })
 }
 
 /// Scans one member (`name`, already decompressed by `src`) of an office package: XML parts
@@ -43,13 +62,13 @@ pub(crate) fn scan_part(
     name: &str,
     child: Member,
     compressed: Option<u64>,
-    dialect: Dialect,
+    package: &Package,
 ) {
     if !cx.st.budget.add_member(&child.path) {
         return;
     }
     if is_xml_part(name) {
-        scan_xml_part(cx, src, &child, compressed, dialect);
+        scan_xml_part(cx, src, &child, compressed, package);
     } else {
         scan_stream(cx, src, child, compressed);
     }
@@ -67,7 +86,7 @@ fn scan_xml_part(
     src: &mut dyn Read,
     m: &Member,
     compressed: Option<u64>,
-    dialect: Dialect,
+    package: &Package,
 ) {
     let mut head = Vec::with_capacity(SNIFF_LEN);
     if let Err(e) = (&mut *src).take(SNIFF_LEN as u64).read_to_end(&mut head) {
@@ -78,7 +97,9 @@ fn scan_xml_part(
         return;
     }
     match identify(&head, None) {
-        Kind::Text(Charset::Bytes, _) => scan_xml(cx, src, m, compressed, dialect, head),
+        Kind::Text(Charset::Bytes, _) => {
+            scan_xml(cx, src, m, compressed, package.dialect, package.formats.clone(), head)
+        }
         _ => stream_rest(cx, src, m.clone(), head, compressed),
     }
 }

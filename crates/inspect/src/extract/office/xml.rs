@@ -27,11 +27,13 @@
 //! side lane instead. Nesting deeper than [`MAX_STACK`] shares the deepest frame.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::literals::{header_footer_text, join_literals, whole_number_digits};
+use super::literals::{decode_xstring, header_footer_text, join_literals, whole_number_digits};
+use super::numfmt::CellFormats;
 use super::{meter, Sink};
 use crate::extract::{Ctx, Member};
 use crate::text;
@@ -90,6 +92,11 @@ struct Frame {
     header: bool,
     /// A hash of the element's local name, to match its end tag.
     name: u32,
+    /// A SpreadsheetML string or cell value (`si`, `is`, `v`): its `_xHHHH_` escapes are
+    /// decoded.
+    xstring: bool,
+    /// A cell's value (`c/v`): collected, to read it as its number format shows it.
+    cell_value: bool,
 }
 
 const ROOT: Frame = Frame {
@@ -101,6 +108,8 @@ const ROOT: Frame = Frame {
     formula: false,
     header: false,
     name: 0,
+    xstring: false,
+    cell_value: false,
 };
 
 /// Attributes that change how an element reads.
@@ -112,6 +121,10 @@ struct Special {
     count: Option<u16>,
     /// `w:char`: the character of a `w:sym`.
     sym: Option<u32>,
+    /// `s`: a cell's style.
+    style: Option<u32>,
+    /// `t` other than `n`: a cell whose value is no number.
+    typed: bool,
 }
 
 /// The office-aware reader of one XML part.
@@ -131,6 +144,13 @@ pub(super) struct XmlText {
     /// Bytes of displayed text still owed to the alt lane after a revision.
     alt_after: usize,
     formula: Vec<u8>,
+    /// The end of a SpreadsheetML string that may be the start of an `_xHHHH_` escape the
+    /// next text event completes (a character reference cuts text into events).
+    xhold: Vec<u8>,
+    /// A workbook's number formats, the digit mask of the cell being read, and its value.
+    formats: Option<Arc<CellFormats>>,
+    mask: Option<u16>,
+    cell: Vec<u8>,
     events: u32,
     /// Captured lanes (body, nested, side, alt) instead of detection, for unit tests.
     #[cfg(test)]
@@ -150,6 +170,10 @@ impl XmlText {
             tail: Vec::new(),
             alt_after: 0,
             formula: Vec::new(),
+            xhold: Vec::new(),
+            formats: None,
+            mask: None,
+            cell: Vec::new(),
             events: 0,
             #[cfg(test)]
             capture: None,
@@ -204,6 +228,11 @@ impl XmlText {
     }
 
     fn event(&mut self, cx: &mut Ctx<'_>, ev: Event<'_>) {
+        if !self.xhold.is_empty() && !matches!(ev, Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) {
+            // No escape completes it.
+            let held = std::mem::take(&mut self.xhold);
+            self.text_as_is(cx, &held);
+        }
         match ev {
             Event::Start(e) => {
                 let sp = self.attributes(cx, &e);
@@ -272,6 +301,8 @@ impl XmlText {
                 b"char" => {
                     sp.sym = std::str::from_utf8(&value).ok().and_then(|s| u32::from_str_radix(s, 16).ok())
                 }
+                b"s" => sp.style = std::str::from_utf8(&value).ok().and_then(|s| s.parse().ok()),
+                b"t" => sp.typed = value.as_slice() != b"n",
                 _ => {}
             }
             self.side.value(cx, &value);
@@ -295,10 +326,25 @@ impl XmlText {
                 f.para = parent.para.saturating_add(1);
                 f.text = odf;
                 f.side = false;
+                f.xstring = !odf && matches!(name, b"si" | b"is");
                 self.para_boundary(f.para);
             }
-            b"rPh" if !odf => {
-                // Phonetic reading of a string: a text of its own.
+            b"v" if !odf => {
+                f.xstring = true;
+                f.cell_value = self.mask.is_some();
+                self.cell.clear();
+            }
+            b"c" if !odf => {
+                self.mask = match &self.formats {
+                    Some(formats) if !sp.typed => sp.style.and_then(|s| formats.mask_of(s)),
+                    _ => None,
+                };
+            }
+            b"rPh" | b"Fallback" if !odf => {
+                // Phonetic reading of a string, and the fallback of markup compatibility's
+                // `mc:AlternateContent` (the same content again, for older readers, after the
+                // `mc:Choice` read in its place): a text of its own, read but not spliced
+                // into the text around it.
                 f.para = parent.para.saturating_add(1);
                 f.text = false;
                 self.para_boundary(f.para);
@@ -391,6 +437,16 @@ impl XmlText {
         }
         let Some(f) = self.stack.pop() else { return };
         let parent = self.top();
+        if f.cell_value {
+            // A number shown through a digit mask (`000-00-0000`): read as shown too.
+            let mut shown = Vec::new();
+            if let (Some(formats), Some(mask)) = (&self.formats, self.mask) {
+                if formats.render(mask, &self.cell, &mut shown) {
+                    self.body.value(cx, &shown);
+                }
+            }
+            self.cell.clear();
+        }
         if f.para > parent.para {
             self.para_boundary(f.para);
         }
@@ -446,6 +502,19 @@ impl XmlText {
     }
 
     fn text(&mut self, cx: &mut Ctx<'_>, t: &[u8]) {
+        if self.top().xstring && (!self.xhold.is_empty() || memchr::memchr(b'_', t).is_some()) {
+            let mut raw = std::mem::take(&mut self.xhold);
+            raw.extend_from_slice(t);
+            let mut decoded = Vec::with_capacity(raw.len());
+            let held = decode_xstring(&raw, &mut decoded);
+            self.xhold.extend_from_slice(raw.get(held..).unwrap_or_default());
+            self.text_as_is(cx, &decoded);
+            return;
+        }
+        self.text_as_is(cx, t);
+    }
+
+    fn text_as_is(&mut self, cx: &mut Ctx<'_>, t: &[u8]) {
         if t.is_empty() {
             return;
         }
@@ -460,6 +529,9 @@ impl XmlText {
         }
         if f.formula && self.formula.len() + t.len() <= MAX_FORMULA {
             self.formula.extend_from_slice(t);
+        }
+        if f.cell_value && self.cell.len() + t.len() <= 64 {
+            self.cell.extend_from_slice(t);
         }
         if f.para == 0 {
             if !is_blank(t) {
@@ -545,6 +617,8 @@ impl XmlText {
     }
 
     pub fn finish(&mut self, cx: &mut Ctx<'_>) {
+        let held = std::mem::take(&mut self.xhold);
+        self.text_as_is(cx, &held);
         #[cfg(test)]
         if let Some(cap) = &mut self.capture {
             for (k, s) in
@@ -572,9 +646,11 @@ pub(super) fn scan_xml(
     m: &Member,
     compressed: Option<u64>,
     dialect: Dialect,
+    formats: Option<Arc<CellFormats>>,
     head: Vec<u8>,
 ) {
     let mut x = XmlText::new(m, dialect);
+    x.formats = formats;
     let mut produced = head.len() as u64;
     let mut buf = head;
     let mut eof = false;
@@ -653,7 +729,7 @@ fn is_blank(t: &[u8]) -> bool {
 }
 
 /// Decodes the five XML entities and character references; anything else stays as written.
-fn unescape(raw: &[u8], out: &mut Vec<u8>) {
+pub(super) fn unescape(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while let Some(k) = memchr::memchr(b'&', &raw[i..]) {
         out.extend_from_slice(&raw[i..i + k]);
