@@ -30,6 +30,8 @@ declare -A peers=(
   [/usr/bin/gcab]=gcab
   [/usr/bin/xz]=xz-utils
   [/usr/bin/7zz]=7zip
+  # Encryption tools whose files must be could-not-scan.
+  [/usr/bin/gpg]=gpg
 )
 missing=()
 for file in "${!peers[@]}"; do

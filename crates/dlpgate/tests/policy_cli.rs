@@ -227,6 +227,67 @@ fn archives_from_7zip_are_read_with_every_method() {
     }
 }
 
+/// Files encrypted by the usual tools are could-not-scan `encrypted`, as an encrypted zip
+/// is: `openssl enc`, `gpg -c` (binary and armored), `openssl cms -encrypt` (DER, and as an
+/// S/MIME mail). A clear-signed message and a signed mail stay readable and block.
+#[test]
+fn files_encrypted_by_common_tools_are_could_not_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("v.txt"), "customer card 4111 1111 1111 1111\n").unwrap();
+    let home = dir.path().join("gnupg");
+    std::fs::create_dir(&home).unwrap();
+    let run = |program: &str, args: &[&str]| {
+        let out = Command::new(testpeers::require(program))
+            .args(args)
+            .env("GNUPGHOME", &home)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    run("openssl", &["enc", "-aes-256-cbc", "-pbkdf2", "-k", "pw", "-in", "v.txt", "-out", "v.enc"]);
+    run(
+        "gpg",
+        &["--batch", "--passphrase", "pw", "--pinentry-mode", "loopback", "-c", "-o", "v.gpg", "v.txt"],
+    );
+    run(
+        "gpg",
+        &["--batch", "--passphrase", "pw", "--pinentry-mode", "loopback", "-c", "-a", "-o", "v.asc", "v.txt"],
+    );
+    run(
+        "openssl",
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=test", "-days", "1", "-keyout",
+            "k.pem", "-out", "c.pem",
+        ],
+    );
+    run(
+        "openssl",
+        &["cms", "-encrypt", "-aes256", "-in", "v.txt", "-outform", "DER", "-out", "v.p7m", "c.pem"],
+    );
+    run("openssl", &["smime", "-encrypt", "-aes256", "-in", "v.txt", "-out", "v.eml", "c.pem"]);
+    for file in ["v.enc", "v.gpg", "v.asc", "v.p7m", "v.eml"] {
+        let (code, out, err) =
+            dlpgate(&["policy", "test", "--json", dir.path().join(file).to_str().unwrap()]);
+        assert_eq!(code, 1, "{file}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(v["verdict"]["could_not_scan"]["reason"], "encrypted", "{file}: {out}");
+    }
+    // Signed, not encrypted: the text is there to read.
+    run(
+        "openssl",
+        &["smime", "-sign", "-in", "v.txt", "-signer", "c.pem", "-inkey", "k.pem", "-out", "s.eml"],
+    );
+    let (code, out, err) = dlpgate(&["policy", "test", "--json", dir.path().join("s.eml").to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert!(v["verdict"]["could_not_scan"].is_null(), "{out}");
+    assert!(
+        v["verdict"]["evidence"].as_array().unwrap().iter().any(|e| e["detector"] == "credit_card"),
+        "{out}"
+    );
+}
+
 /// EBCDIC written by Python's codecs (code pages 037 and 500, as mainframe exports are):
 /// the card in it is found, the decoys are not.
 #[test]

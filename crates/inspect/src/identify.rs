@@ -290,6 +290,69 @@ fn starts_with_at(head: &[u8], at: usize, magic: &[u8]) -> bool {
 /// Archive and compression formats the engine cannot open, by their magic: their content is
 /// compressed (or, in a disk image, may be), so reading their bytes as they are would let
 /// whatever they hold through. Each is could-not-scan (`unsupported`), with its name.
+/// Whether `head` starts an encrypted file of a format that says so: `openssl enc`
+/// (`Salted__`), an OpenPGP message encrypted to a password or a key (`gpg -c`, `gpg -e`,
+/// binary or armored: a session-key packet first), a CMS/PKCS #7 enveloped-data structure
+/// (`openssl cms -encrypt`, S/MIME `smime.p7m` once its base64 is decoded). Their content
+/// cannot be read: could-not-scan, as an encrypted zip is.
+fn encrypted_format(head: &[u8]) -> bool {
+    if head.starts_with(b"Salted__") && head.len() >= 16 {
+        return true;
+    }
+    // OpenPGP: a public-key (tag 1) or symmetric-key (tag 3) encrypted session key packet,
+    // old format with a one- or two-byte length, or new format, then its version.
+    let pgp_packet = |h: &[u8]| -> bool {
+        let (tag, version) = match h {
+            [b @ (0x84 | 0x8C), _, v, ..] => ((b >> 2) & 0xF, *v),
+            [b @ (0x85 | 0x8D), _, _, v, ..] => ((b >> 2) & 0xF, *v),
+            [b @ (0xC1 | 0xC3), len, rest @ ..] if *len < 192 => (b & 0x3F, *rest.first().unwrap_or(&0)),
+            _ => return false,
+        };
+        (tag == 1 && matches!(version, 3 | 6)) || (tag == 3 && matches!(version, 4..=6))
+    };
+    if pgp_packet(head) {
+        return true;
+    }
+    let text = head.trim_ascii_start();
+    if text.starts_with(b"-----BEGIN PGP MESSAGE-----") {
+        // The armor's base64 starts after the header lines and a blank line.
+        let body = memchr::memmem::find(text, b"\n\n")
+            .or_else(|| memchr::memmem::find(text, b"\r\n\r\n"))
+            .map(|i| text[i..].trim_ascii_start());
+        let mut packet = [0u8; 6];
+        let decoded = body.and_then(|b| {
+            let b = &b[..b.len().min(8)];
+            base64_prefix(b, &mut packet)
+        });
+        return decoded.is_some_and(|n| pgp_packet(&packet[..n]));
+    }
+    // DER: a SEQUENCE, then the enveloped-data content type (1.2.840.113549.1.7.3).
+    head.first() == Some(&0x30)
+        && memchr::memmem::find(&head[..head.len().min(24)], b"\x06\x09\x2A\x86\x48\x86\xF7\x0D\x01\x07\x03")
+            .is_some()
+}
+
+/// Decodes the base64 characters at the start of `b` (a multiple of four) into `out`.
+fn base64_prefix(b: &[u8], out: &mut [u8; 6]) -> Option<usize> {
+    let value = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let mut n = 0;
+    for quad in b.chunks_exact(4).take(2) {
+        let v = quad.iter().try_fold(0u32, |a, &c| value(c).map(|x| (a << 6) | x))?;
+        out[n..n + 3].copy_from_slice(&v.to_be_bytes()[1..]);
+        n += 3;
+    }
+    Some(n)
+}
+
 fn unsupported_format(head: &[u8]) -> Option<&'static str> {
     let m = |magic: &[u8]| head.starts_with(magic);
     let at = |i: usize, magic: &[u8]| starts_with_at(head, i, magic);
@@ -359,6 +422,9 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     }
     if let Some(name) = unsupported_format(head) {
         return Kind::Unsupported(name);
+    }
+    if encrypted_format(head) {
+        return Kind::Encrypted;
     }
     if crate::decode::LZ4_MAGICS.iter().any(|magic| m(magic)) {
         return Kind::Compressed(Format::Lz4);
@@ -792,30 +858,62 @@ pub(crate) fn multipart_first_line(body: &[u8]) -> Option<String> {
 }
 
 fn looks_like_email(body: &[u8]) -> bool {
-    const HEADS: [&[u8]; 8] = [
-        b"from:",
-        b"received:",
-        b"return-path:",
-        b"mime-version:",
-        b"delivered-to:",
-        b"message-id:",
-        b"x-",
-        b"date:",
-    ];
-    let lower: Vec<u8> = body.iter().take(64).map(u8::to_ascii_lowercase).collect();
-    if !HEADS.iter().any(|h| lower.starts_with(h)) || lower.starts_with(b"x-") && !lower.contains(&b':') {
+    // An mbox file (a Thunderbird or Takeout export) starts with a `From ` line.
+    let body = match body.strip_prefix(b"From ") {
+        Some(rest) => match memchr::memchr(b'\n', rest) {
+            Some(n) => &rest[n + 1..],
+            None => return false,
+        },
+        None => body,
+    };
+    // The first line is a header field, whichever: Python's `email` writes `Subject:` first,
+    // `openssl smime` writes `To:`, DKIM and ARC signers put their own first.
+    let first = &body[..memchr::memchr(b'\n', body).unwrap_or(body.len())];
+    let Some(colon) = memchr::memchr(b':', first) else {
+        return false;
+    };
+    let name = &first[..colon];
+    if name.is_empty() || name.len() > 76 || !name.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-') {
         return false;
     }
     // Several header lines, and one of them a MIME or address header.
     let all: Vec<u8> = body.iter().map(u8::to_ascii_lowercase).collect();
-    let has = |h: &[u8]| memchr::memmem::find(&all, h).is_some();
-    (has(b"\nfrom:") || lower.starts_with(b"from:"))
-        && (has(b"\nsubject:") || has(b"\nto:") || has(b"\nmime-version:") || has(b"\ncontent-type:"))
+    let at_line_start =
+        |h: &[u8]| all.starts_with(h) || memchr::memmem::find(&all, &[b"\n", h].concat()).is_some();
+    at_line_start(b"from:")
+        && (at_line_start(b"subject:")
+            || at_line_start(b"to:")
+            || at_line_start(b"mime-version:")
+            || at_line_start(b"content-type:"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encrypted_files_by_their_head() {
+        let gpg_c =
+            [0x8C, 0x0D, 0x04, 0x09, 0x03, 0x02, 0xA4, 0xB2, 0x90, 0xAE, 0xCF, 0xF5, 0x3B, 0xA0, 0xFF, 0xD2];
+        let armored =
+            b"-----BEGIN PGP MESSAGE-----\n\njA0ECQMCp9TxyzabcdEFG\n=abcd\n-----END PGP MESSAGE-----\n";
+        let cms = [
+            0x30, 0x82, 0x01, 0x6B, 0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x03, 0xA0,
+            0x82,
+        ];
+        for head in [&b"Salted__\x4a\x23\x7d\x92\xfe\x44\xfb\x82 more"[..], &gpg_c, armored, &cms] {
+            assert_eq!(identify(head, None), Kind::Encrypted, "{head:?}");
+        }
+        // Signed data (a detached S/MIME signature), a clear-signed message, text that
+        // mentions the armor, and bytes that merely start like a packet are not.
+        let mut signed = cms;
+        signed[14] = 0x02;
+        let clear = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\ncard 4111 1111 1111 1111\n";
+        let mention = b"Paste your key below.\n-----BEGIN PGP MESSAGE-----\n\nhello world\n";
+        for head in [&signed[..], clear, mention, &[0x8C, 0x0D, 0x01, 0x09][..], b"Salted__"] {
+            assert_ne!(identify(head, None), Kind::Encrypted, "{head:?}");
+        }
+    }
 
     #[test]
     fn utf16_without_a_byte_order_mark() {

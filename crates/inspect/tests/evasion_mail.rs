@@ -412,3 +412,26 @@ fn ordinary_mail_is_unchanged() {
     });
     let _ = document(&[]);
 }
+
+/// Mail whose first header is not one of the usual first ones (Python's `email` writes
+/// `Subject:` first, `openssl smime` writes `To:`, signers put `DKIM-Signature:` first), and
+/// an mbox export: still read as mail, so a quoted-printable body is decoded.
+#[test]
+fn mail_known_by_any_first_header_and_mbox() {
+    let body = "Hi Bob, as discussed on the phone please charge the customer card number 41=\r\n11 1111 1111 1111 for the renewal.\r\n";
+    let decoy = body.replace("1111 for", "1112 for");
+    for first in
+        ["Subject: renewal", "To: b@y.example", "DKIM-Signature: v=1; a=rsa-sha256", "Thread-Topic: x"]
+    {
+        let mail = |b: &str| {
+            format!(
+                "{first}\r\nFrom: a@x.example\r\nTo: b@y.example\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n{b}"
+            )
+        };
+        support::blocks(mail(body).as_bytes(), "credit_card");
+        support::allows(mail(&decoy).as_bytes());
+        let mbox = format!("From a@x.example Mon Dec  7 10:00:00 2026\n{}", mail(body));
+        support::blocks(mbox.as_bytes(), "credit_card");
+    }
+}
