@@ -126,3 +126,44 @@ fn request_lines_and_file_names_are_inspected_and_stored_masked() {
         }
     }
 }
+
+/// An upload's request headers are inspected (a custom header, a Referer's query string, a
+/// host name, the URL's user information); the site's own credentials (`Cookie`,
+/// `Authorization`) are not, so a session token or an API token sent to its own service
+/// blocks nothing.
+#[test]
+fn request_headers_are_inspected_but_not_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Dlpgate::start_with_data(&data, &[]);
+    for (url, header) in [
+        ("http://x.test/", "X-Card: 4111-1111-1111-1111"),
+        ("http://x.test/", "Referer: http://y.test/?cc=4111%201111%201111%201111"),
+        ("http://x.test/", "User-Agent: agent 4111 1111 1111 1111"),
+        ("http://4111-1111-1111-1111.x.test/", "X-Nothing: 1"),
+        ("http://4111-1111-1111-1111@x.test/", "X-Nothing: 1"),
+    ] {
+        let a = icap(&server, &["-s", "reqmod", "-req", url, "-hx", header]);
+        assert!(blocked(&a), "{url} {header}: {}\n{}", a.text, server.log());
+    }
+    let token = format!("ghp_{}", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8");
+    for header in [
+        format!("Authorization: token {token}"),
+        format!("Cookie: session={token}; cc=4111-1111-1111-1111"),
+        "X-Order: 4111-1111-1111-1112".to_string(),
+    ] {
+        let a = icap(&server, &["-s", "reqmod", "-req", "http://api.test/", "-hx", &header]);
+        assert_eq!(a.status, 204, "{header}: {}", a.text);
+    }
+    // The incidents hold the headers' evidence masked, and the URL with its host masked.
+    let export = Command::new(env!("CARGO_BIN_EXE_dlpgate"))
+        .args(["incidents", "export", "--format", "json", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let export = String::from_utf8_lossy(&export.stdout).to_string();
+    assert!(export.contains("(headers)"), "{export}");
+    for c in ["4111-1111-1111-1111", "4111 1111 1111 1111", "4111%201111"] {
+        assert!(!export.contains(c), "an incident holds {c}: {export}");
+        assert!(!server.log().contains(c), "the log holds {c}");
+    }
+}

@@ -507,7 +507,7 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         (Charset::Utf16Be, &head[2..])
     } else if utf7_signature(head) {
         let mut text = Vec::new();
-        crate::text::charsets::decode_all(crate::text::charsets::Label::Utf7, head, &mut text);
+        crate::charsets::decode_all(crate::charsets::Label::Utf7, head, &mut text);
         return Kind::Text(
             Charset::Utf7,
             markup_of(text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&text)),
@@ -541,7 +541,7 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     }
     // A whole object in hex or narrow base64 lines (`xxd -p`, `base64 -w 60`).
     if markup == Markup::Plain {
-        if let Some(f) = crate::decode::radix_head_format(body, crate::text::MIN_BLOB) {
+        if let Some(f) = crate::decode::radix_head_format(body) {
             return Kind::Compressed(f);
         }
     }

@@ -72,6 +72,8 @@
 //!   (`extract::signatures`) and opened by probes (`extract::probe`, `extract::embedded_pdf`).
 //! - `decode`: gzip (multi-member), deflate, brotli, bzip2, xz, zstd, lz4, lzma and lzip
 //!   push decoders with bounded output and bounded windows.
+//! - `charsets`: streaming decoders for any charset label (a leaf: `identify` reads UTF-7
+//!   with it, `text` and `extract` read labelled text).
 //! - `ebcdic`: EBCDIC text, known and decoded (a leaf: `identify` tells it, `text` reads it).
 //! - [`identify`]: content types by magic bytes and structure, and the charset of text
 //!   (byte order marks, UTF-16 and UTF-32 without one, legacy CJK encodings, EBCDIC).
@@ -101,6 +103,7 @@
 //!   and office documents with text in each hiding place (`testkit::office`, `testkit::ole`,
 //!   `testkit::legacy`).
 
+mod charsets;
 mod decode;
 pub mod detect;
 mod ebcdic;

@@ -29,10 +29,40 @@ impl MetaText {
         Self { label: "filename".to_string(), text: name.to_string() }
     }
 
+    /// Header fields of an upload's HTTP request (one `name: value` a line, percent-escapes
+    /// decoded in a second reading of each value), and the URL's authority (user
+    /// information and host), labelled `headers`.
+    pub fn headers<'a>(fields: impl Iterator<Item = (&'a str, &'a [u8])>, url: Option<&str>) -> Self {
+        let mut text = String::new();
+        if let Some(authority) = url.and_then(url_authority) {
+            text.push_str(authority);
+            text.push('\n');
+        }
+        for (name, value) in fields {
+            let value = String::from_utf8_lossy(value);
+            text.push_str(name);
+            text.push_str(": ");
+            text.push_str(&value);
+            text.push('\n');
+            if value.contains('%') {
+                text.push_str(&percent_decode(&value, true));
+                text.push('\n');
+            }
+        }
+        Self { label: "headers".to_string(), text }
+    }
+
     /// The member path of this text in evidence.
     pub fn member(&self) -> String {
         format!("({})", self.label)
     }
+}
+
+/// The authority of an absolute URL (`user:pass@host:port`), if it has one.
+fn url_authority(url: &str) -> Option<&str> {
+    let start = url.find("://")? + 3;
+    let end = path_start(url);
+    (end > start).then(|| &url[start..end])
 }
 
 /// Where the path of `url` starts (after `scheme://authority`, for absolute URLs).
@@ -110,7 +140,22 @@ pub fn masked_url(url: &str) -> String {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
-    let mut out = origin.to_string();
+    // The authority: user information dropped, host labels holding a digit masked.
+    let mut out = match origin.find("://") {
+        Some(s) => {
+            let host = &origin[s + 3..];
+            let (user, host) = match host.rsplit_once('@') {
+                Some((_, h)) => ("***@", h),
+                None => ("", host),
+            };
+            let labels: Vec<&str> = host
+                .split('.')
+                .map(|l| if l.chars().any(|c| c.is_ascii_digit()) { "***" } else { l })
+                .collect();
+            format!("{}{user}{}", &origin[..s + 3], labels.join("."))
+        }
+        None => origin.to_string(),
+    };
     let segments: Vec<String> = path
         .split('/')
         .map(|seg| {
@@ -175,6 +220,10 @@ mod tests {
             "http://shop.example/orders/***/view?card=***&lang=***"
         );
         assert_eq!(masked_url("/a%40b/c?x"), "/***/c?***");
+        assert_eq!(masked_url("http://4111-1111-1111-1111.x.example/"), "http://***.x.example/");
+        assert_eq!(masked_url("http://u:4111111111111111@x.example:8080/a"), "http://***@x.***/a");
+        let h = MetaText::headers([("X-Card", &b"a%20b"[..])].into_iter(), Some("http://u@h.example/p?q"));
+        assert_eq!(h.text, "u@h.example\nX-Card: a%20b\na b\n");
         assert_eq!(masked_name("ssn-123-45-6789.pdf"), "***.pdf");
         assert_eq!(masked_name("123-45-6789"), "***");
     }

@@ -2,9 +2,9 @@
 //! direction, URL, file name, content type and encoding, and who the end user is (believed
 //! only from the clients [`super::trust`] names).
 //!
-//! The request line is inspected too, body or not: the URL's path and query (decoded) and
-//! the `Content-Disposition` file name go to the engine as meta texts, and an incident
-//! stores them masked when they matched.
+//! The request line is inspected too, body or not: the URL's path and query (decoded), the
+//! `Content-Disposition` file name and an upload's request headers (with the URL's host)
+//! go to the engine as meta texts, and an incident stores them masked when they matched.
 
 use icap_proto::{Headers, Method, Request};
 use inspect::meta::{masked_name, masked_url};
@@ -85,6 +85,21 @@ pub fn scan_context(request: &Request, who: &Identity) -> ScanContext {
     if let Some(f) = &disposition {
         meta.push(MetaText::filename(f));
     }
+    // An upload's request headers carry data too (a custom header, a Referer's query, a
+    // host name); the site's own credentials do not leave with them (`UNSCANNED_HEADERS`).
+    if request.head.method != Method::Respmod {
+        if let Some(r) = http_request {
+            let fields = r
+                .headers()
+                .iter()
+                .filter(|(name, _)| !UNSCANNED_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)))
+                .map(|(name, value)| (name, value.as_ref()));
+            let headers = MetaText::headers(fields, url.as_deref());
+            if !headers.text.is_empty() {
+                meta.push(headers);
+            }
+        }
+    }
     let filename = disposition.or_else(|| url.as_deref().and_then(url_filename));
     ScanContext {
         method: match request.head.method {
@@ -104,12 +119,20 @@ pub fn scan_context(request: &Request, who: &Identity) -> ScanContext {
     }
 }
 
+/// Request headers not scanned: the credentials a client sends the site it talks to
+/// (session cookies hold JWTs, which would record an incident on every request; GitHub API
+/// calls and `git push` carry the user's own token), and fields the ICAP client adds.
+const UNSCANNED_HEADERS: [&str; 5] =
+    ["authorization", "proxy-authorization", "cookie", "x-authenticated-user", "x-authenticated-groups"];
+
 /// The URL and file name as an incident stores them (and a block answer names the file):
 /// masked when a detector matches in them, so that a URL that leaked a card never stores
 /// the card in clear.
 pub fn stored_names(engine: &Engine, ctx: &ScanContext) -> (Option<String>, Option<String>) {
     let url = ctx.url.as_deref().map(|u| {
-        if engine.finds(ctx, &MetaText::url(u)) {
+        if engine.finds(ctx, &MetaText::url(u))
+            || engine.finds(ctx, &MetaText::headers(std::iter::empty(), Some(u)))
+        {
             masked_url(u)
         } else {
             u.to_string()

@@ -16,6 +16,10 @@ const MAX_WIDTH: usize = 4096;
 /// Characters of the head decoded to judge what they encode.
 const TRIAL_CHARS: usize = 1024;
 
+/// The width from which base64 lines are blobs that `text::blobs` finds inside any text
+/// (its `MIN_BLOB`; `decode` does not depend on `text`).
+const BLOB_WIDTH: usize = 64;
+
 /// Decoded bytes handed on at once.
 const OUT_PIECE: usize = 4096;
 
@@ -129,8 +133,8 @@ impl RadixDecoder {
 
 /// Whether `head`, the first bytes of an object (after identification found no other
 /// format), is a whole object written in hex or base64, and which. Base64 lines of
-/// `blob_width` characters or more are left to the text's blob finder.
-pub(crate) fn head_format(head: &[u8], blob_width: usize) -> Option<Format> {
+/// [`BLOB_WIDTH`] characters or more are left to the text's blob finder.
+pub(crate) fn head_format(head: &[u8]) -> Option<Format> {
     // Most heads are turned away by their first word: a byte of no alphabet before the
     // first line ends.
     let first_end =
@@ -218,7 +222,7 @@ pub(crate) fn head_format(head: &[u8], blob_width: usize) -> Option<Format> {
     // Hex: one case of letters, and a letter at all (a list of numbers is no hex dump).
     let radix = if hex && (upper != lower) && chars >= 32 {
         Radix::Hex
-    } else if b64 && !hex && width < blob_width && upper && lower && digit {
+    } else if b64 && !hex && width < BLOB_WIDTH && upper && lower && digit {
         Radix::Base64
     } else {
         return None;
@@ -314,21 +318,21 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD.encode(TEXT.repeat(20));
         for width in [16, 40, 48, 57, 60] {
             let w = wrap(&b64, width);
-            assert_eq!(head_format(&w, 64), Some(Format::Base64), "{width}");
+            assert_eq!(head_format(&w), Some(Format::Base64), "{width}");
             for chunk in [1, 7, 4096] {
                 assert_eq!(decode_all(Radix::Base64, &w, chunk).0, TEXT.repeat(20).as_bytes());
             }
         }
         let h = hex(TEXT.repeat(20).as_bytes());
         for w in [wrap(&h, 60), wrap(&h, 32), h.clone().into_bytes(), h.to_uppercase().into_bytes()] {
-            assert_eq!(head_format(&w, 64), Some(Format::Hex));
+            assert_eq!(head_format(&w), Some(Format::Hex));
             for chunk in [1, 7, 4096] {
                 assert_eq!(decode_all(Radix::Hex, &w, chunk).0, TEXT.repeat(20).as_bytes());
             }
         }
         // A zip in hex.
         let zip = [&b"PK\x03\x04"[..], &[0u8; 60]].concat();
-        assert_eq!(head_format(hex(&zip).as_bytes(), 64), Some(Format::Hex));
+        assert_eq!(head_format(hex(&zip).as_bytes()), Some(Format::Hex));
     }
 
     #[test]
@@ -351,12 +355,7 @@ mod tests {
             b"",
             b"abc",
         ] {
-            assert_eq!(
-                head_format(text, 64),
-                None,
-                "{:?}",
-                String::from_utf8_lossy(&text[..text.len().min(80)])
-            );
+            assert_eq!(head_format(text), None, "{:?}", String::from_utf8_lossy(&text[..text.len().min(80)]));
         }
     }
 

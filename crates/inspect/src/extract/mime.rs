@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use super::coverage::{sanitize, scan_name};
 use super::{scan_member_bytes, Ctx, Member, Node, TextNode};
+use crate::charsets::{self, Label};
 use crate::identify::{multipart_boundary, multipart_first_line, Charset, Kind, Markup};
-use crate::text::charsets::{self, Label};
 
 /// Headers of one part, the few that matter.
 #[derive(Debug, Default)]

@@ -9,9 +9,9 @@ use memchr::memmem;
 use super::coverage::{sanitize, scan_name};
 use super::mime::{decode_body_junk, decode_cost, head_text, parse_headers, scan_in_charset};
 use super::{scan_member_bytes, Ctx, Member, Node, TextNode};
+use crate::charsets::Label;
 use crate::identify::{multipart_boundary, Charset, Markup};
 use crate::limits::LimitKind;
-use crate::text::charsets::Label;
 
 /// Largest header block of one part.
 const MAX_PART_HEADERS: usize = 64 * 1024;

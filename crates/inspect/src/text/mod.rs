@@ -1,7 +1,7 @@
 //! Streaming text filters, each a small state machine that takes any chunking of its input
 //! and appends its output to a `Vec`, so the text of a member is scanned as it arrives:
 //!
-//! - [`Wide`]: UTF-16 and UTF-32 to UTF-8 (and UTF-7, legacy CJK, EBCDIC; [`charsets`]: text
+//! - [`Wide`]: UTF-16 and UTF-32 to UTF-8 (and UTF-7, legacy CJK, EBCDIC; [`crate::charsets`]: text
 //!   in the charset a label names); [`Utf16Anywhere`]: UTF-16 text inside
 //!   other text or binary data.
 //! - [`Markup`]: HTML and XML to text (hidden elements apart, `hidden`); [`Json`]: JSON
@@ -18,7 +18,6 @@
 mod b64_lanes;
 mod blobs;
 mod chars;
-pub(crate) mod charsets;
 mod entities;
 mod hidden;
 mod json;
@@ -30,7 +29,7 @@ mod unfold;
 pub(crate) mod unicode;
 mod wide;
 
-pub(crate) use blobs::{Blobs, Piece, MIN_BLOB};
+pub(crate) use blobs::{Blobs, Piece};
 pub(crate) use json::Json;
 pub(crate) use markup::Markup;
 pub(crate) use normalize::{Normalizer, Options};

@@ -4,7 +4,7 @@
 //! (`4111 1111 1111 11` CRLF SP `11`). A reader unfolds them, and so does this filter,
 //! before a value is looked for.
 
-use super::charsets::{self, Label};
+use crate::charsets::{self, Label};
 
 /// Where a possible fold stands between two pushes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ pub(crate) struct Wide {
     /// For a legacy CJK encoding: its decoder (which carries a partial character).
     legacy: Option<Box<encoding_rs::Decoder>>,
     /// For UTF-7: its decoder.
-    utf7: Option<Box<super::charsets::Utf7>>,
+    utf7: Option<Box<crate::charsets::Utf7>>,
 }
 
 impl Wide {
