@@ -33,7 +33,7 @@ pub(crate) enum Radix {
 /// The value of `c` in `radix` (base64: either alphabet), or `None`.
 fn value(radix: Radix, c: u8) -> Option<u32> {
     let v = match (radix, c) {
-        (_, b'0'..=b'9') if radix == Radix::Hex => c - b'0',
+        (Radix::Hex, b'0'..=b'9') => c - b'0',
         (Radix::Hex, b'a'..=b'f') => c - b'a' + 10,
         (Radix::Hex, b'A'..=b'F') => c - b'A' + 10,
         (Radix::Base64, b'A'..=b'Z') => c - b'A',
