@@ -313,6 +313,11 @@ fn format_time(unix: i64) -> String {
 fn generate_key(kind: KeyType) -> anyhow::Result<KeyPair> {
     match kind {
         KeyType::EcdsaP256 => Ok(KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?),
+        #[cfg(not(feature = "rsa-keys"))]
+        KeyType::Rsa2048 | KeyType::Rsa3072 => {
+            anyhow::bail!("this dlpgate was built without RSA key generation (the `rsa-keys` feature)")
+        }
+        #[cfg(feature = "rsa-keys")]
         KeyType::Rsa2048 | KeyType::Rsa3072 => {
             // ring cannot generate RSA keys: AWS-LC makes the key, ring signs with it.
             use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
