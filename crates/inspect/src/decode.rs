@@ -705,6 +705,45 @@ pub(crate) fn zlib_head_decodes(head: &[u8]) -> bool {
     )
 }
 
+/// Fewest bytes a head of raw deflate data must decode to (unless its stream ends first)
+/// to be taken for one: a few blocks of text, far more than chance decodes.
+const RAW_DEFLATE_MIN_OUT: usize = 64;
+
+/// Fewest bytes a whole raw deflate stream in a head must decode to: an empty final block
+/// is 3 bits that one random byte in a thousand starts with.
+const RAW_DEFLATE_MIN_ENDED: usize = 16;
+
+/// Whether `head` starts like a stored deflate block: block type 0, then a length and its
+/// complement (one chance in 65,536 for other data).
+pub(crate) fn stored_block_head(head: &[u8]) -> bool {
+    match head {
+        [first, l0, l1, n0, n1, ..] => (first >> 1) & 3 == 0 && l0 ^ n0 == 0xFF && l1 ^ n1 == 0xFF,
+        _ => false,
+    }
+}
+
+/// The start of what `head` decodes to when it is raw deflate data (RFC 1951 with no zlib
+/// or gzip header, as `CompressionStream("deflate-raw")`, PHP's `gzdeflate` and .NET's
+/// `DeflateStream` write it), or `None`. The format has no magic: the whole head must
+/// decode (a block type that exists, then codes that are valid for as far as it goes, or a
+/// stored block's length and its complement), to at least [`RAW_DEFLATE_MIN_OUT`] bytes
+/// ([`RAW_DEFLATE_MIN_ENDED`] if its stream ends in the head).
+/// Random binary data fails within a few bytes; the caller judges what it decodes to.
+pub(crate) fn raw_deflate_head(head: &[u8]) -> Option<Vec<u8>> {
+    // Bits 1-2 of the first byte: the block type; 3 is reserved.
+    let block_type = (head.first()? >> 1) & 3;
+    if head.len() < 8 || block_type == 3 || (block_type == 0 && !stored_block_head(head)) {
+        return None;
+    }
+    let mut z = Decompress::new(false);
+    let mut out = Vec::with_capacity(TRIAL_OUT);
+    let status = z.decompress_vec(head, &mut out, FlushDecompress::None).ok()?;
+    let ended = status == Status::StreamEnd;
+    let whole_head = usize::try_from(z.total_in()).is_ok_and(|n| n == head.len());
+    let enough = if ended { RAW_DEFLATE_MIN_ENDED } else { RAW_DEFLATE_MIN_OUT };
+    ((ended || whole_head) && out.len() >= enough).then_some(out)
+}
+
 /// Whether `head` is the start of a `.lzma` (LZMA-alone) file: its 13-byte header (a
 /// properties byte as encoders write it, a dictionary size of 2^n or 2^n + 2^(n-1) from 4 KiB
 /// to 1.5 GiB, an uncompressed size that is unknown or below 1 TiB), then LZMA data that

@@ -494,6 +494,17 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     {
         return Kind::Raw(FileType::Media);
     }
+    // Raw deflate, which has no magic. Repetitive text deflates to mostly printable bytes
+    // (`RJ)..RJ)..`), and stored blocks are the text itself with a 5-byte header between
+    // blocks that may cut a value in two (a header can be printable, and UTF-8: `@ C3 80 3C
+    // 7F`). A stored block's length and its complement are checked in a few operations;
+    // Huffman-coded data is practically never a KiB without a control byte (one byte in ten
+    // is one), so only a head with control bytes is tried for it. Before the UTF-16 test,
+    // which one zero byte in a short head can pass.
+    let control = control_bytes(head);
+    if (control > 0 || crate::decode::stored_block_head(head)) && raw_deflate(head) {
+        return Kind::Compressed(Format::Deflate);
+    }
     // Text: byte order marks, then a UTF-16 heuristic, then the structure of the text.
     let (charset, body) = if m(&[0xEF, 0xBB, 0xBF]) {
         (Charset::Bytes, &head[3..])
@@ -536,7 +547,8 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         return Kind::Email;
     }
     let markup = markup_of(body);
-    if markup == Markup::Plain && !mostly_text(body) {
+    let control = if body.len() == head.len() { control } else { control_bytes(body) };
+    if markup == Markup::Plain && !is_mostly_text(control, body.len()) {
         return Kind::Raw(FileType::Binary);
     }
     // A whole object in hex or narrow base64 lines (`xxd -p`, `base64 -w 60`).
@@ -555,6 +567,27 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         return Kind::Uuencoded(charset, markup);
     }
     Kind::Text(charset, markup)
+}
+
+/// Whether `head` is raw deflate data of something people compress.
+fn raw_deflate(head: &[u8]) -> bool {
+    crate::decode::raw_deflate_head(head).is_some_and(|out| inflated_is_content(&out))
+}
+
+/// Whether the decoded head of what may be raw deflate data is what people compress: text,
+/// or an archive, PDF or Office file (judged by magic, not by [`identify`], so that raw
+/// deflate inside raw deflate is not sniffed level after level).
+fn inflated_is_content(out: &[u8]) -> bool {
+    let m = |magic: &[u8]| out.starts_with(magic);
+    // Text for sure: UTF-8 with at most one control byte in 50, or 7 bytes in 8 printable
+    // ASCII (legacy 8-bit text). Data that merely inflates is neither for long.
+    let printable = out.iter().filter(|&&b| (0x20..0x7F).contains(&b) || b"\t\r\n".contains(&b)).count();
+    (is_utf8_head(out) && control_bytes(out) * 50 <= out.len())
+        || printable * 8 >= out.len() * 7
+        || m(b"PK\x03\x04")
+        || m(b"%PDF-")
+        || m(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1])
+        || m(&[0x1f, 0x8b, 0x08])
 }
 
 /// The UTF-7 signature (the byte order mark U+FEFF in UTF-7): `+/v8`, `+/v9`, `+/v+` or
@@ -832,14 +865,23 @@ fn trim_start(t: &[u8]) -> &[u8] {
 }
 
 /// Text unless control bytes other than whitespace are frequent.
+#[cfg(test)]
 fn mostly_text(head: &[u8]) -> bool {
+    is_mostly_text(control_bytes(head), head.len())
+}
+
+/// At most one control byte in 20.
+fn is_mostly_text(control_bytes: usize, len: usize) -> bool {
+    control_bytes * 20 <= len
+}
+
+/// The control bytes of a head, but the whitespace and escape text holds.
+fn control_bytes(head: &[u8]) -> usize {
     // Counted without branches, in byte-wide counters a block at a time: the compiler turns
     // it into vector compares (this runs over every sniffed byte of every text body).
     let is_ctrl =
         |b: u8| u8::from((b < 0x20) & (b != b'\t') & (b != b'\n') & (b != b'\r') & (b != 0x0c) & (b != 0x1b));
-    let ctrl: usize =
-        head.chunks(255).map(|block| usize::from(block.iter().fold(0u8, |n, &b| n + is_ctrl(b)))).sum();
-    ctrl * 20 <= head.len()
+    head.chunks(255).map(|block| usize::from(block.iter().fold(0u8, |n, &b| n + is_ctrl(b)))).sum()
 }
 
 /// `--boundary` on the first line, followed by part headers.
@@ -890,6 +932,19 @@ fn looks_like_email(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_raw_deflate_stream_is_deflate() {
+        let raw = [
+            0xcb, 0x4b, 0xcc, 0x4d, 0xd5, 0x49, 0x4e, 0x2c, 0x4a, 0xe1, 0xca, 0xca, 0xcf, 0xc8, 0xd3, 0x31,
+            0x31, 0x34, 0x34, 0x54, 0x30, 0x44, 0x21, 0xb8, 0x00,
+        ];
+        assert!(
+            matches!(identify(&raw, None), Kind::Compressed(Format::Deflate)),
+            "{:?}",
+            identify(&raw, None)
+        );
+    }
 
     #[test]
     fn encrypted_files_by_their_head() {

@@ -199,6 +199,58 @@ fn content_encodings_zstd_and_deflate() {
     assert!(with("gzip, zstd", zstd(&gzip(SECRET.as_bytes()))).is_block());
 }
 
+/// Raw deflate at `level`, stored blocks of at most `stored_block` bytes when level is 0.
+fn raw_deflate(data: &[u8], level: u32) -> Vec<u8> {
+    let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::new(level));
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Stored blocks (type 0) of `n` bytes each: the block headers split the text.
+fn stored_blocks(data: &[u8], n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chunks = data.chunks(n).peekable();
+    while let Some(chunk) = chunks.next() {
+        out.push(u8::from(chunks.peek().is_none()));
+        let len = u16::try_from(chunk.len()).unwrap();
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(chunk);
+    }
+    out
+}
+
+#[test]
+fn raw_deflate_without_a_content_encoding_is_read() {
+    // `CompressionStream("deflate-raw")`, PHP's gzdeflate, .NET's DeflateStream: no header.
+    let long = format!("{}\n{SECRET}\n", "quarterly figures for the board, ".repeat(200));
+    let long_clean = format!("{}\n{}\n", "quarterly figures for the board, ".repeat(200), clean());
+    for level in [1, 6, 9] {
+        finds(&format!("raw deflate level {level}"), &raw_deflate(SECRET.as_bytes(), level));
+        finds(&format!("raw deflate level {level}, long"), &raw_deflate(long.as_bytes(), level));
+        allows(&format!("raw deflate level {level}, decoys"), &raw_deflate(long_clean.as_bytes(), level));
+    }
+    // Repetitive text compresses to bytes that are mostly printable (`RJ)..RJ)..`).
+    let padded = format!("{}\n{SECRET}\n", "lorem ipsum dolor sit amet ".repeat(2000));
+    finds("raw deflate of repetitive text", &raw_deflate(padded.as_bytes(), 6));
+    // Stored blocks of 32,963 bytes: the header `C3 80 3C 7F` of each is UTF-8, and one cuts
+    // the card in two.
+    let cut = format!("{}\n4111 1111 1111 1111\n", "x".repeat(32963 - 8));
+    let mut stored = stored_blocks(cut.as_bytes(), 32963);
+    finds("stored blocks with UTF-8 headers", &stored);
+    // The bits after a stored block's type are padding a decoder ignores: `@` is a header.
+    stored[0] |= 0x40;
+    finds("stored blocks with a printable first byte", &stored);
+    // Stored blocks of 7 bytes: each card group is cut by a block header in the raw bytes.
+    finds("stored blocks of 7 bytes", &stored_blocks(long.as_bytes(), 7));
+    allows("stored blocks of 7 bytes, decoys", &stored_blocks(long_clean.as_bytes(), 7));
+    // Binary data that is not deflate stays binary data (scanned as it is, no error).
+    let mut noise = inspect::testkit::noise(64 << 10, 7);
+    allows("random bytes", &noise);
+    noise.extend_from_slice(b"\ncard 4111 1111 1111 1111\n");
+    finds("random bytes, then a card", &noise);
+}
+
 // ---- 7z ----
 
 #[test]
