@@ -19,7 +19,7 @@ mod lz4;
 mod radix;
 mod zstd;
 
-pub(crate) use radix::head_format as radix_head_format;
+pub(crate) use radix::{head_format as radix_head_format, Encoded, Radix};
 
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
 use flate2::{Decompress, FlushDecompress, Status};
@@ -51,10 +51,9 @@ pub(crate) enum Format {
     Lzma,
     /// `lzip` members.
     Lzip,
-    /// A whole object written in hex digits (`xxd -p`, `.hex()`).
-    Hex,
-    /// A whole object written in base64 lines narrower than a blob's (`base64 -w 60`).
-    Base64,
+    /// A whole object written in hex digits (`xxd -p`, `.hex()`), base64 lines narrower
+    /// than a blob's (`base64 -w 60`), base32 or base 85.
+    Radix(Encoded),
 }
 
 /// The LZ4 frame and legacy magics, for identification.
@@ -79,9 +78,7 @@ impl Format {
             Self::Bzip2 => Some(b"BZh"),
             Self::Xz => Some(b"\xFD7zXZ\x00"),
             Self::Lzip => Some(b"LZIP"),
-            Self::Deflate | Self::Brotli | Self::Zstd | Self::Lz4 | Self::Lzma | Self::Hex | Self::Base64 => {
-                None
-            }
+            Self::Deflate | Self::Brotli | Self::Zstd | Self::Lz4 | Self::Lzma | Self::Radix(_) => None,
         }
     }
 }
@@ -149,7 +146,7 @@ enum Inner {
     /// `.lzma` and lzip streams (lzma-rust2's push decoders).
     Lzma(Box<LzmaStream>),
     Lzip(Box<LzipStream>),
-    /// Hex or base64 text.
+    /// Hex, base64, base32 or base-85 text.
     Radix(Box<radix::RadixDecoder>),
     /// A stream ended: collecting the first bytes of what follows to see whether another
     /// stream of the same format starts.
@@ -283,8 +280,7 @@ impl Decoder {
             Format::Lz4 => Inner::Lz4(Box::new(lz4::Lz4::new())),
             Format::Lzma => Inner::Lzma(Box::new(LzmaStream::new_mem_limit(lz_limit_kib(max_window), None))),
             Format::Lzip => Inner::Lzip(Box::new(LzipStream::new_mem_limit(false, lz_limit_kib(max_window)))),
-            Format::Hex => Inner::Radix(Box::new(radix::RadixDecoder::new(radix::Radix::Hex))),
-            Format::Base64 => Inner::Radix(Box::new(radix::RadixDecoder::new(radix::Radix::Base64))),
+            Format::Radix(e) => Inner::Radix(Box::new(radix::RadixDecoder::new(e))),
         }
     }
 

@@ -249,7 +249,7 @@ impl Kind {
             Kind::Compressed(Format::Lzma) => FileType::Lzma,
             Kind::Compressed(Format::Lzip) => FileType::Lzip,
             Kind::Compressed(Format::Deflate) => FileType::Zlib,
-            Kind::Compressed(Format::Hex | Format::Base64) => FileType::Text,
+            Kind::Compressed(Format::Radix(_)) => FileType::Text,
             Kind::Compressed(_) => FileType::Gzip,
             Kind::SevenZ => FileType::SevenZip,
             Kind::Tar => FileType::Tar,
@@ -551,10 +551,11 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     if markup == Markup::Plain && !is_mostly_text(control, body.len()) {
         return Kind::Raw(FileType::Binary);
     }
-    // A whole object in hex or narrow base64 lines (`xxd -p`, `base64 -w 60`).
+    // A whole object in hex, narrow base64, base32 or base 85 lines (`xxd -p`, `base64 -w
+    // 60`, `base32`, `<~...~>`), maybe behind a title line.
     if markup == Markup::Plain {
-        if let Some(f) = crate::decode::radix_head_format(body) {
-            return Kind::Compressed(f);
+        if let Some(e) = crate::decode::radix_head_format(body) {
+            return Kind::Compressed(Format::Radix(e));
         }
     }
     if crate::ebcdic::looks_like(body) && !is_utf8_head(body) {

@@ -37,7 +37,7 @@ mod zip_salvage;
 
 use std::collections::BTreeSet;
 
-use crate::decode::{DecodeError, Decoder, Format, Out};
+use crate::decode::{DecodeError, Decoder, Format, Out, Radix};
 use crate::detect::DetectorSet;
 use crate::detect::Hits;
 use crate::identify::{identify, Charset, FileType, Kind, Markup, SNIFF_LEN};
@@ -286,8 +286,13 @@ impl Node {
                     Format::Lz4 => "unlz4",
                     Format::Lzma => "unlzma",
                     Format::Lzip => "lunzip",
-                    Format::Hex => "unhex",
-                    Format::Base64 => "unbase64",
+                    Format::Radix(e) => match e.radix {
+                        Radix::Hex => "unhex",
+                        Radix::Base64 => "unbase64",
+                        Radix::Base32 => "unbase32",
+                        Radix::Ascii85 => "unascii85",
+                        Radix::Base85 => "unbase85",
+                    },
                     Format::Deflate => "inflate",
                     _ => "gunzip",
                 };
