@@ -6,6 +6,7 @@
 //!   the prefilter and the row tags.
 //! - `format`: the index file ([`EdmIndex`]), read in place from a memory map.
 //! - `build`: the [`Builder`], rows in, index out, in bounded memory.
+//! - `lanes`: content's tokens read from SSE2 byte-class masks.
 //! - `matcher`: the stream matcher the detection stream runs for each `edm` rule.
 //!
 //! The engine never opens an index itself: the caller maps the file and the key and hands
@@ -14,6 +15,7 @@
 mod build;
 mod format;
 mod keyed;
+mod lanes;
 mod matcher;
 mod token;
 
