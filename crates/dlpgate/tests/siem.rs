@@ -83,19 +83,26 @@ struct HttpReceiver {
 
 impl HttpReceiver {
     fn start(authorization: &str, delay: Duration) -> Self {
+        // Bound at once on a port of the kernel's choosing: a free port picked first could be
+        // taken by a parallel test before the bind (CI saw AddrInUse here).
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
         let mut r = Self {
-            port: free_port(),
+            port: listener.local_addr().unwrap().port(),
             authorization: authorization.to_string(),
             delay,
             seen: Arc::default(),
             running: None,
         };
-        r.resume();
+        r.serve(listener);
         r
     }
 
+    /// Opens the port again after [`Self::stop`].
     fn resume(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        self.serve(TcpListener::bind(("127.0.0.1", self.port)).unwrap());
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
         let stop = Arc::new(AtomicBool::new(false));
         let (flag, seen, auth, delay) =
             (stop.clone(), self.seen.clone(), self.authorization.clone(), self.delay);
