@@ -19,6 +19,7 @@ mod lz4;
 mod radix;
 mod zstd;
 
+use radix::decodes_to_content;
 pub(crate) use radix::{head_format as radix_head_format, Encoded, Radix};
 
 use brotli::{BrotliDecompressStream, BrotliResult, BrotliState, HeapAlloc, HuffmanCode};
@@ -718,26 +719,27 @@ pub(crate) fn stored_block_head(head: &[u8]) -> bool {
     }
 }
 
-/// The start of what `head` decodes to when it is raw deflate data (RFC 1951 with no zlib
-/// or gzip header, as `CompressionStream("deflate-raw")`, PHP's `gzdeflate` and .NET's
-/// `DeflateStream` write it), or `None`. The format has no magic: the whole head must
-/// decode (a block type that exists, then codes that are valid for as far as it goes, or a
-/// stored block's length and its complement), to at least [`RAW_DEFLATE_MIN_OUT`] bytes
-/// ([`RAW_DEFLATE_MIN_ENDED`] if its stream ends in the head).
-/// Random binary data fails within a few bytes; the caller judges what it decodes to.
-pub(crate) fn raw_deflate_head(head: &[u8]) -> Option<Vec<u8>> {
+/// Whether `head` is raw deflate data (RFC 1951 with no zlib or gzip header, as
+/// `CompressionStream("deflate-raw")`, PHP's `gzdeflate` and .NET's `DeflateStream` write
+/// it) of something people compress. The format has no magic: the whole head must decode (a
+/// block type that exists, then codes that are valid for as far as it goes, or a stored
+/// block's length and its complement), to at least [`RAW_DEFLATE_MIN_OUT`] bytes
+/// ([`RAW_DEFLATE_MIN_ENDED`] if its stream ends in the head) of text beyond chance or a
+/// known format, judged as a hex or base64 head's trial is (so that raw deflate inside raw
+/// deflate is not sniffed level after level). Random binary data fails within a few bytes.
+pub(crate) fn raw_deflate_head_decodes(head: &[u8]) -> bool {
     // Bits 1-2 of the first byte: the block type; 3 is reserved.
-    let block_type = (head.first()? >> 1) & 3;
+    let Some(block_type) = head.first().map(|b| (b >> 1) & 3) else { return false };
     if head.len() < 8 || block_type == 3 || (block_type == 0 && !stored_block_head(head)) {
-        return None;
+        return false;
     }
     let mut z = Decompress::new(false);
     let mut out = Vec::with_capacity(TRIAL_OUT);
-    let status = z.decompress_vec(head, &mut out, FlushDecompress::None).ok()?;
+    let Ok(status) = z.decompress_vec(head, &mut out, FlushDecompress::None) else { return false };
     let ended = status == Status::StreamEnd;
     let whole_head = usize::try_from(z.total_in()).is_ok_and(|n| n == head.len());
     let enough = if ended { RAW_DEFLATE_MIN_ENDED } else { RAW_DEFLATE_MIN_OUT };
-    ((ended || whole_head) && out.len() >= enough).then_some(out)
+    (ended || whole_head) && out.len() >= enough && decodes_to_content(&out)
 }
 
 /// Whether `head` is the start of a `.lzma` (LZMA-alone) file: its 13-byte header (a

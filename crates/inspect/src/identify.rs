@@ -502,7 +502,9 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
     // is one), so only a head with control bytes is tried for it. Before the UTF-16 test,
     // which one zero byte in a short head can pass.
     let control = control_bytes(head);
-    if (control > 0 || crate::decode::stored_block_head(head)) && raw_deflate(head) {
+    if (control > 0 || crate::decode::stored_block_head(head))
+        && crate::decode::raw_deflate_head_decodes(head)
+    {
         return Kind::Compressed(Format::Deflate);
     }
     // Text: byte order marks, then a UTF-16 heuristic, then the structure of the text.
@@ -568,27 +570,6 @@ pub(crate) fn identify(head: &[u8], content_type: Option<&str>) -> Kind {
         return Kind::Uuencoded(charset, markup);
     }
     Kind::Text(charset, markup)
-}
-
-/// Whether `head` is raw deflate data of something people compress.
-fn raw_deflate(head: &[u8]) -> bool {
-    crate::decode::raw_deflate_head(head).is_some_and(|out| inflated_is_content(&out))
-}
-
-/// Whether the decoded head of what may be raw deflate data is what people compress: text,
-/// or an archive, PDF or Office file (judged by magic, not by [`identify`], so that raw
-/// deflate inside raw deflate is not sniffed level after level).
-fn inflated_is_content(out: &[u8]) -> bool {
-    let m = |magic: &[u8]| out.starts_with(magic);
-    // Text for sure: UTF-8 with at most one control byte in 50, or 7 bytes in 8 printable
-    // ASCII (legacy 8-bit text). Data that merely inflates is neither for long.
-    let printable = out.iter().filter(|&&b| (0x20..0x7F).contains(&b) || b"\t\r\n".contains(&b)).count();
-    (is_utf8_head(out) && control_bytes(out) * 50 <= out.len())
-        || printable * 8 >= out.len() * 7
-        || m(b"PK\x03\x04")
-        || m(b"%PDF-")
-        || m(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1])
-        || m(&[0x1f, 0x8b, 0x08])
 }
 
 /// The UTF-7 signature (the byte order mark U+FEFF in UTF-7): `+/v8`, `+/v9`, `+/v+` or

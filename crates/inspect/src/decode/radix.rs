@@ -438,6 +438,13 @@ fn textual(b: &[u8]) -> bool {
     b.len() >= 8 && controls * 50 <= b.len()
 }
 
+/// Whether the trial decoding of an object's head is something people encode or compress:
+/// text beyond chance ([`sure_text`]) or a format the engine opens. Raw deflate is judged
+/// the same way.
+pub(crate) fn decodes_to_content(b: &[u8]) -> bool {
+    sure_text(b) || known_magic(b)
+}
+
 /// Whether decoded bytes start like a format the engine opens.
 fn known_magic(b: &[u8]) -> bool {
     const MAGICS: [&[u8]; 10] = [
